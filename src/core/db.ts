@@ -1,0 +1,120 @@
+// Connections to monitored PostgreSQL servers.
+// A target is a postgres:// URL, a server named in pgwarden.yaml, or (neither given) the
+// libpq PG* environment variables, which node-postgres reads itself (PGHOST, PGPORT,
+// PGUSER, PGDATABASE, PGPASSWORD, PGPASSFILE, PGSSLMODE). Passwords never come from argv
+// in documented usage: put them in PGPASSWORD, a pgpass file, or password_env/password_file.
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import type { Config, ServerConfig } from './config.ts';
+import { PgwardenError, classifyError } from './errors.ts';
+
+export interface Target {
+  /** Connection string, or undefined for PG* environment variables. */
+  url?: string;
+  password?: string;
+  /** Overrides the database of the URL or PGDATABASE. */
+  database?: string;
+  /** What to call this target in messages (never contains a password). */
+  label: string;
+}
+
+/** Every query pgwarden sends starts with this tag, so its own load shows in pg_stat_statements. */
+export const SQL_TAG = '/* pgwarden */ ';
+
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url.replace(/:\/\/([^:@/]+):[^@/]*@/, '://$1:***@');
+  }
+}
+
+function readSecret(source: ServerConfig, name: string): string | undefined {
+  if (source.password_env) {
+    const value = process.env[source.password_env];
+    if (value === undefined) throw new PgwardenError('PGW_ERR_CONFIG', `servers.${name}.password_env: environment variable ${source.password_env} is not set`);
+    return value;
+  }
+  if (source.password_file) {
+    try {
+      return readFileSync(source.password_file, 'utf8').split('\n')[0]!;
+    } catch (error) {
+      throw new PgwardenError('PGW_ERR_CONFIG', `servers.${name}.password_file: cannot read ${source.password_file}: ${(error as Error).message}`);
+    }
+  }
+  return undefined;
+}
+
+/** Resolves --db / --server / PG* environment into a Target. */
+export function resolveTarget(options: { db?: string; server?: string }, config: Config): Target {
+  if (options.db) {
+    if (!/^postgres(ql)?:\/\//.test(options.db)) {
+      throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--db "${redactUrl(options.db)}" is not a postgres:// or postgresql:// URL`);
+    }
+    return { url: options.db, label: redactUrl(options.db) };
+  }
+  const name = options.server ?? config.default_server;
+  if (name) {
+    const server = config.servers[name];
+    if (!server) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--server "${name}" is not defined in the config file (known: ${Object.keys(config.servers).join(', ') || 'none'})`);
+    return { url: server.url, password: readSecret(server, name), label: name };
+  }
+  const env = process.env;
+  const label = `${env.PGUSER ?? '(os user)'}@${env.PGHOST ?? 'localhost'}:${env.PGPORT ?? '5432'}/${env.PGDATABASE ?? env.PGUSER ?? ''}`;
+  return { label };
+}
+
+/** The same server, another database. */
+export function targetForDatabase(target: Target, database: string): Target {
+  if (target.url) {
+    const parsed = new URL(target.url);
+    parsed.pathname = '/' + encodeURIComponent(database);
+    return { ...target, url: parsed.toString(), label: redactUrl(parsed.toString()) };
+  }
+  return { ...target, label: `${target.label} (database ${database})`, database };
+}
+
+export async function connect(target: Target, applicationName = 'pgwarden'): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString: target.url,
+    password: target.password,
+    application_name: applicationName,
+    connectionTimeoutMillis: 10_000,
+    ...(target.database ? { database: target.database } : {}),
+  });
+  // An idle client whose server goes away emits 'error'; without a listener Node would crash.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw classifyError(error, target.label);
+  }
+  return client;
+}
+
+export async function withClient<T>(target: Target, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connect(target);
+  try {
+    return await work(client);
+  } catch (error) {
+    throw classifyError(error, target.label);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Runs work in one transaction: all of it lands, or none of it does. */
+export async function inTransaction<T>(client: pg.Client, work: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const result = await work();
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,71 @@
+// One catalogue of user-facing errors. Each has a stable code (documented in
+// docs/errors.md; a test keeps the two in step), a message that says what went wrong,
+// and a hint that says what to do next. PostgreSQL errors are classified by SQLSTATE.
+
+export const ERRORS = {
+  PGW_ERR_USAGE: { exit: 2, hint: 'See `pgwarden --help` or `pgwarden <command> --help`.' },
+  PGW_ERR_CONFIG: { exit: 2, hint: 'Fix the named key in the config file; `docs/config.md` lists every key.' },
+  PGW_ERR_INVALID_VALUE: { exit: 2, hint: 'Correct the named value and run the command again; nothing was written.' },
+  PGW_ERR_CONNECT: { exit: 3, hint: 'Check the URL (or PGHOST/PGPORT/PGUSER/PGDATABASE), that the server runs, and pg_hba.conf.' },
+  PGW_ERR_AUTH: { exit: 3, hint: 'Check the user name and password (PGPASSWORD, PGPASSFILE or the password file in pgwarden.yaml).' },
+  PGW_ERR_PRIVILEGE: { exit: 4, hint: 'Run this command as a superuser (install/uninstall) or as a role granted pgwarden_admin.' },
+  PGW_ERR_NOT_INSTALLED: { exit: 5, hint: 'Run `pgwarden install --db URL` first.' },
+  PGW_ERR_SCHEMA_NEWER: { exit: 5, hint: 'Upgrade pgwarden to a version that knows this schema, or uninstall and reinstall.' },
+  PGW_ERR_NOT_FOUND: { exit: 6, hint: 'List what exists with `pgwarden guard list`.' },
+  PGW_ERR_DRIFT: { exit: 7, hint: 'Run `pgwarden install` again to restore the expected objects, and find out who changed them.' },
+  PGW_ERR_SERVER: { exit: 8, hint: 'The server refused the statement; the message above says why.' },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class PgwardenError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; hint?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PgwardenError';
+    this.code = code;
+    this.hint = options?.hint ?? ERRORS[code].hint;
+  }
+  get exitCode(): number {
+    return ERRORS[this.code].exit;
+  }
+}
+
+interface PgLikeError { code?: string; message?: string; errno?: number; syscall?: string; address?: string; port?: number }
+
+/** Turns an error from pg or the network into a PgwardenError, by SQLSTATE or errno code, never by message text. */
+export function classifyError(error: unknown, target?: string): PgwardenError {
+  if (error instanceof PgwardenError) return error;
+  const e = (error ?? {}) as PgLikeError;
+  const where = target ? ` (${target})` : '';
+  const message = e.message ?? String(error);
+  switch (e.code) {
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'EHOSTUNREACH':
+    case 'ETIMEDOUT':
+    case 'ECONNRESET':
+    case 'ENOENT':
+      return new PgwardenError('PGW_ERR_CONNECT', `cannot reach PostgreSQL${where}: ${message}`, { cause: error });
+    case '28P01':
+    case '28000':
+      return new PgwardenError('PGW_ERR_AUTH', `PostgreSQL refused the login${where}: ${message}`, { cause: error });
+    case '3D000':
+      return new PgwardenError('PGW_ERR_CONNECT', `database does not exist${where}: ${message}`, { cause: error });
+    case '42501':
+      return new PgwardenError('PGW_ERR_PRIVILEGE', `permission denied${where}: ${message}`, { cause: error });
+    case '3F000':
+    case '42P01':
+    case '42883':
+      return new PgwardenError('PGW_ERR_NOT_INSTALLED', `pgwarden is not installed (or incomplete)${where}: ${message}`, { cause: error });
+    default:
+      if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) {
+        return new PgwardenError('PGW_ERR_SERVER', `PostgreSQL error ${e.code}${where}: ${message}`, { cause: error });
+      }
+      if (message.includes('timeout') || message.includes('Connection terminated')) {
+        return new PgwardenError('PGW_ERR_CONNECT', `cannot reach PostgreSQL${where}: ${message}`, { cause: error });
+      }
+      throw error;
+  }
+}

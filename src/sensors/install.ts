@@ -1,0 +1,181 @@
+// Installs, upgrades and removes the pgwarden schema in monitored databases.
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import { PGWARDEN_VERSION } from '../core/version.ts';
+import { PgwardenError } from '../core/errors.ts';
+import { SQL_TAG, inTransaction } from '../core/db.ts';
+import { BOOTSTRAP_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.ts';
+
+export const RECORDER_ROLE = 'pgwarden_recorder';
+
+export interface GuardSettingsInput {
+  onError?: 'open' | 'closed';
+  breakGlassRoles?: string[];
+  recorderHost?: string;
+}
+
+export interface InstallResult {
+  database: string;
+  fromVersion: number;
+  toVersion: number;
+  applied: string[];
+  loginTrigger: boolean;
+  dblink: 'created' | 'existing' | 'unavailable';
+}
+
+/** Keeps secrets and our own DDL out of the server log and pgAudit for this transaction. */
+async function quietTransaction(client: pg.Client): Promise<void> {
+  await client.query(`${SQL_TAG}SET LOCAL log_statement = 'none'`);
+  await client.query(`${SQL_TAG}SET LOCAL log_min_duration_statement = -1`);
+  await client.query(`${SQL_TAG}SET LOCAL pgaudit.log = 'none'`);
+}
+
+export async function requireSuperuser(client: pg.Client, what: string): Promise<void> {
+  const { rows } = await client.query<{ rolsuper: boolean; current_user: string }>(
+    `${SQL_TAG}SELECT rolsuper, current_user FROM pg_catalog.pg_roles WHERE rolname = current_user`);
+  if (!rows[0]?.rolsuper) {
+    throw new PgwardenError('PGW_ERR_PRIVILEGE', `${what} needs a superuser; "${rows[0]?.current_user ?? '?'}" is not one`);
+  }
+}
+
+export async function installedVersion(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ version: number | null }>(
+    `${SQL_TAG}SELECT CASE WHEN pg_catalog.to_regclass('pgwarden.migrations') IS NULL THEN NULL
+       ELSE (SELECT pg_catalog.max(version) FROM pgwarden.migrations) END AS version`);
+  return rows[0]?.version ?? 0;
+}
+
+/** A SCRAM-SHA-256 verifier, so the recorder's password itself never reaches the server as SQL text. */
+export function scramVerifier(password: string, iterations = 4096): string {
+  const salt = randomBytes(16);
+  const salted = pbkdf2Sync(password, salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}
+
+export function newRecorderPassword(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** Installs or upgrades the schema in the database the client is connected to, in one transaction. */
+export async function installSchema(client: pg.Client, recorderPassword: string, settings: GuardSettingsInput = {}): Promise<InstallResult> {
+  await requireSuperuser(client, 'pgwarden install');
+  return inTransaction(client, async () => {
+    await quietTransaction(client);
+    // Serialises concurrent installers on this database.
+    await client.query(`${SQL_TAG}SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgwarden.install'))`);
+    await client.query(SQL_TAG + BOOTSTRAP_SQL);
+    const fromVersion = await installedVersion(client);
+    if (fromVersion > LATEST_SCHEMA_VERSION) {
+      throw new PgwardenError('PGW_ERR_SCHEMA_NEWER',
+        `this database has pgwarden schema version ${fromVersion}; this pgwarden (${PGWARDEN_VERSION}) knows up to ${LATEST_SCHEMA_VERSION}`);
+    }
+
+    // The recorder role is cluster-wide; it exists before migrations grant to it.
+    await client.query(`${SQL_TAG}DO $$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${RECORDER_ROLE}') THEN
+        CREATE ROLE ${RECORDER_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION CONNECTION LIMIT 20;
+      END IF; END $$`);
+    await client.query(`${SQL_TAG}ALTER ROLE ${RECORDER_ROLE} PASSWORD ${client.escapeLiteral(scramVerifier(recorderPassword))}`);
+
+    const applied: string[] = [];
+    for (const migration of MIGRATIONS.filter((m) => m.version > fromVersion)) {
+      await client.query(`${SQL_TAG}INSERT INTO pgwarden.migrations (version, name, pgwarden_version) VALUES ($1, $2, $3)`,
+        [migration.version, migration.name, PGWARDEN_VERSION]);
+      await client.query(migration.sql);
+      applied.push(`${String(migration.version).padStart(4, '0')}-${migration.name}`);
+    }
+
+    const dblink = await ensureDblink(client);
+    await client.query(`${SQL_TAG}INSERT INTO pgwarden.guard_recorder (host, password) VALUES (coalesce($1, '127.0.0.1'), $2)
+      ON CONFLICT (singleton) DO UPDATE SET password = excluded.password, host = coalesce($1, pgwarden.guard_recorder.host)`,
+    [settings.recorderHost ?? null, recorderPassword]);
+    await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${RECORDER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT EXECUTE ON PROCEDURE pgwarden.record_attempt(jsonb) TO ${RECORDER_ROLE}`);
+    await applyGuardSettings(client, settings);
+    // dblink may have appeared since the last compile: regenerate the guard either way.
+    await client.query(`${SQL_TAG}SELECT pgwarden.guard_compile()`);
+
+    const { rows } = await client.query<{ database: string; trigger: boolean }>(
+      `${SQL_TAG}SELECT pg_catalog.current_database() AS database,
+         EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = 'pgwarden_guard_login') AS trigger`);
+    return {
+      database: rows[0]!.database,
+      fromVersion,
+      toVersion: LATEST_SCHEMA_VERSION,
+      applied,
+      loginTrigger: rows[0]!.trigger,
+      dblink,
+    };
+  });
+}
+
+async function ensureDblink(client: pg.Client): Promise<InstallResult['dblink']> {
+  const { rows } = await client.query<{ installed: boolean; available: boolean }>(
+    `${SQL_TAG}SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'dblink') AS installed,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_available_extensions WHERE name = 'dblink') AS available`);
+  if (rows[0]!.installed) return 'existing';
+  if (!rows[0]!.available) return 'unavailable';
+  // Inside our schema, so that uninstall removes exactly what install added.
+  await client.query(`${SQL_TAG}CREATE EXTENSION dblink SCHEMA pgwarden`);
+  await client.query(`${SQL_TAG}REVOKE ALL ON ALL ROUTINES IN SCHEMA pgwarden FROM PUBLIC`);
+  await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden.guard_check() TO PUBLIC`);
+  return 'created';
+}
+
+export async function applyGuardSettings(client: pg.Client, settings: GuardSettingsInput): Promise<void> {
+  if (settings.onError === undefined && settings.breakGlassRoles === undefined) return;
+  await client.query(
+    `${SQL_TAG}UPDATE pgwarden.guard_settings
+        SET on_error = coalesce($1, on_error), break_glass_roles = coalesce($2, break_glass_roles), updated_at = now()`,
+    [settings.onError ?? null, settings.breakGlassRoles ?? null]);
+}
+
+/** Stores a new recorder password in a database that already has pgwarden (after a rotation elsewhere). */
+export async function updateRecorderPassword(client: pg.Client, password: string): Promise<boolean> {
+  const { rows } = await client.query<{ present: boolean }>(
+    `${SQL_TAG}SELECT pg_catalog.to_regclass('pgwarden.guard_recorder') IS NOT NULL AS present`);
+  if (!rows[0]?.present) return false;
+  await inTransaction(client, async () => {
+    await quietTransaction(client);
+    await client.query(`${SQL_TAG}UPDATE pgwarden.guard_recorder SET password = $1`, [password]);
+  });
+  return true;
+}
+
+export interface UninstallResult {
+  database: string;
+  removed: boolean;
+}
+
+/** Removes everything install made in this database (schema, event trigger, dblink if ours). */
+export async function uninstallSchema(client: pg.Client): Promise<UninstallResult> {
+  await requireSuperuser(client, 'pgwarden uninstall');
+  return inTransaction(client, async () => {
+    await quietTransaction(client);
+    const { rows } = await client.query<{ database: string; present: boolean }>(
+      `${SQL_TAG}SELECT pg_catalog.current_database() AS database,
+         EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden') AS present`);
+    await client.query(`${SQL_TAG}DROP EVENT TRIGGER IF EXISTS pgwarden_guard_login`);
+    // CASCADE takes dblink along only when install created it inside this schema.
+    await client.query(`${SQL_TAG}DROP SCHEMA IF EXISTS pgwarden CASCADE`);
+    return { database: rows[0]!.database, removed: rows[0]!.present };
+  });
+}
+
+/** Drops the cluster-wide recorder role once no database uses it; says why when it cannot. */
+export async function dropRecorderRole(client: pg.Client): Promise<{ dropped: boolean; reason?: string }> {
+  const { rows } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1`, [RECORDER_ROLE]);
+  if (rows.length === 0) return { dropped: false, reason: 'absent' };
+  try {
+    await client.query(`${SQL_TAG}DROP ROLE ${RECORDER_ROLE}`);
+    return { dropped: true };
+  } catch (error) {
+    if ((error as { code?: string }).code === '2BP01') {
+      return { dropped: false, reason: `still used: ${(error as { detail?: string }).detail ?? (error as Error).message}` };
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,41 @@
+// Numbered, immutable migrations. Each file runs once, in one transaction that records
+// itself first, so two installers racing on one database collide on the primary key
+// instead of both applying it. Never edit a released migration: add the next one.
+import { readFileSync } from 'node:fs';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const FILES = ['0001-connection-guard.sql'] as const;
+
+function load(file: string): Migration {
+  const match = /^(\d{4})-(.+)\.sql$/.exec(file);
+  if (!match) throw new Error(`migration file name ${file} must look like 0001-name.sql`);
+  return {
+    version: Number(match[1]),
+    name: match[2]!,
+    sql: readFileSync(new URL(`./sql/${file}`, import.meta.url), 'utf8'),
+  };
+}
+
+export const MIGRATIONS: readonly Migration[] = FILES.map(load);
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** Creates the schema and the bookkeeping table; safe to run again. */
+export const BOOTSTRAP_SQL = `
+CREATE SCHEMA IF NOT EXISTS pgwarden;
+REVOKE ALL ON SCHEMA pgwarden FROM PUBLIC;
+-- session_exec calls pgwarden.guard_check() as the connecting role, which needs USAGE;
+-- every object inside keeps its own, narrower grants.
+GRANT USAGE ON SCHEMA pgwarden TO PUBLIC;
+CREATE TABLE IF NOT EXISTS pgwarden.migrations (
+  version integer PRIMARY KEY,
+  name text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  applied_by name NOT NULL DEFAULT current_user,
+  pgwarden_version text NOT NULL
+);
+`;

@@ -1,0 +1,175 @@
+// Verifies what install made: every expected object, its security-relevant properties
+// (SECURITY DEFINER, pinned search_path, enabled state) and the compiled guard source.
+// Prints expected beside actual; anything not OK is drift, which may be tampering.
+import type pg from 'pg';
+import { SQL_TAG } from '../core/db.ts';
+import { LATEST_SCHEMA_VERSION } from './migrations.ts';
+import { RECORDER_ROLE } from './install.ts';
+
+export type CheckState = 'OK' | 'MISSING' | 'CHANGED' | 'DISABLED' | 'WARN';
+
+export interface StatusItem {
+  object: string;
+  state: CheckState;
+  expected: string;
+  actual: string;
+}
+
+export interface StatusReport {
+  database: string;
+  serverVersion: number;
+  installed: boolean;
+  schemaVersion: number;
+  items: StatusItem[];
+  /** True when some item is MISSING, CHANGED or DISABLED. */
+  drift: boolean;
+}
+
+const PINNED = 'search_path=pg_catalog, pg_temp';
+
+interface ExpectedFunction { signature: string; securityDefiner: boolean; publicExecute: boolean }
+
+const EXPECTED_FUNCTIONS: ExpectedFunction[] = [
+  { signature: 'pgwarden.guard_check()', securityDefiner: true, publicExecute: true },
+  { signature: 'pgwarden.guard_login()', securityDefiner: true, publicExecute: false },
+  { signature: 'pgwarden.guard_decide(text,text,inet,text)', securityDefiner: false, publicExecute: false },
+  { signature: 'pgwarden.guard_compile()', securityDefiner: true, publicExecute: false },
+  { signature: 'pgwarden.guard_rule_block(text[])', securityDefiner: false, publicExecute: false },
+  { signature: 'pgwarden.guard_recompile_trigger()', securityDefiner: true, publicExecute: false },
+  { signature: 'pgwarden.record_attempt(jsonb)', securityDefiner: true, publicExecute: false },
+  { signature: 'pgwarden.like_patterns_valid(text[])', securityDefiner: false, publicExecute: false },
+  { signature: 'pgwarden.libpq_quote(text)', securityDefiner: false, publicExecute: false },
+];
+
+const EXPECTED_TABLES = ['migrations', 'guard_rules', 'guard_settings', 'guard_recorder', 'connection_attempts', 'compiled_functions'];
+const EXPECTED_TRIGGERS = [
+  { table: 'guard_rules', name: 'guard_rules_recompile' },
+  { table: 'guard_settings', name: 'guard_settings_recompile' },
+];
+
+function flag(value: boolean, yes: string, no: string): string {
+  return value ? yes : no;
+}
+
+export async function sensorsStatus(client: pg.Client): Promise<StatusReport> {
+  const { rows: [info] } = await client.query<{ database: string; version: number; schema: boolean }>(
+    `${SQL_TAG}SELECT pg_catalog.current_database() AS database,
+       pg_catalog.current_setting('server_version_num')::int AS version,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden') AS schema`);
+  const items: StatusItem[] = [];
+  const report: StatusReport = {
+    database: info!.database, serverVersion: info!.version, installed: info!.schema, schemaVersion: 0, items, drift: false,
+  };
+  if (!info!.schema) {
+    items.push({ object: 'schema pgwarden', state: 'MISSING', expected: `installed (version ${LATEST_SCHEMA_VERSION})`, actual: 'absent' });
+    report.drift = true;
+    return report;
+  }
+
+  const { rows: versionRows } = await client.query<{ version: number | null }>(
+    `${SQL_TAG}SELECT CASE WHEN pg_catalog.to_regclass('pgwarden.migrations') IS NULL THEN NULL
+       ELSE (SELECT pg_catalog.max(version) FROM pgwarden.migrations) END AS version`);
+  report.schemaVersion = versionRows[0]?.version ?? 0;
+  items.push({
+    object: 'schema version',
+    state: report.schemaVersion === LATEST_SCHEMA_VERSION ? 'OK' : (report.schemaVersion < LATEST_SCHEMA_VERSION ? 'CHANGED' : 'WARN'),
+    expected: String(LATEST_SCHEMA_VERSION),
+    actual: String(report.schemaVersion),
+  });
+
+  for (const table of EXPECTED_TABLES) {
+    const { rows } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present`, [`pgwarden.${table}`]);
+    const present = rows[0]!.present as boolean;
+    items.push({ object: `table pgwarden.${table}`, state: present ? 'OK' : 'MISSING', expected: 'present', actual: present ? 'present' : 'absent' });
+  }
+
+  for (const fn of EXPECTED_FUNCTIONS) {
+    const { rows } = await client.query<{ secdef: boolean; config: string[] | null; public_execute: boolean }>(
+      `${SQL_TAG}SELECT p.prosecdef AS secdef, p.proconfig AS config,
+         EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
+                  WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE') AS public_execute
+         FROM pg_catalog.pg_proc p WHERE p.oid = pg_catalog.to_regprocedure($1)`, [fn.signature]);
+    const expected = `${flag(fn.securityDefiner, 'SECURITY DEFINER', 'INVOKER')}, ${PINNED}, ${flag(fn.publicExecute, 'PUBLIC may execute', 'PUBLIC may not execute')}`;
+    const row = rows[0];
+    if (!row) {
+      items.push({ object: `function ${fn.signature}`, state: 'MISSING', expected, actual: 'absent' });
+      continue;
+    }
+    const pinned = (row.config ?? []).includes(PINNED);
+    const actual = `${flag(row.secdef, 'SECURITY DEFINER', 'INVOKER')}, ${pinned ? PINNED : `search_path ${row.config?.join(' ') || 'not pinned'}`}, ${flag(row.public_execute, 'PUBLIC may execute', 'PUBLIC may not execute')}`;
+    const ok = row.secdef === fn.securityDefiner && pinned && row.public_execute === fn.publicExecute;
+    items.push({ object: `function ${fn.signature}`, state: ok ? 'OK' : 'CHANGED', expected, actual });
+  }
+
+  for (const trigger of EXPECTED_TRIGGERS) {
+    const { rows } = await client.query<{ enabled: string }>(
+      `${SQL_TAG}SELECT t.tgenabled AS enabled FROM pg_catalog.pg_trigger t
+        WHERE t.tgrelid = pg_catalog.to_regclass($1) AND t.tgname = $2`, [`pgwarden.${trigger.table}`, trigger.name]);
+    const enabled = rows[0]?.enabled;
+    items.push({
+      object: `trigger ${trigger.name} on pgwarden.${trigger.table}`,
+      state: enabled === undefined ? 'MISSING' : enabled === 'D' ? 'DISABLED' : 'OK',
+      expected: 'enabled', actual: enabled === undefined ? 'absent' : enabled === 'D' ? 'disabled' : 'enabled',
+    });
+  }
+
+  if (report.serverVersion >= 170000) {
+    const { rows } = await client.query<{ enabled: string; func: string }>(
+      `${SQL_TAG}SELECT evtenabled AS enabled, evtfoid::regprocedure::text AS func
+         FROM pg_catalog.pg_event_trigger WHERE evtname = 'pgwarden_guard_login' AND evtevent = 'login'`);
+    const row = rows[0];
+    const expected = 'enabled, ON login, EXECUTE pgwarden.guard_login()';
+    let state: CheckState = 'OK';
+    let actual = 'absent';
+    if (!row) state = 'MISSING';
+    else {
+      actual = `${row.enabled === 'D' ? 'disabled' : 'enabled'}, ON login, EXECUTE ${row.func}`;
+      if (row.enabled === 'D') state = 'DISABLED';
+      else if (row.func !== 'pgwarden.guard_login()') state = 'CHANGED';
+    }
+    items.push({ object: 'event trigger pgwarden_guard_login', state, expected, actual });
+  } else {
+    const { rows } = await client.query<{ preload: string | null; login: string | null }>(
+      `${SQL_TAG}SELECT pg_catalog.current_setting('session_preload_libraries', true) AS preload,
+                        pg_catalog.current_setting('session_exec.login_name', true) AS login`);
+    const configured = (rows[0]?.preload ?? '').includes('session_exec') && rows[0]?.login === 'pgwarden.guard_check';
+    items.push({
+      object: 'login enforcement (session_exec)',
+      state: configured ? 'OK' : 'WARN',
+      expected: "session_preload_libraries has session_exec, session_exec.login_name = 'pgwarden.guard_check'",
+      actual: configured ? 'configured' : 'not configured: logins are not checked; run `pgwarden guard watch` or see docs/guard.md',
+    });
+  }
+
+  // The generated guard must be exactly what guard_compile() last produced.
+  const { rows: compiled } = await client.query<{ name: string; recorded: string | null; actual: string | null }>(
+    `${SQL_TAG}SELECT c.name, c.source_md5 AS recorded, pg_catalog.md5(p.prosrc) AS actual
+       FROM pgwarden.compiled_functions c
+       LEFT JOIN pg_catalog.pg_proc p ON p.proname = c.name AND p.pronamespace = 'pgwarden'::regnamespace
+      ORDER BY c.name`).catch(() => ({ rows: [] as { name: string; recorded: string | null; actual: string | null }[] }));
+  for (const row of compiled) {
+    items.push({
+      object: `compiled source of pgwarden.${row.name}`,
+      state: row.actual === null ? 'MISSING' : row.actual === row.recorded ? 'OK' : 'CHANGED',
+      expected: `md5 ${row.recorded}`,
+      actual: row.actual === null ? 'absent' : `md5 ${row.actual}`,
+    });
+  }
+
+  const { rows: roleRows } = await client.query(`${SQL_TAG}SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = $1`, [RECORDER_ROLE]);
+  items.push({
+    object: `role ${RECORDER_ROLE}`,
+    state: roleRows.length === 0 ? 'MISSING' : roleRows[0]!.rolcanlogin ? 'OK' : 'DISABLED',
+    expected: 'present, LOGIN', actual: roleRows.length === 0 ? 'absent' : roleRows[0]!.rolcanlogin ? 'present, LOGIN' : 'present, NOLOGIN',
+  });
+
+  const { rows: dblinkRows } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'dblink'`);
+  items.push({
+    object: 'extension dblink (records refusals)',
+    state: dblinkRows.length > 0 ? 'OK' : 'WARN',
+    expected: 'installed', actual: dblinkRows.length > 0 ? 'installed' : 'absent: refusals go to the server log only',
+  });
+
+  report.drift = items.some((item) => item.state === 'MISSING' || item.state === 'CHANGED' || item.state === 'DISABLED');
+  return report;
+}
