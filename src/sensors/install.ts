@@ -5,6 +5,7 @@ import { PGWARDEN_VERSION } from '../core/version.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
 import { BOOTSTRAP_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.ts';
+import { EXPECTED_FUNCTIONS, EXPECTED_TRIGGERS, LOGIN_EVENT_TRIGGER } from './manifest.ts';
 
 export const RECORDER_ROLE = 'pgwarden_recorder';
 
@@ -95,8 +96,10 @@ export async function installSchema(client: pg.Client, recorderPassword: string,
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${RECORDER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT EXECUTE ON PROCEDURE pgwarden.record_attempt(jsonb) TO ${RECORDER_ROLE}`);
     await applyGuardSettings(client, settings);
-    // dblink may have appeared since the last compile: regenerate the guard either way.
+    // dblink may have appeared since the last compile, or the generated functions may have
+    // been tampered with: regenerate the guard either way, then restore what status checks.
     await client.query(`${SQL_TAG}SELECT pgwarden.guard_compile()`);
+    await restoreManifest(client);
 
     const { rows } = await client.query<{ database: string; trigger: boolean }>(
       `${SQL_TAG}SELECT pg_catalog.current_database() AS database,
@@ -112,6 +115,30 @@ export async function installSchema(client: pg.Client, recorderPassword: string,
   });
 }
 
+/** Puts back what status checks and install can restore: properties, grants, enabled triggers. */
+async function restoreManifest(client: pg.Client): Promise<void> {
+  for (const fn of EXPECTED_FUNCTIONS) {
+    const { rows } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regprocedure($1) IS NOT NULL AS present`, [fn.signature]);
+    if (!rows[0]!.present) continue; // regenerated below, or needs a reinstall (see docs/sensors.md)
+    await client.query(`${SQL_TAG}ALTER ${fn.kind} ${fn.signature} ${fn.securityDefiner ? 'SECURITY DEFINER' : 'SECURITY INVOKER'} SET search_path = pg_catalog, pg_temp`);
+    await client.query(`${SQL_TAG}${fn.publicExecute ? 'GRANT EXECUTE ON' : 'REVOKE ALL ON'} ${fn.kind} ${fn.signature} ${fn.publicExecute ? 'TO' : 'FROM'} PUBLIC`);
+  }
+  for (const trigger of EXPECTED_TRIGGERS) {
+    await client.query(`${SQL_TAG}DO $$ BEGIN
+      IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = 'pgwarden.${trigger.table}'::regclass AND tgname = '${trigger.name}') THEN
+        ALTER TABLE pgwarden.${trigger.table} ENABLE TRIGGER ${trigger.name};
+      END IF; END $$`);
+  }
+  await client.query(`${SQL_TAG}DO $$ BEGIN
+    IF pg_catalog.current_setting('server_version_num')::integer >= 170000 THEN
+      IF EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = '${LOGIN_EVENT_TRIGGER}') THEN
+        ALTER EVENT TRIGGER ${LOGIN_EVENT_TRIGGER} ENABLE;
+      ELSE
+        CREATE EVENT TRIGGER ${LOGIN_EVENT_TRIGGER} ON login EXECUTE FUNCTION pgwarden.guard_login();
+      END IF;
+    END IF; END $$`);
+}
+
 async function ensureDblink(client: pg.Client): Promise<InstallResult['dblink']> {
   const { rows } = await client.query<{ installed: boolean; available: boolean }>(
     `${SQL_TAG}SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'dblink') AS installed,
@@ -120,6 +147,7 @@ async function ensureDblink(client: pg.Client): Promise<InstallResult['dblink']>
   if (!rows[0]!.available) return 'unavailable';
   // Inside our schema, so that uninstall removes exactly what install added.
   await client.query(`${SQL_TAG}CREATE EXTENSION dblink SCHEMA pgwarden`);
+  // dblink's functions are executable by PUBLIC by default; nobody but the guard needs them.
   await client.query(`${SQL_TAG}REVOKE ALL ON ALL ROUTINES IN SCHEMA pgwarden FROM PUBLIC`);
   await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden.guard_check() TO PUBLIC`);
   return 'created';
@@ -158,7 +186,7 @@ export async function uninstallSchema(client: pg.Client): Promise<UninstallResul
     const { rows } = await client.query<{ database: string; present: boolean }>(
       `${SQL_TAG}SELECT pg_catalog.current_database() AS database,
          EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden') AS present`);
-    await client.query(`${SQL_TAG}DROP EVENT TRIGGER IF EXISTS pgwarden_guard_login`);
+    await client.query(`${SQL_TAG}DROP EVENT TRIGGER IF EXISTS ${LOGIN_EVENT_TRIGGER}`);
     // CASCADE takes dblink along only when install created it inside this schema.
     await client.query(`${SQL_TAG}DROP SCHEMA IF EXISTS pgwarden CASCADE`);
     return { database: rows[0]!.database, removed: rows[0]!.present };

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
 import { LATEST_SCHEMA_VERSION } from './migrations.ts';
 import { RECORDER_ROLE } from './install.ts';
+import { EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, PINNED } from './manifest.ts';
 
 export type CheckState = 'OK' | 'MISSING' | 'CHANGED' | 'DISABLED' | 'WARN';
 
@@ -24,28 +25,6 @@ export interface StatusReport {
   /** True when some item is MISSING, CHANGED or DISABLED. */
   drift: boolean;
 }
-
-const PINNED = 'search_path=pg_catalog, pg_temp';
-
-interface ExpectedFunction { signature: string; securityDefiner: boolean; publicExecute: boolean }
-
-const EXPECTED_FUNCTIONS: ExpectedFunction[] = [
-  { signature: 'pgwarden.guard_check()', securityDefiner: true, publicExecute: true },
-  { signature: 'pgwarden.guard_login()', securityDefiner: true, publicExecute: false },
-  { signature: 'pgwarden.guard_decide(text,text,inet,text)', securityDefiner: false, publicExecute: false },
-  { signature: 'pgwarden.guard_compile()', securityDefiner: true, publicExecute: false },
-  { signature: 'pgwarden.guard_rule_block(text[])', securityDefiner: false, publicExecute: false },
-  { signature: 'pgwarden.guard_recompile_trigger()', securityDefiner: true, publicExecute: false },
-  { signature: 'pgwarden.record_attempt(jsonb)', securityDefiner: true, publicExecute: false },
-  { signature: 'pgwarden.like_patterns_valid(text[])', securityDefiner: false, publicExecute: false },
-  { signature: 'pgwarden.libpq_quote(text)', securityDefiner: false, publicExecute: false },
-];
-
-const EXPECTED_TABLES = ['migrations', 'guard_rules', 'guard_settings', 'guard_recorder', 'connection_attempts', 'compiled_functions'];
-const EXPECTED_TRIGGERS = [
-  { table: 'guard_rules', name: 'guard_rules_recompile' },
-  { table: 'guard_settings', name: 'guard_settings_recompile' },
-];
 
 function flag(value: boolean, yes: string, no: string): string {
   return value ? yes : no;
@@ -89,14 +68,14 @@ export async function sensorsStatus(client: pg.Client): Promise<StatusReport> {
          EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
                   WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE') AS public_execute
          FROM pg_catalog.pg_proc p WHERE p.oid = pg_catalog.to_regprocedure($1)`, [fn.signature]);
-    const expected = `${flag(fn.securityDefiner, 'SECURITY DEFINER', 'INVOKER')}, ${PINNED}, ${flag(fn.publicExecute, 'PUBLIC may execute', 'PUBLIC may not execute')}`;
+    const expected = `${flag(fn.securityDefiner, 'definer', 'invoker')}, search_path pinned, ${flag(fn.publicExecute, 'PUBLIC execute', 'no PUBLIC execute')}`;
     const row = rows[0];
     if (!row) {
       items.push({ object: `function ${fn.signature}`, state: 'MISSING', expected, actual: 'absent' });
       continue;
     }
     const pinned = (row.config ?? []).includes(PINNED);
-    const actual = `${flag(row.secdef, 'SECURITY DEFINER', 'INVOKER')}, ${pinned ? PINNED : `search_path ${row.config?.join(' ') || 'not pinned'}`}, ${flag(row.public_execute, 'PUBLIC may execute', 'PUBLIC may not execute')}`;
+    const actual = `${flag(row.secdef, 'definer', 'invoker')}, ${pinned ? 'search_path pinned' : `${row.config?.join(' ') || 'search_path not pinned'}`}, ${flag(row.public_execute, 'PUBLIC execute', 'no PUBLIC execute')}`;
     const ok = row.secdef === fn.securityDefiner && pinned && row.public_execute === fn.publicExecute;
     items.push({ object: `function ${fn.signature}`, state: ok ? 'OK' : 'CHANGED', expected, actual });
   }

@@ -1,0 +1,51 @@
+// What every command shares: connection options, config loading, formats.
+import { Command, Option } from 'commander';
+import type pg from 'pg';
+import { loadConfig, type Config } from '../core/config.ts';
+import { resolveTarget, withClient, type Target } from '../core/db.ts';
+import { PgwardenError } from '../core/errors.ts';
+import { FORMATS, type Format } from './output.ts';
+
+export interface ConnectionOptions {
+  db?: string;
+  server?: string;
+}
+
+/** Adds --db and --server to a command. */
+export function withConnection(command: Command): Command {
+  return command
+    .option('--db <url>', 'postgres:// URL of the database (default: PG* environment variables); put the password in PGPASSWORD or a pgpass file, not here')
+    .option('--server <name>', 'a server named in pgwarden.yaml');
+}
+
+export function formatOption(allowed: readonly Format[] = FORMATS, fallback: Format = 'table'): Option {
+  return new Option('--format <format>', 'output format').choices(allowed as string[]).default(fallback);
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function config(command: Command): Config {
+  const root = command.optsWithGlobals() as { config?: string };
+  return loadConfig(root.config);
+}
+
+export function targetOf(command: Command): Target {
+  const options = command.opts() as ConnectionOptions;
+  return resolveTarget(options, config(command));
+}
+
+/** Connects to the command's target, runs the work, always disconnects. */
+export async function withDatabase<T>(command: Command, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  return withClient(targetOf(command), work);
+}
+
+export function print(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+}
+
+export function parseInteger(flag: string, text: string): number {
+  if (!/^\d+$/.test(text)) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `${flag} "${text}" is not a positive whole number`);
+  return Number(text);
+}

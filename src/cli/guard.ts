@@ -1,0 +1,198 @@
+// pgwarden guard allow | deny | list | remove | test | settings | watch
+import { Command, Option } from 'commander';
+import { withClient } from '../core/db.ts';
+import { PgwardenError } from '../core/errors.ts';
+import { createLogger } from '../core/logger.ts';
+import {
+  GuardWatcher, addRule, checkWatchPrivileges, decide, listRules, normaliseRule, parsePriority, removeRule,
+  type RuleAction, type StoredRule, type WatchedSession,
+} from '../guard/index.ts';
+import { applyGuardSettings } from '../sensors/index.ts';
+import { collect, config, formatOption, parseInteger, print, targetOf, withConnection, withDatabase } from './common.ts';
+import { render, type Column, type Format } from './output.ts';
+
+const RULE_COLUMNS: Column<StoredRule>[] = [
+  { header: 'id', value: (r) => r.id },
+  { header: 'priority', value: (r) => r.priority },
+  { header: 'action', value: (r) => r.action },
+  { header: 'roles', value: (r) => r.roles },
+  { header: 'applications', value: (r) => r.applications ?? '*' },
+  { header: 'clients', value: (r) => r.clients ?? '*' },
+  { header: 'databases', value: (r) => r.databases ?? '*' },
+  { header: 'message', value: (r) => r.message },
+];
+
+function ruleJson(rule: StoredRule): object {
+  return { ...rule, created_at: rule.created_at.toISOString() };
+}
+
+interface RuleOptions { role?: string[]; app?: string[]; client?: string[]; database?: string[]; message?: string; priority?: string; format: Format }
+
+function ruleCommand(parent: Command, action: RuleAction): void {
+  withConnection(parent.command(action))
+    .description(`add a rule that ${action === 'deny' ? 'refuses' : 'admits'} matching connections (first match wins, by priority then id)`)
+    .option('--role <role>', "role name, or '*' for every role (repeatable; required)", collect)
+    .option('--app <pattern>', "application_name ILIKE pattern, e.g. '%dbeaver%' (repeatable; default any)", collect)
+    .option('--client <cidr>', 'client network such as 10.0.0.0/8, an address, or local for Unix sockets (repeatable; default any)', collect)
+    .option('--database <name>', 'database name (repeatable; default any)', collect)
+    .option('--message <text>', 'what a refused client is told')
+    .option('--priority <n>', 'lower runs first (default 100)')
+    .addOption(formatOption(['table', 'json']))
+    .action(async (options: RuleOptions, command: Command) => {
+      const rule = normaliseRule({
+        action,
+        roles: options.role ?? [],
+        applications: options.app,
+        clients: options.client,
+        databases: options.database,
+        message: options.message,
+        priority: options.priority === undefined ? undefined : parsePriority(options.priority),
+      });
+      const stored = await withDatabase(command, (client) => addRule(client, rule));
+      if (options.format === 'json') print(JSON.stringify(ruleJson(stored), null, 2));
+      else print(`added rule ${stored.id}\n` + render([stored], RULE_COLUMNS, 'table'));
+    });
+}
+
+export function registerGuardCommands(program: Command): void {
+  const guard = program.command('guard').description('the connection guard: who may connect with which tool, from where');
+  ruleCommand(guard, 'deny');
+  ruleCommand(guard, 'allow');
+
+  withConnection(guard.command('list'))
+    .description('list the rules in evaluation order')
+    .addOption(formatOption())
+    .action(async (options: { format: Format }, command: Command) => {
+      const rules = await withDatabase(command, listRules);
+      print(render(rules, RULE_COLUMNS, options.format, ruleJson));
+    });
+
+  withConnection(guard.command('remove'))
+    .description('remove a rule by id')
+    .argument('<id>', 'rule id, as `guard list` shows it')
+    .action(async (id: string, _options: object, command: Command) => {
+      const removed = await withDatabase(command, (client) => removeRule(client, parseInteger('rule id', id)));
+      print(`removed rule ${removed.id} (${removed.action} ${removed.roles.join(',')})`);
+    });
+
+  withConnection(guard.command('test'))
+    .description('dry run: what the guard decides for a connection, and which rule decides it (exit 0 allow, 1 deny)')
+    .requiredOption('--role <role>', 'the connecting role')
+    .option('--app <name>', 'the application_name the client sends', '')
+    .option('--client <ip>', 'the client address, or local for a Unix socket', 'local')
+    .option('--database <name>', 'the database (default: the one --db points at)')
+    .addOption(formatOption(['table', 'json']))
+    .action(async (options: { role: string; app: string; client: string; database?: string; format: Format }, command: Command) => {
+      const result = await withDatabase(command, (client) => decide(client, {
+        role: options.role, application: options.app, client: options.client, database: options.database,
+      }));
+      if (options.format === 'json') {
+        print(JSON.stringify(result, null, 2));
+      } else {
+        const why = result.reason === 'rule' ? `by rule ${result.rule_id}` : result.reason === 'default' ? 'by default (no rule matched)' : `(${result.reason})`;
+        print(`${result.decision} ${why}${result.message ? `: ${result.message}` : ''}`);
+        print(`  role ${options.role}, application "${options.app}", client ${options.client}, database ${result.database}`);
+      }
+      if (result.decision === 'deny') process.exitCode = 1;
+    });
+
+  withConnection(guard.command('settings'))
+    .description('show or change how the guard fails and who is never refused')
+    .addOption(new Option('--on-error <mode>', 'when the guard itself breaks: open (allow, default) or closed (refuse non-superusers)').choices(['open', 'closed']))
+    .option('--break-glass-role <role>', 'a role never refused (repeatable; replaces the list)', collect)
+    .option('--no-break-glass', 'clear the break-glass role list')
+    .action(async (options: { onError?: 'open' | 'closed'; breakGlassRole?: string[]; breakGlass: boolean }, command: Command) => {
+      const settings = await withDatabase(command, async (client) => {
+        await applyGuardSettings(client, {
+          onError: options.onError,
+          breakGlassRoles: options.breakGlass === false ? [] : options.breakGlassRole,
+        });
+        const { rows } = await client.query<{ on_error: string; break_glass_roles: string[] }>(
+          'SELECT on_error, break_glass_roles FROM pgwarden.guard_settings');
+        return rows[0]!;
+      });
+      print(`on error: fail ${settings.on_error}\nbreak-glass roles: ${settings.break_glass_roles.join(', ') || '(none)'}`);
+    });
+
+  withConnection(guard.command('watch'))
+    .description('terminate and record sessions a deny rule matches (any PostgreSQL version, managed services, and apps that set application_name after login); also stores allowed-login records')
+    .option('--interval <seconds>', 'seconds between polls (default 2, or guard.watch.interval_seconds)')
+    .option('--once', 'poll once and exit (for cron and scripts)')
+    .option('--dry-run', 'report what would be terminated, terminate nothing')
+    .addOption(formatOption(['table', 'json'], 'table').default('table', 'text lines'))
+    .action(async (options: { interval?: string; once?: boolean; dryRun?: boolean; format: Format }, command: Command) => {
+      const settings = config(command).guard.watch;
+      const intervalMs = (options.interval === undefined ? settings.interval_seconds : parsePositiveNumber('--interval', options.interval)) * 1000;
+      const terminate = !options.dryRun && settings.terminate;
+      await runWatch(command, { intervalMs, once: Boolean(options.once), terminate, json: options.format === 'json' });
+    });
+}
+
+function parsePositiveNumber(flag: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `${flag} "${text}" is not a positive number`);
+  return value;
+}
+
+function describe(session: WatchedSession, terminated: boolean, json: boolean): string {
+  if (json) return JSON.stringify({ ts: new Date().toISOString(), event: terminated ? 'terminated' : 'would_terminate', ...session });
+  return `${new Date().toISOString()} ${terminated ? 'terminated' : 'would terminate'} pid ${session.pid} ` +
+    `${session.user}@${session.database} application "${session.application}" from ${session.client_addr}` +
+    ` (rule ${session.rule_id ?? '-'}: ${session.message ?? ''})`;
+}
+
+async function runWatch(command: Command, options: { intervalMs: number; once: boolean; terminate: boolean; json: boolean }): Promise<void> {
+  const log = createLogger('guard-watch');
+  const target = targetOf(command);
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let backoffMs = 1000;
+  try {
+    while (!stop.signal.aborted) {
+      try {
+        await withClient(target, async (client) => {
+          await checkWatchPrivileges(client, options.terminate);
+          const watcher = new GuardWatcher(client, options.terminate);
+          await watcher.start();
+          log.info({ target: target.label, intervalMs: options.intervalMs, terminate: options.terminate }, 'watching');
+          backoffMs = 1000;
+          try {
+            do {
+              const result = await watcher.tick();
+              for (const session of result.denied) print(describe(session, result.terminated, options.json));
+              if (options.once) break;
+              await sleep(options.intervalMs, stop.signal);
+            } while (!stop.signal.aborted);
+          } finally {
+            await watcher.stop();
+          }
+        });
+        return;
+      } catch (error) {
+        // Configuration and privilege problems will not fix themselves: stop and say so.
+        if (options.once || !(error instanceof PgwardenError) || error.code !== 'PGW_ERR_CONNECT') throw error;
+        log.warn({ err: error.message, retryInMs: backoffMs }, 'lost the connection; reconnecting');
+        await sleep(backoffMs, stop.signal);
+        backoffMs = Math.min(backoffMs * 2, 30_000);
+      }
+    }
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+}

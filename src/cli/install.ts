@@ -1,0 +1,108 @@
+// pgwarden install | uninstall | status
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import type pg from 'pg';
+import { SQL_TAG, targetForDatabase, withClient, type Target } from '../core/db.ts';
+import { PgwardenError } from '../core/errors.ts';
+import {
+  dropRecorderRole, installSchema, newRecorderPassword, sensorsStatus, uninstallSchema,
+  updateRecorderPassword, type StatusReport,
+} from '../sensors/index.ts';
+import { collect, config, formatOption, print, targetOf, withConnection } from './common.ts';
+import { render } from './output.ts';
+
+/** Every database a connection can reach, plus template1 so new databases inherit the guard. */
+async function connectableDatabases(client: pg.Client): Promise<string[]> {
+  const { rows } = await client.query<{ datname: string }>(
+    `${SQL_TAG}SELECT datname FROM pg_catalog.pg_database
+      WHERE datallowconn AND (NOT datistemplate OR datname = 'template1') ORDER BY datname = 'template1', datname`);
+  return rows.map((r) => r.datname);
+}
+
+/** Runs work in the target's database, or with --all-databases in each connectable one. */
+async function onEachDatabase<T>(target: Target, all: boolean, work: (client: pg.Client) => Promise<T>): Promise<T[]> {
+  if (!all) return [await withClient(target, work)];
+  const databases = await withClient(target, connectableDatabases);
+  const results: T[] = [];
+  for (const database of databases) results.push(await withClient(targetForDatabase(target, database), work));
+  return results;
+}
+
+export function registerInstallCommands(program: Command): void {
+  withConnection(program.command('install'))
+    .description('install or upgrade the pgwarden sensors schema (needs a superuser; idempotent)')
+    .option('--all-databases', 'install into every connectable database and template1 (so new databases get it)')
+    .addOption(new Option('--on-error <mode>', 'what a broken guard does to non-superusers').choices(['open', 'closed']))
+    .option('--break-glass-role <role>', 'a role the guard never refuses (repeatable)', collect)
+    .action(async (options: { allDatabases?: boolean; onError?: 'open' | 'closed'; breakGlassRole?: string[] }, command: Command) => {
+      const target = targetOf(command);
+      const guard = config(command).guard;
+      const password = newRecorderPassword();
+      const settings = {
+        onError: options.onError ?? guard.on_error,
+        breakGlassRoles: options.breakGlassRole ?? guard.break_glass_roles,
+        recorderHost: guard.recorder_host,
+      };
+      const installed = new Set<string>();
+      await onEachDatabase(target, Boolean(options.allDatabases), async (client) => {
+        const result = await installSchema(client, password, settings);
+        const database = result.database;
+        installed.add(database);
+        const change = result.fromVersion === result.toVersion ? `already at version ${result.toVersion}` : `version ${result.fromVersion} -> ${result.toVersion}`;
+        print(`${database}: ${change}; login trigger: ${result.loginTrigger ? 'on' : 'none (PostgreSQL < 17: use session_exec or `pgwarden guard watch`)'}; refusal recorder: ${result.dblink === 'unavailable' ? 'server log only (dblink unavailable)' : 'dblink'}`);
+      });
+      // The recorder role is cluster-wide and just got a new password: hand it to the other databases that have pgwarden.
+      await propagateRecorderPassword(target, password, installed);
+    });
+
+  withConnection(program.command('uninstall'))
+    .description('remove every object pgwarden installed (schema pgwarden, login trigger, recorder role when unused)')
+    .option('--all-databases', 'uninstall from every connectable database and template1')
+    .action(async (options: { allDatabases?: boolean }, command: Command) => {
+      const target = targetOf(command);
+      await onEachDatabase(target, Boolean(options.allDatabases), async (client) => {
+        const result = await uninstallSchema(client);
+        print(`${result.database}: ${result.removed ? 'removed' : 'nothing installed'}`);
+      });
+      const role = await withClient(target, dropRecorderRole);
+      if (role.dropped) print('role pgwarden_recorder: dropped');
+      else if (role.reason !== 'absent') print(`role pgwarden_recorder: kept, ${role.reason}`);
+    });
+
+  withConnection(program.command('status'))
+    .description('show what is installed and whether any object is missing, changed or disabled (exit 7 on drift)')
+    .option('--all-databases', 'check every connectable database and template1')
+    .addOption(formatOption(['table', 'json']))
+    .action(async (options: { allDatabases?: boolean; format: 'table' | 'json' }, command: Command) => {
+      const target = targetOf(command);
+      const reports = await onEachDatabase(target, Boolean(options.allDatabases), (client) => sensorsStatus(client));
+      if (options.format === 'json') print(JSON.stringify(reports, null, 2));
+      else for (const report of reports) print(renderStatus(report));
+      const drifted = reports.filter((r) => r.drift).map((r) => r.database);
+      if (drifted.length > 0) {
+        throw new PgwardenError('PGW_ERR_DRIFT', `drift found in ${drifted.join(', ')}: see the rows not marked OK`);
+      }
+    });
+}
+
+function renderStatus(report: StatusReport): string {
+  const header = `database ${report.database} (PostgreSQL ${Math.floor(report.serverVersion / 10000)}): ` +
+    (report.installed ? `pgwarden schema version ${report.schemaVersion}` : 'pgwarden not installed');
+  return header + '\n' + render(report.items, [
+    { header: 'state', value: (i) => i.state },
+    { header: 'object', value: (i) => i.object },
+    { header: 'expected', value: (i) => i.expected },
+    { header: 'actual', value: (i) => i.actual },
+  ], 'table');
+}
+
+async function propagateRecorderPassword(target: Target, password: string, done: Set<string>): Promise<void> {
+  const databases = (await withClient(target, connectableDatabases)).filter((d) => !done.has(d));
+  for (const database of databases) {
+    try {
+      await withClient(targetForDatabase(target, database), (other) => updateRecorderPassword(other, password));
+    } catch (error) {
+      process.stderr.write(`warning: could not update the recorder password in database ${database} (${(error as Error).message}); run \`pgwarden install\` there so refusals keep being recorded\n`);
+    }
+  }
+}

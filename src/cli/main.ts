@@ -1,0 +1,48 @@
+// The pgwarden command. Thin: parses arguments, calls the parts, prints.
+// Exit codes: 0 ok; 1 `guard test` decided deny; 2 usage or bad value; 3 cannot connect or
+// log in; 4 privilege; 5 not installed / schema too new; 6 not found; 7 drift; 8 server error.
+import { Command, CommanderError } from 'commander';
+import { PgwardenError } from '../core/errors.ts';
+import { PGWARDEN_VERSION } from '../core/version.ts';
+import { registerDemoCommand } from './demo.ts';
+import { registerGuardCommands } from './guard.ts';
+import { registerInstallCommands } from './install.ts';
+import { registerReportCommands } from './report.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('pgwarden')
+    .description('PostgreSQL security auditing and secure monitoring')
+    .version(PGWARDEN_VERSION)
+    .option('--config <file>', 'config file (default: ./pgwarden.yaml if present, or $PGWARDEN_CONFIG)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerDemoCommand(program);
+  registerInstallCommands(program);
+  registerGuardCommands(program);
+  registerReportCommands(program);
+  // Every subcommand reports usage errors the same way as the top level.
+  const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
+  for (const command of all(program)) command.exitOverride().showHelpAfterError('(run with --help for usage)');
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander already printed the message (or the help text).
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof PgwardenError) {
+      process.stderr.write(`Error: ${error.message}\n  ${error.hint} [${error.code}]\n`);
+      if (process.env.DEBUG) process.stderr.write(`${error.stack}\n${error.cause ? String((error.cause as Error).stack) : ''}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`Error: ${(error as Error).message ?? String(error)}\n  This is a bug in pgwarden; run with DEBUG=1 for the stack trace and report it.\n`);
+    if (process.env.DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+    return 70;
+  }
+}

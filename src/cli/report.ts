@@ -1,0 +1,33 @@
+// pgwarden report connections
+import type { Command } from 'commander';
+import { connectionAttempts, parseSince, type AttemptRow } from '../guard/index.ts';
+import { formatOption, parseInteger, print, withConnection, withDatabase } from './common.ts';
+import { render, type Column, type Format } from './output.ts';
+
+const ATTEMPT_COLUMNS: Column<AttemptRow>[] = [
+  { header: 'ts', value: (r) => r.ts },
+  { header: 'database', value: (r) => r.database },
+  { header: 'user', value: (r) => r.user },
+  { header: 'application', value: (r) => r.application },
+  { header: 'client_addr', value: (r) => r.client_addr },
+  { header: 'decision', value: (r) => r.decision },
+  { header: 'rule_id', value: (r) => r.rule_id },
+  { header: 'message', value: (r) => r.message },
+  { header: 'via', value: (r) => r.via },
+];
+
+export function registerReportCommands(program: Command): void {
+  const report = program.command('report').description('reports from what pgwarden recorded');
+  withConnection(report.command('connections'))
+    .description('connection attempts the guard allowed or refused, oldest first')
+    .option('--since <when>', 'a duration back from now (90s, 15m, 1h, 2d, 1w) or an ISO-8601 time', '24h')
+    .option('--denied', 'only refused attempts and terminated sessions')
+    .option('--limit <n>', 'at most this many rows')
+    .addOption(formatOption())
+    .action(async (options: { since: string; denied?: boolean; limit?: string; format: Format }, command: Command) => {
+      const since = parseSince(options.since);
+      const limit = options.limit === undefined ? undefined : parseInteger('--limit', options.limit);
+      const rows = await withDatabase(command, (client) => connectionAttempts(client, { since, deniedOnly: Boolean(options.denied), limit }));
+      print(render(rows, ATTEMPT_COLUMNS, options.format));
+    });
+}

@@ -1,0 +1,56 @@
+// The dry run: what the guard would decide for a role, application, client and database.
+// It calls the same compiled pgwarden.guard_decide() the login check calls, and applies
+// the same exemptions (superuser, break-glass role), so the answer cannot drift from enforcement.
+import type pg from 'pg';
+import { SQL_TAG } from '../core/db.ts';
+import { PgwardenError } from '../core/errors.ts';
+import { RECORDER_ROLE } from '../sensors/index.ts';
+import { normaliseClient } from './rule-input.ts';
+
+export interface DecisionQuery {
+  role: string;
+  application: string;
+  /** An IP address, or `local` (the default) for a Unix-socket connection. */
+  client?: string;
+  /** Defaults to the database pgwarden is connected to. */
+  database?: string;
+}
+
+export interface Decision {
+  decision: 'allow' | 'deny';
+  rule_id: number | null;
+  message: string | null;
+  reason: 'rule' | 'default' | 'superuser' | 'break-glass' | 'recorder';
+  database: string;
+}
+
+export async function decide(client: pg.Client, query: DecisionQuery): Promise<Decision> {
+  const clientValue = query.client ?? 'local';
+  let address: string | null = null;
+  if (clientValue !== 'local') {
+    const cidr = normaliseClient(clientValue);
+    if (!/\/(32|128)$/.test(cidr)) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--client "${clientValue}" must be one address, not a network`);
+    address = cidr.replace(/\/(32|128)$/, '');
+  }
+  const { rows } = await client.query<{
+    superuser: boolean | null; break_glass: boolean; decision: 'allow' | 'deny'; rule_id: string | null; message: string | null; database: string;
+  }>(
+    `${SQL_TAG}SELECT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1) AS superuser,
+        $1 = ANY (s.break_glass_roles) AS break_glass, d.decision, d.rule_id, d.message,
+        COALESCE($4, pg_catalog.current_database()) AS database
+       FROM pgwarden.guard_settings s,
+            pgwarden.guard_decide($1, $2, $3::inet, COALESCE($4, pg_catalog.current_database())) d`,
+    [query.role, query.application, address, query.database ?? null]);
+  const row = rows[0]!;
+  const base = { database: row.database };
+  if (query.role === RECORDER_ROLE) return { ...base, decision: 'allow', rule_id: null, message: 'pgwarden recorder', reason: 'recorder' };
+  if (row.superuser) return { ...base, decision: 'allow', rule_id: null, message: 'superusers are never refused', reason: 'superuser' };
+  if (row.break_glass) return { ...base, decision: 'allow', rule_id: null, message: 'break-glass roles are never refused', reason: 'break-glass' };
+  return {
+    ...base,
+    decision: row.decision,
+    rule_id: row.rule_id === null ? null : Number(row.rule_id),
+    message: row.message,
+    reason: row.rule_id === null ? 'default' : 'rule',
+  };
+}
