@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { SQL_TAG, targetForDatabase, withClient, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import {
-  dropRecorderRole, installSchema, newRecorderPassword, sensorsStatus, uninstallSchema,
+  dropClusterRoles, installSchema, newRecorderPassword, sensorsStatus, uninstallSchema,
   updateRecorderPassword, type StatusReport,
 } from '../sensors/index.ts';
 import { collect, config, formatOption, print, targetOf, withConnection } from './common.ts';
@@ -64,9 +64,9 @@ export function registerInstallCommands(program: Command): void {
         const result = await uninstallSchema(client);
         print(`${result.database}: ${result.removed ? 'removed' : 'nothing installed'}`);
       });
-      const role = await withClient(target, dropRecorderRole);
-      if (role.dropped) print('role pgwarden_recorder: dropped');
-      else if (role.reason !== 'absent') print(`role pgwarden_recorder: kept, ${role.reason}`);
+      for (const role of await withClient(target, dropClusterRoles)) {
+        print(`role ${role.role}: ${role.dropped ? 'dropped' : `kept, ${role.reason}`}`);
+      }
     });
 
   withConnection(program.command('status'))

@@ -51,7 +51,7 @@ export function parseConfig(text: string, file = DEFAULT_CONFIG_FILE): Config {
   const doc = parseDocument(text, { prettyErrors: false, lineCounter });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
-    const line = first.linePos?.[0]?.line;
+    const line = lineCounter.linePos(first.pos[0]).line;
     throw new PgwardenError('PGW_ERR_CONFIG', `${file}${line ? `:${line}` : ''}: invalid YAML: ${first.message.split('\n')[0]}`);
   }
   const raw: unknown = doc.toJS() ?? {};

@@ -3,7 +3,6 @@
 // and a hint that says what to do next. PostgreSQL errors are classified by SQLSTATE.
 
 export const ERRORS = {
-  PGW_ERR_USAGE: { exit: 2, hint: 'See `pgwarden --help` or `pgwarden <command> --help`.' },
   PGW_ERR_CONFIG: { exit: 2, hint: 'Fix the named key in the config file; `docs/config.md` lists every key.' },
   PGW_ERR_INVALID_VALUE: { exit: 2, hint: 'Correct the named value and run the command again; nothing was written.' },
   PGW_ERR_CONNECT: { exit: 3, hint: 'Check the URL (or PGHOST/PGPORT/PGUSER/PGDATABASE), that the server runs, and pg_hba.conf.' },

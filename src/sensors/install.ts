@@ -8,6 +8,8 @@ import { BOOTSTRAP_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.t
 import { EXPECTED_FUNCTIONS, EXPECTED_TRIGGERS, LOGIN_EVENT_TRIGGER } from './manifest.ts';
 
 export const RECORDER_ROLE = 'pgwarden_recorder';
+/** Group role with exactly what `guard watch` needs; grant it to the login that runs the watcher. */
+export const WATCHER_ROLE = 'pgwarden_watcher';
 
 export interface GuardSettingsInput {
   onError?: 'open' | 'closed';
@@ -80,6 +82,12 @@ export async function installSchema(client: pg.Client, recorderPassword: string,
         CREATE ROLE ${RECORDER_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION CONNECTION LIMIT 20;
       END IF; END $$`);
     await client.query(`${SQL_TAG}ALTER ROLE ${RECORDER_ROLE} PASSWORD ${client.escapeLiteral(scramVerifier(recorderPassword))}`);
+    await client.query(`${SQL_TAG}DO $$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${WATCHER_ROLE}') THEN
+        CREATE ROLE ${WATCHER_ROLE} NOLOGIN;
+      END IF; END $$`);
+    // To see other sessions' application_name and address, and to end them.
+    await client.query(`${SQL_TAG}GRANT pg_read_all_stats, pg_signal_backend TO ${WATCHER_ROLE}`);
 
     const applied: string[] = [];
     for (const migration of MIGRATIONS.filter((m) => m.version > fromVersion)) {
@@ -95,10 +103,14 @@ export async function installSchema(client: pg.Client, recorderPassword: string,
     [settings.recorderHost ?? null, recorderPassword]);
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${RECORDER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT EXECUTE ON PROCEDURE pgwarden.record_attempt(jsonb) TO ${RECORDER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${WATCHER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.guard_settings TO ${WATCHER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT SELECT, INSERT ON pgwarden.connection_attempts TO ${WATCHER_ROLE}`);
     await applyGuardSettings(client, settings);
-    // dblink may have appeared since the last compile, or the generated functions may have
-    // been tampered with: regenerate the guard either way, then restore what status checks.
+    // Regenerate the guard every time: dblink may have appeared since the last compile, or
+    // the generated functions may have been tampered with. Then restore what status checks.
     await client.query(`${SQL_TAG}SELECT pgwarden.guard_compile()`);
+    await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden.guard_decide(text, text, inet, text) TO ${WATCHER_ROLE}`);
     await restoreManifest(client);
 
     const { rows } = await client.query<{ database: string; trigger: boolean }>(
@@ -193,17 +205,19 @@ export async function uninstallSchema(client: pg.Client): Promise<UninstallResul
   });
 }
 
-/** Drops the cluster-wide recorder role once no database uses it; says why when it cannot. */
-export async function dropRecorderRole(client: pg.Client): Promise<{ dropped: boolean; reason?: string }> {
-  const { rows } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1`, [RECORDER_ROLE]);
-  if (rows.length === 0) return { dropped: false, reason: 'absent' };
-  try {
-    await client.query(`${SQL_TAG}DROP ROLE ${RECORDER_ROLE}`);
-    return { dropped: true };
-  } catch (error) {
-    if ((error as { code?: string }).code === '2BP01') {
-      return { dropped: false, reason: `still used: ${(error as { detail?: string }).detail ?? (error as Error).message}` };
+/** Drops the cluster-wide roles once no database uses them; says why when one cannot go. */
+export async function dropClusterRoles(client: pg.Client): Promise<{ role: string; dropped: boolean; reason?: string }[]> {
+  const results = [];
+  for (const role of [RECORDER_ROLE, WATCHER_ROLE]) {
+    const { rows } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1`, [role]);
+    if (rows.length === 0) continue;
+    try {
+      await client.query(`${SQL_TAG}DROP ROLE ${role}`);
+      results.push({ role, dropped: true });
+    } catch (error) {
+      if ((error as { code?: string }).code !== '2BP01') throw error;
+      results.push({ role, dropped: false, reason: `still used: ${(error as { detail?: string }).detail ?? (error as Error).message}` });
     }
-    throw error;
   }
+  return results;
 }

@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
 import { LATEST_SCHEMA_VERSION } from './migrations.ts';
-import { RECORDER_ROLE } from './install.ts';
+import { RECORDER_ROLE, WATCHER_ROLE } from './install.ts';
 import { EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, PINNED } from './manifest.ts';
 
 export type CheckState = 'OK' | 'MISSING' | 'CHANGED' | 'DISABLED' | 'WARN';
@@ -140,6 +140,13 @@ export async function sensorsStatus(client: pg.Client): Promise<StatusReport> {
     object: `role ${RECORDER_ROLE}`,
     state: roleRows.length === 0 ? 'MISSING' : roleRows[0]!.rolcanlogin ? 'OK' : 'DISABLED',
     expected: 'present, LOGIN', actual: roleRows.length === 0 ? 'absent' : roleRows[0]!.rolcanlogin ? 'present, LOGIN' : 'present, NOLOGIN',
+  });
+
+  const { rows: watcherRows } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1`, [WATCHER_ROLE]);
+  items.push({
+    object: `role ${WATCHER_ROLE}`,
+    state: watcherRows.length === 0 ? 'MISSING' : 'OK',
+    expected: 'present', actual: watcherRows.length === 0 ? 'absent' : 'present',
   });
 
   const { rows: dblinkRows } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'dblink'`);
