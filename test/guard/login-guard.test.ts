@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { GuardWatcher, addRule, normaliseRule, type RuleInput } from '../../src/guard/index.ts';
+import { installSchema, newRecorderPassword } from '../../src/sensors/index.ts';
 import { installedCluster, tryLogin, waitFor } from '../harness/cli.ts';
 import type { Cluster } from '../harness/postgres.ts';
 
@@ -137,6 +138,19 @@ describe('connection guard at login (PostgreSQL 18)', () => {
       await admin.query("UPDATE pgwarden.guard_settings SET on_error = 'open'");
     }
     assert.equal((await tryLogin(cluster, 'frank', 'frank-pw', 'psql')).ok, true, 'recompiling repaired the guard');
+  });
+
+  it('documented lock-out recovery: event_triggers=off lets a superuser in past a sabotaged login function', async () => {
+    await admin.query("CREATE OR REPLACE FUNCTION pgwarden.guard_login() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'sabotaged'; END $$");
+    assert.equal((await tryLogin(cluster, 'root_dba', 'root-pw', 'psql')).ok, false, 'a broken function runs before any check can');
+    const rescue = new pg.Client({ connectionString: cluster.url(), options: '-c event_triggers=off' });
+    await rescue.connect();
+    try {
+      await installSchema(rescue, newRecorderPassword());
+    } finally {
+      await rescue.end();
+    }
+    assert.equal((await tryLogin(cluster, 'root_dba', 'root-pw', 'psql')).ok, true, 'install regenerated the guard');
   });
 
   it('refuses a rule with an invalid pattern in the database too', async () => {
