@@ -293,9 +293,11 @@ function report(title: string, samples: Samples): void {
 async function sanityCheck(cluster: Cluster, admin: pg.Client): Promise<void> {
   console.log('\n== sanity check ==');
   await selectVariant(admin, 'guard');
-  const { rows } = await admin.query<{ decision: string; rule_id: string | null }>(
-    'SELECT decision, rule_id FROM pgwarden.guard_decide($1, $2, NULL, $3)', [BENCH_ROLE, BENCH_APPLICATION, DATABASE]);
-  console.log(`guard_decide(${BENCH_ROLE}, '${BENCH_APPLICATION}', local, ${DATABASE}) = ${rows[0]?.decision} by rule ${rows[0]?.rule_id ?? '(none)'}`);
+  // guard_decide returns the signed rule id: 0 no rule, +id allowed by rule id, -id denied.
+  const { rows } = await admin.query<{ signed: string }>(
+    'SELECT pgwarden.guard_decide($1, $2, NULL, $3) AS signed', [BENCH_ROLE, BENCH_APPLICATION, DATABASE]);
+  const signed = Number(rows[0]?.signed ?? 0);
+  console.log(`guard_decide(${BENCH_ROLE}, '${BENCH_APPLICATION}', local, ${DATABASE}) = ${signed < 0 ? 'deny' : 'allow'} by rule ${signed === 0 ? '(none)' : Math.abs(signed)}`);
   const client = new pg.Client({
     host: cluster.socketDir, port: cluster.port, user: BENCH_ROLE, database: DATABASE, application_name: DENIED_APPLICATION,
   });

@@ -33,24 +33,28 @@ export async function decide(client: pg.Client, query: DecisionQuery): Promise<D
     address = cidr.replace(/\/(32|128)$/, '');
   }
   const { rows } = await client.query<{
-    superuser: boolean | null; break_glass: boolean; decision: 'allow' | 'deny'; rule_id: string | null; message: string | null; database: string;
+    superuser: boolean | null; break_glass: boolean; signed_rule: string; message: string | null; database: string;
   }>(
-    `${SQL_TAG}SELECT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1) AS superuser,
-        $1 = ANY (s.break_glass_roles) AS break_glass, d.decision, d.rule_id, d.message,
-        COALESCE($4, pg_catalog.current_database()) AS database
-       FROM pgwarden.guard_settings s,
-            pgwarden.guard_decide($1, $2, $3::inet, COALESCE($4, pg_catalog.current_database())) d`,
+    `${SQL_TAG}WITH d AS (SELECT pgwarden.guard_decide($1, $2, $3::inet, COALESCE($4, pg_catalog.current_database())) AS signed_rule)
+     SELECT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1) AS superuser,
+            $1 = ANY (s.break_glass_roles) AS break_glass, d.signed_rule, r.message,
+            COALESCE($4, pg_catalog.current_database()) AS database
+       FROM pgwarden.guard_settings s CROSS JOIN d
+       LEFT JOIN pgwarden.guard_rules r ON r.id = pg_catalog.abs(d.signed_rule)`,
     [query.role, query.application, address, query.database ?? null]);
   const row = rows[0]!;
   const base = { database: row.database };
   if (query.role === RECORDER_ROLE) return { ...base, decision: 'allow', rule_id: null, message: 'pgwarden recorder', reason: 'recorder' };
   if (row.superuser) return { ...base, decision: 'allow', rule_id: null, message: 'superusers are never refused', reason: 'superuser' };
   if (row.break_glass) return { ...base, decision: 'allow', rule_id: null, message: 'break-glass roles are never refused', reason: 'break-glass' };
+  // guard_decide returns the signed rule id: 0 no rule matched, +id allow, -id deny.
+  const signed = Number(row.signed_rule);
+  if (signed === 0) return { ...base, decision: 'allow', rule_id: null, message: null, reason: 'default' };
   return {
     ...base,
-    decision: row.decision,
-    rule_id: row.rule_id === null ? null : Number(row.rule_id),
-    message: row.message,
-    reason: row.rule_id === null ? 'default' : 'rule',
+    decision: signed < 0 ? 'deny' : 'allow',
+    rule_id: Math.abs(signed),
+    message: signed < 0 ? row.message ?? 'this application is not allowed for this role' : row.message,
+    reason: 'rule',
   };
 }

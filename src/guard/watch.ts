@@ -36,16 +36,17 @@ export interface TickResult {
 const DENIED_SESSIONS = `
   SELECT a.pid, a.usename::text AS user_name, a.datname::text AS database,
          COALESCE(a.application_name, '') AS application, a.client_addr, a.client_port,
-         d.rule_id, COALESCE(d.message, 'this application is not allowed for this role') AS message
+         -d.signed_rule AS rule_id, COALESCE(g.message, 'this application is not allowed for this role') AS message
     FROM pg_catalog.pg_stat_activity a
     JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid
     CROSS JOIN pgwarden.guard_settings s
-    CROSS JOIN LATERAL pgwarden.guard_decide(a.usename::text, COALESCE(a.application_name, ''), a.client_addr, a.datname::text) d
+    CROSS JOIN LATERAL (SELECT pgwarden.guard_decide(a.usename::text, COALESCE(a.application_name, ''), a.client_addr, a.datname::text) AS signed_rule) d
+    LEFT JOIN pgwarden.guard_rules g ON g.id = -d.signed_rule
    WHERE a.backend_type = 'client backend'
      AND a.pid <> pg_catalog.pg_backend_pid()
      AND NOT r.rolsuper
      AND a.usename::text <> ALL (s.break_glass_roles || '${RECORDER_ROLE}'::text)
-     AND d.decision = 'deny'`;
+     AND d.signed_rule < 0`;
 
 const TERMINATE_AND_RECORD = `
   WITH denied AS (${DENIED_SESSIONS}),

@@ -104,7 +104,7 @@ export async function installSchema(client: pg.Client, recorderPassword: string,
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${RECORDER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT EXECUTE ON PROCEDURE pgwarden.record_attempt(jsonb) TO ${RECORDER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${WATCHER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.guard_settings TO ${WATCHER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.guard_settings, pgwarden.guard_rules TO ${WATCHER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT, INSERT ON pgwarden.connection_attempts TO ${WATCHER_ROLE}`);
     await applyGuardSettings(client, settings);
     // Regenerate the guard every time: dblink may have appeared since the last compile, or

@@ -121,14 +121,18 @@ describe('connection guard at login (PostgreSQL 18)', () => {
 
   it('fails open by default when the guard breaks, closed when configured, and never locks out a superuser', async () => {
     await deny({ roles: ['frank'], applications: ['%dbeaver%'] });
-    // Break the guard the way an accident would: its decision function disappears.
-    await admin.query('DROP FUNCTION pgwarden.guard_decide(text, text, inet, text)');
+    // Break the guard the way an accident would: its compiled rule functions disappear.
+    const breakGuard = () => admin.query(`DO $$ DECLARE f regprocedure; BEGIN
+      FOR f IN SELECT oid::regprocedure FROM pg_proc WHERE proname ~ '^guard_rules_(any|r[0-9]+)$' LOOP
+        EXECUTE 'DROP FUNCTION ' || f;
+      END LOOP; END $$`);
+    await breakGuard();
     try {
       assert.equal((await tryLogin(cluster, 'frank', 'frank-pw', 'DBeaver')).ok, true, 'fails open by default');
       assert.match(cluster.readLog(), /WARNING: {2}pgwarden guard: the guard failed for role "frank" and fails open/);
 
-      await admin.query("UPDATE pgwarden.guard_settings SET on_error = 'closed'"); // recompiles, restoring guard_decide
-      await admin.query('DROP FUNCTION pgwarden.guard_decide(text, text, inet, text)');
+      await admin.query("UPDATE pgwarden.guard_settings SET on_error = 'closed'"); // recompiles, restoring them
+      await breakGuard();
       const closed = await tryLogin(cluster, 'frank', 'frank-pw', 'psql');
       assert.equal(closed.ok, false, 'fails closed when configured');
       assert.equal(closed.code, '28000');

@@ -85,9 +85,9 @@ for (const flavor of ['pg18', 'pg15'] as Flavor[]) {
       // SECURITY DEFINER function whose search_path was unpinned is caught too.
       await cluster.query("ALTER FUNCTION pgwarden.record_attempt(jsonb) RESET search_path").catch(() =>
         cluster.query('ALTER PROCEDURE pgwarden.record_attempt(jsonb) RESET search_path'));
-      await cluster.query(`CREATE OR REPLACE FUNCTION pgwarden.guard_decide(p_role text, p_application text, p_client inet, p_database text,
-        OUT decision text, OUT rule_id bigint, OUT message text) LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-        AS $$ BEGIN decision := 'allow'; END $$`);
+      await cluster.query(`CREATE OR REPLACE FUNCTION pgwarden.guard_decide(p_role text, p_application text, p_client inet, p_database text)
+        RETURNS bigint LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+        AS $$ BEGIN RETURN 0; END $$`);
       status = await runCli(['status'], env);
       assert.match(status.stdout, /CHANGED\s+compiled source of pgwarden\.guard_decide/);
       assert.match(status.stdout, /CHANGED\s+function pgwarden\.record_attempt\(jsonb\)\s+definer, search_path pinned.*definer, search_path not pinned/);

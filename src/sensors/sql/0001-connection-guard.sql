@@ -86,143 +86,119 @@ CREATE TABLE pgwarden.compiled_functions (
   compiled_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
--- Compiles rules and settings into the three functions the guard runs:
---   pgwarden.guard_decide(role, application, client, database): the decision alone, used by
---     the login check, by `guard test` and by watch mode, so all three agree;
---   pgwarden.guard_check(): the login check (for session_exec on PostgreSQL 16 and older);
---   pgwarden.guard_login(): the same body as an event trigger function (PostgreSQL 17+).
--- Rules become code, dispatched on the role, so a login evaluates only the rules that can
--- apply to it and reads no table. Called by triggers whenever rules or settings change.
+-- Compiles rules and settings into the functions the guard runs. Rules become code, so a
+-- login reads no table, and the code is split so that a new backend compiles only what
+-- its login needs (compiling is what a login check costs most):
+--   pgwarden.guard_rules_any(application, client, database) and one
+--   pgwarden.guard_rules_rN(...) per role named in a rule: a single CASE over the rules that
+--     apply to that role ('*' rules included), in evaluation order, returning the signed
+--     rule id: 0 no rule matched (allow), +id allowed by rule id, -id denied by rule id;
+--   pgwarden.guard_decide(role, application, client, database): the same dispatch by role,
+--     for `guard test` and watch mode, so they agree with the login check (SECURITY
+--     DEFINER, so the watcher needs EXECUTE on it alone, not on each rule function);
+--   pgwarden.guard_check() / pgwarden.guard_login(): the login check (session_exec on
+--     PostgreSQL 16 and older / login event trigger on 17+), one body for both;
+--   pgwarden.guard_refuse(rule id, message): records a refusal and raises the error, kept
+--     apart so that only a refused login pays for compiling it.
+-- Called by triggers whenever rules or settings change.
 CREATE FUNCTION pgwarden.guard_compile() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $compile$
 DECLARE
   settings pgwarden.guard_settings;
   role_names text[];
-  role_name text;
-  dispatch text := '';
-  branch_no integer := 0;
+  old_function regprocedure;
+  branch_no integer;
+  sources jsonb := '{}';
+  source text;
+  dispatch text;
   decide_src text;
   check_src text;
+  refuse_src text;
   dblink_schema name;
   record_denial text;
   on_error_action text;
+  notify_allowed text;
+  rules_signature constant text := '(p_application text, p_client inet, p_database text) RETURNS bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS ';
 BEGIN
   SELECT * INTO STRICT settings FROM pgwarden.guard_settings;
-
   SELECT pg_catalog.array_agg(DISTINCT r ORDER BY r) INTO role_names
     FROM pgwarden.guard_rules, pg_catalog.unnest(roles) AS r
    WHERE r <> '*';
+  role_names := COALESCE(role_names, '{}');
 
-  FOREACH role_name IN ARRAY COALESCE(role_names, '{}') LOOP
-    branch_no := branch_no + 1;
-    dispatch := dispatch || pg_catalog.format(E'  %s v_branch = %s THEN\n%s',
-      CASE WHEN branch_no = 1 THEN 'IF' ELSE 'ELSIF' END, branch_no,
-      pgwarden.guard_rule_block(ARRAY[role_name, '*']));
+  -- Rule functions: drop the previous generation, create this one.
+  FOR old_function IN
+    SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+     WHERE p.pronamespace = 'pgwarden'::regnamespace AND p.proname ~ '^guard_rules_(any|r[0-9]+)$'
+  LOOP
+    EXECUTE pg_catalog.format('DROP FUNCTION %s', old_function);
   END LOOP;
-  IF branch_no = 0 THEN
-    dispatch := pgwarden.guard_rule_block(ARRAY['*']);
-  ELSE
-    dispatch := dispatch || E'  ELSE\n' || pgwarden.guard_rule_block(ARRAY['*']) || E'  END IF;\n';
-  END IF;
+  source := pgwarden.guard_rules_case(ARRAY['*']);
+  EXECUTE 'CREATE FUNCTION pgwarden.guard_rules_any' || rules_signature || pg_catalog.quote_literal(source);
+  sources := sources || pg_catalog.jsonb_build_object('guard_rules_any', source);
+  -- dispatch: %1$s is the expression for the application, %2$s the client, %3$s the database
+  dispatch := E'    IF v_branch = 0 THEN\n      v_rule := pgwarden.guard_rules_any(%1$s, %2$s, %3$s);\n';
+  FOR branch_no IN 1 .. pg_catalog.cardinality(role_names) LOOP
+    source := pgwarden.guard_rules_case(ARRAY[role_names[branch_no], '*']);
+    EXECUTE pg_catalog.format('CREATE FUNCTION pgwarden.guard_rules_r%s', branch_no) || rules_signature || pg_catalog.quote_literal(source);
+    sources := sources || pg_catalog.jsonb_build_object('guard_rules_r' || branch_no, source);
+    dispatch := dispatch || pg_catalog.format(E'    ELSIF v_branch = %s THEN\n      v_rule := pgwarden.guard_rules_r%s(%%1$s, %%2$s, %%3$s);\n', branch_no, branch_no);
+  END LOOP;
+  dispatch := dispatch || E'    END IF;\n';
 
   decide_src := pg_catalog.format($src$
 DECLARE
-  v_branch integer;
+  v_branch integer := COALESCE(pg_catalog.array_position(%L::text[], p_role), 0);
+  v_rule bigint;
 BEGIN
-  decision := 'allow';
-  v_branch := pg_catalog.array_position(%L::text[], p_role);
-%s
+%s  RETURN v_rule;
 END
-$src$, COALESCE(role_names, '{}'), dispatch);
+$src$, role_names, pg_catalog.format(dispatch, 'p_application', 'p_client', 'p_database'));
+  EXECUTE 'CREATE OR REPLACE FUNCTION pgwarden.guard_decide(p_role text, p_application text, p_client inet, p_database text)
+RETURNS bigint LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS ' || pg_catalog.quote_literal(decide_src);
 
-  EXECUTE pg_catalog.format($ddl$
-CREATE OR REPLACE FUNCTION pgwarden.guard_decide(
-  p_role text, p_application text, p_client inet, p_database text,
-  OUT decision text, OUT rule_id bigint, OUT message text)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS %L$ddl$, decide_src);
-
+  -- The refusal: recorded in its own transaction through dblink, then raised.
   SELECT n.nspname INTO dblink_schema
     FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
    WHERE e.extname = 'dblink';
-
   IF dblink_schema IS NULL THEN
     record_denial := $src$
-      RAISE LOG 'pgwarden guard: refusal not recorded in pgwarden.connection_attempts (dblink is not installed): %', v_record;$src$;
+    RAISE LOG 'pgwarden guard: refusal not recorded in pgwarden.connection_attempts (dblink is not installed): %', v_record;$src$;
   ELSE
     record_denial := pg_catalog.format($src$
-      BEGIN
-        SELECT host, password INTO v_host, v_password FROM pgwarden.guard_recorder;
-        PERFORM %I.dblink_exec(
-          pg_catalog.format('host=%%s port=%%s dbname=%%s user=pgwarden_recorder password=%%s application_name=pgwarden-recorder connect_timeout=5',
-            pgwarden.libpq_quote(v_host), pg_catalog.current_setting('port'),
-            pgwarden.libpq_quote(pg_catalog.current_database()), pgwarden.libpq_quote(v_password)),
-          pg_catalog.format('CALL pgwarden.record_attempt(%%L::jsonb)', v_record));
-      EXCEPTION WHEN OTHERS THEN
-        RAISE WARNING 'pgwarden guard: could not record a refusal in pgwarden.connection_attempts: %% (SQLSTATE %%)', SQLERRM, SQLSTATE
-          USING DETAIL = 'The refusal was: ' || v_record::text;
-      END;$src$, dblink_schema);
+    BEGIN
+      SELECT host, password INTO v_host, v_password FROM pgwarden.guard_recorder;
+      PERFORM %I.dblink_exec(
+        pg_catalog.format('host=%%s port=%%s dbname=%%s user=pgwarden_recorder password=%%s application_name=pgwarden-recorder connect_timeout=5',
+          pgwarden.libpq_quote(v_host), pg_catalog.current_setting('port'),
+          pgwarden.libpq_quote(pg_catalog.current_database()), pgwarden.libpq_quote(v_password)),
+        pg_catalog.format('CALL pgwarden.record_attempt(%%L::jsonb)', v_record));
+    EXCEPTION WHEN OTHERS THEN
+      RAISE WARNING 'pgwarden guard: could not record a refusal in pgwarden.connection_attempts: %% (SQLSTATE %%)', SQLERRM, SQLSTATE
+        USING DETAIL = 'The refusal was: ' || v_record::text;
+    END;$src$, dblink_schema);
   END IF;
 
-  on_error_action := CASE settings.on_error
-    WHEN 'closed' THEN $src$
-      v_decision := 'deny'; v_rule_id := NULL;
-      v_message := 'the connection guard is failing closed because of an internal error; contact the DBA team';$src$
-    ELSE $src$
-      v_decision := 'allow'; v_rule_id := NULL; v_message := 'guard error: failed open';$src$
-  END;
-
-  check_src := pg_catalog.format($src$
+  refuse_src := pg_catalog.format($src$
 DECLARE
-  v_role text := session_user;
   v_application text := pg_catalog.current_setting('application_name');
-  v_client inet := pg_catalog.inet_client_addr();
   v_database text := pg_catalog.current_database();
-  v_decision text;
-  v_rule_id bigint;
-  v_message text;
+  v_message text := p_message;
   v_record jsonb;
   v_host text;
   v_password text;
 BEGIN
-  -- The recorder's own loopback connection is neither checked nor recorded.
-  IF v_role = 'pgwarden_recorder' THEN
-    RETURN;
+  IF v_message IS NULL THEN
+    SELECT message INTO v_message FROM pgwarden.guard_rules WHERE id = p_rule_id;
   END IF;
-  -- Superusers and break-glass roles are never refused, whatever happens below.
-  IF pg_catalog.current_setting('is_superuser') = 'on' THEN
-    v_decision := 'allow'; v_message := 'superuser';
-  ELSIF v_role = ANY (%L::text[]) THEN
-    v_decision := 'allow'; v_message := 'break-glass role';
-  ELSE
-    BEGIN
-      SELECT d.decision, d.rule_id, d.message INTO v_decision, v_rule_id, v_message
-        FROM pgwarden.guard_decide(v_role, v_application, v_client, v_database) AS d;
-    EXCEPTION WHEN OTHERS THEN
-      RAISE WARNING 'pgwarden guard: the guard failed for role "%%" and fails %s: %% (SQLSTATE %%)', v_role, SQLERRM, SQLSTATE
-        USING HINT = 'Run `pgwarden status` and `pgwarden install` to repair it; see docs/guard.md, "Recovering from a lock-out".';%s
-    END;
-  END IF;
-
-  IF v_decision = 'allow' THEN
-    IF %L AND NOT pg_catalog.pg_is_in_recovery() THEN
-      PERFORM pg_catalog.pg_notify('pgwarden_guard', pg_catalog.json_build_object(
-        'ts', pg_catalog.clock_timestamp(), 'server_addr', pg_catalog.inet_server_addr(),
-        'server_port', pg_catalog.inet_server_port(), 'database', v_database, 'user_name', v_role,
-        'client_addr', COALESCE(pg_catalog.host(v_client), '[local]'),
-        'client_port', pg_catalog.inet_client_port(), 'application', v_application,
-        'decision', 'allow', 'rule_id', v_rule_id, 'message', v_message, 'via', 'login',
-        'backend_pid', pg_catalog.pg_backend_pid())::text);
-    END IF;
-    RETURN;
-  END IF;
-
   v_message := COALESCE(v_message, 'this application is not allowed for this role');
   v_record := pg_catalog.jsonb_build_object(
     'ts', pg_catalog.clock_timestamp(), 'server_addr', pg_catalog.inet_server_addr(),
-    'server_port', pg_catalog.inet_server_port(), 'database', v_database, 'user_name', v_role,
-    'client_addr', COALESCE(pg_catalog.host(v_client), '[local]'),
+    'server_port', pg_catalog.inet_server_port(), 'database', v_database, 'user_name', session_user,
+    'client_addr', COALESCE(pg_catalog.host(pg_catalog.inet_client_addr()), '[local]'),
     'client_port', pg_catalog.inet_client_port(), 'application', v_application,
-    'decision', 'deny', 'rule_id', v_rule_id, 'message', v_message, 'via', 'login',
+    'decision', 'deny', 'rule_id', p_rule_id, 'message', v_message, 'via', 'login',
     'backend_pid', pg_catalog.pg_backend_pid());
   IF NOT pg_catalog.pg_is_in_recovery() THEN%s
   ELSE
@@ -231,43 +207,97 @@ BEGIN
   RAISE EXCEPTION USING
     ERRCODE = 'invalid_authorization_specification',
     MESSAGE = pg_catalog.format('pgwarden: connection refused for role "%%s" to database "%%s" from application "%%s": %%s',
-      v_role, v_database, v_application, v_message),
-    DETAIL = pg_catalog.format('Refused by connection guard rule %%s.', COALESCE(v_rule_id::text, '(guard error)')),
+      session_user, v_database, v_application, v_message),
+    DETAIL = pg_catalog.format('Refused by connection guard rule %%s.', COALESCE(p_rule_id::text, '(guard error)')),
     HINT = 'Contact the DBA team if you need this access.';
 END
-$src$, settings.break_glass_roles, settings.on_error, on_error_action, settings.record_allowed, record_denial);
+$src$, record_denial);
+  EXECUTE 'CREATE OR REPLACE FUNCTION pgwarden.guard_refuse(p_rule_id bigint, p_message text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS ' || pg_catalog.quote_literal(refuse_src);
 
-  EXECUTE pg_catalog.format($ddl$
-CREATE OR REPLACE FUNCTION pgwarden.guard_check() RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS %L$ddl$, check_src);
-  EXECUTE pg_catalog.format($ddl$
-CREATE OR REPLACE FUNCTION pgwarden.guard_login() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS %L$ddl$, check_src);
+  -- The login check.
+  notify_allowed := CASE WHEN settings.record_allowed THEN $src$
+  -- Allowed logins are not written here (a table write per login costs ~30% of the
+  -- connection rate): NOTIFY, delivered at commit, is stored by `pgwarden guard watch`.
+  PERFORM CASE WHEN NOT pg_catalog.pg_is_in_recovery() THEN
+    pg_catalog.pg_notify('pgwarden_guard', pg_catalog.json_build_object(
+      'ts', pg_catalog.clock_timestamp(), 'server_addr', pg_catalog.inet_server_addr(),
+      'server_port', pg_catalog.inet_server_port(), 'database', pg_catalog.current_database(), 'user_name', session_user,
+      'client_addr', COALESCE(pg_catalog.host(pg_catalog.inet_client_addr()), '[local]'),
+      'client_port', pg_catalog.inet_client_port(), 'application', pg_catalog.current_setting('application_name'),
+      'decision', 'allow', 'rule_id', NULLIF(v_rule, 0), 'message', v_message, 'via', 'login',
+      'backend_pid', pg_catalog.pg_backend_pid())::text) END;$src$
+    ELSE '' END;
 
-  -- session_exec calls guard_check() as the connecting role.
-  REVOKE ALL ON FUNCTION pgwarden.guard_check() FROM PUBLIC;
+  on_error_action := CASE settings.on_error
+    WHEN 'closed' THEN $src$
+      PERFORM pgwarden.guard_refuse(NULL, 'the connection guard is failing closed because of an internal error; contact the DBA team');$src$
+    ELSE $src$
+      v_rule := 0;
+      v_message := 'guard error: failed open';$src$
+  END;
+
+  check_src := pg_catalog.format($src$
+DECLARE
+  v_branch integer;
+  v_rule bigint := 0;
+  v_message text;
+BEGIN
+  -- Superusers and break-glass roles are never refused, whatever happens below; the
+  -- recorder's own loopback connection is neither checked nor recorded.
+  v_branch := CASE
+    WHEN session_user = 'pgwarden_recorder' THEN -3
+    WHEN pg_catalog.current_setting('is_superuser') = 'on' THEN -1
+    WHEN session_user = ANY (%L::name[]) THEN -2
+    ELSE COALESCE(pg_catalog.array_position(%L::text[], session_user::text), 0) END;
+  IF v_branch < 0 THEN
+    IF v_branch = -3 THEN
+      RETURN;
+    END IF;
+    v_message := CASE v_branch WHEN -1 THEN 'superuser' ELSE 'break-glass role' END;
+  ELSE
+    BEGIN
+%s    EXCEPTION WHEN OTHERS THEN
+      RAISE WARNING 'pgwarden guard: the guard failed for role "%%" and fails %s: %% (SQLSTATE %%)', session_user, SQLERRM, SQLSTATE
+        USING HINT = 'Run `pgwarden status` and `pgwarden install` to repair it; see docs/guard.md, "Recovering from a lock-out".';%s
+    END;
+    IF v_rule < 0 THEN
+      PERFORM pgwarden.guard_refuse(-v_rule, NULL);
+    END IF;
+  END IF;%s
+END
+$src$, settings.break_glass_roles, role_names,
+    pg_catalog.format(dispatch, $e$pg_catalog.current_setting('application_name')$e$,
+      'pg_catalog.inet_client_addr()', 'pg_catalog.current_database()'),
+    settings.on_error, on_error_action, notify_allowed);
+
+  EXECUTE 'CREATE OR REPLACE FUNCTION pgwarden.guard_check() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS ' || pg_catalog.quote_literal(check_src);
+  EXECUTE 'CREATE OR REPLACE FUNCTION pgwarden.guard_login() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS ' || pg_catalog.quote_literal(check_src);
+
+  -- session_exec calls guard_check() as the connecting role; nothing else is for PUBLIC.
+  REVOKE ALL ON ALL ROUTINES IN SCHEMA pgwarden FROM PUBLIC;
   GRANT EXECUTE ON FUNCTION pgwarden.guard_check() TO PUBLIC;
-  REVOKE ALL ON FUNCTION pgwarden.guard_login() FROM PUBLIC;
-  REVOKE ALL ON FUNCTION pgwarden.guard_decide(text, text, inet, text) FROM PUBLIC;
 
   -- What was compiled, for tamper detection by `pgwarden status`.
+  sources := sources || pg_catalog.jsonb_build_object('guard_decide', decide_src, 'guard_refuse', refuse_src,
+    'guard_check', check_src, 'guard_login', check_src);
   DELETE FROM pgwarden.compiled_functions;
   INSERT INTO pgwarden.compiled_functions (name, source_md5)
-  VALUES ('guard_decide', pg_catalog.md5(decide_src)),
-         ('guard_check', pg_catalog.md5(check_src)),
-         ('guard_login', pg_catalog.md5(check_src));
+  SELECT key, pg_catalog.md5(value) FROM pg_catalog.jsonb_each_text(sources);
 END
 $compile$;
 
--- The code for the rules that apply when the connecting role is one of p_roles
--- (a named role plus '*', or '*' alone), in evaluation order.
-CREATE FUNCTION pgwarden.guard_rule_block(p_roles text[]) RETURNS text
+-- The body of a rule function: one CASE over the rules that apply when the connecting
+-- role is one of p_roles (a named role plus '*', or '*' alone), in evaluation order.
+CREATE FUNCTION pgwarden.guard_rules_case(p_roles text[]) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   rule pgwarden.guard_rules;
   conditions text[];
   client_tests text[];
-  block text := '';
+  branches text := '';
 BEGIN
   FOR rule IN
     SELECT * FROM pgwarden.guard_rules WHERE roles && p_roles ORDER BY priority, id
@@ -291,13 +321,15 @@ BEGIN
     IF rule.databases IS NOT NULL THEN
       conditions := conditions || pg_catalog.format('p_database = ANY (%L::text[])', rule.databases);
     END IF;
-    block := block || pg_catalog.format(
-      E'    IF %s THEN\n      decision := %L; rule_id := %s; message := %L;\n      RETURN;\n    END IF;\n',
+    branches := branches || pg_catalog.format(E'\n  WHEN %s THEN %s',
       CASE WHEN pg_catalog.cardinality(conditions) = 0 THEN 'true'
            ELSE pg_catalog.array_to_string(conditions, ' AND ') END,
-      rule.action, rule.id, rule.message);
+      CASE rule.action WHEN 'deny' THEN -rule.id ELSE rule.id END);
   END LOOP;
-  RETURN block;
+  IF branches = '' THEN
+    RETURN 'SELECT 0::bigint';
+  END IF;
+  RETURN 'SELECT CASE' || branches || E'\n  ELSE 0::bigint END';
 END
 $$;
 
