@@ -64,12 +64,34 @@ const STORE_NOTIFIED = `
   INSERT INTO pgwarden.connection_attempts
     (ts, server_addr, server_port, database, user_name, client_addr, client_port, application,
      decision, rule_id, message, via, backend_pid)
-  SELECT r.ts, r.server_addr, r.server_port, r.database, r.user_name, r.client_addr, r.client_port,
-         COALESCE(r.application, ''), r.decision, r.rule_id, r.message, r.via, r.backend_pid
+  SELECT r.ts, r.server_addr, r.server_port, pg_catalog.current_database(), r.user_name, r.client_addr,
+         r.client_port, r.application, 'allow', r.rule_id, r.message, 'login', r.backend_pid
     FROM pg_catalog.jsonb_to_recordset($1::jsonb) AS r(
-      ts timestamptz, server_addr text, server_port integer, database name, user_name name,
-      client_addr text, client_port integer, application text, decision text, rule_id bigint,
-      message text, via text, backend_pid integer)`;
+      ts timestamptz, server_addr text, server_port integer, user_name name, client_addr text,
+      client_port integer, application text, rule_id bigint, message text, backend_pid integer)`;
+
+/**
+ * Parses the login check's NOTIFY payload: fields separated by U+001F, the role name last
+ * (it may itself contain U+001F; application_name cannot). NOTIFY is per database, so the
+ * database is the one the watcher listens in; the time is when the watcher received it.
+ */
+export function parseAllowedPayload(payload: string, receivedAt: Date): Record<string, unknown> | null {
+  const fields = payload.split('\x1f');
+  if (fields[0] !== 'v1' || fields.length < 10) return null;
+  const [, pid, clientAddr, clientPort, serverAddr, serverPort, rule, message, application, ...user] = fields;
+  return {
+    ts: receivedAt.toISOString(),
+    backend_pid: Number(pid),
+    client_addr: clientAddr,
+    client_port: clientPort ? Number(clientPort) : null,
+    server_addr: serverAddr || null,
+    server_port: Number(serverPort),
+    rule_id: rule && rule !== '0' ? Number(rule) : null,
+    message: message || null,
+    application,
+    user_name: user.join('\x1f'),
+  };
+}
 
 interface DeniedRow { pid: number; user_name: string; database: string; application: string; client_addr: string | null; rule_id: string | null; message: string | null }
 
@@ -105,9 +127,11 @@ export async function checkWatchPrivileges(client: pg.Client, terminate: boolean
 }
 
 export class GuardWatcher {
-  private pending: string[] = [];
+  private pending: Record<string, unknown>[] = [];
   private readonly onNotification = (message: pg.Notification) => {
-    if (message.channel === NOTIFY_CHANNEL && message.payload) this.pending.push(message.payload);
+    if (message.channel !== NOTIFY_CHANNEL || !message.payload) return;
+    const record = parseAllowedPayload(message.payload, new Date());
+    if (record) this.pending.push(record);
   };
 
   constructor(private readonly client: pg.Client, private readonly terminate: boolean) {}
@@ -133,19 +157,12 @@ export class GuardWatcher {
     if (this.pending.length === 0) return 0;
     const batch = this.pending;
     this.pending = [];
-    const records = batch.flatMap((payload) => {
-      try {
-        return [JSON.parse(payload) as unknown];
-      } catch {
-        return [];
-      }
-    });
     try {
-      await this.client.query(`${SQL_TAG}${STORE_NOTIFIED}`, [JSON.stringify(records)]);
+      await this.client.query(`${SQL_TAG}${STORE_NOTIFIED}`, [JSON.stringify(batch)]);
     } catch (error) {
       this.pending = batch.concat(this.pending); // keep them for the next tick
       throw error;
     }
-    return records.length;
+    return batch.length;
   }
 }

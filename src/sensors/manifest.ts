@@ -16,7 +16,6 @@ export const EXPECTED_FUNCTIONS: readonly ExpectedFunction[] = [
   { signature: 'pgwarden.guard_compile()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false },
   { signature: 'pgwarden.guard_rules_case(text[])', kind: 'FUNCTION', securityDefiner: false, publicExecute: false },
   { signature: 'pgwarden.guard_refuse(bigint,text)', kind: 'FUNCTION', securityDefiner: true, publicExecute: false },
-  { signature: 'pgwarden.guard_rules_any(text,inet,text)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false },
   { signature: 'pgwarden.guard_recompile_trigger()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false },
   { signature: 'pgwarden.record_attempt(jsonb)', kind: 'PROCEDURE', securityDefiner: true, publicExecute: false },
   { signature: 'pgwarden.like_patterns_valid(text[])', kind: 'FUNCTION', securityDefiner: false, publicExecute: false },

@@ -118,8 +118,12 @@ DECLARE
   record_denial text;
   on_error_action text;
   notify_allowed text;
+  -- No SET clause on purpose: a plain SQL function is inlined into the calling expression,
+  -- which saves a function-call set-up per login. Only the login check and guard_decide call
+  -- them, and both pin search_path; the bodies use no unqualified function names.
   rules_signature constant text := '(p_application text, p_client inet, p_database text) RETURNS bigint
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS ';
+LANGUAGE sql STABLE AS ';
+  role_case text := '';
 BEGIN
   SELECT * INTO STRICT settings FROM pgwarden.guard_settings;
   SELECT pg_catalog.array_agg(DISTINCT r ORDER BY r) INTO role_names
@@ -140,6 +144,7 @@ BEGIN
   -- dispatch: %1$s is the expression for the application, %2$s the client, %3$s the database
   dispatch := E'    IF v_branch = 0 THEN\n      v_rule := pgwarden.guard_rules_any(%1$s, %2$s, %3$s);\n';
   FOR branch_no IN 1 .. pg_catalog.cardinality(role_names) LOOP
+    role_case := role_case || pg_catalog.format(' WHEN %L THEN %s', role_names[branch_no], branch_no);
     source := pgwarden.guard_rules_case(ARRAY[role_names[branch_no], '*']);
     EXECUTE pg_catalog.format('CREATE FUNCTION pgwarden.guard_rules_r%s', branch_no) || rules_signature || pg_catalog.quote_literal(source);
     sources := sources || pg_catalog.jsonb_build_object('guard_rules_r' || branch_no, source);
@@ -147,14 +152,17 @@ BEGIN
   END LOOP;
   dispatch := dispatch || E'    END IF;\n';
 
+  -- A CASE on the role name: plain text comparisons are the cheapest dispatch for a new backend.
+  role_case := CASE WHEN role_case = '' THEN '0' ELSE 'CASE %s' || role_case || ' ELSE 0 END' END;
+
   decide_src := pg_catalog.format($src$
 DECLARE
-  v_branch integer := COALESCE(pg_catalog.array_position(%L::text[], p_role), 0);
+  v_branch integer := %s;
   v_rule bigint;
 BEGIN
 %s  RETURN v_rule;
 END
-$src$, role_names, pg_catalog.format(dispatch, 'p_application', 'p_client', 'p_database'));
+$src$, pg_catalog.format(role_case, 'p_role'), pg_catalog.format(dispatch, 'p_application', 'p_client', 'p_database'));
   EXECUTE 'CREATE OR REPLACE FUNCTION pgwarden.guard_decide(p_role text, p_application text, p_client inet, p_database text)
 RETURNS bigint LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS ' || pg_catalog.quote_literal(decide_src);
 
@@ -218,15 +226,19 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS ' || 
   -- The login check.
   notify_allowed := CASE WHEN settings.record_allowed THEN $src$
   -- Allowed logins are not written here (a table write per login costs ~30% of the
-  -- connection rate): NOTIFY, delivered at commit, is stored by `pgwarden guard watch`.
-  PERFORM CASE WHEN NOT pg_catalog.pg_is_in_recovery() THEN
-    pg_catalog.pg_notify('pgwarden_guard', pg_catalog.json_build_object(
-      'ts', pg_catalog.clock_timestamp(), 'server_addr', pg_catalog.inet_server_addr(),
-      'server_port', pg_catalog.inet_server_port(), 'database', pg_catalog.current_database(), 'user_name', session_user,
-      'client_addr', COALESCE(pg_catalog.host(pg_catalog.inet_client_addr()), '[local]'),
-      'client_port', pg_catalog.inet_client_port(), 'application', pg_catalog.current_setting('application_name'),
-      'decision', 'allow', 'rule_id', NULLIF(v_rule, 0), 'message', v_message, 'via', 'login',
-      'backend_pid', pg_catalog.pg_backend_pid())::text) END;$src$
+  -- connection rate): NOTIFY, delivered at commit, is stored by `pgwarden guard watch`,
+  -- which also stamps the time. The payload is plain text fields separated by U+001F
+  -- (application_name cannot contain it; the role name comes last, so it may): building it
+  -- is far cheaper in a new backend than JSON and timestamp formatting.
+  PERFORM CASE WHEN NOT pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_notify('pgwarden_guard',
+    'v1' || E'\x1f' || pg_catalog.pg_backend_pid()::text
+    || E'\x1f' || COALESCE(pg_catalog.host(pg_catalog.inet_client_addr()), '[local]')
+    || E'\x1f' || COALESCE(pg_catalog.inet_client_port()::text, '')
+    || E'\x1f' || COALESCE(pg_catalog.host(pg_catalog.inet_server_addr()), '')
+    || E'\x1f' || pg_catalog.current_setting('port')
+    || E'\x1f' || v_rule::text || E'\x1f' || COALESCE(v_message, '')
+    || E'\x1f' || pg_catalog.current_setting('application_name')
+    || E'\x1f' || session_user::text) END;$src$
     ELSE '' END;
 
   on_error_action := CASE settings.on_error
@@ -246,10 +258,8 @@ BEGIN
   -- Superusers and break-glass roles are never refused, whatever happens below; the
   -- recorder's own loopback connection is neither checked nor recorded.
   v_branch := CASE
-    WHEN session_user = 'pgwarden_recorder' THEN -3
     WHEN pg_catalog.current_setting('is_superuser') = 'on' THEN -1
-    WHEN session_user = ANY (%L::name[]) THEN -2
-    ELSE COALESCE(pg_catalog.array_position(%L::text[], session_user::text), 0) END;
+    ELSE CASE session_user::text WHEN 'pgwarden_recorder' THEN -3%s ELSE %s END END;
   IF v_branch < 0 THEN
     IF v_branch = -3 THEN
       RETURN;
@@ -266,7 +276,9 @@ BEGIN
     END IF;
   END IF;%s
 END
-$src$, settings.break_glass_roles, role_names,
+$src$, (SELECT COALESCE(pg_catalog.string_agg(pg_catalog.format(' WHEN %L THEN -2', b), ''), '')
+           FROM pg_catalog.unnest(settings.break_glass_roles) AS b),
+    pg_catalog.format(role_case, 'session_user::text'),
     pg_catalog.format(dispatch, $e$pg_catalog.current_setting('application_name')$e$,
       'pg_catalog.inet_client_addr()', 'pg_catalog.current_database()'),
     settings.on_error, on_error_action, notify_allowed);
@@ -314,12 +326,15 @@ BEGIN
         client_tests := client_tests || 'p_client IS NULL'::text;
       END IF;
       IF rule.clients IS NOT NULL THEN
-        client_tests := client_tests || pg_catalog.format('p_client <<= ANY (%L::cidr[])', rule.clients);
+        client_tests := client_tests || (SELECT pg_catalog.array_agg(pg_catalog.format('p_client <<= %L::cidr', c))
+                                           FROM pg_catalog.unnest(rule.clients) AS c);
       END IF;
       conditions := conditions || ('(' || pg_catalog.array_to_string(client_tests, ' OR ') || ')');
     END IF;
     IF rule.databases IS NOT NULL THEN
-      conditions := conditions || pg_catalog.format('p_database = ANY (%L::text[])', rule.databases);
+      conditions := conditions || ('(' || (
+        SELECT pg_catalog.string_agg(pg_catalog.format('p_database = %L', d), ' OR ')
+          FROM pg_catalog.unnest(rule.databases) AS d) || ')');
     END IF;
     branches := branches || pg_catalog.format(E'\n  WHEN %s THEN %s',
       CASE WHEN pg_catalog.cardinality(conditions) = 0 THEN 'true'
