@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond npm packages: PostgreSQL 15 with pgAudit from
 # Debian (the suite's second server version; PostgreSQL 18 comes from npm) and its client
-# tools (pgbench for `npm run bench:guard`). Run as root or with sudo. Idempotent: it does
-# nothing when everything is there already.
+# tools (pgbench for `npm run bench:guard`). Installs as root, through sudo when not root.
+# Idempotent: it does nothing when everything is there already.
 set -euo pipefail
 
 packages=(postgresql-15 postgresql-15-pgaudit postgresql-client-15 postgresql-contrib)
@@ -14,12 +14,15 @@ if [ ${#missing[@]} -eq 0 ]; then
   echo "test dependencies present: ${packages[*]}"
   exit 0
 fi
+as_root=()
 if [ "$(id -u)" -ne 0 ]; then
-  echo "missing Debian packages: ${missing[*]}; run this script as root (sudo $0)" >&2
-  exit 1
+  if ! command -v sudo >/dev/null; then
+    echo "missing Debian packages: ${missing[*]}; run this script as root" >&2
+    exit 1
+  fi
+  as_root=(sudo)
 fi
 echo "installing: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "installed: ${missing[*]}"

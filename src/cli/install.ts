@@ -38,14 +38,12 @@ export function registerInstallCommands(program: Command): void {
       const target = targetOf(command);
       const guard = config(command).guard;
       const password = newRecorderPassword();
-      const settings = {
-        onError: options.onError ?? guard.on_error,
-        breakGlassRoles: options.breakGlassRole ?? guard.break_glass_roles,
-        recorderHost: guard.recorder_host,
-      };
+      // Options given now always apply; the config file's values only seed a new schema.
+      const settings = { onError: options.onError, breakGlassRoles: options.breakGlassRole, recorderHost: guard.recorder_host };
+      const defaults = { onError: guard.on_error, breakGlassRoles: guard.break_glass_roles };
       const installed = new Set<string>();
       await onEachDatabase(target, Boolean(options.allDatabases), async (client) => {
-        const result = await installSchema(client, password, settings);
+        const result = await installSchema(client, password, settings, defaults);
         const database = result.database;
         installed.add(database);
         const change = result.fromVersion === result.toVersion ? `already at version ${result.toVersion}` : `version ${result.fromVersion} -> ${result.toVersion}`;

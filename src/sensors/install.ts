@@ -62,8 +62,14 @@ export function newRecorderPassword(): string {
   return randomBytes(24).toString('base64url');
 }
 
-/** Installs or upgrades the schema in the database the client is connected to, in one transaction. */
-export async function installSchema(client: pg.Client, recorderPassword: string, settings: GuardSettingsInput = {}): Promise<InstallResult> {
+/**
+ * Installs or upgrades the schema in the database the client is connected to, in one transaction.
+ * `settings` are applied every time (what the user asked for now); `defaults` only to a new
+ * schema, so that running install again to repair or upgrade never undoes `guard settings`.
+ */
+export async function installSchema(
+  client: pg.Client, recorderPassword: string, settings: GuardSettingsInput = {}, defaults: GuardSettingsInput = {},
+): Promise<InstallResult> {
   await requireSuperuser(client, 'pgwarden install');
   return inTransaction(client, async () => {
     await quietTransaction(client);
@@ -106,6 +112,7 @@ export async function installSchema(client: pg.Client, recorderPassword: string,
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${WATCHER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.guard_settings, pgwarden.guard_rules TO ${WATCHER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT, INSERT ON pgwarden.connection_attempts TO ${WATCHER_ROLE}`);
+    if (fromVersion === 0) await applyGuardSettings(client, defaults);
     await applyGuardSettings(client, settings);
     // Regenerate the guard every time: dblink may have appeared since the last compile, or
     // the generated functions may have been tampered with. Then restore what status checks.

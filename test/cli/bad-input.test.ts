@@ -127,5 +127,8 @@ describe('rule management and the dry run, as users see them', () => {
     assert.match(result.stdout, /on error: fail closed\nbreak-glass roles: dba_oncall/);
     const test = await runCli(['guard', 'test', '--role', 'dba_oncall', '--app', 'x', '--format', 'json'], env);
     assert.equal(JSON.parse(test.stdout).reason, 'break-glass');
+    // Running install again (to repair or upgrade) keeps them.
+    assert.equal((await runCli(['install'], env)).code, 0);
+    assert.match((await runCli(['guard', 'settings'], env)).stdout, /on error: fail closed\nbreak-glass roles: dba_oncall/);
   });
 });
