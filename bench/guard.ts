@@ -3,7 +3,9 @@
 // One cluster, one database, three variants measured in the same run, interleaved:
 //   none  - no login event trigger enabled (the server's own connection cost);
 //   empty - an empty PL/pgSQL login event trigger (the floor for any login trigger);
-//   guard - pgwarden's compiled guard with 20 rules, 6 of which the benchmark role evaluates.
+//   guard - pgwarden's compiled guard with 20 rules, 6 of which the benchmark role evaluates;
+//   guard_norecord - the same without the NOTIFY that records allowed logins
+//     (guard settings record_allowed = false), to show what recording costs.
 // Short rounds with the variant order rotated every round spread the machine's noise over
 // all variants evenly; medians over rounds are what the ratios use.
 // This is a measurement, not a test: it always exits 0 once it has measured.
@@ -17,7 +19,7 @@ import pg from 'pg';
 import { startCluster, type Cluster } from '../test/harness/postgres.ts';
 import { installSchema, newRecorderPassword } from '../src/sensors/index.ts';
 
-const VARIANTS = ['none', 'empty', 'guard'] as const;
+const VARIANTS = ['none', 'empty', 'guard', 'guard_norecord'] as const;
 type Variant = (typeof VARIANTS)[number];
 
 const DATABASE = 'bench';
@@ -119,13 +121,18 @@ async function prepare(cluster: Cluster): Promise<pg.Client> {
 async function selectVariant(admin: pg.Client, variant: Variant): Promise<void> {
   // Disable first, so two login triggers are never enabled at once.
   if (variant !== 'empty') await admin.query('ALTER EVENT TRIGGER bench_empty_login DISABLE');
-  if (variant !== 'guard') await admin.query('ALTER EVENT TRIGGER pgwarden_guard_login DISABLE');
+  const guard = variant === 'guard' || variant === 'guard_norecord';
+  if (!guard) await admin.query('ALTER EVENT TRIGGER pgwarden_guard_login DISABLE');
   if (variant === 'empty') await admin.query('ALTER EVENT TRIGGER bench_empty_login ENABLE');
-  if (variant === 'guard') await admin.query('ALTER EVENT TRIGGER pgwarden_guard_login ENABLE');
+  if (guard) {
+    // Changing the setting recompiles the guard with or without the NOTIFY.
+    await admin.query('UPDATE pgwarden.guard_settings SET record_allowed = $1 WHERE record_allowed <> $1', [variant === 'guard']);
+    await admin.query('ALTER EVENT TRIGGER pgwarden_guard_login ENABLE');
+  }
   const { rows } = await admin.query<{ evtname: string }>(
     `SELECT evtname FROM pg_catalog.pg_event_trigger WHERE evtevent = 'login' AND evtenabled <> 'D' ORDER BY evtname`);
   const enabled = rows.map((r) => r.evtname).join(',');
-  const expected = { none: '', empty: 'bench_empty_login', guard: 'pgwarden_guard_login' }[variant];
+  const expected = { none: '', empty: 'bench_empty_login', guard: 'pgwarden_guard_login', guard_norecord: 'pgwarden_guard_login' }[variant];
   if (enabled !== expected) throw new Error(`variant ${variant}: enabled login triggers are [${enabled}], expected [${expected}]`);
 }
 
@@ -211,7 +218,7 @@ function orderForRound(round: number): Variant[] {
 }
 
 async function measurePass(admin: pg.Client, load: Load, transport: Transport, rounds: number, seconds: number): Promise<Samples> {
-  const samples: Samples = { none: [], empty: [], guard: [] };
+  const samples: Samples = { none: [], empty: [], guard: [], guard_norecord: [] };
   for (let round = 0; round < rounds; round++) {
     const line: string[] = [];
     for (const variant of orderForRound(round)) {
@@ -267,11 +274,11 @@ function verdict(ratio: number, target: number): string {
 
 function report(title: string, samples: Samples): void {
   console.log(`\n== ${title} ==`);
-  console.log('variant   conn/s median      min      max   ms/conn  connect ms');
+  console.log('variant         conn/s median      min      max   ms/conn  connect ms');
   const summaries = {} as Record<Variant, Summary>;
   for (const variant of VARIANTS) {
     const s = (summaries[variant] = summarize(samples[variant]));
-    console.log(`${variant.padEnd(8)} ${s.median.toFixed(1).padStart(13)} ${s.min.toFixed(1).padStart(8)} ${s.max.toFixed(1).padStart(8)}`
+    console.log(`${variant.padEnd(14)} ${s.median.toFixed(1).padStart(13)} ${s.min.toFixed(1).padStart(8)} ${s.max.toFixed(1).padStart(8)}`
       + ` ${s.meanMs.toFixed(3).padStart(9)} ${s.connectMs.toFixed(3).padStart(11)}`);
   }
   const vsEmpty = summaries.guard.median / summaries.empty.median;
@@ -287,6 +294,10 @@ function report(title: string, samples: Samples): void {
   }
   const extraMs = (summaries.guard.meanMs - summaries.empty.meanMs).toFixed(3);
   console.log(`guard costs ${extraMs} ms per connection more than the empty trigger`);
+  const quiet = summaries.guard_norecord.median;
+  console.log(`without recording allowed logins: guard_norecord / empty = ${(quiet / summaries.empty.median).toFixed(3)},`
+    + ` / none = ${(quiet / summaries.none.median).toFixed(3)}; recording costs`
+    + ` ${(summaries.guard.meanMs - summaries.guard_norecord.meanMs).toFixed(3)} ms per connection`);
 }
 
 /** Proves the guard was live: it decides allow for the benchmark's logins, and refuses a GUI tool. */

@@ -101,17 +101,20 @@ export function registerGuardCommands(program: Command): void {
     .addOption(new Option('--on-error <mode>', 'when the guard itself breaks: open (allow, default) or closed (refuse non-superusers)').choices(['open', 'closed']))
     .option('--break-glass-role <role>', 'a role never refused (repeatable; replaces the list)', collect)
     .option('--no-break-glass', 'clear the break-glass role list')
-    .action(async (options: { onError?: 'open' | 'closed'; breakGlassRole?: string[]; breakGlass: boolean }, command: Command) => {
+    .addOption(new Option('--record-allowed <on|off>', 'NOTIFY allowed logins for `guard watch` to record (on by default; off saves ~0.6 ms per login)').choices(['on', 'off']))
+    .action(async (options: { onError?: 'open' | 'closed'; breakGlassRole?: string[]; breakGlass: boolean; recordAllowed?: 'on' | 'off' }, command: Command) => {
       const settings = await withDatabase(command, async (client) => {
         await applyGuardSettings(client, {
           onError: options.onError,
           breakGlassRoles: options.breakGlass === false ? [] : options.breakGlassRole,
+          recordAllowed: options.recordAllowed === undefined ? undefined : options.recordAllowed === 'on',
         });
-        const { rows } = await client.query<{ on_error: string; break_glass_roles: string[] }>(
-          'SELECT on_error, break_glass_roles FROM pgwarden.guard_settings');
+        const { rows } = await client.query<{ on_error: string; break_glass_roles: string[]; record_allowed: boolean }>(
+          'SELECT on_error, break_glass_roles, record_allowed FROM pgwarden.guard_settings');
         return rows[0]!;
       });
-      print(`on error: fail ${settings.on_error}\nbreak-glass roles: ${settings.break_glass_roles.join(', ') || '(none)'}`);
+      print(`on error: fail ${settings.on_error}\nbreak-glass roles: ${settings.break_glass_roles.join(', ') || '(none)'}\n`
+        + `record allowed logins: ${settings.record_allowed ? 'on' : 'off'}`);
     });
 
   withConnection(guard.command('watch'))

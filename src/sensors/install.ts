@@ -14,6 +14,8 @@ export const WATCHER_ROLE = 'pgwarden_watcher';
 export interface GuardSettingsInput {
   onError?: 'open' | 'closed';
   breakGlassRoles?: string[];
+  /** Whether the login check NOTIFYs allowed logins for the watcher to store. */
+  recordAllowed?: boolean;
   recorderHost?: string;
 }
 
@@ -173,11 +175,12 @@ async function ensureDblink(client: pg.Client): Promise<InstallResult['dblink']>
 }
 
 export async function applyGuardSettings(client: pg.Client, settings: GuardSettingsInput): Promise<void> {
-  if (settings.onError === undefined && settings.breakGlassRoles === undefined) return;
+  if (settings.onError === undefined && settings.breakGlassRoles === undefined && settings.recordAllowed === undefined) return;
   await client.query(
     `${SQL_TAG}UPDATE pgwarden.guard_settings
-        SET on_error = coalesce($1, on_error), break_glass_roles = coalesce($2, break_glass_roles), updated_at = now()`,
-    [settings.onError ?? null, settings.breakGlassRoles ?? null]);
+        SET on_error = coalesce($1, on_error), break_glass_roles = coalesce($2, break_glass_roles),
+            record_allowed = coalesce($3, record_allowed), updated_at = now()`,
+    [settings.onError ?? null, settings.breakGlassRoles ?? null, settings.recordAllowed ?? null]);
 }
 
 /** Stores a new recorder password in a database that already has pgwarden (after a rotation elsewhere). */

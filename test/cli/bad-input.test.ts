@@ -127,6 +127,10 @@ describe('rule management and the dry run, as users see them', () => {
     assert.match(result.stdout, /on error: fail closed\nbreak-glass roles: dba_oncall/);
     const test = await runCli(['guard', 'test', '--role', 'dba_oncall', '--app', 'x', '--format', 'json'], env);
     assert.equal(JSON.parse(test.stdout).reason, 'break-glass');
+    const quiet = await runCli(['guard', 'settings', '--record-allowed', 'off'], env);
+    assert.match(quiet.stdout, /record allowed logins: off/);
+    const { rows } = await cluster.query("SELECT prosrc FROM pg_proc WHERE oid = 'pgwarden.guard_login'::regproc");
+    assert.doesNotMatch(rows[0]!.prosrc as string, /pg_notify/, 'the recompiled login check no longer notifies');
     // Running install again (to repair or upgrade) keeps them.
     assert.equal((await runCli(['install'], env)).code, 0);
     assert.match((await runCli(['guard', 'settings'], env)).stdout, /on error: fail closed\nbreak-glass roles: dba_oncall/);
