@@ -122,8 +122,8 @@ export function registerGuardCommands(program: Command): void {
     .option('--interval <seconds>', 'seconds between polls (default 2, or guard.watch.interval_seconds)')
     .option('--once', 'poll once and exit (for cron and scripts)')
     .option('--dry-run', 'report what would be terminated, terminate nothing')
-    .addOption(formatOption(['table', 'json'], 'table').default('table', 'text lines'))
-    .action(async (options: { interval?: string; once?: boolean; dryRun?: boolean; format: Format }, command: Command) => {
+    .addOption(new Option('--format <format>', 'one line per terminated session: text, or json (JSON lines)').choices(['text', 'json']).default('text'))
+    .action(async (options: { interval?: string; once?: boolean; dryRun?: boolean; format: 'text' | 'json' }, command: Command) => {
       const settings = config(command).guard.watch;
       const intervalMs = (options.interval === undefined ? settings.interval_seconds : parsePositiveNumber('--interval', options.interval)) * 1000;
       const terminate = !options.dryRun && settings.terminate;
@@ -164,6 +164,7 @@ async function runWatch(command: Command, options: { intervalMs: number; once: b
           try {
             do {
               const result = await watcher.tick();
+              if (result.allowedRecorded > 0) log.debug({ allowedRecorded: result.allowedRecorded }, 'stored allowed logins');
               for (const session of result.denied) print(describe(session, result.terminated, options.json));
               if (options.once) break;
               await sleep(options.intervalMs, stop.signal);
