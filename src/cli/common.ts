@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { loadConfig, type Config } from '../core/config.ts';
 import { resolveTarget, withClient, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
+import { validateName } from '../guard/index.ts';
 import { FORMATS, type Format } from './output.ts';
 
 export interface ConnectionOptions {
@@ -46,6 +47,15 @@ export function print(text: string): void {
 }
 
 export function parseInteger(flag: string, text: string): number {
-  if (!/^\d+$/.test(text)) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `${flag} "${text}" is not a positive whole number`);
-  return Number(text);
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < 1 || !Number.isSafeInteger(value)) {
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `${flag} "${text}" is not a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`);
+  }
+  return value;
+}
+
+/** --break-glass-role values, checked like rule role names. */
+export function breakGlassRoles(values: string[] | undefined): string[] | undefined {
+  for (const role of values ?? []) validateName('--break-glass-role', role);
+  return values;
 }

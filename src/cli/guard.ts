@@ -8,7 +8,7 @@ import {
   type RuleAction, type StoredRule, type WatchedSession,
 } from '../guard/index.ts';
 import { applyGuardSettings } from '../sensors/index.ts';
-import { collect, config, formatOption, parseInteger, print, targetOf, withConnection, withDatabase } from './common.ts';
+import { breakGlassRoles, collect, config, formatOption, parseInteger, print, targetOf, withConnection, withDatabase } from './common.ts';
 import { render, type Column, type Format } from './output.ts';
 
 const RULE_COLUMNS: Column<StoredRule>[] = [
@@ -77,7 +77,7 @@ export function registerGuardCommands(program: Command): void {
 
   withConnection(guard.command('test'))
     .description('dry run: what the guard decides for a connection, and which rule decides it (exit 0 allow, 1 deny)')
-    .requiredOption('--role <role>', 'the connecting role')
+    .requiredOption('--role <role>', 'the connecting role (required)')
     .option('--app <name>', 'the application_name the client sends', '')
     .option('--client <ip>', 'the client address, or local for a Unix socket', 'local')
     .option('--database <name>', 'the database (default: the one --db points at)')
@@ -87,7 +87,7 @@ export function registerGuardCommands(program: Command): void {
         role: options.role, application: options.app, client: options.client, database: options.database,
       }));
       if (options.format === 'json') {
-        print(JSON.stringify(result, null, 2));
+        print(JSON.stringify({ role: options.role, application: options.app, client: options.client, ...result }, null, 2));
       } else {
         const why = result.reason === 'rule' ? `by rule ${result.rule_id}` : result.reason === 'default' ? 'by default (no rule matched)' : `(${result.reason})`;
         print(`${result.decision} ${why}${result.message ? `: ${result.message}` : ''}`);
@@ -106,7 +106,7 @@ export function registerGuardCommands(program: Command): void {
       const settings = await withDatabase(command, async (client) => {
         await applyGuardSettings(client, {
           onError: options.onError,
-          breakGlassRoles: options.breakGlass === false ? [] : options.breakGlassRole,
+          breakGlassRoles: options.breakGlass === false ? [] : breakGlassRoles(options.breakGlassRole),
           recordAllowed: options.recordAllowed === undefined ? undefined : options.recordAllowed === 'on',
         });
         const { rows } = await client.query<{ on_error: string; break_glass_roles: string[]; record_allowed: boolean }>(

@@ -8,7 +8,7 @@ import {
   dropClusterRoles, installSchema, newRecorderPassword, sensorsStatus, uninstallSchema,
   updateRecorderPassword, type StatusReport,
 } from '../sensors/index.ts';
-import { collect, config, formatOption, print, targetOf, withConnection } from './common.ts';
+import { breakGlassRoles, collect, config, formatOption, print, targetOf, withConnection } from './common.ts';
 import { render } from './output.ts';
 
 /** Every database a connection can reach, plus template1 so new databases inherit the guard. */
@@ -33,13 +33,13 @@ export function registerInstallCommands(program: Command): void {
     .description('install or upgrade the pgwarden sensors schema (needs a superuser; idempotent)')
     .option('--all-databases', 'install into every connectable database and template1 (so new databases get it)')
     .addOption(new Option('--on-error <mode>', 'what a broken guard does to non-superusers').choices(['open', 'closed']))
-    .option('--break-glass-role <role>', 'a role the guard never refuses (repeatable)', collect)
+    .option('--break-glass-role <role>', 'a role the guard never refuses (repeatable; replaces the list)', collect)
     .action(async (options: { allDatabases?: boolean; onError?: 'open' | 'closed'; breakGlassRole?: string[] }, command: Command) => {
       const target = targetOf(command);
       const guard = config(command).guard;
       const password = newRecorderPassword();
       // Options given now always apply; the config file's values only seed a new schema.
-      const settings = { onError: options.onError, breakGlassRoles: options.breakGlassRole, recorderHost: guard.recorder_host };
+      const settings = { onError: options.onError, breakGlassRoles: breakGlassRoles(options.breakGlassRole), recorderHost: guard.recorder_host };
       const defaults = { onError: guard.on_error, breakGlassRoles: guard.break_glass_roles };
       const installed = new Set<string>();
       await onEachDatabase(target, Boolean(options.allDatabases), async (client) => {

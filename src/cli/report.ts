@@ -1,7 +1,7 @@
 // pgwarden report connections
 import type { Command } from 'commander';
 import { connectionAttempts, parseSince, type AttemptRow } from '../guard/index.ts';
-import { formatOption, parseInteger, print, withConnection, withDatabase } from './common.ts';
+import { collect, formatOption, parseInteger, print, withConnection, withDatabase } from './common.ts';
 import { render, type Column, type Format } from './output.ts';
 
 const ATTEMPT_COLUMNS: Column<AttemptRow>[] = [
@@ -22,12 +22,13 @@ export function registerReportCommands(program: Command): void {
     .description('connection attempts the guard allowed or refused, oldest first')
     .option('--since <when>', 'a duration back from now (90s, 15m, 1h, 2d, 1w) or an ISO-8601 time', '24h')
     .option('--denied', 'only refused attempts and terminated sessions')
-    .option('--limit <n>', 'at most this many rows')
+    .option('--user <role>', 'only this role (repeatable)', collect)
+    .option('--limit <n>', 'only the newest n rows (still listed oldest first)')
     .addOption(formatOption())
-    .action(async (options: { since: string; denied?: boolean; limit?: string; format: Format }, command: Command) => {
+    .action(async (options: { since: string; denied?: boolean; user?: string[]; limit?: string; format: Format }, command: Command) => {
       const since = parseSince(options.since);
       const limit = options.limit === undefined ? undefined : parseInteger('--limit', options.limit);
-      const rows = await withDatabase(command, (client) => connectionAttempts(client, { since, deniedOnly: Boolean(options.denied), limit }));
+      const rows = await withDatabase(command, (client) => connectionAttempts(client, { since, deniedOnly: Boolean(options.denied), users: options.user, limit }));
       print(render(rows, ATTEMPT_COLUMNS, options.format));
     });
 }

@@ -114,5 +114,11 @@ export function loadConfig(file?: string): Config {
     if (file || process.env.PGWARDEN_CONFIG) throw new PgwardenError('PGW_ERR_CONFIG', `config file ${path} does not exist`);
     return configSchema.parse({});
   }
-  return parseConfig(readFileSync(path, 'utf8'), path);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new PgwardenError('PGW_ERR_CONFIG', `cannot read config file ${path}: ${(error as NodeJS.ErrnoException).code === 'EISDIR' ? 'it is a directory' : (error as Error).message}`);
+  }
+  return parseConfig(text, path);
 }

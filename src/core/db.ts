@@ -58,7 +58,12 @@ export function resolveTarget(options: { db?: string; server?: string }, config:
   const name = options.server ?? config.default_server;
   if (name) {
     const server = config.servers[name];
-    if (!server) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--server "${name}" is not defined in the config file (known: ${Object.keys(config.servers).join(', ') || 'none'})`);
+    if (!server) {
+      const known = Object.keys(config.servers);
+      throw new PgwardenError('PGW_ERR_INVALID_VALUE', known.length > 0
+        ? `--server "${name}" is not defined in the config file (known: ${known.join(', ')})`
+        : `--server "${name}" needs a config file that defines it under servers: (none was found; see --config)`);
+    }
     return { url: server.url, password: readSecret(server, name), label: name };
   }
   const env = process.env;
@@ -76,9 +81,17 @@ export function targetForDatabase(target: Target, database: string): Target {
   return { ...target, label: `${target.label} (database ${database})`, database };
 }
 
+/** The URL with the configured password in it: node-postgres lets the URL's (absent) password win over `password`. */
+function connectionString(target: Target): string | undefined {
+  if (!target.url || target.password === undefined) return target.url;
+  const parsed = new URL(target.url);
+  parsed.password = encodeURIComponent(target.password);
+  return parsed.toString();
+}
+
 export async function connect(target: Target, applicationName = 'pgwarden'): Promise<pg.Client> {
   const client = new pg.Client({
-    connectionString: target.url,
+    connectionString: connectionString(target),
     password: target.password,
     application_name: applicationName,
     connectionTimeoutMillis: 10_000,

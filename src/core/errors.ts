@@ -3,11 +3,11 @@
 // and a hint that says what to do next. PostgreSQL errors are classified by SQLSTATE.
 
 export const ERRORS = {
-  PGW_ERR_CONFIG: { exit: 2, hint: 'Fix the named key in the config file; `docs/config.md` lists every key.' },
+  PGW_ERR_CONFIG: { exit: 2, hint: 'Fix the config file as the message says; docs/config.md lists every key.' },
   PGW_ERR_INVALID_VALUE: { exit: 2, hint: 'Correct the named value and run the command again; nothing was written.' },
   PGW_ERR_CONNECT: { exit: 3, hint: 'Check the URL (or PGHOST/PGPORT/PGUSER/PGDATABASE), that the server runs, and pg_hba.conf.' },
   PGW_ERR_AUTH: { exit: 3, hint: 'Check the user name and password (PGPASSWORD, PGPASSFILE or the password file in pgwarden.yaml).' },
-  PGW_ERR_PRIVILEGE: { exit: 4, hint: 'Run this command as a superuser (install/uninstall) or as a role granted pgwarden_admin.' },
+  PGW_ERR_PRIVILEGE: { exit: 4, hint: 'install, uninstall and rule changes need a superuser; watch mode needs a role granted pgwarden_watcher.' },
   PGW_ERR_NOT_INSTALLED: { exit: 5, hint: 'Run `pgwarden install --db URL` first.' },
   PGW_ERR_SCHEMA_NEWER: { exit: 5, hint: 'Upgrade pgwarden to a version that knows this schema, or uninstall and reinstall.' },
   PGW_ERR_NOT_FOUND: { exit: 6, hint: 'List what exists with `pgwarden guard list`.' },

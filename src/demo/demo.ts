@@ -17,7 +17,8 @@ const APP_ROLE = 'app_user';
 const APP_PASSWORD = 'demo-only-password';
 
 function say(text: string): void {
-  process.stdout.write(`\n\x1b[1m== ${text}\x1b[0m\n`);
+  const bold = process.stdout.isTTY ? ['\x1b[1m', '\x1b[0m'] : ['', ''];
+  process.stdout.write(`\n${bold[0]}== ${text}${bold[1]}\n`);
 }
 
 async function tryConnect(cluster: Cluster, application: string): Promise<pg.Client | null> {
@@ -108,7 +109,14 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
     if (options.keep) {
       say(`Cluster kept running on ${cluster.host}:${cluster.port} (superuser ${cluster.superuser}, password ${cluster.superuserPassword}). Ctrl-C to stop.`);
-      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      await new Promise<void>((resolve) => {
+        // Keeps the process alive whatever else stops (the watcher exits if you uninstall).
+        const keepAlive = setInterval(() => undefined, 60_000);
+        process.once('SIGINT', () => {
+          clearInterval(keepAlive);
+          resolve();
+        });
+      });
     }
     say('Done: the disposable PostgreSQL is stopped and removed. Next: docs/guard.md');
     return 0;

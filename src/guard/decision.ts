@@ -54,7 +54,7 @@ export async function decide(client: pg.Client, query: DecisionQuery): Promise<D
     ...base,
     decision: signed < 0 ? 'deny' : 'allow',
     rule_id: Math.abs(signed),
-    message: signed < 0 ? row.message ?? 'this application is not allowed for this role' : row.message,
+    message: signed < 0 ? row.message ?? 'not allowed by the connection policy' : row.message,
     reason: 'rule',
   };
 }

@@ -31,14 +31,24 @@ export function parseSince(text: string, now = new Date()): Date {
   throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--since "${text}" is not a duration (90s, 15m, 1h, 2d, 1w) or an ISO-8601 time such as 2026-11-01T08:00:00Z`);
 }
 
-export async function connectionAttempts(client: pg.Client, options: { since: Date; deniedOnly: boolean; limit?: number }): Promise<AttemptRow[]> {
-  const { rows } = await client.query<AttemptRow & { rule_id: string | null }>(
-    `${SQL_TAG}SELECT ts, database::text, user_name::text AS user, application, client_addr, decision,
-            rule_id, message, via
-       FROM pgwarden.connection_attempts
-      WHERE ts >= $1 AND ($2 = false OR decision = 'deny')
-      ORDER BY ts, id
-      LIMIT $3`,
-    [options.since, options.deniedOnly, options.limit ?? null]);
-  return rows.map((row) => ({ ...row, rule_id: row.rule_id === null ? null : Number(row.rule_id) }));
+export interface AttemptFilter {
+  since: Date;
+  deniedOnly: boolean;
+  /** Only these roles (none: every role). */
+  users?: string[];
+  /** The newest this many, still listed oldest first. */
+  limit?: number;
+}
+
+export async function connectionAttempts(client: pg.Client, options: AttemptFilter): Promise<AttemptRow[]> {
+  const { rows } = await client.query<AttemptRow & { id: string; rule_id: string | null }>(
+    `${SQL_TAG}SELECT * FROM (
+       SELECT id, ts, database::text, user_name::text AS user, application, client_addr, decision, rule_id, message, via
+         FROM pgwarden.connection_attempts
+        WHERE ts >= $1 AND ($2 = false OR decision = 'deny') AND ($3::text[] IS NULL OR user_name = ANY ($3))
+        ORDER BY ts DESC, id DESC
+        LIMIT $4) newest
+      ORDER BY ts, id`,
+    [options.since, options.deniedOnly, options.users?.length ? options.users : null, options.limit ?? null]);
+  return rows.map(({ id: _id, ...row }) => ({ ...row, rule_id: row.rule_id === null ? null : Number(row.rule_id) }));
 }

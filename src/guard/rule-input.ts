@@ -61,7 +61,8 @@ export function normaliseClient(value: string): string {
   }
 }
 
-function validateName(kind: string, value: string): void {
+/** Role and database names: what PostgreSQL would accept without truncating. */
+export function validateName(kind: string, value: string): void {
   if (value.length === 0) throw invalid(`${kind} "" is empty`);
   if (Buffer.byteLength(value) > MAX_NAME) throw invalid(`${kind} "${value}" is longer than ${MAX_NAME} bytes, which PostgreSQL would truncate`);
   if (value.includes('\0')) throw invalid(`${kind} contains a NUL byte`);
@@ -74,9 +75,8 @@ export function normaliseRule(input: RuleInput): NormalisedRule {
   for (const database of input.databases ?? []) validateName('--database', database);
   const clients = (input.clients ?? []).map(normaliseClient);
   const networks = clients.filter((c) => c !== 'local');
-  if (input.priority !== undefined && (!Number.isInteger(input.priority) || Math.abs(input.priority) > 2_147_483_647)) {
-    throw invalid(`--priority "${input.priority}" is not a whole number`);
-  }
+  if (input.priority !== undefined) parsePriority(String(input.priority));
+  if (input.message !== undefined && input.message.trim() === '') throw invalid('--message is empty: leave it out for the default message');
   if (input.message !== undefined && input.message.length > 2000) throw invalid('--message is longer than 2000 characters');
   return {
     action: input.action,
@@ -93,5 +93,7 @@ export function normaliseRule(input: RuleInput): NormalisedRule {
 /** Parses --priority text strictly (commander hands over strings). */
 export function parsePriority(text: string): number {
   if (!/^-?\d+$/.test(text)) throw invalid(`--priority "${text}" is not a whole number`);
-  return Number(text);
+  const value = Number(text);
+  if (value < -2_147_483_648 || value > 2_147_483_647) throw invalid(`--priority "${text}" is outside -2147483648..2147483647`);
+  return value;
 }

@@ -36,7 +36,7 @@ export interface TickResult {
 const DENIED_SESSIONS = `
   SELECT a.pid, a.usename::text AS user_name, a.datname::text AS database,
          COALESCE(a.application_name, '') AS application, a.client_addr, a.client_port,
-         -d.signed_rule AS rule_id, COALESCE(g.message, 'this application is not allowed for this role') AS message
+         -d.signed_rule AS rule_id, COALESCE(g.message, 'not allowed by the connection policy') AS message
     FROM pg_catalog.pg_stat_activity a
     JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid
     CROSS JOIN pgwarden.guard_settings s
@@ -118,11 +118,11 @@ export async function checkWatchPrivileges(client: pg.Client, terminate: boolean
   if (row.superuser) return;
   if (!row.stats) {
     throw new PgwardenError('PGW_ERR_PRIVILEGE', 'watch mode needs pg_read_all_stats to see other sessions\' application_name and client address',
-      { hint: 'GRANT pg_read_all_stats TO <watch role>; (or run watch as a superuser)' });
+      { hint: 'GRANT pgwarden_watcher TO <watch role>; (made by install; or run watch as a superuser)' });
   }
   if (terminate && !row.signal) {
     throw new PgwardenError('PGW_ERR_PRIVILEGE', 'watch mode needs pg_signal_backend to terminate sessions',
-      { hint: 'GRANT pg_signal_backend TO <watch role>; or run with --dry-run' });
+      { hint: 'GRANT pgwarden_watcher TO <watch role>; (made by install) or run with --dry-run' });
   }
 }
 

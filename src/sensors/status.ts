@@ -7,7 +7,7 @@ import { LATEST_SCHEMA_VERSION } from './migrations.ts';
 import { RECORDER_ROLE, WATCHER_ROLE } from './install.ts';
 import { EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, PINNED } from './manifest.ts';
 
-export type CheckState = 'OK' | 'MISSING' | 'CHANGED' | 'DISABLED' | 'WARN';
+export type CheckState = 'OK' | 'MISSING' | 'CHANGED' | 'DISABLED' | 'FAILED' | 'WARN';
 
 export interface StatusItem {
   object: string;
@@ -149,13 +149,43 @@ export async function sensorsStatus(client: pg.Client): Promise<StatusReport> {
     expected: 'present', actual: watcherRows.length === 0 ? 'absent' : 'present',
   });
 
-  const { rows: dblinkRows } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'dblink'`);
+  const { rows: dblinkRows } = await client.query<{ schema: string }>(
+    `${SQL_TAG}SELECT n.nspname AS schema FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+      WHERE e.extname = 'dblink'`);
   items.push({
     object: 'extension dblink (records refusals)',
     state: dblinkRows.length > 0 ? 'OK' : 'WARN',
     expected: 'installed', actual: dblinkRows.length > 0 ? 'installed' : 'absent: refusals go to the server log only',
   });
+  if (dblinkRows.length > 0) items.push(await recorderCheck(client, dblinkRows[0]!.schema));
 
-  report.drift = items.some((item) => item.state === 'MISSING' || item.state === 'CHANGED' || item.state === 'DISABLED');
+  report.drift = items.some((item) => ['MISSING', 'CHANGED', 'DISABLED', 'FAILED'].includes(item.state));
   return report;
+}
+
+/** Logs in the way the guard does when it records a refusal, so a broken recorder shows before a refusal is lost. */
+async function recorderCheck(client: pg.Client, dblinkSchema: string): Promise<StatusItem> {
+  const object = 'refusal recorder (dblink loopback login)';
+  const expected = `${RECORDER_ROLE} logs in and may CALL pgwarden.record_attempt`;
+  try {
+    const { rows } = await client.query<{ ok: number; may_call: boolean; host: string }>(
+      `${SQL_TAG}SELECT t.ok, r.host,
+          pg_catalog.has_function_privilege('${RECORDER_ROLE}', 'pgwarden.record_attempt(jsonb)', 'EXECUTE') AS may_call
+         FROM pgwarden.guard_recorder r,
+         LATERAL ${client.escapeIdentifier(dblinkSchema)}.dblink(
+           pg_catalog.format('host=%s port=%s dbname=%s user=${RECORDER_ROLE} password=%s application_name=pgwarden-status connect_timeout=5',
+             pgwarden.libpq_quote(r.host), pg_catalog.current_setting('port'),
+             pgwarden.libpq_quote(pg_catalog.current_database()), pgwarden.libpq_quote(r.password)),
+           'SELECT 1') AS t(ok integer)`);
+    const row = rows[0];
+    if (!row) return { object, state: 'FAILED', expected, actual: 'no recorder settings: run `pgwarden install`' };
+    return row.may_call
+      ? { object, state: 'OK', expected, actual: `logs in via ${row.host}` }
+      : { object, state: 'CHANGED', expected, actual: `logs in via ${row.host} but may not CALL pgwarden.record_attempt` };
+  } catch (error) {
+    const e = error as { code?: string; message: string; detail?: string };
+    if (e.code === '42501') return { object, state: 'WARN', expected, actual: 'not tested: needs the owner of the pgwarden schema' };
+    const why = [e.message, e.detail].filter(Boolean).map((text) => text!.split('\n')[0]).join(': ');
+    return { object, state: 'FAILED', expected, actual: `cannot log in: ${why} (refusals go to the server log only)` };
+  }
 }

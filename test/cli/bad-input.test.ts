@@ -23,6 +23,10 @@ describe('bad input on the command line', () => {
     { name: 'an invalid pattern', args: ['guard', 'deny', '--role', 'a', '--app', 'dbeaver\\'], code: 2, error: /--app "dbeaver\\" is not a valid ILIKE pattern/ },
     { name: 'no role', args: ['guard', 'deny', '--app', '%x%'], code: 2, error: /at least one --role is required/ },
     { name: 'a non-numeric priority', args: ['guard', 'allow', '--role', 'a', '--priority', 'high'], code: 2, error: /--priority "high" is not a whole number/ },
+    { name: 'a priority out of range', args: ['guard', 'allow', '--role', 'a', '--priority', '99999999999'], code: 2, error: /--priority "99999999999" is outside/ },
+    { name: 'an empty message', args: ['guard', 'deny', '--role', 'a', '--message', ''], code: 2, error: /--message is empty/ },
+    { name: 'a rule id out of range', args: ['guard', 'remove', '99999999999999999999'], code: 2, error: /rule id "99999999999999999999" is not a whole number from 1/ },
+    { name: 'a break-glass role PostgreSQL would truncate', args: ['guard', 'settings', '--break-glass-role', 'x'.repeat(70)], code: 2, error: /--break-glass-role "x+" is longer than 63 bytes/ },
     { name: 'an unknown option', args: ['guard', 'deny', '--role', 'a', '--application', 'x'], code: 2, error: /unknown option '--application'/ },
     { name: 'an unknown format', args: ['guard', 'list', '--format', 'xml'], code: 2, error: /argument 'xml' is invalid.*table, csv, json, ndjson/ },
     { name: 'a bad --since', args: ['report', 'connections', '--since', 'yesterday'], code: 2, error: /--since "yesterday" is not a duration/ },
@@ -47,6 +51,22 @@ describe('bad input on the command line', () => {
     assert.doesNotMatch(result.stderr, /s3cret/);
   });
 
+  it('uses the password named by the config file (password_env), not PGPASSWORD', async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'pgwarden-cfg-'));
+    const file = join(dir, 'pgwarden.yaml');
+    writeFileSync(file, `servers:\n  lab:\n    url: postgres://${cluster.superuser}@127.0.0.1:${cluster.port}/postgres\n    password_env: LAB_PW\ndefault_server: lab\n`);
+    try {
+      const result = await runCli(['--config', file, 'guard', 'list', '--format', 'json'], { LAB_PW: cluster.superuserPassword, PGPASSWORD: 'wrong' });
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(Array.isArray(JSON.parse(result.stdout)));
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
   it('says when the password is wrong', async () => {
     const result = await runCli(['guard', 'list'], { ...env, PGPASSWORD: 'wrong' });
     assert.equal(result.code, 3);
@@ -67,12 +87,17 @@ describe('bad input on the command line', () => {
   });
 
   it('refuses a config file with an unknown key, naming the file, line and key path', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
-    const file = join(mkdtempSync(join(tmpdir(), 'pgwarden-cfg-')), 'pgwarden.yaml');
+    const dir = mkdtempSync(join(tmpdir(), 'pgwarden-cfg-'));
+    const file = join(dir, 'pgwarden.yaml');
     writeFileSync(file, 'guard:\n  on_error: open\n  watch:\n    interval_secs: 5\n');
     const result = await runCli(['--config', file, 'guard', 'list'], env);
+    const directory = await runCli(['--config', dir, 'guard', 'list'], env);
+    rmSync(dir, { recursive: true });
+    assert.equal(directory.code, 2);
+    assert.match(directory.stderr, /cannot read config file .*: it is a directory/);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /pgwarden\.yaml:4: guard\.watch\.interval_secs: unknown key \(allowed here: interval_seconds, terminate\)/);
   });
@@ -111,7 +136,10 @@ describe('rule management and the dry run, as users see them', () => {
     assert.equal(otherDb.code, 0);
     assert.match(otherDb.stdout, /^allow by default \(no rule matched\)$/m);
     const superuser = await runCli(['guard', 'test', '--role', 'postgres', '--app', 'DBeaver', '--database', 'sales', '--format', 'json'], env);
-    assert.deepEqual(JSON.parse(superuser.stdout), { database: 'sales', decision: 'allow', rule_id: null, message: 'superusers are never refused', reason: 'superuser' });
+    assert.deepEqual(JSON.parse(superuser.stdout), {
+      role: 'postgres', application: 'DBeaver', client: 'local',
+      database: 'sales', decision: 'allow', rule_id: null, message: 'superusers are never refused', reason: 'superuser',
+    });
     const remote = await runCli(['guard', 'test', '--role', 'alice', '--app', 'DBeaver', '--client', '192.168.1.1', '--database', 'sales'], env);
     assert.equal(remote.code, 0, 'the rule names 10.0.0.0/8 and local only');
 

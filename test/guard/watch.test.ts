@@ -88,6 +88,10 @@ describe('guard watch (PostgreSQL 15 with pgAudit)', () => {
     await client.end();
     const { rows } = await cluster.query("SELECT via, decision FROM pgwarden.connection_attempts WHERE application = 'DBeaver 23'");
     assert.deepEqual(rows, [{ via: 'login', decision: 'deny' }], 'recorded through the autonomous dblink transaction');
+    const newest = await runCli(['report', 'connections', '--user', 'app_user', '--limit', '1', '--format', 'json'], env);
+    assert.deepEqual(JSON.parse(newest.stdout).map((r: { application: string }) => r.application), ['DBeaver 23'], '--limit keeps the newest');
+    const nobody = await runCli(['report', 'connections', '--user', 'nobody', '--format', 'json'], env);
+    assert.deepEqual(JSON.parse(nobody.stdout), []);
   });
 
   it('a long-running watcher keeps working and stops cleanly on SIGTERM', async () => {

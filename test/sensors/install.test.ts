@@ -91,6 +91,10 @@ for (const flavor of ['pg18', 'pg15'] as Flavor[]) {
       status = await runCli(['status'], env);
       assert.match(status.stdout, /CHANGED\s+compiled source of pgwarden\.guard_decide/);
       assert.match(status.stdout, /CHANGED\s+function pgwarden\.record_attempt\(jsonb\)\s+definer, search_path pinned.*definer, search_path not pinned/);
+      // A recorder that cannot log in would lose refusals: status tests it.
+      await cluster.query("UPDATE pgwarden.guard_recorder SET password = 'wrong'");
+      status = await runCli(['status'], env);
+      assert.match(status.stdout, /FAILED\s+refusal recorder \(dblink loopback login\).*cannot log in: .*password authentication failed/);
       if (flavor === 'pg15') {
         // A dropped table trigger needs the migration again: only a reinstall restores it.
         assert.equal((await runCli(['uninstall'], env)).code, 0);

@@ -183,7 +183,8 @@ RETURNS bigint LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_cat
           pgwarden.libpq_quote(pg_catalog.current_database()), pgwarden.libpq_quote(v_password)),
         pg_catalog.format('CALL pgwarden.record_attempt(%%L::jsonb)', v_record));
     EXCEPTION WHEN OTHERS THEN
-      RAISE WARNING 'pgwarden guard: could not record a refusal in pgwarden.connection_attempts: %% (SQLSTATE %%)', SQLERRM, SQLSTATE
+      -- LOG, not WARNING: the server log gets the record, the refused client does not.
+      RAISE LOG 'pgwarden guard: could not record a refusal in pgwarden.connection_attempts: %% (SQLSTATE %%)', SQLERRM, SQLSTATE
         USING DETAIL = 'The refusal was: ' || v_record::text;
     END;$src$, dblink_schema);
   END IF;
@@ -200,7 +201,7 @@ BEGIN
   IF v_message IS NULL THEN
     SELECT message INTO v_message FROM pgwarden.guard_rules WHERE id = p_rule_id;
   END IF;
-  v_message := COALESCE(v_message, 'this application is not allowed for this role');
+  v_message := COALESCE(v_message, 'not allowed by the connection policy');
   v_record := pg_catalog.jsonb_build_object(
     'ts', pg_catalog.clock_timestamp(), 'server_addr', pg_catalog.inet_server_addr(),
     'server_port', pg_catalog.inet_server_port(), 'database', v_database, 'user_name', session_user,
