@@ -1,10 +1,25 @@
 // What a user sees for a mistake: one line naming the bad value, a non-zero exit code,
 // and nothing written to the database.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../harness/postgres.ts';
 import { installedCluster, pgEnv, runCli } from '../harness/cli.ts';
 import type { Cluster } from '../harness/postgres.ts';
+
+/** A pgwarden.yaml with this text in a temporary folder, removed afterwards. */
+async function withConfigFile<T>(text: string, work: (file: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'pgwarden-cfg-'));
+  const file = join(dir, 'pgwarden.yaml');
+  writeFileSync(file, text);
+  try {
+    return await work(file);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+}
 
 describe('bad input on the command line', () => {
   let cluster: Cluster;
@@ -52,19 +67,12 @@ describe('bad input on the command line', () => {
   });
 
   it('uses the password named by the config file (password_env), not PGPASSWORD', async () => {
-    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
-    const dir = mkdtempSync(join(tmpdir(), 'pgwarden-cfg-'));
-    const file = join(dir, 'pgwarden.yaml');
-    writeFileSync(file, `servers:\n  lab:\n    url: postgres://${cluster.superuser}@127.0.0.1:${cluster.port}/postgres\n    password_env: LAB_PW\ndefault_server: lab\n`);
-    try {
+    const yaml = `servers:\n  lab:\n    url: postgres://${cluster.superuser}@127.0.0.1:${cluster.port}/postgres\n    password_env: LAB_PW\ndefault_server: lab\n`;
+    await withConfigFile(yaml, async (file) => {
       const result = await runCli(['--config', file, 'guard', 'list', '--format', 'json'], { LAB_PW: cluster.superuserPassword, PGPASSWORD: 'wrong' });
       assert.equal(result.code, 0, result.stderr);
       assert.ok(Array.isArray(JSON.parse(result.stdout)));
-    } finally {
-      rmSync(dir, { recursive: true });
-    }
+    });
   });
 
   it('says when the password is wrong', async () => {
@@ -87,15 +95,8 @@ describe('bad input on the command line', () => {
   });
 
   it('refuses a config file with an unknown key, naming the file, line and key path', async () => {
-    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
-    const dir = mkdtempSync(join(tmpdir(), 'pgwarden-cfg-'));
-    const file = join(dir, 'pgwarden.yaml');
-    writeFileSync(file, 'guard:\n  on_error: open\n  watch:\n    interval_secs: 5\n');
-    const result = await runCli(['--config', file, 'guard', 'list'], env);
-    const directory = await runCli(['--config', dir, 'guard', 'list'], env);
-    rmSync(dir, { recursive: true });
+    const [result, directory] = await withConfigFile('guard:\n  on_error: open\n  watch:\n    interval_secs: 5\n', (file) =>
+      Promise.all([runCli(['--config', file, 'guard', 'list'], env), runCli(['--config', dirname(file), 'guard', 'list'], env)]));
     assert.equal(directory.code, 2);
     assert.match(directory.stderr, /cannot read config file .*: it is a directory/);
     assert.equal(result.code, 2);
