@@ -9,7 +9,7 @@
 // without calling stop(), so nothing outlives a crashed test run.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync, appendFileSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -51,7 +51,7 @@ export interface Cluster {
 
 const require = createRequire(import.meta.url);
 
-export function binDirFor(flavor: Flavor): string {
+function binDirFor(flavor: Flavor): string {
   if (flavor === 'pg15') {
     const dir = '/usr/lib/postgresql/15/bin';
     if (!existsSync(path.join(dir, 'postgres'))) {
@@ -239,11 +239,4 @@ function makeCluster(parts: ClusterParts): Cluster {
     },
   };
   return cluster;
-}
-
-/** Appends lines to pg_hba.conf and reloads (for tests that need other auth rules). */
-export function appendHba(cluster: Cluster, lines: string[]): void {
-  const dataDir = path.join(cluster.socketDir, 'data');
-  appendFileSync(path.join(dataDir, 'pg_hba.conf'), lines.join('\n') + '\n');
-  run(cluster.binDir, 'pg_ctl', ['-D', dataDir, 'reload'], serverOsUser());
 }

@@ -13,7 +13,7 @@ import { SQL_TAG } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { RECORDER_ROLE } from '../sensors/index.ts';
 
-export const NOTIFY_CHANNEL = 'pgwarden_guard';
+const NOTIFY_CHANNEL = 'pgwarden_guard';
 
 export interface WatchedSession {
   pid: number;

@@ -35,7 +35,7 @@ async function quietTransaction(client: pg.Client): Promise<void> {
   await client.query(`${SQL_TAG}SET LOCAL pgaudit.log = 'none'`);
 }
 
-export async function requireSuperuser(client: pg.Client, what: string): Promise<void> {
+async function requireSuperuser(client: pg.Client, what: string): Promise<void> {
   const { rows } = await client.query<{ rolsuper: boolean; current_user: string }>(
     `${SQL_TAG}SELECT rolsuper, current_user FROM pg_catalog.pg_roles WHERE rolname = current_user`);
   if (!rows[0]?.rolsuper) {

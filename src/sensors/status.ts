@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
 import { LATEST_SCHEMA_VERSION } from './migrations.ts';
-import { RECORDER_ROLE, WATCHER_ROLE } from './install.ts';
+import { RECORDER_ROLE, WATCHER_ROLE, installedVersion } from './install.ts';
 import { EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, PINNED } from './manifest.ts';
 
 export type CheckState = 'OK' | 'MISSING' | 'CHANGED' | 'DISABLED' | 'FAILED' | 'WARN';
@@ -45,10 +45,7 @@ export async function sensorsStatus(client: pg.Client): Promise<StatusReport> {
     return report;
   }
 
-  const { rows: versionRows } = await client.query<{ version: number | null }>(
-    `${SQL_TAG}SELECT CASE WHEN pg_catalog.to_regclass('pgwarden.migrations') IS NULL THEN NULL
-       ELSE (SELECT pg_catalog.max(version) FROM pgwarden.migrations) END AS version`);
-  report.schemaVersion = versionRows[0]?.version ?? 0;
+  report.schemaVersion = await installedVersion(client);
   items.push({
     object: 'schema version',
     state: report.schemaVersion === LATEST_SCHEMA_VERSION ? 'OK' : (report.schemaVersion < LATEST_SCHEMA_VERSION ? 'CHANGED' : 'WARN'),
