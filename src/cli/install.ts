@@ -6,7 +6,7 @@ import { SQL_TAG, targetForDatabase, withClient, type Target } from '../core/db.
 import { PgwardenError } from '../core/errors.ts';
 import {
   dropClusterRoles, installSchema, newRecorderPassword, sensorsStatus, uninstallSchema,
-  updateRecorderPassword, type StatusReport,
+  isDrift, updateRecorderPassword, type StatusReport,
 } from '../sensors/index.ts';
 import { breakGlassRoles, collect, config, formatOption, print, targetOf, withConnection } from './common.ts';
 import { render } from './output.ts';
@@ -43,11 +43,19 @@ export function registerInstallCommands(program: Command): void {
       const defaults = { onError: guard.on_error, breakGlassRoles: guard.break_glass_roles };
       const installed = new Set<string>();
       await onEachDatabase(target, Boolean(options.allDatabases), async (client) => {
+        // What status found wrong before, so the user learns what this run repaired.
+        const before = await sensorsStatus(client);
         const result = await installSchema(client, password, settings, defaults);
         const database = result.database;
         installed.add(database);
         const change = result.fromVersion === result.toVersion ? `already at version ${result.toVersion}` : `version ${result.fromVersion} -> ${result.toVersion}`;
         print(`${database}: ${change}; login trigger: ${result.loginTrigger ? 'on' : 'none (PostgreSQL < 17: use session_exec or `pgwarden guard watch`)'}; refusal recorder: ${result.dblink === 'unavailable' ? 'server log only (dblink unavailable)' : 'dblink'}`);
+        if (before.installed) {
+          const after = await sensorsStatus(client);
+          const fixed = before.items.filter((item) => isDrift(item.state) && after.items.some((a) => a.object === item.object && a.state === 'OK'));
+          for (const item of fixed) print(`${database}: repaired ${item.object} (was ${item.state}: ${item.actual})`);
+          for (const item of after.items.filter((a) => isDrift(a.state))) print(`${database}: still ${item.state} ${item.object}: ${item.actual}`);
+        }
       });
       // The recorder role is cluster-wide and just got a new password: hand it to the other databases that have pgwarden.
       await propagateRecorderPassword(target, password, installed);

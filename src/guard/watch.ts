@@ -34,7 +34,7 @@ export interface TickResult {
 }
 
 const DENIED_SESSIONS = `
-  SELECT a.pid, a.usename::text AS user_name, a.datname::text AS database,
+  SELECT a.pid, a.backend_start, a.usename::text AS user_name, a.datname::text AS database,
          COALESCE(a.application_name, '') AS application, a.client_addr, a.client_port,
          -d.signed_rule AS rule_id, COALESCE(g.message, 'not allowed by the connection policy') AS message
     FROM pg_catalog.pg_stat_activity a
@@ -93,7 +93,7 @@ export function parseAllowedPayload(payload: string, receivedAt: Date): Record<s
   };
 }
 
-interface DeniedRow { pid: number; user_name: string; database: string; application: string; client_addr: string | null; rule_id: string | null; message: string | null }
+interface DeniedRow { pid: number; backend_start?: Date; user_name: string; database: string; application: string; client_addr: string | null; rule_id: string | null; message: string | null }
 
 function toSession(row: DeniedRow): WatchedSession {
   return {
@@ -128,6 +128,8 @@ export async function checkWatchPrivileges(client: pg.Client, terminate: boolean
 
 export class GuardWatcher {
   private pending: Record<string, unknown>[] = [];
+  /** Sessions a dry run has already reported, as pid@backend_start. */
+  private reported = new Set<string>();
   private readonly onNotification = (message: pg.Notification) => {
     if (message.channel !== NOTIFY_CHANNEL || !message.payload) return;
     const record = parseAllowedPayload(message.payload, new Date());
@@ -149,8 +151,16 @@ export class GuardWatcher {
 
   async tick(): Promise<TickResult> {
     const allowedRecorded = await this.storeNotified();
-    const { rows } = await this.client.query<DeniedRow>(SQL_TAG + (this.terminate ? TERMINATE_AND_RECORD : DENIED_SESSIONS));
-    return { denied: rows.map(toSession), terminated: this.terminate, allowedRecorded };
+    if (this.terminate) {
+      const { rows } = await this.client.query<DeniedRow>(SQL_TAG + TERMINATE_AND_RECORD);
+      return { denied: rows.map(toSession), terminated: true, allowedRecorded };
+    }
+    // A dry run sees the same sessions every tick: report each one once.
+    const { rows } = await this.client.query<DeniedRow>(SQL_TAG + DENIED_SESSIONS);
+    const current = new Set(rows.map((row) => `${row.pid}@${row.backend_start?.toISOString()}`));
+    const fresh = rows.filter((row) => !this.reported.has(`${row.pid}@${row.backend_start?.toISOString()}`));
+    this.reported = current;
+    return { denied: fresh.map(toSession), terminated: false, allowedRecorded };
   }
 
   private async storeNotified(): Promise<number> {

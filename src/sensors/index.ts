@@ -3,4 +3,4 @@ export {
   RECORDER_ROLE, WATCHER_ROLE, installSchema, uninstallSchema, dropClusterRoles, updateRecorderPassword, newRecorderPassword,
   applyGuardSettings, type InstallResult, type GuardSettingsInput, type UninstallResult,
 } from './install.ts';
-export { sensorsStatus, type StatusReport, type StatusItem, type CheckState } from './status.ts';
+export { sensorsStatus, isDrift, type StatusReport, type StatusItem, type CheckState } from './status.ts';

@@ -9,6 +9,11 @@ import { EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, PINNED } from '
 
 export type CheckState = 'OK' | 'MISSING' | 'CHANGED' | 'DISABLED' | 'FAILED' | 'WARN';
 
+/** Anything but OK and WARN means the installed guard is not what install made. */
+export function isDrift(state: CheckState): boolean {
+  return state !== 'OK' && state !== 'WARN';
+}
+
 export interface StatusItem {
   object: string;
   state: CheckState;
@@ -156,7 +161,7 @@ export async function sensorsStatus(client: pg.Client): Promise<StatusReport> {
   });
   if (dblinkRows.length > 0) items.push(await recorderCheck(client, dblinkRows[0]!.schema));
 
-  report.drift = items.some((item) => ['MISSING', 'CHANGED', 'DISABLED', 'FAILED'].includes(item.state));
+  report.drift = items.some((item) => isDrift(item.state));
   return report;
 }
 

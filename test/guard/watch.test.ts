@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { GuardWatcher } from '../../src/guard/index.ts';
 import { installedCluster, pgEnv, runCli, tryLogin, waitFor } from '../harness/cli.ts';
 import type { Cluster } from '../harness/postgres.ts';
 
@@ -59,6 +60,15 @@ describe('guard watch (PostgreSQL 15 with pgAudit)', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /would terminate pid \d+ app_user@postgres application "SQuirreL SQL"/);
     assert.equal((await client.query('SELECT 1 AS ok')).rows[0].ok, 1);
+    // A long-running dry run reports each session once, not at every poll.
+    const observer = new pg.Client({ connectionString: cluster.url() });
+    await observer.connect();
+    const watcher = new GuardWatcher(observer, false);
+    const first = await watcher.tick();
+    const second = await watcher.tick();
+    await observer.end();
+    assert.deepEqual(first.denied.map((d) => d.application), ['SQuirreL SQL']);
+    assert.deepEqual(second.denied, []);
     await client.end();
     const { rows } = await cluster.query("SELECT count(*)::int AS n FROM pgwarden.connection_attempts WHERE application = 'SQuirreL SQL'");
     assert.equal(rows[0]!.n, 0);

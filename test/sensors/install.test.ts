@@ -73,7 +73,9 @@ for (const flavor of ['pg18', 'pg15'] as Flavor[]) {
       assert.equal(status.code, 7);
       assert.match(status.stdout, new RegExp(`DISABLED\\s+${tamper.object}`));
       assert.match(status.stderr, /drift found in postgres.*\[PGW_ERR_DRIFT\]/s);
-      assert.equal((await runCli(['install'], env)).code, 0);
+      const repair = await runCli(['install'], env);
+      assert.equal(repair.code, 0);
+      assert.match(repair.stdout, new RegExp(`postgres: repaired ${tamper.object}.* \\(was DISABLED`));
       assert.equal((await runCli(['status'], env)).code, 0, 'install re-enabled it');
 
       await cluster.query(tamper.drop);
