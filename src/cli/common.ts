@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import type pg from 'pg';
 import { loadConfig, type Config } from '../core/config.ts';
-import { resolveTarget, withClient, type Target } from '../core/db.ts';
+import { SQL_TAG, resolveTarget, targetForDatabase, withClient, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { validateName } from '../guard/index.ts';
 import { FORMATS, type Format } from './output.ts';
@@ -35,6 +35,37 @@ export function config(command: Command): Config {
 export function targetOf(command: Command): Target {
   const options = command.opts() as ConnectionOptions;
   return resolveTarget(options, config(command));
+}
+
+/** Every database a connection can reach, plus template1 so new databases inherit the guard. */
+export async function connectableDatabases(client: pg.Client): Promise<string[]> {
+  const { rows } = await client.query<{ datname: string }>(
+    `${SQL_TAG}SELECT datname FROM pg_catalog.pg_database
+      WHERE datallowconn AND (NOT datistemplate OR datname = 'template1') ORDER BY datname = 'template1', datname`);
+  return rows.map((r) => r.datname);
+}
+
+/**
+ * Runs work in the target's database, or with --all-databases in each connectable one.
+ * With `onlyInstalled`, databases without the pgwarden schema are skipped.
+ */
+export async function onEachDatabase<T>(
+  target: Target, all: boolean, work: (client: pg.Client) => Promise<T>, options: { onlyInstalled?: boolean } = {},
+): Promise<T[]> {
+  if (!all) return [await withClient(target, work)];
+  const databases = await withClient(target, connectableDatabases);
+  const results: T[] = [];
+  for (const database of databases) {
+    const result = await withClient(targetForDatabase(target, database), async (client) => {
+      if (options.onlyInstalled) {
+        const { rows } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden'`);
+        if (rows.length === 0) return undefined;
+      }
+      return { value: await work(client) };
+    });
+    if (result) results.push(result.value);
+  }
+  return results;
 }
 
 /** Connects to the command's target, runs the work, always disconnects. */

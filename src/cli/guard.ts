@@ -8,7 +8,7 @@ import {
   type RuleAction, type StoredRule, type WatchedSession,
 } from '../guard/index.ts';
 import { applyGuardSettings } from '../sensors/index.ts';
-import { breakGlassRoles, collect, config, formatOption, parseInteger, print, targetOf, withConnection, withDatabase } from './common.ts';
+import { breakGlassRoles, collect, config, formatOption, onEachDatabase, parseInteger, print, targetOf, withConnection, withDatabase } from './common.ts';
 import { render, type Column, type Format } from './output.ts';
 
 const RULE_COLUMNS: Column<StoredRule>[] = [
@@ -26,7 +26,10 @@ function ruleJson(rule: StoredRule): object {
   return { ...rule, created_at: rule.created_at.toISOString() };
 }
 
-interface RuleOptions { role?: string[]; app?: string[]; client?: string[]; database?: string[]; message?: string; priority?: string; format: Format }
+interface RuleOptions {
+  role?: string[]; app?: string[]; client?: string[]; database?: string[]; message?: string; priority?: string;
+  allDatabases?: boolean; format: Format;
+}
 
 function ruleCommand(parent: Command, action: RuleAction): void {
   withConnection(parent.command(action))
@@ -37,6 +40,7 @@ function ruleCommand(parent: Command, action: RuleAction): void {
     .option('--database <name>', 'database name (repeatable; default any)', collect)
     .option('--message <text>', 'what a refused client is told')
     .option('--priority <n>', 'lower runs first (default 100)')
+    .option('--all-databases', 'add the rule in every database that has pgwarden, template1 included')
     .addOption(formatOption(['table', 'json']))
     .action(async (options: RuleOptions, command: Command) => {
       const rule = normaliseRule({
@@ -48,9 +52,18 @@ function ruleCommand(parent: Command, action: RuleAction): void {
         message: options.message,
         priority: options.priority === undefined ? undefined : parsePriority(options.priority),
       });
-      const stored = await withDatabase(command, (client) => addRule(client, rule));
-      if (options.format === 'json') print(JSON.stringify(ruleJson(stored), null, 2));
-      else print(`added rule ${stored.id}\n` + render([stored], RULE_COLUMNS, 'table'));
+      const added = await onEachDatabase(targetOf(command), Boolean(options.allDatabases), async (client) => {
+        const stored = await addRule(client, rule);
+        const { rows } = await client.query<{ db: string }>('SELECT pg_catalog.current_database() AS db');
+        return { database: rows[0]!.db, stored };
+      }, { onlyInstalled: true });
+      if (options.format === 'json') {
+        const json = added.map(({ database, stored }) => ({ database, ...ruleJson(stored) }));
+        print(JSON.stringify(options.allDatabases ? json : json[0], null, 2));
+      } else {
+        for (const { database, stored } of added) print(`${options.allDatabases ? `${database}: ` : ''}added rule ${stored.id}`);
+        print(render(added.slice(0, 1).map((a) => a.stored), RULE_COLUMNS, 'table'));
+      }
     });
 }
 
@@ -101,20 +114,23 @@ export function registerGuardCommands(program: Command): void {
     .addOption(new Option('--on-error <mode>', 'when the guard itself breaks: open (allow, default) or closed (refuse non-superusers)').choices(['open', 'closed']))
     .option('--break-glass-role <role>', 'a role never refused (repeatable; replaces the list)', collect)
     .option('--no-break-glass', 'clear the break-glass role list')
+    .option('--all-databases', 'change the settings in every database that has pgwarden, template1 included')
     .addOption(new Option('--record-allowed <on|off>', 'NOTIFY allowed logins for `guard watch` to record (on by default; off saves ~0.6 ms per login)').choices(['on', 'off']))
-    .action(async (options: { onError?: 'open' | 'closed'; breakGlassRole?: string[]; breakGlass: boolean; recordAllowed?: 'on' | 'off' }, command: Command) => {
-      const settings = await withDatabase(command, async (client) => {
+    .action(async (options: { onError?: 'open' | 'closed'; breakGlassRole?: string[]; breakGlass: boolean; recordAllowed?: 'on' | 'off'; allDatabases?: boolean }, command: Command) => {
+      const results = await onEachDatabase(targetOf(command), Boolean(options.allDatabases), async (client) => {
         await applyGuardSettings(client, {
           onError: options.onError,
           breakGlassRoles: options.breakGlass === false ? [] : breakGlassRoles(options.breakGlassRole),
           recordAllowed: options.recordAllowed === undefined ? undefined : options.recordAllowed === 'on',
         });
-        const { rows } = await client.query<{ on_error: string; break_glass_roles: string[]; record_allowed: boolean }>(
-          'SELECT on_error, break_glass_roles, record_allowed FROM pgwarden.guard_settings');
+        const { rows } = await client.query<{ db: string; on_error: string; break_glass_roles: string[]; record_allowed: boolean }>(
+          'SELECT pg_catalog.current_database() AS db, on_error, break_glass_roles, record_allowed FROM pgwarden.guard_settings');
         return rows[0]!;
-      });
-      print(`on error: fail ${settings.on_error}\nbreak-glass roles: ${settings.break_glass_roles.join(', ') || '(none)'}\n`
-        + `record allowed logins: ${settings.record_allowed ? 'on' : 'off'}`);
+      }, { onlyInstalled: true });
+      for (const settings of results) {
+        print(`${options.allDatabases ? `${settings.db}: ` : ''}on error: fail ${settings.on_error}\nbreak-glass roles: ${settings.break_glass_roles.join(', ') || '(none)'}\n`
+          + `record allowed logins: ${settings.record_allowed ? 'on' : 'off'}`);
+      }
     });
 
   withConnection(guard.command('watch'))

@@ -1,32 +1,14 @@
 // pgwarden install | uninstall | status
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type pg from 'pg';
-import { SQL_TAG, targetForDatabase, withClient, type Target } from '../core/db.ts';
+import { withClient, targetForDatabase, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import {
   dropClusterRoles, installSchema, newRecorderPassword, sensorsStatus, uninstallSchema,
   isDrift, updateRecorderPassword, type StatusReport,
 } from '../sensors/index.ts';
-import { breakGlassRoles, collect, config, formatOption, print, targetOf, withConnection } from './common.ts';
+import { breakGlassRoles, collect, config, connectableDatabases, formatOption, onEachDatabase, print, targetOf, withConnection } from './common.ts';
 import { render } from './output.ts';
-
-/** Every database a connection can reach, plus template1 so new databases inherit the guard. */
-async function connectableDatabases(client: pg.Client): Promise<string[]> {
-  const { rows } = await client.query<{ datname: string }>(
-    `${SQL_TAG}SELECT datname FROM pg_catalog.pg_database
-      WHERE datallowconn AND (NOT datistemplate OR datname = 'template1') ORDER BY datname = 'template1', datname`);
-  return rows.map((r) => r.datname);
-}
-
-/** Runs work in the target's database, or with --all-databases in each connectable one. */
-async function onEachDatabase<T>(target: Target, all: boolean, work: (client: pg.Client) => Promise<T>): Promise<T[]> {
-  if (!all) return [await withClient(target, work)];
-  const databases = await withClient(target, connectableDatabases);
-  const results: T[] = [];
-  for (const database of databases) results.push(await withClient(targetForDatabase(target, database), work));
-  return results;
-}
 
 export function registerInstallCommands(program: Command): void {
   withConnection(program.command('install'))

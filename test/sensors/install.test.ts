@@ -120,6 +120,12 @@ for (const flavor of ['pg18', 'pg15'] as Flavor[]) {
       }
       const all = await runCli(['status', '--all-databases'], env);
       assert.equal(all.code, 0, all.stdout);
+      // Rules live in each database: --all-databases adds one everywhere pgwarden is.
+      const everywhere = await runCli(['guard', 'deny', '--all-databases', '--role', 'contractor', '--app', '%excel%'], env);
+      assert.equal(everywhere.code, 0, everywhere.stderr);
+      for (const database of ['inventory', 'newly_created', 'postgres', 'template1']) assert.match(everywhere.stdout, new RegExp(`^${database}: added rule \\d+$`, 'm'));
+      const decided = await runCli(['guard', 'test', '--role', 'contractor', '--app', 'Excel'], pgEnv(cluster, 'inventory'));
+      assert.equal(decided.code, 1, decided.stdout);
       const removed = await runCli(['uninstall', '--all-databases'], env);
       assert.equal(removed.code, 0, removed.stderr);
       assert.match(removed.stdout, /role pgwarden_recorder: dropped/);
