@@ -42,6 +42,12 @@ function ruleCommand(parent: Command, action: RuleAction): void {
     .option('--priority <n>', 'lower runs first (default 100)')
     .option('--all-databases', 'add the rule in every database that has pgwarden, template1 included')
     .addOption(formatOption(['table', 'json']))
+    .addHelpText('after', action === 'deny' ? `
+Example:
+  pgwarden guard deny --role app_orders --role app_billing --app '%dbeaver%' --app '%pgadmin%' \\
+    --message 'GUI tools are not allowed for application accounts'` : `
+Example (an exception that runs before the deny rules at priority 100):
+  pgwarden guard allow --role app_billing --app 'billing-report%' --client 10.20.0.0/16 --priority 10`)
     .action(async (options: RuleOptions, command: Command) => {
       const rule = normaliseRule({
         action,

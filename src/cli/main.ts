@@ -15,7 +15,15 @@ export function buildProgram(): Command {
     .version(PGWARDEN_VERSION)
     .option('--config <file>', 'config file (default: ./pgwarden.yaml if present, or $PGWARDEN_CONFIG)')
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .addHelpText('after', `
+Connections: --db postgres://user@host:port/db, --server NAME from pgwarden.yaml, or the
+PGHOST/PGPORT/PGUSER/PGDATABASE variables. Passwords: PGPASSWORD, ~/.pgpass, or the config file.
+
+Exit codes: 0 ok, 1 guard test decided deny, 2 usage or bad value, 3 cannot connect or log in,
+4 missing privilege, 5 not installed, 6 not found, 7 drift (status), 8 server error.
+
+Start with: pgwarden demo. Docs: docs/guard.md, docs/sensors.md, docs/config.md, docs/errors.md`);
   registerDemoCommand(program);
   registerInstallCommands(program);
   registerGuardCommands(program);
