@@ -1,6 +1,6 @@
 // pgwarden guard allow | deny | list | remove | test | settings | watch
 import { Command, Option } from 'commander';
-import { withClient } from '../core/db.ts';
+import { SQL_TAG, withClient } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
 import {
@@ -60,7 +60,7 @@ Example (an exception that runs before the deny rules at priority 100):
       });
       const added = await onEachDatabase(targetOf(command), Boolean(options.allDatabases), async (client) => {
         const stored = await addRule(client, rule);
-        const { rows } = await client.query<{ db: string }>('SELECT pg_catalog.current_database() AS db');
+        const { rows } = await client.query<{ db: string }>(`${SQL_TAG}SELECT pg_catalog.current_database() AS db`);
         return { database: rows[0]!.db, stored };
       }, { onlyInstalled: true });
       if (options.format === 'json') {
@@ -130,7 +130,7 @@ export function registerGuardCommands(program: Command): void {
           recordAllowed: options.recordAllowed === undefined ? undefined : options.recordAllowed === 'on',
         });
         const { rows } = await client.query<{ db: string; on_error: string; break_glass_roles: string[]; record_allowed: boolean }>(
-          'SELECT pg_catalog.current_database() AS db, on_error, break_glass_roles, record_allowed FROM pgwarden.guard_settings');
+          `${SQL_TAG}SELECT pg_catalog.current_database() AS db, on_error, break_glass_roles, record_allowed FROM pgwarden.guard_settings`);
         return rows[0]!;
       }, { onlyInstalled: true });
       for (const settings of results) {

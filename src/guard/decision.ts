@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { RECORDER_ROLE } from '../sensors/index.ts';
-import { normaliseClient } from './rule-input.ts';
+import { DEFAULT_REFUSAL_MESSAGE, normaliseClient } from './rule-input.ts';
 
 export interface DecisionQuery {
   role: string;
@@ -54,7 +54,7 @@ export async function decide(client: pg.Client, query: DecisionQuery): Promise<D
     ...base,
     decision: signed < 0 ? 'deny' : 'allow',
     rule_id: Math.abs(signed),
-    message: signed < 0 ? row.message ?? 'not allowed by the connection policy' : row.message,
+    message: signed < 0 ? row.message ?? DEFAULT_REFUSAL_MESSAGE : row.message,
     reason: 'rule',
   };
 }

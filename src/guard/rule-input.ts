@@ -27,6 +27,9 @@ export interface NormalisedRule {
   priority: number;
 }
 
+/** What a refused client is told when its rule has no message; guard_refuse() in the migration says the same. */
+export const DEFAULT_REFUSAL_MESSAGE = 'not allowed by the connection policy';
+
 const MAX_NAME = 63; // NAMEDATALEN - 1: PostgreSQL truncates longer role and database names
 
 function invalid(message: string): PgwardenError {

@@ -12,6 +12,7 @@ import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { RECORDER_ROLE } from '../sensors/index.ts';
+import { DEFAULT_REFUSAL_MESSAGE } from './rule-input.ts';
 
 const NOTIFY_CHANNEL = 'pgwarden_guard';
 
@@ -36,7 +37,7 @@ export interface TickResult {
 const DENIED_SESSIONS = `
   SELECT a.pid, a.backend_start, a.usename::text AS user_name, a.datname::text AS database,
          COALESCE(a.application_name, '') AS application, a.client_addr, a.client_port,
-         -d.signed_rule AS rule_id, COALESCE(g.message, 'not allowed by the connection policy') AS message
+         -d.signed_rule AS rule_id, COALESCE(g.message, '${DEFAULT_REFUSAL_MESSAGE}') AS message
     FROM pg_catalog.pg_stat_activity a
     JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid
     CROSS JOIN pgwarden.guard_settings s

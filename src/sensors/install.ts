@@ -124,7 +124,7 @@ export async function installSchema(
 
     const { rows } = await client.query<{ database: string; trigger: boolean }>(
       `${SQL_TAG}SELECT pg_catalog.current_database() AS database,
-         EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = 'pgwarden_guard_login') AS trigger`);
+         EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = '${LOGIN_EVENT_TRIGGER}') AS trigger`);
     return {
       database: rows[0]!.database,
       fromVersion,

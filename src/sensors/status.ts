@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
 import { LATEST_SCHEMA_VERSION } from './migrations.ts';
 import { RECORDER_ROLE, WATCHER_ROLE, installedVersion } from './install.ts';
-import { EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, PINNED } from './manifest.ts';
+import { EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, LOGIN_EVENT_TRIGGER, PINNED } from './manifest.ts';
 
 export type CheckState = 'OK' | 'MISSING' | 'CHANGED' | 'DISABLED' | 'FAILED' | 'WARN';
 
@@ -97,7 +97,7 @@ export async function sensorsStatus(client: pg.Client): Promise<StatusReport> {
   if (report.serverVersion >= 170000) {
     const { rows } = await client.query<{ enabled: string; func: string }>(
       `${SQL_TAG}SELECT evtenabled AS enabled, evtfoid::regprocedure::text AS func
-         FROM pg_catalog.pg_event_trigger WHERE evtname = 'pgwarden_guard_login' AND evtevent = 'login'`);
+         FROM pg_catalog.pg_event_trigger WHERE evtname = '${LOGIN_EVENT_TRIGGER}' AND evtevent = 'login'`);
     const row = rows[0];
     const expected = 'enabled, ON login, EXECUTE pgwarden.guard_login()';
     let state: CheckState = 'OK';
@@ -108,7 +108,7 @@ export async function sensorsStatus(client: pg.Client): Promise<StatusReport> {
       if (row.enabled === 'D') state = 'DISABLED';
       else if (row.func !== 'pgwarden.guard_login()') state = 'CHANGED';
     }
-    items.push({ object: 'event trigger pgwarden_guard_login', state, expected, actual });
+    items.push({ object: `event trigger ${LOGIN_EVENT_TRIGGER}`, state, expected, actual });
   } else {
     const { rows } = await client.query<{ preload: string | null; login: string | null }>(
       `${SQL_TAG}SELECT pg_catalog.current_setting('session_preload_libraries', true) AS preload,
