@@ -4,6 +4,8 @@
 import { Command, CommanderError } from 'commander';
 import { PgwardenError } from '../core/errors.ts';
 import { PGWARDEN_VERSION } from '../core/version.ts';
+import { registerAlertsCommands } from './alerts.ts';
+import { registerDdlCommands } from './ddl.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerGuardCommands } from './guard.ts';
 import { registerInstallCommands } from './install.ts';
@@ -23,11 +25,14 @@ PGHOST/PGPORT/PGUSER/PGDATABASE variables. Passwords: PGPASSWORD, ~/.pgpass, or 
 Exit codes: 0 ok, 1 guard test decided deny, 2 usage or bad value, 3 cannot connect or log in,
 4 missing privilege, 5 not installed, 6 not found, 7 drift (status), 8 server error.
 
-Start with: pgwarden demo. Docs: docs/guard.md, docs/sensors.md, docs/config.md, docs/errors.md`);
+Start with: pgwarden demo. Docs: docs/guard.md, docs/ddl-audit.md, docs/alerts.md, docs/sensors.md,
+docs/config.md, docs/errors.md`);
   registerDemoCommand(program);
   registerInstallCommands(program);
   registerGuardCommands(program);
+  registerDdlCommands(program);
   registerReportCommands(program);
+  registerAlertsCommands(program);
   // Every subcommand reports usage errors the same way as the top level.
   const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride().showHelpAfterError('(run with --help for usage)');

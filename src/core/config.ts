@@ -29,15 +29,94 @@ const guardSchema = z.strictObject({
   }).prefault({}),
 }).prefault({});
 
+const componentName = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'names use letters, digits, _ . -');
+
+/** Which events a sink receives: every list present must match (case-insensitive, `*` wildcards). */
+const matchSchema = z.strictObject({
+  kinds: z.array(z.enum(['ddl', 'tamper'])).min(1).optional(),
+  databases: z.array(z.string().min(1)).min(1).optional(),
+  users: z.array(z.string().min(1)).min(1).optional(),
+  /** command tags such as 'DROP *' or 'ALTER TABLE' */
+  commands: z.array(z.string().min(1)).min(1).optional(),
+});
+
+const ddlSourceSchema = z.strictObject({
+  type: z.literal('ddl'),
+  /** a name under servers: (default: default_server, else the PG* environment) */
+  server: z.string().min(1).optional(),
+  /** databases to follow (default: the server's own); ['*'] means every database where pgwarden is installed */
+  databases: z.array(z.string().min(1)).min(1).optional(),
+  /** how often to compare the installed sensors with what install made (0: never) */
+  tamper_check_seconds: z.number().min(0).max(60).default(30),
+  /** a safety net: look for undelivered rows this often even without a notification */
+  poll_seconds: z.number().positive().max(3600).default(30),
+});
+
+const sinkCommon = {
+  /** sources this sink takes events from (default: all) */
+  inputs: z.array(componentName).min(1).optional(),
+  match: matchSchema.optional(),
+  ignore: matchSchema.optional(),
+};
+
+const emailSinkSchema = secretSource.extend({
+  type: z.literal('email'),
+  ...sinkCommon,
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(587),
+  /** starttls: upgrade or fail; implicit: TLS from the first byte (port 465); opportunistic: upgrade when offered; none: never */
+  tls: z.enum(['starttls', 'implicit', 'opportunistic', 'none']).default('starttls'),
+  tls_reject_unauthorized: z.boolean().default(true),
+  /** SMTP AUTH user; the password comes from password_env or password_file */
+  user: z.string().min(1).optional(),
+  from: z.string().min(3),
+  to: z.array(z.string().min(3)).min(1),
+  subject_prefix: z.string().default('[pgwarden]'),
+  timeout_seconds: z.number().positive().max(600).default(30),
+});
+
+const webhookSinkSchema = z.strictObject({
+  type: z.literal('webhook'),
+  ...sinkCommon,
+  url: z.url({ protocol: /^https?$/ }),
+  /** slack: Slack-compatible {text, blocks}; json: {text, delivery_id, events} */
+  format: z.enum(['slack', 'json']).default('slack'),
+  /** HMAC-SHA256 signing secret, from an environment variable or a file */
+  secret_env: z.string().min(1).optional(),
+  secret_file: z.string().min(1).optional(),
+  headers: z.record(z.string(), z.string()).default({}),
+  timeout_seconds: z.number().positive().max(600).default(10),
+});
+
+const pipelineSchema = z.strictObject({
+  sources: z.record(componentName, z.discriminatedUnion('type', [ddlSourceSchema])).default({}),
+  sinks: z.record(componentName, z.discriminatedUnion('type', [emailSinkSchema, webhookSinkSchema])).default({}),
+  batch: z.strictObject({
+    /** after a change arrives, wait this long so that a burst goes out as one message */
+    window_seconds: z.number().min(0).max(600).default(2),
+    max_events: z.number().int().min(1).max(10_000).default(100),
+  }).prefault({}),
+  retry: z.strictObject({
+    initial_seconds: z.number().positive().max(3600).default(2),
+    max_seconds: z.number().positive().max(86_400).default(300),
+  }).prefault({}),
+}).prefault({});
+
 export const configSchema = z.strictObject({
   servers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'server names use letters, digits, _ . -'), serverSchema).default({}),
   default_server: z.string().optional(),
   guard: guardSchema,
+  pipeline: pipelineSchema,
 });
 
 export type Config = z.infer<typeof configSchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;
 export type GuardConfig = z.infer<typeof guardSchema>;
+export type PipelineConfig = z.infer<typeof pipelineSchema>;
+export type MatchConfig = z.infer<typeof matchSchema>;
+export type DdlSourceConfig = z.infer<typeof ddlSourceSchema>;
+export type EmailSinkConfig = z.infer<typeof emailSinkSchema>;
+export type WebhookSinkConfig = z.infer<typeof webhookSinkSchema>;
 
 export const DEFAULT_CONFIG_FILE = 'pgwarden.yaml';
 
@@ -71,7 +150,46 @@ export function parseConfig(text: string, file = DEFAULT_CONFIG_FILE): Config {
   if (config.default_server && !config.servers[config.default_server]) {
     throw new PgwardenError('PGW_ERR_CONFIG', `${file}: default_server: "${config.default_server}" is not one of servers (${Object.keys(config.servers).join(', ') || 'none defined'})`);
   }
+  checkPipelineReferences(config, file, (path) => lineOf(doc, lineCounter, path));
   return config;
+}
+
+/** Names that point elsewhere in the file must exist: a sink's inputs, a source's server. */
+function checkPipelineReferences(config: Config, file: string, line: (path: PropertyKey[]) => number | undefined): void {
+  const fail = (path: PropertyKey[], message: string): never => {
+    const at = line(path);
+    throw new PgwardenError('PGW_ERR_CONFIG', `${file}${at ? `:${at}` : ''}: ${issuePath(path)}: ${message}`);
+  };
+  const sources = Object.keys(config.pipeline.sources);
+  for (const [name, source] of Object.entries(config.pipeline.sources)) {
+    if (source.server && !config.servers[source.server]) {
+      fail(['pipeline', 'sources', name, 'server'], `"${source.server}" is not one of servers (${Object.keys(config.servers).join(', ') || 'none defined'})`);
+    }
+  }
+  for (const [name, sink] of Object.entries(config.pipeline.sinks)) {
+    for (const input of sink.inputs ?? []) {
+      if (!sources.includes(input)) fail(['pipeline', 'sinks', name, 'inputs'], `"${input}" is not one of pipeline.sources (${sources.join(', ') || 'none defined'})`);
+    }
+    if (sink.type === 'webhook' && sink.secret_env && sink.secret_file) fail(['pipeline', 'sinks', name, 'secret_file'], 'give secret_env or secret_file, not both');
+    if (sink.type === 'email' && sink.password_env && sink.password_file) fail(['pipeline', 'sinks', name, 'password_file'], 'give password_env or password_file, not both');
+  }
+}
+
+/** A secret named in the config: from an environment variable or the first line of a file. */
+export function readSecret(where: string, env: string | undefined, file: string | undefined, keys = ['password_env', 'password_file']): string | undefined {
+  if (env !== undefined) {
+    const value = process.env[env];
+    if (value === undefined) throw new PgwardenError('PGW_ERR_CONFIG', `${where}.${keys[0]}: environment variable ${env} is not set`);
+    return value;
+  }
+  if (file !== undefined) {
+    try {
+      return readFileSync(file, 'utf8').split('\n')[0]!;
+    } catch (error) {
+      throw new PgwardenError('PGW_ERR_CONFIG', `${where}.${keys[1]}: cannot read ${file}: ${(error as Error).message}`);
+    }
+  }
+  return undefined;
 }
 
 function allowedKeys(path: PropertyKey[]): string[] {
@@ -83,6 +201,10 @@ function allowedKeys(path: PropertyKey[]): string[] {
     else return [];
   }
   const def = unwrap(schema);
+  if (def instanceof z.ZodDiscriminatedUnion) {
+    // Every key any variant allows; the type: key decides which apply.
+    return [...new Set(def.options.flatMap((option) => Object.keys((option as z.ZodObject).shape)))];
+  }
   return def instanceof z.ZodObject ? Object.keys(def.shape) : [];
 }
 

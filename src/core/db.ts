@@ -3,9 +3,8 @@
 // libpq PG* environment variables, which node-postgres reads itself (PGHOST, PGPORT,
 // PGUSER, PGDATABASE, PGPASSWORD, PGPASSFILE, PGSSLMODE). Passwords never come from argv
 // in documented usage: put them in PGPASSWORD, a pgpass file, or password_env/password_file.
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import type { Config, ServerConfig } from './config.ts';
+import { readSecret, type Config } from './config.ts';
 import { PgwardenError, classifyError } from './errors.ts';
 
 export interface Target {
@@ -31,22 +30,6 @@ export function redactUrl(url: string): string {
   }
 }
 
-function readSecret(source: ServerConfig, name: string): string | undefined {
-  if (source.password_env) {
-    const value = process.env[source.password_env];
-    if (value === undefined) throw new PgwardenError('PGW_ERR_CONFIG', `servers.${name}.password_env: environment variable ${source.password_env} is not set`);
-    return value;
-  }
-  if (source.password_file) {
-    try {
-      return readFileSync(source.password_file, 'utf8').split('\n')[0]!;
-    } catch (error) {
-      throw new PgwardenError('PGW_ERR_CONFIG', `servers.${name}.password_file: cannot read ${source.password_file}: ${(error as Error).message}`);
-    }
-  }
-  return undefined;
-}
-
 /** Resolves --db / --server / PG* environment into a Target. */
 export function resolveTarget(options: { db?: string; server?: string }, config: Config): Target {
   if (options.db) {
@@ -64,7 +47,7 @@ export function resolveTarget(options: { db?: string; server?: string }, config:
         ? `--server "${name}" is not defined in the config file (known: ${known.join(', ')})`
         : `--server "${name}" needs a config file that defines it under servers: (none was found; see --config)`);
     }
-    return { url: server.url, password: readSecret(server, name), label: name };
+    return { url: server.url, password: readSecret(`servers.${name}`, server.password_env, server.password_file), label: name };
   }
   const env = process.env;
   const label = `${env.PGUSER ?? '(os user)'}@${env.PGHOST ?? 'localhost'}:${env.PGPORT ?? '5432'}/${env.PGDATABASE ?? env.PGUSER ?? ''}`;

@@ -4,12 +4,14 @@ import type pg from 'pg';
 import { PGWARDEN_VERSION } from '../core/version.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
-import { BOOTSTRAP_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.ts';
-import { EXPECTED_FUNCTIONS, EXPECTED_TRIGGERS, LOGIN_EVENT_TRIGGER } from './manifest.ts';
+import { BOOTSTRAP_SQL, DDL_FUNCTIONS_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.ts';
+import { EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_TRIGGERS, LOGIN_EVENT_TRIGGER } from './manifest.ts';
 
 export const RECORDER_ROLE = 'pgwarden_recorder';
 /** Group role with exactly what `guard watch` needs; grant it to the login that runs the watcher. */
 export const WATCHER_ROLE = 'pgwarden_watcher';
+/** Group role with exactly what `pgwarden alerts run` needs: read DDL events, keep delivery bookkeeping. */
+export const ALERTS_ROLE = 'pgwarden_alerts';
 
 export interface GuardSettingsInput {
   onError?: 'open' | 'closed';
@@ -33,6 +35,9 @@ async function quietTransaction(client: pg.Client): Promise<void> {
   await client.query(`${SQL_TAG}SET LOCAL log_statement = 'none'`);
   await client.query(`${SQL_TAG}SET LOCAL log_min_duration_statement = -1`);
   await client.query(`${SQL_TAG}SET LOCAL pgaudit.log = 'none'`);
+  // Our own (re)generation of functions in schema pgwarden is not a schema change to report
+  // or to refuse under the change policy (see pgwarden.ddl_internal()).
+  await client.query(`${SQL_TAG}SET LOCAL pgwarden.internal = 'on'`);
 }
 
 async function requireSuperuser(client: pg.Client, what: string): Promise<void> {
@@ -90,10 +95,12 @@ export async function installSchema(
         CREATE ROLE ${RECORDER_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION CONNECTION LIMIT 20;
       END IF; END $$`);
     await client.query(`${SQL_TAG}ALTER ROLE ${RECORDER_ROLE} PASSWORD ${client.escapeLiteral(scramVerifier(recorderPassword))}`);
-    await client.query(`${SQL_TAG}DO $$ BEGIN
-      IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${WATCHER_ROLE}') THEN
-        CREATE ROLE ${WATCHER_ROLE} NOLOGIN;
-      END IF; END $$`);
+    for (const group of [WATCHER_ROLE, ALERTS_ROLE]) {
+      await client.query(`${SQL_TAG}DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${group}') THEN
+          CREATE ROLE ${group} NOLOGIN;
+        END IF; END $$`);
+    }
     // To see other sessions' application_name and address, and to end them.
     await client.query(`${SQL_TAG}GRANT pg_read_all_stats, pg_signal_backend TO ${WATCHER_ROLE}`);
 
@@ -105,6 +112,7 @@ export async function installSchema(
       applied.push(`${String(migration.version).padStart(4, '0')}-${migration.name}`);
     }
 
+    await client.query(DDL_FUNCTIONS_SQL);
     const dblink = await ensureDblink(client);
     await client.query(`${SQL_TAG}INSERT INTO pgwarden.guard_recorder (host, password) VALUES (coalesce($1, '127.0.0.1'), $2)
       ON CONFLICT (singleton) DO UPDATE SET password = excluded.password, host = coalesce($1, pgwarden.guard_recorder.host)`,
@@ -114,6 +122,12 @@ export async function installSchema(
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${WATCHER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.guard_settings, pgwarden.guard_rules TO ${WATCHER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT, INSERT ON pgwarden.connection_attempts TO ${WATCHER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${ALERTS_ROLE}`);
+    // status (run by the alerts process for tamper alerts) reads the recorded hashes and version.
+    await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.ddl_events, pgwarden.migrations, pgwarden.compiled_functions,
+      pgwarden.function_hashes, pgwarden.ddl_policy, pgwarden.ddl_windows TO ${ALERTS_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT SELECT, INSERT, UPDATE ON pgwarden.alert_sinks TO ${ALERTS_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT SELECT, INSERT ON pgwarden.alert_deliveries TO ${ALERTS_ROLE}`);
     if (fromVersion === 0) await applyGuardSettings(client, defaults);
     await applyGuardSettings(client, settings);
     // Regenerate the guard every time: dblink may have appeared since the last compile, or
@@ -121,6 +135,7 @@ export async function installSchema(
     await client.query(`${SQL_TAG}SELECT pgwarden.guard_compile()`);
     await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden.guard_decide(text, text, inet, text) TO ${WATCHER_ROLE}`);
     await restoreManifest(client);
+    await recordFunctionHashes(client);
 
     const { rows } = await client.query<{ database: string; trigger: boolean }>(
       `${SQL_TAG}SELECT pg_catalog.current_database() AS database,
@@ -150,14 +165,37 @@ async function restoreManifest(client: pg.Client): Promise<void> {
         ALTER TABLE pgwarden.${trigger.table} ENABLE TRIGGER ${trigger.name};
       END IF; END $$`);
   }
-  await client.query(`${SQL_TAG}DO $$ BEGIN
-    IF pg_catalog.current_setting('server_version_num')::integer >= 170000 THEN
-      IF EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = '${LOGIN_EVENT_TRIGGER}') THEN
-        ALTER EVENT TRIGGER ${LOGIN_EVENT_TRIGGER} ENABLE;
-      ELSE
-        CREATE EVENT TRIGGER ${LOGIN_EVENT_TRIGGER} ON login EXECUTE FUNCTION pgwarden.guard_login();
-      END IF;
-    END IF; END $$`);
+  // Event triggers: recreated when dropped or pointed at another function, re-enabled when
+  // disabled or switched to REPLICA/ALWAYS mode.
+  const { rows: [server] } = await client.query<{ version: number }>(
+    `${SQL_TAG}SELECT pg_catalog.current_setting('server_version_num')::int AS version`);
+  for (const trigger of EXPECTED_EVENT_TRIGGERS.filter((t) => server!.version >= t.since)) {
+    const { rows } = await client.query<{ fn: string; event: string; enabled: string }>(
+      `${SQL_TAG}SELECT evtfoid::regprocedure::text AS fn, evtevent AS event, evtenabled AS enabled
+         FROM pg_catalog.pg_event_trigger WHERE evtname = $1`, [trigger.name]);
+    const row = rows[0];
+    if (row && (row.fn !== trigger.fn || row.event !== trigger.event)) await client.query(`${SQL_TAG}DROP EVENT TRIGGER ${trigger.name}`);
+    if (!row || row.fn !== trigger.fn || row.event !== trigger.event) {
+      await client.query(`${SQL_TAG}CREATE EVENT TRIGGER ${trigger.name} ON ${trigger.event} EXECUTE FUNCTION ${trigger.fn}`);
+    } else if (row.enabled !== 'O') {
+      await client.query(`${SQL_TAG}ALTER EVENT TRIGGER ${trigger.name} ENABLE`);
+    }
+  }
+}
+
+/**
+ * Records the definition hash of the functions status verifies by hash: those install just
+ * rewrote, always; those a migration created, only the first time (so a later install never
+ * blesses a body someone replaced in between).
+ */
+async function recordFunctionHashes(client: pg.Client): Promise<void> {
+  for (const fn of EXPECTED_FUNCTIONS.filter((f) => f.hash !== 'compiled')) {
+    await client.query(
+      `${SQL_TAG}INSERT INTO pgwarden.function_hashes (signature, source_md5)
+       SELECT $1, pg_catalog.md5(p.prosrc) FROM pg_catalog.pg_proc p WHERE p.oid = pg_catalog.to_regprocedure($1)
+       ON CONFLICT (signature) DO ${fn.hash === 'install' ? 'UPDATE SET source_md5 = excluded.source_md5, recorded_at = pg_catalog.now()' : 'NOTHING'}`,
+      [fn.signature]);
+  }
 }
 
 async function ensureDblink(client: pg.Client): Promise<InstallResult['dblink']> {
@@ -208,7 +246,7 @@ export async function uninstallSchema(client: pg.Client): Promise<UninstallResul
     const { rows } = await client.query<{ database: string; present: boolean }>(
       `${SQL_TAG}SELECT pg_catalog.current_database() AS database,
          EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden') AS present`);
-    await client.query(`${SQL_TAG}DROP EVENT TRIGGER IF EXISTS ${LOGIN_EVENT_TRIGGER}`);
+    for (const trigger of EXPECTED_EVENT_TRIGGERS) await client.query(`${SQL_TAG}DROP EVENT TRIGGER IF EXISTS ${trigger.name}`);
     // CASCADE takes dblink along only when install created it inside this schema.
     await client.query(`${SQL_TAG}DROP SCHEMA IF EXISTS pgwarden CASCADE`);
     return { database: rows[0]!.database, removed: rows[0]!.present };
@@ -218,7 +256,7 @@ export async function uninstallSchema(client: pg.Client): Promise<UninstallResul
 /** Drops the cluster-wide roles once no database uses them; says why when one cannot go. */
 export async function dropClusterRoles(client: pg.Client): Promise<{ role: string; dropped: boolean; reason?: string }[]> {
   const results = [];
-  for (const role of [RECORDER_ROLE, WATCHER_ROLE]) {
+  for (const role of [RECORDER_ROLE, WATCHER_ROLE, ALERTS_ROLE]) {
     const { rows } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1`, [role]);
     if (rows.length === 0) continue;
     try {

@@ -9,7 +9,7 @@ export interface Migration {
   sql: string;
 }
 
-const FILES = ['0001-connection-guard.sql'] as const;
+const FILES = ['0001-connection-guard.sql', '0002-ddl-audit.sql'] as const;
 
 function load(file: string): Migration {
   const match = /^(\d{4})-(.+)\.sql$/.exec(file);
@@ -22,6 +22,12 @@ function load(file: string): Migration {
 }
 
 export const MIGRATIONS: readonly Migration[] = FILES.map(load);
+
+/**
+ * Applied by every install after the migrations (CREATE OR REPLACE): the DDL audit's
+ * event-trigger functions, so that install puts back a replaced one.
+ */
+export const DDL_FUNCTIONS_SQL = readFileSync(new URL('./sql/ddl-functions.sql', import.meta.url), 'utf8');
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
 /** Creates the schema and the bookkeeping table; safe to run again. */

@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
 import { LATEST_SCHEMA_VERSION } from './migrations.ts';
 import { RECORDER_ROLE, WATCHER_ROLE, installedVersion } from './install.ts';
-import { EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, LOGIN_EVENT_TRIGGER, PINNED } from './manifest.ts';
+import { EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, PINNED } from './manifest.ts';
 
 export type CheckState = 'OK' | 'MISSING' | 'CHANGED' | 'DISABLED' | 'FAILED' | 'WARN';
 
@@ -94,22 +94,26 @@ export async function sensorsStatus(client: pg.Client): Promise<StatusReport> {
     });
   }
 
-  if (report.serverVersion >= 170000) {
-    const { rows } = await client.query<{ enabled: string; func: string }>(
-      `${SQL_TAG}SELECT evtenabled AS enabled, evtfoid::regprocedure::text AS func
-         FROM pg_catalog.pg_event_trigger WHERE evtname = '${LOGIN_EVENT_TRIGGER}' AND evtevent = 'login'`);
+  for (const trigger of EXPECTED_EVENT_TRIGGERS.filter((t) => report.serverVersion >= t.since)) {
+    const { rows } = await client.query<{ enabled: string; func: string; event: string }>(
+      `${SQL_TAG}SELECT evtenabled AS enabled, evtfoid::regprocedure::text AS func, evtevent AS event
+         FROM pg_catalog.pg_event_trigger WHERE evtname = $1`, [trigger.name]);
     const row = rows[0];
-    const expected = 'enabled, ON login, EXECUTE pgwarden.guard_login()';
+    const expected = `enabled, ON ${trigger.event}, EXECUTE ${trigger.fn}`;
     let state: CheckState = 'OK';
     let actual = 'absent';
     if (!row) state = 'MISSING';
     else {
-      actual = `${row.enabled === 'D' ? 'disabled' : 'enabled'}, ON login, EXECUTE ${row.func}`;
-      if (row.enabled === 'D') state = 'DISABLED';
-      else if (row.func !== 'pgwarden.guard_login()') state = 'CHANGED';
+      // 'R' fires only in replication-replica sessions: as good as disabled for everyone else.
+      const mode = { O: 'enabled', D: 'disabled', R: 'enabled for replicas only', A: 'enabled always' }[row.enabled] ?? row.enabled;
+      actual = `${mode}, ON ${row.event}, EXECUTE ${row.func}`;
+      if (row.enabled === 'D' || row.enabled === 'R') state = 'DISABLED';
+      else if (row.func !== trigger.fn || row.event !== trigger.event) state = 'CHANGED';
     }
-    items.push({ object: `event trigger ${LOGIN_EVENT_TRIGGER}`, state, expected, actual });
-  } else {
+    items.push({ object: `event trigger ${trigger.name}`, state, expected, actual });
+  }
+
+  if (report.serverVersion < 170000) {
     const { rows } = await client.query<{ preload: string | null; login: string | null }>(
       `${SQL_TAG}SELECT pg_catalog.current_setting('session_preload_libraries', true) AS preload,
                         pg_catalog.current_setting('session_exec.login_name', true) AS login`);
@@ -134,6 +138,41 @@ export async function sensorsStatus(client: pg.Client): Promise<StatusReport> {
       state: row.actual === null ? 'MISSING' : row.actual === row.recorded ? 'OK' : 'CHANGED',
       expected: `md5 ${row.recorded}`,
       actual: row.actual === null ? 'absent' : `md5 ${row.actual}`,
+    });
+  }
+
+  // Functions install wrote: the body must be what install recorded.
+  const { rows: hashed } = await client.query<{ signature: string; recorded: string | null; actual: string | null }>(
+    `${SQL_TAG}SELECT f.signature, h.source_md5 AS recorded, pg_catalog.md5(p.prosrc) AS actual
+       FROM pg_catalog.unnest($1::text[]) AS f(signature)
+       LEFT JOIN pgwarden.function_hashes h ON h.signature = f.signature
+       LEFT JOIN pg_catalog.pg_proc p ON p.oid = pg_catalog.to_regprocedure(f.signature)
+      ORDER BY f.signature`,
+    [EXPECTED_FUNCTIONS.filter((f) => f.hash !== 'compiled').map((f) => f.signature)],
+  ).catch(() => ({ rows: [] as { signature: string; recorded: string | null; actual: string | null }[] }));
+  for (const row of hashed.filter((h) => h.actual !== null)) {
+    items.push({
+      object: `definition of ${row.signature}`,
+      state: row.recorded === null ? 'WARN' : row.actual === row.recorded ? 'OK' : 'CHANGED',
+      expected: row.recorded === null ? 'a recorded hash (run `pgwarden install`)' : `md5 ${row.recorded}`,
+      actual: `md5 ${row.actual}`,
+    });
+  }
+
+  // Alert delivery: a sink that keeps failing is something to fix before an alert is missed.
+  const { rows: sinks } = await client.query<{ sink: string; attempts: number; last_error: string | null; next_attempt_at: Date | null; pending: string }>(
+    `${SQL_TAG}SELECT s.sink, s.attempts, s.last_error, s.next_attempt_at,
+        (SELECT pg_catalog.count(*) FROM pgwarden.ddl_events e WHERE e.id > s.delivered_through)::text AS pending
+       FROM pgwarden.alert_sinks s ORDER BY s.sink`,
+  ).catch(() => ({ rows: [] as { sink: string; attempts: number; last_error: string | null; next_attempt_at: Date | null; pending: string }[] }));
+  for (const sink of sinks) {
+    items.push({
+      object: `alert delivery to ${sink.sink}`,
+      state: sink.attempts > 0 ? 'FAILED' : 'OK',
+      expected: 'delivering',
+      actual: sink.attempts > 0
+        ? `${sink.attempts} failed attempt(s), last: ${sink.last_error ?? '?'}; ${sink.pending} event(s) waiting; next try ${sink.next_attempt_at?.toISOString() ?? 'soon'}`
+        : `delivering, ${sink.pending} event(s) not yet settled`,
     });
   }
 

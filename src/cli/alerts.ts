@@ -1,0 +1,52 @@
+// pgwarden alerts run: the long-running process that delivers DDL and tamper alerts.
+import type { Command } from 'commander';
+import type { DdlSourceConfig } from '../core/config.ts';
+import { PgwardenError } from '../core/errors.ts';
+import { createLogger } from '../core/logger.ts';
+import { createSink, createSources, runGraph, type Source } from '../pipeline/index.ts';
+import { config, targetOf, withConnection } from './common.ts';
+
+export function registerAlertsCommands(program: Command): void {
+  const alerts = program.command('alerts').description('real-time alerts: DDL changes and tampering, by email and webhook');
+  withConnection(alerts.command('run'))
+    .description('deliver alerts until stopped (SIGINT/SIGTERM); sources and sinks come from pipeline: in pgwarden.yaml')
+    .option('--all-databases', 'with --db/--server: follow every database where pgwarden is installed')
+    .addHelpText('after', `
+With --db or --server, that server's DDL log is the only source (the config's pipeline.sources
+are ignored); the sinks always come from the config file. See docs/alerts.md.
+
+Example pgwarden.yaml:
+  pipeline:
+    sinks:
+      dba-mail: { type: email, host: smtp.example.com, user: pgwarden, password_env: SMTP_PASSWORD,
+                  from: pgwarden@example.com, to: [dba@example.com] }
+      chatops:  { type: webhook, url: 'https://hooks.slack.com/services/...', match: { commands: ['DROP *'] } }`)
+    .action(async (options: { allDatabases?: boolean; db?: string; server?: string }, command: Command) => {
+      const cfg = config(command);
+      const log = createLogger('alerts');
+      const sinkEntries = Object.entries(cfg.pipeline.sinks);
+      if (sinkEntries.length === 0) {
+        throw new PgwardenError('PGW_ERR_CONFIG', 'pipeline.sinks: no sink is configured, so there is nowhere to deliver alerts (see docs/alerts.md)');
+      }
+      const sources: Source[] = [];
+      if (options.db || options.server || Object.keys(cfg.pipeline.sources).length === 0) {
+        const implicit: DdlSourceConfig = {
+          type: 'ddl', server: options.server, databases: options.allDatabases ? ['*'] : undefined, tamper_check_seconds: 30, poll_seconds: 30,
+        };
+        sources.push(...await createSources('ddl', implicit, cfg, log, targetOf(command)));
+      } else {
+        for (const [name, source] of Object.entries(cfg.pipeline.sources)) sources.push(...await createSources(name, source, cfg, log));
+      }
+      const sinks = sinkEntries.map(([name, sink]) => createSink(name, sink));
+      const running = await runGraph({ sources, sinks }, cfg.pipeline, log);
+      log.info({ sources: sources.map((s) => s.name), sinks: sinks.map((s) => s.name) }, 'delivering alerts');
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          log.info('stopping');
+          void running.stop().then(resolve);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+}

@@ -1,0 +1,252 @@
+// The DDL log of one database as a pipeline source: LISTEN pgwarden_ddl for news, the
+// pgwarden.ddl_events table for the events themselves, and per sink a durable place in
+// pgwarden.alert_sinks, so a restarted process catches up exactly where it stopped.
+// It also compares the installed sensors with what install made every few seconds and
+// emits a 'tamper' event when they drift (event triggers never see ALTER/DROP EVENT TRIGGER).
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { SQL_TAG, connect, type Target } from '../../core/db.ts';
+import type { PgwardenEvent } from '../../core/event.ts';
+import { ddlEventsAfter, ddlRowToEvent } from '../../ddl/index.ts';
+import { sensorsStatus } from '../../sensors/index.ts';
+import type { Lane, Pending, Sink, Source, Wake } from '../types.ts';
+
+export const DDL_CHANNEL = 'pgwarden_ddl';
+const TAMPER_STATES = new Set(['MISSING', 'CHANGED', 'DISABLED']);
+
+export interface DdlLogOptions {
+  /** the configured source name */
+  input: string;
+  /** how alerts name the server */
+  server: string;
+  database: string;
+  target: Target;
+  tamperCheckSeconds: number;
+  /** look for undelivered rows at least this often, even without a notification */
+  pollSeconds: number;
+  log: Logger;
+}
+
+type InFlight = { kind: 'ddl'; through: number; eventIds: number[] } | { kind: 'tamper'; event: PgwardenEvent };
+
+export class DdlLogSource implements Source {
+  readonly name: string;
+  readonly input: string;
+  private client: pg.Client | null = null;
+  private stopped = false;
+  private readonly waiters = new Set<(wake: Wake) => void>();
+  private readonly tamperQueues = new Map<string, PgwardenEvent[]>();
+  private readonly lanesBySink = new Map<string, Sink>();
+  private lastFindings: string | null = null;
+  private tamperTimer: NodeJS.Timeout | undefined;
+  private tamperSequence = 0;
+  private reconnectDelay = 1000;
+  private connecting: Promise<pg.Client> | null = null;
+
+  constructor(private readonly options: DdlLogOptions) {
+    this.input = options.input;
+    this.name = `${options.input}/${options.database}`;
+  }
+
+  async start(): Promise<void> {
+    await this.connection().catch((error: Error) => this.options.log.warn({ source: this.name, err: error.message }, 'cannot connect yet; retrying'));
+    if (this.options.tamperCheckSeconds > 0) {
+      const check = () => {
+        void this.checkTamper().finally(() => {
+          if (!this.stopped) this.tamperTimer = setTimeout(check, this.options.tamperCheckSeconds * 1000);
+        });
+      };
+      check();
+    }
+  }
+
+  /** The connection, (re)made on demand; LISTEN is set up before anyone reads, so no news is missed in between. */
+  private connection(): Promise<pg.Client> {
+    if (this.client) return Promise.resolve(this.client);
+    this.connecting ??= (async () => {
+      try {
+        const client = await connect(this.options.target, 'pgwarden alerts');
+        client.on('notification', () => this.wake('change'));
+        client.on('error', () => this.dropConnection(client));
+        client.on('end', () => this.dropConnection(client));
+        await client.query(`${SQL_TAG}LISTEN ${DDL_CHANNEL}`);
+        this.client = client;
+        this.reconnectDelay = 1000;
+        this.options.log.info({ source: this.name }, 'connected; listening for DDL');
+        // Whatever happened while we were away is waiting in the table.
+        this.wake('change');
+        return client;
+      } finally {
+        this.connecting = null;
+      }
+    })();
+    return this.connecting;
+  }
+
+  private dropConnection(client: pg.Client): void {
+    if (this.client !== client) return;
+    this.client = null;
+    void client.end().catch(() => undefined);
+    if (this.stopped) return;
+    this.options.log.warn({ source: this.name }, 'connection lost; reconnecting');
+    const retry = () => {
+      if (this.stopped || this.client) return;
+      this.connection().catch((error: Error) => {
+        this.options.log.warn({ source: this.name, err: error.message }, 'reconnect failed');
+        this.reconnectDelay = Math.min(this.reconnectDelay * 2, 30_000);
+        setTimeout(retry, this.reconnectDelay).unref();
+      });
+    };
+    setTimeout(retry, this.reconnectDelay).unref();
+  }
+
+  private wake(wake: Wake): void {
+    for (const waiter of [...this.waiters]) waiter(wake);
+  }
+
+  changed(ms: number, signal: AbortSignal): Promise<Wake> {
+    return new Promise((resolve) => {
+      if (signal.aborted || this.stopped) return resolve('stopped');
+      const done = (wake: Wake) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.waiters.delete(done);
+        resolve(wake);
+      };
+      const onAbort = () => done('stopped');
+      const timer = setTimeout(() => done('timeout'), Math.min(ms, this.options.pollSeconds * 1000));
+      signal.addEventListener('abort', onAbort);
+      this.waiters.add(done);
+    });
+  }
+
+  /** Compares the installed sensors with the manifest; a new drift (or its end) becomes a tamper event. */
+  async checkTamper(): Promise<void> {
+    let findings: { object: string; state: string; expected: string; actual: string }[];
+    try {
+      const report = await sensorsStatus(await this.connection());
+      findings = report.items.filter((item) => TAMPER_STATES.has(item.state)).map(({ object, state, expected, actual }) => ({ object, state, expected, actual }));
+    } catch (error) {
+      this.options.log.warn({ source: this.name, err: (error as Error).message }, 'tamper check failed');
+      return;
+    }
+    const key = JSON.stringify(findings);
+    const previous = this.lastFindings;
+    this.lastFindings = key;
+    if (key === previous) return;
+    const resolved = findings.length === 0;
+    // Nothing to say at start-up when all is well; an end of drift only after a drift.
+    if (resolved && (previous === null || previous === '[]')) return;
+    this.tamperSequence += 1;
+    const event: PgwardenEvent = {
+      ts: new Date().toISOString(), kind: 'tamper', server: this.options.server, pid: null, session_id: null, session_line: null,
+      user: null, database: this.options.database, application: null, client_addr: null, client_port: null,
+      severity: resolved ? 'NOTICE' : 'WARNING', sqlstate: null,
+      message: resolved ? 'pgwarden sensors intact again' : findings.map((f) => `${f.object} ${f.state}`).join('; '),
+      tamper: { findings, resolved },
+      source: { input: `tamper:${this.options.server}/${this.options.database}`, position: `${Date.now()}-${this.tamperSequence}` },
+    };
+    this.options.log.warn({ source: this.name, findings: findings.length }, resolved ? 'sensors intact again' : 'sensors changed: tamper alert');
+    for (const [sinkName, sink] of this.lanesBySink) {
+      if (sink.accepts(event)) this.tamperQueues.set(sinkName, [...(this.tamperQueues.get(sinkName) ?? []), event]);
+    }
+    this.wake('change');
+  }
+
+  lane(sink: Sink): Lane {
+    this.lanesBySink.set(sink.name, sink);
+    const inFlight = new Map<string, InFlight>();
+    let registered = false;
+    const db = this.options.database;
+    const toEvent = (row: Parameters<typeof ddlRowToEvent>[0]) => ddlRowToEvent(row, this.options.server);
+
+    return {
+      next: async (maxEvents: number): Promise<Pending | null> => {
+        const tamper = this.tamperQueues.get(sink.name)?.[0];
+        if (tamper) {
+          const messageId = `tamper.${db}.${sink.name}.${tamper.source.position}`;
+          inFlight.set(messageId, { kind: 'tamper', event: tamper });
+          return { events: [tamper], messageId };
+        }
+        const client = await this.connection();
+        if (!registered) {
+          // A new sink starts with changes made from now on, not with the whole history.
+          await client.query(`${SQL_TAG}INSERT INTO pgwarden.alert_sinks (sink, delivered_through)
+            SELECT $1, COALESCE(pg_catalog.max(id), 0) FROM pgwarden.ddl_events ON CONFLICT (sink) DO NOTHING`, [sink.name]);
+          registered = true;
+        }
+        for (;;) {
+          const { rows: [state] } = await client.query<{ delivered: number; inflight: number | null; message_id: string | null }>(
+            `${SQL_TAG}SELECT delivered_through::float8 AS delivered, inflight_through::float8 AS inflight, inflight_message_id AS message_id
+               FROM pgwarden.alert_sinks WHERE sink = $1`, [sink.name]);
+          if (!state) throw new Error(`pgwarden.alert_sinks has no row for sink ${sink.name}`);
+          if (state.inflight !== null && state.message_id !== null) {
+            // Sent before a crash or a failure: the same events again, under the same id.
+            const rows = await ddlEventsAfter(client, state.delivered, 100_000, state.inflight);
+            const events = rows.map(toEvent).filter((e) => sink.accepts(e));
+            if (events.length > 0) {
+              inFlight.set(state.message_id, { kind: 'ddl', through: state.inflight, eventIds: events.map((e) => e.ddl!.id) });
+              return { events, messageId: state.message_id };
+            }
+            await this.advance(client, sink.name, [], state.inflight, state.message_id);
+            continue;
+          }
+          const rows = await ddlEventsAfter(client, state.delivered, maxEvents);
+          if (rows.length === 0) return null;
+          const through = rows[rows.length - 1]!.id;
+          const events = rows.map(toEvent).filter((e) => sink.accepts(e));
+          if (events.length === 0) {
+            await this.advance(client, sink.name, [], through, '');
+            continue;
+          }
+          const messageId = `ddl.${db}.${sink.name}.${events[0]!.ddl!.id}-${events[events.length - 1]!.ddl!.id}`;
+          await client.query(`${SQL_TAG}UPDATE pgwarden.alert_sinks SET inflight_through = $2, inflight_message_id = $3, updated_at = pg_catalog.now()
+            WHERE sink = $1`, [sink.name, through, messageId]);
+          inFlight.set(messageId, { kind: 'ddl', through, eventIds: events.map((e) => e.ddl!.id) });
+          return { events, messageId };
+        }
+      },
+
+      settle: async (pending: Pending): Promise<void> => {
+        const flight = inFlight.get(pending.messageId);
+        inFlight.delete(pending.messageId);
+        if (!flight) throw new Error(`unknown batch ${pending.messageId}`);
+        if (flight.kind === 'tamper') {
+          this.tamperQueues.set(sink.name, (this.tamperQueues.get(sink.name) ?? []).filter((e) => e !== flight.event));
+          return;
+        }
+        await this.advance(await this.connection(), sink.name, flight.eventIds, flight.through, pending.messageId);
+      },
+
+      fail: async (pending: Pending, error: string, attempts: number, nextAttemptAt: Date): Promise<void> => {
+        if (inFlight.get(pending.messageId)?.kind !== 'ddl') return;
+        await (await this.connection()).query(
+          `${SQL_TAG}UPDATE pgwarden.alert_sinks SET attempts = $2, last_error = $3, last_attempt_at = pg_catalog.now(),
+              next_attempt_at = $4, updated_at = pg_catalog.now() WHERE sink = $1`,
+          [sink.name, attempts, error.slice(0, 1000), nextAttemptAt]);
+      },
+    };
+  }
+
+  /** One statement, so the deliveries and the new place land together or not at all. */
+  private async advance(client: pg.Client, sink: string, eventIds: number[], through: number, messageId: string): Promise<void> {
+    await client.query(
+      `${SQL_TAG}WITH delivered AS (
+         INSERT INTO pgwarden.alert_deliveries (sink, event_id, message_id)
+         SELECT $1, e, $4 FROM pg_catalog.unnest($2::bigint[]) AS e)
+       UPDATE pgwarden.alert_sinks
+          SET delivered_through = pg_catalog.greatest(delivered_through, $3), inflight_through = NULL, inflight_message_id = NULL,
+              attempts = 0, last_error = NULL, next_attempt_at = NULL, updated_at = pg_catalog.now()
+        WHERE sink = $1`,
+      [sink, eventIds, through, messageId]);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.tamperTimer);
+    this.wake('stopped');
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,53 @@
+// The source registry: one file per source type. A configured source may expand into several
+// running sources (the DDL log of each database it follows).
+import type { Logger } from 'pino';
+import type { Config, DdlSourceConfig } from '../../core/config.ts';
+import { SQL_TAG, resolveTarget, targetForDatabase, withClient, type Target } from '../../core/db.ts';
+import { PgwardenError } from '../../core/errors.ts';
+import type { Source } from '../types.ts';
+import { DdlLogSource } from './ddl-log.ts';
+
+export const SOURCE_TYPES = ['ddl'] as const;
+
+/** How alerts name a server: its name in the config, else host:port of the URL. */
+function serverName(source: DdlSourceConfig, target: Target): string {
+  if (source.server) return source.server;
+  if (target.url) {
+    const url = new URL(target.url);
+    return `${url.hostname || 'localhost'}:${url.port || '5432'}`;
+  }
+  return `${process.env.PGHOST ?? 'localhost'}:${process.env.PGPORT ?? '5432'}`;
+}
+
+async function databasesOf(source: DdlSourceConfig, target: Target): Promise<string[]> {
+  if (!source.databases) {
+    const { rows } = await withClient(target, (client) => client.query<{ db: string }>(`${SQL_TAG}SELECT pg_catalog.current_database() AS db`));
+    return [rows[0]!.db];
+  }
+  if (source.databases.length === 1 && source.databases[0] === '*') {
+    // Every connectable database where pgwarden is installed (template1 has no DDL to follow).
+    return withClient(target, async (client) => {
+      const { rows } = await client.query<{ datname: string }>(
+        `${SQL_TAG}SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname`);
+      const found: string[] = [];
+      for (const { datname } of rows) {
+        const has = await withClient(targetForDatabase(target, datname), async (other) =>
+          (await other.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden'`)).rows.length > 0).catch(() => false);
+        if (has) found.push(datname);
+      }
+      if (found.length === 0) throw new PgwardenError('PGW_ERR_NOT_INSTALLED', `no database on ${target.label} has pgwarden installed`);
+      return found;
+    });
+  }
+  return source.databases;
+}
+
+export async function createSources(name: string, source: DdlSourceConfig, config: Config, log: Logger, override?: Target): Promise<Source[]> {
+  const target = override ?? resolveTarget({ server: source.server }, config);
+  const server = serverName(source, target);
+  const databases = await databasesOf(source, target);
+  return databases.map((database) => new DdlLogSource({
+    input: name, server, database, target: targetForDatabase(target, database),
+    tamperCheckSeconds: source.tamper_check_seconds, pollSeconds: source.poll_seconds, log,
+  }));
+}

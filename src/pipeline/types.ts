@@ -1,0 +1,44 @@
+// The pipeline's contracts. A source keeps, per sink, the place up to which its events are
+// settled; a sink delivers a batch and resolves only once the receiver accepted it. The
+// lane between them marks events delivered only after that.
+import type { PgwardenEvent } from '../core/event.ts';
+
+/** A batch on its way to one sink. The message id stays the same when it is sent again. */
+export interface Pending {
+  events: PgwardenEvent[];
+  messageId: string;
+}
+
+/** A source's events for one sink. */
+export interface Lane {
+  /** The next batch to send, or null when everything is settled. Non-matching events are settled on the way. */
+  next(maxEvents: number): Promise<Pending | null>;
+  /** The sink accepted the batch: record each event as delivered and move on, atomically. */
+  settle(pending: Pending): Promise<void>;
+  /** The sink refused or was unreachable: keep the batch, remember why and when to try again. */
+  fail(pending: Pending, error: string, attempts: number, nextAttemptAt: Date): Promise<void>;
+}
+
+export type Wake = 'change' | 'timeout' | 'stopped';
+
+export interface Source {
+  readonly name: string;
+  /** The configured source it came from (a sink's `inputs` name this). */
+  readonly input: string;
+  start(): Promise<void>;
+  lane(sink: Sink): Lane;
+  /** Resolves when new events may be pending, after `ms`, or when stopped. */
+  changed(ms: number, signal: AbortSignal): Promise<Wake>;
+  stop(): Promise<void>;
+}
+
+export interface Sink {
+  readonly name: string;
+  readonly type: string;
+  readonly inputs: string[] | undefined;
+  /** Whether this sink wants the event (its match and ignore rules). */
+  accepts(event: PgwardenEvent): boolean;
+  /** Resolves once the receiver accepted the whole batch; rejects otherwise. */
+  deliver(pending: Pending): Promise<void>;
+  close(): Promise<void>;
+}
