@@ -72,14 +72,26 @@ function connectionString(target: Target): string | undefined {
   return parsed.toString();
 }
 
-export async function connect(target: Target, applicationName = 'pgwarden'): Promise<pg.Client> {
-  const client = new pg.Client({
+function clientConfig(target: Target, applicationName: string): pg.ClientConfig {
+  return {
     connectionString: connectionString(target),
     password: target.password,
     application_name: applicationName,
     connectionTimeoutMillis: 10_000,
     ...(target.database ? { database: target.database } : {}),
-  });
+  };
+}
+
+/** A small pool for a long-running process whose parts query concurrently (one client must not). */
+export function createPool(target: Target, applicationName: string, max = 3): pg.Pool {
+  const pool = new pg.Pool({ ...clientConfig(target, applicationName), max, idleTimeoutMillis: 60_000 });
+  // An idle pooled client whose server goes away emits 'error' on the pool; the next query reconnects.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+export async function connect(target: Target, applicationName = 'pgwarden'): Promise<pg.Client> {
+  const client = new pg.Client(clientConfig(target, applicationName));
   // An idle client whose server goes away emits 'error'; without a listener Node would crash.
   client.on('error', () => undefined);
   try {

@@ -57,7 +57,7 @@ export async function ddlEvents(client: pg.Client, filter: DdlFilter): Promise<D
 }
 
 /** Rows after `afterId`, oldest first, at most `limit`, and never past `throughId` when given. */
-export async function ddlEventsAfter(client: pg.Client, afterId: number, limit: number, throughId?: number): Promise<DdlRow[]> {
+export async function ddlEventsAfter(client: pg.Pool | pg.ClientBase, afterId: number, limit: number, throughId?: number): Promise<DdlRow[]> {
   const { rows } = await client.query<DdlRow>(
     `${SQL_TAG}SELECT ${DDL_COLUMNS} FROM pgwarden.ddl_events
       WHERE id > $1 AND ($3::bigint IS NULL OR id <= $3) ORDER BY id LIMIT $2`,

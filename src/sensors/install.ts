@@ -48,7 +48,7 @@ async function requireSuperuser(client: pg.Client, what: string): Promise<void> 
   }
 }
 
-export async function installedVersion(client: pg.Client): Promise<number> {
+export async function installedVersion(client: pg.ClientBase): Promise<number> {
   const { rows } = await client.query<{ version: number | null }>(
     `${SQL_TAG}SELECT CASE WHEN pg_catalog.to_regclass('pgwarden.migrations') IS NULL THEN NULL
        ELSE (SELECT pg_catalog.max(version) FROM pgwarden.migrations) END AS version`);

@@ -35,7 +35,7 @@ function flag(value: boolean, yes: string, no: string): string {
   return value ? yes : no;
 }
 
-export async function sensorsStatus(client: pg.Client): Promise<StatusReport> {
+export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport> {
   const { rows: [info] } = await client.query<{ database: string; version: number; schema: boolean }>(
     `${SQL_TAG}SELECT pg_catalog.current_database() AS database,
        pg_catalog.current_setting('server_version_num')::int AS version,
@@ -205,7 +205,7 @@ export async function sensorsStatus(client: pg.Client): Promise<StatusReport> {
 }
 
 /** Logs in the way the guard does when it records a refusal, so a broken recorder shows before a refusal is lost. */
-async function recorderCheck(client: pg.Client, dblinkSchema: string): Promise<StatusItem> {
+async function recorderCheck(client: pg.ClientBase, dblinkSchema: string): Promise<StatusItem> {
   const object = 'refusal recorder (dblink loopback login)';
   const expected = `${RECORDER_ROLE} logs in and may CALL pgwarden.record_attempt`;
   try {

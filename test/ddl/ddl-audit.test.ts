@@ -126,7 +126,7 @@ for (const flavor of ['pg18', 'pg15'] as Flavor[]) {
       const rewrite = rows.find((r) => r.event === 'table_rewrite');
       assert.ok(rewrite, JSON.stringify(rows));
       assert.equal(rewrite.object_identity, 'public.kept');
-      const alter = rows.findLast((r) => r.command_tag === 'ALTER TABLE' && r.event === 'ddl_command_end')!;
+      const alter = rows.filter((r) => r.command_tag === 'ALTER TABLE' && r.event === 'ddl_command_end').pop()!;
       assert.match(alter.statement, /TYPE bigint/);
       assert.equal(alter.user_name, 'dev');
       assert.equal(alter.current_user_name, 'owners');

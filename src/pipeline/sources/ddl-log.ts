@@ -5,7 +5,8 @@
 // emits a 'tamper' event when they drift (event triggers never see ALTER/DROP EVENT TRIGGER).
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { SQL_TAG, connect, type Target } from '../../core/db.ts';
+import { SQL_TAG, connect, createPool, type Target } from '../../core/db.ts';
+import { classifyError } from '../../core/errors.ts';
 import type { PgwardenEvent } from '../../core/event.ts';
 import { ddlEventsAfter, ddlRowToEvent } from '../../ddl/index.ts';
 import { sensorsStatus } from '../../sensors/index.ts';
@@ -32,7 +33,9 @@ type InFlight = { kind: 'ddl'; through: number; eventIds: number[] } | { kind: '
 export class DdlLogSource implements Source {
   readonly name: string;
   readonly input: string;
+  /** LISTEN only; every query goes through the pool, since lanes and the tamper check run concurrently. */
   private client: pg.Client | null = null;
+  private readonly pool: pg.Pool;
   private stopped = false;
   private readonly waiters = new Set<(wake: Wake) => void>();
   private readonly tamperQueues = new Map<string, PgwardenEvent[]>();
@@ -46,6 +49,15 @@ export class DdlLogSource implements Source {
   constructor(private readonly options: DdlLogOptions) {
     this.input = options.input;
     this.name = `${options.input}/${options.database}`;
+    this.pool = createPool(options.target, 'pgwarden alerts');
+  }
+
+  private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(text, values);
+    } catch (error) {
+      throw classifyError(error, this.options.target.label);
+    }
   }
 
   async start(): Promise<void> {
@@ -124,7 +136,8 @@ export class DdlLogSource implements Source {
   async checkTamper(): Promise<void> {
     let findings: { object: string; state: string; expected: string; actual: string }[];
     try {
-      const report = await sensorsStatus(await this.connection());
+      const client = await this.pool.connect();
+      const report = await sensorsStatus(client).finally(() => client.release());
       findings = report.items.filter((item) => TAMPER_STATES.has(item.state)).map(({ object, state, expected, actual }) => ({ object, state, expected, actual }));
     } catch (error) {
       this.options.log.warn({ source: this.name, err: (error as Error).message }, 'tamper check failed');
@@ -168,39 +181,38 @@ export class DdlLogSource implements Source {
           inFlight.set(messageId, { kind: 'tamper', event: tamper });
           return { events: [tamper], messageId };
         }
-        const client = await this.connection();
         if (!registered) {
           // A new sink starts with changes made from now on, not with the whole history.
-          await client.query(`${SQL_TAG}INSERT INTO pgwarden.alert_sinks (sink, delivered_through)
+          await this.query(`${SQL_TAG}INSERT INTO pgwarden.alert_sinks (sink, delivered_through)
             SELECT $1, COALESCE(pg_catalog.max(id), 0) FROM pgwarden.ddl_events ON CONFLICT (sink) DO NOTHING`, [sink.name]);
           registered = true;
         }
         for (;;) {
-          const { rows: [state] } = await client.query<{ delivered: number; inflight: number | null; message_id: string | null }>(
+          const { rows: [state] } = await this.query<{ delivered: number; inflight: number | null; message_id: string | null }>(
             `${SQL_TAG}SELECT delivered_through::float8 AS delivered, inflight_through::float8 AS inflight, inflight_message_id AS message_id
                FROM pgwarden.alert_sinks WHERE sink = $1`, [sink.name]);
           if (!state) throw new Error(`pgwarden.alert_sinks has no row for sink ${sink.name}`);
           if (state.inflight !== null && state.message_id !== null) {
             // Sent before a crash or a failure: the same events again, under the same id.
-            const rows = await ddlEventsAfter(client, state.delivered, 100_000, state.inflight);
+            const rows = await ddlEventsAfter(this.pool, state.delivered, 100_000, state.inflight);
             const events = rows.map(toEvent).filter((e) => sink.accepts(e));
             if (events.length > 0) {
               inFlight.set(state.message_id, { kind: 'ddl', through: state.inflight, eventIds: events.map((e) => e.ddl!.id) });
               return { events, messageId: state.message_id };
             }
-            await this.advance(client, sink.name, [], state.inflight, state.message_id);
+            await this.advance(sink.name, [], state.inflight, state.message_id);
             continue;
           }
-          const rows = await ddlEventsAfter(client, state.delivered, maxEvents);
+          const rows = await ddlEventsAfter(this.pool, state.delivered, maxEvents);
           if (rows.length === 0) return null;
           const through = rows[rows.length - 1]!.id;
           const events = rows.map(toEvent).filter((e) => sink.accepts(e));
           if (events.length === 0) {
-            await this.advance(client, sink.name, [], through, '');
+            await this.advance(sink.name, [], through, '');
             continue;
           }
           const messageId = `ddl.${db}.${sink.name}.${events[0]!.ddl!.id}-${events[events.length - 1]!.ddl!.id}`;
-          await client.query(`${SQL_TAG}UPDATE pgwarden.alert_sinks SET inflight_through = $2, inflight_message_id = $3, updated_at = pg_catalog.now()
+          await this.query(`${SQL_TAG}UPDATE pgwarden.alert_sinks SET inflight_through = $2, inflight_message_id = $3, updated_at = pg_catalog.now()
             WHERE sink = $1`, [sink.name, through, messageId]);
           inFlight.set(messageId, { kind: 'ddl', through, eventIds: events.map((e) => e.ddl!.id) });
           return { events, messageId };
@@ -215,12 +227,12 @@ export class DdlLogSource implements Source {
           this.tamperQueues.set(sink.name, (this.tamperQueues.get(sink.name) ?? []).filter((e) => e !== flight.event));
           return;
         }
-        await this.advance(await this.connection(), sink.name, flight.eventIds, flight.through, pending.messageId);
+        await this.advance(sink.name, flight.eventIds, flight.through, pending.messageId);
       },
 
       fail: async (pending: Pending, error: string, attempts: number, nextAttemptAt: Date): Promise<void> => {
         if (inFlight.get(pending.messageId)?.kind !== 'ddl') return;
-        await (await this.connection()).query(
+        await this.query(
           `${SQL_TAG}UPDATE pgwarden.alert_sinks SET attempts = $2, last_error = $3, last_attempt_at = pg_catalog.now(),
               next_attempt_at = $4, updated_at = pg_catalog.now() WHERE sink = $1`,
           [sink.name, attempts, error.slice(0, 1000), nextAttemptAt]);
@@ -229,13 +241,13 @@ export class DdlLogSource implements Source {
   }
 
   /** One statement, so the deliveries and the new place land together or not at all. */
-  private async advance(client: pg.Client, sink: string, eventIds: number[], through: number, messageId: string): Promise<void> {
-    await client.query(
+  private async advance(sink: string, eventIds: number[], through: number, messageId: string): Promise<void> {
+    await this.query(
       `${SQL_TAG}WITH delivered AS (
          INSERT INTO pgwarden.alert_deliveries (sink, event_id, message_id)
          SELECT $1, e, $4 FROM pg_catalog.unnest($2::bigint[]) AS e)
        UPDATE pgwarden.alert_sinks
-          SET delivered_through = pg_catalog.greatest(delivered_through, $3), inflight_through = NULL, inflight_message_id = NULL,
+          SET delivered_through = GREATEST(delivered_through, $3::bigint), inflight_through = NULL, inflight_message_id = NULL,
               attempts = 0, last_error = NULL, next_attempt_at = NULL, updated_at = pg_catalog.now()
         WHERE sink = $1`,
       [sink, eventIds, through, messageId]);
@@ -248,5 +260,6 @@ export class DdlLogSource implements Source {
     const client = this.client;
     this.client = null;
     await client?.end().catch(() => undefined);
+    await this.pool.end().catch(() => undefined);
   }
 }
