@@ -25,7 +25,6 @@ describe('alerts run (PostgreSQL 18, real SMTP and HTTP receivers)', () => {
   let smtp: SmtpReceiver;
   let hook: HttpReceiver;
   let dir: string;
-  let env: NodeJS.ProcessEnv;
   const processes = new Set<ChildProcess>();
 
   function writeConfig(database: string): string {
@@ -98,7 +97,6 @@ pipeline:
     cluster = await installedCluster('pg18', { template1: true });
     smtp = await startSmtp({ user: 'alerts', password: 'smtp-pw' });
     hook = await startHttpReceiver();
-    env = pgEnv(cluster);
   });
   after(async () => {
     for (const child of processes) child.kill('SIGKILL');
