@@ -61,9 +61,9 @@ pipeline:
     return file;
   }
 
-  function startAlerts(config: string, database: string): ChildProcess {
+  function startAlerts(config: string, database: string, login?: { user: string; password: string }): ChildProcess {
     const child = spawn(process.execPath, [BIN, 'alerts', 'run', '--config', config], {
-      env: { ...process.env, ...pgEnv(cluster, database), TEST_SMTP_PASSWORD: 'smtp-pw', TEST_HOOK_SECRET: SECRET, PGWARDEN_LOG_LEVEL: 'warn' },
+      env: { ...process.env, ...pgEnv(cluster, database, login?.user, login?.password), TEST_SMTP_PASSWORD: 'smtp-pw', TEST_HOOK_SECRET: SECRET, PGWARDEN_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -195,7 +195,10 @@ pipeline:
 
   it('retries a failing sink with backoff, shows the failure in `pgwarden status`, and delivers once it recovers', async () => {
     const admin = await database('alerts_retry');
-    const alerts = startAlerts(writeConfig('alerts_retry'), 'alerts_retry');
+    // As a login with nothing but the pgwarden_alerts group role, as docs/alerts.md advises.
+    await cluster.createRole('alerter', 'alerter-pw');
+    await cluster.query('GRANT pgwarden_alerts TO alerter');
+    const alerts = startAlerts(writeConfig('alerts_retry'), 'alerts_retry', { user: 'alerter', password: 'alerter-pw' });
     await waitFor(async () => (await admin.query('SELECT 1 FROM pgwarden.alert_sinks')).rowCount === 2, 15_000, 'sinks registered');
     hook.status = 503;
     await admin.query('CREATE TABLE doomed (id int)');
