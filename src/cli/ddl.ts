@@ -105,8 +105,11 @@ Then, in a session:  SET pgwarden.change_ticket = 'CHG-123';  ALTER TABLE ...`)
       .action(async (options: { from: string; until?: string; reason?: string }, command: Command) => {
         const starts = parseWhen('--from', options.from);
         const ends = options.until === undefined ? null : parseWhen('--until', options.until);
-        const added = await withDatabase(command, (client) => addWindow(client, kind, starts, ends, options.reason ?? null));
+        const [added, current] = await withDatabase(command, async (client) =>
+          [await addWindow(client, kind, starts, ends, options.reason ?? null), await readPolicy(client)] as const);
         print(render([added], WINDOW_COLUMNS, 'table'));
+        if (!current.enabled) process.stderr.write('note: the change policy is off, so this has no effect until `pgwarden ddl policy set --enable`\n');
+        else if (kind === 'window' && !current.windows_only) process.stderr.write('note: change windows restrict DDL only with `pgwarden ddl policy set --windows-only`\n');
       });
   }
 

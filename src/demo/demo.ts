@@ -100,7 +100,24 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     await command(['report', 'connections', '--since', '1h']);
     await command(['report', 'connections', '--since', '1h', '--denied', '--format', 'json']);
 
-    say('7. Tamper detection: someone disables the login trigger');
+    say('7. Schema changes are recorded with who, from where and what (alerts run would email them)');
+    await cluster.query(`GRANT CREATE ON SCHEMA public TO ${APP_ROLE}`);
+    const migrator = await tryConnect(cluster, 'orders-migrations');
+    await migrator?.query("SET pgwarden.change_ticket = 'CHG-1042'");
+    for (const statement of ['CREATE TABLE orders (id bigint PRIMARY KEY, total numeric)', 'ALTER TABLE orders ADD COLUMN note text', 'DROP TABLE orders']) {
+      await migrator?.query(statement);
+      process.stdout.write(`   ${APP_ROLE} ran: ${statement}\n`);
+    }
+    await command(['report', 'ddl', '--since', '1h']);
+    say('8. A change freeze refuses DDL until it ends');
+    await command(['ddl', 'policy', 'set', '--enable']);
+    await command(['ddl', 'policy', 'freeze', '--until', '2h', '--reason', 'demo: release weekend']);
+    await migrator?.query('CREATE TABLE orders_archive (id bigint)').catch((e: Error & { code?: string }) => {
+      process.stdout.write(`   ${APP_ROLE} tried CREATE TABLE and saw: ${e.message} (SQLSTATE ${e.code})\n`);
+    });
+    await migrator?.end();
+
+    say('9. Tamper detection: someone disables the login trigger');
     await cluster.query('ALTER EVENT TRIGGER pgwarden_guard_login DISABLE');
     const code = await command(['status']);
     process.stdout.write(`   (exit code ${code})\n`);
@@ -118,7 +135,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         });
       });
     }
-    say('Done: the disposable PostgreSQL is stopped and removed. Next: docs/guard.md');
+    say('Done: the disposable PostgreSQL is stopped and removed. Next: docs/guard.md, docs/ddl-audit.md, docs/alerts.md');
     return 0;
   } finally {
     watcher?.kill('SIGTERM');
