@@ -136,6 +136,9 @@ export class PrefixMatcher {
   private readonly starts: Int32Array;
   private readonly ends: Int32Array;
   private line = '';
+  /** While true, a reading with a space inside a user, database or host is refused (see plausible()). */
+  private strict = false;
+  private readonly hasFreeText: boolean;
   /** Set by a successful match: the severity or label word after the prefix. */
   readonly level = new LevelReader();
 
@@ -144,6 +147,7 @@ export class PrefixMatcher {
     this.steps = compilePrefix(prefix);
     this.starts = new Int32Array(this.steps.length);
     this.ends = new Int32Array(this.steps.length);
+    this.hasFreeText = this.steps.some((s) => s.type === 'escape' && s.shape === 'text' && 'udhr'.includes(s.letter));
   }
 
   /**
@@ -152,6 +156,12 @@ export class PrefixMatcher {
    */
   match(line: string): boolean {
     this.line = line;
+    this.starts.fill(-1);
+    this.strict = this.hasFreeText;
+    if (this.matchFrom(0, 0) >= 0) return true;
+    if (!this.strict) return false;
+    // No reading without a space in user, database or host: take the first reading there is.
+    this.strict = false;
     this.starts.fill(-1);
     return this.matchFrom(0, 0) >= 0;
   }
@@ -170,7 +180,7 @@ export class PrefixMatcher {
         // A non-session process stops the prefix here.
         if (this.level.read(line, pos)) {
           for (let j = k + 1; j < steps.length; j++) this.starts[j] = -1;
-          return pos;
+          if (!this.strict || this.plausible()) return pos;
         }
         continue;
       }
@@ -187,7 +197,8 @@ export class PrefixMatcher {
       this.starts[k] = pos;
       if (next === undefined) {
         for (let end = pos; end < line.length; end++) {
-          if (this.level.read(line, end)) { this.ends[k] = end; return end; }
+          this.ends[k] = end;
+          if (this.level.read(line, end) && (!this.strict || this.plausible())) return end;
         }
         return -1;
       }
@@ -208,7 +219,7 @@ export class PrefixMatcher {
       }
       return -1;
     }
-    return this.level.read(line, pos) ? pos : -1;
+    return this.level.read(line, pos) && (!this.strict || this.plausible()) ? pos : -1;
   }
 
   /**
