@@ -77,8 +77,8 @@ export function detectFormat(sample: string): LogFormat {
   const start = sample.search(/\S/);
   if (start < 0) return 'stderr';
   if (sample[start] === '{') return 'jsonlog';
-  // csvlog starts with "YYYY-MM-DD HH:MM:SS.mmm ZONE," ; stderr never has a comma right after the zone.
-  if (/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [^ ,\n]+,/.test(sample.slice(start, start + 64))) return 'csvlog';
+  // csvlog starts "TIME,"user","database",pid," — user and database quoted or empty.
+  if (/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [^ ,\n]+,(?:"[^"\n]*(?:""[^"\n]*)*")?,(?:"[^"\n]*(?:""[^"\n]*)*")?,\d*,/.test(sample.slice(start, start + 1024))) return 'csvlog';
   return 'stderr';
 }
 

@@ -17,7 +17,7 @@ import { splitHostPort, toInt } from './record.ts';
 type Shape = 'timestamp' | 'epoch' | 'digits' | 'digits?' | 'signed' | 'session' | 'sqlstate' | 'vxid' | 'text';
 
 interface LiteralStep { type: 'literal'; text: string }
-interface EscapeStep { type: 'escape'; letter: string; shape: Shape; padded: boolean }
+interface EscapeStep { type: 'escape'; letter: string; shape: Shape; padded: boolean; width: number }
 interface StopStep { type: 'q' }
 type Step = LiteralStep | EscapeStep | StopStep;
 
@@ -44,10 +44,11 @@ export function compilePrefix(prefix: string): Step[] {
     if (i >= prefix.length) throw badPrefix(prefix, 'ends with a lone %');
     if (prefix[i] === '%') { literal += '%'; continue; }
     let padded = false;
+    let width = 0;
     if (prefix[i] === '-' || (prefix[i]! >= '0' && prefix[i]! <= '9')) {
       padded = true;
       if (prefix[i] === '-') i++;
-      while (i < prefix.length && prefix[i]! >= '0' && prefix[i]! <= '9') i++;
+      while (i < prefix.length && prefix[i]! >= '0' && prefix[i]! <= '9') width = width * 10 + Number(prefix[i++]);
       if (i >= prefix.length) throw badPrefix(prefix, 'ends inside a padding (%-10 needs a letter after it)');
     }
     const letter = prefix[i]!;
@@ -55,7 +56,7 @@ export function compilePrefix(prefix: string): Step[] {
     const shape = SHAPES[letter];
     if (!shape) continue; // PostgreSQL prints nothing for an unknown escape.
     flush();
-    steps.push({ type: 'escape', letter, shape: padded ? 'text' : shape, padded });
+    steps.push({ type: 'escape', letter, shape: padded && width > 0 ? 'text' : shape, padded: padded && width > 0, width });
   }
   flush();
   return steps;
@@ -84,8 +85,12 @@ function readShape(line: string, pos: number, shape: Shape): number {
       if (line.charCodeAt(i) === 46) i += 4;
       if (line.charCodeAt(i) !== 32) return -1;
       i++;
+      // The zone: an abbreviation or a numeric offset (letters, digits, + and -).
       const zoneStart = i;
-      while (i < n && line.charCodeAt(i) !== 32) i++;
+      for (; i < n; i++) {
+        const c = line.charCodeAt(i);
+        if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || isDigit(c) || c === 43 || c === 45)) break;
+      }
       return i > zoneStart ? i : -1;
     }
     case 'epoch':
@@ -192,18 +197,19 @@ export class PrefixMatcher {
         pos = end;
         continue;
       }
-      // Free text: try each possible end, nearest first.
+      // Free text: try each possible end, nearest first (a padded value is at least its width).
       const next = steps[k + 1];
       this.starts[k] = pos;
+      const from = Math.min(pos + step.width, line.length);
       if (next === undefined) {
-        for (let end = pos; end < line.length; end++) {
+        for (let end = from; end < line.length; end++) {
           this.ends[k] = end;
           if (this.level.read(line, end) && (!this.strict || this.plausible())) return end;
         }
         return -1;
       }
       if (next.type === 'literal') {
-        let end = line.indexOf(next.text, pos);
+        let end = line.indexOf(next.text, from);
         while (end >= 0) {
           this.ends[k] = end;
           const result = this.matchFrom(k + 1, end);
@@ -212,7 +218,7 @@ export class PrefixMatcher {
         }
         return -1;
       }
-      for (let end = pos; end <= line.length; end++) {
+      for (let end = from; end <= line.length; end++) {
         this.ends[k] = end;
         const result = this.matchFrom(k + 1, end);
         if (result >= 0) return result;
@@ -232,8 +238,21 @@ export class PrefixMatcher {
       const step = steps[k]!;
       if (step.type !== 'escape' || step.padded || this.starts[k]! < 0) continue;
       if (step.letter === 'u' || step.letter === 'd' || step.letter === 'h' || step.letter === 'r') {
-        const space = this.line.indexOf(' ', this.starts[k]);
-        if (space >= 0 && space < this.ends[k]!) return false;
+        const start = this.starts[k]!;
+        const end = this.ends[k]!;
+        const space = this.line.indexOf(' ', start);
+        if (space >= 0 && space < end) return false;
+        if (step.letter === 'h' || step.letter === 'r') {
+          // A host has no parentheses; %r may end in "(port)".
+          const open = this.line.indexOf('(', start);
+          if (open >= 0 && open < end) {
+            if (step.letter === 'h' || this.line.charCodeAt(end - 1) !== 41) return false;
+            for (let i = open + 1; i < end - 1; i++) if (!isDigit(this.line.charCodeAt(i))) return false;
+          } else {
+            const close = this.line.indexOf(')', start);
+            if (close >= 0 && close < end) return false;
+          }
+        }
       }
     }
     return true;

@@ -102,6 +102,7 @@ export class StderrParser extends TextInput {
 
 /** stderr appends " at character N" to a message with a cursor position; csvlog and jsonlog keep it apart. */
 function finish(event: LogEvent): void {
+  if (event.severity === 'LOG') return;
   const message = event.message;
   if (message === null || message.length < 15) return;
   const last = message.charCodeAt(message.length - 1);
