@@ -9,6 +9,7 @@ import { registerDdlCommands } from './ddl.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerGuardCommands } from './guard.ts';
 import { registerInstallCommands } from './install.ts';
+import { registerParseCommand } from './parse.ts';
 import { registerReportCommands } from './report.ts';
 
 export function buildProgram(): Command {
@@ -33,6 +34,7 @@ docs/config.md, docs/errors.md`);
   registerDdlCommands(program);
   registerReportCommands(program);
   registerAlertsCommands(program);
+  registerParseCommand(program);
   // Every subcommand reports usage errors the same way as the top level.
   const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride().showHelpAfterError('(run with --help for usage)');

@@ -13,6 +13,7 @@ export const ERRORS = {
   PGW_ERR_NOT_FOUND: { exit: 6, hint: 'List what exists with `pgwarden guard list`.' },
   PGW_ERR_DRIFT: { exit: 7, hint: 'Run `pgwarden install` again to restore the expected objects, and find out who changed them.' },
   PGW_ERR_SERVER: { exit: 8, hint: 'The server refused the statement; the message above says why.' },
+  PGW_ERR_INPUT: { exit: 2, hint: 'Check the file name and that you may read it; `-` reads standard input.' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

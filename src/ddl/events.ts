@@ -2,7 +2,7 @@
 // reports and as events of the event model for the pipeline.
 import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
-import type { PgwardenEvent } from '../core/event.ts';
+import { newEvent, type PgwardenEvent } from '../core/event.ts';
 
 export interface DdlRow {
   id: number;
@@ -66,22 +66,18 @@ export async function ddlEventsAfter(client: pg.Pool | pg.ClientBase, afterId: n
 }
 
 export function ddlRowToEvent(row: DdlRow, server: string): PgwardenEvent {
-  const what = [row.command_tag, row.object_identity].filter(Boolean).join(' ');
+  const event = newEvent('ddl', server, { input: `ddl:${server}/${row.database}`, position: row.id, line: null });
   return {
+    ...event,
     ts: row.ts.toISOString(),
-    kind: 'ddl',
-    server,
     pid: row.backend_pid,
-    session_id: null,
-    session_line: null,
     user: row.user_name,
     database: row.database,
     application: row.application,
     client_addr: row.client_addr,
     client_port: row.client_port,
-    severity: null,
-    sqlstate: null,
-    message: what,
+    message: [row.command_tag, row.object_identity].filter(Boolean).join(' '),
+    query: row.statement,
     ddl: {
       id: row.id,
       txid: row.txid,
@@ -98,6 +94,5 @@ export function ddlRowToEvent(row: DdlRow, server: string): PgwardenEvent {
       server_port: row.server_port,
       detail: row.detail,
     },
-    source: { input: `ddl:${server}/${row.database}`, position: row.id },
   };
 }

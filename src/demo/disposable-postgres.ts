@@ -35,6 +35,8 @@ export interface Cluster {
   readonly superuser: string;
   readonly superuserPassword: string;
   readonly binDir: string;
+  /** The data directory (log files of `logging_collector = on` land in its `log/` unless log_directory says otherwise). */
+  readonly dataDir: string;
   readonly logFile: string;
   /** postgres://superuser:password@127.0.0.1:port/db */
   url(database?: string, user?: string, password?: string): string;
@@ -202,6 +204,7 @@ function makeCluster(parts: ClusterParts): Cluster {
     superuser,
     superuserPassword,
     binDir,
+    dataDir,
     logFile,
     url(database = 'postgres', userName = superuser, password = superuserPassword) {
       return `postgres://${encodeURIComponent(userName)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;

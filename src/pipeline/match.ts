@@ -26,7 +26,7 @@ function tests(config: MatchConfig | undefined, otherKinds: boolean): Test[] {
   if (users) list.push((e) => users(e.user) || users(e.ddl?.current_user));
   // Only DDL events have a command tag: a `match` command list lets other kinds through
   // (otherKinds), an `ignore` one never drops them.
-  if (commands) list.push((e) => (e.ddl === undefined ? otherKinds : commands(e.ddl.command_tag)));
+  if (commands) list.push((e) => (e.ddl === null ? otherKinds : commands(e.ddl.command_tag)));
   return list;
 }
 

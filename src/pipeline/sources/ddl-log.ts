@@ -7,7 +7,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { SQL_TAG, connect, createPool, type Target } from '../../core/db.ts';
 import { classifyError } from '../../core/errors.ts';
-import type { PgwardenEvent } from '../../core/event.ts';
+import { newEvent, type PgwardenEvent } from '../../core/event.ts';
 import { ddlEventsAfter, ddlRowToEvent } from '../../ddl/index.ts';
 import { sensorsStatus } from '../../sensors/index.ts';
 import type { Lane, Pending, Sink, Source, Wake } from '../types.ts';
@@ -43,6 +43,8 @@ export class DdlLogSource implements Source {
   private lastFindings: string | null = null;
   private tamperTimer: NodeJS.Timeout | undefined;
   private tamperSequence = 0;
+  /** Tamper events live in memory: their delivery ids carry the process start to stay unique across restarts. */
+  private readonly startedAt = Date.now();
   private reconnectDelay = 1000;
   private connecting: Promise<pg.Client> | null = null;
 
@@ -152,12 +154,14 @@ export class DdlLogSource implements Source {
     if (resolved && (previous === null || previous === '[]')) return;
     this.tamperSequence += 1;
     const event: PgwardenEvent = {
-      ts: new Date().toISOString(), kind: 'tamper', server: this.options.server, pid: null, session_id: null, session_line: null,
-      user: null, database: this.options.database, application: null, client_addr: null, client_port: null,
-      severity: resolved ? 'NOTICE' : 'WARNING', sqlstate: null,
+      ...newEvent('tamper', this.options.server, {
+        input: `tamper:${this.options.server}/${this.options.database}`, position: this.tamperSequence, line: null,
+      }),
+      ts: new Date().toISOString(),
+      database: this.options.database,
+      severity: resolved ? 'NOTICE' : 'WARNING',
       message: resolved ? 'pgwarden sensors intact again' : findings.map((f) => `${f.object} ${f.state}`).join('; '),
       tamper: { findings, resolved },
-      source: { input: `tamper:${this.options.server}/${this.options.database}`, position: `${Date.now()}-${this.tamperSequence}` },
     };
     this.options.log.warn({ source: this.name, findings: findings.length }, resolved ? 'sensors intact again' : 'sensors changed: tamper alert');
     for (const [sinkName, sink] of this.lanesBySink) {
@@ -177,7 +181,7 @@ export class DdlLogSource implements Source {
       next: async (maxEvents: number): Promise<Pending | null> => {
         const tamper = this.tamperQueues.get(sink.name)?.[0];
         if (tamper) {
-          const messageId = `tamper.${db}.${sink.name}.${tamper.source.position}`;
+          const messageId = `tamper.${db}.${sink.name}.${this.startedAt}.${tamper.source.position}`;
           inFlight.set(messageId, { kind: 'tamper', event: tamper });
           return { events: [tamper], messageId };
         }

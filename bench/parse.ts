@@ -1,0 +1,192 @@
+// npm run bench:parse [-- --mb 200] [--keep]   (--keep leaves the generated logs, e.g. for profiling)
+//
+// Generates a log of pgAudit traffic (sessions: connection received/authorized, SESSION and
+// OBJECT records with parameters, multi-line statements, errors with STATEMENT lines,
+// disconnections) as PostgreSQL 15 writes it in stderr, csvlog and jsonlog — the same records in
+// each — into a temporary directory, then times `pgwarden parse` on each file and pgBadger
+// (the peer) on the stderr file, and prints MB/s, events/s and the ratio. The directory is
+// removed at the end. The issue's target is pgwarden ≥ 20× pgBadger's MB/s on the same file.
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../bin/pgwarden.js', import.meta.url));
+const PREFIX = '%m [%p] %q%u@%d ';
+const args = process.argv.slice(2);
+const targetMb = Number(args[args.indexOf('--mb') + 1] ?? 200) || 200;
+
+interface Session { pid: number; id: string; user: string; db: string; app: string; host: string; port: number; start: string; line: number; statement: number }
+interface Rec { ts: string; s: Session | null; severity: string; state: string; message: string; detail?: string; query?: string; tag: string }
+
+// A small deterministic random source, so every run writes the same log.
+let seed = 42;
+const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+const pick = <T>(items: T[]): T => items[Math.floor(rand() * items.length)]!;
+
+const USERS = ['app_orders', 'app_billing', 'report_reader', 'etl', 'alice', 'bob'];
+const APPS = ['orders-api', 'billing worker', 'psql', 'DBeaver 24.1.0 - Main', 'Metabase', ''];
+const STATEMENTS: [string, string, string, string, (string | null)[] | null][] = [
+  ['READ', 'SELECT', 'TABLE', 'SELECT id, name, email FROM public.customers WHERE id = $1', ['81723']],
+  ['WRITE', 'UPDATE', 'TABLE', "UPDATE public.orders SET status = 'shipped', updated_at = now() WHERE order_id = $1", ['5512']],
+  ['WRITE', 'INSERT', 'TABLE', 'INSERT INTO public.order_lines (order_id, sku, qty, price) VALUES ($1, $2, $3, $4)', ['5512', 'SKU-1,"A"', '2', null]],
+  ['READ', 'SELECT', 'TABLE', 'SELECT o.id,\n       o.total,\n       c.name\n  FROM public.orders o\n  JOIN public.customers c ON c.id = o.customer_id\n WHERE o.created_at > now() - interval \'1 day\'', []],
+  ['READ', 'SELECT', 'TABLE', 'SELECT count(*) FROM pg_catalog.pg_stat_activity', []],
+  ['MISC', 'CHECKPOINT', '', 'CHECKPOINT', []],
+  ['DDL', 'CREATE TABLE', 'TABLE', 'CREATE TABLE public.tmp_import (id bigint, payload jsonb)', []],
+  ['WRITE', 'DELETE', 'TABLE', "DELETE FROM public.sessions WHERE expires_at < now() AND note <> 'AUDIT: SESSION,1,1,READ'", null],
+];
+
+function csvField(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+function csvLiteral(text: string | undefined | null): string {
+  return text === undefined || text === null ? '' : `"${text.replaceAll('"', '""')}"`;
+}
+
+let clock = Date.UTC(2026, 10, 22, 8, 0, 0);
+function timestamp(): string {
+  clock += Math.floor(rand() * 7);
+  const d = new Date(clock);
+  return `${d.toISOString().slice(0, 10)} ${d.toISOString().slice(11, 23)} UTC`;
+}
+
+function* records(): Generator<Rec> {
+  let pid = 20000;
+  for (;;) {
+    pid++;
+    const start = timestamp();
+    const s: Session = {
+      pid, id: `${Math.floor(clock / 1000).toString(16)}.${pid.toString(16)}`, user: pick(USERS), db: 'shop', app: pick(APPS),
+      host: `10.1.${Math.floor(rand() * 255)}.${Math.floor(rand() * 255)}`, port: 30000 + Math.floor(rand() * 30000),
+      start: `${start.slice(0, 19)} UTC`, line: 0, statement: 0,
+    };
+    yield { ts: start, s, severity: 'LOG', state: '00000', message: `connection received: host=${s.host} port=${s.port}`, tag: '' };
+    yield { ts: timestamp(), s, severity: 'LOG', state: '00000', tag: 'authentication',
+      message: `connection authorized: user=${s.user} database=${s.db}${s.app ? ` application_name=${s.app}` : ''}` };
+    const count = 20 + Math.floor(rand() * 60);
+    for (let i = 0; i < count; i++) {
+      const [klass, command, objectType, statement, params] = pick(STATEMENTS);
+      s.statement++;
+      const paramText = params === null ? '<not logged>' : params.length === 0 ? '<none>' : csvField(params.map((p) => (p === null ? '' : csvField(p))).join(','));
+      const body = `${s.statement},1,${klass},${command},${objectType},${objectType ? 'public.orders' : ''},${csvField(statement)},${paramText},${Math.floor(rand() * 100)}`;
+      yield { ts: timestamp(), s, severity: 'LOG', state: '00000', message: `AUDIT: SESSION,${body}`, tag: command };
+      if (objectType && rand() < 0.3) yield { ts: timestamp(), s, severity: 'LOG', state: '00000', message: `AUDIT: OBJECT,${body}`, tag: command };
+      if (rand() < 0.02) {
+        yield { ts: timestamp(), s, severity: 'ERROR', state: '23505', message: 'duplicate key value violates unique constraint "orders_pkey"',
+          detail: 'Key (order_id)=(5512) already exists.', query: statement, tag: command };
+      }
+    }
+    yield { ts: timestamp(), s, severity: 'LOG', state: '00000', tag: 'idle',
+      message: `disconnection: session time: 0:00:0${Math.floor(rand() * 9)}.${String(Math.floor(rand() * 1000)).padStart(3, '0')} user=${s.user} database=${s.db} host=${s.host} port=${s.port}` };
+    if (rand() < 0.05) {
+      yield { ts: timestamp(), s: null, severity: 'LOG', state: '00000', message: 'checkpoint starting: time', tag: '' };
+    }
+  }
+}
+
+function stderrText(r: Rec): string {
+  const s = r.s;
+  const head = s ? `${r.ts} [${s.pid}] ${s.user}@${s.db} ` : `${r.ts} [${9999}] `;
+  let text = `${head}${r.severity}:  ${r.message.replaceAll('\n', '\n\t')}\n`;
+  if (r.detail) text += `${head}DETAIL:  ${r.detail}\n`;
+  if (r.query) text += `${head}STATEMENT:  ${r.query.replaceAll('\n', '\n\t')}\n`;
+  return text;
+}
+
+function csvText(r: Rec): string {
+  const s = r.s;
+  return [r.ts, s ? csvLiteral(s.user) : '', s ? csvLiteral(s.db) : '', s?.pid ?? 9999, s ? `"${s.host}:${s.port}"` : '',
+    s?.id ?? '6b0355a3.270f', s?.line ?? 1, csvLiteral(r.tag), s?.start ?? '2026-11-22 08:00:00 UTC', s ? '3/1' : '', 0,
+    r.severity, r.state, csvLiteral(r.message), csvLiteral(r.detail), '', '', '', '', csvLiteral(r.query), '', '',
+    s ? csvLiteral(s.app) : '', s ? '"client backend"' : '"checkpointer"', '', 0].join(',') + '\n';
+}
+
+function jsonText(r: Rec): string {
+  const s = r.s;
+  const o: Record<string, unknown> = { timestamp: r.ts };
+  if (s) Object.assign(o, { user: s.user, dbname: s.db, pid: s.pid, remote_host: s.host, remote_port: s.port, session_id: s.id, line_num: s.line, ps: r.tag, session_start: s.start, vxid: '3/1' });
+  else Object.assign(o, { pid: 9999, session_id: '6b0355a3.270f', line_num: 1, session_start: '2026-11-22 08:00:00 UTC' });
+  o.txid = 0;
+  o.error_severity = r.severity;
+  if (r.state !== '00000') o.state_code = r.state;
+  o.message = r.message;
+  if (r.detail) o.detail = r.detail;
+  if (r.query) o.statement = r.query;
+  if (s?.app) o.application_name = s.app;
+  o.backend_type = s ? 'client backend' : 'checkpointer';
+  o.query_id = 0;
+  return JSON.stringify(o) + '\n';
+}
+
+async function write(stream: WriteStream, text: string): Promise<void> {
+  if (!stream.write(text)) await new Promise<void>((resolve) => stream.once('drain', resolve));
+}
+
+async function generate(dir: string): Promise<Record<'stderr' | 'csvlog' | 'jsonlog', string>> {
+  const files = { stderr: path.join(dir, 'postgresql.log'), csvlog: path.join(dir, 'postgresql.csv'), jsonlog: path.join(dir, 'postgresql.json') };
+  const streams = { stderr: createWriteStream(files.stderr), csvlog: createWriteStream(files.csvlog), jsonlog: createWriteStream(files.jsonlog) };
+  let written = 0;
+  let batch = { stderr: '', csvlog: '', jsonlog: '' };
+  for (const r of records()) {
+    if (r.s) r.s.line++;
+    batch.stderr += stderrText(r);
+    batch.csvlog += csvText(r);
+    batch.jsonlog += jsonText(r);
+    if (batch.stderr.length > 1 << 20) {
+      written += batch.stderr.length;
+      await write(streams.stderr, batch.stderr);
+      await write(streams.csvlog, batch.csvlog);
+      await write(streams.jsonlog, batch.jsonlog);
+      batch = { stderr: '', csvlog: '', jsonlog: '' };
+      if (written >= targetMb * 1e6) break;
+    }
+  }
+  await Promise.all(Object.values(streams).map((s) => new Promise((resolve) => s.end(resolve))));
+  return files;
+}
+
+function timed(command: string, argv: string[]): Promise<{ seconds: number; stderr: string; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(command, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, stderr, code }));
+  });
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'pgwarden-bench-parse-'));
+try {
+  console.log(`generating ≥ ${targetMb} MB of pgAudit traffic per format in ${dir} …`);
+  const files = await generate(dir);
+  const results: { format: string; mb: number; seconds: number; events: number }[] = [];
+  for (const format of ['stderr', 'csvlog', 'jsonlog'] as const) {
+    const mb = statSync(files[format]).size / 1e6;
+    const run = await timed(process.execPath, [BIN, 'parse', files[format], '--format', format, ...(format === 'stderr' ? ['--prefix', PREFIX] : [])]);
+    if (run.code !== 0) throw new Error(`pgwarden parse failed: ${run.stderr}`);
+    const events = Number(/(\d+) events/.exec(run.stderr)?.[1] ?? 0);
+    const errors = Number(/(\d+) parse errors?/.exec(run.stderr)?.[1] ?? -1);
+    if (errors !== 0) throw new Error(`pgwarden parse reported ${errors} parse errors on the generated ${format} log: ${run.stderr}`);
+    results.push({ format, mb, seconds: run.seconds, events });
+    console.log(`pgwarden parse ${format.padEnd(7)} ${mb.toFixed(0)} MB in ${run.seconds.toFixed(2)} s: ${(mb / run.seconds).toFixed(1)} MB/s, ${Math.round(events / run.seconds)} events/s (${events} events)`);
+  }
+  const hasPgbadger = spawnSync('pgbadger', ['--version']).status === 0;
+  if (!hasPgbadger) {
+    console.log('pgbadger is not installed (apt-get install pgbadger): no ratio');
+  } else {
+    const out = path.join(dir, 'pgbadger.txt');
+    const run = await timed('pgbadger', ['-q', '-j', '1', '-f', 'stderr', '--prefix', PREFIX, '-o', out, files.stderr]);
+    if (run.code !== 0) throw new Error(`pgbadger failed: ${run.stderr}`);
+    const mb = results[0]!.mb;
+    const peer = mb / run.seconds;
+    console.log(`pgbadger (1 job)       ${mb.toFixed(0)} MB in ${run.seconds.toFixed(2)} s: ${peer.toFixed(1)} MB/s`);
+    const ours = results[0]!.mb / results[0]!.seconds;
+    console.log(`ratio pgwarden parse / pgbadger on the same stderr file: ${(ours / peer).toFixed(1)}× (target ≥ 20×)`);
+  }
+} finally {
+  if (args.includes('--keep')) console.log(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,110 @@
+// Bytes in, text out: decodes chunks as UTF-8 (a character split between chunks is kept for
+// the next one), keeps the unconsumed tail, and turns string indexes back into byte offsets
+// (free when the text is ASCII, one incremental byte count otherwise) so that every event and
+// error can say exactly where in the input it was read.
+import { StringDecoder } from 'node:string_decoder';
+import type { PgwardenEvent, ParseError } from '../core/event.ts';
+import { classify } from './messages.ts';
+import type { ParseSink } from './record.ts';
+
+/** Longest record (bytes of text) a parser waits for before calling it malformed. */
+export const MAX_RECORD_CHARS = 64 * 1024 * 1024;
+
+export abstract class TextInput {
+  protected text = '';
+  /** Byte offset and line number of text[0]. */
+  protected textByte = 0;
+  protected textLine = 1;
+  private ascii = true;
+  private cursorIndex = 0;
+  private cursorByte = 0;
+  private readonly decoder = new StringDecoder('utf8');
+  protected readonly input: string;
+  protected readonly server: string | null;
+  protected readonly sink: ParseSink;
+
+  constructor(input: string, server: string | null, sink: ParseSink) {
+    this.input = input;
+    this.server = server;
+    this.sink = sink;
+  }
+
+  /** Feeds the next chunk of the input. Complete records are sent to the sink at once. */
+  write(chunk: Uint8Array | string): void {
+    let decoded: string;
+    if (typeof chunk === 'string') {
+      decoded = chunk;
+      if (this.ascii && !isAscii(decoded)) this.ascii = false;
+    } else {
+      decoded = this.decoder.write(chunk as Buffer);
+      if (this.ascii && decoded.length !== chunk.length) this.ascii = false;
+    }
+    this.text = this.text.length === 0 ? decoded : this.text + decoded;
+    this.consume(this.drain(false));
+  }
+
+  /** The input has ended: whatever is left is read as the last record (or reported). */
+  end(): void {
+    const rest = this.decoder.end();
+    if (rest) {
+      this.text += rest;
+      this.ascii = false;
+    }
+    this.consume(this.drain(true));
+    this.flush();
+  }
+
+  /** Sends a record held back while waiting for its continuation lines (stderr only). */
+  flush(): void {
+    // Parsers that hold a record back override this.
+  }
+
+  /** Reads complete records from this.text; returns how many characters were consumed. */
+  protected abstract drain(final: boolean): number;
+
+  /** The byte offset of a string index in this.text (indexes must not go backwards). */
+  protected byteAt(index: number): number {
+    if (this.ascii) return this.textByte + index;
+    if (index < this.cursorIndex) {
+      this.cursorIndex = 0;
+      this.cursorByte = 0;
+    }
+    if (index > this.cursorIndex) {
+      this.cursorByte += Buffer.byteLength(this.text.slice(this.cursorIndex, index), 'utf8');
+      this.cursorIndex = index;
+    }
+    return this.textByte + this.cursorByte;
+  }
+
+  private consume(count: number): void {
+    if (count <= 0) return;
+    const byte = this.byteAt(count);
+    this.text = this.text.slice(count);
+    this.textByte = byte;
+    this.cursorIndex = 0;
+    this.cursorByte = 0;
+  }
+
+  protected emitError(index: number, line: number, reason: string, text: string): void {
+    const error: ParseError = {
+      input: this.input, position: this.byteAt(index), line, reason,
+      excerpt: text.length > 200 ? text.slice(0, 200) : text,
+    };
+    this.sink.error(error);
+  }
+
+  /** Classifies the record and sends it on; a pgAudit-looking record that does not parse is also counted as an error. */
+  protected emitEvent(event: PgwardenEvent): void {
+    const problem = classify(event);
+    if (problem !== null) {
+      const { position, line } = event.source;
+      this.sink.error({ input: this.input, position, line: line ?? 0, reason: problem, excerpt: (event.message ?? '').slice(0, 200) });
+    }
+    this.sink.event(event);
+  }
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 127) return false;
+  return true;
+}
