@@ -141,7 +141,7 @@ export function parseConfig(text: string, file = DEFAULT_CONFIG_FILE): Config {
     let detail = issue.message;
     if (issue.code === 'unrecognized_keys') {
       path = [...issue.path, issue.keys[0]!];
-      detail = `unknown key (allowed here: ${allowedKeys(issue.path).join(', ')})`;
+      detail = `unknown key (allowed here: ${allowedKeys(issue.path, raw).join(', ')})`;
     }
     const line = lineOf(doc, lineCounter, path);
     throw new PgwardenError('PGW_ERR_CONFIG', `${file}${line ? `:${line}` : ''}: ${issuePath(path)}: ${detail}`);
@@ -192,7 +192,7 @@ export function readSecret(where: string, env: string | undefined, file: string 
   return undefined;
 }
 
-function allowedKeys(path: PropertyKey[]): string[] {
+function allowedKeys(path: PropertyKey[], raw: unknown): string[] {
   let schema: z.ZodType = configSchema;
   for (const key of path) {
     const def = unwrap(schema);
@@ -202,8 +202,11 @@ function allowedKeys(path: PropertyKey[]): string[] {
   }
   const def = unwrap(schema);
   if (def instanceof z.ZodDiscriminatedUnion) {
-    // Every key any variant allows; the type: key decides which apply.
-    return [...new Set(def.options.flatMap((option) => Object.keys((option as z.ZodObject).shape)))];
+    // The keys of the variant the entry's `type:` chose; every variant's keys when it chose none.
+    const value = path.reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown> | undefined)?.[key], raw) as { type?: unknown } | undefined;
+    const options = def.options as z.ZodObject[];
+    const chosen = options.filter((option) => (option.shape.type as z.ZodLiteral).value === value?.type);
+    return [...new Set((chosen.length > 0 ? chosen : options).flatMap((option) => Object.keys(option.shape)))];
   }
   return def instanceof z.ZodObject ? Object.keys(def.shape) : [];
 }

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { installedCluster, pgEnv, runCli, waitFor } from '../harness/cli.ts';
-import type { Cluster } from '../harness/postgres.ts';
+import type { Cluster, Flavor } from '../harness/postgres.ts';
 import { startHttpReceiver, startSmtp, type HttpReceiver, type SmtpReceiver } from '../harness/receivers.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/pgwarden.js', import.meta.url));
@@ -20,7 +20,7 @@ const SECRET = 'hook-secret-for-tests';
 interface HookEvent { kind: string; database: string; user: string; ddl?: { id: number; command_tag: string; object_identity: string; statement: string } }
 interface HookBody { text: string; delivery_id: string; events: HookEvent[] }
 
-describe('alerts run (PostgreSQL 18, real SMTP and HTTP receivers)', () => {
+for (const flavor of ['pg18', 'pg15'] as Flavor[]) describe(`alerts run (${flavor}, real SMTP and HTTP receivers)`, () => {
   let cluster: Cluster;
   let smtp: SmtpReceiver;
   let hook: HttpReceiver;
@@ -94,7 +94,7 @@ pipeline:
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pgwarden-alerts-'));
-    cluster = await installedCluster('pg18', { template1: true });
+    cluster = await installedCluster(flavor, { template1: true });
     smtp = await startSmtp({ user: 'alerts', password: 'smtp-pw' });
     hook = await startHttpReceiver();
   });

@@ -102,6 +102,29 @@ describe('bad input on the command line', () => {
     assert.equal(result.code, 2);
     assert.match(result.stderr, /pgwarden\.yaml:4: guard\.watch\.interval_secs: unknown key \(allowed here: interval_seconds, terminate\)/);
   });
+
+  it('alerts run refuses to start without a sink, or with a secret it cannot read, in one line', async () => {
+    const none = await runCli(['alerts', 'run'], env);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /^Error: pipeline\.sinks: no sink is configured/);
+    const [missing] = await withConfigFile('pipeline:\n  sinks:\n    hook: { type: webhook, url: "http://127.0.0.1:9/x", secret_env: PGW_TEST_UNSET_SECRET }\n', (file) =>
+      Promise.all([runCli(['--config', file, 'alerts', 'run'], env)]));
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /pipeline\.sinks\.hook\.secret_env: environment variable PGW_TEST_UNSET_SECRET is not set/);
+    assert.doesNotMatch(missing.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  it('report ddl and ddl policy refuse bad values before touching the database', async () => {
+    const since = await runCli(['report', 'ddl', '--since', 'yesterday'], env);
+    assert.equal(since.code, 2);
+    assert.match(since.stderr, /--since "yesterday" is not a duration/);
+    const contradiction = await runCli(['ddl', 'policy', 'set', '--enable', '--disable'], env);
+    assert.equal(contradiction.code, 2);
+    assert.match(contradiction.stderr, /--enable and --disable contradict each other/);
+    const nothing = await runCli(['ddl', 'policy', 'set'], env);
+    assert.equal(nothing.code, 2);
+    assert.match(nothing.stderr, /nothing to change/);
+  });
 });
 
 describe('rule management and the dry run, as users see them', () => {

@@ -66,4 +66,37 @@ describe('connection targets', () => {
     assert.equal(target.url, 'postgres://u:p@h:1/template1');
     assert.equal(targetForDatabase({ label: 'env' }, 'sales').database, 'sales');
   });
+
+  it('reads a pipeline with sources, sinks, routing and defaults', () => {
+    const config = parseConfig(`
+servers:
+  prod: { url: 'postgres://alerts@db1/postgres' }
+pipeline:
+  sources:
+    prod-ddl: { type: ddl, server: prod, databases: ['*'] }
+  sinks:
+    mail: { type: email, host: smtp.example.com, from: a@example.com, to: [b@example.com], inputs: [prod-ddl] }
+    hook: { type: webhook, url: 'https://hooks.example.com/x', match: { commands: ['DROP *'] } }
+`);
+    const mail = config.pipeline.sinks.mail!;
+    assert.equal(mail.type, 'email');
+    assert.equal(mail.type === 'email' && mail.tls, 'starttls', 'TLS is required by default');
+    assert.equal(mail.type === 'email' && mail.port, 587);
+    assert.equal(config.pipeline.sources['prod-ddl']!.tamper_check_seconds, 30);
+    assert.equal(config.pipeline.batch.window_seconds, 2);
+    assert.equal(config.pipeline.retry.max_seconds, 300);
+  });
+
+  it('refuses pipeline mistakes with the file, line and key', () => {
+    const base = 'pipeline:\n  sources:\n    ddl1: { type: ddl }\n  sinks:\n';
+    assert.match(configError(base + '    s: { type: sms, to: [x] }\n'), /^pgwarden\.yaml:5: pipeline\.sinks\.s\.type: /);
+    assert.match(configError(base + '    s: { type: webhook, url: "https://h.example.com", inputs: [nope] }\n'),
+      /^pgwarden\.yaml:5: pipeline\.sinks\.s\.inputs: "nope" is not one of pipeline\.sources \(ddl1\)/);
+    assert.match(configError(base + '    s:\n      type: webhook\n      url: "https://h.example.com"\n      retries: 3\n'),
+      /^pgwarden\.yaml:8: pipeline\.sinks\.s\.retries: unknown key \(allowed here: type, inputs, match, ignore, .*url/);
+    assert.match(configError(base + '    s: { type: webhook, url: "ftp://h.example.com" }\n'), /pipeline\.sinks\.s\.url: /);
+    assert.match(configError(base + '    s: { type: email, host: h, from: a@b.c, to: [] }\n'), /pipeline\.sinks\.s\.to: /);
+    assert.match(configError('pipeline:\n  sources:\n    d: { type: ddl, server: ghost }\n'),
+      /^pgwarden\.yaml:3: pipeline\.sources\.d\.server: "ghost" is not one of servers \(none defined\)/);
+  });
 });

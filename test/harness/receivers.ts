@@ -55,6 +55,9 @@ export async function startSmtp(credentials: { user: string; password: string })
       }, (error: Error) => callback(error));
     },
   });
+  // A client killed mid-conversation (the tests do kill -9 the sender) resets its connection:
+  // expected here, and an unhandled 'error' event would end the test process.
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.server.address() as AddressInfo).port;
   return {
@@ -90,6 +93,7 @@ export async function startHttpReceiver(): Promise<HttpReceiver> {
       response.writeHead(receiver.status, { 'content-type': 'text/plain' }).end(receiver.status < 300 ? 'ok' : 'unavailable');
     });
   });
+  server.on('clientError', (_error, socket) => socket.destroy());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   receiver.close = () => new Promise((resolve) => {
