@@ -112,6 +112,11 @@ describe('bad input on the command line', () => {
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /pipeline\.sinks\.hook\.secret_env: environment variable PGW_TEST_UNSET_SECRET is not set/);
     assert.doesNotMatch(missing.stderr, /\n\s+at /, 'no stack trace');
+    await cluster.createDatabase('no_pgwarden');
+    const [absent] = await withConfigFile('pipeline:\n  sinks:\n    hook: { type: webhook, url: "http://127.0.0.1:9/x" }\n', (file) =>
+      Promise.all([runCli(['--config', file, 'alerts', 'run'], { ...env, PGDATABASE: 'no_pgwarden' })]));
+    assert.equal(absent.code, 5, absent.stderr);
+    assert.match(absent.stderr, /database no_pgwarden on .* has no pgwarden; run `pgwarden install` there/);
   });
 
   it('report ddl and ddl policy refuse bad values before touching the database', async () => {

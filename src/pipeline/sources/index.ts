@@ -4,10 +4,14 @@ import type { Logger } from 'pino';
 import type { Config, DdlSourceConfig } from '../../core/config.ts';
 import { SQL_TAG, resolveTarget, targetForDatabase, withClient, type Target } from '../../core/db.ts';
 import { PgwardenError } from '../../core/errors.ts';
+import { installedVersion } from '../../sensors/index.ts';
 import type { Source } from '../types.ts';
 import { DdlLogSource } from './ddl-log.ts';
 
 export const SOURCE_TYPES = ['ddl'] as const;
+
+/** The migration that added pgwarden.ddl_events. */
+const DDL_AUDIT_SCHEMA_VERSION = 2;
 
 /** How alerts name a server: its name in the config, else host:port of the URL. */
 function serverName(source: DdlSourceConfig, target: Target): string {
@@ -46,6 +50,14 @@ export async function createSources(name: string, source: DdlSourceConfig, confi
   const target = override ?? resolveTarget({ server: source.server }, config);
   const server = serverName(source, target);
   const databases = await databasesOf(source, target);
+  // Fail at start on a misconfiguration rather than retrying forever: each database must be reachable
+  // and have the DDL audit (schema version 2 or later).
+  for (const database of databases) {
+    const version = await withClient(targetForDatabase(target, database), installedVersion);
+    if (version < DDL_AUDIT_SCHEMA_VERSION) {
+      throw new PgwardenError('PGW_ERR_NOT_INSTALLED', `database ${database} on ${target.label} has ${version === 0 ? 'no pgwarden' : `pgwarden schema version ${version}, without the DDL audit`}; run \`pgwarden install\` there`);
+    }
+  }
   return databases.map((database) => new DdlLogSource({
     input: name, server, database, target: targetForDatabase(target, database),
     tamperCheckSeconds: source.tamper_check_seconds, pollSeconds: source.poll_seconds, log,
