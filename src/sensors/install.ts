@@ -49,9 +49,11 @@ async function requireSuperuser(client: pg.Client, what: string): Promise<void> 
 }
 
 export async function installedVersion(client: pg.ClientBase): Promise<number> {
-  const { rows } = await client.query<{ version: number | null }>(
-    `${SQL_TAG}SELECT CASE WHEN pg_catalog.to_regclass('pgwarden.migrations') IS NULL THEN NULL
-       ELSE (SELECT pg_catalog.max(version) FROM pgwarden.migrations) END AS version`);
+  // Two statements: a query naming a missing table fails at parse time, whatever CASE says.
+  const { rows: [exists] } = await client.query<{ present: boolean }>(
+    `${SQL_TAG}SELECT pg_catalog.to_regclass('pgwarden.migrations') IS NOT NULL AS present`);
+  if (!exists?.present) return 0;
+  const { rows } = await client.query<{ version: number | null }>(`${SQL_TAG}SELECT pg_catalog.max(version) AS version FROM pgwarden.migrations`);
   return rows[0]?.version ?? 0;
 }
 
