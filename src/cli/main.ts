@@ -7,6 +7,7 @@ import { PGWARDEN_VERSION } from '../core/version.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerGuardCommands } from './guard.ts';
 import { registerInstallCommands } from './install.ts';
+import { registerMonitorCommands } from './monitor.ts';
 import { registerReportCommands } from './report.ts';
 
 export function buildProgram(): Command {
@@ -28,6 +29,7 @@ Start with: pgwarden demo. Docs: docs/guard.md, docs/sensors.md, docs/config.md,
   registerInstallCommands(program);
   registerGuardCommands(program);
   registerReportCommands(program);
+  registerMonitorCommands(program);
   // Every subcommand reports usage errors the same way as the top level.
   const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride().showHelpAfterError('(run with --help for usage)');
