@@ -183,6 +183,8 @@ export async function installMonitor(client: pg.Client, login: string): Promise<
     await client.query(`${SQL_TAG}GRANT SELECT (${AUTHID_COLUMNS}) ON pg_catalog.pg_authid TO ${OWNER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT ON pg_catalog.pg_hba_file_rules TO ${OWNER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO ${OWNER_ROLE}`);
+    const { rows: sensors } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden'`);
+    if (sensors.length > 0) await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${OWNER_ROLE}`);
     for (const grant of SENSOR_GRANTS) {
       const { rows } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present`, [grant.table]);
       if (rows[0]!.present) await client.query(`${SQL_TAG}GRANT SELECT (${grant.columns}) ON ${grant.table} TO ${OWNER_ROLE}`);
@@ -231,6 +233,8 @@ export async function uninstallMonitor(client: pg.Client): Promise<MonitorUninst
       await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_authid FROM ${OWNER_ROLE}`);
       await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_hba_file_rules FROM ${OWNER_ROLE}`);
       await client.query(`${SQL_TAG}REVOKE ALL ON FUNCTION pg_catalog.pg_hba_file_rules() FROM ${OWNER_ROLE}`);
+      const { rows: sensors } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden'`);
+      if (sensors.length > 0) await client.query(`${SQL_TAG}REVOKE USAGE ON SCHEMA pgwarden FROM ${OWNER_ROLE}`);
       for (const grant of SENSOR_GRANTS) {
         const { rows: present } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present`, [grant.table]);
         if (present[0]!.present) await client.query(`${SQL_TAG}REVOKE ALL ON ${grant.table} FROM ${OWNER_ROLE}`);

@@ -23,10 +23,12 @@ BEGIN
     RETURN;
   END IF;
   -- Event triggers the installed sensors create.
-  IF pg_catalog.to_regclass('pgwarden.ddl_events') IS NOT NULL THEN
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'pgwarden' AND c.relname = 'ddl_events') THEN
     v_expected := v_expected || ARRAY['pgwarden_ddl_command_end', 'pgwarden_ddl_sql_drop', 'pgwarden_ddl_table_rewrite'];
   END IF;
-  IF pg_catalog.to_regclass('pgwarden.guard_rules') IS NOT NULL AND pg_catalog.current_setting('server_version_num')::integer >= 170000 THEN
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'pgwarden' AND c.relname = 'guard_rules') AND pg_catalog.current_setting('server_version_num')::integer >= 170000 THEN
     v_expected := v_expected || 'pgwarden_guard_login'::text;
   END IF;
   RETURN QUERY
@@ -48,6 +50,8 @@ BEGIN
       NULL::text, '{}'::jsonb
       FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
      WHERE n.nspname = 'pgwarden' AND p.prosecdef
+       -- dblink, when install put it in this schema, is the extension's code, not pgwarden's.
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
        AND NOT COALESCE('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
     ORDER BY 1;
 END`,

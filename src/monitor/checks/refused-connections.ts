@@ -18,7 +18,9 @@ export const refusedConnections: CheckDefinition = {
 DECLARE
   v_window interval := pg_catalog.make_interval(mins => COALESCE((params ->> 'window_minutes')::integer, 15));
 BEGIN
-  IF pg_catalog.to_regclass('pgwarden.connection_attempts') IS NULL THEN
+  -- Catalog lookup, not to_regclass(): that one fails without USAGE on the schema.
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = 'pgwarden' AND c.relname = 'connection_attempts') THEN
     RETURN QUERY SELECT ''::text, NULL::float8, NULL::text, 'the pgwarden connection guard is not installed in this database'::text, NULL::jsonb;
     RETURN;
   END IF;

@@ -25,6 +25,8 @@ export const secdefSearchPath: CheckDefinition = {
     LEFT JOIN LATERAL (SELECT pg_catalog.substr(c, 13) AS setting FROM pg_catalog.unnest(p.proconfig) c
                         WHERE c LIKE 'search\\_path=%') sp ON true
     WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+      -- Functions of an extension are the extension's (e.g. dblink_connect_u, superuser-only).
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
       AND (sp.setting IS NULL OR pg_catalog.replace(sp.setting, ' ', '') !~ '(^|,)"?pg_temp"?$')
     ORDER BY 1`,
   }],
