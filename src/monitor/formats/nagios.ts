@@ -8,7 +8,8 @@ import { multiServer, oneLine, plainNumber } from './common.ts';
 const UOM: Record<Unit, string> = { boolean: '', count: '', percent: '%', seconds: 's', bytes: 'B', bytes_per_hour: '', per_second: '' };
 
 function label(text: string): string {
-  return `'${text.replace(/=/g, '_').replace(/'/g, "''").replace(/[\r\n]/g, ' ')}'`;
+  // "=" is not allowed in a label, "|" would end the text part for some parsers.
+  return `'${text.replace(/[=|]/g, '_').replace(/'/g, "''").replace(/[\r\n]/g, ' ')}'`;
 }
 
 function range(limit: number | null, direction: 'above' | 'below'): string {

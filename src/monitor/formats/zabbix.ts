@@ -29,8 +29,8 @@ export function renderZabbix(results: readonly ServerResult[]): string {
         discovery.push({ '{#CHECK}': check.name, '{#ITEM}': row.item, '{#UNIT}': check.unit, '{#CATEGORY}': check.category });
         const key = (name: string) => `pgwarden.${name}[${keyParam(check.name)},${keyParam(row.item)}]`;
         const status = check.level === 'skipped' ? -1 : STATE_CODE[row.level === 'ok' && check.error ? check.level : row.level];
-        values.push(`${senderField(host)} ${key('status')} ${status}`);
-        if (row.value !== null) values.push(`${senderField(host)} ${key('value')} ${plainNumber(row.value)}`);
+        values.push(`${senderField(host)} ${senderField(key('status'))} ${status}`);
+        if (row.value !== null) values.push(`${senderField(host)} ${senderField(key('value'))} ${plainNumber(row.value)}`);
       }
     }
     lines.push(`${senderField(host)} pgwarden.discovery ${senderField(JSON.stringify({ data: discovery }))}`, ...values);
