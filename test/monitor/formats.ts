@@ -83,7 +83,8 @@ function keyParams(key: string): { name: string; params: string[] } {
   let rest = m[2]!;
   for (;;) {
     if (rest.startsWith('"')) {
-      const q = /^"((?:[^"\\]|\\")*)"/.exec(rest);
+      // Inside quotes only \" is an escape; any other backslash is literal.
+      const q = /^"((?:[^"\\]|\\"|\\(?!"))*)"/.exec(rest);
       assert.ok(q, `quoted key parameter in ${key}`);
       params.push(q[1]!.replace(/\\"/g, '"'));
       rest = rest.slice(q[0].length);
