@@ -60,6 +60,17 @@ export function registerMonitorCommands(program: Command): void {
     .option('--checks <names>', 'comma-separated checks to run (default: every enabled check; see `pgwarden monitor list`)')
     .addOption(new Option('--format <format>', 'output format').choices(CHECK_FORMATS as unknown as string[]).default('nagios'))
     .option('--timeout-ms <ms>', 'per-check timeout (default: monitor.timeout_ms in the config, or 5000)')
+    .addHelpText('after', `
+Exit codes: with --format nagios (the default) the plugin convention, 0 OK, 1 WARNING, 2 CRITICAL,
+3 UNKNOWN (bad input included). Other formats carry the state in their output and exit 0 when at
+least one server was checked, 3 when none could be.
+
+Examples:
+  pgwarden check --db postgres://monitoring@db1/postgres
+  pgwarden check --all-servers --format prometheus > /var/lib/node_exporter/pgwarden.prom
+  pgwarden check --server db1 --checks alive,connections,superusers --format checkmk
+
+Every check: pgwarden monitor list; docs/monitor.md, docs/checks/.`)
     .action(async (options: { db?: string; server?: string[]; allServers?: boolean; checks?: string; format: CheckFormat; timeoutMs?: string }, command: Command) => {
       try {
         const cfg = config(command);
