@@ -118,13 +118,6 @@ END $fn$;
 ALTER FUNCTION ${MONITOR_SCHEMA}.sample_delta(text, text, double precision, boolean) OWNER TO ${OWNER_ROLE};
 REVOKE ALL ON FUNCTION ${MONITOR_SCHEMA}.sample_delta(text, text, double precision, boolean) FROM PUBLIC;
 
--- What is installed, for the runner: callable by the monitoring login.
-CREATE OR REPLACE FUNCTION ${MONITOR_SCHEMA}.installed_checks() RETURNS text[]
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $fn$ SELECT i.checks FROM ${MONITOR_SCHEMA}.installed i $fn$;
-ALTER FUNCTION ${MONITOR_SCHEMA}.installed_checks() OWNER TO ${OWNER_ROLE};
-REVOKE ALL ON FUNCTION ${MONITOR_SCHEMA}.installed_checks() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ${MONITOR_SCHEMA}.installed_checks() TO ${CALLER_ROLE};
 `;
 
 export interface MonitorInstallResult {

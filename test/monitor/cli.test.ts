@@ -207,7 +207,13 @@ monitor:
     assert.equal(rows.find((r) => r.name === 'connections')!.warning, 80);
   });
 
-  it('uninstall --all-databases removes the schema, the catalog grants and the roles', async () => {
+  it('install --all-databases covers template1, so new databases get it; uninstall --all-databases removes the schema, the catalog grants and the roles', async () => {
+    const everywhere = await runCli(['monitor', 'install', '--all-databases', '--user', LOGIN], admin);
+    assert.equal(everywhere.code, 0, everywhere.stderr);
+    assert.match(everywhere.stdout, /^template1: \d+ checks installed/m);
+    const created = await cluster.createDatabase();
+    const fresh = await runCli(['check', '--checks', 'alive,public_schema_create'], pgEnv(cluster, created, LOGIN, PASSWORD));
+    assert.equal(fresh.code, 0, fresh.stdout);
     const result = await runCli(['monitor', 'uninstall', '--all-databases'], admin);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^postgres: removed$/m);

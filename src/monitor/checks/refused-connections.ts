@@ -16,7 +16,8 @@ export const refusedConnections: CheckDefinition = {
     language: 'plpgsql',
     body: `
 DECLARE
-  v_window interval := pg_catalog.make_interval(mins => COALESCE((params ->> 'window_minutes')::integer, 15));
+  -- Between a minute and a week, whatever the caller asks.
+  v_window interval := pg_catalog.make_interval(mins => LEAST(GREATEST(COALESCE((params ->> 'window_minutes')::integer, 15), 1), 10080));
 BEGIN
   -- Catalog lookup, not to_regclass(): that one fails without USAGE on the schema.
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

@@ -4,6 +4,8 @@ import type { CheckDefinition } from '../types.ts';
 // baseline; a role that becomes superuser later is critical (value 2), one that stops being
 // superuser a warning (value 1), each for hold_hours so that a missed run does not hide it.
 // State lives in pgwarden_monitor.superuser_changes; a standby reads it without writing.
+// hold_hours comes from the caller and only changes what is shown: records of removals are
+// kept for 30 days whatever it says, so the monitoring login cannot erase them.
 export const superusers: CheckDefinition = {
   name: 'superusers',
   category: 'security',
@@ -17,7 +19,7 @@ export const superusers: CheckDefinition = {
     language: 'plpgsql',
     body: `
 DECLARE
-  v_hold interval := pg_catalog.make_interval(hours => COALESCE((params ->> 'hold_hours')::integer, 24));
+  v_hold interval := pg_catalog.make_interval(hours => LEAST(GREATEST(COALESCE((params ->> 'hold_hours')::integer, 24), 0), 720));
   v_seeded boolean;
 BEGIN
   IF NOT pg_catalog.pg_is_in_recovery() THEN
@@ -30,7 +32,7 @@ BEGIN
         WHERE c.removed_at IS NOT NULL;
     UPDATE pgwarden_monitor.superuser_changes c SET removed_at = pg_catalog.now()
       WHERE c.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = c.role_name AND r.rolsuper);
-    DELETE FROM pgwarden_monitor.superuser_changes c WHERE c.removed_at < pg_catalog.now() - v_hold;
+    DELETE FROM pgwarden_monitor.superuser_changes c WHERE c.removed_at < pg_catalog.now() - interval '30 days';
   END IF;
   RETURN QUERY
     SELECT r.rolname::text,
@@ -46,7 +48,7 @@ BEGIN
     SELECT c.role_name::text, 1::float8, ('no longer a superuser since ' || c.removed_at)::text, NULL::text,
       pg_catalog.jsonb_build_object('removed_at', c.removed_at)
     FROM pgwarden_monitor.superuser_changes c
-    WHERE c.removed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = c.role_name AND r.rolsuper)
+    WHERE c.removed_at >= pg_catalog.now() - v_hold AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = c.role_name AND r.rolsuper)
     ORDER BY 1;
 END`,
   }],
