@@ -203,7 +203,7 @@ export async function checkServer(server: ServerTarget, options: RunOptions = {}
       }
     };
     await Promise.all(clients.slice().map(worker));
-    const notInstalled = checks.length > 0 && codes.length === checks.length && codes.every((c) => c === '3F000' || c === '42501');
+    const notInstalled = checks.length > 0 && checks.every((_, i) => codes[i] === '3F000' || codes[i] === '42501');
     const level = results.reduce<Level>((acc, r) => worse(acc, r.level), 'ok');
     return finish({
       database,
