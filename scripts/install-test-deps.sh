@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond npm packages: PostgreSQL 15 with pgAudit from
 # Debian (the suite's second server version; PostgreSQL 18 comes from npm) and its client
-# tools (pgbench for `npm run bench:guard`), and openssl (the monitor tests make a TLS certificate). Installs as root, through sudo when not root.
+# tools (pgbench for `npm run bench:guard`), and openssl (the monitor tests make a TLS
+# certificate). Installs as root, through sudo when not root.
 # Idempotent: it does nothing when everything is there already.
 set -euo pipefail
 

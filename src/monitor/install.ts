@@ -7,13 +7,10 @@ import { SQL_TAG, inTransaction } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { PGWARDEN_VERSION } from '../core/version.ts';
 import { CHECKS } from './checks/index.ts';
-import { CHECK_COLUMNS, type CheckDefinition, type SqlVariant } from './types.ts';
+import { CALLER_ROLE, MONITOR_SCHEMA, OWNER_ROLE, functionName, functionSql, pickVariant } from './sql.ts';
+import type { CheckDefinition } from './types.ts';
 
-export const MONITOR_SCHEMA = 'pgwarden_monitor';
-/** Owns the check functions; NOLOGIN; member of pg_monitor plus a few catalog grants. */
-export const OWNER_ROLE = 'pgwarden_monitor_owner';
-/** May EXECUTE the check functions, nothing else; the monitoring login is made a member. */
-export const CALLER_ROLE = 'pgwarden_monitor';
+export { CALLER_ROLE, MONITOR_SCHEMA, OWNER_ROLE, functionBody, functionName, functionSql, pickVariant } from './sql.ts';
 
 /** pg_authid columns the password checks read (never returned to the caller). */
 const AUTHID_COLUMNS = 'rolname, rolsuper, rolcanlogin, rolpassword, rolvaliduntil';
@@ -23,33 +20,9 @@ const SENSOR_GRANTS: readonly { table: string; columns: string }[] = [
   { table: 'pgwarden.ddl_events', columns: 'ts, "session_user", command_tag' },
 ];
 
-export function functionName(check: CheckDefinition): string {
-  if (!/^[a-z][a-z0-9_]*$/.test(check.name)) throw new Error(`check name ${check.name} is not snake_case`);
-  return `${MONITOR_SCHEMA}.check_${check.name}`;
-}
-
-/** The variant for a server version: the highest minVersion not above it, or undefined. */
-export function pickVariant(check: CheckDefinition, serverVersionNum: number): SqlVariant | undefined {
-  return [...check.sql].sort((a, b) => b.minVersion - a.minVersion).find((v) => v.minVersion <= serverVersionNum);
-}
-
-function versionText(num: number): string {
-  return num >= 100000 ? String(Math.floor(num / 10000)) : `${Math.floor(num / 10000)}.${Math.floor(num / 100) % 100}`;
-}
-
-/** CREATE FUNCTION for one check on one server version (an explicit "skipped" body when no variant fits). */
-export function functionSql(check: CheckDefinition, serverVersionNum: number): string {
-  const variant = pickVariant(check, serverVersionNum);
-  const lowest = Math.min(...check.sql.map((v) => v.minVersion));
-  const language = variant?.language ?? 'sql';
-  const body = variant
-    ? (variant.language === 'plpgsql' ? `#variable_conflict use_column\n${variant.body}` : variant.body)
-    : `SELECT ''::text, NULL::float8, NULL::text, 'needs PostgreSQL ${versionText(lowest)} or later'::text, NULL::jsonb`;
-  if (body.includes('$pgw_body$')) throw new Error(`check ${check.name}: body must not contain $pgw_body$`);
-  return `CREATE FUNCTION ${functionName(check)}(params jsonb DEFAULT '{}'::jsonb)
-RETURNS TABLE (${CHECK_COLUMNS})
-LANGUAGE ${language} VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $pgw_body$${body}$pgw_body$`;
+/** The checks that are SQL functions (all but the local ones). */
+export function functionChecks(): CheckDefinition[] {
+  return CHECKS.filter((c) => !c.local);
 }
 
 const SCHEMA_SQL = `
@@ -190,7 +163,7 @@ export async function installMonitor(client: pg.Client, login: string): Promise<
         WHERE p.pronamespace = $1::regnamespace AND p.proname LIKE 'check\\_%'`, [MONITOR_SCHEMA]);
     for (const { signature } of old) await client.query(`${SQL_TAG}DROP FUNCTION ${signature}`);
     const unsupported: string[] = [];
-    for (const check of CHECKS) {
+    for (const check of functionChecks()) {
       if (!pickVariant(check, version)) unsupported.push(check.name);
       const name = functionName(check);
       try {

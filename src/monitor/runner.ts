@@ -6,7 +6,7 @@ import { SQL_TAG, connect, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { CHECKS, CHECK_NAMES, findCheck } from './checks/index.ts';
 import { functionName } from './install.ts';
-import { worse, type CheckDefinition, type CheckResult, type CheckRow, type Level, type ServerResult, type Thresholds } from './types.ts';
+import { worse, type CheckDefinition, type RawCheckRow, type CheckResult, type CheckRow, type Level, type ServerResult, type Thresholds } from './types.ts';
 
 export interface CheckSettings {
   enabled?: boolean;
@@ -66,7 +66,7 @@ export function rowLevel(value: number | null, thresholds: Thresholds, nullLevel
   return 'ok';
 }
 
-interface RawRow { item: string | null; value: number | null; detail: string | null; skipped: string | null; metadata: Record<string, unknown> | null }
+type RawRow = RawCheckRow;
 
 function summarize(check: CheckDefinition, rows: CheckRow[]): string {
   if (rows.length === 0) return check.emptyDetail ?? 'nothing to report';
@@ -128,7 +128,9 @@ async function runOne(client: pg.Client, check: CheckDefinition, settings: Check
   // The server cancels at statement_timeout; this only catches a connection that hangs.
   const backstop = new Promise<'hung'>((resolve) => { timer = setTimeout(() => resolve('hung'), timeoutMs + 2000); });
   try {
-    const query = client.query<RawRow>(`${SQL_TAG}SELECT item, value, detail, skipped, metadata FROM ${functionName(check)}($1::jsonb)`, [params]);
+    const query = check.local
+      ? check.local(client, { checks: CHECKS }).then((rows) => ({ rows }))
+      : client.query<RawRow>(`${SQL_TAG}SELECT item, value, detail, skipped, metadata FROM ${functionName(check)}($1::jsonb)`, [params]);
     query.catch(() => undefined);
     const outcome = await Promise.race([query, backstop]);
     const elapsed = Math.round((performance.now() - started) * 10) / 10;
@@ -203,7 +205,9 @@ export async function checkServer(server: ServerTarget, options: RunOptions = {}
       }
     };
     await Promise.all(clients.slice().map(worker));
-    const notInstalled = checks.length > 0 && checks.every((_, i) => codes[i] === '3F000' || codes[i] === '42501');
+    // Every function check failed for want of the schema or of EXECUTE: say so once.
+    const functionIndexes = checks.flatMap((c, i) => (c.local ? [] : [i]));
+    const notInstalled = functionIndexes.length > 0 && functionIndexes.every((i) => codes[i] === '3F000' || codes[i] === '42501');
     const level = results.reduce<Level>((acc, r) => worse(acc, r.level), 'ok');
     return finish({
       database,

@@ -42,6 +42,20 @@ export interface CheckDefinition {
   /** Default settings passed to the function as params (overridable in pgwarden.yaml). */
   params?: Record<string, number>;
   sql: readonly SqlVariant[];
+  /**
+   * A check that must not trust the server-side functions (it verifies them): it runs as a
+   * plain read of public catalogs from the client, has no SQL function and no `sql` variants,
+   * and returns rows of the same contract.
+   */
+  local?: (client: LocalClient, context: { checks: readonly CheckDefinition[] }) => Promise<RawCheckRow[]>;
+}
+
+/** A row as a check function returns it (the five contract columns). */
+export interface RawCheckRow { item: string | null; value: number | null; detail: string | null; skipped: string | null; metadata: Record<string, unknown> | null }
+
+/** What a local check may do with the connection: run a query. */
+export interface LocalClient {
+  query<R extends Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
 }
 
 /** The result columns every check function returns, in order (a test proves they all do). */

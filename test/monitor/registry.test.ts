@@ -20,7 +20,7 @@ describe('monitor check registry', () => {
     for (const check of CHECKS) {
       assert.match(check.name, /^[a-z][a-z0-9_]*$/);
       assert.ok(files.includes(`${check.name.replaceAll('_', '-')}.ts`), `${check.name} lives in ${check.name.replaceAll('_', '-')}.ts`);
-      assert.ok(check.sql.length > 0);
+      assert.ok(check.sql.length > 0 !== Boolean(check.local), `${check.name}: SQL variants or a local check, not both`);
     }
     assert.ok(CHECKS.length >= 30, `${CHECKS.length} checks`);
   });

@@ -650,6 +650,34 @@ export const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
+    check: 'monitor_integrity', what: 'a replaced, re-granted or unpinned check function, or an extra function, is critical',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      const intact = await ctx.run('monitor_integrity', { database: db });
+      assert.equal(intact.level, 'ok', intact.summary);
+      assert.equal(intact.rows.length, 0);
+      await ctx.sql(`CREATE OR REPLACE FUNCTION pgwarden_monitor.check_ssl(params jsonb DEFAULT '{}'::jsonb)
+          RETURNS TABLE (item text, value double precision, detail text, skipped text, metadata jsonb)
+          LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+          AS $$ SELECT ''::text, 0::float8, 'all fine'::text, NULL::text, NULL::jsonb $$;
+        GRANT EXECUTE ON FUNCTION pgwarden_monitor.check_uptime(jsonb) TO PUBLIC;
+        ALTER FUNCTION pgwarden_monitor.check_alive(jsonb) RESET search_path;
+        CREATE FUNCTION pgwarden_monitor.backdoor() RETURNS int LANGUAGE sql AS 'SELECT 1'`, [], db);
+      assert.equal((await ctx.run('ssl', { database: db })).level, 'ok', 'the tampered check lies');
+      const tampered = await ctx.run('monitor_integrity', { database: db });
+      assert.equal(tampered.level, 'critical');
+      assert.deepEqual(tampered.rows.map((r) => [r.item, r.detail!.replace(/:.*/, '')]), [
+        ['pgwarden_monitor.backdoor()', 'not installed by pgwarden'],
+        ['pgwarden_monitor.check_alive(jsonb)', 'settings changed'],
+        ['pgwarden_monitor.check_ssl(jsonb)', 'definition changed'],
+        ['pgwarden_monitor.check_uptime(jsonb)', 'EXECUTE grants changed'],
+      ]);
+      await ctx.install(db);
+      assert.deepEqual((await ctx.run('monitor_integrity', { database: db })).rows.map((r) => r.item), ['pgwarden_monitor.backdoor()'],
+        'install restores its own functions and leaves a stranger for a human to look at');
+    },
+  },
+  {
     check: 'privileged_roles', what: 'CREATEROLE warns; server file access is critical',
     async run(ctx) {
       const before = items(await ctx.run('privileged_roles'));

@@ -18,6 +18,7 @@ import { hbaAuthMethods } from './hba-auth-methods.ts';
 import { idleInTransaction } from './idle-in-transaction.ts';
 import { inactiveSlots } from './inactive-slots.ts';
 import { lockWaits } from './lock-waits.ts';
+import { monitorIntegrity } from './monitor-integrity.ts';
 import { loggingSettings } from './logging-settings.ts';
 import { longQueries } from './long-queries.ts';
 import { passwordEncryption } from './password-encryption.ts';
@@ -64,6 +65,7 @@ export const REGISTRY: readonly RegisteredCheck[] = [
   { check: lockWaits, enabledByDefault: true },
   { check: loggingSettings, enabledByDefault: true },
   { check: longQueries, enabledByDefault: true },
+  { check: monitorIntegrity, enabledByDefault: true },
   { check: passwordEncryption, enabledByDefault: true },
   { check: passwordExpiry, enabledByDefault: true },
   { check: passwordHashes, enabledByDefault: true },
