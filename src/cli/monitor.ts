@@ -4,7 +4,7 @@ import { Option } from 'commander';
 import { resolveTarget, withClient, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import {
-  CHECKS, CHECK_FORMATS, checkServers, dropMonitorRoles, exitCode, installMonitor, renderResults, uninstallMonitor,
+  CHECKS, CHECK_FORMATS, checkServers, dropMonitorRoles, exitCode, installMonitor, planMonitorInstall, renderResults, uninstallMonitor,
   type CheckFormat, type ServerTarget,
 } from '../monitor/index.ts';
 import { config, formatOption, onEachDatabase, parseInteger, print, targetOf, withConnection } from './common.ts';
@@ -17,8 +17,14 @@ export function registerMonitorCommands(program: Command): void {
     .description('create schema pgwarden_monitor with one SECURITY DEFINER function per check (needs a superuser; idempotent)')
     .requiredOption('--user <login>', 'the monitoring login (an existing, unprivileged role) to make a member of pgwarden_monitor')
     .option('--all-databases', 'install into every connectable database and template1 (so new databases get it)')
-    .action(async (options: { user: string; allDatabases?: boolean }, command: Command) => {
+    .option('--dry-run', 'print the SQL install would run in each database, and change nothing')
+    .action(async (options: { user: string; allDatabases?: boolean; dryRun?: boolean }, command: Command) => {
       await onEachDatabase(targetOf(command), Boolean(options.allDatabases), async (client) => {
+        if (options.dryRun) {
+          const plan = await planMonitorInstall(client, options.user);
+          print(`-- database ${plan.database} (PostgreSQL ${Math.floor(plan.serverVersionNum / 10000)}): ${plan.statements.length} statements in one transaction\nBEGIN;\n${plan.statements.map((s) => `${s};`).join('\n')}\nCOMMIT;`);
+          return;
+        }
         const result = await installMonitor(client, options.user);
         const unsupported = result.unsupported.length > 0 ? `; skipped on PostgreSQL ${Math.floor(result.serverVersionNum / 10000)}: ${result.unsupported.join(', ')}` : '';
         print(`${result.database}: ${result.checks} checks installed in schema pgwarden_monitor; ${result.login} may run them${unsupported}`);

@@ -4,7 +4,7 @@
 // nothing else: no table, no catalog secret, no helper function.
 import type pg from 'pg';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
-import { PgwardenError } from '../core/errors.ts';
+import { PgwardenError, classifyError } from '../core/errors.ts';
 import { PGWARDEN_VERSION } from '../core/version.ts';
 import { CHECKS } from './checks/index.ts';
 import { CALLER_ROLE, MONITOR_SCHEMA, OWNER_ROLE, functionName, functionSql, pickVariant } from './sql.ts';
@@ -126,6 +126,67 @@ export async function validateLogin(client: pg.Client, login: string): Promise<v
   }
 }
 
+export interface MonitorInstallPlan {
+  database: string;
+  serverVersionNum: number;
+  unsupported: string[];
+  /** The statements install runs, in order, in one transaction. */
+  statements: string[];
+}
+
+/**
+ * What install would run in the connected database: read-only lookups (server version, which
+ * pgwarden sensor tables exist, which check functions a previous version left), then the
+ * statements. `--dry-run` prints them; install runs them.
+ */
+export async function planMonitorInstall(client: pg.Client, login: string): Promise<MonitorInstallPlan> {
+  await validateLogin(client, login);
+  const { rows: info } = await client.query<{ database: string; version: number; sensors: boolean }>(
+    `${SQL_TAG}SELECT pg_catalog.current_database() AS database, pg_catalog.current_setting('server_version_num')::integer AS version,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden') AS sensors`);
+  const { database, version, sensors } = info[0]!;
+  const statements: string[] = [];
+  for (const role of [OWNER_ROLE, CALLER_ROLE]) {
+    statements.push(`DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${role}') THEN
+    CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+  END IF; END $$`);
+  }
+  // Read access to statistics, settings, pg_wal listings; nothing that writes.
+  statements.push(`GRANT pg_monitor TO ${OWNER_ROLE}`);
+  // The password checks read these columns; catalog ACLs are per database.
+  statements.push(`GRANT SELECT (${AUTHID_COLUMNS}) ON pg_catalog.pg_authid TO ${OWNER_ROLE}`);
+  statements.push(`GRANT SELECT ON pg_catalog.pg_hba_file_rules TO ${OWNER_ROLE}`);
+  statements.push(`GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO ${OWNER_ROLE}`);
+  if (sensors) statements.push(`GRANT USAGE ON SCHEMA pgwarden TO ${OWNER_ROLE}`);
+  for (const grant of SENSOR_GRANTS) {
+    const { rows } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present`, [grant.table]);
+    if (rows[0]!.present) statements.push(`GRANT SELECT (${grant.columns}) ON ${grant.table} TO ${OWNER_ROLE}`);
+  }
+  statements.push(SCHEMA_SQL.trim().replace(/;$/, ''));
+  // Replace every check function: drop what a previous version made, create the current set.
+  const { rows: old } = await client.query<{ signature: string }>(
+    `${SQL_TAG}SELECT p.oid::regprocedure::text AS signature FROM pg_catalog.pg_proc p
+      JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname LIKE 'check\\_%'`, [MONITOR_SCHEMA]);
+  for (const { signature } of old) statements.push(`DROP FUNCTION ${signature}`);
+  const unsupported: string[] = [];
+  for (const check of functionChecks()) {
+    if (!pickVariant(check, version)) unsupported.push(check.name);
+    const name = functionName(check);
+    statements.push(functionSql(check, version));
+    statements.push(`ALTER FUNCTION ${name}(jsonb) OWNER TO ${OWNER_ROLE}`);
+    statements.push(`REVOKE ALL ON FUNCTION ${name}(jsonb) FROM PUBLIC`);
+    statements.push(`GRANT EXECUTE ON FUNCTION ${name}(jsonb) TO ${CALLER_ROLE}`);
+  }
+  const names = `ARRAY[${CHECKS.map((c) => client.escapeLiteral(c.name)).join(', ')}]::text[]`;
+  statements.push(`INSERT INTO ${MONITOR_SCHEMA}.installed (pgwarden_version, server_version_num, checks)
+  VALUES (${client.escapeLiteral(PGWARDEN_VERSION)}, ${version}, ${names})
+  ON CONFLICT (singleton) DO UPDATE SET pgwarden_version = excluded.pgwarden_version, server_version_num = excluded.server_version_num,
+    checks = excluded.checks, installed_at = pg_catalog.now(), installed_by = current_user`);
+  statements.push(`GRANT ${CALLER_ROLE} TO ${client.escapeIdentifier(login)}`);
+  return { database, serverVersionNum: version, unsupported, statements };
+}
+
 /** Creates or refreshes the monitor in the connected database, in one transaction. */
 export async function installMonitor(client: pg.Client, login: string): Promise<MonitorInstallResult> {
   await requireSuperuser(client, 'pgwarden monitor install');
@@ -134,53 +195,16 @@ export async function installMonitor(client: pg.Client, login: string): Promise<
     await client.query(`${SQL_TAG}SET LOCAL log_statement = 'none'`);
     await client.query(`${SQL_TAG}SET LOCAL pgaudit.log = 'none'`);
     await client.query(`${SQL_TAG}SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgwarden_monitor.install'))`);
-    const { rows: info } = await client.query<{ database: string; version: number }>(
-      `${SQL_TAG}SELECT pg_catalog.current_database() AS database, pg_catalog.current_setting('server_version_num')::integer AS version`);
-    const { database, version } = info[0]!;
-    for (const role of [OWNER_ROLE, CALLER_ROLE]) {
-      await client.query(`${SQL_TAG}DO $$ BEGIN
-        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${role}') THEN
-          CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
-        END IF; END $$`);
-    }
-    // Read access to statistics, settings, pg_wal listings; nothing that writes.
-    await client.query(`${SQL_TAG}GRANT pg_monitor TO ${OWNER_ROLE}`);
-    // The password checks read these columns; catalog ACLs are per database.
-    await client.query(`${SQL_TAG}GRANT SELECT (${AUTHID_COLUMNS}) ON pg_catalog.pg_authid TO ${OWNER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT SELECT ON pg_catalog.pg_hba_file_rules TO ${OWNER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO ${OWNER_ROLE}`);
-    const { rows: sensors } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden'`);
-    if (sensors.length > 0) await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${OWNER_ROLE}`);
-    for (const grant of SENSOR_GRANTS) {
-      const { rows } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present`, [grant.table]);
-      if (rows[0]!.present) await client.query(`${SQL_TAG}GRANT SELECT (${grant.columns}) ON ${grant.table} TO ${OWNER_ROLE}`);
-    }
-    await client.query(SQL_TAG + SCHEMA_SQL);
-
-    // Replace every check function: drop what a previous version made, create the current set.
-    const { rows: old } = await client.query<{ signature: string }>(
-      `${SQL_TAG}SELECT p.oid::regprocedure::text AS signature FROM pg_catalog.pg_proc p
-        WHERE p.pronamespace = $1::regnamespace AND p.proname LIKE 'check\\_%'`, [MONITOR_SCHEMA]);
-    for (const { signature } of old) await client.query(`${SQL_TAG}DROP FUNCTION ${signature}`);
-    const unsupported: string[] = [];
-    for (const check of functionChecks()) {
-      if (!pickVariant(check, version)) unsupported.push(check.name);
-      const name = functionName(check);
+    const plan = await planMonitorInstall(client, login);
+    for (const statement of plan.statements) {
       try {
-        await client.query(SQL_TAG + functionSql(check, version));
+        await client.query(SQL_TAG + statement);
       } catch (error) {
-        throw new Error(`check ${check.name}: cannot create ${name}: ${(error as Error).message}`, { cause: error });
+        const classified = classifyError(error);
+        throw new PgwardenError(classified.code, `monitor install failed at "${statement.split('\n')[0]}": ${classified.message}`, { cause: error });
       }
-      await client.query(`${SQL_TAG}ALTER FUNCTION ${name}(jsonb) OWNER TO ${OWNER_ROLE}`);
-      await client.query(`${SQL_TAG}REVOKE ALL ON FUNCTION ${name}(jsonb) FROM PUBLIC`);
-      await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION ${name}(jsonb) TO ${CALLER_ROLE}`);
     }
-    await client.query(`${SQL_TAG}INSERT INTO ${MONITOR_SCHEMA}.installed (pgwarden_version, server_version_num, checks) VALUES ($1, $2, $3)
-      ON CONFLICT (singleton) DO UPDATE SET pgwarden_version = excluded.pgwarden_version, server_version_num = excluded.server_version_num,
-        checks = excluded.checks, installed_at = pg_catalog.now(), installed_by = current_user`,
-    [PGWARDEN_VERSION, version, CHECKS.map((c) => c.name)]);
-    await client.query(`${SQL_TAG}GRANT ${CALLER_ROLE} TO ${client.escapeIdentifier(login)}`);
-    return { database, serverVersionNum: version, checks: CHECKS.length, unsupported, login };
+    return { database: plan.database, serverVersionNum: plan.serverVersionNum, checks: CHECKS.length, unsupported: plan.unsupported, login };
   });
 }
 

@@ -63,6 +63,16 @@ describe('pgwarden monitor and pgwarden check (pg18)', () => {
     assert.match(unprivileged.stderr, /needs a superuser.*\[PGW_ERR_PRIVILEGE\]/s);
   });
 
+  it('--dry-run prints the SQL and changes nothing', async () => {
+    const result = await runCli(['monitor', 'install', '--dry-run', '--user', LOGIN], admin);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^-- database postgres \(PostgreSQL 18\): \d+ statements in one transaction\nBEGIN;\n/);
+    assert.match(result.stdout, /CREATE FUNCTION pgwarden_monitor\.check_superusers\(params jsonb DEFAULT '\{\}'::jsonb\)\nRETURNS TABLE .*\nLANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp/);
+    assert.match(result.stdout, /GRANT pgwarden_monitor TO "monitoring";\nCOMMIT;\n$/);
+    assert.doesNotMatch(result.stdout, /;;/);
+    assert.deepEqual(await footprint(cluster), pristine);
+  });
+
   it('installs idempotently', async () => {
     for (let i = 0; i < 2; i++) {
       const result = await runCli(['monitor', 'install', '--user', LOGIN], admin);
