@@ -307,7 +307,7 @@ export const SCENARIOS: readonly Scenario[] = [
       assert.equal(none.level, 'warning');
       const session = await ctx.session();
       await session.query("SELECT pg_backup_start('pgwarden test', true)");
-      await session.query('SELECT * FROM pg_backup_stop()');
+      await session.query('SELECT * FROM pg_backup_stop(wait_for_archive => false)');
       const after = await ctx.run('backup_age');
       assert.ok(row(after)!.value! >= 0 && row(after)!.value! < 600, `age ${row(after)!.value}`);
       assert.equal(after.level, 'ok');
