@@ -678,6 +678,23 @@ export const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
+    check: 'monitor_login_privileges', what: 'a table the login may read or another role it joins is a finding',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      const clean = await ctx.run('monitor_login_privileges', { database: db });
+      assert.equal(clean.level, 'ok', clean.summary);
+      assert.equal(clean.rows.length, 0);
+      await ctx.sql(`CREATE TABLE public.orders (id int); GRANT SELECT ON public.orders TO ${LOGIN}; CREATE TABLE public.invoices (id int)`, [], db);
+      const table = await ctx.run('monitor_login_privileges', { database: db });
+      assert.deepEqual(table.rows.map((r) => [r.item, r.level]), [['table public.orders', 'warning']]);
+      await ctx.sql(`GRANT pg_read_all_data TO ${LOGIN}`);
+      ctx.defer(() => ctx.sql(`REVOKE pg_read_all_data FROM ${LOGIN}`));
+      const member = await ctx.run('monitor_login_privileges', { database: db });
+      assert.equal(row(member, 'member of pg_read_all_data')!.level, 'critical');
+      assert.ok(row(member, 'table public.invoices'), 'pg_read_all_data reads every table');
+    },
+  },
+  {
     check: 'privileged_roles', what: 'CREATEROLE warns; server file access is critical',
     async run(ctx) {
       const before = items(await ctx.run('privileged_roles'));

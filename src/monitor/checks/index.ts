@@ -19,6 +19,7 @@ import { idleInTransaction } from './idle-in-transaction.ts';
 import { inactiveSlots } from './inactive-slots.ts';
 import { lockWaits } from './lock-waits.ts';
 import { monitorIntegrity } from './monitor-integrity.ts';
+import { monitorLoginPrivileges } from './monitor-login-privileges.ts';
 import { loggingSettings } from './logging-settings.ts';
 import { longQueries } from './long-queries.ts';
 import { passwordEncryption } from './password-encryption.ts';
@@ -66,6 +67,7 @@ export const REGISTRY: readonly RegisteredCheck[] = [
   { check: loggingSettings, enabledByDefault: true },
   { check: longQueries, enabledByDefault: true },
   { check: monitorIntegrity, enabledByDefault: true },
+  { check: monitorLoginPrivileges, enabledByDefault: true },
   { check: passwordEncryption, enabledByDefault: true },
   { check: passwordExpiry, enabledByDefault: true },
   { check: passwordHashes, enabledByDefault: true },
