@@ -79,6 +79,8 @@ BEGIN
     BEGIN
       INSERT INTO ${MONITOR_SCHEMA}.samples AS s (check_name, item, ts, value) VALUES (p_check, p_item, v_now, p_value)
         ON CONFLICT (check_name, item) DO UPDATE SET ts = excluded.ts, value = excluded.value;
+      -- Items that disappeared (a dropped database) do not stay forever.
+      DELETE FROM ${MONITOR_SCHEMA}.samples s WHERE s.check_name = p_check AND s.ts < v_now - interval '7 days';
     EXCEPTION WHEN read_only_sql_transaction THEN
       NULL; -- a read-only session still gets the change since the last stored sample
     END;
