@@ -52,7 +52,8 @@ export function renderNagios(results: readonly ServerResult[]): string {
       perf.push(...perfdata(prefix, check));
       if (check.level === 'ok') ok++;
       else if (check.level === 'skipped') skipped++;
-      else if (!server.error || check.name === 'alive') parts.push(`${prefix}${check.name} ${check.level.toUpperCase()}: ${check.summary}`);
+      // A server-wide error (unreachable, not installed) is said once, not once per check.
+      else if (!server.error) parts.push(`${prefix}${check.name} ${check.level.toUpperCase()}: ${check.summary}`);
     }
   }
   const counts = `${ok} ok${skipped ? `, ${skipped} skipped` : ''}`;
