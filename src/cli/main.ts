@@ -10,6 +10,7 @@ import { registerDemoCommand } from './demo.ts';
 import { registerGuardCommands } from './guard.ts';
 import { registerInstallCommands } from './install.ts';
 import { registerParseCommand } from './parse.ts';
+import { registerMonitorCommands } from './monitor.ts';
 import { registerReportCommands } from './report.ts';
 
 export function buildProgram(): Command {
@@ -35,6 +36,7 @@ docs/config.md, docs/errors.md`);
   registerReportCommands(program);
   registerAlertsCommands(program);
   registerParseCommand(program);
+  registerMonitorCommands(program);
   // Every subcommand reports usage errors the same way as the top level.
   const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride().showHelpAfterError('(run with --help for usage)');

@@ -102,11 +102,32 @@ const pipelineSchema = z.strictObject({
   }).prefault({}),
 }).prefault({});
 
+const monitorCheckSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  /** null removes the default threshold. */
+  warning: z.number().nullable().optional(),
+  critical: z.number().nullable().optional(),
+  /** Items (role, database, slot, ...) whose rows never raise the level. */
+  ignore: z.array(z.string()).optional(),
+  /** Settings passed to the check's SQL function (window_minutes, hold_hours, ...). */
+  params: z.record(z.string().regex(/^[a-z_]+$/), z.number()).optional(),
+});
+
+const monitorSchema = z.strictObject({
+  /** Per-check statement timeout. */
+  timeout_ms: z.number().int().min(10).max(600_000).default(5000),
+  /** Connections per server that run checks in parallel. */
+  concurrency: z.number().int().min(1).max(16).default(4),
+  /** Per-check settings by check name (names are checked against the registry when used). */
+  checks: z.record(z.string(), monitorCheckSchema).default({}),
+}).prefault({});
+
 export const configSchema = z.strictObject({
   servers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'server names use letters, digits, _ . -'), serverSchema).default({}),
   default_server: z.string().optional(),
   guard: guardSchema,
   pipeline: pipelineSchema,
+  monitor: monitorSchema,
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -117,6 +138,7 @@ export type MatchConfig = z.infer<typeof matchSchema>;
 export type DdlSourceConfig = z.infer<typeof ddlSourceSchema>;
 export type EmailSinkConfig = z.infer<typeof emailSinkSchema>;
 export type WebhookSinkConfig = z.infer<typeof webhookSinkSchema>;
+export type MonitorConfig = z.infer<typeof monitorSchema>;
 
 export const DEFAULT_CONFIG_FILE = 'pgwarden.yaml';
 

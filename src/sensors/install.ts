@@ -12,6 +12,8 @@ export const RECORDER_ROLE = 'pgwarden_recorder';
 export const WATCHER_ROLE = 'pgwarden_watcher';
 /** Group role with exactly what `pgwarden alerts run` needs: read DDL events, keep delivery bookkeeping. */
 export const ALERTS_ROLE = 'pgwarden_alerts';
+/** Owner of the secure-monitoring functions (src/monitor); created by `pgwarden monitor install`. */
+const MONITOR_OWNER_ROLE = 'pgwarden_monitor_owner';
 
 export interface GuardSettingsInput {
   onError?: 'open' | 'closed';
@@ -130,6 +132,14 @@ export async function installSchema(
       pgwarden.function_hashes, pgwarden.ddl_policy, pgwarden.ddl_windows TO ${ALERTS_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT, INSERT, UPDATE ON pgwarden.alert_sinks TO ${ALERTS_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT, INSERT ON pgwarden.alert_deliveries TO ${ALERTS_ROLE}`);
+    // The secure monitor's owner role (pgwarden monitor install) counts refusals and DDL changes:
+    // give it those columns when the monitor was installed first.
+    await client.query(`${SQL_TAG}DO $$ BEGIN
+      IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${MONITOR_OWNER_ROLE}') THEN
+        GRANT USAGE ON SCHEMA pgwarden TO ${MONITOR_OWNER_ROLE};
+        GRANT SELECT (ts, decision, user_name) ON pgwarden.connection_attempts TO ${MONITOR_OWNER_ROLE};
+        GRANT SELECT (ts, user_name, command_tag) ON pgwarden.ddl_events TO ${MONITOR_OWNER_ROLE};
+      END IF; END $$`);
     if (fromVersion === 0) await applyGuardSettings(client, defaults);
     await applyGuardSettings(client, settings);
     // Regenerate the guard every time: dblink may have appeared since the last compile, or

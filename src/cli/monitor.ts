@@ -1,0 +1,130 @@
+// pgwarden monitor install|uninstall|list, and pgwarden check.
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { resolveTarget, withClient, type Target } from '../core/db.ts';
+import { PgwardenError } from '../core/errors.ts';
+import {
+  CHECKS, CHECK_FORMATS, checkServers, dropMonitorRoles, exitCode, installMonitor, planMonitorInstall, renderResults, uninstallMonitor,
+  type CheckFormat, type ServerTarget,
+} from '../monitor/index.ts';
+import { config, formatOption, onEachDatabase, parseInteger, print, targetOf, withConnection } from './common.ts';
+import { render } from './output.ts';
+
+export function registerMonitorCommands(program: Command): void {
+  const monitor = program.command('monitor').description('secure monitoring: install the check functions an unprivileged login may call');
+
+  withConnection(monitor.command('install'))
+    .description('create schema pgwarden_monitor with one SECURITY DEFINER function per check (needs a superuser; idempotent)')
+    .requiredOption('--user <login>', 'the monitoring login (an existing, unprivileged role) to make a member of pgwarden_monitor')
+    .option('--all-databases', 'install into every connectable database and template1 (so new databases get it)')
+    .option('--dry-run', 'print the SQL install would run in each database, and change nothing')
+    .action(async (options: { user: string; allDatabases?: boolean; dryRun?: boolean }, command: Command) => {
+      await onEachDatabase(targetOf(command), Boolean(options.allDatabases), async (client) => {
+        if (options.dryRun) {
+          const plan = await planMonitorInstall(client, options.user);
+          print(`-- database ${plan.database} (PostgreSQL ${Math.floor(plan.serverVersionNum / 10000)}): ${plan.statements.length} statements in one transaction\nBEGIN;\n${plan.statements.map((s) => `${s};`).join('\n')}\nCOMMIT;`);
+          return;
+        }
+        const result = await installMonitor(client, options.user);
+        const unsupported = result.unsupported.length > 0 ? `; skipped on PostgreSQL ${Math.floor(result.serverVersionNum / 10000)}: ${result.unsupported.join(', ')}` : '';
+        print(`${result.database}: ${result.checks} checks installed in schema pgwarden_monitor; ${result.login} may run them${unsupported}`);
+      });
+    });
+
+  withConnection(monitor.command('uninstall'))
+    .description('remove schema pgwarden_monitor, its catalog grants, and its roles when no database uses them')
+    .option('--all-databases', 'uninstall from every connectable database and template1')
+    .action(async (options: { allDatabases?: boolean }, command: Command) => {
+      const target = targetOf(command);
+      await onEachDatabase(target, Boolean(options.allDatabases), async (client) => {
+        const result = await uninstallMonitor(client);
+        print(`${result.database}: ${result.removed ? 'removed' : 'nothing installed'}`);
+      });
+      for (const role of await withClient(target, dropMonitorRoles)) {
+        print(`role ${role.role}: ${role.dropped ? 'dropped' : `kept, ${role.reason}`}`);
+      }
+    });
+
+  monitor.command('list')
+    .description('list every check with its category, unit and default thresholds (no connection needed)')
+    .addOption(formatOption(['table', 'json']))
+    .action((options: { format: 'table' | 'json' }) => {
+      const rows = CHECKS.map((c) => ({
+        name: c.name, category: c.category, scope: c.scope, unit: c.unit, direction: c.thresholds.direction,
+        warning: c.thresholds.warning, critical: c.thresholds.critical, description: c.description,
+      }));
+      if (options.format === 'json') print(JSON.stringify(rows, null, 2));
+      else print(render(rows, ['name', 'category', 'scope', 'unit', 'direction', 'warning', 'critical', 'description']
+        .map((key) => ({ header: key, value: (r: typeof rows[number]) => r[key as keyof typeof r] })), 'table'));
+    });
+
+  program.command('check')
+    .description('run monitoring checks as an unprivileged login and print them for Nagios/Icinga, check_mk, Zabbix, Prometheus or JSON')
+    .option('--db <url>', 'postgres:// URL of the database (default: PG* environment variables); put the password in PGPASSWORD or a pgpass file, not here')
+    .option('--server <name>', 'a server named in pgwarden.yaml (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--all-servers', 'every server named in pgwarden.yaml')
+    .option('--checks <names>', 'comma-separated checks to run (default: every enabled check; see `pgwarden monitor list`)')
+    .addOption(new Option('--format <format>', 'output format').choices(CHECK_FORMATS as unknown as string[]).default('nagios'))
+    .option('--timeout-ms <ms>', 'per-check timeout (default: monitor.timeout_ms in the config, or 5000)')
+    .addHelpText('after', `
+Exit codes: with --format nagios (the default) the plugin convention, 0 OK, 1 WARNING, 2 CRITICAL,
+3 UNKNOWN (bad input included). Other formats carry the state in their output and exit 0 when at
+least one server was checked, 3 when none could be.
+
+Examples:
+  pgwarden check --db postgres://monitoring@db1/postgres
+  pgwarden check --all-servers --format prometheus > /var/lib/node_exporter/pgwarden.prom
+  pgwarden check --server db1 --checks alive,connections,superusers --format checkmk
+
+Every check: pgwarden monitor list; docs/monitor.md, docs/checks/.`)
+    .action(async (options: { db?: string; server?: string[]; allServers?: boolean; checks?: string; format: CheckFormat; timeoutMs?: string }, command: Command) => {
+      try {
+        const cfg = config(command);
+        const servers = serverTargets(options, cfg);
+        const checks = options.checks?.split(',').map((s) => s.trim()).filter(Boolean);
+        const results = await checkServers(servers, {
+          checks,
+          timeoutMs: options.timeoutMs ? parseInteger('--timeout-ms', options.timeoutMs) : cfg.monitor.timeout_ms,
+          concurrency: cfg.monitor.concurrency,
+          settings: cfg.monitor.checks,
+        });
+        process.stdout.write(renderResults(results, options.format));
+        process.exitCode = exitCode(results, options.format);
+      } catch (error) {
+        // A Nagios plugin answers UNKNOWN (3) with one line, whatever went wrong.
+        if (options.format === 'nagios' && error instanceof PgwardenError) {
+          print(`PGWARDEN UNKNOWN - ${error.message.replace(/[\r\n|]+/g, ' ')}`);
+          process.exitCode = 3;
+          return;
+        }
+        throw error;
+      }
+    });
+}
+
+/** host:port/database, never the user or password. */
+function describeTarget(target: Target): string {
+  if (target.url) {
+    try {
+      const url = new URL(target.url);
+      return `${url.hostname || 'localhost'}:${url.port || '5432'}${url.pathname || '/'}`;
+    } catch { /* fall through */ }
+  }
+  const env = process.env;
+  return `${env.PGHOST ?? 'localhost'}:${env.PGPORT ?? '5432'}/${env.PGDATABASE ?? env.PGUSER ?? ''}`;
+}
+
+function serverTargets(options: { db?: string; server?: string[]; allServers?: boolean }, cfg: ReturnType<typeof config>): ServerTarget[] {
+  if (options.db && (options.server || options.allServers)) {
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', '--db cannot be combined with --server or --all-servers: name the servers in pgwarden.yaml instead');
+  }
+  const names = options.allServers ? Object.keys(cfg.servers) : (options.server ?? []);
+  if (options.allServers && names.length === 0) {
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', '--all-servers: the config file defines no servers (see docs/config.md)');
+  }
+  if (names.length === 0) {
+    const target = resolveTarget({ db: options.db }, cfg);
+    return [{ name: cfg.default_server && !options.db ? cfg.default_server : describeTarget(target), target }];
+  }
+  return [...new Set(names)].map((name) => ({ name, target: resolveTarget({ server: name }, cfg) }));
+}

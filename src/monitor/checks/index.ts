@@ -1,0 +1,99 @@
+// The registry: every check, with its default on/off state. A test fails when a file in
+// this folder is not listed here, or a listed check has no doc page or test scenario.
+import type { CheckDefinition } from '../types.ts';
+import { alive } from './alive.ts';
+import { archiveBacklog } from './archive-backlog.ts';
+import { archiver } from './archiver.ts';
+import { autovacuumFreshness } from './autovacuum-freshness.ts';
+import { backupAge } from './backup-age.ts';
+import { cacheHitRatio } from './cache-hit-ratio.ts';
+import { checkpoints } from './checkpoints.ts';
+import { connectionsByState } from './connections-by-state.ts';
+import { connections } from './connections.ts';
+import { databaseGrowth } from './database-growth.ts';
+import { databaseSize } from './database-size.ts';
+import { ddlChanges } from './ddl-changes.ts';
+import { deadlocks } from './deadlocks.ts';
+import { hbaAuthMethods } from './hba-auth-methods.ts';
+import { idleInTransaction } from './idle-in-transaction.ts';
+import { inactiveSlots } from './inactive-slots.ts';
+import { lockWaits } from './lock-waits.ts';
+import { monitorIntegrity } from './monitor-integrity.ts';
+import { monitorLoginPrivileges } from './monitor-login-privileges.ts';
+import { loggingSettings } from './logging-settings.ts';
+import { longQueries } from './long-queries.ts';
+import { passwordEncryption } from './password-encryption.ts';
+import { passwordExpiry } from './password-expiry.ts';
+import { passwordHashes } from './password-hashes.ts';
+import { pgaudit } from './pgaudit.ts';
+import { pgwardenTriggers } from './pgwarden-triggers.ts';
+import { privilegedRoles } from './privileged-roles.ts';
+import { publicSchemaCreate } from './public-schema-create.ts';
+import { refusedConnections } from './refused-connections.ts';
+import { replicationLagBytes } from './replication-lag-bytes.ts';
+import { replicationLagSeconds } from './replication-lag-seconds.ts';
+import { retainedWal } from './retained-wal.ts';
+import { rollbackRatio } from './rollback-ratio.ts';
+import { secdefSearchPath } from './secdef-search-path.ts';
+import { ssl } from './ssl.ts';
+import { superusers } from './superusers.ts';
+import { tempFiles } from './temp-files.ts';
+import { transactionRate } from './transaction-rate.ts';
+import { unencryptedConnections } from './unencrypted-connections.ts';
+import { uptime } from './uptime.ts';
+import { writable } from './writable.ts';
+import { xidWraparound } from './xid-wraparound.ts';
+
+export interface RegisteredCheck { check: CheckDefinition; enabledByDefault: boolean }
+
+export const REGISTRY: readonly RegisteredCheck[] = [
+  { check: alive, enabledByDefault: true },
+  { check: archiveBacklog, enabledByDefault: true },
+  { check: archiver, enabledByDefault: true },
+  { check: autovacuumFreshness, enabledByDefault: true },
+  { check: backupAge, enabledByDefault: true },
+  { check: cacheHitRatio, enabledByDefault: true },
+  { check: checkpoints, enabledByDefault: true },
+  { check: connectionsByState, enabledByDefault: true },
+  { check: connections, enabledByDefault: true },
+  { check: databaseGrowth, enabledByDefault: true },
+  { check: databaseSize, enabledByDefault: true },
+  { check: ddlChanges, enabledByDefault: true },
+  { check: deadlocks, enabledByDefault: true },
+  { check: hbaAuthMethods, enabledByDefault: true },
+  { check: idleInTransaction, enabledByDefault: true },
+  { check: inactiveSlots, enabledByDefault: true },
+  { check: lockWaits, enabledByDefault: true },
+  { check: loggingSettings, enabledByDefault: true },
+  { check: longQueries, enabledByDefault: true },
+  { check: monitorIntegrity, enabledByDefault: true },
+  { check: monitorLoginPrivileges, enabledByDefault: true },
+  { check: passwordEncryption, enabledByDefault: true },
+  { check: passwordExpiry, enabledByDefault: true },
+  { check: passwordHashes, enabledByDefault: true },
+  { check: pgaudit, enabledByDefault: true },
+  { check: pgwardenTriggers, enabledByDefault: true },
+  { check: privilegedRoles, enabledByDefault: true },
+  { check: publicSchemaCreate, enabledByDefault: true },
+  { check: refusedConnections, enabledByDefault: true },
+  { check: replicationLagBytes, enabledByDefault: true },
+  { check: replicationLagSeconds, enabledByDefault: true },
+  { check: retainedWal, enabledByDefault: true },
+  { check: rollbackRatio, enabledByDefault: true },
+  { check: secdefSearchPath, enabledByDefault: true },
+  { check: ssl, enabledByDefault: true },
+  { check: superusers, enabledByDefault: true },
+  { check: tempFiles, enabledByDefault: true },
+  { check: transactionRate, enabledByDefault: true },
+  { check: unencryptedConnections, enabledByDefault: true },
+  { check: uptime, enabledByDefault: true },
+  { check: writable, enabledByDefault: true },
+  { check: xidWraparound, enabledByDefault: true },
+];
+
+export const CHECKS: readonly CheckDefinition[] = REGISTRY.map((r) => r.check);
+export const CHECK_NAMES: readonly string[] = CHECKS.map((c) => c.name);
+
+export function findCheck(name: string): CheckDefinition | undefined {
+  return CHECKS.find((c) => c.name === name);
+}

@@ -1,0 +1,254 @@
+// Installs the secure-monitoring schema: one SECURITY DEFINER function per check, owned by a
+// NOLOGIN owner role with exactly the read rights the checks need, executable only by the
+// pgwarden_monitor group role, which the monitoring login joins. The login itself gets
+// nothing else: no table, no catalog secret, no helper function.
+import type pg from 'pg';
+import { SQL_TAG, inTransaction } from '../core/db.ts';
+import { PgwardenError, classifyError } from '../core/errors.ts';
+import { PGWARDEN_VERSION } from '../core/version.ts';
+import { CHECKS } from './checks/index.ts';
+import { CALLER_ROLE, MONITOR_SCHEMA, OWNER_ROLE, functionName, functionSql, pickVariant } from './sql.ts';
+import type { CheckDefinition } from './types.ts';
+
+export { CALLER_ROLE, MONITOR_SCHEMA, OWNER_ROLE, functionBody, functionName, functionSql, pickVariant } from './sql.ts';
+
+/** pg_authid columns the password checks read (never returned to the caller). */
+const AUTHID_COLUMNS = 'rolname, rolsuper, rolcanlogin, rolpassword, rolvaliduntil';
+/** Columns of pgwarden sensor tables the security checks count; never the recorder's password table. */
+const SENSOR_GRANTS: readonly { table: string; columns: string }[] = [
+  { table: 'pgwarden.connection_attempts', columns: 'ts, decision, user_name' },
+  { table: 'pgwarden.ddl_events', columns: 'ts, user_name, command_tag' },
+];
+
+/** The checks that are SQL functions (all but the local ones). */
+export function functionChecks(): CheckDefinition[] {
+  return CHECKS.filter((c) => !c.local);
+}
+
+const SCHEMA_SQL = `
+CREATE SCHEMA IF NOT EXISTS ${MONITOR_SCHEMA};
+REVOKE ALL ON SCHEMA ${MONITOR_SCHEMA} FROM PUBLIC;
+GRANT USAGE ON SCHEMA ${MONITOR_SCHEMA} TO ${CALLER_ROLE}, ${OWNER_ROLE};
+CREATE TABLE IF NOT EXISTS ${MONITOR_SCHEMA}.installed (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  pgwarden_version text NOT NULL,
+  server_version_num integer NOT NULL,
+  checks text[] NOT NULL,
+  installed_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  installed_by name NOT NULL DEFAULT current_user
+);
+-- Previous values of counters, for rates and changes since the last run.
+CREATE TABLE IF NOT EXISTS ${MONITOR_SCHEMA}.samples (
+  check_name text NOT NULL,
+  item text NOT NULL,
+  ts timestamptz NOT NULL,
+  value double precision NOT NULL,
+  PRIMARY KEY (check_name, item)
+);
+-- Superusers seen by the superusers check, to report additions and removals.
+CREATE TABLE IF NOT EXISTS ${MONITOR_SCHEMA}.superuser_changes (
+  role_name name PRIMARY KEY,
+  since timestamptz NOT NULL,
+  removed_at timestamptz,
+  baseline boolean NOT NULL
+);
+-- The row the writable check updates.
+CREATE TABLE IF NOT EXISTS ${MONITOR_SCHEMA}.write_probe (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  written_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+INSERT INTO ${MONITOR_SCHEMA}.write_probe DEFAULT VALUES ON CONFLICT DO NOTHING;
+REVOKE ALL ON ALL TABLES IN SCHEMA ${MONITOR_SCHEMA} FROM PUBLIC, ${CALLER_ROLE};
+ALTER TABLE ${MONITOR_SCHEMA}.samples OWNER TO ${OWNER_ROLE};
+ALTER TABLE ${MONITOR_SCHEMA}.superuser_changes OWNER TO ${OWNER_ROLE};
+ALTER TABLE ${MONITOR_SCHEMA}.write_probe OWNER TO ${OWNER_ROLE};
+ALTER TABLE ${MONITOR_SCHEMA}.installed OWNER TO ${OWNER_ROLE};
+
+-- Change of a sampled value since the previous call (NULL on the first call, and for a
+-- counter that went down: statistics were reset). Not SECURITY DEFINER: it runs as the
+-- owner inside the check functions; nobody else may execute it.
+CREATE OR REPLACE FUNCTION ${MONITOR_SCHEMA}.sample_delta(p_check text, p_item text, p_value double precision, p_counter boolean,
+  OUT delta double precision, OUT seconds double precision)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  v_prev record;
+  v_now timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+  SELECT s.value, s.ts INTO v_prev FROM ${MONITOR_SCHEMA}.samples s WHERE s.check_name = p_check AND s.item = p_item;
+  IF p_value IS NOT NULL AND NOT pg_catalog.pg_is_in_recovery() THEN
+    BEGIN
+      INSERT INTO ${MONITOR_SCHEMA}.samples AS s (check_name, item, ts, value) VALUES (p_check, p_item, v_now, p_value)
+        ON CONFLICT (check_name, item) DO UPDATE SET ts = excluded.ts, value = excluded.value;
+      -- Items that disappeared (a dropped database) do not stay forever.
+      DELETE FROM ${MONITOR_SCHEMA}.samples s WHERE s.check_name = p_check AND s.ts < v_now - interval '7 days';
+    EXCEPTION WHEN read_only_sql_transaction THEN
+      NULL; -- a read-only session still gets the change since the last stored sample
+    END;
+  END IF;
+  IF v_prev.ts IS NOT NULL AND p_value IS NOT NULL AND (NOT p_counter OR p_value >= v_prev.value) THEN
+    delta := p_value - v_prev.value;
+    seconds := EXTRACT(epoch FROM v_now - v_prev.ts);
+  END IF;
+END $fn$;
+ALTER FUNCTION ${MONITOR_SCHEMA}.sample_delta(text, text, double precision, boolean) OWNER TO ${OWNER_ROLE};
+REVOKE ALL ON FUNCTION ${MONITOR_SCHEMA}.sample_delta(text, text, double precision, boolean) FROM PUBLIC;
+
+`;
+
+export interface MonitorInstallResult {
+  database: string;
+  serverVersionNum: number;
+  checks: number;
+  /** Checks installed as "skipped" because the server is too old for them. */
+  unsupported: string[];
+  login: string;
+}
+
+async function requireSuperuser(client: pg.Client, what: string): Promise<void> {
+  const { rows } = await client.query<{ rolsuper: boolean; current_user: string }>(
+    `${SQL_TAG}SELECT rolsuper, current_user FROM pg_catalog.pg_roles WHERE rolname = current_user`);
+  if (!rows[0]?.rolsuper) {
+    throw new PgwardenError('PGW_ERR_PRIVILEGE', `${what} needs a superuser; "${rows[0]?.current_user ?? '?'}" is not one`);
+  }
+}
+
+/** The monitoring login must exist, log in, and hold no power the monitor is meant to avoid. */
+export async function validateLogin(client: pg.Client, login: string): Promise<void> {
+  const { rows } = await client.query<{ rolsuper: boolean; rolcanlogin: boolean; rolbypassrls: boolean }>(
+    `${SQL_TAG}SELECT rolsuper, rolcanlogin, rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = $1`, [login]);
+  const role = rows[0];
+  if (!role) {
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--user "${login}": no such role; create it first (CREATE ROLE ${client.escapeIdentifier(login)} LOGIN, then \\password ${client.escapeIdentifier(login)} in psql)`);
+  }
+  if (role.rolsuper || role.rolbypassrls) {
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--user "${login}" is a ${role.rolsuper ? 'superuser' : 'BYPASSRLS role'}; the monitoring login must be an unprivileged role`);
+  }
+  if (!role.rolcanlogin) {
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--user "${login}" cannot log in (NOLOGIN); give it LOGIN or name another role`);
+  }
+}
+
+export interface MonitorInstallPlan {
+  database: string;
+  serverVersionNum: number;
+  unsupported: string[];
+  /** The statements install runs, in order, in one transaction. */
+  statements: string[];
+}
+
+/**
+ * What install would run in the connected database: read-only lookups (server version, which
+ * pgwarden sensor tables exist, which check functions a previous version left), then the
+ * statements. `--dry-run` prints them; install runs them.
+ */
+export async function planMonitorInstall(client: pg.Client, login: string): Promise<MonitorInstallPlan> {
+  await validateLogin(client, login);
+  const { rows: info } = await client.query<{ database: string; version: number; sensors: boolean }>(
+    `${SQL_TAG}SELECT pg_catalog.current_database() AS database, pg_catalog.current_setting('server_version_num')::integer AS version,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden') AS sensors`);
+  const { database, version, sensors } = info[0]!;
+  const statements: string[] = [];
+  for (const role of [OWNER_ROLE, CALLER_ROLE]) {
+    statements.push(`DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${role}') THEN
+    CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+  END IF; END $$`);
+  }
+  // Read access to statistics, settings, pg_wal listings; nothing that writes.
+  statements.push(`GRANT pg_monitor TO ${OWNER_ROLE}`);
+  // The password checks read these columns; catalog ACLs are per database.
+  statements.push(`GRANT SELECT (${AUTHID_COLUMNS}) ON pg_catalog.pg_authid TO ${OWNER_ROLE}`);
+  statements.push(`GRANT SELECT ON pg_catalog.pg_hba_file_rules TO ${OWNER_ROLE}`);
+  statements.push(`GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO ${OWNER_ROLE}`);
+  if (sensors) statements.push(`GRANT USAGE ON SCHEMA pgwarden TO ${OWNER_ROLE}`);
+  for (const grant of SENSOR_GRANTS) {
+    const { rows } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present`, [grant.table]);
+    if (rows[0]!.present) statements.push(`GRANT SELECT (${grant.columns}) ON ${grant.table} TO ${OWNER_ROLE}`);
+  }
+  statements.push(SCHEMA_SQL.trim().replace(/;$/, ''));
+  // Replace every check function: drop what a previous version made, create the current set.
+  const { rows: old } = await client.query<{ signature: string }>(
+    `${SQL_TAG}SELECT p.oid::regprocedure::text AS signature FROM pg_catalog.pg_proc p
+      JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname LIKE 'check\\_%'`, [MONITOR_SCHEMA]);
+  for (const { signature } of old) statements.push(`DROP FUNCTION ${signature}`);
+  const unsupported: string[] = [];
+  for (const check of functionChecks()) {
+    if (!pickVariant(check, version)) unsupported.push(check.name);
+    const name = functionName(check);
+    statements.push(functionSql(check, version));
+    statements.push(`ALTER FUNCTION ${name}(jsonb) OWNER TO ${OWNER_ROLE}`);
+    statements.push(`REVOKE ALL ON FUNCTION ${name}(jsonb) FROM PUBLIC`);
+    statements.push(`GRANT EXECUTE ON FUNCTION ${name}(jsonb) TO ${CALLER_ROLE}`);
+  }
+  const names = `ARRAY[${CHECKS.map((c) => client.escapeLiteral(c.name)).join(', ')}]::text[]`;
+  statements.push(`INSERT INTO ${MONITOR_SCHEMA}.installed (pgwarden_version, server_version_num, checks)
+  VALUES (${client.escapeLiteral(PGWARDEN_VERSION)}, ${version}, ${names})
+  ON CONFLICT (singleton) DO UPDATE SET pgwarden_version = excluded.pgwarden_version, server_version_num = excluded.server_version_num,
+    checks = excluded.checks, installed_at = pg_catalog.now(), installed_by = current_user`);
+  statements.push(`GRANT ${CALLER_ROLE} TO ${client.escapeIdentifier(login)}`);
+  return { database, serverVersionNum: version, unsupported, statements };
+}
+
+/** Creates or refreshes the monitor in the connected database, in one transaction. */
+export async function installMonitor(client: pg.Client, login: string): Promise<MonitorInstallResult> {
+  await requireSuperuser(client, 'pgwarden monitor install');
+  await validateLogin(client, login);
+  return inTransaction(client, async () => {
+    await client.query(`${SQL_TAG}SET LOCAL log_statement = 'none'`);
+    await client.query(`${SQL_TAG}SET LOCAL pgaudit.log = 'none'`);
+    await client.query(`${SQL_TAG}SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgwarden_monitor.install'))`);
+    const plan = await planMonitorInstall(client, login);
+    for (const statement of plan.statements) {
+      try {
+        await client.query(SQL_TAG + statement);
+      } catch (error) {
+        const classified = classifyError(error);
+        throw new PgwardenError(classified.code, `monitor install failed at "${statement.split('\n')[0]}": ${classified.message}`, { cause: error });
+      }
+    }
+    return { database: plan.database, serverVersionNum: plan.serverVersionNum, checks: CHECKS.length, unsupported: plan.unsupported, login };
+  });
+}
+
+export interface MonitorUninstallResult { database: string; removed: boolean }
+
+/** Removes the schema and every catalog grant install made in this database. */
+export async function uninstallMonitor(client: pg.Client): Promise<MonitorUninstallResult> {
+  await requireSuperuser(client, 'pgwarden monitor uninstall');
+  return inTransaction(client, async () => {
+    const { rows } = await client.query<{ database: string; present: boolean; owner: boolean }>(
+      `${SQL_TAG}SELECT pg_catalog.current_database() AS database,
+         EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = '${MONITOR_SCHEMA}') AS present,
+         EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${OWNER_ROLE}') AS owner`);
+    await client.query(`${SQL_TAG}DROP SCHEMA IF EXISTS ${MONITOR_SCHEMA} CASCADE`);
+    if (rows[0]!.owner) {
+      await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_authid FROM ${OWNER_ROLE}`);
+      await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_hba_file_rules FROM ${OWNER_ROLE}`);
+      await client.query(`${SQL_TAG}REVOKE ALL ON FUNCTION pg_catalog.pg_hba_file_rules() FROM ${OWNER_ROLE}`);
+      const { rows: sensors } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden'`);
+      if (sensors.length > 0) await client.query(`${SQL_TAG}REVOKE USAGE ON SCHEMA pgwarden FROM ${OWNER_ROLE}`);
+      for (const grant of SENSOR_GRANTS) {
+        const { rows: present } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present`, [grant.table]);
+        if (present[0]!.present) await client.query(`${SQL_TAG}REVOKE ALL ON ${grant.table} FROM ${OWNER_ROLE}`);
+      }
+    }
+    return { database: rows[0]!.database, removed: rows[0]!.present };
+  });
+}
+
+/** Drops the two cluster-wide roles once no database uses them; says why when one cannot go. */
+export async function dropMonitorRoles(client: pg.Client): Promise<{ role: string; dropped: boolean; reason?: string }[]> {
+  const results = [];
+  for (const role of [CALLER_ROLE, OWNER_ROLE]) {
+    const { rows } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1`, [role]);
+    if (rows.length === 0) continue;
+    try {
+      await client.query(`${SQL_TAG}DROP ROLE ${role}`);
+      results.push({ role, dropped: true });
+    } catch (error) {
+      if ((error as { code?: string }).code !== '2BP01') throw error;
+      results.push({ role, dropped: false, reason: `still used: ${(error as { detail?: string }).detail ?? (error as Error).message}` });
+    }
+  }
+  return results;
+}

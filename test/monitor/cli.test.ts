@@ -1,0 +1,234 @@
+// `pgwarden monitor install|uninstall|list` and `pgwarden check` through the real command,
+// on PostgreSQL 18: each output format parsed by its consumer's rules, exit codes, bad input,
+// several servers from the config, and an uninstall that leaves nothing behind.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CHECKS } from '../../src/monitor/index.ts';
+import { pgEnv, runCli } from '../harness/cli.ts';
+import { freePort, startCluster, type Cluster } from '../harness/postgres.ts';
+import { parseCheckmk, parseNagios, parsePrometheus, parseZabbix } from './formats.ts';
+
+const LOGIN = 'monitoring';
+const PASSWORD = 'mon-pw';
+// A role name with every character the formats must escape: quote, equals, double quote, pipe, space, backslash.
+const ODD_ROLE = `o'neil = "ops" | x\\y`;
+
+async function footprint(cluster: Cluster): Promise<string[]> {
+  const { rows } = await cluster.query<{ item: string }>(`
+    SELECT 'schema ' || nspname AS item FROM pg_namespace WHERE nspname NOT LIKE 'pg_toast%' AND nspname NOT LIKE 'pg_temp%'
+    UNION ALL SELECT 'role ' || rolname FROM pg_roles
+    UNION ALL SELECT 'acl ' || c.oid::regclass::text || ' ' || COALESCE(c.relacl::text, 'default') FROM pg_class c
+      WHERE c.oid IN ('pg_catalog.pg_authid'::regclass, 'pg_catalog.pg_hba_file_rules'::regclass)
+    UNION ALL SELECT 'acl pg_hba_file_rules() ' || COALESCE(p.proacl::text, 'default') FROM pg_proc p WHERE p.oid = 'pg_catalog.pg_hba_file_rules()'::regprocedure
+    ORDER BY 1`);
+  return rows.map((r) => r.item);
+}
+
+describe('pgwarden monitor and pgwarden check (pg18)', () => {
+  let cluster: Cluster;
+  let admin: NodeJS.ProcessEnv;
+  let login: NodeJS.ProcessEnv;
+  let pristine: string[];
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgwarden-monitor-cli-'));
+  before(async () => {
+    cluster = await startCluster({ flavor: 'pg18' });
+    admin = pgEnv(cluster);
+    await cluster.createRole(LOGIN, PASSWORD);
+    await cluster.createRole(ODD_ROLE, 'pw');
+    login = pgEnv(cluster, 'postgres', LOGIN, PASSWORD);
+    pristine = await footprint(cluster);
+  });
+  after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await cluster?.stop();
+  });
+
+  it('install refuses a missing, superuser or absent login with one clear line', async () => {
+    const missing = await runCli(['monitor', 'install'], admin);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /required option '--user <login>'/);
+    const absent = await runCli(['monitor', 'install', '--user', 'nobody_here'], admin);
+    assert.equal(absent.code, 2);
+    assert.match(absent.stderr, /^Error: --user "nobody_here": no such role; create it first/);
+    assert.match(absent.stderr, /\[PGW_ERR_INVALID_VALUE\]\n$/);
+    assert.doesNotMatch(absent.stderr, /\n\s+at /, 'no stack trace');
+    const superuser = await runCli(['monitor', 'install', '--user', 'postgres'], admin);
+    assert.equal(superuser.code, 2);
+    assert.match(superuser.stderr, /is a superuser; the monitoring login must be an unprivileged role/);
+    const unprivileged = await runCli(['monitor', 'install', '--user', LOGIN], login);
+    assert.equal(unprivileged.code, 4);
+    assert.match(unprivileged.stderr, /needs a superuser.*\[PGW_ERR_PRIVILEGE\]/s);
+  });
+
+  it('--dry-run prints the SQL and changes nothing', async () => {
+    const result = await runCli(['monitor', 'install', '--dry-run', '--user', LOGIN], admin);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^-- database postgres \(PostgreSQL 18\): \d+ statements in one transaction\nBEGIN;\n/);
+    assert.match(result.stdout, /CREATE FUNCTION pgwarden_monitor\.check_superusers\(params jsonb DEFAULT '\{\}'::jsonb\)\nRETURNS TABLE .*\nLANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp/);
+    assert.match(result.stdout, /GRANT pgwarden_monitor TO "monitoring";\nCOMMIT;\n$/);
+    assert.doesNotMatch(result.stdout, /;;/);
+    assert.deepEqual(await footprint(cluster), pristine);
+  });
+
+  it('installs idempotently', async () => {
+    for (let i = 0; i < 2; i++) {
+      const result = await runCli(['monitor', 'install', '--user', LOGIN], admin);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, `postgres: ${CHECKS.length} checks installed in schema pgwarden_monitor; ${LOGIN} may run them\n`);
+    }
+  });
+
+  it('nagios: one line, perfdata by the plugin grammar, exit code = state', async () => {
+    const result = await runCli(['check'], login);
+    const parsed = parseNagios(result.stdout, result.code);
+    assert.equal(parsed.state, 'CRITICAL', 'ssl is off on the test server');
+    assert.match(parsed.text, /ssl CRITICAL: ssl is off/);
+    assert.ok(parsed.perfdata.some((p) => p.label === 'alive' && p.value === '1'));
+    assert.ok(parsed.perfdata.some((p) => p.label === 'connections' && p.uom === '%' && p.warn === '80' && p.crit === '90'));
+    assert.ok(parsed.perfdata.some((p) => p.label === 'cache_hit_ratio::postgres' && p.warn === '90:'), 'below-thresholds as Nagios ranges');
+    assert.ok(parsed.perfdata.some((p) => p.label === `password_expiry::o'neil _ "ops" _ x\\y`), 'label escaped');
+    assert.equal(result.stderr, '');
+  });
+
+  it('check_mk: one local check per check', async () => {
+    const result = await runCli(['check', '--format', 'checkmk'], login);
+    assert.equal(result.code, 0);
+    const services = parseCheckmk(result.stdout);
+    assert.deepEqual(services.map((s) => s.service), CHECKS.map((c) => `pgwarden_${c.name}`));
+    assert.equal(services.find((s) => s.service === 'pgwarden_alive')!.state, 0);
+    assert.equal(services.find((s) => s.service === 'pgwarden_ssl')!.state, 2);
+    assert.equal(services.find((s) => s.service === 'pgwarden_archiver')!.state, 0);
+    assert.match(services.find((s) => s.service === 'pgwarden_archiver')!.text, /^skipped: archive_mode is off/);
+    assert.equal(services.find((s) => s.service === 'pgwarden_alive')!.metrics.alive, 1);
+  });
+
+  it('zabbix: sender lines with discovery first, keys and values by the Zabbix rules', async () => {
+    const result = await runCli(['check', '--format', 'zabbix'], login);
+    assert.equal(result.code, 0);
+    const parsed = parseZabbix(result.stdout);
+    const discovered = parsed.discovery['-']!;
+    assert.deepEqual([...new Set(discovered.map((d) => d['{#CHECK}']))], CHECKS.map((c) => c.name));
+    assert.ok(discovered.some((d) => d['{#ITEM}'] === ODD_ROLE), 'odd role name survives quoting');
+    assert.ok(parsed.values.some((v) => v.name === 'pgwarden.status' && v.params[0] === 'ssl' && v.value === '2'));
+    assert.ok(parsed.values.some((v) => v.name === 'pgwarden.value' && v.params[0] === 'password_expiry' && v.params[1] === ODD_ROLE));
+  });
+
+  it('prometheus: text exposition accepted by a real parser, one series per check and item', async () => {
+    const result = await runCli(['check', '--format', 'prometheus'], login);
+    assert.equal(result.code, 0);
+    const families = parsePrometheus(result.stdout);
+    const family = (name: string) => families.find((f) => f.name === name)!;
+    assert.deepEqual(families.map((f) => f.name), ['pgwarden_up', 'pgwarden_status', 'pgwarden_item_status', 'pgwarden_value', 'pgwarden_duration_seconds']);
+    assert.equal(family('pgwarden_up').metrics[0]!.value, '1');
+    assert.equal(family('pgwarden_status').metrics.length, CHECKS.length);
+    assert.equal(family('pgwarden_status').metrics.find((m) => m.labels?.check === 'ssl')!.value, '2');
+    assert.equal(family('pgwarden_status').metrics.find((m) => m.labels?.check === 'archiver')!.value, '-1');
+    assert.ok(family('pgwarden_value').metrics.some((m) => m.labels?.item === ODD_ROLE && m.labels.check === 'password_expiry'));
+  });
+
+  it('json: every server, check and row; the level agrees with the Nagios state', async () => {
+    const result = await runCli(['check', '--format', 'json'], login);
+    assert.equal(result.code, 0);
+    const parsed = JSON.parse(result.stdout) as { level: string; servers: { error: null; checks: { name: string; level: string; rows: unknown[] }[] }[] };
+    assert.equal(parsed.level, 'critical');
+    assert.equal(parsed.servers[0]!.checks.length, CHECKS.length);
+    const only = await runCli(['check', '--format', 'json', '--checks', 'alive,uptime'], login);
+    assert.deepEqual((JSON.parse(only.stdout) as typeof parsed).servers[0]!.checks.map((c) => c.name), ['alive', 'uptime']);
+  });
+
+  it('bad input: an unknown check is UNKNOWN for Nagios, a usage error otherwise', async () => {
+    const nagios = await runCli(['check', '--checks', 'alive,nosuch'], login);
+    assert.equal(nagios.code, 3);
+    assert.match(nagios.stdout, /^PGWARDEN UNKNOWN - --checks: "nosuch" is not a check \(valid: alive, archive_backlog, .*\)\n$/);
+    const json = await runCli(['check', '--checks', 'nosuch', '--format', 'json'], login);
+    assert.equal(json.code, 2);
+    assert.match(json.stderr, /^Error: --checks: "nosuch" is not a check.*\[PGW_ERR_INVALID_VALUE\]\n$/s);
+    const format = await runCli(['check', '--format', 'xml'], login);
+    assert.equal(format.code, 2);
+    assert.match(format.stderr, /Allowed choices are nagios, checkmk, zabbix, prometheus, json/);
+    const timeout = await runCli(['check', '--timeout-ms', 'soon', '--format', 'json'], login);
+    assert.equal(timeout.code, 2);
+    assert.match(timeout.stderr, /--timeout-ms "soon" is not a whole number/);
+  });
+
+  it('an unreachable server is CRITICAL (alive) for Nagios and pgwarden_up 0 for Prometheus', async () => {
+    const url = `postgres://${LOGIN}@127.0.0.1:${await freePort()}/postgres`;
+    const nagios = await runCli(['check', '--db', url], { PGPASSWORD: PASSWORD });
+    assert.equal(nagios.code, 2);
+    assert.match(parseNagios(nagios.stdout, nagios.code).text, /cannot connect: .*ECONNREFUSED/);
+    const prometheus = await runCli(['check', '--db', url, '--format', 'prometheus'], { PGPASSWORD: PASSWORD });
+    assert.equal(prometheus.code, 3);
+    const families = parsePrometheus(prometheus.stdout);
+    assert.equal(families.find((f) => f.name === 'pgwarden_up')!.metrics[0]!.value, '0');
+  });
+
+  it('a database without the monitor is UNKNOWN, saying what to run', async () => {
+    const db = await cluster.createDatabase();
+    const result = await runCli(['check'], pgEnv(cluster, db, LOGIN, PASSWORD));
+    assert.equal(result.code, 3);
+    assert.match(parseNagios(result.stdout, 3).text, /pgwarden monitor is not installed in database/);
+  });
+
+  it('several servers from the config, with per-check settings; unknown check names in the config are refused', async () => {
+    const second = await cluster.createDatabase();
+    assert.equal((await runCli(['monitor', 'install', '--user', LOGIN], pgEnv(cluster, second))).code, 0);
+    const config = path.join(dir, 'pgwarden.yaml');
+    writeFileSync(config, `servers:
+  primary:
+    url: postgres://${LOGIN}@127.0.0.1:${cluster.port}/postgres
+    password_env: MONITOR_PASSWORD
+  reporting:
+    url: postgres://${LOGIN}@127.0.0.1:${cluster.port}/${second}
+    password_env: MONITOR_PASSWORD
+monitor:
+  timeout_ms: 3000
+  checks:
+    uptime: { warning: null }
+    ssl: { enabled: false }
+    password_expiry: { ignore: ["${LOGIN}", "postgres"] }
+`);
+    const env = { MONITOR_PASSWORD: PASSWORD, PGWARDEN_CONFIG: config };
+    const result = await runCli(['check', '--all-servers', '--format', 'prometheus'], env);
+    assert.equal(result.code, 0, result.stderr);
+    const status = parsePrometheus(result.stdout).find((f) => f.name === 'pgwarden_status')!;
+    assert.deepEqual([...new Set(status.metrics.map((m) => m.labels!.server))], ['primary', 'reporting']);
+    assert.ok(status.metrics.every((m) => m.labels!.check !== 'ssl'), 'disabled in the config');
+    assert.equal(status.metrics.find((m) => m.labels!.check === 'uptime')!.value, '0', 'threshold removed in the config');
+    const items = parsePrometheus(result.stdout).find((f) => f.name === 'pgwarden_item_status')!;
+    assert.equal(items.metrics.find((m) => m.labels!.check === 'password_expiry' && m.labels!.item === LOGIN)!.value, '0', 'ignored item');
+    const nagios = await runCli(['check', '--server', 'primary', '--server', 'reporting', '--checks', 'alive'], env);
+    assert.equal(nagios.code, 0);
+    assert.deepEqual(parseNagios(nagios.stdout, 0).perfdata.map((p) => p.label), ['primary/alive', 'reporting/alive']);
+
+    writeFileSync(config, 'monitor:\n  checks:\n    no_such_check: { enabled: false }\n');
+    const bad = await runCli(['check', '--format', 'json'], { ...login, PGWARDEN_CONFIG: config });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^Error: monitor\.checks\.no_such_check: unknown check \(valid: alive, .*\[PGW_ERR_CONFIG\]/s);
+  });
+
+  it('monitor list shows every check with its defaults', async () => {
+    const result = await runCli(['monitor', 'list', '--format', 'json'], {});
+    assert.equal(result.code, 0);
+    const rows = JSON.parse(result.stdout) as { name: string; warning: number | null }[];
+    assert.deepEqual(rows.map((r) => r.name), CHECKS.map((c) => c.name));
+    assert.equal(rows.find((r) => r.name === 'connections')!.warning, 80);
+  });
+
+  it('install --all-databases covers template1, so new databases get it; uninstall --all-databases removes the schema, the catalog grants and the roles', async () => {
+    const everywhere = await runCli(['monitor', 'install', '--all-databases', '--user', LOGIN], admin);
+    assert.equal(everywhere.code, 0, everywhere.stderr);
+    assert.match(everywhere.stdout, /^template1: \d+ checks installed/m);
+    const created = await cluster.createDatabase();
+    const fresh = await runCli(['check', '--checks', 'alive,public_schema_create'], pgEnv(cluster, created, LOGIN, PASSWORD));
+    assert.equal(fresh.code, 0, fresh.stdout);
+    const result = await runCli(['monitor', 'uninstall', '--all-databases'], admin);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^postgres: removed$/m);
+    assert.match(result.stdout, /^role pgwarden_monitor: dropped$/m);
+    assert.match(result.stdout, /^role pgwarden_monitor_owner: dropped$/m);
+    assert.deepEqual(await footprint(cluster), pristine);
+  });
+});

@@ -1,0 +1,809 @@
+// One scenario per check, run on PostgreSQL 18 and 15 by checks-pg18/checks-pg15.test.ts:
+// the check gives a sane value on a fresh server, then the test creates the condition the
+// check looks for and the result changes ("0 findings -> create the bad object -> 1 finding").
+// Every check runs as the unprivileged monitoring login, through the real runner.
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { appendFileSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { checkServer, installMonitor, type CheckResult, type CheckSettings, type ServerTarget } from '../../src/monitor/index.ts';
+import { installSchema, newRecorderPassword } from '../../src/sensors/index.ts';
+import { freePort, startCluster, type Cluster, type Flavor } from '../harness/postgres.ts';
+import { waitFor } from '../harness/cli.ts';
+
+export const LOGIN = 'pgw_monitor_login';
+export const LOGIN_PASSWORD = 'monitor-login-pw';
+
+export interface Ctx {
+  cluster: Cluster;
+  flavor: Flavor;
+  target(database?: string): ServerTarget;
+  /** Runs one check as the monitoring login; fails the test if the check itself errored. */
+  run(check: string, options?: { database?: string; settings?: CheckSettings; allowError?: boolean }): Promise<CheckResult>;
+  sql<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: unknown[], database?: string): Promise<pg.QueryResult<R>>;
+  /** A superuser session kept open until the scenario ends. */
+  session(database?: string, user?: string, password?: string): Promise<pg.Client>;
+  /** A new database (cloned from template1, which has the monitor). */
+  newDatabase(): Promise<string>;
+  install(database: string): Promise<void>;
+  /** Runs at the end of the scenario, even when it failed. */
+  defer(cleanup: () => Promise<unknown> | unknown): void;
+}
+
+export interface Scenario {
+  check: string;
+  flavors?: Flavor[];
+  what: string;
+  run(ctx: Ctx): Promise<void>;
+}
+
+export function row(result: CheckResult, item = ''): CheckResult['rows'][number] | undefined {
+  return result.rows.find((r) => r.item === item);
+}
+
+function items(result: CheckResult): string[] {
+  return result.rows.map((r) => r.item);
+}
+
+/** Waits until the statistics collector shows what the condition produced. */
+async function statsShow(ctx: Ctx, sql: string, database = 'postgres'): Promise<void> {
+  await waitFor(async () => (await ctx.sql<{ ok: boolean }>(sql, [], database)).rows[0]?.ok, 15_000, sql);
+}
+
+/** Opens a session, runs the statements, closes it (closing flushes its statistics). */
+async function inSession(ctx: Ctx, database: string, statements: string[]): Promise<void> {
+  const client = new pg.Client({ connectionString: ctx.cluster.url(database) });
+  await client.connect();
+  try {
+    for (const statement of statements) await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    check: 'alive', what: 'answers; an unreachable server is critical',
+    async run(ctx) {
+      const result = await ctx.run('alive');
+      assert.equal(result.level, 'ok');
+      assert.equal(row(result)?.value, 1);
+      const port = await freePort();
+      const down = await checkServer({ name: 'down', target: { url: `postgres://${LOGIN}@127.0.0.1:${port}/postgres`, label: 'down' } }, { checks: ['alive', 'uptime'] });
+      assert.equal(down.checks[0]!.level, 'critical');
+      assert.match(down.checks[0]!.summary, /cannot connect/);
+      assert.equal(down.checks[1]!.level, 'unknown');
+    },
+  },
+  {
+    check: 'writable', what: 'a primary accepts the write; a read-only database is critical',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      assert.equal((await ctx.run('writable', { database: db })).level, 'ok');
+      await ctx.sql(`ALTER DATABASE ${db} SET default_transaction_read_only = on`);
+      const result = await ctx.run('writable', { database: db });
+      assert.equal(result.level, 'critical');
+      assert.equal(row(result)?.value, 0);
+      assert.match(row(result)!.detail!, /read-only transaction/);
+    },
+  },
+  {
+    check: 'uptime', what: 'seconds since start; a fresh server warns about its recent restart',
+    async run(ctx) {
+      const result = await ctx.run('uptime');
+      const value = row(result)!.value!;
+      assert.ok(value > 0 && value < 3600, `uptime ${value}`);
+      assert.equal(result.level, 'warning', 'started less than 10 minutes ago');
+      assert.equal((await ctx.run('uptime', { settings: { warning: 1 } })).level, 'ok');
+    },
+  },
+  {
+    check: 'connections', what: 'percentage used rises with open sessions',
+    async run(ctx) {
+      const before = row(await ctx.run('connections'))!.value!;
+      assert.ok(before > 0 && before < 50);
+      for (let i = 0; i < 12; i++) await ctx.session();
+      const result = await ctx.run('connections', { settings: { warning: before + 3 } });
+      assert.ok(row(result)!.value! >= before + 5, `${row(result)!.value} after 12 more sessions (was ${before})`);
+      assert.equal(result.level, 'warning');
+    },
+  },
+  {
+    check: 'connections_by_state', what: 'every state reported; a session idle in a transaction shows up',
+    async run(ctx) {
+      const before = await ctx.run('connections_by_state');
+      assert.deepEqual(items(before).sort(), ['active', 'disabled', 'fastpath function call', 'idle', 'idle in transaction', 'idle in transaction (aborted)']);
+      assert.equal(row(before, 'idle in transaction')!.value, 0);
+      const session = await ctx.session();
+      await session.query('BEGIN');
+      await session.query('SELECT 1');
+      const after = await ctx.run('connections_by_state', { settings: { warning: 1 } });
+      assert.equal(row(after, 'idle in transaction')!.value, 1);
+      assert.equal(row(after, 'idle in transaction')!.level, 'warning');
+    },
+  },
+  {
+    check: 'idle_in_transaction', what: '0 when none; the longest idle transaction in seconds',
+    async run(ctx) {
+      assert.equal(row(await ctx.run('idle_in_transaction'))!.value, 0);
+      const session = await ctx.session();
+      await session.query('BEGIN');
+      await session.query('SELECT 1');
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const result = await ctx.run('idle_in_transaction', { settings: { warning: 1 } });
+      assert.ok(row(result)!.value! >= 1);
+      assert.equal(result.level, 'warning');
+      assert.equal(row(result)!.metadata.sessions, 1);
+    },
+  },
+  {
+    check: 'lock_waits', what: '0 when none; a blocked session is measured',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      assert.equal(row(await ctx.run('lock_waits'))!.value, 0);
+      await ctx.sql('CREATE TABLE locked (id int)', [], db);
+      const holder = await ctx.session(db);
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE locked');
+      const waiter = await ctx.session(db);
+      const waiting = waiter.query('SELECT * FROM locked').catch(() => undefined);
+      ctx.defer(async () => { await holder.query('ROLLBACK'); await waiting; });
+      const result = await waitFor(async () => {
+        const r = await ctx.run('lock_waits', { settings: { warning: 0.05 } });
+        return row(r)!.value! > 0.05 ? r : undefined;
+      }, 10_000, 'a lock wait');
+      assert.equal(result.level, 'warning');
+      assert.equal(row(result)!.metadata.waiting_sessions, 1);
+      assert.equal(row(result)!.metadata.blocking_sessions, 1);
+    },
+  },
+  {
+    check: 'long_queries', what: 'a running statement is timed, its text never returned',
+    async run(ctx) {
+      const session = await ctx.session();
+      const marker = 'secret_marker_' + process.pid;
+      const running = session.query(`SELECT pg_sleep(1.5), '${marker}'`);
+      ctx.defer(() => running);
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      const result = await ctx.run('long_queries', { settings: { warning: 0.5 } });
+      assert.ok(row(result)!.value! >= 0.5, `longest ${row(result)!.value}`);
+      assert.equal(result.level, 'warning');
+      assert.ok(!JSON.stringify(result).includes(marker), 'query text must not reach the monitor');
+    },
+  },
+  {
+    check: 'transaction_rate', what: 'null on the first sample, then a positive rate',
+    async run(ctx) {
+      await ctx.run('transaction_rate');
+      await inSession(ctx, 'postgres', Array.from({ length: 30 }, () => 'SELECT 1'));
+      const result = await ctx.run('transaction_rate', { settings: { warning: 0.001 } });
+      assert.ok(row(result)!.value! > 0, `rate ${row(result)!.value}`);
+      assert.equal(result.level, 'warning');
+    },
+  },
+  {
+    check: 'rollback_ratio', what: 'a database that mostly rolls back is critical',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      const before = row(await ctx.run('rollback_ratio'), db);
+      assert.ok(before, 'one row per database');
+      assert.equal(before.level, 'ok');
+      await inSession(ctx, db, Array.from({ length: 150 }, (_, i) => (i % 2 === 0 ? 'BEGIN' : 'ROLLBACK')).concat(Array.from({ length: 150 }, (_, i) => (i % 2 === 0 ? 'BEGIN' : 'ROLLBACK'))));
+      await statsShow(ctx, `SELECT xact_rollback >= 150 AS ok FROM pg_stat_database WHERE datname = '${db}'`);
+      const after = row(await ctx.run('rollback_ratio'), db)!;
+      assert.ok(after.value! > 50, `ratio ${after.value}`);
+      assert.equal(after.level, 'critical');
+    },
+  },
+  {
+    check: 'xid_wraparound', what: 'a small percentage per database on a fresh server',
+    async run(ctx) {
+      const result = await ctx.run('xid_wraparound');
+      assert.ok(items(result).includes('postgres') && items(result).includes('template0'));
+      for (const r of result.rows) assert.ok(r.value! >= 0 && r.value! < 1, `${r.item}: ${r.value}`);
+      assert.equal(result.level, 'ok');
+      assert.equal((await ctx.run('xid_wraparound', { settings: { critical: 0 } })).level, 'critical');
+    },
+  },
+  {
+    check: 'replication_lag_bytes', what: 'no standby: nothing; a streaming client that stops reading lags',
+    async run(ctx) {
+      const fresh = await ctx.run('replication_lag_bytes');
+      assert.equal(fresh.rows.length, 0);
+      assert.equal(fresh.summary, 'no standby is connected');
+      if (ctx.flavor !== 'pg15') return; // pg_receivewal comes with the Debian PostgreSQL 15 only
+      const receiver = await startReceiver(ctx);
+      const streaming = await waitFor(async () => {
+        const r = await ctx.run('replication_lag_bytes');
+        return r.rows.length === 1 ? r : undefined;
+      }, 15_000, 'a standby in pg_stat_replication');
+      assert.match(streaming.rows[0]!.item, /^pgwarden_test_receiver \(pid \d+\)$/);
+      receiver.kill('SIGSTOP');
+      await ctx.sql('CREATE TABLE wal_filler AS SELECT g, repeat(md5(g::text), 20) AS pad FROM generate_series(1, 30000) g');
+      const lagging = await waitFor(async () => {
+        const r = await ctx.run('replication_lag_bytes', { settings: { warning: 1_000_000 } });
+        return r.level === 'warning' ? r : undefined;
+      }, 15_000, 'replication lag over 1 MB');
+      assert.ok(lagging.rows[0]!.value! >= 1_000_000);
+      await ctx.sql('DROP TABLE wal_filler');
+    },
+  },
+  {
+    check: 'replication_lag_seconds', what: 'no standby: nothing; a streaming client gets a row',
+    async run(ctx) {
+      assert.equal((await ctx.run('replication_lag_seconds')).rows.length, 0);
+      if (ctx.flavor !== 'pg15') return;
+      await startReceiver(ctx);
+      const result = await waitFor(async () => {
+        const r = await ctx.run('replication_lag_seconds', { settings: { warning: 0 } });
+        return r.rows.length === 1 ? r : undefined;
+      }, 15_000, 'a standby in pg_stat_replication');
+      assert.ok(result.rows[0]!.value! >= 0);
+      assert.equal(result.level, 'warning');
+    },
+  },
+  {
+    check: 'inactive_slots', what: 'an unused replication slot is a finding',
+    async run(ctx) {
+      assert.equal((await ctx.run('inactive_slots')).rows.length, 0);
+      await ctx.sql("SELECT pg_create_physical_replication_slot('pgwarden_test_slot', true)");
+      ctx.defer(() => ctx.sql("SELECT pg_drop_replication_slot('pgwarden_test_slot')"));
+      const result = await ctx.run('inactive_slots');
+      assert.deepEqual(items(result), ['pgwarden_test_slot']);
+      assert.equal(result.level, 'warning');
+      if (ctx.flavor === 'pg18') assert.match(result.rows[0]!.detail!, /inactive since /, 'PostgreSQL 17+ variant');
+    },
+  },
+  {
+    check: 'retained_wal', what: 'WAL kept by a slot grows as WAL is written',
+    async run(ctx) {
+      assert.equal((await ctx.run('retained_wal')).rows.length, 0);
+      await ctx.sql("SELECT pg_create_physical_replication_slot('pgwarden_test_retain', true)");
+      ctx.defer(() => ctx.sql("SELECT pg_drop_replication_slot('pgwarden_test_retain')"));
+      const before = row(await ctx.run('retained_wal'), 'pgwarden_test_retain')!.value!;
+      await ctx.sql('CREATE TABLE retain_filler AS SELECT g FROM generate_series(1, 20000) g; DROP TABLE retain_filler');
+      const after = await ctx.run('retained_wal', { settings: { warning: before + 100_000 } });
+      assert.ok(row(after, 'pgwarden_test_retain')!.value! > before + 100_000);
+      assert.equal(after.level, 'warning');
+    },
+  },
+  {
+    check: 'archiver', what: 'archiving works, then a failing archive_command is critical',
+    async run(ctx) {
+      const ok = await ctx.run('archiver');
+      assert.equal(ok.level, 'ok', ok.summary);
+      assert.equal(row(ok)!.value, 0);
+      await setArchiveCommand(ctx, '/bin/false');
+      ctx.defer(() => setArchiveCommand(ctx, '/bin/true'));
+      await ctx.sql('CREATE TABLE archive_filler (id int); DROP TABLE archive_filler; SELECT pg_switch_wal()');
+      const failing = await waitFor(async () => {
+        const r = await ctx.run('archiver');
+        return r.level === 'critical' ? r : undefined;
+      }, 20_000, 'an archiver failure');
+      assert.equal(row(failing)!.value, 1);
+      assert.match(row(failing)!.detail!, /failed/);
+    },
+  },
+  {
+    check: 'archive_backlog', what: 'WAL files pile up while archiving fails',
+    async run(ctx) {
+      const before = row(await ctx.run('archive_backlog'))!.value!;
+      assert.ok(before >= 0 && before < 10);
+      await setArchiveCommand(ctx, '/bin/false');
+      ctx.defer(() => setArchiveCommand(ctx, '/bin/true'));
+      for (let i = 0; i < 2; i++) await ctx.sql('CREATE TABLE backlog_filler (id int); DROP TABLE backlog_filler; SELECT pg_switch_wal()');
+      const result = await ctx.run('archive_backlog', { settings: { warning: 1 } });
+      assert.ok(row(result)!.value! >= 1, `backlog ${row(result)!.value}`);
+      assert.equal(result.level, 'warning');
+    },
+  },
+  {
+    check: 'backup_age', what: 'no backup known warns; a finished base backup is recent',
+    async run(ctx) {
+      const none = await ctx.run('backup_age');
+      assert.equal(row(none)!.value, null);
+      assert.equal(none.level, 'warning');
+      const session = await ctx.session();
+      await session.query("SELECT pg_backup_start('pgwarden test', true)");
+      await session.query('SELECT * FROM pg_backup_stop(wait_for_archive => false)');
+      const after = await ctx.run('backup_age');
+      assert.ok(row(after)!.value! >= 0 && row(after)!.value! < 600, `age ${row(after)!.value}`);
+      assert.equal(after.level, 'ok');
+    },
+  },
+  {
+    check: 'checkpoints', what: 'requested checkpoints raise the percentage',
+    async run(ctx) {
+      await ctx.sql('CHECKPOINT');
+      await ctx.sql('CHECKPOINT');
+      const view = ctx.flavor === 'pg18' ? 'SELECT num_requested >= 2 AS ok FROM pg_stat_checkpointer' : 'SELECT checkpoints_req >= 2 AS ok FROM pg_stat_bgwriter';
+      await statsShow(ctx, view);
+      assert.equal(row(await ctx.run('checkpoints', { settings: { params: { min_checkpoints: 1000 } } }))!.value, null, 'too few to judge');
+      const result = await ctx.run('checkpoints', { settings: { params: { min_checkpoints: 1 } } });
+      assert.ok(row(result)!.value! > 0 && row(result)!.value! <= 100);
+      assert.equal(result.level, row(result)!.value! >= 80 ? 'critical' : row(result)!.value! >= 50 ? 'warning' : 'ok');
+      assert.match(row(result)!.detail!, /checkpoints were requested/);
+    },
+  },
+  {
+    check: 'database_size', what: 'a database grows when data is added',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      const before = row(await ctx.run('database_size'), db)!.value!;
+      assert.ok(before > 1_000_000);
+      await ctx.sql("CREATE TABLE filler AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 20000) g", [], db);
+      const after = await ctx.run('database_size', { settings: { warning: before + 1_000_000 } });
+      assert.ok(row(after, db)!.value! > before + 1_000_000);
+      assert.equal(row(after, db)!.level, 'warning');
+    },
+  },
+  {
+    check: 'database_growth', what: 'first sample, then growth in bytes per hour',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      assert.equal(row(await ctx.run('database_growth'), db)!.value, null);
+      await ctx.sql("CREATE TABLE filler AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 20000) g", [], db);
+      const after = await ctx.run('database_growth');
+      assert.ok(row(after, db)!.value! > 1_000_000, `growth ${row(after, db)!.value}`);
+      assert.notEqual(row(after, db)!.level, 'ok', 'megabytes within a second is far above a gigabyte an hour');
+    },
+  },
+  {
+    check: 'cache_hit_ratio', what: 'a percentage per database once enough blocks were read',
+    async run(ctx) {
+      const result = await ctx.run('cache_hit_ratio', { settings: { params: { min_blocks: 1 } } });
+      const value = row(result, 'postgres')!.value!;
+      assert.ok(value > 0 && value <= 100, `ratio ${value}`);
+      assert.equal(row(await ctx.run('cache_hit_ratio', { settings: { params: { min_blocks: 1e12 } } }), 'postgres')!.value, null);
+      assert.equal((await ctx.run('cache_hit_ratio', { settings: { params: { min_blocks: 1 }, warning: 100, critical: null } })).level, 'warning');
+    },
+  },
+  {
+    check: 'temp_files', what: 'a sort that spills to disk shows up as temporary bytes',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      assert.equal(row(await ctx.run('temp_files'), db)!.value, null, 'first sample');
+      assert.equal(row(await ctx.run('temp_files'), db)!.value, 0);
+      await inSession(ctx, db, ["SET work_mem = '64kB'", 'SELECT count(*) FROM (SELECT g FROM generate_series(1, 100000) g ORDER BY g DESC) s']);
+      await statsShow(ctx, `SELECT temp_bytes > 0 AS ok FROM pg_stat_database WHERE datname = '${db}'`);
+      const result = await ctx.run('temp_files', { settings: { warning: 1 } });
+      assert.ok(row(result, db)!.value! > 0);
+      assert.equal(row(result, db)!.level, 'warning');
+    },
+  },
+  {
+    check: 'deadlocks', what: 'a deadlock since the previous run warns',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      await ctx.run('deadlocks');
+      assert.equal(row(await ctx.run('deadlocks'), db)!.value, 0);
+      await ctx.sql('CREATE TABLE a (id int); CREATE TABLE b (id int)', [], db);
+      const one = await ctx.session(db);
+      const two = await ctx.session(db);
+      await one.query('BEGIN; LOCK TABLE a');
+      await two.query('BEGIN; LOCK TABLE b');
+      const first = one.query('LOCK TABLE b').catch((e: { code?: string }) => e.code);
+      const second = two.query('LOCK TABLE a').catch((e: { code?: string }) => e.code);
+      const outcome = await Promise.race([first, second]);
+      assert.equal(outcome, '40P01');
+      await one.query('ROLLBACK').catch(() => undefined);
+      await two.query('ROLLBACK').catch(() => undefined);
+      await Promise.all([first, second]);
+      await one.end();
+      await two.end();
+      await statsShow(ctx, `SELECT deadlocks >= 1 AS ok FROM pg_stat_database WHERE datname = '${db}'`);
+      const result = await ctx.run('deadlocks');
+      assert.equal(row(result, db)!.value, 1);
+      assert.equal(row(result, db)!.level, 'warning');
+    },
+  },
+  {
+    check: 'autovacuum_freshness', what: 'a table with many dead rows and no vacuum is a finding',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      assert.equal((await ctx.run('autovacuum_freshness', { database: db })).rows.length, 0);
+      await inSession(ctx, db, [
+        'CREATE TABLE churn (id int) WITH (autovacuum_enabled = false)',
+        'INSERT INTO churn SELECT generate_series(1, 2000)',
+        'DELETE FROM churn',
+      ]);
+      await statsShow(ctx, "SELECT n_dead_tup >= 2000 AS ok FROM pg_stat_user_tables WHERE relname = 'churn'", db);
+      const result = await ctx.run('autovacuum_freshness', { database: db });
+      assert.deepEqual(items(result), ['public.churn']);
+      assert.equal(result.level, 'warning');
+      await ctx.sql('VACUUM churn', [], db);
+      await statsShow(ctx, "SELECT last_vacuum IS NOT NULL AS ok FROM pg_stat_user_tables WHERE relname = 'churn'", db);
+      assert.equal((await ctx.run('autovacuum_freshness', { database: db })).rows.length, 0);
+    },
+  },
+  {
+    check: 'superusers', what: 'a new superuser is critical, a removed one a warning',
+    async run(ctx) {
+      const before = await ctx.run('superusers');
+      assert.equal(row(before, 'postgres')!.value, 0);
+      assert.equal(before.level, 'ok');
+      await ctx.sql('CREATE ROLE pgw_new_super SUPERUSER');
+      const added = await ctx.run('superusers');
+      assert.equal(row(added, 'pgw_new_super')!.value, 2);
+      assert.equal(added.level, 'critical');
+      await ctx.sql('DROP ROLE pgw_new_super');
+      const removed = await ctx.run('superusers');
+      assert.equal(row(removed, 'pgw_new_super')!.value, 1);
+      assert.match(row(removed, 'pgw_new_super')!.detail!, /no longer a superuser/);
+      assert.equal(removed.level, 'warning');
+      assert.equal((await ctx.run('superusers', { settings: { params: { hold_hours: 0 } } })).level, 'ok', 'not shown after hold_hours');
+      assert.equal((await ctx.run('superusers')).level, 'warning', 'but not erased by a caller asking for hold_hours 0');
+    },
+  },
+  {
+    check: 'password_expiry', what: 'a login whose password never expires is a finding',
+    async run(ctx) {
+      assert.ok(!items(await ctx.run('password_expiry')).includes('pgw_noexpiry'));
+      await ctx.cluster.createRole('pgw_noexpiry', 'pw');
+      ctx.defer(() => ctx.sql('DROP ROLE pgw_noexpiry'));
+      const result = await ctx.run('password_expiry');
+      assert.equal(row(result, 'pgw_noexpiry')!.level, 'warning');
+      await ctx.sql("ALTER ROLE pgw_noexpiry VALID UNTIL '2100-01-01'");
+      assert.ok(!items(await ctx.run('password_expiry')).includes('pgw_noexpiry'));
+    },
+  },
+  {
+    check: 'password_hashes', what: 'an MD5 password is critical',
+    async run(ctx) {
+      assert.equal((await ctx.run('password_hashes')).rows.length, 0);
+      const session = await ctx.session();
+      await session.query("SET password_encryption = 'md5'");
+      await session.query("CREATE ROLE pgw_md5 LOGIN PASSWORD 'weak'");
+      ctx.defer(() => ctx.sql('DROP ROLE pgw_md5'));
+      const result = await ctx.run('password_hashes');
+      assert.deepEqual(items(result), ['pgw_md5']);
+      assert.equal(result.level, 'critical');
+      assert.match(result.rows[0]!.detail!, /MD5/);
+      assert.ok(!/md5[0-9a-f]{32}/.test(JSON.stringify(result)), 'the hash itself never reaches the monitor');
+    },
+  },
+  {
+    check: 'password_encryption', what: 'scram-sha-256 is fine; an md5 override is critical',
+    async run(ctx) {
+      const before = await ctx.run('password_encryption');
+      assert.equal(before.level, 'ok');
+      assert.equal(row(before)!.value, 0);
+      await ctx.sql("CREATE ROLE pgw_legacy_app; ALTER ROLE pgw_legacy_app SET password_encryption = 'md5'");
+      ctx.defer(() => ctx.sql('DROP ROLE pgw_legacy_app'));
+      const after = await ctx.run('password_encryption');
+      assert.equal(after.level, 'critical');
+      assert.ok(items(after).includes('override role pgw_legacy_app in all databases'), JSON.stringify(items(after)));
+    },
+  },
+  {
+    check: 'hba_auth_methods', what: 'local trust warns; trust over the network is critical',
+    async run(ctx) {
+      const before = await ctx.run('hba_auth_methods');
+      assert.equal(before.level, 'warning', 'the test cluster trusts its private Unix socket');
+      assert.ok(before.rows.every((r) => /^local /.test(r.detail!)));
+      const file = (await ctx.sql<{ hba_file: string }>('SHOW hba_file')).rows[0]!.hba_file;
+      const original = readFileSync(file, 'utf8');
+      appendFileSync(file, '\nhost all all 10.99.0.0/16 trust\n');
+      ctx.defer(() => writeFileSync(file, original));
+      const after = await ctx.run('hba_auth_methods');
+      assert.equal(after.level, 'critical');
+      assert.equal(after.rows.filter((r) => r.level === 'critical').length, 1);
+      assert.match(after.rows.find((r) => r.level === 'critical')!.detail!, /host all all 10\.99\.0\.0.* trust/);
+    },
+  },
+  {
+    check: 'ssl', what: 'ssl off is critical; on with a certificate is fine',
+    async run(ctx) {
+      assert.equal((await ctx.run('ssl')).level, 'critical');
+      const owner = statSync(ctx.cluster.socketDir);
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'pgwarden-ssl-'));
+      ctx.defer(() => rmSync(dir, { recursive: true, force: true }));
+      const [cert, key] = [path.join(dir, 'server.crt'), path.join(dir, 'server.key')];
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+        '-keyout', key, '-out', cert, '-subj', '/CN=localhost', '-days', '1'], { stdio: 'ignore' });
+      for (const file of [dir, cert, key]) chownSync(file, owner.uid, owner.gid);
+      await ctx.sql(`ALTER SYSTEM SET ssl_cert_file = '${cert}'`);
+      await ctx.sql(`ALTER SYSTEM SET ssl_key_file = '${key}'`);
+      await ctx.sql('ALTER SYSTEM SET ssl = on');
+      await ctx.sql('SELECT pg_reload_conf()');
+      ctx.defer(async () => {
+        await ctx.sql('ALTER SYSTEM RESET ssl; ');
+        await ctx.sql('ALTER SYSTEM RESET ssl_cert_file');
+        await ctx.sql('ALTER SYSTEM RESET ssl_key_file');
+        await ctx.sql('SELECT pg_reload_conf()');
+      });
+      const on = await waitFor(async () => {
+        const r = await ctx.run('ssl');
+        return r.level === 'ok' ? r : undefined;
+      }, 10_000, 'ssl on');
+      assert.match(row(on)!.detail!, /ssl is on, minimum protocol TLSv1\.2/);
+      await ctx.sql("ALTER SYSTEM SET ssl_min_protocol_version = 'TLSv1'");
+      await ctx.sql('SELECT pg_reload_conf()');
+      ctx.defer(async () => { await ctx.sql('ALTER SYSTEM RESET ssl_min_protocol_version'); await ctx.sql('SELECT pg_reload_conf()'); });
+      await waitFor(async () => (await ctx.run('ssl')).level === 'warning', 10_000, 'TLS 1.0 allowed');
+    },
+  },
+  {
+    check: 'unencrypted_connections', what: 'a new plain TCP session of another role is a finding',
+    async run(ctx) {
+      const before = await ctx.run('unencrypted_connections');
+      assert.ok(row(before, LOGIN)!.value! >= 1, 'the monitor itself connects without SSL');
+      assert.ok(!items(before).includes('pgw_plain_app'));
+      await ctx.cluster.createRole('pgw_plain_app', 'pw');
+      ctx.defer(() => ctx.sql('DROP ROLE pgw_plain_app'));
+      await ctx.session('postgres', 'pgw_plain_app', 'pw');
+      const after = await ctx.run('unencrypted_connections');
+      assert.equal(row(after, 'pgw_plain_app')!.value, 1);
+      assert.equal(row(after, 'pgw_plain_app')!.level, 'warning');
+    },
+  },
+  {
+    check: 'public_schema_create', what: 'CREATE on public for PUBLIC is critical',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      assert.equal((await ctx.run('public_schema_create', { database: db })).rows.length, 0, 'PostgreSQL 15+ default');
+      await ctx.sql('GRANT CREATE ON SCHEMA public TO PUBLIC', [], db);
+      const result = await ctx.run('public_schema_create', { database: db });
+      assert.deepEqual(items(result), ['public']);
+      assert.equal(result.level, 'critical');
+    },
+  },
+  {
+    check: 'secdef_search_path', what: 'an unpinned SECURITY DEFINER function is critical, pg_temp not last a warning',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      assert.equal((await ctx.run('secdef_search_path', { database: db })).rows.length, 0);
+      await ctx.sql(`CREATE FUNCTION public.unpinned() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1';
+        CREATE FUNCTION public.temp_first() RETURNS int LANGUAGE sql SECURITY DEFINER SET search_path = public AS 'SELECT 1';
+        CREATE FUNCTION public.pinned() RETURNS int LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 'SELECT 1'`, [], db);
+      const result = await ctx.run('secdef_search_path', { database: db });
+      assert.deepEqual(result.rows.map((r) => [r.item, r.level]), [['public.temp_first()', 'warning'], ['public.unpinned()', 'critical']]);
+    },
+  },
+  {
+    check: 'pgaudit', what: 'not loaded is critical; loaded and logging is fine',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      const before = await ctx.run('pgaudit', { database: db });
+      if (ctx.flavor === 'pg18') {
+        // The embedded PostgreSQL 18 ships without pgAudit.
+        assert.equal(before.level, 'critical');
+        assert.match(before.summary, /not in shared_preload_libraries/);
+        return;
+      }
+      assert.equal(before.level, 'warning');
+      assert.match(before.summary, /pgaudit\.log = none/);
+      await ctx.sql("ALTER SYSTEM SET pgaudit.log = 'ddl, role'");
+      await ctx.sql('SELECT pg_reload_conf()');
+      ctx.defer(async () => { await ctx.sql('ALTER SYSTEM RESET pgaudit.log'); await ctx.sql('SELECT pg_reload_conf()'); });
+      await waitFor(async () => /CREATE EXTENSION/.test((await ctx.run('pgaudit', { database: db })).summary), 10_000, 'pgaudit.log applied');
+      await ctx.sql('CREATE EXTENSION pgaudit', [], db);
+      const after = await ctx.run('pgaudit', { database: db });
+      assert.equal(after.level, 'ok', after.summary);
+    },
+  },
+  {
+    check: 'pgwarden_triggers', what: 'skipped without sensors; a disabled trigger or unpinned function is critical',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      const none = await ctx.run('pgwarden_triggers', { database: db });
+      assert.equal(none.level, 'skipped');
+      await installSensors(ctx, db);
+      const intact = await ctx.run('pgwarden_triggers', { database: db });
+      assert.equal(intact.level, 'ok', intact.summary);
+      assert.equal(intact.rows.length, 0);
+      const tamper = ctx.flavor === 'pg18'
+        ? { sql: 'ALTER EVENT TRIGGER pgwarden_guard_login DISABLE', item: 'event trigger pgwarden_guard_login' }
+        : { sql: 'ALTER TABLE pgwarden.guard_rules DISABLE TRIGGER guard_rules_recompile', item: 'trigger guard_rules_recompile on pgwarden.guard_rules' };
+      await ctx.sql(tamper.sql, [], db);
+      await ctx.sql('ALTER FUNCTION pgwarden.guard_check() RESET search_path', [], db);
+      const result = await ctx.run('pgwarden_triggers', { database: db });
+      assert.equal(result.level, 'critical');
+      assert.deepEqual(items(result).sort(), ['function pgwarden.guard_check()', tamper.item].sort());
+      if (ctx.flavor === 'pg18') {
+        await ctx.sql('DROP EVENT TRIGGER pgwarden_guard_login', [], db);
+        assert.equal(row(await ctx.run('pgwarden_triggers', { database: db }), 'event trigger pgwarden_guard_login')!.detail, 'missing');
+      }
+    },
+  },
+  {
+    check: 'refused_connections', what: 'skipped without the guard; a refusal in the window warns',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      assert.equal((await ctx.run('refused_connections', { database: db })).level, 'skipped');
+      // Sensors installed after the monitor: install grants the monitor's owner what the check reads.
+      await installSensors(ctx, db);
+      const before = await ctx.run('refused_connections', { database: db });
+      assert.equal(row(before)!.value, 0);
+      assert.equal(before.level, 'ok');
+      await ctx.sql(`CALL pgwarden.record_attempt(jsonb_build_object('ts', now(), 'database', current_database(), 'user_name', 'mallory',
+        'client_addr', '10.1.2.3', 'application', 'DBeaver', 'decision', 'deny', 'message', 'GUI tools are not allowed', 'via', 'login'))`, [], db);
+      const after = await ctx.run('refused_connections', { database: db });
+      assert.equal(row(after)!.value, 1);
+      assert.equal(after.level, 'warning');
+      assert.deepEqual(row(after)!.metadata.roles, ['mallory']);
+    },
+  },
+  {
+    check: 'ddl_changes', what: 'skipped without the DDL audit; a recorded change in the window warns',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      assert.equal((await ctx.run('ddl_changes', { database: db })).level, 'skipped');
+      // The real DDL audit, installed after the monitor: install grants the monitor what it reads.
+      await ctx.install(db);
+      await installSensors(ctx, db);
+      assert.equal(row(await ctx.run('ddl_changes', { database: db }))!.value, 0);
+      await ctx.sql('CREATE TABLE old_orders (id int)', [], db);
+      await ctx.sql("UPDATE pgwarden.ddl_events SET ts = now() - interval '1 hour'", [], db);
+      await ctx.sql('DROP TABLE old_orders', [], db);
+      const result = await ctx.run('ddl_changes', { database: db });
+      assert.equal(row(result)!.value, 1, 'only the change inside the window');
+      assert.equal(result.level, 'warning');
+      assert.match(result.summary, /DROP TABLE/);
+      assert.equal(row(await ctx.run('ddl_changes', { database: db, settings: { params: { window_minutes: 120 } } }))!.value, 2);
+    },
+  },
+  {
+    check: 'monitor_integrity', what: 'a replaced, re-granted or unpinned check function, or an extra function, is critical',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      const intact = await ctx.run('monitor_integrity', { database: db });
+      assert.equal(intact.level, 'ok', intact.summary);
+      assert.equal(intact.rows.length, 0);
+      await ctx.sql(`CREATE OR REPLACE FUNCTION pgwarden_monitor.check_ssl(params jsonb DEFAULT '{}'::jsonb)
+          RETURNS TABLE (item text, value double precision, detail text, skipped text, metadata jsonb)
+          LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+          AS $$ SELECT ''::text, 0::float8, 'all fine'::text, NULL::text, NULL::jsonb $$;
+        GRANT EXECUTE ON FUNCTION pgwarden_monitor.check_uptime(jsonb) TO PUBLIC;
+        ALTER FUNCTION pgwarden_monitor.check_alive(jsonb) RESET search_path;
+        CREATE FUNCTION pgwarden_monitor.backdoor() RETURNS int LANGUAGE sql AS 'SELECT 1'`, [], db);
+      assert.equal((await ctx.run('ssl', { database: db })).level, 'ok', 'the tampered check lies');
+      const tampered = await ctx.run('monitor_integrity', { database: db });
+      assert.equal(tampered.level, 'critical');
+      assert.deepEqual(tampered.rows.map((r) => [r.item, r.detail!.replace(/:.*/, '')]), [
+        ['pgwarden_monitor.backdoor()', 'not installed by pgwarden'],
+        ['pgwarden_monitor.check_alive(jsonb)', 'settings changed'],
+        ['pgwarden_monitor.check_ssl(jsonb)', 'definition changed'],
+        ['pgwarden_monitor.check_uptime(jsonb)', 'EXECUTE grants changed'],
+      ]);
+      await ctx.install(db);
+      assert.deepEqual((await ctx.run('monitor_integrity', { database: db })).rows.map((r) => r.item), ['pgwarden_monitor.backdoor()'],
+        'install restores its own functions and leaves a stranger for a human to look at');
+    },
+  },
+  {
+    check: 'monitor_login_privileges', what: 'a table the login may read or another role it joins is a finding',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      const clean = await ctx.run('monitor_login_privileges', { database: db });
+      assert.equal(clean.level, 'ok', clean.summary);
+      assert.equal(clean.rows.length, 0);
+      await ctx.sql(`CREATE TABLE public.orders (id int); GRANT SELECT ON public.orders TO ${LOGIN}; CREATE TABLE public.invoices (id int)`, [], db);
+      const table = await ctx.run('monitor_login_privileges', { database: db });
+      assert.deepEqual(table.rows.map((r) => [r.item, r.level]), [['table public.orders', 'warning']]);
+      await ctx.sql(`GRANT pg_read_all_data TO ${LOGIN}`);
+      ctx.defer(() => ctx.sql(`REVOKE pg_read_all_data FROM ${LOGIN}`));
+      const member = await ctx.run('monitor_login_privileges', { database: db });
+      assert.equal(row(member, 'member of pg_read_all_data')!.level, 'critical');
+      assert.ok(row(member, 'table public.invoices'), 'pg_read_all_data reads every table');
+    },
+  },
+  {
+    check: 'privileged_roles', what: 'CREATEROLE warns; server file access is critical',
+    async run(ctx) {
+      const before = items(await ctx.run('privileged_roles'));
+      assert.ok(!before.includes('pgw_admin') && !before.includes('pgw_files'));
+      await ctx.sql('CREATE ROLE pgw_admin CREATEROLE; CREATE ROLE pgw_files; GRANT pg_read_server_files TO pgw_files');
+      ctx.defer(() => ctx.sql('DROP ROLE pgw_admin; DROP ROLE pgw_files'));
+      const result = await ctx.run('privileged_roles');
+      assert.equal(row(result, 'pgw_admin')!.level, 'warning');
+      assert.equal(row(result, 'pgw_files')!.level, 'critical');
+      assert.equal(row(result, 'pgw_files')!.detail, 'pg_read_server_files');
+    },
+  },
+  {
+    check: 'logging_settings', what: 'connection logging off warns; on clears the findings',
+    async run(ctx) {
+      const before = await ctx.run('logging_settings');
+      assert.deepEqual(items(before), ['log_connections', 'log_disconnections']);
+      assert.equal(before.level, 'warning');
+      await ctx.sql('ALTER SYSTEM SET log_connections = on');
+      await ctx.sql('ALTER SYSTEM SET log_disconnections = on');
+      await ctx.sql('SELECT pg_reload_conf()');
+      ctx.defer(async () => {
+        await ctx.sql('ALTER SYSTEM RESET log_connections');
+        await ctx.sql('ALTER SYSTEM RESET log_disconnections');
+        await ctx.sql('SELECT pg_reload_conf()');
+      });
+      await waitFor(async () => (await ctx.run('logging_settings')).rows.length === 0, 10_000, 'logging on');
+    },
+  },
+];
+
+async function installSensors(ctx: Ctx, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ctx.cluster.url(database) });
+  await client.connect();
+  try {
+    await installSchema(client, newRecorderPassword());
+  } finally {
+    await client.end();
+  }
+}
+
+async function setArchiveCommand(ctx: Ctx, command: string): Promise<void> {
+  await ctx.sql(`ALTER SYSTEM SET archive_command = '${command}'`);
+  await ctx.sql('SELECT pg_reload_conf()');
+  await waitFor(async () => (await ctx.sql<{ archive_command: string }>('SHOW archive_command')).rows[0]!.archive_command === command,
+    5000, 'archive_command reloaded');
+}
+
+/** pg_receivewal as a streaming standby (PostgreSQL 15 only), stopped when the scenario ends. */
+async function startReceiver(ctx: Ctx): Promise<ChildProcess> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgwarden-receivewal-'));
+  const child = spawn(path.join(ctx.cluster.binDir, 'pg_receivewal'),
+    ['-h', ctx.cluster.socketDir, '-p', String(ctx.cluster.port), '-U', ctx.cluster.superuser, '-D', dir, '--no-loop', '-w'],
+    { stdio: 'ignore', env: { ...process.env, PGAPPNAME: 'pgwarden_test_receiver' } });
+  ctx.defer(async () => {
+    child.kill('SIGCONT');
+    child.kill('SIGTERM');
+    await new Promise((resolve) => { if (child.exitCode !== null) resolve(undefined); else child.once('exit', resolve); });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return child;
+}
+
+/** Starts a cluster with the monitor installed in postgres and template1, and a context. */
+export async function monitoredCluster(flavor: Flavor): Promise<{ cluster: Cluster; makeCtx: () => Ctx & { cleanup(): Promise<void> } }> {
+  const cluster = await startCluster({
+    flavor,
+    pgaudit: flavor === 'pg15',
+    // Archiving on (to a command that succeeds) so the archiver and backup checks have something to see.
+    settings: { archive_mode: 'on', archive_command: "'/bin/true'", wal_level: 'replica', max_wal_senders: 5 },
+  });
+  await cluster.createRole(LOGIN, LOGIN_PASSWORD);
+  for (const database of ['postgres', 'template1']) await installInto(cluster, database);
+  const makeCtx = () => {
+    const cleanups: (() => Promise<unknown> | unknown)[] = [];
+    const sessions: pg.Client[] = [];
+    const ctx: Ctx & { cleanup(): Promise<void> } = {
+      cluster,
+      flavor,
+      target: (database = 'postgres') => ({ name: flavor, target: { url: cluster.url(database, LOGIN, LOGIN_PASSWORD), label: flavor } }),
+      async run(check, options = {}) {
+        const result = await checkServer(ctx.target(options.database), { checks: [check], settings: options.settings ? { [check]: options.settings } : undefined });
+        const checked = result.checks[0]!;
+        if (!options.allowError) assert.equal(checked.error, null, `${check} failed: ${checked.error}`);
+        return checked;
+      },
+      sql: (text, params, database) => cluster.query(text, params, database),
+      async session(database = 'postgres', user = cluster.superuser, password = cluster.superuserPassword) {
+        const client = new pg.Client({ connectionString: cluster.url(database, user, password) });
+        client.on('error', () => undefined);
+        await client.connect();
+        sessions.push(client);
+        return client;
+      },
+      newDatabase: () => cluster.createDatabase(),
+      install: (database) => installInto(cluster, database),
+      defer: (cleanup) => { cleanups.push(cleanup); },
+      async cleanup() {
+        for (const cleanup of cleanups.reverse()) await cleanup();
+        await Promise.all(sessions.map((s) => s.end().catch(() => undefined)));
+      },
+    };
+    return ctx;
+  };
+  return { cluster, makeCtx };
+}
+
+export async function installInto(cluster: Cluster, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: cluster.url(database) });
+  await client.connect();
+  try {
+    await installMonitor(client, LOGIN);
+  } finally {
+    await client.end();
+  }
+}
