@@ -9,8 +9,8 @@ import { render, type Column } from './output.ts';
 const WINDOW_COLUMNS: Column<DdlWindow>[] = [
   { header: 'id', value: (w) => w.id },
   { header: 'kind', value: (w) => w.kind },
-  { header: 'from', value: (w) => w.starts ?? '-infinity' },
-  { header: 'until', value: (w) => w.ends ?? 'infinity' },
+  { header: 'starts', value: (w) => w.starts ?? '-infinity' },
+  { header: 'ends', value: (w) => w.ends ?? 'infinity' },
   { header: 'active', value: (w) => (w.active ? 'yes' : 'no') },
   { header: 'reason', value: (w) => w.reason },
   { header: 'created_by', value: (w) => w.created_by },
@@ -18,17 +18,17 @@ const WINDOW_COLUMNS: Column<DdlWindow>[] = [
 
 const UNITS = { m: 60, h: 3600, d: 86400, w: 604800 } as const;
 
-/** `now`, an ISO-8601 time, or a duration from now such as 30m, 4h, 2d. */
-export function parseWhen(flag: string, text: string, now = new Date()): Date {
+/** `now`, an ISO-8601 time (local time when it has no zone), or a duration after `base` (now) such as 30m, 4h, 2d. */
+export function parseWhen(flag: string, text: string, now = new Date(), base = now): Date {
   const value = text.trim();
   if (value === 'now') return now;
   const relative = /^\+?(\d+)\s*([mhdw])$/.exec(value);
-  if (relative) return new Date(now.getTime() + UNITS[relative[2] as keyof typeof UNITS] * Number(relative[1]) * 1000);
+  if (relative) return new Date(base.getTime() + UNITS[relative[2] as keyof typeof UNITS] * Number(relative[1]) * 1000);
   if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}(:?\d{2})?)?)?$/.test(value)) {
     const date = new Date(value);
     if (!Number.isNaN(date.getTime())) return date;
   }
-  throw new PgwardenError('PGW_ERR_INVALID_VALUE', `${flag} "${text}" is not now, a duration from now (30m, 4h, 2d, 1w) or an ISO-8601 time such as 2026-12-24T18:00:00Z`);
+  throw new PgwardenError('PGW_ERR_INVALID_VALUE', `${flag} "${text}" is not now, a duration (30m, 4h, 2d, 1w) or an ISO-8601 time such as 2026-12-24T18:00:00Z`);
 }
 
 function describePolicy(policy: DdlPolicy, windows: DdlWindow[]): string {
@@ -99,12 +99,12 @@ Then, in a session:  SET pgwarden.change_ticket = 'CHG-123';  ALTER TABLE ...`)
   for (const kind of ['freeze', 'window'] as const) {
     withConnection(policy.command(kind))
       .description(kind === 'freeze' ? 'refuse all DDL (but exempt roles) for a time' : 'open a change window (DDL allowed in it when --windows-only is set)')
-      .option('--from <when>', 'start: now, a duration from now (30m, 4h, 2d) or an ISO-8601 time', 'now')
-      .option('--until <when>', 'end: a duration from now or an ISO-8601 time (default: no end)')
+      .option('--from <when>', 'start: now, a duration from now (30m, 4h, 2d) or an ISO-8601 time (local time without a zone)', 'now')
+      .option('--until <when>', 'end: a duration after --from (4h) or an ISO-8601 time (default: no end)')
       .option('--reason <text>', 'why, shown to whoever is refused')
       .action(async (options: { from: string; until?: string; reason?: string }, command: Command) => {
         const starts = parseWhen('--from', options.from);
-        const ends = options.until === undefined ? null : parseWhen('--until', options.until);
+        const ends = options.until === undefined ? null : parseWhen('--until', options.until, new Date(), starts);
         const [added, current] = await withDatabase(command, async (client) =>
           [await addWindow(client, kind, starts, ends, options.reason ?? null), await readPolicy(client)] as const);
         print(render([added], WINDOW_COLUMNS, 'table'));

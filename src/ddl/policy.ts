@@ -45,6 +45,16 @@ export async function readPolicy(client: pg.Client): Promise<DdlPolicy> {
 }
 
 export async function changePolicy(client: pg.Client, change: PolicyChange): Promise<DdlPolicy> {
+  // A typo in a role name would lock everyone out (allowed) or leave break glass broken (exempt).
+  for (const [flag, roles] of [['--allowed-role', change.allowedRoles], ['--exempt-role', change.exemptRoles]] as const) {
+    if (!roles?.length) continue;
+    const { rows } = await client.query<{ missing: string }>(
+      `${SQL_TAG}SELECT r AS missing FROM pg_catalog.unnest($1::text[]) AS r
+        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r)`, [roles]);
+    if (rows.length > 0) {
+      throw new PgwardenError('PGW_ERR_INVALID_VALUE', `${flag}: role ${rows.map((r) => `"${r.missing}"`).join(', ')} does not exist; nothing was changed`);
+    }
+  }
   if (change.ticketPattern) {
     // Refuse a pattern PostgreSQL cannot compile now, not at the next DDL statement.
     try {

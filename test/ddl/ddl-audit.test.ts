@@ -120,12 +120,23 @@ for (const flavor of ['pg18', 'pg15'] as Flavor[]) {
         await c.query('RESET ROLE');
         await c.query('CREATE TEMP TABLE scratch (x int)');
       });
+      // A superuser's changes to objects outside any schema are recorded too.
+      const admin = new pg.Client({ connectionString: cluster.url('audit_tx') });
+      await admin.connect();
+      await admin.query('CREATE SCHEMA su_schema');
+      await admin.query('ALTER SCHEMA su_schema RENAME TO su_renamed');
+      await admin.query('DROP SCHEMA su_renamed');
+      await admin.end();
       const rows = await report('audit_tx');
+      for (const expected of ['CREATE SCHEMA su_schema', 'ALTER SCHEMA su_renamed', 'DROP SCHEMA su_renamed']) {
+        assert.ok(rows.some((r) => `${r.command_tag} ${r.object_identity}` === expected && r.user_name === cluster.superuser), `missing ${expected}`);
+      }
       assert.ok(!rows.some((r) => r.object_identity?.includes('ghost')), 'a rolled-back CREATE TABLE must leave no row');
       assert.ok(!rows.some((r) => r.object_identity?.includes('scratch')), 'temporary tables are not schema changes');
       const rewrite = rows.find((r) => r.event === 'table_rewrite');
       assert.ok(rewrite, JSON.stringify(rows));
       assert.equal(rewrite.object_identity, 'public.kept');
+      assert.equal((rewrite as unknown as { detail: string }).detail, 'table rewritten: column type changed');
       const alter = rows.filter((r) => r.command_tag === 'ALTER TABLE' && r.event === 'ddl_command_end').pop()!;
       assert.match(alter.statement, /TYPE bigint/);
       assert.equal(alter.user_name, 'dev');
@@ -199,6 +210,13 @@ for (const flavor of ['pg18', 'pg15'] as Flavor[]) {
       const bad = await runCli(['ddl', 'policy', 'set', '--ticket-pattern', '(unclosed'], env);
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /--ticket-pattern "\(unclosed" is not a valid regular expression/);
+      const ghost = await runCli(['ddl', 'policy', 'set', '--allowed-role', 'no_such_role'], env);
+      assert.equal(ghost.code, 2);
+      assert.match(ghost.stderr, /--allowed-role: role "no_such_role" does not exist; nothing was changed/);
+      // A duration in --until counts from --from.
+      const window = await runCli(['ddl', 'policy', 'window', '--from', '2030-01-01T22:00:00Z', '--until', '4h', '--reason', 'release'], env);
+      assert.equal(window.code, 0, window.stderr);
+      assert.match(window.stdout, /2030-01-01T22:00:00\.000Z\s+2030-01-02T02:00:00\.000Z\s+no\s+release/);
       const badTime = await runCli(['ddl', 'policy', 'freeze', '--until', 'tomorrow'], env);
       assert.equal(badTime.code, 2);
       assert.match(badTime.stderr, /--until "tomorrow" is not now, a duration/);

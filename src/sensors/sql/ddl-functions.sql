@@ -10,7 +10,8 @@
 -- so nobody else can hide DDL this way.
 CREATE OR REPLACE FUNCTION pgwarden.ddl_internal() RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-  SELECT (pg_catalog.pg_trigger_depth() > 0 OR pg_catalog.current_setting('pgwarden.internal', true) = 'on')
+  -- Never NULL (an unset setting reads as NULL): callers write NOT (internal AND ...).
+  SELECT (pg_catalog.pg_trigger_depth() > 0 OR pg_catalog.current_setting('pgwarden.internal', true) IS NOT DISTINCT FROM 'on')
      AND COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user), false)
 $$;
 
@@ -39,7 +40,8 @@ BEGIN
     FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
    -- temporary objects are session-private scratch space, not schema changes
    WHERE c.schema_name IS DISTINCT FROM 'pg_temp'
-     AND NOT (internal AND c.schema_name = 'pgwarden');
+     -- objects without a schema (schemas, extensions, publications ...) have a NULL schema_name
+     AND NOT (internal AND c.schema_name IS NOT DISTINCT FROM 'pgwarden');
   IF FOUND THEN
     -- Delivered at commit only, so listeners never see a rolled-back change.
     PERFORM pg_catalog.pg_notify('pgwarden_ddl', '');
@@ -65,7 +67,7 @@ BEGIN
    -- what the statement named, and what CASCADE took along; not a table's own row type or TOAST table
    WHERE (d.original OR d.normal)
      AND NOT d.is_temporary
-     AND NOT (internal AND d.schema_name = 'pgwarden');
+     AND NOT (internal AND d.schema_name IS NOT DISTINCT FROM 'pgwarden');
   IF FOUND THEN
     PERFORM pg_catalog.pg_notify('pgwarden_ddl', '');
   END IF;
@@ -86,9 +88,14 @@ BEGIN
          pg_catalog.inet_client_port(), pg_catalog.current_setting('application_name'), pg_catalog.pg_backend_pid(),
          tg_tag, o.type, o.identity, o.schema, pg_catalog.current_query(),
          NULLIF(pg_catalog.current_setting('pgwarden.change_ticket', true), ''),
-         -- reason bits: 1 persistence changed, 2 default with a volatile value, 4 column type, 8 access method
-         'rewrite reason ' || pg_catalog.pg_event_trigger_table_rewrite_reason()
-    FROM pg_catalog.pg_identify_object('pg_catalog.pg_class'::pg_catalog.regclass, rewritten, 0) AS o
+         -- the reason is a bit mask (AT_REWRITE_* in PostgreSQL's event_trigger.h)
+         'table rewritten: ' || pg_catalog.array_to_string(ARRAY[
+           CASE WHEN reason & 1 <> 0 THEN 'persistence changed' END,
+           CASE WHEN reason & 2 <> 0 THEN 'column default needs a rewrite' END,
+           CASE WHEN reason & 4 <> 0 THEN 'column type changed' END,
+           CASE WHEN reason & 8 <> 0 THEN 'access method changed' END], ', ')
+    FROM pg_catalog.pg_identify_object('pg_catalog.pg_class'::pg_catalog.regclass, rewritten, 0) AS o,
+         pg_catalog.pg_event_trigger_table_rewrite_reason() AS reason
    WHERE o.schema IS DISTINCT FROM 'pg_temp' AND o.schema NOT LIKE 'pg\_temp\_%';
   IF FOUND THEN
     PERFORM pg_catalog.pg_notify('pgwarden_ddl', '');
