@@ -34,7 +34,10 @@ export function registerInstallCommands(program: Command): void {
         print(`${database}: ${change}; login trigger: ${result.loginTrigger ? 'on' : 'none (PostgreSQL < 17: use session_exec or `pgwarden guard watch`)'}; refusal recorder: ${result.dblink === 'unavailable' ? 'server log only (dblink unavailable)' : 'dblink'}`);
         if (before.installed) {
           const after = await sensorsStatus(client);
-          const fixed = before.items.filter((item) => isDrift(item.state) && after.items.some((a) => a.object === item.object && a.state === 'OK'));
+          // The recorder's password was rotated by this very run in the databases before this one.
+          const rotated = (object: string) => installed.size > 1 && object.startsWith('refusal recorder');
+          const fixed = before.items.filter((item) => isDrift(item.state) && !rotated(item.object)
+            && after.items.some((a) => a.object === item.object && a.state === 'OK'));
           for (const item of fixed) print(`${database}: repaired ${item.object} (was ${item.state}: ${item.actual})`);
           for (const item of after.items.filter((a) => isDrift(a.state))) print(`${database}: still ${item.state} ${item.object}: ${item.actual}`);
         }
@@ -68,6 +71,9 @@ export function registerInstallCommands(program: Command): void {
       else for (const report of reports) print(renderStatus(report));
       const drifted = reports.filter((r) => r.drift).map((r) => r.database);
       if (drifted.length > 0) {
+        // Alert delivery failing is not drift: install would not fix it.
+        const onlyDelivery = reports.every((r) => r.items.every((i) => !isDrift(i.state) || i.object.startsWith('alert delivery to ')));
+        if (onlyDelivery) throw new PgwardenError('PGW_ERR_DELIVERY', `alert delivery failing in ${drifted.join(', ')}: see the FAILED rows`);
         throw new PgwardenError('PGW_ERR_DRIFT', `drift found in ${drifted.join(', ')}: see the rows not marked OK`);
       }
     });

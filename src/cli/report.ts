@@ -26,6 +26,7 @@ const DDL_COLUMNS: Column<DdlRow>[] = [
   { header: 'client_addr', value: (r) => r.client_addr },
   { header: 'application', value: (r) => r.application },
   { header: 'command_tag', value: (r) => r.command_tag },
+  { header: 'event', value: (r) => r.event },
   { header: 'object_type', value: (r) => r.object_type },
   { header: 'object_identity', value: (r) => r.object_identity },
   { header: 'change_ticket', value: (r) => r.change_ticket },
@@ -57,7 +58,7 @@ export function registerReportCommands(program: Command): void {
     .description('schema changes the DDL audit recorded (one row per object), oldest first')
     .option('--since <when>', 'a duration back from now (90s, 15m, 1h, 2d, 1w) or an ISO-8601 time', '24h')
     .option('--user <role>', 'only changes by this role, as session or current user (repeatable)', collect)
-    .option('--command <tag>', "only this command tag, e.g. 'DROP TABLE' (repeatable)", collect)
+    .option('--command <tag>', "only this command tag, e.g. 'DROP TABLE' or 'DROP *' (repeatable)", collect)
     .option('--limit <n>', 'only the newest n rows (still listed oldest first)')
     .addOption(formatOption())
     .action(async (options: { since: string; user?: string[]; command?: string[]; limit?: string; format: Format }, command: Command) => {

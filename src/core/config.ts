@@ -69,8 +69,8 @@ const emailSinkSchema = secretSource.extend({
   tls_reject_unauthorized: z.boolean().default(true),
   /** SMTP AUTH user; the password comes from password_env or password_file */
   user: z.string().min(1).optional(),
-  from: z.string().min(3),
-  to: z.array(z.string().min(3)).min(1),
+  from: z.string().regex(/@/, 'must be an email address (name@example.com or "Name <name@example.com>")'),
+  to: z.array(z.string().regex(/@/, 'must be an email address')).min(1),
   subject_prefix: z.string().default('[pgwarden]'),
   timeout_seconds: z.number().positive().max(600).default(30),
 });
@@ -78,7 +78,7 @@ const emailSinkSchema = secretSource.extend({
 const webhookSinkSchema = z.strictObject({
   type: z.literal('webhook'),
   ...sinkCommon,
-  url: z.url({ protocol: /^https?$/ }),
+  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
   /** slack: Slack-compatible {text, blocks}; json: {text, delivery_id, events} */
   format: z.enum(['slack', 'json']).default('slack'),
   /** HMAC-SHA256 signing secret, from an environment variable or a file */
@@ -89,8 +89,8 @@ const webhookSinkSchema = z.strictObject({
 });
 
 const pipelineSchema = z.strictObject({
-  sources: z.record(componentName, z.discriminatedUnion('type', [ddlSourceSchema])).default({}),
-  sinks: z.record(componentName, z.discriminatedUnion('type', [emailSinkSchema, webhookSinkSchema])).default({}),
+  sources: z.record(componentName, z.discriminatedUnion('type', [ddlSourceSchema], { error: 'type must be ddl' })).default({}),
+  sinks: z.record(componentName, z.discriminatedUnion('type', [emailSinkSchema, webhookSinkSchema], { error: 'type must be email or webhook' })).default({}),
   batch: z.strictObject({
     /** after a change arrives, wait this long so that a burst goes out as one message */
     window_seconds: z.number().min(0).max(600).default(2),
@@ -216,21 +216,28 @@ export function readSecret(where: string, env: string | undefined, file: string 
 
 function allowedKeys(path: PropertyKey[], raw: unknown): string[] {
   let schema: z.ZodType = configSchema;
+  let node: unknown = raw;
   for (const key of path) {
-    const def = unwrap(schema);
+    const def = variant(unwrap(schema), node);
     if (def instanceof z.ZodObject) schema = def.shape[key as string] as z.ZodType;
     else if (def instanceof z.ZodRecord) schema = def.valueType as z.ZodType;
     else return [];
+    node = (node as Record<PropertyKey, unknown> | undefined)?.[key];
   }
   const def = unwrap(schema);
-  if (def instanceof z.ZodDiscriminatedUnion) {
-    // The keys of the variant the entry's `type:` chose; every variant's keys when it chose none.
-    const value = path.reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown> | undefined)?.[key], raw) as { type?: unknown } | undefined;
-    const options = def.options as z.ZodObject[];
-    const chosen = options.filter((option) => (option.shape.type as z.ZodLiteral).value === value?.type);
-    return [...new Set((chosen.length > 0 ? chosen : options).flatMap((option) => Object.keys(option.shape)))];
+  if (def instanceof z.ZodDiscriminatedUnion && !(variant(def, node) instanceof z.ZodObject)) {
+    // No valid `type:` chose a variant: every variant's keys.
+    return [...new Set((def.options as z.ZodObject[]).flatMap((option) => Object.keys(option.shape)))];
   }
-  return def instanceof z.ZodObject ? Object.keys(def.shape) : [];
+  const chosen = variant(def, node);
+  return chosen instanceof z.ZodObject ? Object.keys(chosen.shape) : [];
+}
+
+/** For a union on `type:` (pipeline sources and sinks), the variant the entry's type chose. */
+function variant(def: z.ZodType, node: unknown): z.ZodType {
+  if (!(def instanceof z.ZodDiscriminatedUnion)) return def;
+  const type = (node as { type?: unknown } | undefined)?.type;
+  return (def.options as z.ZodObject[]).find((option) => (option.shape.type as z.ZodLiteral).value === type) ?? def;
 }
 
 function unwrap(schema: z.ZodType): z.ZodType {

@@ -7,12 +7,13 @@ export const ERRORS = {
   PGW_ERR_INVALID_VALUE: { exit: 2, hint: 'Correct the named value and run the command again; nothing was written.' },
   PGW_ERR_CONNECT: { exit: 3, hint: 'Check the URL (or PGHOST/PGPORT/PGUSER/PGDATABASE), that the server runs, and pg_hba.conf.' },
   PGW_ERR_AUTH: { exit: 3, hint: 'Check the user name and password (PGPASSWORD, PGPASSFILE or the password file in pgwarden.yaml).' },
-  PGW_ERR_PRIVILEGE: { exit: 4, hint: 'install, uninstall and rule changes need a superuser; watch mode needs a role granted pgwarden_watcher.' },
+  PGW_ERR_PRIVILEGE: { exit: 4, hint: 'install, uninstall, rule and policy changes need a superuser; guard watch needs pgwarden_watcher, alerts run and report ddl need pgwarden_alerts.' },
   PGW_ERR_NOT_INSTALLED: { exit: 5, hint: 'Run `pgwarden install --db URL` first.' },
   PGW_ERR_SCHEMA_NEWER: { exit: 5, hint: 'Upgrade pgwarden to a version that knows this schema, or uninstall and reinstall.' },
-  PGW_ERR_NOT_FOUND: { exit: 6, hint: 'List what exists with `pgwarden guard list`.' },
+  PGW_ERR_NOT_FOUND: { exit: 6, hint: 'List what exists: `pgwarden guard list` (rules), `pgwarden ddl policy show` (freezes and windows), `pgwarden status` (alert sinks).' },
   PGW_ERR_DRIFT: { exit: 7, hint: 'Run `pgwarden install` again to restore the expected objects, and find out who changed them.' },
   PGW_ERR_SERVER: { exit: 8, hint: 'The server refused the statement; the message above says why.' },
+  PGW_ERR_DELIVERY: { exit: 7, hint: 'Fix the failing alert sink or start `pgwarden alerts run` (docs/alerts.md); the FAILED rows above show the last error.' },
   PGW_ERR_INPUT: { exit: 2, hint: 'Check the file name and that you may read it; `-` reads standard input.' },
 } as const;
 

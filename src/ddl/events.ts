@@ -36,10 +36,15 @@ const DDL_COLUMNS = `id::float8 AS id, ts, txid::float8 AS txid, event, user_nam
 export interface DdlFilter {
   since: Date;
   users?: string[];
-  /** only these command tags (exact, case-insensitive) */
+  /** only these command tags (case-insensitive, `*` as a wildcard: 'DROP *') */
   commands?: string[];
   /** the newest this many, listed oldest first */
   limit?: number;
+}
+
+/** A command pattern with `*` wildcards as an ILIKE pattern, other LIKE characters taken literally. */
+function likePattern(pattern: string): string {
+  return pattern.replace(/[\\%_]/g, (c) => `\\${c}`).replaceAll('*', '%');
 }
 
 export async function ddlEvents(client: pg.Client, filter: DdlFilter): Promise<DdlRow[]> {
@@ -48,11 +53,11 @@ export async function ddlEvents(client: pg.Client, filter: DdlFilter): Promise<D
        SELECT ${DDL_COLUMNS} FROM pgwarden.ddl_events
         WHERE ts >= $1
           AND ($2::text[] IS NULL OR user_name = ANY ($2) OR current_user_name = ANY ($2))
-          AND ($3::text[] IS NULL OR pg_catalog.upper(command_tag) = ANY ($3))
+          AND ($3::text[] IS NULL OR command_tag ILIKE ANY ($3))
         ORDER BY id DESC LIMIT $4) newest
       ORDER BY id`,
     [filter.since, filter.users?.length ? filter.users : null,
-      filter.commands?.length ? filter.commands.map((c) => c.toUpperCase()) : null, filter.limit ?? null]);
+      filter.commands?.length ? filter.commands.map(likePattern) : null, filter.limit ?? null]);
   return rows;
 }
 

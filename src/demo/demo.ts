@@ -116,6 +116,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       process.stdout.write(`   ${APP_ROLE} tried CREATE TABLE and saw: ${e.message} (SQLSTATE ${e.code})\n`);
     });
     await migrator?.end();
+    // Leave the server usable for exploring (--keep): no freeze, policy off.
+    await cluster.query('DELETE FROM pgwarden.ddl_windows');
+    await command(['ddl', 'policy', 'set', '--disable']);
 
     say('9. Tamper detection: someone disables the login trigger');
     await cluster.query('ALTER EVENT TRIGGER pgwarden_guard_login DISABLE');

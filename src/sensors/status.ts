@@ -7,6 +7,9 @@ import { LATEST_SCHEMA_VERSION } from './migrations.ts';
 import { RECORDER_ROLE, WATCHER_ROLE, installedVersion } from './install.ts';
 import { EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, PINNED } from './manifest.ts';
 
+/** How long a change may wait for a sink that no process serves before status calls it FAILED. */
+const STALE_DELIVERY_MS = 5 * 60_000;
+
 export type CheckState = 'OK' | 'MISSING' | 'CHANGED' | 'DISABLED' | 'FAILED' | 'WARN';
 
 /** Anything but OK and WARN means the installed guard is not what install made. */
@@ -159,21 +162,35 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
     });
   }
 
-  // Alert delivery: a sink that keeps failing is something to fix before an alert is missed.
-  const { rows: sinks } = await client.query<{ sink: string; attempts: number; last_error: string | null; next_attempt_at: Date | null; pending: string }>(
-    `${SQL_TAG}SELECT s.sink, s.attempts, s.last_error, s.next_attempt_at,
-        (SELECT pg_catalog.count(*) FROM pgwarden.ddl_events e WHERE e.id > s.delivered_through)::text AS pending
-       FROM pgwarden.alert_sinks s ORDER BY s.sink`,
-  ).catch(() => ({ rows: [] as { sink: string; attempts: number; last_error: string | null; next_attempt_at: Date | null; pending: string }[] }));
+  // Alert delivery: a sink that keeps failing, or that no `alerts run` serves, is something to
+  // fix before an alert is missed. A running process holds the sink's advisory lock (pg_locks
+  // shows it to everyone; the two int4 keys appear as classid/objid with objsubid 2).
+  type SinkRow = { sink: string; attempts: number; last_error: string | null; next_attempt_at: Date | null; waiting: string; oldest: Date | null; served: boolean };
+  const { rows: sinks } = await client.query<SinkRow>(
+    `${SQL_TAG}SELECT s.sink, s.attempts, s.last_error, s.next_attempt_at, w.waiting::text AS waiting, w.oldest,
+        EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                   AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
+                   AND l.classid = (pg_catalog.hashtext('pgwarden.alerts')::bigint & 4294967295)::oid
+                   AND l.objid = (pg_catalog.hashtext(s.sink)::bigint & 4294967295)::oid) AS served
+       FROM pgwarden.alert_sinks s,
+       LATERAL (SELECT pg_catalog.count(*) AS waiting, pg_catalog.min(e.ts) AS oldest
+                  FROM pgwarden.ddl_events e WHERE e.id > s.delivered_through) w
+      ORDER BY s.sink`,
+  ).catch(() => ({ rows: [] as SinkRow[] }));
   for (const sink of sinks) {
-    items.push({
-      object: `alert delivery to ${sink.sink}`,
-      state: sink.attempts > 0 ? 'FAILED' : 'OK',
-      expected: 'delivering',
-      actual: sink.attempts > 0
-        ? `${sink.attempts} failed attempt(s), last: ${sink.last_error ?? '?'}; ${sink.pending} event(s) waiting; next try ${sink.next_attempt_at?.toISOString() ?? 'soon'}`
-        : `delivering, ${sink.pending} event(s) not yet settled`,
-    });
+    const waiting = `${sink.waiting} change(s) not yet settled${sink.oldest ? ` (oldest ${sink.oldest.toISOString()})` : ''}`;
+    let state: CheckState = 'OK';
+    let actual = `delivering; ${waiting}`;
+    if (sink.attempts > 0) {
+      state = 'FAILED';
+      actual = `${sink.attempts} failed attempt(s), last: ${sink.last_error ?? '?'}; ${waiting}; next try ${sink.next_attempt_at?.toISOString() ?? 'soon'}`;
+    } else if (!sink.served) {
+      // Changes waiting for minutes with nobody to send them: alerts are being missed.
+      state = sink.oldest && Date.now() - sink.oldest.getTime() > STALE_DELIVERY_MS ? 'FAILED' : 'WARN';
+      actual = `no \`pgwarden alerts run\` is delivering to it; ${waiting}. Start one, or retire the sink with \`pgwarden alerts forget ${sink.sink}\``;
+    }
+    items.push({ object: `alert delivery to ${sink.sink}`, state, expected: 'a running `alerts run` delivering', actual });
   }
 
   const { rows: roleRows } = await client.query(`${SQL_TAG}SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = $1`, [RECORDER_ROLE]);

@@ -232,4 +232,36 @@ pipeline:
     await stopAlerts(alerts, 'SIGTERM');
     await admin.end();
   });
+
+  it('a second process stands by and takes over; status says when no process serves a sink; alerts forget retires it', async () => {
+    const admin = await database('alerts_standby');
+    const env = pgEnv(cluster, 'alerts_standby');
+    const config = writeConfig('alerts_standby');
+    const first = startAlerts(config, 'alerts_standby');
+    await waitFor(async () => (await admin.query('SELECT 1 FROM pgwarden.alert_sinks')).rowCount === 2, 15_000, 'sinks registered');
+    await waitFor(async () => /OK\s+alert delivery to dba-mail\s.*delivering/.test((await runCli(['status'], env)).stdout), 15_000, 'status sees the first process');
+    const second = startAlerts(config, 'alerts_standby');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await admin.query('CREATE TABLE s1 (id int)');
+    await waitFor(async () => mailsFor('alerts_standby').length === 1, 15_000, 'the first email');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(mailsFor('alerts_standby').length, 1, 'two processes, one delivery');
+    await stopAlerts(first, 'SIGKILL');
+    await admin.query('CREATE TABLE s2 (id int)');
+    await waitFor(async () => mailsFor('alerts_standby').length === 2, 15_000, 'the standby takes over');
+    await stopAlerts(second, 'SIGTERM');
+
+    await admin.query('CREATE TABLE s3 (id int)');
+    const unserved = await runCli(['status'], env);
+    assert.equal(unserved.code, 0, 'not served but nothing waiting long: a warning');
+    assert.match(unserved.stdout, /WARN\s+alert delivery to dba-mail\s.*no `pgwarden alerts run` is delivering to it; 1 change\(s\) not yet settled/);
+    const forgot = await runCli(['alerts', 'forget', 'dba-mail'], env);
+    assert.equal(forgot.code, 0, forgot.stderr);
+    assert.match(forgot.stdout, /alerts_standby: forgot alert sink dba-mail/);
+    assert.doesNotMatch((await runCli(['status'], env)).stdout, /alert delivery to dba-mail/);
+    const again = await runCli(['alerts', 'forget', 'dba-mail'], env);
+    assert.equal(again.code, 6);
+    assert.match(again.stderr, /there is no alert sink "dba-mail" here/);
+    await admin.end();
+  });
 });

@@ -89,12 +89,15 @@ pipeline:
 
   it('refuses pipeline mistakes with the file, line and key', () => {
     const base = 'pipeline:\n  sources:\n    ddl1: { type: ddl }\n  sinks:\n';
-    assert.match(configError(base + '    s: { type: sms, to: [x] }\n'), /^pgwarden\.yaml:5: pipeline\.sinks\.s\.type: /);
+    assert.match(configError(base + '    s: { type: sms, to: [x] }\n'), /^pgwarden\.yaml:5: pipeline\.sinks\.s\.type: type must be email or webhook/);
+    assert.match(configError(base + '    s: { type: webhook, url: "https://h.example.com", match: { command: [x] } }\n'),
+      /pipeline\.sinks\.s\.match\.command: unknown key \(allowed here: kinds, databases, users, commands\)/);
+    assert.match(configError(base + '    s: { type: email, host: h, from: nobody, to: [a@b.c] }\n'), /pipeline\.sinks\.s\.from: must be an email address/);
     assert.match(configError(base + '    s: { type: webhook, url: "https://h.example.com", inputs: [nope] }\n'),
       /^pgwarden\.yaml:5: pipeline\.sinks\.s\.inputs: "nope" is not one of pipeline\.sources \(ddl1\)/);
     assert.match(configError(base + '    s:\n      type: webhook\n      url: "https://h.example.com"\n      retries: 3\n'),
       /^pgwarden\.yaml:8: pipeline\.sinks\.s\.retries: unknown key \(allowed here: type, inputs, match, ignore, .*url/);
-    assert.match(configError(base + '    s: { type: webhook, url: "ftp://h.example.com" }\n'), /pipeline\.sinks\.s\.url: /);
+    assert.match(configError(base + '    s: { type: webhook, url: "ftp://h.example.com" }\n'), /pipeline\.sinks\.s\.url: must be an http:\/\/ or https:\/\/ URL/);
     assert.match(configError(base + '    s: { type: email, host: h, from: a@b.c, to: [] }\n'), /pipeline\.sinks\.s\.to: /);
     assert.match(configError('pipeline:\n  sources:\n    d: { type: ddl, server: ghost }\n'),
       /^pgwarden\.yaml:3: pipeline\.sources\.d\.server: "ghost" is not one of servers \(none defined\)/);

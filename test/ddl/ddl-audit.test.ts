@@ -101,8 +101,10 @@ for (const flavor of ['pg18', 'pg15'] as Flavor[]) {
       // Filters a user would reach for.
       assert.deepEqual([...new Set((await report('audit_objects', '--command', 'drop table')).map((r) => r.command_tag))], ['DROP TABLE']);
       assert.equal((await report('audit_objects', '--user', 'dba')).length, 0);
+      assert.deepEqual([...new Set((await report('audit_objects', '--command', 'drop *')).map((r) => r.command_tag))].sort(),
+        ['DROP FUNCTION', 'DROP INDEX', 'DROP SCHEMA', 'DROP TABLE', 'DROP VIEW']);
       const csv = await runCli(['report', 'ddl', '--format', 'csv'], pgEnv(cluster, 'audit_objects'));
-      assert.match(csv.stdout.split('\r\n')[0]!, /^ts,id,user,current_user,database,client_addr,application,command_tag,object_type,object_identity/);
+      assert.match(csv.stdout.split('\r\n')[0]!, /^ts,id,user,current_user,database,client_addr,application,command_tag,event,object_type,object_identity/);
     });
 
     it('leaves nothing for rolled-back DDL, records table rewrites, SET ROLE and the change ticket', async () => {

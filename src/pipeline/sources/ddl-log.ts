@@ -13,6 +13,12 @@ import { sensorsStatus } from '../../sensors/index.ts';
 import type { Lane, Pending, Sink, Source, Wake } from '../types.ts';
 
 export const DDL_CHANNEL = 'pgwarden_ddl';
+/**
+ * One process delivers to a sink in a database at a time: it holds this advisory lock (two
+ * int4 keys, database-scoped) on its LISTEN connection. A second process stands by and takes
+ * over when the first one's session ends. `pgwarden status` reads pg_locks to see it.
+ */
+export const SINK_LOCK_SQL = `SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('pgwarden.alerts'), pg_catalog.hashtext($1)) AS ok`;
 const TAMPER_STATES = new Set(['MISSING', 'CHANGED', 'DISABLED']);
 
 export interface DdlLogOptions {
@@ -47,6 +53,9 @@ export class DdlLogSource implements Source {
   private readonly startedAt = Date.now();
   private reconnectDelay = 1000;
   private connecting: Promise<pg.Client> | null = null;
+  /** Sinks this process holds the delivery lock for, on the current LISTEN connection. */
+  private readonly owned = new Set<string>();
+  private readonly standingBy = new Set<string>();
 
   constructor(private readonly options: DdlLogOptions) {
     this.input = options.input;
@@ -100,6 +109,8 @@ export class DdlLogSource implements Source {
   private dropConnection(client: pg.Client): void {
     if (this.client !== client) return;
     this.client = null;
+    // The session's advisory locks went with it.
+    this.owned.clear();
     void client.end().catch(() => undefined);
     if (this.stopped) return;
     this.options.log.warn({ source: this.name }, 'connection lost; reconnecting');
@@ -170,6 +181,30 @@ export class DdlLogSource implements Source {
     this.wake('change');
   }
 
+  /** Takes the sink's delivery lock if free; false while another process holds it. */
+  private async claim(sink: string): Promise<boolean> {
+    if (this.owned.has(sink)) return true;
+    const client = await this.connection();
+    // Only lanes of this source use the LISTEN connection, one claim at a time.
+    const claim = this.claiming.then(() => client.query<{ ok: boolean }>(`${SQL_TAG}${SINK_LOCK_SQL}`, [sink]));
+    this.claiming = claim.catch(() => undefined);
+    const { rows } = await claim;
+    if (rows[0]?.ok && this.client === client) {
+      this.owned.add(sink);
+      if (this.standingBy.delete(sink)) this.options.log.info({ source: this.name, sink }, 'taking over delivery');
+      return true;
+    }
+    if (!this.standingBy.has(sink)) {
+      this.standingBy.add(sink);
+      this.options.log.warn({ source: this.name, sink }, 'another pgwarden alerts process delivers to this sink; standing by');
+    }
+    // Its owner sends its own tamper alerts.
+    this.tamperQueues.delete(sink);
+    return false;
+  }
+
+  private claiming: Promise<unknown> = Promise.resolve();
+
   lane(sink: Sink): Lane {
     this.lanesBySink.set(sink.name, sink);
     const inFlight = new Map<string, InFlight>();
@@ -179,6 +214,7 @@ export class DdlLogSource implements Source {
 
     return {
       next: async (maxEvents: number): Promise<Pending | null> => {
+        if (!(await this.claim(sink.name))) return null;
         const tamper = this.tamperQueues.get(sink.name)?.[0];
         if (tamper) {
           const messageId = `tamper.${db}.${sink.name}.${this.startedAt}.${tamper.source.position}`;
