@@ -63,10 +63,12 @@ export function registerInstallCommands(program: Command): void {
   withConnection(program.command('status'))
     .description('show what is installed and whether any object is missing, changed or disabled (exit 7 on drift)')
     .option('--all-databases', 'check every connectable database and template1')
+    .option('--problems', 'show only the rows that are not OK')
     .addOption(formatOption(['table', 'json']))
-    .action(async (options: { allDatabases?: boolean; format: 'table' | 'json' }, command: Command) => {
+    .action(async (options: { allDatabases?: boolean; problems?: boolean; format: 'table' | 'json' }, command: Command) => {
       const target = targetOf(command);
-      const reports = await onEachDatabase(target, Boolean(options.allDatabases), (client) => sensorsStatus(client));
+      const reports = (await onEachDatabase(target, Boolean(options.allDatabases), (client) => sensorsStatus(client)))
+        .map((report) => (options.problems ? { ...report, items: report.items.filter((i) => i.state !== 'OK') } : report));
       if (options.format === 'json') print(JSON.stringify(reports, null, 2));
       else for (const report of reports) print(renderStatus(report));
       const drifted = reports.filter((r) => r.drift).map((r) => r.database);
@@ -82,6 +84,7 @@ export function registerInstallCommands(program: Command): void {
 function renderStatus(report: StatusReport): string {
   const header = `database ${report.database} (PostgreSQL ${Math.floor(report.serverVersion / 10000)}): ` +
     (report.installed ? `pgwarden schema version ${report.schemaVersion}` : 'pgwarden not installed');
+  if (report.items.length === 0) return `${header}: every object as install made it\n`;
   return header + '\n' + render(report.items, [
     { header: 'state', value: (i) => i.state },
     { header: 'object', value: (i) => i.object },

@@ -79,6 +79,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
     say('3. Watch mode stores allowed logins and catches what a login check cannot see');
     watcher = startWatcher(options.spawnArgs);
+    process.stdout.write('\n$ pgwarden guard watch --interval 0.5 &      (running in the background; its reports are marked [watch])\n');
     await pause(1500);
 
     say('4. Real clients connect');

@@ -245,6 +245,10 @@ for (const flavor of ['pg18', 'pg15'] as Flavor[]) {
       assert.match(tampered.stdout, /MISSING\s+event trigger pgwarden_ddl_sql_drop/);
       assert.match(tampered.stdout, /DISABLED\s+event trigger pgwarden_ddl_table_rewrite .*enabled for replicas only/);
       assert.match(tampered.stdout, /CHANGED\s+definition of pgwarden.ddl_policy_check\(\)/);
+      const problems = await runCli(['status', '--problems'], env);
+      assert.equal(problems.code, 7);
+      assert.doesNotMatch(problems.stdout, /^OK\s/m);
+      assert.equal(problems.stdout.split('\n').filter((l) => /^(DISABLED|MISSING|CHANGED)\s/.test(l)).length, 4, problems.stdout);
       // While disabled, DDL goes unrecorded: exactly why status must say so.
       await admin.query('CREATE TABLE unseen (id int)');
       await admin.end();
