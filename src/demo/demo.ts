@@ -123,10 +123,10 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
     say('9. Tamper detection: someone disables the login trigger');
     await cluster.query('ALTER EVENT TRIGGER pgwarden_guard_login DISABLE');
-    const code = await command(['status']);
+    const code = await command(['status', '--problems']);
     process.stdout.write(`   (exit code ${code})\n`);
     await command(['install']);
-    await command(['status']);
+    await command(['status', '--problems']);
 
     if (options.keep) {
       say(`Cluster kept running on ${cluster.host}:${cluster.port} (superuser ${cluster.superuser}, password ${cluster.superuserPassword}). Ctrl-C to stop.`);
