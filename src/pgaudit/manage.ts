@@ -116,7 +116,7 @@ export async function planDisable(client: pg.Client, options: DisableOptions): P
 
 function notesFor(level: Level): string[] {
   if (!level.database && !level.role) {
-    return ['ALTER SYSTEM cannot run inside a transaction block: it runs after the transaction, one statement at a time, and pg_reload_conf() applies it (new and existing sessions, within moments).'];
+    return ['ALTER SYSTEM cannot run inside a transaction block: it runs one statement at a time, after any transaction; pg_reload_conf() applies it to new and existing sessions within moments (a database or role override still wins where one is set).'];
   }
   return ['ALTER DATABASE/ROLE ... SET takes effect for sessions started after it; existing sessions keep their settings.'];
 }
@@ -195,7 +195,7 @@ export async function planObject(client: pg.Client, options: ObjectOptions): Pro
   }
   if (!current) {
     steps.push(...settingSteps(client, {}, [['pgaudit.role', role]]));
-    notes.push(`pgaudit.role was unset: it is set server-wide to "${role}" with ALTER SYSTEM, which cannot run inside a transaction block, so it runs after the grants are committed.`);
+    notes.push(`pgaudit.role was unset: it is set server-wide to "${role}" with ALTER SYSTEM, after the grants are committed.`);
   } else {
     notes.push(`pgaudit.role is "${role}" in this database; pgwarden uses it as it is.`);
   }

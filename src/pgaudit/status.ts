@@ -69,7 +69,7 @@ export function preloadAdvice(preload: PreloadState, majorVersion: string): stri
   if (preload.loaded) return [];
   const advice: string[] = [];
   if (preload.available_version === null) {
-    advice.push(`pgAudit is not installed on the server: install the package first (Debian/Ubuntu: apt-get install postgresql-${majorVersion}-pgaudit; RHEL: dnf install pgaudit_${majorVersion}).`);
+    advice.push(`pgAudit is not installed on the server: install the package first (Debian/Ubuntu: apt-get install postgresql-${majorVersion}-pgaudit; RHEL with the PGDG repository: the pgaudit package for PostgreSQL ${majorVersion}).`);
   }
   if (preload.pending_restart) {
     advice.push('pgaudit is in shared_preload_libraries in the config files, but the server has not been restarted since: restart PostgreSQL (a reload is not enough).');
@@ -188,7 +188,7 @@ export async function readStatus(client: pg.Client, options: StatusOptions = {})
   if (preload.loaded) {
     const missing = extension.filter((e) => e.extension_version === null).map((e) => e.database);
     if (missing.length > 0) {
-      advice.push(`the pgaudit extension is not created in ${missing.join(', ')}: \`pgwarden pgaudit enable\` creates it (or CREATE EXTENSION pgaudit); without it DDL records lack object names.`);
+      advice.push(`the pgaudit extension is not created in ${missing.join(', ')}: without its event triggers DDL records there lack the object type and name. \`pgwarden pgaudit enable\` creates it in the database it changes; elsewhere run CREATE EXTENSION pgaudit in each (in template1, new databases inherit it).`);
     }
     if (roleName && !exists) advice.push(`pgaudit.role names the role "${roleName}", which does not exist: object auditing logs nothing until it does (\`pgwarden pgaudit object\` creates it).`);
     if (canLogin) advice.push(`the object-audit role "${roleName}" can log in: make it NOLOGIN (ALTER ROLE ... NOLOGIN), it only carries grants.`);

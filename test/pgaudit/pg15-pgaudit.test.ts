@@ -111,6 +111,14 @@ describe('pgwarden pgaudit on PostgreSQL 15 + pgAudit', () => {
     assert.equal(settings.rowCount, 0);
   });
 
+  it('status works for an ordinary role, showing what it may read', async () => {
+    const result = await runCli(['pgaudit', 'status', '--format', 'json'], pgEnv(cluster, 'postgres', 'plain', 'plain-pw'));
+    assert.equal(result.code, 0, result.stderr);
+    const status = JSON.parse(result.stdout) as { preload: { loaded: boolean }; settings: Array<{ name: string; value: string }> };
+    assert.equal(status.preload.loaded, true);
+    assert.equal(status.settings.find((s) => s.name === 'pgaudit.log')!.value, 'none');
+  });
+
   it('enable --log write --database X: a write in X is audited, a read in X and a write elsewhere are not', async () => {
     const result = await runCli(['pgaudit', 'enable', '--log', 'write', '--database', sales], pgEnv(cluster));
     assert.equal(result.code, 0, result.stderr);
