@@ -187,6 +187,15 @@ describe('pgwarden pgaudit on PostgreSQL 15 + pgAudit', () => {
     assert.match(result.stderr, /--table "missing_table": no such table/);
     result = await runCli(['pgaudit', 'object', '--table', 'orders', '--privileges', 'select,truncate'], pgEnv(cluster, other));
     assert.equal(result.code, 2);
+    result = await runCli(['pgaudit', 'object', '--table', 'a.b.c.d', '--privileges', 'select'], pgEnv(cluster, other));
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /--table "a\.b\.c\.d" is not a valid table name/);
+    result = await runCli(['pgaudit', 'object', '--table', 'orders; DROP TABLE customers', '--privileges', 'select'], pgEnv(cluster, other));
+    assert.notEqual(result.code, 0);
+    assert.equal((await cluster.query(`SELECT to_regclass('public.customers') IS NOT NULL AS ok`, [], other)).rows[0]!.ok, true);
+    result = await runCli(['pgaudit', 'object', '--privileges', 'select'], pgEnv(cluster, other));
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /name at least one table with --table/);
     result = await runCli(['pgaudit', 'object', '--table', 'orders', '--privileges', 'select', '--dry-run'], pgEnv(cluster, other));
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^CREATE ROLE "pgwarden_auditor" NOLOGIN;\nGRANT SELECT ON TABLE "public"\."orders" TO "pgwarden_auditor";\nCOMMIT;$/m);
