@@ -98,7 +98,20 @@ export async function planEnable(client: pg.Client, options: EnableOptions): Pro
   const { rows } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pgaudit'`);
   const steps: Step[] = rows.length === 0 ? [{ sql: 'CREATE EXTENSION IF NOT EXISTS pgaudit', transaction: true }] : [];
   steps.push(...settingSteps(client, options.level, settings));
-  return { steps, notes: notesFor(options.level) };
+  return { steps, notes: [...notesFor(options.level), ...await overrideNotes(client, options.level)] };
+}
+
+/** Server-wide changes do not reach databases and roles with their own pgaudit.log: say which. */
+async function overrideNotes(client: pg.Client, level: Level): Promise<string[]> {
+  if (level.database || level.role) return [];
+  const { rows } = await client.query<{ database: string | null; role: string | null; entry: string }>(
+    `${SQL_TAG}SELECT d.datname AS database, r.rolname AS role, e.entry
+       FROM pg_catalog.pg_db_role_setting s
+       LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
+       LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole
+       CROSS JOIN LATERAL pg_catalog.unnest(s.setconfig) AS e(entry)
+      WHERE e.entry LIKE 'pgaudit.log=%' ORDER BY 1 NULLS FIRST, 2 NULLS FIRST`);
+  return rows.map((r) => `Note: ${levelName({ database: r.database ?? undefined, role: r.role ?? undefined })} keeps its own ${r.entry}, which wins over the server setting (pgwarden pgaudit disable --reset removes it).`);
 }
 
 export interface DisableOptions { level: Level; /** Remove pgwarden's settings at this level instead of setting pgaudit.log = 'none'. */ reset?: boolean }
@@ -111,7 +124,7 @@ export async function planDisable(client: pg.Client, options: DisableOptions): P
     ? [['pgaudit.log', null], ['pgaudit.log_parameter', null], ['pgaudit.log_relation', null], ['pgaudit.log_rows', null]]
     : [['pgaudit.log', 'none']];
   if (options.reset) await checkSettingsExist(client, settings.map(([n]) => n));
-  return { steps: settingSteps(client, options.level, settings), notes: notesFor(options.level) };
+  return { steps: settingSteps(client, options.level, settings), notes: [...notesFor(options.level), ...await overrideNotes(client, options.level)] };
 }
 
 function notesFor(level: Level): string[] {

@@ -169,6 +169,7 @@ describe('pgwarden pgaudit on PostgreSQL 15 + pgAudit', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^ALTER SYSTEM SET pgaudit\.log = 'ddl,role';\nSELECT pg_catalog\.pg_reload_conf\(\);$/m);
     assert.match(result.stdout, /ALTER SYSTEM cannot run inside a transaction block/);
+    assert.match(result.stdout, /Note: database "sales db" keeps its own pgaudit\.log=write, which wins over the server setting/);
     await waitFor(async () => (await sessionSetting(cluster, 'pgaudit.log', other)) === 'ddl,role', 10_000, 'the reload');
     const from = cluster.readLog().length;
     await run(cluster, other, 'CREATE TABLE public.audited_ddl_marker (id int)');
