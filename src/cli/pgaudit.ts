@@ -1,8 +1,8 @@
 // pgwarden pgaudit status|enable|disable|object — manage pgAudit on a server.
 import type { Command } from 'commander';
-import { targetForDatabase, withClient } from '../core/db.ts';
+import { SQL_TAG, targetForDatabase, withClient } from '../core/db.ts';
 import {
-  applyPlan, checkLevel, levelName, parseLogClasses, parsePrivileges, planDisable, planEnable, planObject, planText,
+  applyPlan, checkLevel, levelName, planExtension, requireLoaded, parseLogClasses, parsePrivileges, planDisable, planEnable, planObject, planText,
   readStatus, type Level, type PgauditStatus, type Plan,
 } from '../pgaudit/index.ts';
 import { PgwardenError } from '../core/errors.ts';
@@ -38,17 +38,20 @@ export function registerPgauditCommands(program: Command): void {
     .option('--log-parameter', 'also set pgaudit.log_parameter = on (statement parameters in the records)')
     .option('--log-relation', 'also set pgaudit.log_relation = on (one record per relation)')
     .option('--log-rows', 'also set pgaudit.log_rows = on (rows retrieved or affected)')
+    .option('--all-databases', 'also create the extension in every connectable database and template1 (each in its own transaction)')
     .addHelpText('after', `
 Without --database/--role the setting is server-wide (ALTER SYSTEM, then pg_reload_conf()). The
-extension is created in the database connected to, or in --database.
+extension is created in the database connected to, or in --database; --all-databases creates it in
+every connectable database (and template1, so new databases inherit it).
 
 Examples:
   pgwarden pgaudit enable --log read,write,ddl,role --dry-run
   pgwarden pgaudit enable --log write,ddl --database sales --log-parameter
   pgwarden pgaudit enable --log all,-misc --role app_admin`)
-    .action(async (options: LevelOptions & { log: string; logParameter?: boolean; logRelation?: boolean; logRows?: boolean }, command: Command) => {
+    .action(async (options: LevelOptions & { log: string; logParameter?: boolean; logRelation?: boolean; logRows?: boolean; allDatabases?: boolean }, command: Command) => {
       const log = parseLogClasses(options.log);
       const level = levelOf(options);
+      if (options.allDatabases) await extensionEverywhere(command, options.dryRun);
       await runPlan(command, level, options.dryRun, (client) => planEnable(client, {
         level, log, logParameter: options.logParameter, logRelation: options.logRelation, logRows: options.logRows,
       }), `pgaudit.log = '${log}' for ${levelName(level)}`);
@@ -122,6 +125,19 @@ async function runPlan(command: Command, level: Level, dryRun: boolean | undefin
     }
     await applyPlan(client, p);
     print(appliedText(p, done));
+  });
+}
+
+/** enable --all-databases: the extension in every connectable database, one transaction each, before the settings. */
+async function extensionEverywhere(command: Command, dryRun: boolean | undefined): Promise<void> {
+  const target = targetOf(command);
+  await withClient(target, requireLoaded);
+  await onEachDatabase(target, true, async (client) => {
+    const plan = await planExtension(client);
+    if (plan.steps.length === 0) return;
+    const { rows } = await client.query<{ db: string }>(`${SQL_TAG}SELECT pg_catalog.current_database() AS db`);
+    if (!dryRun) await applyPlan(client, plan);
+    print(`\\connect ${client.escapeIdentifier(rows[0]!.db)}\n${planText(plan)}`);
   });
 }
 

@@ -114,6 +114,12 @@ async function overrideNotes(client: pg.Client, level: Level): Promise<string[]>
   return rows.map((r) => `Note: ${levelName({ database: r.database ?? undefined, role: r.role ?? undefined })} keeps its own ${r.entry}, which wins over the server setting (pgwarden pgaudit disable --reset removes it).`);
 }
 
+/** Plans CREATE EXTENSION pgaudit in the connected database when it is missing (enable --all-databases). */
+export async function planExtension(client: pg.Client): Promise<Plan> {
+  const { rows } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pgaudit'`);
+  return { steps: rows.length === 0 ? [{ sql: 'CREATE EXTENSION IF NOT EXISTS pgaudit', transaction: true }] : [], notes: [] };
+}
+
 export interface DisableOptions { level: Level; /** Remove pgwarden's settings at this level instead of setting pgaudit.log = 'none'. */ reset?: boolean }
 
 /** Plans `pgaudit disable`: pgaudit.log = 'none' at that level, or (--reset) remove the level's pgAudit settings. */

@@ -165,15 +165,22 @@ describe('pgwarden pgaudit on PostgreSQL 15 + pgAudit', () => {
   });
 
   it('server level: ALTER SYSTEM outside the transaction, then pg_reload_conf(); disable turns it off', async () => {
-    let result = await runCli(['pgaudit', 'enable', '--log', 'ddl,role'], pgEnv(cluster));
+    let result = await runCli(['pgaudit', 'enable', '--log', 'ddl,role', '--all-databases'], pgEnv(cluster));
     assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^\\connect "other"\nBEGIN;\nCREATE EXTENSION IF NOT EXISTS pgaudit;\nCOMMIT;$/m);
+    assert.match(result.stdout, /^\\connect "template1"$/m);
+    assert.doesNotMatch(result.stdout, /\\connect "sales db"/, 'sales db already has it');
+    for (const db of [other, 'template1', 'postgres']) {
+      assert.equal((await cluster.query(`SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pgaudit'`, [], db)).rowCount, 1, db);
+    }
     assert.match(result.stdout, /^ALTER SYSTEM SET pgaudit\.log = 'ddl,role';\nSELECT pg_catalog\.pg_reload_conf\(\);$/m);
     assert.match(result.stdout, /ALTER SYSTEM cannot run inside a transaction block/);
     assert.match(result.stdout, /Note: database "sales db" keeps its own pgaudit\.log=write, which wins over the server setting/);
     await waitFor(async () => (await sessionSetting(cluster, 'pgaudit.log', other)) === 'ddl,role', 10_000, 'the reload');
     const from = cluster.readLog().length;
     await run(cluster, other, 'CREATE TABLE public.audited_ddl_marker (id int)');
-    await waitFor(async () => auditLines(cluster, from).some((l) => /DDL,CREATE TABLE/.test(l) && l.includes('audited_ddl_marker')), 10_000, 'the DDL audit line');
+    // With the extension's event triggers the DDL record names the object.
+    await waitFor(async () => auditLines(cluster, from).some((l) => /DDL,CREATE TABLE,TABLE,public\.audited_ddl_marker,/.test(l)), 10_000, 'the DDL audit line');
 
     result = await runCli(['pgaudit', 'disable'], pgEnv(cluster));
     assert.equal(result.code, 0, result.stderr);
