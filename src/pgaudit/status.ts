@@ -15,6 +15,10 @@ export interface PreloadState {
   /** The pgaudit extension the server's installation offers (null: the package is not installed). */
   available_version: string | null;
   config_file: string | null;
+  /** shared_preload_libraries as the config files set it now (null: unset there, or not readable). */
+  file_value: string | null;
+  /** Library names in the config files that contain a comma: one quoted list ('a,b' given to ALTER SYSTEM), which stops the next start. */
+  broken_names: string[];
 }
 
 export interface DatabaseExtension { database: string; extension_version: string | null }
@@ -45,20 +49,23 @@ export async function readPreload(client: pg.Client): Promise<PreloadState> {
   const { rows: available } = await client.query<{ default_version: string }>(
     `${SQL_TAG}SELECT default_version FROM pg_catalog.pg_available_extensions WHERE name = 'pgaudit'`);
   // pg_file_settings needs a superuser or pg_read_all_settings; without it we cannot see a pending restart.
-  let pending = false;
+  // A changed postmaster setting carries error 'setting could not be applied' there until the restart.
+  let fileValue: string | null = null;
   try {
     const { rows } = await client.query<{ setting: string }>(
       `${SQL_TAG}SELECT setting FROM pg_catalog.pg_file_settings
-        WHERE name = 'shared_preload_libraries' AND error IS NULL ORDER BY seqno DESC LIMIT 1`);
-    const file = rows[0]?.setting;
-    pending = file !== undefined && preloadList(file).some(isPgauditLibrary) && loadedRows.length === 0;
+        WHERE name = 'shared_preload_libraries' ORDER BY seqno DESC LIMIT 1`);
+    fileValue = rows[0]?.setting ?? null;
   } catch {
-    pending = false;
+    fileValue = null;
   }
+  const fileList = fileValue === null ? [] : preloadList(fileValue);
   return {
     shared_preload_libraries: shared,
     loaded: loadedRows.length > 0,
-    pending_restart: pending,
+    pending_restart: fileList.some(isPgauditLibrary) && loadedRows.length === 0,
+    file_value: fileValue,
+    broken_names: fileList.filter((name) => name.includes(',')),
     available_version: available[0]?.default_version ?? null,
     config_file: await readable(client, 'config_file'),
   };
@@ -66,8 +73,11 @@ export async function readPreload(client: pg.Client): Promise<PreloadState> {
 
 /** The exact change to make when pgAudit is not loaded (pgwarden never makes it: it needs a restart). */
 export function preloadAdvice(preload: PreloadState, majorVersion: string): string[] {
-  if (preload.loaded) return [];
   const advice: string[] = [];
+  for (const name of preload.broken_names) {
+    advice.push(`DANGER: shared_preload_libraries in the config files names one library "${name}" (a list given to ALTER SYSTEM as one string is stored as one quoted name): PostgreSQL will fail to start at the next restart. Fix it first: ALTER SYSTEM SET shared_preload_libraries = ${sqlList(name.split(',').map((n) => n.trim()).filter((n) => n !== ''))};`);
+  }
+  if (preload.loaded) return advice;
   if (preload.available_version === null) {
     advice.push(`pgAudit is not installed on the server: install the package first (Debian/Ubuntu: apt-get install postgresql-${majorVersion}-pgaudit; RHEL with the PGDG repository: the pgaudit package for PostgreSQL ${majorVersion}).`);
   }
@@ -75,16 +85,23 @@ export function preloadAdvice(preload: PreloadState, majorVersion: string): stri
     advice.push('pgaudit is in shared_preload_libraries in the config files, but the server has not been restarted since: restart PostgreSQL (a reload is not enough).');
     return advice;
   }
+  if (preload.broken_names.length > 0) return advice;
   const existing = preload.shared_preload_libraries === null ? null : preloadList(preload.shared_preload_libraries);
-  const wanted = existing === null ? '<existing>,pgaudit' : [...existing, 'pgaudit'].join(',');
+  const alterSystem = existing === null ? "'<existing>', 'pgaudit' (each library its own quoted string)" : sqlList([...existing, 'pgaudit']);
+  const fileValue = existing === null ? '<existing>,pgaudit' : [...existing, 'pgaudit'].join(',');
   const now = preload.shared_preload_libraries === null
     ? '(this role cannot read shared_preload_libraries: run SHOW shared_preload_libraries as a superuser and keep its libraries)'
     : `(now '${preload.shared_preload_libraries}')`;
   advice.push(`pgaudit is not in shared_preload_libraries ${now}. As a superuser run:
-    ALTER SYSTEM SET shared_preload_libraries = '${wanted.replaceAll("'", "''")}';
-  or set shared_preload_libraries = '${wanted.replaceAll("'", "''")}' in ${preload.config_file ?? 'postgresql.conf'},
+    ALTER SYSTEM SET shared_preload_libraries = ${alterSystem};
+  or set shared_preload_libraries = '${fileValue.replaceAll("'", "''")}' in ${preload.config_file ?? 'postgresql.conf'},
   then restart PostgreSQL (a reload is not enough). pgwarden never changes shared_preload_libraries itself.`);
   return advice;
+}
+
+/** 'a', 'b': the form ALTER SYSTEM needs for a list setting (one string 'a,b' would be one library named "a,b"). */
+function sqlList(names: string[]): string {
+  return names.map((n) => `'${n.replaceAll("'", "''")}'`).join(', ');
 }
 
 export function notLoadedError(preload: PreloadState, majorVersion: string): PgwardenError {

@@ -17,7 +17,8 @@ describe('pgwarden pgaudit on PostgreSQL 18 without pgAudit', () => {
     const result = await runCli(['pgaudit', 'status'], pgEnv(cluster));
     assert.equal(result.code, 5, result.stderr);
     assert.match(result.stdout, /pgAudit loaded: no/);
-    assert.match(result.stdout, /ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements,pgaudit';/);
+    assert.match(result.stdout, /ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements', 'pgaudit';/);
+    assert.match(result.stdout, /or set shared_preload_libraries = 'pg_stat_statements,pgaudit' in \S+postgresql\.conf/);
     assert.match(result.stdout, /restart PostgreSQL \(a reload is not enough\)/);
     assert.match(result.stdout, /postgresql\.conf/);
     assert.match(result.stdout, /apt-get install postgresql-18-pgaudit/);
@@ -41,7 +42,7 @@ describe('pgwarden pgaudit on PostgreSQL 18 without pgAudit', () => {
       const result = await runCli(args, pgEnv(cluster));
       assert.equal(result.code, 5, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stderr, /^Error: pgAudit is not loaded on this server; nothing was changed\n/);
-      assert.match(result.stderr, /ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements,pgaudit'/);
+      assert.match(result.stderr, /ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements', 'pgaudit';/);
       assert.match(result.stderr, /\[PGW_ERR_PGAUDIT_NOT_LOADED\]/);
       assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
     }
@@ -57,5 +58,36 @@ describe('pgwarden pgaudit on PostgreSQL 18 without pgAudit', () => {
     const result = await runCli(['pgaudit', 'enable', '--log', 'read,bogus'], pgEnv(cluster));
     assert.equal(result.code, 2);
     assert.match(result.stderr, /"bogus" is not a pgAudit class/);
+  });
+
+  it('after the change but before the restart, status says a restart is pending', async () => {
+    // Exactly what status advised: each library its own string.
+    await cluster.query(`ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements', 'pgaudit'`);
+    await cluster.query('SELECT pg_catalog.pg_reload_conf()');
+    try {
+      const result = await runCli(['pgaudit', 'status'], pgEnv(cluster));
+      assert.equal(result.code, 5);
+      assert.match(result.stdout, /pgAudit loaded: no \(restart pending\)/);
+      assert.match(result.stdout, /the server has not been restarted since: restart PostgreSQL/);
+      assert.doesNotMatch(result.stdout, /ALTER SYSTEM SET shared_preload_libraries/, 'nothing more to change in the config');
+      assert.doesNotMatch(result.stdout, /DANGER/);
+    } finally {
+      await cluster.query('ALTER SYSTEM RESET shared_preload_libraries');
+    }
+  });
+
+  it("warns that ALTER SYSTEM with one string 'a,b' would stop the server from starting", async () => {
+    await cluster.query(`ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements,pgaudit'`);
+    await cluster.query('SELECT pg_catalog.pg_reload_conf()');
+    try {
+      const file = await cluster.query<{ setting: string }>(`SELECT setting FROM pg_catalog.pg_file_settings WHERE name = 'shared_preload_libraries' ORDER BY seqno DESC LIMIT 1`);
+      assert.equal(file.rows[0]!.setting, '"pg_stat_statements,pgaudit"', 'PostgreSQL stores the one string as one quoted name');
+      const result = await runCli(['pgaudit', 'status'], pgEnv(cluster));
+      assert.equal(result.code, 5);
+      assert.match(result.stdout, /DANGER: shared_preload_libraries in the config files names one library "pg_stat_statements,pgaudit"/);
+      assert.match(result.stdout, /PostgreSQL will fail to start at the next restart\. Fix it first: ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements', 'pgaudit';/);
+    } finally {
+      await cluster.query('ALTER SYSTEM RESET shared_preload_libraries');
+    }
   });
 });
