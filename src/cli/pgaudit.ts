@@ -1,5 +1,6 @@
 // pgwarden pgaudit status|enable|disable|object — manage pgAudit on a server.
 import type { Command } from 'commander';
+import type pg from 'pg';
 import { SQL_TAG, targetForDatabase, withClient } from '../core/db.ts';
 import {
   applyPlan, checkLevel, levelName, planExtension, requireLoaded, parseLogClasses, parsePrivileges, planDisable, planEnable, planObject, planText,
@@ -113,7 +114,7 @@ function levelOf(options: LevelOptions): Level {
 }
 
 /** Checks the level on the target, then plans and applies in --database (where the extension belongs) or the target. */
-async function runPlan(command: Command, level: Level, dryRun: boolean | undefined, plan: (client: import('pg').Client) => Promise<Plan>, done: string, extensionInDatabase = true): Promise<void> {
+async function runPlan(command: Command, level: Level, dryRun: boolean | undefined, plan: (client: pg.Client) => Promise<Plan>, done: string, extensionInDatabase = true): Promise<void> {
   const target = targetOf(command);
   if (level.database && extensionInDatabase) await withClient(target, (client) => checkLevel(client, level));
   const where = level.database && extensionInDatabase ? targetForDatabase(target, level.database) : target;

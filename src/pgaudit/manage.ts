@@ -98,7 +98,9 @@ export async function planEnable(client: pg.Client, options: EnableOptions): Pro
   const { rows } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pgaudit'`);
   const steps: Step[] = rows.length === 0 ? [{ sql: 'CREATE EXTENSION IF NOT EXISTS pgaudit', transaction: true }] : [];
   steps.push(...settingSteps(client, options.level, settings));
-  return { steps, notes: [...notesFor(options.level), ...await overrideNotes(client, options.level)] };
+  const plan = { steps, notes: [...notesFor(options.level), ...await overrideNotes(client, options.level)] };
+  await checkPrivileges(client, plan, settings.map(([n]) => n), options.level);
+  return plan;
 }
 
 /** Server-wide changes do not reach databases and roles with their own pgaudit.log: say which. */
@@ -130,7 +132,9 @@ export async function planDisable(client: pg.Client, options: DisableOptions): P
     ? [['pgaudit.log', null], ['pgaudit.log_parameter', null], ['pgaudit.log_relation', null], ['pgaudit.log_rows', null]]
     : [['pgaudit.log', 'none']];
   if (options.reset) await checkSettingsExist(client, settings.map(([n]) => n));
-  return { steps: settingSteps(client, options.level, settings), notes: [...notesFor(options.level), ...await overrideNotes(client, options.level)] };
+  const plan = { steps: settingSteps(client, options.level, settings), notes: [...notesFor(options.level), ...await overrideNotes(client, options.level)] };
+  await checkPrivileges(client, plan, settings.map(([n]) => n), options.level);
+  return plan;
 }
 
 function notesFor(level: Level): string[] {
@@ -218,7 +222,30 @@ export async function planObject(client: pg.Client, options: ObjectOptions): Pro
   } else {
     notes.push(`pgaudit.role is "${role}" in this database; pgwarden uses it as it is.`);
   }
+  // GRANT/REVOKE and CREATE ROLE are in the transaction; only the ALTER SYSTEM after it needs checking first.
+  if (!current) await checkPrivileges(client, { steps: [], notes }, ['pgaudit.role'], {});
   return { steps, notes, role };
+}
+
+/**
+ * Refuses before anything is written when the role may not make the plan's changes, so the
+ * transaction and the ALTER SYSTEM statements after it cannot part half-done for lack of privilege.
+ */
+export async function checkPrivileges(client: pg.Client, plan: Plan, settings: string[], level: Level): Promise<void> {
+  const { rows } = await client.query<{ superuser: boolean; v: number }>(
+    `${SQL_TAG}SELECT rolsuper AS superuser, pg_catalog.current_setting('server_version_num')::int AS v
+       FROM pg_catalog.pg_roles WHERE rolname = current_user`);
+  if (rows[0]?.superuser) return;
+  const refuse = (what: string) => new PgwardenError('PGW_ERR_PRIVILEGE', `${what}; nothing was changed`,
+    { hint: 'Run it as a superuser (pgAudit settings are superuser-only unless granted with GRANT SET / GRANT ALTER SYSTEM ON PARAMETER).' });
+  if (plan.steps.some((s) => s.sql.startsWith('CREATE EXTENSION'))) throw refuse('CREATE EXTENSION pgaudit needs a superuser');
+  if (rows[0]!.v < 150000) throw refuse('changing pgAudit settings needs a superuser');
+  const server = !level.database && !level.role;
+  for (const name of settings) {
+    const { rows: may } = await client.query<{ ok: boolean }>(
+      `${SQL_TAG}SELECT pg_catalog.has_parameter_privilege($1, $2) AS ok`, [name, server ? 'ALTER SYSTEM' : 'SET']);
+    if (!may[0]?.ok) throw refuse(`this role may not ${server ? 'ALTER SYSTEM' : 'SET'} ${name}`);
+  }
 }
 
 /** Runs a plan: the transactional steps in one transaction, then the others one by one. */

@@ -106,7 +106,22 @@ describe('pgwarden pgaudit on PostgreSQL 15 + pgAudit', () => {
     assert.match(result.stderr, /"reads" is not a pgAudit class/);
     result = await runCli(['pgaudit', 'enable', '--log', 'write', '--database', sales], pgEnv(cluster, 'postgres', 'plain', 'plain-pw'));
     assert.equal(result.code, 4, result.stderr);
-    assert.match(result.stderr, /PGW_ERR_PRIVILEGE/);
+    assert.match(result.stderr, /^Error: CREATE EXTENSION pgaudit needs a superuser; nothing was changed\n.*\[PGW_ERR_PRIVILEGE\]/s);
+    // Even with the extension there, the server-wide setting is checked before anything is sent.
+    await cluster.query('CREATE EXTENSION pgaudit');
+    try {
+      result = await runCli(['pgaudit', 'enable', '--log', 'write'], pgEnv(cluster, 'postgres', 'plain', 'plain-pw'));
+      assert.equal(result.code, 4, result.stderr);
+      assert.match(result.stderr, /this role may not ALTER SYSTEM pgaudit\.log; nothing was changed/);
+      await cluster.query('GRANT ALTER SYSTEM ON PARAMETER pgaudit.log TO plain');
+      result = await runCli(['pgaudit', 'enable', '--log', 'write', '--log-rows', '--dry-run'], pgEnv(cluster, 'postgres', 'plain', 'plain-pw'));
+      assert.equal(result.code, 4, result.stderr);
+      assert.match(result.stderr, /this role may not ALTER SYSTEM pgaudit\.log_rows/);
+      result = await runCli(['pgaudit', 'enable', '--log', 'write', '--dry-run'], pgEnv(cluster, 'postgres', 'plain', 'plain-pw'));
+      assert.equal(result.code, 0, result.stderr);
+    } finally {
+      await cluster.query('REVOKE ALTER SYSTEM ON PARAMETER pgaudit.log FROM plain; DROP EXTENSION pgaudit');
+    }
     const settings = await cluster.query('SELECT 1 FROM pg_catalog.pg_db_role_setting');
     assert.equal(settings.rowCount, 0);
   });
