@@ -10,6 +10,7 @@ import { registerDemoCommand } from './demo.ts';
 import { registerGuardCommands } from './guard.ts';
 import { registerInstallCommands } from './install.ts';
 import { registerParseCommand } from './parse.ts';
+import { registerPgauditCommands } from './pgaudit.ts';
 import { registerMonitorCommands } from './monitor.ts';
 import { registerReportCommands } from './report.ts';
 
@@ -37,6 +38,7 @@ docs/config.md, docs/errors.md`);
   registerAlertsCommands(program);
   registerParseCommand(program);
   registerMonitorCommands(program);
+  registerPgauditCommands(program);
   // Every subcommand reports usage errors the same way as the top level.
   const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride().showHelpAfterError('(run with --help for usage)');
