@@ -12,6 +12,7 @@ import { registerInstallCommands } from './install.ts';
 import { registerParseCommand } from './parse.ts';
 import { registerMonitorCommands } from './monitor.ts';
 import { registerReportCommands } from './report.ts';
+import { registerRepositoryCommands } from './repository.ts';
 
 export function buildProgram(): Command {
   const program = new Command('pgwarden')
@@ -37,6 +38,7 @@ docs/config.md, docs/errors.md`);
   registerAlertsCommands(program);
   registerParseCommand(program);
   registerMonitorCommands(program);
+  registerRepositoryCommands(program);
   // Every subcommand reports usage errors the same way as the top level.
   const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride().showHelpAfterError('(run with --help for usage)');
