@@ -37,15 +37,15 @@ export interface AuditRow {
 /** Audit records, each with the login of its session (user, application, client, start). */
 export async function auditReport(client: pg.ClientBase, filter: ReportFilter): Promise<AuditRow[]> {
   const params: unknown[] = [];
-  const filters = where(filter, params, { ts: 'e.ts', user: 'pg_catalog.coalesce(e.user_name, s.user_name)', class: 'e.class' });
+  const filters = where(filter, params, { ts: 'e.ts', user: 'COALESCE(e.user_name, s.user_name)', class: 'e.class' });
   params.push(filter.limit);
   const { rows } = await client.query<AuditRow>(`${SQL_TAG}SELECT e.ts, e.server, e.session_id,
-      pg_catalog.coalesce(e.user_name, s.user_name) AS user_name, pg_catalog.coalesce(e.database_name, s.database_name) AS database_name,
-      pg_catalog.coalesce(s.application, e.application) AS application, pg_catalog.coalesce(s.client_addr, e.client_addr) AS client_addr,
-      pg_catalog.coalesce(s.started_at, s.authorized_at) AS session_start,
+      COALESCE(e.user_name, s.user_name) AS user_name, COALESCE(e.database_name, s.database_name) AS database_name,
+      COALESCE(s.application, e.application) AS application, COALESCE(s.client_addr, e.client_addr) AS client_addr,
+      COALESCE(s.started_at, s.authorized_at) AS session_start,
       e.audit_type, e.statement_id, e.substatement_id, e.class, e.command, e.object_type, e.object_name, e.statement, e.parameters, e.rows
     FROM pgwarden_repo.events e
-    LEFT JOIN pgwarden_repo.sessions s ON s.server = pg_catalog.coalesce(e.server, '') AND s.session_id = e.session_id
+    LEFT JOIN pgwarden_repo.sessions s ON s.server = COALESCE(e.server, '') AND s.session_id = e.session_id
     WHERE e.kind = 'audit'${filters}
     ORDER BY e.ts, e.source_input, e.source_position LIMIT $${params.length}`, params);
   return rows;
@@ -59,16 +59,16 @@ export interface SessionRow {
 
 export async function sessionsReport(client: pg.ClientBase, filter: ReportFilter): Promise<SessionRow[]> {
   const params: unknown[] = [];
-  const filters = where(filter, params, { ts: 'pg_catalog.coalesce(s.started_at, s.authorized_at, s.ended_at)', user: 's.user_name' });
+  const filters = where(filter, params, { ts: 'COALESCE(s.started_at, s.authorized_at, s.ended_at)', user: 's.user_name' });
   params.push(filter.limit);
   const { rows } = await client.query<SessionRow>(`${SQL_TAG}SELECT s.server, s.session_id, s.user_name, s.database_name,
       s.application, s.client_addr, s.started_at, s.authorized_at, s.ended_at, s.duration_ms,
       (SELECT pg_catalog.count(*) FROM pgwarden_repo.events e WHERE e.kind = 'audit' AND e.session_id = s.session_id
-          AND pg_catalog.coalesce(e.server, '') = s.server
-          AND e.ts >= pg_catalog.coalesce(s.started_at, s.authorized_at, '-infinity')
-          AND e.ts <= pg_catalog.coalesce(s.ended_at, 'infinity')) AS statements
+          AND COALESCE(e.server, '') = s.server
+          AND e.ts >= COALESCE(s.started_at, s.authorized_at, '-infinity')
+          AND e.ts <= COALESCE(s.ended_at, 'infinity')) AS statements
     FROM pgwarden_repo.sessions s WHERE true${filters}
-    ORDER BY pg_catalog.coalesce(s.started_at, s.authorized_at, s.ended_at), s.session_id LIMIT $${params.length}`, params);
+    ORDER BY COALESCE(s.started_at, s.authorized_at, s.ended_at), s.session_id LIMIT $${params.length}`, params);
   return rows;
 }
 

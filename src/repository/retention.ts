@@ -37,7 +37,7 @@ export async function prune(client: pg.Client, cutoff: Date, dryRun = false): Pr
     if (dryRun) return { cutoff, partitions, sessions: 0, undated: 0 };
     for (const name of partitions) await client.query(`${SQL_TAG}DROP TABLE pgwarden_repo.${client.escapeIdentifier(name)}`);
     const sessions = await client.query(`${SQL_TAG}DELETE FROM pgwarden_repo.sessions
-      WHERE pg_catalog.coalesce(ended_at, authorized_at, started_at) < $1`, [cutoff]);
+      WHERE COALESCE(ended_at, authorized_at, started_at) < $1`, [cutoff]);
     const undated = await client.query(`${SQL_TAG}DELETE FROM pgwarden_repo.undated_events WHERE ingested_at < $1`, [cutoff]);
     return { cutoff, partitions, sessions: sessions.rowCount ?? 0, undated: undated.rowCount ?? 0 };
   });

@@ -91,7 +91,7 @@ function* copyChunks(events: PgwardenEvent[]): Generator<string> {
 const SESSIONS_SQL = `${SQL_TAG}
 INSERT INTO pgwarden_repo.sessions AS s (server, session_id, pid, user_name, database_name, application,
   client_addr, client_port, started_at, authorized_at, ended_at, duration_ms)
-SELECT pg_catalog.coalesce(server, ''), session_id, max(pid),
+SELECT COALESCE(server, ''), session_id, max(pid),
   max(user_name) FILTER (WHERE kind <> 'connection_received'),
   max(database_name) FILTER (WHERE kind <> 'connection_received'),
   max(application) FILTER (WHERE kind = 'connection_authorized'),
@@ -104,16 +104,16 @@ FROM pg_temp.pgwarden_staging
 WHERE session_id IS NOT NULL AND kind IN ('connection_received', 'connection_authorized', 'disconnection')
 GROUP BY 1, 2
 ON CONFLICT (server, session_id) DO UPDATE SET
-  pid = pg_catalog.coalesce(s.pid, excluded.pid),
-  user_name = pg_catalog.coalesce(s.user_name, excluded.user_name),
-  database_name = pg_catalog.coalesce(s.database_name, excluded.database_name),
-  application = pg_catalog.coalesce(s.application, excluded.application),
-  client_addr = pg_catalog.coalesce(s.client_addr, excluded.client_addr),
-  client_port = pg_catalog.coalesce(s.client_port, excluded.client_port),
+  pid = COALESCE(s.pid, excluded.pid),
+  user_name = COALESCE(s.user_name, excluded.user_name),
+  database_name = COALESCE(s.database_name, excluded.database_name),
+  application = COALESCE(s.application, excluded.application),
+  client_addr = COALESCE(s.client_addr, excluded.client_addr),
+  client_port = COALESCE(s.client_port, excluded.client_port),
   started_at = LEAST(s.started_at, excluded.started_at),
   authorized_at = LEAST(s.authorized_at, excluded.authorized_at),
   ended_at = GREATEST(s.ended_at, excluded.ended_at),
-  duration_ms = pg_catalog.coalesce(s.duration_ms, excluded.duration_ms)`;
+  duration_ms = COALESCE(s.duration_ms, excluded.duration_ms)`;
 
 export interface WriterOptions {
   /** apply missing migrations on connect (ingest does; default true) */
