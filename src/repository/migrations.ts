@@ -72,7 +72,6 @@ CREATE TABLE pgwarden_repo.events (
 -- partition key, and one position always has the same ts, so (ts, input, position) is enough.
 CREATE UNIQUE INDEX events_source_key ON pgwarden_repo.events (ts, source_input, source_position);
 CREATE INDEX events_session ON pgwarden_repo.events (server, session_id);
-CREATE INDEX events_kind_ts ON pgwarden_repo.events (kind, ts);
 
 -- Events without a time (a stderr log whose log_line_prefix has no %m/%t): kept, never guessed
 -- into a day, deduplicated on the source position alone, and counted as undated by ingest.
