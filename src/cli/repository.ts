@@ -2,16 +2,25 @@
 import { createReadStream, statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { withClient } from '../core/db.ts';
+import { withClient as withAnyClient, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import type { EventKind, PgwardenEvent, ParseError } from '../core/event.ts';
 import { createParser, LOG_FORMATS, compilePrefix, type LogFormat } from '../logs/index.ts';
 import {
-  RepositoryWriter, auditReport, failedLoginsReport, migrateRepository, parseDuration, prune, repositoryTarget,
+  RepositoryWriter, repositoryError, auditReport, failedLoginsReport, migrateRepository, parseDuration, prune, repositoryTarget,
   requireRepository, sessionsReport, topReport, type ReportFilter, type WriteResult,
 } from '../repository/index.ts';
 import { collect, config, formatOption, parseInteger, print } from './common.ts';
 import { render, type Column, type Format } from './output.ts';
+
+/** Connects to the repository; a missing privilege says which pgwarden_repo role is needed. */
+async function withClient<T>(target: Target, work: (client: import('pg').Client) => Promise<T>): Promise<T> {
+  try {
+    return await withAnyClient(target, work);
+  } catch (error) {
+    throw repositoryError(error, target.label);
+  }
+}
 
 const REPO_HELP = 'postgres:// URL of the repository database (default: $PGWARDEN_REPO, else repository: in pgwarden.yaml); password in PGPASSWORD or a pgpass file';
 const SHOWN_ERRORS = 20;

@@ -4,4 +4,4 @@ export { migrateRepository, repositoryVersion, requireRepository, pgauditLoaded,
 export { RepositoryWriter, copyRow, utcDay, EVENT_COLUMNS, type WriteResult, type WriterOptions } from './writer.ts';
 export { prune, parseDuration, type PruneResult } from './retention.ts';
 export { auditReport, sessionsReport, failedLoginsReport, topReport, type ReportFilter } from './reports.ts';
-export { repositoryTarget } from './target.ts';
+export { repositoryTarget, repositoryError } from './target.ts';

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { SQL_TAG, connect, type Target } from '../core/db.ts';
-import { classifyError } from '../core/errors.ts';
+import { repositoryError } from './target.ts';
 import type { PgwardenEvent } from '../core/event.ts';
 import { requireRepository } from './migrate.ts';
 
@@ -150,7 +150,7 @@ export class RepositoryWriter {
         (LIKE pgwarden_repo.undated_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`);
     } catch (error) {
       await client.end().catch(() => undefined);
-      throw classifyError(error, this.target.label);
+      throw repositoryError(error, this.target.label);
     }
     this.client = client;
     return client;
@@ -163,7 +163,7 @@ export class RepositoryWriter {
       return await this.writeOnce(events);
     } catch (error) {
       await this.reset();
-      throw classifyError(error, this.target.label);
+      throw repositoryError(error, this.target.label);
     }
   }
 

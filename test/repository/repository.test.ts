@@ -195,6 +195,11 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     const badAge = await runCli(['repo', 'prune', '--older-than', 'soon', '--repo', repoUrl], env);
     assert.equal(badAge.code, 2);
     assert.match(badAge.stderr, /--older-than "soon" is not a duration/);
+    const stranger = new URL(repoUrl);
+    stranger.username = 'app%20user';
+    const denied = await runCli(['report', 'audit', '--repo', stranger.toString()], { PGPASSWORD: 'pw1' });
+    assert.equal(denied.code, 4, denied.stderr);
+    assert.match(denied.stderr, /^Error: permission denied .*\n  Writing needs pgwarden_repo_writer .*reports need pgwarden_repo_reader/);
     const noRepo = await runCli(['ingest', logCopy], { PGWARDEN_REPO: '' });
     assert.equal(noRepo.code, 2);
     assert.match(noRepo.stderr, /no repository named/);
