@@ -199,7 +199,7 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     stranger.username = 'app%20user';
     const denied = await runCli(['report', 'audit', '--repo', stranger.toString()], { PGPASSWORD: 'pw1' });
     assert.equal(denied.code, 4, denied.stderr);
-    assert.match(denied.stderr, /^Error: permission denied .*\n  Writing needs pgwarden_repo_writer .*reports need pgwarden_repo_reader/);
+    assert.match(denied.stderr, /^Error: permission denied .*\n {2}Writing needs pgwarden_repo_writer .*reports need pgwarden_repo_reader/);
     const noRepo = await runCli(['ingest', logCopy], { PGWARDEN_REPO: '' });
     assert.equal(noRepo.code, 2);
     assert.match(noRepo.stderr, /no repository named/);
