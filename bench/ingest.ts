@@ -1,4 +1,5 @@
 // npm run bench:ingest [-- --mb 200] [--flavor pg18|pg15]
+// BENCH_SETTINGS='{"max_wal_size":"\'4GB\'"}' passes server settings to the repository cluster.
 //
 // End-to-end ingest: generates ≥ 200 MB of pgAudit traffic as a PostgreSQL stderr log (the
 // generator of bench/parse.ts), starts a disposable PostgreSQL 18 (the embedded one) for the
@@ -31,7 +32,7 @@ function timed(argv: string[], env: NodeJS.ProcessEnv): Promise<{ seconds: numbe
 }
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pgwarden-bench-ingest-'));
-const cluster = await startCluster({ flavor });
+const cluster = await startCluster({ flavor, settings: process.env.BENCH_SETTINGS ? JSON.parse(process.env.BENCH_SETTINGS) as Record<string, string> : undefined });
 try {
   console.log(`generating ≥ ${mb} MB of pgAudit traffic (stderr) in ${dir} …`);
   const file = (await generate(dir, mb, true)).stderr;

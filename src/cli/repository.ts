@@ -71,6 +71,7 @@ export function registerRepositoryCommands(program: Command): void {
     .option('--prefix <log_line_prefix>', "the server's log_line_prefix, for stderr logs (default: recognised)")
     .option('--server <name>', 'the server name to put in every event')
     .option('--batch-size <n>', 'events per transaction', '10000')
+    .option('--writers <n>', 'connections writing batches in parallel', '2')
     .addHelpText('after', `
 Events are deduplicated on (time, file name, byte offset): ingesting the same file again, or a
 file that grew, inserts only what is new. Name files the same way each time (the path as given
@@ -79,8 +80,9 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
     .action(async (files: string[], options: IngestOptions, command: Command) => {
       if (options.prefix !== undefined) compilePrefix(options.prefix);
       const batchSize = parseInteger('--batch-size', options.batchSize);
+      const writers = Math.min(parseInteger('--writers', options.writers), 16);
       for (const file of files) checkReadable(file);
-      const summary = await ingest(files, { ...options, batchSize }, target(command));
+      const summary = await ingest(files, { ...options, batchSize, writers }, target(command));
       process.stderr.write(summary);
     });
 
@@ -144,7 +146,7 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
 }
 
 interface ReportOptions { since?: string; user?: string[]; class?: string[]; limit: string; format: Format }
-interface IngestOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; batchSize: string }
+interface IngestOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; batchSize: string; writers: string }
 
 function since(text: string): Date {
   if (/^\d+\s*[mhdw]$/.test(text.trim())) return new Date(Date.now() - parseDuration('--since', text));
@@ -165,8 +167,11 @@ function checkReadable(file: string): void {
   if (stat.isDirectory()) throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: it is a directory (name the log files in it)`);
 }
 
-async function ingest(files: string[], options: Omit<IngestOptions, 'batchSize'> & { batchSize: number }, repository: ReturnType<typeof repositoryTarget>): Promise<string> {
-  const writer = new RepositoryWriter(repository, { applicationName: 'pgwarden ingest' });
+async function ingest(files: string[], options: Omit<IngestOptions, 'batchSize' | 'writers'> & { batchSize: number; writers: number }, repository: ReturnType<typeof repositoryTarget>): Promise<string> {
+  // Batches go to `writers` connections in turn, each writing one while the next are parsed.
+  const writers = Array.from({ length: options.writers }, () => new RepositoryWriter(repository, { applicationName: 'pgwarden ingest' }));
+  const slots: Promise<void>[] = writers.map(() => Promise.resolve());
+  let sent = 0;
   const counts = new Map<EventKind, number>();
   const totals: WriteResult = { received: 0, inserted: 0, duplicates: 0, undated: 0 };
   let errors = 0;
@@ -179,21 +184,21 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'batchSize'>
   bar?.start(Math.ceil(totalBytes / 1e6), 0, { events: 0 });
 
   let batch: PgwardenEvent[] = [];
-  // One batch is written while the next one is parsed.
-  let inFlight: Promise<void> = Promise.resolve();
   const send = async () => {
     const events = batch;
     batch = [];
-    await inFlight;
-    inFlight = writer.write(events).then((r) => {
+    const slot = sent++ % writers.length;
+    await slots[slot];
+    const writing = writers[slot]!.write(events).then((r) => {
       totals.received += r.received;
       totals.inserted += r.inserted;
       totals.duplicates += r.duplicates;
       totals.undated += r.undated;
       bar?.update(Math.floor(bytes / 1e6), { events: totals.received });
     });
-    // Surface a failure at once rather than at the next batch.
-    inFlight.catch(() => undefined);
+    // Awaited when the slot comes round again, or at the end.
+    writing.catch(() => undefined);
+    slots[slot] = writing;
   };
   const reportError = (error: ParseError) => {
     errors++;
@@ -225,10 +230,11 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'batchSize'>
       parser.end();
       if (batch.length > 0) await send();
     }
-    await inFlight;
+    for (const slot of slots) await slot;
   } finally {
     bar?.stop();
-    await writer.close();
+    await Promise.all(slots.map((slot) => slot.catch(() => undefined)));
+    await Promise.all(writers.map((writer) => writer.close()));
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const events = [...counts.values()].reduce((a, b) => a + b, 0);
