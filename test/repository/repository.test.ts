@@ -10,6 +10,7 @@ import pg from 'pg';
 import { parseConfig } from '../../src/core/config.ts';
 import { newEvent } from '../../src/core/event.ts';
 import { createSink } from '../../src/pipeline/sinks/index.ts';
+import { RepositoryWriter } from '../../src/repository/index.ts';
 import { runCli, waitFor } from '../harness/cli.ts';
 import { startCluster, type Cluster } from '../harness/postgres.ts';
 
@@ -169,6 +170,30 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     const rows = await repoQuery(`SELECT message FROM pgwarden_repo.events WHERE source_input = 'sink-test'`);
     assert.deepEqual(rows, [{ message: 'hello' }]);
     assert.deepEqual(await repoQuery(`SELECT message FROM pgwarden_repo.undated_events WHERE source_input = 'sink-test'`), [{ message: 'no time' }]);
+  });
+
+  it('two writers storing the same batch at once store it once', async () => {
+    const now = Date.now();
+    const events = Array.from({ length: 2000 }, (_, i) => ({
+      ...newEvent('audit', 'pg15', { input: 'race-test', position: i * 100, line: i + 1 }),
+      ts: new Date(now + i).toISOString(), message: `AUDIT: ${i}`, session_id: 'abc.1',
+      audit: { type: 'SESSION' as const, statement_id: i, substatement_id: 1, class: 'READ', command: 'SELECT', object_type: null,
+        object_name: null, statement: `SELECT ${i}`, parameters: [`p\t${i}`, null], statement_logged: 'yes' as const, rows: 1 },
+    }));
+    const writers = [0, 1].map(() => new RepositoryWriter({ url: cluster.url('repo'), label: 'race' }));
+    try {
+      const results = await Promise.all(writers.map((w) => w.write(events)));
+      assert.equal(results[0]!.inserted + results[1]!.inserted, 2000);
+      assert.equal(results[0]!.duplicates + results[1]!.duplicates, 2000);
+      const again = await writers[0]!.write(events.slice(1000).concat(events.slice(0, 10)));
+      assert.deepEqual(again, { received: 1010, inserted: 0, duplicates: 1010, undated: 0 });
+    } finally {
+      await Promise.all(writers.map((w) => w.close()));
+    }
+    const rows = await repoQuery(`SELECT count(*)::int AS n, count(DISTINCT source_position)::int AS d FROM pgwarden_repo.events WHERE source_input = 'race-test'`);
+    assert.deepEqual(rows, [{ n: 2000, d: 2000 }]);
+    const [one] = await repoQuery(`SELECT parameters FROM pgwarden_repo.events WHERE source_input = 'race-test' AND source_position = 500`);
+    assert.deepEqual(one.parameters, ['p\t5', null]);
   });
 
   it('prune drops whole day partitions older than the cutoff', async () => {
