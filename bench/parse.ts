@@ -10,10 +10,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../bin/pgwarden.js', import.meta.url));
-const PREFIX = '%m [%p] %q%u@%d ';
+export const PREFIX = '%m [%p] %q%u@%d ';
 const args = process.argv.slice(2);
 const targetMb = Number(args[args.indexOf('--mb') + 1] ?? 200) || 200;
 
@@ -124,7 +124,8 @@ async function write(stream: WriteStream, text: string): Promise<void> {
   if (!stream.write(text)) await new Promise<void>((resolve) => stream.once('drain', resolve));
 }
 
-async function generate(dir: string): Promise<Record<'stderr' | 'csvlog' | 'jsonlog', string>> {
+/** Writes ≥ `mb` MB of stderr log (and the same records as csvlog and jsonlog unless `stderrOnly`) into dir. Also used by bench/ingest.ts. */
+export async function generate(dir: string, mb = targetMb, stderrOnly = false): Promise<Record<'stderr' | 'csvlog' | 'jsonlog', string>> {
   const files = { stderr: path.join(dir, 'postgresql.log'), csvlog: path.join(dir, 'postgresql.csv'), jsonlog: path.join(dir, 'postgresql.json') };
   const streams = { stderr: createWriteStream(files.stderr), csvlog: createWriteStream(files.csvlog), jsonlog: createWriteStream(files.jsonlog) };
   let written = 0;
@@ -132,15 +133,17 @@ async function generate(dir: string): Promise<Record<'stderr' | 'csvlog' | 'json
   for (const r of records()) {
     if (r.s) r.s.line++;
     batch.stderr += stderrText(r);
-    batch.csvlog += csvText(r);
-    batch.jsonlog += jsonText(r);
+    if (!stderrOnly) {
+      batch.csvlog += csvText(r);
+      batch.jsonlog += jsonText(r);
+    }
     if (batch.stderr.length > 1 << 20) {
       written += batch.stderr.length;
       await write(streams.stderr, batch.stderr);
       await write(streams.csvlog, batch.csvlog);
       await write(streams.jsonlog, batch.jsonlog);
       batch = { stderr: '', csvlog: '', jsonlog: '' };
-      if (written >= targetMb * 1e6) break;
+      if (written >= mb * 1e6) break;
     }
   }
   await Promise.all(Object.values(streams).map((s) => new Promise((resolve) => s.end(resolve))));
@@ -158,35 +161,38 @@ function timed(command: string, argv: string[]): Promise<{ seconds: number; stde
   });
 }
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'pgwarden-bench-parse-'));
-try {
-  console.log(`generating ≥ ${targetMb} MB of pgAudit traffic per format in ${dir} …`);
-  const files = await generate(dir);
-  const results: { format: string; mb: number; seconds: number; events: number }[] = [];
-  for (const format of ['stderr', 'csvlog', 'jsonlog'] as const) {
-    const mb = statSync(files[format]).size / 1e6;
-    const run = await timed(process.execPath, [BIN, 'parse', files[format], '--format', format, ...(format === 'stderr' ? ['--prefix', PREFIX] : [])]);
-    if (run.code !== 0) throw new Error(`pgwarden parse failed: ${run.stderr}`);
-    const events = Number(/(\d+) events/.exec(run.stderr)?.[1] ?? 0);
-    const errors = Number(/(\d+) parse errors?/.exec(run.stderr)?.[1] ?? -1);
-    if (errors !== 0) throw new Error(`pgwarden parse reported ${errors} parse errors on the generated ${format} log: ${run.stderr}`);
-    results.push({ format, mb, seconds: run.seconds, events });
-    console.log(`pgwarden parse ${format.padEnd(7)} ${mb.toFixed(0)} MB in ${run.seconds.toFixed(2)} s: ${(mb / run.seconds).toFixed(1)} MB/s, ${Math.round(events / run.seconds)} events/s (${events} events)`);
+// Run as a script (not when bench/ingest.ts imports the generator).
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgwarden-bench-parse-'));
+  try {
+    console.log(`generating ≥ ${targetMb} MB of pgAudit traffic per format in ${dir} …`);
+    const files = await generate(dir);
+    const results: { format: string; mb: number; seconds: number; events: number }[] = [];
+    for (const format of ['stderr', 'csvlog', 'jsonlog'] as const) {
+      const mb = statSync(files[format]).size / 1e6;
+      const run = await timed(process.execPath, [BIN, 'parse', files[format], '--format', format, ...(format === 'stderr' ? ['--prefix', PREFIX] : [])]);
+      if (run.code !== 0) throw new Error(`pgwarden parse failed: ${run.stderr}`);
+      const events = Number(/(\d+) events/.exec(run.stderr)?.[1] ?? 0);
+      const errors = Number(/(\d+) parse errors?/.exec(run.stderr)?.[1] ?? -1);
+      if (errors !== 0) throw new Error(`pgwarden parse reported ${errors} parse errors on the generated ${format} log: ${run.stderr}`);
+      results.push({ format, mb, seconds: run.seconds, events });
+      console.log(`pgwarden parse ${format.padEnd(7)} ${mb.toFixed(0)} MB in ${run.seconds.toFixed(2)} s: ${(mb / run.seconds).toFixed(1)} MB/s, ${Math.round(events / run.seconds)} events/s (${events} events)`);
+    }
+    const hasPgbadger = spawnSync('pgbadger', ['--version']).status === 0;
+    if (!hasPgbadger) {
+      console.log('pgbadger is not installed (apt-get install pgbadger): no ratio');
+    } else {
+      const out = path.join(dir, 'pgbadger.txt');
+      const run = await timed('pgbadger', ['-q', '-j', '1', '-f', 'stderr', '--prefix', PREFIX, '-o', out, files.stderr]);
+      if (run.code !== 0) throw new Error(`pgbadger failed: ${run.stderr}`);
+      const mb = results[0]!.mb;
+      const peer = mb / run.seconds;
+      console.log(`pgbadger (1 job)       ${mb.toFixed(0)} MB in ${run.seconds.toFixed(2)} s: ${peer.toFixed(1)} MB/s`);
+      const ours = results[0]!.mb / results[0]!.seconds;
+      console.log(`ratio pgwarden parse / pgbadger on the same stderr file: ${(ours / peer).toFixed(1)}× (target ≥ 20×)`);
+    }
+  } finally {
+    if (args.includes('--keep')) console.log(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
-  const hasPgbadger = spawnSync('pgbadger', ['--version']).status === 0;
-  if (!hasPgbadger) {
-    console.log('pgbadger is not installed (apt-get install pgbadger): no ratio');
-  } else {
-    const out = path.join(dir, 'pgbadger.txt');
-    const run = await timed('pgbadger', ['-q', '-j', '1', '-f', 'stderr', '--prefix', PREFIX, '-o', out, files.stderr]);
-    if (run.code !== 0) throw new Error(`pgbadger failed: ${run.stderr}`);
-    const mb = results[0]!.mb;
-    const peer = mb / run.seconds;
-    console.log(`pgbadger (1 job)       ${mb.toFixed(0)} MB in ${run.seconds.toFixed(2)} s: ${peer.toFixed(1)} MB/s`);
-    const ours = results[0]!.mb / results[0]!.seconds;
-    console.log(`ratio pgwarden parse / pgbadger on the same stderr file: ${(ours / peer).toFixed(1)}× (target ≥ 20×)`);
-  }
-} finally {
-  if (args.includes('--keep')) console.log(`kept ${dir}`);
-  else rmSync(dir, { recursive: true, force: true });
 }

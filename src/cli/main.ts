@@ -13,6 +13,7 @@ import { registerParseCommand } from './parse.ts';
 import { registerPgauditCommands } from './pgaudit.ts';
 import { registerMonitorCommands } from './monitor.ts';
 import { registerReportCommands } from './report.ts';
+import { registerRepositoryCommands } from './repository.ts';
 
 export function buildProgram(): Command {
   const program = new Command('pgwarden')
@@ -39,6 +40,7 @@ docs/config.md, docs/errors.md`);
   registerParseCommand(program);
   registerMonitorCommands(program);
   registerPgauditCommands(program);
+  registerRepositoryCommands(program);
   // Every subcommand reports usage errors the same way as the top level.
   const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride().showHelpAfterError('(run with --help for usage)');

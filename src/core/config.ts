@@ -88,9 +88,19 @@ const webhookSinkSchema = z.strictObject({
   timeout_seconds: z.number().positive().max(600).default(10),
 });
 
+/** The central repository (docs/repository.md): a URL or a server name, password from env or file. */
+const repositorySinkSchema = secretSource.extend({
+  type: z.literal('repository'),
+  ...sinkCommon,
+  /** postgres:// URL of the repository database (no password in it) */
+  url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  /** a name under servers: (instead of url); default: the top-level repository: */
+  server: z.string().min(1).optional(),
+});
+
 const pipelineSchema = z.strictObject({
   sources: z.record(componentName, z.discriminatedUnion('type', [ddlSourceSchema], { error: 'type must be ddl' })).default({}),
-  sinks: z.record(componentName, z.discriminatedUnion('type', [emailSinkSchema, webhookSinkSchema], { error: 'type must be email or webhook' })).default({}),
+  sinks: z.record(componentName, z.discriminatedUnion('type', [emailSinkSchema, webhookSinkSchema, repositorySinkSchema], { error: 'type must be email, webhook or repository' })).default({}),
   batch: z.strictObject({
     /** after a change arrives, wait this long so that a burst goes out as one message */
     window_seconds: z.number().min(0).max(600).default(2),
@@ -128,6 +138,8 @@ export const configSchema = z.strictObject({
   guard: guardSchema,
   pipeline: pipelineSchema,
   monitor: monitorSchema,
+  /** The central repository for ingest, reports and repository sinks (docs/repository.md). */
+  repository: serverSchema.optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -139,6 +151,7 @@ export type DdlSourceConfig = z.infer<typeof ddlSourceSchema>;
 export type EmailSinkConfig = z.infer<typeof emailSinkSchema>;
 export type WebhookSinkConfig = z.infer<typeof webhookSinkSchema>;
 export type MonitorConfig = z.infer<typeof monitorSchema>;
+export type RepositorySinkConfig = z.infer<typeof repositorySinkSchema>;
 
 export const DEFAULT_CONFIG_FILE = 'pgwarden.yaml';
 
@@ -194,6 +207,12 @@ function checkPipelineReferences(config: Config, file: string, line: (path: Prop
     }
     if (sink.type === 'webhook' && sink.secret_env && sink.secret_file) fail(['pipeline', 'sinks', name, 'secret_file'], 'give secret_env or secret_file, not both');
     if (sink.type === 'email' && sink.password_env && sink.password_file) fail(['pipeline', 'sinks', name, 'password_file'], 'give password_env or password_file, not both');
+    if (sink.type === 'repository') {
+      if (sink.password_env && sink.password_file) fail(['pipeline', 'sinks', name, 'password_file'], 'give password_env or password_file, not both');
+      if (sink.url && sink.server) fail(['pipeline', 'sinks', name, 'server'], 'give url or server, not both');
+      if (sink.server && !config.servers[sink.server]) fail(['pipeline', 'sinks', name, 'server'], `"${sink.server}" is not one of servers (${Object.keys(config.servers).join(', ') || 'none defined'})`);
+      if (!sink.url && !sink.server && !config.repository?.url) fail(['pipeline', 'sinks', name], 'a repository sink needs url, server, or a top-level repository: url');
+    }
   }
 }
 

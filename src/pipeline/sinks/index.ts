@@ -1,14 +1,17 @@
 // The sink registry: one file per sink type.
-import type { PipelineConfig } from '../../core/config.ts';
+import type { Config, PipelineConfig } from '../../core/config.ts';
 import type { Sink } from '../types.ts';
 import { createEmailSink } from './email.ts';
+import { createRepositorySink } from './repository.ts';
 import { createWebhookSink } from './webhook.ts';
 
-export const SINK_TYPES = ['email', 'webhook'] as const;
+export const SINK_TYPES = ['email', 'webhook', 'repository'] as const;
 
-export function createSink(name: string, config: PipelineConfig['sinks'][string]): Sink {
+/** `root`: the whole config, for sinks that refer to servers: or the top-level repository:. */
+export function createSink(name: string, config: PipelineConfig['sinks'][string], root?: Config): Sink {
   switch (config.type) {
     case 'email': return createEmailSink(name, config);
     case 'webhook': return createWebhookSink(name, config);
+    case 'repository': return createRepositorySink(name, config, root);
   }
 }

@@ -1,0 +1,248 @@
+// pgwarden repo migrate|prune, pgwarden ingest, pgwarden report audit|sessions|failed-logins|top.
+import { createReadStream, statSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { withClient as withAnyClient, type Target } from '../core/db.ts';
+import { PgwardenError } from '../core/errors.ts';
+import type { EventKind, PgwardenEvent, ParseError } from '../core/event.ts';
+import { createParser, LOG_FORMATS, compilePrefix, type LogFormat } from '../logs/index.ts';
+import {
+  RepositoryWriter, repositoryError, auditReport, failedLoginsReport, migrateRepository, parseDuration, prune, repositoryTarget,
+  requireRepository, sessionsReport, topReport, type ReportFilter, type WriteResult,
+} from '../repository/index.ts';
+import { collect, config, formatOption, parseInteger, print } from './common.ts';
+import { render, type Column, type Format } from './output.ts';
+
+/** Connects to the repository; a missing privilege says which pgwarden_repo role is needed. */
+async function withClient<T>(target: Target, work: (client: import('pg').Client) => Promise<T>): Promise<T> {
+  try {
+    return await withAnyClient(target, work);
+  } catch (error) {
+    throw repositoryError(error, target.label);
+  }
+}
+
+const REPO_HELP = 'postgres:// URL of the repository database (default: $PGWARDEN_REPO, else repository: in pgwarden.yaml); password in PGPASSWORD or a pgpass file';
+const SHOWN_ERRORS = 20;
+
+function repoOption(command: Command): Command {
+  return command.option('--repo <url>', REPO_HELP);
+}
+
+function target(command: Command) {
+  return repositoryTarget((command.opts() as { repo?: string }).repo, config(command));
+}
+
+export function registerRepositoryCommands(program: Command): void {
+  const repo = program.command('repo').description('the central event repository (docs/repository.md)');
+
+  repoOption(repo.command('migrate'))
+    .description('create or upgrade the repository schema (pgwarden_repo) and its roles pgwarden_repo_writer / pgwarden_repo_reader')
+    .option('--writer-login <role>', 'grant pgwarden_repo_writer to this login (and set its pgaudit.log to none); repeatable', collect)
+    .action(async (options: { writerLogin?: string[] }, command: Command) => {
+      const result = await withClient(target(command), (client) => migrateRepository(client, { writerLogins: options.writerLogin }));
+      print(result.applied.length > 0
+        ? `repository schema ${result.fromVersion} -> ${result.toVersion}: applied ${result.applied.join(', ')}`
+        : `repository schema is up to date (version ${result.toVersion})`);
+      print(result.pgauditQuiet
+        ? `pgaudit.log = 'none' set for pgwarden_repo_writer${result.writerLogins.length ? ` and ${result.writerLogins.join(', ')}` : ''}`
+        : 'pgAudit is not loaded on the repository server: no pgaudit.log setting needed');
+    });
+
+  repoOption(repo.command('prune'))
+    .description('drop whole day partitions of events older than a duration')
+    .requiredOption('--older-than <duration>', 'e.g. 90d, 12h, 2w')
+    .option('--dry-run', 'print the partitions that would be dropped, drop nothing')
+    .action(async (options: { olderThan: string; dryRun?: boolean }, command: Command) => {
+      const cutoff = new Date(Date.now() - parseDuration('--older-than', options.olderThan));
+      const result = await withClient(target(command), async (client) => {
+        await requireRepository(client, false);
+        return prune(client, cutoff, options.dryRun ?? false);
+      });
+      for (const name of result.partitions) print(`${options.dryRun ? 'would drop' : 'dropped'} pgwarden_repo.${name}`);
+      print(`${result.partitions.length} partition${result.partitions.length === 1 ? '' : 's'} ${options.dryRun ? 'would be ' : ''}dropped (events before ${result.cutoff.toISOString()})` +
+        (options.dryRun ? '' : `, ${result.sessions} session${result.sessions === 1 ? '' : 's'} and ${result.undated} undated event${result.undated === 1 ? '' : 's'} deleted`));
+    });
+
+  repoOption(program.command('ingest'))
+    .description('parse server logs and load their events into the repository, once (re-running inserts nothing twice)')
+    .argument('<file...>', 'log files; - reads standard input')
+    .addOption(new Option('--format <format>', 'log format').choices(['auto', ...LOG_FORMATS]).default('auto'))
+    .option('--prefix <log_line_prefix>', "the server's log_line_prefix, for stderr logs (default: recognised)")
+    .option('--server <name>', 'the server name to put in every event')
+    .option('--batch-size <n>', 'events per transaction', '10000')
+    .option('--writers <n>', 'connections writing batches in parallel', '2')
+    .addHelpText('after', `
+Events are deduplicated on (time, file name, byte offset): ingesting the same file again, or a
+file that grew, inserts only what is new. Name files the same way each time (the path as given
+is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 2 bad input,
+3 cannot connect, 5 repository schema newer than this pgwarden, 8 server error.`)
+    .action(async (files: string[], options: IngestOptions, command: Command) => {
+      if (options.prefix !== undefined) compilePrefix(options.prefix);
+      const batchSize = parseInteger('--batch-size', options.batchSize);
+      const writers = Math.min(parseInteger('--writers', options.writers), 16);
+      for (const file of files) checkReadable(file);
+      const summary = await ingest(files, { ...options, batchSize, writers }, target(command));
+      process.stderr.write(summary);
+    });
+
+  const report = program.commands.find((c) => c.name() === 'report') ?? program.command('report');
+  const reportCommand = (name: string, description: string, classes: boolean) => {
+    const command = repoOption(report.command(name)).description(description)
+      .option('--since <when>', 'a duration back from now (24h, 7d) or a timestamp (2026-01-31T00:00Z)')
+      .option('--user <name>', 'only this user (repeatable)', collect)
+      .option('--limit <n>', 'at most this many rows', '1000')
+      .addOption(formatOption(['table', 'csv', 'json']));
+    if (classes) command.option('--class <class>', 'only this pgAudit class: READ, WRITE, DDL, ROLE, FUNCTION, MISC (repeatable)', collect);
+    return command;
+  };
+  const filterOf = (options: ReportOptions): ReportFilter => ({
+    since: options.since === undefined ? undefined : since(options.since),
+    users: options.user, classes: options.class, limit: parseInteger('--limit', options.limit),
+  });
+  const run = <T>(query: (client: import('pg').Client, filter: ReportFilter) => Promise<T[]>, columns: Column<T>[]) =>
+    async (options: ReportOptions, command: Command) => {
+      const filter = filterOf(options);
+      const rows = await withClient(target(command), async (client) => {
+        await requireRepository(client, false);
+        return query(client, filter);
+      });
+      process.stdout.write(render(rows, columns, options.format));
+    };
+
+  reportCommand('audit', 'pgAudit records from the repository, each with its session\'s login', true)
+    .action(run(auditReport, [
+      { header: 'ts', value: (r) => r.ts }, { header: 'server', value: (r) => r.server }, { header: 'user', value: (r) => r.user_name },
+      { header: 'database', value: (r) => r.database_name }, { header: 'application', value: (r) => r.application },
+      { header: 'client', value: (r) => r.client_addr }, { header: 'session_start', value: (r) => r.session_start },
+      { header: 'type', value: (r) => r.audit_type }, { header: 'statement_id', value: (r) => Number(r.statement_id) },
+      { header: 'substatement_id', value: (r) => Number(r.substatement_id) },
+      { header: 'class', value: (r) => r.class }, { header: 'command', value: (r) => r.command },
+      { header: 'object_type', value: (r) => r.object_type }, { header: 'object_name', value: (r) => r.object_name },
+      { header: 'statement', value: (r) => r.statement }, { header: 'parameters', value: (r) => r.parameters },
+      { header: 'rows', value: (r) => (r.rows === null ? null : Number(r.rows)) },
+    ]));
+  reportCommand('sessions', 'sessions (logins) from the repository with the number of audited statements', false)
+    .action(run(sessionsReport, [
+      { header: 'server', value: (r) => r.server }, { header: 'session_id', value: (r) => r.session_id },
+      { header: 'user', value: (r) => r.user_name }, { header: 'database', value: (r) => r.database_name },
+      { header: 'application', value: (r) => r.application }, { header: 'client', value: (r) => r.client_addr },
+      { header: 'started_at', value: (r) => r.started_at ?? r.authorized_at }, { header: 'ended_at', value: (r) => r.ended_at },
+      { header: 'duration_ms', value: (r) => r.duration_ms }, { header: 'statements', value: (r) => Number(r.statements) },
+    ]));
+  reportCommand('failed-logins', 'authentication failures from the repository, by user, database and client', false)
+    .action(run(failedLoginsReport, [
+      { header: 'server', value: (r) => r.server }, { header: 'user', value: (r) => r.user_name },
+      { header: 'database', value: (r) => r.database_name }, { header: 'client', value: (r) => r.client_addr },
+      { header: 'failures', value: (r) => Number(r.failures) }, { header: 'first_at', value: (r) => r.first_at },
+      { header: 'last_at', value: (r) => r.last_at }, { header: 'last_message', value: (r) => r.last_message },
+    ]));
+  reportCommand('top', 'the most audited (user, class, command, object) in the repository', true)
+    .action(run(topReport, [
+      { header: 'user', value: (r) => r.user_name }, { header: 'class', value: (r) => r.class },
+      { header: 'command', value: (r) => r.command }, { header: 'object_name', value: (r) => r.object_name },
+      { header: 'statements', value: (r) => Number(r.statements) }, { header: 'last_at', value: (r) => r.last_at },
+    ]));
+}
+
+interface ReportOptions { since?: string; user?: string[]; class?: string[]; limit: string; format: Format }
+interface IngestOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; batchSize: string; writers: string }
+
+function since(text: string): Date {
+  if (/^\d+\s*[mhdw]$/.test(text.trim())) return new Date(Date.now() - parseDuration('--since', text));
+  const time = Date.parse(text);
+  if (Number.isNaN(time)) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--since "${text}" is neither a duration (24h, 7d) nor a timestamp (2026-01-31T00:00Z)`);
+  return new Date(time);
+}
+
+function checkReadable(file: string): void {
+  if (file === '-') return;
+  let stat;
+  try {
+    stat = statSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
+  }
+  if (stat.isDirectory()) throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: it is a directory (name the log files in it)`);
+}
+
+async function ingest(files: string[], options: Omit<IngestOptions, 'batchSize' | 'writers'> & { batchSize: number; writers: number }, repository: ReturnType<typeof repositoryTarget>): Promise<string> {
+  // Batches go to `writers` connections in turn, each writing one while the next are parsed.
+  const writers = Array.from({ length: options.writers }, () => new RepositoryWriter(repository, { applicationName: 'pgwarden ingest' }));
+  const slots: Promise<void>[] = writers.map(() => Promise.resolve());
+  let sent = 0;
+  const counts = new Map<EventKind, number>();
+  const totals: WriteResult = { received: 0, inserted: 0, duplicates: 0, undated: 0 };
+  let errors = 0;
+  let bytes = 0;
+  const started = process.hrtime.bigint();
+  const totalBytes = files.reduce((sum, f) => sum + (f === '-' ? 0 : statSync(f).size), 0);
+  const bar = process.stderr.isTTY && totalBytes > 0
+    ? new cliProgress.SingleBar({ stream: process.stderr, format: 'ingest [{bar}] {percentage}% | {value}/{total} MB | {events} events', hideCursor: true }, cliProgress.Presets.shades_classic)
+    : null;
+  bar?.start(Math.ceil(totalBytes / 1e6), 0, { events: 0 });
+
+  let batch: PgwardenEvent[] = [];
+  const send = async () => {
+    const events = batch;
+    batch = [];
+    const slot = sent++ % writers.length;
+    await slots[slot];
+    const writing = writers[slot]!.write(events).then((r) => {
+      totals.received += r.received;
+      totals.inserted += r.inserted;
+      totals.duplicates += r.duplicates;
+      totals.undated += r.undated;
+      bar?.update(Math.floor(bytes / 1e6), { events: totals.received });
+    });
+    // Awaited when the slot comes round again, or at the end.
+    writing.catch(() => undefined);
+    slots[slot] = writing;
+  };
+  const reportError = (error: ParseError) => {
+    errors++;
+    if (errors <= SHOWN_ERRORS) {
+      bar?.stop();
+      process.stderr.write(`parse error: ${error.input}:${error.line} (byte ${error.position}): ${error.reason}: ${JSON.stringify(error.excerpt.slice(0, 120))}\n`);
+    }
+  };
+  try {
+    for (const file of files) {
+      const parser = createParser({ format: options.format, prefix: options.prefix, server: options.server ?? null, input: file }, {
+        event(event) {
+          counts.set(event.kind, (counts.get(event.kind) ?? 0) + 1);
+          batch.push(event);
+        },
+        error: reportError,
+      });
+      const stream = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1024 * 1024 });
+      try {
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          bytes += chunk.length;
+          parser.write(chunk);
+          if (batch.length >= options.batchSize) await send();
+        }
+      } catch (error) {
+        if (error instanceof PgwardenError) throw error;
+        throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
+      }
+      parser.end();
+      if (batch.length > 0) await send();
+    }
+    for (const slot of slots) await slot;
+  } finally {
+    bar?.stop();
+    await Promise.all(slots.map((slot) => slot.catch(() => undefined)));
+    await Promise.all(writers.map((writer) => writer.close()));
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const events = [...counts.values()].reduce((a, b) => a + b, 0);
+  const byKind = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([kind, n]) => `${kind} ${n}`).join(', ');
+  return [
+    `ingested ${files.length} input${files.length === 1 ? '' : 's'}, ${(bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s ` +
+      `(${Math.round(events / Math.max(seconds, 1e-9))} events/s): ${events} event${events === 1 ? '' : 's'}${byKind ? ` (${byKind})` : ''}`,
+    `inserted ${totals.inserted}, duplicates ${totals.duplicates}, undated ${totals.undated}, parse errors ${errors}` +
+      (errors > SHOWN_ERRORS ? ` (the first ${SHOWN_ERRORS} shown above)` : ''),
+  ].join('\n') + '\n';
+}

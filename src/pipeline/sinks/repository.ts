@@ -1,0 +1,41 @@
+// Repository sink: each batch goes through the repository writer in one transaction, and the
+// repository deduplicates on the source position, so a batch delivered again (after a crash
+// between delivery and settle) inserts nothing twice: exactly once in the repository.
+import { readSecret, type Config, type RepositorySinkConfig } from '../../core/config.ts';
+import { redactUrl, type Target } from '../../core/db.ts';
+import type { PgwardenEvent } from '../../core/event.ts';
+import { RepositoryWriter } from '../../repository/index.ts';
+import { compileMatch } from '../match.ts';
+import type { Pending, Sink } from '../types.ts';
+
+/** The sink's database: its url, a server under servers:, or the top-level repository:. */
+export function repositorySinkTarget(name: string, config: RepositorySinkConfig, root?: Config): Target {
+  const where = `pipeline.sinks.${name}`;
+  if (config.server && root?.servers[config.server]) {
+    const server = root.servers[config.server]!;
+    return {
+      url: server.url,
+      password: readSecret(where, config.password_env, config.password_file) ?? readSecret(`servers.${config.server}`, server.password_env, server.password_file),
+      label: `repository ${config.server}`,
+    };
+  }
+  const url = config.url ?? root?.repository?.url;
+  const password = readSecret(where, config.password_env, config.password_file)
+    ?? (config.url ? undefined : readSecret('repository', root?.repository?.password_env, root?.repository?.password_file));
+  return { url, password, label: `repository ${url ? redactUrl(url) : '(PG* environment)'}` };
+}
+
+export function createRepositorySink(name: string, config: RepositorySinkConfig, root?: Config): Sink {
+  const accepts = compileMatch(config.match, config.ignore);
+  const writer = new RepositoryWriter(repositorySinkTarget(name, config, root), { applicationName: `pgwarden sink ${name}` });
+  return {
+    name,
+    type: 'repository',
+    inputs: config.inputs,
+    accepts: (event: PgwardenEvent) => accepts(event),
+    async deliver(pending: Pending): Promise<void> {
+      await writer.write(pending.events);
+    },
+    close: () => writer.close(),
+  };
+}

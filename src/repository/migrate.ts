@@ -1,0 +1,89 @@
+// Applies the repository migrations and sets up its roles:
+//   pgwarden_repo_writer (NOLOGIN): INSERT into events, sessions kept up to date, partitions added
+//   pgwarden_repo_reader (NOLOGIN): SELECT on everything, for reports
+// With pgAudit loaded, the writer role and every login granted it get pgaudit.log = 'none', so
+// the repository never audits its own inserts into a loop.
+import type pg from 'pg';
+import { SQL_TAG, inTransaction } from '../core/db.ts';
+import { PgwardenError } from '../core/errors.ts';
+import { PGWARDEN_VERSION } from '../core/version.ts';
+import { READER_ROLE, REPO_BOOTSTRAP_SQL, REPO_LATEST_VERSION, REPO_MIGRATIONS, WRITER_ROLE } from './migrations.ts';
+
+export interface MigrateResult {
+  fromVersion: number;
+  toVersion: number;
+  applied: string[];
+  /** true when pgaudit.log = 'none' was set on the writer role (pgAudit is loaded). */
+  pgauditQuiet: boolean;
+  writerLogins: string[];
+}
+
+/** The repository schema version in this database: 0 when absent. */
+export async function repositoryVersion(client: pg.ClientBase): Promise<number> {
+  const { rows } = await client.query<{ present: boolean }>(
+    `${SQL_TAG}SELECT pg_catalog.to_regclass('pgwarden_repo.migrations') IS NOT NULL AS present`);
+  if (!rows[0]!.present) return 0;
+  const result = await client.query<{ version: number | null }>(`${SQL_TAG}SELECT pg_catalog.max(version) AS version FROM pgwarden_repo.migrations`);
+  return result.rows[0]!.version ?? 0;
+}
+
+function tooNew(version: number): PgwardenError {
+  return new PgwardenError('PGW_ERR_SCHEMA_NEWER',
+    `this repository has schema version ${version}; this pgwarden (${PGWARDEN_VERSION}) knows up to ${REPO_LATEST_VERSION}`);
+}
+
+export async function pgauditLoaded(client: pg.ClientBase): Promise<boolean> {
+  const { rows } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_settings WHERE name = 'pgaudit.log'`);
+  return rows.length > 0;
+}
+
+/** Applies what is missing, creates the roles and grants; all in one transaction. */
+export async function migrateRepository(client: pg.Client, options: { writerLogins?: string[] } = {}): Promise<MigrateResult> {
+  return inTransaction(client, async () => {
+    await client.query(`${SQL_TAG}SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgwarden_repo.migrate'))`);
+    await client.query(SQL_TAG + REPO_BOOTSTRAP_SQL);
+    const fromVersion = await repositoryVersion(client);
+    if (fromVersion > REPO_LATEST_VERSION) throw tooNew(fromVersion);
+    const applied: string[] = [];
+    for (const migration of REPO_MIGRATIONS.filter((m) => m.version > fromVersion)) {
+      await client.query(`${SQL_TAG}INSERT INTO pgwarden_repo.migrations (version, name, pgwarden_version) VALUES ($1, $2, $3)`,
+        [migration.version, migration.name, PGWARDEN_VERSION]);
+      await client.query(migration.sql);
+      applied.push(`${String(migration.version).padStart(4, '0')}-${migration.name}`);
+    }
+    for (const role of [WRITER_ROLE, READER_ROLE]) {
+      await client.query(`${SQL_TAG}DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} NOLOGIN; END IF;
+      END $$`);
+    }
+    await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden_repo TO ${WRITER_ROLE}, ${READER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT INSERT ON pgwarden_repo.events, pgwarden_repo.undated_events TO ${WRITER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT SELECT, INSERT, UPDATE ON pgwarden_repo.sessions TO ${WRITER_ROLE}`);
+    // migrations: the writer checks the version; undated_events: the shape of its staging table (LIKE).
+    await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden_repo.migrations, pgwarden_repo.undated_events TO ${WRITER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden_repo.ensure_partition(date) TO ${WRITER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT SELECT ON ALL TABLES IN SCHEMA pgwarden_repo TO ${READER_ROLE}`);
+    const logins = options.writerLogins ?? [];
+    for (const login of logins) await client.query(`${SQL_TAG}GRANT ${WRITER_ROLE} TO ${client.escapeIdentifier(login)}`);
+    const pgauditQuiet = await pgauditLoaded(client);
+    if (pgauditQuiet) {
+      // Role settings apply to the login that connects, so each writer login gets it too.
+      for (const role of [WRITER_ROLE, ...logins]) {
+        await client.query(`${SQL_TAG}ALTER ROLE ${client.escapeIdentifier(role)} SET pgaudit.log = 'none'`);
+      }
+    }
+    return { fromVersion, toVersion: Math.max(fromVersion, REPO_LATEST_VERSION), applied, pgauditQuiet, writerLogins: logins };
+  });
+}
+
+/** For writers and reports: the schema must be there (migrating it when `migrate`), and not newer. */
+export async function requireRepository(client: pg.Client, migrate: boolean): Promise<void> {
+  const version = await repositoryVersion(client);
+  if (version > REPO_LATEST_VERSION) throw tooNew(version);
+  if (version === REPO_LATEST_VERSION) return;
+  if (!migrate) {
+    throw new PgwardenError('PGW_ERR_NOT_INSTALLED', 'this database holds no pgwarden repository (schema pgwarden_repo)',
+      { hint: 'Run `pgwarden repo migrate --repo URL` first (docs/repository.md).' });
+  }
+  await migrateRepository(client);
+}

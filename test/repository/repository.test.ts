@@ -1,0 +1,232 @@
+// The repository against a real PostgreSQL 15 + pgAudit: the cluster logs real activity
+// (stderr through logging_collector), `pgwarden ingest` loads that log into a repository
+// database on the same cluster (pgAudit on, logging everything), as a non-superuser writer.
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { parseConfig } from '../../src/core/config.ts';
+import { newEvent } from '../../src/core/event.ts';
+import { createSink } from '../../src/pipeline/sinks/index.ts';
+import { RepositoryWriter } from '../../src/repository/index.ts';
+import { runCli, waitFor } from '../harness/cli.ts';
+import { startCluster, type Cluster } from '../harness/postgres.ts';
+
+const PREFIX = '%m [%p] %c %q%u@%d [%a] %r ';
+const END_MARK = 'end of the pgwarden repository test';
+
+describe('repository: ingest, dedup, sessions, reports, prune', () => {
+  let cluster: Cluster;
+  let tmp: string;
+  let logCopy: string;
+  let logDir: string;
+  let repoUrl: string;
+  const env = { PGPASSWORD: 'ingest-pw' };
+
+  const repoQuery = async (sql: string, params: unknown[] = []) => {
+    const client = new pg.Client({ connectionString: cluster.url('repo') });
+    await client.connect();
+    try {
+      return (await client.query(sql, params)).rows;
+    } finally {
+      await client.end();
+    }
+  };
+  const logText = () => readdirSync(logDir).filter((n) => n.endsWith('.log')).map((n) => readFileSync(path.join(logDir, n), 'utf8')).join('');
+
+  before(async () => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'pgwarden-repo-test-'));
+    cluster = await startCluster({
+      flavor: 'pg15', pgaudit: true, settings: {
+        log_destination: "'stderr'", logging_collector: 'on', log_line_prefix: `'${PREFIX}'`,
+        log_connections: 'on', log_disconnections: 'on', 'pgaudit.log': "'all'", 'pgaudit.log_parameter': 'on',
+      },
+    });
+    logDir = path.join(cluster.dataDir, 'log');
+    await cluster.query('CREATE TABLE t(id int PRIMARY KEY, note text)');
+    await cluster.createRole('app user', 'pw1', '');
+    await cluster.createRole('alice', 'pw2', '');
+    await cluster.createRole('ingester', 'ingest-pw', '');
+    await cluster.query('GRANT ALL ON t TO "app user"');
+    // the ingest login also reads the reports here; in production those are two logins
+    await cluster.createDatabase('repo');
+
+    const app = new pg.Client({ connectionString: cluster.url('postgres', 'app user', 'pw1'), application_name: 'orders api' });
+    await app.connect();
+    await app.query('INSERT INTO t VALUES ($1, $2), ($3, $4)', [1, 'a,"b"\n\tc\\d', 2, null]);
+    await app.query('SELECT note FROM t WHERE id = 1');
+    await app.query('UPDATE t SET note = $1 WHERE id = 2', ['x']);
+    await app.end();
+    for (let i = 0; i < 2; i++) {
+      const bad = new pg.Client({ connectionString: cluster.url('postgres', 'alice', 'wrong') });
+      bad.on('error', () => undefined);
+      await assert.rejects(bad.connect(), { code: '28P01' });
+    }
+    await cluster.query(`SELECT '${END_MARK}'`);
+    await waitFor(async () => logText().includes(END_MARK), 15_000, 'the log to hold the run');
+    await new Promise((r) => setTimeout(r, 300));
+    const log = readdirSync(logDir).find((n) => n.endsWith('.log'))!;
+    logCopy = path.join(tmp, 'postgresql.log');
+    copyFileSync(path.join(logDir, log), logCopy);
+
+    const url = new URL(cluster.url('repo', 'ingester', 'x'));
+    url.password = '';
+    repoUrl = url.toString();
+  });
+  after(async () => {
+    await cluster?.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('migrate creates the schema and roles, and quiets pgAudit for the writer login', async () => {
+    const migrate = await runCli(['repo', 'migrate', '--repo', cluster.url('repo'), '--writer-login', 'ingester']);
+    assert.equal(migrate.code, 0, migrate.stderr);
+    assert.match(migrate.stdout, /applied 0001-events-sessions/);
+    assert.match(migrate.stdout, /pgaudit\.log = 'none' set for pgwarden_repo_writer and ingester/);
+    await cluster.query('GRANT pgwarden_repo_reader TO ingester');
+    const again = await runCli(['repo', 'migrate', '--repo', cluster.url('repo')]);
+    assert.match(again.stdout, /up to date \(version 1\)/);
+    const settings = await cluster.query<{ rolname: string; setconfig: string[] }>(
+      `SELECT r.rolname, s.setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole ORDER BY 1`);
+    assert.deepEqual(settings.rows.map((r) => [r.rolname, r.setconfig]), [['ingester', ['pgaudit.log=none']], ['pgwarden_repo_writer', ['pgaudit.log=none']]]);
+  });
+
+  it('ingest loads every event of the real log; a second run inserts none', async () => {
+    const first = await runCli(['ingest', logCopy, '--repo', repoUrl, '--server', 'pg15', '--prefix', PREFIX], env);
+    assert.equal(first.code, 0, first.stderr);
+    const total = Number(/: (\d+) events/.exec(first.stderr)![1]);
+    assert.ok(total > 20, first.stderr);
+    assert.match(first.stderr, new RegExp(`inserted ${total}, duplicates 0, undated 0, parse errors 0`));
+    const [{ count }] = await repoQuery('SELECT count(*)::int AS count FROM pgwarden_repo.events');
+    assert.equal(count, total);
+    const second = await runCli(['ingest', logCopy, '--repo', repoUrl, '--server', 'pg15', '--prefix', PREFIX], env);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, new RegExp(`inserted 0, duplicates ${total},`));
+    const [{ count: after }] = await repoQuery('SELECT count(*)::int AS count FROM pgwarden_repo.events');
+    assert.equal(after, total);
+  });
+
+  it('stores parameters with commas, quotes, tabs, backslashes and NULL exactly', async () => {
+    const rows = await repoQuery(`SELECT parameters, class, user_name FROM pgwarden_repo.events WHERE kind = 'audit' AND command = 'INSERT' AND user_name = 'app user'`);
+    assert.equal(rows.length, 1);
+    assert.deepEqual(rows[0].parameters, ['1', 'a,"b"\n\tc\\d', '2', null]);
+    assert.equal(rows[0].class, 'WRITE');
+  });
+
+  it('links every audit statement of a session to its login', async () => {
+    const audit = await runCli(['report', 'audit', '--repo', repoUrl, '--user', 'app user', '--format', 'json'], env);
+    assert.equal(audit.code, 0, audit.stderr);
+    const rows = JSON.parse(audit.stdout) as Record<string, unknown>[];
+    assert.deepEqual(rows.map((r) => r.command), ['INSERT', 'SELECT', 'UPDATE']);
+    for (const row of rows) {
+      assert.equal(row.application, 'orders api');
+      assert.equal(row.client, '127.0.0.1');
+      assert.ok(row.session_start, 'the session start comes from the login');
+    }
+    const write = await runCli(['report', 'audit', '--repo', repoUrl, '--class', 'write', '--user', 'app user', '--format', 'csv'], env);
+    assert.equal(write.stdout.trim().split('\r\n').length, 3, 'header + INSERT + UPDATE');
+    const sessions = JSON.parse((await runCli(['report', 'sessions', '--repo', repoUrl, '--user', 'app user', '--format', 'json'], env)).stdout) as Record<string, unknown>[];
+    assert.equal(sessions.length, 1);
+    assert.equal(sessions[0]!.statements, 3);
+    assert.equal(sessions[0]!.database, 'postgres');
+    assert.ok(sessions[0]!.ended_at && (sessions[0]!.duration_ms as number) > 0);
+  });
+
+  it('reports failed logins and the top statements', async () => {
+    const failed = JSON.parse((await runCli(['report', 'failed-logins', '--repo', repoUrl, '--format', 'json'], env)).stdout) as Record<string, unknown>[];
+    assert.deepEqual(failed.map((r) => [r.user, r.failures]), [['alice', 2]]);
+    const top = await runCli(['report', 'top', '--repo', repoUrl, '--user', 'app user'], env);
+    assert.equal(top.code, 0, top.stderr);
+    assert.match(top.stdout, /^user\s+class\s+command/);
+    assert.match(top.stdout, /app user\s+WRITE\s+INSERT\s+1\s/);
+    assert.match(top.stdout, /app user\s+READ\s+SELECT\s+1\s/);
+  });
+
+  it("never audits the writer's own inserts", async () => {
+    const mark = 'after the pgwarden repository ingests';
+    await cluster.query(`SELECT '${mark}'`);
+    await waitFor(async () => logText().includes(mark), 15_000, 'the log to reach the mark');
+    const text = logText();
+    assert.match(text, /AUDIT: SESSION,\d+,\d+,WRITE,INSERT,,,"?INSERT INTO t VALUES/, 'pgAudit is auditing this cluster');
+    assert.match(text, /CREATE TABLE pgwarden_repo\.events \(/, 'and audited the migration (a superuser without the setting)');
+    assert.doesNotMatch(text, /AUDIT: [^\n]*INSERT INTO pgwarden_repo\.(events|undated_events|sessions)/);
+    assert.doesNotMatch(text, /AUDIT: [^\n]*COPY pg_temp\.pgwarden_staging/);
+  });
+
+  it('the repository sink delivers a batch exactly once, and ingest keeps undated events apart', async () => {
+    const config = parseConfig(`repository:\n  url: ${repoUrl}\n  password_env: PGW_TEST_REPO_PW\npipeline:\n  sinks:\n    repo: { type: repository }\n`);
+    process.env.PGW_TEST_REPO_PW = 'ingest-pw';
+    const sink = createSink('repo', config.pipeline.sinks.repo!, config);
+    const event = { ...newEvent('log', 'pg15', { input: 'sink-test', position: 42, line: 3 }), ts: new Date().toISOString(), message: 'hello' };
+    const undated = { ...newEvent('log', 'pg15', { input: 'sink-test', position: 43, line: 4 }), message: 'no time' };
+    try {
+      await sink.deliver({ events: [event, undated], messageId: 'm1' });
+      await sink.deliver({ events: [event, undated], messageId: 'm1' });
+    } finally {
+      await sink.close();
+    }
+    const rows = await repoQuery(`SELECT message FROM pgwarden_repo.events WHERE source_input = 'sink-test'`);
+    assert.deepEqual(rows, [{ message: 'hello' }]);
+    assert.deepEqual(await repoQuery(`SELECT message FROM pgwarden_repo.undated_events WHERE source_input = 'sink-test'`), [{ message: 'no time' }]);
+  });
+
+  it('two writers storing the same batch at once store it once', async () => {
+    const now = Date.now();
+    const events = Array.from({ length: 2000 }, (_, i) => ({
+      ...newEvent('audit', 'pg15', { input: 'race-test', position: i * 100, line: i + 1 }),
+      ts: new Date(now + i).toISOString(), message: `AUDIT: ${i}`, session_id: 'abc.1',
+      audit: { type: 'SESSION' as const, statement_id: i, substatement_id: 1, class: 'READ', command: 'SELECT', object_type: null,
+        object_name: null, statement: `SELECT ${i}`, parameters: [`p\t${i}`, null], statement_logged: 'yes' as const, rows: 1 },
+    }));
+    const writers = [0, 1].map(() => new RepositoryWriter({ url: cluster.url('repo'), label: 'race' }));
+    try {
+      const results = await Promise.all(writers.map((w) => w.write(events)));
+      assert.equal(results[0]!.inserted + results[1]!.inserted, 2000);
+      assert.equal(results[0]!.duplicates + results[1]!.duplicates, 2000);
+      const again = await writers[0]!.write(events.slice(1000).concat(events.slice(0, 10)));
+      assert.deepEqual(again, { received: 1010, inserted: 0, duplicates: 1010, undated: 0 });
+    } finally {
+      await Promise.all(writers.map((w) => w.close()));
+    }
+    const rows = await repoQuery(`SELECT count(*)::int AS n, count(DISTINCT source_position)::int AS d FROM pgwarden_repo.events WHERE source_input = 'race-test'`);
+    assert.deepEqual(rows, [{ n: 2000, d: 2000 }]);
+    const [one] = await repoQuery(`SELECT parameters FROM pgwarden_repo.events WHERE source_input = 'race-test' AND source_position = 500`);
+    assert.deepEqual(one.parameters, ['p\t5', null]);
+  });
+
+  it('prune drops whole day partitions older than the cutoff', async () => {
+    const old = path.join(tmp, 'old.log');
+    writeFileSync(old, '2020-01-01 10:00:00.000 UTC [77] LOG:  an old line\n2020-01-02 10:00:00.000 UTC [77] LOG:  another\n');
+    const ingest = await runCli(['ingest', old, '--repo', repoUrl, '--prefix', '%m [%p] '], env);
+    assert.match(ingest.stderr, /inserted 2,/);
+    const dry = await runCli(['repo', 'prune', '--older-than', '90d', '--dry-run', '--repo', cluster.url('repo')]);
+    assert.match(dry.stdout, /would drop pgwarden_repo\.events_20200101\nwould drop pgwarden_repo\.events_20200102\n/);
+    const pruned = await runCli(['repo', 'prune', '--older-than', '90d', '--repo', cluster.url('repo')]);
+    assert.equal(pruned.code, 0, pruned.stderr);
+    assert.match(pruned.stdout, /dropped pgwarden_repo\.events_20200101/);
+    assert.match(pruned.stdout, /2 partitions dropped/);
+    const left = await repoQuery(`SELECT count(*)::int AS n FROM pgwarden_repo.events WHERE ts < '2021-01-01'`);
+    assert.equal(left[0].n, 0);
+    const today = await repoQuery(`SELECT count(*)::int AS n FROM pgwarden_repo.events WHERE source_input = $1`, [logCopy]);
+    assert.ok(today[0].n > 20, 'recent partitions stay');
+  });
+
+  it('says what is wrong in one line', async () => {
+    const none = await runCli(['report', 'audit', '--repo', cluster.url('postgres')]);
+    assert.equal(none.code, 5);
+    assert.match(none.stderr, /^Error: this database holds no pgwarden repository/);
+    const badAge = await runCli(['repo', 'prune', '--older-than', 'soon', '--repo', repoUrl], env);
+    assert.equal(badAge.code, 2);
+    assert.match(badAge.stderr, /--older-than "soon" is not a duration/);
+    const stranger = new URL(repoUrl);
+    stranger.username = 'app%20user';
+    const denied = await runCli(['report', 'audit', '--repo', stranger.toString()], { PGPASSWORD: 'pw1' });
+    assert.equal(denied.code, 4, denied.stderr);
+    assert.match(denied.stderr, /^Error: permission denied .*\n {2}Writing needs pgwarden_repo_writer .*reports need pgwarden_repo_reader/);
+    const noRepo = await runCli(['ingest', logCopy], { PGWARDEN_REPO: '' });
+    assert.equal(noRepo.code, 2);
+    assert.match(noRepo.stderr, /no repository named/);
+  });
+});
