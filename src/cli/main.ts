@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { PgwardenError } from '../core/errors.ts';
 import { PGWARDEN_VERSION } from '../core/version.ts';
 import { registerAlertsCommands } from './alerts.ts';
+import { registerCollectCommand } from './collect.ts';
 import { registerDdlCommands } from './ddl.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerGuardCommands } from './guard.ts';
@@ -36,6 +37,7 @@ docs/config.md, docs/errors.md`);
   registerReportCommands(program);
   registerAlertsCommands(program);
   registerParseCommand(program);
+  registerCollectCommand(program);
   registerMonitorCommands(program);
   // Every subcommand reports usage errors the same way as the top level.
   const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];

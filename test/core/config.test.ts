@@ -82,7 +82,8 @@ pipeline:
     assert.equal(mail.type, 'email');
     assert.equal(mail.type === 'email' && mail.tls, 'starttls', 'TLS is required by default');
     assert.equal(mail.type === 'email' && mail.port, 587);
-    assert.equal(config.pipeline.sources['prod-ddl']!.tamper_check_seconds, 30);
+    const ddl = config.pipeline.sources['prod-ddl']!;
+    assert.equal(ddl.type === 'ddl' && ddl.tamper_check_seconds, 30);
     assert.equal(config.pipeline.batch.window_seconds, 2);
     assert.equal(config.pipeline.retry.max_seconds, 300);
   });

@@ -1,0 +1,60 @@
+// JSON lines sink: one event per line (the event model, src/core/event.ts), appended to a file
+// or written to standard output. For a file, a batch counts as delivered once it is written and
+// fsync'ed; for standard output, once the stream has taken it.
+import { open, type FileHandle } from 'node:fs/promises';
+import type { JsonlSinkConfig } from '../../core/config.ts';
+import { PgwardenError } from '../../core/errors.ts';
+import type { PgwardenEvent } from '../../core/event.ts';
+import { compileMatch } from '../match.ts';
+import type { Pending, Sink } from '../types.ts';
+
+export function jsonLines(events: PgwardenEvent[]): string {
+  let text = '';
+  for (const event of events) text += `${JSON.stringify(event)}\n`;
+  return text;
+}
+
+function writeStdout(text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(text, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+export function createJsonlSink(name: string, config: JsonlSinkConfig): Sink {
+  const accepts = compileMatch(config.match, config.ignore);
+  let handle: FileHandle | null = null;
+  const file = async (): Promise<FileHandle> => {
+    if (handle) return handle;
+    try {
+      handle = await open(config.path, 'a', 0o640);
+    } catch (error) {
+      throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sinks.${name}.path: cannot open ${config.path} for appending: ${(error as Error).message}`, { cause: error });
+    }
+    return handle;
+  };
+  return {
+    name,
+    type: 'jsonl',
+    inputs: config.inputs,
+    accepts: (event) => accepts(event),
+    async deliver(pending: Pending): Promise<void> {
+      const text = jsonLines(pending.events);
+      if (config.path === '-') return writeStdout(text);
+      const fh = await file();
+      try {
+        await fh.appendFile(text, 'utf8');
+        if (config.fsync) await fh.datasync();
+      } catch (error) {
+        // reopen next time (the disk may come back, the file may have been moved away)
+        handle = null;
+        await fh.close().catch(() => undefined);
+        throw error;
+      }
+    },
+    async close(): Promise<void> {
+      const fh = handle;
+      handle = null;
+      await fh?.close();
+    },
+  };
+}
