@@ -144,19 +144,48 @@ export function redactSql(sql: string): string {
   return out;
 }
 
-/** A copy of the event with its SQL text and parameters redacted as configured (the event itself is not changed). */
+function csv(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+/** The AUDIT: message as pgAudit writes it, from the (redacted) audit fields. */
+export function auditMessage(audit: NonNullable<PgwardenEvent['audit']>): string {
+  const statement = audit.statement_logged === 'no' ? '<not logged>'
+    : audit.statement_logged === 'previously' ? '<previously logged>' : csv(audit.statement ?? '');
+  const parameters = audit.parameters === null ? (audit.statement_logged === 'previously' ? '<previously logged>' : '<not logged>')
+    : audit.parameters.length === 0 ? '<none>' : csv(audit.parameters.map((p) => csv(p ?? '')).join(','));
+  const fields = [audit.type, String(audit.statement_id), String(audit.substatement_id), audit.class, audit.command,
+    csv(audit.object_type ?? ''), csv(audit.object_name ?? ''), statement, parameters];
+  if (audit.rows !== null) fields.push(String(audit.rows));
+  return `AUDIT: ${fields.join(',')}`;
+}
+
+/** Log lines that carry a statement: log_statement, log_min_duration_statement, extended-protocol steps. */
+const STATEMENT_MESSAGE = /^((?:duration: [\d.]+ ms\s+)?(?:statement|(?:execute|parse|bind) [^:\n]*): )([\s\S]*)$/;
+
+/**
+ * A copy of the event with its SQL text and parameters redacted as configured (the event itself
+ * is not changed): the audit statement and parameters, the AUDIT: message rebuilt from them, the
+ * query text, the DDL statement, statements in `statement:`/`execute …:` messages and the
+ * `parameters: $1 = '…'` detail. Error messages and details in prose are left as they are.
+ */
 export function redactEvent(event: PgwardenEvent, options: RedactOptions): PgwardenEvent {
   if (!options.literals && !options.parameters) return event;
   const copy: PgwardenEvent = { ...event };
   if (options.literals) {
     if (copy.query !== null) copy.query = redactSql(copy.query);
     if (copy.ddl !== null && copy.ddl.statement !== null) copy.ddl = { ...copy.ddl, statement: redactSql(copy.ddl.statement) };
+    const statement = copy.message === null || copy.audit !== null ? null : STATEMENT_MESSAGE.exec(copy.message);
+    if (statement) copy.message = statement[1]! + redactSql(statement[2]!);
   }
+  if (options.parameters && copy.detail !== null && copy.detail.startsWith('parameters: ')) copy.detail = redactSql(copy.detail);
   if (copy.audit !== null) {
     const audit = { ...copy.audit };
     if (options.literals && audit.statement !== null) audit.statement = redactSql(audit.statement);
     if (options.parameters && audit.parameters !== null) audit.parameters = audit.parameters.map((p) => (p === null ? null : MASK));
     copy.audit = audit;
+    // the raw AUDIT: line would give away what was masked
+    if (copy.message !== null) copy.message = auditMessage(audit);
   }
   return copy;
 }

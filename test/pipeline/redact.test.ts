@@ -126,3 +126,28 @@ describe('redactEvent', () => {
     assert.equal(redactEvent(event, { literals: false, parameters: false }), event);
   });
 });
+
+describe('redactEvent on parsed log records', () => {
+  it('leaves no literal in any field of an audit record, a statement log line or a parameters detail', async () => {
+    const { parseText } = await import('../../src/logs/index.ts');
+    const log = [
+      `2026-11-22 10:00:00.123 UTC [42] alice@shop LOG:  AUDIT: SESSION,1,1,WRITE,INSERT,TABLE,public.t,"INSERT INTO t VALUES ($1, 'lit-secret', 4711)","param-secret,x y"`,
+      `2026-11-22 10:00:01.000 UTC [42] alice@shop LOG:  duration: 0.5 ms  statement: UPDATE t SET card = '4111-secret' WHERE id = 98765`,
+      `2026-11-22 10:00:02.000 UTC [42] alice@shop LOG:  execute <unnamed>: SELECT * FROM t WHERE name = $1`,
+      `2026-11-22 10:00:02.000 UTC [42] alice@shop DETAIL:  parameters: $1 = 'bind-secret'`,
+      '',
+    ].join('\n');
+    const { events, errors } = parseText(log, { input: 'x.log', prefix: '%m [%p] %q%u@%d ' });
+    assert.deepEqual(errors, []);
+    assert.equal(events.length, 3);
+    const redacted = events.map((e) => redactEvent(e, { literals: true, parameters: true }));
+    const text = JSON.stringify(redacted);
+    for (const secret of ['lit-secret', '4711', 'param-secret', '4111-secret', '98765', 'bind-secret']) {
+      assert.ok(JSON.stringify(events).includes(secret), `the log has ${secret}`);
+      assert.ok(!text.includes(secret), `${secret} is masked`);
+    }
+    assert.equal(redacted[0]!.message, 'AUDIT: SESSION,1,1,WRITE,INSERT,TABLE,public.t,"INSERT INTO t VALUES ($1, ?, ?)","?,?"');
+    assert.equal(redacted[1]!.message, 'duration: 0.5 ms  statement: UPDATE t SET card = ? WHERE id = ?');
+    assert.equal(redacted[2]!.detail, 'parameters: $1 = ?');
+  });
+});

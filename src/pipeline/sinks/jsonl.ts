@@ -20,16 +20,37 @@ function writeStdout(text: string): Promise<void> {
   });
 }
 
+/**
+ * A line cut short by a crash in the middle of a write (that batch was not settled, so it is
+ * sent again): the file is cut back to its last complete line.
+ */
+async function cutTornLine(fh: FileHandle): Promise<void> {
+  const { size } = await fh.stat();
+  if (size === 0) return;
+  const last = Buffer.alloc(1);
+  await fh.read(last, 0, 1, size - 1);
+  if (last[0] === 0x0a) return;
+  const window = Math.min(size, 64 * 1024 * 1024);
+  const tail = Buffer.alloc(window);
+  await fh.read(tail, 0, window, size - window);
+  const newline = tail.lastIndexOf(0x0a);
+  await fh.truncate(newline < 0 ? size - window : size - window + newline + 1);
+  await fh.datasync();
+}
+
 export function createJsonlSink(name: string, config: JsonlSinkConfig): Sink {
   const accepts = compileMatch(config.match, config.ignore);
   let handle: FileHandle | null = null;
   const file = async (): Promise<FileHandle> => {
     if (handle) return handle;
+    let fh: FileHandle;
     try {
-      handle = await open(config.path, 'a', 0o640);
+      fh = await open(config.path, 'a+', 0o640);
     } catch (error) {
       throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sinks.${name}.path: cannot open ${config.path} for appending: ${(error as Error).message}`, { cause: error });
     }
+    await cutTornLine(fh);
+    handle = fh;
     return handle;
   };
   return {

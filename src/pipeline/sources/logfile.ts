@@ -49,6 +49,8 @@ export interface LogfileState {
   version: number;
   source: string;
   files: Record<string, FileState>;
+  /** how many inputs each path has named: a reused name or a truncated file gets `path#2`, `path#3`, … */
+  names: Record<string, number>;
 }
 
 interface Tracked {
@@ -160,16 +162,27 @@ export class LogfileSource implements Source {
     try {
       text = readFileSync(this.statePath, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: STATE_VERSION, source: this.input, files: {} };
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: STATE_VERSION, source: this.input, files: {}, names: {} };
       throw new PgwardenError('PGW_ERR_CONFIG', `cannot read the checkpoints in ${this.statePath}: ${(error as Error).message}`, { cause: error });
     }
     try {
       const parsed = JSON.parse(text) as LogfileState;
       if (parsed.version !== STATE_VERSION || typeof parsed.files !== 'object') throw new Error(`unknown version ${String(parsed.version)}`);
+      parsed.names ??= {};
       return parsed;
     } catch (error) {
       throw new PgwardenError('PGW_ERR_CONFIG', `the checkpoints in ${this.statePath} are unreadable (${(error as Error).message}); move the file away to start over from the beginning of the logs`, { cause: error });
     }
+  }
+
+  /**
+   * The source.input of a file's events: its path, unique for the life of the checkpoints, so that
+   * (input, position) identifies a record even when rotation reuses a name or truncates a file.
+   */
+  private newInput(path: string): string {
+    const n = (this.state.names[path] ?? 0) + 1;
+    this.state.names[path] = n;
+    return n === 1 ? path : `${path}#${n}`;
   }
 
   /** The checkpoints as stored (for tests and `status`). */
@@ -275,6 +288,9 @@ export class LogfileSource implements Source {
         changed = true;
       }
     }
+    // new files' input names are durable before their events can be delivered
+    if (changed) await this.save();
+    changed = false;
     for (const tracked of this.files.values()) if (await this.read(tracked)) changed = true;
     for (const tracked of [...this.files.values()]) if (this.finished(tracked)) {
       await tracked.handle.close().catch(() => undefined);
@@ -307,7 +323,7 @@ export class LogfileSource implements Source {
       this.log.info({ source: this.name, file: path }, 'log file is not the one checkpointed under its inode; reading it from the start');
       state = undefined;
     }
-    state ??= { input: path, path, dev, ino, head: head.toString('hex'), sinks: {} };
+    state ??= { input: this.newInput(path), path, dev, ino, head: head.toString('hex'), sinks: {} };
     state.path = path;
     this.state.files[key] = state;
     for (const lane of this.lanes.values()) state.sinks[lane.sink.name] ??= { offset: 0, line: 1, delivered: false };
@@ -337,9 +353,11 @@ export class LogfileSource implements Source {
     // truncated (copytruncate), or rewritten from the start?
     const head = await this.readHead(tracked.handle);
     if (info.size < tracked.readOffset || !sameHead(tracked.head, head)) {
+      // its new input name is saved before any of its events are read
       this.truncated(tracked, head);
-      changed = true;
-    } else if (head.length > tracked.head.length) {
+      return true;
+    }
+    if (head.length > tracked.head.length) {
       tracked.head = head;
       tracked.state.head = head.toString('hex');
       changed = true;
@@ -437,6 +455,7 @@ export class LogfileSource implements Source {
     tracked.base = { offset: 0, line: 1 };
     tracked.head = head;
     tracked.state.head = head.toString('hex');
+    tracked.state.input = this.newInput(tracked.state.path);
     tracked.flushed = true;
     tracked.lastGrowth = Date.now();
     tracked.parser = null;
