@@ -1,6 +1,7 @@
 // JSON lines sink: one event per line (the event model, src/core/event.ts), appended to a file
 // or written to standard output. For a file, a batch counts as delivered once it is written and
 // fsync'ed; for standard output, once the stream has taken it.
+import { closeSync, openSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { JsonlSinkConfig } from '../../core/config.ts';
 import { PgwardenError } from '../../core/errors.ts';
@@ -40,6 +41,14 @@ async function cutTornLine(fh: FileHandle): Promise<void> {
 
 export function createJsonlSink(name: string, config: JsonlSinkConfig): Sink {
   const accepts = compileMatch(config.match, config.ignore);
+  if (config.path !== '-') {
+    // fail at start, not at the first batch, when the file cannot be written
+    try {
+      closeSync(openSync(config.path, 'a', 0o640));
+    } catch (error) {
+      throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sinks.${name}.path: cannot open ${config.path} for appending: ${(error as Error).message}`, { cause: error });
+    }
+  }
   let handle: FileHandle | null = null;
   const file = async (): Promise<FileHandle> => {
     if (handle) return handle;

@@ -185,6 +185,13 @@ export class LogfileSource implements Source {
     return n === 1 ? path : `${path}#${n}`;
   }
 
+  /** Parsed events held in memory, waiting for some sink (back-pressure keeps it near MAX_BUFFERED_EVENTS). */
+  get buffered(): number {
+    let n = 0;
+    for (const tracked of this.files.values()) n += tracked.events.length;
+    return n;
+  }
+
   /** The checkpoints as stored (for tests and `status`). */
   get checkpoints(): LogfileState {
     return this.state;
