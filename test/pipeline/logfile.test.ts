@@ -113,3 +113,28 @@ describe('logfile source', () => {
     assert.deepEqual(Object.values(state.files).map((f) => f.path), [join(dir, 'logs', 'postgresql-2.log')]);
   });
 });
+
+describe('logfile source parse errors', () => {
+  it('counts unreadable lines, and goes on with the records around them', async () => {
+    const dir = join(root, 'errors');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(dir, 'logs'), { recursive: true });
+    const record = (n: number) => `${JSON.stringify({ timestamp: '2026-11-22 10:00:00.123 UTC', pid: n, error_severity: 'LOG', message: `record ${n}` })}\n`;
+    writeFileSync(join(dir, 'logs', 'postgresql-1.log'), `${record(1)}{"timestamp": "cut short\n${record(2)}not json at all\n${record(3)}`);
+    const src = source(dir);
+    const lane = src.lane(sink('out'));
+    await src.start();
+    const got: PgwardenEvent[] = [];
+    try {
+      await waitFor(async () => {
+        while (await drain(lane, 10, got) > 0) { /* keep going */ }
+        return got.length >= 3;
+      }, 10_000, 'three records');
+    } finally {
+      await src.stop();
+    }
+    assert.deepEqual(got.map((e) => e.message), ['record 1', 'record 2', 'record 3']);
+    assert.equal(src.parseErrors, 2);
+    assert.deepEqual(got.map((e) => e.source.line), [1, 3, 5], 'line numbers count the unreadable lines');
+  });
+});
