@@ -25,6 +25,8 @@ const READ_CHUNK = 1024 * 1024;
 const HEAD_BYTES = 128;
 const DETECT_BYTES = 64 * 1024;
 const STATE_VERSION = 1;
+/** File names remembered for unique inputs. */
+const MAX_NAMES = 1000;
 
 /** Where a sink stands in one file: the next record starts at `offset` (on `line`); `delivered` means the record at `offset` itself was already delivered. */
 export interface Checkpoint {
@@ -181,7 +183,12 @@ export class LogfileSource implements Source {
    */
   private newInput(path: string): string {
     const n = (this.state.names[path] ?? 0) + 1;
-    this.state.names[path] = n;
+    delete this.state.names[path];
+    this.state.names[path] = n; // most recent last
+    // remember the last MAX_NAMES names (timestamped log names are never reused; weekday names are, often)
+    const names = Object.keys(this.state.names);
+    const inUse = new Set(Object.values(this.state.files).map((f) => f.path));
+    for (let i = 0; i < names.length - MAX_NAMES; i++) if (!inUse.has(names[i]!)) delete this.state.names[names[i]!];
     return n === 1 ? path : `${path}#${n}`;
   }
 
