@@ -11,6 +11,7 @@ const BIN = fileURLToPath(new URL('../../bin/pgwarden.js', import.meta.url));
 export interface Daemon {
   child: ChildProcess;
   stderr: () => string;
+  stdout: () => string;
   /** Sends the signal and resolves with the exit code (or the signal's name). */
   stop(signal: NodeJS.Signals): Promise<number | string>;
 }
@@ -20,12 +21,14 @@ export function startCollect(config: string): Daemon {
     env: { ...process.env, PGWARDEN_CONFIG: '', PGWARDEN_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
+  let stdout = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  child.stdout!.resume();
+  child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
   const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
   return {
     child,
     stderr: () => stderr,
+    stdout: () => stdout,
     async stop(signal) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const [code, sig] = await exited;

@@ -143,6 +143,20 @@ describe('pgwarden collect', () => {
     assert.equal(file.sinks.writes!.delivered, true);
   });
 
+  it('writes JSON lines to standard output with path: -, diagnostics to standard error', async () => {
+    const { logs, config } = setup('stdout', "    out: { type: jsonl, path: '-' }");
+    writeFileSync(join(logs, 'postgresql-1.log'), lines(1, 25));
+    const daemon = startCollect(config);
+    try {
+      await waitFor(async () => daemon.stdout().split('\n').length > 25, 20_000, '25 lines on standard output');
+    } finally {
+      assert.equal(await daemon.stop('SIGTERM'), 0);
+    }
+    const events = daemon.stdout().trim().split('\n').map((line) => JSON.parse(line) as { audit: { statement_id: number } });
+    assert.deepEqual(events.map((e) => e.audit.statement_id), range(1, 25));
+    assert.match(daemon.stderr(), /"msg":"collecting"/);
+  });
+
   it('says what is wrong with the config in one line', async () => {
     const noSink = join(root, 'nosink.yaml');
     writeFileSync(noSink, `pipeline:\n  sources:\n    pglog: { type: logfile, path: ${root}, server: db1 }\n`);
