@@ -141,6 +141,8 @@ export class LogfileSource implements Source {
   /** parse errors so far (each is also logged, at most one line per second) */
   parseErrors = 0;
   private lastErrorLog = 0;
+  private readonly unreadable = new Set<string>();
+  private directoryProblem: string | null = null;
   private unloggedErrors = 0;
 
   constructor(options: LogfileSourceOptions) {
@@ -254,8 +256,12 @@ export class LogfileSource implements Source {
         try {
           await this.scanOnce();
         } catch (error) {
-          this.log.warn({ source: this.name, err: (error as Error).message }, 'cannot read the log directory');
+          const message = (error as Error).message;
+          if (message !== this.directoryProblem) this.log.warn({ source: this.name, err: message }, 'cannot follow the log directory (or save its checkpoints)');
+          this.directoryProblem = message;
+          continue;
         }
+        this.directoryProblem = null;
       } while (this.rescan && !this.stopped);
     })().finally(() => {
       this.scanning = null;
@@ -327,9 +333,12 @@ export class LogfileSource implements Source {
     try {
       handle = await open(path, 'r');
     } catch (error) {
-      this.log.warn({ source: this.name, file: path, err: (error as Error).message }, 'cannot open log file');
+      // said once per file, not at every scan
+      if (!this.unreadable.has(key)) this.log.warn({ source: this.name, file: path, err: (error as Error).message }, 'cannot open log file');
+      this.unreadable.add(key);
       return;
     }
+    this.unreadable.delete(key);
     const head = await this.readHead(handle);
     let state = this.state.files[key];
     if (state && !sameHead(Buffer.from(state.head, 'hex'), head)) {
