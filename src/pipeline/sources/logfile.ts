@@ -7,7 +7,7 @@
 //
 // Reading goes only as fast as the slowest sink settles: a file is read while fewer than
 // MAX_BUFFERED_EVENTS of its events wait in memory for some sink.
-import { mkdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import { open, readdir, rename, stat, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +159,9 @@ export class LogfileSource implements Source {
       throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sources.${options.input}.state_dir: cannot create ${dir}: ${(error as Error).message}`, { cause: error });
     }
     this.state = this.loadState();
+    // a temporary file left by a crash in the middle of a save
+    const stem = `logfile-${options.input}.json.`;
+    for (const name of readdirSync(dir)) if (name.startsWith(stem) && name.endsWith('.tmp')) rmSync(join(dir, name), { force: true });
   }
 
   private loadState(): LogfileState {
