@@ -169,6 +169,11 @@ describe('pgwarden collect', () => {
     const b = await runCli(['collect', '--config', badPath]);
     assert.equal(b.code, 2);
     assert.match(b.stderr, /pipeline\.sources\.pglog\.path: .*nope: ENOENT/);
+    const badPrefix = join(root, 'badprefix.yaml');
+    writeFileSync(badPrefix, `pipeline:\n  sources:\n    pglog: { type: logfile, path: ${root}, server: db1, prefix: '%m [%p] %', state_dir: ${join(root, 'st')} }\n  sinks:\n    out: { type: jsonl, path: '-' }\n`);
+    const d = await runCli(['collect', '--config', badPrefix]);
+    assert.equal(d.code, 2);
+    assert.match(d.stderr, /pipeline\.sources\.pglog\.prefix: .*ends with a lone %/);
     const badKey = join(root, 'badkey.yaml');
     writeFileSync(badKey, `pipeline:\n  sinks:\n    out: { type: jsonl, path: '-', redact: { literal: true } }\n`);
     const c = await runCli(['collect', '--config', badKey]);

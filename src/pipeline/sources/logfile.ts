@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { LogfileSourceConfig } from '../../core/config.ts';
 import { PgwardenError } from '../../core/errors.ts';
 import type { ParseError, PgwardenEvent } from '../../core/event.ts';
-import { createParser, detectFormat, detectPrefix, type LogFormat, type LogParser } from '../../logs/index.ts';
+import { compilePrefix, createParser, detectFormat, detectPrefix, type LogFormat, type LogParser } from '../../logs/index.ts';
 import type { Lane, Pending, Sink, Source, Wake } from '../types.ts';
 
 /** Events of one file held in memory for the slowest sink before reading pauses. */
@@ -151,6 +151,13 @@ export class LogfileSource implements Source {
     this.config = options.config;
     this.log = options.log;
     this.matcher = globRegex(options.config.pattern);
+    if (options.config.prefix !== undefined) {
+      try {
+        compilePrefix(options.config.prefix);
+      } catch (error) {
+        throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sources.${options.input}.prefix: ${(error as Error).message}`, { cause: error });
+      }
+    }
     const dir = options.config.state_dir ?? defaultStateDir();
     this.statePath = join(dir, `logfile-${options.input}.json`);
     try {
