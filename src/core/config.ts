@@ -3,6 +3,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { PgwardenError } from './errors.ts';
+import { EVENT_KINDS } from './event.ts';
 
 const secretSource = z.strictObject({
   /** Name of an environment variable holding the password. */
@@ -52,11 +53,39 @@ const ddlSourceSchema = z.strictObject({
   poll_seconds: z.number().positive().max(3600).default(30),
 });
 
+/** Filter lists of a sink (src/pipeline/filter.ts): case-insensitive, `*` wildcards. */
+const filterListsSchema = z.strictObject({
+  kinds: z.array(z.enum(EVENT_KINDS)).min(1).optional(),
+  /** pgAudit classes: READ, WRITE, FUNCTION, ROLE, DDL, MISC, MISC_SET */
+  classes: z.array(z.string().min(1)).min(1).optional(),
+  /** pgAudit commands or DDL command tags ('DELETE', 'DROP *') */
+  commands: z.array(z.string().min(1)).min(1).optional(),
+  users: z.array(z.string().min(1)).min(1).optional(),
+  databases: z.array(z.string().min(1)).min(1).optional(),
+  applications: z.array(z.string().min(1)).min(1).optional(),
+});
+
+const filterSchema = z.strictObject({
+  include: filterListsSchema.optional(),
+  exclude: filterListsSchema.optional(),
+  /** Guardium-style words in the statement or message: '?delete ?insert' (any of), 'word' (must), '-word' (must not) */
+  event_filter: z.string().optional(),
+});
+
+const redactSchema = z.strictObject({
+  /** mask string and number literals in statements and query text */
+  literals: z.boolean().default(false),
+  /** replace bind parameters with '?' */
+  parameters: z.boolean().default(false),
+});
+
 const sinkCommon = {
   /** sources this sink takes events from (default: all) */
   inputs: z.array(componentName).min(1).optional(),
   match: matchSchema.optional(),
   ignore: matchSchema.optional(),
+  filter: filterSchema.optional(),
+  redact: redactSchema.optional(),
 };
 
 const emailSinkSchema = secretSource.extend({
@@ -98,9 +127,51 @@ const repositorySinkSchema = secretSource.extend({
   server: z.string().min(1).optional(),
 });
 
+const logfileSourceSchema = z.strictObject({
+  type: z.literal('logfile'),
+  /** the log directory */
+  path: z.string().min(1),
+  /** file names to follow in it (`*` and `?` wildcards) */
+  pattern: z.string().min(1).default('*.log'),
+  format: z.enum(['auto', 'stderr', 'csvlog', 'jsonlog']).default('auto'),
+  /** log_line_prefix of a stderr log (default: recognised from the file) */
+  prefix: z.string().optional(),
+  /** the `server` of every event */
+  server: z.string().min(1),
+  /** where checkpoints are kept (default: ~/.local/state/pgwarden) */
+  state_dir: z.string().min(1).optional(),
+  /** a stderr record is complete when the next begins: after this long without new bytes, the held one is sent */
+  idle_flush_ms: z.number().int().min(10).max(600_000).default(1000),
+  /** how often to look for new, rotated or grown files (besides fs.watch) */
+  poll_ms: z.number().int().min(10).max(600_000).default(1000),
+});
+
+const jsonlSinkSchema = z.strictObject({
+  type: z.literal('jsonl'),
+  ...sinkCommon,
+  /** a file to append to, or '-' for standard output */
+  path: z.string().min(1),
+  /** fsync the file before a batch counts as delivered */
+  fsync: z.boolean().default(true),
+});
+
+const syslogSinkSchema = z.strictObject({
+  type: z.literal('syslog'),
+  ...sinkCommon,
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(1).max(65535).default(514),
+  protocol: z.enum(['udp', 'tcp']).default('udp'),
+  /** syslog facility name (local0 … local7, daemon, auth, authpriv, user) */
+  facility: z.enum(['kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7']).default('local0'),
+  app_name: z.string().regex(/^[\x21-\x7e]{1,48}$/, 'printable ASCII without spaces, at most 48 characters').default('pgwarden'),
+  /** HOSTNAME field (default: this machine's host name) */
+  hostname: z.string().regex(/^[\x21-\x7e]{1,255}$/, 'printable ASCII without spaces').optional(),
+  timeout_seconds: z.number().positive().max(600).default(10),
+});
+
 const pipelineSchema = z.strictObject({
-  sources: z.record(componentName, z.discriminatedUnion('type', [ddlSourceSchema], { error: 'type must be ddl' })).default({}),
-  sinks: z.record(componentName, z.discriminatedUnion('type', [emailSinkSchema, webhookSinkSchema, repositorySinkSchema], { error: 'type must be email, webhook or repository' })).default({}),
+  sources: z.record(componentName, z.discriminatedUnion('type', [ddlSourceSchema, logfileSourceSchema], { error: 'type must be ddl or logfile' })).default({}),
+  sinks: z.record(componentName, z.discriminatedUnion('type', [emailSinkSchema, webhookSinkSchema, repositorySinkSchema, jsonlSinkSchema, syslogSinkSchema], { error: 'type must be email, webhook, repository, jsonl or syslog' })).default({}),
   batch: z.strictObject({
     /** after a change arrives, wait this long so that a burst goes out as one message */
     window_seconds: z.number().min(0).max(600).default(2),
@@ -150,6 +221,11 @@ export type MatchConfig = z.infer<typeof matchSchema>;
 export type DdlSourceConfig = z.infer<typeof ddlSourceSchema>;
 export type EmailSinkConfig = z.infer<typeof emailSinkSchema>;
 export type WebhookSinkConfig = z.infer<typeof webhookSinkSchema>;
+export type LogfileSourceConfig = z.infer<typeof logfileSourceSchema>;
+export type JsonlSinkConfig = z.infer<typeof jsonlSinkSchema>;
+export type SyslogSinkConfig = z.infer<typeof syslogSinkSchema>;
+export type SinkFilterConfig = z.infer<typeof filterSchema>;
+export type RedactConfig = z.infer<typeof redactSchema>;
 export type MonitorConfig = z.infer<typeof monitorSchema>;
 export type RepositorySinkConfig = z.infer<typeof repositorySinkSchema>;
 
@@ -197,7 +273,7 @@ function checkPipelineReferences(config: Config, file: string, line: (path: Prop
   };
   const sources = Object.keys(config.pipeline.sources);
   for (const [name, source] of Object.entries(config.pipeline.sources)) {
-    if (source.server && !config.servers[source.server]) {
+    if (source.type === 'ddl' && source.server && !config.servers[source.server]) {
       fail(['pipeline', 'sources', name, 'server'], `"${source.server}" is not one of servers (${Object.keys(config.servers).join(', ') || 'none defined'})`);
     }
   }

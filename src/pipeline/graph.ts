@@ -3,8 +3,10 @@
 // it tells the source to settle it; a failure is recorded and retried with jittered
 // exponential backoff, keeping the batch (and its id) as it was.
 import type { Logger } from 'pino';
-import type { PipelineConfig } from '../core/config.ts';
-import type { Lane, Sink, Source } from './types.ts';
+import type { PipelineConfig, RedactConfig } from '../core/config.ts';
+import { compileFilter } from './filter.ts';
+import { redactEvent } from './redact.ts';
+import type { Lane, Pending, Sink, Source } from './types.ts';
 
 export interface Graph {
   sources: Source[];
@@ -35,7 +37,29 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * The sink as the graph runs it: its `filter` from the config joins its own match/ignore rules
+ * in accepts() (sources that settle unwanted events on the way ask it too).
+ */
+export function filteredSink(sink: Sink, config: PipelineConfig): Sink {
+  const sinkConfig = Object.hasOwn(config.sinks, sink.name) ? config.sinks[sink.name] : undefined;
+  if (!sinkConfig?.filter) return sink;
+  const filter = compileFilter(sinkConfig.filter);
+  return {
+    name: sink.name, type: sink.type, inputs: sink.inputs,
+    accepts: (event) => sink.accepts(event) && filter(event),
+    deliver: (pending) => sink.deliver(pending),
+    close: () => sink.close(),
+  };
+}
+
+function redactionOf(sink: Sink, config: PipelineConfig): RedactConfig | undefined {
+  const redact = Object.hasOwn(config.sinks, sink.name) ? config.sinks[sink.name]?.redact : undefined;
+  return redact && (redact.literals || redact.parameters) ? redact : undefined;
+}
+
 async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineConfig, signal: AbortSignal, log: Logger): Promise<void> {
+  const redact = redactionOf(sink, config);
   let attempts = 0;
   let sourceErrors = 0;
   const where = { source: source.name, sink: sink.name };
@@ -57,8 +81,22 @@ async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineC
       if (wake === 'change' && config.batch.window_seconds > 0) await sleep(config.batch.window_seconds * 1000, signal);
       continue;
     }
+    // The sink's filter and redaction: what it does not want is settled without delivery,
+    // and what it gets is redacted first (the source settles the batch as it gave it).
+    const shown = pending.events.filter((event) => sink.accepts(event));
+    if (shown.length === 0) {
+      try {
+        await lane.settle(pending);
+      } catch (error) {
+        log.warn({ ...where, err: (error as Error).message }, 'cannot record filtered events');
+        await sleep(backoff(1, config.retry), signal);
+      }
+      continue;
+    }
+    const delivered: Pending = shown.length === pending.events.length && !redact ? pending
+      : { messageId: pending.messageId, events: redact ? shown.map((event) => redactEvent(event, redact)) : shown };
     try {
-      await sink.deliver(pending);
+      await sink.deliver(delivered);
     } catch (error) {
       attempts += 1;
       const delay = backoff(attempts, config.retry);
@@ -82,7 +120,8 @@ async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineC
 export async function runGraph(graph: Graph, config: PipelineConfig, log: Logger): Promise<Running> {
   const controller = new AbortController();
   const lanes: Promise<void>[] = [];
-  const pairs = graph.sinks.flatMap((sink) => graph.sources
+  const sinks = graph.sinks.map((sink) => filteredSink(sink, config));
+  const pairs = sinks.flatMap((sink) => graph.sources
     .filter((source) => !sink.inputs || sink.inputs.includes(source.input))
     .map((source) => ({ source, sink, lane: source.lane(sink) })));
   // Lanes exist before the sources start, so that a first tamper finding reaches every sink.

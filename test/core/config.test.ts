@@ -82,14 +82,15 @@ pipeline:
     assert.equal(mail.type, 'email');
     assert.equal(mail.type === 'email' && mail.tls, 'starttls', 'TLS is required by default');
     assert.equal(mail.type === 'email' && mail.port, 587);
-    assert.equal(config.pipeline.sources['prod-ddl']!.tamper_check_seconds, 30);
+    const ddl = config.pipeline.sources['prod-ddl']!;
+    assert.equal(ddl.type === 'ddl' && ddl.tamper_check_seconds, 30);
     assert.equal(config.pipeline.batch.window_seconds, 2);
     assert.equal(config.pipeline.retry.max_seconds, 300);
   });
 
   it('refuses pipeline mistakes with the file, line and key', () => {
     const base = 'pipeline:\n  sources:\n    ddl1: { type: ddl }\n  sinks:\n';
-    assert.match(configError(base + '    s: { type: sms, to: [x] }\n'), /^pgwarden\.yaml:5: pipeline\.sinks\.s\.type: type must be email, webhook or repository/);
+    assert.match(configError(base + '    s: { type: sms, to: [x] }\n'), /^pgwarden\.yaml:5: pipeline\.sinks\.s\.type: type must be email, webhook, repository, jsonl or syslog/);
     assert.match(configError(base + '    s: { type: webhook, url: "https://h.example.com", match: { command: [x] } }\n'),
       /pipeline\.sinks\.s\.match\.command: unknown key \(allowed here: kinds, databases, users, commands\)/);
     assert.match(configError(base + '    s: { type: email, host: h, from: nobody, to: [a@b.c] }\n'), /pipeline\.sinks\.s\.from: must be an email address/);

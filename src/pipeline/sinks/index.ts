@@ -2,10 +2,12 @@
 import type { Config, PipelineConfig } from '../../core/config.ts';
 import type { Sink } from '../types.ts';
 import { createEmailSink } from './email.ts';
+import { createJsonlSink } from './jsonl.ts';
 import { createRepositorySink } from './repository.ts';
+import { createSyslogSink } from './syslog.ts';
 import { createWebhookSink } from './webhook.ts';
 
-export const SINK_TYPES = ['email', 'webhook', 'repository'] as const;
+export const SINK_TYPES = ['email', 'webhook', 'repository', 'jsonl', 'syslog'] as const;
 
 /** `root`: the whole config, for sinks that refer to servers: or the top-level repository:. */
 export function createSink(name: string, config: PipelineConfig['sinks'][string], root?: Config): Sink {
@@ -13,5 +15,7 @@ export function createSink(name: string, config: PipelineConfig['sinks'][string]
     case 'email': return createEmailSink(name, config);
     case 'webhook': return createWebhookSink(name, config);
     case 'repository': return createRepositorySink(name, config, root);
+    case 'jsonl': return createJsonlSink(name, config);
+    case 'syslog': return createSyslogSink(name, config);
   }
 }

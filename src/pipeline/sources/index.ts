@@ -1,14 +1,15 @@
 // The source registry: one file per source type. A configured source may expand into several
 // running sources (the DDL log of each database it follows).
 import type { Logger } from 'pino';
-import type { Config, DdlSourceConfig } from '../../core/config.ts';
+import type { Config, DdlSourceConfig, PipelineConfig } from '../../core/config.ts';
 import { SQL_TAG, resolveTarget, targetForDatabase, withClient, type Target } from '../../core/db.ts';
 import { PgwardenError } from '../../core/errors.ts';
 import { installedVersion } from '../../sensors/index.ts';
 import type { Source } from '../types.ts';
 import { DdlLogSource } from './ddl-log.ts';
+import { LogfileSource } from './logfile.ts';
 
-export const SOURCE_TYPES = ['ddl'] as const;
+export const SOURCE_TYPES = ['ddl', 'logfile'] as const;
 
 /** The migration that added pgwarden.ddl_events. */
 const DDL_AUDIT_SCHEMA_VERSION = 2;
@@ -46,7 +47,14 @@ async function databasesOf(source: DdlSourceConfig, target: Target): Promise<str
   return source.databases;
 }
 
-export async function createSources(name: string, source: DdlSourceConfig, config: Config, log: Logger, override?: Target): Promise<Source[]> {
+export async function createSources(name: string, source: PipelineConfig['sources'][string], config: Config, log: Logger, override?: Target): Promise<Source[]> {
+  switch (source.type) {
+    case 'ddl': return createDdlSources(name, source, config, log, override);
+    case 'logfile': return [new LogfileSource({ input: name, config: source, log })];
+  }
+}
+
+async function createDdlSources(name: string, source: DdlSourceConfig, config: Config, log: Logger, override?: Target): Promise<Source[]> {
   const target = override ?? resolveTarget({ server: source.server }, config);
   const server = serverName(source, target);
   const databases = await databasesOf(source, target);

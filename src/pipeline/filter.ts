@@ -1,0 +1,110 @@
+// Per-sink filters: `include` and `exclude` lists over kind, audit class, command, user,
+// database and application, and a Guardium-style `event_filter` of words looked up in the
+// statement and message. Pure; the graph applies it to every sink before delivery.
+//
+//   include: an event must match every list given (any pattern of a list; `*` wildcards,
+//            case-insensitive); a field the event does not have never matches.
+//   exclude: an event is dropped when it matches every list given.
+//   event_filter: space-separated words, case-insensitive, matched as whole words in the
+//            audit statement, the query text, the DDL statement and the message:
+//            `?word` — at least one of the ?-words must occur; `-word` — must not occur;
+//            `word` or `+word` — must occur.
+import type { PgwardenEvent } from '../core/event.ts';
+
+export interface FilterLists {
+  kinds?: string[];
+  classes?: string[];
+  commands?: string[];
+  users?: string[];
+  databases?: string[];
+  applications?: string[];
+}
+
+export interface FilterConfig {
+  include?: FilterLists;
+  exclude?: FilterLists;
+  event_filter?: string;
+}
+
+type Test = (event: PgwardenEvent) => boolean;
+
+function pattern(patterns: string[]): (value: string | null | undefined) => boolean {
+  const regexes = patterns.map((p) => new RegExp(`^${p.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'is'));
+  return (value) => value !== null && value !== undefined && regexes.some((r) => r.test(value));
+}
+
+/** The fields a list looks at, for one event. */
+const FIELDS: Record<keyof FilterLists, (e: PgwardenEvent) => (string | null | undefined)[]> = {
+  kinds: (e) => [e.kind],
+  classes: (e) => [e.audit?.class],
+  commands: (e) => [e.audit?.command, e.ddl?.command_tag],
+  // the session user, or the role a DDL statement ran as
+  users: (e) => [e.user, e.ddl?.current_user],
+  databases: (e) => [e.database],
+  applications: (e) => [e.application],
+};
+
+function listTests(lists: FilterLists | undefined): Test[] {
+  if (!lists) return [];
+  const tests: Test[] = [];
+  for (const key of Object.keys(FIELDS) as (keyof FilterLists)[]) {
+    const patterns = lists[key];
+    if (!patterns || patterns.length === 0) continue;
+    const matches = pattern(patterns);
+    const fields = FIELDS[key];
+    tests.push((e) => fields(e).some((v) => matches(v)));
+  }
+  return tests;
+}
+
+export interface EventFilterTerms {
+  any: string[];
+  all: string[];
+  none: string[];
+}
+
+export function parseEventFilter(text: string): EventFilterTerms {
+  const terms: EventFilterTerms = { any: [], all: [], none: [] };
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const op = word[0];
+    const rest = word.slice(1);
+    if (op === '?' && rest) terms.any.push(rest.toLowerCase());
+    else if (op === '-' && rest) terms.none.push(rest.toLowerCase());
+    else if (op === '+' && rest) terms.all.push(rest.toLowerCase());
+    else terms.all.push(word.toLowerCase());
+  }
+  return terms;
+}
+
+function wordRegex(word: string): RegExp {
+  // whole words: not inside a longer identifier-like run
+  return new RegExp(`(?<![A-Za-z0-9_$])${word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9_$])`, 'i');
+}
+
+/** The text event_filter looks in. */
+export function searchableText(e: PgwardenEvent): string {
+  return [e.audit?.statement, e.query, e.ddl?.statement, e.message].filter((t): t is string => typeof t === 'string').join('\n');
+}
+
+function eventFilterTest(text: string | undefined): Test | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  const terms = parseEventFilter(text);
+  const any = terms.any.map(wordRegex);
+  const all = terms.all.map(wordRegex);
+  const none = terms.none.map(wordRegex);
+  return (e) => {
+    const hay = searchableText(e);
+    return (any.length === 0 || any.some((r) => r.test(hay))) && all.every((r) => r.test(hay)) && !none.some((r) => r.test(hay));
+  };
+}
+
+/** A predicate for the sink's filter; undefined config lets every event through. */
+export function compileFilter(config: FilterConfig | undefined): Test {
+  if (!config) return () => true;
+  const include = listTests(config.include);
+  const exclude = listTests(config.exclude);
+  const words = eventFilterTest(config.event_filter);
+  return (e) => include.every((t) => t(e))
+    && !(exclude.length > 0 && exclude.every((t) => t(e)))
+    && (words === undefined || words(e));
+}

@@ -1,0 +1,210 @@
+// Syslog sink: RFC 5424 messages over UDP (RFC 5426, one message per datagram) or TCP (RFC 6587
+// octet-counting framing: "LENGTH SP MESSAGE"). The event's fields go into one structured-data
+// element [pgwarden@32473 …] (32473 is the enterprise number RFC 5612 reserves for examples);
+// the free-text MSG is the audit statement or the log message. A batch counts as delivered when
+// the operating system took every message (syslog has no acknowledgement).
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { hostname as osHostname } from 'node:os';
+import { connect, type Socket } from 'node:net';
+import type { SyslogSinkConfig } from '../../core/config.ts';
+import type { PgwardenEvent } from '../../core/event.ts';
+import { compileMatch } from '../match.ts';
+import type { Pending, Sink } from '../types.ts';
+
+export const SD_ID = 'pgwarden@32473';
+
+const FACILITIES: Record<SyslogSinkConfig['facility'], number> = {
+  kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9, authpriv: 10, ftp: 11,
+  local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
+};
+
+/** PostgreSQL's own mapping (elog.c, write_syslog) for log records; by kind for the others. */
+export function syslogSeverity(event: PgwardenEvent): number {
+  switch (event.severity) {
+    case 'PANIC': return 2; // crit
+    case 'FATAL': return 3; // err
+    case 'ERROR': return 4; // warning
+    case 'WARNING':
+    case 'NOTICE': return 5; // notice
+    case 'INFO':
+    case 'LOG': return 6; // info
+    case 'DEBUG': return 7;
+  }
+  switch (event.kind) {
+    case 'tamper': return 2;
+    case 'auth_failed':
+    case 'guard_deny': return 4;
+    case 'ddl': return 5;
+    default: return 6;
+  }
+}
+
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)$/;
+
+function timestamp(ts: string | null): string {
+  if (ts !== null) {
+    const iso = ts.replace(' ', 'T');
+    if (RFC3339.test(iso)) return iso;
+  }
+  return new Date().toISOString();
+}
+
+/** An SD-PARAM value: `"`, `\` and `]` escaped (RFC 5424 §6.3.3). */
+export function sdValue(value: string): string {
+  return value.replace(/["\\\]]/g, (c) => `\\${c}`);
+}
+
+function header(value: string | null | undefined, max: number): string {
+  if (value === null || value === undefined || value === '') return '-';
+  const printable = value.replace(/[^\x21-\x7e]/g, '_');
+  return printable.slice(0, max);
+}
+
+/** The structured-data parameters of an event (names as in the event model; nested ones joined with `_`). */
+export function sdParams(event: PgwardenEvent): [string, string][] {
+  const params: [string, string][] = [];
+  const add = (name: string, value: unknown) => {
+    if (value === null || value === undefined) return;
+    params.push([name, typeof value === 'string' ? value : JSON.stringify(value)]);
+  };
+  add('kind', event.kind);
+  add('ts', event.ts);
+  add('server', event.server);
+  add('pid', event.pid);
+  add('session_id', event.session_id);
+  add('session_line', event.session_line);
+  add('user', event.user);
+  add('database', event.database);
+  add('application', event.application);
+  add('client_addr', event.client_addr);
+  add('client_port', event.client_port);
+  add('severity', event.severity);
+  add('sqlstate', event.sqlstate);
+  add('duration_ms', event.duration_ms);
+  if (event.audit) {
+    add('audit_type', event.audit.type);
+    add('audit_statement_id', event.audit.statement_id);
+    add('audit_substatement_id', event.audit.substatement_id);
+    add('audit_class', event.audit.class);
+    add('audit_command', event.audit.command);
+    add('audit_object_type', event.audit.object_type);
+    add('audit_object_name', event.audit.object_name);
+    add('audit_parameters', event.audit.parameters);
+    add('audit_rows', event.audit.rows);
+  }
+  if (event.ddl) {
+    add('ddl_command_tag', event.ddl.command_tag);
+    add('ddl_object_type', event.ddl.object_type);
+    add('ddl_object_identity', event.ddl.object_identity);
+    add('ddl_current_user', event.ddl.current_user);
+  }
+  if (event.guard) {
+    add('guard_rule_id', event.guard.rule_id);
+    add('guard_reason', event.guard.reason);
+  }
+  if (event.tamper) add('tamper_findings', event.tamper.findings.length);
+  add('source_input', event.source.input);
+  add('source_position', event.source.position);
+  add('source_line', event.source.line);
+  return params;
+}
+
+/** One RFC 5424 message (without transport framing). */
+export function formatSyslog(event: PgwardenEvent, options: { facility: number; hostname: string; appName: string; maxBytes?: number }): Buffer {
+  const pri = options.facility * 8 + syslogSeverity(event);
+  const sd = `[${SD_ID}${sdParams(event).map(([k, v]) => ` ${k}="${sdValue(v)}"`).join('')}]`;
+  const head = `<${pri}>1 ${timestamp(event.ts)} ${header(options.hostname, 255)} ${header(options.appName, 48)} ${header(event.pid === null ? null : String(event.pid), 128)} ${header(event.kind, 32)} ${sd}`;
+  const text = event.audit?.statement ?? event.ddl?.statement ?? event.message ?? event.query ?? '';
+  const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+  let msg = Buffer.from(text, 'utf8');
+  const headBytes = Buffer.from(head, 'utf8');
+  if (options.maxBytes !== undefined && headBytes.length + 1 + bom.length + msg.length > options.maxBytes) {
+    const room = Math.max(0, options.maxBytes - headBytes.length - 1 - bom.length);
+    // cut on a character boundary
+    msg = Buffer.from(msg.subarray(0, room).toString('utf8').replace(/\uFFFD$/, ''), 'utf8');
+  }
+  return text === '' ? headBytes : Buffer.concat([headBytes, Buffer.from(' '), bom, msg]);
+}
+
+/** The largest UDP payload sent; a longer message has its MSG part cut. */
+export const UDP_MAX_BYTES = 65_000;
+
+export function createSyslogSink(name: string, config: SyslogSinkConfig): Sink {
+  const accepts = compileMatch(config.match, config.ignore);
+  const options = { facility: FACILITIES[config.facility], hostname: config.hostname ?? osHostname(), appName: config.app_name };
+  let udp: UdpSocket | null = null;
+  let tcp: Socket | null = null;
+  let tcpReady: Promise<Socket> | null = null;
+  const where = `${config.protocol}://${config.host}:${config.port}`;
+
+  const tcpSocket = (): Promise<Socket> => {
+    if (tcp && !tcp.destroyed) return Promise.resolve(tcp);
+    tcpReady ??= new Promise<Socket>((resolve, reject) => {
+      const socket = connect({ host: config.host, port: config.port });
+      socket.setTimeout(config.timeout_seconds * 1000);
+      socket.once('connect', () => {
+        socket.setTimeout(0);
+        tcp = socket;
+        tcpReady = null;
+        resolve(socket);
+      });
+      socket.once('timeout', () => socket.destroy(new Error(`no connection within ${config.timeout_seconds} s`)));
+      socket.once('error', (error) => {
+        tcpReady = null;
+        if (tcp === socket) tcp = null;
+        reject(new Error(`syslog ${where}: ${error.message}`));
+      });
+      socket.on('close', () => {
+        if (tcp === socket) tcp = null;
+      });
+      // a syslog receiver sends nothing; read and drop whatever comes
+      socket.on('data', () => undefined);
+    });
+    return tcpReady;
+  };
+
+  const sendUdp = (socket: UdpSocket, message: Buffer): Promise<void> => new Promise((resolve, reject) => {
+    socket.send(message, config.port, config.host, (error) => (error ? reject(new Error(`syslog ${where}: ${error.message}`)) : resolve()));
+  });
+
+  return {
+    name,
+    type: 'syslog',
+    inputs: config.inputs,
+    accepts: (event) => accepts(event),
+    async deliver(pending: Pending): Promise<void> {
+      if (config.protocol === 'udp') {
+        if (!udp) {
+          udp = createSocket(config.host.includes(':') ? 'udp6' : 'udp4');
+          udp.on('error', () => undefined);
+          udp.unref();
+        }
+        for (const event of pending.events) await sendUdp(udp, formatSyslog(event, { ...options, maxBytes: UDP_MAX_BYTES }));
+        return;
+      }
+      const socket = await tcpSocket();
+      const frames = pending.events.map((event) => {
+        const message = formatSyslog(event, options);
+        return Buffer.concat([Buffer.from(`${message.length} `), message]);
+      });
+      await new Promise<void>((resolve, reject) => {
+        const onError = (error: Error) => reject(new Error(`syslog ${where}: ${error.message}`));
+        socket.once('error', onError);
+        socket.write(Buffer.concat(frames), (error) => {
+          socket.off('error', onError);
+          if (error) {
+            socket.destroy();
+            reject(new Error(`syslog ${where}: ${error.message}`));
+          } else resolve();
+        });
+      });
+    },
+    async close(): Promise<void> {
+      udp?.close();
+      udp = null;
+      const socket = tcp;
+      tcp = null;
+      if (socket) await new Promise<void>((resolve) => socket.end(resolve));
+    },
+  };
+}

@@ -1,0 +1,612 @@
+// Log files as a pipeline source: follows every file of a directory whose name matches a
+// pattern, through rotation (new files, renames, truncation by copytruncate), and parses them
+// with src/logs. Per sink it keeps a durable checkpoint for each file: the file's identity
+// (dev, inode, and its first bytes, so a reused inode or a rewritten file is noticed) and the
+// byte offset of the next record to deliver. Checkpoints live in one JSON file per source in
+// state_dir, replaced atomically (write a temporary file, fsync, rename, fsync the directory).
+//
+// Reading goes only as fast as the slowest sink settles: a file is read while fewer than
+// MAX_BUFFERED_EVENTS of its events wait in memory for some sink.
+import { mkdirSync, readdirSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
+import { open, readdir, rename, stat, type FileHandle } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { LogfileSourceConfig } from '../../core/config.ts';
+import { PgwardenError } from '../../core/errors.ts';
+import type { ParseError, PgwardenEvent } from '../../core/event.ts';
+import { compilePrefix, createParser, detectFormat, detectPrefix, type LogFormat, type LogParser } from '../../logs/index.ts';
+import type { Lane, Pending, Sink, Source, Wake } from '../types.ts';
+
+/** Events of one file held in memory for the slowest sink before reading pauses. */
+export const MAX_BUFFERED_EVENTS = 20_000;
+const READ_CHUNK = 1024 * 1024;
+/** How much of a file's beginning identifies it and decides its format. */
+const HEAD_BYTES = 128;
+const DETECT_BYTES = 64 * 1024;
+const STATE_VERSION = 1;
+/** File names remembered for unique inputs. */
+const MAX_NAMES = 1000;
+
+/** Where a sink stands in one file: the next record starts at `offset` (on `line`); `delivered` means the record at `offset` itself was already delivered. */
+export interface Checkpoint {
+  offset: number;
+  line: number;
+  delivered: boolean;
+}
+
+interface FileState {
+  /** the name the file had when first seen: every event's source.input, stable across renames */
+  input: string;
+  /** where it is now */
+  path: string;
+  dev: number;
+  ino: number;
+  /** hex of its first bytes (up to HEAD_BYTES) */
+  head: string;
+  sinks: Record<string, Checkpoint>;
+}
+
+export interface LogfileState {
+  version: number;
+  source: string;
+  files: Record<string, FileState>;
+  /** how many inputs each path has named: a reused name or a truncated file gets `path#2`, `path#3`, … */
+  names: Record<string, number>;
+}
+
+interface Tracked {
+  key: string;
+  state: FileState;
+  handle: FileHandle;
+  order: number;
+  generation: number;
+  parser: LogParser | null;
+  format: LogFormat | null;
+  prefix: string | undefined;
+  /** bytes of the file handed to the parser, and where the parser started */
+  readOffset: number;
+  base: { offset: number; line: number };
+  /** parsed events not yet settled by every sink: events[i] has sequence first + i */
+  events: PgwardenEvent[];
+  first: number;
+  lastGrowth: number;
+  flushed: boolean;
+  /** no longer in the directory under a matching name: read to its end, then forget */
+  gone: boolean;
+  head: Buffer;
+  /** the size last seen while waiting to decide the format */
+  detectSize: number;
+}
+
+/** A glob of `*` and `?` as a regular expression over a whole file name. */
+export function globRegex(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`, 's');
+}
+
+export function defaultStateDir(): string {
+  return join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'pgwarden');
+}
+
+/** Replaces a file atomically and durably: temporary file, fsync, rename, fsync of the directory. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const temp = `${path}.${process.pid}.tmp`;
+  const fh = await open(temp, 'w', 0o600);
+  try {
+    await fh.writeFile(text, 'utf8');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(temp, path);
+  const dir = await open(join(path, '..'), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+interface LaneState {
+  sink: Sink;
+  /** per file: the sequence of the next event to look at */
+  cursors: Map<string, number>;
+  inflight: { pending: Pending; ends: Map<string, { generation: number; next: number; last: PgwardenEvent }> } | null;
+}
+
+export interface LogfileSourceOptions {
+  input: string;
+  config: LogfileSourceConfig;
+  log: Logger;
+}
+
+export class LogfileSource implements Source {
+  readonly name: string;
+  readonly input: string;
+  private readonly config: LogfileSourceConfig;
+  private readonly log: Logger;
+  private readonly statePath: string;
+  private state: LogfileState;
+  private readonly files = new Map<string, Tracked>();
+  private readonly lanes = new Map<string, LaneState>();
+  private readonly waiters = new Set<(wake: Wake) => void>();
+  private readonly matcher: RegExp;
+  private timer: NodeJS.Timeout | undefined;
+  private watcher: FSWatcher | undefined;
+  private stopped = false;
+  private scanning: Promise<void> | null = null;
+  private rescan = false;
+  private saving: Promise<void> = Promise.resolve();
+  private order = 0;
+  /** parse errors so far (each is also logged, at most one line per second) */
+  parseErrors = 0;
+  private lastErrorLog = 0;
+  private readonly unreadable = new Set<string>();
+  private directoryProblem: string | null = null;
+  private unloggedErrors = 0;
+
+  constructor(options: LogfileSourceOptions) {
+    this.input = options.input;
+    this.name = options.input;
+    this.config = options.config;
+    this.log = options.log;
+    this.matcher = globRegex(options.config.pattern);
+    if (options.config.prefix !== undefined) {
+      try {
+        compilePrefix(options.config.prefix);
+      } catch (error) {
+        throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sources.${options.input}.prefix: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    const dir = options.config.state_dir ?? defaultStateDir();
+    this.statePath = join(dir, `logfile-${options.input}.json`);
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sources.${options.input}.state_dir: cannot create ${dir}: ${(error as Error).message}`, { cause: error });
+    }
+    this.state = this.loadState();
+    // a temporary file left by a crash in the middle of a save
+    const stem = `logfile-${options.input}.json.`;
+    for (const name of readdirSync(dir)) if (name.startsWith(stem) && name.endsWith('.tmp')) rmSync(join(dir, name), { force: true });
+  }
+
+  private loadState(): LogfileState {
+    let text: string;
+    try {
+      text = readFileSync(this.statePath, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: STATE_VERSION, source: this.input, files: {}, names: {} };
+      throw new PgwardenError('PGW_ERR_CONFIG', `cannot read the checkpoints in ${this.statePath}: ${(error as Error).message}`, { cause: error });
+    }
+    try {
+      const parsed = JSON.parse(text) as LogfileState;
+      if (parsed.version !== STATE_VERSION || typeof parsed.files !== 'object') throw new Error(`unknown version ${String(parsed.version)}`);
+      parsed.names ??= {};
+      return parsed;
+    } catch (error) {
+      throw new PgwardenError('PGW_ERR_CONFIG', `the checkpoints in ${this.statePath} are unreadable (${(error as Error).message}); move the file away to start over from the beginning of the logs`, { cause: error });
+    }
+  }
+
+  /**
+   * The source.input of a file's events: its path, unique for the life of the checkpoints, so that
+   * (input, position) identifies a record even when rotation reuses a name or truncates a file.
+   */
+  private newInput(path: string): string {
+    const n = (this.state.names[path] ?? 0) + 1;
+    delete this.state.names[path];
+    this.state.names[path] = n; // most recent last
+    // remember the last MAX_NAMES names (timestamped log names are never reused; weekday names are, often)
+    const names = Object.keys(this.state.names);
+    const inUse = new Set(Object.values(this.state.files).map((f) => f.path));
+    for (let i = 0; i < names.length - MAX_NAMES; i++) if (!inUse.has(names[i]!)) delete this.state.names[names[i]!];
+    return n === 1 ? path : `${path}#${n}`;
+  }
+
+  /** Parsed events held in memory, waiting for some sink (back-pressure keeps it near MAX_BUFFERED_EVENTS). */
+  get buffered(): number {
+    let n = 0;
+    for (const tracked of this.files.values()) n += tracked.events.length;
+    return n;
+  }
+
+  /** The checkpoints as stored (for tests and `status`). */
+  get checkpoints(): LogfileState {
+    return this.state;
+  }
+
+  lane(sink: Sink): Lane {
+    const lane: LaneState = { sink, cursors: new Map(), inflight: null };
+    this.lanes.set(sink.name, lane);
+    return {
+      next: (max) => this.next(lane, max),
+      settle: (pending) => this.settle(lane, pending),
+      fail: async () => undefined,
+    };
+  }
+
+  async start(): Promise<void> {
+    try {
+      const info = await stat(this.config.path);
+      if (!info.isDirectory()) throw new Error('not a directory');
+    } catch (error) {
+      throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sources.${this.input}.path: ${this.config.path}: ${(error as Error).message}`, { cause: error });
+    }
+    await this.scan();
+    try {
+      this.watcher = watch(this.config.path, { persistent: false }, () => this.poke());
+      this.watcher.on('error', () => undefined);
+    } catch {
+      // polling alone
+    }
+    const tick = () => {
+      if (this.stopped) return;
+      void this.scan().finally(() => {
+        if (!this.stopped) this.timer = setTimeout(tick, this.config.poll_ms);
+      });
+    };
+    this.timer = setTimeout(tick, this.config.poll_ms);
+  }
+
+  private poke(): void {
+    if (this.stopped) return;
+    void this.scan();
+  }
+
+  /** Looks at the directory and every followed file; reads what is new. One at a time. */
+  private scan(): Promise<void> {
+    if (this.scanning) {
+      this.rescan = true;
+      return this.scanning;
+    }
+    this.scanning = (async () => {
+      do {
+        this.rescan = false;
+        try {
+          await this.scanOnce();
+        } catch (error) {
+          const message = (error as Error).message;
+          if (message !== this.directoryProblem) this.log.warn({ source: this.name, err: message }, 'cannot follow the log directory (or save its checkpoints)');
+          this.directoryProblem = message;
+          continue;
+        }
+        this.directoryProblem = null;
+      } while (this.rescan && !this.stopped);
+    })().finally(() => {
+      this.scanning = null;
+    });
+    return this.scanning;
+  }
+
+  private async scanOnce(): Promise<void> {
+    const names = (await readdir(this.config.path)).filter((n) => this.matcher.test(n));
+    const found: { path: string; key: string; dev: number; ino: number; mtime: number }[] = [];
+    for (const name of names) {
+      const path = join(this.config.path, name);
+      const info = await stat(path).catch(() => null);
+      if (!info?.isFile()) continue;
+      found.push({ path, key: `${info.dev}:${info.ino}`, dev: info.dev, ino: info.ino, mtime: info.mtimeMs });
+    }
+    // oldest first, so that rotated files go out before their successors
+    found.sort((a, b) => a.mtime - b.mtime || a.path.localeCompare(b.path));
+    const present = new Set(found.map((f) => f.key));
+    let changed = false;
+    for (const f of found) {
+      const tracked = this.files.get(f.key);
+      if (tracked) {
+        if (tracked.state.path !== f.path) {
+          this.log.info({ source: this.name, from: tracked.state.path, to: f.path }, 'log file renamed; following it');
+          tracked.state.path = f.path;
+        }
+        tracked.gone = false;
+      } else {
+        await this.follow(f.path, f.key, f.dev, f.ino);
+        changed = true;
+      }
+    }
+    for (const tracked of this.files.values()) {
+      if (!present.has(tracked.key) && !tracked.gone) {
+        tracked.gone = true;
+        this.log.info({ source: this.name, file: tracked.state.path }, 'log file moved away or deleted; reading it to its end');
+      }
+    }
+    // forget files no longer in the directory that no followed file has (left from an earlier run)
+    for (const key of Object.keys(this.state.files)) {
+      if (!this.files.has(key)) {
+        delete this.state.files[key];
+        changed = true;
+      }
+    }
+    // new files' input names are durable before their events can be delivered
+    if (changed) await this.save();
+    changed = false;
+    for (const tracked of this.files.values()) if (await this.read(tracked)) changed = true;
+    for (const tracked of [...this.files.values()]) if (this.finished(tracked)) {
+      await tracked.handle.close().catch(() => undefined);
+      this.files.delete(tracked.key);
+      delete this.state.files[tracked.key];
+      changed = true;
+    }
+    if (changed) await this.save();
+  }
+
+  /** A file read to its end after it went away, with every event settled by every sink. */
+  private finished(tracked: Tracked): boolean {
+    if (!tracked.gone || !tracked.flushed || tracked.events.length > 0) return false;
+    for (const lane of this.lanes.values()) if (lane.inflight?.ends.has(tracked.key)) return false;
+    return true;
+  }
+
+  private async follow(path: string, key: string, dev: number, ino: number): Promise<void> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch (error) {
+      // said once per file, not at every scan
+      if (!this.unreadable.has(key)) this.log.warn({ source: this.name, file: path, err: (error as Error).message }, 'cannot open log file');
+      this.unreadable.add(key);
+      return;
+    }
+    this.unreadable.delete(key);
+    const head = await this.readHead(handle);
+    let state = this.state.files[key];
+    if (state && !sameHead(Buffer.from(state.head, 'hex'), head)) {
+      // the inode was reused by another file, or the file was rewritten: start over
+      this.log.info({ source: this.name, file: path }, 'log file is not the one checkpointed under its inode; reading it from the start');
+      state = undefined;
+    }
+    state ??= { input: this.newInput(path), path, dev, ino, head: head.toString('hex'), sinks: {} };
+    state.path = path;
+    this.state.files[key] = state;
+    for (const lane of this.lanes.values()) state.sinks[lane.sink.name] ??= { offset: 0, line: 1, delivered: false };
+    const start = Math.min(...[...this.lanes.values()].map((lane) => state.sinks[lane.sink.name]!.offset), Number.MAX_SAFE_INTEGER);
+    const from = [...this.lanes.values()].map((lane) => state.sinks[lane.sink.name]!).find((c) => c.offset === start) ?? { offset: 0, line: 1 };
+    const tracked: Tracked = {
+      key, state, handle, order: this.order++, generation: 0, parser: null, format: null, prefix: this.config.prefix,
+      readOffset: from.offset, base: { offset: from.offset, line: from.line }, events: [], first: 0,
+      lastGrowth: Date.now(), flushed: true, gone: false, head, detectSize: -1,
+    };
+    if (this.config.format !== 'auto') tracked.format = this.config.format;
+    this.files.set(key, tracked);
+    for (const lane of this.lanes.values()) lane.cursors.set(key, 0);
+    this.log.info({ source: this.name, file: path, offset: from.offset }, 'following log file');
+  }
+
+  private async readHead(handle: FileHandle): Promise<Buffer> {
+    const buffer = Buffer.alloc(HEAD_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, HEAD_BYTES, 0);
+    return buffer.subarray(0, bytesRead);
+  }
+
+  /** Reads what is new in a file (while its buffer has room); true when the checkpoints file should be saved. */
+  private async read(tracked: Tracked): Promise<boolean> {
+    let changed = false;
+    const info = await tracked.handle.stat();
+    // truncated (copytruncate), or rewritten from the start?
+    const head = await this.readHead(tracked.handle);
+    if (info.size < tracked.readOffset || !sameHead(tracked.head, head)) {
+      // its new input name is saved before any of its events are read
+      this.truncated(tracked, head);
+      return true;
+    }
+    if (head.length > tracked.head.length) {
+      tracked.head = head;
+      tracked.state.head = head.toString('hex');
+      changed = true;
+    }
+    if (!tracked.parser && !(await this.decideFormat(tracked, info.size))) return changed;
+    let grew = false;
+    while (tracked.readOffset < info.size && tracked.events.length < MAX_BUFFERED_EVENTS && !this.stopped) {
+      const length = Math.min(READ_CHUNK, info.size - tracked.readOffset);
+      const buffer = Buffer.allocUnsafe(length);
+      const { bytesRead } = await tracked.handle.read(buffer, 0, length, tracked.readOffset);
+      if (bytesRead === 0) break;
+      tracked.readOffset += bytesRead;
+      const before = tracked.events.length;
+      tracked.parser!.write(buffer.subarray(0, bytesRead));
+      grew = true;
+      if (tracked.events.length > before) this.wake('change');
+    }
+    const now = Date.now();
+    if (grew) {
+      tracked.lastGrowth = now;
+      tracked.flushed = false;
+    } else if (!tracked.flushed && (now - tracked.lastGrowth >= this.config.idle_flush_ms || tracked.gone) && tracked.readOffset >= info.size) {
+      // a stderr record is complete only when the next begins: after a quiet while, it is
+      const before = tracked.events.length;
+      if (tracked.gone) tracked.parser!.end();
+      else tracked.parser!.flush();
+      tracked.flushed = true;
+      if (tracked.events.length > before) this.wake('change');
+    }
+    return changed;
+  }
+
+  /** For `format: auto`, decides from the file's beginning once enough of it is there (or it has been quiet a while). */
+  private async decideFormat(tracked: Tracked, size: number): Promise<boolean> {
+    if (size === 0) return false;
+    if (tracked.format === null || (tracked.format === 'stderr' && tracked.prefix === undefined)) {
+      const now = Date.now();
+      if (size !== tracked.detectSize) {
+        tracked.detectSize = size;
+        tracked.lastGrowth = now;
+      }
+      const length = Math.min(size, DETECT_BYTES);
+      const buffer = Buffer.alloc(length);
+      const { bytesRead } = await tracked.handle.read(buffer, 0, length, 0);
+      const sample = buffer.subarray(0, bytesRead).toString('utf8');
+      const lines = sample.split('\n').length - 1;
+      const quiet = now - tracked.lastGrowth >= this.config.idle_flush_ms;
+      if (length < DETECT_BYTES && lines < 20 && !quiet && !tracked.gone) return false;
+      tracked.format ??= detectFormat(sample);
+      if (tracked.format === 'stderr') tracked.prefix ??= detectPrefix(sample);
+      this.log.info({ source: this.name, file: tracked.state.path, format: tracked.format, prefix: tracked.prefix }, 'log format');
+    }
+    this.newParser(tracked);
+    return true;
+  }
+
+  private newParser(tracked: Tracked): void {
+    const base = tracked.base;
+    const generation = tracked.generation;
+    tracked.parser = createParser(
+      { format: tracked.format!, prefix: tracked.format === 'stderr' ? tracked.prefix : undefined, server: this.config.server, input: tracked.state.input },
+      {
+        event: (event) => {
+          if (tracked.generation !== generation) return;
+          event.source.position += base.offset;
+          if (event.source.line !== null) event.source.line += base.line - 1;
+          tracked.events.push(event);
+        },
+        error: (error) => this.parseError(error, base),
+      },
+    );
+  }
+
+  private parseError(error: ParseError, base: { offset: number; line: number }): void {
+    this.parseErrors++;
+    const now = Date.now();
+    if (now - this.lastErrorLog < 1000) {
+      this.unloggedErrors++;
+      return;
+    }
+    this.log.warn({
+      source: this.name, input: error.input, position: error.position + base.offset, line: error.line + base.line - 1,
+      reason: error.reason, excerpt: error.excerpt, errors_total: this.parseErrors, not_logged_since: this.unloggedErrors,
+    }, 'parse error');
+    this.lastErrorLog = now;
+    this.unloggedErrors = 0;
+  }
+
+  private truncated(tracked: Tracked, head: Buffer): void {
+    this.log.info({ source: this.name, file: tracked.state.path, at: tracked.readOffset }, 'log file truncated or rewritten; reading it from the start');
+    tracked.generation++;
+    tracked.first += tracked.events.length;
+    tracked.events = [];
+    tracked.readOffset = 0;
+    tracked.base = { offset: 0, line: 1 };
+    tracked.head = head;
+    tracked.state.head = head.toString('hex');
+    tracked.state.input = this.newInput(tracked.state.path);
+    tracked.flushed = true;
+    tracked.lastGrowth = Date.now();
+    tracked.parser = null;
+    for (const lane of this.lanes.values()) {
+      tracked.state.sinks[lane.sink.name] = { offset: 0, line: 1, delivered: false };
+      lane.cursors.set(tracked.key, tracked.first);
+    }
+  }
+
+  /** Moves a lane's cursor past events its checkpoint says were delivered; returns it. */
+  private cursor(lane: LaneState, tracked: Tracked): number {
+    let cursor = Math.max(lane.cursors.get(tracked.key) ?? tracked.first, tracked.first);
+    const checkpoint = tracked.state.sinks[lane.sink.name];
+    if (checkpoint) {
+      while (cursor < tracked.first + tracked.events.length) {
+        const position = tracked.events[cursor - tracked.first]!.source.position;
+        if (position < checkpoint.offset || (checkpoint.delivered && position === checkpoint.offset)) cursor++;
+        else break;
+      }
+    }
+    lane.cursors.set(tracked.key, cursor);
+    return cursor;
+  }
+
+  private sortedFiles(): Tracked[] {
+    return [...this.files.values()].sort((a, b) => a.order - b.order);
+  }
+
+  private async next(lane: LaneState, max: number): Promise<Pending | null> {
+    if (lane.inflight) return lane.inflight.pending;
+    const events: PgwardenEvent[] = [];
+    const ends = new Map<string, { generation: number; next: number; last: PgwardenEvent }>();
+    for (const tracked of this.sortedFiles()) {
+      if (events.length >= max) break;
+      const start = this.cursor(lane, tracked);
+      const available = tracked.first + tracked.events.length - start;
+      if (available <= 0) continue;
+      const take = Math.min(available, max - events.length);
+      const slice = tracked.events.slice(start - tracked.first, start - tracked.first + take);
+      events.push(...slice);
+      ends.set(tracked.key, { generation: tracked.generation, next: start + take, last: slice[slice.length - 1]! });
+    }
+    if (events.length === 0) return null;
+    const first = events[0]!.source;
+    const pending: Pending = { events, messageId: `${this.input}:${first.input}:${first.position}:${events.length}` };
+    lane.inflight = { pending, ends };
+    return pending;
+  }
+
+  private async settle(lane: LaneState, pending: Pending): Promise<void> {
+    const inflight = lane.inflight;
+    if (!inflight || inflight.pending !== pending) return;
+    for (const [key, end] of inflight.ends) {
+      const tracked = this.files.get(key);
+      if (!tracked || tracked.generation !== end.generation) continue;
+      lane.cursors.set(key, end.next);
+      const following = tracked.events[end.next - tracked.first];
+      tracked.state.sinks[lane.sink.name] = following
+        ? { offset: following.source.position, line: following.source.line ?? 1, delivered: false }
+        : { offset: end.last.source.position, line: end.last.source.line ?? 1, delivered: true };
+    }
+    await this.save();
+    lane.inflight = null;
+    // drop what every sink has settled, then read on if reading had paused
+    let paused = false;
+    for (const key of inflight.ends.keys()) {
+      const tracked = this.files.get(key);
+      if (!tracked) continue;
+      if (tracked.events.length >= MAX_BUFFERED_EVENTS) paused = true;
+      const low = Math.min(...[...this.lanes.values()].map((other) => other.cursors.get(key) ?? tracked.first));
+      if (low > tracked.first) {
+        tracked.events = tracked.events.slice(low - tracked.first);
+        tracked.first = low;
+      }
+    }
+    if (paused) void this.scan();
+  }
+
+  private save(): Promise<void> {
+    const text = `${JSON.stringify(this.state, null, 1)}\n`;
+    this.saving = this.saving.catch(() => undefined).then(() => writeFileAtomic(this.statePath, text));
+    return this.saving;
+  }
+
+  private wake(wake: Wake): void {
+    for (const waiter of [...this.waiters]) waiter(wake);
+  }
+
+  changed(ms: number, signal: AbortSignal): Promise<Wake> {
+    return new Promise((resolve) => {
+      if (signal.aborted || this.stopped) return resolve('stopped');
+      const done = (wake: Wake) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.waiters.delete(done);
+        resolve(wake);
+      };
+      const onAbort = () => done('stopped');
+      const timer = setTimeout(() => done('timeout'), Math.min(ms, this.config.poll_ms));
+      signal.addEventListener('abort', onAbort);
+      this.waiters.add(done);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.watcher?.close();
+    await this.scanning?.catch(() => undefined);
+    await this.saving.catch(() => undefined);
+    for (const tracked of this.files.values()) await tracked.handle.close().catch(() => undefined);
+    this.files.clear();
+    this.wake('stopped');
+  }
+}
+
+/** Two beginnings of a file agree on what both hold. */
+function sameHead(a: Buffer, b: Buffer): boolean {
+  const n = Math.min(a.length, b.length);
+  return a.subarray(0, n).equals(b.subarray(0, n));
+}

@@ -1,0 +1,73 @@
+// Shared by the collect tests: `pgwarden collect` as a child process, realistic pgAudit lines,
+// and reading a JSON lines output.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { PgwardenEvent } from '../../src/core/event.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/pgwarden.js', import.meta.url));
+
+export interface Daemon {
+  child: ChildProcess;
+  stderr: () => string;
+  stdout: () => string;
+  /** Sends the signal and resolves with the exit code (or the signal's name). */
+  stop(signal: NodeJS.Signals): Promise<number | string>;
+}
+
+export function startCollect(config: string): Daemon {
+  const child = spawn(process.execPath, [BIN, 'collect', '--config', config], {
+    env: { ...process.env, PGWARDEN_CONFIG: '', PGWARDEN_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let stdout = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+  return {
+    child,
+    stderr: () => stderr,
+    stdout: () => stdout,
+    async stop(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const [code, sig] = await exited;
+      return code ?? sig ?? -1;
+    },
+  };
+}
+
+const TS = (n: number) => new Date(Date.UTC(2026, 10, 22, 10, 0, 0) + n * 7).toISOString().replace('T', ' ').replace('Z', ' UTC');
+
+/** One pgAudit record as PostgreSQL 15 writes it with log_line_prefix '%m [%p] %q%u@%d '. */
+export function auditLine(n: number, options: { user?: string; klass?: 'READ' | 'WRITE'; command?: string } = {}): string {
+  const user = options.user ?? 'alice';
+  const klass = options.klass ?? 'WRITE';
+  const command = options.command ?? (klass === 'READ' ? 'SELECT' : 'INSERT');
+  const statement = command === 'SELECT' ? `SELECT * FROM public.orders WHERE note = 'secret-${n}'`
+    : command === 'DELETE' ? `DELETE FROM public.orders WHERE id = ${n}`
+      : command === 'UPDATE' ? `UPDATE public.orders SET note = 'secret-${n}' WHERE id = ${n}`
+      : `INSERT INTO public.orders VALUES (${n}, 'secret-${n}', $1)`;
+  return `${TS(n)} [${4000 + (n % 7)}] ${user}@shop LOG:  AUDIT: SESSION,${n},1,${klass},${command},TABLE,public.orders,"${statement.replaceAll('"', '""')}",param-${n}\n`;
+}
+
+export function lines(from: number, to: number, options?: Parameters<typeof auditLine>[1]): string {
+  let text = '';
+  for (let n = from; n <= to; n++) text += auditLine(n, options);
+  return text;
+}
+
+export function readEvents(path: string): PgwardenEvent[] {
+  if (!existsSync(path)) return [];
+  const text = readFileSync(path, 'utf8');
+  const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+  return complete.split('\n').filter(Boolean).map((line) => JSON.parse(line) as PgwardenEvent);
+}
+
+export function ids(events: PgwardenEvent[]): number[] {
+  return events.map((e) => e.audit!.statement_id);
+}
+
+export function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}

@@ -1,0 +1,66 @@
+// Per-sink filters: include/exclude lists and the Guardium-style event_filter words.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { newEvent, type PgwardenEvent } from '../../src/core/event.ts';
+import { compileFilter, parseEventFilter } from '../../src/pipeline/filter.ts';
+
+function audit(command: string, cls: string, statement: string, user = 'alice', database = 'shop', application = 'psql'): PgwardenEvent {
+  const e = newEvent('audit', 'db1', { input: 'x.log', position: 0, line: 1 });
+  Object.assign(e, { user, database, application });
+  e.audit = {
+    type: 'SESSION', statement_id: 1, substatement_id: 1, class: cls, command, object_type: 'TABLE', object_name: 'public.t',
+    statement, parameters: null, statement_logged: 'yes', rows: null,
+  };
+  return e;
+}
+
+function connection(user: string): PgwardenEvent {
+  const e = newEvent('connection_authorized', 'db1', { input: 'x.log', position: 0, line: 1 });
+  e.user = user;
+  e.message = `connection authorized: user=${user} database=shop`;
+  return e;
+}
+
+const del = audit('DELETE', 'WRITE', 'DELETE FROM orders WHERE id = 1');
+const ins = audit('INSERT', 'WRITE', 'insert into orders values (1)', 'etl', 'shop', 'loader 1.0');
+const sel = audit('SELECT', 'READ', "SELECT 'delete me' FROM deleted_items");
+const con = connection('bob');
+
+describe('compileFilter', () => {
+  it('lets everything through without a filter', () => {
+    assert.ok([del, ins, sel, con].every(compileFilter(undefined)));
+  });
+
+  it('include: every list given must match; a field the event lacks never does', () => {
+    const f = compileFilter({ include: { kinds: ['audit'], classes: ['write'] } });
+    assert.deepEqual([del, ins, sel, con].map(f), [true, true, false, false]);
+    const g = compileFilter({ include: { commands: ['DEL*', 'insert'] } });
+    assert.deepEqual([del, ins, sel, con].map(g), [true, true, false, false]);
+    const h = compileFilter({ include: { applications: ['loader *'], users: ['etl'], databases: ['sh*'] } });
+    assert.deepEqual([del, ins, sel, con].map(h), [false, true, false, false]);
+  });
+
+  it('exclude: drops an event only when every list given matches', () => {
+    const f = compileFilter({ exclude: { users: ['etl'], commands: ['INSERT'] } });
+    assert.deepEqual([del, ins, sel, con].map(f), [true, false, true, true]);
+    const g = compileFilter({ exclude: { kinds: ['connection_authorized'] } });
+    assert.deepEqual([del, ins, sel, con].map(g), [true, true, true, false]);
+  });
+
+  it('event_filter: ?words are alternatives, case-insensitive whole words in statement or message', () => {
+    const f = compileFilter({ event_filter: '?delete ?insert' });
+    // `SELECT 'delete me'` contains the word delete inside a literal: it matches (words, not parsing);
+    // `deleted_items` does not (whole words only).
+    assert.deepEqual([del, ins, sel, con].map(f), [true, true, true, false]);
+    const g = compileFilter({ event_filter: '?DELETE -me' });
+    assert.deepEqual([del, ins, sel, con].map(g), [true, false, false, false]);
+    const h = compileFilter({ event_filter: 'connection +authorized' });
+    assert.deepEqual([del, ins, sel, con].map(h), [false, false, false, true]);
+    assert.deepEqual(parseEventFilter('?a ?B c +d -e'), { any: ['a', 'b'], all: ['c', 'd'], none: ['e'] });
+  });
+
+  it('combines include, exclude and event_filter', () => {
+    const f = compileFilter({ include: { kinds: ['audit'] }, exclude: { users: ['etl'] }, event_filter: '?orders' });
+    assert.deepEqual([del, ins, sel, con].map(f), [true, false, false, false]);
+  });
+});
