@@ -10,6 +10,7 @@ import {
 import { applyGuardSettings } from '../sensors/index.ts';
 import { breakGlassRoles, collect, config, formatOption, onEachDatabase, parseInteger, print, targetOf, withConnection, withDatabase } from './common.ts';
 import { render, type Column, type Format } from './output.ts';
+import { sleep } from '../core/sleep.ts';
 
 const RULE_COLUMNS: Column<StoredRule>[] = [
   { header: 'id', value: (r) => r.id },
@@ -210,15 +211,3 @@ async function runWatch(command: Command, options: { intervalMs: number; once: b
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
-}

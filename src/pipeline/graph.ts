@@ -7,6 +7,7 @@ import type { PipelineConfig, RedactConfig } from '../core/config.ts';
 import { compileFilter } from './filter.ts';
 import { redactEvent } from './redact.ts';
 import type { Lane, Pending, Sink, Source } from './types.ts';
+import { sleep } from '../core/sleep.ts';
 
 export interface Graph {
   sources: Source[];
@@ -24,18 +25,6 @@ export function backoff(attempts: number, retry: PipelineConfig['retry'], random
   return Math.round(base * 1000 * (0.8 + 0.4 * random()));
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
-}
 
 /**
  * The sink as the graph runs it: its `filter` from the config joins its own match/ignore rules

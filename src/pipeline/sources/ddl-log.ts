@@ -10,6 +10,7 @@ import { classifyError } from '../../core/errors.ts';
 import { newEvent, type PgwardenEvent } from '../../core/event.ts';
 import { ddlEventsAfter, ddlRowToEvent } from '../../ddl/index.ts';
 import { sensorsStatus } from '../../sensors/index.ts';
+import { Waiters } from '../wake.ts';
 import type { Lane, Pending, Sink, Source, Wake } from '../types.ts';
 
 export const DDL_CHANNEL = 'pgwarden_ddl';
@@ -43,7 +44,7 @@ export class DdlLogSource implements Source {
   private client: pg.Client | null = null;
   private readonly pool: pg.Pool;
   private stopped = false;
-  private readonly waiters = new Set<(wake: Wake) => void>();
+  private readonly waiters = new Waiters();
   private readonly tamperQueues = new Map<string, PgwardenEvent[]>();
   private readonly lanesBySink = new Map<string, Sink>();
   private lastFindings: string | null = null;
@@ -126,23 +127,11 @@ export class DdlLogSource implements Source {
   }
 
   private wake(wake: Wake): void {
-    for (const waiter of [...this.waiters]) waiter(wake);
+    this.waiters.wake(wake);
   }
 
   changed(ms: number, signal: AbortSignal): Promise<Wake> {
-    return new Promise((resolve) => {
-      if (signal.aborted || this.stopped) return resolve('stopped');
-      const done = (wake: Wake) => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        this.waiters.delete(done);
-        resolve(wake);
-      };
-      const onAbort = () => done('stopped');
-      const timer = setTimeout(() => done('timeout'), Math.min(ms, this.options.pollSeconds * 1000));
-      signal.addEventListener('abort', onAbort);
-      this.waiters.add(done);
-    });
+    return this.waiters.wait(Math.min(ms, this.options.pollSeconds * 1000), signal, this.stopped);
   }
 
   /** Compares the installed sensors with the manifest; a new drift (or its end) becomes a tamper event. */

@@ -16,6 +16,7 @@ import type { LogfileSourceConfig } from '../../core/config.ts';
 import { PgwardenError } from '../../core/errors.ts';
 import type { ParseError, PgwardenEvent } from '../../core/event.ts';
 import { compilePrefix, createParser, detectFormat, detectPrefix, type LogFormat, type LogParser } from '../../logs/index.ts';
+import { Waiters } from '../wake.ts';
 import type { Lane, Pending, Sink, Source, Wake } from '../types.ts';
 
 /** Events of one file held in memory for the slowest sink before reading pauses. */
@@ -129,7 +130,7 @@ export class LogfileSource implements Source {
   private state: LogfileState;
   private readonly files = new Map<string, Tracked>();
   private readonly lanes = new Map<string, LaneState>();
-  private readonly waiters = new Set<(wake: Wake) => void>();
+  private readonly waiters = new Waiters();
   private readonly matcher: RegExp;
   private timer: NodeJS.Timeout | undefined;
   private watcher: FSWatcher | undefined;
@@ -574,23 +575,11 @@ export class LogfileSource implements Source {
   }
 
   private wake(wake: Wake): void {
-    for (const waiter of [...this.waiters]) waiter(wake);
+    this.waiters.wake(wake);
   }
 
   changed(ms: number, signal: AbortSignal): Promise<Wake> {
-    return new Promise((resolve) => {
-      if (signal.aborted || this.stopped) return resolve('stopped');
-      const done = (wake: Wake) => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        this.waiters.delete(done);
-        resolve(wake);
-      };
-      const onAbort = () => done('stopped');
-      const timer = setTimeout(() => done('timeout'), Math.min(ms, this.config.poll_ms));
-      signal.addEventListener('abort', onAbort);
-      this.waiters.add(done);
-    });
+    return this.waiters.wait(Math.min(ms, this.config.poll_ms), signal, this.stopped);
   }
 
   async stop(): Promise<void> {
