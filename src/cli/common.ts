@@ -1,4 +1,5 @@
 // What every command shares: connection options, config loading, formats.
+import { statSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type pg from 'pg';
 import { loadConfig, type Config } from '../core/config.ts';
@@ -89,4 +90,17 @@ export function parseInteger(flag: string, text: string): number {
 export function breakGlassRoles(values: string[] | undefined): string[] | undefined {
   for (const role of values ?? []) validateName('--break-glass-role', role);
   return values;
+}
+
+/** A log file named on the command line must be readable now (`-` is standard input). */
+export function checkReadable(file: string): void {
+  if (file === '-') return;
+  let stat;
+  try {
+    stat = statSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
+  }
+  if (stat.isDirectory()) throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: it is a directory (name the log files in it)`);
 }

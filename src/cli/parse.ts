@@ -1,9 +1,10 @@
 // pgwarden parse FILE... — server logs in, one JSON event per line out.
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { EventKind, ParseError } from '../core/event.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { createParser, LOG_FORMATS, OPAQUE_PREFIX, compilePrefix, type LogFormat } from '../logs/index.ts';
+import { checkReadable } from './common.ts';
 
 interface ParseOptions { format: LogFormat | 'auto'; prefix?: string; server?: string }
 
@@ -34,17 +35,6 @@ Examples:
     });
 }
 
-function checkReadable(file: string): void {
-  if (file === '-') return;
-  let stat;
-  try {
-    stat = statSync(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
-  }
-  if (stat.isDirectory()) throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: it is a directory (name the log files in it)`);
-}
 
 async function parseFiles(files: string[], options: ParseOptions): Promise<string> {
   const counts = new Map<EventKind, number>();

@@ -10,7 +10,8 @@ import {
   RepositoryWriter, repositoryError, auditReport, failedLoginsReport, migrateRepository, parseDuration, prune, repositoryTarget,
   requireRepository, sessionsReport, topReport, type ReportFilter, type WriteResult,
 } from '../repository/index.ts';
-import { collect, config, formatOption, parseInteger, print } from './common.ts';
+import { parseSince } from '../guard/index.ts';
+import { checkReadable, collect, config, formatOption, parseInteger, print } from './common.ts';
 import { render, type Column, type Format } from './output.ts';
 
 /** Connects to the repository; a missing privilege says which pgwarden_repo role is needed. */
@@ -97,7 +98,7 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
     return command;
   };
   const filterOf = (options: ReportOptions): ReportFilter => ({
-    since: options.since === undefined ? undefined : since(options.since),
+    since: options.since === undefined ? undefined : parseSince(options.since),
     users: options.user, classes: options.class, limit: parseInteger('--limit', options.limit),
   });
   const run = <T>(query: (client: import('pg').Client, filter: ReportFilter) => Promise<T[]>, columns: Column<T>[]) =>
@@ -148,24 +149,7 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
 interface ReportOptions { since?: string; user?: string[]; class?: string[]; limit: string; format: Format }
 interface IngestOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; batchSize: string; writers: string }
 
-function since(text: string): Date {
-  if (/^\d+\s*[mhdw]$/.test(text.trim())) return new Date(Date.now() - parseDuration('--since', text));
-  const time = Date.parse(text);
-  if (Number.isNaN(time)) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--since "${text}" is neither a duration (24h, 7d) nor a timestamp (2026-01-31T00:00Z)`);
-  return new Date(time);
-}
 
-function checkReadable(file: string): void {
-  if (file === '-') return;
-  let stat;
-  try {
-    stat = statSync(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
-  }
-  if (stat.isDirectory()) throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: it is a directory (name the log files in it)`);
-}
 
 async function ingest(files: string[], options: Omit<IngestOptions, 'batchSize' | 'writers'> & { batchSize: number; writers: number }, repository: ReturnType<typeof repositoryTarget>): Promise<string> {
   // Batches go to `writers` connections in turn, each writing one while the next are parsed.
