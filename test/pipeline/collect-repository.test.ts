@@ -69,4 +69,41 @@ describe('pgwarden collect into the repository', () => {
     assert.ok(atKill.every((n, i) => n < 14_000 + i * 1000), `killed mid-stream (stored at each kill: ${atKill.join(', ')})`);
     process.stdout.write(`# kill -9 with ${atKill.join(', ')} of the events stored\n`);
   });
+
+  it('waits while the repository is down and delivers everything once it is back', async () => {
+    await cluster.createDatabase('repo_down');
+    const migrate = await runCli(['repo', 'migrate', '--repo', cluster.url('repo_down')]);
+    assert.equal(migrate.code, 0, migrate.stderr);
+    const logs = join(dir, 'logs-down');
+    mkdirSync(logs, { recursive: true });
+    const config = join(dir, 'pgwarden-down.yaml');
+    const url = new URL(cluster.url('repo_down'));
+    url.password = '';
+    writeFileSync(config, `pipeline:
+  sources:
+    pglog: { type: logfile, path: ${logs}, pattern: 'postgresql-*.log', server: db1, state_dir: ${join(dir, 'state-down')}, idle_flush_ms: 200, poll_ms: 100 }
+  sinks:
+    repo: { type: repository, url: '${url.toString()}', password_env: TEST_REPO_PASSWORD }
+  batch: { window_seconds: 0, max_events: 200 }
+  retry: { initial_seconds: 0.2, max_seconds: 1 }
+`);
+    const stored = async () => (await cluster.query<{ n: number }>('SELECT count(*)::int AS n FROM pgwarden_repo.events', [], 'repo_down')).rows[0]!.n;
+    writeFileSync(join(logs, 'postgresql-1.log'), lines(1, 1000));
+    const daemon = startCollect(config);
+    try {
+      await waitFor(async () => (await stored()) === 1000, 60_000, 'the first 1000 events');
+      // The repository goes away: no new connections, and the collector's are cut.
+      await cluster.query('ALTER DATABASE repo_down ALLOW_CONNECTIONS false');
+      await cluster.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'repo_down'");
+      appendFileSync(join(logs, 'postgresql-1.log'), lines(1001, 3000));
+      await waitFor(async () => /delivery failed/.test(daemon.stderr()), 30_000, 'a failed delivery while the repository is down');
+      await cluster.query('ALTER DATABASE repo_down ALLOW_CONNECTIONS true');
+      await waitFor(async () => (await stored()) >= 3000, 60_000, 'all 3000 events after the repository is back');
+    } finally {
+      assert.equal(await daemon.stop('SIGTERM'), 0, daemon.stderr());
+    }
+    const { rows: [counts] } = await cluster.query<{ n: number; ids: number }>(
+      'SELECT count(*)::int AS n, count(DISTINCT statement_id)::int AS ids FROM pgwarden_repo.events', [], 'repo_down');
+    assert.deepEqual(counts, { n: 3000, ids: 3000 });
+  });
 });
