@@ -5,7 +5,7 @@ import cliProgress from 'cli-progress';
 import { withClient as withAnyClient, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import type { EventKind, PgwardenEvent, ParseError } from '../core/event.ts';
-import { createParser, LOG_FORMATS, compilePrefix, type LogFormat } from '../logs/index.ts';
+import { OPAQUE_PREFIX, createParser, LOG_FORMATS, compilePrefix, type LogFormat, type LogParser } from '../logs/index.ts';
 import {
   RepositoryWriter, repositoryError, auditReport, failedLoginsReport, migrateRepository, parseDuration, prune, repositoryTarget,
   requireRepository, sessionsReport, topReport, type ReportFilter, type WriteResult,
@@ -92,15 +92,22 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
     const command = repoOption(report.command(name)).description(description)
       .option('--since <when>', 'a duration back from now (24h, 7d) or a timestamp (2026-01-31T00:00Z)')
       .option('--user <name>', 'only this user (repeatable)', collect)
-      .option('--limit <n>', 'at most this many rows', '1000')
-      .addOption(formatOption(['table', 'csv', 'json']));
-    if (classes) command.option('--class <class>', 'only this pgAudit class: READ, WRITE, DDL, ROLE, FUNCTION, MISC (repeatable)', collect);
+      .option('--limit <n>', 'at most this many rows: the newest, listed oldest first', '1000')
+      .addOption(formatOption(['table', 'csv', 'json', 'ndjson']));
+    if (classes) command.option('--class <class>', `only this pgAudit class: ${AUDIT_CLASSES.join(', ')} (repeatable)`, collect);
     return command;
   };
-  const filterOf = (options: ReportOptions): ReportFilter => ({
-    since: options.since === undefined ? undefined : parseSince(options.since),
-    users: options.user, classes: options.class, limit: parseInteger('--limit', options.limit),
-  });
+  const filterOf = (options: ReportOptions): ReportFilter => {
+    for (const klass of options.class ?? []) {
+      if (!AUDIT_CLASSES.includes(klass.toUpperCase())) {
+        throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--class "${klass}" is not a pgAudit class (${AUDIT_CLASSES.join(', ')})`);
+      }
+    }
+    return {
+      since: options.since === undefined ? undefined : parseSince(options.since),
+      users: options.user, classes: options.class?.map((c) => c.toUpperCase()), limit: parseInteger('--limit', options.limit),
+    };
+  };
   const run = <T>(query: (client: import('pg').Client, filter: ReportFilter) => Promise<T[]>, columns: Column<T>[]) =>
     async (options: ReportOptions, command: Command) => {
       const filter = filterOf(options);
@@ -109,6 +116,7 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
         return query(client, filter);
       });
       process.stdout.write(render(rows, columns, options.format));
+      if (rows.length === filter.limit) process.stderr.write(`note: showing the newest ${filter.limit} rows; raise --limit or narrow --since for more\n`);
     };
 
   reportCommand('audit', 'pgAudit records from the repository, each with its session\'s login', true)
@@ -145,6 +153,20 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
       { header: 'statements', value: (r) => Number(r.statements) }, { header: 'last_at', value: (r) => r.last_at },
     ]));
 }
+
+/**
+ * Stored without time, user or database, the events of a stderr log whose prefix was not
+ * recognised would be of little use and, ingested again with --prefix, stored a second time
+ * (their time is part of the key): refuse before they are sent.
+ */
+function refuseUnknownPrefix(parser: LogParser, file: string, prefix: string | undefined): void {
+  if (parser.format === 'stderr' && prefix === undefined && parser.prefix === OPAQUE_PREFIX) {
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `${file}: stderr log with a log_line_prefix pgwarden does not recognise; pass --prefix with the server's log_line_prefix (SHOW log_line_prefix)`);
+  }
+}
+
+/** pgAudit's statement classes, as it writes them in AUDIT: records. */
+const AUDIT_CLASSES = ['READ', 'WRITE', 'FUNCTION', 'ROLE', 'DDL', 'MISC', 'MISC_SET'];
 
 interface ReportOptions { since?: string; user?: string[]; class?: string[]; limit: string; format: Format }
 interface IngestOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; batchSize: string; writers: string }
@@ -205,6 +227,7 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'batchSize' 
         for await (const chunk of stream as AsyncIterable<Buffer>) {
           bytes += chunk.length;
           parser.write(chunk);
+          refuseUnknownPrefix(parser, file, options.prefix);
           if (batch.length >= options.batchSize) await send();
         }
       } catch (error) {
@@ -212,6 +235,8 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'batchSize' 
         throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
       }
       parser.end();
+      // A short file is decided only at its end: still before anything of it is sent.
+      refuseUnknownPrefix(parser, file, options.prefix);
       if (batch.length > 0) await send();
     }
     for (const slot of slots) await slot;
@@ -222,6 +247,9 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'batchSize' 
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const events = [...counts.values()].reduce((a, b) => a + b, 0);
+  if (events === 0 && errors > 0) {
+    throw new PgwardenError('PGW_ERR_INPUT', `no event could be read from ${files.join(', ')} (${errors} parse errors): is --format right for these files?`);
+  }
   const byKind = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([kind, n]) => `${kind} ${n}`).join(', ');
   return [
     `ingested ${files.length} input${files.length === 1 ? '' : 's'}, ${(bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s ` +

@@ -39,7 +39,8 @@ export async function auditReport(client: pg.ClientBase, filter: ReportFilter): 
   const params: unknown[] = [];
   const filters = where(filter, params, { ts: 'e.ts', user: 'COALESCE(e.user_name, s.user_name)', class: 'e.class' });
   params.push(filter.limit);
-  const { rows } = await client.query<AuditRow>(`${SQL_TAG}SELECT e.ts, e.server, e.session_id,
+  // The newest `limit` records, listed oldest first: a DBA checking the last hour sees the last hour.
+  const { rows } = await client.query<AuditRow & { source_input: string; source_position: string }>(`${SQL_TAG}SELECT * FROM (SELECT e.ts, e.source_input, e.source_position, e.server, e.session_id,
       COALESCE(e.user_name, s.user_name) AS user_name, COALESCE(e.database_name, s.database_name) AS database_name,
       COALESCE(s.application, e.application) AS application, COALESCE(s.client_addr, e.client_addr) AS client_addr,
       COALESCE(s.started_at, s.authorized_at) AS session_start,
@@ -47,8 +48,9 @@ export async function auditReport(client: pg.ClientBase, filter: ReportFilter): 
     FROM pgwarden_repo.events e
     LEFT JOIN pgwarden_repo.sessions s ON s.server = COALESCE(e.server, '') AND s.session_id = e.session_id
     WHERE e.kind = 'audit'${filters}
-    ORDER BY e.ts, e.source_input, e.source_position LIMIT $${params.length}`, params);
-  return rows;
+    ORDER BY e.ts DESC, e.source_input DESC, e.source_position DESC LIMIT $${params.length}) newest
+    ORDER BY ts, source_input, source_position`, params);
+  return rows.map(({ source_input: _input, source_position: _position, ...row }) => row);
 }
 
 export interface SessionRow {
@@ -61,14 +63,15 @@ export async function sessionsReport(client: pg.ClientBase, filter: ReportFilter
   const params: unknown[] = [];
   const filters = where(filter, params, { ts: 'COALESCE(s.started_at, s.authorized_at, s.ended_at)', user: 's.user_name' });
   params.push(filter.limit);
-  const { rows } = await client.query<SessionRow>(`${SQL_TAG}SELECT s.server, s.session_id, s.user_name, s.database_name,
+  const { rows } = await client.query<SessionRow>(`${SQL_TAG}SELECT * FROM (SELECT s.server, s.session_id, s.user_name, s.database_name,
       s.application, s.client_addr, s.started_at, s.authorized_at, s.ended_at, s.duration_ms,
       (SELECT pg_catalog.count(*) FROM pgwarden_repo.events e WHERE e.kind = 'audit' AND e.session_id = s.session_id
           AND COALESCE(e.server, '') = s.server
           AND e.ts >= COALESCE(s.started_at, s.authorized_at, '-infinity')
           AND e.ts <= COALESCE(s.ended_at, 'infinity')) AS statements
     FROM pgwarden_repo.sessions s WHERE true${filters}
-    ORDER BY COALESCE(s.started_at, s.authorized_at, s.ended_at), s.session_id LIMIT $${params.length}`, params);
+    ORDER BY COALESCE(s.started_at, s.authorized_at, s.ended_at) DESC, s.session_id DESC LIMIT $${params.length}) newest
+    ORDER BY COALESCE(started_at, authorized_at, ended_at), session_id`, params);
   return rows;
 }
 

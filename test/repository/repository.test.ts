@@ -228,5 +228,20 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     const noRepo = await runCli(['ingest', logCopy], { PGWARDEN_REPO: '' });
     assert.equal(noRepo.code, 2);
     assert.match(noRepo.stderr, /no repository named/);
+    // A prefix pgwarden cannot recognise would store events without time or user: refused.
+    const unknownPrefix = await runCli(['ingest', logCopy, '--repo', repoUrl], env);
+    assert.equal(unknownPrefix.code, 2, unknownPrefix.stderr);
+    assert.match(unknownPrefix.stderr, /stderr log with a log_line_prefix pgwarden does not recognise; pass --prefix/);
+    const wrongFormat = await runCli(['ingest', logCopy, '--repo', repoUrl, '--format', 'csvlog'], env);
+    assert.equal(wrongFormat.code, 2, wrongFormat.stderr);
+    assert.match(wrongFormat.stderr, /no event could be read from .* parse errors\): is --format right/);
+    const badClass = await runCli(['report', 'audit', '--repo', repoUrl, '--class', 'bogus'], env);
+    assert.equal(badClass.code, 2);
+    assert.match(badClass.stderr, /--class "bogus" is not a pgAudit class \(READ, WRITE/);
+    // --limit keeps the newest rows, listed oldest first, and says it cut.
+    const all = JSON.parse((await runCli(['report', 'audit', '--repo', repoUrl, '--format', 'json'], env)).stdout) as { ts: string }[];
+    const newest = await runCli(['report', 'audit', '--repo', repoUrl, '--format', 'json', '--limit', '2'], env);
+    assert.deepEqual((JSON.parse(newest.stdout) as { ts: string }[]).map((r) => r.ts), all.slice(-2).map((r) => r.ts));
+    assert.match(newest.stderr, /showing the newest 2 rows/);
   });
 });

@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { LogfileSourceConfig } from '../../core/config.ts';
 import { PgwardenError } from '../../core/errors.ts';
 import type { ParseError, PgwardenEvent } from '../../core/event.ts';
-import { compilePrefix, createParser, detectFormat, detectPrefix, type LogFormat, type LogParser } from '../../logs/index.ts';
+import { OPAQUE_PREFIX, compilePrefix, createParser, detectFormat, detectPrefix, type LogFormat, type LogParser } from '../../logs/index.ts';
 import { Waiters } from '../wake.ts';
 import type { Lane, Pending, Sink, Source, Wake } from '../types.ts';
 
@@ -442,7 +442,13 @@ export class LogfileSource implements Source {
       if (length < DETECT_BYTES && lines < 20 && !quiet && !tracked.gone) return false;
       tracked.format ??= detectFormat(sample);
       if (tracked.format === 'stderr') tracked.prefix ??= detectPrefix(sample);
-      this.log.info({ source: this.name, file: tracked.state.path, format: tracked.format, prefix: tracked.prefix }, 'log format');
+      if (tracked.format === 'stderr' && tracked.prefix === OPAQUE_PREFIX) {
+        // Events would lose time, pid, user and database: say so loudly, once per file.
+        this.log.error({ source: this.name, file: tracked.state.path },
+          'stderr log with a log_line_prefix pgwarden does not recognise: time, pid, user and database will be null; set prefix: in the source to the server\'s log_line_prefix');
+      } else {
+        this.log.info({ source: this.name, file: tracked.state.path, format: tracked.format, prefix: tracked.prefix }, 'log format');
+      }
     }
     this.newParser(tracked);
     return true;
