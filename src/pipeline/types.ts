@@ -40,5 +40,11 @@ export interface Sink {
   accepts(event: PgwardenEvent): boolean;
   /** Resolves once the receiver accepted the whole batch; rejects otherwise. */
   deliver(pending: Pending): Promise<void>;
+  /**
+   * Optional check at start: rejects on a mistake that retrying cannot mend (a wrong password,
+   * a missing privilege), so the command fails at once instead of retrying forever. A receiver
+   * that is merely unreachable is not an error here: deliveries wait for it.
+   */
+  start?(): Promise<void>;
   close(): Promise<void>;
 }

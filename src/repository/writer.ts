@@ -156,6 +156,11 @@ export class RepositoryWriter {
     return client;
   }
 
+  /** Connects and checks the repository now (otherwise the first write does). */
+  async open(): Promise<void> {
+    await this.session();
+  }
+
   /** Writes one batch in one transaction; all of it lands (deduplicated), or none of it. */
   async write(events: PgwardenEvent[]): Promise<WriteResult> {
     if (events.length === 0) return { received: 0, inserted: 0, duplicates: 0, undated: 0 };

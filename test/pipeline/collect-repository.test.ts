@@ -106,4 +106,21 @@ describe('pgwarden collect into the repository', () => {
       'SELECT count(*)::int AS n, count(DISTINCT statement_id)::int AS ids FROM pgwarden_repo.events', [], 'repo_down');
     assert.deepEqual(counts, { n: 3000, ids: 3000 });
   });
+
+  it('fails at start, in one line, when the repository refuses its login (retrying would not help)', async () => {
+    const config = join(dir, 'pgwarden-badpw.yaml');
+    const url = new URL(cluster.url('repo'));
+    url.password = '';
+    mkdirSync(join(dir, 'logs-badpw'), { recursive: true });
+    writeFileSync(config, `pipeline:
+  sources:
+    pglog: { type: logfile, path: ${join(dir, 'logs-badpw')}, pattern: '*.log', server: db1, state_dir: ${join(dir, 'state-badpw')} }
+  sinks:
+    repo: { type: repository, url: '${url.toString()}', password_env: TEST_WRONG_PASSWORD }
+`);
+    const result = await runCli(['collect', '--config', config], { TEST_WRONG_PASSWORD: 'not-the-password' }, { timeoutMs: 30_000 });
+    assert.equal(result.code, 3, result.stderr);
+    assert.match(result.stderr, /^Error: .*password authentication failed/m);
+    assert.doesNotMatch(result.stderr, /not-the-password/);
+  });
 });

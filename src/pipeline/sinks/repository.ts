@@ -3,6 +3,7 @@
 // between delivery and settle) inserts nothing twice: exactly once in the repository.
 import { readSecret, type Config, type RepositorySinkConfig } from '../../core/config.ts';
 import { redactUrl, type Target } from '../../core/db.ts';
+import { PgwardenError } from '../../core/errors.ts';
 import type { PgwardenEvent } from '../../core/event.ts';
 import { RepositoryWriter } from '../../repository/index.ts';
 import { compileMatch } from '../match.ts';
@@ -35,6 +36,14 @@ export function createRepositorySink(name: string, config: RepositorySinkConfig,
     accepts: (event: PgwardenEvent) => accepts(event),
     async deliver(pending: Pending): Promise<void> {
       await writer.write(pending.events);
+    },
+    async start(): Promise<void> {
+      try {
+        await writer.open();
+      } catch (error) {
+        // Unreachable now is fine (deliveries wait and retry); a refused login or privilege is not.
+        if (error instanceof PgwardenError && error.code !== 'PGW_ERR_CONNECT') throw error;
+      }
     },
     close: () => writer.close(),
   };
