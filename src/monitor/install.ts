@@ -9,6 +9,7 @@ import { PGWARDEN_VERSION } from '../core/version.ts';
 import { CHECKS } from './checks/index.ts';
 import { CALLER_ROLE, MONITOR_SCHEMA, OWNER_ROLE, functionName, functionSql, pickVariant } from './sql.ts';
 import type { CheckDefinition } from './types.ts';
+import { dropUnusedRoles, type DroppedRole } from '../sensors/index.ts';
 
 export { CALLER_ROLE, MONITOR_SCHEMA, OWNER_ROLE, functionBody, functionName, functionSql, pickVariant } from './sql.ts';
 
@@ -237,18 +238,6 @@ export async function uninstallMonitor(client: pg.Client): Promise<MonitorUninst
 }
 
 /** Drops the two cluster-wide roles once no database uses them; says why when one cannot go. */
-export async function dropMonitorRoles(client: pg.Client): Promise<{ role: string; dropped: boolean; reason?: string }[]> {
-  const results = [];
-  for (const role of [CALLER_ROLE, OWNER_ROLE]) {
-    const { rows } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1`, [role]);
-    if (rows.length === 0) continue;
-    try {
-      await client.query(`${SQL_TAG}DROP ROLE ${role}`);
-      results.push({ role, dropped: true });
-    } catch (error) {
-      if ((error as { code?: string }).code !== '2BP01') throw error;
-      results.push({ role, dropped: false, reason: `still used: ${(error as { detail?: string }).detail ?? (error as Error).message}` });
-    }
-  }
-  return results;
+export function dropMonitorRoles(client: pg.Client): Promise<DroppedRole[]> {
+  return dropUnusedRoles(client, [CALLER_ROLE, OWNER_ROLE]);
 }

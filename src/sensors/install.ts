@@ -266,13 +266,20 @@ export async function uninstallSchema(client: pg.Client): Promise<UninstallResul
 }
 
 /** Drops the cluster-wide roles once no database uses them; says why when one cannot go. */
-export async function dropClusterRoles(client: pg.Client): Promise<{ role: string; dropped: boolean; reason?: string }[]> {
-  const results = [];
-  for (const role of [RECORDER_ROLE, WATCHER_ROLE, ALERTS_ROLE]) {
+export function dropClusterRoles(client: pg.Client): Promise<DroppedRole[]> {
+  return dropUnusedRoles(client, [RECORDER_ROLE, WATCHER_ROLE, ALERTS_ROLE]);
+}
+
+export interface DroppedRole { role: string; dropped: boolean; reason?: string }
+
+/** Drops each existing role that nothing depends on any more; names what still uses the others. */
+export async function dropUnusedRoles(client: pg.Client, roles: readonly string[]): Promise<DroppedRole[]> {
+  const results: DroppedRole[] = [];
+  for (const role of roles) {
     const { rows } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1`, [role]);
     if (rows.length === 0) continue;
     try {
-      await client.query(`${SQL_TAG}DROP ROLE ${role}`);
+      await client.query(`${SQL_TAG}DROP ROLE ${client.escapeIdentifier(role)}`);
       results.push({ role, dropped: true });
     } catch (error) {
       if ((error as { code?: string }).code !== '2BP01') throw error;
