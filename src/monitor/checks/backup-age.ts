@@ -2,6 +2,8 @@ import type { CheckDefinition } from '../types.ts';
 
 // What SQL can see of base backups: the newest backup history file (pg_wal/*.backup, kept
 // while archiving is on) or the last archived one, and a base backup running right now.
+// The age is clamped at 0: a history file's mtime can be a few microseconds ahead of the
+// server clock (file timestamps and clock_timestamp() come from different kernel clocks).
 export const backupAge: CheckDefinition = {
   name: 'backup_age',
   category: 'health',
@@ -18,7 +20,7 @@ export const backupAge: CheckDefinition = {
       UNION ALL
       SELECT a.last_archived_time FROM pg_catalog.pg_stat_archiver a WHERE a.last_archived_wal LIKE '%.backup'),
     b AS (SELECT pg_catalog.max(f.ts) AS ts FROM f)
-    SELECT ''::text, EXTRACT(epoch FROM pg_catalog.now() - b.ts)::float8,
+    SELECT ''::text, pg_catalog.greatest(0, EXTRACT(epoch FROM pg_catalog.clock_timestamp() - b.ts))::float8,
       CASE WHEN b.ts IS NULL THEN 'no base backup is recorded in pg_wal (none since the last WAL cleanup, or archive_mode is off)'
            ELSE 'last base backup ended at ' || b.ts END,
       NULL::text,
