@@ -34,7 +34,7 @@ Example pgwarden.yaml:
       if (sinkEntries.length === 0) {
         throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sinks: no sink is configured, so the events of ${sourceEntries.map(([n]) => n).join(', ')} would go nowhere (add a sink such as { type: jsonl, path: events.jsonl }; see docs/pipeline.md)`);
       }
-      const sinks = sinkEntries.map(([name, sink]) => createSink(name, sink, cfg));
+      const sinks = sinkEntries.map(([name, sink]) => createSink(name, sink, cfg, log));
       const sources: Source[] = [];
       for (const [name, source] of sourceEntries) sources.push(...await createSources(name, source, cfg, log));
       const running = await runGraph({ sources, sinks }, cfg.pipeline, log);

@@ -7,9 +7,12 @@ import { PgwardenError } from '../../core/errors.ts';
 import { installedVersion } from '../../sensors/index.ts';
 import type { Source } from '../types.ts';
 import { DdlLogSource } from './ddl-log.ts';
+import { CloudwatchSource } from './cloudwatch.ts';
 import { LogfileSource } from './logfile.ts';
+import { NatsSource } from './nats.ts';
+import { SqsSource } from './sqs.ts';
 
-export const SOURCE_TYPES = ['ddl', 'logfile'] as const;
+export const SOURCE_TYPES = ['ddl', 'logfile', 'cloudwatch', 'sqs', 'nats'] as const;
 
 /** The migration that added pgwarden.ddl_events. */
 const DDL_AUDIT_SCHEMA_VERSION = 2;
@@ -51,6 +54,9 @@ export async function createSources(name: string, source: PipelineConfig['source
   switch (source.type) {
     case 'ddl': return createDdlSources(name, source, config, log, override);
     case 'logfile': return [new LogfileSource({ input: name, config: source, log })];
+    case 'cloudwatch': return [new CloudwatchSource({ input: name, config: source, log })];
+    case 'sqs': return [new SqsSource({ input: name, config: source, log })];
+    case 'nats': return [new NatsSource({ input: name, config: source, log })];
   }
 }
 

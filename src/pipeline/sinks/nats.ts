@@ -1,0 +1,79 @@
+// NATS JetStream sink: the collector side of a fleet. Each event is published, as the event
+// model's JSON, to SUBJECT_PREFIX.SERVER on a JetStream stream, with the message id
+// (Nats-Msg-Id) the repository's own dedup key, so that a batch published again after a crash
+// or a timeout is stored in the stream once. A batch is delivered once JetStream acknowledged
+// every event (the stream has written it to its store). Repository writers read the stream
+// with the nats source (docs/fleet.md).
+import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType, type JetStreamClient } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { NatsSinkConfig } from '../../core/config.ts';
+import { PgwardenError } from '../../core/errors.ts';
+import type { PgwardenEvent } from '../../core/event.ts';
+import { compileMatch } from '../match.ts';
+import { messageIdOf, NatsLink, natsFatalError, subjectFor } from '../nats.ts';
+import type { Pending, Sink } from '../types.ts';
+
+export function createNatsSink(name: string, config: NatsSinkConfig, log: Logger): Sink {
+  const accepts = compileMatch(config.match, config.ignore);
+  const where = `pipeline.sinks.${name}`;
+  const link = new NatsLink(config, where, `pgwarden sink ${name}`, log);
+  const timeout = config.timeout_seconds * 1000;
+  let client: { connection: NatsConnection; js: JetStreamClient } | null = null;
+
+  /** The stream exists (made when missing and create_stream allows), checked once per connection. */
+  async function ready(): Promise<JetStreamClient> {
+    const connection = link.get();
+    if (client?.connection === connection) return client.js;
+    const jsm = await jetstreamManager(connection, { timeout });
+    try {
+      const info = await jsm.streams.info(config.stream);
+      const wanted = `${config.subject_prefix}.>`;
+      if (!info.config.subjects?.some((subject) => subject === wanted || subject === '>' || subject === `${config.subject_prefix.split('.')[0]}.>`)) {
+        log.warn({ sink: name, stream: config.stream, subjects: info.config.subjects, wanted }, 'the stream may not take this sink\'s subjects; publishing will fail with "no responders" if it does not');
+      }
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError) || error.code !== JetStreamApiCodes.StreamNotFound) throw error;
+      if (!config.create_stream) {
+        throw new PgwardenError('PGW_ERR_NATS', `${where}.stream: JetStream has no stream ${config.stream} (create it, or set create_stream: true)`);
+      }
+      await jsm.streams.add({
+        name: config.stream,
+        subjects: [`${config.subject_prefix}.>`],
+        storage: StorageType.File,
+        duplicate_window: nanos(config.duplicate_window_seconds * 1000),
+        max_age: nanos(config.max_age_hours * 3_600_000),
+      });
+      log.info({ sink: name, stream: config.stream, subjects: [`${config.subject_prefix}.>`] }, 'created the JetStream stream');
+    }
+    client = { connection, js: jetstream(connection, { timeout }) };
+    return client.js;
+  }
+
+  return {
+    name,
+    type: 'nats',
+    inputs: config.inputs,
+    accepts: (event: PgwardenEvent) => accepts(event),
+    async start(): Promise<void> {
+      await link.open();
+      try {
+        await ready();
+      } catch (error) {
+        if (error instanceof PgwardenError) throw error;
+        const fatal = natsFatalError(error, where);
+        if (fatal) throw fatal;
+        // not reachable yet: deliveries wait for it
+      }
+    },
+    async deliver(pending: Pending): Promise<void> {
+      const js = await ready();
+      const acks = pending.events.map((event) =>
+        js.publish(subjectFor(config.subject_prefix, event.server), JSON.stringify(event), { msgID: messageIdOf(event), timeout }));
+      const results = await Promise.allSettled(acks);
+      const failed = results.find((result) => result.status === 'rejected');
+      if (failed) throw new Error(`JetStream did not take ${results.filter((r) => r.status === 'rejected').length} of ${results.length} events: ${(failed.reason as Error).message}`);
+    },
+    close: () => link.close(),
+  };
+}

@@ -1,0 +1,203 @@
+// NATS JetStream source: the repository-writer side of a fleet. Reads the stream the
+// collectors' nats sinks publish to, through a durable pull consumer that writers share (each
+// event goes to one of them), and acknowledges an event only once every sink settled it — for
+// the repository sink, after its COPY transaction committed. A writer that dies leaves its
+// events unacknowledged; JetStream sends them again after ack_wait, and the repository's dedup
+// on (ts, source input, source position) stores them once: at least once on the wire, exactly
+// once in the repository. While an event waits for a slow sink, its ack_wait is extended.
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type JsMsg } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { NatsSourceConfig } from '../../core/config.ts';
+import { EVENT_KINDS, type PgwardenEvent } from '../../core/event.ts';
+import { sleep } from '../../core/sleep.ts';
+import { backoff } from '../graph.ts';
+import { LaneBuffer, type BufferEntry } from '../lane-buffer.ts';
+import { NatsLink, natsFatalError } from '../nats.ts';
+import type { Lane, Sink, Source, Wake } from '../types.ts';
+
+/** Events held in memory for the slowest sink before fetching pauses. */
+export const MAX_BUFFERED_EVENTS = 20_000;
+const FETCH_MAX = 1000;
+const RETRY = { initial_seconds: 0.5, max_seconds: 10 };
+
+interface Entry extends BufferEntry {
+  /** the latest delivery of the stream message (a redelivery replaces it) */
+  msg: JsMsg;
+  sequence: number;
+}
+
+const KINDS = new Set<string>(EVENT_KINDS);
+
+/** An event as a nats sink published it; null when the message is something else. */
+export function eventOf(msg: JsMsg): PgwardenEvent | null {
+  let value: unknown;
+  try {
+    value = msg.json();
+  } catch {
+    return null;
+  }
+  const event = value as PgwardenEvent | null;
+  if (typeof event !== 'object' || event === null || !KINDS.has(event.kind)) return null;
+  const source = event.source as Partial<PgwardenEvent['source']> | undefined;
+  if (typeof source?.input !== 'string' || typeof source.position !== 'number' || !Number.isSafeInteger(source.position)) return null;
+  if (event.ts !== null && typeof event.ts !== 'string') return null;
+  return event;
+}
+
+export interface NatsSourceOptions {
+  input: string;
+  config: NatsSourceConfig;
+  log: Logger;
+}
+
+export class NatsSource implements Source {
+  readonly name: string;
+  readonly input: string;
+  private readonly config: NatsSourceConfig;
+  private readonly log: Logger;
+  private readonly link: NatsLink;
+  private readonly buffer: LaneBuffer<Entry>;
+  private readonly held = new Map<number, Entry>();
+  private readonly controller = new AbortController();
+  private running: Promise<void> = Promise.resolve();
+  private extender: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private consumerReady = false;
+  private fetching: { stop(): void } | null = null;
+  /** messages that were not events (terminated: JetStream does not send them again) */
+  poison = 0;
+  /** events acknowledged after every sink settled them */
+  acknowledged = 0;
+
+  constructor(options: NatsSourceOptions) {
+    this.input = options.input;
+    this.name = options.input;
+    this.config = options.config;
+    this.log = options.log;
+    this.link = new NatsLink(options.config, `pipeline.sources.${options.input}`, `pgwarden source ${options.input}`, options.log);
+    this.buffer = new LaneBuffer<Entry>(options.input, { released: (entries) => this.released(entries) });
+  }
+
+  lane(sink: Sink): Lane {
+    return this.buffer.lane(sink);
+  }
+
+  async start(): Promise<void> {
+    await this.link.open();
+    if (this.buffer.laneCount === 0) {
+      this.log.warn({ source: this.name }, 'no sink takes events from this source; it does not fetch');
+      return;
+    }
+    try {
+      await this.ensureConsumer();
+    } catch (error) {
+      const fatal = natsFatalError(error, `pipeline.sources.${this.input}`);
+      if (fatal) throw fatal;
+      // not reachable yet (or the stream not made yet by a collector): fetching waits for it
+    }
+    const every = Math.max(250, this.config.ack_wait_seconds * 1000 / 3);
+    this.extender = setInterval(() => this.extend(), every);
+    this.running = this.run().catch((error: Error) => this.log.error({ source: this.name, err: error.message }, 'NATS fetching stopped'));
+  }
+
+  /** The durable consumer, made when missing: explicit acks, at most the buffer's worth unacknowledged. */
+  private async ensureConsumer(): Promise<void> {
+    if (this.consumerReady) return;
+    const jsm = await jetstreamManager(this.link.get(), { timeout: this.config.timeout_seconds * 1000 });
+    try {
+      await jsm.consumers.info(this.config.stream, this.config.durable);
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError) || error.code !== JetStreamApiCodes.ConsumerNotFound) throw error;
+      await jsm.consumers.add(this.config.stream, {
+        durable_name: this.config.durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(this.config.ack_wait_seconds * 1000),
+        max_ack_pending: MAX_BUFFERED_EVENTS + FETCH_MAX,
+        filter_subject: this.config.filter_subject ?? `${this.config.subject_prefix}.>`,
+      });
+      this.log.info({ source: this.name, stream: this.config.stream, durable: this.config.durable }, 'created the durable consumer');
+    }
+    this.consumerReady = true;
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.controller.signal;
+    let failures = 0;
+    while (!this.stopped) {
+      await this.buffer.waitForRoom(MAX_BUFFERED_EVENTS, signal);
+      if (this.stopped) break;
+      try {
+        await this.ensureConsumer();
+        const consumer = await jetstream(this.link.get()).consumers.get(this.config.stream, this.config.durable);
+        const room = Math.max(1, Math.min(FETCH_MAX, MAX_BUFFERED_EVENTS - this.buffer.buffered));
+        const messages = await consumer.fetch({ max_messages: room, expires: 5000 });
+        this.fetching = messages;
+        for await (const msg of messages) this.accept(msg);
+        this.fetching = null;
+        failures = 0;
+      } catch (error) {
+        if (this.stopped) break;
+        this.consumerReady = false;
+        failures++;
+        const delay = backoff(failures, RETRY);
+        if (failures === 1 || failures % 20 === 0) {
+          this.log.warn({ source: this.name, err: (error as Error).message, attempts: failures, retry_in_ms: delay }, 'cannot fetch from NATS; will retry');
+        }
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  private accept(msg: JsMsg): void {
+    if (this.stopped) return; // not acknowledged: sent again after ack_wait
+    const sequence = msg.info.streamSequence;
+    const held = this.held.get(sequence);
+    if (held) {
+      // sent again while still on its way here (its ack_wait ran out): acknowledge the newest delivery
+      held.msg = msg;
+      return;
+    }
+    const event = eventOf(msg);
+    if (!event) {
+      this.poison++;
+      this.log.warn({ source: this.name, subject: msg.subject, stream_sequence: sequence, poison_total: this.poison },
+        'a message on the stream is not a pgwarden event; terminated (it stays in the stream, and is not sent again)');
+      msg.term('not a pgwarden event');
+      return;
+    }
+    const entry: Entry = { events: [event], msg, sequence };
+    this.held.set(sequence, entry);
+    this.buffer.push(entry);
+  }
+
+  /** Every sink settled these events (the repository committed them): acknowledge. */
+  private released(entries: Entry[]): void {
+    for (const entry of entries) {
+      entry.msg.ack();
+      this.held.delete(entry.sequence);
+      this.acknowledged++;
+    }
+  }
+
+  /** Tells JetStream the events still on their way are being worked on, so it does not send them again. */
+  private extend(): void {
+    for (const entry of this.held.values()) entry.msg.working();
+  }
+
+  changed(ms: number, signal: AbortSignal): Promise<Wake> {
+    return this.buffer.changed(ms, signal);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.controller.abort();
+    this.fetching?.stop();
+    clearInterval(this.extender);
+    this.buffer.stop();
+    await this.running;
+    // drains: acknowledgements already made reach the server; unacknowledged events are sent again after ack_wait
+    await this.link.close();
+  }
+}
