@@ -210,7 +210,8 @@ export class CloudwatchSource implements Source {
     } catch (error) {
       const fatal = awsFatalError(error, `pipeline.sources.${this.input}: CloudWatch Logs group ${this.config.log_group}`);
       if (fatal) throw fatal;
-      this.log.warn({ source: this.name, err: (error as Error).message }, 'cannot reach CloudWatch Logs yet; will keep trying');
+      this.log.warn({ source: this.name, err: `${awsErrorName(error)}: ${(error as Error).message}` },
+        isThrottling(error) ? 'CloudWatch Logs is throttling; reading will back off' : 'cannot reach CloudWatch Logs yet; will keep trying');
     }
     this.running = this.run().catch((error: Error) => this.log.error({ source: this.name, err: error.message }, 'CloudWatch reading stopped'));
   }

@@ -107,7 +107,8 @@ export class SqsSource implements Source {
     } catch (error) {
       const fatal = awsFatalError(error, `pipeline.sources.${this.input}: queue ${this.config.queue_url}`);
       if (fatal) throw fatal;
-      this.log.warn({ source: this.name, err: (error as Error).message }, 'cannot reach SQS yet; will keep trying');
+      this.log.warn({ source: this.name, err: `${awsErrorName(error)}: ${(error as Error).message}` },
+        isThrottling(error) ? 'SQS is throttling; receiving will back off' : 'cannot reach SQS yet; will keep trying');
     }
     const every = Math.max(250, this.config.visibility_timeout_seconds * 1000 / 3);
     this.extender = setInterval(() => void this.extend(), every);
