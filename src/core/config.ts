@@ -234,6 +234,8 @@ const natsSinkSchema = z.strictObject({
   duplicate_window_seconds: z.number().int().min(1).max(86_400).default(600),
   /** how long the stream keeps events (0: until deleted by size or hand) */
   max_age_hours: z.number().min(0).max(87_600).default(168),
+  /** events of one server per NATS message (JSON lines); fewer when a message would pass half the server's max_payload */
+  events_per_message: z.number().int().min(1).max(1000).default(100),
 });
 
 const natsSourceSchema = z.strictObject({

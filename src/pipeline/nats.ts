@@ -1,6 +1,6 @@
 // What the nats source and sink share: the connection (servers, one way to authenticate, TLS),
-// the subject of a server's events, the message id JetStream deduplicates on, and which errors
-// are a mistake to stop for. The connection retries for ever by itself: a NATS server that is
+// the messages (a server's events as JSON lines, on its subject, with the id JetStream
+// deduplicates on), and which errors are a mistake to stop for. The connection retries for ever by itself: a NATS server that is
 // down is waited for, credentials it refuses are not.
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, errors, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
@@ -16,12 +16,56 @@ export function subjectFor(prefix: string, server: string | null): string {
   return `${prefix}.${token}`;
 }
 
-/**
- * The id JetStream deduplicates on within its duplicate window: the repository's own key
- * (time, source input, source position), so a batch sent again is stored in the stream once.
- */
-export function messageIdOf(event: PgwardenEvent): string {
+/** The repository's own key of an event (time, source input, source position), as text for a message id. */
+export function eventKey(event: PgwardenEvent): string {
   return `${event.ts ?? ''}|${event.source.position}|${event.source.input}`.replace(/[\r\n%]/g, encodeURIComponent);
+}
+
+/** A NATS message of events: one server's, as JSON lines, with the id JetStream deduplicates on. */
+export interface EventMessage {
+  subject: string;
+  payload: string;
+  /** the first event's key and the number of events: the same events sent again give the same id */
+  id: string;
+  events: number;
+}
+
+/**
+ * Cuts a batch into messages: per server (its subject), in order, at most `perMessage` events
+ * and `maxBytes` each. The same batch always gives the same messages, so a batch published
+ * again (a retry, or after a crash from the same checkpoint) is dropped by JetStream's dedup.
+ */
+export function eventMessages(events: PgwardenEvent[], prefix: string, perMessage: number, maxBytes: number): EventMessage[] {
+  const byServer = new Map<string | null, PgwardenEvent[]>();
+  for (const event of events) {
+    const list = byServer.get(event.server);
+    if (list) list.push(event);
+    else byServer.set(event.server, [event]);
+  }
+  const messages: EventMessage[] = [];
+  for (const [server, list] of byServer) {
+    const subject = subjectFor(prefix, server);
+    let payload = '';
+    let bytes = 0;
+    let count = 0;
+    let first = '';
+    for (const event of list) {
+      const line = `${JSON.stringify(event)}\n`;
+      const size = Buffer.byteLength(line);
+      if (count > 0 && (count >= perMessage || bytes + size > maxBytes)) {
+        messages.push({ subject, payload, id: `${first}+${count}`, events: count });
+        payload = '';
+        bytes = 0;
+        count = 0;
+      }
+      if (count === 0) first = eventKey(event);
+      payload += line;
+      bytes += size;
+      count++;
+    }
+    if (count > 0) messages.push({ subject, payload, id: `${first}+${count}`, events: count });
+  }
+  return messages;
 }
 
 /** NATS errors that retrying does not mend: refused credentials, missing permissions. */

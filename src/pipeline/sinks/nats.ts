@@ -1,9 +1,11 @@
-// NATS JetStream sink: the collector side of a fleet. Each event is published, as the event
-// model's JSON, to SUBJECT_PREFIX.SERVER on a JetStream stream, with the message id
-// (Nats-Msg-Id) the repository's own dedup key, so that a batch published again after a crash
-// or a timeout is stored in the stream once. A batch is delivered once JetStream acknowledged
-// every event (the stream has written it to its store). Repository writers read the stream
-// with the nats source (docs/fleet.md).
+// NATS JetStream sink: the collector side of a fleet. A batch's events are published, as JSON
+// lines of the event model, to SUBJECT_PREFIX.SERVER on a JetStream stream, up to
+// events_per_message of one server per message (one JetStream acknowledgement per event was
+// measured 20-40x slower), each message with an id (Nats-Msg-Id) made of its first event's
+// repository key and its count, so that a batch published again after a failure or a crash is
+// stored in the stream once. A batch is delivered once JetStream acknowledged every message
+// (the stream has written it to its store). Repository writers read the stream with the nats
+// source (docs/fleet.md).
 import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -11,7 +13,7 @@ import type { NatsSinkConfig } from '../../core/config.ts';
 import { PgwardenError } from '../../core/errors.ts';
 import type { PgwardenEvent } from '../../core/event.ts';
 import { compileMatch } from '../match.ts';
-import { messageIdOf, NatsLink, natsFatalError, subjectFor } from '../nats.ts';
+import { eventMessages, NatsLink, natsFatalError } from '../nats.ts';
 import type { Pending, Sink } from '../types.ts';
 
 export function createNatsSink(name: string, config: NatsSinkConfig, log: Logger): Sink {
@@ -68,11 +70,15 @@ export function createNatsSink(name: string, config: NatsSinkConfig, log: Logger
     },
     async deliver(pending: Pending): Promise<void> {
       const js = await ready();
-      const acks = pending.events.map((event) =>
-        js.publish(subjectFor(config.subject_prefix, event.server), JSON.stringify(event), { msgID: messageIdOf(event), timeout }));
-      const results = await Promise.allSettled(acks);
-      const failed = results.find((result) => result.status === 'rejected');
-      if (failed) throw new Error(`JetStream did not take ${results.filter((r) => r.status === 'rejected').length} of ${results.length} events: ${(failed.reason as Error).message}`);
+      // half the server's limit, leaving room for headers and JSON lines longer than they look
+      const maxBytes = Math.floor((client?.connection.info?.max_payload ?? 1_048_576) / 2);
+      const messages = eventMessages(pending.events, config.subject_prefix, config.events_per_message, maxBytes);
+      const results = await Promise.allSettled(messages.map((message) =>
+        js.publish(message.subject, message.payload, { msgID: message.id, timeout })));
+      const failed = results.filter((result) => result.status === 'rejected');
+      if (failed.length > 0) {
+        throw new Error(`JetStream did not take ${failed.length} of ${results.length} messages: ${((failed[0] as PromiseRejectedResult).reason as Error).message}`);
+      }
     },
     close: () => link.close(),
   };

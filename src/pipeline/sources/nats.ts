@@ -1,10 +1,11 @@
 // NATS JetStream source: the repository-writer side of a fleet. Reads the stream the
-// collectors' nats sinks publish to, through a durable pull consumer that writers share (each
-// event goes to one of them), and acknowledges an event only once every sink settled it — for
-// the repository sink, after its COPY transaction committed. A writer that dies leaves its
-// events unacknowledged; JetStream sends them again after ack_wait, and the repository's dedup
-// on (ts, source input, source position) stores them once: at least once on the wire, exactly
-// once in the repository. While an event waits for a slow sink, its ack_wait is extended.
+// collectors' nats sinks publish to (messages of JSON-lines events), through a durable pull
+// consumer that writers share (each message goes to one of them), and acknowledges a message
+// only once every sink settled all its events — for the repository sink, after its COPY
+// transaction committed. A writer that dies leaves its messages unacknowledged; JetStream sends
+// them again after ack_wait, and the repository's dedup on (ts, source input, source position)
+// stores them once: at least once on the wire, exactly once in the repository. While a message
+// waits for a slow sink, its ack_wait is extended.
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -29,20 +30,29 @@ interface Entry extends BufferEntry {
 
 const KINDS = new Set<string>(EVENT_KINDS);
 
-/** An event as a nats sink published it; null when the message is something else. */
-export function eventOf(msg: JsMsg): PgwardenEvent | null {
-  let value: unknown;
-  try {
-    value = msg.json();
-  } catch {
-    return null;
-  }
+function isEvent(value: unknown): value is PgwardenEvent {
   const event = value as PgwardenEvent | null;
-  if (typeof event !== 'object' || event === null || !KINDS.has(event.kind)) return null;
+  if (typeof event !== 'object' || event === null || !KINDS.has(event.kind)) return false;
   const source = event.source as Partial<PgwardenEvent['source']> | undefined;
-  if (typeof source?.input !== 'string' || typeof source.position !== 'number' || !Number.isSafeInteger(source.position)) return null;
-  if (event.ts !== null && typeof event.ts !== 'string') return null;
-  return event;
+  if (typeof source?.input !== 'string' || typeof source.position !== 'number' || !Number.isSafeInteger(source.position)) return false;
+  return event.ts === null || typeof event.ts === 'string';
+}
+
+/** The events of a message as a nats sink published them (JSON lines); null when it is something else. */
+export function eventsOf(data: Uint8Array): PgwardenEvent[] | null {
+  const events: PgwardenEvent[] = [];
+  for (const line of Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8').split('\n')) {
+    if (line === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      return null;
+    }
+    if (!isEvent(value)) return null;
+    events.push(value);
+  }
+  return events.length > 0 ? events : null;
 }
 
 export interface NatsSourceOptions {
@@ -65,10 +75,12 @@ export class NatsSource implements Source {
   private stopped = false;
   private consumerReady = false;
   private fetching: { stop(): void } | null = null;
-  /** messages that were not events (terminated: JetStream does not send them again) */
+  /** messages that were not pgwarden events (terminated: JetStream does not send them again) */
   poison = 0;
-  /** events acknowledged after every sink settled them */
+  /** messages acknowledged after every sink settled their events */
   acknowledged = 0;
+  /** events in the last message: how many messages to fetch for the room in the buffer */
+  private perMessage = 1;
 
   constructor(options: NatsSourceOptions) {
     this.input = options.input;
@@ -131,7 +143,7 @@ export class NatsSource implements Source {
       try {
         await this.ensureConsumer();
         const consumer = await jetstream(this.link.get()).consumers.get(this.config.stream, this.config.durable);
-        const room = Math.max(1, Math.min(FETCH_MAX, MAX_BUFFERED_EVENTS - this.buffer.buffered));
+        const room = Math.max(1, Math.min(FETCH_MAX, Math.floor((MAX_BUFFERED_EVENTS - this.buffer.buffered) / this.perMessage)));
         const messages = await consumer.fetch({ max_messages: room, expires: 5000 });
         this.fetching = messages;
         for await (const msg of messages) this.accept(msg);
@@ -159,15 +171,16 @@ export class NatsSource implements Source {
       held.msg = msg;
       return;
     }
-    const event = eventOf(msg);
-    if (!event) {
+    const events = eventsOf(msg.data);
+    if (!events) {
       this.poison++;
       this.log.warn({ source: this.name, subject: msg.subject, stream_sequence: sequence, poison_total: this.poison },
-        'a message on the stream is not a pgwarden event; terminated (it stays in the stream, and is not sent again)');
-      msg.term('not a pgwarden event');
+        'a message on the stream is not pgwarden events; terminated (it stays in the stream, and is not sent again)');
+      msg.term('not pgwarden events');
       return;
     }
-    const entry: Entry = { events: [event], msg, sequence };
+    this.perMessage = events.length;
+    const entry: Entry = { events, msg, sequence };
     this.held.set(sequence, entry);
     this.buffer.push(entry);
   }
