@@ -1,4 +1,4 @@
-// npm run bench:fleet [-- --events 100000 --batch 1000]
+// npm run bench:fleet [-- --events 100000 --batch 1000 --writer-batch 10000]
 //
 // A fleet on this machine: two collector processes (`pgwarden collect`, a logfile source each,
 // servers db1 and db2 -> nats sink) publish to a real `nats-server -js`, and a repository writer
@@ -25,14 +25,22 @@ const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) || fallback : fallback);
 const perCollector = option('--events', 100_000);
 const batch = option('--batch', 1000);
+const writerBatch = option('--writer-batch', 10_000);
 const SERVERS = ['db1', 'db2'];
 const total = perCollector * SERVERS.length;
 
 interface Collect { child: ChildProcess; delivered: number }
 
+// collect processes do not outlive the benchmark, even when it is interrupted
+const children = new Set<ChildProcess>();
+process.on('exit', () => { for (const child of children) child.kill('SIGKILL'); });
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 /** `pgwarden collect`; counts the events its sinks report delivered (its "delivered" log lines). */
 function collect(config: string): Collect {
   const child = spawn(process.execPath, [BIN, 'collect', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PGWARDEN_CONFIG: '', PGWARDEN_LOG_LEVEL: 'info' } });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   const run: Collect = { child, delivered: 0 };
   let rest = '';
   child.stderr!.on('data', (chunk: Buffer) => {
@@ -81,7 +89,7 @@ try {
     writeFileSync(file, lines(1, perCollector, { user: server === 'db1' ? 'alice' : 'bob' }));
     bytes += statSync(file).size;
   }
-  console.log(`fleet: ${SERVERS.length} collectors x ${perCollector.toLocaleString('en-US')} pgAudit records (${(bytes / 1e6).toFixed(1)} MB of stderr log), batch.max_events ${batch}, nats-server ${nats.url} (JetStream, file store), PostgreSQL 18 repository; ${os.cpus().length} cores`);
+  console.log(`fleet: ${SERVERS.length} collectors x ${perCollector.toLocaleString('en-US')} pgAudit records (${(bytes / 1e6).toFixed(1)} MB of stderr log), batch.max_events ${batch} (collectors) and ${writerBatch} (writer), nats-server ${nats.url} (JetStream, file store), PostgreSQL 18 repository; ${os.cpus().length} cores`);
 
   async function repository(name: string): Promise<string> {
     await cluster.createDatabase(name);
@@ -113,7 +121,7 @@ try {
     fleet: { type: nats, ${natsSettings}, durable: writers }
   sinks:
     repo: { type: repository, url: '${repoUrl}', password_env: BENCH_REPO_PASSWORD }
-  batch: { window_seconds: 0, max_events: ${batch} }
+  batch: { window_seconds: 0, max_events: ${writerBatch} }
 `);
     return { collectors, writer };
   }

@@ -22,7 +22,11 @@ Example pgwarden.yaml:
     sinks:
       archive: { type: jsonl, path: /var/lib/pgwarden/audit.jsonl, redact: { parameters: true } }
       siem:    { type: syslog, host: 10.0.0.5, port: 6514, protocol: tcp,
-                 filter: { include: { kinds: [audit] }, event_filter: '?delete ?update' } }`)
+                 filter: { include: { kinds: [audit] }, event_filter: '?delete ?update' } }
+
+Other sources: cloudwatch (Amazon RDS/Aurora logs, { type: cloudwatch, log_group: /aws/rds/instance/db1/postgresql }),
+sqs ({ type: sqs, queue_url: https://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE }) and nats (a repository writer
+of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and docs/fleet.md.`)
     .action(async (_options: unknown, command: Command) => {
       const cfg = config(command);
       const log = createLogger('collect');

@@ -325,5 +325,6 @@ export class CloudwatchSource implements Source {
     await this.running;
     await this.saving.catch(() => undefined);
     this.client.destroy();
+    this.log.info({ source: this.name, calls: this.calls, throttled: this.throttled, parse_errors: this.parseErrors }, 'CloudWatch source stopped');
   }
 }

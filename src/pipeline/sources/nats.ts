@@ -6,8 +6,8 @@
 // them again after ack_wait, and the repository's dedup on (ts, source input, source position)
 // stores them once: at least once on the wire, exactly once in the repository. While a message
 // waits for a slow sink, its ack_wait is extended.
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type JsMsg } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type Consumer, type JsMsg } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { NatsSourceConfig } from '../../core/config.ts';
 import { EVENT_KINDS, type PgwardenEvent } from '../../core/event.ts';
@@ -19,7 +19,8 @@ import type { Lane, Sink, Source, Wake } from '../types.ts';
 
 /** Events held in memory for the slowest sink before fetching pauses. */
 export const MAX_BUFFERED_EVENTS = 20_000;
-const FETCH_MAX = 1000;
+/** Bytes per fetch (the buffer may pass its limit by this much): more at once makes the server cut the connection as a slow consumer. */
+const FETCH_BYTES = 4 * 1024 * 1024;
 const RETRY = { initial_seconds: 0.5, max_seconds: 10 };
 
 interface Entry extends BufferEntry {
@@ -75,12 +76,11 @@ export class NatsSource implements Source {
   private stopped = false;
   private consumerReady = false;
   private fetching: { stop(): void } | null = null;
+  private consumer: { connection: NatsConnection; consumer: Consumer } | null = null;
   /** messages that were not pgwarden events (terminated: JetStream does not send them again) */
   poison = 0;
   /** messages acknowledged after every sink settled their events */
   acknowledged = 0;
-  /** events in the last message: how many messages to fetch for the room in the buffer */
-  private perMessage = 1;
 
   constructor(options: NatsSourceOptions) {
     this.input = options.input;
@@ -117,17 +117,27 @@ export class NatsSource implements Source {
   private async ensureConsumer(): Promise<void> {
     if (this.consumerReady) return;
     const jsm = await jetstreamManager(this.link.get(), { timeout: this.config.timeout_seconds * 1000 });
+    const ackWait = nanos(this.config.ack_wait_seconds * 1000);
+    const filter = this.config.filter_subject ?? `${this.config.subject_prefix}.>`;
     try {
-      await jsm.consumers.info(this.config.stream, this.config.durable);
+      const info = await jsm.consumers.info(this.config.stream, this.config.durable);
+      if (info.config.ack_wait !== ackWait) {
+        await jsm.consumers.update(this.config.stream, this.config.durable, { ack_wait: ackWait });
+        this.log.info({ source: this.name, durable: this.config.durable, ack_wait_seconds: this.config.ack_wait_seconds }, 'changed the consumer\'s ack_wait to the config\'s');
+      }
+      if ((info.config.filter_subject ?? '') !== filter) {
+        this.log.warn({ source: this.name, durable: this.config.durable, consumer_filter: info.config.filter_subject, config_filter: filter },
+          'the durable consumer filters other subjects than the config says; it is used as it is (delete it to have it made again)');
+      }
     } catch (error) {
       if (!(error instanceof JetStreamApiError) || error.code !== JetStreamApiCodes.ConsumerNotFound) throw error;
       await jsm.consumers.add(this.config.stream, {
         durable_name: this.config.durable,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
-        ack_wait: nanos(this.config.ack_wait_seconds * 1000),
-        max_ack_pending: MAX_BUFFERED_EVENTS + FETCH_MAX,
-        filter_subject: this.config.filter_subject ?? `${this.config.subject_prefix}.>`,
+        ack_wait: ackWait,
+        max_ack_pending: MAX_BUFFERED_EVENTS,
+        filter_subject: filter,
       });
       this.log.info({ source: this.name, stream: this.config.stream, durable: this.config.durable }, 'created the durable consumer');
     }
@@ -142,16 +152,30 @@ export class NatsSource implements Source {
       if (this.stopped) break;
       try {
         await this.ensureConsumer();
-        const consumer = await jetstream(this.link.get()).consumers.get(this.config.stream, this.config.durable);
-        const room = Math.max(1, Math.min(FETCH_MAX, Math.floor((MAX_BUFFERED_EVENTS - this.buffer.buffered) / this.perMessage)));
-        const messages = await consumer.fetch({ max_messages: room, expires: 5000 });
+        const connection = this.link.get();
+        if (this.consumer?.connection !== connection) {
+          this.consumer = { connection, consumer: await jetstream(connection).consumers.get(this.config.stream, this.config.durable) };
+        }
+        const consumer = this.consumer.consumer;
+        // by bytes (a message holds up to a thousand events), and always room for one message
+        const messages = await consumer.fetch({ max_bytes: Math.max(FETCH_BYTES, this.link.get().info?.max_payload ?? 0), expires: 5000 });
         this.fetching = messages;
-        for await (const msg of messages) this.accept(msg);
+        let received = 0;
+        try {
+          for await (const msg of messages) {
+            this.accept(msg);
+            received++;
+          }
+        } catch (error) {
+          // the server ends a fetch that is full this way: not a failure
+          if (!(received > 0 && /exceeds maxbytes/i.test((error as Error).message))) throw error;
+        }
         this.fetching = null;
         failures = 0;
       } catch (error) {
         if (this.stopped) break;
         this.consumerReady = false;
+        this.consumer = null;
         failures++;
         const delay = backoff(failures, RETRY);
         if (failures === 1 || failures % 20 === 0) {
@@ -179,7 +203,6 @@ export class NatsSource implements Source {
       msg.term('not pgwarden events');
       return;
     }
-    this.perMessage = events.length;
     const entry: Entry = { events, msg, sequence };
     this.held.set(sequence, entry);
     this.buffer.push(entry);
@@ -212,5 +235,6 @@ export class NatsSource implements Source {
     await this.running;
     // drains: acknowledgements already made reach the server; unacknowledged events are sent again after ack_wait
     await this.link.close();
+    this.log.info({ source: this.name, acknowledged: this.acknowledged, poison: this.poison }, 'NATS source stopped');
   }
 }

@@ -267,5 +267,6 @@ export class SqsSource implements Source {
     // messages delivered everywhere are deleted before exit; the others come back after their timeout
     while (this.deleting) await this.deleting;
     this.client.destroy();
+    this.log.info({ source: this.name, deleted: this.deleted, poison: this.poison, visibility_extensions: this.extended }, 'SQS source stopped');
   }
 }
