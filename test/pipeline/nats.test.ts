@@ -71,7 +71,7 @@ ${['db1', 'db2'].map((server) => `    ${server}: { type: logfile, path: ${join(d
       const keys = new Set<string>();
       const messages = await jetstream(nc).consumers.get('PGWARDEN_EVENTS').then((c) => c.consume());
       for await (const msg of messages) {
-        const events = msg.string().split('\n').filter(Boolean).map((line) => JSON.parse(line) as PgwardenEvent);
+        const events = msg.string().split('\n').filter(Boolean).map((line) => JSON.parse(line) as PgwardenEvent).filter((e) => e.source);
         result.messages++;
         result.events += events.length;
         result.bySubject[msg.subject] = (result.bySubject[msg.subject] ?? 0) + events.length;
@@ -89,6 +89,8 @@ ${['db1', 'db2'].map((server) => `    ${server}: { type: logfile, path: ${join(d
     await waitFor(async () => (await published()) >= 40, 60_000, '40 messages (4000 events) published');
     assert.equal(await collector.stop('SIGKILL'), 'SIGKILL');
     const publishedAtKill = await published();
+    // someone else's message on the subjects: the writer terminates it, and stores nothing of it
+    await jetstream(nc).publish('pgwarden.events.db1', '{"temperature": 21.5}');
     for (const server of ['db1', 'db2']) {
       writeFileSync(join(dir, server, 'postgresql-2.log'), lines(perServer / 2 + 1, perServer, { user: server === 'db1' ? 'alice' : 'bob' }));
     }
@@ -96,6 +98,7 @@ ${['db1', 'db2'].map((server) => `    ${server}: { type: logfile, path: ${join(d
 
     await waitFor(async () => (await stored()) >= 6000, 60_000, '6000 events stored');
     assert.equal(await writer.stop('SIGKILL'), 'SIGKILL');
+    const firstWriterLog = writer.stderr();
     const storedAtKill = await stored();
     writer = startCollect(writerConfig);
 
@@ -109,6 +112,7 @@ ${['db1', 'db2'].map((server) => `    ${server}: { type: logfile, path: ${join(d
     // deliveries beyond the messages: what the killed writer had taken, sent again
     const again = consumer.delivered.consumer_seq - consumer.delivered.stream_seq;
     assert.ok(again > 0, 'messages the killed writer had taken were delivered again');
+    assert.match(firstWriterLog + writer.stderr(), /"poison_total":1,"msg":"a message on the stream is not pgwarden events; terminated/);
     assert.equal(await writer.stop('SIGTERM'), 0, writer.stderr());
     assert.equal(await collector.stop('SIGTERM'), 0, collector.stderr());
 

@@ -200,7 +200,8 @@ export class NatsSource implements Source {
       this.poison++;
       this.log.warn({ source: this.name, subject: msg.subject, stream_sequence: sequence, poison_total: this.poison },
         'a message on the stream is not pgwarden events; terminated (it stays in the stream, and is not sent again)');
-      msg.term('not pgwarden events');
+      // no reason given: servers before 2.10 do not understand "+TERM reason" and would send it again
+      msg.term();
       return;
     }
     const entry: Entry = { events, msg, sequence };
