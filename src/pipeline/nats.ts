@@ -3,7 +3,8 @@
 // deduplicates on), and which errors are a mistake to stop for. The connection retries for ever by itself: a NATS server that is
 // down is waited for, credentials it refuses are not.
 import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, errors, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+// The NATS client is loaded when a connection is made, so that commands without NATS do not pay for it.
+import type { ConnectionOptions, NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { readSecret, type NatsConnectionConfig } from '../core/config.ts';
 import { PgwardenError } from '../core/errors.ts';
@@ -70,13 +71,19 @@ export function eventMessages(events: PgwardenEvent[], prefix: string, perMessag
 
 /** NATS errors that retrying does not mend: refused credentials, missing permissions. */
 export function natsFatalError(error: unknown, what: string): PgwardenError | null {
-  if (error instanceof errors.AuthorizationError || error instanceof errors.UserAuthenticationExpiredError) {
-    return new PgwardenError('PGW_ERR_NATS', `${what}: NATS refused the credentials: ${error.message}`, { cause: error });
+  const { name, message } = (error ?? {}) as { name?: string; message?: string };
+  if (name === 'AuthorizationError' || name === 'UserAuthenticationExpiredError') {
+    return new PgwardenError('PGW_ERR_NATS', `${what}: NATS refused the credentials: ${message}`, { cause: error });
   }
-  if (error instanceof errors.PermissionViolationError || /permissions? violation/i.test((error as Error)?.message ?? '')) {
-    return new PgwardenError('PGW_ERR_NATS', `${what}: NATS refused a permission: ${(error as Error).message}`, { cause: error });
+  if (name === 'PermissionViolationError' || /permissions? violation/i.test(message ?? '')) {
+    return new PgwardenError('PGW_ERR_NATS', `${what}: NATS refused a permission: ${message}`, { cause: error });
   }
   return null;
+}
+
+/** Nanoseconds, as JetStream's durations are given. */
+export function nanos(milliseconds: number): number {
+  return milliseconds * 1_000_000;
 }
 
 /** A NATS connection that keeps trying to connect in the background until closed. */
@@ -84,16 +91,16 @@ export class NatsLink {
   private connection: NatsConnection | null = null;
   private failure: PgwardenError | null = null;
   private readonly options: ConnectionOptions;
+  private readonly creds: Uint8Array | undefined;
   private readonly first: Promise<void>;
   private readonly controller = new AbortController();
 
   constructor(private readonly config: NatsConnectionConfig, private readonly where: string, private readonly name: string, private readonly log: Logger) {
     const password = readSecret(where, config.password_env, config.password_file);
     const token = readSecret(where, config.token_env, config.token_file, ['token_env', 'token_file']);
-    let authenticator;
     if (config.creds_file) {
       try {
-        authenticator = credsAuthenticator(readFileSync(config.creds_file));
+        this.creds = readFileSync(config.creds_file);
       } catch (error) {
         throw new PgwardenError('PGW_ERR_CONFIG', `${where}.creds_file: cannot read ${config.creds_file}: ${(error as Error).message}`, { cause: error });
       }
@@ -104,7 +111,6 @@ export class NatsLink {
       user: config.user,
       pass: password,
       token,
-      authenticator,
       tls: config.tls ? { caFile: config.tls.ca_file, certFile: config.tls.cert_file, keyFile: config.tls.key_file } : undefined,
       timeout: config.timeout_seconds * 1000,
       // once connected, the client reconnects by itself for ever
@@ -118,9 +124,11 @@ export class NatsLink {
 
   /** Until the first connection: try every server, wait, again (the client's own retries start after it). */
   private async connectLoop(): Promise<void> {
+    const { connect, credsAuthenticator } = await import('@nats-io/transport-node');
+    const options = this.creds ? { ...this.options, authenticator: credsAuthenticator(this.creds) } : this.options;
     for (let attempt = 1; !this.controller.signal.aborted; attempt++) {
       try {
-        const connection = await connect(this.options);
+        const connection = await connect(options);
         if (this.controller.signal.aborted) {
           await connection.close();
           return;

@@ -6,14 +6,15 @@
 // stored in the stream once. A batch is delivered once JetStream acknowledged every message
 // (the stream has written it to its store). Repository writers read the stream with the nats
 // source (docs/fleet.md).
-import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType, type JetStreamClient } from '@nats-io/jetstream';
-import { nanos, type NatsConnection } from '@nats-io/transport-node';
+// The NATS client is loaded when the sink starts, so that commands without NATS do not pay for it.
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { NatsSinkConfig } from '../../core/config.ts';
 import { PgwardenError } from '../../core/errors.ts';
 import type { PgwardenEvent } from '../../core/event.ts';
 import { compileMatch } from '../match.ts';
-import { eventMessages, NatsLink, natsFatalError } from '../nats.ts';
+import { eventMessages, nanos, NatsLink, natsFatalError } from '../nats.ts';
 import type { Pending, Sink } from '../types.ts';
 
 export function createNatsSink(name: string, config: NatsSinkConfig, log: Logger): Sink {
@@ -27,6 +28,7 @@ export function createNatsSink(name: string, config: NatsSinkConfig, log: Logger
   async function ready(): Promise<JetStreamClient> {
     const connection = link.get();
     if (client?.connection === connection) return client.js;
+    const { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, StorageType } = await import('@nats-io/jetstream');
     const jsm = await jetstreamManager(connection, { timeout });
     try {
       const info = await jsm.streams.info(config.stream);

@@ -7,10 +7,7 @@ import { PgwardenError } from '../../core/errors.ts';
 import { installedVersion } from '../../sensors/index.ts';
 import type { Source } from '../types.ts';
 import { DdlLogSource } from './ddl-log.ts';
-import { CloudwatchSource } from './cloudwatch.ts';
 import { LogfileSource } from './logfile.ts';
-import { NatsSource } from './nats.ts';
-import { SqsSource } from './sqs.ts';
 
 export const SOURCE_TYPES = ['ddl', 'logfile', 'cloudwatch', 'sqs', 'nats'] as const;
 
@@ -54,9 +51,10 @@ export async function createSources(name: string, source: PipelineConfig['source
   switch (source.type) {
     case 'ddl': return createDdlSources(name, source, config, log, override);
     case 'logfile': return [new LogfileSource({ input: name, config: source, log })];
-    case 'cloudwatch': return [new CloudwatchSource({ input: name, config: source, log })];
-    case 'sqs': return [new SqsSource({ input: name, config: source, log })];
-    case 'nats': return [new NatsSource({ input: name, config: source, log })];
+    // loaded when configured: the AWS SDK and the NATS client would slow every command's start
+    case 'cloudwatch': return [new (await import('./cloudwatch.ts')).CloudwatchSource({ input: name, config: source, log })];
+    case 'sqs': return [new (await import('./sqs.ts')).SqsSource({ input: name, config: source, log })];
+    case 'nats': return [new (await import('./nats.ts')).NatsSource({ input: name, config: source, log })];
   }
 }
 

@@ -7,14 +7,14 @@
 // stores them once: at least once on the wire, exactly once in the repository. While a message
 // waits for a slow sink, its ack_wait is extended.
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type Consumer, type JsMsg } from '@nats-io/jetstream';
-import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { NatsSourceConfig } from '../../core/config.ts';
 import { EVENT_KINDS, type PgwardenEvent } from '../../core/event.ts';
 import { sleep } from '../../core/sleep.ts';
 import { backoff } from '../graph.ts';
 import { LaneBuffer, type BufferEntry } from '../lane-buffer.ts';
-import { NatsLink, natsFatalError } from '../nats.ts';
+import { nanos, NatsLink, natsFatalError } from '../nats.ts';
 import type { Lane, Sink, Source, Wake } from '../types.ts';
 
 /** Events held in memory for the slowest sink before fetching pauses. */
