@@ -4,7 +4,7 @@ import type { PgwardenEvent } from '../core/event.ts';
 import { newEvent, splitHostPort, type ParseSink } from './record.ts';
 import { severityOf } from './severity.ts';
 import { isoTimestamp } from './timestamp.ts';
-import { MAX_RECORD_CHARS, TextInput } from './text-input.ts';
+import { MAX_RECORD_CHARS, TextInput, type TextStart } from './text-input.ts';
 
 interface JsonRecord {
   timestamp?: unknown; user?: unknown; dbname?: unknown; pid?: unknown; remote_host?: unknown; remote_port?: unknown;
@@ -13,8 +13,8 @@ interface JsonRecord {
 }
 
 export class JsonlogParser extends TextInput {
-  constructor(input: string, server: string | null, sink: ParseSink) {
-    super(input, server, sink);
+  constructor(input: string, server: string | null, sink: ParseSink, start?: TextStart) {
+    super(input, server, sink, start);
   }
 
   protected drain(final: boolean): number {

@@ -6,7 +6,7 @@ import type { PgwardenEvent } from '../core/event.ts';
 import type { Label } from './severity.ts';
 import { PrefixMatcher } from './prefix.ts';
 import { newEvent, type ParseSink } from './record.ts';
-import { MAX_RECORD_CHARS, TextInput } from './text-input.ts';
+import { MAX_RECORD_CHARS, TextInput, type TextStart } from './text-input.ts';
 
 type Field = 'message' | 'detail' | 'hint' | 'context' | 'query' | null;
 
@@ -20,8 +20,8 @@ export class StderrParser extends TextInput {
   /** The field TAB continuation lines are appended to; null for an ignored extra line (QUERY, LOCATION). */
   private field: Field = null;
 
-  constructor(prefix: string, input: string, server: string | null, sink: ParseSink) {
-    super(input, server, sink);
+  constructor(prefix: string, input: string, server: string | null, sink: ParseSink, start?: TextStart) {
+    super(input, server, sink, start);
     this.matcher = new PrefixMatcher(prefix);
   }
 

@@ -10,6 +10,12 @@ import type { ParseSink } from './record.ts';
 /** Longest record (bytes of text) a parser waits for before calling it malformed. */
 export const MAX_RECORD_CHARS = 64 * 1024 * 1024;
 
+/** Byte offset and line number (1-based) of a text's first byte in its input. */
+export interface TextStart {
+  position: number;
+  line: number;
+}
+
 export abstract class TextInput {
   protected text = '';
   /** Byte offset and line number of text[0]. */
@@ -23,10 +29,13 @@ export abstract class TextInput {
   protected readonly server: string | null;
   protected readonly sink: ParseSink;
 
-  constructor(input: string, server: string | null, sink: ParseSink) {
+  /** `start`: where the text begins in the whole input (a piece of a file parsed on its own). */
+  constructor(input: string, server: string | null, sink: ParseSink, start: TextStart = { position: 0, line: 1 }) {
     this.input = input;
     this.server = server;
     this.sink = sink;
+    this.textByte = start.position;
+    this.textLine = start.line;
   }
 
   /** Feeds the next chunk of the input. Complete records are sent to the sink at once. */

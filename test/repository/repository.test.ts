@@ -196,6 +196,35 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     assert.deepEqual(one.parameters, ['p\t5', null]);
   });
 
+  it('writers starting together on an empty database migrate it once and add the same new days without colliding', async () => {
+    await cluster.createDatabase('fresh');
+    const days = ['2021-03-01', '2021-03-02', '2021-03-03'];
+    const batchOf = (writer: number) => days.flatMap((day, d) => Array.from({ length: 50 }, (_, i) => ({
+      ...newEvent('log', 'pg15', { input: `fresh-${writer}`, position: d * 1000 + i, line: i + 1 }),
+      ts: `${day}T10:00:00.${String(i).padStart(3, '0')}+00:00`, message: `event ${i}`,
+    })));
+    for (let round = 0; round < 3; round++) {
+      const writers = [0, 1, 2, 3].map(() => new RepositoryWriter({ url: cluster.url('fresh'), label: 'fresh' }));
+      try {
+        const results = await Promise.all(writers.map((w, i) => w.write(batchOf(round * 10 + i))));
+        assert.deepEqual(results.map((r) => r.inserted), [150, 150, 150, 150], `round ${round}`);
+      } finally {
+        await Promise.all(writers.map((w) => w.close()));
+      }
+      const client = new pg.Client({ connectionString: cluster.url('fresh') });
+      await client.connect();
+      try {
+        const { rows } = await client.query(`SELECT (SELECT count(*)::int FROM pgwarden_repo.events) AS n,
+          (SELECT count(*)::int FROM pg_inherits WHERE inhparent = 'pgwarden_repo.events'::regclass) AS partitions`);
+        assert.deepEqual(rows[0], { n: 600, partitions: 3 });
+        // Start the next round on an empty database again.
+        await client.query('DROP SCHEMA pgwarden_repo CASCADE');
+      } finally {
+        await client.end();
+      }
+    }
+  });
+
   it('prune drops whole day partitions older than the cutoff', async () => {
     const old = path.join(tmp, 'old.log');
     writeFileSync(old, '2020-01-01 10:00:00.000 UTC [77] LOG:  an old line\n2020-01-02 10:00:00.000 UTC [77] LOG:  another\n');
