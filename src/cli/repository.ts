@@ -128,7 +128,7 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
       { header: 'substatement_id', value: (r) => Number(r.substatement_id) },
       { header: 'class', value: (r) => r.class }, { header: 'command', value: (r) => r.command },
       { header: 'object_type', value: (r) => r.object_type }, { header: 'object_name', value: (r) => r.object_name },
-      { header: 'statement', value: (r) => r.statement }, { header: 'parameters', value: (r) => r.parameters },
+      { header: 'statement', value: (r) => r.statement }, { header: 'parameters', value: (r) => r.parameters, text: (r) => (r.parameters === null ? '' : JSON.stringify(r.parameters)) },
       { header: 'rows', value: (r) => (r.rows === null ? null : Number(r.rows)) },
     ]));
   reportCommand('sessions', 'sessions (logins) from the repository with the number of audited statements', false)
@@ -251,7 +251,10 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'batchSize' 
     throw new PgwardenError('PGW_ERR_INPUT', `no event could be read from ${files.join(', ')} (${errors} parse errors): is --format right for these files?`);
   }
   const byKind = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([kind, n]) => `${kind} ${n}`).join(', ');
+  const migrated = writers.map((w) => w.migrated).find((m) => m !== null);
   return [
+    ...(migrated ? [`note: ${migrated.fromVersion === 0 ? 'created the pgwarden repository' : 'upgraded the pgwarden repository'} in ${repository.label.replace(/^repository /, '')} ` +
+      `(schema version ${migrated.toVersion}: ${migrated.applied.join(', ')}); \`pgwarden repo migrate --writer-login NAME\` sets up a writer login (docs/repository.md)`] : []),
     `ingested ${files.length} input${files.length === 1 ? '' : 's'}, ${(bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s ` +
       `(${Math.round(events / Math.max(seconds, 1e-9))} events/s): ${events} event${events === 1 ? '' : 's'}${byKind ? ` (${byKind})` : ''}`,
     `inserted ${totals.inserted}, duplicates ${totals.duplicates}, undated ${totals.undated}, parse errors ${errors}` +

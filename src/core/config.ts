@@ -253,6 +253,10 @@ export function parseConfig(text: string, file = DEFAULT_CONFIG_FILE): Config {
     if (issue.code === 'unrecognized_keys') {
       path = [...issue.path, issue.keys[0]!];
       detail = `unknown key (allowed here: ${allowedKeys(issue.path, raw).join(', ')})`;
+    } else if (issue.code === 'invalid_type') {
+      const value = valueAt(raw, issue.path);
+      detail = value === undefined ? `missing: this key is required (${a(issue.expected)})`
+        : `expected ${a(issue.expected)}, found ${value === null ? 'nothing (null)' : `${a(Array.isArray(value) ? 'array' : typeof value)} (${JSON.stringify(value)})`}`;
     }
     const line = lineOf(doc, lineCounter, path);
     throw new PgwardenError('PGW_ERR_CONFIG', `${file}${line ? `:${line}` : ''}: ${issuePath(path)}: ${detail}`);
@@ -263,6 +267,17 @@ export function parseConfig(text: string, file = DEFAULT_CONFIG_FILE): Config {
   }
   checkPipelineReferences(config, file, (path) => lineOf(doc, lineCounter, path));
   return config;
+}
+
+function valueAt(raw: unknown, path: PropertyKey[]): unknown {
+  let value = raw;
+  for (const key of path) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  return value;
+}
+
+/** "a string", "an object", "an array". */
+function a(type: string): string {
+  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
 }
 
 /** Names that point elsewhere in the file must exist: a sink's inputs, a source's server. */

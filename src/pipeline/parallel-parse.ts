@@ -106,7 +106,7 @@ export interface Decided { format: LogFormat | null; prefix: string | null }
  */
 export async function* parseInPieces(stream: AsyncIterable<Buffer>, options: PieceParseOptions, pool: ParsePool | null,
   decided: Decided = { format: null, prefix: null }): AsyncGenerator<ParsedPiece> {
-  let splitter: RecordSplitter | null = null;
+  let splitter: RecordSplitter | undefined;
   let head: Buffer[] = [];
   let headBytes = 0;
   let usedPool = false;
@@ -115,42 +115,46 @@ export async function* parseInPieces(stream: AsyncIterable<Buffer>, options: Pie
     bytes: new Uint8Array(piece.bytes), start: piece.start, format: decided.format!, prefix: decided.prefix,
     server: options.server, input: options.input, output: options.output ?? true,
   });
-  const begin = () => {
+  /** Decides format and prefix from the bytes gathered so far; returns the splitter, fed with them. */
+  const begin = (): RecordSplitter => {
     const sample = Buffer.concat(head, headBytes);
     head = [];
     Object.assign(decided, decideFormat(sample.toString('utf8', 0, SAMPLE_BYTES), options.format, options.prefix));
     splitter = new RecordSplitter(decided.format!, decided.prefix, options.pieceBytes ?? PIECE_BYTES);
-    return sample;
+    pending = splitter.push(sample);
+    return splitter;
   };
-
-  // Nothing to detect when format (and for stderr the prefix) were given: start at once.
-  const known = options.format !== 'auto' && (options.format !== 'stderr' || options.prefix !== undefined);
-  for await (const chunk of stream) {
-    let bytes = chunk;
-    if (splitter === null) {
-      head.push(chunk);
-      headBytes += chunk.length;
-      if (headBytes < SAMPLE_BYTES && !known) continue;
-      bytes = begin();
-    }
-    const piece = splitter!.push(bytes);
-    if (piece === null) continue;
-    if (pool === null || pool.jobs < 2) {
+  let pending: Piece | null = null;
+  /** `last`: the final piece, parsed here when no thread was needed before it. */
+  async function* dispatch(piece: Piece | null, last = false): AsyncGenerator<ParsedPiece> {
+    if (piece === null) return;
+    if (pool === null || pool.jobs < 2 || (last && !usedPool)) {
       yield parsePiece(jobOf(piece));
-      continue;
+      return;
     }
     usedPool = true;
     inFlight.push(submit(pool, jobOf(piece)));
     while (inFlight.length >= pool.jobs * 2) yield await inFlight.shift()!;
   }
-  if (splitter === null) begin();
-  const last = splitter!.end();
-  if (last !== null) {
-    if (usedPool) inFlight.push(submit(pool!, jobOf(last)));
-    else {
-      yield parsePiece(jobOf(last));
-      return;
+  // Nothing to detect when format (and for stderr the prefix) were given: start at once.
+  const known = options.format !== 'auto' && (options.format !== 'stderr' || options.prefix !== undefined);
+
+  for await (const chunk of stream) {
+    if (splitter === undefined) {
+      head.push(chunk);
+      headBytes += chunk.length;
+      if (headBytes < SAMPLE_BYTES && !known) continue;
+      begin();
+      yield* dispatch(pending);
+      continue;
     }
+    yield* dispatch(splitter.push(chunk));
   }
+  if (splitter === undefined) {
+    // A short input: all of it was the sample.
+    begin();
+    yield* dispatch(pending);
+  }
+  yield* dispatch(splitter!.end(), true);
   while (inFlight.length > 0) yield await inFlight.shift()!;
 }

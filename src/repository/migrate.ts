@@ -85,13 +85,15 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
 }
 
 /** For writers and reports: the schema must be there (migrating it when `migrate`), and not newer. */
-export async function requireRepository(client: pg.Client, migrate: boolean): Promise<void> {
+/** Returns what was applied when it migrated (null when there was nothing to do). */
+export async function requireRepository(client: pg.Client, migrate: boolean): Promise<MigrateResult | null> {
   const version = await repositoryVersion(client);
   if (version > REPO_LATEST_VERSION) throw tooNew(version);
-  if (version === REPO_LATEST_VERSION) return;
+  if (version === REPO_LATEST_VERSION) return null;
   if (!migrate) {
     throw new PgwardenError('PGW_ERR_NOT_INSTALLED', 'this database holds no pgwarden repository (schema pgwarden_repo)',
       { hint: 'Run `pgwarden repo migrate --repo URL` first (docs/repository.md).' });
   }
-  await migrateRepository(client, { onlyIfBehind: true });
+  const result = await migrateRepository(client, { onlyIfBehind: true });
+  return result.applied.length > 0 ? result : null;
 }

@@ -9,7 +9,7 @@ import copyStreams from 'pg-copy-streams';
 import { SQL_TAG, connect, type Target } from '../core/db.ts';
 import { repositoryError } from './target.ts';
 import type { PgwardenEvent } from '../core/event.ts';
-import { requireRepository } from './migrate.ts';
+import { requireRepository, type MigrateResult } from './migrate.ts';
 
 export interface WriteResult {
   /** events handed to write() */
@@ -124,7 +124,8 @@ ON CONFLICT (server, session_id) DO UPDATE SET
   ended_at = GREATEST(s.ended_at, excluded.ended_at),
   duration_ms = COALESCE(s.duration_ms, excluded.duration_ms)`;
 
-const SESSION_KINDS = new Set(['connection_received', 'connection_authorized', 'disconnection']);
+// auth_failed: a refused login's session still says who tried.
+const SESSION_KINDS = new Set(['connection_received', 'connection_authorized', 'auth_failed', 'disconnection']);
 
 export interface WriterOptions {
   /** apply missing migrations on connect (ingest does; default true) */
@@ -136,6 +137,8 @@ export interface WriterOptions {
 export class RepositoryWriter {
   private client: pg.Client | null = null;
   private readonly partitions = new Set<string>();
+  /** What this writer's connection migrated (a new or older repository), or null. */
+  migrated: MigrateResult | null = null;
   constructor(private readonly target: Target, private readonly options: WriterOptions = {}) {}
 
   private async session(): Promise<pg.Client> {
@@ -145,7 +148,7 @@ export class RepositoryWriter {
       // Never audit our own inserts (pgaudit.log is superuser-only: a writer login that is not a
       // superuser gets it from `ALTER ROLE … SET`, which repo migrate --writer-login does).
       await client.query(`${SQL_TAG}SET pgaudit.log = 'none'`).catch(() => undefined);
-      await requireRepository(client, this.options.migrate ?? true);
+      this.migrated ??= await requireRepository(client, this.options.migrate ?? true);
       await client.query(`${SQL_TAG}CREATE TEMPORARY TABLE IF NOT EXISTS pgwarden_staging
         (LIKE pgwarden_repo.undated_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`);
     } catch (error) {

@@ -127,6 +127,8 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     }
     const write = await runCli(['report', 'audit', '--repo', repoUrl, '--class', 'write', '--user', 'app user', '--format', 'csv'], env);
     assert.equal(write.stdout.trim().split('\r\n').length, 3, 'header + INSERT + UPDATE');
+    const parameters = JSON.stringify(['1', 'a,"b"\n\tc\\d', '2', null]);
+    assert.ok(write.stdout.includes(`"${parameters.replaceAll('"', '""')}"`), 'parameters in CSV are a JSON array, not joined with commas');
     const sessions = JSON.parse((await runCli(['report', 'sessions', '--repo', repoUrl, '--user', 'app user', '--format', 'json'], env)).stdout) as Record<string, unknown>[];
     assert.equal(sessions.length, 1);
     assert.equal(sessions[0]!.statements, 3);
@@ -137,6 +139,8 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
   it('reports failed logins and the top statements', async () => {
     const failed = JSON.parse((await runCli(['report', 'failed-logins', '--repo', repoUrl, '--format', 'json'], env)).stdout) as Record<string, unknown>[];
     assert.deepEqual(failed.map((r) => [r.user, r.failures]), [['alice', 2]]);
+    const refused = JSON.parse((await runCli(['report', 'sessions', '--repo', repoUrl, '--user', 'alice', '--format', 'json'], env)).stdout) as Record<string, unknown>[];
+    assert.equal(refused.length, 2, "a refused login's session names who tried");
     const top = await runCli(['report', 'top', '--repo', repoUrl, '--user', 'app user'], env);
     assert.equal(top.code, 0, top.stderr);
     assert.match(top.stdout, /^user\s+class\s+command/);
@@ -225,6 +229,15 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     }
   });
 
+  it('ingest into a database without a repository creates it and says so', async () => {
+    await cluster.createDatabase('autocreated');
+    const result = await runCli(['ingest', logCopy, '--repo', cluster.url('autocreated'), '--server', 'pg15', '--prefix', PREFIX]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /^note: created the pgwarden repository in postgres:\/\/.*\/autocreated \(schema version 2: 0001-events-sessions, 0002-partition-race\)/m);
+    const again = await runCli(['ingest', logCopy, '--repo', cluster.url('autocreated'), '--server', 'pg15', '--prefix', PREFIX]);
+    assert.doesNotMatch(again.stderr, /note: created/);
+  });
+
   it('prune drops whole day partitions older than the cutoff', async () => {
     const old = path.join(tmp, 'old.log');
     writeFileSync(old, '2020-01-01 10:00:00.000 UTC [77] LOG:  an old line\n2020-01-02 10:00:00.000 UTC [77] LOG:  another\n');
@@ -249,6 +262,9 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     const badAge = await runCli(['repo', 'prune', '--older-than', 'soon', '--repo', repoUrl], env);
     assert.equal(badAge.code, 2);
     assert.match(badAge.stderr, /--older-than "soon" is not a duration/);
+    const month = await runCli(['repo', 'prune', '--older-than', '1m', '--repo', repoUrl], env);
+    assert.equal(month.code, 2, 'a month or a minute? neither is guessed');
+    assert.match(month.stderr, /months and minutes are not units here: write 30d/);
     const stranger = new URL(repoUrl);
     stranger.username = 'app%20user';
     const denied = await runCli(['report', 'audit', '--repo', stranger.toString()], { PGPASSWORD: 'pw1' });
