@@ -5,18 +5,12 @@ import type { EventKind, ParseError } from '../core/event.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { LOG_FORMATS, OPAQUE_PREFIX, compilePrefix, type LogFormat } from '../logs/index.ts';
 import { defaultJobs, parseInPieces, ParsePool, type Decided } from '../pipeline/index.ts';
-import { checkReadable } from './common.ts';
+import { checkReadable, parseJobs } from './common.ts';
 
 interface ParseOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; jobs: number; count?: boolean }
 
 /** How many parse errors are printed one by one; the rest are only counted. */
 const SHOWN_ERRORS = 20;
-
-export function parseJobs(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--jobs "${value}" is not a whole number from 1 to 64`);
-  return n;
-}
 
 export function registerParseCommand(program: Command): void {
   program.command('parse')
@@ -71,7 +65,7 @@ async function parseFiles(files: string[], options: ParseOptions): Promise<strin
         }
       })();
       const decided: Decided = { format: null, prefix: null };
-      const pieces = parseInPieces(counted, { format: options.format, prefix: options.prefix, server: options.server ?? null, input: file, output: !options.count,
+      const pieces = parseInPieces(counted, { format: options.format, prefix: options.prefix, server: options.server ?? null, input: file, output: options.count ? 'count' : 'ndjson',
         pieceBytes: file === '-' ? 1 : undefined }, pool, decided);
       try {
         for await (const piece of pieces) {

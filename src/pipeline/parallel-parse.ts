@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { decideFormat, RecordSplitter, SAMPLE_BYTES, type LogFormat, type Piece } from '../logs/index.ts';
-import { parsePiece, type ParsedPiece, type PieceJob } from './parse-worker.ts';
+import { parsePiece, type ParsedPiece, type PieceJob, type PieceOutput } from './parse-worker.ts';
 
 export type { ParsedPiece } from './parse-worker.ts';
 
@@ -88,8 +88,8 @@ export interface PieceParseOptions {
   prefix?: string;
   server: string | null;
   input: string;
-  /** false: only count events and errors (ParsedPiece.ndjson stays empty); default true. */
-  output?: boolean;
+  /** What each piece becomes (default ndjson). */
+  output?: PieceOutput;
   /**
    * Bytes gathered before a piece is cut (default 2 MiB). A pipe that is read as it is written
    * (`tail -f … | pgwarden parse -`) wants 1: every chunk's whole records at once.
@@ -113,7 +113,7 @@ export async function* parseInPieces(stream: AsyncIterable<Buffer>, options: Pie
   const inFlight: Promise<ParsedPiece>[] = [];
   const jobOf = (piece: Piece): PieceJob => ({
     bytes: new Uint8Array(piece.bytes), start: piece.start, format: decided.format!, prefix: decided.prefix,
-    server: options.server, input: options.input, output: options.output ?? true,
+    server: options.server, input: options.input, output: options.output ?? 'ndjson',
   });
   /** Decides format and prefix from the bytes gathered so far; returns the splitter, fed with them. */
   const begin = (): RecordSplitter => {
