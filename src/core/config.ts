@@ -159,8 +159,16 @@ const syslogSinkSchema = z.strictObject({
   type: z.literal('syslog'),
   ...sinkCommon,
   host: z.string().min(1).default('127.0.0.1'),
-  port: z.number().int().min(1).max(65535).default(514),
-  protocol: z.enum(['udp', 'tcp']).default('udp'),
+  /** default 514 for udp and tcp, 6514 for tls (RFC 5425) */
+  port: z.number().int().min(1).max(65535).optional(),
+  protocol: z.enum(['udp', 'tcp', 'tls']).default('udp'),
+  /** for protocol tls: whom to trust (default: the system's CAs), a client certificate, the name to check */
+  tls: z.strictObject({
+    ca_file: z.string().min(1).optional(),
+    cert_file: z.string().min(1).optional(),
+    key_file: z.string().min(1).optional(),
+    servername: z.string().min(1).optional(),
+  }).optional(),
   /** syslog facility name (local0 … local7, daemon, auth, authpriv, user) */
   facility: z.enum(['kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7']).default('local0'),
   app_name: z.string().regex(/^[\x21-\x7e]{1,48}$/, 'printable ASCII without spaces, at most 48 characters').default('pgwarden'),
