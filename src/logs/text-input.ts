@@ -71,6 +71,7 @@ export abstract class TextInput {
   /** Reads complete records from this.text; returns how many characters were consumed. */
   protected abstract drain(final: boolean): number;
 
+
   /** The byte offset of a string index in this.text (indexes must not go backwards). */
   protected byteAt(index: number): number {
     if (this.ascii) return this.textByte + index;
@@ -112,6 +113,42 @@ export abstract class TextInput {
     this.sink.event(event);
   }
 }
+
+/**
+ * A line-based format (stderr, jsonlog): each complete line, without its newline, goes to
+ * readLine(); the last one too at the end of the input. A line that never ends within
+ * MAX_RECORD_CHARS is reported and dropped.
+ */
+export abstract class LineInput extends TextInput {
+  protected drain(final: boolean): number {
+    const text = this.text;
+    let start = 0;
+    let line = this.textLine;
+    for (;;) {
+      let end = text.indexOf('\n', start);
+      if (end < 0) {
+        if (!final) {
+          if (text.length - start > MAX_RECORD_CHARS) {
+            this.emitError(start, line, 'line longer than 64 MiB', text.slice(start, start + 200));
+            start = text.length;
+          }
+          break;
+        }
+        if (start >= text.length) break;
+        end = text.length;
+      }
+      this.readLine(text, start, end, line);
+      line++;
+      start = end + 1;
+    }
+    this.textLine = line;
+    return Math.min(start, text.length);
+  }
+
+  /** One line: text.slice(start, end), the lineNo'th of the input. */
+  protected abstract readLine(text: string, start: number, end: number, lineNo: number): void;
+}
+
 
 function isAscii(text: string): boolean {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 127) return false;
