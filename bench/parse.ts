@@ -3,9 +3,11 @@
 // Generates a log of pgAudit traffic (sessions: connection received/authorized, SESSION and
 // OBJECT records with parameters, multi-line statements, errors with STATEMENT lines,
 // disconnections) as PostgreSQL 15 writes it in stderr, csvlog and jsonlog — the same records in
-// each — into a temporary directory, then times `pgwarden parse` on each file and pgBadger
-// (the peer) on the stderr file, and prints MB/s, events/s and the ratio. The directory is
-// removed at the end. The issue's target is pgwarden ≥ 20× pgBadger's MB/s on the same file.
+// each — into a temporary directory, then times `pgwarden parse` on each file (printing JSON
+// lines, with the default threads and with one; and `--count`, which parses and counts without
+// printing) and pgBadger (the peer, one job and as many as pgwarden's threads) on the stderr
+// file, and prints MB/s, events/s and the ratios. The directory is removed at the end. The
+// issue's target is pgwarden ≥ 20× pgBadger's MB/s on the same file.
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import os from 'node:os';
@@ -164,32 +166,48 @@ function timed(command: string, argv: string[]): Promise<{ seconds: number; stde
 // Run as a script (not when bench/ingest.ts imports the generator).
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pgwarden-bench-parse-'));
+  const jobs = Math.min(os.availableParallelism(), 4);
   try {
     console.log(`generating ≥ ${targetMb} MB of pgAudit traffic per format in ${dir} …`);
     const files = await generate(dir);
-    const results: { format: string; mb: number; seconds: number; events: number }[] = [];
-    for (const format of ['stderr', 'csvlog', 'jsonlog'] as const) {
+    const rate = (mb: number, seconds: number) => mb / seconds;
+    const parseRun = async (format: 'stderr' | 'csvlog' | 'jsonlog', extra: string[]) => {
       const mb = statSync(files[format]).size / 1e6;
-      const run = await timed(process.execPath, [BIN, 'parse', files[format], '--format', format, ...(format === 'stderr' ? ['--prefix', PREFIX] : [])]);
+      const run = await timed(process.execPath, [BIN, 'parse', files[format], '--format', format, ...(format === 'stderr' ? ['--prefix', PREFIX] : []), ...extra]);
       if (run.code !== 0) throw new Error(`pgwarden parse failed: ${run.stderr}`);
       const events = Number(/(\d+) events/.exec(run.stderr)?.[1] ?? 0);
       const errors = Number(/(\d+) parse errors?/.exec(run.stderr)?.[1] ?? -1);
       if (errors !== 0) throw new Error(`pgwarden parse reported ${errors} parse errors on the generated ${format} log: ${run.stderr}`);
-      results.push({ format, mb, seconds: run.seconds, events });
-      console.log(`pgwarden parse ${format.padEnd(7)} ${mb.toFixed(0)} MB in ${run.seconds.toFixed(2)} s: ${(mb / run.seconds).toFixed(1)} MB/s, ${Math.round(events / run.seconds)} events/s (${events} events)`);
+      const what = `pgwarden parse ${format.padEnd(7)} ${extra.join(' ').padEnd(18)}`;
+      console.log(`${what} ${mb.toFixed(0)} MB in ${run.seconds.toFixed(2)} s: ${rate(mb, run.seconds).toFixed(1)} MB/s, ${Math.round(events / run.seconds)} events/s (${events} events)`);
+      return rate(mb, run.seconds);
+    };
+    console.log(`${os.cpus().length} CPUs; pgwarden parse uses ${jobs} parsing threads by default (--jobs)`);
+    const ours: Record<string, number> = {};
+    for (const format of ['stderr', 'csvlog', 'jsonlog'] as const) {
+      ours[format] = await parseRun(format, []);
+      await parseRun(format, ['--jobs', '1']);
     }
+    ours.count = await parseRun('stderr', ['--count']);
+    ours.count1 = await parseRun('stderr', ['--count', '--jobs', '1']);
     const hasPgbadger = spawnSync('pgbadger', ['--version']).status === 0;
     if (!hasPgbadger) {
       console.log('pgbadger is not installed (apt-get install pgbadger): no ratio');
     } else {
-      const out = path.join(dir, 'pgbadger.txt');
-      const run = await timed('pgbadger', ['-q', '-j', '1', '-f', 'stderr', '--prefix', PREFIX, '-o', out, files.stderr]);
-      if (run.code !== 0) throw new Error(`pgbadger failed: ${run.stderr}`);
-      const mb = results[0]!.mb;
-      const peer = mb / run.seconds;
-      console.log(`pgbadger (1 job)       ${mb.toFixed(0)} MB in ${run.seconds.toFixed(2)} s: ${peer.toFixed(1)} MB/s`);
-      const ours = results[0]!.mb / results[0]!.seconds;
-      console.log(`ratio pgwarden parse / pgbadger on the same stderr file: ${(ours / peer).toFixed(1)}× (target ≥ 20×)`);
+      const mb = statSync(files.stderr).size / 1e6;
+      const peer: Record<number, number> = {};
+      for (const j of [...new Set([1, jobs])]) {
+        const out = path.join(dir, `pgbadger-${j}.txt`);
+        const run = await timed('pgbadger', ['-q', '-j', String(j), '-f', 'stderr', '--prefix', PREFIX, '-o', out, files.stderr]);
+        if (run.code !== 0) throw new Error(`pgbadger failed: ${run.stderr}`);
+        peer[j] = rate(mb, run.seconds);
+        console.log(`pgbadger -j ${j} (text report)          ${mb.toFixed(0)} MB in ${run.seconds.toFixed(2)} s: ${peer[j]!.toFixed(1)} MB/s`);
+      }
+      const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}×`;
+      console.log('ratios on the same stderr file (target ≥ 20× pgbadger):');
+      console.log(`  parse → JSON lines, ${jobs} threads / pgbadger -j 1: ${ratio(ours.stderr!, peer[1]!)}; / pgbadger -j ${jobs}: ${ratio(ours.stderr!, peer[jobs]!)}`);
+      console.log(`  parse --count, ${jobs} threads / pgbadger -j 1: ${ratio(ours.count!, peer[1]!)}; / pgbadger -j ${jobs}: ${ratio(ours.count!, peer[jobs]!)}`);
+      console.log(`  parse --count, 1 thread / pgbadger -j 1: ${ratio(ours.count1!, peer[1]!)}`);
     }
   } finally {
     if (args.includes('--keep')) console.log(`kept ${dir}`);

@@ -104,3 +104,10 @@ export function checkReadable(file: string): void {
   }
   if (stat.isDirectory()) throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: it is a directory (name the log files in it)`);
 }
+
+/** --jobs: parsing threads. */
+export function parseJobs(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--jobs "${value}" is not a whole number from 1 to 64`);
+  return n;
+}

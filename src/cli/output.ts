@@ -5,6 +5,8 @@ export type Format = (typeof FORMATS)[number];
 export interface Column<T> {
   header: string;
   value: (row: T) => unknown;
+  /** How the value reads in a table or CSV cell, when joining an array with commas would be ambiguous. */
+  text?: (row: T) => string;
 }
 
 function cellText(value: unknown): string {
@@ -12,6 +14,10 @@ function cellText(value: unknown): string {
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.join(',');
   return String(value);
+}
+
+function cellOf<T>(column: Column<T>, row: T): string {
+  return column.text ? column.text(row) : cellText(column.value(row));
 }
 
 function jsonValue(value: unknown): unknown {
@@ -30,9 +36,9 @@ export function render<T>(rows: T[], columns: Column<T>[], format: Format, toJso
       return rows.map((row) => JSON.stringify(toJson ? toJson(row) : jsonObject(row, columns)) + '\n').join('');
     case 'csv':
       return [columns.map((c) => csvCell(c.header)).join(','),
-        ...rows.map((row) => columns.map((c) => csvCell(cellText(c.value(row)))).join(','))].join('\r\n') + '\r\n';
+        ...rows.map((row) => columns.map((c) => csvCell(cellOf(c, row))).join(','))].join('\r\n') + '\r\n';
     case 'table': {
-      const cells = rows.map((row) => columns.map((c) => cellText(c.value(row)).replace(/\s+/g, ' ')));
+      const cells = rows.map((row) => columns.map((c) => cellOf(c, row).replace(/\s+/g, ' ')));
       const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
       const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
       return [line(columns.map((c) => c.header)), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n') + '\n';

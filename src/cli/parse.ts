@@ -3,10 +3,11 @@ import { createReadStream } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { EventKind, ParseError } from '../core/event.ts';
 import { PgwardenError } from '../core/errors.ts';
-import { createParser, LOG_FORMATS, OPAQUE_PREFIX, compilePrefix, type LogFormat } from '../logs/index.ts';
-import { checkReadable } from './common.ts';
+import { LOG_FORMATS, OPAQUE_PREFIX, compilePrefix, type LogFormat } from '../logs/index.ts';
+import { defaultJobs, parseInPieces, ParsePool, type Decided } from '../pipeline/index.ts';
+import { checkReadable, parseJobs } from './common.ts';
 
-interface ParseOptions { format: LogFormat | 'auto'; prefix?: string; server?: string }
+interface ParseOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; jobs: number; count?: boolean }
 
 /** How many parse errors are printed one by one; the rest are only counted. */
 const SHOWN_ERRORS = 20;
@@ -18,6 +19,8 @@ export function registerParseCommand(program: Command): void {
     .addOption(new Option('--format <format>', 'log format').choices(['auto', ...LOG_FORMATS]).default('auto'))
     .option('--prefix <log_line_prefix>', "the server's log_line_prefix, for stderr logs (default: recognised from the first lines)")
     .option('--server <name>', 'the server name to put in every event')
+    .option('--count', 'print no events, only the summary (to check a log, or a --prefix, quickly)')
+    .option('-j, --jobs <n>', `parsing threads (default: one per CPU, at most 4; 1 parses on the main thread)`, parseJobs, defaultJobs())
     .addHelpText('after', `
 Events follow docs/event-model.md. Lines that cannot be read are counted as parse errors (each
 named by file, line and byte offset on standard error) and never stop the run; a summary of
@@ -43,16 +46,8 @@ async function parseFiles(files: string[], options: ParseOptions): Promise<strin
   let bytes = 0;
   const notes: string[] = [];
   const started = process.hrtime.bigint();
-  let out: string[] = [];
-  let outChars = 0;
+  const pool = options.jobs > 1 ? new ParsePool(options.jobs) : null;
 
-  const writeOut = async () => {
-    if (out.length === 0) return;
-    const text = out.join('');
-    out = [];
-    outChars = 0;
-    if (!process.stdout.write(text)) await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
-  };
   const reportError = (error: ParseError) => {
     errors++;
     if (errors <= SHOWN_ERRORS) {
@@ -60,34 +55,37 @@ async function parseFiles(files: string[], options: ParseOptions): Promise<strin
     }
   };
 
-  for (const file of files) {
-    const parser = createParser({ format: options.format, prefix: options.prefix, server: options.server ?? null, input: file }, {
-      event(event) {
-        events++;
-        counts.set(event.kind, (counts.get(event.kind) ?? 0) + 1);
-        const line = JSON.stringify(event) + '\n';
-        out.push(line);
-        outChars += line.length;
-      },
-      error: reportError,
-    });
-    const stream = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1024 * 1024 });
-    try {
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        bytes += chunk.length;
-        parser.write(chunk);
-        if (outChars > 1024 * 1024) await writeOut();
+  try {
+    for (const file of files) {
+      const stream = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1024 * 1024 });
+      const counted = (async function* () {
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          bytes += chunk.length;
+          yield chunk;
+        }
+      })();
+      const decided: Decided = { format: null, prefix: null };
+      const pieces = parseInPieces(counted, { format: options.format, prefix: options.prefix, server: options.server ?? null, input: file, output: options.count ? 'count' : 'ndjson',
+        pieceBytes: file === '-' ? 1 : undefined }, pool, decided);
+      try {
+        for await (const piece of pieces) {
+          events += piece.events;
+          for (const [kind, n] of Object.entries(piece.kinds) as [EventKind, number][]) counts.set(kind, (counts.get(kind) ?? 0) + n);
+          piece.errors.forEach(reportError);
+          if (piece.ndjson.length > 0 && !process.stdout.write(piece.ndjson)) await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
+        }
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).syscall === 'read') throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
+        throw error;
       }
-    } catch (error) {
-      throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
+      if (decided.format === 'stderr' && options.prefix === undefined) {
+        notes.push(decided.prefix === OPAQUE_PREFIX
+          ? `${file}: stderr log with a log_line_prefix pgwarden does not recognise; prefix fields (time, pid, user, …) are null — pass --prefix with the server's log_line_prefix`
+          : `${file}: stderr log, log_line_prefix recognised as ${JSON.stringify(decided.prefix)}`);
+      }
     }
-    parser.end();
-    await writeOut();
-    if (parser.format === 'stderr' && options.prefix === undefined) {
-      notes.push(parser.prefix === OPAQUE_PREFIX
-        ? `${file}: stderr log with a log_line_prefix pgwarden does not recognise; prefix fields (time, pid, user, …) are null — pass --prefix with the server's log_line_prefix`
-        : `${file}: stderr log, log_line_prefix recognised as ${JSON.stringify(parser.prefix)}`);
-    }
+  } finally {
+    await pool?.close();
   }
 
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

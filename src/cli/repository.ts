@@ -4,14 +4,15 @@ import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { withClient as withAnyClient, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
-import type { EventKind, PgwardenEvent, ParseError } from '../core/event.ts';
-import { OPAQUE_PREFIX, createParser, LOG_FORMATS, compilePrefix, type LogFormat, type LogParser } from '../logs/index.ts';
+import type { EventKind, ParseError } from '../core/event.ts';
+import { OPAQUE_PREFIX, LOG_FORMATS, compilePrefix, type LogFormat } from '../logs/index.ts';
+import { defaultJobs, parseInPieces, ParsePool, type Decided } from '../pipeline/index.ts';
 import {
   RepositoryWriter, repositoryError, auditReport, failedLoginsReport, migrateRepository, parseDuration, prune, repositoryTarget,
-  requireRepository, sessionsReport, topReport, type ReportFilter, type WriteResult,
+  requireRepository, sessionsReport, topReport, type EncodedBatch, type ReportFilter, type WriteResult,
 } from '../repository/index.ts';
 import { parseSince } from '../guard/index.ts';
-import { checkReadable, collect, config, formatOption, parseInteger, print } from './common.ts';
+import { checkReadable, collect, config, formatOption, parseInteger, parseJobs, print } from './common.ts';
 import { render, type Column, type Format } from './output.ts';
 
 /** Connects to the repository; a missing privilege says which pgwarden_repo role is needed. */
@@ -71,8 +72,8 @@ export function registerRepositoryCommands(program: Command): void {
     .addOption(new Option('--format <format>', 'log format').choices(['auto', ...LOG_FORMATS]).default('auto'))
     .option('--prefix <log_line_prefix>', "the server's log_line_prefix, for stderr logs (default: recognised)")
     .option('--server <name>', 'the server name to put in every event')
-    .option('--batch-size <n>', 'events per transaction', '10000')
     .option('--writers <n>', 'connections writing batches in parallel', '2')
+    .option('-j, --jobs <n>', 'parsing threads (default: one per CPU, at most 4)', parseJobs, defaultJobs())
     .addHelpText('after', `
 Events are deduplicated on (time, file name, byte offset): ingesting the same file again, or a
 file that grew, inserts only what is new. Name files the same way each time (the path as given
@@ -80,10 +81,9 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
 3 cannot connect, 5 repository schema newer than this pgwarden, 8 server error.`)
     .action(async (files: string[], options: IngestOptions, command: Command) => {
       if (options.prefix !== undefined) compilePrefix(options.prefix);
-      const batchSize = parseInteger('--batch-size', options.batchSize);
       const writers = Math.min(parseInteger('--writers', options.writers), 16);
       for (const file of files) checkReadable(file);
-      const summary = await ingest(files, { ...options, batchSize, writers }, target(command));
+      const summary = await ingest(files, { ...options, writers }, target(command));
       process.stderr.write(summary);
     });
 
@@ -128,7 +128,7 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
       { header: 'substatement_id', value: (r) => Number(r.substatement_id) },
       { header: 'class', value: (r) => r.class }, { header: 'command', value: (r) => r.command },
       { header: 'object_type', value: (r) => r.object_type }, { header: 'object_name', value: (r) => r.object_name },
-      { header: 'statement', value: (r) => r.statement }, { header: 'parameters', value: (r) => r.parameters },
+      { header: 'statement', value: (r) => r.statement }, { header: 'parameters', value: (r) => r.parameters, text: (r) => (r.parameters === null ? '' : JSON.stringify(r.parameters)) },
       { header: 'rows', value: (r) => (r.rows === null ? null : Number(r.rows)) },
     ]));
   reportCommand('sessions', 'sessions (logins) from the repository with the number of audited statements', false)
@@ -159,8 +159,8 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
  * recognised would be of little use and, ingested again with --prefix, stored a second time
  * (their time is part of the key): refuse before they are sent.
  */
-function refuseUnknownPrefix(parser: LogParser, file: string, prefix: string | undefined): void {
-  if (parser.format === 'stderr' && prefix === undefined && parser.prefix === OPAQUE_PREFIX) {
+function refuseUnknownPrefix(decided: Decided, file: string, prefix: string | undefined): void {
+  if (decided.format === 'stderr' && prefix === undefined && decided.prefix === OPAQUE_PREFIX) {
     throw new PgwardenError('PGW_ERR_INVALID_VALUE', `${file}: stderr log with a log_line_prefix pgwarden does not recognise; pass --prefix with the server's log_line_prefix (SHOW log_line_prefix)`);
   }
 }
@@ -169,14 +169,16 @@ function refuseUnknownPrefix(parser: LogParser, file: string, prefix: string | u
 const AUDIT_CLASSES = ['READ', 'WRITE', 'FUNCTION', 'ROLE', 'DDL', 'MISC', 'MISC_SET'];
 
 interface ReportOptions { since?: string; user?: string[]; class?: string[]; limit: string; format: Format }
-interface IngestOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; batchSize: string; writers: string }
+interface IngestOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; writers: string; jobs: number }
 
 
 
-async function ingest(files: string[], options: Omit<IngestOptions, 'batchSize' | 'writers'> & { batchSize: number; writers: number }, repository: ReturnType<typeof repositoryTarget>): Promise<string> {
-  // Batches go to `writers` connections in turn, each writing one while the next are parsed.
+async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 'jobs'> & { writers: number; jobs: number }, repository: ReturnType<typeof repositoryTarget>): Promise<string> {
+  // The log is cut into pieces that parsing threads turn into COPY rows; each piece is one
+  // batch (one transaction), sent to `writers` connections in turn.
   const writers = Array.from({ length: options.writers }, () => new RepositoryWriter(repository, { applicationName: 'pgwarden ingest' }));
   const slots: Promise<void>[] = writers.map(() => Promise.resolve());
+  const pool = options.jobs > 1 ? new ParsePool(options.jobs) : null;
   let sent = 0;
   const counts = new Map<EventKind, number>();
   const totals: WriteResult = { received: 0, inserted: 0, duplicates: 0, undated: 0 };
@@ -189,13 +191,10 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'batchSize' 
     : null;
   bar?.start(Math.ceil(totalBytes / 1e6), 0, { events: 0 });
 
-  let batch: PgwardenEvent[] = [];
-  const send = async () => {
-    const events = batch;
-    batch = [];
+  const send = async (batch: EncodedBatch) => {
     const slot = sent++ % writers.length;
     await slots[slot];
-    const writing = writers[slot]!.write(events).then((r) => {
+    const writing = writers[slot]!.writeEncoded(batch).then((r) => {
       totals.received += r.received;
       totals.inserted += r.inserted;
       totals.duplicates += r.duplicates;
@@ -215,35 +214,36 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'batchSize' 
   };
   try {
     for (const file of files) {
-      const parser = createParser({ format: options.format, prefix: options.prefix, server: options.server ?? null, input: file }, {
-        event(event) {
-          counts.set(event.kind, (counts.get(event.kind) ?? 0) + 1);
-          batch.push(event);
-        },
-        error: reportError,
-      });
       const stream = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1024 * 1024 });
-      try {
+      const counted = (async function* () {
         for await (const chunk of stream as AsyncIterable<Buffer>) {
           bytes += chunk.length;
-          parser.write(chunk);
-          refuseUnknownPrefix(parser, file, options.prefix);
-          if (batch.length >= options.batchSize) await send();
+          yield chunk;
+        }
+      })();
+      const decided: Decided = { format: null, prefix: null };
+      try {
+        for await (const piece of parseInPieces(counted, { format: options.format, prefix: options.prefix, server: options.server ?? null, input: file, output: 'copy' }, pool, decided)) {
+          // Decided before the first piece is parsed: nothing of this file has been sent yet.
+          refuseUnknownPrefix(decided, file, options.prefix);
+          for (const [kind, n] of Object.entries(piece.kinds) as [EventKind, number][]) counts.set(kind, (counts.get(kind) ?? 0) + n);
+          piece.errors.forEach(reportError);
+          if (piece.batch && piece.batch.count > 0) await send(piece.batch);
         }
       } catch (error) {
-        if (error instanceof PgwardenError) throw error;
-        throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
+        if ((error as NodeJS.ErrnoException).syscall === 'read' || (error as NodeJS.ErrnoException).code === 'EISDIR') {
+          throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
+        }
+        throw error;
       }
-      parser.end();
-      // A short file is decided only at its end: still before anything of it is sent.
-      refuseUnknownPrefix(parser, file, options.prefix);
-      if (batch.length > 0) await send();
+      refuseUnknownPrefix(decided, file, options.prefix);
     }
     for (const slot of slots) await slot;
   } finally {
     bar?.stop();
     await Promise.all(slots.map((slot) => slot.catch(() => undefined)));
     await Promise.all(writers.map((writer) => writer.close()));
+    await pool?.close();
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const events = [...counts.values()].reduce((a, b) => a + b, 0);
@@ -251,7 +251,10 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'batchSize' 
     throw new PgwardenError('PGW_ERR_INPUT', `no event could be read from ${files.join(', ')} (${errors} parse errors): is --format right for these files?`);
   }
   const byKind = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([kind, n]) => `${kind} ${n}`).join(', ');
+  const migrated = writers.map((w) => w.migrated).find((m) => m !== null);
   return [
+    ...(migrated ? [`note: ${migrated.fromVersion === 0 ? 'created the pgwarden repository' : 'upgraded the pgwarden repository'} in ${repository.label.replace(/^repository /, '')} ` +
+      `(schema version ${migrated.toVersion}: ${migrated.applied.join(', ')}); \`pgwarden repo migrate --writer-login NAME\` sets up a writer login (docs/repository.md)`] : []),
     `ingested ${files.length} input${files.length === 1 ? '' : 's'}, ${(bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s ` +
       `(${Math.round(events / Math.max(seconds, 1e-9))} events/s): ${events} event${events === 1 ? '' : 's'}${byKind ? ` (${byKind})` : ''}`,
     `inserted ${totals.inserted}, duplicates ${totals.duplicates}, undated ${totals.undated}, parse errors ${errors}` +

@@ -262,8 +262,16 @@ const syslogSinkSchema = z.strictObject({
   type: z.literal('syslog'),
   ...sinkCommon,
   host: z.string().min(1).default('127.0.0.1'),
-  port: z.number().int().min(1).max(65535).default(514),
-  protocol: z.enum(['udp', 'tcp']).default('udp'),
+  /** default 514 for udp and tcp, 6514 for tls (RFC 5425) */
+  port: z.number().int().min(1).max(65535).optional(),
+  protocol: z.enum(['udp', 'tcp', 'tls']).default('udp'),
+  /** for protocol tls: whom to trust (default: the system's CAs), a client certificate, the name to check */
+  tls: z.strictObject({
+    ca_file: z.string().min(1).optional(),
+    cert_file: z.string().min(1).optional(),
+    key_file: z.string().min(1).optional(),
+    servername: z.string().min(1).optional(),
+  }).optional(),
   /** syslog facility name (local0 … local7, daemon, auth, authpriv, user) */
   facility: z.enum(['kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7']).default('local0'),
   app_name: z.string().regex(/^[\x21-\x7e]{1,48}$/, 'printable ASCII without spaces, at most 48 characters').default('pgwarden'),
@@ -364,6 +372,10 @@ export function parseConfig(text: string, file = DEFAULT_CONFIG_FILE): Config {
     if (issue.code === 'unrecognized_keys') {
       path = [...issue.path, issue.keys[0]!];
       detail = `unknown key (allowed here: ${allowedKeys(issue.path, raw).join(', ')})`;
+    } else if (issue.code === 'invalid_type') {
+      const value = valueAt(raw, issue.path);
+      detail = value === undefined ? `missing: this key is required (${a(issue.expected)})`
+        : `expected ${a(issue.expected)}, found ${value === null ? 'nothing (null)' : `${a(Array.isArray(value) ? 'array' : typeof value)} (${JSON.stringify(value)})`}`;
     }
     const line = lineOf(doc, lineCounter, path);
     throw new PgwardenError('PGW_ERR_CONFIG', `${file}${line ? `:${line}` : ''}: ${issuePath(path)}: ${detail}`);
@@ -374,6 +386,17 @@ export function parseConfig(text: string, file = DEFAULT_CONFIG_FILE): Config {
   }
   checkPipelineReferences(config, file, (path) => lineOf(doc, lineCounter, path));
   return config;
+}
+
+function valueAt(raw: unknown, path: PropertyKey[]): unknown {
+  let value = raw;
+  for (const key of path) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  return value;
+}
+
+/** "a string", "an object", "an array". */
+function a(type: string): string {
+  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
 }
 
 /** Names that point elsewhere in the file must exist: a sink's inputs, a source's server. */

@@ -147,3 +147,51 @@ export interface ParseError {
   /** The first 200 characters of the text. */
   excerpt: string;
 }
+
+// A JSON writer for the event shape, used where events are printed by the million (parse, JSON
+// lines). Same text as JSON.stringify(event) (a test holds them equal) in about two thirds of the
+// time: the keys are constants, and a string is quoted as it is unless it holds a character
+// JSON must escape, a quote or backslash, or a surrogate (those go through JSON.stringify).
+// eslint-disable-next-line no-control-regex -- the control characters are what JSON must escape
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function jsonString(value: string | null): string {
+  if (value == null) return 'null';
+  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : '"' + value + '"';
+}
+
+function jsonNumber(value: number | null): string {
+  return value != null && Number.isFinite(value) ? String(value) : 'null';
+}
+
+function jsonParameters(values: (string | null)[] | null): string {
+  if (values === null) return 'null';
+  let text = '[';
+  for (let i = 0; i < values.length; i++) text += (i === 0 ? '' : ',') + jsonString(values[i]!);
+  return text + ']';
+}
+
+function jsonAudit(a: AuditInfo | null): string {
+  if (a === null) return 'null';
+  return '{"type":' + jsonString(a.type) + ',"statement_id":' + jsonNumber(a.statement_id) +
+    ',"substatement_id":' + jsonNumber(a.substatement_id) + ',"class":' + jsonString(a.class) +
+    ',"command":' + jsonString(a.command) + ',"object_type":' + jsonString(a.object_type) +
+    ',"object_name":' + jsonString(a.object_name) + ',"statement":' + jsonString(a.statement) +
+    ',"parameters":' + jsonParameters(a.parameters) + ',"statement_logged":' + jsonString(a.statement_logged) +
+    ',"rows":' + jsonNumber(a.rows) + '}';
+}
+
+/** The event as one line of JSON (no newline), identical to JSON.stringify(event). */
+export function eventJson(e: PgwardenEvent): string {
+  return '{"ts":' + jsonString(e.ts) + ',"kind":' + jsonString(e.kind) + ',"server":' + jsonString(e.server) +
+    ',"pid":' + jsonNumber(e.pid) + ',"session_id":' + jsonString(e.session_id) + ',"session_line":' + jsonNumber(e.session_line) +
+    ',"user":' + jsonString(e.user) + ',"database":' + jsonString(e.database) + ',"application":' + jsonString(e.application) +
+    ',"client_addr":' + jsonString(e.client_addr) + ',"client_port":' + jsonNumber(e.client_port) +
+    ',"severity":' + jsonString(e.severity) + ',"sqlstate":' + jsonString(e.sqlstate) + ',"message":' + jsonString(e.message) +
+    ',"detail":' + jsonString(e.detail) + ',"hint":' + jsonString(e.hint) + ',"context":' + jsonString(e.context) +
+    ',"query":' + jsonString(e.query) + ',"backend_type":' + jsonString(e.backend_type) +
+    ',"duration_ms":' + jsonNumber(e.duration_ms) + ',"audit":' + jsonAudit(e.audit) +
+    ',"guard":' + JSON.stringify(e.guard) + ',"ddl":' + JSON.stringify(e.ddl) + ',"tamper":' + JSON.stringify(e.tamper) +
+    ',"source":{"input":' + jsonString(e.source.input) + ',"position":' + jsonNumber(e.source.position) +
+    ',"line":' + jsonNumber(e.source.line) + '}}';
+}

@@ -5,7 +5,7 @@ import type { PgwardenEvent } from '../core/event.ts';
 import { newEvent, splitHostPort, toInt, type ParseSink } from './record.ts';
 import { severityOf } from './severity.ts';
 import { isoTimestamp } from './timestamp.ts';
-import { MAX_RECORD_CHARS, TextInput } from './text-input.ts';
+import { MAX_RECORD_CHARS, TextInput, type TextStart } from './text-input.ts';
 
 const INCOMPLETE = -1;
 const MALFORMED = -2;
@@ -16,8 +16,8 @@ export class CsvlogParser extends TextInput {
   private problem = '';
   private newlines = 0;
 
-  constructor(input: string, server: string | null, sink: ParseSink) {
-    super(input, server, sink);
+  constructor(input: string, server: string | null, sink: ParseSink, start?: TextStart) {
+    super(input, server, sink, start);
   }
 
   protected drain(final: boolean): number {

@@ -14,7 +14,7 @@ import { JsonlogParser } from './jsonlog.ts';
 import { PrefixMatcher } from './prefix.ts';
 import type { ParseSink } from './record.ts';
 import { StderrParser } from './stderr.ts';
-import type { TextInput } from './text-input.ts';
+import type { TextInput, TextStart } from './text-input.ts';
 
 export type { ParseSink } from './record.ts';
 export { parseAudit, splitCsv } from './pgaudit.ts';
@@ -33,6 +33,8 @@ export interface ParserOptions {
   server?: string | null;
   /** The `source.input` of every event and error (a file name, `-` for standard input). */
   input?: string;
+  /** Where the text begins in its input, when it is a piece of it (see RecordSplitter); default: the start. */
+  start?: TextStart;
 }
 
 export interface LogParser {
@@ -71,7 +73,7 @@ export const COMMON_PREFIXES = [
 export const OPAQUE_PREFIX = '%i';
 
 /** How much of an input auto-detection looks at before deciding. */
-const SAMPLE_BYTES = 256 * 1024;
+export const SAMPLE_BYTES = 256 * 1024;
 
 export function detectFormat(sample: string): LogFormat {
   const start = sample.search(/\S/);
@@ -103,17 +105,23 @@ export function detectPrefix(sample: string): string {
   return bestCount > 0 && bestCount >= lines.length * 0.9 ? best : OPAQUE_PREFIX;
 }
 
-function makeParser(format: LogFormat, prefix: string | undefined, input: string, server: string | null, sink: ParseSink): TextInput {
+/** The format (and for stderr the prefix) of a log, from what was asked and a sample of its start (SAMPLE_BYTES). */
+export function decideFormat(sample: string, requested: LogFormat | 'auto', prefix: string | undefined): { format: LogFormat; prefix: string | null } {
+  const format = requested === 'auto' ? detectFormat(sample) : requested;
+  return { format, prefix: format === 'stderr' ? (prefix ?? detectPrefix(sample)) : null };
+}
+
+function makeParser(format: LogFormat, prefix: string | undefined, options: ParserOptions, sink: ParseSink): TextInput {
+  const input = options.input ?? '-';
+  const server = options.server ?? null;
   switch (format) {
-    case 'stderr': return new StderrParser(prefix ?? OPAQUE_PREFIX, input, server, sink);
-    case 'csvlog': return new CsvlogParser(input, server, sink);
-    case 'jsonlog': return new JsonlogParser(input, server, sink);
+    case 'stderr': return new StderrParser(prefix ?? OPAQUE_PREFIX, input, server, sink, options.start);
+    case 'csvlog': return new CsvlogParser(input, server, sink, options.start);
+    case 'jsonlog': return new JsonlogParser(input, server, sink, options.start);
   }
 }
 
 export function createParser(options: ParserOptions, sink: ParseSink): LogParser {
-  const input = options.input ?? '-';
-  const server = options.server ?? null;
   const requested = options.format ?? 'auto';
   if (requested !== 'auto' && !LOG_FORMATS.includes(requested)) {
     throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--format "${String(requested)}" is not one of auto, ${LOG_FORMATS.join(', ')}`);
@@ -127,13 +135,12 @@ export function createParser(options: ParserOptions, sink: ParseSink): LogParser
 
   const decide = () => {
     const sample = pending.map((c) => (typeof c === 'string' ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('utf8'))).join('');
-    format ??= detectFormat(sample);
-    if (format === 'stderr') prefix = options.prefix ?? detectPrefix(sample);
-    parser = makeParser(format, prefix ?? undefined, input, server, sink);
+    ({ format, prefix } = decideFormat(sample, requested, options.prefix));
+    parser = makeParser(format, prefix ?? undefined, options, sink);
     for (const chunk of pending) parser.write(chunk);
     pending.length = 0;
   };
-  if (format !== null && (format !== 'stderr' || prefix !== null)) parser = makeParser(format, prefix ?? undefined, input, server, sink);
+  if (format !== null && (format !== 'stderr' || prefix !== null)) parser = makeParser(format, prefix ?? undefined, options, sink);
 
   return {
     write(chunk) {
@@ -188,3 +195,5 @@ export async function* parseStream(stream: AsyncIterable<Uint8Array | string>, o
   parser.end();
   if (events.length > 0 || errors.length > 0) yield { events, errors };
 }
+export { RecordSplitter, type Piece } from './split.ts';
+export type { TextStart } from './text-input.ts';

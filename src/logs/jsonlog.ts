@@ -4,7 +4,7 @@ import type { PgwardenEvent } from '../core/event.ts';
 import { newEvent, splitHostPort, type ParseSink } from './record.ts';
 import { severityOf } from './severity.ts';
 import { isoTimestamp } from './timestamp.ts';
-import { MAX_RECORD_CHARS, TextInput } from './text-input.ts';
+import { LineInput, type TextStart } from './text-input.ts';
 
 interface JsonRecord {
   timestamp?: unknown; user?: unknown; dbname?: unknown; pid?: unknown; remote_host?: unknown; remote_port?: unknown;
@@ -12,34 +12,13 @@ interface JsonRecord {
   detail?: unknown; hint?: unknown; context?: unknown; statement?: unknown; application_name?: unknown; backend_type?: unknown;
 }
 
-export class JsonlogParser extends TextInput {
-  constructor(input: string, server: string | null, sink: ParseSink) {
-    super(input, server, sink);
+export class JsonlogParser extends LineInput {
+  constructor(input: string, server: string | null, sink: ParseSink, start?: TextStart) {
+    super(input, server, sink, start);
   }
 
-  protected drain(final: boolean): number {
-    const text = this.text;
-    let start = 0;
-    let line = this.textLine;
-    for (;;) {
-      let end = text.indexOf('\n', start);
-      if (end < 0) {
-        if (!final) {
-          if (text.length - start > MAX_RECORD_CHARS) {
-            this.emitError(start, line, 'line longer than 64 MiB', text.slice(start, start + 200));
-            start = text.length;
-          }
-          break;
-        }
-        if (start >= text.length) break;
-        end = text.length;
-      }
-      if (end > start) this.line(text.slice(start, end), start, line);
-      line++;
-      start = end + 1;
-    }
-    this.textLine = line;
-    return Math.min(start, text.length);
+  protected readLine(text: string, start: number, end: number, lineNo: number): void {
+    if (end > start) this.line(text.slice(start, end), start, lineNo);
   }
 
   private line(text: string, index: number, lineNo: number): void {

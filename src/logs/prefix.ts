@@ -54,7 +54,8 @@ export function compilePrefix(prefix: string): Step[] {
     const letter = prefix[i]!;
     if (letter === 'q') { flush(); steps.push({ type: 'q' }); continue; }
     const shape = SHAPES[letter];
-    if (!shape) continue; // PostgreSQL prints nothing for an unknown escape.
+    // PostgreSQL prints nothing for an unknown escape, but here it is far likelier a typo.
+    if (!shape) throw badPrefix(prefix, `has %${letter}, which is not a log_line_prefix escape (PostgreSQL prints nothing for it): remove it, or see the escapes in the PostgreSQL documentation`);
     flush();
     steps.push({ type: 'escape', letter, shape: padded && width > 0 ? 'text' : shape, padded: padded && width > 0, width });
   }

@@ -6,7 +6,7 @@ import type { PgwardenEvent } from '../core/event.ts';
 import type { Label } from './severity.ts';
 import { PrefixMatcher } from './prefix.ts';
 import { newEvent, type ParseSink } from './record.ts';
-import { MAX_RECORD_CHARS, TextInput } from './text-input.ts';
+import { LineInput, type TextStart } from './text-input.ts';
 
 type Field = 'message' | 'detail' | 'hint' | 'context' | 'query' | null;
 
@@ -14,41 +14,20 @@ const LABEL_FIELDS: Record<Label, Field> = {
   DETAIL: 'detail', HINT: 'hint', CONTEXT: 'context', STATEMENT: 'query', QUERY: null, LOCATION: null,
 };
 
-export class StderrParser extends TextInput {
+export class StderrParser extends LineInput {
   private readonly matcher: PrefixMatcher;
   private current: PgwardenEvent | null = null;
   /** The field TAB continuation lines are appended to; null for an ignored extra line (QUERY, LOCATION). */
   private field: Field = null;
 
-  constructor(prefix: string, input: string, server: string | null, sink: ParseSink) {
-    super(input, server, sink);
+  constructor(prefix: string, input: string, server: string | null, sink: ParseSink, start?: TextStart) {
+    super(input, server, sink, start);
     this.matcher = new PrefixMatcher(prefix);
   }
 
-  protected drain(final: boolean): number {
-    const text = this.text;
-    let start = 0;
-    let line = this.textLine;
-    for (;;) {
-      let end = text.indexOf('\n', start);
-      if (end < 0) {
-        if (!final) {
-          if (text.length - start > MAX_RECORD_CHARS) {
-            this.emitError(start, line, 'line longer than 64 MiB', text.slice(start, start + 200));
-            start = text.length;
-          }
-          break;
-        }
-        if (start >= text.length) break;
-        end = text.length;
-      }
-      const lineEnd = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
-      this.line(text.slice(start, lineEnd), start, line);
-      line++;
-      start = end + 1;
-    }
-    this.textLine = line;
-    return Math.min(start, text.length);
+  protected readLine(text: string, start: number, end: number, lineNo: number): void {
+    const lineEnd = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
+    this.line(text.slice(start, lineEnd), start, lineNo);
   }
 
   override flush(): void {

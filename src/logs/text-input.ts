@@ -10,6 +10,12 @@ import type { ParseSink } from './record.ts';
 /** Longest record (bytes of text) a parser waits for before calling it malformed. */
 export const MAX_RECORD_CHARS = 64 * 1024 * 1024;
 
+/** Byte offset and line number (1-based) of a text's first byte in its input. */
+export interface TextStart {
+  position: number;
+  line: number;
+}
+
 export abstract class TextInput {
   protected text = '';
   /** Byte offset and line number of text[0]. */
@@ -23,10 +29,13 @@ export abstract class TextInput {
   protected readonly server: string | null;
   protected readonly sink: ParseSink;
 
-  constructor(input: string, server: string | null, sink: ParseSink) {
+  /** `start`: where the text begins in the whole input (a piece of a file parsed on its own). */
+  constructor(input: string, server: string | null, sink: ParseSink, start: TextStart = { position: 0, line: 1 }) {
     this.input = input;
     this.server = server;
     this.sink = sink;
+    this.textByte = start.position;
+    this.textLine = start.line;
   }
 
   /** Feeds the next chunk of the input. Complete records are sent to the sink at once. */
@@ -61,6 +70,7 @@ export abstract class TextInput {
 
   /** Reads complete records from this.text; returns how many characters were consumed. */
   protected abstract drain(final: boolean): number;
+
 
   /** The byte offset of a string index in this.text (indexes must not go backwards). */
   protected byteAt(index: number): number {
@@ -103,6 +113,42 @@ export abstract class TextInput {
     this.sink.event(event);
   }
 }
+
+/**
+ * A line-based format (stderr, jsonlog): each complete line, without its newline, goes to
+ * readLine(); the last one too at the end of the input. A line that never ends within
+ * MAX_RECORD_CHARS is reported and dropped.
+ */
+export abstract class LineInput extends TextInput {
+  protected drain(final: boolean): number {
+    const text = this.text;
+    let start = 0;
+    let line = this.textLine;
+    for (;;) {
+      let end = text.indexOf('\n', start);
+      if (end < 0) {
+        if (!final) {
+          if (text.length - start > MAX_RECORD_CHARS) {
+            this.emitError(start, line, 'line longer than 64 MiB', text.slice(start, start + 200));
+            start = text.length;
+          }
+          break;
+        }
+        if (start >= text.length) break;
+        end = text.length;
+      }
+      this.readLine(text, start, end, line);
+      line++;
+      start = end + 1;
+    }
+    this.textLine = line;
+    return Math.min(start, text.length);
+  }
+
+  /** One line: text.slice(start, end), the lineNo'th of the input. */
+  protected abstract readLine(text: string, start: number, end: number, lineNo: number): void;
+}
+
 
 function isAscii(text: string): boolean {
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 127) return false;

@@ -139,7 +139,7 @@ export async function planDisable(client: pg.Client, options: DisableOptions): P
 
 function notesFor(level: Level): string[] {
   if (!level.database && !level.role) {
-    return ['ALTER SYSTEM cannot run inside a transaction block: it runs one statement at a time, after any transaction; pg_reload_conf() applies it to new and existing sessions within moments (a database or role override still wins where one is set).'];
+    return ['pg_reload_conf() applies a server-wide setting to new and existing sessions within moments (a database or role override still wins where one is set).'];
   }
   return ['ALTER DATABASE/ROLE ... SET takes effect for sessions started after it; existing sessions keep their settings.'];
 }
@@ -267,7 +267,7 @@ export function planText(plan: Plan): string {
   const lines: string[] = [];
   if (inTx.length > 0) lines.push('BEGIN;', ...inTx.map((s) => s.sql + ';'), 'COMMIT;');
   if (outside.length > 0) {
-    if (inTx.length > 0) lines.push('-- ALTER SYSTEM cannot run inside a transaction block:');
+    lines.push('-- ALTER SYSTEM cannot run inside a transaction block:');
     lines.push(...outside.map((s) => s.sql + ';'));
   }
   if (lines.length === 0) lines.push('-- nothing to change');

@@ -4,3 +4,4 @@ export { createSink, SINK_TYPES } from './sinks/index.ts';
 export { compileMatch } from './match.ts';
 export { subject, body } from './message.ts';
 export type { Source, Sink, Lane, Pending } from './types.ts';
+export { ParsePool, parseInPieces, defaultJobs, type ParsedPiece, type Decided } from './parallel-parse.ts';

@@ -1,7 +1,8 @@
 // The central repository: migrations, the COPY writer, retention, report queries.
 export { REPO_SCHEMA, WRITER_ROLE, READER_ROLE, REPO_LATEST_VERSION, REPO_MIGRATIONS } from './migrations.ts';
 export { migrateRepository, repositoryVersion, requireRepository, pgauditLoaded, type MigrateResult } from './migrate.ts';
-export { RepositoryWriter, copyRow, utcDay, EVENT_COLUMNS, type WriteResult, type WriterOptions } from './writer.ts';
+export { RepositoryWriter, type WriteResult, type WriterOptions } from './writer.ts';
+export { copyRow, utcDay, encodeBatch, EVENT_COLUMNS, type EncodedBatch } from './encode.ts';
 export { prune, parseDuration, type PruneResult } from './retention.ts';
 export { auditReport, sessionsReport, failedLoginsReport, topReport, type ReportFilter } from './reports.ts';
 export { repositoryTarget, repositoryError } from './target.ts';

@@ -20,8 +20,10 @@ export interface MigrateResult {
 
 /** The repository schema version in this database: 0 when absent. */
 export async function repositoryVersion(client: pg.ClientBase): Promise<number> {
-  const { rows } = await client.query<{ present: boolean }>(
-    `${SQL_TAG}SELECT pg_catalog.to_regclass('pgwarden_repo.migrations') IS NOT NULL AS present`);
+  // Read pg_class with the statement's snapshot, not to_regclass(): after waiting on the
+  // migration's advisory lock the catalog cache may not yet show what the other migrator made.
+  const { rows } = await client.query<{ present: boolean }>(`${SQL_TAG}SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgwarden_repo' AND c.relname = 'migrations') AS present`);
   if (!rows[0]!.present) return 0;
   const result = await client.query<{ version: number | null }>(`${SQL_TAG}SELECT pg_catalog.max(version) AS version FROM pgwarden_repo.migrations`);
   return result.rows[0]!.version ?? 0;
@@ -38,9 +40,15 @@ export async function pgauditLoaded(client: pg.ClientBase): Promise<boolean> {
 }
 
 /** Applies what is missing, creates the roles and grants; all in one transaction. */
-export async function migrateRepository(client: pg.Client, options: { writerLogins?: string[] } = {}): Promise<MigrateResult> {
+export async function migrateRepository(client: pg.Client, options: { writerLogins?: string[]; onlyIfBehind?: boolean } = {}): Promise<MigrateResult> {
   return inTransaction(client, async () => {
     await client.query(`${SQL_TAG}SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgwarden_repo.migrate'))`);
+    const current = await repositoryVersion(client);
+    // A writer that waited for another to migrate: nothing left to do, and granting again on
+    // events would collide with that writer adding a partition ("tuple concurrently updated").
+    if (options.onlyIfBehind && current === REPO_LATEST_VERSION) {
+      return { fromVersion: current, toVersion: current, applied: [], pgauditQuiet: false, writerLogins: [] };
+    }
     await client.query(SQL_TAG + REPO_BOOTSTRAP_SQL);
     const fromVersion = await repositoryVersion(client);
     if (fromVersion > REPO_LATEST_VERSION) throw tooNew(fromVersion);
@@ -77,13 +85,15 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
 }
 
 /** For writers and reports: the schema must be there (migrating it when `migrate`), and not newer. */
-export async function requireRepository(client: pg.Client, migrate: boolean): Promise<void> {
+/** Returns what was applied when it migrated (null when there was nothing to do). */
+export async function requireRepository(client: pg.Client, migrate: boolean): Promise<MigrateResult | null> {
   const version = await repositoryVersion(client);
   if (version > REPO_LATEST_VERSION) throw tooNew(version);
-  if (version === REPO_LATEST_VERSION) return;
+  if (version === REPO_LATEST_VERSION) return null;
   if (!migrate) {
     throw new PgwardenError('PGW_ERR_NOT_INSTALLED', 'this database holds no pgwarden repository (schema pgwarden_repo)',
       { hint: 'Run `pgwarden repo migrate --repo URL` first (docs/repository.md).' });
   }
-  await migrateRepository(client);
+  const result = await migrateRepository(client, { onlyIfBehind: true });
+  return result.applied.length > 0 ? result : null;
 }

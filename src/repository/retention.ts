@@ -4,12 +4,14 @@ import type pg from 'pg';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 
-/** "90d", "12h", "2w", "30m" in milliseconds. */
+/** "90d", "12h", "2w" in milliseconds. */
 export function parseDuration(flag: string, text: string): number {
-  const match = /^(\d+)\s*(m|h|d|w)$/.exec(text.trim());
-  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+  const match = /^(\d+)\s*(h|d|w)$/.exec(text.trim());
+  const unit = { h: 3_600_000, d: 86_400_000, w: 604_800_000 };
   if (!match || Number(match[1]) < 1) {
-    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `${flag} "${text}" is not a duration such as 30m, 12h, 90d or 2w`);
+    // "1m" reads as a month to some and a minute to others: neither is taken.
+    const hint = /^\d+\s*(m|mo|min|month|months|y)$/i.test(text.trim()) ? ' (months and minutes are not units here: write 30d, 365d or 1h)' : '';
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `${flag} "${text}" is not a duration such as 12h, 90d or 2w${hint}`);
   }
   return Number(match[1]) * unit[match[2] as keyof typeof unit];
 }

@@ -48,6 +48,10 @@ describe('pgwarden.yaml', () => {
     assert.match(configError('guard:\n  on_error: maybe\n'), /^pgwarden\.yaml:2: guard\.on_error: /);
     assert.match(configError('guard:\n  watch:\n    interval_seconds: -1\n'), /^pgwarden\.yaml:3: guard\.watch\.interval_seconds: /);
     assert.match(configError('default_server: nope\n'), /default_server: "nope" is not one of servers/);
+    assert.equal(configError('pipeline:\n  sources:\n    pglog:\n      type: logfile\n      path: /var/log/postgresql\n'),
+      'pgwarden.yaml:3: pipeline.sources.pglog.server: missing: this key is required (a string)');
+    assert.equal(configError('pipeline:\n  sources:\n    pglog:\n      type: logfile\n      path: 5\n      server: db1\n'),
+      'pgwarden.yaml:5: pipeline.sources.pglog.path: expected a string, found a number (5)');
   });
 
   it('rejects invalid YAML with the line', () => {

@@ -92,6 +92,11 @@ describe('stderr traps', () => {
     assert.equal(odd.events[0]!.message, 'hello');
     assert.equal(odd.events[0]!.pid, null);
   });
+
+  it('refuses a --prefix with an escape PostgreSQL does not have (a typo, most likely)', () => {
+    assert.throws(() => parseText('x', { prefix: '%m [%z] ' }), /--prefix "%m \[%z\] " has %z, which is not a log_line_prefix escape/);
+    assert.throws(() => parseText('x', { prefix: '%m %' }), /ends with a lone %/);
+  });
 });
 
 describe('csvlog and jsonlog traps', () => {

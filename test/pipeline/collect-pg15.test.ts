@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import type { PgwardenEvent } from '../../src/core/event.ts';
 import { waitFor } from '../harness/cli.ts';
 import { startCluster, type Cluster } from '../harness/postgres.ts';
 import { readEvents, startCollect } from './collect-helpers.ts';
@@ -85,8 +86,11 @@ describe('pgwarden collect on a real PostgreSQL 15 + pgAudit log directory', () 
       const audits = (file: string) => readEvents(join(root, file)).filter((e) => e.kind === 'audit' && e.audit!.class === 'WRITE' && e.audit!.statement!.includes('public.cards'));
       await waitFor(async () => audits('stderr.jsonl').length >= 4 && audits('csv.jsonl').length >= 4, 20_000, 'four audit records from each format');
       await waitFor(async () => syslog.length >= 3, 20_000, 'three syslog messages');
-      const fromStderr = audits('stderr.jsonl');
-      const fromCsv = audits('csv.jsonl');
+      // The files before and after the rotation are read side by side: put them in log order
+      // (file names carry the time) before comparing.
+      const inLogOrder = (events: PgwardenEvent[]) => events.sort((x, y) => x.source.input.localeCompare(y.source.input) || x.source.position - y.source.position);
+      const fromStderr = inLogOrder(audits('stderr.jsonl'));
+      const fromCsv = inLogOrder(audits('csv.jsonl'));
       assert.deepEqual(fromStderr.map((e) => e.audit!.command), ['INSERT', 'INSERT', 'UPDATE', 'INSERT']);
       assert.deepEqual(fromCsv.map((e) => e.audit), fromStderr.map((e) => e.audit), 'the same audit records from stderr and csvlog');
       assert.deepEqual(fromStderr[0]!.audit!.parameters, ['1', 'card-4111-secret']);

@@ -4,7 +4,12 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import type { SyslogSinkConfig } from '../../src/core/config.ts';
 import { parseText } from '../../src/logs/index.ts';
@@ -87,7 +92,7 @@ const LOG = [
   '',
 ].join('\n');
 
-function config(protocol: 'udp' | 'tcp', port: number): SyslogSinkConfig {
+function config(protocol: 'udp' | 'tcp' | 'tls', port: number): SyslogSinkConfig {
   return { type: 'syslog', host: '127.0.0.1', port, protocol, facility: 'local3', app_name: 'pgwarden', hostname: 'collector-1', timeout_seconds: 5 };
 }
 
@@ -96,7 +101,9 @@ describe('syslog sink', () => {
   const udpReceived: Syslog[] = [];
   const tcpReceived: Syslog[] = [];
   const udp = createSocket('udp4');
-  const tcp = createServer((socket) => {
+  const tlsReceived: Syslog[] = [];
+  /** RFC 6587 octet counting (RFC 5425 uses the same over TLS). */
+  const framed = (received: Syslog[]) => (socket: Socket) => {
     let buffer = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
       buffer = Buffer.concat([buffer, chunk]);
@@ -106,11 +113,18 @@ describe('syslog sink', () => {
         const length = buffer.subarray(0, space).toString('ascii');
         if (!/^[1-9]\d*$/.test(length)) throw new Error(`bad octet count ${length}`);
         if (buffer.length < space + 1 + Number(length)) break;
-        tcpReceived.push(parse5424(buffer.subarray(space + 1, space + 1 + Number(length))));
+        received.push(parse5424(buffer.subarray(space + 1, space + 1 + Number(length))));
         buffer = buffer.subarray(space + 1 + Number(length));
       }
     });
-  });
+  };
+  const tcp = createServer(framed(tcpReceived));
+  // A self-signed certificate for 127.0.0.1, made by openssl for this run.
+  const certDir = mkdtempSync(join(tmpdir(), 'pgwarden-syslog-tls-'));
+  const [certFile, keyFile] = [join(certDir, 'receiver.crt'), join(certDir, 'receiver.key')];
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile,
+    '-out', certFile, '-subj', '/CN=syslog receiver', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1'], { stdio: 'ignore' });
+  const tls = createTlsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, framed(tlsReceived));
 
   before(async () => {
     assert.equal(events.length, 3);
@@ -119,10 +133,14 @@ describe('syslog sink', () => {
     await once(udp, 'listening');
     tcp.listen(0, '127.0.0.1');
     await once(tcp, 'listening');
+    tls.listen(0, '127.0.0.1');
+    await once(tls, 'listening');
   });
   after(() => {
     udp.close();
     tcp.close();
+    tls.close();
+    rmSync(certDir, { recursive: true, force: true });
   });
 
   function check(received: Syslog[]) {
@@ -175,5 +193,21 @@ describe('syslog sink', () => {
     const down = createSyslogSink('down', config('tcp', port));
     await assert.rejects(down.deliver({ events, messageId: 'm2' }), /syslog tcp:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
     await down.close();
+  });
+
+  it('sends over TLS (RFC 5425) to a receiver whose certificate it trusts, and refuses one it does not', async () => {
+    const port = (tls.address() as AddressInfo).port;
+    const sink = createSyslogSink('siem', { ...config('tls', port), tls: { ca_file: certFile } });
+    await sink.deliver({ events, messageId: 'm1' });
+    await waitFor(async () => tlsReceived.length >= 3, 5000, 'three framed messages over TLS');
+    check(tlsReceived);
+    await sink.close();
+    const untrusting = createSyslogSink('siem', config('tls', port));
+    await assert.rejects(untrusting.deliver({ events, messageId: 'm2' }), /syslog tls:\/\/127\.0\.0\.1:\d+: self-signed certificate/);
+    await untrusting.close();
+    assert.equal(tlsReceived.length, 3, 'nothing sent to an unverified receiver');
+    assert.throws(() => createSyslogSink('siem', { ...config('tls', port), tls: { ca_file: join(certDir, 'missing.pem') } }),
+      /pipeline\.sinks\.siem\.tls\.ca_file: cannot read .*missing\.pem/);
+    assert.throws(() => createSyslogSink('siem', { ...config('tcp', port), tls: { ca_file: certFile } }), /tls: only with protocol: tls/);
   });
 });

@@ -83,11 +83,11 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
   it('migrate creates the schema and roles, and quiets pgAudit for the writer login', async () => {
     const migrate = await runCli(['repo', 'migrate', '--repo', cluster.url('repo'), '--writer-login', 'ingester']);
     assert.equal(migrate.code, 0, migrate.stderr);
-    assert.match(migrate.stdout, /applied 0001-events-sessions/);
+    assert.match(migrate.stdout, /applied 0001-events-sessions, 0002-partition-race/);
     assert.match(migrate.stdout, /pgaudit\.log = 'none' set for pgwarden_repo_writer and ingester/);
     await cluster.query('GRANT pgwarden_repo_reader TO ingester');
     const again = await runCli(['repo', 'migrate', '--repo', cluster.url('repo')]);
-    assert.match(again.stdout, /up to date \(version 1\)/);
+    assert.match(again.stdout, /up to date \(version 2\)/);
     const settings = await cluster.query<{ rolname: string; setconfig: string[] }>(
       `SELECT r.rolname, s.setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole ORDER BY 1`);
     assert.deepEqual(settings.rows.map((r) => [r.rolname, r.setconfig]), [['ingester', ['pgaudit.log=none']], ['pgwarden_repo_writer', ['pgaudit.log=none']]]);
@@ -127,6 +127,8 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     }
     const write = await runCli(['report', 'audit', '--repo', repoUrl, '--class', 'write', '--user', 'app user', '--format', 'csv'], env);
     assert.equal(write.stdout.trim().split('\r\n').length, 3, 'header + INSERT + UPDATE');
+    const parameters = JSON.stringify(['1', 'a,"b"\n\tc\\d', '2', null]);
+    assert.ok(write.stdout.includes(`"${parameters.replaceAll('"', '""')}"`), 'parameters in CSV are a JSON array, not joined with commas');
     const sessions = JSON.parse((await runCli(['report', 'sessions', '--repo', repoUrl, '--user', 'app user', '--format', 'json'], env)).stdout) as Record<string, unknown>[];
     assert.equal(sessions.length, 1);
     assert.equal(sessions[0]!.statements, 3);
@@ -137,6 +139,8 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
   it('reports failed logins and the top statements', async () => {
     const failed = JSON.parse((await runCli(['report', 'failed-logins', '--repo', repoUrl, '--format', 'json'], env)).stdout) as Record<string, unknown>[];
     assert.deepEqual(failed.map((r) => [r.user, r.failures]), [['alice', 2]]);
+    const refused = JSON.parse((await runCli(['report', 'sessions', '--repo', repoUrl, '--user', 'alice', '--format', 'json'], env)).stdout) as Record<string, unknown>[];
+    assert.equal(refused.length, 2, "a refused login's session names who tried");
     const top = await runCli(['report', 'top', '--repo', repoUrl, '--user', 'app user'], env);
     assert.equal(top.code, 0, top.stderr);
     assert.match(top.stdout, /^user\s+class\s+command/);
@@ -196,6 +200,44 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     assert.deepEqual(one.parameters, ['p\t5', null]);
   });
 
+  it('writers starting together on an empty database migrate it once and add the same new days without colliding', async () => {
+    await cluster.createDatabase('fresh');
+    const days = ['2021-03-01', '2021-03-02', '2021-03-03'];
+    const batchOf = (writer: number) => days.flatMap((day, d) => Array.from({ length: 50 }, (_, i) => ({
+      ...newEvent('log', 'pg15', { input: `fresh-${writer}`, position: d * 1000 + i, line: i + 1 }),
+      ts: `${day}T10:00:00.${String(i).padStart(3, '0')}+00:00`, message: `event ${i}`,
+    })));
+    for (let round = 0; round < 3; round++) {
+      const writers = [0, 1, 2, 3].map(() => new RepositoryWriter({ url: cluster.url('fresh'), label: 'fresh' }));
+      try {
+        const results = await Promise.all(writers.map((w, i) => w.write(batchOf(round * 10 + i))));
+        assert.deepEqual(results.map((r) => r.inserted), [150, 150, 150, 150], `round ${round}`);
+      } finally {
+        await Promise.all(writers.map((w) => w.close()));
+      }
+      const client = new pg.Client({ connectionString: cluster.url('fresh') });
+      await client.connect();
+      try {
+        const { rows } = await client.query(`SELECT (SELECT count(*)::int FROM pgwarden_repo.events) AS n,
+          (SELECT count(*)::int FROM pg_inherits WHERE inhparent = 'pgwarden_repo.events'::regclass) AS partitions`);
+        assert.deepEqual(rows[0], { n: 600, partitions: 3 });
+        // Start the next round on an empty database again.
+        await client.query('DROP SCHEMA pgwarden_repo CASCADE');
+      } finally {
+        await client.end();
+      }
+    }
+  });
+
+  it('ingest into a database without a repository creates it and says so', async () => {
+    await cluster.createDatabase('autocreated');
+    const result = await runCli(['ingest', logCopy, '--repo', cluster.url('autocreated'), '--server', 'pg15', '--prefix', PREFIX]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /^note: created the pgwarden repository in postgres:\/\/.*\/autocreated \(schema version 2: 0001-events-sessions, 0002-partition-race\)/m);
+    const again = await runCli(['ingest', logCopy, '--repo', cluster.url('autocreated'), '--server', 'pg15', '--prefix', PREFIX]);
+    assert.doesNotMatch(again.stderr, /note: created/);
+  });
+
   it('prune drops whole day partitions older than the cutoff', async () => {
     const old = path.join(tmp, 'old.log');
     writeFileSync(old, '2020-01-01 10:00:00.000 UTC [77] LOG:  an old line\n2020-01-02 10:00:00.000 UTC [77] LOG:  another\n');
@@ -220,6 +262,9 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     const badAge = await runCli(['repo', 'prune', '--older-than', 'soon', '--repo', repoUrl], env);
     assert.equal(badAge.code, 2);
     assert.match(badAge.stderr, /--older-than "soon" is not a duration/);
+    const month = await runCli(['repo', 'prune', '--older-than', '1m', '--repo', repoUrl], env);
+    assert.equal(month.code, 2, 'a month or a minute? neither is guessed');
+    assert.match(month.stderr, /months and minutes are not units here: write 30d/);
     const stranger = new URL(repoUrl);
     stranger.username = 'app%20user';
     const denied = await runCli(['report', 'audit', '--repo', stranger.toString()], { PGPASSWORD: 'pw1' });

@@ -20,7 +20,7 @@ export const backupAge: CheckDefinition = {
       UNION ALL
       SELECT a.last_archived_time FROM pg_catalog.pg_stat_archiver a WHERE a.last_archived_wal LIKE '%.backup'),
     b AS (SELECT pg_catalog.max(f.ts) AS ts FROM f)
-    SELECT ''::text, pg_catalog.greatest(0, EXTRACT(epoch FROM pg_catalog.clock_timestamp() - b.ts))::float8,
+    SELECT ''::text, CASE WHEN b.ts IS NOT NULL THEN GREATEST(0, EXTRACT(epoch FROM pg_catalog.clock_timestamp() - b.ts)) END::float8,
       CASE WHEN b.ts IS NULL THEN 'no base backup is recorded in pg_wal (none since the last WAL cleanup, or archive_mode is off)'
            ELSE 'last base backup ended at ' || b.ts END,
       NULL::text,

@@ -5,13 +5,13 @@ import { closeSync, openSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { JsonlSinkConfig } from '../../core/config.ts';
 import { PgwardenError } from '../../core/errors.ts';
-import type { PgwardenEvent } from '../../core/event.ts';
+import { eventJson, type PgwardenEvent } from '../../core/event.ts';
 import { compileMatch } from '../match.ts';
 import type { Pending, Sink } from '../types.ts';
 
 export function jsonLines(events: PgwardenEvent[]): string {
   let text = '';
-  for (const event of events) text += `${JSON.stringify(event)}\n`;
+  for (const event of events) text += eventJson(event) + '\n';
   return text;
 }
 

@@ -1,11 +1,15 @@
-// Syslog sink: RFC 5424 messages over UDP (RFC 5426, one message per datagram) or TCP (RFC 6587
-// octet-counting framing: "LENGTH SP MESSAGE"). The event's fields go into one structured-data
+// Syslog sink: RFC 5424 messages over UDP (RFC 5426, one message per datagram), TCP (RFC 6587
+// octet-counting framing: "LENGTH SP MESSAGE") or TLS (RFC 5425: the same framing; the server's
+// certificate is always verified). The event's fields go into one structured-data
 // element [pgwarden@32473 …] (32473 is the enterprise number RFC 5612 reserves for examples);
 // the free-text MSG is the audit statement or the log message. A batch counts as delivered when
 // the operating system took every message (syslog has no acknowledgement).
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { hostname as osHostname } from 'node:os';
-import { connect, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { connect, isIP, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions } from 'node:tls';
+import { PgwardenError } from '../../core/errors.ts';
 import type { SyslogSinkConfig } from '../../core/config.ts';
 import type { PgwardenEvent } from '../../core/event.ts';
 import { compileMatch } from '../match.ts';
@@ -129,20 +133,45 @@ export function formatSyslog(event: PgwardenEvent, options: { facility: number; 
 /** The largest UDP payload sent; a longer message has its MSG part cut. */
 export const UDP_MAX_BYTES = 65_000;
 
+/** TLS settings, with the files read now: a missing one is a config error at start, not a retry later. */
+function tlsOptionsOf(name: string, config: SyslogSinkConfig): ConnectionOptions {
+  const tls = config.tls ?? {};
+  const read = (key: 'ca_file' | 'cert_file' | 'key_file') => {
+    const file = tls[key];
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sinks.${name}.tls.${key}: cannot read ${file}: ${(error as Error).message}`);
+    }
+  };
+  if ((tls.cert_file === undefined) !== (tls.key_file === undefined)) {
+    throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sinks.${name}.tls: cert_file and key_file go together (a client certificate needs its key)`);
+  }
+  // The name checked against the certificate: the host, unless it is an address (then its IP SAN).
+  const servername = tls.servername ?? (isIP(config.host) ? undefined : config.host);
+  return { ca: read('ca_file'), cert: read('cert_file'), key: read('key_file'), servername, rejectUnauthorized: true };
+}
+
 export function createSyslogSink(name: string, config: SyslogSinkConfig): Sink {
   const accepts = compileMatch(config.match, config.ignore);
   const options = { facility: FACILITIES[config.facility], hostname: config.hostname ?? osHostname(), appName: config.app_name };
   let udp: UdpSocket | null = null;
   let tcp: Socket | null = null;
   let tcpReady: Promise<Socket> | null = null;
-  const where = `${config.protocol}://${config.host}:${config.port}`;
+  const port = config.port ?? (config.protocol === 'tls' ? 6514 : 514);
+  const where = `${config.protocol}://${config.host}:${port}`;
+  if (config.tls && config.protocol !== 'tls') {
+    throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sinks.${name}.tls: only with protocol: tls (protocol is ${config.protocol})`);
+  }
+  const tlsOptions = config.protocol === 'tls' ? tlsOptionsOf(name, config) : null;
 
   const tcpSocket = (): Promise<Socket> => {
     if (tcp && !tcp.destroyed) return Promise.resolve(tcp);
     tcpReady ??= new Promise<Socket>((resolve, reject) => {
-      const socket = connect({ host: config.host, port: config.port });
+      const socket = tlsOptions ? connectTls({ ...tlsOptions, host: config.host, port }) : connect({ host: config.host, port });
       socket.setTimeout(config.timeout_seconds * 1000);
-      socket.once('connect', () => {
+      socket.once(tlsOptions ? 'secureConnect' : 'connect', () => {
         socket.setTimeout(0);
         tcp = socket;
         tcpReady = null;
@@ -164,7 +193,7 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig): Sink {
   };
 
   const sendUdp = (socket: UdpSocket, message: Buffer): Promise<void> => new Promise((resolve, reject) => {
-    socket.send(message, config.port, config.host, (error) => (error ? reject(new Error(`syslog ${where}: ${error.message}`)) : resolve()));
+    socket.send(message, port, config.host, (error) => (error ? reject(new Error(`syslog ${where}: ${error.message}`)) : resolve()));
   });
 
   return {

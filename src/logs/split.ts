@@ -1,0 +1,189 @@
+// Cuts a log into pieces that each start with a record, so that the pieces can be parsed on
+// their own (on several threads) and give exactly the events of one parse of the whole input.
+// Pure: bytes in, pieces out. Each piece says where it starts (byte offset and line number),
+// so the events keep the positions they would have had.
+//
+// Where a record may start:
+// - stderr: a line that does not start with a TAB (a continuation) and reads as the prefix
+//   plus a severity, not a DETAIL/HINT/STATEMENT/… label (those belong to the record before);
+// - csvlog: where CsvlogParser's reading of rows from the start of the input puts one;
+// - jsonlog: any newline (JSON escapes newlines inside a record).
+import type { LogFormat } from './index.ts';
+import { PrefixMatcher } from './prefix.ts';
+import type { TextStart } from './text-input.ts';
+
+export interface Piece {
+  bytes: Buffer;
+  start: TextStart;
+}
+
+const NL = 10;
+const TAB = 9;
+const QUOTE = 34;
+
+function countNewlines(bytes: Buffer, from: number, to: number): number {
+  let count = 0;
+  for (let i = bytes.indexOf(NL, from); i >= 0 && i < to; i = bytes.indexOf(NL, i + 1)) count++;
+  return count;
+}
+
+export class RecordSplitter {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private readonly matcher: PrefixMatcher | null;
+  private position = 0;
+  private line = 1;
+
+  /** `pieceBytes`: how much to gather before cutting; a record longer than that makes a longer piece. */
+  constructor(private readonly format: LogFormat, prefix: string | null, private readonly pieceBytes: number) {
+    this.matcher = format === 'stderr' ? new PrefixMatcher(prefix ?? '') : null;
+  }
+
+  /** Adds bytes; returns a piece when enough whole records have gathered, else null. */
+  push(chunk: Buffer): Piece | null {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes < this.pieceBytes) return null;
+    const bytes = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    const cut = this.lastRecordStart(bytes);
+    if (cut <= 0) {
+      this.pending = [bytes];
+      return null;
+    }
+    const rest = bytes.subarray(cut);
+    this.pending = rest.length > 0 ? [rest] : [];
+    this.pendingBytes = rest.length;
+    return this.take(bytes.subarray(0, cut));
+  }
+
+  /** The input has ended: the rest, if any, as the last piece. */
+  end(): Piece | null {
+    if (this.pendingBytes === 0) return null;
+    const bytes = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    return this.take(bytes);
+  }
+
+  private take(bytes: Buffer): Piece {
+    const piece = { bytes, start: { position: this.position, line: this.line } };
+    this.position += bytes.length;
+    this.line += countNewlines(bytes, 0, bytes.length);
+    return piece;
+  }
+
+  /** The offset of the last place in `bytes` where a record starts (0 or -1: none but the first). */
+  private lastRecordStart(bytes: Buffer): number {
+    switch (this.format) {
+      case 'jsonlog': return bytes.lastIndexOf(NL) + 1;
+      case 'csvlog': return lastCsvRecordStart(bytes);
+      case 'stderr': return this.lastStderrRecordStart(bytes);
+    }
+  }
+
+  private lastStderrRecordStart(bytes: Buffer): number {
+    const matcher = this.matcher!;
+    // Lines from the end; the last one may be cut short, so it is never taken.
+    let lineEnd = bytes.lastIndexOf(NL);
+    while (lineEnd > 0) {
+      const newline = bytes.lastIndexOf(NL, lineEnd - 1);
+      const lineStart = newline + 1;
+      if (lineStart === 0) return 0;
+      if (bytes[lineStart] !== TAB && matcher.match(bytes.toString('utf8', lineStart, lineEnd)) && !matcher.level.label) return lineStart;
+      lineEnd = newline;
+    }
+    return 0;
+  }
+}
+
+/**
+ * Where the last record that is not complete starts (the cut), reading rows from the start of
+ * `bytes` the way CsvlogParser does (quoted fields with "" escapes and newlines; after a
+ * malformed row or one with the wrong number of columns, the next line that starts with a
+ * timestamp), so that both agree on where every record starts, on good input and bad.
+ */
+function lastCsvRecordStart(bytes: Buffer): number {
+  const n = bytes.length;
+  let start = 0;
+  // A cut is safe at a row start from which each piece reads what one parse would: not before
+  // the last byte the parser looked at to find a row malformed (a quoted field can run on).
+  let safe = 0;
+  let minCut = 0;
+  while (start < n) {
+    if (bytes[start] === NL) { start++; continue; }
+    if (start >= minCut) safe = start;
+    const end = csvRowEnd(bytes, start);
+    if (end === INCOMPLETE) return safe;
+    if (end === MALFORMED) {
+      // Where the parser goes on after a bad row may lie beyond these bytes: cut before it.
+      const next = nextRowStart(bytes, start);
+      if (next >= n) return safe;
+      minCut = Math.max(minCut, malformedEnd);
+      start = next;
+    } else start = end;
+  }
+  return n >= minCut ? n : safe;
+}
+
+const INCOMPLETE = -1;
+const MALFORMED = -2;
+/** After csvRowEnd returned MALFORMED: the offset after the last byte it read. */
+let malformedEnd = 0;
+const COMMA = 44;
+const CR = 13;
+
+/** The offset after a row's newline, INCOMPLETE, or MALFORMED (bad quoting or a column count csvlog never has). */
+function csvRowEnd(bytes: Buffer, start: number): number {
+  const n = bytes.length;
+  let pos = start;
+  let count = 0;
+  for (;;) {
+    if (bytes[pos] === QUOTE) {
+      let from = pos + 1;
+      for (;;) {
+        const quote = bytes.indexOf(QUOTE, from);
+        if (quote < 0 || quote + 1 >= n) return INCOMPLETE;
+        if (bytes[quote + 1] === QUOTE) { from = quote + 2; continue; }
+        pos = quote + 1;
+        break;
+      }
+    } else {
+      let i = pos;
+      while (i < n) {
+        const c = bytes[i];
+        if (c === COMMA || c === NL || c === QUOTE) break;
+        i++;
+      }
+      if (i >= n) return INCOMPLETE;
+      if (bytes[i] === QUOTE) {
+        malformedEnd = i + 1;
+        return MALFORMED;
+      }
+      pos = i;
+    }
+    count++;
+    const c = bytes[pos];
+    if (c === COMMA) { pos++; continue; }
+    const end = c === NL ? pos + 1 : c === CR && bytes[pos + 1] === NL ? pos + 2 : pos >= n ? INCOMPLETE : MALFORMED;
+    if (end === MALFORMED) malformedEnd = pos + 2; // the parser also looked at the byte after
+    else if (end >= 0 && count !== 23 && count !== 24 && count < 26) {
+      malformedEnd = end;
+      return MALFORMED;
+    }
+    return end;
+  }
+}
+
+function isDigit(byte: number | undefined): boolean {
+  return byte !== undefined && byte >= 48 && byte <= 57;
+}
+
+/** As CsvlogParser resumes after a bad row: the next line that starts "YYYY-MM-DD HH:" (or the end). */
+function nextRowStart(bytes: Buffer, start: number): number {
+  for (let i = bytes.indexOf(NL, start); i >= 0; i = bytes.indexOf(NL, i + 1)) {
+    const s = i + 1;
+    if (s + 20 <= bytes.length && isDigit(bytes[s]) && isDigit(bytes[s + 1]) && isDigit(bytes[s + 2]) && isDigit(bytes[s + 3]) &&
+      bytes[s + 4] === 45 && isDigit(bytes[s + 5]) && isDigit(bytes[s + 6]) && bytes[s + 7] === 45 && bytes[s + 10] === 32 && bytes[s + 13] === 58) return s;
+  }
+  return bytes.length;
+}

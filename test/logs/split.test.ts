@@ -1,0 +1,126 @@
+// Parsing in pieces (RecordSplitter, worker threads) must give exactly the events and errors of
+// one sequential parse, and the fast event writer exactly JSON.stringify's text.
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { eventJson, newEvent, type PgwardenEvent } from '../../src/core/event.ts';
+import { parseText, RecordSplitter, type LogFormat } from '../../src/logs/index.ts';
+import { parseInPieces, ParsePool } from '../../src/pipeline/index.ts';
+
+const PREFIX = '%m [%p] %q%u@%d ';
+let seed = 11;
+const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
+
+const STATEMENTS = [
+  'SELECT 1',
+  "SELECT 'AUDIT: SESSION,1,1,READ,SELECT,,,x,<none>'",
+  'SELECT a,\n       b\n  FROM t',
+  "INSERT INTO t VALUES ('2024-05-01 12:34:56.789 CEST,\"x\"')",
+  "SELECT 'line one\n2024-05-01 12:34:56.789 CEST [1] LOG:  not a record'",
+  'SELECT \'é✓ ünïcode\'',
+];
+
+/** The same records as each format writes them, with malformed lines here and there. */
+function generate(records: number): Record<LogFormat, string> {
+  const out = { stderr: '', csvlog: '', jsonlog: '' };
+  for (let i = 0; i < records; i++) {
+    const ts = `2024-05-01 12:34:${String(10 + (i % 50)).padStart(2, '0')}.${String(i % 1000).padStart(3, '0')} UTC`;
+    const statement = pick(STATEMENTS);
+    const error = rand() < 0.1;
+    const message = error ? 'duplicate key value violates unique constraint "t_pkey"' : `AUDIT: SESSION,${i},1,READ,SELECT,TABLE,public.t,"${statement.replaceAll('"', '""')}",<none>`;
+    const head = `${ts} [${100 + (i % 7)}] alice@shop `;
+    out.stderr += `${head}${error ? 'ERROR' : 'LOG'}:  ${message.replaceAll('\n', '\n\t')}\n`;
+    if (error) out.stderr += `${head}DETAIL:  Key (id)=(1) already exists.\n${head}STATEMENT:  ${statement.replaceAll('\n', '\n\t')}\n`;
+    const q = (s: string) => `"${s.replaceAll('"', '""')}"`;
+    out.csvlog += `${ts},"alice","shop",${100 + (i % 7)},"10.0.0.1:5555",6630a1f0.2a,${i},"SELECT",${ts},3/7,0,${error ? 'ERROR' : 'LOG'},${error ? '23505' : '00000'},${q(message)},${error ? q('Key (id)=(1) already exists.') : ''},,,,,${error ? q(statement) : ''},,,"psql","client backend",,0\n`;
+    out.jsonlog += JSON.stringify({ timestamp: ts, user: 'alice', dbname: 'shop', pid: 100 + (i % 7), error_severity: error ? 'ERROR' : 'LOG',
+      message, ...(error ? { detail: 'Key (id)=(1) already exists.', statement } : {}) }) + '\n';
+    if (rand() < 0.02) {
+      out.stderr += 'garbage line without a prefix\n';
+      out.csvlog += 'garbage,"unclosed\n';
+      out.jsonlog += '{"not json\n';
+    }
+  }
+  return out;
+}
+
+function sequential(text: string, format: LogFormat) {
+  return parseText(text, { format, prefix: format === 'stderr' ? PREFIX : undefined, input: 'x.log', server: 'db1' });
+}
+
+describe('parsing in pieces', () => {
+  const logs = generate(600);
+
+  for (const format of ['stderr', 'csvlog', 'jsonlog'] as const) {
+    it(`${format}: pieces of any size give the events, positions and errors of one parse`, () => {
+      const whole = sequential(logs[format], format);
+      assert.ok(whole.events.length >= 600 && whole.errors.length > 0, 'the sample has events and errors');
+      const bytes = Buffer.from(logs[format]);
+      for (const pieceBytes of [1, 100, 700, 5000]) {
+        const splitter = new RecordSplitter(format, format === 'stderr' ? PREFIX : null, pieceBytes);
+        const events: PgwardenEvent[] = [];
+        const errors: unknown[] = [];
+        const parsePiece = (piece: ReturnType<RecordSplitter['end']>) => {
+          if (piece === null) return;
+          const result = parseText(piece.bytes, { format, prefix: format === 'stderr' ? PREFIX : undefined, input: 'x.log', server: 'db1', start: piece.start });
+          events.push(...result.events);
+          errors.push(...result.errors);
+        };
+        // Fed in random chunk sizes, as a file or a pipe delivers it.
+        for (let at = 0; at < bytes.length;) {
+          const size = 1 + Math.floor(rand() * 3000);
+          parsePiece(splitter.push(bytes.subarray(at, at + size)));
+          at += size;
+        }
+        parsePiece(splitter.end());
+        assert.deepEqual(events, whole.events, `${format}, pieces of ${pieceBytes} bytes`);
+        assert.deepEqual(errors, whole.errors, `${format}, pieces of ${pieceBytes} bytes`);
+      }
+    });
+  }
+
+  it('on worker threads, in order, for an input of several pieces', async () => {
+    const big = generate(30_000).stderr; // > 2 MiB: several pieces
+    assert.ok(Buffer.byteLength(big) > 2 * 1024 * 1024 + 1);
+    const whole = sequential(big, 'stderr');
+    const expected = whole.events.map((e) => eventJson(e) + '\n').join('');
+    const pool = new ParsePool(2);
+    try {
+      const chunks = Readable.from([Buffer.from(big)]).iterator() as AsyncIterable<Buffer>;
+      const decided = { format: null, prefix: null };
+      let text = '';
+      let events = 0;
+      const errors = [];
+      for await (const piece of parseInPieces(chunks, { format: 'auto', server: 'db1', input: 'x.log' }, pool, decided)) {
+        text += Buffer.from(piece.ndjson).toString('utf8');
+        events += piece.events;
+        errors.push(...piece.errors);
+      }
+      assert.deepEqual(decided, { format: 'stderr', prefix: PREFIX });
+      assert.equal(events, whole.events.length);
+      assert.equal(text, expected);
+      assert.deepEqual(errors, whole.errors);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('eventJson', () => {
+  it('writes exactly what JSON.stringify writes', () => {
+    const all = (['stderr', 'csvlog', 'jsonlog'] as const).flatMap((f) => sequential(generate(200)[f], f).events);
+    const odd = ['', '"', '\\', '\u0000\u001f\u007f', '\ud800 lone', 'pair \ud83d\ude00', 'tab\tnew\nline\r', '</script>', 'é✓'];
+    for (const text of odd) {
+      const e = { ...newEvent('ddl', text, { input: text, position: 0, line: null }), message: text, user: text, duration_ms: -0,
+        ddl: { id: 1, txid: 2, event: 'ddl_command_end', current_user: text, command_tag: 'CREATE TABLE', object_type: null, object_identity: text,
+          schema: null, in_extension: false, statement: text, change_ticket: null, server_addr: null, server_port: null, detail: null } };
+      all.push(e);
+      all.push({ ...newEvent('audit', null, { input: 'x', position: 1, line: 1 }), pid: Number.NaN,
+        audit: { type: 'OBJECT', statement_id: 1, substatement_id: 2, class: 'READ', command: 'SELECT', object_type: 'TABLE', object_name: text,
+          statement: text, parameters: [text, null, ''], statement_logged: 'yes', rows: null } });
+      all.push({ ...newEvent('tamper', 's', { input: 'tamper:s/d', position: 3, line: null }), tamper: { findings: [{ object: text, state: 'MISSING', expected: 'x', actual: '' }], resolved: false } });
+    }
+    for (const event of all) assert.equal(eventJson(event), JSON.stringify(event));
+  });
+});
