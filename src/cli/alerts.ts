@@ -44,7 +44,7 @@ Example pgwarden.yaml:
       } else {
         for (const [name, source] of Object.entries(cfg.pipeline.sources)) sources.push(...await createSources(name, source, cfg, log));
       }
-      const sinks = sinkEntries.map(([name, sink]) => createSink(name, sink, cfg));
+      const sinks = sinkEntries.map(([name, sink]) => createSink(name, sink, cfg, log));
       const running = await runGraph({ sources, sinks }, cfg.pipeline, log);
       log.info({ sources: sources.map((s) => s.name), sinks: sinks.map((s) => s.name) }, 'delivering alerts');
       await new Promise<void>((resolve) => {

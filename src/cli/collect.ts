@@ -22,7 +22,11 @@ Example pgwarden.yaml:
     sinks:
       archive: { type: jsonl, path: /var/lib/pgwarden/audit.jsonl, redact: { parameters: true } }
       siem:    { type: syslog, host: 10.0.0.5, port: 6514, protocol: tcp,
-                 filter: { include: { kinds: [audit] }, event_filter: '?delete ?update' } }`)
+                 filter: { include: { kinds: [audit] }, event_filter: '?delete ?update' } }
+
+Other sources: cloudwatch (Amazon RDS/Aurora logs, { type: cloudwatch, log_group: /aws/rds/instance/db1/postgresql }),
+sqs ({ type: sqs, queue_url: https://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE }) and nats (a repository writer
+of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and docs/fleet.md.`)
     .action(async (_options: unknown, command: Command) => {
       const cfg = config(command);
       const log = createLogger('collect');
@@ -34,19 +38,19 @@ Example pgwarden.yaml:
       if (sinkEntries.length === 0) {
         throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sinks: no sink is configured, so the events of ${sourceEntries.map(([n]) => n).join(', ')} would go nowhere (add a sink such as { type: jsonl, path: events.jsonl }; see docs/pipeline.md)`);
       }
-      const sinks = sinkEntries.map(([name, sink]) => createSink(name, sink, cfg));
+      // listening from the start: a signal while sources and sinks start stops collect once they have
+      const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
+      const sinks = sinkEntries.map(([name, sink]) => createSink(name, sink, cfg, log));
       const sources: Source[] = [];
       for (const [name, source] of sourceEntries) sources.push(...await createSources(name, source, cfg, log));
       const running = await runGraph({ sources, sinks }, cfg.pipeline, log);
       log.info({ sources: sources.map((s) => s.name), sinks: sinks.map((s) => s.name) }, 'collecting');
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          log.info({ signal }, 'stopping after the batch in flight');
-          void running.stop().then(resolve);
-        };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-      });
+      const signal = await stopSignal;
+      log.info({ signal }, 'stopping after the batch in flight');
+      await running.stop();
       const parseErrors = sources.reduce((n, s) => n + ((s as { parseErrors?: number }).parseErrors ?? 0), 0);
       log.info({ parse_errors: parseErrors }, 'stopped');
     });

@@ -146,6 +146,109 @@ const logfileSourceSchema = z.strictObject({
   poll_ms: z.number().int().min(10).max(600_000).default(1000),
 });
 
+/** Where an AWS client goes: region and credentials by the SDK's default chain unless given. */
+const awsCommon = {
+  /** AWS region (default: AWS_REGION, the profile's region, or the instance's) */
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'an AWS region such as eu-west-1').optional(),
+  /** another endpoint than AWS's own (a VPC endpoint, a FIPS endpoint, a local emulator) */
+  endpoint: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+};
+
+/** How log text in CloudWatch events and queue messages is read (src/logs). */
+const logTextCommon = {
+  format: z.enum(['stderr', 'csvlog', 'jsonlog']).default('stderr'),
+  /** log_line_prefix of stderr text (default: Amazon RDS's) */
+  prefix: z.string().default('%t:%r:%u@%d:[%p]:'),
+};
+
+const cloudwatchSourceSchema = z.strictObject({
+  type: z.literal('cloudwatch'),
+  ...awsCommon,
+  ...logTextCommon,
+  /** the log group, e.g. /aws/rds/instance/db1/postgresql */
+  log_group: z.string().regex(/^[\w\-./#]{1,512}$/, 'a CloudWatch Logs group name (letters, digits, _ - . / #)'),
+  /** only streams whose names start with this */
+  stream_prefix: z.string().min(1).optional(),
+  /** a CloudWatch Logs filter pattern applied by AWS before anything is sent, e.g. '"AUDIT:"' */
+  filter_pattern: z.string().optional(),
+  /** the `server` of every event (default: the log stream's name, the RDS instance) */
+  server: z.string().min(1).optional(),
+  /** where a new source starts: beginning, now, a duration back (24h, 7d) or an ISO time */
+  start: z.string().regex(/^(beginning|now|\d+[smhd]|\d{4}-\d\d-\d\d(T.*)?)$/, 'beginning, now, a duration such as 24h, or an ISO time').default('beginning'),
+  /** read events only once they are this old, so that CloudWatch has ingested every stream up to there */
+  settle_seconds: z.number().min(0).max(3600).default(15),
+  /** how often to look for new events once caught up */
+  poll_seconds: z.number().positive().max(3600).default(5),
+  /** events per FilterLogEvents call (AWS allows at most 10000) */
+  page_size: z.number().int().min(1).max(10_000).default(10_000),
+  /** where checkpoints are kept (default: ~/.local/state/pgwarden) */
+  state_dir: z.string().min(1).optional(),
+});
+
+const sqsSourceSchema = z.strictObject({
+  type: z.literal('sqs'),
+  ...awsCommon,
+  ...logTextCommon,
+  /** https://sqs.REGION.amazonaws.com/ACCOUNT/NAME */
+  queue_url: z.url({ protocol: /^https?$/, error: 'must be the queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)' }),
+  /** the `server` of every event (default: the CloudWatch log stream a message names, else the queue's name) */
+  server: z.string().min(1).optional(),
+  /** long poll: how long one ReceiveMessage waits for messages */
+  wait_seconds: z.number().int().min(0).max(20).default(20),
+  /** messages per ReceiveMessage */
+  max_messages: z.number().int().min(1).max(10).default(10),
+  /** how long a received message stays hidden from other consumers; extended while its events are on their way */
+  visibility_timeout_seconds: z.number().int().min(1).max(43_200).default(60),
+});
+
+/** A NATS connection: servers, and at most one way to authenticate. */
+const natsCommon = {
+  /** nats://host:port URLs (default: nats://127.0.0.1:4222) */
+  servers: z.array(z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, 'nats://host:port or tls://host:port')).min(1).default(['nats://127.0.0.1:4222']),
+  user: z.string().min(1).optional(),
+  password_env: z.string().min(1).optional(),
+  password_file: z.string().min(1).optional(),
+  token_env: z.string().min(1).optional(),
+  token_file: z.string().min(1).optional(),
+  /** a NATS credentials file (JWT and NKey seed) */
+  creds_file: z.string().min(1).optional(),
+  tls: z.strictObject({
+    ca_file: z.string().min(1).optional(),
+    cert_file: z.string().min(1).optional(),
+    key_file: z.string().min(1).optional(),
+  }).optional(),
+  /** the JetStream stream */
+  stream: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -').default('PGWARDEN_EVENTS'),
+  /** events go to SUBJECT_PREFIX.SERVER */
+  subject_prefix: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens of letters, digits, _ and -').default('pgwarden.events'),
+  timeout_seconds: z.number().positive().max(600).default(10),
+};
+
+const natsSinkSchema = z.strictObject({
+  type: z.literal('nats'),
+  ...sinkCommon,
+  ...natsCommon,
+  /** create the stream when it does not exist (file storage, subjects SUBJECT_PREFIX.>) */
+  create_stream: z.boolean().default(true),
+  /** JetStream drops a message whose id it saw this recently (a batch sent again) */
+  duplicate_window_seconds: z.number().int().min(1).max(86_400).default(600),
+  /** how long the stream keeps events (0: until deleted by size or hand) */
+  max_age_hours: z.number().min(0).max(87_600).default(168),
+  /** events of one server per NATS message (JSON lines); fewer when a message would pass half the server's max_payload */
+  events_per_message: z.number().int().min(1).max(1000).default(100),
+});
+
+const natsSourceSchema = z.strictObject({
+  type: z.literal('nats'),
+  ...natsCommon,
+  /** the durable consumer: writers that share it share the work */
+  durable: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -').default('pgwarden-repository'),
+  /** which servers' events (default: all, SUBJECT_PREFIX.>) */
+  filter_subject: z.string().min(1).optional(),
+  /** an event not acknowledged this long after it was handed over is sent again (extended while being written) */
+  ack_wait_seconds: z.number().int().min(1).max(3600).default(60),
+});
+
 const jsonlSinkSchema = z.strictObject({
   type: z.literal('jsonl'),
   ...sinkCommon,
@@ -178,8 +281,10 @@ const syslogSinkSchema = z.strictObject({
 });
 
 const pipelineSchema = z.strictObject({
-  sources: z.record(componentName, z.discriminatedUnion('type', [ddlSourceSchema, logfileSourceSchema], { error: 'type must be ddl or logfile' })).default({}),
-  sinks: z.record(componentName, z.discriminatedUnion('type', [emailSinkSchema, webhookSinkSchema, repositorySinkSchema, jsonlSinkSchema, syslogSinkSchema], { error: 'type must be email, webhook, repository, jsonl or syslog' })).default({}),
+  sources: z.record(componentName, z.discriminatedUnion('type', [ddlSourceSchema, logfileSourceSchema, cloudwatchSourceSchema, sqsSourceSchema, natsSourceSchema],
+    { error: 'type must be ddl, logfile, cloudwatch, sqs or nats' })).default({}),
+  sinks: z.record(componentName, z.discriminatedUnion('type', [emailSinkSchema, webhookSinkSchema, repositorySinkSchema, jsonlSinkSchema, syslogSinkSchema, natsSinkSchema],
+    { error: 'type must be email, webhook, repository, jsonl, syslog or nats' })).default({}),
   batch: z.strictObject({
     /** after a change arrives, wait this long so that a burst goes out as one message */
     window_seconds: z.number().min(0).max(600).default(2),
@@ -236,6 +341,12 @@ export type SinkFilterConfig = z.infer<typeof filterSchema>;
 export type RedactConfig = z.infer<typeof redactSchema>;
 export type MonitorConfig = z.infer<typeof monitorSchema>;
 export type RepositorySinkConfig = z.infer<typeof repositorySinkSchema>;
+export type CloudwatchSourceConfig = z.infer<typeof cloudwatchSourceSchema>;
+export type SqsSourceConfig = z.infer<typeof sqsSourceSchema>;
+export type NatsSourceConfig = z.infer<typeof natsSourceSchema>;
+export type NatsSinkConfig = z.infer<typeof natsSinkSchema>;
+/** What a NATS source and sink share: servers, credentials, stream and subjects. */
+export type NatsConnectionConfig = NatsSourceConfig | NatsSinkConfig;
 
 export const DEFAULT_CONFIG_FILE = 'pgwarden.yaml';
 
@@ -299,6 +410,7 @@ function checkPipelineReferences(config: Config, file: string, line: (path: Prop
     if (source.type === 'ddl' && source.server && !config.servers[source.server]) {
       fail(['pipeline', 'sources', name, 'server'], `"${source.server}" is not one of servers (${Object.keys(config.servers).join(', ') || 'none defined'})`);
     }
+    if (source.type === 'nats') checkNatsAuth(source, ['pipeline', 'sources', name], fail);
   }
   for (const [name, sink] of Object.entries(config.pipeline.sinks)) {
     for (const input of sink.inputs ?? []) {
@@ -306,6 +418,7 @@ function checkPipelineReferences(config: Config, file: string, line: (path: Prop
     }
     if (sink.type === 'webhook' && sink.secret_env && sink.secret_file) fail(['pipeline', 'sinks', name, 'secret_file'], 'give secret_env or secret_file, not both');
     if (sink.type === 'email' && sink.password_env && sink.password_file) fail(['pipeline', 'sinks', name, 'password_file'], 'give password_env or password_file, not both');
+    if (sink.type === 'nats') checkNatsAuth(sink, ['pipeline', 'sinks', name], fail);
     if (sink.type === 'repository') {
       if (sink.password_env && sink.password_file) fail(['pipeline', 'sinks', name, 'password_file'], 'give password_env or password_file, not both');
       if (sink.url && sink.server) fail(['pipeline', 'sinks', name, 'server'], 'give url or server, not both');
@@ -313,6 +426,15 @@ function checkPipelineReferences(config: Config, file: string, line: (path: Prop
       if (!sink.url && !sink.server && !config.repository?.url) fail(['pipeline', 'sinks', name], 'a repository sink needs url, server, or a top-level repository: url');
     }
   }
+}
+
+/** A NATS connection authenticates one way: user and password, a token, or a credentials file. */
+function checkNatsAuth(config: NatsConnectionConfig, path: PropertyKey[], fail: (path: PropertyKey[], message: string) => never): void {
+  if (config.password_env && config.password_file) fail([...path, 'password_file'], 'give password_env or password_file, not both');
+  if (config.token_env && config.token_file) fail([...path, 'token_file'], 'give token_env or token_file, not both');
+  if ((config.password_env || config.password_file) && !config.user) fail([...path, config.password_env ? 'password_env' : 'password_file'], 'a password needs user');
+  const ways = [config.user, config.token_env ?? config.token_file, config.creds_file].filter((way) => way !== undefined).length;
+  if (ways > 1) fail(path, 'authenticate one way: user (with password_env/password_file), token_env/token_file, or creds_file');
 }
 
 /** A secret named in the config: from an environment variable or the first line of a file. */

@@ -15,6 +15,8 @@ export const ERRORS = {
   PGW_ERR_SERVER: { exit: 8, hint: 'The server refused the statement; the message above says why.' },
   PGW_ERR_DELIVERY: { exit: 7, hint: 'Fix the failing alert sink or start `pgwarden alerts run` (docs/alerts.md); the FAILED rows above show the last error.' },
   PGW_ERR_INPUT: { exit: 2, hint: 'Check the file name and that you may read it; `-` reads standard input.' },
+  PGW_ERR_AWS: { exit: 3, hint: 'Check the AWS credentials (environment, ~/.aws, or the instance role), the region, and the IAM permissions listed in docs/pipeline.md.' },
+  PGW_ERR_NATS: { exit: 3, hint: 'Check the NATS servers, credentials (user/password, token or creds file) and permissions in pgwarden.yaml; see docs/fleet.md.' },
   PGW_ERR_PGAUDIT_NOT_LOADED: { exit: 5, hint: "Add pgaudit to shared_preload_libraries and restart PostgreSQL (docs/pgaudit.md); pgwarden never changes it itself." },
 } as const;
 

@@ -83,9 +83,9 @@ export interface TamperInfo {
 
 /** Where an event was read: enough to find it again and to deduplicate. */
 export interface EventSource {
-  /** The file name, `-` for standard input, or what the caller named the input (`ddl:server/db`, `tamper:server/db`). */
+  /** The file name, `-` for standard input, or what the caller named the input (`ddl:server/db`, `tamper:server/db`, `cloudwatch:group:stream`, `sqs:queue`). */
   input: string;
-  /** Byte offset of the record's first byte in a log; the ddl_events id for a DDL event; a sequence for a tamper event. */
+  /** Byte offset of the record's first byte in a log; the ddl_events id for a DDL event; a sequence for a tamper event; a hash of the event or message id for CloudWatch and SQS. */
   position: number;
   /** 1-based line number of the record's first line in a log; null for events not read from text. */
   line: number | null;

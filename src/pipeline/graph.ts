@@ -113,9 +113,16 @@ export async function runGraph(graph: Graph, config: PipelineConfig, log: Logger
   const pairs = sinks.flatMap((sink) => graph.sources
     .filter((source) => !sink.inputs || sink.inputs.includes(source.input))
     .map((source) => ({ source, sink, lane: source.lane(sink) })));
-  await Promise.all(graph.sinks.map((sink) => sink.start?.()));
-  // Lanes exist before the sources start, so that a first tamper finding reaches every sink.
-  await Promise.all(graph.sources.map((source) => source.start()));
+  try {
+    await Promise.all(graph.sinks.map((sink) => sink.start?.()));
+    // Lanes exist before the sources start, so that a first tamper finding reaches every sink.
+    await Promise.all(graph.sources.map((source) => source.start()));
+  } catch (error) {
+    // a mistake found at start: what did start (connections, timers) must not keep the process alive
+    await Promise.allSettled(graph.sources.map((source) => source.stop()));
+    await Promise.allSettled(graph.sinks.map((sink) => sink.close()));
+    throw error;
+  }
   for (const { source, sink, lane } of pairs) lanes.push(runLane(source, sink, lane, config, controller.signal, log));
   const done = Promise.all(lanes).then(() => undefined);
   return {

@@ -94,7 +94,7 @@ pipeline:
 
   it('refuses pipeline mistakes with the file, line and key', () => {
     const base = 'pipeline:\n  sources:\n    ddl1: { type: ddl }\n  sinks:\n';
-    assert.match(configError(base + '    s: { type: sms, to: [x] }\n'), /^pgwarden\.yaml:5: pipeline\.sinks\.s\.type: type must be email, webhook, repository, jsonl or syslog/);
+    assert.match(configError(base + '    s: { type: sms, to: [x] }\n'), /^pgwarden\.yaml:5: pipeline\.sinks\.s\.type: type must be email, webhook, repository, jsonl, syslog or nats/);
     assert.match(configError(base + '    s: { type: webhook, url: "https://h.example.com", match: { command: [x] } }\n'),
       /pipeline\.sinks\.s\.match\.command: unknown key \(allowed here: kinds, databases, users, commands\)/);
     assert.match(configError(base + '    s: { type: email, host: h, from: nobody, to: [a@b.c] }\n'), /pipeline\.sinks\.s\.from: must be an email address/);

@@ -9,7 +9,7 @@ import type { Source } from '../types.ts';
 import { DdlLogSource } from './ddl-log.ts';
 import { LogfileSource } from './logfile.ts';
 
-export const SOURCE_TYPES = ['ddl', 'logfile'] as const;
+export const SOURCE_TYPES = ['ddl', 'logfile', 'cloudwatch', 'sqs', 'nats'] as const;
 
 /** The migration that added pgwarden.ddl_events. */
 const DDL_AUDIT_SCHEMA_VERSION = 2;
@@ -51,6 +51,10 @@ export async function createSources(name: string, source: PipelineConfig['source
   switch (source.type) {
     case 'ddl': return createDdlSources(name, source, config, log, override);
     case 'logfile': return [new LogfileSource({ input: name, config: source, log })];
+    // loaded when configured: the AWS SDK and the NATS client would slow every command's start
+    case 'cloudwatch': return [new (await import('./cloudwatch.ts')).CloudwatchSource({ input: name, config: source, log })];
+    case 'sqs': return [new (await import('./sqs.ts')).SqsSource({ input: name, config: source, log })];
+    case 'nats': return [new (await import('./nats.ts')).NatsSource({ input: name, config: source, log })];
   }
 }
 
