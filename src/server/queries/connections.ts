@@ -1,0 +1,80 @@
+// Connections: who logged in and who was turned away, by user, application and client.
+// Logins come from the sessions table (one row per session, far fewer than events); refusals
+// from the guard_deny and auth_failed events (a partial index on the rare kinds serves them).
+import { SQL_TAG } from '../../core/db.ts';
+import type { Queryable } from '../users.ts';
+import { eventSeries, type SeriesPoint } from './overview.ts';
+import type { TimeRange } from './range.ts';
+
+export interface CountRow { value: string | null; authorized: number; refused: number; failed: number }
+
+export interface ConnectionsSummary {
+  from: string;
+  to: string;
+  bucket_seconds: number;
+  series: SeriesPoint[];
+  totals: { authorized: number; refused: number; failed: number };
+  by_user: CountRow[];
+  by_application: CountRow[];
+  by_client: CountRow[];
+}
+
+const TOP = 15;
+
+type Dimension = 'user' | 'application' | 'client';
+
+/** Logins and refusals by user, application and client: one scan of each table (grouping sets). */
+const DIMENSION = `CASE WHEN GROUPING(user_name) = 0 THEN 'user' WHEN GROUPING(application) = 0 THEN 'application' ELSE 'client' END`;
+
+/** Logins and refusals by user, application and client: one scan of each table (grouping sets), merged here. */
+async function breakdowns(db: Queryable, range: TimeRange): Promise<Record<Dimension, CountRow[]>> {
+  const params = [range.from, range.to];
+  const [logins, turnedAway] = await Promise.all([
+    db.query<{ dimension: Dimension; value: string | null; n: number }>(`${SQL_TAG}SELECT ${DIMENSION} AS dimension,
+        COALESCE(user_name, application, client_addr) AS value, pg_catalog.count(*)::float8 AS n
+      FROM pgwarden_repo.sessions
+     WHERE COALESCE(started_at, authorized_at, ended_at) >= $1 AND COALESCE(started_at, authorized_at, ended_at) < $2 AND authorized_at IS NOT NULL
+     GROUP BY GROUPING SETS ((user_name), (application), (client_addr))`, params),
+    db.query<{ dimension: Dimension; value: string | null; refused: number; failed: number }>(`${SQL_TAG}SELECT ${DIMENSION} AS dimension,
+        COALESCE(user_name, application, client_addr) AS value,
+        pg_catalog.count(*) FILTER (WHERE kind = 'guard_deny')::float8 AS refused, pg_catalog.count(*) FILTER (WHERE kind = 'auth_failed')::float8 AS failed
+      FROM pgwarden_repo.events WHERE kind IN ('guard_deny', 'auth_failed') AND ts >= $1 AND ts < $2
+     GROUP BY GROUPING SETS ((user_name), (application), (client_addr))`, params),
+  ]);
+  const merged = new Map<string, CountRow & { dimension: Dimension }>();
+  const entry = (dimension: Dimension, value: string | null) => {
+    const key = `${dimension}\u0000${value ?? '\u0001'}`;
+    let row = merged.get(key);
+    if (!row) merged.set(key, row = { dimension, value, authorized: 0, refused: 0, failed: 0 });
+    return row;
+  };
+  for (const r of logins.rows) entry(r.dimension, r.value).authorized += r.n;
+  for (const r of turnedAway.rows) {
+    const row = entry(r.dimension, r.value);
+    row.refused += r.refused;
+    row.failed += r.failed;
+  }
+  const result: Record<Dimension, CountRow[]> = { user: [], application: [], client: [] };
+  for (const { dimension, ...row } of merged.values()) result[dimension].push(row);
+  for (const list of Object.values(result)) {
+    list.sort((a, b) => (b.authorized + b.refused + b.failed) - (a.authorized + a.refused + a.failed) || String(a.value).localeCompare(String(b.value)));
+    list.splice(TOP);
+  }
+  return result;
+}
+
+export async function connectionsSummary(db: Queryable, range: TimeRange): Promise<ConnectionsSummary> {
+  const { bucketMs, series } = await eventSeries(db, range, ['connection_authorized', 'guard_deny', 'auth_failed']);
+  const { rows: [totals] } = await db.query<{ authorized: number; refused: number; failed: number }>(`${SQL_TAG}
+    SELECT (SELECT pg_catalog.count(*) FROM pgwarden_repo.sessions
+             WHERE COALESCE(started_at, authorized_at, ended_at) >= $1 AND COALESCE(started_at, authorized_at, ended_at) < $2
+               AND authorized_at IS NOT NULL)::float8 AS authorized,
+           (SELECT pg_catalog.count(*) FROM pgwarden_repo.events WHERE kind = 'guard_deny' AND ts >= $1 AND ts < $2)::float8 AS refused,
+           (SELECT pg_catalog.count(*) FROM pgwarden_repo.events WHERE kind = 'auth_failed' AND ts >= $1 AND ts < $2)::float8 AS failed`,
+  [range.from, range.to]);
+  const by = await breakdowns(db, range);
+  return {
+    from: range.from.toISOString(), to: range.to.toISOString(), bucket_seconds: bucketMs / 1000, series, totals: totals!,
+    by_user: by.user, by_application: by.application, by_client: by.client,
+  };
+}
