@@ -48,7 +48,7 @@ export function registerRepositoryCommands(program: Command): void {
         ? `repository schema ${result.fromVersion} -> ${result.toVersion}: applied ${result.applied.join(', ')}`
         : `repository schema is up to date (version ${result.toVersion})`);
       print(result.pgauditQuiet
-        ? `pgaudit.log = 'none' set for pgwarden_repo_writer, pgwarden_repo_server${[...result.writerLogins, ...result.serverLogins].map((l) => `, ${l}`).join('')}`
+        ? `pgaudit.log = 'none' set for pgwarden_repo_writer${[...result.writerLogins, ...result.serverLogins].length ? ` and ${[...result.writerLogins, ...result.serverLogins].join(', ')}` : ''}`
         : 'pgAudit is not loaded on the repository server: no pgaudit.log setting needed');
     });
 

@@ -85,7 +85,7 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
     const pgauditQuiet = await pgauditLoaded(client);
     if (pgauditQuiet) {
       // Role settings apply to the login that connects, so each writer and server login gets it too.
-      for (const role of [WRITER_ROLE, SERVER_ROLE, ...logins, ...serverLogins]) {
+      for (const role of [WRITER_ROLE, ...logins, ...serverLogins]) {
         await client.query(`${SQL_TAG}ALTER ROLE ${client.escapeIdentifier(role)} SET pgaudit.log = 'none'`);
       }
     }

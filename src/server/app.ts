@@ -100,7 +100,8 @@ function clientAddr(request: FastifyRequest): string {
 /** Same-origin check for state-changing browser requests: Origin (or, without it, Sec-Fetch-Site) must be this site. */
 export function sameOrigin(request: FastifyRequest): boolean {
   const origin = request.headers.origin;
-  if (origin === undefined) return request.headers['sec-fetch-site'] === undefined || request.headers['sec-fetch-site'] === 'same-origin' || request.headers['sec-fetch-site'] === 'none';
+  // Some browsers send "Origin: null" for privacy reasons; Sec-Fetch-Site still tells.
+  if (origin === undefined || origin === 'null') return request.headers['sec-fetch-site'] === undefined || request.headers['sec-fetch-site'] === 'same-origin' || request.headers['sec-fetch-site'] === 'none';
   return origin === `${request.protocol}://${request.host}`;
 }
 
@@ -147,7 +148,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
       },
     },
     frameguard: { action: 'deny' },
-    referrerPolicy: { policy: 'no-referrer' },
+    // same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null` on our own forms.
+    referrerPolicy: { policy: 'same-origin' },
     // HSTS only where this process or its proxy serves HTTPS: on plain loopback HTTP it would mislead.
     strictTransportSecurity: options.https || config.trust_proxy ? { maxAge: 31_536_000 } : false,
     crossOriginResourcePolicy: { policy: 'same-origin' },
@@ -174,7 +176,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   // A browser session's cookie goes with any request the browser makes, so every state change
   // must prove it came from our own page: same origin, and the session's CSRF token.
   app.addHook('preHandler', async (request, reply) => {
-    if (['GET', 'HEAD', 'OPTIONS'].includes(request.method)) return;
+    // Public routes (the login form) check the origin themselves, to record the attempt.
+    if (['GET', 'HEAD', 'OPTIONS'].includes(request.method) || request.routeOptions.config.access === 'public') return;
     if (!sameOrigin(request)) return deny(request, reply, 403, 'cross-site request refused');
     const identity = request.identity;
     if (identity?.auth === 'session') {
@@ -218,6 +221,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     reply.header('cache-control', 'public, max-age=3600');
     return reply.type('text/css; charset=utf-8').send(STYLESHEET);
   });
+  app.get('/favicon.ico', { config: { access: 'public', audit: false } }, async (_request, reply) => reply.code(204).send());
   app.get('/healthz', { config: { access: 'public', audit: false } }, async () => ({ ok: true }));
   app.get('/metrics', { config: { access: config.metrics_public ? 'public' : 'viewer', audit: false } }, async (_request, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());

@@ -1,6 +1,8 @@
 // Alerts: what in the time range needs a person's eye, newest first. Tampering with the sensors,
-// connections the guard refused, bursts of failed logins (config serve.alerts), dropped objects,
-// server crashes (PANIC) and fatal errors other than logins; and every check not OK right now.
+// connections the guard refused, bursts of failed logins (failures of one user from one client
+// at most serve.alerts.window_minutes apart, at least serve.alerts.failed_logins of them),
+// dropped objects, server crashes (PANIC) and fatal errors other than logins; and every check
+// not OK right now.
 import { SQL_TAG } from '../../core/db.ts';
 import type { Queryable } from '../users.ts';
 import type { TimeRange } from './range.ts';
@@ -44,9 +46,14 @@ export async function alerts(db: Queryable, range: TimeRange, options: { failedL
     UNION ALL
     (SELECT max(ts), 'warning', 'failed_logins', server, user_name, client_addr,
             pg_catalog.count(*) || ' failed logins for ' || COALESCE(user_name, '?') || ' from ' || COALESCE(client_addr, '?')
-              || ' within ' || $4::int || ' minutes', pg_catalog.count(*)::int
-       FROM pgwarden_repo.events WHERE kind = 'auth_failed' AND ts >= $1 AND ts < $2
-      GROUP BY server, user_name, client_addr, pg_catalog.date_bin($4::int * interval '1 minute', ts, '2000-01-01T00:00Z')
+              || ' in ' || pg_catalog.ceil(extract(epoch FROM max(ts) - min(ts)) / 60) || ' min', pg_catalog.count(*)::int
+       FROM (SELECT ts, server, user_name, client_addr,
+                    pg_catalog.sum(gap) OVER (PARTITION BY server, user_name, client_addr ORDER BY ts ROWS UNBOUNDED PRECEDING) AS burst
+               FROM (SELECT ts, server, user_name, client_addr,
+                            CASE WHEN ts - pg_catalog.lag(ts) OVER (PARTITION BY server, user_name, client_addr ORDER BY ts)
+                                      <= $4::int * interval '1 minute' THEN 0 ELSE 1 END AS gap
+                       FROM pgwarden_repo.events WHERE kind = 'auth_failed' AND ts >= $1 AND ts < $2) failures) bursts
+      GROUP BY server, user_name, client_addr, burst
      HAVING pg_catalog.count(*) >= $3::int ORDER BY max(ts) DESC LIMIT $5)
     UNION ALL
     (SELECT ts, 'warning', 'drop', server, user_name, client_addr,

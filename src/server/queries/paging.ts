@@ -16,6 +16,8 @@ export interface Cursor {
   ts: string;
   /** the tie-breaking key values of the last row; absent for a frontier */
   key?: string[];
+  /** for a frontier: the window width reached, so the search goes on as wide as it got */
+  w?: number;
 }
 
 export function encodeCursor(cursor: Cursor): string {
@@ -27,7 +29,8 @@ export function decodeCursor(text: string | undefined): Cursor | null {
   try {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Cursor;
     if (typeof value.ts === 'string' && !Number.isNaN(Date.parse(value.ts))
-      && (value.key === undefined || (Array.isArray(value.key) && value.key.every((k) => typeof k === 'string')))) return value;
+      && (value.key === undefined || (Array.isArray(value.key) && value.key.every((k) => typeof k === 'string')))
+      && (value.w === undefined || (Number.isSafeInteger(value.w) && value.w > 0))) return value;
   } catch { /* falls through */ }
   throw new PgwardenError('PGW_ERR_INVALID_VALUE', 'cursor is not one this server handed out (start again from the first page)');
 }
@@ -75,7 +78,7 @@ export async function scanBackwards<R>(db: Queryable, spec: ScanSpec, options: S
   const cursorAt = options.cursor ? Date.parse(options.cursor.ts) + (options.cursor.key ? 1 : 0) : Infinity;
   let upper = Math.min(cursorAt, options.to.getTime());
   let rowKey = options.cursor?.key ? options.cursor : null;
-  let window = options.firstWindowMs ?? 3_600_000;
+  let window = options.cursor?.w ?? options.firstWindowMs ?? 3_600_000;
   let exhausted = false;
   while (rows.length <= options.limit) {
     if (upper <= from) {
@@ -106,9 +109,10 @@ export async function scanBackwards<R>(db: Queryable, spec: ScanSpec, options: S
     if (rows.length > options.limit) break;
     upper = lower;
     rowKey = null;
-    if (performance.now() - started >= options.budgetMs) break;
-    // Wider while it is cheap: a sparse filter reaches back days in a few steps.
+    // Wider while it is cheap: a sparse filter reaches back days in a few steps (and a
+    // continuation, whose cursor carries the width, goes on from there).
     window *= chunkMs < options.budgetMs / 8 ? 4 : 2;
+    if (performance.now() - started >= options.budgetMs) break;
   }
   const page = rows.slice(0, options.limit);
   let next: Cursor | null = null;
@@ -117,7 +121,7 @@ export async function scanBackwards<R>(db: Queryable, spec: ScanSpec, options: S
     const last = page[page.length - 1]! as R & { _ts: string } & Record<string, unknown>;
     next = { ts: last._ts, key: spec.keys.map((_, i) => String(last[`_k${i}`])) };
   } else if (!exhausted && upper > from) {
-    next = { ts: new Date(upper).toISOString() };
+    next = { ts: new Date(upper).toISOString(), w: window };
     searchedTo = next.ts;
   }
   return {

@@ -69,7 +69,7 @@ export function stackedBars(input: SeriesInput): Html {
   <line x1="${left}" y1="${height - bottom}" x2="${width}" y2="${height - bottom}" stroke="#999"/>
   <text x="${left - 6}" y="14" text-anchor="end" class="axis">${compact(max)}</text>
   <text x="${left - 6}" y="${height - bottom}" text-anchor="end" class="axis">0</text>
-  ${ticks.map((i) => html`<text x="${(left + i * slot).toFixed(1)}" y="${height - 6}" class="axis">${formatTime(new Date(start + i * input.bucketMs)).slice(0, 16)}</text>`)}
+  ${ticks.map((i, n) => html`<text x="${(left + i * slot + (n === ticks.length - 1 && n > 0 ? barWidth : 0)).toFixed(1)}" y="${height - 6}" class="axis"${n === ticks.length - 1 && n > 0 ? html` text-anchor="end"` : ''}>${formatTime(new Date(start + i * input.bucketMs)).slice(0, 16)}</text>`)}
   ${bars}
 </svg>
 <figcaption>${input.label}${kinds.length ? html` — ${kinds.map((k) => html`<span class="key"><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" fill="${colourOf(k)}"/></svg> ${k}</span>`)}` : ' — no events in this range'}</figcaption>

@@ -17,6 +17,8 @@ h2 { font-size: 1.05rem; margin: 1.6rem 0 .5rem; }
 a { color: var(--accent); }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: .75rem; margin-bottom: 1rem; }
 .card { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: .75rem 1rem; }
+a.card { text-decoration: none; color: inherit; }
+a.card:hover { border-color: var(--accent); }
 .card .n { font-size: 1.6rem; font-weight: 650; }
 .card .what { color: var(--muted); }
 .card.bad .n { color: var(--bad); } .card.warn .n { color: var(--warn); }
@@ -38,7 +40,8 @@ button { font: inherit; padding: .3rem .9rem; border: 1px solid var(--accent); b
 .pager { display: flex; gap: 1rem; align-items: center; margin: .75rem 0; color: var(--muted); }
 .exports { margin: .25rem 0 .75rem; color: var(--muted); }
 .chart { margin: 0 0 1rem; background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: .5rem; }
-.chart svg { width: 100%; height: auto; display: block; }
+.chart > svg { width: 100%; height: auto; display: block; }
+.key svg { display: inline; vertical-align: -1px; }
 .chart .axis { font-size: 11px; fill: var(--muted); }
 .chart figcaption { color: var(--muted); font-size: 12px; }
 .key { margin-left: .6rem; white-space: nowrap; }
