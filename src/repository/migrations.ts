@@ -178,8 +178,8 @@ SELECT pg_catalog.date_trunc('hour', ts, 'UTC'), kind, COALESCE(server, ''), pg_
 CREATE INDEX events_kind_ts ON pgwarden_repo.events (kind, ts) WHERE kind <> 'audit';
 CREATE INDEX events_audit_user_ts ON pgwarden_repo.events (user_name, ts) WHERE kind = 'audit';
 CREATE INDEX events_audit_object_ts ON pgwarden_repo.events (object_name, ts) WHERE kind = 'audit';
--- Fatal errors and crashes for the alerts page: few rows, found without reading the errors around them.
-CREATE INDEX events_fatal_ts ON pgwarden_repo.events (ts) WHERE severity IN ('FATAL', 'PANIC');
+-- Fatal errors and crashes for the alerts page: few rows, found without reading the others.
+CREATE INDEX events_fatal_errors_ts ON pgwarden_repo.events (ts) WHERE kind = 'error' AND severity IN ('FATAL', 'PANIC');
 CREATE INDEX sessions_begin ON pgwarden_repo.sessions ((COALESCE(started_at, authorized_at, ended_at)));
 
 -- Who used the dashboard for what: every page, API call and export with its filters, and every

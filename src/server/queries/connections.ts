@@ -26,8 +26,8 @@ type Dimension = 'user' | 'application' | 'client';
 /** Logins and refusals by user, application and client: one scan of each table (grouping sets). */
 const DIMENSION = `CASE WHEN GROUPING(user_name) = 0 THEN 'user' WHEN GROUPING(application) = 0 THEN 'application' ELSE 'client' END`;
 
-/** Logins and refusals by user, application and client: one scan of each table (grouping sets), merged here. */
-async function breakdowns(db: Queryable, range: TimeRange): Promise<Record<Dimension, CountRow[]>> {
+/** Logins and refusals by user, application and client, and their totals: one scan of each table (grouping sets), merged here. */
+async function breakdowns(db: Queryable, range: TimeRange): Promise<{ by: Record<Dimension, CountRow[]>; totals: ConnectionsSummary['totals'] }> {
   const params = [range.from, range.to];
   const [logins, turnedAway] = await Promise.all([
     db.query<{ dimension: Dimension; value: string | null; n: number }>(`${SQL_TAG}SELECT ${DIMENSION} AS dimension,
@@ -55,26 +55,30 @@ async function breakdowns(db: Queryable, range: TimeRange): Promise<Record<Dimen
     row.failed += r.failed;
   }
   const result: Record<Dimension, CountRow[]> = { user: [], application: [], client: [] };
-  for (const { dimension, ...row } of merged.values()) result[dimension].push(row);
+  const totals = { authorized: 0, refused: 0, failed: 0 };
+  for (const { dimension, ...row } of merged.values()) {
+    result[dimension].push(row);
+    // Every login and refusal has exactly one user group (null included): the totals.
+    if (dimension === 'user') {
+      totals.authorized += row.authorized;
+      totals.refused += row.refused;
+      totals.failed += row.failed;
+    }
+  }
   for (const list of Object.values(result)) {
     list.sort((a, b) => (b.authorized + b.refused + b.failed) - (a.authorized + a.refused + a.failed) || String(a.value).localeCompare(String(b.value)));
     list.splice(TOP);
   }
-  return result;
+  return { by: result, totals };
 }
 
 export async function connectionsSummary(db: Queryable, range: TimeRange): Promise<ConnectionsSummary> {
-  const { bucketMs, series } = await eventSeries(db, range, ['connection_authorized', 'guard_deny', 'auth_failed']);
-  const { rows: [totals] } = await db.query<{ authorized: number; refused: number; failed: number }>(`${SQL_TAG}
-    SELECT (SELECT pg_catalog.count(*) FROM pgwarden_repo.sessions
-             WHERE COALESCE(started_at, authorized_at, ended_at) >= $1 AND COALESCE(started_at, authorized_at, ended_at) < $2
-               AND authorized_at IS NOT NULL)::float8 AS authorized,
-           (SELECT pg_catalog.count(*) FROM pgwarden_repo.events WHERE kind = 'guard_deny' AND ts >= $1 AND ts < $2)::float8 AS refused,
-           (SELECT pg_catalog.count(*) FROM pgwarden_repo.events WHERE kind = 'auth_failed' AND ts >= $1 AND ts < $2)::float8 AS failed`,
-  [range.from, range.to]);
-  const by = await breakdowns(db, range);
+  const [{ bucketMs, series }, { by, totals }] = await Promise.all([
+    eventSeries(db, range, ['connection_authorized', 'guard_deny', 'auth_failed']),
+    breakdowns(db, range),
+  ]);
   return {
-    from: range.from.toISOString(), to: range.to.toISOString(), bucket_seconds: bucketMs / 1000, series, totals: totals!,
+    from: range.from.toISOString(), to: range.to.toISOString(), bucket_seconds: bucketMs / 1000, series, totals,
     by_user: by.user, by_application: by.application, by_client: by.client,
   };
 }

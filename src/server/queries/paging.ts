@@ -107,12 +107,22 @@ export async function scanBackwards<R>(db: Queryable, spec: ScanSpec, options: S
     rows.push(...result.rows);
     const chunkMs = performance.now() - chunkStarted;
     if (rows.length > options.limit) break;
+    const scanned = upper - lower;
     upper = lower;
     rowKey = null;
     // Wider while it is cheap: a sparse filter reaches back days in a few steps (and a
-    // continuation, whose cursor carries the width, goes on from there).
-    window *= chunkMs < options.budgetMs / 8 ? 4 : 2;
-    if (performance.now() - started >= options.budgetMs) break;
+    // continuation, whose cursor carries the width, goes on from there). The next window is
+    // sized to what the budget has left at the speed of this one, so a page never overshoots
+    // its budget by much.
+    const speed = scanned / Math.max(chunkMs, 0.1);
+    const left = options.budgetMs - (performance.now() - started);
+    const affordable = left * speed * 0.8;
+    if (left <= 0 || affordable < 60_000) {
+      // Out of time: the next request, with a whole budget, goes on as wide as that affords.
+      window = Math.max(60_000, Math.min(window * 4, options.budgetMs * speed * 0.8));
+      break;
+    }
+    window = Math.min(window * 4, affordable);
   }
   const page = rows.slice(0, options.limit);
   let next: Cursor | null = null;
