@@ -65,6 +65,15 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
   await Promise.race([exited, pause(5000).then(() => child.kill('SIGKILL'))]);
 }
 
+async function waitFor(probe: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await probe().catch(() => false)) return true;
+    await pause(200);
+  }
+  return false;
+}
+
 /** Waits until the repository holds what the demo did and stops growing. */
 async function waitForRepository(cluster: Cluster, expect: { audit: boolean; tamper: boolean }): Promise<Record<string, number>> {
   const client = new pg.Client({ connectionString: cluster.url('pgwarden'), application_name: 'pgwarden demo' });
@@ -77,19 +86,18 @@ async function waitForRepository(cluster: Cluster, expect: { audit: boolean; tam
 }
 
 async function settled(client: pg.Client, expect: { audit: boolean; tamper: boolean }): Promise<Record<string, number>> {
-  let last = '';
-  let stableSince = Date.now();
   const deadline = Date.now() + 60_000;
   for (;;) {
     const { rows } = await client.query<{ kind: string; n: number }>('SELECT kind, count(*)::int AS n FROM pgwarden_repo.events GROUP BY kind');
     const counts = Object.fromEntries(rows.map((r) => [r.kind, r.n]));
-    const key = JSON.stringify(counts);
-    if (key !== last) {
-      last = key;
-      stableSince = Date.now();
-    }
-    const complete = (counts.ddl ?? 0) >= 3 && (counts.auth_failed ?? 0) >= 8 && (!expect.audit || (counts.audit ?? 0) >= 4) && (!expect.tamper || (counts.tamper ?? 0) >= 1);
-    if ((complete && Date.now() - stableSince >= 1500) || Date.now() > deadline) return counts;
+    // What the demo did, as the repository should hold it: the analyst's statements (pgAudit),
+    // the migration's DDL, the failed logins, the tampering.
+    const { rows: [mine] } = await client.query<{ audit: number; ddl: number }>(`SELECT
+        count(*) FILTER (WHERE kind = 'audit' AND user_name = $1)::int AS audit,
+        count(*) FILTER (WHERE kind = 'ddl' AND user_name = $2)::int AS ddl
+      FROM pgwarden_repo.events WHERE kind IN ('audit', 'ddl')`, [ANALYST_ROLE, APP_ROLE]);
+    const complete = mine!.ddl >= 3 && (counts.auth_failed ?? 0) >= 8 && (!expect.audit || mine!.audit >= 3) && (!expect.tamper || (counts.tamper ?? 0) >= 1);
+    if (complete || Date.now() > deadline) return counts;
     await pause(250);
   }
 }
@@ -171,6 +179,9 @@ serve:
     await command(['repo', 'migrate', '--repo', repoUrl]);
     collector = startBackground(options.spawnArgs, ['collect'], 'collect');
     process.stdout.write(`\n$ pgwarden collect &      (in the background, with ${configFile}; its messages are marked [collect])\n`);
+    // The DDL source follows changes made after it registered its sink: wait for that.
+    const ready = await waitFor(async () => (await cluster.query("SELECT 1 FROM pgwarden.alert_sinks WHERE sink = 'repository'")).rows.length > 0, 30_000);
+    line(ready ? 'the collector follows the log directory and the DDL log' : 'the collector has not started following the DDL log yet; see its messages above');
 
     say('3. Application accounts may not use GUI tools; watch mode catches what a login check cannot see');
     await command(['guard', 'deny', '--role', APP_ROLE, '--app', '%dbeaver%', '--app', '%pgadmin%', '--message', 'GUI tools are not allowed for application accounts']);
@@ -183,11 +194,16 @@ serve:
     await applicationWork(cluster);
     const gui = await connectAs(cluster, APP_ROLE, APP_PASSWORD, 'DBeaver 24.1.0 - Main');
     if (gui) {
-      line(cluster.majorVersion < 17
-        ? `(PostgreSQL ${cluster.majorVersion} has no login trigger: watch mode ends the session within a second)`
-        : '(the login check let it in?)');
+      line(`(PostgreSQL ${cluster.majorVersion} has no login trigger: watch mode ends the session within a second)`);
       const ended = new Promise<string>((resolve) => gui.on('error', (e: Error & { code?: string }) => resolve(`${e.message} (SQLSTATE ${e.code})`)));
       line(`the GUI session sees: ${await Promise.race([ended, pause(5000).then(() => 'still connected after 5 s')])}`);
+    } else {
+      // A pgJDBC tool logs in as "PostgreSQL JDBC Driver" and names itself afterwards: the login check saw nothing wrong.
+      const sneaky = await connectAs(cluster, APP_ROLE, APP_PASSWORD, 'PostgreSQL JDBC Driver');
+      const ended = new Promise<string>((resolve) => sneaky?.on('error', (e: Error & { code?: string }) => resolve(`${e.message} (SQLSTATE ${e.code})`)));
+      await sneaky?.query("SET application_name = 'DBeaver 24.1.0 - SQLEditor'");
+      line("... then it ran SET application_name = 'DBeaver 24.1.0 - SQLEditor'");
+      line(`and sees: ${await Promise.race([ended, pause(5000).then(() => 'still connected after 5 s')])}`);
     }
     await failedLogins(cluster);
     await sensitiveWork(cluster);
