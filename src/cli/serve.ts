@@ -101,7 +101,7 @@ Stops cleanly on SIGINT or SIGTERM.`)
       const log = createLogger('serve');
       const target = repositoryTarget((command.opts() as { repo?: string }).repo, cfg);
       const running = await startServe({ config: cfg, repository: target, log, listen: options.listen });
-      print(`pgwarden dashboard on ${running.url} (repository ${target.label}); Ctrl-C stops it`);
+      print(`pgwarden dashboard on ${running.url} (${target.label}); Ctrl-C stops it`);
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           log.info({ signal }, 'stopping');

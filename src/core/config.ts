@@ -228,7 +228,7 @@ const serveSchema = z.strictObject({
   /** the longest any one repository query may run */
   statement_timeout_ms: z.number().int().min(100).max(600_000).default(15_000),
   /** a search returns what it found within about this long, with a cursor to search further back */
-  search_budget_ms: z.number().int().min(20).max(60_000).default(250),
+  search_budget_ms: z.number().int().min(20).max(60_000).default(200),
   /** rows one CSV/JSON export may hold */
   export_max_rows: z.number().int().min(1).max(10_000_000).default(100_000),
   /** monitoring: run the checks against these servers (names under servers:, or ['*'] for all) */

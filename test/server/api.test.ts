@@ -326,6 +326,36 @@ describe('pgwarden serve: the HTTP API', () => {
     assert.match(metrics.body, /pgwarden_dashboard_logins_total\{result="failed"\} \d+/);
   });
 
+  it('manages users and tokens from the command line, passwords never on argv', async () => {
+    const repo = ['--repo', cluster.url('repo')];
+    const fromEnv = await runCli(['serve', 'user', 'add', 'carol', '--role', 'admin', '--password-env', 'CAROL_PW', ...repo], { CAROL_PW: 'carol has a long password' });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    assert.match(fromEnv.stdout, /user carol added \(role admin\)/);
+    const short = await runCli(['serve', 'user', 'add', 'dave', '--password-env', 'DAVE_PW', ...repo], { DAVE_PW: 'short' });
+    assert.equal(short.code, 2);
+    assert.match(short.stderr, /needs at least 12/);
+    const twice = await runCli(['serve', 'user', 'add', 'carol', '--password-env', 'CAROL_PW', ...repo], { CAROL_PW: 'carol has a long password' });
+    assert.equal(twice.code, 2);
+    assert.match(twice.stderr, /user "carol" exists already/);
+    assert.equal((await login('carol', 'carol has a long password')).statusCode, 303);
+    const token = await runCli(['serve', 'token', 'add', '--user', 'carol', '--name', 'ci', '--expires', '30d', ...repo]);
+    assert.equal(token.code, 0, token.stderr);
+    const secret = token.stdout.trim();
+    assert.match(secret, /^pgw_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    assert.equal((await get('/api/me', secret)).json().user, 'carol');
+    const list = await runCli(['serve', 'token', 'list', '--user', 'carol', '--format', 'json', ...repo]);
+    const listed = JSON.parse(list.stdout) as { id: string; name: string; expires_at: string }[];
+    assert.equal(listed.length, 1);
+    assert.ok(!list.stdout.includes(secret.slice(21)), 'the secret is never shown again');
+    assert.equal((await runCli(['serve', 'token', 'revoke', listed[0]!.id, ...repo])).code, 0);
+    assert.equal((await get('/api/me', secret)).statusCode, 401);
+    const gone = await runCli(['serve', 'user', 'remove', 'nobody', ...repo]);
+    assert.equal(gone.code, 6);
+    const exposed = await runCli(['serve', '--listen', '0.0.0.0:0', ...repo]);
+    assert.equal(exposed.code, 2);
+    assert.match(exposed.stderr, /not a loopback address, and neither serve\.tls nor serve\.trust_proxy is set/);
+  });
+
   it('prune drops the hourly counts with the days it drops', async () => {
     const client = new pg.Client({ connectionString: cluster.url('repo') });
     await client.connect();

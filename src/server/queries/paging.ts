@@ -119,10 +119,10 @@ export async function scanBackwards<R>(db: Queryable, spec: ScanSpec, options: S
     const affordable = left * speed * 0.8;
     if (left <= 0 || affordable < 60_000) {
       // Out of time: the next request, with a whole budget, goes on as wide as that affords.
-      window = Math.max(60_000, Math.min(window * 4, options.budgetMs * speed * 0.8));
+      window = Math.round(Math.max(60_000, Math.min(window * 4, options.budgetMs * speed * 0.8)));
       break;
     }
-    window = Math.min(window * 4, affordable);
+    window = Math.round(Math.min(window * 4, affordable));
   }
   const page = rows.slice(0, options.limit);
   let next: Cursor | null = null;
