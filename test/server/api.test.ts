@@ -356,6 +356,34 @@ describe('pgwarden serve: the HTTP API', () => {
     assert.match(exposed.stderr, /not a loopback address, and neither serve\.tls nor serve\.trust_proxy is set/);
   });
 
+  it('keeps the dashboard\'s secrets from the report readers, and the dashboard login from writing events', async () => {
+    await cluster.createRole('dash', 'dash-password-123');
+    await cluster.createRole('auditor', 'auditor-password-123');
+    const migrate = await runCli(['repo', 'migrate', '--repo', cluster.url('repo'), '--server-login', 'dash']);
+    assert.equal(migrate.code, 0, migrate.stderr);
+    await cluster.query('GRANT pgwarden_repo_reader TO auditor', [], 'repo');
+    const as = async (user: string, password: string, sql: string) => {
+      const client = new pg.Client({ connectionString: cluster.url('repo', user, password) });
+      await client.connect();
+      try {
+        await client.query(sql);
+        return 'ok';
+      } catch (error) {
+        return (error as { code: string }).code;
+      } finally {
+        await client.end();
+      }
+    };
+    assert.equal(await as('dash', 'dash-password-123', 'SELECT count(*) FROM pgwarden_repo.events'), 'ok');
+    assert.equal(await as('dash', 'dash-password-123', 'SELECT password_hash FROM pgwarden_web.users'), 'ok');
+    assert.equal(await as('dash', 'dash-password-123', `INSERT INTO pgwarden_repo.dashboard_access (auth, method, route, status) VALUES ('none', 'GET', '/', 200)`), 'ok');
+    assert.equal(await as('dash', 'dash-password-123', `DELETE FROM pgwarden_repo.dashboard_access`), '42501');
+    assert.equal(await as('dash', 'dash-password-123', `DELETE FROM pgwarden_repo.events`), '42501');
+    assert.equal(await as('auditor', 'auditor-password-123', 'SELECT count(*) FROM pgwarden_repo.dashboard_access'), 'ok');
+    assert.equal(await as('auditor', 'auditor-password-123', 'SELECT password_hash FROM pgwarden_web.users'), '42501');
+    assert.equal(await as('auditor', 'auditor-password-123', 'SELECT secret_sha256 FROM pgwarden_web.tokens'), '42501');
+  });
+
   it('prune drops the hourly counts with the days it drops', async () => {
     const client = new pg.Client({ connectionString: cluster.url('repo') });
     await client.connect();
