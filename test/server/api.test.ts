@@ -279,6 +279,9 @@ describe('pgwarden serve: the HTTP API', () => {
     const ddl = await get('/api/ddl/export?format=csv');
     assert.equal(ddl.body.trimEnd().split('\r\n').length, 3);
     assert.equal((await get('/api/alerts?format=csv')).body.trimEnd().split('\r\n').length, 5);
+    assert.match((await get('/api/connections?format=csv')).body, /^dimension,value,authorized,refused,failed\r\nuser,mallory,0,0,6\r\nuser,app_orders,2,1,0\r\n/);
+    assert.equal((await get('/api/session?server=db1&id=6b0a0002.1002&format=csv')).body.trimEnd().split('\r\n').length, 8);
+    assert.match((await get('/api/admin/users?format=csv')).body, /^name,role,disabled,created_at,password_changed_at,last_login_at\r\nadmin,admin,false,/);
   });
 
   it('records who looked at what: route, filters, rows, how they logged in', async () => {

@@ -1,6 +1,6 @@
 // The JSON API under /api, every route with its schema. Lists page with a cursor
 // (`next` in the answer) and have an /export twin that streams every matching row as CSV or JSON.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import type { ServeConfig } from '../../core/config.ts';
 import { EXPORT_FORMATS, exportStream, type ExportFormat } from '../export.ts';
@@ -77,6 +77,15 @@ function filterProperties<R>(list: ListDefinition<R>): Record<string, object> {
   return Object.fromEntries(list.filters.map((f) => [f, { type: 'string', maxLength: 500 }]));
 }
 
+const FORMAT_PROPERTY = { format: { type: 'string', enum: ['json', 'csv'], default: 'json', description: 'csv: the rows as a CSV download' } } as const;
+
+/** A list that is not paged (alerts, checks, users, a session's events) as a CSV download. */
+function sendCsv(reply: FastifyReply, name: string, rows: Record<string, unknown>[], columns: string[]): FastifyReply {
+  const list = columns.map((column) => ({ name: column, type: 'text' as const, value: (r: Record<string, unknown>) => r[column] }));
+  reply.header('content-disposition', `attachment; filename="pgwarden-${name}-${new Date().toISOString().replace(/[:.]/g, '').slice(0, 15)}Z.csv"`).type('text/csv; charset=utf-8');
+  return reply.send(exportStream((async function* () { yield rows; })(), list, 'csv', () => undefined));
+}
+
 export function registerApiRoutes(app: FastifyInstance, { pool, config }: Deps): void {
   app.get('/api/me', {
     schema: { response: { 200: { type: 'object', properties: { user: { type: 'string' }, role: { type: 'string' }, auth: { type: 'string' } } } } },
@@ -138,13 +147,20 @@ export function registerApiRoutes(app: FastifyInstance, { pool, config }: Deps):
     schema: {
       querystring: {
         type: 'object', required: ['server', 'id'],
-        properties: { server: { type: 'string', maxLength: 200 }, id: { type: 'string', minLength: 1, maxLength: 200 }, cursor: PAGE_PROPERTIES.cursor, limit: { ...PAGE_PROPERTIES.limit, default: 200 } },
+        properties: {
+          server: { type: 'string', maxLength: 200 }, id: { type: 'string', minLength: 1, maxLength: 200 }, cursor: PAGE_PROPERTIES.cursor,
+          limit: { ...PAGE_PROPERTIES.limit, default: 200 }, ...FORMAT_PROPERTY,
+        },
       },
     },
-  }, async (request) => {
-    const query = request.query as { server: string; id: string; cursor?: string; limit: number };
+  }, async (request, reply) => {
+    const query = request.query as { server: string; id: string; cursor?: string; limit: number; format: 'json' | 'csv' };
     const detail = await sessionDetail(pool, query.server, query.id, query.cursor, query.limit);
     request.auditRows = detail.events.length;
+    if (query.format === 'csv') {
+      return sendCsv(reply, `session-${query.id}`, detail.events as unknown as Record<string, unknown>[],
+        ['ts', 'kind', 'user_name', 'database_name', 'severity', 'sqlstate', 'message', 'class', 'command', 'object_name', 'statement', 'parameters', 'rows', 'duration_ms']);
+    }
     return detail;
   });
 
@@ -152,31 +168,42 @@ export function registerApiRoutes(app: FastifyInstance, { pool, config }: Deps):
     return overview(pool, parseRange(request.query as Query));
   });
 
-  app.get('/api/connections', { schema: { querystring: { type: 'object', properties: RANGE_PROPERTIES } } }, async (request) => {
-    return connectionsSummary(pool, parseRange(request.query as Query));
+  app.get('/api/connections', { schema: { querystring: { type: 'object', properties: { ...RANGE_PROPERTIES, ...FORMAT_PROPERTY } } } }, async (request, reply) => {
+    const summary = await connectionsSummary(pool, parseRange(request.query as Query));
+    if ((request.query as Query).format === 'csv') {
+      const rows = (['user', 'application', 'client'] as const).flatMap((dimension) =>
+        summary[`by_${dimension}`].map((row) => ({ dimension, ...row })));
+      return sendCsv(reply, 'connections', rows, ['dimension', 'value', 'authorized', 'refused', 'failed']);
+    }
+    return summary;
   });
 
   const alertLimit = 500;
-  app.get('/api/alerts', { schema: { querystring: { type: 'object', properties: { ...RANGE_PROPERTIES, format: { type: 'string', enum: ['json', 'csv'], default: 'json' } } } } }, async (request, reply) => {
+  app.get('/api/alerts', { schema: { querystring: { type: 'object', properties: { ...RANGE_PROPERTIES, ...FORMAT_PROPERTY } } } }, async (request, reply) => {
     const query = request.query as Query & { format: 'json' | 'csv' };
     const result = await alerts(pool, parseRange(query), { failedLogins: config.alerts.failed_logins, windowMinutes: config.alerts.window_minutes, limit: alertLimit });
     request.auditRows = result.alerts.length;
     if (query.format === 'csv') {
-      const columns = ['ts', 'level', 'type', 'server', 'user_name', 'client_addr', 'summary', 'count'].map((name) => ({ name, type: 'text' as const, value: (r: Record<string, unknown>) => r[name] }));
-      reply.header('content-disposition', 'attachment; filename="pgwarden-alerts.csv"').type('text/csv; charset=utf-8');
-      return reply.send(exportStream((async function* () { yield result.alerts as unknown as Record<string, unknown>[]; })(), columns, 'csv', () => undefined));
+      return sendCsv(reply, 'alerts', result.alerts as unknown as Record<string, unknown>[], ['ts', 'level', 'type', 'server', 'user_name', 'client_addr', 'summary', 'count']);
     }
     return result;
   });
 
-  app.get('/api/monitoring', { schema: { querystring: { type: 'object', properties: { server: { type: 'string', maxLength: 200 } } } } }, async (request) => {
+  app.get('/api/monitoring', { schema: { querystring: { type: 'object', properties: { server: { type: 'string', maxLength: 200 }, ...FORMAT_PROPERTY } } } }, async (request, reply) => {
     const servers = await monitoringStatus(pool, (request.query as Query).server);
+    if ((request.query as Query).format === 'csv') {
+      const rows = servers.flatMap((s) => s.checks.map(({ result: _result, ...check }) => ({ server: s.server, ...check })));
+      return sendCsv(reply, 'monitoring', rows, ['server', 'check_name', 'category', 'level', 'summary', 'checked_at']);
+    }
     return { servers };
   });
 
-  app.get('/api/admin/users', { config: { access: 'admin' } }, async (request) => {
+  app.get('/api/admin/users', { config: { access: 'admin' }, schema: { querystring: { type: 'object', properties: FORMAT_PROPERTY } } }, async (request, reply) => {
     const users = await listUsers(pool);
     request.auditRows = users.length;
+    if ((request.query as Query).format === 'csv') {
+      return sendCsv(reply, 'users', users as unknown as Record<string, unknown>[], ['name', 'role', 'disabled', 'created_at', 'password_changed_at', 'last_login_at']);
+    }
     return { users };
   });
 }

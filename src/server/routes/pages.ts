@@ -132,6 +132,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
         ${card(data.totals.failed, 'failed logins', `/connections${query({ ...current, kind: 'auth_failed', cursor: undefined })}`, 'warn')}
       </div>
       ${stackedBars({ from: pageReq.range.from, to: pageReq.range.to, bucketMs: data.bucket_seconds * 1000, points: data.series, kinds: ['connection_authorized', 'guard_deny', 'auth_failed'], label: 'Authorized, refused and failed logins' })}
+      <p class="exports">These counts: <a href="/api/connections${query({ from: current.from, to: current.to, format: 'csv' })}">CSV</a> · <a href="/api/connections${query({ from: current.from, to: current.to })}">JSON</a></p>
       <div class="grid2">
         ${breakdownTable('By user', data.by_user, 'user')}
         ${breakdownTable('By application', data.by_application, 'application')}
@@ -235,7 +236,8 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
         <td class="num">${e.rows}</td></tr>`)}</tbody></table>
       <div class="pager">${current.cursor ? html`<a href="/session${query({ server: current.server, id: current.id })}">⇤ From the start</a>` : ''}
         ${detail.next ? html`<a href="/session${query({ server: current.server, id: current.id, cursor: detail.next })}" rel="next">Later →</a>` : html`<span>End of the session's events.</span>`}</div>
-      <p class="exports">JSON: <a href="/api/session${query({ server: current.server, id: current.id, limit: 1000 })}">this session's first 1000 events</a></p>`));
+      <p class="exports">This session's first 1000 events: <a href="/api/session${query({ server: current.server, id: current.id, limit: 1000, format: 'csv' })}">CSV</a> ·
+        <a href="/api/session${query({ server: current.server, id: current.id, limit: 1000 })}">JSON</a></p>`));
   });
 
   app.get('/alerts', async (request, reply) => {
@@ -263,7 +265,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
       ${servers.map((s) => html`<section><h2>${s.server}: <span class="level-${s.level}">${s.level}</span> <span class="note">checked ${formatTime(s.checked_at)}</span></h2>
         <table><thead><tr><th>check</th><th>category</th><th>level</th><th>summary</th></tr></thead><tbody>
         ${s.checks.map((c) => html`<tr><td>${c.check_name}</td><td>${c.category}</td>${levelCell(c.level)}<td>${c.summary}</td></tr>`)}</tbody></table></section>`)}
-      <p class="exports">JSON: <a href="/api/monitoring${query({ server: current.server })}">/api/monitoring</a> · Prometheus: <a href="/metrics">/metrics</a></p>`));
+      <p class="exports">Export: <a href="/api/monitoring${query({ server: current.server, format: 'csv' })}">CSV</a> · <a href="/api/monitoring${query({ server: current.server })}">JSON</a> · Prometheus: <a href="/metrics">/metrics</a></p>`));
   });
 
   app.get('/admin/access', { config: { access: 'admin' } }, async (request, reply) => {
@@ -283,6 +285,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
     const users = await listUsers(pool);
     request.auditRows = users.length;
     return send(reply, page(request, 'Users', html`
+      <p class="exports">Export: <a href="/api/admin/users?format=csv">CSV</a> · <a href="/api/admin/users">JSON</a></p>
       <p class="note">Users and API tokens are managed with <code>pgwarden serve user …</code> and <code>pgwarden serve token …</code> (docs/server.md).</p>
       <table><thead><tr><th>user</th><th>role</th><th>state</th><th>created</th><th>password changed</th><th>last login</th></tr></thead><tbody>
       ${users.map((u) => html`<tr><td>${u.name}</td><td>${u.role}</td><td>${u.disabled ? 'disabled' : 'enabled'}</td><td class="time">${u.created_at}</td>
