@@ -105,17 +105,14 @@ export function sameOrigin(request: FastifyRequest): boolean {
   return origin === `${request.protocol}://${request.host}`;
 }
 
-async function deny(request: FastifyRequest, reply: FastifyReply, status: 401 | 403, message: string): Promise<void> {
+/** Answers a refused request the way its client understands; the hooks return the reply so fastify stops there. */
+function deny(request: FastifyRequest, reply: FastifyReply, status: 401 | 403, message: string): FastifyReply {
   if (!wantsHtml(request)) {
     if (status === 401) reply.header('www-authenticate', 'Bearer realm="pgwarden"');
-    await reply.code(status).send({ error: message, code: status === 401 ? 'PGW_ERR_AUTH' : 'PGW_ERR_PRIVILEGE' });
-    return;
+    return reply.code(status).send({ error: message, code: status === 401 ? 'PGW_ERR_AUTH' : 'PGW_ERR_PRIVILEGE' });
   }
-  if (status === 401 && request.method === 'GET') {
-    await reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
-    return;
-  }
-  await reply.code(status).type('text/html; charset=utf-8').send(errorPage(request.identity ? pageContext(request) : null, status, message).value);
+  if (status === 401 && request.method === 'GET') return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
+  return reply.code(status).type('text/html; charset=utf-8').send(errorPage(request.identity ? pageContext(request) : null, status, message).value);
 }
 
 export async function buildApp(options: AppOptions): Promise<App> {
