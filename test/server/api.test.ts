@@ -398,4 +398,11 @@ describe('pgwarden serve: the HTTP API', () => {
       await client.end();
     }
   });
+
+  it('limits logins per client address (last: it uses up this minute\'s allowance)', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 21; i++) statuses.push((await login(`nobody${i}`, 'wrong password')).statusCode);
+    assert.ok(statuses.includes(429), statuses.join(' '));
+    assert.ok(statuses.filter((s) => s === 401).length < 21);
+  });
 });
