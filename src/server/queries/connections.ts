@@ -26,20 +26,13 @@ type Dimension = 'user' | 'application' | 'client';
 /** Logins and refusals by user, application and client: one scan of each table (grouping sets). */
 type Combination = { user_name: string | null; application: string | null; client_addr: string | null; n: number };
 
-/**
- * Logins per (user, application, client): one hash over the combinations, rolled up per
- * dimension by the caller. Over more than 6 hours the range is split in two halves read on two
- * connections at once, so both cores work on the week's sessions.
- */
+/** Logins per (user, application, client): one hash over the combinations, rolled up per dimension by the caller. */
 async function loginCombinations(db: Queryable, range: TimeRange): Promise<Combination[]> {
-  const query = (from: Date, to: Date) => db.query<Combination>(`${SQL_TAG}SELECT user_name, application, client_addr, pg_catalog.count(*)::float8 AS n
+  const { rows } = await db.query<Combination>(`${SQL_TAG}SELECT user_name, application, client_addr, pg_catalog.count(*)::float8 AS n
       FROM pgwarden_repo.sessions
      WHERE COALESCE(started_at, authorized_at, ended_at) >= $1 AND COALESCE(started_at, authorized_at, ended_at) < $2 AND authorized_at IS NOT NULL
-     GROUP BY 1, 2, 3`, [from, to]).then((result) => result.rows);
-  if (range.to.getTime() - range.from.getTime() <= 6 * 3_600_000) return query(range.from, range.to);
-  const middle = new Date((range.from.getTime() + range.to.getTime()) / 2);
-  const halves = await Promise.all([query(range.from, middle), query(middle, range.to)]);
-  return halves.flat();
+     GROUP BY 1, 2, 3`, [range.from, range.to]);
+  return rows;
 }
 
 const DIMENSION = `CASE WHEN GROUPING(user_name) = 0 THEN 'user' WHEN GROUPING(application) = 0 THEN 'application' ELSE 'client' END`;
