@@ -214,9 +214,11 @@ CREATE TABLE pgwarden_repo.check_results (
   PRIMARY KEY (server, check_name)
 );
 
-CREATE SCHEMA pgwarden_web;
+-- IF NOT EXISTS: the dashboard's schema lives beside pgwarden_repo, so a pgwarden_repo dropped to
+-- start over leaves it, with its users, for the next migrate to keep.
+CREATE SCHEMA IF NOT EXISTS pgwarden_web;
 REVOKE ALL ON SCHEMA pgwarden_web FROM PUBLIC;
-CREATE TABLE pgwarden_web.users (
+CREATE TABLE IF NOT EXISTS pgwarden_web.users (
   name text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_.@-]{1,64}$'),
   role text NOT NULL CHECK (role IN ('viewer', 'admin')),
   -- argon2id in PHC string format
@@ -227,7 +229,7 @@ CREATE TABLE pgwarden_web.users (
   last_login_at timestamptz
 );
 -- API tokens: pgw_<id>_<secret>; only the SHA-256 of the secret is kept.
-CREATE TABLE pgwarden_web.tokens (
+CREATE TABLE IF NOT EXISTS pgwarden_web.tokens (
   id text PRIMARY KEY,
   user_name text NOT NULL REFERENCES pgwarden_web.users (name) ON DELETE CASCADE ON UPDATE CASCADE,
   name text NOT NULL,
@@ -238,7 +240,7 @@ CREATE TABLE pgwarden_web.tokens (
   UNIQUE (user_name, name)
 );
 -- Browser sessions: the cookie holds a random value; only its SHA-256 is kept.
-CREATE TABLE pgwarden_web.sessions (
+CREATE TABLE IF NOT EXISTS pgwarden_web.sessions (
   id_sha256 bytea PRIMARY KEY,
   user_name text NOT NULL REFERENCES pgwarden_web.users (name) ON DELETE CASCADE ON UPDATE CASCADE,
   csrf_token text NOT NULL,
@@ -248,7 +250,7 @@ CREATE TABLE pgwarden_web.sessions (
   client_addr text,
   user_agent text
 );
-CREATE INDEX sessions_user ON pgwarden_web.sessions (user_name);
+CREATE INDEX IF NOT EXISTS sessions_user ON pgwarden_web.sessions (user_name);
 `;
 
 export const REPO_MIGRATIONS: readonly RepoMigration[] = [

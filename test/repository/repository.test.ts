@@ -233,7 +233,7 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     await cluster.createDatabase('autocreated');
     const result = await runCli(['ingest', logCopy, '--repo', cluster.url('autocreated'), '--server', 'pg15', '--prefix', PREFIX]);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stderr, /^note: created the pgwarden repository in postgres:\/\/.*\/autocreated \(schema version 2: 0001-events-sessions, 0002-partition-race\)/m);
+    assert.match(result.stderr, /^note: created the pgwarden repository in postgres:\/\/.*\/autocreated \(schema version 3: 0001-events-sessions, 0002-partition-race, 0003-dashboard\)/m);
     const again = await runCli(['ingest', logCopy, '--repo', cluster.url('autocreated'), '--server', 'pg15', '--prefix', PREFIX]);
     assert.doesNotMatch(again.stderr, /note: created/);
   });
