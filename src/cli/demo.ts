@@ -1,18 +1,32 @@
 // pgwarden demo
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { PgwardenError } from '../core/errors.ts';
 import { runDemo } from '../demo/demo.ts';
+import type { Flavor } from '../demo/disposable-postgres.ts';
+import { parseInteger } from './common.ts';
 
 export function registerDemoCommand(program: Command): void {
   program.command('demo')
-    .description('show pgwarden at work on a disposable local PostgreSQL 18 that it starts and removes')
-    .option('--keep', 'keep the cluster running at the end until Ctrl-C')
-    .action(async (options: { keep?: boolean }) => {
+    .description('all of pgwarden on a disposable local PostgreSQL that it starts and removes: sensors, real clients, collection, reports, the dashboard')
+    .option('--no-serve', 'end after the reports instead of serving the dashboard')
+    .option('--serve-for <seconds>', 'serve the dashboard this long, then clean up (default: until Ctrl-C)')
+    .option('--port <port>', 'port for the dashboard on 127.0.0.1 (default: a free one)')
+    .addOption(new Option('--flavor <flavor>', 'pg15: Debian PostgreSQL 15 with pgAudit; pg18: the embedded one from npm (default: pg15 when installed)').choices(['pg15', 'pg18']))
+    .addHelpText('after', `
+The dashboard's URL and a one-time admin password are printed at the end. Ctrl-C stops
+everything and removes the server, the repository and the logs.`)
+    .action(async (options: { serve: boolean; serveFor?: string; port?: string; flavor?: Flavor }) => {
+      if (!options.serve && options.serveFor !== undefined) throw new PgwardenError('PGW_ERR_INVALID_VALUE', 'give --no-serve or --serve-for, not both');
+      const port = options.port === undefined ? undefined : parseInteger('--port', options.port);
+      if (port !== undefined && port > 65_535) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--port ${port} is not a port number (1 to 65535)`);
       const { main } = await import('./main.ts');
       // Re-entering main() runs each demo step exactly as the command line would.
       const code = await runDemo({
         run: (args) => main(['node', 'pgwarden', ...args]),
         spawnArgs: [process.argv[1]!],
-        keep: Boolean(options.keep),
+        serve: options.serveFor !== undefined ? parseInteger('--serve-for', options.serveFor) : options.serve,
+        port,
+        flavor: options.flavor,
       });
       process.exitCode = code;
     });

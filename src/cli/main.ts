@@ -15,6 +15,7 @@ import { registerPgauditCommands } from './pgaudit.ts';
 import { registerMonitorCommands } from './monitor.ts';
 import { registerReportCommands } from './report.ts';
 import { registerRepositoryCommands } from './repository.ts';
+import { registerServeCommands } from './serve.ts';
 
 export function buildProgram(): Command {
   const program = new Command('pgwarden')
@@ -43,6 +44,7 @@ docs/config.md, docs/errors.md`);
   registerMonitorCommands(program);
   registerPgauditCommands(program);
   registerRepositoryCommands(program);
+  registerServeCommands(program);
   // Every subcommand reports usage errors the same way as the top level.
   const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride().showHelpAfterError('(run with --help for usage)');

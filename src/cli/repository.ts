@@ -41,13 +41,14 @@ export function registerRepositoryCommands(program: Command): void {
   repoOption(repo.command('migrate'))
     .description('create or upgrade the repository schema (pgwarden_repo) and its roles pgwarden_repo_writer / pgwarden_repo_reader')
     .option('--writer-login <role>', 'grant pgwarden_repo_writer to this login (and set its pgaudit.log to none); repeatable', collect)
-    .action(async (options: { writerLogin?: string[] }, command: Command) => {
-      const result = await withClient(target(command), (client) => migrateRepository(client, { writerLogins: options.writerLogin }));
+    .option('--server-login <role>', 'grant pgwarden_repo_server (what `pgwarden serve` needs) to this login; repeatable', collect)
+    .action(async (options: { writerLogin?: string[]; serverLogin?: string[] }, command: Command) => {
+      const result = await withClient(target(command), (client) => migrateRepository(client, { writerLogins: options.writerLogin, serverLogins: options.serverLogin }));
       print(result.applied.length > 0
         ? `repository schema ${result.fromVersion} -> ${result.toVersion}: applied ${result.applied.join(', ')}`
         : `repository schema is up to date (version ${result.toVersion})`);
       print(result.pgauditQuiet
-        ? `pgaudit.log = 'none' set for pgwarden_repo_writer${result.writerLogins.length ? ` and ${result.writerLogins.join(', ')}` : ''}`
+        ? `pgaudit.log = 'none' set for pgwarden_repo_writer${[...result.writerLogins, ...result.serverLogins].length ? ` and ${[...result.writerLogins, ...result.serverLogins].join(', ')}` : ''}`
         : 'pgAudit is not loaded on the repository server: no pgaudit.log setting needed');
     });
 

@@ -316,6 +316,38 @@ const monitorSchema = z.strictObject({
   checks: z.record(z.string(), monitorCheckSchema).default({}),
 }).prefault({});
 
+/** `pgwarden serve`: the HTTP API and dashboard over the repository (docs/server.md). */
+const serveSchema = z.strictObject({
+  /** host:port to listen on; a non-loopback address needs tls or trust_proxy */
+  listen: z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8080 or [::1]:8080').default('127.0.0.1:8080'),
+  /** serve HTTPS with this certificate and key (PEM files) */
+  tls: z.strictObject({ cert_file: z.string().min(1), key_file: z.string().min(1) }).optional(),
+  /** behind a reverse proxy that terminates TLS: trust its X-Forwarded-For and X-Forwarded-Proto */
+  trust_proxy: z.boolean().default(false),
+  /** a browser session ends after this long without a request */
+  session_idle_minutes: z.number().int().min(1).max(10_080).default(60),
+  /** and at the latest this long after the login */
+  session_max_hours: z.number().int().min(1).max(720).default(12),
+  /** /metrics without a token (for a Prometheus on a trusted network); default: a token is needed */
+  metrics_public: z.boolean().default(false),
+  /** the longest any one repository query may run */
+  statement_timeout_ms: z.number().int().min(100).max(600_000).default(15_000),
+  /** a search returns what it found within about this long, with a cursor to search further back */
+  search_budget_ms: z.number().int().min(20).max(60_000).default(200),
+  /** rows one CSV/JSON export may hold */
+  export_max_rows: z.number().int().min(1).max(10_000_000).default(100_000),
+  /** monitoring: run the checks against these servers (names under servers:, or ['*'] for all) */
+  monitor: z.strictObject({
+    servers: z.array(z.string().min(1)).default([]),
+    interval_seconds: z.number().int().min(5).max(86_400).default(60),
+  }).prefault({}),
+  /** what the alerts page counts as a burst of failed logins */
+  alerts: z.strictObject({
+    failed_logins: z.number().int().min(1).max(100_000).default(5),
+    window_minutes: z.number().int().min(1).max(1440).default(10),
+  }).prefault({}),
+}).prefault({});
+
 export const configSchema = z.strictObject({
   servers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'server names use letters, digits, _ . -'), serverSchema).default({}),
   default_server: z.string().optional(),
@@ -324,6 +356,7 @@ export const configSchema = z.strictObject({
   monitor: monitorSchema,
   /** The central repository for ingest, reports and repository sinks (docs/repository.md). */
   repository: serverSchema.optional(),
+  serve: serveSchema,
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -347,6 +380,7 @@ export type NatsSourceConfig = z.infer<typeof natsSourceSchema>;
 export type NatsSinkConfig = z.infer<typeof natsSinkSchema>;
 /** What a NATS source and sink share: servers, credentials, stream and subjects. */
 export type NatsConnectionConfig = NatsSourceConfig | NatsSinkConfig;
+export type ServeConfig = z.infer<typeof serveSchema>;
 
 export const DEFAULT_CONFIG_FILE = 'pgwarden.yaml';
 
@@ -405,6 +439,9 @@ function checkPipelineReferences(config: Config, file: string, line: (path: Prop
     const at = line(path);
     throw new PgwardenError('PGW_ERR_CONFIG', `${file}${at ? `:${at}` : ''}: ${issuePath(path)}: ${message}`);
   };
+  for (const [index, name] of config.serve.monitor.servers.entries()) {
+    if (name !== '*' && !config.servers[name]) fail(['serve', 'monitor', 'servers', index], `"${name}" is not one of servers (${Object.keys(config.servers).join(', ') || 'none defined'})`);
+  }
   const sources = Object.keys(config.pipeline.sources);
   for (const [name, source] of Object.entries(config.pipeline.sources)) {
     if (source.type === 'ddl' && source.server && !config.servers[source.server]) {

@@ -83,8 +83,8 @@ function clientConfig(target: Target, applicationName: string): pg.ClientConfig 
 }
 
 /** A small pool for a long-running process whose parts query concurrently (one client must not). */
-export function createPool(target: Target, applicationName: string, max = 3): pg.Pool {
-  const pool = new pg.Pool({ ...clientConfig(target, applicationName), max, idleTimeoutMillis: 60_000 });
+export function createPool(target: Target, applicationName: string, max = 3, extra: Partial<pg.PoolConfig> = {}): pg.Pool {
+  const pool = new pg.Pool({ ...clientConfig(target, applicationName), max, idleTimeoutMillis: 60_000, ...extra });
   // An idle pooled client whose server goes away emits 'error' on the pool; the next query reconnects.
   pool.on('error', () => undefined);
   return pool;

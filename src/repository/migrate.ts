@@ -1,13 +1,14 @@
 // Applies the repository migrations and sets up its roles:
 //   pgwarden_repo_writer (NOLOGIN): INSERT into events, sessions kept up to date, partitions added
 //   pgwarden_repo_reader (NOLOGIN): SELECT on everything, for reports
+//   pgwarden_repo_server (NOLOGIN): the reader's rights, plus the dashboard's own tables (pgwarden serve)
 // With pgAudit loaded, the writer role and every login granted it get pgaudit.log = 'none', so
 // the repository never audits its own inserts into a loop.
 import type pg from 'pg';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { PGWARDEN_VERSION } from '../core/version.ts';
-import { READER_ROLE, REPO_BOOTSTRAP_SQL, REPO_LATEST_VERSION, REPO_MIGRATIONS, WRITER_ROLE } from './migrations.ts';
+import { READER_ROLE, REPO_BOOTSTRAP_SQL, REPO_LATEST_VERSION, REPO_MIGRATIONS, SERVER_ROLE, WRITER_ROLE } from './migrations.ts';
 
 export interface MigrateResult {
   fromVersion: number;
@@ -16,6 +17,7 @@ export interface MigrateResult {
   /** true when pgaudit.log = 'none' was set on the writer role (pgAudit is loaded). */
   pgauditQuiet: boolean;
   writerLogins: string[];
+  serverLogins: string[];
 }
 
 /** The repository schema version in this database: 0 when absent. */
@@ -40,14 +42,14 @@ export async function pgauditLoaded(client: pg.ClientBase): Promise<boolean> {
 }
 
 /** Applies what is missing, creates the roles and grants; all in one transaction. */
-export async function migrateRepository(client: pg.Client, options: { writerLogins?: string[]; onlyIfBehind?: boolean } = {}): Promise<MigrateResult> {
+export async function migrateRepository(client: pg.Client, options: { writerLogins?: string[]; serverLogins?: string[]; onlyIfBehind?: boolean } = {}): Promise<MigrateResult> {
   return inTransaction(client, async () => {
     await client.query(`${SQL_TAG}SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgwarden_repo.migrate'))`);
     const current = await repositoryVersion(client);
     // A writer that waited for another to migrate: nothing left to do, and granting again on
     // events would collide with that writer adding a partition ("tuple concurrently updated").
     if (options.onlyIfBehind && current === REPO_LATEST_VERSION) {
-      return { fromVersion: current, toVersion: current, applied: [], pgauditQuiet: false, writerLogins: [] };
+      return { fromVersion: current, toVersion: current, applied: [], pgauditQuiet: false, writerLogins: [], serverLogins: [] };
     }
     await client.query(SQL_TAG + REPO_BOOTSTRAP_SQL);
     const fromVersion = await repositoryVersion(client);
@@ -59,7 +61,7 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
       await client.query(migration.sql);
       applied.push(`${String(migration.version).padStart(4, '0')}-${migration.name}`);
     }
-    for (const role of [WRITER_ROLE, READER_ROLE]) {
+    for (const role of [WRITER_ROLE, READER_ROLE, SERVER_ROLE]) {
       await client.query(`${SQL_TAG}DO $$ BEGIN
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} NOLOGIN; END IF;
       END $$`);
@@ -71,16 +73,23 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
     await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden_repo.migrations, pgwarden_repo.undated_events TO ${WRITER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden_repo.ensure_partition(date) TO ${WRITER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT ON ALL TABLES IN SCHEMA pgwarden_repo TO ${READER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT ${READER_ROLE} TO ${SERVER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT INSERT ON pgwarden_repo.dashboard_access TO ${SERVER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT INSERT, UPDATE, DELETE ON pgwarden_repo.check_results TO ${SERVER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden_web TO ${SERVER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA pgwarden_web TO ${SERVER_ROLE}`);
     const logins = options.writerLogins ?? [];
     for (const login of logins) await client.query(`${SQL_TAG}GRANT ${WRITER_ROLE} TO ${client.escapeIdentifier(login)}`);
+    const serverLogins = options.serverLogins ?? [];
+    for (const login of serverLogins) await client.query(`${SQL_TAG}GRANT ${SERVER_ROLE} TO ${client.escapeIdentifier(login)}`);
     const pgauditQuiet = await pgauditLoaded(client);
     if (pgauditQuiet) {
-      // Role settings apply to the login that connects, so each writer login gets it too.
-      for (const role of [WRITER_ROLE, ...logins]) {
+      // Role settings apply to the login that connects, so each writer and server login gets it too.
+      for (const role of [WRITER_ROLE, ...logins, ...serverLogins]) {
         await client.query(`${SQL_TAG}ALTER ROLE ${client.escapeIdentifier(role)} SET pgaudit.log = 'none'`);
       }
     }
-    return { fromVersion, toVersion: Math.max(fromVersion, REPO_LATEST_VERSION), applied, pgauditQuiet, writerLogins: logins };
+    return { fromVersion, toVersion: Math.max(fromVersion, REPO_LATEST_VERSION), applied, pgauditQuiet, writerLogins: logins, serverLogins };
   });
 }
 

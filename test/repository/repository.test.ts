@@ -83,11 +83,11 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
   it('migrate creates the schema and roles, and quiets pgAudit for the writer login', async () => {
     const migrate = await runCli(['repo', 'migrate', '--repo', cluster.url('repo'), '--writer-login', 'ingester']);
     assert.equal(migrate.code, 0, migrate.stderr);
-    assert.match(migrate.stdout, /applied 0001-events-sessions, 0002-partition-race/);
+    assert.match(migrate.stdout, /applied 0001-events-sessions, 0002-partition-race, 0003-dashboard/);
     assert.match(migrate.stdout, /pgaudit\.log = 'none' set for pgwarden_repo_writer and ingester/);
     await cluster.query('GRANT pgwarden_repo_reader TO ingester');
     const again = await runCli(['repo', 'migrate', '--repo', cluster.url('repo')]);
-    assert.match(again.stdout, /up to date \(version 2\)/);
+    assert.match(again.stdout, /up to date \(version 3\)/);
     const settings = await cluster.query<{ rolname: string; setconfig: string[] }>(
       `SELECT r.rolname, s.setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole ORDER BY 1`);
     assert.deepEqual(settings.rows.map((r) => [r.rolname, r.setconfig]), [['ingester', ['pgaudit.log=none']], ['pgwarden_repo_writer', ['pgaudit.log=none']]]);
@@ -233,7 +233,7 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     await cluster.createDatabase('autocreated');
     const result = await runCli(['ingest', logCopy, '--repo', cluster.url('autocreated'), '--server', 'pg15', '--prefix', PREFIX]);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stderr, /^note: created the pgwarden repository in postgres:\/\/.*\/autocreated \(schema version 2: 0001-events-sessions, 0002-partition-race\)/m);
+    assert.match(result.stderr, /^note: created the pgwarden repository in postgres:\/\/.*\/autocreated \(schema version 3: 0001-events-sessions, 0002-partition-race, 0003-dashboard\)/m);
     const again = await runCli(['ingest', logCopy, '--repo', cluster.url('autocreated'), '--server', 'pg15', '--prefix', PREFIX]);
     assert.doesNotMatch(again.stderr, /note: created/);
   });
