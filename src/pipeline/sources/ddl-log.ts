@@ -197,7 +197,11 @@ export class DdlLogSource implements Source {
   lane(sink: Sink): Lane {
     this.lanesBySink.set(sink.name, sink);
     const inFlight = new Map<string, InFlight>();
-    let registered = false;
+    // A new sink starts with the changes made from now on, not with the whole history: register
+    // it at once, not at the lane's first next(), which may come after changes made meanwhile.
+    const register = () => this.query(`${SQL_TAG}INSERT INTO pgwarden.alert_sinks (sink, delivered_through)
+      SELECT $1, COALESCE(pg_catalog.max(id), 0) FROM pgwarden.ddl_events ON CONFLICT (sink) DO NOTHING`, [sink.name]).then(() => true, () => false);
+    let registration: Promise<boolean> | null = register();
     const db = this.options.database;
     const toEvent = (row: Parameters<typeof ddlRowToEvent>[0]) => ddlRowToEvent(row, this.options.server);
 
@@ -210,11 +214,13 @@ export class DdlLogSource implements Source {
           inFlight.set(messageId, { kind: 'tamper', event: tamper });
           return { events: [tamper], messageId };
         }
-        if (!registered) {
-          // A new sink starts with changes made from now on, not with the whole history.
-          await this.query(`${SQL_TAG}INSERT INTO pgwarden.alert_sinks (sink, delivered_through)
-            SELECT $1, COALESCE(pg_catalog.max(id), 0) FROM pgwarden.ddl_events ON CONFLICT (sink) DO NOTHING`, [sink.name]);
-          registered = true;
+        if (registration) {
+          // Registering failed at start (the database was away): register now, or fail this turn.
+          if (!(await registration) && !(await register())) {
+            registration = Promise.resolve(false);
+            throw new Error(`cannot register sink ${sink.name} in pgwarden.alert_sinks`);
+          }
+          registration = null;
         }
         for (;;) {
           const { rows: [state] } = await this.query<{ delivered: number; inflight: number | null; message_id: string | null }>(
