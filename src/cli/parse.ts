@@ -1,11 +1,9 @@
 // pgwarden parse FILE... — server logs in, one JSON event per line out.
-import { createReadStream } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { EventKind, ParseError } from '../core/event.ts';
-import { PgwardenError } from '../core/errors.ts';
 import { LOG_FORMATS, OPAQUE_PREFIX, compilePrefix, type LogFormat } from '../logs/index.ts';
 import { defaultJobs, parseInPieces, ParsePool, type Decided } from '../pipeline/index.ts';
-import { checkReadable, parseJobs } from './common.ts';
+import { checkReadable, parseErrorLine, parseJobs, readInput } from './common.ts';
 
 interface ParseOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; jobs: number; count?: boolean }
 
@@ -51,32 +49,21 @@ async function parseFiles(files: string[], options: ParseOptions): Promise<strin
   const reportError = (error: ParseError) => {
     errors++;
     if (errors <= SHOWN_ERRORS) {
-      process.stderr.write(`parse error: ${error.input}:${error.line} (byte ${error.position}): ${error.reason}: ${JSON.stringify(error.excerpt.slice(0, 120))}\n`);
+      process.stderr.write(parseErrorLine(error));
     }
   };
 
   try {
     for (const file of files) {
-      const stream = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1024 * 1024 });
-      const counted = (async function* () {
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
-          bytes += chunk.length;
-          yield chunk;
-        }
-      })();
+      const counted = readInput(file, (n) => { bytes += n; });
       const decided: Decided = { format: null, prefix: null };
       const pieces = parseInPieces(counted, { format: options.format, prefix: options.prefix, server: options.server ?? null, input: file, output: options.count ? 'count' : 'ndjson',
         pieceBytes: file === '-' ? 1 : undefined }, pool, decided);
-      try {
-        for await (const piece of pieces) {
-          events += piece.events;
-          for (const [kind, n] of Object.entries(piece.kinds) as [EventKind, number][]) counts.set(kind, (counts.get(kind) ?? 0) + n);
-          piece.errors.forEach(reportError);
-          if (piece.ndjson.length > 0 && !process.stdout.write(piece.ndjson)) await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
-        }
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).syscall === 'read') throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
-        throw error;
+      for await (const piece of pieces) {
+        events += piece.events;
+        for (const [kind, n] of Object.entries(piece.kinds) as [EventKind, number][]) counts.set(kind, (counts.get(kind) ?? 0) + n);
+        piece.errors.forEach(reportError);
+        if (piece.ndjson.length > 0 && !process.stdout.write(piece.ndjson)) await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
       }
       if (decided.format === 'stderr' && options.prefix === undefined) {
         notes.push(decided.prefix === OPAQUE_PREFIX

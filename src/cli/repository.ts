@@ -1,5 +1,5 @@
 // pgwarden repo migrate|prune, pgwarden ingest, pgwarden report audit|sessions|failed-logins|top.
-import { createReadStream, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { withClient as withAnyClient, type Target } from '../core/db.ts';
@@ -12,7 +12,7 @@ import {
   requireRepository, sessionsReport, topReport, type EncodedBatch, type ReportFilter, type WriteResult,
 } from '../repository/index.ts';
 import { parseSince } from '../guard/index.ts';
-import { checkReadable, collect, config, formatOption, parseInteger, parseJobs, print } from './common.ts';
+import { checkReadable, collect, config, formatOption, parseErrorLine, parseInteger, parseJobs, print, readInput } from './common.ts';
 import { render, type Column, type Format } from './output.ts';
 
 /** Connects to the repository; a missing privilege says which pgwarden_repo role is needed. */
@@ -210,32 +210,19 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 
     errors++;
     if (errors <= SHOWN_ERRORS) {
       bar?.stop();
-      process.stderr.write(`parse error: ${error.input}:${error.line} (byte ${error.position}): ${error.reason}: ${JSON.stringify(error.excerpt.slice(0, 120))}\n`);
+      process.stderr.write(parseErrorLine(error));
     }
   };
   try {
     for (const file of files) {
-      const stream = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1024 * 1024 });
-      const counted = (async function* () {
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
-          bytes += chunk.length;
-          yield chunk;
-        }
-      })();
+      const counted = readInput(file, (n) => { bytes += n; });
       const decided: Decided = { format: null, prefix: null };
-      try {
-        for await (const piece of parseInPieces(counted, { format: options.format, prefix: options.prefix, server: options.server ?? null, input: file, output: 'copy' }, pool, decided)) {
-          // Decided before the first piece is parsed: nothing of this file has been sent yet.
-          refuseUnknownPrefix(decided, file, options.prefix);
-          for (const [kind, n] of Object.entries(piece.kinds) as [EventKind, number][]) counts.set(kind, (counts.get(kind) ?? 0) + n);
-          piece.errors.forEach(reportError);
-          if (piece.batch && piece.batch.count > 0) await send(piece.batch);
-        }
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).syscall === 'read' || (error as NodeJS.ErrnoException).code === 'EISDIR') {
-          throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
-        }
-        throw error;
+      for await (const piece of parseInPieces(counted, { format: options.format, prefix: options.prefix, server: options.server ?? null, input: file, output: 'copy' }, pool, decided)) {
+        // Decided before the first piece is parsed: nothing of this file has been sent yet.
+        refuseUnknownPrefix(decided, file, options.prefix);
+        for (const [kind, n] of Object.entries(piece.kinds) as [EventKind, number][]) counts.set(kind, (counts.get(kind) ?? 0) + n);
+        piece.errors.forEach(reportError);
+        if (piece.batch && piece.batch.count > 0) await send(piece.batch);
       }
       refuseUnknownPrefix(decided, file, options.prefix);
     }
