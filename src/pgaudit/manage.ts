@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import type { ObjectPrivilege } from './classes.ts';
-import { notLoadedError, readPreload } from './status.ts';
+import { notLoadedError, overridesOf, readPreload } from './status.ts';
 
 /** Where a setting is made: the whole server, one database, one role, or one role in one database. */
 export interface Level { database?: string; role?: string }
@@ -106,14 +106,8 @@ export async function planEnable(client: pg.Client, options: EnableOptions): Pro
 /** Server-wide changes do not reach databases and roles with their own pgaudit.log: say which. */
 async function overrideNotes(client: pg.Client, level: Level): Promise<string[]> {
   if (level.database || level.role) return [];
-  const { rows } = await client.query<{ database: string | null; role: string | null; entry: string }>(
-    `${SQL_TAG}SELECT d.datname AS database, r.rolname AS role, e.entry
-       FROM pg_catalog.pg_db_role_setting s
-       LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
-       LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole
-       CROSS JOIN LATERAL pg_catalog.unnest(s.setconfig) AS e(entry)
-      WHERE e.entry LIKE 'pgaudit.log=%' ORDER BY 1 NULLS FIRST, 2 NULLS FIRST`);
-  return rows.map((r) => `Note: ${levelName({ database: r.database ?? undefined, role: r.role ?? undefined })} keeps its own ${r.entry}, which wins over the server setting (pgwarden pgaudit disable --reset removes it).`);
+  const overrides = (await overridesOf(client)).filter((o) => o.name === 'pgaudit.log');
+  return overrides.map((o) => `Note: ${levelName({ database: o.database ?? undefined, role: o.role ?? undefined })} keeps its own ${o.name}=${o.value}, which wins over the server setting (pgwarden pgaudit disable --reset removes it).`);
 }
 
 /** Plans CREATE EXTENSION pgaudit in the connected database when it is missing (enable --all-databases). */

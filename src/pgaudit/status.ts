@@ -137,7 +137,8 @@ async function settingsOf(client: pg.Client): Promise<SettingRow[]> {
   });
 }
 
-async function overridesOf(client: pg.Client): Promise<OverrideRow[]> {
+/** Every pgaudit.* setting a database, a role or a role in a database holds of its own. */
+export async function overridesOf(client: pg.Client): Promise<OverrideRow[]> {
   const { rows } = await client.query<{ database: string | null; role: string | null; entry: string }>(
     `${SQL_TAG}SELECT d.datname AS database, r.rolname AS role, e.entry
        FROM pg_catalog.pg_db_role_setting s
