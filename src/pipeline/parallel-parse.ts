@@ -111,8 +111,10 @@ export async function* parseInPieces(stream: AsyncIterable<Buffer>, options: Pie
   let headBytes = 0;
   let usedPool = false;
   const inFlight: Promise<ParsedPiece>[] = [];
-  const jobOf = (piece: Piece): PieceJob => ({
-    bytes: new Uint8Array(piece.bytes), start: piece.start, format: decided.format!, prefix: decided.prefix,
+  // A piece shares its memory with what the splitter keeps: a thread gets a copy it may own
+  // (it is transferred), the main thread reads the piece as it is.
+  const jobOf = (piece: Piece, forThread: boolean): PieceJob => ({
+    bytes: forThread ? new Uint8Array(piece.bytes) : piece.bytes, start: piece.start, format: decided.format!, prefix: decided.prefix,
     server: options.server, input: options.input, output: options.output ?? 'ndjson',
   });
   /** Decides format and prefix from the bytes gathered so far; returns the splitter, fed with them. */
@@ -129,11 +131,11 @@ export async function* parseInPieces(stream: AsyncIterable<Buffer>, options: Pie
   async function* dispatch(piece: Piece | null, last = false): AsyncGenerator<ParsedPiece> {
     if (piece === null) return;
     if (pool === null || pool.jobs < 2 || (last && !usedPool)) {
-      yield parsePiece(jobOf(piece));
+      yield parsePiece(jobOf(piece, false));
       return;
     }
     usedPool = true;
-    inFlight.push(submit(pool, jobOf(piece)));
+    inFlight.push(submit(pool, jobOf(piece, true)));
     while (inFlight.length >= pool.jobs * 2) yield await inFlight.shift()!;
   }
   // Nothing to detect when format (and for stderr the prefix) were given: start at once.
