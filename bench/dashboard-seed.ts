@@ -83,7 +83,14 @@ FROM pgwarden_repo.events WHERE ts >= $1 AND ts < $2 AND session_id IS NOT NULL
 GROUP BY server, session_id
 ON CONFLICT (server, session_id) DO NOTHING`;
 
-/** Inserts `events` events spread evenly over `days` days before `end`, with their sessions. */
+// The hourly counts that RepositoryWriter keeps as it writes (the seed inserts in SQL instead).
+const COUNTS_SQL = `
+INSERT INTO pgwarden_repo.event_counts AS c (hour, kind, server, events)
+SELECT pg_catalog.date_trunc('hour', ts, 'UTC'), kind, COALESCE(server, ''), pg_catalog.count(*)
+FROM pgwarden_repo.events WHERE ts >= $1 AND ts < $2 GROUP BY 1, 2, 3
+ON CONFLICT (hour, kind, server) DO UPDATE SET events = c.events + excluded.events`;
+
+/** Inserts `events` events spread evenly over `days` days before `end`, with their sessions and hourly counts. */
 export async function seedEvents(client: pg.Client, options: SeedOptions): Promise<void> {
   const end = options.end ?? new Date();
   const start = new Date(end.getTime() - options.days * 86_400_000);
@@ -96,6 +103,7 @@ export async function seedEvents(client: pg.Client, options: SeedOptions): Promi
     if (to < from) continue;
     await client.query(DAY_SQL, [from, to, start.getTime() / 1000, secondsPerEvent]);
     await client.query(SESSIONS_SQL, [day, new Date(day.getTime() + 86_400_000)]);
+    await client.query(COUNTS_SQL, [day, new Date(day.getTime() + 86_400_000)]);
     done += to - from + 1;
     options.onProgress?.(done, options.events);
   }

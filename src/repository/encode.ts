@@ -82,6 +82,9 @@ export interface LoginRow {
 /** One input's stretch in a batch: byte positions and times (ms since the epoch). */
 export interface InputRange { input: string; min: number; max: number; first: number; last: number }
 
+/** Dated events of one kind and server in one UTC hour: what the dashboard's event_counts adds up. */
+export interface HourCount { hour: string; kind: string; server: string; events: number }
+
 export interface EncodedBatch {
   /** COPY text rows (EVENT_COLUMNS) in UTF-8, one per event; undated events have ts \N. */
   rows: Uint8Array;
@@ -93,6 +96,8 @@ export interface EncodedBatch {
   /** Per input, over the dated events. */
   ranges: InputRange[];
   logins: LoginRow[];
+  /** The dated events counted by hour, kind and server (server '' for none). */
+  counts: HourCount[];
 }
 
 // auth_failed: a refused login's session still says who tried.
@@ -106,6 +111,7 @@ export function encodeBatch(events: PgwardenEvent[], sizeHint = events.length * 
   const ranges = new Map<string, InputRange>();
   const logins: LoginRow[] = [];
   let previousDay = '';
+  const counts = new Map<string, HourCount>();
   for (const e of events) {
     const day = utcDay(e.ts);
     rows.write(copyRow(e, day !== null));
@@ -118,6 +124,12 @@ export function encodeBatch(events: PgwardenEvent[], sizeHint = events.length * 
       previousDay = day;
     }
     const time = Date.parse(e.ts!);
+    const hour = Math.floor(time / 3_600_000) * 3_600_000;
+    const server = e.server ?? '';
+    const countKey = `${hour} ${e.kind} ${server}`;
+    const count = counts.get(countKey);
+    if (count) count.events++;
+    else counts.set(countKey, { hour: new Date(hour).toISOString(), kind: e.kind, server, events: 1 });
     const { input, position } = e.source;
     const range = ranges.get(input);
     if (!range) ranges.set(input, { input, min: position, max: position, first: time, last: time });
@@ -134,5 +146,6 @@ export function encodeBatch(events: PgwardenEvent[], sizeHint = events.length * 
       });
     }
   }
-  return { rows: rows.result(), count: events.length, allDated, days: [...days].sort(), ranges: [...ranges.values()], logins };
+  return { rows: rows.result(), count: events.length, allDated, days: [...days].sort(), ranges: [...ranges.values()], logins,
+    counts: [...counts.values()] };
 }

@@ -1,7 +1,7 @@
 // The repository writer: a batch of events in, one transaction: COPY into a temporary staging
 // table, then INSERT ... SELECT ... ON CONFLICT DO NOTHING into the day-partitioned events
 // (deduplicated on the source position), undated events into their own table, and the
-// sessions they open or close. Re-delivering a batch inserts nothing twice.
+// sessions they open or close, and the hourly counts. Re-delivering a batch inserts nothing twice.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
@@ -49,6 +49,25 @@ ON CONFLICT (server, session_id) DO UPDATE SET
   authorized_at = LEAST(s.authorized_at, excluded.authorized_at),
   ended_at = GREATEST(s.ended_at, excluded.ended_at),
   duration_ms = COALESCE(s.duration_ms, excluded.duration_ms)`;
+
+// The dashboard's hourly counts (pgwarden_repo.event_counts), added to in the batch's transaction.
+// In key order, so two writers counting into the same hours lock them in the same order.
+const UPSERT_COUNTS = `ON CONFLICT (hour, kind, server) DO UPDATE SET events = c.events + excluded.events`;
+const COUNTS_SQL = `${SQL_TAG}INSERT INTO pgwarden_repo.event_counts AS c (hour, kind, server, events)
+SELECT * FROM ROWS FROM (pg_catalog.unnest($1::timestamptz[]), pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]),
+  pg_catalog.unnest($4::bigint[])) ORDER BY 1, 2, 3
+${UPSERT_COUNTS}`;
+// A deduplicating insert counts what it inserted, from its RETURNING.
+const INSERT_NEW_SQL = `${SQL_TAG}WITH inserted AS (
+  INSERT INTO pgwarden_repo.events (${COLUMN_LIST})
+  SELECT ${COLUMN_LIST} FROM pg_temp.pgwarden_staging WHERE ts IS NOT NULL ON CONFLICT DO NOTHING
+  RETURNING ts, kind, server
+), counted AS (
+  INSERT INTO pgwarden_repo.event_counts AS c (hour, kind, server, events)
+  SELECT pg_catalog.date_trunc('hour', ts, 'UTC'), kind, COALESCE(server, ''), pg_catalog.count(*) FROM inserted GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+  ${UPSERT_COUNTS}
+)
+SELECT pg_catalog.count(*)::int AS inserted FROM inserted`;
 
 /** Sends COPY text in pieces of about 1 MB, cut after a row. */
 async function copyIn(client: pg.Client, sql: string, text: Uint8Array): Promise<void> {
@@ -137,14 +156,15 @@ export class RepositoryWriter {
       if (fresh) {
         await copyIn(client, `${SQL_TAG}COPY pgwarden_repo.events (${COLUMN_LIST}) FROM STDIN`, batch.rows);
         inserted = batch.count;
+        const c = batch.counts;
+        await client.query(COUNTS_SQL, [c.map((x) => x.hour), c.map((x) => x.kind), c.map((x) => x.server), c.map((x) => x.events)]);
       } else {
         await copyIn(client, `${SQL_TAG}COPY pg_temp.pgwarden_staging (${COLUMN_LIST}) FROM STDIN`, batch.rows);
-        const datedResult = await client.query(`${SQL_TAG}INSERT INTO pgwarden_repo.events (${COLUMN_LIST})
-          SELECT ${COLUMN_LIST} FROM pg_temp.pgwarden_staging WHERE ts IS NOT NULL ON CONFLICT DO NOTHING`);
+        const datedResult = await client.query<{ inserted: number }>(INSERT_NEW_SQL);
         const undatedResult = await client.query(`${SQL_TAG}INSERT INTO pgwarden_repo.undated_events (${COLUMN_LIST})
           SELECT ${COLUMN_LIST} FROM pg_temp.pgwarden_staging WHERE ts IS NULL ON CONFLICT DO NOTHING`);
         undated = undatedResult.rowCount ?? 0;
-        inserted = (datedResult.rowCount ?? 0) + undated;
+        inserted = datedResult.rows[0]!.inserted + undated;
       }
       if (batch.logins.length > 0) await client.query(SESSIONS_SQL, [JSON.stringify(batch.logins)]);
       await client.query('COMMIT');

@@ -80,14 +80,23 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
+  /** The writer keeps the dashboard's hourly counts: copied batches and deduplicated ones add up to the stored events. */
+  async function assertHourlyCounts(): Promise<void> {
+    const counted = await repoQuery(`SELECT c.hour, c.kind, c.server, c.events::int AS counted, e.n AS stored
+      FROM pgwarden_repo.event_counts c FULL JOIN (SELECT date_trunc('hour', ts, 'UTC') AS hour, kind, COALESCE(server, '') AS server,
+        count(*)::int AS n FROM pgwarden_repo.events GROUP BY 1, 2, 3) e USING (hour, kind, server)`);
+    assert.ok(counted.length > 0);
+    for (const row of counted) assert.equal(row.counted, row.stored, `${row.kind} of ${row.server} at ${row.hour}`);
+  }
+
   it('migrate creates the schema and roles, and quiets pgAudit for the writer login', async () => {
     const migrate = await runCli(['repo', 'migrate', '--repo', cluster.url('repo'), '--writer-login', 'ingester']);
     assert.equal(migrate.code, 0, migrate.stderr);
-    assert.match(migrate.stdout, /applied 0001-events-sessions, 0002-partition-race, 0003-dashboard/);
+    assert.match(migrate.stdout, /applied 0001-events-sessions, 0002-partition-race, 0003-dashboard, 0004-writer-counts/);
     assert.match(migrate.stdout, /pgaudit\.log = 'none' set for pgwarden_repo_writer and ingester/);
     await cluster.query('GRANT pgwarden_repo_reader TO ingester');
     const again = await runCli(['repo', 'migrate', '--repo', cluster.url('repo')]);
-    assert.match(again.stdout, /up to date \(version 3\)/);
+    assert.match(again.stdout, /up to date \(version 4\)/);
     const settings = await cluster.query<{ rolname: string; setconfig: string[] }>(
       `SELECT r.rolname, s.setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole ORDER BY 1`);
     assert.deepEqual(settings.rows.map((r) => [r.rolname, r.setconfig]), [['ingester', ['pgaudit.log=none']], ['pgwarden_repo_writer', ['pgaudit.log=none']]]);
@@ -106,6 +115,7 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     assert.match(second.stderr, new RegExp(`inserted 0, duplicates ${total},`));
     const [{ count: after }] = await repoQuery('SELECT count(*)::int AS count FROM pgwarden_repo.events');
     assert.equal(after, total);
+    await assertHourlyCounts();
   });
 
   it('stores parameters with commas, quotes, tabs, backslashes and NULL exactly', async () => {
@@ -198,6 +208,7 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     assert.deepEqual(rows, [{ n: 2000, d: 2000 }]);
     const [one] = await repoQuery(`SELECT parameters FROM pgwarden_repo.events WHERE source_input = 'race-test' AND source_position = 500`);
     assert.deepEqual(one.parameters, ['p\t5', null]);
+    await assertHourlyCounts();
   });
 
   it('writers starting together on an empty database migrate it once and add the same new days without colliding', async () => {
@@ -233,7 +244,7 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     await cluster.createDatabase('autocreated');
     const result = await runCli(['ingest', logCopy, '--repo', cluster.url('autocreated'), '--server', 'pg15', '--prefix', PREFIX]);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stderr, /^note: created the pgwarden repository in postgres:\/\/.*\/autocreated \(schema version 3: 0001-events-sessions, 0002-partition-race, 0003-dashboard\)/m);
+    assert.match(result.stderr, /^note: created the pgwarden repository in postgres:\/\/.*\/autocreated \(schema version 4: 0001-events-sessions, 0002-partition-race, 0003-dashboard, 0004-writer-counts\)/m);
     const again = await runCli(['ingest', logCopy, '--repo', cluster.url('autocreated'), '--server', 'pg15', '--prefix', PREFIX]);
     assert.doesNotMatch(again.stderr, /note: created/);
   });
