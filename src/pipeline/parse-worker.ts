@@ -3,9 +3,9 @@
 // thread for an input too small to be worth a thread.
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { ByteWriter } from '../core/byte-writer.ts';
-import { eventJson, type EventKind, type ParseError, type PgwardenEvent } from '../core/event.ts';
+import { writeEventJson, type EventKind, type ParseError } from '../core/event.ts';
 import { createParser, type LogFormat, type TextStart } from '../logs/index.ts';
-import { encodeBatch, type EncodedBatch } from '../repository/encode.ts';
+import { BatchEncoder, type EncodedBatch } from '../repository/encode.ts';
 
 /** What a piece becomes: JSON lines, COPY rows for the repository, or only counts. */
 export type PieceOutput = 'ndjson' | 'copy' | 'count';
@@ -33,21 +33,24 @@ export interface ParsedPiece {
 export function parsePiece(job: PieceJob): ParsedPiece {
   const kinds: Partial<Record<EventKind, number>> = {};
   const errors: ParseError[] = [];
-  const output = new ByteWriter(job.output === 'ndjson' ? job.bytes.length * 6 : 0);
-  const kept: PgwardenEvent[] = [];
+  const output = new ByteWriter(job.output === 'ndjson' ? job.bytes.length * 5 : 0);
+  const encoder = job.output === 'copy' ? new BatchEncoder(job.bytes.length * 3) : null;
   let events = 0;
   const parser = createParser({ format: job.format, prefix: job.prefix ?? undefined, server: job.server, input: job.input, start: job.start }, {
     event(event) {
       events++;
       kinds[event.kind] = (kinds[event.kind] ?? 0) + 1;
-      if (job.output === 'ndjson') output.write(eventJson(event) + '\n');
-      else if (job.output === 'copy') kept.push(event);
+      if (job.output === 'ndjson') {
+        writeEventJson(output, event);
+        output.byte(10);
+      }
+      else encoder?.add(event);
     },
     error: (error) => errors.push(error),
   });
   parser.write(job.bytes);
   parser.end();
-  const batch = job.output === 'copy' ? encodeBatch(kept, job.bytes.length * 3) : null;
+  const batch = encoder?.finish() ?? null;
   return { ndjson: output.result(), batch, events, kinds, errors };
 }
 

@@ -3,7 +3,7 @@
 // the days they fall on (partitions), each input's position and time range (to tell a new
 // stretch of a log from one that may already be stored), and the sessions they open or close.
 // Pure: no I/O, so that it can run on a worker thread.
-import { ByteWriter } from '../core/byte-writer.ts';
+import { ByteWriter, utf8Char } from '../core/byte-writer.ts';
 import type { PgwardenEvent } from '../core/event.ts';
 
 /** Column order of the staging table and of every COPY row. */
@@ -16,26 +16,103 @@ export const EVENT_COLUMNS = [
 ] as const;
 export const COLUMN_LIST = EVENT_COLUMNS.join(', ');
 
-const SPECIAL = /[\\\n\r\t\0]/;
-const SPECIAL_ALL = /[\\\n\r\t\0]/g;
-const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\0': '\uFFFD' };
+// COPY text format: a tab between columns, \N for NULL, and a backslash before \, newline, CR and
+// TAB in a value. PostgreSQL text cannot hold NUL, which becomes U+FFFD (as a lone surrogate does
+// in UTF-8). Values are written straight into the batch's bytes (see ByteWriter).
+const NULL_FIELD = Buffer.from('\\N');
 
-/** A value in COPY text format; PostgreSQL text cannot hold NUL, which becomes U+FFFD. */
-function copyText(value: string | null | undefined): string {
-  if (value === null || value === undefined) return '\\N';
-  return SPECIAL.test(value) ? value.replace(SPECIAL_ALL, (c) => ESCAPES[c]!) : value;
+function copyText(w: ByteWriter, value: string | null | undefined): void {
+  if (value === null || value === undefined) {
+    w.constant(NULL_FIELD);
+    return;
+  }
+  const n = value.length;
+  const b = w.room(n * 3);
+  let p = w.length;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 32 && c < 128) {
+      if (c === 92) {
+        b[p++] = 92;
+        b[p++] = 92;
+      } else b[p++] = c;
+    } else if (c < 32) {
+      p = controlChar(b, p, c);
+    } else {
+      const before = p;
+      p = utf8Char(b, p, value, i, c);
+      if (p - before === 4) i++;
+    }
+  }
+  w.length = p;
 }
 
-function copyNumber(value: number | null | undefined): string {
-  return value === null || value === undefined || !Number.isFinite(value) ? '\\N' : String(value);
+/** A control character in COPY text: \n, \r and \t escaped, NUL as U+FFFD, the others as they are. */
+function controlChar(b: Uint8Array, p: number, c: number): number {
+  if (c === 10 || c === 13 || c === 9) {
+    b[p] = 92;
+    b[p + 1] = c === 10 ? 110 : c === 13 ? 114 : 116;
+    return p + 2;
+  }
+  if (c === 0) {
+    b[p] = 0xef;
+    b[p + 1] = 0xbf;
+    b[p + 2] = 0xbd;
+    return p + 3;
+  }
+  b[p] = c;
+  return p + 1;
 }
 
-function arrayLiteral(values: (string | null)[]): string {
-  return '{' + values.map((v) => (v === null ? 'NULL' : '"' + v.replace(/[\\"]/g, (c) => '\\' + c) + '"')).join(',') + '}';
+/**
+ * A text[] value in COPY text: the array literal {"a","b",NULL}, where an element's \ and " take
+ * a backslash, written as COPY text (so each of those backslashes is doubled again).
+ */
+function copyArray(w: ByteWriter, values: (string | null)[]): void {
+  w.byte(123);
+  for (let k = 0; k < values.length; k++) {
+    if (k > 0) w.byte(44);
+    const value = values[k]!;
+    if (value === null) {
+      w.text('NULL');
+      continue;
+    }
+    const n = value.length;
+    const b = w.room(n * 4 + 2);
+    let p = w.length;
+    b[p++] = 34;
+    for (let i = 0; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 32 && c < 128) {
+        if (c === 92) {
+          b[p] = 92; b[p + 1] = 92; b[p + 2] = 92; b[p + 3] = 92;
+          p += 4;
+        } else if (c === 34) {
+          b[p] = 92; b[p + 1] = 92; b[p + 2] = 34;
+          p += 3;
+        } else b[p++] = c;
+      } else if (c < 32) {
+        p = controlChar(b, p, c);
+      } else {
+        const before = p;
+        p = utf8Char(b, p, value, i, c);
+        if (p - before === 4) i++;
+      }
+    }
+    b[p++] = 34;
+    w.length = p;
+  }
+  w.byte(125);
 }
 
-function jsonValue(value: object | null): string {
-  return value === null ? '\\N' : copyText(JSON.stringify(value));
+function copyNumber(w: ByteWriter, value: number | null | undefined): void {
+  if (value === null || value === undefined || !Number.isFinite(value)) w.constant(NULL_FIELD);
+  else w.number(value);
+}
+
+function copyJson(w: ByteWriter, value: object | null): void {
+  if (value === null) w.constant(NULL_FIELD);
+  else copyText(w, JSON.stringify(value));
 }
 
 const UTC_ISO = /^\d{4}-\d\d-\d\dT[^+]*(?:Z|\+00:?00)$/;
@@ -48,29 +125,58 @@ export function utcDay(ts: string | null): string | null {
   return Number.isNaN(time) ? null : new Date(time).toISOString().slice(0, 10);
 }
 
-const T = '\t';
+const TAB = 9;
+const NO_AUDIT = Buffer.from('\\N\t'.repeat(11));
 
 /**
- * One COPY text row for an event (tab-separated, newline-terminated). `dated`: whether ts can
- * be read (utcDay); an unreadable one is stored as null (undated) rather than failing the batch.
+ * Appends one COPY text row for an event (tab-separated, newline-terminated). `dated`: whether
+ * ts can be read (utcDay); an unreadable one is stored as null (undated) rather than failing the batch.
  */
-export function copyRow(e: PgwardenEvent, dated = utcDay(e.ts) !== null): string {
+export function writeCopyRow(w: ByteWriter, e: PgwardenEvent, dated = utcDay(e.ts) !== null): void {
+  copyText(w, dated ? e.ts : null); w.byte(TAB);
+  copyText(w, e.kind); w.byte(TAB);
+  copyText(w, e.server); w.byte(TAB);
+  copyNumber(w, e.pid); w.byte(TAB);
+  copyText(w, e.session_id); w.byte(TAB);
+  copyNumber(w, e.session_line); w.byte(TAB);
+  copyText(w, e.user); w.byte(TAB);
+  copyText(w, e.database); w.byte(TAB);
+  copyText(w, e.application); w.byte(TAB);
+  copyText(w, e.client_addr); w.byte(TAB);
+  copyNumber(w, e.client_port); w.byte(TAB);
+  copyText(w, e.severity); w.byte(TAB);
+  copyText(w, e.sqlstate); w.byte(TAB);
+  copyText(w, e.message); w.byte(TAB);
+  copyText(w, e.detail); w.byte(TAB);
+  copyText(w, e.hint); w.byte(TAB);
+  copyText(w, e.context); w.byte(TAB);
+  copyText(w, e.query); w.byte(TAB);
+  copyText(w, e.backend_type); w.byte(TAB);
+  copyNumber(w, e.duration_ms); w.byte(TAB);
   const a = e.audit;
-  let row = (dated ? copyText(e.ts) : '\\N') + T + copyText(e.kind) + T + copyText(e.server) + T + copyNumber(e.pid) + T +
-    copyText(e.session_id) + T + copyNumber(e.session_line) + T + copyText(e.user) + T + copyText(e.database) + T +
-    copyText(e.application) + T + copyText(e.client_addr) + T + copyNumber(e.client_port) + T + copyText(e.severity) + T +
-    copyText(e.sqlstate) + T + copyText(e.message) + T + copyText(e.detail) + T + copyText(e.hint) + T + copyText(e.context) + T +
-    copyText(e.query) + T + copyText(e.backend_type) + T + copyNumber(e.duration_ms) + T;
-  if (a === null) row += '\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t';
+  if (a === null) w.constant(NO_AUDIT);
   else {
-    row += copyText(a.type) + T + copyNumber(a.statement_id) + T + copyNumber(a.substatement_id) + T + copyText(a.class) + T +
-      copyText(a.command) + T + copyText(a.object_type) + T + copyText(a.object_name) + T + copyText(a.statement) + T +
-      (a.parameters ? copyText(arrayLiteral(a.parameters)) : '\\N') + T + copyText(a.statement_logged) + T + copyNumber(a.rows) + T;
+    copyText(w, a.type); w.byte(TAB);
+    copyNumber(w, a.statement_id); w.byte(TAB);
+    copyNumber(w, a.substatement_id); w.byte(TAB);
+    copyText(w, a.class); w.byte(TAB);
+    copyText(w, a.command); w.byte(TAB);
+    copyText(w, a.object_type); w.byte(TAB);
+    copyText(w, a.object_name); w.byte(TAB);
+    copyText(w, a.statement); w.byte(TAB);
+    if (a.parameters === null) w.constant(NULL_FIELD);
+    else copyArray(w, a.parameters);
+    w.byte(TAB);
+    copyText(w, a.statement_logged); w.byte(TAB);
+    copyNumber(w, a.rows); w.byte(TAB);
   }
-  return row + jsonValue(e.guard) + T + jsonValue(e.ddl) + T + jsonValue(e.tamper) + T +
-    copyText(e.source.input) + T + copyNumber(e.source.position) + T + copyNumber(e.source.line) + '\n';
+  copyJson(w, e.guard); w.byte(TAB);
+  copyJson(w, e.ddl); w.byte(TAB);
+  copyJson(w, e.tamper); w.byte(TAB);
+  copyText(w, e.source.input); w.byte(TAB);
+  copyNumber(w, e.source.position); w.byte(TAB);
+  copyNumber(w, e.source.line); w.byte(10);
 }
-
 
 /** What the sessions table learns from a connection event (see SESSIONS_SQL in writer.ts). */
 export interface LoginRow {
@@ -103,49 +209,135 @@ export interface EncodedBatch {
 // auth_failed: a refused login's session still says who tried.
 const SESSION_KINDS = new Set(['connection_received', 'connection_authorized', 'auth_failed', 'disconnection']);
 
-/** `sizeHint`: the expected bytes of COPY text (it grows as needed). */
-export function encodeBatch(events: PgwardenEvent[], sizeHint = events.length * 512): EncodedBatch {
-  const rows = new ByteWriter(sizeHint);
-  let allDated = true;
-  const days = new Set<string>();
-  const ranges = new Map<string, InputRange>();
-  const logins: LoginRow[] = [];
-  let previousDay = '';
-  const counts = new Map<string, HourCount>();
-  for (const e of events) {
-    const day = utcDay(e.ts);
-    rows.write(copyRow(e, day !== null));
-    if (day === null) {
-      allDated = false;
-      continue;
+/** A time read from an event's ts (see TimeReader). */
+interface ReadTime { ms: number; hour: number; day: string }
+
+/**
+ * Reads event times (ms since the epoch, UTC hour and day) fast for a run of events in the same
+ * hour: ts as pgwarden's parsers write it ("2026-11-22T08:15:30.123+00:00", whole-hour offsets)
+ * costs a few digit reads once its hour is known; any other text goes through Date.parse.
+ */
+class TimeReader {
+  // The hour last read: ts's first 13 characters and its offset (never a real ts at first).
+  private hourPrefix = '\u0000';
+  private hourZone = '';
+  private hourStart = 0;
+  private hourDay = '';
+  private readonly result: ReadTime = { ms: 0, hour: 0, day: '' };
+
+  /** The time of ts (the same object each call), or null when ts is not a time. */
+  read(ts: string): ReadTime | null {
+    const r = this.result;
+    if (ts.length === 29 && ts.charCodeAt(13) === 58 && ts.charCodeAt(16) === 58 && ts.charCodeAt(19) === 46 && ts.endsWith(':00')) {
+      const minutes = digits(ts, 14, 2);
+      const seconds = digits(ts, 17, 2);
+      const millis = digits(ts, 20, 3);
+      if (minutes >= 0 && minutes < 60 && seconds >= 0 && seconds < 60 && millis >= 0) {
+        if (!(ts.startsWith(this.hourPrefix) && ts.endsWith(this.hourZone))) {
+          const start = Date.parse(ts.slice(0, 13) + ':00:00.000' + ts.slice(23));
+          if (Number.isNaN(start)) return null;
+          this.hourPrefix = ts.slice(0, 13);
+          this.hourZone = ts.slice(23);
+          this.hourStart = start;
+          this.hourDay = new Date(start).toISOString().slice(0, 10);
+        }
+        r.ms = this.hourStart + minutes * 60_000 + seconds * 1000 + millis;
+        r.hour = this.hourStart;
+        r.day = this.hourDay;
+        return r;
+      }
     }
-    if (day !== previousDay) {
-      days.add(day);
-      previousDay = day;
+    const ms = Date.parse(ts);
+    if (Number.isNaN(ms)) return null;
+    r.ms = ms;
+    r.hour = Math.floor(ms / 3_600_000) * 3_600_000;
+    r.day = new Date(ms).toISOString().slice(0, 10);
+    return r;
+  }
+}
+
+/** The number in `count` decimal digits at `from`, or -1. */
+function digits(text: string, from: number, count: number): number {
+  let n = 0;
+  for (let i = from; i < from + count; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/**
+ * Encodes a batch event by event (a parsing thread adds each event as it is read, so events do
+ * not pile up for the garbage collector); finish() gives the EncodedBatch.
+ */
+export class BatchEncoder {
+  private readonly rows: ByteWriter;
+  private readonly times = new TimeReader();
+  private count = 0;
+  private allDated = true;
+  private readonly days = new Set<string>();
+  private readonly ranges = new Map<string, InputRange>();
+  private readonly logins: LoginRow[] = [];
+  private readonly counts = new Map<string, HourCount>();
+  // The last range and count touched: the next event is most often of the same input and hour.
+  private range: InputRange | null = null;
+  private hourCount: HourCount | null = null;
+  private hourCountOf = { hour: -1, kind: '', server: '' };
+
+  /** `sizeHint`: the expected bytes of COPY text (it grows as needed). */
+  constructor(sizeHint: number) {
+    this.rows = new ByteWriter(sizeHint);
+  }
+
+  add(e: PgwardenEvent): void {
+    this.count++;
+    // The same test as utcDay, which the writer's other paths use.
+    const time = e.ts === null ? null : this.times.read(e.ts);
+    writeCopyRow(this.rows, e, time !== null);
+    if (time === null) {
+      this.allDated = false;
+      return;
     }
-    const time = Date.parse(e.ts!);
-    const hour = Math.floor(time / 3_600_000) * 3_600_000;
+    this.days.add(time.day);
     const server = e.server ?? '';
-    const countKey = `${hour} ${e.kind} ${server}`;
-    const count = counts.get(countKey);
-    if (count) count.events++;
-    else counts.set(countKey, { hour: new Date(hour).toISOString(), kind: e.kind, server, events: 1 });
+    const of = this.hourCountOf;
+    if (this.hourCount !== null && of.hour === time.hour && of.kind === e.kind && of.server === server) this.hourCount.events++;
+    else {
+      const key = `${time.hour} ${e.kind} ${server}`;
+      let count = this.counts.get(key);
+      if (count) count.events++;
+      else this.counts.set(key, count = { hour: new Date(time.hour).toISOString(), kind: e.kind, server, events: 1 });
+      this.hourCount = count;
+      this.hourCountOf = { hour: time.hour, kind: e.kind, server };
+    }
     const { input, position } = e.source;
-    const range = ranges.get(input);
-    if (!range) ranges.set(input, { input, min: position, max: position, first: time, last: time });
+    let range = this.range !== null && this.range.input === input ? this.range : this.ranges.get(input);
+    if (!range) this.ranges.set(input, range = { input, min: position, max: position, first: time.ms, last: time.ms });
     else {
       if (position < range.min) range.min = position;
       if (position > range.max) range.max = position;
-      if (time < range.first) range.first = time;
-      if (time > range.last) range.last = time;
+      if (time.ms < range.first) range.first = time.ms;
+      if (time.ms > range.last) range.last = time.ms;
     }
+    this.range = range;
     if (e.session_id !== null && SESSION_KINDS.has(e.kind)) {
-      logins.push({
+      this.logins.push({
         kind: e.kind, ts: e.ts, server: e.server, session_id: e.session_id, pid: e.pid, user_name: e.user, database_name: e.database,
         application: e.application, client_addr: e.client_addr, client_port: e.client_port, duration_ms: e.duration_ms,
       });
     }
   }
-  return { rows: rows.result(), count: events.length, allDated, days: [...days].sort(), ranges: [...ranges.values()], logins,
-    counts: [...counts.values()] };
+
+  finish(): EncodedBatch {
+    return { rows: this.rows.result(), count: this.count, allDated: this.allDated, days: [...this.days].sort(), ranges: [...this.ranges.values()],
+      logins: this.logins, counts: [...this.counts.values()] };
+  }
+}
+
+/** A batch of events at once (the writer's write()). */
+export function encodeBatch(events: readonly PgwardenEvent[]): EncodedBatch {
+  const encoder = new BatchEncoder(events.length * 512);
+  for (const event of events) encoder.add(event);
+  return encoder.finish();
 }

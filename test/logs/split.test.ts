@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { eventJson, newEvent, type PgwardenEvent } from '../../src/core/event.ts';
+import { ByteWriter } from '../../src/core/byte-writer.ts';
+import { eventLines, newEvent, writeEventJson, type PgwardenEvent } from '../../src/core/event.ts';
 import { parseText, RecordSplitter, type LogFormat } from '../../src/logs/index.ts';
 import { parseInPieces, ParsePool } from '../../src/pipeline/index.ts';
 
@@ -84,7 +85,7 @@ describe('parsing in pieces', () => {
     const big = generate(30_000).stderr; // > 2 MiB: several pieces
     assert.ok(Buffer.byteLength(big) > 2 * 1024 * 1024 + 1);
     const whole = sequential(big, 'stderr');
-    const expected = whole.events.map((e) => eventJson(e) + '\n').join('');
+    const expected = Buffer.from(eventLines(whole.events)).toString();
     const pool = new ParsePool(2);
     try {
       const chunks = Readable.from([Buffer.from(big)]).iterator() as AsyncIterable<Buffer>;
@@ -107,8 +108,8 @@ describe('parsing in pieces', () => {
   });
 });
 
-describe('eventJson', () => {
-  it('writes exactly what JSON.stringify writes', () => {
+describe('writeEventJson', () => {
+  it('writes exactly the UTF-8 of what JSON.stringify writes', () => {
     const all = (['stderr', 'csvlog', 'jsonlog'] as const).flatMap((f) => sequential(generate(200)[f], f).events);
     const odd = ['', '"', '\\', '\u0000\u001f\u007f', '\ud800 lone', 'pair \ud83d\ude00', 'tab\tnew\nline\r', '</script>', 'é✓'];
     for (const text of odd) {
@@ -121,6 +122,15 @@ describe('eventJson', () => {
           statement: text, parameters: [text, null, ''], statement_logged: 'yes', rows: null } });
       all.push({ ...newEvent('tamper', 's', { input: 'tamper:s/d', position: 3, line: null }), tamper: { findings: [{ object: text, state: 'MISSING', expected: 'x', actual: '' }], resolved: false } });
     }
-    for (const event of all) assert.equal(eventJson(event), JSON.stringify(event));
+    // Numbers of every size and sign, as String() writes them.
+    for (const n of [0, 7, 10, 99, 100, 12345678901234, Number.MAX_SAFE_INTEGER, 2 ** 60, -1, -0, 1.5, 1e21, 123.456e-10]) {
+      all.push({ ...newEvent('disconnection', 'n', { input: 'n', position: Math.abs(Math.trunc(n)) || 0, line: 1 }), duration_ms: n, pid: n });
+    }
+    for (const event of all) {
+      const w = new ByteWriter(16);
+      writeEventJson(w, event);
+      assert.equal(Buffer.from(w.result()).toString('hex'), Buffer.from(JSON.stringify(event)).toString('hex'), JSON.stringify(event));
+    }
+    assert.equal(Buffer.from(eventLines(all)).toString(), all.map((e) => JSON.stringify(e) + '\n').join(''));
   });
 });

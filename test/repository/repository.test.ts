@@ -125,6 +125,24 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     assert.equal(rows[0].class, 'WRITE');
   });
 
+  it('stores any text exactly: escapes, control characters, non-ASCII, emoji; NUL and lone surrogates as U+FFFD', async () => {
+    const odd = ['back\\slash \\N', 'tab\there', 'new\nline\r\n', 'quote " and {braces}, commas', 'bell\u0007', 'é✓ 中文 😀', 'nul\u0000', 'lone \ud800 half', '', 'NULL'];
+    const events = odd.map((text, i) => ({
+      ...newEvent('audit', 'odd', { input: 'odd-text', position: i, line: i + 1 }), ts: new Date().toISOString(), message: text, user: text,
+      audit: { type: 'SESSION' as const, statement_id: i, substatement_id: 1, class: 'READ', command: 'SELECT', object_type: null, object_name: text,
+        statement: text, parameters: [text, null, text], statement_logged: 'yes' as const, rows: null },
+    }));
+    const writer = new RepositoryWriter({ url: cluster.url('repo'), label: 'odd' });
+    try {
+      await writer.write(events);
+    } finally {
+      await writer.close();
+    }
+    const rows = await repoQuery(`SELECT message, user_name, object_name, statement, parameters FROM pgwarden_repo.events WHERE source_input = 'odd-text' ORDER BY source_position`);
+    const stored = (text: string) => text.replace(/\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+    assert.deepEqual(rows, odd.map((text) => ({ message: stored(text), user_name: stored(text), object_name: stored(text), statement: stored(text), parameters: [stored(text), null, stored(text)] })));
+  });
+
   it('links every audit statement of a session to its login', async () => {
     const audit = await runCli(['report', 'audit', '--repo', repoUrl, '--user', 'app user', '--format', 'json'], env);
     assert.equal(audit.code, 0, audit.stderr);

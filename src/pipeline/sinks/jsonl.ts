@@ -5,17 +5,11 @@ import { closeSync, openSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { JsonlSinkConfig } from '../../core/config.ts';
 import { PgwardenError } from '../../core/errors.ts';
-import { eventJson, type PgwardenEvent } from '../../core/event.ts';
+import { eventLines } from '../../core/event.ts';
 import { compileMatch } from '../match.ts';
 import type { Pending, Sink } from '../types.ts';
 
-export function jsonLines(events: PgwardenEvent[]): string {
-  let text = '';
-  for (const event of events) text += eventJson(event) + '\n';
-  return text;
-}
-
-function writeStdout(text: string): Promise<void> {
+function writeStdout(text: Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
     process.stdout.write(text, (error) => (error ? reject(error) : resolve()));
   });
@@ -68,11 +62,11 @@ export function createJsonlSink(name: string, config: JsonlSinkConfig): Sink {
     inputs: config.inputs,
     accepts: (event) => accepts(event),
     async deliver(pending: Pending): Promise<void> {
-      const text = jsonLines(pending.events);
+      const text = eventLines(pending.events);
       if (config.path === '-') return writeStdout(text);
       const fh = await file();
       try {
-        await fh.appendFile(text, 'utf8');
+        await fh.appendFile(text);
         if (config.fsync) await fh.datasync();
       } catch (error) {
         // reopen next time (the disk may come back, the file may have been moved away)
