@@ -163,52 +163,61 @@ function timed(command: string, argv: string[]): Promise<{ seconds: number; stde
   });
 }
 
-// Run as a script (not when bench/ingest.ts imports the generator).
+/**
+ * Times `pgwarden parse` on each generated file (JSON lines with the default threads and with
+ * one, and `--count` on stderr) and pgBadger on the stderr file, printing MB/s, events/s and the
+ * ratios. Also run by bench/ingest.ts, so that one run gives the issue's whole set of figures.
+ */
+export async function measureParsing(dir: string, files: Record<'stderr' | 'csvlog' | 'jsonlog', string>): Promise<void> {
+  const jobs = Math.min(os.availableParallelism(), 4);
+  const rate = (mb: number, seconds: number) => mb / seconds;
+  const parseRun = async (format: 'stderr' | 'csvlog' | 'jsonlog', extra: string[]) => {
+    const mb = statSync(files[format]).size / 1e6;
+    const run = await timed(process.execPath, [BIN, 'parse', files[format], '--format', format, ...(format === 'stderr' ? ['--prefix', PREFIX] : []), ...extra]);
+    if (run.code !== 0) throw new Error(`pgwarden parse failed: ${run.stderr}`);
+    const events = Number(/(\d+) events/.exec(run.stderr)?.[1] ?? 0);
+    const errors = Number(/(\d+) parse errors?/.exec(run.stderr)?.[1] ?? -1);
+    if (errors !== 0) throw new Error(`pgwarden parse reported ${errors} parse errors on the generated ${format} log: ${run.stderr}`);
+    const what = `pgwarden parse ${format.padEnd(7)} ${extra.join(' ').padEnd(18)}`;
+    console.log(`${what} ${mb.toFixed(0)} MB in ${run.seconds.toFixed(2)} s: ${rate(mb, run.seconds).toFixed(1)} MB/s, ${Math.round(events / run.seconds)} events/s (${events} events)`);
+    return rate(mb, run.seconds);
+  };
+  console.log(`${os.cpus().length} CPUs; pgwarden parse uses ${jobs} parsing threads by default (--jobs)`);
+  const ours: Record<string, number> = {};
+  for (const format of ['stderr', 'csvlog', 'jsonlog'] as const) {
+    ours[format] = await parseRun(format, []);
+    await parseRun(format, ['--jobs', '1']);
+  }
+  ours.count = await parseRun('stderr', ['--count']);
+  ours.count1 = await parseRun('stderr', ['--count', '--jobs', '1']);
+  const hasPgbadger = spawnSync('pgbadger', ['--version']).status === 0;
+  if (!hasPgbadger) {
+    console.log('pgbadger is not installed (apt-get install pgbadger): no ratio');
+    return;
+  }
+  const mb = statSync(files.stderr).size / 1e6;
+  const peer: Record<number, number> = {};
+  for (const j of [...new Set([1, jobs])]) {
+    const out = path.join(dir, `pgbadger-${j}.txt`);
+    const run = await timed('pgbadger', ['-q', '-j', String(j), '-f', 'stderr', '--prefix', PREFIX, '-o', out, files.stderr]);
+    if (run.code !== 0) throw new Error(`pgbadger failed: ${run.stderr}`);
+    peer[j] = rate(mb, run.seconds);
+    console.log(`pgbadger -j ${j} (text report)          ${mb.toFixed(0)} MB in ${run.seconds.toFixed(2)} s: ${peer[j]!.toFixed(1)} MB/s`);
+  }
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}×`;
+  const verdict = (a: number) => (a / peer[1]! >= 20 ? 'met' : 'NOT met');
+  console.log('ratios on the same stderr file (target ≥ 20× pgbadger):');
+  console.log(`  parse → JSON lines, ${jobs} threads / pgbadger -j 1: ${ratio(ours.stderr!, peer[1]!)} (${verdict(ours.stderr!)}); / pgbadger -j ${jobs}: ${ratio(ours.stderr!, peer[jobs]!)}`);
+  console.log(`  parse --count (parse and summarise, as pgbadger does), ${jobs} threads / pgbadger -j 1: ${ratio(ours.count!, peer[1]!)} (${verdict(ours.count!)}); / pgbadger -j ${jobs}: ${ratio(ours.count!, peer[jobs]!)}`);
+  console.log(`  parse --count, 1 thread / pgbadger -j 1: ${ratio(ours.count1!, peer[1]!)}`);
+}
+
+// Run as a script (not when bench/ingest.ts imports it).
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pgwarden-bench-parse-'));
-  const jobs = Math.min(os.availableParallelism(), 4);
   try {
     console.log(`generating ≥ ${targetMb} MB of pgAudit traffic per format in ${dir} …`);
-    const files = await generate(dir);
-    const rate = (mb: number, seconds: number) => mb / seconds;
-    const parseRun = async (format: 'stderr' | 'csvlog' | 'jsonlog', extra: string[]) => {
-      const mb = statSync(files[format]).size / 1e6;
-      const run = await timed(process.execPath, [BIN, 'parse', files[format], '--format', format, ...(format === 'stderr' ? ['--prefix', PREFIX] : []), ...extra]);
-      if (run.code !== 0) throw new Error(`pgwarden parse failed: ${run.stderr}`);
-      const events = Number(/(\d+) events/.exec(run.stderr)?.[1] ?? 0);
-      const errors = Number(/(\d+) parse errors?/.exec(run.stderr)?.[1] ?? -1);
-      if (errors !== 0) throw new Error(`pgwarden parse reported ${errors} parse errors on the generated ${format} log: ${run.stderr}`);
-      const what = `pgwarden parse ${format.padEnd(7)} ${extra.join(' ').padEnd(18)}`;
-      console.log(`${what} ${mb.toFixed(0)} MB in ${run.seconds.toFixed(2)} s: ${rate(mb, run.seconds).toFixed(1)} MB/s, ${Math.round(events / run.seconds)} events/s (${events} events)`);
-      return rate(mb, run.seconds);
-    };
-    console.log(`${os.cpus().length} CPUs; pgwarden parse uses ${jobs} parsing threads by default (--jobs)`);
-    const ours: Record<string, number> = {};
-    for (const format of ['stderr', 'csvlog', 'jsonlog'] as const) {
-      ours[format] = await parseRun(format, []);
-      await parseRun(format, ['--jobs', '1']);
-    }
-    ours.count = await parseRun('stderr', ['--count']);
-    ours.count1 = await parseRun('stderr', ['--count', '--jobs', '1']);
-    const hasPgbadger = spawnSync('pgbadger', ['--version']).status === 0;
-    if (!hasPgbadger) {
-      console.log('pgbadger is not installed (apt-get install pgbadger): no ratio');
-    } else {
-      const mb = statSync(files.stderr).size / 1e6;
-      const peer: Record<number, number> = {};
-      for (const j of [...new Set([1, jobs])]) {
-        const out = path.join(dir, `pgbadger-${j}.txt`);
-        const run = await timed('pgbadger', ['-q', '-j', String(j), '-f', 'stderr', '--prefix', PREFIX, '-o', out, files.stderr]);
-        if (run.code !== 0) throw new Error(`pgbadger failed: ${run.stderr}`);
-        peer[j] = rate(mb, run.seconds);
-        console.log(`pgbadger -j ${j} (text report)          ${mb.toFixed(0)} MB in ${run.seconds.toFixed(2)} s: ${peer[j]!.toFixed(1)} MB/s`);
-      }
-      const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}×`;
-      console.log('ratios on the same stderr file (target ≥ 20× pgbadger):');
-      console.log(`  parse → JSON lines, ${jobs} threads / pgbadger -j 1: ${ratio(ours.stderr!, peer[1]!)}; / pgbadger -j ${jobs}: ${ratio(ours.stderr!, peer[jobs]!)}`);
-      console.log(`  parse --count, ${jobs} threads / pgbadger -j 1: ${ratio(ours.count!, peer[1]!)}; / pgbadger -j ${jobs}: ${ratio(ours.count!, peer[jobs]!)}`);
-      console.log(`  parse --count, 1 thread / pgbadger -j 1: ${ratio(ours.count1!, peer[1]!)}`);
-    }
+    await measureParsing(dir, await generate(dir));
   } finally {
     if (args.includes('--keep')) console.log(`kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });

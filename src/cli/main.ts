@@ -4,20 +4,40 @@
 import { Command, CommanderError } from 'commander';
 import { PgwardenError } from '../core/errors.ts';
 import { PGWARDEN_VERSION } from '../core/version.ts';
-import { registerAlertsCommands } from './alerts.ts';
-import { registerCollectCommand } from './collect.ts';
-import { registerDdlCommands } from './ddl.ts';
-import { registerDemoCommand } from './demo.ts';
-import { registerGuardCommands } from './guard.ts';
-import { registerInstallCommands } from './install.ts';
-import { registerParseCommand } from './parse.ts';
-import { registerPgauditCommands } from './pgaudit.ts';
-import { registerMonitorCommands } from './monitor.ts';
-import { registerReportCommands } from './report.ts';
-import { registerRepositoryCommands } from './repository.ts';
-import { registerServeCommands } from './serve.ts';
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+// Each command group's module is loaded only when one of its commands runs, or all of them for
+// the help and for a name that is not a command: loading them all (the database driver, zod,
+// fastify, nodemailer, …) took half a second of every run, `pgwarden parse` and `pgwarden check`
+// included. In the order of the help.
+const GROUPS: { commands: string[]; load: () => Promise<Register> }[] = [
+  { commands: ['demo'], load: async () => (await import('./demo.ts')).registerDemoCommand },
+  { commands: ['install', 'uninstall', 'status'], load: async () => (await import('./install.ts')).registerInstallCommands },
+  { commands: ['guard'], load: async () => (await import('./guard.ts')).registerGuardCommands },
+  { commands: ['ddl'], load: async () => (await import('./ddl.ts')).registerDdlCommands },
+  { commands: ['report'], load: async () => (await import('./report.ts')).registerReportCommands },
+  { commands: ['alerts'], load: async () => (await import('./alerts.ts')).registerAlertsCommands },
+  { commands: ['parse'], load: async () => (await import('./parse.ts')).registerParseCommand },
+  { commands: ['collect'], load: async () => (await import('./collect.ts')).registerCollectCommand },
+  { commands: ['monitor', 'check'], load: async () => (await import('./monitor.ts')).registerMonitorCommands },
+  { commands: ['pgaudit'], load: async () => (await import('./pgaudit.ts')).registerPgauditCommands },
+  { commands: ['repo', 'ingest', 'report'], load: async () => (await import('./repository.ts')).registerRepositoryCommands },
+  { commands: ['serve'], load: async () => (await import('./serve.ts')).registerServeCommands },
+];
+
+/** The command word of argv (after the global --config option), or null for none (help, --version). */
+function commandWord(argv: string[]): string | null {
+  for (let i = 2; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--config') i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return null;
+}
+
+/** The program with the command groups argv needs (all of them without argv). */
+export async function buildProgram(argv?: string[]): Promise<Command> {
   const program = new Command('pgwarden')
     .description('PostgreSQL security auditing and secure monitoring')
     .version(PGWARDEN_VERSION)
@@ -33,18 +53,9 @@ Exit codes: 0 ok, 1 guard test decided deny, 2 usage or bad value, 3 cannot conn
 
 Start with: pgwarden demo. Docs: docs/guard.md, docs/ddl-audit.md, docs/alerts.md, docs/sensors.md,
 docs/config.md, docs/errors.md`);
-  registerDemoCommand(program);
-  registerInstallCommands(program);
-  registerGuardCommands(program);
-  registerDdlCommands(program);
-  registerReportCommands(program);
-  registerAlertsCommands(program);
-  registerParseCommand(program);
-  registerCollectCommand(program);
-  registerMonitorCommands(program);
-  registerPgauditCommands(program);
-  registerRepositoryCommands(program);
-  registerServeCommands(program);
+  const word = argv ? commandWord(argv) : null;
+  const needed = GROUPS.filter((g) => word !== null && g.commands.includes(word));
+  for (const group of needed.length > 0 ? needed : GROUPS) (await group.load())(program);
   // Every subcommand reports usage errors the same way as the top level.
   const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride().showHelpAfterError('(run with --help for usage)');
@@ -52,8 +63,8 @@ docs/config.md, docs/errors.md`);
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {

@@ -2,8 +2,9 @@
 import { Option, type Command } from 'commander';
 import type { EventKind, ParseError } from '../core/event.ts';
 import { LOG_FORMATS, OPAQUE_PREFIX, compilePrefix, type LogFormat } from '../logs/index.ts';
-import { defaultJobs, parseInPieces, ParsePool, type Decided } from '../pipeline/index.ts';
-import { checkReadable, parseErrorLine, parseJobs, readInput } from './common.ts';
+// parallel-parse directly, not the pipeline's index: parse needs none of the sources and sinks.
+import { defaultJobs, parseInPieces, ParsePool, type Decided } from '../pipeline/parallel-parse.ts';
+import { checkReadable, parseErrorLine, parseJobs, readInput } from './input.ts';
 
 interface ParseOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; jobs: number; count?: boolean }
 
@@ -63,7 +64,8 @@ async function parseFiles(files: string[], options: ParseOptions): Promise<strin
         events += piece.events;
         for (const [kind, n] of Object.entries(piece.kinds) as [EventKind, number][]) counts.set(kind, (counts.get(kind) ?? 0) + n);
         piece.errors.forEach(reportError);
-        if (piece.ndjson.length > 0 && !process.stdout.write(piece.ndjson)) await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
+        if (piece.ndjson.length === 0) pool?.recycle(piece);
+        else if (!process.stdout.write(piece.ndjson, () => pool?.recycle(piece))) await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
       }
       if (decided.format === 'stderr' && options.prefix === undefined) {
         notes.push(decided.prefix === OPAQUE_PREFIX

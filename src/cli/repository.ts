@@ -6,13 +6,14 @@ import { withClient as withAnyClient, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import type { EventKind, ParseError } from '../core/event.ts';
 import { OPAQUE_PREFIX, LOG_FORMATS, compilePrefix, type LogFormat } from '../logs/index.ts';
-import { defaultJobs, parseInPieces, ParsePool, type Decided } from '../pipeline/index.ts';
+import { defaultJobs, parseInPieces, ParsePool, type Decided, type ParsedPiece } from '../pipeline/index.ts';
 import {
   RepositoryWriter, repositoryError, auditReport, failedLoginsReport, migrateRepository, parseDuration, prune, repositoryTarget,
   requireRepository, sessionsReport, topReport, type EncodedBatch, type ReportFilter, type WriteResult,
 } from '../repository/index.ts';
 import { parseSince } from '../guard/index.ts';
-import { checkReadable, collect, config, formatOption, parseErrorLine, parseInteger, parseJobs, print, readInput } from './common.ts';
+import { collect, config, formatOption, parseInteger, print } from './common.ts';
+import { checkReadable, parseErrorLine, parseJobs, readInput } from './input.ts';
 import { render, type Column, type Format } from './output.ts';
 
 /** Connects to the repository; a missing privilege says which pgwarden_repo role is needed. */
@@ -192,10 +193,11 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 
     : null;
   bar?.start(Math.ceil(totalBytes / 1e6), 0, { events: 0 });
 
-  const send = async (batch: EncodedBatch) => {
+  const send = async (piece: ParsedPiece, batch: EncodedBatch) => {
     const slot = sent++ % writers.length;
     await slots[slot];
     const writing = writers[slot]!.writeEncoded(batch).then((r) => {
+      pool?.recycle(piece);
       totals.received += r.received;
       totals.inserted += r.inserted;
       totals.duplicates += r.duplicates;
@@ -222,7 +224,7 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 
         refuseUnknownPrefix(decided, file, options.prefix);
         for (const [kind, n] of Object.entries(piece.kinds) as [EventKind, number][]) counts.set(kind, (counts.get(kind) ?? 0) + n);
         piece.errors.forEach(reportError);
-        if (piece.batch && piece.batch.count > 0) await send(piece.batch);
+        if (piece.batch && piece.batch.count > 0) await send(piece, piece.batch);
       }
       refuseUnknownPrefix(decided, file, options.prefix);
     }

@@ -9,8 +9,9 @@ export class ByteWriter {
   /** Bytes written so far: the next one goes to bytes[length]. */
   length = 0;
 
-  constructor(size: number) {
-    this.bytes = Buffer.allocUnsafeSlow(Math.max(size, 64));
+  /** `reuse`: memory to write into instead of new memory, when it holds `size` bytes (a buffer handed back, see ParsePool). */
+  constructor(size: number, reuse?: ArrayBuffer) {
+    this.bytes = reuse !== undefined && reuse.byteLength >= size ? Buffer.from(reuse) : Buffer.allocUnsafeSlow(Math.max(size, 64));
   }
 
   /** Makes room for `count` more bytes and returns the buffer to write them into, from `length` on. */

@@ -154,7 +154,6 @@ export interface ParseError {
 // straight into a ByteWriter: constant keys, strings escaped as JSON.stringify escapes them.
 const encoder = new TextEncoder();
 const K = (text: string) => encoder.encode(text);
-const NULL = K('null');
 const HEX = K('0123456789abcdef');
 // The escapes of JSON.stringify below U+0020 and for " and \ (0 = \u00XX).
 const SHORT_ESCAPES = new Uint8Array(93);
@@ -170,9 +169,19 @@ function writeUnicodeEscape(b: Uint8Array, p: number, c: number): number {
   return p + 6;
 }
 
+function jsonNull(w: ByteWriter): void {
+  const b = w.room(4);
+  const p = w.length;
+  b[p] = 110;
+  b[p + 1] = 117;
+  b[p + 2] = 108;
+  b[p + 3] = 108;
+  w.length = p + 4;
+}
+
 function jsonString(w: ByteWriter, value: string | null): void {
   if (value === null) {
-    w.constant(NULL);
+    jsonNull(w);
     return;
   }
   const n = value.length;
@@ -201,12 +210,12 @@ function jsonString(w: ByteWriter, value: string | null): void {
 
 function jsonNumber(w: ByteWriter, value: number | null): void {
   if (value != null && Number.isFinite(value)) w.number(value);
-  else w.constant(NULL);
+  else jsonNull(w);
 }
 
 function jsonParameters(w: ByteWriter, values: (string | null)[] | null): void {
   if (values === null) {
-    w.constant(NULL);
+    jsonNull(w);
     return;
   }
   w.byte(91);
@@ -219,7 +228,7 @@ function jsonParameters(w: ByteWriter, values: (string | null)[] | null): void {
 
 /** guard, ddl and tamper: rare, small, and of several shapes. */
 function jsonObject(w: ByteWriter, value: object | null): void {
-  if (value === null) w.constant(NULL);
+  if (value === null) jsonNull(w);
   else w.text(JSON.stringify(value));
 }
 
@@ -229,7 +238,7 @@ const AUDIT_END = K('}');
 
 function jsonAudit(w: ByteWriter, a: AuditInfo | null): void {
   if (a === null) {
-    w.constant(NULL);
+    jsonNull(w);
     return;
   }
   const k = AUDIT_KEYS;

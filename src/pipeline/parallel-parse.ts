@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { decideFormat, RecordSplitter, SAMPLE_BYTES, type LogFormat, type Piece } from '../logs/index.ts';
-import { parsePiece, type ParsedPiece, type PieceJob, type PieceOutput } from './parse-worker.ts';
+import { parsePiece, type ParsedPiece, type PieceJob, type PieceOutput, type WorkerMessage } from './parse-worker.ts';
 
 export type { ParsedPiece } from './parse-worker.ts';
 
@@ -36,6 +36,9 @@ export class ParsePool {
   private next = 0;
   private id = 0;
   private readonly waiting = new Map<number, Waiting>();
+  /** Pieces' memory handed back by the threads, filled again by inputMemory(). */
+  private readonly spareInputs: ArrayBuffer[] = [];
+  private spareNext = 0;
 
   constructor(readonly jobs: number) {}
 
@@ -45,8 +48,28 @@ export class ParsePool {
     const worker = this.workers[this.next++ % this.workers.length]!;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, job }, [job.bytes.buffer as ArrayBuffer]);
+      worker.postMessage({ id, job } satisfies WorkerMessage, [job.bytes.buffer as ArrayBuffer]);
     });
+  }
+
+  /** A copy of a piece's bytes in memory a thread may own, reusing memory a thread handed back. */
+  inputMemory(bytes: Uint8Array): Uint8Array {
+    const at = this.spareInputs.findIndex((buffer) => buffer.byteLength >= bytes.length);
+    const memory = at < 0 ? new ArrayBuffer(Math.max(bytes.length, PIECE_BYTES * 2)) : this.spareInputs.splice(at, 1)[0]!;
+    const copy = new Uint8Array(memory, 0, bytes.length);
+    copy.set(bytes);
+    return copy;
+  }
+
+  /**
+   * Hands a piece's output memory back to the threads once it has been written out (to standard
+   * output, or stored): they write the next pieces into it instead of into new memory.
+   */
+  recycle(parsed: ParsedPiece): void {
+    if (this.workers.length === 0) return;
+    const spare = [parsed.ndjson.buffer, parsed.batch?.rows.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength >= PIECE_BYTES);
+    if (spare.length === 0) return;
+    this.workers[this.spareNext++ % this.workers.length]!.postMessage({ spare } satisfies WorkerMessage, spare);
   }
 
   private start(): void {
@@ -55,6 +78,8 @@ export class ParsePool {
       worker.on('message', (message: { id: number; parsed: ParsedPiece }) => {
         const waiting = this.waiting.get(message.id);
         this.waiting.delete(message.id);
+        if (message.parsed.input) this.spareInputs.push(message.parsed.input.buffer as ArrayBuffer);
+        message.parsed.input = undefined;
         waiting?.resolve(message.parsed);
       });
       worker.on('error', (error) => this.failAll(error));
@@ -114,7 +139,7 @@ export async function* parseInPieces(stream: AsyncIterable<Buffer>, options: Pie
   // A piece shares its memory with what the splitter keeps: a thread gets a copy it may own
   // (it is transferred), the main thread reads the piece as it is.
   const jobOf = (piece: Piece, forThread: boolean): PieceJob => ({
-    bytes: forThread ? new Uint8Array(piece.bytes) : piece.bytes, start: piece.start, format: decided.format!, prefix: decided.prefix,
+    bytes: forThread ? pool!.inputMemory(piece.bytes) : piece.bytes, start: piece.start, format: decided.format!, prefix: decided.prefix,
     server: options.server, input: options.input, output: options.output ?? 'ndjson',
   });
   /** Decides format and prefix from the bytes gathered so far; returns the splitter, fed with them. */

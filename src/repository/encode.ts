@@ -19,15 +19,27 @@ export const COLUMN_LIST = EVENT_COLUMNS.join(', ');
 // COPY text format: a tab between columns, \N for NULL, and a backslash before \, newline, CR and
 // TAB in a value. PostgreSQL text cannot hold NUL, which becomes U+FFFD (as a lone surrogate does
 // in UTF-8). Values are written straight into the batch's bytes (see ByteWriter).
-const NULL_FIELD = Buffer.from('\\N');
+const TAB = 9;
+const NL = 10;
 
-function copyText(w: ByteWriter, value: string | null | undefined): void {
+/** A NULL field and the byte after it (TAB, or the newline after the last column). */
+function copyNull(w: ByteWriter, end: number): void {
+  const b = w.room(3);
+  const p = w.length;
+  b[p] = 92;
+  b[p + 1] = 78;
+  b[p + 2] = end;
+  w.length = p + 3;
+}
+
+/** A text field and the byte after it. */
+function copyText(w: ByteWriter, value: string | null | undefined, end: number): void {
   if (value === null || value === undefined) {
-    w.constant(NULL_FIELD);
+    copyNull(w, end);
     return;
   }
   const n = value.length;
-  const b = w.room(n * 3);
+  const b = w.room(n * 3 + 1);
   let p = w.length;
   for (let i = 0; i < n; i++) {
     const c = value.charCodeAt(i);
@@ -44,6 +56,7 @@ function copyText(w: ByteWriter, value: string | null | undefined): void {
       if (p - before === 4) i++;
     }
   }
+  b[p++] = end;
   w.length = p;
 }
 
@@ -68,7 +81,7 @@ function controlChar(b: Uint8Array, p: number, c: number): number {
  * A text[] value in COPY text: the array literal {"a","b",NULL}, where an element's \ and " take
  * a backslash, written as COPY text (so each of those backslashes is doubled again).
  */
-function copyArray(w: ByteWriter, values: (string | null)[]): void {
+function copyArray(w: ByteWriter, values: (string | null)[], end: number): void {
   w.byte(123);
   for (let k = 0; k < values.length; k++) {
     if (k > 0) w.byte(44);
@@ -103,16 +116,20 @@ function copyArray(w: ByteWriter, values: (string | null)[]): void {
     w.length = p;
   }
   w.byte(125);
+  w.byte(end);
 }
 
-function copyNumber(w: ByteWriter, value: number | null | undefined): void {
-  if (value === null || value === undefined || !Number.isFinite(value)) w.constant(NULL_FIELD);
-  else w.number(value);
+function copyNumber(w: ByteWriter, value: number | null | undefined, end: number): void {
+  if (value === null || value === undefined || !Number.isFinite(value)) copyNull(w, end);
+  else {
+    w.number(value);
+    w.byte(end);
+  }
 }
 
-function copyJson(w: ByteWriter, value: object | null): void {
-  if (value === null) w.constant(NULL_FIELD);
-  else copyText(w, JSON.stringify(value));
+function copyJson(w: ByteWriter, value: object | null, end: number): void {
+  if (value === null) copyNull(w, end);
+  else copyText(w, JSON.stringify(value), end);
 }
 
 const UTC_ISO = /^\d{4}-\d\d-\d\dT[^+]*(?:Z|\+00:?00)$/;
@@ -125,7 +142,6 @@ export function utcDay(ts: string | null): string | null {
   return Number.isNaN(time) ? null : new Date(time).toISOString().slice(0, 10);
 }
 
-const TAB = 9;
 const NO_AUDIT = Buffer.from('\\N\t'.repeat(11));
 
 /**
@@ -133,49 +149,48 @@ const NO_AUDIT = Buffer.from('\\N\t'.repeat(11));
  * ts can be read (utcDay); an unreadable one is stored as null (undated) rather than failing the batch.
  */
 export function writeCopyRow(w: ByteWriter, e: PgwardenEvent, dated = utcDay(e.ts) !== null): void {
-  copyText(w, dated ? e.ts : null); w.byte(TAB);
-  copyText(w, e.kind); w.byte(TAB);
-  copyText(w, e.server); w.byte(TAB);
-  copyNumber(w, e.pid); w.byte(TAB);
-  copyText(w, e.session_id); w.byte(TAB);
-  copyNumber(w, e.session_line); w.byte(TAB);
-  copyText(w, e.user); w.byte(TAB);
-  copyText(w, e.database); w.byte(TAB);
-  copyText(w, e.application); w.byte(TAB);
-  copyText(w, e.client_addr); w.byte(TAB);
-  copyNumber(w, e.client_port); w.byte(TAB);
-  copyText(w, e.severity); w.byte(TAB);
-  copyText(w, e.sqlstate); w.byte(TAB);
-  copyText(w, e.message); w.byte(TAB);
-  copyText(w, e.detail); w.byte(TAB);
-  copyText(w, e.hint); w.byte(TAB);
-  copyText(w, e.context); w.byte(TAB);
-  copyText(w, e.query); w.byte(TAB);
-  copyText(w, e.backend_type); w.byte(TAB);
-  copyNumber(w, e.duration_ms); w.byte(TAB);
+  copyText(w, dated ? e.ts : null, TAB);
+  copyText(w, e.kind, TAB);
+  copyText(w, e.server, TAB);
+  copyNumber(w, e.pid, TAB);
+  copyText(w, e.session_id, TAB);
+  copyNumber(w, e.session_line, TAB);
+  copyText(w, e.user, TAB);
+  copyText(w, e.database, TAB);
+  copyText(w, e.application, TAB);
+  copyText(w, e.client_addr, TAB);
+  copyNumber(w, e.client_port, TAB);
+  copyText(w, e.severity, TAB);
+  copyText(w, e.sqlstate, TAB);
+  copyText(w, e.message, TAB);
+  copyText(w, e.detail, TAB);
+  copyText(w, e.hint, TAB);
+  copyText(w, e.context, TAB);
+  copyText(w, e.query, TAB);
+  copyText(w, e.backend_type, TAB);
+  copyNumber(w, e.duration_ms, TAB);
   const a = e.audit;
   if (a === null) w.constant(NO_AUDIT);
   else {
-    copyText(w, a.type); w.byte(TAB);
-    copyNumber(w, a.statement_id); w.byte(TAB);
-    copyNumber(w, a.substatement_id); w.byte(TAB);
-    copyText(w, a.class); w.byte(TAB);
-    copyText(w, a.command); w.byte(TAB);
-    copyText(w, a.object_type); w.byte(TAB);
-    copyText(w, a.object_name); w.byte(TAB);
-    copyText(w, a.statement); w.byte(TAB);
-    if (a.parameters === null) w.constant(NULL_FIELD);
-    else copyArray(w, a.parameters);
-    w.byte(TAB);
-    copyText(w, a.statement_logged); w.byte(TAB);
-    copyNumber(w, a.rows); w.byte(TAB);
+    copyText(w, a.type, TAB);
+    copyNumber(w, a.statement_id, TAB);
+    copyNumber(w, a.substatement_id, TAB);
+    copyText(w, a.class, TAB);
+    copyText(w, a.command, TAB);
+    copyText(w, a.object_type, TAB);
+    copyText(w, a.object_name, TAB);
+    copyText(w, a.statement, TAB);
+    if (a.parameters === null) copyNull(w, TAB);
+    else copyArray(w, a.parameters, TAB);
+    copyText(w, a.statement_logged, TAB);
+    copyNumber(w, a.rows, TAB);
   }
-  copyJson(w, e.guard); w.byte(TAB);
-  copyJson(w, e.ddl); w.byte(TAB);
-  copyJson(w, e.tamper); w.byte(TAB);
-  copyText(w, e.source.input); w.byte(TAB);
-  copyNumber(w, e.source.position); w.byte(TAB);
-  copyNumber(w, e.source.line); w.byte(10);
+  copyJson(w, e.guard, TAB);
+  copyJson(w, e.ddl, TAB);
+  copyJson(w, e.tamper, TAB);
+  copyText(w, e.source.input, TAB);
+  copyNumber(w, e.source.position, TAB);
+  copyNumber(w, e.source.line, NL);
 }
 
 /** What the sessions table learns from a connection event (see SESSIONS_SQL in writer.ts). */
@@ -285,9 +300,9 @@ export class BatchEncoder {
   private hourCount: HourCount | null = null;
   private hourCountOf = { hour: -1, kind: '', server: '' };
 
-  /** `sizeHint`: the expected bytes of COPY text (it grows as needed). */
-  constructor(sizeHint: number) {
-    this.rows = new ByteWriter(sizeHint);
+  /** `sizeHint`: the expected bytes of COPY text (it grows as needed); `reuse`: see ByteWriter. */
+  constructor(sizeHint: number, reuse?: ArrayBuffer) {
+    this.rows = new ByteWriter(sizeHint, reuse);
   }
 
   add(e: PgwardenEvent): void {
