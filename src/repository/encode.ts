@@ -132,23 +132,13 @@ function copyJson(w: ByteWriter, value: object | null, end: number): void {
   else copyText(w, JSON.stringify(value), end);
 }
 
-const UTC_ISO = /^\d{4}-\d\d-\d\dT[^+]*(?:Z|\+00:?00)$/;
-
-/** The UTC day of a timestamp (YYYY-MM-DD), or null when there is none or it cannot be read. */
-export function utcDay(ts: string | null): string | null {
-  if (ts === null) return null;
-  if (UTC_ISO.test(ts)) return ts.slice(0, 10);
-  const time = Date.parse(ts);
-  return Number.isNaN(time) ? null : new Date(time).toISOString().slice(0, 10);
-}
-
 const NO_AUDIT = Buffer.from('\\N\t'.repeat(11));
 
 /**
  * Appends one COPY text row for an event (tab-separated, newline-terminated). `dated`: whether
- * ts can be read (utcDay); an unreadable one is stored as null (undated) rather than failing the batch.
+ * ts can be read (TimeReader); an unreadable one is stored as null (undated) rather than failing the batch.
  */
-export function writeCopyRow(w: ByteWriter, e: PgwardenEvent, dated = utcDay(e.ts) !== null): void {
+function writeCopyRow(w: ByteWriter, e: PgwardenEvent, dated: boolean): void {
   copyText(w, dated ? e.ts : null, TAB);
   copyText(w, e.kind, TAB);
   copyText(w, e.server, TAB);
@@ -307,7 +297,7 @@ export class BatchEncoder {
 
   add(e: PgwardenEvent): void {
     this.count++;
-    // The same test as utcDay, which the writer's other paths use.
+    // A ts that cannot be read as a time goes to undated_events (ts null) rather than failing the batch.
     const time = e.ts === null ? null : this.times.read(e.ts);
     writeCopyRow(this.rows, e, time !== null);
     if (time === null) {

@@ -2,7 +2,7 @@
 export { REPO_SCHEMA, WRITER_ROLE, READER_ROLE, SERVER_ROLE, WEB_SCHEMA, REPO_LATEST_VERSION, REPO_MIGRATIONS } from './migrations.ts';
 export { migrateRepository, repositoryVersion, requireRepository, pgauditLoaded, type MigrateResult } from './migrate.ts';
 export { RepositoryWriter, type WriteResult, type WriterOptions } from './writer.ts';
-export { writeCopyRow, utcDay, encodeBatch, EVENT_COLUMNS, type EncodedBatch } from './encode.ts';
+export { encodeBatch, EVENT_COLUMNS, type EncodedBatch } from './encode.ts';
 export { prune, parseDuration, type PruneResult } from './retention.ts';
 export { auditReport, sessionsReport, failedLoginsReport, topReport, type ReportFilter } from './reports.ts';
 export { repositoryTarget, repositoryError } from './target.ts';
