@@ -31,7 +31,7 @@ export function classify(event: PgwardenEvent): string | null {
   const c0 = message.charCodeAt(0);
   if (c0 === 65 /* A */ && message.startsWith(AUDIT_MARK)) {
     if (event.context === null && event.query === null) {
-      const audit = parseAudit(message);
+      const audit = parseAudit(message, AUDIT_MARK.length);
       if (typeof audit === 'string') problem = audit;
       else {
         event.kind = 'audit';

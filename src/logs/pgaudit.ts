@@ -13,8 +13,10 @@ export function splitCsv(text: string, from = 0): (string | null)[] | null {
   const fields: (string | null)[] = [];
   const n = text.length;
   let pos = from;
+  // The next quote at or after pos (-1: none): an unquoted field must end before it.
+  let quoteAt = text.indexOf('"', pos);
   for (;;) {
-    if (text.charCodeAt(pos) === 34) {
+    if (quoteAt === pos) {
       let at = pos + 1;
       let escaped = false;
       let value: string;
@@ -34,25 +36,28 @@ export function splitCsv(text: string, from = 0): (string | null)[] | null {
       if (pos >= n) return fields;
       if (text.charCodeAt(pos) !== 44) return null;
       pos++;
+      quoteAt = text.indexOf('"', pos);
     } else {
       const comma = text.indexOf(',', pos);
       const end = comma < 0 ? n : comma;
-      const value = text.slice(pos, end);
-      if (value.indexOf('"') >= 0) return null;
-      fields.push(value === '' ? null : value);
+      if (quoteAt >= 0 && quoteAt < end) return null;
+      fields.push(end === pos ? null : text.slice(pos, end));
       if (comma < 0) return fields;
       pos = comma + 1;
     }
   }
 }
 
-function isId(text: string | null | undefined): boolean {
-  if (!text || text.length > 15) return false;
+/** The value of a statement id, substatement id or row count (up to 15 digits), or -1. */
+function idValue(text: string | null | undefined): number {
+  if (!text || text.length > 15) return -1;
+  let value = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
+    if (c < 48 || c > 57) return -1;
+    value = value * 10 + (c - 48);
   }
-  return true;
+  return value;
 }
 
 function isClass(text: string | null | undefined): text is string {
@@ -68,17 +73,23 @@ function isClass(text: string | null | undefined): text is string {
  * Reads a pgAudit message (with or without the leading "AUDIT: "). Returns the record, or a
  * one-line reason why the text is not a well-formed pgAudit record.
  */
-export function parseAudit(message: string): AuditInfo | string {
-  const from = message.startsWith(AUDIT_MARK) ? AUDIT_MARK.length : 0;
+export function parseAudit(message: string, from = message.startsWith(AUDIT_MARK) ? AUDIT_MARK.length : 0): AuditInfo | string {
   const f = splitCsv(message, from);
   if (f === null) return 'pgAudit record with broken CSV quoting';
   if (f.length !== 9 && f.length !== 10) return `pgAudit record with ${f.length} fields (expected 9, or 10 with pgaudit.log_rows)`;
-  const [type, statementId, substatementId, klass, command, objectType, objectName, statement, parameter, rows] = f;
+  const type = f[0];
+  const klass = f[3];
+  const command = f[4];
+  const statement = f[7];
+  const parameter = f[8];
   if (type !== 'SESSION' && type !== 'OBJECT') return `pgAudit record of unknown type ${JSON.stringify(type)}`;
-  if (!isId(statementId) || !isId(substatementId) || !statementId || !substatementId) return 'pgAudit record without numeric statement and substatement ids';
+  const statementId = idValue(f[1]);
+  const substatementId = idValue(f[2]);
+  if (statementId < 0 || substatementId < 0) return 'pgAudit record without numeric statement and substatement ids';
   if (!isClass(klass)) return `pgAudit record with class ${JSON.stringify(klass)}`;
   if (!command) return 'pgAudit record without a command';
-  if (f.length === 10 && !isId(rows) && rows !== '-1') return `pgAudit record with rows ${JSON.stringify(rows)}`;
+  const rows = f.length === 10 ? (f[9] === '-1' ? -1 : idValue(f[9])) : null;
+  if (rows === -1 && f[9] !== '-1') return `pgAudit record with rows ${JSON.stringify(f[9])}`;
   let statementLogged: AuditInfo['statement_logged'] = 'yes';
   let text: string | null = statement ?? '';
   if (statement === '<not logged>') { statementLogged = 'no'; text = null; }
@@ -94,15 +105,15 @@ export function parseAudit(message: string): AuditInfo | string {
   }
   return {
     type,
-    statement_id: Number(statementId),
-    substatement_id: Number(substatementId),
+    statement_id: statementId,
+    substatement_id: substatementId,
     class: klass,
     command,
-    object_type: objectType ?? null,
-    object_name: objectName ?? null,
+    object_type: f[5] ?? null,
+    object_name: f[6] ?? null,
     statement: text,
     parameters,
     statement_logged: statementLogged,
-    rows: f.length === 10 ? Number(rows) : null,
+    rows,
   };
 }

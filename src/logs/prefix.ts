@@ -162,14 +162,20 @@ export class PrefixMatcher {
    */
   match(line: string): boolean {
     this.line = line;
-    this.starts.fill(-1);
+    this.clearStarts();
     this.strict = this.hasFreeText;
     if (this.matchFrom(0, 0) >= 0) return true;
     if (!this.strict) return false;
     // No reading without a space in user, database or host: take the first reading there is.
     this.strict = false;
-    this.starts.fill(-1);
+    this.clearStarts();
     return this.matchFrom(0, 0) >= 0;
+  }
+
+  /** Forgets the fields of the last line (a loop: TypedArray.fill costs more per call for a few steps). */
+  private clearStarts(): void {
+    const starts = this.starts;
+    for (let k = 0; k < starts.length; k++) starts[k] = -1;
   }
 
   private matchFrom(index: number, pos: number): number {
@@ -303,5 +309,6 @@ export class PrefixMatcher {
 }
 
 function known(value: string): string | null {
-  return value === '' || UNKNOWN_WORDS.has(value) ? null : value;
+  // Every unknown-word spelling is bracketed: only those are looked up.
+  return value === '' || (value.charCodeAt(0) === 91 && UNKNOWN_WORDS.has(value)) ? null : value;
 }

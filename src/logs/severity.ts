@@ -67,6 +67,17 @@ export class LevelReader {
   textStart = 0;
 
   read(line: string, start: number): boolean {
+    // Every word starts with an upper-case ASCII letter or a non-ASCII one: anything else (a
+    // lower-case user name where %q may end the prefix, say) is refused before any lookup.
+    const first = line.charCodeAt(start);
+    if (!(first >= 65 && first <= 90) && !(first > 127)) return false;
+    // "LOG:  " is nearly every line of an audit log: read without a lookup.
+    if (first === 76 && line.charCodeAt(start + 3) === 58 && line.startsWith('LOG', start)) {
+      this.severity = 'LOG';
+      this.label = undefined;
+      this.textStart = textStartAfter(line, start + 3);
+      return true;
+    }
     // The longest word is 14 characters (ПРЕДУПРЕЖДЕНИЕ); look no further than that.
     const limit = Math.min(line.length, start + 16);
     let colon = -1;
@@ -80,10 +91,15 @@ export class LevelReader {
     this.severity = severityMap.get(text);
     this.label = this.severity ? undefined : labelMap.get(text);
     if (!this.severity && !this.label) return false;
-    let textStart = colon + 1;
-    if (line.charCodeAt(textStart) === 32) textStart++;
-    if (line.charCodeAt(textStart) === 32) textStart++;
-    this.textStart = textStart;
+    this.textStart = textStartAfter(line, colon);
     return true;
   }
+}
+
+/** Where the text starts after the colon at `colon`: past up to two spaces. */
+function textStartAfter(line: string, colon: number): number {
+  let textStart = colon + 1;
+  if (line.charCodeAt(textStart) === 32) textStart++;
+  if (line.charCodeAt(textStart) === 32) textStart++;
+  return textStart;
 }

@@ -2,6 +2,7 @@
 // the next one), keeps the unconsumed tail, and turns string indexes back into byte offsets
 // (free when the text is ASCII, one incremental byte count otherwise) so that every event and
 // error can say exactly where in the input it was read.
+import { isAscii as isAsciiBytes } from 'node:buffer';
 import { StringDecoder } from 'node:string_decoder';
 import type { PgwardenEvent, ParseError } from '../core/event.ts';
 import { classify } from './messages.ts';
@@ -44,6 +45,10 @@ export abstract class TextInput {
     if (typeof chunk === 'string') {
       decoded = chunk;
       if (this.ascii && !isAscii(decoded)) this.ascii = false;
+    } else if (this.ascii && isAsciiBytes(chunk)) {
+      // All ASCII so far, so the decoder holds no part of a character: one byte is one
+      // character, and latin1 reads it several times faster than UTF-8 decoding.
+      decoded = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length).toString('latin1');
     } else {
       decoded = this.decoder.write(chunk as Buffer);
       if (this.ascii && decoded.length !== chunk.length) this.ascii = false;

@@ -42,10 +42,15 @@ function isDigit(c: number): boolean {
 export function isoTimestamp(text: string): string | null {
   const n = text.length;
   if (n < 21) return null;
-  // Date and time digits, fixed positions.
-  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 32
-    || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return null;
-  for (const i of DIGITS) if (!isDigit(text.charCodeAt(i))) return null;
+  // Many records share a second: the date and time of the last one are compared in place, and
+  // only a new second is checked digit by digit and rewritten.
+  if (lastSecond === '' || !text.startsWith(lastSecond)) {
+    if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 32
+      || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return null;
+    for (let k = 0; k < DIGITS.length; k++) if (!isDigit(text.charCodeAt(DIGITS[k]!))) return null;
+    lastSecond = text.slice(0, 19);
+    lastIsoSecond = `${text.slice(0, 10)}T${text.slice(11, 19)}.`;
+  }
   let ms = '000';
   let zoneStart = 20;
   if (text.charCodeAt(19) === 46) {
@@ -56,12 +61,23 @@ export function isoTimestamp(text: string): string | null {
   } else if (text.charCodeAt(19) !== 32) {
     return null;
   }
-  const offset = zoneOffset(text.slice(zoneStart));
+  // A log has one zone (two around a daylight-saving change): the last one is compared in place.
+  let offset: string | null;
+  if (text.length - zoneStart === lastZone.length && text.startsWith(lastZone, zoneStart)) offset = lastOffset;
+  else {
+    lastZone = text.slice(zoneStart);
+    offset = lastOffset = zoneOffset(lastZone);
+  }
   if (offset === null) return null;
-  return `${text.slice(0, 10)}T${text.slice(11, 19)}.${ms}${offset}`;
+  return lastIsoSecond + ms + offset;
 }
 
 const DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+/** "YYYY-MM-DD HH:MM:SS" of the last timestamp read ('' before the first), and its ISO form up to the dot. */
+let lastSecond = '';
+let lastIsoSecond = '';
+let lastZone = '';
+let lastOffset: string | null = null;
 
 /** "%n": "1714566896.789" (Unix epoch seconds with milliseconds) → ISO-8601 in UTC (+00:00). */
 export function isoFromEpoch(text: string): string | null {

@@ -112,7 +112,8 @@ describe('writeEventJson', () => {
   it('writes exactly the UTF-8 of what JSON.stringify writes', () => {
     const all = (['stderr', 'csvlog', 'jsonlog'] as const).flatMap((f) => sequential(generate(200)[f], f).events);
     const odd = ['', '"', '\\', '\u0000\u001f\u007f', '\ud800 lone', 'pair \ud83d\ude00', 'tab\tnew\nline\r', '</script>', 'é✓'];
-    for (const text of odd) {
+    // Each also inside a longer string.
+    for (const text of [...odd, ...odd.map((t) => `a longer string around ${t} and after it`)]) {
       const e = { ...newEvent('ddl', text, { input: text, position: 0, line: null }), message: text, user: text, duration_ms: -0,
         ddl: { id: 1, txid: 2, event: 'ddl_command_end', current_user: text, command_tag: 'CREATE TABLE', object_type: null, object_identity: text,
           schema: null, in_extension: false, statement: text, change_ticket: null, server_addr: null, server_port: null, detail: null } };

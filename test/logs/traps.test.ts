@@ -4,7 +4,7 @@
 // sets, translated severities, SSL suffixes) and for generated prefixes.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseAudit, parseText, PrefixMatcher } from '../../src/logs/index.ts';
+import { parseAudit, parseText, PrefixMatcher, splitCsv } from '../../src/logs/index.ts';
 
 const TS = '2024-05-01 12:34:56.789 CEST';
 const ISO = '2024-05-01T12:34:56.789+02:00';
@@ -260,6 +260,28 @@ describe('property: any log_line_prefix round-trips', () => {
     assert.ok(m.match(`${TS} [my] app [x] alice@shop LOG:  hi`));
     const e = one(`${TS} [my] app [x] alice@shop LOG:  hi\n`, { prefix: '%m [%a] %u@%d ' });
     assert.deepEqual([e.application, e.user, e.database], ['my] app [x', 'alice', 'shop']);
+  });
+});
+
+describe('property: pgAudit CSV fields round-trip', () => {
+  const quoted = (field: string) => (/[",\r\n]/.test(field) ? `"${field.replaceAll('"', '""')}"` : field);
+  it('splits 2000 random field lists as pgAudit joined them, and refuses a stray quote', () => {
+    for (let round = 0; round < 2000; round++) {
+      const fields = Array.from({ length: 1 + Math.floor(rand() * 11) }, () => (rand() < 0.15 ? null : word('ab ,"\n\r\tx1<>', 1, 12)));
+      const text = fields.map((f) => (f === null ? '' : quoted(f))).join(',');
+      assert.deepEqual(splitCsv(text), fields, JSON.stringify(text));
+      // A quote inside an unquoted field, or text after a closing quote, is broken quoting.
+      const plain = fields.findIndex((f) => f !== null && !/[",\r\n]/.test(f));
+      if (plain >= 0) {
+        const broken = fields.map((f, i) => (f === null ? '' : i === plain ? `${f}"` : quoted(f))).join(',');
+        assert.equal(splitCsv(broken), null, JSON.stringify(broken));
+      }
+      const closed = fields.findIndex((f) => f !== null && /[",\r\n]/.test(f));
+      if (closed >= 0) {
+        const broken = fields.map((f, i) => (f === null ? '' : i === closed ? `${quoted(f)}x` : quoted(f))).join(',');
+        assert.equal(splitCsv(broken), null, JSON.stringify(broken));
+      }
+    }
   });
 });
 
