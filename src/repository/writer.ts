@@ -9,7 +9,7 @@ import copyStreams from 'pg-copy-streams';
 import { SQL_TAG, connect, type Target } from '../core/db.ts';
 import { repositoryError } from './target.ts';
 import type { PgwardenEvent } from '../core/event.ts';
-import { COLUMN_LIST, encodeBatch, type EncodedBatch } from './encode.ts';
+import { COLUMN_LIST, COPY_HEADER, COPY_TRAILER, encodeBatch, type EncodedBatch } from './encode.ts';
 import { requireRepository, type MigrateResult } from './migrate.ts';
 
 export interface WriteResult {
@@ -69,17 +69,14 @@ const INSERT_NEW_SQL = `${SQL_TAG}WITH inserted AS (
 )
 SELECT pg_catalog.count(*)::int AS inserted FROM inserted`;
 
-/** Sends COPY text in pieces of about 1 MB, cut after a row. */
-async function copyIn(client: pg.Client, sql: string, text: Uint8Array): Promise<void> {
+/** Sends binary COPY rows, with the header and the trailer, in pieces of 1 MiB (COPY data need not follow rows). */
+async function copyIn(client: pg.Client, sql: string, rows: Uint8Array): Promise<void> {
   const size = 1 << 20;
-  const rows = Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+  const bytes = Buffer.from(rows.buffer, rows.byteOffset, rows.byteLength);
   const pieces = function* (): Generator<Buffer> {
-    for (let at = 0; at < rows.length;) {
-      const next = rows.indexOf(10, Math.min(at + size, rows.length - 1));
-      const end = next < 0 ? rows.length : next + 1;
-      yield rows.subarray(at, end);
-      at = end;
-    }
+    yield COPY_HEADER;
+    for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, Math.min(at + size, bytes.length));
+    yield COPY_TRAILER;
   };
   await pipeline(Readable.from(pieces()), client.query(copyStreams.from(sql)));
 }
@@ -154,12 +151,12 @@ export class RepositoryWriter {
       let inserted: number;
       let undated = 0;
       if (fresh) {
-        await copyIn(client, `${SQL_TAG}COPY pgwarden_repo.events (${COLUMN_LIST}) FROM STDIN`, batch.rows);
+        await copyIn(client, `${SQL_TAG}COPY pgwarden_repo.events (${COLUMN_LIST}) FROM STDIN (FORMAT binary)`, batch.rows);
         inserted = batch.count;
         const c = batch.counts;
         await client.query(COUNTS_SQL, [c.map((x) => x.hour), c.map((x) => x.kind), c.map((x) => x.server), c.map((x) => x.events)]);
       } else {
-        await copyIn(client, `${SQL_TAG}COPY pg_temp.pgwarden_staging (${COLUMN_LIST}) FROM STDIN`, batch.rows);
+        await copyIn(client, `${SQL_TAG}COPY pg_temp.pgwarden_staging (${COLUMN_LIST}) FROM STDIN (FORMAT binary)`, batch.rows);
         const datedResult = await client.query<{ inserted: number }>(INSERT_NEW_SQL);
         const undatedResult = await client.query(`${SQL_TAG}INSERT INTO pgwarden_repo.undated_events (${COLUMN_LIST})
           SELECT ${COLUMN_LIST} FROM pg_temp.pgwarden_staging WHERE ts IS NULL ON CONFLICT DO NOTHING`);

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { newEvent, type PgwardenEvent } from '../../src/core/event.ts';
-import { encodeBatch } from '../../src/repository/index.ts';
+import { BatchEncoder } from '../../src/repository/encode.ts';
+import { encodeBatch, EVENT_COLUMNS } from '../../src/repository/index.ts';
 
 function iso(ms: number, offsetMinutes: number): string {
   const local = new Date(ms + offsetMinutes * 60_000).toISOString().slice(0, 23);
@@ -43,6 +44,36 @@ describe('encodeBatch', () => {
       assert.deepEqual(batch.ranges.find((r) => r.input === input),
         { input, min: Math.min(...positions), max: Math.max(...positions), first: Math.min(...times), last: Math.max(...times) });
     }
-    assert.equal(Buffer.from(batch.rows).toString().split('\n').length - 1, events.length, 'one row per event');
+    // One binary COPY row per event, each of every column, ts NULL (-1) only for the impossible date.
+    const rows = Buffer.from(batch.rows);
+    const tsLengths: number[] = [];
+    for (let at = 0; at < rows.length;) {
+      assert.equal(rows.readInt16BE(at), EVENT_COLUMNS.length);
+      at += 2;
+      for (let column = 0; column < EVENT_COLUMNS.length; column++) {
+        const length = rows.readInt32BE(at);
+        if (column === 0) tsLengths.push(length);
+        at += 4 + Math.max(length, 0);
+      }
+    }
+    assert.deepEqual(tsLengths, events.map((e) => (e.ts!.startsWith('2026-13') ? -1 : 8)));
+
+  });
+
+  it('writes the same row whichever column the memory has to grow at', () => {
+    const event: PgwardenEvent = {
+      ...newEvent('audit', 'db1', { input: 'grow.log', position: 12345678901, line: 77 }), ts: '2026-11-22T08:00:01.123+00:00', pid: 4242,
+      session_id: '6630a1f0.2a', session_line: 9, user: 'alice', client_port: 5432, message: 'AUDIT: SESSION,1,1,READ,SELECT,,,SELECT 1,<none>',
+      duration_ms: 1.5, guard: { rule_id: 1, reason: 'x', problem: null },
+      audit: { type: 'SESSION', statement_id: 1, substatement_id: 1, class: 'READ', command: 'SELECT', object_type: null, object_name: null,
+        statement: 'SELECT 1', parameters: ['a', null], statement_logged: 'yes', rows: 3 },
+    };
+    const expected = Buffer.from(encodeBatch([event]).rows);
+    // ByteWriter starts with at least 64 bytes and doubles: these sizes make it grow at every column.
+    for (let size = 64; size <= expected.length; size++) {
+      const encoder = new BatchEncoder(size);
+      encoder.add(event);
+      assert.ok(Buffer.from(encoder.finish().rows).equals(expected), `starting with ${size} bytes`);
+    }
   });
 });

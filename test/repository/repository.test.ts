@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { parseConfig } from '../../src/core/config.ts';
-import { newEvent } from '../../src/core/event.ts';
+import { newEvent, type PgwardenEvent } from '../../src/core/event.ts';
 import { createSink } from '../../src/pipeline/sinks/index.ts';
 import { RepositoryWriter } from '../../src/repository/index.ts';
 import { runCli, waitFor } from '../harness/cli.ts';
@@ -142,6 +142,33 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
     // PostgreSQL text holds neither NUL nor half a surrogate pair: both are stored as U+FFFD.
     const stored = (text: string) => text.replaceAll('\u0000', '\ufffd').replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
     assert.deepEqual(rows, odd.map((text) => ({ message: stored(text), user_name: stored(text), object_name: stored(text), statement: stored(text), parameters: [stored(text), null, stored(text)] })));
+  });
+
+  it('stores every column type exactly: times (with microseconds), integers, bigints, doubles, empty arrays, jsonb', async () => {
+    const base = { ...newEvent('log', 'types', { input: 'typed', position: 0, line: 1 }) };
+    const events: PgwardenEvent[] = [
+      { ...base, ts: '2026-11-22T23:59:59.999-05:30', pid: 2147483647, client_port: 65535, session_line: 2 ** 53 - 1, duration_ms: 1234.5678,
+        guard: { rule_id: 3, reason: 'GUI tools é', problem: null }, source: { input: 'typed', position: 9007199254740991, line: 7 } },
+      { ...base, kind: 'audit', ts: '2026-11-22T10:00:00.123456+00:00', pid: 2 ** 31, duration_ms: Number.NaN, source: { input: 'typed', position: 1, line: null },
+        audit: { type: 'OBJECT', statement_id: 0, substatement_id: 2 ** 40, class: 'READ', command: 'SELECT', object_type: 'TABLE', object_name: 'public.t',
+          statement: 'SELECT 1', parameters: [], statement_logged: 'yes', rows: -1 } },
+    ];
+    const writer = new RepositoryWriter({ url: cluster.url('repo'), label: 'types' });
+    try {
+      await writer.write(events);
+    } finally {
+      await writer.close();
+    }
+    const rows = await repoQuery(`SELECT pg_catalog.to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS ts, pid, client_port, session_line::text,
+      duration_ms, guard, statement_id::text, substatement_id::text, parameters, rows::text, source_position::text, source_line::text
+      FROM pgwarden_repo.events WHERE source_input = 'typed' ORDER BY source_position`);
+    assert.deepEqual(rows, [
+      { ts: '2026-11-22 10:00:00.123456', pid: null, client_port: null, session_line: null, duration_ms: null, guard: null,
+        statement_id: '0', substatement_id: String(2 ** 40), parameters: [], rows: '-1', source_position: '1', source_line: null },
+      { ts: '2026-11-23 05:29:59.999000', pid: 2147483647, client_port: 65535, session_line: String(2 ** 53 - 1), duration_ms: 1234.5678,
+        guard: { rule_id: 3, reason: 'GUI tools é', problem: null }, statement_id: null, substatement_id: null, parameters: null, rows: null,
+        source_position: '9007199254740991', source_line: '7' },
+    ]);
   });
 
   it('links every audit statement of a session to its login', async () => {
