@@ -1,4 +1,4 @@
-// npm run bench:ingest [-- --mb 200] [--flavor pg18|pg15] [--rounds 3]
+// npm run bench:ingest [-- --mb 200] [--flavor pg18|pg15] [--rounds 3] [--repeat 3]
 // BENCH_SETTINGS='{"max_wal_size":"\'4GB\'"}' passes server settings to the repository cluster.
 //
 // The whole set of figures in one run: generates ≥ 200 MB of pgAudit traffic as
