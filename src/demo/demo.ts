@@ -186,13 +186,20 @@ serve:
     say('3. Application accounts may not use GUI tools; watch mode catches what a login check cannot see');
     await command(['guard', 'deny', '--role', APP_ROLE, '--app', '%dbeaver%', '--app', '%pgadmin%', '--message', 'GUI tools are not allowed for application accounts']);
     await command(['guard', 'test', '--role', APP_ROLE, '--app', 'DBeaver 24.1.0 - Main']);
-    watcher = startBackground(options.spawnArgs, ['guard', 'watch', '--interval', '0.5'], 'watch');
-    process.stdout.write('\n$ pgwarden guard watch --interval 0.5 &      (in the background; its reports are marked [watch])\n');
-    await pause(1500);
+    const startWatch = async () => {
+      watcher = startBackground(options.spawnArgs, ['guard', 'watch', '--interval', '0.5'], 'watch');
+      process.stdout.write('\n$ pgwarden guard watch --interval 0.5 &      (in the background; its reports are marked [watch])\n');
+      await pause(1500);
+    };
+    // With a login trigger (PostgreSQL 17+), watch starts after the GUI tool's login: running
+    // already, it could end that session while the login check is still refusing it, and the
+    // client would see 57P01 (terminated) instead of the check's 28000.
+    if (cluster.majorVersion < 17) await startWatch();
 
     say('4. Real clients: the application, a GUI tool, wrong passwords, an analyst reading salaries');
     await applicationWork(cluster);
     const gui = await connectAs(cluster, APP_ROLE, APP_PASSWORD, 'DBeaver 24.1.0 - Main');
+    if (!watcher) await startWatch();
     if (gui) {
       line(`(PostgreSQL ${cluster.majorVersion} has no login trigger: watch mode ends the session within a second)`);
       const ended = new Promise<string>((resolve) => gui.on('error', (e: Error & { code?: string }) => resolve(`${e.message} (SQLSTATE ${e.code})`)));
