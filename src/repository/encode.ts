@@ -30,7 +30,7 @@ export const COPY_HEADER = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a
 /** The binary COPY trailer: a row of -1 columns. */
 export const COPY_TRAILER = Buffer.from([0xff, 0xff]);
 
-/** Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC), in milliseconds. */
+/** PostgreSQL's epoch (2000-01-01 UTC) as Unix time, in milliseconds: binary timestamps count microseconds from it. */
 const PG_EPOCH_MS = 946_684_800_000;
 const TEXT_OID = 25;
 const INT4_MIN = -2147483648;

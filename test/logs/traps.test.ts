@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseAudit, parseText, PrefixMatcher, splitCsv } from '../../src/logs/index.ts';
+import { isoTimestamp, zoneOffset } from '../../src/logs/timestamp.ts';
 
 const TS = '2024-05-01 12:34:56.789 CEST';
 const ISO = '2024-05-01T12:34:56.789+02:00';
@@ -281,6 +282,26 @@ describe('property: pgAudit CSV fields round-trip', () => {
         const broken = fields.map((f, i) => (f === null ? '' : i === closed ? `${quoted(f)}x` : quoted(f))).join(',');
         assert.equal(splitCsv(broken), null, JSON.stringify(broken));
       }
+    }
+  });
+});
+
+describe('property: timestamps read in any order', () => {
+  it('reads 5000 timestamps (runs in one second, new seconds, other zones, broken digits) as a regular expression does', () => {
+    const reference = (text: string) => {
+      const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{3}))? (.+)$/.exec(text);
+      const offset = m ? zoneOffset(m[4]!) : null;
+      return m && offset !== null ? `${m[1]}T${m[2]}.${m[3] ?? '000'}${offset}` : null;
+    };
+    let second = '2024-05-01 12:34:56';
+    for (let round = 0; round < 5000; round++) {
+      if (rand() < 0.1) second = `2024-05-0${1 + Math.floor(rand() * 9)} 1${Math.floor(rand() * 10)}:3${Math.floor(rand() * 10)}:5${Math.floor(rand() * 10)}`;
+      let text = `${second}${rand() < 0.8 ? `.${String(Math.floor(rand() * 1000)).padStart(3, '0')}` : ''} ${pick(['UTC', 'UTC', 'CEST', '+05:30', 'XYZ'])}`;
+      if (rand() < 0.1) {
+        const at = Math.floor(rand() * text.length);
+        text = text.slice(0, at) + pick(['x', ' ', '-', '9', '']) + text.slice(at + 1);
+      }
+      assert.equal(isoTimestamp(text), reference(text), JSON.stringify(text));
     }
   });
 });
