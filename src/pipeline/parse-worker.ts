@@ -23,7 +23,7 @@ export interface PieceJob {
 export interface ParsedPiece {
   /** output ndjson: the events, one JSON object per line (docs/event-model.md); otherwise empty. */
   ndjson: Uint8Array;
-  /** output copy: the events as the repository's COPY rows (UTF-8), with what the writer needs; otherwise null. */
+  /** output copy: the events as the repository's binary COPY rows, with what the writer needs; otherwise null. */
   batch: EncodedBatch | null;
   events: number;
   kinds: Partial<Record<EventKind, number>>;
