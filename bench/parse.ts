@@ -167,6 +167,19 @@ function timed(command: string, argv: string[]): Promise<{ seconds: number; stde
   });
 }
 
+/** Runs a command --repeat times, failing if any run fails: the fastest run's seconds, every run's, and the last run's stderr. */
+async function fastest(command: string, argv: string[], what: string): Promise<{ best: number; times: number[]; stderr: string }> {
+  const times: number[] = [];
+  let stderr = '';
+  for (let i = 0; i < repeat; i++) {
+    const run = await timed(command, argv);
+    if (run.code !== 0) throw new Error(`${what} failed: ${run.stderr}`);
+    times.push(run.seconds);
+    stderr = run.stderr;
+  }
+  return { best: Math.min(...times), times, stderr };
+}
+
 /**
  * Times `pgwarden parse` on each generated file (JSON lines with the default threads and with
  * one, and `--count` on stderr) and pgBadger on the stderr file, printing MB/s, events/s and the
@@ -177,17 +190,11 @@ export async function measureParsing(dir: string, files: Record<'stderr' | 'csvl
   const rate = (mb: number, seconds: number) => mb / seconds;
   const parseRun = async (format: 'stderr' | 'csvlog' | 'jsonlog', extra: string[]) => {
     const mb = statSync(files[format]).size / 1e6;
-    const times: number[] = [];
-    let events = 0;
-    for (let i = 0; i < repeat; i++) {
-      const run = await timed(process.execPath, [BIN, 'parse', files[format], '--format', format, ...(format === 'stderr' ? ['--prefix', PREFIX] : []), ...extra]);
-      if (run.code !== 0) throw new Error(`pgwarden parse failed: ${run.stderr}`);
-      events = Number(/(\d+) events/.exec(run.stderr)?.[1] ?? 0);
-      const errors = Number(/(\d+) parse errors?/.exec(run.stderr)?.[1] ?? -1);
-      if (errors !== 0) throw new Error(`pgwarden parse reported ${errors} parse errors on the generated ${format} log: ${run.stderr}`);
-      times.push(run.seconds);
-    }
-    const best = Math.min(...times);
+    const { best, times, stderr } = await fastest(process.execPath, [BIN, 'parse', files[format], '--format', format, ...(format === 'stderr' ? ['--prefix', PREFIX] : []), ...extra], 'pgwarden parse');
+    // Parsing is deterministic: every run reports what the last one did.
+    const events = Number(/(\d+) events/.exec(stderr)?.[1] ?? 0);
+    const errors = Number(/(\d+) parse errors?/.exec(stderr)?.[1] ?? -1);
+    if (errors !== 0) throw new Error(`pgwarden parse reported ${errors} parse errors on the generated ${format} log: ${stderr}`);
     const what = `pgwarden parse ${format.padEnd(7)} ${extra.join(' ').padEnd(18)}`;
     console.log(`${what} ${mb.toFixed(0)} MB in ${best.toFixed(2)} s: ${rate(mb, best).toFixed(1)} MB/s, ${Math.round(events / best)} events/s (${events} events; runs ${seconds(times)})`);
     return rate(mb, best);
@@ -209,13 +216,7 @@ export async function measureParsing(dir: string, files: Record<'stderr' | 'csvl
   const peer: Record<number, number> = {};
   for (const j of [...new Set([1, jobs])]) {
     const out = path.join(dir, `pgbadger-${j}.txt`);
-    const times: number[] = [];
-    for (let i = 0; i < repeat; i++) {
-      const run = await timed('pgbadger', ['-q', '-j', String(j), '-f', 'stderr', '--prefix', PREFIX, '-o', out, files.stderr]);
-      if (run.code !== 0) throw new Error(`pgbadger failed: ${run.stderr}`);
-      times.push(run.seconds);
-    }
-    const best = Math.min(...times);
+    const { best, times } = await fastest('pgbadger', ['-q', '-j', String(j), '-f', 'stderr', '--prefix', PREFIX, '-o', out, files.stderr], 'pgbadger');
     peer[j] = rate(mb, best);
     console.log(`pgbadger -j ${j} (text report)          ${mb.toFixed(0)} MB in ${best.toFixed(2)} s: ${peer[j]!.toFixed(1)} MB/s (runs ${seconds(times)})`);
   }
