@@ -4,8 +4,8 @@ import { Option } from 'commander';
 import { resolveTarget, withClient, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import {
-  CHECKS, CHECK_FORMATS, checkServers, dropMonitorRoles, exitCode, installMonitor, planMonitorInstall, renderResults, uninstallMonitor,
-  type CheckFormat, type ServerTarget,
+  CHECKS, CHECK_FORMATS, ERROR_EXIT_CODE, checkServers, dropMonitorRoles, exitCode, installMonitor, isCheckFormat, planMonitorInstall, renderError,
+  renderResults, uninstallMonitor, type CheckFormat, type ServerTarget,
 } from '../monitor/index.ts';
 import { config, formatOption, onEachDatabase, parseInteger, print, targetOf, withConnection } from './common.ts';
 import { render } from './output.ts';
@@ -58,18 +58,20 @@ export function registerMonitorCommands(program: Command): void {
         .map((key) => ({ header: key, value: (r: typeof rows[number]) => r[key as keyof typeof r] })), 'table'));
     });
 
-  program.command('check')
+  const check = program.command('check')
     .description('run monitoring checks as an unprivileged login and print them for Nagios/Icinga, check_mk, Zabbix, Prometheus or JSON')
     .option('--db <url>', 'postgres:// URL of the database (default: PG* environment variables); put the password in PGPASSWORD or a pgpass file, not here')
     .option('--server <name>', 'a server named in pgwarden.yaml (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--all-servers', 'every server named in pgwarden.yaml')
     .option('--checks <names>', 'comma-separated checks to run (default: every enabled check; see `pgwarden monitor list`)')
     .addOption(new Option('--format <format>', 'output format').choices(CHECK_FORMATS as unknown as string[]).default('nagios'))
-    .option('--timeout-ms <ms>', 'per-check timeout (default: monitor.timeout_ms in the config, or 5000)')
+    .option('--timeout-ms <ms>', `per-check timeout, ${MIN_TIMEOUT_MS}-${MAX_TIMEOUT_MS} (default: monitor.timeout_ms in the config, or 5000)`)
     .addHelpText('after', `
 Exit codes: with --format nagios (the default) the plugin convention, 0 OK, 1 WARNING, 2 CRITICAL,
-3 UNKNOWN (bad input included). Other formats carry the state in their output and exit 0 when at
-least one server was checked, 3 when none could be.
+3 UNKNOWN. Other formats carry the state in their output and exit 0 when at least one server was
+checked, 3 when none could be. Any error, a typo in the arguments included, answers in the
+shape the format's consumer reads (PGWARDEN UNKNOWN - ... for nagios and for an unknown format)
+and exits 3; docs/monitor.md says what each format prints.
 
 Examples:
   pgwarden check --db postgres://monitoring@db1/postgres
@@ -81,25 +83,56 @@ Every check: pgwarden monitor list; docs/monitor.md, docs/checks/.`)
       try {
         const cfg = config(command);
         const servers = serverTargets(options, cfg);
-        const checks = options.checks?.split(',').map((s) => s.trim()).filter(Boolean);
         const results = await checkServers(servers, {
-          checks,
-          timeoutMs: options.timeoutMs ? parseInteger('--timeout-ms', options.timeoutMs) : cfg.monitor.timeout_ms,
+          checks: options.checks === undefined ? undefined : checkList(options.checks),
+          timeoutMs: options.timeoutMs !== undefined ? timeoutOf(options.timeoutMs) : cfg.monitor.timeout_ms,
           concurrency: cfg.monitor.concurrency,
           settings: cfg.monitor.checks,
         });
         process.stdout.write(renderResults(results, options.format));
         process.exitCode = exitCode(results, options.format);
       } catch (error) {
-        // A Nagios plugin answers UNKNOWN (3) with one line, whatever went wrong.
-        if (options.format === 'nagios' && error instanceof PgwardenError) {
-          print(`PGWARDEN UNKNOWN - ${error.message.replace(/[\r\n|]+/g, ' ')}`);
-          process.exitCode = 3;
-          return;
-        }
-        throw error;
+        // A monitoring plugin answers whatever went wrong in the shape its consumer reads.
+        const message = error instanceof PgwardenError ? `${error.message} [${error.code}]` : `internal error: ${(error as Error).message ?? String(error)}`;
+        process.stdout.write(renderError(message, options.format));
+        process.exitCode = ERROR_EXIT_CODE;
       }
     });
+  // Usage errors (an unknown option, a missing value, a wrong --format) come from commander
+  // before the action runs: answer them the same way, in the format asked for if it is one.
+  check.error = (message: string): never => {
+    process.stdout.write(renderError(message.replace(/^error: /, ''), formatInArgv(process.argv)));
+    // stdout is a pipe or a file under a monitoring system: written synchronously on Linux.
+    process.exit(ERROR_EXIT_CODE);
+  };
+}
+
+const MIN_TIMEOUT_MS = 10;
+const MAX_TIMEOUT_MS = 600_000;
+
+/** --checks: names separated by commas; an empty list is a mistake, not "every check". */
+function checkList(text: string): string[] {
+  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (names.length === 0) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--checks "${text}": names no check (comma-separated names, e.g. alive,connections; see pgwarden monitor list)`);
+  return names;
+}
+
+function timeoutOf(text: string): number {
+  const value = parseInteger('--timeout-ms', text);
+  if (value < MIN_TIMEOUT_MS || value > MAX_TIMEOUT_MS) {
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--timeout-ms "${text}" is outside ${MIN_TIMEOUT_MS}-${MAX_TIMEOUT_MS} milliseconds`);
+  }
+  return value;
+}
+
+/** The --format a broken command line asked for, when it is a valid one. */
+function formatInArgv(argv: readonly string[]): CheckFormat | undefined {
+  let found: string | undefined;
+  argv.forEach((arg, i) => {
+    if (arg === '--format') found = argv[i + 1];
+    else if (arg.startsWith('--format=')) found = arg.slice('--format='.length);
+  });
+  return isCheckFormat(found) ? found : undefined;
 }
 
 /** host:port/database, never the user or password. */

@@ -2,5 +2,5 @@
 export { CHECKS, CHECK_NAMES, REGISTRY, findCheck } from './checks/index.ts';
 export { CALLER_ROLE, MONITOR_SCHEMA, OWNER_ROLE, dropMonitorRoles, functionName, functionSql, installMonitor, pickVariant, planMonitorInstall, uninstallMonitor } from './install.ts';
 export { checkServer, checkServers, evaluate, rowLevel, selectChecks, type CheckSettings, type RunOptions, type ServerTarget } from './runner.ts';
-export { CHECK_FORMATS, exitCode, renderResults, type CheckFormat } from './formats/index.ts';
+export { CHECK_FORMATS, ERROR_EXIT_CODE, exitCode, isCheckFormat, renderError, renderResults, type CheckFormat } from './formats/index.ts';
 export * from './types.ts';
