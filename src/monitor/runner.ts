@@ -6,7 +6,7 @@ import { SQL_TAG, connect, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { CHECKS, CHECK_NAMES, findCheck } from './checks/index.ts';
 import { functionName } from './install.ts';
-import { worse, type CheckDefinition, type RawCheckRow, type CheckResult, type CheckRow, type Level, type ServerResult, type Thresholds } from './types.ts';
+import { worse, type LocalContext, type CheckDefinition, type RawCheckRow, type CheckResult, type CheckRow, type Level, type ServerResult, type Thresholds } from './types.ts';
 
 export interface CheckSettings {
   enabled?: boolean;
@@ -26,28 +26,41 @@ export interface RunOptions {
   /** Connections per server (default 4). */
   concurrency?: number;
   settings?: Readonly<Record<string, CheckSettings>>;
+  /** Custom checks from pgwarden.yaml (monitor.custom_checks), beside the registry's. */
+  customChecks?: readonly CheckDefinition[];
 }
 
-export interface ServerTarget { name: string; target: Target }
+export interface ServerTarget {
+  name: string;
+  target: Target;
+  /** The server's pgBouncer admin console (its own login), for the pgbouncer checks. */
+  pgbouncer?: Target;
+}
 
 const DEFAULT_TIMEOUT_MS = 5000;
 const DEFAULT_CONCURRENCY = 4;
 
+/** The registry's checks and the custom ones of this run. */
+function available(options: RunOptions): readonly CheckDefinition[] {
+  return options.customChecks?.length ? [...CHECKS, ...options.customChecks] : CHECKS;
+}
+
 /** The checks to run, validated: an unknown name is an error listing the valid ones. */
 export function selectChecks(options: RunOptions): CheckDefinition[] {
+  const all = available(options);
+  const find = (name: string) => findCheck(name) ?? options.customChecks?.find((c) => c.name === name);
+  const valid = () => [...CHECK_NAMES, ...(options.customChecks ?? []).map((c) => c.name)].join(', ');
   for (const name of Object.keys(options.settings ?? {})) {
-    if (!findCheck(name)) {
-      throw new PgwardenError('PGW_ERR_CONFIG', `monitor.checks.${name}: unknown check (valid: ${CHECK_NAMES.join(', ')})`);
-    }
+    if (!find(name)) throw new PgwardenError('PGW_ERR_CONFIG', `monitor.checks.${name}: unknown check (valid: ${valid()})`);
   }
   if (options.checks && options.checks.length > 0) {
     return options.checks.map((name) => {
-      const check = findCheck(name);
-      if (!check) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--checks: "${name}" is not a check (valid: ${CHECK_NAMES.join(', ')})`);
+      const check = find(name);
+      if (!check) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--checks: "${name}" is not a check (valid: ${valid()})`);
       return check;
     });
   }
-  return CHECKS.filter((c) => options.settings?.[c.name]?.enabled !== false);
+  return all.filter((c) => options.settings?.[c.name]?.enabled !== false);
 }
 
 export function effectiveThresholds(check: CheckDefinition, settings?: CheckSettings): Thresholds {
@@ -121,15 +134,17 @@ function describeError(error: unknown, timeoutMs: number): { message: string; co
   }
 }
 
-async function runOne(client: pg.Client, check: CheckDefinition, settings: CheckSettings | undefined, timeoutMs: number): Promise<{ result: CheckResult; broken: boolean; code?: string }> {
+async function runOne(client: pg.Client, check: CheckDefinition, settings: CheckSettings | undefined, timeoutMs: number,
+  context: LocalContext): Promise<{ result: CheckResult; broken: boolean; code?: string }> {
   const started = performance.now();
-  const params = JSON.stringify({ ...check.params, ...settings?.params });
+  // Ignored items go to the function too: checks that count (without naming) leave them out.
+  const params = JSON.stringify({ ...check.params, ...settings?.params, ...(settings?.ignore?.length ? { ignore: settings.ignore } : {}) });
   let timer: NodeJS.Timeout | undefined;
   // The server cancels at statement_timeout; this only catches a connection that hangs.
   const backstop = new Promise<'hung'>((resolve) => { timer = setTimeout(() => resolve('hung'), timeoutMs + 2000); });
   try {
     const query = check.local
-      ? check.local(client, { checks: CHECKS }).then((rows) => ({ rows }))
+      ? check.local(client, context).then((rows) => ({ rows }))
       : client.query<RawRow>(`${SQL_TAG}SELECT item, value, detail, skipped, metadata FROM ${functionName(check)}($1::jsonb)`, [params]);
     query.catch(() => undefined);
     const outcome = await Promise.race([query, backstop]);
@@ -158,6 +173,7 @@ export async function checkServer(server: ServerTarget, options: RunOptions = {}
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const concurrency = Math.max(1, Math.min(options.concurrency ?? DEFAULT_CONCURRENCY, checks.length || 1));
   const settingsOf = (c: CheckDefinition) => options.settings?.[c.name];
+  const context: LocalContext = { checks: available(options), pgbouncer: server.pgbouncer, timeoutMs };
   const finish = (partial: Omit<ServerResult, 'duration_ms' | 'server'>): ServerResult =>
     ({ server: server.name, ...partial, duration_ms: Math.round(performance.now() - started) });
 
@@ -194,7 +210,7 @@ export async function checkServer(server: ServerTarget, options: RunOptions = {}
             continue;
           }
         }
-        const { result, broken, code } = await runOne(current, check, settingsOf(check), timeoutMs);
+        const { result, broken, code } = await runOne(current, check, settingsOf(check), timeoutMs, context);
         results[index] = result;
         codes[index] = code;
         if (broken) {

@@ -8,7 +8,7 @@ import { appendFileSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync,
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { checkServer, installMonitor, type CheckResult, type CheckSettings, type ServerTarget } from '../../src/monitor/index.ts';
+import { checkServer, installMonitor, type CheckResult, type CheckSettings, type MonitorInstallOptions, type ServerTarget } from '../../src/monitor/index.ts';
 import { installSchema, newRecorderPassword } from '../../src/sensors/index.ts';
 import { freePort, startCluster, type Cluster, type Flavor } from '../harness/postgres.ts';
 import { waitFor } from '../harness/cli.ts';
@@ -27,7 +27,9 @@ export interface Ctx {
   session(database?: string, user?: string, password?: string): Promise<pg.Client>;
   /** A new database (cloned from template1, which has the monitor). */
   newDatabase(): Promise<string>;
-  install(database: string): Promise<void>;
+  install(database: string, options?: MonitorInstallOptions): Promise<void>;
+  /** A new database whose monitor was installed with --show-names (roles and pg_hba lines named). */
+  namedDatabase(): Promise<string>;
   /** Runs at the end of the scenario, even when it failed. */
   defer(cleanup: () => Promise<unknown> | unknown): void;
 }
@@ -421,47 +423,72 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     check: 'superusers', what: 'a new superuser is critical, a removed one a warning',
     async run(ctx) {
-      const before = await ctx.run('superusers');
+      const db = await ctx.namedDatabase();
+      const named = (check: string, options: Parameters<Ctx['run']>[1] = {}) => ctx.run(check, { ...options, database: db });
+      await ctx.run('superusers'); // the counted view in postgres records its baseline too
+      const before = await named('superusers');
       assert.equal(row(before, 'postgres')!.value, 0);
       assert.equal(before.level, 'ok');
       await ctx.sql('CREATE ROLE pgw_new_super SUPERUSER');
-      const added = await ctx.run('superusers');
+      const added = await named('superusers');
+      // Without --show-names the login learns a count, never the name.
+      const counted = await ctx.run('superusers');
+      assert.ok(!JSON.stringify(counted).includes('pgw_new_super'), 'no name without --show-names');
+      assert.deepEqual(counted.rows.map((r) => r.item), ['']);
+      assert.equal(counted.rows[0]!.value, 2);
       assert.equal(row(added, 'pgw_new_super')!.value, 2);
       assert.equal(added.level, 'critical');
       await ctx.sql('DROP ROLE pgw_new_super');
-      const removed = await ctx.run('superusers');
+      const removed = await named('superusers');
       assert.equal(row(removed, 'pgw_new_super')!.value, 1);
       assert.match(row(removed, 'pgw_new_super')!.detail!, /no longer a superuser/);
       assert.equal(removed.level, 'warning');
-      assert.equal((await ctx.run('superusers', { settings: { params: { hold_hours: 0 } } })).level, 'ok', 'not shown after hold_hours');
-      assert.equal((await ctx.run('superusers')).level, 'warning', 'but not erased by a caller asking for hold_hours 0');
+      assert.equal((await named('superusers', { settings: { params: { hold_hours: 0 } } })).level, 'ok', 'not shown after hold_hours');
+      assert.equal((await named('superusers')).level, 'warning', 'but not erased by a caller asking for hold_hours 0');
     },
   },
   {
     check: 'password_expiry', what: 'a login whose password never expires is a finding',
     async run(ctx) {
-      assert.ok(!items(await ctx.run('password_expiry')).includes('pgw_noexpiry'));
+      const db = await ctx.namedDatabase();
+      const named = (check: string, options: Parameters<Ctx['run']>[1] = {}) => ctx.run(check, { ...options, database: db });
+      assert.ok(!items(await named('password_expiry')).includes('pgw_noexpiry'));
       await ctx.cluster.createRole('pgw_noexpiry', 'pw');
       ctx.defer(() => ctx.sql('DROP ROLE pgw_noexpiry'));
-      const result = await ctx.run('password_expiry');
+      const result = await named('password_expiry');
       assert.equal(row(result, 'pgw_noexpiry')!.level, 'warning');
+      const counted = await ctx.run('password_expiry');
+      assert.ok(!JSON.stringify(counted).includes('pgw_noexpiry'), 'no name without --show-names');
+      assert.equal(counted.rows.length, 1);
+      assert.equal(counted.rows[0]!.value, 1);
+      assert.match(counted.summary, /^\d+ login role\(s\) with a password that never expires/);
+      const ignored = await ctx.run('password_expiry', { settings: { ignore: ['pgw_noexpiry'] } });
+      assert.match(ignored.summary, new RegExp(`^${Number(counted.rows[0]!.detail!.split(' ')[0]) - 1} login|^every`), 'ignore leaves it out of the count');
       await ctx.sql("ALTER ROLE pgw_noexpiry VALID UNTIL '2100-01-01'");
-      assert.ok(!items(await ctx.run('password_expiry')).includes('pgw_noexpiry'));
+      assert.ok(!items(await named('password_expiry')).includes('pgw_noexpiry'));
     },
   },
   {
     check: 'password_hashes', what: 'an MD5 password is critical',
     async run(ctx) {
-      assert.equal((await ctx.run('password_hashes')).rows.length, 0);
+      const db = await ctx.namedDatabase();
+      const named = (check: string, options: Parameters<Ctx['run']>[1] = {}) => ctx.run(check, { ...options, database: db });
+      assert.equal((await named('password_hashes')).rows.length, 0);
       const session = await ctx.session();
       await session.query("SET password_encryption = 'md5'");
       await session.query("CREATE ROLE pgw_md5 LOGIN PASSWORD 'weak'");
       ctx.defer(() => ctx.sql('DROP ROLE pgw_md5'));
-      const result = await ctx.run('password_hashes');
+      const result = await named('password_hashes');
       assert.deepEqual(items(result), ['pgw_md5']);
       assert.equal(result.level, 'critical');
       assert.match(result.rows[0]!.detail!, /MD5/);
       assert.ok(!/md5[0-9a-f]{32}/.test(JSON.stringify(result)), 'the hash itself never reaches the monitor');
+      // Without --show-names the login learns a count, never the name.
+      const counted = await ctx.run('password_hashes');
+      assert.ok(!JSON.stringify(counted).includes('pgw_md5'), 'no name without --show-names');
+      assert.deepEqual(counted.rows.map((r) => r.item), ['']);
+      assert.equal(counted.rows[0]!.value, 1);
+      assert.equal(counted.level, 'critical');
     },
   },
   {
@@ -480,17 +507,23 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     check: 'hba_auth_methods', what: 'local trust warns; trust over the network is critical',
     async run(ctx) {
-      const before = await ctx.run('hba_auth_methods');
+      const db = await ctx.namedDatabase();
+      const named = (check: string, options: Parameters<Ctx['run']>[1] = {}) => ctx.run(check, { ...options, database: db });
+      const before = await named('hba_auth_methods');
       assert.equal(before.level, 'warning', 'the test cluster trusts its private Unix socket');
       assert.ok(before.rows.every((r) => /^local /.test(r.detail!)));
       const file = (await ctx.sql<{ hba_file: string }>('SHOW hba_file')).rows[0]!.hba_file;
       const original = readFileSync(file, 'utf8');
       appendFileSync(file, '\nhost all all 10.99.0.0/16 trust\n');
       ctx.defer(() => writeFileSync(file, original));
-      const after = await ctx.run('hba_auth_methods');
+      const after = await named('hba_auth_methods');
       assert.equal(after.level, 'critical');
       assert.equal(after.rows.filter((r) => r.level === 'critical').length, 1);
       assert.match(after.rows.find((r) => r.level === 'critical')!.detail!, /host all all 10\.99\.0\.0.* trust/);
+      const counted = await ctx.run('hba_auth_methods');
+      assert.equal(counted.level, 'critical');
+      assert.ok(!JSON.stringify(counted).includes('10.99.0.0') && !JSON.stringify(counted).includes(file), 'no address or file path without --show-names');
+      assert.match(counted.summary, /pg_hba\.conf line\(s\): trust on the local socket, trust over the network/);
     },
   },
   {
@@ -528,15 +561,20 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     check: 'unencrypted_connections', what: 'a new plain TCP session of another role is a finding',
     async run(ctx) {
-      const before = await ctx.run('unencrypted_connections');
+      const db = await ctx.namedDatabase();
+      const named = (check: string, options: Parameters<Ctx['run']>[1] = {}) => ctx.run(check, { ...options, database: db });
+      const before = await named('unencrypted_connections');
       assert.ok(row(before, LOGIN)!.value! >= 1, 'the monitor itself connects without SSL');
       assert.ok(!items(before).includes('pgw_plain_app'));
       await ctx.cluster.createRole('pgw_plain_app', 'pw');
       ctx.defer(() => ctx.sql('DROP ROLE pgw_plain_app'));
       await ctx.session('postgres', 'pgw_plain_app', 'pw');
-      const after = await ctx.run('unencrypted_connections');
+      const after = await named('unencrypted_connections');
       assert.equal(row(after, 'pgw_plain_app')!.value, 1);
       assert.equal(row(after, 'pgw_plain_app')!.level, 'warning');
+      const counted = await ctx.run('unencrypted_connections');
+      assert.ok(!JSON.stringify(counted).includes('pgw_plain_app') && !JSON.stringify(counted).includes('127.0.0.1'), 'no role or address without --show-names');
+      assert.match(counted.summary, /^\d+ role\(s\) with sessions over TCP without SSL/);
     },
   },
   {
@@ -623,7 +661,9 @@ export const SCENARIOS: readonly Scenario[] = [
       const after = await ctx.run('refused_connections', { database: db });
       assert.equal(row(after)!.value, 1);
       assert.equal(after.level, 'warning');
-      assert.deepEqual(row(after)!.metadata.roles, ['mallory']);
+      assert.equal(row(after)!.metadata.roles, null, 'no role names without --show-names');
+      await ctx.install(db, { showNames: true });
+      assert.deepEqual(row(await ctx.run('refused_connections', { database: db }))!.metadata.roles, ['mallory']);
     },
   },
   {
@@ -693,14 +733,20 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     check: 'privileged_roles', what: 'CREATEROLE warns; server file access is critical',
     async run(ctx) {
-      const before = items(await ctx.run('privileged_roles'));
+      const db = await ctx.namedDatabase();
+      const named = (check: string, options: Parameters<Ctx['run']>[1] = {}) => ctx.run(check, { ...options, database: db });
+      const before = items(await named('privileged_roles'));
       assert.ok(!before.includes('pgw_admin') && !before.includes('pgw_files'));
       await ctx.sql('CREATE ROLE pgw_admin CREATEROLE; CREATE ROLE pgw_files; GRANT pg_read_server_files TO pgw_files');
       ctx.defer(() => ctx.sql('DROP ROLE pgw_admin; DROP ROLE pgw_files'));
-      const result = await ctx.run('privileged_roles');
+      const result = await named('privileged_roles');
       assert.equal(row(result, 'pgw_admin')!.level, 'warning');
       assert.equal(row(result, 'pgw_files')!.level, 'critical');
       assert.equal(row(result, 'pgw_files')!.detail, 'pg_read_server_files');
+      const counted = await ctx.run('privileged_roles');
+      assert.ok(!JSON.stringify(counted).includes('pgw_admin'), 'no name without --show-names');
+      assert.equal(counted.level, 'critical');
+      assert.match(counted.summary, /CREATEROLE/);
     },
   },
   {
@@ -786,7 +832,12 @@ export async function monitoredCluster(flavor: Flavor): Promise<{ cluster: Clust
         return client;
       },
       newDatabase: () => cluster.createDatabase(),
-      install: (database) => installInto(cluster, database),
+      install: (database, options) => installInto(cluster, database, options),
+      async namedDatabase() {
+        const database = await cluster.createDatabase();
+        await installInto(cluster, database, { showNames: true });
+        return database;
+      },
       defer: (cleanup) => { cleanups.push(cleanup); },
       async cleanup() {
         for (const cleanup of cleanups.reverse()) await cleanup();
@@ -798,11 +849,11 @@ export async function monitoredCluster(flavor: Flavor): Promise<{ cluster: Clust
   return { cluster, makeCtx };
 }
 
-export async function installInto(cluster: Cluster, database: string): Promise<void> {
+export async function installInto(cluster: Cluster, database: string, options?: MonitorInstallOptions): Promise<void> {
   const client = new pg.Client({ connectionString: cluster.url(database) });
   await client.connect();
   try {
-    await installMonitor(client, LOGIN);
+    await installMonitor(client, LOGIN, options);
   } finally {
     await client.end();
   }
