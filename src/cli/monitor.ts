@@ -4,7 +4,7 @@ import { Option } from 'commander';
 import { resolveTarget, withClient, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import {
-  CHECKS, CHECK_FORMATS, ERROR_EXIT_CODE, checkServers, dropMonitorRoles, exitCode, installMonitor, isCheckFormat, planMonitorInstall, renderError,
+  CHECKS, CHECK_FORMATS, ERROR_EXIT_CODE, checkServers, customChecks, dropMonitorRoles, recordSettingsBaseline, exitCode, installMonitor, isCheckFormat, planMonitorInstall, renderError,
   renderResults, uninstallMonitor, type CheckFormat, type ServerTarget,
 } from '../monitor/index.ts';
 import { config, formatOption, onEachDatabase, parseInteger, print, targetOf, withConnection } from './common.ts';
@@ -18,14 +18,16 @@ export function registerMonitorCommands(program: Command): void {
     .requiredOption('--user <login>', 'the monitoring login (an existing, unprivileged role) to make a member of pgwarden_monitor')
     .option('--all-databases', 'install into every connectable database and template1 (so new databases get it)')
     .option('--dry-run', 'print the SQL install would run in each database, and change nothing')
-    .action(async (options: { user: string; allDatabases?: boolean; dryRun?: boolean }, command: Command) => {
+    .option('--show-names', 'name roles, pg_hba.conf lines and client addresses in results (default: the security checks about them return counts)')
+    .action(async (options: { user: string; allDatabases?: boolean; dryRun?: boolean; showNames?: boolean }, command: Command) => {
+      const installOptions = { customChecks: customChecks(config(command).monitor.custom_checks), showNames: Boolean(options.showNames) };
       await onEachDatabase(targetOf(command), Boolean(options.allDatabases), async (client) => {
         if (options.dryRun) {
-          const plan = await planMonitorInstall(client, options.user);
+          const plan = await planMonitorInstall(client, options.user, installOptions);
           print(`-- database ${plan.database} (PostgreSQL ${Math.floor(plan.serverVersionNum / 10000)}): ${plan.statements.length} statements in one transaction\nBEGIN;\n${plan.statements.map((s) => `${s};`).join('\n')}\nCOMMIT;`);
           return;
         }
-        const result = await installMonitor(client, options.user);
+        const result = await installMonitor(client, options.user, installOptions);
         const unsupported = result.unsupported.length > 0 ? `; skipped on PostgreSQL ${Math.floor(result.serverVersionNum / 10000)}: ${result.unsupported.join(', ')}` : '';
         print(`${result.database}: ${result.checks} checks installed in schema pgwarden_monitor; ${result.login} may run them${unsupported}`);
       });
@@ -45,11 +47,21 @@ export function registerMonitorCommands(program: Command): void {
       }
     });
 
+  withConnection(monitor.command('baseline'))
+    .description('record the current settings as the baseline settings_drift compares with (needs a superuser; after an intended change)')
+    .option('--all-databases', 'in every connectable database and template1')
+    .action(async (options: { allDatabases?: boolean }, command: Command) => {
+      await onEachDatabase(targetOf(command), Boolean(options.allDatabases), async (client) => {
+        const result = await recordSettingsBaseline(client);
+        print(`${result.database}: baseline of ${result.settings} settings recorded`);
+      });
+    });
+
   monitor.command('list')
     .description('list every check with its category, unit and default thresholds (no connection needed)')
     .addOption(formatOption(['table', 'json']))
-    .action((options: { format: 'table' | 'json' }) => {
-      const rows = CHECKS.map((c) => ({
+    .action((options: { format: 'table' | 'json' }, command: Command) => {
+      const rows = [...CHECKS, ...customChecks(config(command).monitor.custom_checks)].map((c) => ({
         name: c.name, category: c.category, scope: c.scope, unit: c.unit, direction: c.thresholds.direction,
         warning: c.thresholds.warning, critical: c.thresholds.critical, description: c.description,
       }));
@@ -65,6 +77,7 @@ export function registerMonitorCommands(program: Command): void {
     .option('--all-servers', 'every server named in pgwarden.yaml')
     .option('--checks <names>', 'comma-separated checks to run (default: every enabled check; see `pgwarden monitor list`)')
     .addOption(new Option('--format <format>', 'output format').choices(CHECK_FORMATS as unknown as string[]).default('nagios'))
+    .option('--pgbouncer <url>', 'postgres:// URL of the pgBouncer admin console (database pgbouncer) for the pgbouncer checks; password in PGBOUNCER_PASSWORD. With --server: monitor.pgbouncer in pgwarden.yaml')
     .option('--timeout-ms <ms>', `per-check timeout, ${MIN_TIMEOUT_MS}-${MAX_TIMEOUT_MS} (default: monitor.timeout_ms in the config, or 5000)`)
     .addHelpText('after', `
 Exit codes: with --format nagios (the default) the plugin convention, 0 OK, 1 WARNING, 2 CRITICAL,
@@ -79,11 +92,12 @@ Examples:
   pgwarden check --server db1 --checks alive,connections,superusers --format checkmk
 
 Every check: pgwarden monitor list; docs/monitor.md, docs/checks/.`)
-    .action(async (options: { db?: string; server?: string[]; allServers?: boolean; checks?: string; format: CheckFormat; timeoutMs?: string }, command: Command) => {
+    .action(async (options: { db?: string; server?: string[]; allServers?: boolean; checks?: string; format: CheckFormat; timeoutMs?: string; pgbouncer?: string }, command: Command) => {
       try {
         const cfg = config(command);
-        const servers = serverTargets(options, cfg);
+        const servers = withPgbouncer(serverTargets(options, cfg), options, cfg);
         const results = await checkServers(servers, {
+          customChecks: customChecks(cfg.monitor.custom_checks),
           checks: options.checks === undefined ? undefined : checkList(options.checks),
           timeoutMs: options.timeoutMs !== undefined ? timeoutOf(options.timeoutMs) : cfg.monitor.timeout_ms,
           concurrency: cfg.monitor.concurrency,
@@ -133,6 +147,22 @@ function formatInArgv(argv: readonly string[]): CheckFormat | undefined {
     else if (arg.startsWith('--format=')) found = arg.slice('--format='.length);
   });
   return isCheckFormat(found) ? found : undefined;
+}
+
+/** Each server's pgBouncer console: --pgbouncer for a single server, else monitor.pgbouncer in the config. */
+function withPgbouncer(servers: ServerTarget[], options: { pgbouncer?: string }, cfg: ReturnType<typeof config>): ServerTarget[] {
+  if (options.pgbouncer) {
+    if (servers.length !== 1) throw new PgwardenError('PGW_ERR_INVALID_VALUE', '--pgbouncer names one console: use it with one server, or set monitor.pgbouncer in pgwarden.yaml');
+    const console = resolveTarget({ db: options.pgbouncer }, cfg);
+    return [{ ...servers[0]!, pgbouncer: { ...console, password: process.env.PGBOUNCER_PASSWORD ?? console.password } }];
+  }
+  for (const [server, consoleName] of Object.entries(cfg.monitor.pgbouncer)) {
+    if (!cfg.servers[consoleName]) throw new PgwardenError('PGW_ERR_CONFIG', `monitor.pgbouncer.${server}: "${consoleName}" is not one of servers (${Object.keys(cfg.servers).join(', ') || 'none defined'})`);
+  }
+  return servers.map((s) => {
+    const consoleName = cfg.monitor.pgbouncer[s.name];
+    return consoleName ? { ...s, pgbouncer: resolveTarget({ server: consoleName }, cfg) } : s;
+  });
 }
 
 /** host:port/database, never the user or password. */

@@ -81,6 +81,11 @@ export function rowLevel(value: number | null, thresholds: Thresholds, nullLevel
 
 type RawRow = RawCheckRow;
 
+/** Where the operator reads what to do: the check's doc page, or the config that defines it. */
+function remediationOf(check: CheckDefinition): string {
+  return check.custom ? `pgwarden.yaml: monitor.custom_checks.${check.name}` : `docs/checks/${check.name}.md`;
+}
+
 function summarize(check: CheckDefinition, rows: CheckRow[]): string {
   if (rows.length === 0) return check.emptyDetail ?? 'nothing to report';
   const bad = rows.filter((r) => r.level !== 'ok');
@@ -96,7 +101,7 @@ function summarize(check: CheckDefinition, rows: CheckRow[]): string {
 /** Turns the function's rows into a result: levels, finding keys, the summary. */
 export function evaluate(check: CheckDefinition, raw: RawRow[], settings: CheckSettings | undefined, durationMs: number): CheckResult {
   const thresholds = effectiveThresholds(check, settings);
-  const base = { name: check.name, category: check.category, unit: check.unit, thresholds, duration_ms: durationMs, error: null, remediation: `docs/checks/${check.name}.md` };
+  const base = { name: check.name, category: check.category, unit: check.unit, thresholds, duration_ms: durationMs, error: null, remediation: remediationOf(check) };
   const skipped = raw.find((r) => r.skipped !== null);
   if (skipped) return { ...base, level: 'skipped', summary: skipped.skipped!, rows: [] };
   const ignore = new Set(settings?.ignore ?? []);
@@ -119,7 +124,7 @@ export function evaluate(check: CheckDefinition, raw: RawRow[], settings: CheckS
 function failed(check: CheckDefinition, settings: CheckSettings | undefined, message: string, durationMs: number, level: Level = 'unknown'): CheckResult {
   return {
     name: check.name, category: check.category, unit: check.unit, thresholds: effectiveThresholds(check, settings),
-    level, summary: message, rows: [], duration_ms: durationMs, error: message, remediation: `docs/checks/${check.name}.md`,
+    level, summary: message, rows: [], duration_ms: durationMs, error: message, remediation: remediationOf(check),
   };
 }
 

@@ -238,6 +238,60 @@ monitor:
     assert.match((JSON.parse(bad.stdout) as { error: string }).error, /^monitor\.checks\.no_such_check: unknown check \(valid: alive, .*\[PGW_ERR_CONFIG\]$/s);
   });
 
+  it('custom checks from pgwarden.yaml: installed as their own SECURITY DEFINER function, read what they declare, tamper-checked', async () => {
+    const db = await cluster.createDatabase();
+    await cluster.query(`CREATE TABLE public.orders (id int, state text); INSERT INTO public.orders SELECT g, CASE WHEN g % 4 = 0 THEN 'new' ELSE 'done' END FROM generate_series(1, 40) g;
+      CREATE TABLE public.payments (id int, state text)`, [], db);
+    const config = path.join(dir, 'custom.yaml');
+    writeFileSync(config, `monitor:
+  custom_checks:
+    orders_backlog:
+      description: orders waiting to be processed
+      warning: 5
+      critical: 100
+      reads: [public.orders]
+      sql: |
+        SELECT count(*) AS value, count(*) || ' new orders' AS detail FROM public.orders WHERE state = 'new';
+    order_states:
+      description: payments per state, without a grant
+      sql: SELECT state AS item, count(*) AS value FROM public.payments GROUP BY state
+`);
+    const adminEnv = { ...pgEnv(cluster, db), PGWARDEN_CONFIG: config };
+    const loginEnv = { ...pgEnv(cluster, db, LOGIN, PASSWORD), PGWARDEN_CONFIG: config };
+    const installed = await runCli(['monitor', 'install', '--user', LOGIN], adminEnv);
+    assert.equal(installed.code, 0, installed.stderr);
+    assert.match(installed.stdout, new RegExp(`${CHECKS.length + 2} checks installed`));
+    const { rows } = await cluster.query<{ secdef: boolean; config: string[]; acl: string[] }>(
+      "SELECT prosecdef AS secdef, proconfig AS config, proacl::text[] AS acl FROM pg_proc WHERE oid = 'pgwarden_monitor.check_orders_backlog(jsonb)'::regprocedure", [], db);
+    assert.deepEqual(rows[0], { secdef: true, config: ['search_path=pg_catalog, pg_temp'], acl: ['pgwarden_monitor_owner=X/pgwarden_monitor_owner', 'pgwarden_monitor=X/pgwarden_monitor_owner'] });
+    const result = await runCli(['check', '--format', 'json', '--checks', 'orders_backlog,order_states,monitor_integrity'], loginEnv);
+    assert.equal(result.code, 0, result.stdout);
+    const checks = (JSON.parse(result.stdout) as { servers: { checks: { name: string; level: string; error: string | null; rows: { item: string; value: number; detail: string }[]; remediation: string }[] }[] }).servers[0]!.checks;
+    const [backlog, states, integrity] = checks;
+    assert.deepEqual([backlog!.level, backlog!.rows[0]!.value, backlog!.rows[0]!.detail], ['warning', 10, '10 new orders']);
+    assert.equal(backlog!.remediation, 'pgwarden.yaml: monitor.custom_checks.orders_backlog');
+    assert.equal(states!.level, 'unknown', 'the owner may read only what reads: lists');
+    assert.match(states!.error!, /permission denied/);
+    assert.equal(integrity!.level, 'ok', JSON.stringify(integrity));
+    // The login cannot read the table itself.
+    const direct = await runCli(['check', '--format', 'json', '--checks', 'monitor_login_privileges'], loginEnv);
+    assert.equal((JSON.parse(direct.stdout) as { level: string }).level, 'ok');
+    await cluster.query(`CREATE OR REPLACE FUNCTION pgwarden_monitor.check_orders_backlog(params jsonb DEFAULT '{}'::jsonb)
+      RETURNS TABLE (item text, value double precision, detail text, skipped text, metadata jsonb)
+      LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$ SELECT ''::text, 0::float8, 'fine'::text, NULL::text, NULL::jsonb $$`, [], db);
+    const tampered = await runCli(['check', '--checks', 'monitor_integrity'], loginEnv);
+    assert.equal(tampered.code, 2);
+    assert.match(tampered.stdout, /check_orders_backlog\(jsonb\): definition changed/);
+    writeFileSync(config, 'monitor:\n  custom_checks:\n    ssl: { description: mine, sql: SELECT 1 AS value }\n');
+    const clash = await runCli(['check', '--format', 'json'], loginEnv);
+    assert.equal(clash.code, 3);
+    assert.match((JSON.parse(clash.stdout) as { error: string }).error, /monitor\.custom_checks\.ssl: "ssl" is a built-in check/);
+    writeFileSync(config, '');
+    assert.equal((await runCli(['monitor', 'uninstall'], adminEnv)).code, 0);
+    const grants = await cluster.query<{ acl: string | null }>("SELECT relacl::text AS acl FROM pg_class WHERE oid = 'public.orders'::regclass", [], db);
+    assert.doesNotMatch(grants.rows[0]!.acl ?? '', /pgwarden_monitor_owner/, 'uninstall revokes what reads: granted');
+  });
+
   it('monitor list shows every check with its defaults', async () => {
     const result = await runCli(['monitor', 'list', '--format', 'json'], {});
     assert.equal(result.code, 0);
