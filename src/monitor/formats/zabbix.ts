@@ -1,7 +1,7 @@
 // Zabbix: input for `zabbix_sender -i FILE` (one "<host> <key> <value>" per line; "-" is the
 // host given to zabbix_sender with -s). Per server:
 //   pgwarden.discovery.status  LLD JSON, one row per check ({#ITEM} "") and per check item
-//   pgwarden.discovery.value   LLD JSON, one row per item that has a value
+//   pgwarden.discovery.value   LLD JSON, one row per check item (not for a check that has only a status)
 //   pgwarden.state             worst level of the run (0 ok ... 3 unknown), a plain trapper item
 //   pgwarden.error             why the run failed, "" when it did not
 //   pgwarden.status[CHECK,ITEM] level (-1 skipped, 0 ok, 1 warning, 2 critical, 3 unknown)
@@ -71,12 +71,14 @@ export function renderZabbix(results: readonly ServerResult[]): string {
           statusRows.push({ ...macros, '{#ITEM}': row.item });
           values.push(`${host} ${senderField(statusKey)} ${STATUS[row.level]}`);
         }
-        if (row.value === null || !Number.isFinite(row.value)) continue;
+        // A row has a value item even while its value is unknown (a first sample, no backup
+        // yet): Zabbix creates items after the send that discovers them, so an item made only
+        // when the value appears would lose that first value.
         const valueKey = itemKey('pgwarden.value', check.name, row.item)!;
         if (seen.has(valueKey)) continue;
         seen.add(valueKey);
         valueRows.push({ ...macros, '{#ITEM}': row.item, '{#UNIT}': check.unit });
-        values.push(`${host} ${senderField(valueKey)} ${plainNumber(row.value)}`);
+        if (row.value !== null && Number.isFinite(row.value)) values.push(`${host} ${senderField(valueKey)} ${plainNumber(row.value)}`);
       }
     }
     lines.push(
