@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { SQL_TAG, connect, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { CHECKS, CHECK_NAMES, findCheck } from './checks/index.ts';
-import { functionName } from './install.ts';
+import { functionName } from './sql.ts';
 import { worse, type LocalContext, type CheckDefinition, type RawCheckRow, type CheckResult, type CheckRow, type Level, type ServerResult, type Thresholds } from './types.ts';
 
 export interface CheckSettings {
