@@ -217,7 +217,7 @@ monitor:
   checks:
     uptime: { warning: null }
     ssl: { enabled: false }
-    password_expiry: { ignore: ["${LOGIN}", "postgres"] }
+    password_expiry: { ignore: ["${LOGIN}", "postgres", '${ODD_ROLE.replace(/'/g, "''")}'] }
 `);
     const env = { MONITOR_PASSWORD: PASSWORD, PGWARDEN_CONFIG: config };
     const result = await runCli(['check', '--all-servers', '--format', 'prometheus'], env);
@@ -227,7 +227,8 @@ monitor:
     assert.ok(status.metrics.every((m) => m.labels!.check !== 'ssl'), 'disabled in the config');
     assert.equal(status.metrics.find((m) => m.labels!.check === 'uptime')!.value, '0', 'threshold removed in the config');
     const items = parsePrometheus(result.stdout).find((f) => f.name === 'pgwarden_item_status')!;
-    assert.equal(items.metrics.find((m) => m.labels!.check === 'password_expiry' && m.labels!.item === LOGIN)!.value, '0', 'ignored item');
+    assert.equal(status.metrics.find((m) => m.labels!.check === 'password_expiry' && m.labels!.server === 'primary')!.value, '0', 'ignored items are left out of the count');
+    assert.ok(items.metrics.some((m) => m.labels!.check === 'connections_by_state'));
     const nagios = await runCli(['check', '--server', 'primary', '--server', 'reporting', '--checks', 'alive'], env);
     assert.equal(nagios.code, 0);
     assert.deepEqual(parseNagios(nagios.stdout, 0).perfdata.map((p) => p.label), ['primary/alive', 'reporting/alive']);
