@@ -2,7 +2,7 @@
 // server-side SQL can reach, so the pgbouncer checks query it from pgwarden, with their own
 // login (one listed in pgBouncer's stats_users is enough: SHOW is all they run).
 import { connect, type Target } from '../core/db.ts';
-import type { RawCheckRow } from './types.ts';
+import type { LocalContext, RawCheckRow } from './types.ts';
 
 export interface PgbouncerPool {
   database: string;
@@ -17,6 +17,19 @@ export interface PgbouncerPool {
 }
 
 export const NO_PGBOUNCER = 'no pgBouncer admin console is configured for this server (monitor.pgbouncer in pgwarden.yaml, or --pgbouncer)';
+
+// One SHOW POOLS per run and console: both pgbouncer checks of a run read the same answer.
+const perRun = new WeakMap<LocalContext, Promise<PgbouncerPool[]>>();
+
+/** The pools of this run's console (asked once per run). */
+export function runPools(context: LocalContext, console: Target): Promise<PgbouncerPool[]> {
+  let pools = perRun.get(context);
+  if (!pools) {
+    pools = showPools(console, context.timeoutMs);
+    perRun.set(context, pools);
+  }
+  return pools;
+}
 
 /** SHOW POOLS on the console; the console's own pool ("pgbouncer") is left out. */
 export async function showPools(target: Target, timeoutMs: number): Promise<PgbouncerPool[]> {

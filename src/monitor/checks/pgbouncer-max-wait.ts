@@ -1,4 +1,4 @@
-import { NO_PGBOUNCER, poolMetadata, showPools, skippedRow } from '../pgbouncer.ts';
+import { NO_PGBOUNCER, poolMetadata, runPools, skippedRow } from '../pgbouncer.ts';
 import type { CheckDefinition } from '../types.ts';
 
 // How long the oldest client queued in each pgBouncer pool has been waiting for a server
@@ -12,9 +12,9 @@ export const pgbouncerMaxWait: CheckDefinition = {
   thresholds: { warning: 5, critical: 30, direction: 'above' },
   emptyDetail: 'pgBouncer has no pool yet',
   sql: [],
-  async local(_client, { pgbouncer, timeoutMs }) {
-    if (!pgbouncer) return [skippedRow(NO_PGBOUNCER)];
-    return (await showPools(pgbouncer, timeoutMs)).map((pool) => {
+  async local(_client, context) {
+    if (!context.pgbouncer) return [skippedRow(NO_PGBOUNCER)];
+    return (await runPools(context, context.pgbouncer)).map((pool) => {
       const seconds = pool.maxwait + pool.maxwait_us / 1e6;
       return {
         item: `${pool.database}/${pool.user}`, value: Math.round(seconds * 1000) / 1000,

@@ -1,4 +1,4 @@
-import { NO_PGBOUNCER, poolMetadata, showPools, skippedRow } from '../pgbouncer.ts';
+import { NO_PGBOUNCER, poolMetadata, runPools, skippedRow } from '../pgbouncer.ts';
 import type { CheckDefinition } from '../types.ts';
 
 // Clients queued in pgBouncer because every server connection of their pool is busy: the
@@ -12,9 +12,9 @@ export const pgbouncerWaiting: CheckDefinition = {
   thresholds: { warning: 10, critical: 50, direction: 'above' },
   emptyDetail: 'pgBouncer has no pool yet',
   sql: [],
-  async local(_client, { pgbouncer, timeoutMs }) {
-    if (!pgbouncer) return [skippedRow(NO_PGBOUNCER)];
-    return (await showPools(pgbouncer, timeoutMs)).map((pool) => ({
+  async local(_client, context) {
+    if (!context.pgbouncer) return [skippedRow(NO_PGBOUNCER)];
+    return (await runPools(context, context.pgbouncer)).map((pool) => ({
       item: `${pool.database}/${pool.user}`, value: pool.cl_waiting,
       detail: `${pool.cl_waiting} client(s) waiting, ${pool.cl_active} active, ${pool.sv_active} server connection(s) busy, ${pool.sv_idle} idle`,
       skipped: null, metadata: poolMetadata(pool),
