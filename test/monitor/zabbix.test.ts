@@ -81,10 +81,10 @@ describe('pgwarden check --format zabbix into a real Zabbix server', () => {
       'StartVMwareCollectors=0', 'StartReportWriters=0', 'StartODBCPollers=0', 'StartHistoryPollers=1',
     ].join('\n') + '\n');
     server = spawn('/usr/sbin/zabbix_server', ['-f', '-c', path.join(dir, 'zabbix_server.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let console = '';
-    server.stdout!.on('data', (d: Buffer) => { console += d.toString(); });
-    server.stderr!.on('data', (d: Buffer) => { console += d.toString(); });
-    const log = () => { try { return readFileSync(path.join(dir, 'server.log'), 'utf8'); } catch { return console; } };
+    let printed = '';
+    server.stdout!.on('data', (d: Buffer) => { printed += d.toString(); });
+    server.stderr!.on('data', (d: Buffer) => { printed += d.toString(); });
+    const log = () => { try { return readFileSync(path.join(dir, 'server.log'), 'utf8'); } catch { return printed; } };
     await waitFor(async () => {
       assert.equal(server!.exitCode, null, `zabbix_server exited: ${log()}`);
       return /server #\d+ started \[trapper/.test(log());
