@@ -307,6 +307,29 @@ const monitorCheckSchema = z.strictObject({
   params: z.record(z.string().regex(/^[a-z_]+$/), z.number()).optional(),
 });
 
+// ---- Monitoring: pgBouncer consoles and custom checks (docs/monitor.md) ----
+/** A check written in SQL (docs/monitor.md, "Custom checks"); `monitor install` makes it a function. */
+const customCheckSchema = z.strictObject({
+  description: z.string().min(1),
+  category: z.enum(['health', 'security']).default('health'),
+  /** database: about the database it runs in; cluster: the same answer anywhere. */
+  scope: z.enum(['cluster', 'database']).default('database'),
+  unit: z.enum(['boolean', 'count', 'percent', 'seconds', 'bytes', 'bytes_per_hour', 'per_second']).default('count'),
+  warning: z.number().nullable().default(null),
+  critical: z.number().nullable().default(null),
+  direction: z.enum(['above', 'below']).default('above'),
+  /** One SELECT returning a value column, and optionally item, detail, skipped, metadata. */
+  sql: z.string().min(1),
+  /** Tables the SQL reads: install grants the monitor's owner role SELECT on them. */
+  reads: z.array(z.string().min(1)).default([]),
+});
+const monitorExtensions = {
+  /** The pgBouncer admin console of a server: server name -> the servers: entry of its console. */
+  pgbouncer: z.record(z.string(), z.string().min(1)).default({}),
+  custom_checks: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'custom check names are snake_case'), customCheckSchema).default({}),
+};
+// ---- end of the monitoring block ----
+
 const monitorSchema = z.strictObject({
   /** Per-check statement timeout. */
   timeout_ms: z.number().int().min(10).max(600_000).default(5000),
@@ -314,6 +337,7 @@ const monitorSchema = z.strictObject({
   concurrency: z.number().int().min(1).max(16).default(4),
   /** Per-check settings by check name (names are checked against the registry when used). */
   checks: z.record(z.string(), monitorCheckSchema).default({}),
+  ...monitorExtensions,
 }).prefault({});
 
 /** `pgwarden serve`: the HTTP API and dashboard over the repository (docs/server.md). */
@@ -373,6 +397,7 @@ export type SyslogSinkConfig = z.infer<typeof syslogSinkSchema>;
 export type SinkFilterConfig = z.infer<typeof filterSchema>;
 export type RedactConfig = z.infer<typeof redactSchema>;
 export type MonitorConfig = z.infer<typeof monitorSchema>;
+export type CustomCheckConfig = z.infer<typeof customCheckSchema>;
 export type RepositorySinkConfig = z.infer<typeof repositorySinkSchema>;
 export type CloudwatchSourceConfig = z.infer<typeof cloudwatchSourceSchema>;
 export type SqsSourceConfig = z.infer<typeof sqsSourceSchema>;

@@ -15,6 +15,17 @@ export { CALLER_ROLE, MONITOR_SCHEMA, OWNER_ROLE, functionBody, functionName, fu
 
 /** pg_authid columns the password checks read (never returned to the caller). */
 const AUTHID_COLUMNS = 'rolname, rolsuper, rolcanlogin, rolpassword, rolvaliduntil';
+/** pg_statistic columns the bloat check reads: null fraction and width, never the sampled values. */
+const STATISTIC_COLUMNS = 'starelid, staattnum, stainherit, stanullfrac, stawidth';
+/** Every schema whose sequences sequence_exhaustion reads (SELECT on a sequence shows its position only). */
+const SEQUENCE_SCHEMAS = `SELECT n.nspname FROM pg_catalog.pg_namespace n
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', '${MONITOR_SCHEMA}') AND n.nspname !~ '^pg_(toast|temp)'`;
+
+function sequenceGrants(verb: 'GRANT' | 'REVOKE'): string {
+  const clause = verb === 'GRANT' ? `GRANT SELECT ON ALL SEQUENCES IN SCHEMA %I TO ${OWNER_ROLE}` : `REVOKE SELECT ON ALL SEQUENCES IN SCHEMA %I FROM ${OWNER_ROLE}`;
+  return `DO $$ DECLARE v_schema name; BEGIN
+  FOR v_schema IN ${SEQUENCE_SCHEMAS} LOOP EXECUTE pg_catalog.format('${clause}', v_schema); END LOOP; END $$`;
+}
 /** Columns of pgwarden sensor tables the security checks count; never the recorder's password table. */
 const SENSOR_GRANTS: readonly { table: string; columns: string }[] = [
   { table: 'pgwarden.connection_attempts', columns: 'ts, decision, user_name' },
@@ -38,13 +49,25 @@ CREATE TABLE IF NOT EXISTS ${MONITOR_SCHEMA}.installed (
   installed_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
   installed_by name NOT NULL DEFAULT current_user
 );
--- Previous values of counters, for rates and changes since the last run.
-CREATE TABLE IF NOT EXISTS ${MONITOR_SCHEMA}.samples (
+-- Previous values of counters, for rates and changes since the last run, per caller (the login
+-- that ran the check): another member of pgwarden_monitor calling a check in between does not
+-- reset yours. Recreated by every install (rates start again with a first sample).
+DROP TABLE IF EXISTS ${MONITOR_SCHEMA}.samples;
+CREATE TABLE ${MONITOR_SCHEMA}.samples (
+  caller name NOT NULL,
   check_name text NOT NULL,
   item text NOT NULL,
   ts timestamptz NOT NULL,
   value double precision NOT NULL,
-  PRIMARY KEY (check_name, item)
+  PRIMARY KEY (caller, check_name, item)
+);
+ALTER TABLE ${MONITOR_SCHEMA}.installed ADD COLUMN IF NOT EXISTS show_names boolean NOT NULL DEFAULT false;
+ALTER TABLE ${MONITOR_SCHEMA}.installed ADD COLUMN IF NOT EXISTS custom_reads text[] NOT NULL DEFAULT '{}';
+-- The settings the settings_drift check compares with (recorded on its first run on the primary).
+CREATE TABLE IF NOT EXISTS ${MONITOR_SCHEMA}.settings_baseline (
+  name text PRIMARY KEY,
+  value text,
+  recorded_at timestamptz NOT NULL
 );
 -- Superusers seen by the superusers check, to report additions and removals.
 CREATE TABLE IF NOT EXISTS ${MONITOR_SCHEMA}.superuser_changes (
@@ -64,10 +87,12 @@ ALTER TABLE ${MONITOR_SCHEMA}.samples OWNER TO ${OWNER_ROLE};
 ALTER TABLE ${MONITOR_SCHEMA}.superuser_changes OWNER TO ${OWNER_ROLE};
 ALTER TABLE ${MONITOR_SCHEMA}.write_probe OWNER TO ${OWNER_ROLE};
 ALTER TABLE ${MONITOR_SCHEMA}.installed OWNER TO ${OWNER_ROLE};
+ALTER TABLE ${MONITOR_SCHEMA}.settings_baseline OWNER TO ${OWNER_ROLE};
 
--- Change of a sampled value since the previous call (NULL on the first call, and for a
--- counter that went down: statistics were reset). Not SECURITY DEFINER: it runs as the
--- owner inside the check functions; nobody else may execute it.
+-- Change of a sampled value since the same caller's previous call (NULL on the first call, for
+-- a counter that went down: statistics were reset, and on a standby, which can store no sample
+-- and whose counters are not the primary's). Not SECURITY DEFINER: it runs as the owner inside
+-- the check functions, where session_user is the calling login; nobody else may execute it.
 CREATE OR REPLACE FUNCTION ${MONITOR_SCHEMA}.sample_delta(p_check text, p_item text, p_value double precision, p_counter boolean,
   OUT delta double precision, OUT seconds double precision)
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
@@ -75,15 +100,19 @@ DECLARE
   v_prev record;
   v_now timestamptz := pg_catalog.clock_timestamp();
 BEGIN
-  SELECT s.value, s.ts INTO v_prev FROM ${MONITOR_SCHEMA}.samples s WHERE s.check_name = p_check AND s.item = p_item;
-  IF p_value IS NOT NULL AND NOT pg_catalog.pg_is_in_recovery() THEN
+  IF pg_catalog.pg_is_in_recovery() THEN
+    RETURN;
+  END IF;
+  SELECT s.value, s.ts INTO v_prev FROM ${MONITOR_SCHEMA}.samples s
+   WHERE s.caller = session_user AND s.check_name = p_check AND s.item = p_item;
+  IF p_value IS NOT NULL THEN
     BEGIN
-      INSERT INTO ${MONITOR_SCHEMA}.samples AS s (check_name, item, ts, value) VALUES (p_check, p_item, v_now, p_value)
-        ON CONFLICT (check_name, item) DO UPDATE SET ts = excluded.ts, value = excluded.value;
+      INSERT INTO ${MONITOR_SCHEMA}.samples AS s (caller, check_name, item, ts, value) VALUES (session_user, p_check, p_item, v_now, p_value)
+        ON CONFLICT (caller, check_name, item) DO UPDATE SET ts = excluded.ts, value = excluded.value;
       -- Items that disappeared (a dropped database) do not stay forever.
       DELETE FROM ${MONITOR_SCHEMA}.samples s WHERE s.check_name = p_check AND s.ts < v_now - interval '7 days';
     EXCEPTION WHEN read_only_sql_transaction THEN
-      NULL; -- a read-only session still gets the change since the last stored sample
+      NULL; -- a read-only session still gets the change since its last stored sample
     END;
   END IF;
   IF v_prev.ts IS NOT NULL AND p_value IS NOT NULL AND (NOT p_counter OR p_value >= v_prev.value) THEN
@@ -142,8 +171,43 @@ export interface MonitorInstallPlan {
  * pgwarden sensor tables exist, which check functions a previous version left), then the
  * statements. `--dry-run` prints them; install runs them.
  */
-export async function planMonitorInstall(client: pg.Client, login: string): Promise<MonitorInstallPlan> {
+export interface MonitorInstallOptions {
+  /** Custom checks from pgwarden.yaml (monitor.custom_checks), installed beside the registry's. */
+  customChecks?: readonly CheckDefinition[];
+  /** Role names, pg_hba lines and client addresses in results; default: counts only. */
+  showNames?: boolean;
+}
+
+/** Tables the custom checks read, as this server spells them (a missing one is an error). */
+async function customReads(client: pg.Client, checks: readonly CheckDefinition[]): Promise<string[]> {
+  const tables: string[] = [];
+  for (const check of checks) {
+    for (const table of check.reads ?? []) {
+      const { rows } = await client.query<{ name: string | null }>(`${SQL_TAG}SELECT pg_catalog.to_regclass($1)::text AS name`, [table]);
+      if (!rows[0]!.name) throw new PgwardenError('PGW_ERR_CONFIG', `monitor.custom_checks.${check.name}.reads: no table "${table}" in database ${await currentDatabase(client)}`);
+      tables.push(rows[0]!.name);
+    }
+  }
+  return [...new Set(tables)].sort();
+}
+
+async function currentDatabase(client: pg.Client): Promise<string> {
+  return (await client.query<{ db: string }>(`${SQL_TAG}SELECT pg_catalog.current_database() AS db`)).rows[0]!.db;
+}
+
+/** Custom reads a previous install granted (recorded in installed.custom_reads, when that exists). */
+async function previousReads(client: pg.Client): Promise<string[]> {
+  const { rows } = await client.query<{ present: boolean }>(`${SQL_TAG}SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+      WHERE attrelid = pg_catalog.to_regclass('${MONITOR_SCHEMA}.installed') AND attname = 'custom_reads' AND NOT attisdropped) AS present`);
+  if (!rows[0]!.present) return [];
+  const { rows: installed } = await client.query<{ reads: string[] }>(`${SQL_TAG}SELECT custom_reads AS reads FROM ${MONITOR_SCHEMA}.installed`);
+  return installed[0]?.reads ?? [];
+}
+
+export async function planMonitorInstall(client: pg.Client, login: string, options: MonitorInstallOptions = {}): Promise<MonitorInstallPlan> {
   await validateLogin(client, login);
+  const custom = options.customChecks ?? [];
+  const reads = await customReads(client, custom);
   const { rows: info } = await client.query<{ database: string; version: number; sensors: boolean }>(
     `${SQL_TAG}SELECT pg_catalog.current_database() AS database, pg_catalog.current_setting('server_version_num')::integer AS version,
        EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden') AS sensors`);
@@ -161,6 +225,13 @@ export async function planMonitorInstall(client: pg.Client, login: string): Prom
   statements.push(`GRANT SELECT (${AUTHID_COLUMNS}) ON pg_catalog.pg_authid TO ${OWNER_ROLE}`);
   statements.push(`GRANT SELECT ON pg_catalog.pg_hba_file_rules TO ${OWNER_ROLE}`);
   statements.push(`GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO ${OWNER_ROLE}`);
+  statements.push(`GRANT SELECT (${STATISTIC_COLUMNS}) ON pg_catalog.pg_statistic TO ${OWNER_ROLE}`);
+  statements.push(sequenceGrants('GRANT'));
+  // What custom checks read: revoke what a previous install granted, grant what this one needs.
+  for (const table of await previousReads(client)) {
+    statements.push(`DO $$ BEGIN IF pg_catalog.to_regclass(${client.escapeLiteral(table)}) IS NOT NULL THEN REVOKE SELECT ON ${table} FROM ${OWNER_ROLE}; END IF; END $$`);
+  }
+  for (const table of reads) statements.push(`GRANT SELECT ON ${table} TO ${OWNER_ROLE}`);
   if (sensors) statements.push(`GRANT USAGE ON SCHEMA pgwarden TO ${OWNER_ROLE}`);
   for (const grant of SENSOR_GRANTS) {
     const { rows } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present`, [grant.table]);
@@ -173,7 +244,7 @@ export async function planMonitorInstall(client: pg.Client, login: string): Prom
       JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname LIKE 'check\\_%'`, [MONITOR_SCHEMA]);
   for (const { signature } of old) statements.push(`DROP FUNCTION ${signature}`);
   const unsupported: string[] = [];
-  for (const check of functionChecks()) {
+  for (const check of [...functionChecks(), ...custom]) {
     if (!pickVariant(check, version)) unsupported.push(check.name);
     const name = functionName(check);
     statements.push(functionSql(check, version));
@@ -181,24 +252,25 @@ export async function planMonitorInstall(client: pg.Client, login: string): Prom
     statements.push(`REVOKE ALL ON FUNCTION ${name}(jsonb) FROM PUBLIC`);
     statements.push(`GRANT EXECUTE ON FUNCTION ${name}(jsonb) TO ${CALLER_ROLE}`);
   }
-  const names = `ARRAY[${CHECKS.map((c) => client.escapeLiteral(c.name)).join(', ')}]::text[]`;
-  statements.push(`INSERT INTO ${MONITOR_SCHEMA}.installed (pgwarden_version, server_version_num, checks)
-  VALUES (${client.escapeLiteral(PGWARDEN_VERSION)}, ${version}, ${names})
+  const textArray = (values: readonly string[]) => `ARRAY[${values.map((v) => client.escapeLiteral(v)).join(', ')}]::text[]`;
+  statements.push(`INSERT INTO ${MONITOR_SCHEMA}.installed (pgwarden_version, server_version_num, checks, show_names, custom_reads)
+  VALUES (${client.escapeLiteral(PGWARDEN_VERSION)}, ${version}, ${textArray([...CHECKS, ...custom].map((c) => c.name))}, ${options.showNames ? 'true' : 'false'}, ${textArray(reads)})
   ON CONFLICT (singleton) DO UPDATE SET pgwarden_version = excluded.pgwarden_version, server_version_num = excluded.server_version_num,
-    checks = excluded.checks, installed_at = pg_catalog.now(), installed_by = current_user`);
+    checks = excluded.checks, show_names = excluded.show_names, custom_reads = excluded.custom_reads,
+    installed_at = pg_catalog.now(), installed_by = current_user`);
   statements.push(`GRANT ${CALLER_ROLE} TO ${client.escapeIdentifier(login)}`);
   return { database, serverVersionNum: version, unsupported, statements };
 }
 
 /** Creates or refreshes the monitor in the connected database, in one transaction. */
-export async function installMonitor(client: pg.Client, login: string): Promise<MonitorInstallResult> {
+export async function installMonitor(client: pg.Client, login: string, options: MonitorInstallOptions = {}): Promise<MonitorInstallResult> {
   await requireSuperuser(client, 'pgwarden monitor install');
   await validateLogin(client, login);
   return inTransaction(client, async () => {
     await client.query(`${SQL_TAG}SET LOCAL log_statement = 'none'`);
     await client.query(`${SQL_TAG}SET LOCAL pgaudit.log = 'none'`);
     await client.query(`${SQL_TAG}SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgwarden_monitor.install'))`);
-    const plan = await planMonitorInstall(client, login);
+    const plan = await planMonitorInstall(client, login, options);
     for (const statement of plan.statements) {
       try {
         await client.query(SQL_TAG + statement);
@@ -207,7 +279,7 @@ export async function installMonitor(client: pg.Client, login: string): Promise<
         throw new PgwardenError(classified.code, `monitor install failed at "${statement.split('\n')[0]}": ${classified.message}`, { cause: error });
       }
     }
-    return { database: plan.database, serverVersionNum: plan.serverVersionNum, checks: CHECKS.length, unsupported: plan.unsupported, login };
+    return { database: plan.database, serverVersionNum: plan.serverVersionNum, checks: CHECKS.length + (options.customChecks?.length ?? 0), unsupported: plan.unsupported, login };
   });
 }
 
@@ -221,11 +293,18 @@ export async function uninstallMonitor(client: pg.Client): Promise<MonitorUninst
       `${SQL_TAG}SELECT pg_catalog.current_database() AS database,
          EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = '${MONITOR_SCHEMA}') AS present,
          EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${OWNER_ROLE}') AS owner`);
+    const reads = await previousReads(client);
     await client.query(`${SQL_TAG}DROP SCHEMA IF EXISTS ${MONITOR_SCHEMA} CASCADE`);
     if (rows[0]!.owner) {
       await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_authid FROM ${OWNER_ROLE}`);
       await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_hba_file_rules FROM ${OWNER_ROLE}`);
       await client.query(`${SQL_TAG}REVOKE ALL ON FUNCTION pg_catalog.pg_hba_file_rules() FROM ${OWNER_ROLE}`);
+      await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_statistic FROM ${OWNER_ROLE}`);
+      await client.query(SQL_TAG + sequenceGrants('REVOKE'));
+      for (const table of reads) {
+        const { rows: present } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present`, [table]);
+        if (present[0]!.present) await client.query(`${SQL_TAG}REVOKE SELECT ON ${table} FROM ${OWNER_ROLE}`);
+      }
       const { rows: sensors } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden'`);
       if (sensors.length > 0) await client.query(`${SQL_TAG}REVOKE USAGE ON SCHEMA pgwarden FROM ${OWNER_ROLE}`);
       for (const grant of SENSOR_GRANTS) {
@@ -234,6 +313,21 @@ export async function uninstallMonitor(client: pg.Client): Promise<MonitorUninst
       }
     }
     return { database: rows[0]!.database, removed: rows[0]!.present };
+  });
+}
+
+/**
+ * Records the current settings as the settings_drift baseline (after an intended change):
+ * empties the baseline and runs the check once, which records it anew. Needs a superuser, so
+ * the monitoring login can never accept a change itself.
+ */
+export async function recordSettingsBaseline(client: pg.Client): Promise<{ database: string; settings: number }> {
+  await requireSuperuser(client, 'pgwarden monitor baseline');
+  return inTransaction(client, async () => {
+    await client.query(`${SQL_TAG}DELETE FROM ${MONITOR_SCHEMA}.settings_baseline`);
+    await client.query(`${SQL_TAG}SELECT pg_catalog.count(*) FROM ${MONITOR_SCHEMA}.check_settings_drift('{}'::jsonb)`);
+    const { rows } = await client.query<{ settings: number }>(`${SQL_TAG}SELECT pg_catalog.count(*)::integer AS settings FROM ${MONITOR_SCHEMA}.settings_baseline`);
+    return { database: await currentDatabase(client), settings: rows[0]!.settings };
   });
 }
 

@@ -5,8 +5,8 @@ import type pg from 'pg';
 import { SQL_TAG, connect, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { CHECKS, CHECK_NAMES, findCheck } from './checks/index.ts';
-import { functionName } from './install.ts';
-import { worse, type CheckDefinition, type RawCheckRow, type CheckResult, type CheckRow, type Level, type ServerResult, type Thresholds } from './types.ts';
+import { functionName } from './sql.ts';
+import { worse, type LocalContext, type CheckDefinition, type RawCheckRow, type CheckResult, type CheckRow, type Level, type ServerResult, type Thresholds } from './types.ts';
 
 export interface CheckSettings {
   enabled?: boolean;
@@ -26,28 +26,41 @@ export interface RunOptions {
   /** Connections per server (default 4). */
   concurrency?: number;
   settings?: Readonly<Record<string, CheckSettings>>;
+  /** Custom checks from pgwarden.yaml (monitor.custom_checks), beside the registry's. */
+  customChecks?: readonly CheckDefinition[];
 }
 
-export interface ServerTarget { name: string; target: Target }
+export interface ServerTarget {
+  name: string;
+  target: Target;
+  /** The server's pgBouncer admin console (its own login), for the pgbouncer checks. */
+  pgbouncer?: Target;
+}
 
 const DEFAULT_TIMEOUT_MS = 5000;
 const DEFAULT_CONCURRENCY = 4;
 
+/** The registry's checks and the custom ones of this run. */
+function available(options: RunOptions): readonly CheckDefinition[] {
+  return options.customChecks?.length ? [...CHECKS, ...options.customChecks] : CHECKS;
+}
+
 /** The checks to run, validated: an unknown name is an error listing the valid ones. */
 export function selectChecks(options: RunOptions): CheckDefinition[] {
+  const all = available(options);
+  const find = (name: string) => findCheck(name) ?? options.customChecks?.find((c) => c.name === name);
+  const valid = () => [...CHECK_NAMES, ...(options.customChecks ?? []).map((c) => c.name)].join(', ');
   for (const name of Object.keys(options.settings ?? {})) {
-    if (!findCheck(name)) {
-      throw new PgwardenError('PGW_ERR_CONFIG', `monitor.checks.${name}: unknown check (valid: ${CHECK_NAMES.join(', ')})`);
-    }
+    if (!find(name)) throw new PgwardenError('PGW_ERR_CONFIG', `monitor.checks.${name}: unknown check (valid: ${valid()})`);
   }
   if (options.checks && options.checks.length > 0) {
     return options.checks.map((name) => {
-      const check = findCheck(name);
-      if (!check) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--checks: "${name}" is not a check (valid: ${CHECK_NAMES.join(', ')})`);
+      const check = find(name);
+      if (!check) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--checks: "${name}" is not a check (valid: ${valid()})`);
       return check;
     });
   }
-  return CHECKS.filter((c) => options.settings?.[c.name]?.enabled !== false);
+  return all.filter((c) => options.settings?.[c.name]?.enabled !== false);
 }
 
 export function effectiveThresholds(check: CheckDefinition, settings?: CheckSettings): Thresholds {
@@ -68,6 +81,11 @@ export function rowLevel(value: number | null, thresholds: Thresholds, nullLevel
 
 type RawRow = RawCheckRow;
 
+/** Where the operator reads what to do: the check's doc page, or the config that defines it. */
+function remediationOf(check: CheckDefinition): string {
+  return check.custom ? `pgwarden.yaml: monitor.custom_checks.${check.name}` : `docs/checks/${check.name}.md`;
+}
+
 function summarize(check: CheckDefinition, rows: CheckRow[]): string {
   if (rows.length === 0) return check.emptyDetail ?? 'nothing to report';
   const bad = rows.filter((r) => r.level !== 'ok');
@@ -83,7 +101,7 @@ function summarize(check: CheckDefinition, rows: CheckRow[]): string {
 /** Turns the function's rows into a result: levels, finding keys, the summary. */
 export function evaluate(check: CheckDefinition, raw: RawRow[], settings: CheckSettings | undefined, durationMs: number): CheckResult {
   const thresholds = effectiveThresholds(check, settings);
-  const base = { name: check.name, category: check.category, unit: check.unit, thresholds, duration_ms: durationMs, error: null, remediation: `docs/checks/${check.name}.md` };
+  const base = { name: check.name, category: check.category, unit: check.unit, thresholds, duration_ms: durationMs, error: null, remediation: remediationOf(check) };
   const skipped = raw.find((r) => r.skipped !== null);
   if (skipped) return { ...base, level: 'skipped', summary: skipped.skipped!, rows: [] };
   const ignore = new Set(settings?.ignore ?? []);
@@ -106,7 +124,7 @@ export function evaluate(check: CheckDefinition, raw: RawRow[], settings: CheckS
 function failed(check: CheckDefinition, settings: CheckSettings | undefined, message: string, durationMs: number, level: Level = 'unknown'): CheckResult {
   return {
     name: check.name, category: check.category, unit: check.unit, thresholds: effectiveThresholds(check, settings),
-    level, summary: message, rows: [], duration_ms: durationMs, error: message, remediation: `docs/checks/${check.name}.md`,
+    level, summary: message, rows: [], duration_ms: durationMs, error: message, remediation: remediationOf(check),
   };
 }
 
@@ -121,15 +139,17 @@ function describeError(error: unknown, timeoutMs: number): { message: string; co
   }
 }
 
-async function runOne(client: pg.Client, check: CheckDefinition, settings: CheckSettings | undefined, timeoutMs: number): Promise<{ result: CheckResult; broken: boolean; code?: string }> {
+async function runOne(client: pg.Client, check: CheckDefinition, settings: CheckSettings | undefined, timeoutMs: number,
+  context: LocalContext): Promise<{ result: CheckResult; broken: boolean; code?: string }> {
   const started = performance.now();
-  const params = JSON.stringify({ ...check.params, ...settings?.params });
+  // Ignored items go to the function too: checks that count (without naming) leave them out.
+  const params = JSON.stringify({ ...check.params, ...settings?.params, ...(settings?.ignore?.length ? { ignore: settings.ignore } : {}) });
   let timer: NodeJS.Timeout | undefined;
   // The server cancels at statement_timeout; this only catches a connection that hangs.
   const backstop = new Promise<'hung'>((resolve) => { timer = setTimeout(() => resolve('hung'), timeoutMs + 2000); });
   try {
     const query = check.local
-      ? check.local(client, { checks: CHECKS }).then((rows) => ({ rows }))
+      ? check.local(client, context).then((rows) => ({ rows }))
       : client.query<RawRow>(`${SQL_TAG}SELECT item, value, detail, skipped, metadata FROM ${functionName(check)}($1::jsonb)`, [params]);
     query.catch(() => undefined);
     const outcome = await Promise.race([query, backstop]);
@@ -158,6 +178,7 @@ export async function checkServer(server: ServerTarget, options: RunOptions = {}
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const concurrency = Math.max(1, Math.min(options.concurrency ?? DEFAULT_CONCURRENCY, checks.length || 1));
   const settingsOf = (c: CheckDefinition) => options.settings?.[c.name];
+  const context: LocalContext = { checks: available(options), pgbouncer: server.pgbouncer, timeoutMs };
   const finish = (partial: Omit<ServerResult, 'duration_ms' | 'server'>): ServerResult =>
     ({ server: server.name, ...partial, duration_ms: Math.round(performance.now() - started) });
 
@@ -194,7 +215,7 @@ export async function checkServer(server: ServerTarget, options: RunOptions = {}
             continue;
           }
         }
-        const { result, broken, code } = await runOne(current, check, settingsOf(check), timeoutMs);
+        const { result, broken, code } = await runOne(current, check, settingsOf(check), timeoutMs, context);
         results[index] = result;
         codes[index] = code;
         if (broken) {

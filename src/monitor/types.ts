@@ -1,6 +1,7 @@
 // One check = one unit: what it measures, its SQL per minimum server version, how its
 // values turn into levels. Every check's SQL function returns the same five columns
 // (CHECK_COLUMNS); the runner adds name, level, category, remediation and finding_key.
+import type { Target } from '../core/db.ts';
 
 export type Category = 'health' | 'security';
 export type Unit = 'boolean' | 'count' | 'percent' | 'seconds' | 'bytes' | 'bytes_per_hour' | 'per_second';
@@ -47,7 +48,20 @@ export interface CheckDefinition {
    * plain read of public catalogs from the client, has no SQL function and no `sql` variants,
    * and returns rows of the same contract.
    */
-  local?: (client: LocalClient, context: { checks: readonly CheckDefinition[] }) => Promise<RawCheckRow[]>;
+  local?: (client: LocalClient, context: LocalContext) => Promise<RawCheckRow[]>;
+  /** Defined in pgwarden.yaml (monitor.custom_checks), not by pgwarden. */
+  custom?: boolean;
+  /** Custom checks: tables the owner role is granted SELECT on by `monitor install`. */
+  reads?: readonly string[];
+}
+
+/** What a local check gets besides the connection. */
+export interface LocalContext {
+  /** Every check of this run's pgwarden, custom checks included (the integrity check compares them). */
+  checks: readonly CheckDefinition[];
+  /** The pgBouncer admin console of this server, when one is configured. */
+  pgbouncer?: Target;
+  timeoutMs: number;
 }
 
 /** A row as a check function returns it (the five contract columns). */

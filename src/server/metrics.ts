@@ -16,9 +16,18 @@ export interface ServeMetrics {
   recordChecks(results: ServerResult[]): void;
 }
 
+// prom-client's default metrics include three gauges named like counters
+// (…_active_handles_total, …_active_requests_total, …_active_resources_total), which
+// `promtool check metrics` rejects; their per-type gauges (…_active_handles{type}) stay, and
+// sum() gives the totals.
+function dropTotalGauges(registry: client.Registry): void {
+  for (const what of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`pgwarden_serve_nodejs_active_${what}_total`);
+}
+
 export function createMetrics(pool: pg.Pool): ServeMetrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'pgwarden_serve_' });
+  dropTotalGauges(registry);
   const requests = new client.Counter({
     name: 'pgwarden_http_requests_total', help: 'HTTP requests served, by route and status', labelNames: ['method', 'route', 'status'] as const, registers: [registry],
   });

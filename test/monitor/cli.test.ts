@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { CHECKS } from '../../src/monitor/index.ts';
 import { pgEnv, runCli } from '../harness/cli.ts';
 import { freePort, startCluster, type Cluster } from '../harness/postgres.ts';
+import { monitoringPlugin, promtool, zabbixPrototypeKey } from './consumers.ts';
 import { parseCheckmk, parseNagios, parsePrometheus, parseZabbix } from './formats.ts';
 
 const LOGIN = 'monitoring';
@@ -87,10 +88,19 @@ describe('pgwarden monitor and pgwarden check (pg18)', () => {
     assert.equal(parsed.state, 'CRITICAL', 'ssl is off on the test server');
     assert.match(parsed.text, /ssl CRITICAL: ssl is off/);
     assert.ok(parsed.perfdata.some((p) => p.label === 'alive' && p.value === '1'));
-    assert.ok(parsed.perfdata.some((p) => p.label === 'connections' && p.uom === '%' && p.warn === '80' && p.crit === '90'));
-    assert.ok(parsed.perfdata.some((p) => p.label === 'cache_hit_ratio::postgres' && p.warn === '90:'), 'below-thresholds as Nagios ranges');
-    assert.ok(parsed.perfdata.some((p) => p.label === `password_expiry::o'neil _ "ops" _ x\\y`), 'label escaped');
+    assert.ok(parsed.perfdata.some((p) => p.label === 'connections' && p.uom === '%' && p.warn === '@80:' && p.crit === '@90:'));
+    assert.ok(parsed.perfdata.some((p) => p.label === 'cache_hit_ratio::postgres' && p.warn === '@~:90'), 'below-thresholds as Nagios ranges');
     assert.equal(result.stderr, '');
+    // Monitoring::Plugin reads every item, and its ranges give pgwarden's state for each.
+    const json = JSON.parse((await runCli(['check', '--format', 'json'], login)).stdout) as { servers: { checks: { name: string; error: string | null; rows: { item: string; value: number | null; level: string }[] }[] }[] };
+    const plugin = monitoringPlugin(result.stdout.trimEnd().split(' | ')[1]!);
+    assert.equal(plugin.length, parsed.perfdata.length);
+    const levels = new Map(json.servers[0]!.checks.flatMap((c) => c.rows.map((r) => [c.name + (r.item ? `::${r.item}` : ''), r.level] as const)));
+    for (const item of plugin) {
+      const level = levels.get(item.label);
+      if (level === undefined) continue; // a label with a character Nagios labels cannot hold
+      assert.equal(['ok', 'warning', 'critical'][item.status], level, `${item.label}: ${item.warning} / ${item.critical}`);
+    }
   });
 
   it('check_mk: one local check per check', async () => {
@@ -109,24 +119,30 @@ describe('pgwarden monitor and pgwarden check (pg18)', () => {
     const result = await runCli(['check', '--format', 'zabbix'], login);
     assert.equal(result.code, 0);
     const parsed = parseZabbix(result.stdout);
-    const discovered = parsed.discovery['-']!;
+    const discovered = parsed.discovery['-']!['pgwarden.discovery.status']!;
     assert.deepEqual([...new Set(discovered.map((d) => d['{#CHECK}']))], CHECKS.map((c) => c.name));
-    assert.ok(discovered.some((d) => d['{#ITEM}'] === ODD_ROLE), 'odd role name survives quoting');
-    assert.ok(parsed.values.some((v) => v.name === 'pgwarden.status' && v.params[0] === 'ssl' && v.value === '2'));
-    assert.ok(parsed.values.some((v) => v.name === 'pgwarden.value' && v.params[0] === 'password_expiry' && v.params[1] === ODD_ROLE));
+    assert.ok(parsed.values.some((v) => v.key === 'pgwarden.status[ssl,]' && v.value === '2'));
+    assert.equal(parsed.plain['-']!['pgwarden.state'], '2');
+    const created = new Set([
+      ...discovered.map((row) => zabbixPrototypeKey('pgwarden.status[{#CHECK},{#ITEM}]', row)),
+      ...parsed.discovery['-']!['pgwarden.discovery.value']!.map((row) => zabbixPrototypeKey('pgwarden.value[{#CHECK},{#ITEM}]', row)),
+    ]);
+    assert.deepEqual(parsed.values.filter((v) => !created.has(v.key)).map((v) => v.key), [], 'every key is one Zabbix creates from the prototypes');
   });
 
   it('prometheus: text exposition accepted by a real parser, one series per check and item', async () => {
     const result = await runCli(['check', '--format', 'prometheus'], login);
     assert.equal(result.code, 0);
+    assert.deepEqual(promtool(result.stdout), { code: 0, problems: '' });
     const families = parsePrometheus(result.stdout);
     const family = (name: string) => families.find((f) => f.name === name)!;
-    assert.deepEqual(families.map((f) => f.name), ['pgwarden_up', 'pgwarden_status', 'pgwarden_item_status', 'pgwarden_value', 'pgwarden_duration_seconds']);
+    assert.deepEqual(families.map((f) => f.name).filter((n) => !n.startsWith('pgwarden_check_')), ['pgwarden_up', 'pgwarden_status', 'pgwarden_item_status', 'pgwarden_duration_seconds']);
+    assert.ok(family('pgwarden_check_ratio').metrics.some((m) => m.labels?.check === 'connections'));
     assert.equal(family('pgwarden_up').metrics[0]!.value, '1');
     assert.equal(family('pgwarden_status').metrics.length, CHECKS.length);
     assert.equal(family('pgwarden_status').metrics.find((m) => m.labels?.check === 'ssl')!.value, '2');
     assert.equal(family('pgwarden_status').metrics.find((m) => m.labels?.check === 'archiver')!.value, '-1');
-    assert.ok(family('pgwarden_value').metrics.some((m) => m.labels?.item === ODD_ROLE && m.labels.check === 'password_expiry'));
+    assert.ok(family('pgwarden_check_value').metrics.some((m) => m.labels?.check === 'password_expiry'));
   });
 
   it('json: every server, check and row; the level agrees with the Nagios state', async () => {
@@ -139,19 +155,32 @@ describe('pgwarden monitor and pgwarden check (pg18)', () => {
     assert.deepEqual((JSON.parse(only.stdout) as typeof parsed).servers[0]!.checks.map((c) => c.name), ['alive', 'uptime']);
   });
 
-  it('bad input: an unknown check is UNKNOWN for Nagios, a usage error otherwise', async () => {
-    const nagios = await runCli(['check', '--checks', 'alive,nosuch'], login);
-    assert.equal(nagios.code, 3);
-    assert.match(nagios.stdout, /^PGWARDEN UNKNOWN - --checks: "nosuch" is not a check \(valid: alive, archive_backlog, .*\)\n$/);
+  it('bad input answers in the shape of the format asked for, exit 3; an unknown format as Nagios', async () => {
+    for (const args of [['--bogus'], ['--format', 'nagio'], ['--checks'], ['--checks', ''], ['--checks', ' , '], ['--timeout-ms', '5'], ['--timeout-ms', 'soon'], ['--checks', 'alive,nosuch'], ['extra']]) {
+      const result = await runCli(['check', ...args], login);
+      assert.equal(result.code, 3, `${args.join(' ')}: ${result.stdout}${result.stderr}`);
+      assert.equal(parseNagios(result.stdout, 3).state, 'UNKNOWN', args.join(' '));
+      assert.equal(result.stderr, '');
+    }
+    const nosuch = await runCli(['check', '--checks', 'alive,nosuch'], login);
+    assert.match(nosuch.stdout, /^PGWARDEN UNKNOWN - --checks: "nosuch" is not a check \(valid: alive, archive_backlog, .*\) \[PGW_ERR_INVALID_VALUE\]\n$/);
+    assert.match((await runCli(['check', '--format', 'nagio'], login)).stdout, /^PGWARDEN UNKNOWN - option '--format <format>' argument 'nagio' is invalid\. Allowed choices are nagios, checkmk, zabbix, prometheus, json\.\n$/);
+    assert.match((await runCli(['check', '--timeout-ms', '5'], login)).stdout, /--timeout-ms "5" is outside 10-600000 milliseconds/);
+    assert.match((await runCli(['check', '--checks', ''], login)).stdout, /--checks "": names no check/);
+    const checkmk = await runCli(['check', '--bogus', '--format', 'checkmk'], login);
+    assert.equal(checkmk.code, 3);
+    assert.deepEqual(parseCheckmk(checkmk.stdout).map((s) => [s.state, s.service]), [[3, 'pgwarden']]);
+    assert.match(checkmk.stdout, /unknown option '--bogus'/);
+    const zabbix = await runCli(['check', '--format', 'zabbix', '--checks', 'nosuch'], login);
+    assert.equal(zabbix.code, 3);
+    assert.deepEqual(parseZabbix(zabbix.stdout).plain['-']!['pgwarden.state'], '3');
+    const prometheus = await runCli(['check', '--format=prometheus', '--timeout-ms', '1'], login);
+    assert.equal(prometheus.code, 3);
+    assert.deepEqual(promtool(prometheus.stdout), { code: 0, problems: '' });
+    assert.equal(parsePrometheus(prometheus.stdout).find((f) => f.name === 'pgwarden_up')!.metrics[0]!.value, '0');
     const json = await runCli(['check', '--checks', 'nosuch', '--format', 'json'], login);
-    assert.equal(json.code, 2);
-    assert.match(json.stderr, /^Error: --checks: "nosuch" is not a check.*\[PGW_ERR_INVALID_VALUE\]\n$/s);
-    const format = await runCli(['check', '--format', 'xml'], login);
-    assert.equal(format.code, 2);
-    assert.match(format.stderr, /Allowed choices are nagios, checkmk, zabbix, prometheus, json/);
-    const timeout = await runCli(['check', '--timeout-ms', 'soon', '--format', 'json'], login);
-    assert.equal(timeout.code, 2);
-    assert.match(timeout.stderr, /--timeout-ms "soon" is not a whole number/);
+    assert.equal(json.code, 3);
+    assert.match((JSON.parse(json.stdout) as { error: string }).error, /^--checks: "nosuch" is not a check/);
   });
 
   it('an unreachable server is CRITICAL (alive) for Nagios and pgwarden_up 0 for Prometheus', async () => {
@@ -188,7 +217,7 @@ monitor:
   checks:
     uptime: { warning: null }
     ssl: { enabled: false }
-    password_expiry: { ignore: ["${LOGIN}", "postgres"] }
+    password_expiry: { ignore: ["${LOGIN}", "postgres", '${ODD_ROLE.replace(/'/g, "''")}'] }
 `);
     const env = { MONITOR_PASSWORD: PASSWORD, PGWARDEN_CONFIG: config };
     const result = await runCli(['check', '--all-servers', '--format', 'prometheus'], env);
@@ -198,15 +227,70 @@ monitor:
     assert.ok(status.metrics.every((m) => m.labels!.check !== 'ssl'), 'disabled in the config');
     assert.equal(status.metrics.find((m) => m.labels!.check === 'uptime')!.value, '0', 'threshold removed in the config');
     const items = parsePrometheus(result.stdout).find((f) => f.name === 'pgwarden_item_status')!;
-    assert.equal(items.metrics.find((m) => m.labels!.check === 'password_expiry' && m.labels!.item === LOGIN)!.value, '0', 'ignored item');
+    assert.equal(status.metrics.find((m) => m.labels!.check === 'password_expiry' && m.labels!.server === 'primary')!.value, '0', 'ignored items are left out of the count');
+    assert.ok(items.metrics.some((m) => m.labels!.check === 'connections_by_state'));
     const nagios = await runCli(['check', '--server', 'primary', '--server', 'reporting', '--checks', 'alive'], env);
     assert.equal(nagios.code, 0);
     assert.deepEqual(parseNagios(nagios.stdout, 0).perfdata.map((p) => p.label), ['primary/alive', 'reporting/alive']);
 
     writeFileSync(config, 'monitor:\n  checks:\n    no_such_check: { enabled: false }\n');
     const bad = await runCli(['check', '--format', 'json'], { ...login, PGWARDEN_CONFIG: config });
-    assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /^Error: monitor\.checks\.no_such_check: unknown check \(valid: alive, .*\[PGW_ERR_CONFIG\]/s);
+    assert.equal(bad.code, 3);
+    assert.match((JSON.parse(bad.stdout) as { error: string }).error, /^monitor\.checks\.no_such_check: unknown check \(valid: alive, .*\[PGW_ERR_CONFIG\]$/s);
+  });
+
+  it('custom checks from pgwarden.yaml: installed as their own SECURITY DEFINER function, read what they declare, tamper-checked', async () => {
+    const db = await cluster.createDatabase();
+    await cluster.query(`CREATE TABLE public.orders (id int, state text); INSERT INTO public.orders SELECT g, CASE WHEN g % 4 = 0 THEN 'new' ELSE 'done' END FROM generate_series(1, 40) g;
+      CREATE TABLE public.payments (id int, state text)`, [], db);
+    const config = path.join(dir, 'custom.yaml');
+    writeFileSync(config, `monitor:
+  custom_checks:
+    orders_backlog:
+      description: orders waiting to be processed
+      warning: 5
+      critical: 100
+      reads: [public.orders]
+      sql: |
+        SELECT count(*) AS value, count(*) || ' new orders' AS detail FROM public.orders WHERE state = 'new';
+    order_states:
+      description: payments per state, without a grant
+      sql: SELECT state AS item, count(*) AS value FROM public.payments GROUP BY state
+`);
+    const adminEnv = { ...pgEnv(cluster, db), PGWARDEN_CONFIG: config };
+    const loginEnv = { ...pgEnv(cluster, db, LOGIN, PASSWORD), PGWARDEN_CONFIG: config };
+    const installed = await runCli(['monitor', 'install', '--user', LOGIN], adminEnv);
+    assert.equal(installed.code, 0, installed.stderr);
+    assert.match(installed.stdout, new RegExp(`${CHECKS.length + 2} checks installed`));
+    const { rows } = await cluster.query<{ secdef: boolean; config: string[]; acl: string[] }>(
+      "SELECT prosecdef AS secdef, proconfig AS config, proacl::text[] AS acl FROM pg_proc WHERE oid = 'pgwarden_monitor.check_orders_backlog(jsonb)'::regprocedure", [], db);
+    assert.deepEqual(rows[0], { secdef: true, config: ['search_path=pg_catalog, pg_temp'], acl: ['pgwarden_monitor_owner=X/pgwarden_monitor_owner', 'pgwarden_monitor=X/pgwarden_monitor_owner'] });
+    const result = await runCli(['check', '--format', 'json', '--checks', 'orders_backlog,order_states,monitor_integrity'], loginEnv);
+    assert.equal(result.code, 0, result.stdout);
+    const checks = (JSON.parse(result.stdout) as { servers: { checks: { name: string; level: string; error: string | null; rows: { item: string; value: number; detail: string }[]; remediation: string }[] }[] }).servers[0]!.checks;
+    const [backlog, states, integrity] = checks;
+    assert.deepEqual([backlog!.level, backlog!.rows[0]!.value, backlog!.rows[0]!.detail], ['warning', 10, '10 new orders']);
+    assert.equal(backlog!.remediation, 'pgwarden.yaml: monitor.custom_checks.orders_backlog');
+    assert.equal(states!.level, 'unknown', 'the owner may read only what reads: lists');
+    assert.match(states!.error!, /permission denied/);
+    assert.equal(integrity!.level, 'ok', JSON.stringify(integrity));
+    // The login cannot read the table itself.
+    const direct = await runCli(['check', '--format', 'json', '--checks', 'monitor_login_privileges'], loginEnv);
+    assert.equal((JSON.parse(direct.stdout) as { level: string }).level, 'ok');
+    await cluster.query(`CREATE OR REPLACE FUNCTION pgwarden_monitor.check_orders_backlog(params jsonb DEFAULT '{}'::jsonb)
+      RETURNS TABLE (item text, value double precision, detail text, skipped text, metadata jsonb)
+      LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$ SELECT ''::text, 0::float8, 'fine'::text, NULL::text, NULL::jsonb $$`, [], db);
+    const tampered = await runCli(['check', '--checks', 'monitor_integrity'], loginEnv);
+    assert.equal(tampered.code, 2);
+    assert.match(tampered.stdout, /check_orders_backlog\(jsonb\): definition changed/);
+    writeFileSync(config, 'monitor:\n  custom_checks:\n    ssl: { description: mine, sql: SELECT 1 AS value }\n');
+    const clash = await runCli(['check', '--format', 'json'], loginEnv);
+    assert.equal(clash.code, 3);
+    assert.match((JSON.parse(clash.stdout) as { error: string }).error, /monitor\.custom_checks\.ssl: "ssl" is a built-in check/);
+    writeFileSync(config, '');
+    assert.equal((await runCli(['monitor', 'uninstall'], adminEnv)).code, 0);
+    const grants = await cluster.query<{ acl: string | null }>("SELECT relacl::text AS acl FROM pg_class WHERE oid = 'public.orders'::regclass", [], db);
+    assert.doesNotMatch(grants.rows[0]!.acl ?? '', /pgwarden_monitor_owner/, 'uninstall revokes what reads: granted');
   });
 
   it('monitor list shows every check with its defaults', async () => {

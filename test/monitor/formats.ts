@@ -32,23 +32,36 @@ export function parseNagios(stdout: string, exitCode: number): NagiosOutput {
   };
 }
 
+export interface CheckmkMetric { value: number; upper: [number | null, number | null]; lower: [number | null, number | null] }
+
+/** One metric as cmk's local check parser reads it: NAME=VALUE;[[WARN_LOWER:]WARN_UPPER];[[CRIT_LOWER:]CRIT_UPPER];MIN;MAX. */
+function checkmkMetric(entry: string): [string, CheckmkMetric] {
+  const [name, rest] = entry.replace(/;+$/, '').split('=') as [string, string];
+  const raw = rest.split(';');
+  const num = (text: string | undefined) => (text === undefined || text === '' || Number.isNaN(Number(text)) ? null : Number(text));
+  const [warn, crit] = [raw[1]?.split(':'), raw[2]?.split(':')];
+  return [name, {
+    value: Number(raw[0]),
+    upper: [num(warn?.at(-1)), num(crit?.at(-1))],
+    lower: [warn && warn.length > 1 ? num(warn[0]) : null, crit && crit.length > 1 ? num(crit[0]) : null],
+  }];
+}
+
 /** check_mk local check lines: <state> <service> <metrics|-> <text>. */
-export function parseCheckmk(stdout: string): { state: number; service: string; metrics: Record<string, number>; text: string }[] {
-  const metric = '[A-Za-z0-9_]+=-?\\d+(?:\\.\\d+)?(?:;-?[\\d.]*){0,4}';
+export function parseCheckmk(stdout: string): { state: number; service: string; metrics: Record<string, number>; levels: Record<string, CheckmkMetric>; text: string }[] {
+  const metric = '[A-Za-z0-9_]+=-?\\d+(?:\\.\\d+)?(?:;(?:-?[\\d.]*:)?-?[\\d.]*){0,4}';
   const line = new RegExp(`^([0-3]) ([A-Za-z0-9_.-]+) (-|${metric}(?:\\|${metric})*) (\\S.*)$`);
   return stdout.trimEnd().split('\n').map((text) => {
     const m = line.exec(text);
     assert.ok(m, `check_mk local check line: ${text}`);
-    const metrics = m[3] === '-' ? {} : Object.fromEntries(m[3]!.split('|').map((p) => {
-      const [name, rest] = p.split('=');
-      return [name!, Number(rest!.split(';')[0])];
-    }));
-    return { state: Number(m[1]), service: m[2]!, metrics, text: m[4]! };
+    const levels = m[3] === '-' ? {} : Object.fromEntries(m[3]!.split('|').map(checkmkMetric));
+    const metrics = Object.fromEntries(Object.entries(levels).map(([k, v]) => [k, v.value]));
+    return { state: Number(m[1]), service: m[2]!, metrics, levels, text: m[4]! };
   });
 }
 
 /** One zabbix_sender input field: quoted with backslash escapes, or bare without whitespace. */
-function senderFields(line: string): string[] {
+export function senderFields(line: string): string[] {
   const fields: string[] = [];
   let i = 0;
   while (i < line.length) {
@@ -76,7 +89,7 @@ function senderFields(line: string): string[] {
 }
 
 /** Item key params by the Zabbix key grammar: quoted "..." (\" escapes) or unquoted without , ] */
-function keyParams(key: string): { name: string; params: string[] } {
+export function keyParams(key: string): { name: string; params: string[] } {
   const m = /^([0-9A-Za-z_.-]+)\[(.*)\]$/.exec(key);
   assert.ok(m, `item key ${key}`);
   const params: string[] = [];
@@ -89,7 +102,8 @@ function keyParams(key: string): { name: string; params: string[] } {
       params.push(q[1]!.replace(/\\"/g, '"'));
       rest = rest.slice(q[0].length);
     } else {
-      const u = /^[^,\]"]*/.exec(rest)!;
+      // Unquoted: anything up to the next comma or "]" (a quote inside is an ordinary character).
+      const u = /^[^,\]]*/.exec(rest)!;
       assert.ok(!/^\s/.test(u[0]), `unquoted parameter must not start with a space in ${key}`);
       params.push(u[0]);
       rest = rest.slice(u[0].length);
@@ -101,26 +115,36 @@ function keyParams(key: string): { name: string; params: string[] } {
   return { name: m[1]!, params };
 }
 
-export interface ZabbixOutput { discovery: Record<string, Record<string, string>[]>; values: { host: string; key: string; name: string; params: string[]; value: string }[] }
+export interface ZabbixOutput {
+  /** LLD rows per host and discovery key (pgwarden.discovery.status, pgwarden.discovery.value). */
+  discovery: Record<string, Record<string, Record<string, string>[]>>;
+  /** pgwarden.state and pgwarden.error per host. */
+  plain: Record<string, Record<string, string>>;
+  values: { host: string; key: string; name: string; params: string[]; value: string }[];
+}
 
 export function parseZabbix(stdout: string): ZabbixOutput {
-  const out: ZabbixOutput = { discovery: {}, values: [] };
+  const out: ZabbixOutput = { discovery: {}, plain: {}, values: [] };
   for (const line of stdout.trimEnd().split('\n')) {
     const fields = senderFields(line);
     assert.equal(fields.length, 3, `<host> <key> <value>: ${line}`);
     const [host, key, value] = fields as [string, string, string];
-    if (key === 'pgwarden.discovery') {
+    if (key.startsWith('pgwarden.discovery.')) {
       const lld = JSON.parse(value) as { data: Record<string, string>[] };
       assert.ok(Array.isArray(lld.data));
       for (const entry of lld.data) for (const macro of Object.keys(entry)) assert.match(macro, /^\{#[A-Z0-9_.]+\}$/);
-      out.discovery[host] = lld.data;
+      (out.discovery[host] ??= {})[key] = lld.data;
+      continue;
+    }
+    if (key === 'pgwarden.state' || key === 'pgwarden.error') {
+      if (key === 'pgwarden.state') assert.match(value, /^[0-3]$/);
+      (out.plain[host] ??= {})[key] = value;
       continue;
     }
     const { name, params } = keyParams(key);
     assert.ok(name === 'pgwarden.value' || name === 'pgwarden.status', key);
     assert.equal(params.length, 2);
     assert.match(value, /^-?\d+(\.\d+)?$/, `numeric value for ${key}`);
-    assert.ok(out.discovery[host]?.some((d) => d['{#CHECK}'] === params[0] && d['{#ITEM}'] === params[1]), `${key} was discovered first`);
     out.values.push({ host, key, name, params, value });
   }
   return out;

@@ -8,8 +8,10 @@ import { appendFileSync, chownSync, mkdtempSync, readFileSync, rmSync, statSync,
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { checkServer, installMonitor, type CheckResult, type CheckSettings, type ServerTarget } from '../../src/monitor/index.ts';
+import { RELEASES } from '../../src/monitor/checks/minor-version.ts';
+import { checkServer, installMonitor, recordSettingsBaseline, type CheckResult, type CheckSettings, type MonitorInstallOptions, type ServerTarget } from '../../src/monitor/index.ts';
 import { installSchema, newRecorderPassword } from '../../src/sensors/index.ts';
+import type { Target } from '../../src/core/db.ts';
 import { freePort, startCluster, type Cluster, type Flavor } from '../harness/postgres.ts';
 import { waitFor } from '../harness/cli.ts';
 
@@ -27,7 +29,9 @@ export interface Ctx {
   session(database?: string, user?: string, password?: string): Promise<pg.Client>;
   /** A new database (cloned from template1, which has the monitor). */
   newDatabase(): Promise<string>;
-  install(database: string): Promise<void>;
+  install(database: string, options?: MonitorInstallOptions): Promise<void>;
+  /** A new database whose monitor was installed with --show-names (roles and pg_hba lines named). */
+  namedDatabase(): Promise<string>;
   /** Runs at the end of the scenario, even when it failed. */
   defer(cleanup: () => Promise<unknown> | unknown): void;
 }
@@ -421,47 +425,72 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     check: 'superusers', what: 'a new superuser is critical, a removed one a warning',
     async run(ctx) {
-      const before = await ctx.run('superusers');
+      const db = await ctx.namedDatabase();
+      const named = (check: string, options: Parameters<Ctx['run']>[1] = {}) => ctx.run(check, { ...options, database: db });
+      await ctx.run('superusers'); // the counted view in postgres records its baseline too
+      const before = await named('superusers');
       assert.equal(row(before, 'postgres')!.value, 0);
       assert.equal(before.level, 'ok');
       await ctx.sql('CREATE ROLE pgw_new_super SUPERUSER');
-      const added = await ctx.run('superusers');
+      const added = await named('superusers');
+      // Without --show-names the login learns a count, never the name.
+      const counted = await ctx.run('superusers');
+      assert.ok(!JSON.stringify(counted).includes('pgw_new_super'), 'no name without --show-names');
+      assert.deepEqual(counted.rows.map((r) => r.item), ['']);
+      assert.equal(counted.rows[0]!.value, 2);
       assert.equal(row(added, 'pgw_new_super')!.value, 2);
       assert.equal(added.level, 'critical');
       await ctx.sql('DROP ROLE pgw_new_super');
-      const removed = await ctx.run('superusers');
+      const removed = await named('superusers');
       assert.equal(row(removed, 'pgw_new_super')!.value, 1);
       assert.match(row(removed, 'pgw_new_super')!.detail!, /no longer a superuser/);
       assert.equal(removed.level, 'warning');
-      assert.equal((await ctx.run('superusers', { settings: { params: { hold_hours: 0 } } })).level, 'ok', 'not shown after hold_hours');
-      assert.equal((await ctx.run('superusers')).level, 'warning', 'but not erased by a caller asking for hold_hours 0');
+      assert.equal((await named('superusers', { settings: { params: { hold_hours: 0 } } })).level, 'ok', 'not shown after hold_hours');
+      assert.equal((await named('superusers')).level, 'warning', 'but not erased by a caller asking for hold_hours 0');
     },
   },
   {
     check: 'password_expiry', what: 'a login whose password never expires is a finding',
     async run(ctx) {
-      assert.ok(!items(await ctx.run('password_expiry')).includes('pgw_noexpiry'));
+      const db = await ctx.namedDatabase();
+      const named = (check: string, options: Parameters<Ctx['run']>[1] = {}) => ctx.run(check, { ...options, database: db });
+      assert.ok(!items(await named('password_expiry')).includes('pgw_noexpiry'));
       await ctx.cluster.createRole('pgw_noexpiry', 'pw');
       ctx.defer(() => ctx.sql('DROP ROLE pgw_noexpiry'));
-      const result = await ctx.run('password_expiry');
+      const result = await named('password_expiry');
       assert.equal(row(result, 'pgw_noexpiry')!.level, 'warning');
+      const counted = await ctx.run('password_expiry');
+      assert.ok(!JSON.stringify(counted).includes('pgw_noexpiry'), 'no name without --show-names');
+      assert.equal(counted.rows.length, 1);
+      assert.equal(counted.rows[0]!.value, 1);
+      assert.match(counted.summary, /^\d+ login role\(s\) with a password that never expires/);
+      const ignored = await ctx.run('password_expiry', { settings: { ignore: ['pgw_noexpiry'] } });
+      assert.match(ignored.summary, new RegExp(`^${Number(counted.rows[0]!.detail!.split(' ')[0]) - 1} login|^every`), 'ignore leaves it out of the count');
       await ctx.sql("ALTER ROLE pgw_noexpiry VALID UNTIL '2100-01-01'");
-      assert.ok(!items(await ctx.run('password_expiry')).includes('pgw_noexpiry'));
+      assert.ok(!items(await named('password_expiry')).includes('pgw_noexpiry'));
     },
   },
   {
     check: 'password_hashes', what: 'an MD5 password is critical',
     async run(ctx) {
-      assert.equal((await ctx.run('password_hashes')).rows.length, 0);
+      const db = await ctx.namedDatabase();
+      const named = (check: string, options: Parameters<Ctx['run']>[1] = {}) => ctx.run(check, { ...options, database: db });
+      assert.equal((await named('password_hashes')).rows.length, 0);
       const session = await ctx.session();
       await session.query("SET password_encryption = 'md5'");
       await session.query("CREATE ROLE pgw_md5 LOGIN PASSWORD 'weak'");
       ctx.defer(() => ctx.sql('DROP ROLE pgw_md5'));
-      const result = await ctx.run('password_hashes');
+      const result = await named('password_hashes');
       assert.deepEqual(items(result), ['pgw_md5']);
       assert.equal(result.level, 'critical');
       assert.match(result.rows[0]!.detail!, /MD5/);
       assert.ok(!/md5[0-9a-f]{32}/.test(JSON.stringify(result)), 'the hash itself never reaches the monitor');
+      // Without --show-names the login learns a count, never the name.
+      const counted = await ctx.run('password_hashes');
+      assert.ok(!JSON.stringify(counted).includes('pgw_md5'), 'no name without --show-names');
+      assert.deepEqual(counted.rows.map((r) => r.item), ['']);
+      assert.equal(counted.rows[0]!.value, 1);
+      assert.equal(counted.level, 'critical');
     },
   },
   {
@@ -480,17 +509,23 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     check: 'hba_auth_methods', what: 'local trust warns; trust over the network is critical',
     async run(ctx) {
-      const before = await ctx.run('hba_auth_methods');
+      const db = await ctx.namedDatabase();
+      const named = (check: string, options: Parameters<Ctx['run']>[1] = {}) => ctx.run(check, { ...options, database: db });
+      const before = await named('hba_auth_methods');
       assert.equal(before.level, 'warning', 'the test cluster trusts its private Unix socket');
       assert.ok(before.rows.every((r) => /^local /.test(r.detail!)));
       const file = (await ctx.sql<{ hba_file: string }>('SHOW hba_file')).rows[0]!.hba_file;
       const original = readFileSync(file, 'utf8');
       appendFileSync(file, '\nhost all all 10.99.0.0/16 trust\n');
       ctx.defer(() => writeFileSync(file, original));
-      const after = await ctx.run('hba_auth_methods');
+      const after = await named('hba_auth_methods');
       assert.equal(after.level, 'critical');
       assert.equal(after.rows.filter((r) => r.level === 'critical').length, 1);
       assert.match(after.rows.find((r) => r.level === 'critical')!.detail!, /host all all 10\.99\.0\.0.* trust/);
+      const counted = await ctx.run('hba_auth_methods');
+      assert.equal(counted.level, 'critical');
+      assert.ok(!JSON.stringify(counted).includes('10.99.0.0') && !JSON.stringify(counted).includes(file), 'no address or file path without --show-names');
+      assert.match(counted.summary, /pg_hba\.conf line\(s\): trust on the local socket, trust over the network/);
     },
   },
   {
@@ -528,15 +563,20 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     check: 'unencrypted_connections', what: 'a new plain TCP session of another role is a finding',
     async run(ctx) {
-      const before = await ctx.run('unencrypted_connections');
+      const db = await ctx.namedDatabase();
+      const named = (check: string, options: Parameters<Ctx['run']>[1] = {}) => ctx.run(check, { ...options, database: db });
+      const before = await named('unencrypted_connections');
       assert.ok(row(before, LOGIN)!.value! >= 1, 'the monitor itself connects without SSL');
       assert.ok(!items(before).includes('pgw_plain_app'));
       await ctx.cluster.createRole('pgw_plain_app', 'pw');
       ctx.defer(() => ctx.sql('DROP ROLE pgw_plain_app'));
       await ctx.session('postgres', 'pgw_plain_app', 'pw');
-      const after = await ctx.run('unencrypted_connections');
+      const after = await named('unencrypted_connections');
       assert.equal(row(after, 'pgw_plain_app')!.value, 1);
       assert.equal(row(after, 'pgw_plain_app')!.level, 'warning');
+      const counted = await ctx.run('unencrypted_connections');
+      assert.ok(!JSON.stringify(counted).includes('pgw_plain_app') && !JSON.stringify(counted).includes('127.0.0.1'), 'no role or address without --show-names');
+      assert.match(counted.summary, /^\d+ role\(s\) with sessions over TCP without SSL/);
     },
   },
   {
@@ -623,7 +663,9 @@ export const SCENARIOS: readonly Scenario[] = [
       const after = await ctx.run('refused_connections', { database: db });
       assert.equal(row(after)!.value, 1);
       assert.equal(after.level, 'warning');
-      assert.deepEqual(row(after)!.metadata.roles, ['mallory']);
+      assert.equal(row(after)!.metadata.roles, null, 'no role names without --show-names');
+      await ctx.install(db, { showNames: true });
+      assert.deepEqual(row(await ctx.run('refused_connections', { database: db }))!.metadata.roles, ['mallory']);
     },
   },
   {
@@ -693,14 +735,20 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     check: 'privileged_roles', what: 'CREATEROLE warns; server file access is critical',
     async run(ctx) {
-      const before = items(await ctx.run('privileged_roles'));
+      const db = await ctx.namedDatabase();
+      const named = (check: string, options: Parameters<Ctx['run']>[1] = {}) => ctx.run(check, { ...options, database: db });
+      const before = items(await named('privileged_roles'));
       assert.ok(!before.includes('pgw_admin') && !before.includes('pgw_files'));
       await ctx.sql('CREATE ROLE pgw_admin CREATEROLE; CREATE ROLE pgw_files; GRANT pg_read_server_files TO pgw_files');
       ctx.defer(() => ctx.sql('DROP ROLE pgw_admin; DROP ROLE pgw_files'));
-      const result = await ctx.run('privileged_roles');
+      const result = await named('privileged_roles');
       assert.equal(row(result, 'pgw_admin')!.level, 'warning');
       assert.equal(row(result, 'pgw_files')!.level, 'critical');
       assert.equal(row(result, 'pgw_files')!.detail, 'pg_read_server_files');
+      const counted = await ctx.run('privileged_roles');
+      assert.ok(!JSON.stringify(counted).includes('pgw_admin'), 'no name without --show-names');
+      assert.equal(counted.level, 'critical');
+      assert.match(counted.summary, /CREATEROLE/);
     },
   },
   {
@@ -718,6 +766,196 @@ export const SCENARIOS: readonly Scenario[] = [
         await ctx.sql('SELECT pg_reload_conf()');
       });
       await waitFor(async () => (await ctx.run('logging_settings')).rows.length === 0, 10_000, 'logging on');
+    },
+  },
+  {
+    check: 'txn_time', what: 'an open transaction of another session is timed',
+    async run(ctx) {
+      assert.ok(row(await ctx.run('txn_time'))!.value! < 5);
+      const session = await ctx.session();
+      await session.query('BEGIN');
+      await session.query('SELECT 1');
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const result = await ctx.run('txn_time', { settings: { warning: 1 } });
+      assert.ok(row(result)!.value! >= 1, `oldest ${row(result)!.value}`);
+      assert.equal(result.level, 'warning');
+      assert.ok((row(result)!.metadata.open as number) >= 1);
+    },
+  },
+  {
+    check: 'prepared_transactions', what: 'a forgotten prepared transaction is timed and counted',
+    async run(ctx) {
+      assert.equal(row(await ctx.run('prepared_transactions'))!.value, 0);
+      const session = await ctx.session();
+      await session.query('BEGIN');
+      await session.query('SELECT 1');
+      await session.query("PREPARE TRANSACTION 'pgw_forgotten'");
+      ctx.defer(() => ctx.sql("ROLLBACK PREPARED 'pgw_forgotten'"));
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const result = await ctx.run('prepared_transactions', { settings: { warning: 1 } });
+      assert.ok(row(result)!.value! >= 1);
+      assert.equal(result.level, 'warning');
+      assert.equal(row(result)!.metadata.prepared, 1);
+    },
+  },
+  {
+    check: 'sequence_exhaustion', what: 'a bigint sequence behind an integer key near 2^31 is critical; one made after install is unreadable until install runs again',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      assert.equal((await ctx.run('sequence_exhaustion', { database: db })).rows.length, 0);
+      await ctx.sql(`CREATE SEQUENCE orders_seq;
+        CREATE TABLE orders (id integer PRIMARY KEY DEFAULT nextval('orders_seq'));
+        CREATE TABLE events (id integer GENERATED BY DEFAULT AS IDENTITY);
+        CREATE SEQUENCE roomy_seq;
+        SELECT setval('orders_seq', 2100000000), setval(pg_get_serial_sequence('events', 'id'), 1900000000), setval('roomy_seq', 2100000000)`, [], db);
+      const unreadable = await ctx.run('sequence_exhaustion', { database: db });
+      assert.deepEqual(unreadable.rows.map((r) => [r.item, r.value]), [['', null]]);
+      assert.match(unreadable.rows[0]!.detail!, /^3 sequence\(s\) created after pgwarden monitor install cannot be read/);
+      await ctx.install(db);
+      const result = await ctx.run('sequence_exhaustion', { database: db });
+      assert.deepEqual(result.rows.map((r) => [r.item, r.level]), [['public.orders_seq', 'critical'], ['public.events_id_seq', 'warning']],
+        'the bigint roomy_seq feeds no integer column: far from its limit');
+      assert.ok(row(result, 'public.orders_seq')!.value! > 97);
+      assert.match(row(result, 'public.orders_seq')!.detail!, /of 2147483647, feeds public\.orders\.id \(integer\)/);
+    },
+  },
+  {
+    check: 'last_analyze', what: 'a table never analyzed warns; after ANALYZE its age is measured',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      await inSession(ctx, db, ['CREATE TABLE fresh (id int) WITH (autovacuum_enabled = false)', 'INSERT INTO fresh SELECT generate_series(1, 2000)']);
+      await statsShow(ctx, "SELECT n_live_tup >= 2000 AS ok FROM pg_stat_user_tables WHERE relname = 'fresh'", db);
+      const never = await ctx.run('last_analyze', { database: db });
+      assert.deepEqual(never.rows.map((r) => [r.item, r.value, r.level]), [['public.fresh', null, 'warning']]);
+      assert.match(never.rows[0]!.detail!, /^never analyzed/);
+      await ctx.sql('ANALYZE fresh', [], db);
+      await statsShow(ctx, "SELECT last_analyze IS NOT NULL AS ok FROM pg_stat_user_tables WHERE relname = 'fresh'", db);
+      const analyzed = await ctx.run('last_analyze', { database: db });
+      assert.ok(row(analyzed, 'public.fresh')!.value! >= 0 && row(analyzed, 'public.fresh')!.value! < 600);
+      assert.equal(analyzed.level, 'ok');
+      assert.equal((await ctx.run('last_analyze', { database: db, settings: { warning: 0 } })).level, 'warning');
+    },
+  },
+  {
+    check: 'largest_relations', what: 'the largest table comes first, with its index and TOAST parts',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      await ctx.sql(`CREATE TABLE small (id int); CREATE TABLE big (id int PRIMARY KEY, pad text);
+        INSERT INTO big SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g`, [], db);
+      const result = await ctx.run('largest_relations', { database: db, settings: { warning: 1_000_000 } });
+      assert.equal(result.rows[0]!.item, 'public.big');
+      assert.ok(result.rows[0]!.value! > 2_000_000);
+      assert.ok((result.rows[0]!.metadata.index_bytes as number) > 0);
+      assert.equal(result.rows[0]!.level, 'warning');
+      assert.equal(row(result, 'public.small')!.level, 'ok');
+      assert.equal((await ctx.run('largest_relations', { database: db, settings: { params: { top: 1 } } })).rows.length, 1);
+    },
+  },
+  {
+    check: 'wal_files', what: 'the WAL segments in pg_wal are counted, with their size',
+    async run(ctx) {
+      const result = await ctx.run('wal_files', { settings: { warning: 1 } });
+      const files = row(result)!.value!;
+      assert.ok(files >= 1, `${files} files`);
+      assert.ok((row(result)!.metadata.bytes as number) >= files * 1024 * 1024);
+      assert.equal(result.level, 'warning');
+      assert.equal((await ctx.run('wal_files')).level, 'ok', 'no default thresholds');
+    },
+  },
+  {
+    check: 'settings_drift', what: 'a changed setting is named (never valued) until a superuser records a new baseline',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      const first = await ctx.run('settings_drift', { database: db });
+      assert.equal(first.rows.length, 0, 'the first run records the baseline');
+      await ctx.sql("ALTER SYSTEM SET work_mem = '7777kB'");
+      await ctx.sql('SELECT pg_reload_conf()');
+      ctx.defer(async () => { await ctx.sql('ALTER SYSTEM RESET work_mem'); await ctx.sql('SELECT pg_reload_conf()'); });
+      const drift = await waitFor(async () => {
+        const r = await ctx.run('settings_drift', { database: db });
+        return r.rows.length > 0 ? r : undefined;
+      }, 10_000, 'work_mem reloaded');
+      assert.deepEqual(drift.rows.map((r) => [r.item, r.level]), [['work_mem', 'warning']]);
+      assert.match(drift.rows[0]!.detail!, /^changed since the baseline of /);
+      assert.ok(!JSON.stringify(drift).includes('7777'), 'values are never returned');
+      // The login cannot accept the change; a superuser can.
+      const login = new pg.Client({ connectionString: ctx.cluster.url(db, LOGIN, LOGIN_PASSWORD) });
+      await login.connect();
+      await assert.rejects(login.query('DELETE FROM pgwarden_monitor.settings_baseline'), (e: { code?: string }) => e.code === '42501');
+      await login.end();
+      const admin = new pg.Client({ connectionString: ctx.cluster.url(db) });
+      await admin.connect();
+      try {
+        assert.ok((await recordSettingsBaseline(admin)).settings > 100);
+      } finally {
+        await admin.end();
+      }
+      assert.equal((await ctx.run('settings_drift', { database: db })).rows.length, 0);
+    },
+  },
+  {
+    check: 'minor_version', what: 'minor releases behind the newest this pgwarden knows, with dates',
+    async run(ctx) {
+      const num = Number((await ctx.sql<{ server_version_num: string }>('SHOW server_version_num')).rows[0]!.server_version_num);
+      const [major, minor] = [Math.floor(num / 10000), num % 10000];
+      const newest = Math.max(...RELEASES.flatMap((r) => (r.minors[major] === undefined ? [] : [r.minors[major]!])));
+      const result = await ctx.run('minor_version');
+      assert.equal(row(result)!.value, Math.max(newest - minor, 0));
+      assert.equal(row(result)!.metadata.newest, `${major}.${newest}`);
+      assert.equal(result.level, newest - minor >= 3 ? 'critical' : newest - minor >= 1 ? 'warning' : 'ok');
+      if (newest > minor) assert.match(row(result)!.detail!, new RegExp(`^PostgreSQL ${major}\\.${minor} is ${newest - minor} minor release\\(s\\) behind ${major}\\.${newest} \\(released \\d{4}-\\d\\d-\\d\\d\\)`));
+      else assert.match(row(result)!.detail!, /is the newest minor release known/);
+    },
+  },
+  {
+    check: 'bloat', what: 'a table and its index that lost 90% of their rows are estimated as mostly wasted',
+    async run(ctx) {
+      const db = await ctx.newDatabase();
+      await ctx.sql(`CREATE TABLE bloated (id int PRIMARY KEY, pad text) WITH (autovacuum_enabled = false);
+        INSERT INTO bloated SELECT g, repeat('x', 50) FROM generate_series(1, 100000) g; ANALYZE bloated`, [], db);
+      const tight = await ctx.run('bloat', { database: db, settings: { params: { min_pages: 10 } } });
+      for (const r of tight.rows) assert.ok((r.metadata.percent as number) < 25, `${r.item}: ${r.detail}`);
+      await ctx.sql('DELETE FROM bloated WHERE id % 10 <> 0', [], db);
+      await ctx.sql('VACUUM bloated', [], db);
+      await ctx.sql('ANALYZE bloated', [], db);
+      const result = await ctx.run('bloat', { database: db, settings: { warning: 1_000_000, params: { min_pages: 10 } } });
+      const table = row(result, 'public.bloated')!;
+      assert.ok((table.metadata.percent as number) > 80, table.detail!);
+      assert.match(table.detail!, /^table: .* wasted \(\d+(\.\d)?%, estimated\)$/);
+      assert.equal(table.level, 'warning');
+      const index = row(result, 'public.bloated_pkey')!;
+      assert.match(index.detail!, /^index on public\.bloated: /);
+      assert.ok((index.metadata.percent as number) > 50, index.detail!);
+    },
+  },
+  {
+    check: 'pgbouncer_waiting', what: 'skipped without a console; a client queued behind a busy pool is counted (Debian pgbouncer)',
+    async run(ctx) {
+      assert.equal((await ctx.run('pgbouncer_waiting')).level, 'skipped');
+      const bouncer = await startPgbouncer(ctx);
+      const waiting = await waitFor(async () => {
+        const r = (await checkServer({ ...ctx.target(), pgbouncer: bouncer.console }, { checks: ['pgbouncer_waiting'], settings: { pgbouncer_waiting: { warning: 1 } } })).checks[0]!;
+        assert.equal(r.error, null, r.error ?? '');
+        return row(r, 'appdb/pgw_pool_app')?.value === 1 ? r : undefined;
+      }, 10_000, 'a waiting client');
+      assert.equal(waiting.level, 'warning');
+      assert.equal(row(waiting, 'appdb/pgw_pool_app')!.metadata.cl_active, 1);
+    },
+  },
+  {
+    check: 'pgbouncer_max_wait', what: 'the oldest queued client\'s wait is measured in seconds (Debian pgbouncer)',
+    async run(ctx) {
+      assert.equal((await ctx.run('pgbouncer_max_wait')).level, 'skipped');
+      const bouncer = await startPgbouncer(ctx);
+      const result = await waitFor(async () => {
+        const r = (await checkServer({ ...ctx.target(), pgbouncer: bouncer.console }, { checks: ['pgbouncer_max_wait'], settings: { pgbouncer_max_wait: { warning: 1 } } })).checks[0]!;
+        assert.equal(r.error, null, r.error ?? '');
+        return (row(r, 'appdb/pgw_pool_app')?.value ?? 0) >= 1 ? r : undefined;
+      }, 10_000, 'a client waiting a second');
+      assert.equal(result.level, 'warning');
+      assert.match(row(result, 'appdb/pgw_pool_app')!.detail!, /^the oldest of 1 waiting client\(s\) has waited \d/);
+      const wrong = await checkServer({ ...ctx.target(), pgbouncer: { ...bouncer.console, password: 'wrong' } }, { checks: ['pgbouncer_max_wait'] });
+      assert.equal(wrong.checks[0]!.level, 'unknown', 'a console that refuses the login is unknown, not ok');
     },
   },
 ];
@@ -760,7 +998,7 @@ export async function monitoredCluster(flavor: Flavor): Promise<{ cluster: Clust
     flavor,
     pgaudit: flavor === 'pg15',
     // Archiving on (to a command that succeeds) so the archiver and backup checks have something to see.
-    settings: { archive_mode: 'on', archive_command: "'/bin/true'", wal_level: 'replica', max_wal_senders: 5 },
+    settings: { archive_mode: 'on', archive_command: "'/bin/true'", wal_level: 'replica', max_wal_senders: 5, max_prepared_transactions: 5 },
   });
   await cluster.createRole(LOGIN, LOGIN_PASSWORD);
   for (const database of ['postgres', 'template1']) await installInto(cluster, database);
@@ -786,7 +1024,12 @@ export async function monitoredCluster(flavor: Flavor): Promise<{ cluster: Clust
         return client;
       },
       newDatabase: () => cluster.createDatabase(),
-      install: (database) => installInto(cluster, database),
+      install: (database, options) => installInto(cluster, database, options),
+      async namedDatabase() {
+        const database = await cluster.createDatabase();
+        await installInto(cluster, database, { showNames: true });
+        return database;
+      },
       defer: (cleanup) => { cleanups.push(cleanup); },
       async cleanup() {
         for (const cleanup of cleanups.reverse()) await cleanup();
@@ -798,12 +1041,68 @@ export async function monitoredCluster(flavor: Flavor): Promise<{ cluster: Clust
   return { cluster, makeCtx };
 }
 
-export async function installInto(cluster: Cluster, database: string): Promise<void> {
+export async function installInto(cluster: Cluster, database: string, options?: MonitorInstallOptions): Promise<void> {
   const client = new pg.Client({ connectionString: cluster.url(database) });
   await client.connect();
   try {
-    await installMonitor(client, LOGIN);
+    await installMonitor(client, LOGIN, options);
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Debian's pgbouncer in front of the cluster: pool "appdb" of one server connection, a client
+ * holding it (session pooling) and a second one queued behind it; the console login
+ * pgw_bouncer_stats is in stats_users. Stopped when the scenario ends.
+ */
+async function startPgbouncer(ctx: Ctx): Promise<{ console: Target }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgwarden-pgbouncer-'));
+  const owner = statSync(ctx.cluster.socketDir);
+  const port = await freePort();
+  writeFileSync(path.join(dir, 'userlist.txt'), '"pgw_pool_app" "app-pw"\n"pgw_bouncer_stats" "stats-pw"\n');
+  writeFileSync(path.join(dir, 'pgbouncer.ini'), `[databases]
+appdb = host=127.0.0.1 port=${ctx.cluster.port} dbname=postgres pool_size=1
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = ${port}
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = ${path.join(dir, 'userlist.txt')}
+stats_users = pgw_bouncer_stats
+pool_mode = session
+logfile = ${path.join(dir, 'pgbouncer.log')}
+pidfile = ${path.join(dir, 'pgbouncer.pid')}
+`);
+  for (const file of ['', 'userlist.txt', 'pgbouncer.ini']) chownSync(path.join(dir, file), owner.uid, owner.gid);
+  await ctx.sql("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgw_pool_app') THEN CREATE ROLE pgw_pool_app LOGIN PASSWORD 'app-pw'; END IF; END $$");
+  const child = spawn('/usr/sbin/pgbouncer', [path.join(dir, 'pgbouncer.ini')],
+    { stdio: 'ignore', ...(process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {}) });
+  ctx.defer(async () => {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => { if (child.exitCode !== null) resolve(undefined); else child.once('exit', resolve); });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const url = (user: string, password: string, database: string) => `postgres://${user}:${password}@127.0.0.1:${port}/${database}`;
+  const holder = await waitFor(async () => {
+    const client = new pg.Client({ connectionString: url('pgw_pool_app', 'app-pw', 'appdb') });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.query('BEGIN');
+      return client;
+    } catch {
+      await client.end().catch(() => undefined);
+      return undefined;
+    }
+  }, 10_000, 'pgbouncer accepting connections');
+  const queued = new pg.Client({ connectionString: url('pgw_pool_app', 'app-pw', 'appdb') });
+  queued.on('error', () => undefined);
+  const waiting = queued.connect().then(() => queued.query('SELECT 1')).catch(() => undefined);
+  ctx.defer(async () => {
+    await holder.end().catch(() => undefined);
+    await waiting;
+    await queued.end().catch(() => undefined);
+  });
+  return { console: { url: `postgres://pgw_bouncer_stats@127.0.0.1:${port}/pgbouncer`, password: 'stats-pw', label: 'pgbouncer' } };
 }

@@ -1,16 +1,18 @@
 // The monitor on a real hot standby (PostgreSQL 15, made with pg_basebackup): every check runs
-// without trying to write, `writable` reports the standby as read-only by design, and both
-// sides report replication lag.
+// without trying to write, `writable` reports the standby as read-only by design, the checks
+// that keep state say what they do there (sampling checks: skipped; settings_drift: compared
+// with the baseline the primary recorded), and both sides report replication lag.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, chownSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { CHECKS, checkServer, type ServerTarget } from '../../src/monitor/index.ts';
 import { waitFor } from '../harness/cli.ts';
 import { freePort, type Cluster } from '../harness/postgres.ts';
-import { LOGIN, LOGIN_PASSWORD, monitoredCluster, row } from './scenarios.ts';
+import { LOGIN, LOGIN_PASSWORD, monitoredCluster } from './scenarios.ts';
 
 describe('secure monitoring on a hot standby (pg15)', () => {
   let primary: Cluster;
@@ -56,9 +58,38 @@ describe('secure monitoring on a hot standby (pg15)', () => {
     const writable = result.checks.find((c) => c.name === 'writable')!;
     assert.equal(writable.level, 'ok');
     assert.match(writable.summary, /standby: read-only/);
-    // A second run still has no previous sample to compare with: a standby stores none.
-    const again = await checkServer(target(standbyPort), { checks: ['transaction_rate'] });
-    assert.equal(row(again.checks[0]!)!.value, null);
+    // The checks that compare with a stored sample say why they cannot on a standby, every run.
+    for (let run = 0; run < 2; run++) {
+      const again = await checkServer(target(standbyPort), { checks: ['transaction_rate', 'deadlocks', 'temp_files', 'database_growth'] });
+      for (const check of again.checks) {
+        assert.equal(check.level, 'skipped', check.name);
+        assert.match(check.summary, /^on a standby: no sample can be stored/, check.name);
+      }
+    }
+  });
+
+  it('settings_drift: skipped until the primary records the baseline, then the standby is compared with it (read-only)', async () => {
+    const before = await checkServer(target(standbyPort), { checks: ['settings_drift'] });
+    assert.equal(before.checks[0]!.level, 'skipped');
+    assert.match(before.checks[0]!.summary, /no settings baseline yet: the primary records it/);
+    const onPrimary = await checkServer(target(primary.port), { checks: ['settings_drift'] });
+    assert.equal(onPrimary.checks[0]!.rows.length, 0, 'the primary records its baseline');
+    const recorded = Number((await primary.query<{ n: string }>('SELECT count(*) AS n FROM pgwarden_monitor.settings_baseline')).rows[0]!.n);
+    const onStandby = await waitFor(async () => {
+      const r = (await checkServer(target(standbyPort), { checks: ['settings_drift'] })).checks[0]!;
+      return r.level !== 'skipped' ? r : undefined;
+    }, 15_000, 'the baseline replicated to the standby');
+    assert.equal(onStandby.error, null);
+    const drifted = onStandby.rows.map((r) => r.item);
+    assert.ok(drifted.includes('primary_conninfo') && drifted.includes('port'), `the standby's own settings: ${drifted.join(', ')}`);
+    assert.ok(!JSON.stringify(onStandby).includes(String(primary.port)), 'names only, no values');
+    const standbyCount = await new pg.Client({ connectionString: `postgres://${primary.superuser}:${primary.superuserPassword}@127.0.0.1:${standbyPort}/postgres` });
+    await standbyCount.connect();
+    try {
+      assert.equal(Number((await standbyCount.query<{ n: string }>('SELECT count(*) AS n FROM pgwarden_monitor.settings_baseline')).rows[0]!.n), recorded, 'the standby wrote nothing');
+    } finally {
+      await standbyCount.end();
+    }
   });
 
   it('reports replication lag on both sides', async () => {

@@ -68,6 +68,8 @@ export function monitorSuite(flavor: Flavor): void {
           await denied('SELECT * FROM pg_catalog.pg_ls_waldir()');
           await denied('SELECT * FROM pgwarden_monitor.samples');
           await denied('SELECT * FROM pgwarden_monitor.superuser_changes');
+          await denied('DELETE FROM pgwarden_monitor.settings_baseline');
+          await denied('SELECT stanullfrac FROM pg_catalog.pg_statistic');
           await denied('UPDATE pgwarden_monitor.write_probe SET written_at = now()');
           await denied("SELECT * FROM pgwarden_monitor.sample_delta('x', 'y', 1, true)");
           await denied('CREATE TABLE pgwarden_monitor.planted (id int)');
@@ -89,6 +91,21 @@ export function monitorSuite(flavor: Flavor): void {
         await running;
         await other.end();
       }
+    });
+
+    it('samples are kept per caller: another login calling a sampling check between two runs does not reset yours', async () => {
+      const db = await cluster.createDatabase();
+      await cluster.query("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgw_other_monitor') THEN CREATE ROLE pgw_other_monitor LOGIN PASSWORD 'other-pw'; END IF; END $$");
+      await cluster.query('GRANT pgwarden_monitor TO pgw_other_monitor');
+      const as = (user: string, password: string) => checkServer({ name: flavor, target: { url: cluster.url(db, user, password), label: flavor } }, { checks: ['transaction_rate'] });
+      const first = await as(LOGIN, LOGIN_PASSWORD);
+      assert.equal(first.checks[0]!.rows[0]!.value, null, 'first sample');
+      const started = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      for (let i = 0; i < 2; i++) await as('pgw_other_monitor', 'other-pw');
+      const second = await as(LOGIN, LOGIN_PASSWORD);
+      const interval = second.checks[0]!.rows[0]!.metadata.interval_seconds as number;
+      assert.ok(interval * 1000 >= Date.now() - started - 200, `the interval since this login's own previous run (${interval} s), not the other's`);
     });
 
     it('a check whose SQL needs a newer server installs as skipped, with the reason', async () => {

@@ -1,3 +1,4 @@
+import { primaryOnly } from '../sql.ts';
 import type { CheckDefinition } from '../types.ts';
 
 // Growth since the previous run, scaled to bytes per hour (negative when a database shrank).
@@ -11,7 +12,7 @@ export const databaseGrowth: CheckDefinition = {
   sql: [{
     minVersion: 100000,
     language: 'sql',
-    body: `SELECT db.datname::text,
+    body: primaryOnly(`SELECT db.datname::text,
       CASE WHEN s.seconds > 0 THEN pg_catalog.round((s.delta / s.seconds * 3600)::numeric)::float8 END,
       CASE WHEN s.seconds > 0 THEN pg_catalog.pg_size_pretty(s.delta::bigint) || ' in the last ' || pg_catalog.round(s.seconds::numeric, 1) || ' s'
            ELSE 'first sample: growth appears from the next run' END,
@@ -20,6 +21,6 @@ export const databaseGrowth: CheckDefinition = {
     FROM pg_catalog.pg_database db
     CROSS JOIN LATERAL (SELECT pg_catalog.pg_database_size(db.oid)::float8 AS bytes) sz
     CROSS JOIN LATERAL pgwarden_monitor.sample_delta('database_growth', db.datname::text, sz.bytes, false) s
-    WHERE db.datallowconn ORDER BY 1`,
+    WHERE db.datallowconn ORDER BY 1`),
   }],
 };

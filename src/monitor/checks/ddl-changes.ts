@@ -1,3 +1,4 @@
+import { SHOW_NAMES } from '../sql.ts';
 import type { CheckDefinition } from '../types.ts';
 
 // Schema changes recorded by the pgwarden DDL audit (pgwarden.ddl_events) in the last
@@ -30,10 +31,10 @@ BEGIN
         pg_catalog.count(*) || ' DDL command(s) in the last ' || $1::text
           || COALESCE(': ' || pg_catalog.string_agg(DISTINCT e.command_tag, ', '), ''),
         NULL::text,
-        pg_catalog.jsonb_build_object('users', COALESCE(pg_catalog.jsonb_agg(DISTINCT e.user_name) FILTER (WHERE e.user_name IS NOT NULL), '[]'),
+        pg_catalog.jsonb_build_object('users', CASE WHEN $2 THEN COALESCE(pg_catalog.jsonb_agg(DISTINCT e.user_name) FILTER (WHERE e.user_name IS NOT NULL), '[]') END,
           'last', pg_catalog.max(e.ts))
       FROM %I.%I e WHERE e.ts > pg_catalog.now() - $1$q$, 'pgwarden', 'ddl_events')
-      USING v_window;
+      USING v_window, ${SHOW_NAMES};
   EXCEPTION WHEN insufficient_privilege THEN
     RETURN QUERY SELECT ''::text, NULL::float8, NULL::text,
       'the monitor cannot read pgwarden.ddl_events: run pgwarden monitor install again'::text, NULL::jsonb;

@@ -1,3 +1,4 @@
+import { SHOW_NAMES } from '../sql.ts';
 import type { CheckDefinition } from '../types.ts';
 
 // Sessions that opened a transaction and went quiet hold locks and stop vacuum.
@@ -20,9 +21,9 @@ export const idleInTransaction: CheckDefinition = {
            ELSE pg_catalog.count(*) || ' session(s) idle in a transaction, the longest for '
                 || pg_catalog.round(pg_catalog.max(s.secs)::numeric, 1) || ' s' END,
       NULL::text,
-      pg_catalog.jsonb_build_object('sessions', pg_catalog.count(*), 'longest',
+      pg_catalog.jsonb_build_object('sessions', pg_catalog.count(*), 'longest', CASE WHEN ${SHOW_NAMES} THEN
         (SELECT pg_catalog.jsonb_build_object('pid', l.pid, 'user', l.usename, 'database', l.datname)
-           FROM s l ORDER BY l.secs DESC LIMIT 1))
+           FROM s l ORDER BY l.secs DESC LIMIT 1) END)
     FROM s`,
   }],
 };

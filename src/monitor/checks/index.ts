@@ -6,6 +6,7 @@ import { archiveBacklog } from './archive-backlog.ts';
 import { archiver } from './archiver.ts';
 import { autovacuumFreshness } from './autovacuum-freshness.ts';
 import { backupAge } from './backup-age.ts';
+import { bloat } from './bloat.ts';
 import { cacheHitRatio } from './cache-hit-ratio.ts';
 import { checkpoints } from './checkpoints.ts';
 import { connectionsByState } from './connections-by-state.ts';
@@ -17,16 +18,22 @@ import { deadlocks } from './deadlocks.ts';
 import { hbaAuthMethods } from './hba-auth-methods.ts';
 import { idleInTransaction } from './idle-in-transaction.ts';
 import { inactiveSlots } from './inactive-slots.ts';
+import { largestRelations } from './largest-relations.ts';
+import { lastAnalyze } from './last-analyze.ts';
 import { lockWaits } from './lock-waits.ts';
-import { monitorIntegrity } from './monitor-integrity.ts';
-import { monitorLoginPrivileges } from './monitor-login-privileges.ts';
 import { loggingSettings } from './logging-settings.ts';
 import { longQueries } from './long-queries.ts';
+import { minorVersion } from './minor-version.ts';
+import { monitorIntegrity } from './monitor-integrity.ts';
+import { monitorLoginPrivileges } from './monitor-login-privileges.ts';
 import { passwordEncryption } from './password-encryption.ts';
 import { passwordExpiry } from './password-expiry.ts';
 import { passwordHashes } from './password-hashes.ts';
 import { pgaudit } from './pgaudit.ts';
+import { pgbouncerMaxWait } from './pgbouncer-max-wait.ts';
+import { pgbouncerWaiting } from './pgbouncer-waiting.ts';
 import { pgwardenTriggers } from './pgwarden-triggers.ts';
+import { preparedTransactions } from './prepared-transactions.ts';
 import { privilegedRoles } from './privileged-roles.ts';
 import { publicSchemaCreate } from './public-schema-create.ts';
 import { refusedConnections } from './refused-connections.ts';
@@ -35,12 +42,16 @@ import { replicationLagSeconds } from './replication-lag-seconds.ts';
 import { retainedWal } from './retained-wal.ts';
 import { rollbackRatio } from './rollback-ratio.ts';
 import { secdefSearchPath } from './secdef-search-path.ts';
+import { sequenceExhaustion } from './sequence-exhaustion.ts';
+import { settingsDrift } from './settings-drift.ts';
 import { ssl } from './ssl.ts';
 import { superusers } from './superusers.ts';
 import { tempFiles } from './temp-files.ts';
 import { transactionRate } from './transaction-rate.ts';
+import { txnTime } from './txn-time.ts';
 import { unencryptedConnections } from './unencrypted-connections.ts';
 import { uptime } from './uptime.ts';
+import { walFiles } from './wal-files.ts';
 import { writable } from './writable.ts';
 import { xidWraparound } from './xid-wraparound.ts';
 
@@ -52,10 +63,11 @@ export const REGISTRY: readonly RegisteredCheck[] = [
   { check: archiver, enabledByDefault: true },
   { check: autovacuumFreshness, enabledByDefault: true },
   { check: backupAge, enabledByDefault: true },
+  { check: bloat, enabledByDefault: true },
   { check: cacheHitRatio, enabledByDefault: true },
   { check: checkpoints, enabledByDefault: true },
-  { check: connectionsByState, enabledByDefault: true },
   { check: connections, enabledByDefault: true },
+  { check: connectionsByState, enabledByDefault: true },
   { check: databaseGrowth, enabledByDefault: true },
   { check: databaseSize, enabledByDefault: true },
   { check: ddlChanges, enabledByDefault: true },
@@ -63,16 +75,22 @@ export const REGISTRY: readonly RegisteredCheck[] = [
   { check: hbaAuthMethods, enabledByDefault: true },
   { check: idleInTransaction, enabledByDefault: true },
   { check: inactiveSlots, enabledByDefault: true },
+  { check: largestRelations, enabledByDefault: true },
+  { check: lastAnalyze, enabledByDefault: true },
   { check: lockWaits, enabledByDefault: true },
   { check: loggingSettings, enabledByDefault: true },
   { check: longQueries, enabledByDefault: true },
+  { check: minorVersion, enabledByDefault: true },
   { check: monitorIntegrity, enabledByDefault: true },
   { check: monitorLoginPrivileges, enabledByDefault: true },
   { check: passwordEncryption, enabledByDefault: true },
   { check: passwordExpiry, enabledByDefault: true },
   { check: passwordHashes, enabledByDefault: true },
   { check: pgaudit, enabledByDefault: true },
+  { check: pgbouncerMaxWait, enabledByDefault: true },
+  { check: pgbouncerWaiting, enabledByDefault: true },
   { check: pgwardenTriggers, enabledByDefault: true },
+  { check: preparedTransactions, enabledByDefault: true },
   { check: privilegedRoles, enabledByDefault: true },
   { check: publicSchemaCreate, enabledByDefault: true },
   { check: refusedConnections, enabledByDefault: true },
@@ -81,12 +99,16 @@ export const REGISTRY: readonly RegisteredCheck[] = [
   { check: retainedWal, enabledByDefault: true },
   { check: rollbackRatio, enabledByDefault: true },
   { check: secdefSearchPath, enabledByDefault: true },
+  { check: sequenceExhaustion, enabledByDefault: true },
+  { check: settingsDrift, enabledByDefault: true },
   { check: ssl, enabledByDefault: true },
   { check: superusers, enabledByDefault: true },
   { check: tempFiles, enabledByDefault: true },
   { check: transactionRate, enabledByDefault: true },
+  { check: txnTime, enabledByDefault: true },
   { check: unencryptedConnections, enabledByDefault: true },
   { check: uptime, enabledByDefault: true },
+  { check: walFiles, enabledByDefault: true },
   { check: writable, enabledByDefault: true },
   { check: xidWraparound, enabledByDefault: true },
 ];

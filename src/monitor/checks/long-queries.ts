@@ -1,3 +1,4 @@
+import { SHOW_NAMES } from '../sql.ts';
 import type { CheckDefinition } from '../types.ts';
 
 // Never returns query text: the monitoring login must not learn what others run.
@@ -19,8 +20,8 @@ export const longQueries: CheckDefinition = {
       CASE WHEN pg_catalog.count(*) = 0 THEN 'no other statement is running'
            ELSE pg_catalog.count(*) || ' statement(s) running, the longest for ' || pg_catalog.round(pg_catalog.max(q.secs)::numeric, 1) || ' s' END,
       NULL::text,
-      pg_catalog.jsonb_build_object('running', pg_catalog.count(*), 'longest',
-        (SELECT pg_catalog.jsonb_build_object('pid', l.pid, 'user', l.usename, 'database', l.datname) FROM q l ORDER BY l.secs DESC LIMIT 1))
+      pg_catalog.jsonb_build_object('running', pg_catalog.count(*), 'longest', CASE WHEN ${SHOW_NAMES} THEN
+        (SELECT pg_catalog.jsonb_build_object('pid', l.pid, 'user', l.usename, 'database', l.datname) FROM q l ORDER BY l.secs DESC LIMIT 1) END)
     FROM q`,
   }],
 };

@@ -1,6 +1,8 @@
+import { namedOrCounted } from '../sql.ts';
 import type { CheckDefinition } from '../types.ts';
 
 // MD5 hashes can be replayed against md5 pg_hba lines and cracked offline; SCRAM cannot.
+// Which roles have a password at all is not public: counted, named only with --show-names.
 export const passwordHashes: CheckDefinition = {
   name: 'password_hashes',
   category: 'security',
@@ -12,11 +14,12 @@ export const passwordHashes: CheckDefinition = {
   sql: [{
     minVersion: 100000,
     language: 'sql',
-    body: `SELECT a.rolname::text, 1::float8,
-      CASE WHEN a.rolpassword LIKE 'md5%' AND pg_catalog.length(a.rolpassword) = 35 THEN 'password stored as an MD5 hash'
-           ELSE 'password stored in an unknown or plain form' END,
-      NULL::text, pg_catalog.jsonb_build_object('can_login', a.rolcanlogin)
-    FROM pg_catalog.pg_authid a
-    WHERE a.rolpassword IS NOT NULL AND a.rolpassword NOT LIKE 'SCRAM-SHA-256$%' ORDER BY 1`,
+    body: namedOrCounted(`SELECT a.rolname::text, 1,
+        CASE WHEN a.rolpassword LIKE 'md5%' AND pg_catalog.length(a.rolpassword) = 35 THEN 'password stored as an MD5 hash'
+             ELSE 'password stored in an unknown or plain form' END,
+        CASE WHEN a.rolpassword LIKE 'md5%' AND pg_catalog.length(a.rolpassword) = 35 THEN 'MD5 hash' ELSE 'plain or unknown form' END,
+        pg_catalog.jsonb_build_object('can_login', a.rolcanlogin)
+      FROM pg_catalog.pg_authid a
+      WHERE a.rolpassword IS NOT NULL AND a.rolpassword NOT LIKE 'SCRAM-SHA-256$%'`, 'role(s) store a password that is not SCRAM'),
   }],
 };

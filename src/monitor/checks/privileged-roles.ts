@@ -1,3 +1,4 @@
+import { namedOrCounted } from '../sql.ts';
 import type { CheckDefinition } from '../types.ts';
 
 // Non-superusers holding powers close to superuser: server file and program access is
@@ -13,7 +14,7 @@ export const privilegedRoles: CheckDefinition = {
   sql: [{
     minVersion: 100000,
     language: 'sql',
-    body: `WITH p AS (
+    body: namedOrCounted(`WITH p AS (
       SELECT r.rolname,
         pg_catalog.array_remove(ARRAY[
           CASE WHEN r.rolcreaterole THEN 'CREATEROLE' END,
@@ -25,11 +26,10 @@ export const privilegedRoles: CheckDefinition = {
       FROM pg_catalog.pg_roles r
       WHERE NOT r.rolsuper AND r.rolname !~ '^pg_')
     SELECT p.rolname::text,
-      CASE WHEN pg_catalog.cardinality(p.server_roles) > 0 THEN 2 ELSE 1 END::float8,
+      CASE WHEN pg_catalog.cardinality(p.server_roles) > 0 THEN 2 ELSE 1 END,
       pg_catalog.array_to_string(p.attributes || p.server_roles, ', '),
-      NULL::text,
+      pg_catalog.array_to_string(p.attributes || p.server_roles, ', '),
       pg_catalog.jsonb_build_object('attributes', p.attributes, 'server_access', p.server_roles)
-    FROM p WHERE pg_catalog.cardinality(p.attributes) > 0 OR pg_catalog.cardinality(p.server_roles) > 0
-    ORDER BY 1`,
+    FROM p WHERE pg_catalog.cardinality(p.attributes) > 0 OR pg_catalog.cardinality(p.server_roles) > 0`, 'non-superuser role(s) with'),
   }],
 };

@@ -1,3 +1,4 @@
+import { SHOW_NAMES } from '../sql.ts';
 import type { CheckDefinition } from '../types.ts';
 
 // Refusals by the pgwarden connection guard, from pgwarden.connection_attempts. Failed
@@ -30,10 +31,10 @@ BEGIN
       SELECT ''::text, pg_catalog.count(*)::float8,
         pg_catalog.count(*) || ' connection(s) refused in the last ' || $1::text,
         NULL::text,
-        pg_catalog.jsonb_build_object('roles', COALESCE(pg_catalog.jsonb_agg(DISTINCT a.user_name) FILTER (WHERE a.user_name IS NOT NULL), '[]'),
+        pg_catalog.jsonb_build_object('roles', CASE WHEN $2 THEN COALESCE(pg_catalog.jsonb_agg(DISTINCT a.user_name) FILTER (WHERE a.user_name IS NOT NULL), '[]') END,
           'last', pg_catalog.max(a.ts))
       FROM %I.%I a WHERE a.decision = 'deny' AND a.ts > pg_catalog.now() - $1$q$, 'pgwarden', 'connection_attempts')
-      USING v_window;
+      USING v_window, ${SHOW_NAMES};
   EXCEPTION WHEN insufficient_privilege THEN
     RETURN QUERY SELECT ''::text, NULL::float8, NULL::text,
       'the monitor cannot read pgwarden.connection_attempts: run pgwarden monitor install again'::text, NULL::jsonb;

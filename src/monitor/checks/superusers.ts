@@ -1,3 +1,4 @@
+import { namedOrCounted } from '../sql.ts';
 import type { CheckDefinition } from '../types.ts';
 
 // Every superuser, and what changed: the first run records the current superusers as the
@@ -5,7 +6,8 @@ import type { CheckDefinition } from '../types.ts';
 // superuser a warning (value 1), each for hold_hours so that a missed run does not hide it.
 // State lives in pgwarden_monitor.superuser_changes; a standby reads it without writing.
 // hold_hours comes from the caller and only changes what is shown: records of removals are
-// kept for 30 days whatever it says, so the monitoring login cannot erase them.
+// kept for 30 days whatever it says, so the monitoring login cannot erase them. Named only with
+// --show-names; otherwise one row counts them (its value the worst change).
 export const superusers: CheckDefinition = {
   name: 'superusers',
   category: 'security',
@@ -34,22 +36,21 @@ BEGIN
       WHERE c.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = c.role_name AND r.rolsuper);
     DELETE FROM pgwarden_monitor.superuser_changes c WHERE c.removed_at < pg_catalog.now() - interval '30 days';
   END IF;
-  RETURN QUERY
+  RETURN QUERY ${namedOrCounted(`
     SELECT r.rolname::text,
-      CASE WHEN c.baseline IS NOT FALSE OR c.since < pg_catalog.now() - v_hold THEN 0 ELSE 2 END::float8,
+      CASE WHEN c.baseline IS NOT FALSE OR c.since < pg_catalog.now() - v_hold THEN 0 ELSE 2 END,
       CASE WHEN c.baseline IS NOT FALSE OR c.since < pg_catalog.now() - v_hold THEN 'superuser'
            ELSE 'became superuser at ' || c.since END::text,
-      NULL::text,
+      CASE WHEN c.baseline IS NOT FALSE OR c.since < pg_catalog.now() - v_hold THEN 'superuser' ELSE 'one added within hold_hours' END,
       pg_catalog.jsonb_build_object('since', c.since, 'can_login', r.rolcanlogin)
     FROM pg_catalog.pg_roles r
     LEFT JOIN pgwarden_monitor.superuser_changes c ON c.role_name = r.rolname AND c.removed_at IS NULL
     WHERE r.rolsuper
     UNION ALL
-    SELECT c.role_name::text, 1::float8, ('no longer a superuser since ' || c.removed_at)::text, NULL::text,
+    SELECT c.role_name::text, 1, ('no longer a superuser since ' || c.removed_at)::text, 'one removed within hold_hours',
       pg_catalog.jsonb_build_object('removed_at', c.removed_at)
     FROM pgwarden_monitor.superuser_changes c
-    WHERE c.removed_at >= pg_catalog.now() - v_hold AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = c.role_name AND r.rolsuper)
-    ORDER BY 1;
+    WHERE c.removed_at >= pg_catalog.now() - v_hold AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = c.role_name AND r.rolsuper)`, 'superuser role(s)')};
 END`,
   }],
 };

@@ -1,3 +1,4 @@
+import { primaryOnly } from '../sql.ts';
 import type { CheckDefinition } from '../types.ts';
 
 // A rate needs two samples: the previous total is kept in pgwarden_monitor.samples.
@@ -11,7 +12,7 @@ export const transactionRate: CheckDefinition = {
   sql: [{
     minVersion: 100000,
     language: 'sql',
-    body: `WITH t AS (
+    body: primaryOnly(`WITH t AS (
       SELECT pg_catalog.sum(d.xact_commit)::float8 AS commits, pg_catalog.sum(d.xact_rollback)::float8 AS rollbacks
         FROM pg_catalog.pg_stat_database d)
     SELECT ''::text,
@@ -20,6 +21,6 @@ export const transactionRate: CheckDefinition = {
            ELSE 'first sample (or the counters were reset): the rate appears from the next run' END,
       NULL::text,
       pg_catalog.jsonb_build_object('commits', t.commits, 'rollbacks', t.rollbacks, 'interval_seconds', s.seconds)
-    FROM t CROSS JOIN LATERAL pgwarden_monitor.sample_delta('transaction_rate', '', t.commits + t.rollbacks, true) s`,
+    FROM t CROSS JOIN LATERAL pgwarden_monitor.sample_delta('transaction_rate', '', t.commits + t.rollbacks, true) s`),
   }],
 };

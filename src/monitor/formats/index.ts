@@ -1,13 +1,18 @@
-// The output formats of `pgwarden check`, by name.
+// The output formats of `pgwarden check`, by name, and the answer each gives when the run
+// could not start (docs/monitor.md, "When pgwarden check itself fails").
 import type { ServerResult } from '../types.ts';
-import { renderCheckmk } from './checkmk.ts';
-import { renderJson } from './json.ts';
-import { nagiosExitCode, renderNagios, worstLevel } from './nagios.ts';
-import { renderPrometheus } from './prometheus.ts';
-import { renderZabbix } from './zabbix.ts';
+import { renderCheckmk, renderCheckmkError } from './checkmk.ts';
+import { renderJson, renderJsonError } from './json.ts';
+import { nagiosExitCode, renderNagios, renderNagiosError, worstLevel } from './nagios.ts';
+import { renderPrometheus, renderPrometheusError } from './prometheus.ts';
+import { renderZabbix, renderZabbixError } from './zabbix.ts';
 
 export const CHECK_FORMATS = ['nagios', 'checkmk', 'zabbix', 'prometheus', 'json'] as const;
 export type CheckFormat = (typeof CHECK_FORMATS)[number];
+
+export function isCheckFormat(value: unknown): value is CheckFormat {
+  return typeof value === 'string' && (CHECK_FORMATS as readonly string[]).includes(value);
+}
 
 export function renderResults(results: readonly ServerResult[], format: CheckFormat): string {
   switch (format) {
@@ -18,6 +23,20 @@ export function renderResults(results: readonly ServerResult[], format: CheckFor
     case 'json': return renderJson(results);
   }
 }
+
+/** The consumer-shaped answer to an error that stopped the run; an unknown format answers as nagios. */
+export function renderError(message: string, format: CheckFormat | undefined): string {
+  switch (format) {
+    case 'checkmk': return renderCheckmkError(message);
+    case 'zabbix': return renderZabbixError(message);
+    case 'prometheus': return renderPrometheusError(message);
+    case 'json': return renderJsonError(message);
+    default: return renderNagiosError(message);
+  }
+}
+
+/** Exit code of a run that could not start: UNKNOWN for every format. */
+export const ERROR_EXIT_CODE = 3;
 
 /**
  * nagios: the plugin convention (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).

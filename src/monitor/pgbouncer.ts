@@ -1,0 +1,60 @@
+// pgBouncer's admin console: a separate endpoint (the virtual database "pgbouncer") that no
+// server-side SQL can reach, so the pgbouncer checks query it from pgwarden, with their own
+// login (one listed in pgBouncer's stats_users is enough: SHOW is all they run).
+import { connect, type Target } from '../core/db.ts';
+import type { LocalContext, RawCheckRow } from './types.ts';
+
+export interface PgbouncerPool {
+  database: string;
+  user: string;
+  cl_active: number;
+  cl_waiting: number;
+  sv_active: number;
+  sv_idle: number;
+  maxwait: number;
+  maxwait_us: number;
+  pool_mode: string;
+}
+
+export const NO_PGBOUNCER = 'no pgBouncer admin console is configured for this server (monitor.pgbouncer in pgwarden.yaml, or --pgbouncer)';
+
+// One SHOW POOLS per run and console: both pgbouncer checks of a run read the same answer.
+const perRun = new WeakMap<LocalContext, Promise<PgbouncerPool[]>>();
+
+/** The pools of this run's console (asked once per run). */
+export function runPools(context: LocalContext, console: Target): Promise<PgbouncerPool[]> {
+  let pools = perRun.get(context);
+  if (!pools) {
+    pools = showPools(console, context.timeoutMs);
+    perRun.set(context, pools);
+  }
+  return pools;
+}
+
+/** SHOW POOLS on the console; the console's own pool ("pgbouncer") is left out. */
+export async function showPools(target: Target, timeoutMs: number): Promise<PgbouncerPool[]> {
+  const client = await connect(target, 'pgwarden-monitor');
+  try {
+    // The console speaks the simple query protocol only: no parameters, no statement_timeout.
+    const query = client.query<Record<string, string | number>>('SHOW POOLS');
+    const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`pgBouncer did not answer SHOW POOLS within ${timeoutMs} ms`)), timeoutMs).unref());
+    const { rows } = await Promise.race([query, timer]);
+    return rows.filter((r) => r.database !== 'pgbouncer').map((r) => ({
+      database: String(r.database), user: String(r.user), cl_active: Number(r.cl_active), cl_waiting: Number(r.cl_waiting),
+      sv_active: Number(r.sv_active), sv_idle: Number(r.sv_idle), maxwait: Number(r.maxwait), maxwait_us: Number(r.maxwait_us ?? 0),
+      pool_mode: String(r.pool_mode ?? ''),
+    }));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** The metadata every pgbouncer row carries. */
+export function poolMetadata(pool: PgbouncerPool): Record<string, unknown> {
+  return { cl_active: pool.cl_active, cl_waiting: pool.cl_waiting, sv_active: pool.sv_active, sv_idle: pool.sv_idle, pool_mode: pool.pool_mode };
+}
+
+export function skippedRow(reason: string): RawCheckRow {
+  return { item: '', value: null, detail: null, skipped: reason, metadata: null };
+}
+
