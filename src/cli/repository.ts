@@ -14,7 +14,7 @@ import {
 import { parseSince } from '../guard/index.ts';
 import { collect, config, formatOption, parseInteger, print } from './common.ts';
 import { checkReadable, parseErrorLine, parseJobs, readInput } from './input.ts';
-import { render, type Column, type Format } from './output.ts';
+import { STATEMENT_WIDTH, render, type Column, type Format } from './output.ts';
 
 /** Connects to the repository; a missing privilege says which pgwarden_repo role is needed. */
 async function withClient<T>(target: Target, work: (client: import('pg').Client) => Promise<T>): Promise<T> {
@@ -130,7 +130,7 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
       { header: 'substatement_id', value: (r) => Number(r.substatement_id) },
       { header: 'class', value: (r) => r.class }, { header: 'command', value: (r) => r.command },
       { header: 'object_type', value: (r) => r.object_type }, { header: 'object_name', value: (r) => r.object_name },
-      { header: 'statement', value: (r) => r.statement }, { header: 'parameters', value: (r) => r.parameters, text: (r) => (r.parameters === null ? '' : JSON.stringify(r.parameters)) },
+      { header: 'statement', value: (r) => r.statement, maxWidth: STATEMENT_WIDTH }, { header: 'parameters', value: (r) => r.parameters, text: (r) => (r.parameters === null ? '' : JSON.stringify(r.parameters)) },
       { header: 'rows', value: (r) => (r.rows === null ? null : Number(r.rows)) },
     ]));
   reportCommand('sessions', 'sessions (logins) from the repository with the number of audited statements', false)
