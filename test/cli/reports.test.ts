@@ -1,9 +1,10 @@
-// What a DBA sees of reports on a terminal and in a pipe, against a real PostgreSQL 18 with
+// What a DBA sees of the CLI on a terminal and in a pipe, against a real PostgreSQL 18 with
 // pgwarden installed: `report ddl` shortens statement text in a table (and keeps it whole in CSV and
-// JSON), and a reader that stops reading (`| head -1`) ends parse, report and guard list quietly.
+// JSON), a reader that stops reading (`| head -1`) ends parse, report and guard list quietly, and
+// ingest on a terminal (a pty from script(1)) shows its rate and ETA.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,9 +27,11 @@ function withClosedOutput(args: string[], env: NodeJS.ProcessEnv): Promise<{ cod
   });
 }
 
-describe('reports in a terminal and in a pipe', () => {
+describe('the CLI in a terminal and in a pipe', () => {
   let cluster: Cluster;
   let dir: string;
+  let log: string;
+  const EVENTS = 60_000;
   // a migration script: two statements in one query, with a long comment, as tools send them
   const script = `/* migration 2026-11-30: ${'rebuild the ledger tables so that refunds keep their original order id; '.repeat(6)}*/
     CREATE TABLE ledger_new (id bigint PRIMARY KEY, amount numeric NOT NULL); DROP TABLE ledger_new;`;
@@ -36,6 +39,9 @@ describe('reports in a terminal and in a pipe', () => {
   before(async () => {
     cluster = await installedCluster('pg18');
     dir = mkdtempSync(path.join(os.tmpdir(), 'pgwarden-reports-'));
+    log = path.join(dir, 'big.log');
+    const line = (i: number) => `2026-11-01 08:00:${String(i % 60).padStart(2, '0')}.123 UTC [${1000 + (i % 50)}] alice@shop LOG:  AUDIT: SESSION,${i},1,READ,SELECT,,,"SELECT ${i} FROM t",<not logged>\n`;
+    writeFileSync(log, Array.from({ length: EVENTS }, (_, i) => line(i)).join(''));
     const client = new pg.Client({ connectionString: cluster.url() });
     await client.connect();
     await client.query(script);
@@ -63,9 +69,6 @@ describe('reports in a terminal and in a pipe', () => {
   });
 
   it('parse big.log | head -1: the first event, then a quiet exit 0', async () => {
-    const log = path.join(dir, 'big.log');
-    const line = (i: number) => `2026-11-01 08:00:${String(i % 60).padStart(2, '0')}.123 UTC [${1000 + (i % 50)}] alice@shop LOG:  AUDIT: SESSION,${i},1,READ,SELECT,,,"SELECT ${i} FROM t",<not logged>\n`;
-    writeFileSync(log, Array.from({ length: 60_000 }, (_, i) => line(i)).join(''));
     for (const jobs of ['1', '2']) {
       const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
         const child = spawn('sh', ['-c', `"${process.execPath}" "${BIN}" parse -j ${jobs} "${log}" | head -1`], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -90,5 +93,26 @@ describe('reports in a terminal and in a pipe', () => {
       const result = await withClosedOutput(args, pgEnv(cluster));
       assert.deepEqual(result, { code: 0, stderr: '' }, args.join(' '));
     }
+  });
+
+  it('ingest on a terminal: percent, MB/s, events/s and the ETA', async () => {
+    await cluster.createDatabase('repo');
+    const command = [process.execPath, BIN, 'ingest', '--prefix', '%m [%p] %q%u@%d ', '--repo', cluster.url('repo'), log].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+    const result = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      // script(1) runs the command on a pseudo-terminal, as a DBA's shell would
+      const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, PGWARDEN_CONFIG: '', TERM: 'xterm', COLUMNS: '160' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, out }));
+    });
+    assert.equal(result.code, 0, result.out);
+    // terminal control sequences (cursor save/restore, erase line) as line breaks
+    const screen = result.out.replace(new RegExp(`${String.fromCharCode(27)}(\\[[0-9;?]*[A-Za-z]|[78])`, 'g'), '\n');
+    const mb = (statSync(log).size / 1e6).toFixed(1);
+    assert.match(screen, /ingest \[[^\]]+\] \d+% \| \d+\.\d\/\d+\.\d MB, \d+\.\d MB\/s \| \d+ events, \d+\/s \| ETA \d+s/, screen);
+    assert.match(screen, new RegExp(`ingest \\[[^\\]]+\\] 100% \\| ${mb}/${mb} MB, \\d+\\.\\d MB/s \\| ${EVENTS} events, \\d+/s \\| ETA 0s`), screen);
+    assert.match(screen, new RegExp(`ingested 1 input, .* ${EVENTS} events \\(audit ${EVENTS}\\)`));
   });
 });
