@@ -359,6 +359,8 @@ const serveSchema = z.strictObject({
   monitor: z.strictObject({
     servers: z.array(z.string().min(1)).default([]),
     interval_seconds: z.number().int().min(5).max(86_400).default(60),
+    /** how long the history of each check is kept (the Monitoring page's history) */
+    history_days: z.number().int().min(1).max(3650).default(30),
   }).prefault({}),
   /** what the alerts page counts as a burst of failed logins */
   alerts: z.strictObject({

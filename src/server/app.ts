@@ -17,6 +17,7 @@ import { createMetrics, type ServeMetrics } from './metrics.ts';
 import { recordAccess } from './queries/access.ts';
 import { registerApiRoutes } from './routes/api.ts';
 import { registerAuthRoutes } from './routes/auth.ts';
+import { registerDocRoutes } from './routes/docs.ts';
 import { registerPageRoutes } from './routes/pages.ts';
 import { csrfMatches, findSession } from './sessions.ts';
 import { errorPage, type PageContext } from './ui/html.ts';
@@ -269,5 +270,6 @@ export async function buildApp(options: AppOptions): Promise<App> {
   registerAuthRoutes(app, { pool, config, metrics });
   registerApiRoutes(app, { pool, config });
   registerPageRoutes(app, { pool, config });
+  registerDocRoutes(app);
   return { app, metrics };
 }

@@ -324,7 +324,22 @@ describe('pgwarden serve: the HTTP API', () => {
     assert.equal(status.servers[0]!.server, 'db1');
     assert.equal(status.servers[0]!.checks.find((c) => c.check_name === 'alive')!.level, 'ok');
     assert.ok(status.servers[0]!.checks.length >= 40);
-    assert.match((await get('/monitoring')).body, /<td>alive<\/td><td>health<\/td><td class="level-ok">ok<\/td>/);
+    assert.match((await get('/monitoring')).body, /<a href="\/monitoring\/check\?server=db1&amp;check=alive">alive<\/a><\/td><td>health<\/td><td class="level-ok">ok<\/td>/);
+    // its history: the run just stored, in the API, as CSV, and on the check's page
+    const history = await json<{ latest: { level: string }; runs: { level: string; value: number | null }[] }>('/api/monitoring/check?server=db1&check=alive');
+    assert.equal(history.latest.level, 'ok');
+    assert.equal(history.runs.length, 1);
+    assert.match((await get('/api/monitoring/check?server=db1&check=alive&format=csv')).body, /^checked_at,level,summary,value,duration_ms\r\n.*,ok,/);
+    assert.equal((await get('/api/monitoring/check?server=db1&check=nope')).statusCode, 404);
+    assert.match((await get('/monitoring/check?server=db1&check=alive')).body, /href="\/docs\/checks\/alive\.md"/);
+    // the documentation it links to, and nothing else of the disk
+    const doc = await get('/docs/checks/alive.md');
+    assert.equal(doc.statusCode, 200);
+    assert.match(doc.body, /<h2>How to resolve<\/h2>/);
+    assert.doesNotMatch(doc.body, /<script/);
+    for (const path of ['/docs/checks/../../package.json', '/docs/%2e%2e/package.json', '/docs/checks/nope.md', '/docs/README.md']) {
+      assert.equal((await get(path)).statusCode, 404, path);
+    }
     const metrics = await get('/metrics', viewerToken);
     assert.equal(metrics.statusCode, 200);
     assert.match(metrics.body, /pgwarden_repository_events\{kind="audit",server="db1"\} 8/);
