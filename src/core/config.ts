@@ -294,6 +294,13 @@ const pipelineSchema = z.strictObject({
     initial_seconds: z.number().positive().max(3600).default(2),
     max_seconds: z.number().positive().max(86_400).default(300),
   }).prefault({}),
+  /** what `pgwarden collect status` reads */
+  status: z.strictObject({
+    /** the JSON file collect rewrites every 2 s (default: collect-status.json in ~/.local/state/pgwarden) */
+    file: z.string().min(1).optional(),
+    /** a lane waiting this long without a delivery (a sink refusing, a source unreadable) is stuck */
+    stuck_seconds: z.number().min(1).max(86_400).default(300),
+  }).prefault({}),
 }).prefault({});
 
 const monitorCheckSchema = z.strictObject({

@@ -14,6 +14,7 @@ export const ERRORS = {
   PGW_ERR_NOT_FOUND: { exit: 6, hint: 'List what exists: `pgwarden guard list` (rules), `pgwarden ddl policy show` (freezes and windows), `pgwarden status` (alert sinks).' },
   PGW_ERR_DRIFT: { exit: 7, hint: 'Run `pgwarden install` again to restore the expected objects, and find out who changed them.' },
   PGW_ERR_SERVER: { exit: 8, hint: 'The server refused the statement; the message above says why.' },
+  PGW_ERR_STUCK: { exit: 7, hint: 'Look at the lane\'s last error (a sink that refuses, a source that cannot be read) and at the collect log; `pgwarden collect status --format json` has every detail (docs/pipeline.md#collect-status).' },
   PGW_ERR_DELIVERY: { exit: 7, hint: 'Fix the failing alert sink or start `pgwarden alerts run` (docs/alerts.md); the FAILED rows above show the last error.' },
   PGW_ERR_INPUT: { exit: 2, hint: 'Check the file name and that you may read it; `-` reads standard input.' },
   PGW_ERR_AWS: { exit: 3, hint: 'Check the AWS credentials (environment, ~/.aws, or the instance role), the region, and the IAM permissions listed in docs/pipeline.md.' },
