@@ -38,7 +38,7 @@ export function resolveTarget(options: { db?: string; server?: string }, config:
     if (!/^postgres(ql)?:\/\//.test(options.db)) {
       throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--db "${redactUrl(options.db)}" is not a postgres:// or postgresql:// URL`);
     }
-    checkUrl('--db', options.db, redactUrl(options.db));
+    checkUrl(`--db "${redactUrl(options.db)}"`, options.db);
     return { url: options.db, label: redactUrl(options.db) };
   }
   const name = options.server ?? config.default_server;

@@ -49,23 +49,23 @@ export interface ConnectionPlan {
   label: string;
 }
 
-/** Checks a postgres:// URL the way a user wrote it: a named port must be a number, sslmode one libpq knows. */
-export function checkUrl(what: string, url: string, shown: string): void {
+/** Checks a postgres:// URL the way a user wrote it: a named port must be a number, sslmode one libpq knows. `where` names it in messages. */
+export function checkUrl(where: string, url: string): void {
   const authority = /^postgres(?:ql)?:\/\/(?:[^@/?#]*@)?((?:\[[^\]]*\]|[^:/?#,]*)(?::[^/?#,]*)?(?:,(?:\[[^\]]*\]|[^:/?#,]*)(?::[^/?#,]*)?)*)/.exec(url);
   for (const host of authority?.[1]?.split(',') ?? []) {
     const port = /^(?:\[[^\]]*\]|[^:]*):(.*)$/.exec(host)?.[1];
-    if (port !== undefined && port !== '') checkPort(`${what} "${shown}"`, port);
+    if (port !== undefined && port !== '') checkPort(where, port);
   }
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `${what} "${shown}" is not a valid URL (postgres://user@host:5432/database?sslmode=require)`);
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `${where} is not a valid URL (postgres://user@host:5432/database?sslmode=require)`);
   }
   const mode = parsed.searchParams.get('sslmode');
-  if (mode !== null) checkSslMode(`${what}: sslmode`, mode);
+  if (mode !== null) checkSslMode(`${where}: sslmode`, mode);
   const port = parsed.searchParams.get('port');
-  if (port !== null) checkPort(`${what}: port`, port);
+  if (port !== null) checkPort(where, port);
 }
 
 function checkPort(what: string, port: string): number {
@@ -143,7 +143,7 @@ export function connectionPlan(target: LibpqTarget): ConnectionPlan {
   let params = new URLSearchParams();
   let config: pg.ClientConfig = {};
   if (target.url) {
-    checkUrl('connection URL', target.url, target.label);
+    checkUrl(target.label, target.url);
     const url = new URL(target.url);
     params = new URLSearchParams(url.searchParams);
     for (const name of SSL_PARAMETERS) url.searchParams.delete(name);
