@@ -13,6 +13,17 @@ import { Html, layout } from '../ui/html.ts';
 /** src/server/routes and dist/server/routes are both three levels below the package. */
 const DOCS = fileURLToPath(new URL('../../../docs/', import.meta.url));
 const markdown = new MarkdownIt({ html: false, linkify: false, typographer: false });
+// A column's alignment as a class, not the style attribute markdown-it writes: the
+// Content-Security-Policy refuses inline style.
+markdown.core.ruler.push('alignment_as_class', (state) => {
+  for (const token of state.tokens) {
+    const style = token.attrGet('style');
+    if (!style) continue;
+    token.attrs = (token.attrs ?? []).filter(([name]) => name !== 'style');
+    const align = /text-align:\s*(left|right|center)/.exec(String(style))?.[1];
+    if (align) token.attrJoin('class', `align-${align}`);
+  }
+});
 
 /** A doc page's path below /docs/: a page or a check's page, nothing that could climb out. */
 const PAGE = /^(?:checks\/)?[a-z0-9][a-z0-9_-]{0,63}\.md$/;

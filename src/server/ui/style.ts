@@ -74,6 +74,7 @@ table.checks td:nth-child(4) { min-width: 14rem; }
 article.doc { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: .5rem 1.25rem 1rem; max-width: 60rem; }
 article.doc table { width: auto; }
 article.doc thead th:empty { display: none; }
+article.doc .align-right { text-align: right; } article.doc .align-center { text-align: center; }
 article.doc code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; overflow-wrap: anywhere; }
 article.doc pre { white-space: pre-wrap; overflow-wrap: anywhere; background: var(--bg); padding: .5rem; }
 .error { color: var(--bad); font-weight: 600; }
