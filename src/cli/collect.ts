@@ -31,6 +31,12 @@ Other sources: cloudwatch (Amazon RDS/Aurora logs, { type: cloudwatch, log_group
 sqs ({ type: sqs, queue_url: https://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE }) and nats (a repository writer
 of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and docs/fleet.md.`)
     .action(async (_options: unknown, command: Command) => {
+      // listening from the start, before the config is even read: a signal while sources and sinks
+      // start stops collect once they have (an early SIGTERM must not kill it mid-checkpoint)
+      const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
       const cfg = config(command);
       const log = createLogger('collect');
       const sourceEntries = Object.entries(cfg.pipeline.sources);
@@ -41,11 +47,6 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
       if (sinkEntries.length === 0) {
         throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sinks: no sink is configured, so the events of ${sourceEntries.map(([n]) => n).join(', ')} would go nowhere (add a sink such as { type: jsonl, path: events.jsonl }; see docs/pipeline.md)`);
       }
-      // listening from the start: a signal while sources and sinks start stops collect once they have
-      const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-      });
       const status = new CollectStatus(statusFile(cfg.pipeline, configPath(command)), cfg.pipeline.status.stuck_seconds);
       await status.start();
       const sinks = sinkEntries.map(([name, sink]) => createSink(name, sink, cfg, log));
