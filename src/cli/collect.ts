@@ -48,12 +48,14 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
         throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sinks: no sink is configured, so the events of ${sourceEntries.map(([n]) => n).join(', ')} would go nowhere (add a sink such as { type: jsonl, path: events.jsonl }; see docs/pipeline.md)`);
       }
       const status = new CollectStatus(statusFile(cfg.pipeline, configPath(command)), cfg.pipeline.status.stuck_seconds);
-      await status.start();
+      await status.claim();
       const sinks = sinkEntries.map(([name, sink]) => createSink(name, sink, cfg, log));
       const sources: Source[] = [];
       for (const [name, source] of sourceEntries) sources.push(...await createSources(name, source, cfg, log));
-      const running = await runGraph({ sources, sinks }, cfg.pipeline, log, status).catch(async (error: unknown) => {
-        await status.stop();
+      const running = await runGraph({ sources, sinks }, cfg.pipeline, log, status);
+      // written once the lanes run: a collect that failed at start leaves no status behind
+      await status.start().catch(async (error: unknown) => {
+        await running.stop();
         throw error;
       });
       log.info({ sources: sources.map((s) => s.name), sinks: sinks.map((s) => s.name) }, 'collecting');

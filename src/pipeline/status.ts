@@ -143,12 +143,15 @@ export class CollectStatus {
     return recorder;
   }
   /** Refuses a file another running collect writes (two collects with one config would clobber each other's checkpoints too). */
-  async start(): Promise<void> {
+  async claim(): Promise<void> {
     const other = await readStatus(this.file).catch(() => null);
     if (other && other.pid !== process.pid && other.stopped_at === null && processAlive(other.pid) && this.now() - Date.parse(other.updated_at) < STALE_AFTER_MS) {
       throw new PgwardenError('PGW_ERR_CONFIG', `another pgwarden collect (pid ${other.pid}) is running with the status file ${this.file}`,
         { hint: 'Stop it first, or give this collect its own pipeline.status.file and state_dir.' });
     }
+  }
+  /** The first status, once the lanes exist, and one every STATUS_INTERVAL_MS from then on. */
+  async start(): Promise<void> {
     try {
       await mkdir(dirname(this.file), { recursive: true, mode: 0o700 });
       await this.write(null);
