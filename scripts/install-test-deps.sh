@@ -6,13 +6,14 @@
 # with JetStream), chromium (the dashboard's browser tests drive it with playwright-core), and
 # the monitoring consumers the monitor tests feed: promtool (prometheus), Monitoring::Plugin
 # (libmonitoring-plugin-perl), pgbouncer (the pgbouncer checks), check_postgres (npm run
-# bench:monitor), and a Zabbix server with zabbix_sender (zabbix-server-pgsql, zabbix-agent).
+# bench:monitor), a Zabbix server with zabbix_sender (zabbix-server-pgsql, zabbix-agent), and
+# rsyslog (the syslog sink's test starts its own rsyslogd on free ports).
 # Installs as root, through sudo when not root.
 # Idempotent: it does nothing when everything is there already.
 set -euo pipefail
 
 packages=(postgresql-15 postgresql-15-pgaudit postgresql-client-15 postgresql-contrib openssl nats-server chromium
-  prometheus libmonitoring-plugin-perl pgbouncer check-postgres zabbix-server-pgsql zabbix-agent)
+  prometheus libmonitoring-plugin-perl pgbouncer check-postgres zabbix-server-pgsql zabbix-agent rsyslog)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

@@ -2,13 +2,16 @@
 // and other sources, each sink with its filter and redaction) until SIGINT or SIGTERM; on a
 // signal it lets the batch in flight finish and its checkpoint be written, then exits.
 import type { Command } from 'commander';
+import { DEFAULT_CONFIG_FILE } from '../core/config.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
-import { createSink, createSources, runGraph, type Source } from '../pipeline/index.ts';
-import { config } from './common.ts';
+import { CollectStatus, collectProblem, createSink, createSources, readStatus, runGraph, statusFile, type CollectStatusFile, type Source } from '../pipeline/index.ts';
+import { config, formatOption, print } from './common.ts';
+import { render, type Format } from './output.ts';
 
 export function registerCollectCommand(program: Command): void {
-  program.command('collect')
+  const collect = program.command('collect');
+  collect
     .description('collect logs: follow the pipeline.sources of pgwarden.yaml and deliver to its sinks until SIGINT/SIGTERM')
     .addHelpText('after', `
 The config file is --config FILE (a global option), $PGWARDEN_CONFIG or ./pgwarden.yaml.
@@ -28,6 +31,12 @@ Other sources: cloudwatch (Amazon RDS/Aurora logs, { type: cloudwatch, log_group
 sqs ({ type: sqs, queue_url: https://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE }) and nats (a repository writer
 of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and docs/fleet.md.`)
     .action(async (_options: unknown, command: Command) => {
+      // listening from the start, before the config is even read: a signal while sources and sinks
+      // start stops collect once they have (an early SIGTERM must not kill it mid-checkpoint)
+      const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
       const cfg = config(command);
       const log = createLogger('collect');
       const sourceEntries = Object.entries(cfg.pipeline.sources);
@@ -38,20 +47,63 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
       if (sinkEntries.length === 0) {
         throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sinks: no sink is configured, so the events of ${sourceEntries.map(([n]) => n).join(', ')} would go nowhere (add a sink such as { type: jsonl, path: events.jsonl }; see docs/pipeline.md)`);
       }
-      // listening from the start: a signal while sources and sinks start stops collect once they have
-      const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-      });
+      const status = new CollectStatus(statusFile(cfg.pipeline, configPath(command)), cfg.pipeline.status.stuck_seconds);
+      await status.claim();
       const sinks = sinkEntries.map(([name, sink]) => createSink(name, sink, cfg, log));
       const sources: Source[] = [];
       for (const [name, source] of sourceEntries) sources.push(...await createSources(name, source, cfg, log));
-      const running = await runGraph({ sources, sinks }, cfg.pipeline, log);
+      const running = await runGraph({ sources, sinks }, cfg.pipeline, log, status);
+      // written once the lanes run: a collect that failed at start leaves no status behind
+      await status.start().catch(async (error: unknown) => {
+        await running.stop();
+        throw error;
+      });
       log.info({ sources: sources.map((s) => s.name), sinks: sinks.map((s) => s.name) }, 'collecting');
       const signal = await stopSignal;
       log.info({ signal }, 'stopping after the batch in flight');
       await running.stop();
+      await status.stop();
       const parseErrors = sources.reduce((n, s) => n + ((s as { parseErrors?: number }).parseErrors ?? 0), 0);
       log.info({ parse_errors: parseErrors }, 'stopped');
     });
+
+  collect.command('status')
+    .description('what a running collect is doing, per source and sink: delivered, events/s, position, lag, last error, stuck or not')
+    .addOption(formatOption(['table', 'json']))
+    .addHelpText('after', `
+Reads the status file that collect with the same config rewrites every 2 s (pipeline.status.file,
+default collect-status-<hash of the config file's path>.json in the first source's state_dir,
+or ~/.local/state/pgwarden). Exit codes: 0 every lane moves; 7 a lane is stuck (waiting
+longer than pipeline.status.stuck_seconds, default 300, without a delivery) or collect is not
+running (stopped, gone, or not updating); 6 collect never ran with this config.`)
+    .action(async (options: { format: Format }, command: Command) => {
+      const cfg = config(command);
+      const file = statusFile(cfg.pipeline, configPath(command));
+      const status = await readStatus(file);
+      const problem = collectProblem(status);
+      if (options.format === 'json') print(JSON.stringify({ ...status, problem }, null, 2));
+      else print(statusTable(status));
+      if (problem) throw new PgwardenError('PGW_ERR_STUCK', problem);
+    });
+}
+
+/** The config file the command reads, as loadConfig finds it (it names the default status file). */
+function configPath(command: Command): string {
+  return (command.optsWithGlobals() as { config?: string }).config ?? (process.env.PGWARDEN_CONFIG || DEFAULT_CONFIG_FILE);
+}
+
+function statusTable(status: CollectStatusFile): string {
+  const age = (at: string | null) => (at ? `${Math.max(0, Math.round((Date.now() - Date.parse(at)) / 1000))} s ago` : '-');
+  const table = render(status.lanes, [
+    { header: 'source', value: (l) => l.source },
+    { header: 'sink', value: (l) => l.sink },
+    { header: 'state', value: (l) => (l.stuck ? 'STUCK' : l.waiting_since ? 'catching up' : 'ok') },
+    { header: 'delivered', value: (l) => l.delivered },
+    { header: 'events/s', value: (l) => l.events_per_second },
+    { header: 'lag_s', value: (l) => l.lag_seconds },
+    { header: 'position', value: (l) => (l.position ? `${l.position.input}@${l.position.position}` : '-') },
+    { header: 'last_delivery', value: (l) => age(l.last_delivery_at) },
+    { header: 'last_error', value: (l) => (l.last_error ? `${age(l.last_error.at)} ${l.last_error.stage}: ${l.last_error.message}` : null), maxWidth: 80 },
+  ], 'table');
+  return `pgwarden collect pid ${status.pid}, started ${status.started_at}, status of ${status.updated_at}${status.stopped_at ? `, stopped ${status.stopped_at}` : ''}\n${table}`;
 }

@@ -62,7 +62,21 @@ docs/config.md, docs/errors.md`);
   return program;
 }
 
+/**
+ * A reader that stops reading (`pgwarden parse big.log | head -1`) ends the command quietly, with
+ * exit 0: what was asked for was printed. Any other write error is still an error.
+ */
+function endQuietlyOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(0);
+      throw error;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  endQuietlyOnClosedPipe();
   try {
     const program = await buildProgram(argv);
     await program.parseAsync(argv);

@@ -7,6 +7,17 @@ export interface Column<T> {
   value: (row: T) => unknown;
   /** How the value reads in a table or CSV cell, when joining an array with commas would be ambiguous. */
   text?: (row: T) => string;
+  /** In a table, at most this many characters, the rest cut to `…` (statement text); CSV and JSON keep it whole. */
+  maxWidth?: number;
+}
+
+/** Statement text in a table: enough to recognise it; --format csv or json has all of it. */
+export const STATEMENT_WIDTH = 60;
+
+/** A table cell cut to `max` characters (code points, so no emoji is split), ending in `…` when cut. */
+export function shorten(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : chars.slice(0, max - 1).join('').trimEnd() + '…';
 }
 
 function cellText(value: unknown): string {
@@ -38,9 +49,13 @@ export function render<T>(rows: T[], columns: Column<T>[], format: Format, toJso
       return [columns.map((c) => csvCell(c.header)).join(','),
         ...rows.map((row) => columns.map((c) => csvCell(cellOf(c, row))).join(','))].join('\r\n') + '\r\n';
     case 'table': {
-      const cells = rows.map((row) => columns.map((c) => cellOf(c, row).replace(/\s+/g, ' ')));
-      const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
-      const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+      const cells = rows.map((row) => columns.map((c) => {
+        const text = cellOf(c, row).replace(/\s+/g, ' ');
+        return c.maxWidth === undefined ? text : shorten(text, c.maxWidth);
+      }));
+      const length = (text: string) => [...text].length;
+      const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => length(r[i]!))));
+      const line = (values: string[]) => values.map((v, i) => v + ' '.repeat(widths[i]! - length(v))).join('  ').trimEnd();
       return [line(columns.map((c) => c.header)), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n') + '\n';
     }
   }

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { ddlEvents, type DdlRow } from '../ddl/index.ts';
 import { connectionAttempts, parseSince, type AttemptRow } from '../guard/index.ts';
 import { collect, formatOption, parseInteger, print, withConnection, withDatabase } from './common.ts';
-import { render, type Column, type Format } from './output.ts';
+import { STATEMENT_WIDTH, render, type Column, type Format } from './output.ts';
 
 const ATTEMPT_COLUMNS: Column<AttemptRow>[] = [
   { header: 'ts', value: (r) => r.ts },
@@ -30,7 +30,7 @@ const DDL_COLUMNS: Column<DdlRow>[] = [
   { header: 'object_type', value: (r) => r.object_type },
   { header: 'object_identity', value: (r) => r.object_identity },
   { header: 'change_ticket', value: (r) => r.change_ticket },
-  { header: 'statement', value: (r) => r.statement },
+  { header: 'statement', value: (r) => r.statement, maxWidth: STATEMENT_WIDTH },
 ];
 
 /** JSON carries every recorded field, not only the table's columns. */

@@ -14,7 +14,7 @@ import {
 import { parseSince } from '../guard/index.ts';
 import { collect, config, formatOption, parseInteger, print } from './common.ts';
 import { checkReadable, parseErrorLine, parseJobs, readInput } from './input.ts';
-import { render, type Column, type Format } from './output.ts';
+import { STATEMENT_WIDTH, render, type Column, type Format } from './output.ts';
 
 /** Connects to the repository; a missing privilege says which pgwarden_repo role is needed. */
 async function withClient<T>(target: Target, work: (client: import('pg').Client) => Promise<T>): Promise<T> {
@@ -130,7 +130,7 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
       { header: 'substatement_id', value: (r) => Number(r.substatement_id) },
       { header: 'class', value: (r) => r.class }, { header: 'command', value: (r) => r.command },
       { header: 'object_type', value: (r) => r.object_type }, { header: 'object_name', value: (r) => r.object_name },
-      { header: 'statement', value: (r) => r.statement }, { header: 'parameters', value: (r) => r.parameters, text: (r) => (r.parameters === null ? '' : JSON.stringify(r.parameters)) },
+      { header: 'statement', value: (r) => r.statement, maxWidth: STATEMENT_WIDTH }, { header: 'parameters', value: (r) => r.parameters, text: (r) => (r.parameters === null ? '' : JSON.stringify(r.parameters)) },
       { header: 'rows', value: (r) => (r.rows === null ? null : Number(r.rows)) },
     ]));
   reportCommand('sessions', 'sessions (logins) from the repository with the number of audited statements', false)
@@ -188,10 +188,21 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 
   let bytes = 0;
   const started = process.hrtime.bigint();
   const totalBytes = files.reduce((sum, f) => sum + (f === '-' ? 0 : statSync(f).size), 0);
+  // On a terminal: how far, how fast (MB and events per second since the start) and how long still.
   const bar = process.stderr.isTTY && totalBytes > 0
-    ? new cliProgress.SingleBar({ stream: process.stderr, format: 'ingest [{bar}] {percentage}% | {value}/{total} MB | {events} events', hideCursor: true }, cliProgress.Presets.shades_classic)
+    ? new cliProgress.SingleBar({
+      stream: process.stderr, hideCursor: true, etaBuffer: 20,
+      format: 'ingest [{bar}] {percentage}% | {mb}/{mb_total} MB, {mb_per_s} MB/s | {events} events, {events_per_s}/s | ETA {eta_formatted}',
+    }, cliProgress.Presets.shades_classic)
     : null;
-  bar?.start(Math.ceil(totalBytes / 1e6), 0, { events: 0 });
+  const progress = () => {
+    const seconds = Math.max(Number(process.hrtime.bigint() - started) / 1e9, 1e-3);
+    return {
+      mb: (bytes / 1e6).toFixed(1), mb_total: (totalBytes / 1e6).toFixed(1), mb_per_s: (bytes / 1e6 / seconds).toFixed(1),
+      events: totals.received, events_per_s: Math.round(totals.received / seconds),
+    };
+  };
+  bar?.start(totalBytes, 0, progress());
 
   const send = async (piece: ParsedPiece, batch: EncodedBatch) => {
     const slot = sent++ % writers.length;
@@ -202,7 +213,7 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 
       totals.inserted += r.inserted;
       totals.duplicates += r.duplicates;
       totals.undated += r.undated;
-      bar?.update(Math.floor(bytes / 1e6), { events: totals.received });
+      bar?.update(bytes, progress());
     });
     // Awaited when the slot comes round again, or at the end.
     writing.catch(() => undefined);
@@ -230,8 +241,9 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 
     }
     for (const slot of slots) await slot;
   } finally {
-    bar?.stop();
     await Promise.all(slots.map((slot) => slot.catch(() => undefined)));
+    bar?.update(bytes, progress());
+    bar?.stop();
     await Promise.all(writers.map((writer) => writer.close()));
     await pool?.close();
   }

@@ -294,6 +294,13 @@ const pipelineSchema = z.strictObject({
     initial_seconds: z.number().positive().max(3600).default(2),
     max_seconds: z.number().positive().max(86_400).default(300),
   }).prefault({}),
+  /** what `pgwarden collect status` reads */
+  status: z.strictObject({
+    /** the JSON file collect rewrites every 2 s (default: collect-status.json in ~/.local/state/pgwarden) */
+    file: z.string().min(1).optional(),
+    /** a lane waiting this long without a delivery (a sink refusing, a source unreadable) is stuck */
+    stuck_seconds: z.number().min(1).max(86_400).default(300),
+  }).prefault({}),
 }).prefault({});
 
 const monitorCheckSchema = z.strictObject({
@@ -346,8 +353,27 @@ const serveSchema = z.strictObject({
   listen: z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8080 or [::1]:8080').default('127.0.0.1:8080'),
   /** serve HTTPS with this certificate and key (PEM files) */
   tls: z.strictObject({ cert_file: z.string().min(1), key_file: z.string().min(1) }).optional(),
-  /** behind a reverse proxy that terminates TLS: trust its X-Forwarded-For and X-Forwarded-Proto */
-  trust_proxy: z.boolean().default(false),
+  /**
+   * behind reverse proxies that terminate TLS: how many of them (X-Forwarded-For is read from the
+   * right, that many hops) or their addresses (IPs or CIDRs); false: none. `true` trusted every hop,
+   * so a client picked its own address: refused with what to write instead.
+   */
+  trust_proxy: z.union([
+    z.literal(false),
+    z.number().int().min(1).max(10),
+    z.array(z.string().regex(/^[0-9A-Fa-f:.]+(\/\d{1,3})?$/, 'an IP address or CIDR, e.g. 10.0.0.5 or 10.0.0.0/24')).min(1),
+  ], {
+    error: (issue) => (issue.input === true
+      ? 'true trusted every hop, so any client could choose its own address: give the number of proxies in front (1 for one nginx) or their addresses ([10.0.0.5])'
+      : 'false, the number of proxies in front (1–10), or a list of their addresses'),
+  }).default(false),
+  /**
+   * Host names the dashboard answers to, besides IP addresses and localhost (a DNS-rebinding page
+   * sends its own name): the public name behind a proxy, e.g. [pgwarden.example.com].
+   */
+  hosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'a host name, e.g. pgwarden.example.com')).default([]),
+  /** on SIGTERM, how long requests in flight (a slow export) may go on before their connections are closed */
+  shutdown_seconds: z.number().min(0).max(600).default(10),
   /** a browser session ends after this long without a request */
   session_idle_minutes: z.number().int().min(1).max(10_080).default(60),
   /** and at the latest this long after the login */
@@ -364,6 +390,8 @@ const serveSchema = z.strictObject({
   monitor: z.strictObject({
     servers: z.array(z.string().min(1)).default([]),
     interval_seconds: z.number().int().min(5).max(86_400).default(60),
+    /** how long the history of each check is kept (the Monitoring page's history) */
+    history_days: z.number().int().min(1).max(3650).default(30),
   }).prefault({}),
   /** what the alerts page counts as a burst of failed logins */
   alerts: z.strictObject({

@@ -1,11 +1,13 @@
 // Connections to monitored PostgreSQL servers.
 // A target is a postgres:// URL, a server named in pgwarden.yaml, or (neither given) the
-// libpq PG* environment variables, which node-postgres reads itself (PGHOST, PGPORT,
-// PGUSER, PGDATABASE, PGPASSWORD, PGPASSFILE, PGSSLMODE). Passwords never come from argv
-// in documented usage: put them in PGPASSWORD, a pgpass file, or password_env/password_file.
+// libpq PG* environment variables (PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGPASSFILE,
+// PGSSLMODE, ...), read as libpq reads them (libpq-options.ts: sslmode, the password lookup).
+// Passwords never come from argv in documented usage: put them in PGPASSWORD, a pgpass file, or
+// password_env/password_file.
 import pg from 'pg';
 import { readSecret, type Config } from './config.ts';
 import { PgwardenError, classifyError } from './errors.ts';
+import { checkUrl, clientClass, connectionPlan, passwordLookup, refusedWithoutTls, usesTls, type ConnectionPlan } from './libpq-options.ts';
 
 export interface Target {
   /** Connection string, or undefined for PG* environment variables. */
@@ -36,6 +38,7 @@ export function resolveTarget(options: { db?: string; server?: string }, config:
     if (!/^postgres(ql)?:\/\//.test(options.db)) {
       throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--db "${redactUrl(options.db)}" is not a postgres:// or postgresql:// URL`);
     }
+    checkUrl(`--db "${redactUrl(options.db)}"`, options.db);
     return { url: options.db, label: redactUrl(options.db) };
   }
   const name = options.server ?? config.default_server;
@@ -64,43 +67,42 @@ export function targetForDatabase(target: Target, database: string): Target {
   return { ...target, label: `${target.label} (database ${database})`, database };
 }
 
-/** The URL with the configured password in it: node-postgres lets the URL's (absent) password win over `password`. */
-function connectionString(target: Target): string | undefined {
-  if (!target.url || target.password === undefined) return target.url;
-  const parsed = new URL(target.url);
-  parsed.password = encodeURIComponent(target.password);
-  return parsed.toString();
-}
-
-function clientConfig(target: Target, applicationName: string): pg.ClientConfig {
+function clientConfig(target: Target, applicationName: string, plan: ConnectionPlan): pg.ClientConfig {
   return {
-    connectionString: connectionString(target),
-    password: target.password,
     application_name: applicationName,
     connectionTimeoutMillis: 10_000,
-    ...(target.database ? { database: target.database } : {}),
+    // the URL's own settings (application_name among them) win, as they did in node-postgres's URL parsing
+    ...plan.config,
+    password: passwordLookup(target) as pg.ClientConfig['password'],
   };
 }
 
 /** A small pool for a long-running process whose parts query concurrently (one client must not). */
 export function createPool(target: Target, applicationName: string, max = 3, extra: Partial<pg.PoolConfig> = {}): pg.Pool {
-  const pool = new pg.Pool({ ...clientConfig(target, applicationName), max, idleTimeoutMillis: 60_000, ...extra });
+  const plan = connectionPlan(target);
+  const pool = new pg.Pool({ ...clientConfig(target, applicationName, plan), Client: clientClass(plan) as unknown as pg.PoolConfig['Client'], max, idleTimeoutMillis: 60_000, ...extra });
   // An idle pooled client whose server goes away emits 'error' on the pool; the next query reconnects.
   pool.on('error', () => undefined);
   return pool;
 }
 
 export async function connect(target: Target, applicationName = 'pgwarden'): Promise<pg.Client> {
-  const client = new pg.Client(clientConfig(target, applicationName));
-  // An idle client whose server goes away emits 'error'; without a listener Node would crash.
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-  } catch (error) {
-    await client.end().catch(() => undefined);
-    throw classifyError(error, target.label);
+  const plan = connectionPlan(target);
+  for (;;) {
+    const withTls = usesTls(plan);
+    const client = new (clientClass(plan))(clientConfig(target, applicationName, plan));
+    // An idle client whose server goes away emits 'error'; without a listener Node would crash.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return client;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      // sslmode=allow: a login refused without TLS is tried once more with it, as libpq does
+      if (refusedWithoutTls(plan, withTls, error)) continue;
+      throw classifyError(error, target.label);
+    }
   }
-  return client;
 }
 
 export async function withClient<T>(target: Target, work: (client: pg.Client) => Promise<T>): Promise<T> {

@@ -7,6 +7,7 @@ import type { PipelineConfig, RedactConfig } from '../core/config.ts';
 import { compileFilter } from './filter.ts';
 import { redactEvent } from './redact.ts';
 import type { Lane, Pending, Sink, Source } from './types.ts';
+import type { CollectStatus, LaneRecorder } from './status.ts';
 import { sleep } from '../core/sleep.ts';
 
 export interface Graph {
@@ -47,7 +48,7 @@ function redactionOf(sink: Sink, config: PipelineConfig): RedactConfig | undefin
   return redact && (redact.literals || redact.parameters) ? redact : undefined;
 }
 
-async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineConfig, signal: AbortSignal, log: Logger): Promise<void> {
+async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineConfig, signal: AbortSignal, log: Logger, status?: LaneRecorder): Promise<void> {
   const redact = redactionOf(sink, config);
   let attempts = 0;
   let sourceErrors = 0;
@@ -57,9 +58,11 @@ async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineC
     try {
       pending = await lane.next(config.batch.max_events);
       sourceErrors = 0;
+      status?.taken(pending);
     } catch (error) {
       // The source is unreachable (it reconnects by itself): wait, then look again.
       sourceErrors += 1;
+      status?.failed('receiving', (error as Error).message);
       if (sourceErrors === 1 || sourceErrors % 10 === 0) log.warn({ ...where, err: (error as Error).message }, 'cannot read the source');
       await source.changed(backoff(sourceErrors, config.retry), signal);
       continue;
@@ -76,6 +79,7 @@ async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineC
     if (shown.length === 0) {
       try {
         await lane.settle(pending);
+        status?.taken(null);
       } catch (error) {
         log.warn({ ...where, err: (error as Error).message }, 'cannot record filtered events');
         await sleep(backoff(1, config.retry), signal);
@@ -90,6 +94,7 @@ async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineC
       attempts += 1;
       const delay = backoff(attempts, config.retry);
       const message = (error as Error).message;
+      status?.failed('sending', message);
       log.warn({ ...where, attempts, retry_in_ms: delay, err: message }, 'delivery failed');
       await lane.fail(pending, message, attempts, new Date(Date.now() + delay)).catch((e: Error) => log.warn({ ...where, err: e.message }, 'cannot record the failure'));
       await sleep(delay, signal);
@@ -98,6 +103,7 @@ async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineC
     attempts = 0;
     try {
       await lane.settle(pending);
+      status?.delivered(delivered);
       log.info({ ...where, events: pending.events.length, message_id: pending.messageId }, 'delivered');
     } catch (error) {
       // Delivered but not recorded: the batch goes again under the same id when the source is back.
@@ -106,7 +112,8 @@ async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineC
   }
 }
 
-export async function runGraph(graph: Graph, config: PipelineConfig, log: Logger): Promise<Running> {
+/** `status`: the file `pgwarden collect status` reads, fed by every lane. */
+export async function runGraph(graph: Graph, config: PipelineConfig, log: Logger, status?: CollectStatus): Promise<Running> {
   const controller = new AbortController();
   const lanes: Promise<void>[] = [];
   const sinks = graph.sinks.map((sink) => filteredSink(sink, config));
@@ -123,7 +130,7 @@ export async function runGraph(graph: Graph, config: PipelineConfig, log: Logger
     await Promise.allSettled(graph.sinks.map((sink) => sink.close()));
     throw error;
   }
-  for (const { source, sink, lane } of pairs) lanes.push(runLane(source, sink, lane, config, controller.signal, log));
+  for (const { source, sink, lane } of pairs) lanes.push(runLane(source, sink, lane, config, controller.signal, log, status?.lane(source, sink)));
   const done = Promise.all(lanes).then(() => undefined);
   return {
     done,

@@ -20,6 +20,25 @@ function unique(values: (string | null | undefined)[]): string[] {
   return [...new Set(values.filter((v): v is string => Boolean(v)))];
 }
 
+/**
+ * How much a DDL command can destroy, for the subject to lead with the worst: drops (and sql_drop
+ * rows), table rewrites, other ALTERs and privilege changes, then CREATE and the harmless rest.
+ */
+export function destructiveness(event: PgwardenEvent): number {
+  const tag = event.ddl?.command_tag ?? '';
+  if (event.ddl?.event === 'sql_drop' || tag.startsWith('DROP ') || tag === 'TRUNCATE TABLE') return 5;
+  if (event.ddl?.event === 'table_rewrite') return 4;
+  if (tag.startsWith('ALTER ') || tag === 'REVOKE' || tag === 'GRANT' || tag === 'SECURITY LABEL' || tag === 'REASSIGN OWNED') return 3;
+  if (tag.startsWith('CREATE ') || tag === 'SELECT INTO' || tag === 'REFRESH MATERIALIZED VIEW') return 2;
+  return 1;
+}
+
+/** The command tags of events, the most destructive first (the order they came in among equals). */
+function tagsByHarm(events: PgwardenEvent[]): string[] {
+  const ranked = [...events].sort((a, b) => destructiveness(b) - destructiveness(a));
+  return unique(ranked.map((e) => e.ddl?.command_tag ?? e.kind));
+}
+
 export function subject(events: PgwardenEvent[], prefix = ''): string {
   const lead = prefix ? `${prefix} ` : '';
   const tamper = events.filter((e) => e.kind === 'tamper');
@@ -33,12 +52,13 @@ export function subject(events: PgwardenEvent[], prefix = ''): string {
   const groups = statements(events);
   const users = unique(events.map((e) => e.user)).join(', ');
   const places = unique(events.map(where)).join(', ');
+  const tags = tagsByHarm(events);
   if (groups.length === 1) {
-    const first = events[0]!;
+    // one statement (a migration script is one): its worst command first, the others after it
+    const others = tags.length > 1 ? ` with ${tags.slice(1).join(', ')}` : '';
     const objects = events.length > 1 ? ` (${events.length} objects)` : '';
-    return `${lead}${first.ddl?.command_tag ?? first.kind} on ${places} by ${users}${objects}`;
+    return `${lead}${tags[0]} on ${places} by ${users}${others}${objects}`;
   }
-  const tags = unique(groups.map((g) => g[0]!.ddl?.command_tag ?? g[0]!.kind));
   return `${lead}${groups.length} DDL changes on ${places} by ${users}: ${tags.join(', ')}`;
 }
 

@@ -76,6 +76,7 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
     await client.query(`${SQL_TAG}GRANT ${READER_ROLE} TO ${SERVER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT INSERT ON pgwarden_repo.dashboard_access TO ${SERVER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT INSERT, UPDATE, DELETE ON pgwarden_repo.check_results TO ${SERVER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT INSERT, DELETE ON pgwarden_repo.check_history TO ${SERVER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden_web TO ${SERVER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA pgwarden_web TO ${SERVER_ROLE}`);
     const logins = options.writerLogins ?? [];

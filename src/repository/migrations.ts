@@ -268,10 +268,32 @@ DROP INDEX pgwarden_repo.events_session;
 CREATE INDEX events_session ON pgwarden_repo.events (server, session_id) WHERE session_id IS NOT NULL;
 `;
 
+// 0005 is issue 14's (written in the coordination notes); this branch does not have it.
+const M0006 = `
+-- Every monitoring result, one row per check per run, for the dashboard's history of a check
+-- (check_results keeps the latest, as before). pgwarden serve deletes rows older than
+-- serve.monitor.history_days as it stores each run.
+CREATE TABLE pgwarden_repo.check_history (
+  server text NOT NULL,
+  check_name text NOT NULL,
+  checked_at timestamptz NOT NULL,
+  level text NOT NULL,
+  summary text NOT NULL,
+  -- the value that decided the level: the highest row value (the lowest for a check whose threshold is a floor)
+  value double precision,
+  duration_ms double precision,
+  PRIMARY KEY (server, check_name, checked_at)
+);
+CREATE INDEX check_history_checked_at ON pgwarden_repo.check_history (checked_at);
+INSERT INTO pgwarden_repo.check_history (server, check_name, checked_at, level, summary)
+SELECT server, check_name, checked_at, level, summary FROM pgwarden_repo.check_results;
+`;
+
 export const REPO_MIGRATIONS: readonly RepoMigration[] = [
   { version: 1, name: 'events-sessions', sql: M0001 },
   { version: 2, name: 'partition-race', sql: M0002 },
   { version: 3, name: 'dashboard', sql: M0003 },
   { version: 4, name: 'writer-counts', sql: M0004 },
+  { version: 6, name: 'check-history', sql: M0006 },
 ];
 export const REPO_LATEST_VERSION = REPO_MIGRATIONS[REPO_MIGRATIONS.length - 1]!.version;

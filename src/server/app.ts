@@ -3,6 +3,7 @@
 // otherwise: a browser session (cookie) or an API token (Bearer), a role per route, CSRF checks
 // on every state-changing request of a browser session, security headers on every response,
 // and every use of the data recorded in pgwarden_repo.dashboard_access.
+import net from 'node:net';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import fastifyHelmet from '@fastify/helmet';
@@ -16,6 +17,7 @@ import { createMetrics, type ServeMetrics } from './metrics.ts';
 import { recordAccess } from './queries/access.ts';
 import { registerApiRoutes } from './routes/api.ts';
 import { registerAuthRoutes } from './routes/auth.ts';
+import { registerDocRoutes } from './routes/docs.ts';
 import { registerPageRoutes } from './routes/pages.ts';
 import { csrfMatches, findSession } from './sessions.ts';
 import { errorPage, type PageContext } from './ui/html.ts';
@@ -86,11 +88,17 @@ export function describeError(error: unknown): { status: number; message: string
   const e = error as { statusCode?: number; code?: string; message?: string; validation?: unknown };
   if (e.validation) return { status: 400, message: e.message ?? 'invalid request', code: 'PGW_ERR_INVALID_VALUE' };
   if (e.code === '57014') return { status: 503, message: 'the repository took too long to answer: narrow the time range or add a filter', code: 'PGW_ERR_SERVER' };
+  // A data exception (class 22: a value PostgreSQL cannot read) comes from what the request sent, not from an outage.
+  if (typeof e.code === 'string' && /^22[0-9A-Z]{3}$/.test(e.code)) return { status: 400, message: 'a value in this request cannot be read; check the filters and the time range', code: 'PGW_ERR_INVALID_VALUE' };
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) return { status: e.statusCode, message: e.message ?? 'bad request', code: 'PGW_ERR_INVALID_VALUE' };
   if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].includes(e.code ?? '')) {
     return { status: 503, message: 'the repository cannot be read right now', code: 'PGW_ERR_CONNECT' };
   }
   return { status: 500, message: 'internal error (see the server log)', code: 'PGW_ERR_INTERNAL' };
+}
+
+function trustHops(proxies: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < proxies;
 }
 
 function clientAddr(request: FastifyRequest): string {
@@ -105,11 +113,29 @@ export function sameOrigin(request: FastifyRequest): boolean {
   return origin === `${request.protocol}://${request.host}`;
 }
 
+/**
+ * The Host a request names must be one the dashboard answers to: an IP address, localhost, or a
+ * name in serve.hosts. A DNS-rebinding page reaches the server under its own name, and is refused.
+ */
+export function allowedHost(host: string, hosts: readonly string[]): boolean {
+  if (host === '') return true;
+  const name = (/^\[([0-9A-Fa-f:.]+)\](?::\d+)?$/.exec(host)?.[1] ?? host.replace(/:\d+$/, '')).toLowerCase().replace(/\.$/, '');
+  return net.isIP(name) !== 0 || name === 'localhost' || hosts.some((h) => h.toLowerCase() === name);
+}
+
+/** Whether any string in a parsed body (or query) holds a NUL, which no text column can store. */
+function holdsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(holdsNul);
+  if (value && typeof value === 'object') return Object.entries(value).some(([k, v]) => k.includes('\u0000') || holdsNul(v));
+  return false;
+}
+
 /** Answers a refused request the way its client understands; the hooks return the reply so fastify stops there. */
-function deny(request: FastifyRequest, reply: FastifyReply, status: 401 | 403, message: string): FastifyReply {
+function deny(request: FastifyRequest, reply: FastifyReply, status: 400 | 401 | 403 | 421, message: string): FastifyReply {
   if (!wantsHtml(request)) {
     if (status === 401) reply.header('www-authenticate', 'Bearer realm="pgwarden"');
-    return reply.code(status).send({ error: message, code: status === 401 ? 'PGW_ERR_AUTH' : 'PGW_ERR_PRIVILEGE' });
+    return reply.code(status).send({ error: message, code: status === 401 ? 'PGW_ERR_AUTH' : status === 403 ? 'PGW_ERR_PRIVILEGE' : 'PGW_ERR_INVALID_VALUE' });
   }
   if (status === 401 && request.method === 'GET') return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
   return reply.code(status).type('text/html; charset=utf-8').send(errorPage(request.identity ? pageContext(request) : null, status, message).value);
@@ -123,7 +149,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
     ...(options.https ? { https: options.https } : {}),
     loggerInstance: options.log as FastifyBaseLogger | undefined,
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: config.trust_proxy,
+    // n proxies: the peer and the n - 1 hops it names are proxies (proxy-addr's index 0 is the peer);
+    // a list: only those addresses are.
+    trustProxy: typeof config.trust_proxy === 'number' ? trustHops(config.trust_proxy) : config.trust_proxy,
     bodyLimit: 64 * 1024,
     // Path parameters are short names; a long one is a mistake or an attack.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 300 },
@@ -154,6 +182,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('cache-control', 'no-store');
+    if (!allowedHost(request.host, config.hosts)) {
+      return deny(request, reply, 421, `this dashboard does not answer to the host name "${request.host.slice(0, 100)}" (add it to serve.hosts)`);
+    }
     const access = request.routeOptions.config.access ?? 'viewer';
     const authorization = request.headers.authorization;
     if (authorization?.startsWith('Bearer ')) {
@@ -170,6 +201,15 @@ export async function buildApp(options: AppOptions): Promise<App> {
     if (access === 'admin' && request.identity.role !== 'admin') return deny(request, reply, 403, ADMIN_MESSAGE);
   });
 
+  // A NUL byte (%00 in the URL, or in a form field) is malformed input: no text in the repository can
+  // hold it. Refused here, after the body is read, so that a login attempt is recorded with its user name.
+  app.addHook('preValidation', async (request, reply) => {
+    if (!request.url.includes('%00') && !holdsNul(request.body)) return;
+    const user = (request.body as { user?: unknown } | undefined)?.user;
+    if (request.routeOptions.config.access === 'public' && typeof user === 'string') request.auditUser = user;
+    return deny(request, reply, 400, 'the request carries a NUL byte (%00), which nothing here can hold');
+  });
+
   // A browser session's cookie goes with any request the browser makes, so every state change
   // must prove it came from our own page: same origin, and the session's CSRF token.
   app.addHook('preHandler', async (request, reply) => {
@@ -183,12 +223,15 @@ export async function buildApp(options: AppOptions): Promise<App> {
     }
   });
 
+  // Every request is recorded, whoever sent it and whatever it carries (the static files, health
+  // checks and metrics scrapes excepted): refused ones are what an auditor looks for first.
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unknown';
     metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
     metrics.duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
-    if (request.routeOptions.config.audit === false || (!request.identity && request.auditUser === null)) return;
+    if (request.routeOptions.config.audit === false) return;
     const params: Record<string, unknown> = { ...(request.params as object), ...(request.query as object) };
+    if (request.routeOptions.url === undefined) params.path = request.url.split('?')[0]!.slice(0, 300);
     if (request.auditUser !== null) params.user = request.auditUser;
     await recordAccess(pool, {
       user: request.identity?.user ?? request.auditUser,
@@ -227,5 +270,6 @@ export async function buildApp(options: AppOptions): Promise<App> {
   registerAuthRoutes(app, { pool, config, metrics });
   registerApiRoutes(app, { pool, config });
   registerPageRoutes(app, { pool, config });
+  registerDocRoutes(app);
   return { app, metrics };
 }

@@ -31,7 +31,7 @@ export function startMonitorLoop(config: Config, pool: pg.Pool, log: Logger, onR
     });
     const client = await pool.connect();
     try {
-      for (const result of results) await storeResults(client, result, checkedAt);
+      for (const result of results) await storeResults(client, result, checkedAt, config.serve.monitor.history_days);
     } finally {
       client.release();
     }

@@ -63,7 +63,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
   // Passwords and session cookies must not cross a network in clear text.
   if (!isLoopback(host) && !serve.tls && !serve.trust_proxy) {
     throw new PgwardenError('PGW_ERR_CONFIG', `serve.listen ${host}:${port} is not a loopback address, and neither serve.tls nor serve.trust_proxy is set: logins would cross the network unencrypted`,
-      { hint: 'Give serve.tls (cert_file, key_file), or put a TLS reverse proxy in front and set serve.trust_proxy: true (docs/server.md).' });
+      { hint: 'Give serve.tls (cert_file, key_file), or put a TLS reverse proxy in front and set serve.trust_proxy to the number of proxies (1) or their addresses (docs/server.md).' });
   }
   let https: { key: Buffer; cert: Buffer } | undefined;
   if (serve.tls) {
@@ -116,9 +116,18 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
   return {
     url,
     monitor,
+    /** Stops: requests in flight may finish for serve.shutdown_seconds, then their connections are closed (a slow export client must not hold the process). */
     async close() {
       await monitor.stop();
-      await app.close();
+      const cut = setTimeout(() => {
+        options.log.warn({ after_seconds: serve.shutdown_seconds }, 'requests still running at shutdown (a slow export client?): closing their connections');
+        app.server.closeAllConnections();
+      }, serve.shutdown_seconds * 1000);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cut);
+      }
       await pool.end().catch(() => undefined);
     },
   };

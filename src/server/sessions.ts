@@ -46,6 +46,9 @@ export async function deleteSession(db: Queryable, cookie: string): Promise<void
 
 /** Constant-time comparison of a submitted CSRF token with the session's. */
 export function csrfMatches(expected: string, submitted: unknown): boolean {
-  if (typeof submitted !== 'string' || submitted.length !== expected.length) return false;
-  return timingSafeEqual(Buffer.from(submitted), Buffer.from(expected));
+  if (typeof submitted !== 'string') return false;
+  // compared as bytes: a token of the right length in characters but not in bytes (multi-byte) is simply wrong
+  const given = Buffer.from(submitted, 'utf8');
+  const wanted = Buffer.from(expected, 'utf8');
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { render, type Column } from '../../src/cli/output.ts';
+import { render, shorten, type Column } from '../../src/cli/output.ts';
 import { parseSince } from '../../src/guard/index.ts';
 
 interface Row { name: string; note: string | null; at: Date }
@@ -27,6 +27,20 @@ describe('report output', () => {
     const lines = render(rows, columns, 'table').trimEnd().split('\n');
     assert.equal(lines.length, 4);
     assert.equal(lines[0]!.indexOf('note'), lines[3]!.indexOf('say'));
+  });
+});
+
+describe('statement text in a table', () => {
+  const long = { name: 'x', note: `SELECT ${'a, '.repeat(100)}b FROM t`, at: new Date(0) };
+  const cut: Column<Row>[] = [{ header: 'note', value: (r) => r.note, maxWidth: 20 }, { header: 'name', value: (r) => r.name }];
+  it('cuts a long cell with … in a table only', () => {
+    assert.equal(render([long], cut, 'table').split('\n')[2], 'SELECT a, a, a, a,…  x');
+    assert.equal((JSON.parse(render([long], cut, 'json')) as { note: string }[])[0]!.note, long.note);
+    assert.ok(render([long], cut, 'csv').includes(long.note));
+  });
+  it('counts characters, not UTF-16 units, and splits no emoji', () => {
+    assert.equal(shorten('🐘🐘🐘🐘', 3), '🐘🐘…');
+    assert.equal(shorten('short', 10), 'short');
   });
 });
 

@@ -2,7 +2,9 @@
 // and reading a JSON lines output.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PgwardenEvent } from '../../src/core/event.ts';
 
@@ -16,9 +18,16 @@ export interface Daemon {
   stop(signal: NodeJS.Signals): Promise<number | string>;
 }
 
+/**
+ * Where collect keeps what it keeps by default (its status file, when no source has a state_dir):
+ * a directory of this test run, not the home directory.
+ */
+const STATE_HOME = mkdtempSync(join(tmpdir(), 'pgwarden-state-home-'));
+process.once('exit', () => rmSync(STATE_HOME, { recursive: true, force: true }));
+
 export function startCollect(config: string): Daemon {
   const child = spawn(process.execPath, [BIN, 'collect', '--config', config], {
-    env: { ...process.env, PGWARDEN_CONFIG: '', PGWARDEN_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PGWARDEN_CONFIG: '', PGWARDEN_LOG_LEVEL: 'info', XDG_STATE_HOME: STATE_HOME }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   let stdout = '';

@@ -8,10 +8,11 @@ import pg from 'pg';
 import pino from 'pino';
 import { configSchema, type Config } from '../../src/core/config.ts';
 import { createPool } from '../../src/core/db.ts';
-import { installMonitor } from '../../src/monitor/index.ts';
+import { checkServers, installMonitor } from '../../src/monitor/index.ts';
 import { prune } from '../../src/repository/index.ts';
 import { SESSION_COOKIE, addToken, addUser, buildApp, revokeToken, setDisabled } from '../../src/server/index.ts';
-import { startMonitorLoop } from '../../src/server/monitoring.ts';
+import { monitorTargets, startMonitorLoop } from '../../src/server/monitoring.ts';
+import { storeResults } from '../../src/server/queries/monitoring.ts';
 import { runCli, waitFor } from '../harness/cli.ts';
 import { startCluster, type Cluster } from '../harness/postgres.ts';
 import { morning, store } from './fixtures.ts';
@@ -324,7 +325,33 @@ describe('pgwarden serve: the HTTP API', () => {
     assert.equal(status.servers[0]!.server, 'db1');
     assert.equal(status.servers[0]!.checks.find((c) => c.check_name === 'alive')!.level, 'ok');
     assert.ok(status.servers[0]!.checks.length >= 40);
-    assert.match((await get('/monitoring')).body, /<td>alive<\/td><td>health<\/td><td class="level-ok">ok<\/td>/);
+    assert.match((await get('/monitoring')).body, /<a href="\/monitoring\/check\?server=db1&amp;check=alive">alive<\/a><\/td><td>health<\/td><td class="level-ok">ok<\/td>/);
+    // its history: the run just stored, in the API, as CSV, and on the check's page
+    const history = await json<{ latest: { level: string }; runs: { level: string; value: number | null }[] }>('/api/monitoring/check?server=db1&check=alive');
+    assert.equal(history.latest.level, 'ok');
+    assert.equal(history.runs.length, 1);
+    assert.match((await get('/api/monitoring/check?server=db1&check=alive&format=csv')).body, /^checked_at,level,summary,value,duration_ms\r\n.*,ok,/);
+    assert.equal((await get('/api/monitoring/check?server=db1&check=nope')).statusCode, 404);
+    // history older than serve.monitor.history_days goes as a run is stored
+    const [run] = await checkServers(monitorTargets(withServers), { checks: ['alive'] });
+    const client2 = await pool.connect();
+    try {
+      await storeResults(client2, run!, new Date(Date.now() - 40 * 86_400_000), 30);
+      assert.equal((await pool.query(`SELECT count(*)::int AS n FROM pgwarden_repo.check_history WHERE checked_at < now() - interval '39 days'`)).rows[0].n, 1);
+      await storeResults(client2, run!, new Date(), 30);
+      assert.equal((await pool.query(`SELECT count(*)::int AS n FROM pgwarden_repo.check_history WHERE checked_at < now() - interval '39 days'`)).rows[0].n, 0);
+    } finally {
+      client2.release();
+    }
+    assert.match((await get('/monitoring/check?server=db1&check=alive')).body, /href="\/docs\/checks\/alive\.md"/);
+    // the documentation it links to, and nothing else of the disk
+    const doc = await get('/docs/checks/alive.md');
+    assert.equal(doc.statusCode, 200);
+    assert.match(doc.body, /<h2>How to resolve<\/h2>/);
+    assert.doesNotMatch(doc.body, /<script|style=/, "nothing the Content-Security-Policy would refuse");
+    for (const path of ['/docs/checks/../../package.json', '/docs/%2e%2e/package.json', '/docs/checks/nope.md', '/docs/README.md']) {
+      assert.equal((await get(path)).statusCode, 404, path);
+    }
     const metrics = await get('/metrics', viewerToken);
     assert.equal(metrics.statusCode, 200);
     assert.match(metrics.body, /pgwarden_repository_events\{kind="audit",server="db1"\} 8/);

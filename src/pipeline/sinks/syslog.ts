@@ -64,61 +64,57 @@ function header(value: string | null | undefined, max: number): string {
   return printable.slice(0, max);
 }
 
-/** The structured-data parameters of an event (names as in the event model; nested ones joined with `_`). */
+/** The event's fields in the event model's order; the nested ones (audit, ddl, ...) as `audit_class`, `ddl_schema`, ... */
+const TOP_LEVEL = [
+  'kind', 'ts', 'server', 'pid', 'session_id', 'session_line', 'user', 'database', 'application', 'client_addr', 'client_port',
+  'severity', 'sqlstate', 'message', 'detail', 'hint', 'context', 'query', 'backend_type', 'duration_ms',
+] as const;
+const NESTED = ['audit', 'guard', 'ddl', 'tamper', 'source'] as const;
+
+/** Which field is the MSG: the audit statement, the DDL statement, the message, else the query. */
+function msgField(event: PgwardenEvent): { name: string; text: string } {
+  if (event.audit?.statement != null) return { name: 'audit_statement', text: event.audit.statement };
+  if (event.ddl?.statement != null) return { name: 'ddl_statement', text: event.ddl.statement };
+  if (event.message !== null) return { name: 'message', text: event.message };
+  if (event.query !== null) return { name: 'query', text: event.query };
+  return { name: '', text: '' };
+}
+
+/**
+ * The structured-data parameters of an event: every non-null field (names as in the event model;
+ * nested ones joined with `_`, lists and objects as JSON), except the one the MSG carries.
+ */
 export function sdParams(event: PgwardenEvent): [string, string][] {
   const params: [string, string][] = [];
+  const skip = msgField(event).name;
   const add = (name: string, value: unknown) => {
-    if (value === null || value === undefined) return;
+    if (value === null || value === undefined || name === skip) return;
     params.push([name, typeof value === 'string' ? value : JSON.stringify(value)]);
   };
-  add('kind', event.kind);
-  add('ts', event.ts);
-  add('server', event.server);
-  add('pid', event.pid);
-  add('session_id', event.session_id);
-  add('session_line', event.session_line);
-  add('user', event.user);
-  add('database', event.database);
-  add('application', event.application);
-  add('client_addr', event.client_addr);
-  add('client_port', event.client_port);
-  add('severity', event.severity);
-  add('sqlstate', event.sqlstate);
-  add('duration_ms', event.duration_ms);
-  if (event.audit) {
-    add('audit_type', event.audit.type);
-    add('audit_statement_id', event.audit.statement_id);
-    add('audit_substatement_id', event.audit.substatement_id);
-    add('audit_class', event.audit.class);
-    add('audit_command', event.audit.command);
-    add('audit_object_type', event.audit.object_type);
-    add('audit_object_name', event.audit.object_name);
-    add('audit_parameters', event.audit.parameters);
-    add('audit_rows', event.audit.rows);
+  for (const name of TOP_LEVEL) add(name, event[name]);
+  for (const part of NESTED) {
+    const value = event[part] as Record<string, unknown> | null;
+    if (value) for (const [key, inner] of Object.entries(value)) add(`${part}_${key}`, inner);
   }
-  if (event.ddl) {
-    add('ddl_command_tag', event.ddl.command_tag);
-    add('ddl_object_type', event.ddl.object_type);
-    add('ddl_object_identity', event.ddl.object_identity);
-    add('ddl_current_user', event.ddl.current_user);
-  }
-  if (event.guard) {
-    add('guard_rule_id', event.guard.rule_id);
-    add('guard_reason', event.guard.reason);
-  }
-  if (event.tamper) add('tamper_findings', event.tamper.findings.length);
-  add('source_input', event.source.input);
-  add('source_position', event.source.position);
-  add('source_line', event.source.line);
   return params;
 }
 
 /** One RFC 5424 message (without transport framing). */
 export function formatSyslog(event: PgwardenEvent, options: { facility: number; hostname: string; appName: string; maxBytes?: number }): Buffer {
   const pri = options.facility * 8 + syslogSeverity(event);
-  const sd = `[${SD_ID}${sdParams(event).map(([k, v]) => ` ${k}="${sdValue(v)}"`).join('')}]`;
-  const head = `<${pri}>1 ${timestamp(event.ts)} ${header(options.hostname, 255)} ${header(options.appName, 48)} ${header(event.pid === null ? null : String(event.pid), 128)} ${header(event.kind, 32)} ${sd}`;
-  const text = event.audit?.statement ?? event.ddl?.statement ?? event.message ?? event.query ?? '';
+  const params = sdParams(event);
+  const prefix = `<${pri}>1 ${timestamp(event.ts)} ${header(options.hostname, 255)} ${header(options.appName, 48)} ${header(event.pid === null ? null : String(event.pid), 128)} ${header(event.kind, 32)} `;
+  const sdOf = () => `[${SD_ID}${params.map(([k, v]) => ` ${k}="${sdValue(v)}"`).join('')}]`;
+  // A datagram has a size limit: long values (a query, a context) are cut, the longest first, leaving room for the MSG.
+  if (options.maxBytes !== undefined) {
+    while (Buffer.byteLength(prefix + sdOf()) > options.maxBytes / 2) {
+      const longest = params.reduce((a, b) => (b[1].length > a[1].length ? b : a));
+      if (longest[1].length <= 64) break;
+      longest[1] = longest[1].slice(0, Math.floor(longest[1].length / 2)).replace(/[\uD800-\uDBFF]$/, '') + '…';
+    }
+  }
+  const head = prefix + sdOf();
+  const text = msgField(event).text;
   const bom = Buffer.from([0xef, 0xbb, 0xbf]);
   let msg = Buffer.from(text, 'utf8');
   const headBytes = Buffer.from(head, 'utf8');

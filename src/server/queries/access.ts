@@ -17,10 +17,25 @@ export interface AccessEntry {
   durationMs: number;
 }
 
+/** Text the repository can store whatever a client sent: NUL and lone surrogates as U+FFFD, at most `max` characters. */
+function storable(text: string, max = 2000): string {
+  const clean = text.replaceAll('\u0000', '\uFFFD').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
+function storableValue(value: unknown): unknown {
+  if (typeof value === 'string') return storable(value);
+  if (Array.isArray(value)) return value.slice(0, 100).map(storableValue);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).slice(0, 100).map(([k, v]) => [storable(k, 200), storableValue(v)]));
+  return value;
+}
+
+/** Records one request. Whatever it carried (a NUL byte, a lone surrogate, a long value), the row is written. */
 export async function recordAccess(db: Queryable, entry: AccessEntry): Promise<void> {
   await db.query(`${SQL_TAG}INSERT INTO pgwarden_repo.dashboard_access (user_name, auth, client_addr, method, route, params, status, rows, duration_ms)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-  [entry.user, entry.auth, entry.clientAddr, entry.method, entry.route, JSON.stringify(entry.params), entry.status, entry.rows, entry.durationMs]);
+  [entry.user === null ? null : storable(entry.user, 200), storable(entry.auth, 200), storable(entry.clientAddr, 100), storable(entry.method, 20),
+    storable(entry.route, 300), JSON.stringify(storableValue(entry.params)), entry.status, entry.rows, entry.durationMs]);
 }
 
 export interface AccessRow {

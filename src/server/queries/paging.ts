@@ -24,15 +24,31 @@ export function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
 }
 
+/** The cursor's time as cursorTime() or toISOString() writes it, and nothing else PostgreSQL might read otherwise. */
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+
+function badCursor(): PgwardenError {
+  return new PgwardenError('PGW_ERR_INVALID_VALUE', 'cursor is not one this server handed out (start again from the first page)');
+}
+
 export function decodeCursor(text: string | undefined): Cursor | null {
   if (text === undefined || text === '') return null;
   try {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Cursor;
-    if (typeof value.ts === 'string' && !Number.isNaN(Date.parse(value.ts))
-      && (value.key === undefined || (Array.isArray(value.key) && value.key.every((k) => typeof k === 'string')))
+    const time = typeof value?.ts === 'string' && CURSOR_TIME.test(value.ts) ? Date.parse(value.ts) : NaN;
+    if (time >= Date.UTC(1970, 0, 1) && time <= Date.UTC(9999, 11, 31)
+      && (value.key === undefined || (Array.isArray(value.key) && value.key.length <= 4 && value.key.every((k) => typeof k === 'string' && k.length <= 1000 && !k.includes('\u0000'))))
       && (value.w === undefined || (Number.isSafeInteger(value.w) && value.w > 0))) return value;
   } catch { /* falls through */ }
-  throw new PgwardenError('PGW_ERR_INVALID_VALUE', 'cursor is not one this server handed out (start again from the first page)');
+  throw badCursor();
+}
+
+/** A row key of a cursor must fit the list's key columns: as many values, each of its type. */
+export function checkCursorKey(key: string[], types: string[]): void {
+  if (key.length !== types.length) throw badCursor();
+  key.forEach((value, i) => {
+    if (['bigint', 'integer'].includes(types[i]!) && !/^-?\d{1,18}$/.test(value)) throw badCursor();
+  });
 }
 
 export interface ScanSpec {
@@ -78,6 +94,7 @@ export async function scanBackwards<R>(db: Queryable, spec: ScanSpec, options: S
   const cursorAt = options.cursor ? Date.parse(options.cursor.ts) + (options.cursor.key ? 1 : 0) : Infinity;
   let upper = Math.min(cursorAt, options.to.getTime());
   let rowKey = options.cursor?.key ? options.cursor : null;
+  if (rowKey) checkCursorKey(rowKey.key!, spec.keys.map(([, type]) => type));
   let window = options.cursor?.w ?? options.firstWindowMs ?? 3_600_000;
   let exhausted = false;
   while (rows.length <= options.limit) {

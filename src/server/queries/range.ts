@@ -10,18 +10,31 @@ export interface TimeRange {
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
 const ISO = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/;
 
-/** A time: an ISO-8601 timestamp (UTC unless it carries an offset), or a duration back from now. */
+/** The times a range may reach: PostgreSQL's timestamptz holds far more, but nothing pgwarden stores is outside these. */
+const EARLIEST = Date.UTC(1970, 0, 1);
+const LATEST = Date.UTC(9999, 11, 31);
+
+/**
+ * A time: an ISO-8601 timestamp (UTC unless it carries an offset, from a datetime-local field too:
+ * 2026-11-01T08:00), or a duration back from now. Anything before 1970 or after 9999 (9999999999d)
+ * is refused, never sent to PostgreSQL as an invalid date.
+ */
 export function parseTime(name: string, text: string, now: Date): Date {
   const trimmed = text.trim();
-  const relative = /^(\d+)\s*([smhdw])$/.exec(trimmed);
-  if (relative) return new Date(now.getTime() - Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS]);
-  if (ISO.test(trimmed)) {
+  const relative = /^(\d{1,12})\s*([smhdw])$/.exec(trimmed);
+  let date: Date | null = null;
+  // beyond what a Date holds (9999999999d) is simply before 1970
+  if (relative) date = new Date(Math.max(EARLIEST - 1, now.getTime() - Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS]));
+  else if (ISO.test(trimmed)) {
     // A time without an offset is UTC, as every time on the dashboard is.
     const withZone = /[T ]\d{2}:\d{2}/.test(trimmed) && !/(Z|[+-]\d{2}(:?\d{2})?)$/.test(trimmed) ? `${trimmed}Z` : trimmed;
-    const date = new Date(withZone.replace(' ', 'T'));
-    if (!Number.isNaN(date.getTime())) return date;
+    date = new Date(withZone.replace(' ', 'T'));
   }
-  throw new PgwardenError('PGW_ERR_INVALID_VALUE', `${name} "${text}" is not a time: give an ISO-8601 time (2026-11-01T08:00Z) or a duration back from now (15m, 24h, 7d)`);
+  if (date && !Number.isNaN(date.getTime())) {
+    if (date.getTime() >= EARLIEST && date.getTime() <= LATEST) return date;
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `${name} "${text.slice(0, 40)}" is ${date.getTime() < EARLIEST ? 'before 1970' : 'after the year 9999'}: give a time from 1970 on (2026-11-01T08:00Z) or a shorter duration (15m, 24h, 7d)`);
+  }
+  throw new PgwardenError('PGW_ERR_INVALID_VALUE', `${name} "${text.slice(0, 40)}" is not a time: give an ISO-8601 time (2026-11-01T08:00Z) or a duration back from now (15m, 24h, 7d)`);
 }
 
 export function parseRange(query: Record<string, unknown>, now = new Date(), defaultFrom = '24h'): TimeRange {

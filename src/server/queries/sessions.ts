@@ -3,7 +3,7 @@
 import { SQL_TAG } from '../../core/db.ts';
 import { PgwardenError } from '../../core/errors.ts';
 import type { Queryable } from '../users.ts';
-import { cursorTime, decodeCursor, encodeCursor, scanBackwards, type Page } from './paging.ts';
+import { checkCursorKey, cursorTime, decodeCursor, encodeCursor, scanBackwards, type Page } from './paging.ts';
 import type { PageRequest } from './events.ts';
 
 export interface SessionFilter { server?: string; user?: string; database?: string; application?: string; client?: string }
@@ -60,6 +60,7 @@ export interface SessionDetail {
 /** A session and its events, oldest first, `limit` at a time. */
 export async function sessionDetail(db: Queryable, server: string, sessionId: string, cursorText: string | undefined, limit: number): Promise<SessionDetail> {
   const cursor = decodeCursor(cursorText);
+  if (cursor?.key) checkCursorKey(cursor.key, ['text', 'bigint']);
   const { rows: [session] } = await db.query<Omit<SessionRow, 'statements'>>(`${SQL_TAG}SELECT server, session_id, user_name, database_name,
       application, client_addr, started_at, authorized_at, ended_at, duration_ms
     FROM pgwarden_repo.sessions WHERE server = $1 AND session_id = $2`, [server, sessionId]);

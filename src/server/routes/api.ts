@@ -8,7 +8,7 @@ import { LISTS, type ColumnType, type ListColumn, type ListDefinition } from '..
 import { alerts } from '../queries/alerts.ts';
 import { connectionsSummary } from '../queries/connections.ts';
 import type { PageRequest } from '../queries/events.ts';
-import { monitoringStatus } from '../queries/monitoring.ts';
+import { checkHistory, monitoringStatus } from '../queries/monitoring.ts';
 import { overview } from '../queries/overview.ts';
 import { decodeCursor, type Cursor } from '../queries/paging.ts';
 import { parseRange, type TimeRange } from '../queries/range.ts';
@@ -196,6 +196,18 @@ export function registerApiRoutes(app: FastifyInstance, { pool, config }: Deps):
       return sendCsv(reply, 'monitoring', rows, ['server', 'check_name', 'category', 'level', 'summary', 'checked_at']);
     }
     return { servers };
+  });
+
+  app.get('/api/monitoring/check', {
+    schema: { querystring: { type: 'object', required: ['server', 'check'], properties: { server: { type: 'string', maxLength: 200 }, check: { type: 'string', maxLength: 100 }, ...RANGE_PROPERTIES, ...FORMAT_PROPERTY } } },
+  }, async (request, reply) => {
+    const query = request.query as Query & { server: string; check: string };
+    const history = await checkHistory(pool, query.server, query.check, parseRange(query));
+    request.auditRows = history.runs.length;
+    if (query.format === 'csv') {
+      return sendCsv(reply, `check-${query.server}-${query.check}`, history.runs as unknown as Record<string, unknown>[], ['checked_at', 'level', 'summary', 'value', 'duration_ms']);
+    }
+    return history;
   });
 
   app.get('/api/admin/users', { config: { access: 'admin' }, schema: { querystring: { type: 'object', properties: FORMAT_PROPERTY } } }, async (request, reply) => {

@@ -12,10 +12,16 @@ import { verifyLogin } from '../users.ts';
 
 interface Deps { pool: pg.Pool; config: ServeConfig; metrics: ServeMetrics }
 
-/** Per user name: after 5 failures in a row, wait 30 s, doubling with each further failure up to 15 minutes. */
+/**
+ * Per user name: after 5 failures in a row, wait 30 s, doubling with each further failure up to 15
+ * minutes. Memory stays bounded under a spray of made-up names by forgetting, oldest first, the
+ * names that are not locked out now (a few failures, or a lock-out that ended); an active lock-out
+ * is never forgotten, so a flood of other names cannot unlock the one under attack. Lock-outs end
+ * within 15 minutes, so what they hold is bounded by the failures of the last 15 minutes.
+ */
 export class LoginThrottle {
   private readonly failures = new Map<string, { count: number; until: number }>();
-  constructor(private readonly now = () => Date.now()) {}
+  constructor(private readonly now = () => Date.now(), private readonly maxTracked = 10_000) {}
   /** milliseconds to wait before this user may try again (0: now) */
   wait(user: string): number {
     const entry = this.failures.get(user);
@@ -25,18 +31,45 @@ export class LoginThrottle {
     const entry = this.failures.get(user) ?? { count: 0, until: 0 };
     entry.count++;
     entry.until = entry.count >= 5 ? this.now() + Math.min(900_000, 30_000 * 2 ** (entry.count - 5)) : 0;
+    // re-inserted, so that the map's order is the order of the latest failures
+    this.failures.delete(user);
     this.failures.set(user, entry);
-    // Bounded memory under a spray of made-up names: forget the oldest.
-    if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value!);
+    if (this.failures.size > this.maxTracked) this.forget(user);
   }
   succeeded(user: string): void {
     this.failures.delete(user);
   }
+  /** names tracked now (for tests and /metrics) */
+  get size(): number {
+    return this.failures.size;
+  }
+  /** `current` is kept too: its failures must add up, or a name could be tried for ever once the map is full of lock-outs. */
+  private forget(current: string): void {
+    const now = this.now();
+    // down to nine tenths, so that a spray does not sweep at every failure
+    let excess = this.failures.size - Math.floor(this.maxTracked * 0.9);
+    for (const [name, entry] of this.failures) {
+      if (excess <= 0) break;
+      if (entry.until > now || name === current) continue;
+      this.failures.delete(name);
+      excess--;
+    }
+  }
 }
 
-/** Only a local path may follow a login: never another site (open redirect). */
+/**
+ * Only a local path may follow a login: never another site (open redirect). Characters outside
+ * printable ASCII are percent-encoded (a Location header holds nothing else); what cannot be is `/`.
+ */
 export function safeNext(next: unknown): string {
-  return typeof next === 'string' && /^\/(?![/\\])[^\s]*$/.test(next) && !next.startsWith('/login') ? next : '/';
+  if (typeof next !== 'string' || !/^\/(?![/\\])[^\s]*$/.test(next) || next.startsWith('/login')) return '/';
+  try {
+    const encoded = [...next].map((c) => (/^[\x21-\x7e]$/.test(c) ? c : encodeURIComponent(c))).join('');
+    return /^\/(?![/\\])[\x21-\x7e]*$/.test(encoded) ? encoded : '/';
+  } catch {
+    // a lone surrogate
+    return '/';
+  }
 }
 
 export function registerAuthRoutes(app: FastifyInstance, { pool, config, metrics }: Deps): void {
@@ -60,9 +93,11 @@ export function registerAuthRoutes(app: FastifyInstance, { pool, config, metrics
       },
     },
   }, async (request, reply) => {
-    const { user, password, next } = request.body as { user: string; password: string; next?: string };
+    const { user, password } = request.body as { user: string; password: string; next?: string };
     request.auditUser = user;
-    const page = (status: number, error: string) => reply.code(status).type('text/html; charset=utf-8').send(loginPage({ error, next: safeNext(next), user }).value);
+    // decided before anything is written: a next that cannot be a Location must not fail after the session exists
+    const next = safeNext((request.body as { next?: string }).next);
+    const page = (status: number, error: string) => reply.code(status).type('text/html; charset=utf-8').send(loginPage({ error, next, user }).value);
     if (!sameOrigin(request)) return page(403, 'This login form did not come from this dashboard.');
     const wait = throttle.wait(user);
     if (wait > 0) {
@@ -83,7 +118,7 @@ export function registerAuthRoutes(app: FastifyInstance, { pool, config, metrics
     if (old) await deleteSession(pool, old);
     const session = await createSession(pool, found.name, { maxHours: config.session_max_hours, clientAddr: request.ip, userAgent: request.headers['user-agent'] });
     reply.setCookie(SESSION_COOKIE, session.cookie, { ...cookieOptions, maxAge: config.session_max_hours * 3600 });
-    return reply.redirect(safeNext(next), 303);
+    return reply.redirect(next, 303);
   });
 
   app.post('/logout', { config: { access: 'viewer' } }, async (request, reply) => {

@@ -8,30 +8,24 @@ import { ACCESS_LIST, AUDIT_LIST, DDL_LIST, REFUSAL_LIST, SESSION_LIST, type Lis
 import { alerts } from '../queries/alerts.ts';
 import { connectionsSummary, type CountRow } from '../queries/connections.ts';
 import { AUDIT_CLASSES } from '../queries/events.ts';
-import { monitoringStatus } from '../queries/monitoring.ts';
+import { checkHistory, historyStrips, monitoringStatus } from '../queries/monitoring.ts';
 import { overview } from '../queries/overview.ts';
 import type { Page } from '../queries/paging.ts';
 import { sessionDetail } from '../queries/sessions.ts';
+import type { TimeRange } from '../queries/range.ts';
 import { inlineBar, stackedBars } from '../ui/charts.ts';
 import { Html, formatTime, html, layout, query } from '../ui/html.ts';
+import { LEVEL_COLOURS, countLink, levelStrip, rangeHidden, rangePicker, statementText, type Query } from '../ui/parts.ts';
+import { docPath } from './docs.ts';
 import { listUsers } from '../users.ts';
 import { pageRequest } from './api.ts';
 
 interface Deps { pool: pg.Pool; config: ServeConfig }
-type Query = Record<string, string | undefined>;
 
-const RANGES = ['1h', '6h', '24h', '7d', '30d'] as const;
 const PAGE_SIZE = 50;
 
 function send(reply: FastifyReply, page: Html): FastifyReply {
   return reply.type('text/html; charset=utf-8').send(page.value);
-}
-
-/** The range links (1h … 30d) of a page, keeping its other filters. */
-function rangeLinks(path: string, current: Query): Html {
-  const selected = current.to ? '' : (current.from || '24h');
-  return html`<div class="ranges">${RANGES.map((r) => html`<a href="${path}${query({ ...current, from: r, to: undefined, cursor: undefined })}"${selected === r ? html` aria-current="true"` : ''}>${r}</a>`)}
-    <span class="note">${current.to ? html`${current.from} to ${current.to} (UTC)` : 'up to now; times in UTC'}</span></div>`;
 }
 
 function exportLinks<R>(list: ListDefinition<R>, current: Query): Html {
@@ -53,10 +47,6 @@ function field(name: string, label: string, current: Query, placeholder = ''): H
   return html`<label>${label}<input name="${name}" value="${current[name] ?? ''}" placeholder="${placeholder}"></label>`;
 }
 
-function rangeFields(current: Query): Html {
-  return html`${field('from', 'From (UTC or 24h)', current, '24h')}${field('to', 'To (default now)', current, 'now')}`;
-}
-
 function levelCell(level: string): Html {
   return html`<td class="level-${level}">${level}</td>`;
 }
@@ -70,14 +60,55 @@ function card(value: number, what: string, href: string, tone = ''): Html {
   return html`<a class="card ${value > 0 ? tone : ''}" href="${href}"><div class="n">${value.toLocaleString('en-US')}</div><div class="what">${what}</div></a>`;
 }
 
-function breakdownTable(title: string, rows: CountRow[], filterName: string): Html {
+/** Where the events behind a row of a breakdown are: its logins (sessions) and its refusals and failures. */
+const DIMENSION_FILTER = { user: 'user', application: 'application', client: 'client' } as const;
+
+function breakdownTable(title: string, rows: CountRow[], dimension: keyof typeof DIMENSION_FILTER, range: Query): Html {
   const max = Math.max(1, ...rows.map((r) => r.authorized + r.refused + r.failed));
-  return html`<section><h2>${title}</h2><table>
-    <thead><tr><th>${filterName}</th><th class="num">authorized</th><th class="num">refused</th><th class="num">failed logins</th><th></th></tr></thead>
+  const filter = DIMENSION_FILTER[dimension];
+  const link = (path: string, value: string, extra: Query = {}) => `${path}${query({ from: range.from, to: range.to, [filter]: value, ...extra })}`;
+  return html`<section><h2>${title}</h2><table class="breakdown">
+    <thead><tr><th>${dimension}</th><th class="num">authorized</th><th class="num">refused</th><th class="num">failed logins</th><th class="bars"></th></tr></thead>
     <tbody>${rows.length === 0 ? html`<tr><td colspan="5" class="note">nothing in this range</td></tr>` : rows.map((r) => html`<tr>
-      <td>${r.value ?? html`<span class="note">(none)</span>`}</td><td class="num">${r.authorized}</td>
-      <td class="num">${r.refused > 0 ? html`<strong>${r.refused}</strong>` : r.refused}</td><td class="num">${r.failed}</td>
-      <td>${inlineBar(r.authorized, max, '#59a14f')}${inlineBar(r.refused + r.failed, max, '#e15759')}</td></tr>`)}</tbody></table></section>`;
+      <td class="wrap">${r.value === null ? html`<span class="note">(none)</span>` : r.refused + r.failed > 0 ? html`<a href="${link('/connections', r.value)}#refused">${r.value}</a>` : html`<a href="${link('/sessions', r.value)}">${r.value}</a>`}</td>
+      <td class="num">${r.value === null ? r.authorized : countLink(r.authorized, link('/sessions', r.value))}</td>
+      <td class="num">${r.value === null ? r.refused : countLink(r.refused, `${link('/connections', r.value, { kind: 'guard_deny' })}#refused`, true)}</td>
+      <td class="num">${r.value === null ? r.failed : countLink(r.failed, `${link('/connections', r.value, { kind: 'auth_failed' })}#refused`)}</td>
+      <td class="bars">${inlineBar(r.authorized, max, '#59a14f')}${inlineBar(r.refused + r.failed, max, '#e15759')}</td></tr>`)}</tbody></table></section>`;
+}
+
+/** The list each kind of event is found in, for the overview's counts. */
+function kindList(kind: string, range: Query): string | null {
+  const at = { from: range.from, to: range.to };
+  switch (kind) {
+    case 'audit': return `/audit${query(at)}`;
+    case 'ddl': return `/ddl${query(at)}`;
+    case 'guard_deny':
+    case 'auth_failed': return `/connections${query({ ...at, kind })}#refused`;
+    case 'connection_authorized': return `/sessions${query(at)}`;
+    case 'tamper': return `/alerts${query(at)}`;
+    default: return null;
+  }
+}
+
+/** A check's own page: its latest result, its history and its documentation. */
+function checkHref(server: string, check: string, range: Query = {}): string {
+  return `/monitoring/check${query({ server, check, from: range.from, to: range.to })}`;
+}
+
+/** An alert's way to its events. */
+function alertHref(alert: { type: string; server: string | null; user_name: string | null; client_addr: string | null; summary: string }, range: Query): string | null {
+  const at = { from: range.from, to: range.to };
+  switch (alert.type) {
+    case 'failed_logins': return `/connections${query({ ...at, kind: 'auth_failed', user: alert.user_name ?? undefined, client: alert.client_addr ?? undefined })}#refused`;
+    case 'guard_deny': return `/connections${query({ ...at, kind: 'guard_deny', user: alert.user_name ?? undefined, client: alert.client_addr ?? undefined })}#refused`;
+    case 'drop': return `/ddl${query({ ...at, command: 'DROP *', user: alert.user_name ?? undefined })}`;
+    default: return null;
+  }
+}
+
+function levelBadge(level: string): Html {
+  return html`<span class="badge level-${level}">${level}</span>`;
 }
 
 export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps): void {
@@ -86,6 +117,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
     const current = { ...(request.query as Query) };
     return { current, pageReq: pageRequest({ ...current, limit: String(PAGE_SIZE) }, config) };
   };
+  const at = (current: Query) => ({ from: current.from, to: current.to });
 
   app.get('/', async (request, reply) => {
     const current = request.query as Query;
@@ -96,27 +128,32 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
     const failing = data.checks.filter((c) => ['warning', 'critical', 'unknown'].includes(c.level)).reduce((a, c) => a + c.checks, 0);
     const servers = [...new Set(data.checks.map((c) => c.server))];
     return send(reply, page(request, 'Overview', html`
-      ${rangeLinks('/', current)}
+      ${rangePicker('/', current, pageReq.range)}
       <div class="cards">
-        ${card(total, 'events', `/audit${query({ from: current.from, to: current.to })}`)}
-        ${card(t('connection_authorized'), 'logins', `/sessions${query({ from: current.from, to: current.to })}`)}
-        ${card(t('guard_deny'), 'refused connections', `/connections${query({ from: current.from, to: current.to })}`, 'warn')}
-        ${card(t('auth_failed'), 'failed logins', `/connections${query({ from: current.from, to: current.to })}`, 'warn')}
-        ${card(t('ddl'), 'DDL changes', `/ddl${query({ from: current.from, to: current.to })}`)}
-        ${card(t('tamper'), 'tamper alerts', `/alerts${query({ from: current.from, to: current.to })}`, 'bad')}
-        ${card(failing, 'checks not OK', '/monitoring', 'bad')}
+        ${card(total, 'events', `/audit${query(at(current))}`)}
+        ${card(t('connection_authorized'), 'logins', `/sessions${query(at(current))}`)}
+        ${card(t('guard_deny'), 'refused connections', `/connections${query({ ...at(current), kind: 'guard_deny' })}#refused`, 'warn')}
+        ${card(t('auth_failed'), 'failed logins', `/connections${query({ ...at(current), kind: 'auth_failed' })}#refused`, 'warn')}
+        ${card(t('ddl'), 'DDL changes', `/ddl${query(at(current))}`)}
+        ${card(t('tamper'), 'tamper alerts', `/alerts${query(at(current))}`, 'bad')}
+        ${card(failing, 'checks not OK', '/alerts', 'bad')}
       </div>
       ${stackedBars({ from: pageReq.range.from, to: pageReq.range.to, bucketMs: data.bucket_seconds * 1000, points: data.series, label: 'Events per kind' })}
+      <div class="columns">
       <section><h2>Checks per server</h2>${servers.length === 0
         ? html`<p class="note">No check results yet: list servers under <code>serve.monitor.servers</code> in pgwarden.yaml (docs/server.md).</p>`
         : html`<table><thead><tr><th>server</th><th class="num">ok</th><th class="num">warning</th><th class="num">critical</th><th class="num">unknown</th><th class="num">skipped</th></tr></thead><tbody>
-          ${servers.map((s) => html`<tr><td><a href="/monitoring${query({ server: s })}">${s}</a></td>${['ok', 'warning', 'critical', 'unknown', 'skipped'].map((level) => {
+          ${servers.map((s) => html`<tr><td><a href="/monitoring${query({ server: s, ...at(current) })}">${s}</a></td>${['ok', 'warning', 'critical', 'unknown', 'skipped'].map((level) => {
             const n = data.checks.find((c) => c.server === s && c.level === level)?.checks ?? 0;
-            return html`<td class="num ${n > 0 ? `level-${level}` : ''}">${n}</td>`;
+            return html`<td class="num ${n > 0 ? `level-${level}` : ''}">${n > 0 ? html`<a href="/monitoring${query({ server: s, level, ...at(current) })}">${n}</a>` : n}</td>`;
           })}</tr>`)}</tbody></table>`}</section>
       <section><h2>Events per kind</h2><table><thead><tr><th>kind</th><th class="num">events</th></tr></thead><tbody>
-        ${Object.entries(data.totals).sort((a, b) => b[1] - a[1]).map(([kind, n]) => html`<tr><td>${kind}</td><td class="num">${n}</td></tr>`)}</tbody></table>
-        <p class="note">Counted by the hour (for ranges over 6 hours).</p></section>`));
+        ${Object.entries(data.totals).sort((a, b) => b[1] - a[1]).map(([kind, n]) => {
+          const href = kindList(kind, current);
+          return html`<tr><td>${href ? html`<a href="${href}">${kind}</a>` : kind}</td><td class="num">${href ? html`<a href="${href}">${n}</a>` : n}</td></tr>`;
+        })}</tbody></table>
+        <p class="note">Counted by the hour (for ranges over 6 hours).</p></section>
+      </div>`));
   });
 
   app.get('/connections', async (request, reply) => {
@@ -125,31 +162,31 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
     const refused = await REFUSAL_LIST.fetch(pool, current, pageReq);
     request.auditRows = refused.rows.length;
     return send(reply, page(request, 'Connections', html`
-      ${rangeLinks('/connections', current)}
+      ${rangePicker('/connections', current, pageReq.range)}
       <div class="cards">
-        ${card(data.totals.authorized, 'logins (sessions)', `/sessions${query({ from: current.from, to: current.to })}`)}
-        ${card(data.totals.refused, 'refused by the guard', `/connections${query({ ...current, kind: 'guard_deny', cursor: undefined })}`, 'warn')}
-        ${card(data.totals.failed, 'failed logins', `/connections${query({ ...current, kind: 'auth_failed', cursor: undefined })}`, 'warn')}
+        ${card(data.totals.authorized, 'logins (sessions)', `/sessions${query(at(current))}`)}
+        ${card(data.totals.refused, 'refused by the guard', `/connections${query({ ...current, kind: 'guard_deny', cursor: undefined })}#refused`, 'warn')}
+        ${card(data.totals.failed, 'failed logins', `/connections${query({ ...current, kind: 'auth_failed', cursor: undefined })}#refused`, 'warn')}
       </div>
       ${stackedBars({ from: pageReq.range.from, to: pageReq.range.to, bucketMs: data.bucket_seconds * 1000, points: data.series, kinds: ['connection_authorized', 'guard_deny', 'auth_failed'], label: 'Authorized, refused and failed logins' })}
-      <p class="exports">These counts: <a href="/api/connections${query({ from: current.from, to: current.to, format: 'csv' })}">CSV</a> · <a href="/api/connections${query({ from: current.from, to: current.to })}">JSON</a></p>
-      <div class="grid2">
-        ${breakdownTable('By user', data.by_user, 'user')}
-        ${breakdownTable('By application', data.by_application, 'application')}
-        ${breakdownTable('By client', data.by_client, 'client')}
+      <p class="exports">These counts: <a href="/api/connections${query({ ...at(current), format: 'csv' })}">CSV</a> · <a href="/api/connections${query(at(current))}">JSON</a>. A name or a count leads to its sessions or refusals.</p>
+      <div class="breakdowns">
+        ${breakdownTable('By user', data.by_user, 'user', current)}
+        ${breakdownTable('By application', data.by_application, 'application', current)}
+        ${breakdownTable('By client', data.by_client, 'client', current)}
       </div>
-      <h2>Refused connections and failed logins</h2>
-      <form class="filters" method="get" action="/connections">
-        ${rangeFields(current)}
+      <h2 id="refused">Refused connections and failed logins</h2>
+      <form class="filters" method="get" action="/connections#refused">
+        ${rangeHidden(current)}
         <label>Kind<select name="kind"><option value="">both</option>${['guard_deny', 'auth_failed'].map((k) => html`<option${current.kind === k ? html` selected` : ''}>${k}</option>`)}</select></label>
         ${field('user', 'User', current)}${field('application', 'Application contains', current)}${field('client', 'Client address', current)}
         <button type="submit">Filter</button>
       </form>
       ${exportLinks(REFUSAL_LIST, current)}
-      <table><thead><tr><th>time</th><th>kind</th><th>server</th><th>user</th><th>database</th><th>application</th><th>client</th><th>why</th></tr></thead><tbody>
+      <table class="list"><thead><tr><th>time</th><th>kind</th><th>server</th><th>user</th><th>database</th><th>application</th><th>client</th><th>why</th></tr></thead><tbody>
       ${refused.rows.length === 0 ? html`<tr><td colspan="8" class="note">none</td></tr>` : refused.rows.map((r) => html`<tr>
-        <td class="time">${r.ts}</td><td>${r.kind}</td><td>${r.server}</td><td>${r.user_name}</td><td>${r.database_name}</td>
-        <td>${r.application}</td><td>${r.client_addr}</td><td>${r.reason ?? r.message}</td></tr>`)}</tbody></table>
+        <td class="time">${r.ts}</td><td>${r.kind}</td><td>${r.server}</td><td class="wrap">${r.user_name}</td><td class="wrap">${r.database_name}</td>
+        <td class="wrap">${r.application}</td><td class="wrap">${r.client_addr}</td><td class="wrap">${r.reason ?? r.message}</td></tr>`)}</tbody></table>
       ${pager('/connections', current, refused)}`));
   });
 
@@ -158,18 +195,19 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
     const result = await DDL_LIST.fetch(pool, current, pageReq);
     request.auditRows = result.rows.length;
     return send(reply, page(request, 'DDL timeline', html`
+      ${rangePicker('/ddl', current, pageReq.range)}
       <form class="filters" method="get" action="/ddl">
-        ${rangeFields(current)}${field('user', 'User', current)}${field('database', 'Database', current)}
+        ${rangeHidden(current)}${field('user', 'User', current)}${field('database', 'Database', current)}
         ${field('command', 'Command', current, 'DROP *')}${field('object', 'Object contains', current)}
         <button type="submit">Filter</button>
       </form>
       ${exportLinks(DDL_LIST, current)}
-      <table><thead><tr><th>time</th><th>server / database</th><th>user</th><th>from</th><th>command</th><th>object</th><th>ticket</th><th>statement</th></tr></thead><tbody>
+      <table class="list"><thead><tr><th>time</th><th>server / database</th><th>user</th><th>from</th><th>command</th><th>object</th><th>ticket</th><th>statement</th></tr></thead><tbody>
       ${result.rows.length === 0 ? html`<tr><td colspan="8" class="note">no schema change in this range</td></tr>` : result.rows.map((r) => html`<tr>
         <td class="time">${r.ts}</td><td>${r.server} / ${r.database_name}</td>
-        <td>${r.user_name}${r.current_user && r.current_user !== r.user_name ? html` <span class="note">as ${r.current_user}</span>` : ''}</td>
-        <td>${r.client_addr} <span class="note">${r.application}</span></td><td>${r.command_tag}</td><td>${r.object_type} ${r.object_identity}</td>
-        <td>${r.change_ticket}</td><td class="statement">${r.statement}</td></tr>`)}</tbody></table>
+        <td class="wrap">${r.user_name}${r.current_user && r.current_user !== r.user_name ? html` <span class="note">as ${r.current_user}</span>` : ''}</td>
+        <td class="wrap">${r.client_addr} <span class="note">${r.application}</span></td><td>${r.command_tag}</td><td class="wrap">${r.object_type} ${r.object_identity}</td>
+        <td>${r.change_ticket}</td><td class="statement">${statementText(r.statement)}</td></tr>`)}</tbody></table>
       ${pager('/ddl', current, result)}`));
   });
 
@@ -178,20 +216,23 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
     const result = await AUDIT_LIST.fetch(pool, current, pageReq);
     request.auditRows = result.rows.length;
     return send(reply, page(request, 'Audit search', html`
+      ${rangePicker('/audit', current, pageReq.range)}
       <form class="filters" method="get" action="/audit" role="search">
-        ${rangeFields(current)}${field('user', 'User', current)}${field('database', 'Database', current)}
+        ${rangeHidden(current)}${field('user', 'User', current)}${field('database', 'Database', current)}
         <label>Class<select name="class"><option value="">any</option>${AUDIT_CLASSES.map((c) => html`<option${current.class?.toUpperCase() === c ? html` selected` : ''}>${c}</option>`)}</select></label>
         ${field('command', 'Command', current, 'SELECT')}${field('object', 'Object', current, 'hr.salaries or hr.*')}
         ${field('text', 'Text in statement', current)}
         <button type="submit">Search</button>
       </form>
       ${exportLinks(AUDIT_LIST, current)}
-      <table><thead><tr><th>time</th><th>user</th><th>database</th><th>session</th><th>class</th><th>command</th><th>object</th><th>statement</th><th class="num">rows</th></tr></thead><tbody>
-      ${result.rows.length === 0 ? html`<tr><td colspan="9" class="note">no audit record matches${result.searchedTo ? ' yet' : ''}</td></tr>` : result.rows.map((r) => html`<tr>
-        <td class="time">${r.ts}</td><td>${r.user_name}</td><td>${r.database_name}</td>
-        <td>${sessionLink(r.server, r.session_id)}<br><span class="note">${r.application} ${r.client_addr}</span></td>
+      <p class="note">Record: SESSION is the statement as the session ran it (pgaudit.log); OBJECT is an access to a table the audit role watches (pgaudit.role) — one statement may have both. The numbers are pgAudit's statement and substatement ids.</p>
+      <table class="list"><thead><tr><th>time</th><th>user</th><th>database</th><th>session</th><th>record</th><th>class</th><th>command</th><th>object</th><th>statement</th><th class="num">rows</th></tr></thead><tbody>
+      ${result.rows.length === 0 ? html`<tr><td colspan="10" class="note">no audit record matches${result.searchedTo ? ' yet' : ''}</td></tr>` : result.rows.map((r) => html`<tr>
+        <td class="time">${r.ts}</td><td class="wrap">${r.user_name}</td><td class="wrap">${r.database_name}</td>
+        <td class="wrap">${sessionLink(r.server, r.session_id)}<br><span class="note">${r.application} ${r.client_addr}</span></td>
+        <td class="record">${r.audit_type}<br><span class="note">${r.statement_id ?? '?'}.${r.substatement_id ?? '?'}</span></td>
         <td>${r.class}</td><td>${r.command}</td><td>${r.object_name}</td>
-        <td class="statement">${r.statement}${r.parameters?.length ? html`<br><span class="note">parameters: ${r.parameters.join(', ')}</span>` : ''}</td>
+        <td class="statement">${statementText(r.statement)}${r.parameters?.length ? html`<br><span class="note">parameters: ${r.parameters.join(', ')}</span>` : ''}</td>
         <td class="num">${r.rows}</td></tr>`)}</tbody></table>
       ${pager('/audit', current, result)}`));
   });
@@ -201,16 +242,18 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
     const result = await SESSION_LIST.fetch(pool, current, pageReq);
     request.auditRows = result.rows.length;
     return send(reply, page(request, 'Sessions', html`
+      ${rangePicker('/sessions', current, pageReq.range)}
       <form class="filters" method="get" action="/sessions">
-        ${rangeFields(current)}${field('user', 'User', current)}${field('database', 'Database', current)}
+        ${rangeHidden(current)}${field('user', 'User', current)}${field('database', 'Database', current)}
         ${field('application', 'Application contains', current)}${field('client', 'Client address', current)}
         <button type="submit">Filter</button>
       </form>
       ${exportLinks(SESSION_LIST, current)}
-      <table><thead><tr><th>started</th><th>session</th><th>server</th><th>user</th><th>database</th><th>application</th><th>client</th><th>ended</th><th class="num">audited statements</th></tr></thead><tbody>
+      <table class="list"><thead><tr><th>started</th><th>session</th><th>server</th><th>user</th><th>database</th><th>application</th><th>client</th><th>ended</th><th class="num">audited statements</th></tr></thead><tbody>
       ${result.rows.length === 0 ? html`<tr><td colspan="9" class="note">no session in this range</td></tr>` : result.rows.map((r) => html`<tr>
-        <td class="time">${r.started_at ?? r.authorized_at}</td><td>${sessionLink(r.server, r.session_id)}</td><td>${r.server}</td><td>${r.user_name}</td>
-        <td>${r.database_name}</td><td>${r.application}</td><td>${r.client_addr}</td><td class="time">${r.ended_at}</td><td class="num">${r.statements}</td></tr>`)}</tbody></table>
+        <td class="time">${r.started_at ?? r.authorized_at}</td><td>${sessionLink(r.server, r.session_id)}</td><td>${r.server}</td><td class="wrap">${r.user_name}</td>
+        <td class="wrap">${r.database_name}</td><td class="wrap">${r.application}</td><td class="wrap">${r.client_addr}</td><td class="time">${r.ended_at}</td>
+        <td class="num">${r.statements > 0 ? html`<a href="/session${query({ server: r.server, id: r.session_id })}">${r.statements}</a>` : 0}</td></tr>`)}</tbody></table>
       ${pager('/sessions', current, result)}`));
   });
 
@@ -229,10 +272,10 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
         <dt>ended</dt><dd>${s.ended_at ?? html`<span class="note">not yet (or not logged)</span>`}${s.duration_ms !== null ? ` after ${(s.duration_ms / 1000).toFixed(1)} s` : ''}</dd>
       </dl>
       <h2>Everything it did</h2>
-      <table><thead><tr><th>time</th><th>kind</th><th>class</th><th>command</th><th>object</th><th>statement or message</th><th class="num">rows</th></tr></thead><tbody>
+      <table class="list"><thead><tr><th>time</th><th>kind</th><th>class</th><th>command</th><th>object</th><th>statement or message</th><th class="num">rows</th></tr></thead><tbody>
       ${detail.events.map((e) => html`<tr><td class="time">${e.ts}</td><td>${e.kind}${e.severity && e.kind !== 'audit' ? html` <span class="note">${e.severity}</span>` : ''}</td>
         <td>${e.class}</td><td>${e.command}</td><td>${e.object_name}</td>
-        <td class="statement">${e.statement ?? e.message}${e.parameters?.length ? html`<br><span class="note">parameters: ${e.parameters.join(', ')}</span>` : ''}</td>
+        <td class="statement">${statementText(e.statement ?? e.message)}${e.parameters?.length ? html`<br><span class="note">parameters: ${e.parameters.join(', ')}</span>` : ''}</td>
         <td class="num">${e.rows}</td></tr>`)}</tbody></table>
       <div class="pager">${current.cursor ? html`<a href="/session${query({ server: current.server, id: current.id })}">⇤ From the start</a>` : ''}
         ${detail.next ? html`<a href="/session${query({ server: current.server, id: current.id, cursor: detail.next })}" rel="next">Later →</a>` : html`<span>End of the session's events.</span>`}</div>
@@ -246,26 +289,68 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
     const result = await alerts(pool, range, { failedLogins: config.alerts.failed_logins, windowMinutes: config.alerts.window_minutes, limit: 500 });
     request.auditRows = result.alerts.length;
     return send(reply, page(request, 'Alerts', html`
-      ${rangeLinks('/alerts', current)}
-      ${result.checks.length > 0 ? html`<h2>Checks not OK now</h2><table><thead><tr><th>server</th><th>check</th><th>level</th><th>summary</th><th>checked</th></tr></thead><tbody>
-        ${result.checks.map((c) => html`<tr><td>${c.server}</td><td><a href="/monitoring${query({ server: c.server })}">${c.check_name}</a></td>${levelCell(c.level)}<td>${c.summary}</td><td class="time">${c.checked_at}</td></tr>`)}</tbody></table>` : ''}
+      ${rangePicker('/alerts', current, range)}
+      ${result.checks.length > 0 ? html`<h2>Checks not OK now</h2><table class="list"><thead><tr><th>server</th><th>check</th><th>level</th><th>summary</th><th>checked</th></tr></thead><tbody>
+        ${result.checks.map((c) => html`<tr><td><a href="/monitoring${query({ server: c.server })}">${c.server}</a></td><td><a href="${checkHref(c.server, c.check_name, at(current))}">${c.check_name}</a></td>${levelCell(c.level)}<td class="wrap">${c.summary}</td><td class="time">${c.checked_at}</td></tr>`)}</tbody></table>` : ''}
       <h2>In this range</h2>
-      <p class="exports">Export: <a href="/api/alerts${query({ from: current.from, to: current.to, format: 'csv' })}">CSV</a> · <a href="/api/alerts${query({ from: current.from, to: current.to })}">JSON</a></p>
-      <table><thead><tr><th>time</th><th>level</th><th>what</th><th>server</th><th>user</th><th>client</th><th>detail</th></tr></thead><tbody>
-      ${result.alerts.length === 0 ? html`<tr><td colspan="7" class="note">nothing to look at in this range</td></tr>` : result.alerts.map((a) => html`<tr>
-        <td class="time">${a.ts}</td>${levelCell(a.level)}<td>${a.type.replace('_', ' ')}</td><td>${a.server}</td><td>${a.user_name}</td><td>${a.client_addr}</td><td>${a.summary}</td></tr>`)}</tbody></table>
+      <p class="exports">Export: <a href="/api/alerts${query({ ...at(current), format: 'csv' })}">CSV</a> · <a href="/api/alerts${query(at(current))}">JSON</a></p>
+      <table class="list"><thead><tr><th>time</th><th>level</th><th>what</th><th>server</th><th>user</th><th>client</th><th>detail</th></tr></thead><tbody>
+      ${result.alerts.length === 0 ? html`<tr><td colspan="7" class="note">nothing to look at in this range</td></tr>` : result.alerts.map((a) => {
+        const href = alertHref(a, current);
+        const what = a.type.replace('_', ' ');
+        return html`<tr>
+        <td class="time">${a.ts}</td>${levelCell(a.level)}<td>${href ? html`<a href="${href}">${what}</a>` : what}</td><td>${a.server}</td><td class="wrap">${a.user_name}</td><td class="wrap">${a.client_addr}</td><td class="wrap">${a.summary}</td></tr>`;
+      })}</tbody></table>
       ${result.truncated ? html`<p class="note">The newest 500 are shown; narrow the range for the others.</p>` : ''}`));
   });
 
   app.get('/monitoring', async (request, reply) => {
     const current = request.query as Query;
+    const range = pageRequest(current, config).range;
     const servers = await monitoringStatus(pool, current.server || undefined);
+    const bucketMs = Math.max(60_000, Math.ceil((range.to.getTime() - range.from.getTime()) / 48 / 60_000) * 60_000);
+    const strips = await historyStrips(pool, range, bucketMs, current.server || undefined);
+    const level = current.level;
     return send(reply, page(request, 'Monitoring', html`
+      ${rangePicker('/monitoring', current, range)}
       ${servers.length === 0 ? html`<p class="note">No check results${current.server ? ` for ${current.server}` : ''}. pgwarden serve runs the checks of the servers listed under <code>serve.monitor.servers</code> (docs/server.md).</p>` : ''}
+      ${level ? html`<p class="note">Only checks at level ${level} now: <a href="/monitoring${query({ ...current, level: undefined })}">show all</a>.</p>` : ''}
       ${servers.map((s) => html`<section><h2>${s.server}: <span class="level-${s.level}">${s.level}</span> <span class="note">checked ${formatTime(s.checked_at)}</span></h2>
-        <table><thead><tr><th>check</th><th>category</th><th>level</th><th>summary</th></tr></thead><tbody>
-        ${s.checks.map((c) => html`<tr><td>${c.check_name}</td><td>${c.category}</td>${levelCell(c.level)}<td>${c.summary}</td></tr>`)}</tbody></table></section>`)}
+        <table class="list checks"><thead><tr><th>check</th><th>category</th><th>level</th><th>summary</th><th>history <span class="note">(worst level per ${Math.round(bucketMs / 60_000)} min)</span></th><th>doc</th></tr></thead><tbody>
+        ${s.checks.filter((c) => !level || c.level === level).map((c) => html`<tr id="check-${c.check_name}"><td><a href="${checkHref(s.server, c.check_name, at(current))}">${c.check_name}</a></td><td>${c.category}</td>${levelCell(c.level)}<td class="wrap">${c.summary}</td>
+          <td class="history"><a href="${checkHref(s.server, c.check_name, at(current))}">${levelStrip(range, bucketMs, strips.filter((x) => x.server === s.server && x.check_name === c.check_name), `history of ${c.check_name}`)}</a></td>
+          <td><a href="${docPath(c.check_name)}">doc</a></td></tr>`)}</tbody></table></section>`)}
       <p class="exports">Export: <a href="/api/monitoring${query({ server: current.server, format: 'csv' })}">CSV</a> · <a href="/api/monitoring${query({ server: current.server })}">JSON</a> · Prometheus: <a href="/metrics">/metrics</a></p>`));
+  });
+
+  app.get('/monitoring/check', {
+    schema: { querystring: { type: 'object', required: ['server', 'check'], properties: { server: { type: 'string', maxLength: 200 }, check: { type: 'string', maxLength: 100 }, from: { type: 'string', maxLength: 40 }, to: { type: 'string', maxLength: 40 } } } },
+  }, async (request, reply) => {
+    const current = request.query as Query & { server: string; check: string };
+    const range = pageRequest(current, config).range;
+    const history = await checkHistory(pool, current.server, current.check, range);
+    request.auditRows = history.runs.length;
+    const latest = history.latest;
+    const result = (latest?.result ?? null) as { unit?: string; thresholds?: { warning: number | null; critical: number | null; direction: string }; rows?: { item: string; value: number | null; level: string; detail: string | null }[] } | null;
+    const thresholds = result?.thresholds;
+    return send(reply, page(request, `${current.check} on ${current.server}`, html`
+      <p><a href="/monitoring${query({ server: current.server, ...at(current) })}#check-${current.check}">← all checks of ${current.server}</a> · <a href="${docPath(current.check)}">What this check measures and how to resolve it</a></p>
+      ${rangePicker('/monitoring/check', current, range)}
+      <dl class="facts">
+        <dt>level now</dt><dd>${latest ? levelBadge(latest.level) : html`<span class="note">no current result</span>`}</dd>
+        <dt>summary</dt><dd>${latest?.summary}</dd><dt>checked</dt><dd>${latest?.checked_at}</dd><dt>category</dt><dd>${latest?.category}</dd>
+        <dt>unit</dt><dd>${result?.unit}</dd>
+        <dt>thresholds</dt><dd>${thresholds ? `warning ${thresholds.direction === 'below' ? '≤' : '≥'} ${thresholds.warning ?? '—'}, critical ${thresholds.direction === 'below' ? '≤' : '≥'} ${thresholds.critical ?? '—'}` : ''}</dd>
+        <dt>runs in range</dt><dd>${Object.entries(history.levels).map(([l, n]) => html`${levelBadge(l)} ${n} `)}</dd>
+      </dl>
+      ${levelChart(range, history.runs)}
+      ${result?.rows?.length ? html`<h2>Latest result</h2><table class="list"><thead><tr><th>item</th><th class="num">value</th><th>level</th><th>detail</th></tr></thead><tbody>
+        ${result.rows.map((r) => html`<tr><td class="wrap">${r.item}</td><td class="num">${r.value}</td>${levelCell(r.level)}<td class="wrap">${r.detail}</td></tr>`)}</tbody></table>` : ''}
+      <h2>Runs</h2>
+      <p class="exports">Export: <a href="/api/monitoring/check${query({ server: current.server, check: current.check, ...at(current), format: 'csv' })}">CSV</a> · <a href="/api/monitoring/check${query({ server: current.server, check: current.check, ...at(current) })}">JSON</a></p>
+      <table class="list"><thead><tr><th>checked</th><th>level</th><th>summary</th><th class="num">value</th><th class="num">ms</th></tr></thead><tbody>
+      ${history.runs.length === 0 ? html`<tr><td colspan="5" class="note">no run in this range</td></tr>` : history.runs.map((r) => html`<tr><td class="time">${r.checked_at}</td>${levelCell(r.level)}<td class="wrap">${r.summary}</td><td class="num">${r.value}</td><td class="num">${r.duration_ms === null ? '' : Math.round(r.duration_ms)}</td></tr>`)}</tbody></table>
+      ${history.truncated ? html`<p class="note">The newest 500 runs are shown; narrow the range for the others.</p>` : ''}`));
   });
 
   app.get('/admin/access', { config: { access: 'admin' } }, async (request, reply) => {
@@ -273,11 +358,12 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
     const result = await ACCESS_LIST.fetch(pool, current, pageReq);
     request.auditRows = result.rows.length;
     return send(reply, page(request, 'Dashboard access log', html`
-      <form class="filters" method="get" action="/admin/access">${rangeFields(current)}${field('user', 'User', current)}${field('route', 'Route', current, '/api/audit')}<button type="submit">Filter</button></form>
+      ${rangePicker('/admin/access', current, pageReq.range)}
+      <form class="filters" method="get" action="/admin/access">${rangeHidden(current)}${field('user', 'User', current)}${field('route', 'Route', current, '/api/audit')}<button type="submit">Filter</button></form>
       ${exportLinks(ACCESS_LIST, current)}
-      <table><thead><tr><th>time</th><th>user</th><th>how</th><th>from</th><th>request</th><th>parameters</th><th class="num">status</th><th class="num">rows</th></tr></thead><tbody>
-      ${result.rows.map((r) => html`<tr><td class="time">${r.ts}</td><td>${r.user_name}</td><td>${r.auth}</td><td>${r.client_addr}</td>
-        <td>${r.method} ${r.route}</td><td><code>${JSON.stringify(r.params)}</code></td><td class="num">${r.status}</td><td class="num">${r.rows}</td></tr>`)}</tbody></table>
+      <table class="list"><thead><tr><th>time</th><th>user</th><th>how</th><th>from</th><th>request</th><th>parameters</th><th class="num">status</th><th class="num">rows</th></tr></thead><tbody>
+      ${result.rows.map((r) => html`<tr><td class="time">${r.ts}</td><td class="wrap">${r.user_name}</td><td>${r.auth}</td><td class="wrap">${r.client_addr}</td>
+        <td class="wrap">${r.method} ${r.route}</td><td class="wrap"><code>${JSON.stringify(r.params)}</code></td><td class="num">${r.status}</td><td class="num">${r.rows}</td></tr>`)}</tbody></table>
       ${pager('/admin/access', current, result)}`));
   });
 
@@ -287,8 +373,30 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
     return send(reply, page(request, 'Users', html`
       <p class="exports">Export: <a href="/api/admin/users?format=csv">CSV</a> · <a href="/api/admin/users">JSON</a></p>
       <p class="note">Users and API tokens are managed with <code>pgwarden serve user …</code> and <code>pgwarden serve token …</code> (docs/server.md).</p>
-      <table><thead><tr><th>user</th><th>role</th><th>state</th><th>created</th><th>password changed</th><th>last login</th></tr></thead><tbody>
+      <table class="list"><thead><tr><th>user</th><th>role</th><th>state</th><th>created</th><th>password changed</th><th>last login</th></tr></thead><tbody>
       ${users.map((u) => html`<tr><td>${u.name}</td><td>${u.role}</td><td>${u.disabled ? 'disabled' : 'enabled'}</td><td class="time">${u.created_at}</td>
         <td class="time">${u.password_changed_at}</td><td class="time">${u.last_login_at}</td></tr>`)}</tbody></table>`));
   });
+}
+
+/** A check's runs over the range: one bar per run, as high as its value, in the colour of its level. */
+function levelChart(range: TimeRange, runs: { checked_at: Date; level: string; value: number | null }[]): Html {
+  const width = 960;
+  const height = 120;
+  const span = Math.max(1, range.to.getTime() - range.from.getTime());
+  const max = Math.max(0, ...runs.map((r) => r.value ?? 0));
+  const x = (t: Date) => ((t.getTime() - range.from.getTime()) / span) * (width - 8) + 4;
+  return html`<figure class="chart">
+<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="runs of the check over the range">
+  <line x1="0" y1="${height - 16}" x2="${width}" y2="${height - 16}" stroke="#999"/>
+  ${runs.map((r) => {
+    const h = max > 0 && r.value !== null ? Math.max(3, ((r.value / max) * (height - 28))) : 6;
+    return html`<rect x="${x(r.checked_at).toFixed(1)}" y="${(height - 16 - h).toFixed(1)}" width="3" height="${h.toFixed(1)}" fill="${LEVEL_COLOURS[r.level] ?? '#999'}"><title>${formatTime(r.checked_at)} · ${r.level}${r.value === null ? '' : ` · ${r.value}`}</title></rect>`;
+  })}
+  <text x="2" y="${height - 3}" class="axis">${formatTime(range.from).slice(0, 16)}</text>
+  <text x="${width - 2}" y="${height - 3}" class="axis" text-anchor="end">${formatTime(range.to).slice(0, 16)}</text>
+  <text x="2" y="12" class="axis">${max > 0 ? `max ${max}` : ''}</text>
+</svg>
+<figcaption>Each run: its value (height) and level (colour) — ${Object.entries(LEVEL_COLOURS).map(([l, c]) => html`<span class="key"><svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" fill="${c}"/></svg> ${l}</span>`)}</figcaption>
+</figure>`;
 }
