@@ -8,6 +8,10 @@ import { BOOTSTRAP_SQL, DDL_FUNCTIONS_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } f
 import { EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_TRIGGERS, LOGIN_EVENT_TRIGGER } from './manifest.ts';
 
 export const RECORDER_ROLE = 'pgwarden_recorder';
+/** The dblink foreign server whose user mapping holds the recorder's credentials. */
+export const RECORDER_SERVER = 'pgwarden_recorder';
+/** What the recorder's loopback connection calls itself; the login check exempts only that connection. */
+export const RECORDER_APPLICATION = 'pgwarden-recorder';
 /** Group role with exactly what `guard watch` needs; grant it to the login that runs the watcher. */
 export const WATCHER_ROLE = 'pgwarden_watcher';
 /** Group role with exactly what `pgwarden alerts run` needs: read DDL events, keep delivery bookkeeping. */
@@ -18,7 +22,7 @@ const MONITOR_OWNER_ROLE = 'pgwarden_monitor_owner';
 export interface GuardSettingsInput {
   onError?: 'open' | 'closed';
   breakGlassRoles?: string[];
-  /** Whether the login check NOTIFYs allowed logins for the watcher to store. */
+  /** Whether the login check records allowed logins (refusals are always recorded). */
   recordAllowed?: boolean;
   recorderHost?: string;
 }
@@ -32,11 +36,24 @@ export interface InstallResult {
   dblink: 'created' | 'existing' | 'unavailable';
 }
 
-/** Keeps secrets and our own DDL out of the server log and pgAudit for this transaction. */
+/**
+ * Keeps secrets and our own DDL out of every log and statistics view for this transaction:
+ * the statement log, pgAudit (session and object logging), auto_explain (which logs nested
+ * statements with their parameters), pg_stat_statements (which keeps utility statements
+ * verbatim), pg_stat_activity (which shows the running statement to pg_read_all_stats) and the
+ * statement that caused an error. Settings of modules that are not loaded are harmless placeholders.
+ */
+const QUIET_SETTINGS: readonly [string, string][] = [
+  ['log_statement', 'none'], ['log_min_duration_statement', '-1'], ['log_min_error_statement', 'panic'],
+  ['log_duration', 'off'], ['track_activities', 'off'],
+  ['pgaudit.log', 'none'], ['pgaudit.role', ''], ['pgaudit.log_parameter', 'off'],
+  ['auto_explain.log_min_duration', '-1'], ['pg_stat_statements.track', 'none'], ['pg_stat_statements.track_utility', 'off'],
+];
+
 async function quietTransaction(client: pg.Client): Promise<void> {
-  await client.query(`${SQL_TAG}SET LOCAL log_statement = 'none'`);
-  await client.query(`${SQL_TAG}SET LOCAL log_min_duration_statement = -1`);
-  await client.query(`${SQL_TAG}SET LOCAL pgaudit.log = 'none'`);
+  for (const [name, value] of QUIET_SETTINGS) {
+    await client.query(`${SQL_TAG}SELECT pg_catalog.set_config($1, $2, true)`, [name, value]);
+  }
   // Our own (re)generation of functions in schema pgwarden is not a schema change to report
   // or to refuse under the change policy (see pgwarden.ddl_internal()).
   await client.query(`${SQL_TAG}SET LOCAL pgwarden.internal = 'on'`);
@@ -99,6 +116,9 @@ export async function installSchema(
         CREATE ROLE ${RECORDER_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION CONNECTION LIMIT 20;
       END IF; END $$`);
     await client.query(`${SQL_TAG}ALTER ROLE ${RECORDER_ROLE} PASSWORD ${client.escapeLiteral(scramVerifier(recorderPassword))}`);
+    // The recorder's sessions are short (one CALL); a session held open cannot keep its slots.
+    await client.query(`${SQL_TAG}ALTER ROLE ${RECORDER_ROLE} SET statement_timeout = '5s'`);
+    await client.query(`${SQL_TAG}ALTER ROLE ${RECORDER_ROLE} SET idle_session_timeout = '10s'`);
     for (const group of [WATCHER_ROLE, ALERTS_ROLE]) {
       await client.query(`${SQL_TAG}DO $$ BEGIN
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${group}') THEN
@@ -118,15 +138,17 @@ export async function installSchema(
 
     await client.query(DDL_FUNCTIONS_SQL);
     const dblink = await ensureDblink(client);
-    await client.query(`${SQL_TAG}INSERT INTO pgwarden.guard_recorder (host, password) VALUES (coalesce($1, '127.0.0.1'), $2)
-      ON CONFLICT (singleton) DO UPDATE SET password = excluded.password, host = coalesce($1, pgwarden.guard_recorder.host)`,
-    [settings.recorderHost ?? null, recorderPassword]);
+    if (dblink !== 'unavailable') await configureRecorderServer(client, recorderPassword, settings.recorderHost);
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${RECORDER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT EXECUTE ON PROCEDURE pgwarden.record_attempt(jsonb) TO ${RECORDER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT EXECUTE ON PROCEDURE pgwarden.record_refusal(integer, bigint, text, text) TO ${RECORDER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${WATCHER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.guard_settings, pgwarden.guard_rules TO ${WATCHER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT SELECT, INSERT ON pgwarden.connection_attempts TO ${WATCHER_ROLE}`);
+    // Watch mode records only through guard_terminate(): no direct write, and no reading of other records.
+    await client.query(`${SQL_TAG}REVOKE ALL ON pgwarden.connection_attempts FROM ${WATCHER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden.guard_terminate(integer, timestamptz) TO ${WATCHER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${ALERTS_ROLE}`);
+    // The pipeline's guard source reads the records (docs/guard.md, "The record of attempts").
+    await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.connection_attempts TO ${ALERTS_ROLE}`);
     // status (run by the alerts process for tamper alerts) reads the recorded hashes and version.
     await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.ddl_events, pgwarden.migrations, pgwarden.compiled_functions,
       pgwarden.function_hashes, pgwarden.ddl_policy, pgwarden.ddl_windows TO ${ALERTS_ROLE}`);
@@ -233,14 +255,44 @@ export async function applyGuardSettings(client: pg.Client, settings: GuardSetti
     [settings.onError ?? null, settings.breakGlassRoles ?? null, settings.recordAllowed ?? null]);
 }
 
+/** The role whose user mapping the refusal code uses: the owner of the generated functions. */
+async function guardOwner(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ owner: string }>(
+    `${SQL_TAG}SELECT p.proowner::regrole::text AS owner FROM pg_catalog.pg_proc p WHERE p.oid = 'pgwarden.guard_compile()'::regprocedure`);
+  return rows[0]!.owner;
+}
+
+/**
+ * The loopback connection the refusal code opens: a dblink foreign server for this database and
+ * port, with the recorder's credentials in a user mapping for the guard's owner. The password
+ * reaches the server only in this one statement of a quiet transaction; no refusal, status check
+ * or log line ever carries it (the guard calls dblink with the server's name).
+ */
+async function configureRecorderServer(client: pg.Client, password: string, host: string | undefined): Promise<void> {
+  const { rows: [existing] } = await client.query<{ host: string | null }>(
+    `${SQL_TAG}SELECT (SELECT pg_catalog.split_part(o, '=', 2) FROM pg_catalog.unnest(s.srvoptions) AS o WHERE o LIKE 'host=%') AS host
+       FROM pg_catalog.pg_foreign_server s WHERE s.srvname = $1`, [RECORDER_SERVER]);
+  const { rows: [here] } = await client.query<{ port: string; database: string }>(
+    `${SQL_TAG}SELECT pg_catalog.current_setting('port') AS port, pg_catalog.current_database() AS database`);
+  const literal = (value: string) => client.escapeLiteral(value);
+  await client.query(`${SQL_TAG}DROP SERVER IF EXISTS ${RECORDER_SERVER} CASCADE`);
+  await client.query(`${SQL_TAG}CREATE SERVER ${RECORDER_SERVER} FOREIGN DATA WRAPPER dblink_fdw OPTIONS (
+    host ${literal(host ?? existing?.host ?? '127.0.0.1')}, port ${literal(here!.port)}, dbname ${literal(here!.database)},
+    application_name ${literal(RECORDER_APPLICATION)}, connect_timeout '5')`);
+  await client.query(`${SQL_TAG}CREATE USER MAPPING FOR ${client.escapeIdentifier(await guardOwner(client))} SERVER ${RECORDER_SERVER}
+    OPTIONS (user ${literal(RECORDER_ROLE)}, password ${literal(password)})`);
+}
+
 /** Stores a new recorder password in a database that already has pgwarden (after a rotation elsewhere). */
 export async function updateRecorderPassword(client: pg.Client, password: string): Promise<boolean> {
   const { rows } = await client.query<{ present: boolean }>(
-    `${SQL_TAG}SELECT pg_catalog.to_regclass('pgwarden.guard_recorder') IS NOT NULL AS present`);
+    `${SQL_TAG}SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server WHERE srvname = $1)
+        AND pg_catalog.to_regprocedure('pgwarden.guard_compile()') IS NOT NULL AS present`, [RECORDER_SERVER]);
   if (!rows[0]?.present) return false;
   await inTransaction(client, async () => {
     await quietTransaction(client);
-    await client.query(`${SQL_TAG}UPDATE pgwarden.guard_recorder SET password = $1`, [password]);
+    await client.query(`${SQL_TAG}ALTER USER MAPPING FOR ${client.escapeIdentifier(await guardOwner(client))} SERVER ${RECORDER_SERVER}
+      OPTIONS (SET password ${client.escapeLiteral(password)})`);
   });
   return true;
 }
@@ -259,6 +311,11 @@ export async function uninstallSchema(client: pg.Client): Promise<UninstallResul
       `${SQL_TAG}SELECT pg_catalog.current_database() AS database,
          EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden') AS present`);
     for (const trigger of EXPECTED_EVENT_TRIGGERS) await client.query(`${SQL_TAG}DROP EVENT TRIGGER IF EXISTS ${trigger.name}`);
+    // Foreign servers are not schema objects: the recorder's goes explicitly (with its user mapping).
+    await client.query(`${SQL_TAG}DO $$ BEGIN
+      IF EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server WHERE srvname = '${RECORDER_SERVER}') THEN
+        DROP SERVER ${RECORDER_SERVER} CASCADE;
+      END IF; END $$`);
     // CASCADE takes dblink along only when install created it inside this schema.
     await client.query(`${SQL_TAG}DROP SCHEMA IF EXISTS pgwarden CASCADE`);
     return { database: rows[0]!.database, removed: rows[0]!.present };

@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
 import { LATEST_SCHEMA_VERSION } from './migrations.ts';
-import { RECORDER_ROLE, WATCHER_ROLE, installedVersion } from './install.ts';
+import { RECORDER_ROLE, RECORDER_SERVER, WATCHER_ROLE, installedVersion } from './install.ts';
 import { EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, PINNED } from './manifest.ts';
 
 /** How long a change may wait for a sink that no process serves before status calls it FAILED. */
@@ -129,15 +129,16 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
     });
   }
 
-  // The generated guard must be exactly what guard_compile() last produced.
+  // The generated guard must be exactly what guard_compile() last produced (keyed by signature:
+  // rule functions of the previous release stay as overloads).
   const { rows: compiled } = await client.query<{ name: string; recorded: string | null; actual: string | null }>(
     `${SQL_TAG}SELECT c.name, c.source_md5 AS recorded, pg_catalog.md5(p.prosrc) AS actual
        FROM pgwarden.compiled_functions c
-       LEFT JOIN pg_catalog.pg_proc p ON p.proname = c.name AND p.pronamespace = 'pgwarden'::regnamespace
+       LEFT JOIN pg_catalog.pg_proc p ON p.oid = pg_catalog.to_regprocedure(c.name)
       ORDER BY c.name`).catch(() => ({ rows: [] as { name: string; recorded: string | null; actual: string | null }[] }));
   for (const row of compiled) {
     items.push({
-      object: `compiled source of pgwarden.${row.name}`,
+      object: `compiled source of ${row.name.replace(/\(.*\)$/, '')}${/\(text,inet,text\)$/.test(row.name) ? ' (0.1 forwarder)' : ''}`,
       state: row.actual === null ? 'MISSING' : row.actual === row.recorded ? 'OK' : 'CHANGED',
       expected: `md5 ${row.recorded}`,
       actual: row.actual === null ? 'absent' : `md5 ${row.actual}`,
@@ -216,6 +217,7 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
     expected: 'installed', actual: dblinkRows.length > 0 ? 'installed' : 'absent: refusals go to the server log only',
   });
   if (dblinkRows.length > 0) items.push(await recorderCheck(client, dblinkRows[0]!.schema));
+  items.push(...await ruleRoleChecks(client));
 
   report.drift = items.some((item) => isDrift(item.state));
   return report;
@@ -224,26 +226,69 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
 /** Logs in the way the guard does when it records a refusal, so a broken recorder shows before a refusal is lost. */
 async function recorderCheck(client: pg.ClientBase, dblinkSchema: string): Promise<StatusItem> {
   const object = 'refusal recorder (dblink loopback login)';
-  const expected = `${RECORDER_ROLE} logs in and may CALL pgwarden.record_attempt`;
+  const expected = `${RECORDER_ROLE} logs in through server ${RECORDER_SERVER} and may CALL pgwarden.record_refusal`;
   try {
-    const { rows } = await client.query<{ ok: number; may_call: boolean; host: string }>(
-      `${SQL_TAG}SELECT t.ok, r.host,
-          pg_catalog.has_function_privilege('${RECORDER_ROLE}', 'pgwarden.record_attempt(jsonb)', 'EXECUTE') AS may_call
-         FROM pgwarden.guard_recorder r,
-         LATERAL ${client.escapeIdentifier(dblinkSchema)}.dblink(
-           pg_catalog.format('host=%s port=%s dbname=%s user=${RECORDER_ROLE} password=%s application_name=pgwarden-status connect_timeout=5',
-             pgwarden.libpq_quote(r.host), pg_catalog.current_setting('port'),
-             pgwarden.libpq_quote(pg_catalog.current_database()), pgwarden.libpq_quote(r.password)),
-           'SELECT 1') AS t(ok integer)`);
-    const row = rows[0];
-    if (!row) return { object, state: 'FAILED', expected, actual: 'no recorder settings: run `pgwarden install`' };
-    return row.may_call
-      ? { object, state: 'OK', expected, actual: `logs in via ${row.host}` }
-      : { object, state: 'CHANGED', expected, actual: `logs in via ${row.host} but may not CALL pgwarden.record_attempt` };
+    const { rows: [server] } = await client.query<{ options: string[] | null; port: string; database: string }>(
+      `${SQL_TAG}SELECT s.srvoptions AS options, pg_catalog.current_setting('port') AS port, pg_catalog.current_database() AS database
+         FROM pg_catalog.pg_foreign_server s WHERE s.srvname = $1`, [RECORDER_SERVER]);
+    if (!server) return { object, state: 'FAILED', expected, actual: `no foreign server ${RECORDER_SERVER}: run \`pgwarden install\`` };
+    const option = (key: string) => server.options?.find((o) => o.startsWith(`${key}=`))?.slice(key.length + 1);
+    if (option('port') !== server.port || option('dbname') !== server.database) {
+      return { object, state: 'FAILED', expected, actual: `server ${RECORDER_SERVER} points at port ${option('port')} database ${option('dbname')}: run \`pgwarden install\`` };
+    }
+    const { rows } = await client.query<{ ok: number; may_call: boolean }>(
+      `${SQL_TAG}SELECT t.ok, pg_catalog.has_function_privilege('${RECORDER_ROLE}', 'pgwarden.record_refusal(integer,bigint,text,text)', 'EXECUTE') AS may_call
+         FROM ${client.escapeIdentifier(dblinkSchema)}.dblink('${RECORDER_SERVER}', 'SELECT 1') AS t(ok integer)`);
+    const host = option('host') ?? '?';
+    return rows[0]?.may_call
+      ? { object, state: 'OK', expected, actual: `logs in via ${host}` }
+      : { object, state: 'CHANGED', expected, actual: `logs in via ${host} but may not CALL pgwarden.record_refusal` };
   } catch (error) {
     const e = error as { code?: string; message: string; detail?: string };
     if (e.code === '42501') return { object, state: 'WARN', expected, actual: 'not tested: needs the owner of the pgwarden schema' };
     const why = [e.message, e.detail].filter(Boolean).map((text) => text!.split('\n')[0]).join(': ');
     return { object, state: 'FAILED', expected, actual: `cannot log in: ${why} (refusals go to the server log only)` };
   }
+}
+
+/**
+ * Rules and settings naming roles that cannot log in as named: a rule for a role that does not
+ * exist (a typo, or one created later by someone with CREATEROLE) or cannot log in, and a
+ * break-glass role that does not exist or was dropped and created again since the guard was
+ * compiled (it is then not break-glass: the guard compares the role's OID).
+ */
+async function ruleRoleChecks(client: pg.ClientBase): Promise<StatusItem[]> {
+  const items: StatusItem[] = [];
+  const { rows } = await client.query<{ role: string; rules: string; exists: boolean; login: boolean | null; group: boolean }>(
+    `${SQL_TAG}SELECT n.role, pg_catalog.string_agg(n.id::text, ',' ORDER BY n.id) AS rules,
+        r.oid IS NOT NULL AS exists, r.rolcanlogin AS login, n.grp AS group
+       FROM (SELECT g.id, CASE WHEN pg_catalog.left(x, 1) = '+' THEN pg_catalog.substr(x, 2) ELSE x END AS role,
+                    pg_catalog.left(x, 1) = '+' AS grp
+               FROM pgwarden.guard_rules g, pg_catalog.unnest(g.roles) AS x WHERE x <> '*') n
+       LEFT JOIN pg_catalog.pg_roles r ON r.rolname = n.role
+      GROUP BY n.role, r.oid, r.rolcanlogin, n.grp ORDER BY n.role`).catch(() => ({ rows: [] as never[] }));
+  for (const row of rows) {
+    if (row.exists && (row.login || row.group)) continue;
+    items.push({
+      object: `${row.group ? 'group ' : ''}role ${row.role} in rule ${row.rules}`, state: 'WARN',
+      expected: row.group ? 'an existing role' : 'an existing role that can log in',
+      actual: row.exists ? 'NOLOGIN: the rule never applies to a login of it' : 'no such role: whoever creates it later gets the rule only from then on',
+    });
+  }
+  const { rows: glass } = await client.query<{ role: string; exists: boolean; compiled: boolean }>(
+    `${SQL_TAG}SELECT b AS role, r.oid IS NOT NULL AS exists,
+        pg_catalog.strpos(p.prosrc, pg_catalog.format('= %s::oid', r.oid)) > 0 AS compiled
+       FROM pgwarden.guard_settings s, pg_catalog.unnest(s.break_glass_roles) AS b
+       LEFT JOIN pg_catalog.pg_roles r ON r.rolname = b
+       LEFT JOIN pg_catalog.pg_proc p ON p.oid = pg_catalog.to_regprocedure('pgwarden.guard_check()')
+      ORDER BY b`).catch(() => ({ rows: [] as never[] }));
+  for (const row of glass) {
+    if (row.exists && row.compiled) continue;
+    items.push({
+      object: `break-glass role ${row.role}`, state: 'WARN', expected: 'an existing role, as compiled into the guard',
+      actual: row.exists ? 'created again since the guard was compiled: not break-glass until `pgwarden guard settings` names it again'
+        : 'no such role: not break-glass (a role created under this name later is not either)',
+    });
+  }
+  return items;
 }
