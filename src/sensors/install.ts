@@ -8,8 +8,6 @@ import { BOOTSTRAP_SQL, DDL_FUNCTIONS_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } f
 import { EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_TRIGGERS, LOGIN_EVENT_TRIGGER } from './manifest.ts';
 
 export const RECORDER_ROLE = 'pgwarden_recorder';
-/** The dblink foreign server whose user mapping holds the recorder's credentials. */
-export const RECORDER_SERVER = 'pgwarden_recorder';
 /** What the recorder's loopback connection calls itself; the login check exempts only that connection. */
 export const RECORDER_APPLICATION = 'pgwarden-recorder';
 /** Group role with exactly what `guard watch` needs; grant it to the login that runs the watcher. */
@@ -138,11 +136,13 @@ export async function installSchema(
 
     await client.query(DDL_FUNCTIONS_SQL);
     const dblink = await ensureDblink(client);
-    if (dblink !== 'unavailable') await configureRecorderServer(client, recorderPassword, settings.recorderHost);
+    await client.query(`${SQL_TAG}INSERT INTO pgwarden.guard_recorder (host, password) VALUES (coalesce($1, '127.0.0.1'), $2)
+      ON CONFLICT (singleton) DO UPDATE SET password = excluded.password, host = coalesce($1, pgwarden.guard_recorder.host)`,
+    [settings.recorderHost ?? null, recorderPassword]);
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${RECORDER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT EXECUTE ON PROCEDURE pgwarden.record_refusal(integer, bigint, text, text) TO ${RECORDER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${WATCHER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.guard_settings, pgwarden.guard_rules TO ${WATCHER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.guard_settings, pgwarden.guard_rules, pgwarden.guard_break_glass TO ${WATCHER_ROLE}`);
     // Watch mode records only through guard_terminate(): no direct write, and no reading of other records.
     await client.query(`${SQL_TAG}REVOKE ALL ON pgwarden.connection_attempts FROM ${WATCHER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden.guard_terminate(integer, timestamptz) TO ${WATCHER_ROLE}`);
@@ -248,51 +248,35 @@ async function ensureDblink(client: pg.Client): Promise<InstallResult['dblink']>
 
 export async function applyGuardSettings(client: pg.Client, settings: GuardSettingsInput): Promise<void> {
   if (settings.onError === undefined && settings.breakGlassRoles === undefined && settings.recordAllowed === undefined) return;
+  if (settings.breakGlassRoles?.length) {
+    // A break-glass name that no role has yet is a door left open for whoever creates it: refuse.
+    const { rows } = await client.query<{ missing: string[] }>(
+      `${SQL_TAG}SELECT COALESCE(pg_catalog.array_agg(b ORDER BY b), '{}') AS missing FROM pg_catalog.unnest($1::text[]) AS b
+        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = b)`, [settings.breakGlassRoles]);
+    const missing = rows[0]!.missing;
+    if (missing.length > 0) {
+      throw new PgwardenError('PGW_ERR_INVALID_VALUE', `break-glass role${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} do${missing.length > 1 ? '' : 'es'} not exist: create ${missing.length > 1 ? 'them' : 'it'} first (a role created later under a break-glass name is not break-glass)`);
+    }
+  }
   await client.query(
     `${SQL_TAG}UPDATE pgwarden.guard_settings
         SET on_error = coalesce($1, on_error), break_glass_roles = coalesce($2, break_glass_roles),
             record_allowed = coalesce($3, record_allowed), updated_at = now()`,
     [settings.onError ?? null, settings.breakGlassRoles ?? null, settings.recordAllowed ?? null]);
-}
-
-/** The role whose user mapping the refusal code uses: the owner of the generated functions. */
-async function guardOwner(client: pg.Client): Promise<string> {
-  const { rows } = await client.query<{ owner: string }>(
-    `${SQL_TAG}SELECT p.proowner::regrole::text AS owner FROM pg_catalog.pg_proc p WHERE p.oid = 'pgwarden.guard_compile()'::regprocedure`);
-  return rows[0]!.owner;
-}
-
-/**
- * The loopback connection the refusal code opens: a dblink foreign server for this database and
- * port, with the recorder's credentials in a user mapping for the guard's owner. The password
- * reaches the server only in this one statement of a quiet transaction; no refusal, status check
- * or log line ever carries it (the guard calls dblink with the server's name).
- */
-async function configureRecorderServer(client: pg.Client, password: string, host: string | undefined): Promise<void> {
-  const { rows: [existing] } = await client.query<{ host: string | null }>(
-    `${SQL_TAG}SELECT (SELECT pg_catalog.split_part(o, '=', 2) FROM pg_catalog.unnest(s.srvoptions) AS o WHERE o LIKE 'host=%') AS host
-       FROM pg_catalog.pg_foreign_server s WHERE s.srvname = $1`, [RECORDER_SERVER]);
-  const { rows: [here] } = await client.query<{ port: string; database: string }>(
-    `${SQL_TAG}SELECT pg_catalog.current_setting('port') AS port, pg_catalog.current_database() AS database`);
-  const literal = (value: string) => client.escapeLiteral(value);
-  await client.query(`${SQL_TAG}DROP SERVER IF EXISTS ${RECORDER_SERVER} CASCADE`);
-  await client.query(`${SQL_TAG}CREATE SERVER ${RECORDER_SERVER} FOREIGN DATA WRAPPER dblink_fdw OPTIONS (
-    host ${literal(host ?? existing?.host ?? '127.0.0.1')}, port ${literal(here!.port)}, dbname ${literal(here!.database)},
-    application_name ${literal(RECORDER_APPLICATION)}, connect_timeout '5')`);
-  await client.query(`${SQL_TAG}CREATE USER MAPPING FOR ${client.escapeIdentifier(await guardOwner(client))} SERVER ${RECORDER_SERVER}
-    OPTIONS (user ${literal(RECORDER_ROLE)}, password ${literal(password)})`);
+  if (settings.breakGlassRoles !== undefined) {
+    // Naming the roles again resolves them again (also when the list itself did not change).
+    await client.query(`${SQL_TAG}SELECT pgwarden.guard_refresh_break_glass(), pgwarden.guard_compile()`);
+  }
 }
 
 /** Stores a new recorder password in a database that already has pgwarden (after a rotation elsewhere). */
 export async function updateRecorderPassword(client: pg.Client, password: string): Promise<boolean> {
   const { rows } = await client.query<{ present: boolean }>(
-    `${SQL_TAG}SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server WHERE srvname = $1)
-        AND pg_catalog.to_regprocedure('pgwarden.guard_compile()') IS NOT NULL AS present`, [RECORDER_SERVER]);
+    `${SQL_TAG}SELECT pg_catalog.to_regclass('pgwarden.guard_recorder') IS NOT NULL AS present`);
   if (!rows[0]?.present) return false;
   await inTransaction(client, async () => {
     await quietTransaction(client);
-    await client.query(`${SQL_TAG}ALTER USER MAPPING FOR ${client.escapeIdentifier(await guardOwner(client))} SERVER ${RECORDER_SERVER}
-      OPTIONS (SET password ${client.escapeLiteral(password)})`);
+    await client.query(`${SQL_TAG}UPDATE pgwarden.guard_recorder SET password = $1`, [password]);
   });
   return true;
 }
@@ -311,11 +295,6 @@ export async function uninstallSchema(client: pg.Client): Promise<UninstallResul
       `${SQL_TAG}SELECT pg_catalog.current_database() AS database,
          EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden') AS present`);
     for (const trigger of EXPECTED_EVENT_TRIGGERS) await client.query(`${SQL_TAG}DROP EVENT TRIGGER IF EXISTS ${trigger.name}`);
-    // Foreign servers are not schema objects: the recorder's goes explicitly (with its user mapping).
-    await client.query(`${SQL_TAG}DO $$ BEGIN
-      IF EXISTS (SELECT 1 FROM pg_catalog.pg_foreign_server WHERE srvname = '${RECORDER_SERVER}') THEN
-        DROP SERVER ${RECORDER_SERVER} CASCADE;
-      END IF; END $$`);
     // CASCADE takes dblink along only when install created it inside this schema.
     await client.query(`${SQL_TAG}DROP SCHEMA IF EXISTS pgwarden CASCADE`);
     return { database: rows[0]!.database, removed: rows[0]!.present };

@@ -25,9 +25,12 @@ export const EXPECTED_FUNCTIONS: readonly ExpectedFunction[] = [
   { signature: 'pgwarden.guard_sources()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.guard_refuse(bigint,text)', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'compiled' },
   { signature: 'pgwarden.guard_recompile_trigger()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
+  { signature: 'pgwarden.guard_refresh_break_glass()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
+  { signature: 'pgwarden.guard_break_glass_trigger()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.record_refusal(integer,bigint,text,text)', kind: 'PROCEDURE', securityDefiner: true, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.guard_terminate(integer,timestamp with time zone)', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.like_patterns_valid(text[])', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
+  { signature: 'pgwarden.libpq_quote(text)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.ddl_internal()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'install' },
   { signature: 'pgwarden.ddl_acting_role()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'install' },
   { signature: 'pgwarden.ddl_command_end()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'install' },
@@ -37,13 +40,14 @@ export const EXPECTED_FUNCTIONS: readonly ExpectedFunction[] = [
 ];
 
 export const EXPECTED_TABLES: readonly string[] = [
-  'migrations', 'guard_rules', 'guard_settings', 'guard_role_functions', 'connection_attempts', 'compiled_functions',
+  'migrations', 'guard_rules', 'guard_settings', 'guard_role_functions', 'guard_break_glass', 'guard_recorder', 'connection_attempts', 'compiled_functions',
   'ddl_events', 'alert_sinks', 'alert_deliveries', 'ddl_policy', 'ddl_windows', 'function_hashes',
 ];
 
 export const EXPECTED_TRIGGERS: readonly { table: string; name: string }[] = [
   { table: 'guard_rules', name: 'guard_rules_recompile' },
   { table: 'guard_settings', name: 'guard_settings_recompile' },
+  { table: 'guard_settings', name: 'guard_settings_break_glass' },
 ];
 
 export interface ExpectedEventTrigger {

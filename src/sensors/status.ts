@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
 import { LATEST_SCHEMA_VERSION } from './migrations.ts';
-import { RECORDER_ROLE, RECORDER_SERVER, WATCHER_ROLE, installedVersion } from './install.ts';
+import { RECORDER_ROLE, WATCHER_ROLE, installedVersion } from './install.ts';
 import { EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, PINNED } from './manifest.ts';
 
 /** How long a change may wait for a sink that no process serves before status calls it FAILED. */
@@ -226,23 +226,23 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
 /** Logs in the way the guard does when it records a refusal, so a broken recorder shows before a refusal is lost. */
 async function recorderCheck(client: pg.ClientBase, dblinkSchema: string): Promise<StatusItem> {
   const object = 'refusal recorder (dblink loopback login)';
-  const expected = `${RECORDER_ROLE} logs in through server ${RECORDER_SERVER} and may CALL pgwarden.record_refusal`;
+  const expected = `${RECORDER_ROLE} logs in and may CALL pgwarden.record_refusal`;
   try {
-    const { rows: [server] } = await client.query<{ options: string[] | null; port: string; database: string }>(
-      `${SQL_TAG}SELECT s.srvoptions AS options, pg_catalog.current_setting('port') AS port, pg_catalog.current_database() AS database
-         FROM pg_catalog.pg_foreign_server s WHERE s.srvname = $1`, [RECORDER_SERVER]);
-    if (!server) return { object, state: 'FAILED', expected, actual: `no foreign server ${RECORDER_SERVER}: run \`pgwarden install\`` };
-    const option = (key: string) => server.options?.find((o) => o.startsWith(`${key}=`))?.slice(key.length + 1);
-    if (option('port') !== server.port || option('dbname') !== server.database) {
-      return { object, state: 'FAILED', expected, actual: `server ${RECORDER_SERVER} points at port ${option('port')} database ${option('dbname')}: run \`pgwarden install\`` };
-    }
-    const { rows } = await client.query<{ ok: number; may_call: boolean }>(
-      `${SQL_TAG}SELECT t.ok, pg_catalog.has_function_privilege('${RECORDER_ROLE}', 'pgwarden.record_refusal(integer,bigint,text,text)', 'EXECUTE') AS may_call
-         FROM ${client.escapeIdentifier(dblinkSchema)}.dblink('${RECORDER_SERVER}', 'SELECT 1') AS t(ok integer)`);
-    const host = option('host') ?? '?';
-    return rows[0]?.may_call
-      ? { object, state: 'OK', expected, actual: `logs in via ${host}` }
-      : { object, state: 'CHANGED', expected, actual: `logs in via ${host} but may not CALL pgwarden.record_refusal` };
+    // The password is read inside the statement (no parameter carries it, for pgAudit or auto_explain to log).
+    const { rows } = await client.query<{ ok: number; may_call: boolean; host: string }>(
+      `${SQL_TAG}SELECT t.ok, r.host,
+          pg_catalog.has_function_privilege('${RECORDER_ROLE}', 'pgwarden.record_refusal(integer,bigint,text,text)', 'EXECUTE') AS may_call
+         FROM pgwarden.guard_recorder r,
+         LATERAL ${client.escapeIdentifier(dblinkSchema)}.dblink(
+           pg_catalog.format('host=%s port=%s dbname=%s user=${RECORDER_ROLE} password=%s application_name=pgwarden-status connect_timeout=5',
+             pgwarden.libpq_quote(r.host), pg_catalog.current_setting('port'),
+             pgwarden.libpq_quote(pg_catalog.current_database()), pgwarden.libpq_quote(r.password)),
+           'SELECT 1') AS t(ok integer)`);
+    const row = rows[0];
+    if (!row) return { object, state: 'FAILED', expected, actual: 'no recorder settings: run `pgwarden install`' };
+    return row.may_call
+      ? { object, state: 'OK', expected, actual: `logs in via ${row.host}` }
+      : { object, state: 'CHANGED', expected, actual: `logs in via ${row.host} but may not CALL pgwarden.record_refusal` };
   } catch (error) {
     const e = error as { code?: string; message: string; detail?: string };
     if (e.code === '42501') return { object, state: 'WARN', expected, actual: 'not tested: needs the owner of the pgwarden schema' };
@@ -276,11 +276,10 @@ async function ruleRoleChecks(client: pg.ClientBase): Promise<StatusItem[]> {
     });
   }
   const { rows: glass } = await client.query<{ role: string; exists: boolean; compiled: boolean }>(
-    `${SQL_TAG}SELECT b AS role, r.oid IS NOT NULL AS exists,
-        pg_catalog.strpos(p.prosrc, pg_catalog.format('= %s::oid', r.oid)) > 0 AS compiled
+    `${SQL_TAG}SELECT b AS role, r.oid IS NOT NULL AS exists, c.role_oid IS NOT DISTINCT FROM r.oid AS compiled
        FROM pgwarden.guard_settings s, pg_catalog.unnest(s.break_glass_roles) AS b
        LEFT JOIN pg_catalog.pg_roles r ON r.rolname = b
-       LEFT JOIN pg_catalog.pg_proc p ON p.oid = pg_catalog.to_regprocedure('pgwarden.guard_check()')
+       LEFT JOIN pgwarden.guard_break_glass c ON c.role = b
       ORDER BY b`).catch(() => ({ rows: [] as never[] }));
   for (const row of glass) {
     if (row.exists && row.compiled) continue;

@@ -7,8 +7,10 @@
 --   * The recorder writes only what it can verify (record_refusal: a live backend that holds
 --     pgwarden's refusal lock; every field read from pg_stat_activity); watch mode records through
 --     guard_terminate(), which ends and records only a session a deny rule matches now.
---   * The recorder's password lives in a user mapping of a dblink foreign server, so a refusal
---     never puts it into a statement, a parameter or a log line.
+--   * The refusal code reads the recorder's password inside the one SQL statement that opens the
+--     loopback connection: no PL/pgSQL variable holds it, so no nested statement carries it as a
+--     parameter (pgAudit log_parameter, auto_explain), and libpq_quote() no longer depends on
+--     standard_conforming_strings.
 --   * Generated functions are replaced in place and never dropped: a rule change cannot make a
 --     concurrent login call a function that no longer exists. Per-role rule functions keep one
 --     number per role for good (pgwarden.guard_role_functions).
@@ -53,12 +55,46 @@ SELECT r, n, pg_catalog.to_regprocedure(pg_catalog.format('pgwarden.guard_rules_
   FROM (SELECT r, pg_catalog.row_number() OVER (ORDER BY r) AS n
           FROM (SELECT DISTINCT r FROM pgwarden.guard_rules, pg_catalog.unnest(roles) AS r WHERE r <> '*') named) numbered;
 
--- The recorder no longer keeps a password in a table (see the foreign server below).
-DROP TABLE pgwarden.guard_recorder;
+-- The break-glass roles as the guard was last compiled: name and OID. A role dropped and created
+-- again under the name (by anyone with CREATEROLE) has another OID and is not break-glass until
+-- the settings name it again. Filled by guard_compile(); read by the generated login check,
+-- watch mode, `guard test` and `status`.
+CREATE TABLE pgwarden.guard_break_glass (
+  role text PRIMARY KEY,
+  role_oid oid NOT NULL
+);
+
+-- Resolves the break-glass role names to OIDs: only when the settings name them (the trigger
+-- below, and `guard settings --break-glass-role`), never on a mere recompile, so a role someone
+-- creates under a break-glass name later does not become break-glass by itself.
+CREATE FUNCTION pgwarden.guard_refresh_break_glass() RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  DELETE FROM pgwarden.guard_break_glass;
+  INSERT INTO pgwarden.guard_break_glass (role, role_oid)
+  SELECT r.rolname, r.oid FROM pgwarden.guard_settings s JOIN pg_catalog.pg_roles r ON r.rolname = ANY (s.break_glass_roles);
+$$;
+SELECT pgwarden.guard_refresh_break_glass();
+
+CREATE FUNCTION pgwarden.guard_break_glass_trigger() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM pgwarden.guard_refresh_break_glass();
+  RETURN NULL;
+END
+$$;
+-- A row trigger fires before the statement trigger that recompiles the guard.
+CREATE TRIGGER guard_settings_break_glass AFTER UPDATE ON pgwarden.guard_settings
+  FOR EACH ROW WHEN (OLD.break_glass_roles IS DISTINCT FROM NEW.break_glass_roles)
+  EXECUTE FUNCTION pgwarden.guard_break_glass_trigger();
+
 -- Accepted any decision and any time from whoever could call it; replaced by record_refusal().
 DROP PROCEDURE pgwarden.record_attempt(jsonb);
--- Quoted the password into a connection string; nothing builds one any more.
-DROP FUNCTION pgwarden.libpq_quote(text);
+-- Quotes a value for a libpq connection string. E'' literals mean the same whatever
+-- standard_conforming_strings a session sets (the old body failed to parse with it off).
+CREATE OR REPLACE FUNCTION pgwarden.libpq_quote(value text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT E'\'' || pg_catalog.replace(pg_catalog.replace(value, E'\\', E'\\\\'), E'\'', E'\\\'') || E'\''
+$$;
 -- Rebuilt below with the role as a parameter (membership rules need it).
 DROP FUNCTION pgwarden.guard_rules_case(text[]);
 
@@ -211,16 +247,21 @@ BEGIN
     RAISE LOG 'pgwarden guard: refusal not recorded in pgwarden.connection_attempts (dblink is not installed): %', v_record;$src$;
   ELSE
     -- The recorder checks that this backend holds the refusal lock (so nobody can record a
-    -- refusal for another session) and reads every fact from pg_stat_activity itself. Its
-    -- credentials are in the user mapping of server pgwarden_recorder: nothing secret is in
-    -- this statement or its parameters.
+    -- refusal for another session) and reads every fact from pg_stat_activity itself. The
+    -- password is read inside this one statement, never held in a variable: no nested statement
+    -- carries it as a parameter for pgAudit or auto_explain to log.
     record_denial := pg_catalog.format($src$
     BEGIN
       PERFORM pg_catalog.pg_advisory_xact_lock(1346852690, pg_catalog.pg_backend_pid());
-      PERFORM %I.dblink_exec('pgwarden_recorder', pg_catalog.format('CALL pgwarden.record_refusal(%%s, %%s, %%s, %%s)',
-        pg_catalog.pg_backend_pid(), COALESCE(p_rule_id::text, 'NULL'),
-        CASE WHEN p_rule_id IS NULL THEN pg_catalog.quote_literal(v_message) ELSE 'NULL' END,
-        COALESCE(pg_catalog.quote_literal(pg_catalog.host(pg_catalog.inet_server_addr())), 'NULL')));
+      PERFORM %I.dblink_exec(
+        (SELECT pg_catalog.format('host=%%s port=%%s dbname=%%s user=pgwarden_recorder password=%%s application_name=pgwarden-recorder connect_timeout=5',
+                  pgwarden.libpq_quote(r.host), pg_catalog.current_setting('port'),
+                  pgwarden.libpq_quote(pg_catalog.current_database()), pgwarden.libpq_quote(r.password))
+           FROM pgwarden.guard_recorder r),
+        pg_catalog.format('CALL pgwarden.record_refusal(%%s, %%s, %%s, %%s)',
+          pg_catalog.pg_backend_pid(), COALESCE(p_rule_id::text, 'NULL'),
+          CASE WHEN p_rule_id IS NULL THEN pg_catalog.quote_literal(v_message) ELSE 'NULL' END,
+          COALESCE(pg_catalog.quote_literal(pg_catalog.host(pg_catalog.inet_server_addr())), 'NULL')));
     EXCEPTION WHEN OTHERS THEN
       -- LOG, not WARNING: the server log gets the record, the refused client does not.
       RAISE LOG 'pgwarden guard: could not record a refusal in pgwarden.connection_attempts: %% (SQLSTATE %%)', SQLERRM, SQLSTATE
@@ -306,9 +347,9 @@ $src$, record_denial);
   -- dropped and created again under the name (by anyone with CREATEROLE) is not break-glass.
   SELECT COALESCE(pg_catalog.string_agg(pg_catalog.format(
            ' WHEN %L THEN CASE WHEN pg_catalog.to_regrole(pg_catalog.quote_ident(session_user::text)) = %s::oid THEN -2 ELSE %s END',
-           r.rolname, r.oid, role_case_s), '' ORDER BY r.rolname), '')
+           b.role, b.role_oid, role_case_s), '' ORDER BY b.role), '')
     INTO break_glass
-    FROM pg_catalog.pg_roles r WHERE r.rolname = ANY (settings.break_glass_roles);
+    FROM pgwarden.guard_break_glass b;
 
   check_src := pg_catalog.format($src$
 DECLARE
@@ -465,7 +506,7 @@ BEGIN
    WHERE s.backend_start = p_backend_start AND s.backend_type IN ('client backend', 'walsender')
      AND s.pid <> pg_catalog.pg_backend_pid();
   IF NOT FOUND OR a.rolsuper OR a.state IS NULL OR a.state = 'starting'
-     OR a.role = ANY ((SELECT s.break_glass_roles FROM pgwarden.guard_settings s))
+     OR a.usesysid IN (SELECT b.role_oid FROM pgwarden.guard_break_glass b)
      OR (a.role = 'pgwarden_recorder' AND a.application_name = 'pgwarden-recorder') THEN
     RETURN;
   END IF;
