@@ -166,6 +166,7 @@ export async function installSchema(
     await applyGuardSettings(client, settings);
     // Regenerate the guard every time: dblink may have appeared since the last compile, or
     // the generated functions may have been tampered with. Then restore what status checks.
+    await client.query(`${SQL_TAG}DELETE FROM pgwarden.compiled_functions`);
     await client.query(`${SQL_TAG}SELECT pgwarden.guard_compile()`);
     await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden.guard_decide(text, text, inet, text) TO ${WATCHER_ROLE}`);
     await restoreManifest(client);

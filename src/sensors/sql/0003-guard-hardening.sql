@@ -269,6 +269,8 @@ BEGIN
     END;$src$, dblink_schema);
   END IF;
 
+  -- Records a refusal and returns the message for the client. The login check raises the error
+  -- itself, so the only context a refused client sees is one line naming the login function.
   refuse_src := pg_catalog.format($src$
 DECLARE
   v_application text := pg_catalog.current_setting('application_name');
@@ -292,18 +294,30 @@ BEGIN
   ELSE
     RAISE LOG 'pgwarden guard: refusal on a standby (not recorded in a table): %%', v_record;
   END IF;
-  RAISE EXCEPTION USING
-    ERRCODE = 'invalid_authorization_specification',
-    MESSAGE = pg_catalog.format('pgwarden: connection refused for role "%%s" to database "%%s" from application "%%s": %%s',
-      session_user, v_database, v_application, v_message),
-    DETAIL = pg_catalog.format('Refused by connection guard rule %%s.', COALESCE(p_rule_id::text, '(guard error)')),
-    HINT = 'Contact the DBA team if you need this access.';
+  RETURN v_message;
 END
 $src$, record_denial);
+  name := 'guard_record_refusal';
+  signature := 'pgwarden.guard_record_refusal(bigint,text)';
+  header := 'pgwarden.guard_record_refusal(p_rule_id bigint, p_message text) RETURNS text LANGUAGE plpgsql SECURITY DEFINER' || pinned;
+  source := refuse_src;
+  RETURN NEXT;
+  -- The refusal as the release before this one called it (in-flight logins during an upgrade).
   name := 'guard_refuse';
   signature := 'pgwarden.guard_refuse(bigint,text)';
   header := 'pgwarden.guard_refuse(p_rule_id bigint, p_message text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER' || pinned;
-  source := refuse_src;
+  source := $src$
+DECLARE
+  v_message text := pgwarden.guard_record_refusal(p_rule_id, p_message);
+BEGIN
+  RAISE EXCEPTION USING
+    ERRCODE = 'invalid_authorization_specification',
+    MESSAGE = pg_catalog.format('pgwarden: connection refused for role "%s" to database "%s" from application "%s": %s',
+      session_user, pg_catalog.current_database(), pg_catalog.current_setting('application_name'), v_message),
+    DETAIL = pg_catalog.format('Refused by connection guard rule %s.', COALESCE(p_rule_id::text, '(guard error)')),
+    HINT = 'Contact the DBA team if you need this access.';
+END
+$src$;
   RETURN NEXT;
 
   -- The login check. Allowed logins (superusers and break-glass roles included) are recorded
@@ -337,7 +351,7 @@ $src$, record_denial);
 
   on_error_action := CASE settings.on_error
     WHEN 'closed' THEN $src$
-      PERFORM pgwarden.guard_refuse(NULL, 'the connection guard is failing closed because of an internal error; contact the DBA team');$src$
+      v_rule := NULL;$src$
     ELSE $src$
       v_rule := 0;
       v_message := 'guard error: failed open';$src$
@@ -378,8 +392,16 @@ BEGIN
       RAISE LOG 'pgwarden guard: the guard failed for role "%%" and fails %s: %% (SQLSTATE %%)', session_user, SQLERRM, SQLSTATE
         USING HINT = 'Run `pgwarden status` and `pgwarden install` to repair it; see docs/guard.md, "Recovering from a lock-out".';%s
     END;
-    IF v_rule < 0 THEN
-      PERFORM pgwarden.guard_refuse(-v_rule, NULL);
+    IF v_rule < 0 OR v_rule IS NULL THEN
+      -- NULL: the guard failed and fails closed.
+      v_message := pgwarden.guard_record_refusal(-v_rule, CASE WHEN v_rule IS NULL THEN
+        'the connection guard is failing closed because of an internal error; contact the DBA team' END);
+      RAISE EXCEPTION USING
+        ERRCODE = 'invalid_authorization_specification',
+        MESSAGE = pg_catalog.format('pgwarden: connection refused for role "%%s" to database "%%s" from application "%%s": %%s',
+          session_user, pg_catalog.current_database(), pg_catalog.current_setting('application_name'), v_message),
+        DETAIL = pg_catalog.format('Refused by connection guard rule %%s.', COALESCE((-v_rule)::text, '(guard error)')),
+        HINT = 'Contact the DBA team if you need this access.';
     END IF;
   END IF;%s
 END
@@ -409,6 +431,7 @@ CREATE OR REPLACE FUNCTION pgwarden.guard_compile() RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $compile$
 DECLARE
   generated record;
+  last_compile jsonb;
 BEGIN
   -- One compile at a time: two rule changes committed concurrently would otherwise each
   -- compile without the other's rule, and the later commit would win.
@@ -420,10 +443,17 @@ BEGIN
            WHERE r <> '*' AND pg_catalog.left(r, 1) <> '+'
              AND r NOT IN (SELECT role FROM pgwarden.guard_role_functions)) missing;
 
+  -- Rule functions first, then the functions that call them. A function whose source is what
+  -- the last compile made and is still in place is left alone (a compile then costs what
+  -- changed, not what exists); install empties compiled_functions first to rewrite them all.
+  SELECT COALESCE(pg_catalog.jsonb_object_agg(c.name, c.source_md5), '{}') INTO last_compile FROM pgwarden.compiled_functions c;
   DELETE FROM pgwarden.compiled_functions;
-  -- Rule functions first, then the functions that call them.
   FOR generated IN SELECT * FROM pgwarden.guard_sources() LOOP
-    EXECUTE 'CREATE OR REPLACE FUNCTION ' || generated.header || ' AS ' || pg_catalog.quote_literal(generated.source);
+    IF last_compile ->> generated.signature IS DISTINCT FROM pg_catalog.md5(generated.source)
+       OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p
+                       WHERE p.oid = pg_catalog.to_regprocedure(generated.signature) AND p.prosrc = generated.source) THEN
+      EXECUTE 'CREATE OR REPLACE FUNCTION ' || generated.header || ' AS ' || pg_catalog.quote_literal(generated.source);
+    END IF;
     INSERT INTO pgwarden.compiled_functions (name, source_md5) VALUES (generated.signature, pg_catalog.md5(generated.source));
   END LOOP;
 
