@@ -35,27 +35,37 @@ export interface TickResult {
   terminated: boolean;
 }
 
-// Read-only. $1: only sessions that started less than this many milliseconds ago (NULL: all).
-// A session whose state is not yet reported is still in its login: the login check decides
-// it (its refusal, SQLSTATE 28000, is what the client must see, not a termination).
-// A physical walsender has no database: rules see it as database `replication`, as pg_hba.conf does.
-const DENIED_SESSIONS = `
+// Read-only: every session a deny rule matches now. A session whose state is not yet reported is
+// still in its login: the login check decides it (its refusal, SQLSTATE 28000, is what the client
+// must see, not a termination). A physical walsender has no database: rules see it as database
+// `replication`, as pg_hba.conf does.
+const SESSIONS = (where: string, newest: string) => `
   SELECT a.pid, a.backend_start::text AS backend_start, a.usename::text AS user_name, a.datname::text AS database,
          COALESCE(a.application_name, '') AS application, COALESCE(pg_catalog.host(a.client_addr), '[local]') AS client_addr,
          CASE WHEN a.backend_type = 'walsender' THEN CASE WHEN a.datname IS NULL THEN 'physical' ELSE 'logical' END END AS replication,
-         -d.signed_rule AS rule_id
+         -d.signed_rule AS rule_id,
+         d.signed_rule < 0 AND a.state IS NOT NULL AND a.state <> 'starting' AND NOT r.rolsuper
+           AND a.usesysid NOT IN (SELECT b.role_oid FROM pgwarden.guard_break_glass b)
+           AND NOT (a.usename = '${RECORDER_ROLE}' AND a.application_name = '${RECORDER_APPLICATION}') AS denied,
+         ${newest} AS newest_start
     FROM pg_catalog.pg_stat_activity a
     JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid
     CROSS JOIN LATERAL (SELECT pgwarden.guard_decide(a.usename::text, COALESCE(a.application_name, ''), a.client_addr,
       CASE WHEN a.backend_type = 'walsender' AND a.datname IS NULL THEN 'replication' ELSE a.datname::text END) AS signed_rule) d
    WHERE a.backend_type IN ('client backend', 'walsender')
      AND a.pid <> pg_catalog.pg_backend_pid()
-     AND a.state IS NOT NULL AND a.state <> 'starting'
-     AND NOT r.rolsuper
-     AND a.usesysid NOT IN (SELECT b.role_oid FROM pgwarden.guard_break_glass b)
-     AND NOT (a.usename = '${RECORDER_ROLE}' AND a.application_name = '${RECORDER_APPLICATION}')
-     AND ($1::integer IS NULL OR a.backend_start > pg_catalog.now() - pg_catalog.make_interval(secs => $1::integer / 1000.0))
-     AND d.signed_rule < 0`;
+     AND ${where}`;
+
+/** Every session; only the denied ones come back. */
+const DENIED_SESSIONS = `SELECT * FROM (${SESSIONS('true', 'NULL::text')}) s WHERE s.denied`;
+
+/**
+ * Sessions that started after the newest one seen before ($1), and the young ones still being
+ * watched ($2): all of them come back, so that new ones join the young set. The pg_stat_activity
+ * snapshot is one per statement, so `newest_start` is consistent with the rows.
+ */
+const YOUNG_SESSIONS = SESSIONS(`(a.backend_start > $1::timestamptz OR a.pid = ANY ($2::integer[]))`,
+  `GREATEST($1::timestamptz, (SELECT pg_catalog.max(x.backend_start) FROM pg_catalog.pg_stat_activity x))::text`);
 
 // backend_start travels as text: a JavaScript Date would drop its microseconds.
 const TERMINATE = `SELECT * FROM pgwarden.guard_terminate($1, $2::timestamptz)`;
@@ -66,7 +76,7 @@ const HAS_DENY_RULES = `SELECT EXISTS (SELECT 1 FROM pgwarden.guard_rules WHERE 
 
 interface DeniedRow {
   pid: number; backend_start: string; user_name: string; database: string | null; application: string;
-  client_addr: string; replication: string | null; rule_id: string | null;
+  client_addr: string; replication: string | null; rule_id: string | null; denied: boolean; newest_start: string | null;
 }
 
 interface TerminatedRow {
@@ -109,7 +119,7 @@ export async function checkWatchPrivileges(client: pg.Client, terminate: boolean
 export interface WatcherOptions {
   /** End sessions (false: report what would be ended). */
   terminate: boolean;
-  /** How long after its start a session is checked again at every recheck (default 1000 ms). */
+  /** How long after the watcher first sees a session it is checked again at every recheck (default 1000 ms). */
   youngWindowMs?: number;
 }
 
@@ -118,6 +128,10 @@ export class GuardWatcher {
   private reported = new Set<string>();
   private denyRules = true;
   private readonly youngWindowMs: number;
+  /** The newest backend_start seen (server text, exact): later sessions are new. */
+  private newestStart: string | null = null;
+  /** Sessions in their first moments, by pid: until when they are checked at every recheck. */
+  private young = new Map<number, { start: string; until: number }>();
 
   constructor(private readonly client: pg.Client, private readonly options: WatcherOptions) {
     this.youngWindowMs = options.youngWindowMs ?? 1000;
@@ -130,25 +144,44 @@ export class GuardWatcher {
 
   /** Evaluates every session. */
   async tick(): Promise<TickResult> {
-    const { rows } = await this.client.query<{ any: boolean }>(SQL_TAG + HAS_DENY_RULES);
+    const { rows } = await this.client.query<{ any: boolean; now: string }>(`${SQL_TAG}${HAS_DENY_RULES}`);
     this.denyRules = rows[0]!.any;
-    return this.sweep(null, true);
+    const { rows: denied } = await this.client.query<DeniedRow>({ name: 'pgwarden-watch-denied', text: SQL_TAG + DENIED_SESSIONS });
+    if (this.newestStart === null) {
+      const { rows: [now] } = await this.client.query<{ now: string }>(`${SQL_TAG}SELECT pg_catalog.now()::text AS now`);
+      this.newestStart = now!.now;
+    }
+    return this.act(denied, true);
   }
 
-  /** Evaluates only the sessions that started within the young window (cheap; for the fast loop). */
+  /**
+   * Checks the sessions that started since the last check and those still in their first second
+   * (cheap: a handful of rows). A JDBC client renames itself right after login and runs its first
+   * query right after that: only a check in that moment can end it before the query.
+   */
   async recheckYoung(): Promise<TickResult> {
-    if (!this.denyRules) return { denied: [], terminated: this.options.terminate };
-    return this.sweep(this.youngWindowMs, false);
+    if (!this.denyRules || this.newestStart === null) return { denied: [], terminated: this.options.terminate };
+    const now = Date.now();
+    for (const [pid, entry] of this.young) if (entry.until < now) this.young.delete(pid);
+    const { rows } = await this.client.query<DeniedRow>({
+      name: 'pgwarden-watch-young', text: SQL_TAG + YOUNG_SESSIONS, values: [this.newestStart, [...this.young.keys()]],
+    });
+    if (rows[0]?.newest_start) this.newestStart = rows[0].newest_start;
+    for (const row of rows) {
+      const known = this.young.get(row.pid);
+      if (!known || known.start !== row.backend_start) this.young.set(row.pid, { start: row.backend_start, until: now + this.youngWindowMs });
+    }
+    return this.act(rows.filter((row) => row.denied && this.young.get(row.pid)?.start === row.backend_start), false);
   }
 
-  private async sweep(youngMs: number | null, full: boolean): Promise<TickResult> {
-    const { rows } = await this.client.query<DeniedRow>({ name: 'pgwarden-watch-denied', text: SQL_TAG + DENIED_SESSIONS, values: [youngMs] });
+  private async act(rows: DeniedRow[], full: boolean): Promise<TickResult> {
     if (this.options.terminate) {
       const denied: WatchedSession[] = [];
       for (const row of rows) {
         // Writes only here, one session at a time, decided again on the server.
         const ended = await this.client.query<TerminatedRow>(SQL_TAG + TERMINATE, [row.pid, row.backend_start]);
         denied.push(...ended.rows.map(toSession));
+        if (ended.rows.length > 0) this.young.delete(row.pid);
       }
       return { denied, terminated: true };
     }
