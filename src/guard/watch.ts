@@ -70,7 +70,7 @@ const YOUNG_SESSIONS = SESSIONS(`(a.backend_start > $1::timestamptz OR a.pid = A
 // backend_start travels as text: a JavaScript Date would drop its microseconds.
 const TERMINATE = `SELECT * FROM pgwarden.guard_terminate($1, $2::timestamptz)`;
 
-const MESSAGES = `SELECT id::int AS id, message FROM pgwarden.guard_rules WHERE id = ANY ($1::bigint[])`;
+const MESSAGES = `SELECT id::int AS id, pgwarden.guard_rule_message(id) AS message FROM pg_catalog.unnest($1::bigint[]) AS id`;
 
 const HAS_DENY_RULES = `SELECT EXISTS (SELECT 1 FROM pgwarden.guard_rules WHERE action = 'deny') AS any`;
 

@@ -102,6 +102,13 @@ export async function installSchema(
     // Serialises concurrent installers on this database.
     await client.query(`${SQL_TAG}SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgwarden.install'))`);
     await client.query(SQL_TAG + BOOTSTRAP_SQL);
+    // Lock what a refusing login reads before it waits for its recorder, before anything the
+    // recorder writes: the other order is a deadlock through the dblink connection that the
+    // server cannot see (a refusal in flight during an upgrade would hang it and the install).
+    await client.query(`${SQL_TAG}DO $$ BEGIN
+      IF pg_catalog.to_regclass('pgwarden.guard_recorder') IS NOT NULL THEN
+        LOCK TABLE pgwarden.guard_rules, pgwarden.guard_settings, pgwarden.guard_recorder IN ACCESS EXCLUSIVE MODE;
+      END IF; END $$`);
     const fromVersion = await installedVersion(client);
     if (fromVersion > LATEST_SCHEMA_VERSION) {
       throw new PgwardenError('PGW_ERR_SCHEMA_NEWER',
@@ -168,7 +175,7 @@ export async function installSchema(
     // the generated functions may have been tampered with. Then restore what status checks.
     await client.query(`${SQL_TAG}DELETE FROM pgwarden.compiled_functions`);
     await client.query(`${SQL_TAG}SELECT pgwarden.guard_compile()`);
-    await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden.guard_decide(text, text, inet, text) TO ${WATCHER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden.guard_decide(text, text, inet, text), pgwarden.guard_rule_message(bigint) TO ${WATCHER_ROLE}`);
     await restoreManifest(client);
     await recordFunctionHashes(client);
 

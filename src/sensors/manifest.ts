@@ -24,6 +24,8 @@ export const EXPECTED_FUNCTIONS: readonly ExpectedFunction[] = [
   { signature: 'pgwarden.guard_role_condition(text[],text)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.guard_sources()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.guard_refuse(bigint,text)', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'compiled' },
+  { signature: 'pgwarden.guard_on_error()', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'compiled' },
+  { signature: 'pgwarden.guard_rule_message(bigint)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'compiled' },
   { signature: 'pgwarden.guard_record_refusal(bigint,text)', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'compiled' },
   { signature: 'pgwarden.guard_recompile_trigger()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.guard_refresh_break_glass()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },

@@ -226,6 +226,21 @@ BEGIN
   role_case_p := CASE WHEN role_whens = '' THEN '0' ELSE 'CASE p_role' || role_whens || ' ELSE 0 END' END;
   role_case_s := CASE WHEN role_whens = '' THEN '0' ELSE 'CASE session_user::text' || role_whens || ' ELSE 0 END' END;
 
+  -- Rule messages as code too: neither a refusal nor the recorder reads a table while the other
+  -- waits for it (a lock queue through the dblink connection would be a deadlock no server can see).
+  name := 'guard_on_error';
+  signature := 'pgwarden.guard_on_error()';
+  header := 'pgwarden.guard_on_error() RETURNS text LANGUAGE sql STABLE';
+  source := pg_catalog.format('SELECT %L::text', settings.on_error);
+  RETURN NEXT;
+  name := 'guard_rule_message';
+  signature := 'pgwarden.guard_rule_message(bigint)';
+  header := 'pgwarden.guard_rule_message(p_rule_id bigint) RETURNS text LANGUAGE sql STABLE';
+  SELECT COALESCE('SELECT CASE p_rule_id' || pg_catalog.string_agg(pg_catalog.format(' WHEN %s THEN %L', g.id, g.message), '' ORDER BY g.id)
+                  || ' END', 'SELECT NULL::text')
+    INTO source FROM pgwarden.guard_rules g WHERE g.message IS NOT NULL;
+  RETURN NEXT;
+
   decide_src := E'\nDECLARE\n  v_branch integer := '
     || role_case_p
     || E';\n  v_rule bigint;\nBEGIN\n'
@@ -279,7 +294,7 @@ DECLARE
   v_record jsonb;
 BEGIN
   IF v_message IS NULL THEN
-    SELECT message INTO v_message FROM pgwarden.guard_rules WHERE id = p_rule_id;
+    v_message := pgwarden.guard_rule_message(p_rule_id);
   END IF;
   v_message := COALESCE(v_message, 'not allowed by the connection policy');
   -- For the server log only (when the refusal cannot be stored); the stored row is built by the recorder.
@@ -490,7 +505,7 @@ BEGIN
   END IF;
   IF p_rule_id IS NULL THEN
     -- The guard failed closed: true only while it is configured to.
-    IF NOT EXISTS (SELECT 1 FROM pgwarden.guard_settings WHERE on_error = 'closed') THEN
+    IF pgwarden.guard_on_error() IS DISTINCT FROM 'closed' THEN
       RAISE EXCEPTION 'pgwarden: the guard is not failing closed' USING ERRCODE = 'insufficient_privilege';
     END IF;
     v_message := pg_catalog.left(COALESCE(p_message, 'the connection guard failed closed'), 2000);
@@ -500,7 +515,7 @@ BEGIN
       RAISE EXCEPTION 'pgwarden: rule % does not refuse backend % (the rules say %)', p_rule_id, p_pid, -v_rule
         USING ERRCODE = 'insufficient_privilege';
     END IF;
-    SELECT COALESCE(g.message, 'not allowed by the connection policy') INTO v_message FROM pgwarden.guard_rules g WHERE g.id = v_rule;
+    v_message := COALESCE(pgwarden.guard_rule_message(v_rule), 'not allowed by the connection policy');
   END IF;
   INSERT INTO pgwarden.connection_attempts
     (ts, server_addr, server_port, database, user_name, client_addr, client_port,
@@ -556,7 +571,7 @@ BEGIN
   application := COALESCE(a.application_name, '');
   client_addr := COALESCE(pg_catalog.host(a.client_addr), '[local]');
   rule_id := v_rule;
-  SELECT COALESCE(g.message, 'not allowed by the connection policy') INTO message FROM pgwarden.guard_rules g WHERE g.id = v_rule;
+  message := COALESCE(pgwarden.guard_rule_message(v_rule), 'not allowed by the connection policy');
   replication := a.replication;
   INSERT INTO pgwarden.connection_attempts
     (ts, server_addr, server_port, database, user_name, client_addr, client_port,
