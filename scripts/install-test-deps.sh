@@ -3,12 +3,13 @@
 # Debian (the suite's second server version; PostgreSQL 18 comes from npm) and its client
 # tools (pgbench for `npm run bench:guard`), openssl (the monitor tests make a TLS
 # certificate), nats-server (the fleet tests and `npm run bench:fleet` start a NATS server
-# with JetStream) and chromium (the dashboard's browser tests drive it with playwright-core).
+# with JetStream), chromium (the dashboard's browser tests drive it with playwright-core) and
+# pgJDBC with a JDK (the guard's tests and `npm run bench:guard-jdbc` run the real driver).
 # Installs as root, through sudo when not root.
 # Idempotent: it does nothing when everything is there already.
 set -euo pipefail
 
-packages=(postgresql-15 postgresql-15-pgaudit postgresql-client-15 postgresql-contrib openssl nats-server chromium)
+packages=(postgresql-15 postgresql-15-pgaudit postgresql-client-15 postgresql-contrib openssl nats-server chromium libpostgresql-jdbc-java openjdk-17-jdk-headless)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

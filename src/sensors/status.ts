@@ -223,20 +223,29 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
   return report;
 }
 
+/**
+ * A libpq connection-string literal of a SQL expression, quoted inline: a function call would be a
+ * nested statement whose parameter (the password) auto_explain logs. E'' literals read the same
+ * whatever standard_conforming_strings says.
+ */
+function quoted(expression: string): string {
+  return String.raw`E'\'' || pg_catalog.replace(pg_catalog.replace(${expression}, E'\\', E'\\\\'), E'\'', E'\\\'') || E'\''`;
+}
+
 /** Logs in the way the guard does when it records a refusal, so a broken recorder shows before a refusal is lost. */
 async function recorderCheck(client: pg.ClientBase, dblinkSchema: string): Promise<StatusItem> {
   const object = 'refusal recorder (dblink loopback login)';
   const expected = `${RECORDER_ROLE} logs in and may CALL pgwarden.record_refusal`;
   try {
-    // The password is read inside the statement (no parameter carries it, for pgAudit or auto_explain to log).
+    // The password is read and quoted inside the statement (no parameter carries it, for pgAudit or auto_explain to log).
     const { rows } = await client.query<{ ok: number; may_call: boolean; host: string }>(
       `${SQL_TAG}SELECT t.ok, r.host,
           pg_catalog.has_function_privilege('${RECORDER_ROLE}', 'pgwarden.record_refusal(integer,bigint,text,text)', 'EXECUTE') AS may_call
          FROM pgwarden.guard_recorder r,
          LATERAL ${client.escapeIdentifier(dblinkSchema)}.dblink(
            pg_catalog.format('host=%s port=%s dbname=%s user=${RECORDER_ROLE} password=%s application_name=pgwarden-status connect_timeout=5',
-             pgwarden.libpq_quote(r.host), pg_catalog.current_setting('port'),
-             pgwarden.libpq_quote(pg_catalog.current_database()), pgwarden.libpq_quote(r.password)),
+             ${quoted('r.host')}, pg_catalog.current_setting('port'),
+             ${quoted('pg_catalog.current_database()')}, ${quoted('r.password')}),
            'SELECT 1') AS t(ok integer)`);
     const row = rows[0];
     if (!row) return { object, state: 'FAILED', expected, actual: 'no recorder settings: run `pgwarden install`' };

@@ -91,6 +91,8 @@ CREATE TRIGGER guard_settings_break_glass AFTER UPDATE ON pgwarden.guard_setting
 DROP PROCEDURE pgwarden.record_attempt(jsonb);
 -- Quotes a value for a libpq connection string. E'' literals mean the same whatever
 -- standard_conforming_strings a session sets (the old body failed to parse with it off).
+-- The guard itself quotes inline now (a function call is a nested statement whose parameter
+-- auto_explain logs); this stays for refusals of the previous release in flight at the upgrade.
 CREATE OR REPLACE FUNCTION pgwarden.libpq_quote(value text) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT E'\'' || pg_catalog.replace(pg_catalog.replace(value, E'\\', E'\\\\'), E'\'', E'\\\'') || E'\''
@@ -263,15 +265,16 @@ BEGIN
   ELSE
     -- The recorder checks that this backend holds the refusal lock (so nobody can record a
     -- refusal for another session) and reads every fact from pg_stat_activity itself. The
-    -- password is read inside this one statement, never held in a variable: no nested statement
-    -- carries it as a parameter for pgAudit or auto_explain to log.
+    -- password is read and quoted inside this one statement (no function call, no PL/pgSQL
+    -- variable): no nested statement carries it as a parameter for pgAudit or auto_explain to log.
     record_denial := pg_catalog.format($src$
     BEGIN
       PERFORM pg_catalog.pg_advisory_xact_lock(1346852690, pg_catalog.pg_backend_pid());
       PERFORM %I.dblink_exec(
         (SELECT pg_catalog.format('host=%%s port=%%s dbname=%%s user=pgwarden_recorder password=%%s application_name=pgwarden-recorder connect_timeout=5',
-                  pgwarden.libpq_quote(r.host), pg_catalog.current_setting('port'),
-                  pgwarden.libpq_quote(pg_catalog.current_database()), pgwarden.libpq_quote(r.password))
+                  E'\'' || pg_catalog.replace(pg_catalog.replace(r.host, E'\\', E'\\\\'), E'\'', E'\\\'') || E'\'', pg_catalog.current_setting('port'),
+                  E'\'' || pg_catalog.replace(pg_catalog.replace(pg_catalog.current_database(), E'\\', E'\\\\'), E'\'', E'\\\'') || E'\'',
+                  E'\'' || pg_catalog.replace(pg_catalog.replace(r.password, E'\\', E'\\\\'), E'\'', E'\\\'') || E'\'')
            FROM pgwarden.guard_recorder r),
         pg_catalog.format('CALL pgwarden.record_refusal(%%s, %%s, %%s, %%s)',
           pg_catalog.pg_backend_pid(), COALESCE(p_rule_id::text, 'NULL'),
