@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { installSchema as installRelease, newRecorderPassword } from '../fixtures/release-0.1.0/sensors/install.ts';
-import { pgEnv, runCli, tryLogin } from '../harness/cli.ts';
+import { pgEnv, runCli, tryLogin, waitFor } from '../harness/cli.ts';
 import { ALL_FLAVORS, startCluster, type Cluster } from '../harness/postgres.ts';
 
 async function footprint(cluster: Cluster): Promise<string[]> {
@@ -60,6 +60,13 @@ for (const flavor of ALL_FLAVORS) {
       };
       assert.equal((await attempt('app_user', 'app-pw', 'DBeaver')).code, '28000', 'the release refuses');
       assert.equal((await attempt('app_user', 'app-pw', 'orders')).ok, true);
+      const listener = new pg.Client({ connectionString: cluster.url() });
+      const heard: string[] = [];
+      listener.on('notification', (n) => heard.push(n.payload ?? ''));
+      await listener.connect();
+      await listener.query('LISTEN pgwarden_guard');
+      assert.equal((await attempt('app_user', 'app-pw', 'orders')).ok, true);
+      await waitFor(async () => heard.length > 0, 5000, 'the release to notify its login (so the check below can fail)');
       const { rows: [{ n: recordsBefore }] } = await admin.query('SELECT count(*)::int AS n FROM pgwarden.connection_attempts');
       assert.ok(recordsBefore >= 1, 'the release recorded the refusal');
 
@@ -99,6 +106,18 @@ for (const flavor of ALL_FLAVORS) {
       assert.match(outcome.message!, /no GUI tools/);
       const { rows: refusal } = await admin.query("SELECT decision, via FROM pgwarden.connection_attempts WHERE application = 'DBeaver after'");
       assert.deepEqual(refusal, [{ decision: 'deny', via: 'login' }], 'recorded by the new recorder');
+
+      // No login sends a notification any more (a full queue failed every login; a LISTENer
+      // read other roles' addresses): the release did, this one does not.
+      const heardBefore = heard.length;
+      for (let i = 0; i < 3; i++) {
+        await attempt('app_user', 'app-pw', 'orders');
+        await attempt('oncall', 'oncall-pw', 'psql');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await listener.query('SELECT 1');
+      assert.equal(heard.length, heardBefore, 'logins sent no notification');
+      await listener.end();
 
       const status = await runCli(['status', '--format', 'json'], pgEnv(cluster));
       const [report] = JSON.parse(status.stdout) as { drift: boolean; items: { object: string; state: string; actual: string }[] }[];
