@@ -3,9 +3,14 @@
 // One cluster, one database, three variants measured in the same run, interleaved:
 //   none  - no login event trigger enabled (the server's own connection cost);
 //   empty - an empty PL/pgSQL login event trigger (the floor for any login trigger);
-//   guard - pgwarden's compiled guard with 20 rules, 6 of which the benchmark role evaluates;
-//   guard_norecord - the same without the NOTIFY that records allowed logins
-//     (guard settings record_allowed = false), to show what recording costs.
+//   guard - pgwarden's compiled guard with 20 rules, 6 of which the benchmark role evaluates,
+//     recording every allowed login with an INSERT in the login check (the safe path: nothing
+//     in it can fail the login's commit);
+//   guard_norecord - the same without recording allowed logins (guard settings
+//     record_allowed = false), to show what recording costs;
+//   guard_0_1 - the previous release (0.1.0, test/fixtures/release-0.1.0) with the same rules in
+//     a second database: it recorded allowed logins with NOTIFY, which any login could make fail
+//     (issue 13, item 1). Measured beside the others to show what the safety fix costs.
 // Short rounds with the variant order rotated every round spread the machine's noise over
 // all variants evenly; medians over rounds are what the ratios use.
 // This is a measurement, not a test: it always exits 0 once it has measured.
@@ -18,11 +23,14 @@ import path from 'node:path';
 import pg from 'pg';
 import { startCluster, type Cluster } from '../test/harness/postgres.ts';
 import { installSchema, newRecorderPassword } from '../src/sensors/index.ts';
+import { installSchema as installRelease } from '../test/fixtures/release-0.1.0/sensors/install.ts';
 
-const VARIANTS = ['none', 'empty', 'guard', 'guard_norecord'] as const;
+const VARIANTS = ['none', 'empty', 'guard', 'guard_norecord', 'guard_0_1'] as const;
 type Variant = (typeof VARIANTS)[number];
 
 const DATABASE = 'bench';
+/** The previous release's guard, with the same rules. */
+const OLD_DATABASE = 'bench_old';
 const BENCH_ROLE = 'bench_app';
 // What the benchmark's connections call themselves: no deny rule's pattern matches it.
 const BENCH_APPLICATION = 'orders-api';
@@ -78,9 +86,9 @@ function benchRules(): GuardRule[] {
   return rules;
 }
 
-async function connectAdmin(cluster: Cluster): Promise<pg.Client> {
+async function connectAdmin(cluster: Cluster, database = DATABASE): Promise<pg.Client> {
   // Over the socket (trust), as the superuser, which the guard never evaluates.
-  const client = new pg.Client({ host: cluster.socketDir, port: cluster.port, user: cluster.superuser, database: DATABASE });
+  const client = new pg.Client({ host: cluster.socketDir, port: cluster.port, user: cluster.superuser, database });
   await client.connect();
   return client;
 }
@@ -98,8 +106,10 @@ async function insertRules(admin: pg.Client, rules: GuardRule[]): Promise<void> 
     values);
 }
 
-/** The benchmark database with pgwarden installed, the rules loaded and the empty trigger created (disabled). */
-async function prepare(cluster: Cluster): Promise<pg.Client> {
+interface Admins { current: pg.Client; old: pg.Client }
+
+/** The benchmark databases with pgwarden (this one and 0.1.0) installed, the rules loaded and the empty trigger created (disabled). */
+async function prepare(cluster: Cluster): Promise<Admins> {
   await cluster.createDatabase(DATABASE);
   await cluster.createRole(BENCH_ROLE, 'bench-password');
   const admin = await connectAdmin(cluster);
@@ -114,26 +124,39 @@ async function prepare(cluster: Cluster): Promise<pg.Client> {
   const evaluated = rules.filter((r) => r.roles.includes(BENCH_ROLE) || r.roles.includes('*')).length;
   console.log(`pgwarden installed in "${install.database}" (dblink: ${install.dblink}); ${rules.length} rules loaded,`
     + ` ${evaluated} of them apply to ${BENCH_ROLE} (the last one, an allow, matches)`);
-  return admin;
+  await cluster.createDatabase(OLD_DATABASE);
+  const old = await connectAdmin(cluster, OLD_DATABASE);
+  await installRelease(old, newRecorderPassword(), {});
+  await insertRules(old, benchRules());
+  await old.query('ALTER EVENT TRIGGER pgwarden_guard_login DISABLE');
+  console.log(`pgwarden 0.1.0 installed in "${OLD_DATABASE}" with the same rules`);
+  return { current: admin, old };
 }
 
 /** Enables exactly the login trigger of the variant, and checks that no other one is enabled. */
-async function selectVariant(admin: pg.Client, variant: Variant): Promise<void> {
+async function selectVariant(admins: Admins, variant: Variant): Promise<void> {
+  const admin = admins.current;
   // Disable first, so two login triggers are never enabled at once.
   if (variant !== 'empty') await admin.query('ALTER EVENT TRIGGER bench_empty_login DISABLE');
   const guard = variant === 'guard' || variant === 'guard_norecord';
   if (!guard) await admin.query('ALTER EVENT TRIGGER pgwarden_guard_login DISABLE');
+  await admins.old.query(`ALTER EVENT TRIGGER pgwarden_guard_login ${variant === 'guard_0_1' ? 'ENABLE' : 'DISABLE'}`);
   if (variant === 'empty') await admin.query('ALTER EVENT TRIGGER bench_empty_login ENABLE');
   if (guard) {
-    // Changing the setting recompiles the guard with or without the NOTIFY.
+    // Changing the setting recompiles the guard with or without recording allowed logins.
     await admin.query('UPDATE pgwarden.guard_settings SET record_allowed = $1 WHERE record_allowed <> $1', [variant === 'guard']);
     await admin.query('ALTER EVENT TRIGGER pgwarden_guard_login ENABLE');
   }
   const { rows } = await admin.query<{ evtname: string }>(
     `SELECT evtname FROM pg_catalog.pg_event_trigger WHERE evtevent = 'login' AND evtenabled <> 'D' ORDER BY evtname`);
   const enabled = rows.map((r) => r.evtname).join(',');
-  const expected = { none: '', empty: 'bench_empty_login', guard: 'pgwarden_guard_login', guard_norecord: 'pgwarden_guard_login' }[variant];
+  const expected = { none: '', empty: 'bench_empty_login', guard: 'pgwarden_guard_login', guard_norecord: 'pgwarden_guard_login', guard_0_1: '' }[variant];
   if (enabled !== expected) throw new Error(`variant ${variant}: enabled login triggers are [${enabled}], expected [${expected}]`);
+}
+
+/** The database a variant's connections go to. */
+function databaseOf(variant: Variant): string {
+  return variant === 'guard_0_1' ? OLD_DATABASE : DATABASE;
 }
 
 interface Transport {
@@ -190,9 +213,9 @@ interface Load {
 }
 
 /** One pgbench run, one client, a new connection for every `SELECT 1`. */
-function runPgbench(load: Load, transport: Transport, limit: ['-T' | '-t', number]): Promise<RunResult> {
+function runPgbench(load: Load, transport: Transport, limit: ['-T' | '-t', number], database = DATABASE): Promise<RunResult> {
   const args = ['-n', '-C', '-c', '1', '-j', '1', limit[0], String(limit[1]), '-f', load.script,
-    '-h', transport.host, '-p', String(load.port), '-U', BENCH_ROLE, DATABASE];
+    '-h', transport.host, '-p', String(load.port), '-U', BENCH_ROLE, database];
   return new Promise((resolve, reject) => {
     const child = spawn(load.pgbench, args, { env: pgbenchEnv(transport), stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -217,16 +240,16 @@ function orderForRound(round: number): Variant[] {
   return VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!);
 }
 
-async function measurePass(admin: pg.Client, load: Load, transport: Transport, rounds: number, seconds: number): Promise<Samples> {
-  const samples: Samples = { none: [], empty: [], guard: [], guard_norecord: [] };
+async function measurePass(admins: Admins, load: Load, transport: Transport, rounds: number, seconds: number): Promise<Samples> {
+  const samples: Samples = { none: [], empty: [], guard: [], guard_norecord: [], guard_0_1: [] };
   for (let round = 0; round < rounds; round++) {
     const line: string[] = [];
     for (const variant of orderForRound(round)) {
-      await selectVariant(admin, variant);
+      await selectVariant(admins, variant);
       // A few unmeasured connections: the first one after `none` is selected clears the
       // database's has-login-triggers flag, and the OS caches settle after a switch.
-      await runPgbench(load, transport, ['-t', 10]);
-      const result = await runPgbench(load, transport, ['-T', seconds]);
+      await runPgbench(load, transport, ['-t', 10], databaseOf(variant));
+      const result = await runPgbench(load, transport, ['-T', seconds], databaseOf(variant));
       samples[variant].push(result);
       line.push(`${variant} ${result.rate.toFixed(0)}/s`);
     }
@@ -296,14 +319,19 @@ function report(title: string, samples: Samples): void {
   console.log(`guard costs ${extraMs} ms per connection more than the empty trigger`);
   const quiet = summaries.guard_norecord.median;
   console.log(`without recording allowed logins: guard_norecord / empty = ${(quiet / summaries.empty.median).toFixed(3)},`
-    + ` / none = ${(quiet / summaries.none.median).toFixed(3)}; recording costs`
+    + ` / none = ${(quiet / summaries.none.median).toFixed(3)}; recording (INSERT, the safe path) costs`
     + ` ${(summaries.guard.meanMs - summaries.guard_norecord.meanMs).toFixed(3)} ms per connection`);
+  const old = summaries.guard_0_1.median;
+  console.log(`previous release (NOTIFY recording): guard_0_1 / empty = ${(old / summaries.empty.median).toFixed(3)};`
+    + ` guard / guard_0_1 = ${(summaries.guard.median / old).toFixed(3)}`
+    + ` (the safe recording path costs ${(summaries.guard.meanMs - summaries.guard_0_1.meanMs).toFixed(3)} ms per connection more)`);
 }
 
 /** Proves the guard was live: it decides allow for the benchmark's logins, and refuses a GUI tool. */
-async function sanityCheck(cluster: Cluster, admin: pg.Client): Promise<void> {
+async function sanityCheck(cluster: Cluster, admins: Admins): Promise<void> {
   console.log('\n== sanity check ==');
-  await selectVariant(admin, 'guard');
+  const admin = admins.current;
+  await selectVariant(admins, 'guard');
   // guard_decide returns the signed rule id: 0 no rule, +id allowed by rule id, -id denied.
   const { rows } = await admin.query<{ signed: string }>(
     'SELECT pgwarden.guard_decide($1, $2, NULL, $3) AS signed', [BENCH_ROLE, BENCH_APPLICATION, DATABASE]);
@@ -345,26 +373,29 @@ async function main(): Promise<void> {
 
   const cluster = await startCluster({ flavor: 'pg18', settings: SERVER_SETTINGS });
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'pgwarden-bench-'));
-  let admin: pg.Client | undefined;
+  let admins: Admins | undefined;
   try {
     const version = (await cluster.query<{ v: string }>('SELECT pg_catalog.version() AS v')).rows[0]!.v;
     console.log(`server: ${version}`);
     console.log(`settings: ${Object.entries(SERVER_SETTINGS).map(([k, v]) => `${k}=${v}`).join(' ')} (other settings from the test harness)`);
     console.log(`client: ${pgbench} -n -C -c 1 -j 1, one new connection per SELECT 1, role ${BENCH_ROLE}, application_name '${BENCH_APPLICATION}'`);
     console.log(`machine: ${os.cpus().length} CPUs; unix pass ${rounds} rounds x ${seconds} s per variant, tcp pass ${tcpRounds} rounds x ${seconds} s`);
-    admin = await prepare(cluster);
+    admins = await prepare(cluster);
 
     const script = path.join(scratch, 'select1.sql');
     writeFileSync(script, 'SELECT 1;\n');
     const load: Load = { pgbench, script, port: cluster.port };
-    const unix = await measurePass(admin, load, { name: 'unix', host: cluster.socketDir }, rounds, seconds);
-    const tcp = await measurePass(admin, load, { name: 'tcp', host: '127.0.0.1', password: 'bench-password' }, tcpRounds, seconds);
+    const unix = await measurePass(admins, load, { name: 'unix', host: cluster.socketDir }, rounds, seconds);
+    const tcp = await measurePass(admins, load, { name: 'tcp', host: '127.0.0.1', password: 'bench-password' }, tcpRounds, seconds);
 
     report(`Unix socket, trust auth (primary): ${rounds} rounds x ${seconds} s`, unix);
     report(`TCP 127.0.0.1, scram-sha-256 (secondary): ${tcpRounds} rounds x ${seconds} s`, tcp);
-    await sanityCheck(cluster, admin);
+    await sanityCheck(cluster, admins);
+    const { rows: [recorded] } = await admins.current.query<{ n: number }>("SELECT count(*)::int AS n FROM pgwarden.connection_attempts WHERE decision = 'allow'");
+    console.log(`allowed logins recorded in the table by the guard variant: ${recorded!.n}`);
   } finally {
-    await admin?.end();
+    await admins?.current.end();
+    await admins?.old.end();
     await cluster.stop();
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -1,10 +1,11 @@
 // pgwarden guard allow | deny | list | remove | test | settings | watch
 import { Command, Option } from 'commander';
-import { SQL_TAG, withClient } from '../core/db.ts';
-import { PgwardenError } from '../core/errors.ts';
+import type pg from 'pg';
+import { SQL_TAG, connect } from '../core/db.ts';
+import { PgwardenError, classifyError } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
 import {
-  GuardWatcher, addRule, checkWatchPrivileges, decide, listRules, normaliseRule, parsePriority, removeRule,
+  GuardWatcher, addRule, checkWatchPrivileges, decide, listRules, normaliseRule, parsePriority, removeRule, ruleWarnings,
   type RuleAction, type StoredRule, type WatchedSession,
 } from '../guard/index.ts';
 import { applyGuardSettings } from '../sensors/index.ts';
@@ -35,10 +36,10 @@ interface RuleOptions {
 function ruleCommand(parent: Command, action: RuleAction): void {
   withConnection(parent.command(action))
     .description(`add a rule that ${action === 'deny' ? 'refuses' : 'admits'} matching connections (first match wins, by priority then id)`)
-    .option('--role <role>', "role name, or '*' for every role (repeatable; required)", collect)
+    .option('--role <role>', "role name, '+group' for the members of a group role, or '*' for every role (repeatable; required)", collect)
     .option('--app <pattern>', "application_name ILIKE pattern, e.g. '%dbeaver%' (repeatable; default any)", collect)
     .option('--client <cidr>', 'client network such as 10.0.0.0/8, an address, or local for Unix sockets (repeatable; default any)', collect)
-    .option('--database <name>', 'database name (repeatable; default any)', collect)
+    .option('--database <name>', 'database name, or replication for physical replication connections (repeatable; default any)', collect)
     .option('--message <text>', 'what a refused client is told')
     .option('--priority <n>', 'lower runs first (default 100)')
     .option('--all-databases', 'add the rule in every database that has pgwarden, template1 included')
@@ -62,6 +63,7 @@ Example (an exception that runs before the deny rules at priority 100):
       const added = await onEachDatabase(targetOf(command), Boolean(options.allDatabases), async (client) => {
         const stored = await addRule(client, rule);
         const { rows } = await client.query<{ db: string }>(`${SQL_TAG}SELECT pg_catalog.current_database() AS db`);
+        for (const warning of await ruleWarnings(client, rule)) process.stderr.write(`warning: ${rows[0]!.db}: ${warning}\n`);
         return { database: rows[0]!.db, stored };
       }, { onlyInstalled: true });
       if (options.format === 'json') {
@@ -122,7 +124,7 @@ export function registerGuardCommands(program: Command): void {
     .option('--break-glass-role <role>', 'a role never refused (repeatable; replaces the list)', collect)
     .option('--no-break-glass', 'clear the break-glass role list')
     .option('--all-databases', 'change the settings in every database that has pgwarden, template1 included')
-    .addOption(new Option('--record-allowed <on|off>', 'NOTIFY allowed logins for `guard watch` to record (on by default; off saves ~0.6 ms per login)').choices(['on', 'off']))
+    .addOption(new Option('--record-allowed <on|off>', 'record allowed logins too, not only refusals (on by default; off makes each login cheaper)').choices(['on', 'off']))
     .action(async (options: { onError?: 'open' | 'closed'; breakGlassRole?: string[]; breakGlass: boolean; recordAllowed?: 'on' | 'off'; allDatabases?: boolean }, command: Command) => {
       const results = await onEachDatabase(targetOf(command), Boolean(options.allDatabases), async (client) => {
         await applyGuardSettings(client, {
@@ -141,17 +143,25 @@ export function registerGuardCommands(program: Command): void {
     });
 
   withConnection(guard.command('watch'))
-    .description('terminate and record sessions a deny rule matches (any PostgreSQL version, managed services, and apps that set application_name after login); also stores allowed-login records')
-    .option('--interval <seconds>', 'seconds between polls (default 2, or guard.watch.interval_seconds)')
-    .option('--once', 'poll once and exit (for cron and scripts)')
+    .description('end and record sessions a deny rule matches: any PostgreSQL version, managed services, apps that set application_name after login, and replication connections')
+    .option('--interval <seconds>', 'seconds between full sweeps of every session (default 2, or guard.watch.interval_seconds)')
+    .option('--recheck <ms>', 'milliseconds between checks of sessions in their first second (default 5; 0 turns the rechecks off)')
+    .option('--once', 'one full sweep, then exit (for cron and scripts)')
     .option('--dry-run', 'report what would be terminated, terminate nothing')
     .addOption(new Option('--format <format>', 'one line per terminated session: text, or json (JSON lines)').choices(['text', 'json']).default('text'))
-    .action(async (options: { interval?: string; once?: boolean; dryRun?: boolean; format: 'text' | 'json' }, command: Command) => {
+    .action(async (options: { interval?: string; recheck?: string; once?: boolean; dryRun?: boolean; format: 'text' | 'json' }, command: Command) => {
       const settings = config(command).guard.watch;
       const intervalMs = (options.interval === undefined ? settings.interval_seconds : parsePositiveNumber('--interval', options.interval)) * 1000;
+      const recheckMs = options.recheck === undefined ? 5 : parseNonNegativeNumber('--recheck', options.recheck);
       const terminate = !options.dryRun && settings.terminate;
-      await runWatch(command, { intervalMs, once: Boolean(options.once), terminate, json: options.format === 'json' });
+      await runWatch(command, { intervalMs, recheckMs, once: Boolean(options.once), terminate, json: options.format === 'json' });
     });
+}
+
+function parseNonNegativeNumber(flag: string, text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--recheck "${text}" is not a number of milliseconds (0 or more)`.replace('--recheck', flag));
+  return value;
 }
 
 function parsePositiveNumber(flag: string, text: string): number {
@@ -162,47 +172,62 @@ function parsePositiveNumber(flag: string, text: string): number {
 
 function describe(session: WatchedSession, terminated: boolean, json: boolean): string {
   if (json) return JSON.stringify({ ts: new Date().toISOString(), event: terminated ? 'terminated' : 'would_terminate', ...session });
+  const where = session.replication === 'physical' ? 'physical replication' : `${session.database}${session.replication ? ' (logical replication)' : ''}`;
   return `${new Date().toISOString()} ${terminated ? 'terminated' : 'would terminate'} pid ${session.pid} ` +
-    `${session.user}@${session.database} application "${session.application}" from ${session.client_addr}` +
+    `${session.user}@${where} application "${session.application}" from ${session.client_addr}` +
     ` (rule ${session.rule_id ?? '-'}: ${session.message ?? ''})`;
 }
 
-async function runWatch(command: Command, options: { intervalMs: number; once: boolean; terminate: boolean; json: boolean }): Promise<void> {
+/**
+ * Whether an error means the server went away or is not accepting connections yet (a restart,
+ * a failover, a network cut): watch mode then reconnects with backoff. Anything else (a missing
+ * privilege, pgwarden not installed) will not fix itself and stops it.
+ */
+function isTransient(error: unknown): boolean {
+  const cause = error instanceof PgwardenError ? (error.cause ?? error) : error;
+  if (error instanceof PgwardenError && error.code === 'PGW_ERR_CONNECT') return true;
+  const e = (cause ?? {}) as { code?: string; message?: string };
+  if (typeof e.code === 'string' && (/^08/.test(e.code) || ['57P01', '57P02', '57P03', '53300', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOENT'].includes(e.code))) return true;
+  return /Connection terminated|not queryable|timeout expired|ECONNRESET|read ECONN/.test(e.message ?? '');
+}
+
+async function runWatch(command: Command, options: { intervalMs: number; recheckMs: number; once: boolean; terminate: boolean; json: boolean }): Promise<void> {
   const log = createLogger('guard-watch');
   const target = targetOf(command);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  let backoffMs = 1000;
+  let backoffMs = 500;
   try {
     while (!stop.signal.aborted) {
+      let client: pg.Client | undefined;
       try {
-        await withClient(target, async (client) => {
-          await checkWatchPrivileges(client, options.terminate);
-          const watcher = new GuardWatcher(client, options.terminate);
-          await watcher.start();
-          log.info({ target: target.label, intervalMs: options.intervalMs, terminate: options.terminate }, 'watching');
-          backoffMs = 1000;
-          try {
-            do {
-              const result = await watcher.tick();
-              if (result.allowedRecorded > 0) log.debug({ allowedRecorded: result.allowedRecorded }, 'stored allowed logins');
-              for (const session of result.denied) print(describe(session, result.terminated, options.json));
-              if (options.once) break;
-              await sleep(options.intervalMs, stop.signal);
-            } while (!stop.signal.aborted);
-          } finally {
-            await watcher.stop();
-          }
-        });
+        client = await connect(target, 'pgwarden/guard-watch');
+        await checkWatchPrivileges(client, options.terminate);
+        const watcher = new GuardWatcher(client, { terminate: options.terminate });
+        log.info({ target: target.label, intervalMs: options.intervalMs, recheckMs: options.recheckMs, terminate: options.terminate }, 'watching');
+        let nextSweep = 0;
+        for (;;) {
+          const now = Date.now();
+          const full = now >= nextSweep;
+          const result = full ? await watcher.tick() : await watcher.recheckYoung();
+          backoffMs = 500; // a query went through: the connection is good
+          for (const session of result.denied) print(describe(session, result.terminated, options.json));
+          if (options.once || stop.signal.aborted) break;
+          if (full) nextSweep = now + options.intervalMs;
+          const rechecking = options.recheckMs > 0 && watcher.guarding;
+          await sleep(Math.max(0, rechecking ? Math.min(options.recheckMs, nextSweep - Date.now()) : nextSweep - Date.now()), stop.signal);
+          if (stop.signal.aborted) break;
+        }
         return;
       } catch (error) {
-        // Configuration and privilege problems will not fix themselves: stop and say so.
-        if (options.once || !(error instanceof PgwardenError) || error.code !== 'PGW_ERR_CONNECT') throw error;
-        log.warn({ err: error.message, retryInMs: backoffMs }, 'lost the connection; reconnecting');
+        if (options.once || !isTransient(error)) throw classifyError(error, target.label);
+        log.warn({ err: (error as Error).message, retryInMs: backoffMs }, 'lost the connection; reconnecting');
         await sleep(backoffMs, stop.signal);
         backoffMs = Math.min(backoffMs * 2, 30_000);
+      } finally {
+        await client?.end().catch(() => undefined);
       }
     }
   } finally {
@@ -210,4 +235,3 @@ async function runWatch(command: Command, options: { intervalMs: number; once: b
     process.removeListener('SIGTERM', onSignal);
   }
 }
-

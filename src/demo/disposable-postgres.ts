@@ -67,6 +67,8 @@ export interface Cluster {
   createRole(name: string, password: string, attributes?: string): Promise<void>;
   /** The server log so far. */
   readLog(): string;
+  /** Restarts the server (fast shutdown, same port and data): for tests of what survives a restart. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -255,6 +257,9 @@ function makeCluster(parts: ClusterParts): Cluster {
     },
     readLog() {
       return readFileSync(logFile, 'utf8');
+    },
+    async restart() {
+      run(binDir, 'pg_ctl', ['-D', dataDir, '-l', logFile, '-m', 'fast', '-w', '-t', '60', 'restart'], user);
     },
     async stop() {
       process.removeListener('exit', stopNow);

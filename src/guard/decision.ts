@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
-import { RECORDER_ROLE } from '../sensors/index.ts';
+import { RECORDER_APPLICATION, RECORDER_ROLE } from '../sensors/index.ts';
 import { DEFAULT_REFUSAL_MESSAGE, normaliseClient } from './rule-input.ts';
 
 export interface DecisionQuery {
@@ -35,16 +35,22 @@ export async function decide(client: pg.Client, query: DecisionQuery): Promise<D
   const { rows } = await client.query<{
     superuser: boolean | null; break_glass: boolean; signed_rule: string; message: string | null; database: string;
   }>(
+    // Break-glass as the login check has it compiled: the role's OID when the settings were saved.
     `${SQL_TAG}WITH d AS (SELECT pgwarden.guard_decide($1, $2, $3::inet, COALESCE($4, pg_catalog.current_database())) AS signed_rule)
      SELECT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1) AS superuser,
-            $1 = ANY (s.break_glass_roles) AS break_glass, d.signed_rule, r.message,
+            EXISTS (SELECT 1 FROM pgwarden.guard_break_glass b JOIN pg_catalog.pg_roles g ON g.oid = b.role_oid
+                     WHERE b.role = $1 AND g.rolname = $1) AS break_glass,
+            d.signed_rule, r.message,
             COALESCE($4, pg_catalog.current_database()) AS database
-       FROM pgwarden.guard_settings s CROSS JOIN d
+       FROM d
        LEFT JOIN pgwarden.guard_rules r ON r.id = pg_catalog.abs(d.signed_rule)`,
     [query.role, query.application, address, query.database ?? null]);
   const row = rows[0]!;
   const base = { database: row.database };
-  if (query.role === RECORDER_ROLE) return { ...base, decision: 'allow', rule_id: null, message: 'pgwarden recorder', reason: 'recorder' };
+  // Only the recorder's own loopback connection is exempt; any other login of the role is checked.
+  if (query.role === RECORDER_ROLE && query.application === RECORDER_APPLICATION && (address === null || address === '127.0.0.1' || address === '::1')) {
+    return { ...base, decision: 'allow', rule_id: null, message: 'pgwarden recorder (its loopback connection)', reason: 'recorder' };
+  }
   if (row.superuser) return { ...base, decision: 'allow', rule_id: null, message: 'superusers are never refused', reason: 'superuser' };
   if (row.break_glass) return { ...base, decision: 'allow', rule_id: null, message: 'break-glass roles are never refused', reason: 'break-glass' };
   // guard_decide returns the signed rule id: 0 no rule matched, +id allow, -id deny.

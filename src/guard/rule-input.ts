@@ -73,7 +73,8 @@ export function validateName(kind: string, value: string): void {
 
 export function normaliseRule(input: RuleInput): NormalisedRule {
   if (input.roles.length === 0) throw invalid("at least one --role is required (use --role '*' for every role)");
-  for (const role of input.roles) if (role !== '*') validateName('--role', role);
+  // '+group' matches the members of a group role (as in pg_hba.conf).
+  for (const role of input.roles) if (role !== '*') validateName('--role', role.startsWith('+') ? role.slice(1) : role);
   for (const app of input.applications ?? []) validateLikePattern(app);
   for (const database of input.databases ?? []) validateName('--database', database);
   const clients = (input.clients ?? []).map(normaliseClient);

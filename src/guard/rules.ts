@@ -31,6 +31,39 @@ export async function addRule(client: pg.Client, rule: NormalisedRule): Promise<
   return rows[0]!;
 }
 
+/**
+ * What a new rule will not do although it looks as if it would: roles that do not exist (yet)
+ * or cannot log in, and denied roles with REPLICATION, whose physical replication connections
+ * (pg_basebackup, a standby) never run the login check.
+ */
+export async function ruleWarnings(client: pg.Client, rule: NormalisedRule): Promise<string[]> {
+  const warnings: string[] = [];
+  const named = rule.roles.filter((r) => r !== '*');
+  const { rows } = await client.query<{ name: string; group: boolean; exists: boolean; login: boolean | null; replication: boolean | null }>(
+    `${SQL_TAG}SELECT n AS name, pg_catalog.left(n, 1) = '+' AS group, r.oid IS NOT NULL AS exists, r.rolcanlogin AS login, r.rolreplication AS replication
+       FROM pg_catalog.unnest($1::text[]) AS n
+       LEFT JOIN pg_catalog.pg_roles r ON r.rolname = CASE WHEN pg_catalog.left(n, 1) = '+' THEN pg_catalog.substr(n, 2) ELSE n END`, [named]);
+  for (const row of rows) {
+    if (!row.exists) warnings.push(`role "${row.name.replace(/^\+/, '')}" does not exist (yet): the rule applies to it only once someone creates it`);
+    else if (!row.group && !row.login) warnings.push(`role "${row.name}" is NOLOGIN: nobody logs in as it, so this rule never applies (for its members, write --role '+${row.name}')`);
+  }
+  if (rule.action === 'deny') {
+    const { rows: replicators } = await client.query<{ name: string }>(
+      `${SQL_TAG}SELECT r.rolname AS name FROM pg_catalog.pg_roles r
+        WHERE r.rolreplication AND NOT r.rolsuper AND r.rolcanlogin
+          AND ('*' = ANY ($1::text[]) OR r.rolname = ANY ($1::text[])
+               OR EXISTS (SELECT 1 FROM pg_catalog.unnest($1::text[]) g JOIN pg_catalog.pg_roles gr ON '+' || gr.rolname = g
+                           WHERE pg_catalog.pg_has_role(r.oid, gr.oid, 'MEMBER')))
+        ORDER BY 1`, [rule.roles]);
+    if (replicators.length > 0) {
+      warnings.push(`role${replicators.length > 1 ? 's' : ''} ${replicators.map((r) => `"${r.name}"`).join(', ')} ha${replicators.length > 1 ? 've' : 's'} REPLICATION: `
+        + 'a physical replication connection (pg_basebackup, a standby) never runs the login check; only `pgwarden guard watch` ends it, after it has started. '
+        + 'Control replication in pg_hba.conf (its `replication` database entries); see docs/guard.md, "Replication connections"');
+    }
+  }
+  return warnings;
+}
+
 export async function listRules(client: pg.Client): Promise<StoredRule[]> {
   const { rows } = await client.query<StoredRule>(`${SQL_TAG}SELECT ${RULE_COLUMNS} FROM pgwarden.guard_rules ORDER BY priority, id`);
   return rows;

@@ -1,6 +1,6 @@
 export { MIGRATIONS, LATEST_SCHEMA_VERSION } from './migrations.ts';
 export {
-  RECORDER_ROLE, WATCHER_ROLE, installSchema, uninstallSchema, dropClusterRoles, dropUnusedRoles, type DroppedRole, updateRecorderPassword, newRecorderPassword,
+  RECORDER_ROLE, RECORDER_APPLICATION, WATCHER_ROLE, installSchema, uninstallSchema, dropClusterRoles, dropUnusedRoles, type DroppedRole, updateRecorderPassword, newRecorderPassword,
   applyGuardSettings, installedVersion, type InstallResult, type GuardSettingsInput, type UninstallResult,
 } from './install.ts';
 export { sensorsStatus, isDrift, type StatusReport, type StatusItem, type CheckState } from './status.ts';

@@ -8,6 +8,8 @@ import { BOOTSTRAP_SQL, DDL_FUNCTIONS_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } f
 import { EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_TRIGGERS, LOGIN_EVENT_TRIGGER } from './manifest.ts';
 
 export const RECORDER_ROLE = 'pgwarden_recorder';
+/** What the recorder's loopback connection calls itself; the login check exempts only that connection. */
+export const RECORDER_APPLICATION = 'pgwarden-recorder';
 /** Group role with exactly what `guard watch` needs; grant it to the login that runs the watcher. */
 export const WATCHER_ROLE = 'pgwarden_watcher';
 /** Group role with exactly what `pgwarden alerts run` needs: read DDL events, keep delivery bookkeeping. */
@@ -18,7 +20,7 @@ const MONITOR_OWNER_ROLE = 'pgwarden_monitor_owner';
 export interface GuardSettingsInput {
   onError?: 'open' | 'closed';
   breakGlassRoles?: string[];
-  /** Whether the login check NOTIFYs allowed logins for the watcher to store. */
+  /** Whether the login check records allowed logins (refusals are always recorded). */
   recordAllowed?: boolean;
   recorderHost?: string;
 }
@@ -32,11 +34,24 @@ export interface InstallResult {
   dblink: 'created' | 'existing' | 'unavailable';
 }
 
-/** Keeps secrets and our own DDL out of the server log and pgAudit for this transaction. */
+/**
+ * Keeps secrets and our own DDL out of every log and statistics view for this transaction:
+ * the statement log, pgAudit (session and object logging), auto_explain (which logs nested
+ * statements with their parameters), pg_stat_statements (which keeps utility statements
+ * verbatim), pg_stat_activity (which shows the running statement to pg_read_all_stats) and the
+ * statement that caused an error. Settings of modules that are not loaded are harmless placeholders.
+ */
+const QUIET_SETTINGS: readonly [string, string][] = [
+  ['log_statement', 'none'], ['log_min_duration_statement', '-1'], ['log_min_error_statement', 'panic'],
+  ['log_duration', 'off'], ['track_activities', 'off'],
+  ['pgaudit.log', 'none'], ['pgaudit.role', ''], ['pgaudit.log_parameter', 'off'],
+  ['auto_explain.log_min_duration', '-1'], ['pg_stat_statements.track', 'none'], ['pg_stat_statements.track_utility', 'off'],
+];
+
 async function quietTransaction(client: pg.Client): Promise<void> {
-  await client.query(`${SQL_TAG}SET LOCAL log_statement = 'none'`);
-  await client.query(`${SQL_TAG}SET LOCAL log_min_duration_statement = -1`);
-  await client.query(`${SQL_TAG}SET LOCAL pgaudit.log = 'none'`);
+  for (const [name, value] of QUIET_SETTINGS) {
+    await client.query(`${SQL_TAG}SELECT pg_catalog.set_config($1, $2, true)`, [name, value]);
+  }
   // Our own (re)generation of functions in schema pgwarden is not a schema change to report
   // or to refuse under the change policy (see pgwarden.ddl_internal()).
   await client.query(`${SQL_TAG}SET LOCAL pgwarden.internal = 'on'`);
@@ -87,6 +102,13 @@ export async function installSchema(
     // Serialises concurrent installers on this database.
     await client.query(`${SQL_TAG}SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgwarden.install'))`);
     await client.query(SQL_TAG + BOOTSTRAP_SQL);
+    // Lock what a refusing login reads before it waits for its recorder, before anything the
+    // recorder writes: the other order is a deadlock through the dblink connection that the
+    // server cannot see (a refusal in flight during an upgrade would hang it and the install).
+    await client.query(`${SQL_TAG}DO $$ BEGIN
+      IF pg_catalog.to_regclass('pgwarden.guard_recorder') IS NOT NULL THEN
+        LOCK TABLE pgwarden.guard_rules, pgwarden.guard_settings, pgwarden.guard_recorder IN ACCESS EXCLUSIVE MODE;
+      END IF; END $$`);
     const fromVersion = await installedVersion(client);
     if (fromVersion > LATEST_SCHEMA_VERSION) {
       throw new PgwardenError('PGW_ERR_SCHEMA_NEWER',
@@ -99,6 +121,9 @@ export async function installSchema(
         CREATE ROLE ${RECORDER_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION CONNECTION LIMIT 20;
       END IF; END $$`);
     await client.query(`${SQL_TAG}ALTER ROLE ${RECORDER_ROLE} PASSWORD ${client.escapeLiteral(scramVerifier(recorderPassword))}`);
+    // The recorder's sessions are short (one CALL); a session held open cannot keep its slots.
+    await client.query(`${SQL_TAG}ALTER ROLE ${RECORDER_ROLE} SET statement_timeout = '5s'`);
+    await client.query(`${SQL_TAG}ALTER ROLE ${RECORDER_ROLE} SET idle_session_timeout = '10s'`);
     for (const group of [WATCHER_ROLE, ALERTS_ROLE]) {
       await client.query(`${SQL_TAG}DO $$ BEGIN
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${group}') THEN
@@ -122,11 +147,15 @@ export async function installSchema(
       ON CONFLICT (singleton) DO UPDATE SET password = excluded.password, host = coalesce($1, pgwarden.guard_recorder.host)`,
     [settings.recorderHost ?? null, recorderPassword]);
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${RECORDER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT EXECUTE ON PROCEDURE pgwarden.record_attempt(jsonb) TO ${RECORDER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT EXECUTE ON PROCEDURE pgwarden.record_refusal(integer, bigint, text, text) TO ${RECORDER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${WATCHER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.guard_settings, pgwarden.guard_rules TO ${WATCHER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT SELECT, INSERT ON pgwarden.connection_attempts TO ${WATCHER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.guard_settings, pgwarden.guard_rules, pgwarden.guard_break_glass TO ${WATCHER_ROLE}`);
+    // Watch mode records only through guard_terminate(): no direct write, and no reading of other records.
+    await client.query(`${SQL_TAG}REVOKE ALL ON pgwarden.connection_attempts FROM ${WATCHER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden.guard_terminate(integer, timestamptz) TO ${WATCHER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${ALERTS_ROLE}`);
+    // The pipeline's guard source reads the records (docs/guard.md, "The record of attempts").
+    await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.connection_attempts TO ${ALERTS_ROLE}`);
     // status (run by the alerts process for tamper alerts) reads the recorded hashes and version.
     await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.ddl_events, pgwarden.migrations, pgwarden.compiled_functions,
       pgwarden.function_hashes, pgwarden.ddl_policy, pgwarden.ddl_windows TO ${ALERTS_ROLE}`);
@@ -144,8 +173,9 @@ export async function installSchema(
     await applyGuardSettings(client, settings);
     // Regenerate the guard every time: dblink may have appeared since the last compile, or
     // the generated functions may have been tampered with. Then restore what status checks.
+    await client.query(`${SQL_TAG}DELETE FROM pgwarden.compiled_functions`);
     await client.query(`${SQL_TAG}SELECT pgwarden.guard_compile()`);
-    await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden.guard_decide(text, text, inet, text) TO ${WATCHER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden.guard_decide(text, text, inet, text), pgwarden.guard_rule_message(bigint) TO ${WATCHER_ROLE}`);
     await restoreManifest(client);
     await recordFunctionHashes(client);
 
@@ -226,11 +256,25 @@ async function ensureDblink(client: pg.Client): Promise<InstallResult['dblink']>
 
 export async function applyGuardSettings(client: pg.Client, settings: GuardSettingsInput): Promise<void> {
   if (settings.onError === undefined && settings.breakGlassRoles === undefined && settings.recordAllowed === undefined) return;
+  if (settings.breakGlassRoles?.length) {
+    // A break-glass name that no role has yet is a door left open for whoever creates it: refuse.
+    const { rows } = await client.query<{ missing: string[] }>(
+      `${SQL_TAG}SELECT COALESCE(pg_catalog.array_agg(b ORDER BY b), '{}') AS missing FROM pg_catalog.unnest($1::text[]) AS b
+        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = b)`, [settings.breakGlassRoles]);
+    const missing = rows[0]!.missing;
+    if (missing.length > 0) {
+      throw new PgwardenError('PGW_ERR_INVALID_VALUE', `break-glass role${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} do${missing.length > 1 ? '' : 'es'} not exist: create ${missing.length > 1 ? 'them' : 'it'} first (a role created later under a break-glass name is not break-glass)`);
+    }
+  }
   await client.query(
     `${SQL_TAG}UPDATE pgwarden.guard_settings
         SET on_error = coalesce($1, on_error), break_glass_roles = coalesce($2, break_glass_roles),
             record_allowed = coalesce($3, record_allowed), updated_at = now()`,
     [settings.onError ?? null, settings.breakGlassRoles ?? null, settings.recordAllowed ?? null]);
+  if (settings.breakGlassRoles !== undefined) {
+    // Naming the roles again resolves them again (also when the list itself did not change).
+    await client.query(`${SQL_TAG}SELECT pgwarden.guard_refresh_break_glass(), pgwarden.guard_compile()`);
+  }
 }
 
 /** Stores a new recorder password in a database that already has pgwarden (after a rotation elsewhere). */

@@ -20,10 +20,18 @@ export const EXPECTED_FUNCTIONS: readonly ExpectedFunction[] = [
   { signature: 'pgwarden.guard_login()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'compiled' },
   { signature: 'pgwarden.guard_decide(text,text,inet,text)', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'compiled' },
   { signature: 'pgwarden.guard_compile()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
-  { signature: 'pgwarden.guard_rules_case(text[])', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
+  { signature: 'pgwarden.guard_rules_case(text)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
+  { signature: 'pgwarden.guard_role_condition(text[],text)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
+  { signature: 'pgwarden.guard_sources()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.guard_refuse(bigint,text)', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'compiled' },
+  { signature: 'pgwarden.guard_on_error()', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'compiled' },
+  { signature: 'pgwarden.guard_rule_message(bigint)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'compiled' },
+  { signature: 'pgwarden.guard_record_refusal(bigint,text)', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'compiled' },
   { signature: 'pgwarden.guard_recompile_trigger()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
-  { signature: 'pgwarden.record_attempt(jsonb)', kind: 'PROCEDURE', securityDefiner: true, publicExecute: false, hash: 'first' },
+  { signature: 'pgwarden.guard_refresh_break_glass()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
+  { signature: 'pgwarden.guard_break_glass_trigger()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
+  { signature: 'pgwarden.record_refusal(integer,bigint,text,text)', kind: 'PROCEDURE', securityDefiner: true, publicExecute: false, hash: 'first' },
+  { signature: 'pgwarden.guard_terminate(integer,timestamp with time zone)', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.like_patterns_valid(text[])', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.libpq_quote(text)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.ddl_internal()', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'install' },
@@ -35,13 +43,14 @@ export const EXPECTED_FUNCTIONS: readonly ExpectedFunction[] = [
 ];
 
 export const EXPECTED_TABLES: readonly string[] = [
-  'migrations', 'guard_rules', 'guard_settings', 'guard_recorder', 'connection_attempts', 'compiled_functions',
+  'migrations', 'guard_rules', 'guard_settings', 'guard_role_functions', 'guard_break_glass', 'guard_recorder', 'connection_attempts', 'compiled_functions',
   'ddl_events', 'alert_sinks', 'alert_deliveries', 'ddl_policy', 'ddl_windows', 'function_hashes',
 ];
 
 export const EXPECTED_TRIGGERS: readonly { table: string; name: string }[] = [
   { table: 'guard_rules', name: 'guard_rules_recompile' },
   { table: 'guard_settings', name: 'guard_settings_recompile' },
+  { table: 'guard_settings', name: 'guard_settings_break_glass' },
 ];
 
 export interface ExpectedEventTrigger {

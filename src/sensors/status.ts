@@ -129,15 +129,16 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
     });
   }
 
-  // The generated guard must be exactly what guard_compile() last produced.
+  // The generated guard must be exactly what guard_compile() last produced (keyed by signature:
+  // rule functions of the previous release stay as overloads).
   const { rows: compiled } = await client.query<{ name: string; recorded: string | null; actual: string | null }>(
     `${SQL_TAG}SELECT c.name, c.source_md5 AS recorded, pg_catalog.md5(p.prosrc) AS actual
        FROM pgwarden.compiled_functions c
-       LEFT JOIN pg_catalog.pg_proc p ON p.proname = c.name AND p.pronamespace = 'pgwarden'::regnamespace
+       LEFT JOIN pg_catalog.pg_proc p ON p.oid = pg_catalog.to_regprocedure(c.name)
       ORDER BY c.name`).catch(() => ({ rows: [] as { name: string; recorded: string | null; actual: string | null }[] }));
   for (const row of compiled) {
     items.push({
-      object: `compiled source of pgwarden.${row.name}`,
+      object: `compiled source of ${row.name.replace(/\(.*\)$/, '')}${/\(text,inet,text\)$/.test(row.name) ? ' (0.1 forwarder)' : ''}`,
       state: row.actual === null ? 'MISSING' : row.actual === row.recorded ? 'OK' : 'CHANGED',
       expected: `md5 ${row.recorded}`,
       actual: row.actual === null ? 'absent' : `md5 ${row.actual}`,
@@ -216,34 +217,86 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
     expected: 'installed', actual: dblinkRows.length > 0 ? 'installed' : 'absent: refusals go to the server log only',
   });
   if (dblinkRows.length > 0) items.push(await recorderCheck(client, dblinkRows[0]!.schema));
+  items.push(...await ruleRoleChecks(client));
 
   report.drift = items.some((item) => isDrift(item.state));
   return report;
 }
 
+/**
+ * A libpq connection-string literal of a SQL expression, quoted inline: a function call would be a
+ * nested statement whose parameter (the password) auto_explain logs. E'' literals read the same
+ * whatever standard_conforming_strings says.
+ */
+function quoted(expression: string): string {
+  return String.raw`E'\'' || pg_catalog.replace(pg_catalog.replace(${expression}, E'\\', E'\\\\'), E'\'', E'\\\'') || E'\''`;
+}
+
 /** Logs in the way the guard does when it records a refusal, so a broken recorder shows before a refusal is lost. */
 async function recorderCheck(client: pg.ClientBase, dblinkSchema: string): Promise<StatusItem> {
   const object = 'refusal recorder (dblink loopback login)';
-  const expected = `${RECORDER_ROLE} logs in and may CALL pgwarden.record_attempt`;
+  const expected = `${RECORDER_ROLE} logs in and may CALL pgwarden.record_refusal`;
   try {
+    // The password is read and quoted inside the statement (no parameter carries it, for pgAudit or auto_explain to log).
     const { rows } = await client.query<{ ok: number; may_call: boolean; host: string }>(
       `${SQL_TAG}SELECT t.ok, r.host,
-          pg_catalog.has_function_privilege('${RECORDER_ROLE}', 'pgwarden.record_attempt(jsonb)', 'EXECUTE') AS may_call
+          pg_catalog.has_function_privilege('${RECORDER_ROLE}', 'pgwarden.record_refusal(integer,bigint,text,text)', 'EXECUTE') AS may_call
          FROM pgwarden.guard_recorder r,
          LATERAL ${client.escapeIdentifier(dblinkSchema)}.dblink(
            pg_catalog.format('host=%s port=%s dbname=%s user=${RECORDER_ROLE} password=%s application_name=pgwarden-status connect_timeout=5',
-             pgwarden.libpq_quote(r.host), pg_catalog.current_setting('port'),
-             pgwarden.libpq_quote(pg_catalog.current_database()), pgwarden.libpq_quote(r.password)),
+             ${quoted('r.host')}, pg_catalog.current_setting('port'),
+             ${quoted('pg_catalog.current_database()')}, ${quoted('r.password')}),
            'SELECT 1') AS t(ok integer)`);
     const row = rows[0];
     if (!row) return { object, state: 'FAILED', expected, actual: 'no recorder settings: run `pgwarden install`' };
     return row.may_call
       ? { object, state: 'OK', expected, actual: `logs in via ${row.host}` }
-      : { object, state: 'CHANGED', expected, actual: `logs in via ${row.host} but may not CALL pgwarden.record_attempt` };
+      : { object, state: 'CHANGED', expected, actual: `logs in via ${row.host} but may not CALL pgwarden.record_refusal` };
   } catch (error) {
     const e = error as { code?: string; message: string; detail?: string };
     if (e.code === '42501') return { object, state: 'WARN', expected, actual: 'not tested: needs the owner of the pgwarden schema' };
     const why = [e.message, e.detail].filter(Boolean).map((text) => text!.split('\n')[0]).join(': ');
     return { object, state: 'FAILED', expected, actual: `cannot log in: ${why} (refusals go to the server log only)` };
   }
+}
+
+/**
+ * Rules and settings naming roles that cannot log in as named: a rule for a role that does not
+ * exist (a typo, or one created later by someone with CREATEROLE) or cannot log in, and a
+ * break-glass role that does not exist or was dropped and created again since the guard was
+ * compiled (it is then not break-glass: the guard compares the role's OID).
+ */
+async function ruleRoleChecks(client: pg.ClientBase): Promise<StatusItem[]> {
+  const items: StatusItem[] = [];
+  const { rows } = await client.query<{ role: string; rules: string; exists: boolean; login: boolean | null; group: boolean }>(
+    `${SQL_TAG}SELECT n.role, pg_catalog.string_agg(n.id::text, ',' ORDER BY n.id) AS rules,
+        r.oid IS NOT NULL AS exists, r.rolcanlogin AS login, n.grp AS group
+       FROM (SELECT g.id, CASE WHEN pg_catalog.left(x, 1) = '+' THEN pg_catalog.substr(x, 2) ELSE x END AS role,
+                    pg_catalog.left(x, 1) = '+' AS grp
+               FROM pgwarden.guard_rules g, pg_catalog.unnest(g.roles) AS x WHERE x <> '*') n
+       LEFT JOIN pg_catalog.pg_roles r ON r.rolname = n.role
+      GROUP BY n.role, r.oid, r.rolcanlogin, n.grp ORDER BY n.role`).catch(() => ({ rows: [] as never[] }));
+  for (const row of rows) {
+    if (row.exists && (row.login || row.group)) continue;
+    items.push({
+      object: `${row.group ? 'group ' : ''}role ${row.role} in rule ${row.rules}`, state: 'WARN',
+      expected: row.group ? 'an existing role' : 'an existing role that can log in',
+      actual: row.exists ? 'NOLOGIN: the rule never applies to a login of it' : 'no such role: whoever creates it later gets the rule only from then on',
+    });
+  }
+  const { rows: glass } = await client.query<{ role: string; exists: boolean; compiled: boolean }>(
+    `${SQL_TAG}SELECT b AS role, r.oid IS NOT NULL AS exists, c.role_oid IS NOT DISTINCT FROM r.oid AS compiled
+       FROM pgwarden.guard_settings s, pg_catalog.unnest(s.break_glass_roles) AS b
+       LEFT JOIN pg_catalog.pg_roles r ON r.rolname = b
+       LEFT JOIN pgwarden.guard_break_glass c ON c.role = b
+      ORDER BY b`).catch(() => ({ rows: [] as never[] }));
+  for (const row of glass) {
+    if (row.exists && row.compiled) continue;
+    items.push({
+      object: `break-glass role ${row.role}`, state: 'WARN', expected: 'an existing role, as compiled into the guard',
+      actual: row.exists ? 'created again since the guard was compiled: not break-glass until `pgwarden guard settings` names it again'
+        : 'no such role: not break-glass (a role created under this name later is not either)',
+    });
+  }
+  return items;
 }

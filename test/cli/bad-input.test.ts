@@ -179,6 +179,8 @@ describe('rule management and the dry run, as users see them', () => {
   });
 
   it('changes the guard settings and reports them', async () => {
+    // A break-glass role must exist (test/guard/hardening.test.ts shows the refusal of one that does not).
+    await cluster.createRole('dba_oncall', 'oncall-pw');
     const result = await runCli(['guard', 'settings', '--on-error', 'closed', '--break-glass-role', 'dba_oncall'], env);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /on error: fail closed\nbreak-glass roles: dba_oncall/);

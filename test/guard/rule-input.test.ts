@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { normaliseClient, normaliseRule, parseAllowedPayload, validateLikePattern } from '../../src/guard/index.ts';
+import { normaliseClient, normaliseRule, validateLikePattern } from '../../src/guard/index.ts';
 
 describe('rule input', () => {
   it('normalises clients: addresses become host networks, local stays a keyword', () => {
@@ -33,26 +33,10 @@ describe('rule input', () => {
   it('refuses names PostgreSQL would truncate', () => {
     assert.throws(() => normaliseRule({ action: 'deny', roles: ['x'.repeat(64)] }), /longer than 63 bytes/);
   });
-});
 
-describe('allowed-login notification payload', () => {
-  const at = new Date('2026-11-22T12:00:00.000Z');
-  it('parses every field, the role name last even when it contains the separator', () => {
-    const payload = ['v1', '4242', '10.1.2.3', '51000', '10.0.0.5', '5432', '7', '', 'orders-api', 'odd\x1frole'].join('\x1f');
-    assert.deepEqual(parseAllowedPayload(payload, at), {
-      ts: '2026-11-22T12:00:00.000Z', backend_pid: 4242, client_addr: '10.1.2.3', client_port: 51000,
-      server_addr: '10.0.0.5', server_port: 5432, rule_id: 7, message: null, application: 'orders-api', user_name: 'odd\x1frole',
-    });
-  });
-  it('maps a Unix-socket login and the default decision', () => {
-    const record = parseAllowedPayload(['v1', '1', '[local]', '', '', '5432', '0', 'superuser', 'psql', 'postgres'].join('\x1f'), at);
-    assert.equal(record?.client_addr, '[local]');
-    assert.equal(record?.client_port, null);
-    assert.equal(record?.rule_id, null);
-    assert.equal(record?.message, 'superuser');
-  });
-  it('ignores what it does not understand', () => {
-    assert.equal(parseAllowedPayload('{"json": true}', at), null);
-    assert.equal(parseAllowedPayload('v2\x1fx', at), null);
+  it("takes '+group' for the members of a group role, and checks the group's name", () => {
+    assert.deepEqual(normaliseRule({ action: 'deny', roles: ['+gui_users', 'alice'] }).roles, ['+gui_users', 'alice']);
+    assert.throws(() => normaliseRule({ action: 'deny', roles: ['+'] }), /--role "" is empty/);
+    assert.throws(() => normaliseRule({ action: 'deny', roles: ['+' + 'g'.repeat(64)] }), /longer than 63 bytes/);
   });
 });

@@ -63,7 +63,7 @@ describe('guard watch (PostgreSQL 15 with pgAudit)', () => {
     // A long-running dry run reports each session once, not at every poll.
     const observer = new pg.Client({ connectionString: cluster.url() });
     await observer.connect();
-    const watcher = new GuardWatcher(observer, false);
+    const watcher = new GuardWatcher(observer, { terminate: false });
     const first = await watcher.tick();
     const second = await watcher.tick();
     await observer.end();

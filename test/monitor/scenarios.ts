@@ -658,8 +658,9 @@ export const SCENARIOS: readonly Scenario[] = [
       const before = await ctx.run('refused_connections', { database: db });
       assert.equal(row(before)!.value, 0);
       assert.equal(before.level, 'ok');
-      await ctx.sql(`CALL pgwarden.record_attempt(jsonb_build_object('ts', now(), 'database', current_database(), 'user_name', 'mallory',
-        'client_addr', '10.1.2.3', 'application', 'DBeaver', 'decision', 'deny', 'message', 'GUI tools are not allowed', 'via', 'login'))`, [], db);
+      // A refusal as the recorder stores it (the superuser writes the row: no other role can).
+      await ctx.sql(`INSERT INTO pgwarden.connection_attempts (ts, database, user_name, client_addr, application, decision, message, via)
+        VALUES (now(), current_database(), 'mallory', '10.1.2.3', 'DBeaver', 'deny', 'GUI tools are not allowed', 'login')`, [], db);
       const after = await ctx.run('refused_connections', { database: db });
       assert.equal(row(after)!.value, 1);
       assert.equal(after.level, 'warning');

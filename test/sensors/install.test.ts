@@ -86,14 +86,13 @@ for (const flavor of ['pg18', 'pg15'] as Flavor[]) {
 
       // A generated function edited by hand is caught by its recorded checksum, and a
       // SECURITY DEFINER function whose search_path was unpinned is caught too.
-      await cluster.query("ALTER FUNCTION pgwarden.record_attempt(jsonb) RESET search_path").catch(() =>
-        cluster.query('ALTER PROCEDURE pgwarden.record_attempt(jsonb) RESET search_path'));
+      await cluster.query('ALTER PROCEDURE pgwarden.record_refusal(integer, bigint, text, text) RESET search_path');
       await cluster.query(`CREATE OR REPLACE FUNCTION pgwarden.guard_decide(p_role text, p_application text, p_client inet, p_database text)
         RETURNS bigint LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
         AS $$ BEGIN RETURN 0; END $$`);
       status = await runCli(['status'], env);
       assert.match(status.stdout, /CHANGED\s+compiled source of pgwarden\.guard_decide/);
-      assert.match(status.stdout, /CHANGED\s+function pgwarden\.record_attempt\(jsonb\)\s+definer, search_path pinned.*definer, search_path not pinned/);
+      assert.match(status.stdout, /CHANGED\s+function pgwarden\.record_refusal\(integer,bigint,text,text\)\s+definer, search_path pinned.*definer, search_path not pinned/);
       // A recorder that cannot log in would lose refusals: status tests it.
       await cluster.query("UPDATE pgwarden.guard_recorder SET password = 'wrong'");
       status = await runCli(['status'], env);
