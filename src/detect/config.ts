@@ -149,6 +149,8 @@ const customRuleSchema = z.discriminatedUnion('type', [
     type: z.literal('first_seen'), ...customCommon, match: matchSchema,
     /** the combination that must have been seen before (learned for detect.learning) */
     key: z.array(z.enum(FIELDS)).min(1).max(6),
+    /** a new combination alerts only when its event also matches this (combinations are learned from every match) */
+    alert_if: matchSchema.optional(),
   }),
   z.strictObject({
     type: z.literal('sequence'), ...customCommon,

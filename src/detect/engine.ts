@@ -47,6 +47,7 @@ export interface RuleStats { matched: number; opened: number; evicted: number; o
 class CompiledRule {
   readonly match: CompiledMatch;
   readonly ignore: CompiledMatch | null;
+  readonly alertIf: CompiledMatch | null;
   readonly steps: CompiledMatch[];
   readonly kinds: Set<EventKind> | null;
   readonly hash: string;
@@ -60,6 +61,7 @@ class CompiledRule {
     const context = { calendar: new Calendar(spec.business_hours) };
     this.match = compileAny(spec.match, context);
     this.ignore = spec.ignore.length > 0 ? compileAny(spec.ignore, context) : null;
+    this.alertIf = spec.alert_if.length > 0 ? compileAny(spec.alert_if, context) : null;
     this.steps = spec.steps.map((step) => compileAny([step.match], context));
     this.kinds = spec.type === 'sequence' ? compileAny(spec.steps.map((s) => s.match), context).kinds : this.match.kinds;
     this.groups = new GroupTable(limits.groups_per_rule);
@@ -105,7 +107,7 @@ export class DetectEngine {
   private readonly byKind = new Map<EventKind, CompiledRule[]>();
   private readonly view: EventView;
   private readonly networks: NetworkOf;
-  private readonly facts: DetectFacts;
+  readonly facts: DetectFacts;
   /** per server: the newest record time seen, and when to sweep next */
   private clocks = new Map<string, { now: number; sweepAt: number }>();
   private outbox: Notice[] = [];
@@ -262,15 +264,26 @@ export class DetectEngine {
     }
   }
 
-  /** An evicted group's events join the rule's overflow group of the server, which alerts like any group. */
+  /**
+   * An evicted group's events join the rule's overflow group of the server, which alerts like any
+   * group: straight into its incident when that is open, else into its window (which keeps more
+   * than the threshold, so that the events behind an overflow alert include the evicted groups').
+   */
   private overflowWindow(rule: CompiledRule, view: EventView, evicted: WindowState): void {
     const spec = rule.spec;
     const server = view.event.server ?? '';
+    const key = `${server}\u0001${OVERFLOW}`;
+    if (rule.incidents.has(key)) {
+      this.occur(rule, view, key, evicted.occ, { overflow: true });
+      return;
+    }
     const overflow = rule.overflow.get(server) ?? { occ: [] };
-    for (const o of evicted.occ) addToWindow(overflow, o, spec.threshold, spec.window_ms, spec.distinct !== null, view.time);
-    if (overflow.occ.length >= spec.threshold) {
+    const cap = Math.max(spec.threshold, this.options.limits.events_per_incident);
+    for (const o of evicted.occ) addToWindow(overflow, o, cap, spec.window_ms, spec.distinct !== null, view.time);
+    const reached = spec.distinct === null ? overflow.occ.length : new Set(overflow.occ.map((o) => o.value)).size;
+    if (reached >= spec.threshold) {
       rule.overflow.delete(server);
-      this.occur(rule, view, `${server}\u0001${OVERFLOW}`, overflow.occ, { overflow: true });
+      this.occur(rule, view, key, overflow.occ, { overflow: true });
     } else {
       rule.overflow.set(server, overflow);
     }
@@ -288,6 +301,7 @@ export class DetectEngine {
     rule.known.see(key, t);
     const since = this.facts.knownSince(view.event.server);
     if (since === null || t < since + this.options.learningMs) return; // still learning
+    if (rule.alertIf !== null && !rule.alertIf.test(view)) return;
     this.occur(rule, view, this.groupKey(spec.group_by, view), [this.occurrence(rule, view)]);
   }
 

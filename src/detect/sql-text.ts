@@ -259,7 +259,10 @@ export function grantedPrivileges(statement: string | null): string[] {
       }
       return;
     }
-    if (lexer.is('alter') && advance(lexer) && lexer.is('group')) {
+    const create = lexer.is('create');
+    if (!create && !lexer.is('alter')) return;
+    if (!advance(lexer)) return;
+    if (!create && lexer.is('group')) {
       // ALTER GROUP g ADD USER u: u becomes a member of g.
       if (advance(lexer) && lexer.isName()) {
         const group = lexer.name();
@@ -267,9 +270,7 @@ export function grantedPrivileges(statement: string | null): string[] {
       }
       return;
     }
-    const create = lexer.is('create');
-    if (!create && !lexer.is('alter')) return;
-    if (!advance(lexer) || !(lexer.is('role') || lexer.is('user') || lexer.is('group'))) return;
+    if (!(lexer.is('role') || lexer.is('user') || lexer.is('group'))) return;
     if (!advance(lexer) || !lexer.isName()) return; // the role's name (or CURRENT_USER …)
     // IN ROLE r1, r2: 1 while a role name is expected, 2 after one.
     let inRole = 0;
@@ -360,15 +361,19 @@ export function calledFunctions(statement: string | null, mention: RegExp): stri
     eachStatement(text, (lexer) => {
       const body = lexer.is('do') || (lexer.is('create') && /\b(function|procedure)\b/i.test(text));
       let previous = '';
+      // The name after FUNCTION or PROCEDURE is the one being created (or dropped), not a call.
+      let defining = false;
       do {
         if (lexer.type === Tok.String) {
           if (body && depth < 3) scan(lexer.text.slice(lexer.valueStart, lexer.valueEnd), depth + 1);
           previous = '';
         } else if (lexer.punct('(') && previous) {
-          names.push(previous);
+          if (!defining) names.push(previous);
           previous = '';
+          defining = false;
         } else if (lexer.isName()) {
-          previous = lexer.name();
+          if (lexer.is('function') || lexer.is('procedure')) defining = true;
+          else previous = lexer.name();
         } else if (!lexer.punct('.')) {
           previous = '';
         }

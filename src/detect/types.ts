@@ -77,8 +77,9 @@ export interface RuleSpec {
   threshold: number;
   window_ms: number;
   distinct: Field | null;
-  /** first_seen */
+  /** first_seen: the combination learned from every matching event, and what a new one must also match to alert */
   key: readonly Field[];
+  alert_if: readonly MatchSpec[];
   /** sequence */
   steps: readonly { match: MatchSpec; count: number }[];
   within_ms: number;

@@ -19,6 +19,7 @@ export const newClientForPrivilegedRole: BuiltinRule = {
     gdpr: ['Art. 32'],
     nist_800_53: ['AC-2(12)', 'SI-4'],
   },
-  build: (p) => ({ match: [{ signals: ['login'], roles: ['privileged'] }], key: p.key as never, group_by: ['user', 'client_network'] }),
+  // Keys are learned from every login, so a role that becomes privileged is not new where it always logged in.
+  build: (p) => ({ match: [{ signals: ['login'] }], alert_if: [{ roles: ['privileged'] }], key: p.key as never, group_by: ['user', 'client_network'] }),
   summary: (i) => `privileged role ${who(i.user)} logged in from a new client: ${who(i.client_addr)} with application ${JSON.stringify(i.application ?? '')} (${plural(i.count, 'login')})`,
 };

@@ -20,6 +20,8 @@ export interface RuleBody {
   window_ms?: number;
   distinct?: Field | null;
   key?: Field[];
+  /** first_seen: a new key alerts only when its event matches this too (keys are learned from every match) */
+  alert_if?: MatchSpec[];
   /** why the rule cannot fire as configured */
   inactive?: string | null;
 }
