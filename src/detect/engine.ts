@@ -197,9 +197,16 @@ export class DetectEngine {
     };
   }
 
-  private identity(view: EventView): Identity {
+  /** Who the incident is about: the event's identity, but not the field the rule counts distinct values of (they are many). */
+  private identity(rule: CompiledRule, view: EventView): Identity {
     const e = view.event;
-    return { user: e.user, database: e.database, client_addr: e.client_addr, application: e.application };
+    const distinct = rule.spec.distinct;
+    return {
+      user: distinct === 'user' || distinct === 'role' ? null : e.user,
+      database: distinct === 'database' ? null : e.database,
+      client_addr: distinct === 'client_addr' || distinct === 'client_network' ? null : e.client_addr,
+      application: distinct === 'application' ? null : e.application,
+    };
   }
 
   private group(spec: RuleSpec, view: EventView): Record<string, string | null> {
@@ -222,7 +229,7 @@ export class DetectEngine {
       if (view.time - incident.lastNoticeMs >= spec.throttle_ms && incident.count > incident.countAtNotice) this.emit('updated', incident);
       return;
     }
-    incident = newIncident(spec.id, spec.severity, view.event.server, key, group ?? this.group(spec, view), this.identity(view), occurrences, cap);
+    incident = newIncident(spec.id, spec.severity, view.event.server, key, group ?? this.group(spec, view), this.identity(rule, view), occurrences, cap);
     rule.incidents.set(key, incident);
     rule.stats.opened++;
     this.emit('opened', incident);
