@@ -11,16 +11,26 @@ import type { Field } from './types.ts';
 export function eventTime(ts: string | null): number {
   if (ts === null) return NaN;
   if (ts.length === 29 && ts.charCodeAt(10) === 84 && ts.charCodeAt(19) === 46) {
-    const d = (at: number) => ts.charCodeAt(at) - 48;
-    const year = d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3);
-    const month = d(5) * 10 + d(6);
-    const day = d(8) * 10 + d(9);
-    const ms = ((d(11) * 10 + d(12)) * 60 + d(14) * 10 + d(15)) * 60_000 + (d(17) * 10 + d(18)) * 1000 + d(20) * 100 + d(21) * 10 + d(22);
-    const sign = ts.charCodeAt(23) === 45 ? -1 : 1;
-    const offset = sign * ((d(24) * 10 + d(25)) * 60 + d(27) * 10 + d(28)) * 60_000;
+    // No closure here: this runs for every event.
+    const year = digits(ts, 0, 4);
+    const month = digits(ts, 5, 2);
+    const day = digits(ts, 8, 2);
+    const ms = (digits(ts, 11, 2) * 60 + digits(ts, 14, 2)) * 60_000 + digits(ts, 17, 2) * 1000 + digits(ts, 20, 3);
+    const offset = (ts.charCodeAt(23) === 45 ? -1 : 1) * (digits(ts, 24, 2) * 60 + digits(ts, 27, 2)) * 60_000;
     if (ms >= 0 && month >= 1 && month <= 12 && day >= 1 && day <= 31) return daysFromCivil(year, month, day) * 86_400_000 + ms - offset;
   }
   return Date.parse(ts);
+}
+
+/** The number written by `count` decimal digits at `at` (a non-digit makes it NaN or negative, which the caller rejects). */
+function digits(text: string, at: number, count: number): number {
+  let value = 0;
+  for (let i = at; i < at + count; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1e9;
+    value = value * 10 + c;
+  }
+  return value;
 }
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */

@@ -140,17 +140,20 @@ export function compileMatch(spec: MatchSpec, context: MatchContext): CompiledMa
     const regexes = spec.messages.map((s) => new RegExp(s, 'i'));
     tests.push((v) => v.event.message !== null && regexes.some((r) => r.test(v.event.message!)));
   }
-  const named = (patterns: readonly string[] | undefined, read: (v: EventView) => readonly string[]) => {
+  const named = (patterns: readonly string[] | undefined, from: EventKind[], read: (v: EventView) => readonly string[]) => {
     const test = compileGlobs(patterns);
     if (!test) return;
     usesHistory = true;
+    kinds = intersect(kinds, from);
     const any = anyName(test);
     tests.push((v) => any(read(v)));
   };
-  named(spec.grants, (v) => v.grants());
-  named(spec.settings, (v) => v.settings());
-  named(spec.functions, (v) => v.functions());
-  named(spec.languages, (v) => v.languages());
+  // The kinds each reading can come from (signals.ts), so that other events never reach the rule.
+  named(spec.grants, ['audit'], (v) => v.grants());
+  named(spec.settings, ['audit', 'log'], (v) => v.settings());
+  named(spec.functions, ['audit', 'ddl'], (v) => v.functions());
+  named(spec.languages, ['audit', 'ddl'], (v) => v.languages());
+  if (spec.min_rows !== undefined) kinds = intersect(kinds, ['audit']);
   if (spec.roles) {
     usesHistory = true;
     const roles = spec.roles;

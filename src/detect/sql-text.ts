@@ -200,6 +200,9 @@ function advance(lexer: Lexer): boolean {
   return !lexer.atStatementEnd();
 }
 
+/** What makes a statement need the lexer: parentheses, quotes, dollar quotes, comments, a `;` before its end. */
+const SIMPLE_UNSAFE = /[()'"$]|--|\/\*|;\s*\S/;
+
 /**
  * An UPDATE or DELETE without a WHERE clause of its own (one in a sub-query or another CTE does
  * not count; one in the CTE that holds the UPDATE or DELETE does), or a TRUNCATE. `command` is
@@ -210,6 +213,8 @@ export function isUnboundedChange(statement: string | null, command: string): bo
   if (upper === 'TRUNCATE' || upper === 'TRUNCATE TABLE') return true;
   if (statement === null || (upper !== 'UPDATE' && upper !== 'DELETE')) return false;
   if (!/where/i.test(statement)) return true;
+  // Most statements have no parentheses, quotes, comments or second statement: a word test is enough.
+  if (!SIMPLE_UNSAFE.test(statement)) return !/\bwhere\b/i.test(statement);
   const verb = upper === 'UPDATE' ? 'update' : 'delete';
   let unbounded = false;
   eachStatement(statement, (lexer) => {
