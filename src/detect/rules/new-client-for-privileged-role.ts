@@ -14,7 +14,7 @@ export const newClientForPrivilegedRole: BuiltinRule = {
   actions: ['terminate', 'lock_role', 'block_client'],
   mitre: ['T1078'],
   compliance: {
-    pci_dss: ['10.2.1.2', '8.2.2'],
+    pci_dss: ['10.2.1.2', '10.4.1.1'],
     hipaa: ['164.308(a)(5)(ii)(C)'],
     gdpr: ['Art. 32'],
     nist_800_53: ['AC-2(12)', 'SI-4'],

@@ -9,7 +9,7 @@ export const sensitiveRead: BuiltinRule = {
   type: 'match',
   params: {},
   actions: ['terminate', 'lock_role', 'block_client'],
-  mitre: ['T1213', 'T1530'],
+  mitre: ['T1213'],
   compliance: {
     pci_dss: ['10.2.1.1', '7.2.1'],
     hipaa: ['164.312(b)', '164.308(a)(1)(ii)(D)', '164.312(a)(1)'],
