@@ -156,7 +156,7 @@ export class DetectEngine {
 
   /** Open incidents, oldest first (replay prints them when its input ends). */
   openIncidents(): IncidentView[] {
-    return this.compiled.flatMap((r) => [...r.incidents.values()].map((i) => viewOf(i, 'open'))).sort((a, b) => a.first_ms - b.first_ms || (a.id < b.id ? -1 : 1));
+    return this.compiled.flatMap((r) => [...r.incidents.values()].map((i) => viewOf(i, 'open'))).sort((a, b) => orderMs(a.first_ms) - orderMs(b.first_ms) || (a.id < b.id ? -1 : 1));
   }
 
   stats(): EngineStats {
@@ -416,6 +416,11 @@ export class DetectEngine {
     }
     return dropped;
   }
+}
+
+/** Incidents without a time (records without one) sort last. */
+function orderMs(ms: number): number {
+  return Number.isNaN(ms) ? Number.MAX_VALUE : ms;
 }
 
 /**
