@@ -15,6 +15,7 @@ describe('detect: configuration', () => {
     assert.deepEqual(rules.filter((r) => r.inactive !== null).map((r) => r.id), ['sensitive_read', 'sensitive_write']);
     const brute = rules.find((r) => r.id === 'brute_force')!;
     assert.deepEqual([brute.threshold, brute.window_ms, brute.group_by, brute.throttle_ms, brute.close_after_ms], [5, 300_000, ['user', 'client_addr'], 600_000, 3_600_000]);
+    assert.ok(compileRules(parseConfig('detect: { enabled: false }').detect).every((r) => !r.enabled), 'detect.enabled: false turns every rule off');
   });
 
   it('takes every threshold, list and time of each rule, and custom rules in the same shape', () => {
