@@ -20,6 +20,7 @@ const GROUPS: { commands: string[]; load: () => Promise<Register> }[] = [
   { commands: ['alerts'], load: async () => (await import('./alerts.ts')).registerAlertsCommands },
   { commands: ['parse'], load: async () => (await import('./parse.ts')).registerParseCommand },
   { commands: ['collect'], load: async () => (await import('./collect.ts')).registerCollectCommand },
+  { commands: ['detect'], load: async () => (await import('./detect.ts')).registerDetectCommands },
   { commands: ['monitor', 'check'], load: async () => (await import('./monitor.ts')).registerMonitorCommands },
   { commands: ['pgaudit'], load: async () => (await import('./pgaudit.ts')).registerPgauditCommands },
   { commands: ['repo', 'ingest', 'report'], load: async () => (await import('./repository.ts')).registerRepositoryCommands },

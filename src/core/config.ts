@@ -2,6 +2,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { detectReferenceProblems, detectSchema } from '../detect/config.ts';
 import { PgwardenError } from './errors.ts';
 import { EVENT_KINDS } from './event.ts';
 
@@ -409,6 +410,8 @@ export const configSchema = z.strictObject({
   /** The central repository for ingest, reports and repository sinks (docs/repository.md). */
   repository: serverSchema.optional(),
   serve: serveSchema,
+  /** Detection rules over every event (docs/detect.md); the schema lives in src/detect/config.ts. */
+  detect: detectSchema,
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -492,6 +495,7 @@ function checkPipelineReferences(config: Config, file: string, line: (path: Prop
     const at = line(path);
     throw new PgwardenError('PGW_ERR_CONFIG', `${file}${at ? `:${at}` : ''}: ${issuePath(path)}: ${message}`);
   };
+  for (const problem of detectReferenceProblems(config.detect, Object.keys(config.pipeline.sinks))) fail(['detect', ...problem.path], problem.message);
   for (const [index, name] of config.serve.monitor.servers.entries()) {
     if (name !== '*' && !config.servers[name]) fail(['serve', 'monitor', 'servers', index], `"${name}" is not one of servers (${Object.keys(config.servers).join(', ') || 'none defined'})`);
   }
