@@ -1,10 +1,11 @@
 // What every command shares: connection options, config loading, formats.
 import { Command, Option } from 'commander';
 import type pg from 'pg';
-import { loadConfig, type Config } from '../core/config.ts';
+import { configFileGiven } from '../core/config-file.ts';
+import type { Config } from '../core/config.ts';
 import { SQL_TAG, resolveTarget, targetForDatabase, withClient, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
-import { validateName } from '../guard/index.ts';
+import { validateName } from '../guard/rule-input.ts';
 import { FORMATS, type Format } from './output.ts';
 
 export interface ConnectionOptions {
@@ -27,9 +28,25 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+// The config module (zod, yaml, every component's schema) loads once, before the command runs:
+// main loads it for every command but `check`, which loads it only when there is a file to read.
+let configModule: typeof import('../core/config.ts') | undefined;
+
+export async function loadConfigModule(): Promise<void> {
+  configModule ??= await import('../core/config.ts');
+}
+
 export function config(command: Command): Config {
+  if (!configModule) throw new Error('the config module was not loaded before the command ran (loadConfigModule)');
   const root = command.optsWithGlobals() as { config?: string };
-  return loadConfig(root.config);
+  return configModule.loadConfig(root.config);
+}
+
+/** The config, or null when there is no file to read (no --config, $PGWARDEN_CONFIG or ./pgwarden.yaml). */
+export async function configIfGiven(command: Command): Promise<Config | null> {
+  if (!configFileGiven((command.optsWithGlobals() as { config?: string }).config)) return null;
+  await loadConfigModule();
+  return config(command);
 }
 
 export function targetOf(command: Command): Target {

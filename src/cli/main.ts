@@ -27,6 +27,11 @@ const GROUPS: { commands: string[]; load: () => Promise<Register> }[] = [
   { commands: ['serve'], load: async () => (await import('./serve.ts')).registerServeCommands },
 ];
 
+// The commands that read pgwarden.yaml get its module (zod, yaml, every schema) loaded before they
+// run (common.ts, config()); `parse` reads none, and `check`, run every minute by a monitoring
+// system, loads it only when there is a file to read (configIfGiven).
+const WITHOUT_CONFIG_MODULE = new Set(['parse', 'check']);
+
 /** The command word of argv (after the global --config option), or null for none (help, --version). */
 function commandWord(argv: string[]): string | null {
   for (let i = 2; i < argv.length; i++) {
@@ -58,6 +63,9 @@ docs/config.md, docs/errors.md`);
   const needed = GROUPS.filter((g) => word !== null && g.commands.includes(word));
   for (const group of needed.length > 0 ? needed : GROUPS) (await group.load())(program);
   // Every subcommand reports usage errors the same way as the top level.
+  if (word === null || !WITHOUT_CONFIG_MODULE.has(word)) {
+    program.hook('preAction', async () => (await import('./common.ts')).loadConfigModule());
+  }
   const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;

@@ -1,13 +1,15 @@
 // pgwarden monitor install|uninstall|list, and pgwarden check.
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { MONITOR_DEFAULTS } from '../core/config-file.ts';
+import type { Config } from '../core/config.ts';
 import { resolveTarget, withClient, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import {
   CHECKS, CHECK_FORMATS, ERROR_EXIT_CODE, checkServers, customChecks, dropMonitorRoles, recordSettingsBaseline, exitCode, installMonitor, isCheckFormat, planMonitorInstall, renderError,
   renderResults, uninstallMonitor, type CheckFormat, type ServerTarget,
 } from '../monitor/index.ts';
-import { config, formatOption, onEachDatabase, parseInteger, print, targetOf, withConnection } from './common.ts';
+import { config, configIfGiven, formatOption, onEachDatabase, parseInteger, print, targetOf, withConnection } from './common.ts';
 import { render } from './output.ts';
 
 export function registerMonitorCommands(program: Command): void {
@@ -94,7 +96,7 @@ Examples:
 Every check: pgwarden monitor list; docs/monitor.md, docs/checks/.`)
     .action(async (options: { db?: string; server?: string[]; allServers?: boolean; checks?: string; format: CheckFormat; timeoutMs?: string; pgbouncer?: string }, command: Command) => {
       try {
-        const cfg = config(command);
+        const cfg = (await configIfGiven(command)) ?? NO_CONFIG_FILE;
         const servers = withPgbouncer(serverTargets(options, cfg), options, cfg);
         const results = await checkServers(servers, {
           customChecks: customChecks(cfg.monitor.custom_checks),
@@ -120,6 +122,18 @@ Every check: pgwarden monitor list; docs/monitor.md, docs/checks/.`)
     process.exit(ERROR_EXIT_CODE);
   };
 }
+
+/** What `check` reads of the config. */
+type CheckConfig = Pick<Config, 'servers' | 'default_server'> & {
+  monitor: Pick<Config['monitor'], 'timeout_ms' | 'concurrency' | 'checks' | 'pgbouncer' | 'custom_checks'>;
+};
+
+/** The config of `check` without a config file: the schema's defaults (a test keeps them equal). */
+export const NO_CONFIG_FILE: CheckConfig = {
+  servers: {},
+  default_server: undefined,
+  monitor: { ...MONITOR_DEFAULTS, checks: {}, pgbouncer: {}, custom_checks: {} },
+};
 
 const MIN_TIMEOUT_MS = 10;
 const MAX_TIMEOUT_MS = 600_000;
@@ -150,7 +164,7 @@ function formatInArgv(argv: readonly string[]): CheckFormat | undefined {
 }
 
 /** Each server's pgBouncer console: --pgbouncer for a single server, else monitor.pgbouncer in the config. */
-function withPgbouncer(servers: ServerTarget[], options: { pgbouncer?: string }, cfg: ReturnType<typeof config>): ServerTarget[] {
+function withPgbouncer(servers: ServerTarget[], options: { pgbouncer?: string }, cfg: CheckConfig): ServerTarget[] {
   if (options.pgbouncer) {
     if (servers.length !== 1) throw new PgwardenError('PGW_ERR_INVALID_VALUE', '--pgbouncer names one console: use it with one server, or set monitor.pgbouncer in pgwarden.yaml');
     const console = resolveTarget({ db: options.pgbouncer }, cfg);
@@ -177,7 +191,7 @@ function describeTarget(target: Target): string {
   return `${env.PGHOST ?? 'localhost'}:${env.PGPORT ?? '5432'}/${env.PGDATABASE ?? env.PGUSER ?? ''}`;
 }
 
-function serverTargets(options: { db?: string; server?: string[]; allServers?: boolean }, cfg: ReturnType<typeof config>): ServerTarget[] {
+function serverTargets(options: { db?: string; server?: string[]; allServers?: boolean }, cfg: CheckConfig): ServerTarget[] {
   if (options.db && (options.server || options.allServers)) {
     throw new PgwardenError('PGW_ERR_INVALID_VALUE', '--db cannot be combined with --server or --all-servers: name the servers in pgwarden.yaml instead');
   }

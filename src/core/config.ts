@@ -3,8 +3,12 @@ import { readFileSync, existsSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { detectReferenceProblems, detectSchema } from '../detect/config.ts';
+import { DEFAULT_CONFIG_FILE } from './config-file.ts';
+// Re-exported: the schema's users read them from here; what needs no schema imports config-file.ts.
+export { DEFAULT_CONFIG_FILE, readSecret } from './config-file.ts';
 import { PgwardenError } from './errors.ts';
 import { EVENT_KINDS } from './event.ts';
+import { MONITOR_DEFAULTS } from './config-file.ts';
 
 const secretSource = z.strictObject({
   /** Name of an environment variable holding the password. */
@@ -340,9 +344,9 @@ const monitorExtensions = {
 
 const monitorSchema = z.strictObject({
   /** Per-check statement timeout. */
-  timeout_ms: z.number().int().min(10).max(600_000).default(5000),
+  timeout_ms: z.number().int().min(10).max(600_000).default(MONITOR_DEFAULTS.timeout_ms),
   /** Connections per server that run checks in parallel. */
-  concurrency: z.number().int().min(1).max(16).default(4),
+  concurrency: z.number().int().min(1).max(16).default(MONITOR_DEFAULTS.concurrency),
   /** Per-check settings by check name (names are checked against the registry when used). */
   checks: z.record(z.string(), monitorCheckSchema).default({}),
   ...monitorExtensions,
@@ -438,7 +442,6 @@ export type NatsSinkConfig = z.infer<typeof natsSinkSchema>;
 export type NatsConnectionConfig = NatsSourceConfig | NatsSinkConfig;
 export type ServeConfig = z.infer<typeof serveSchema>;
 
-export const DEFAULT_CONFIG_FILE = 'pgwarden.yaml';
 
 function issuePath(path: PropertyKey[]): string {
   return path.map((p) => String(p)).join('.') || '(top level)';
@@ -529,23 +532,6 @@ function checkNatsAuth(config: NatsConnectionConfig, path: PropertyKey[], fail: 
   if ((config.password_env || config.password_file) && !config.user) fail([...path, config.password_env ? 'password_env' : 'password_file'], 'a password needs user');
   const ways = [config.user, config.token_env ?? config.token_file, config.creds_file].filter((way) => way !== undefined).length;
   if (ways > 1) fail(path, 'authenticate one way: user (with password_env/password_file), token_env/token_file, or creds_file');
-}
-
-/** A secret named in the config: from an environment variable or the first line of a file. */
-export function readSecret(where: string, env: string | undefined, file: string | undefined, keys = ['password_env', 'password_file']): string | undefined {
-  if (env !== undefined) {
-    const value = process.env[env];
-    if (value === undefined) throw new PgwardenError('PGW_ERR_CONFIG', `${where}.${keys[0]}: environment variable ${env} is not set`);
-    return value;
-  }
-  if (file !== undefined) {
-    try {
-      return readFileSync(file, 'utf8').split('\n')[0]!;
-    } catch (error) {
-      throw new PgwardenError('PGW_ERR_CONFIG', `${where}.${keys[1]}: cannot read ${file}: ${(error as Error).message}`);
-    }
-  }
-  return undefined;
 }
 
 function allowedKeys(path: PropertyKey[], raw: unknown): string[] {

@@ -5,7 +5,8 @@
 // Passwords never come from argv in documented usage: put them in PGPASSWORD, a pgpass file, or
 // password_env/password_file.
 import pg from 'pg';
-import { readSecret, type Config } from './config.ts';
+import { readSecret } from './config-file.ts';
+import type { Config } from './config.ts';
 import { PgwardenError, classifyError } from './errors.ts';
 import { checkUrl, clientClass, connectionPlan, passwordLookup, refusedWithoutTls, usesTls, type ConnectionPlan } from './libpq-options.ts';
 
@@ -33,7 +34,7 @@ export function redactUrl(url: string): string {
 }
 
 /** Resolves --db / --server / PG* environment into a Target. */
-export function resolveTarget(options: { db?: string; server?: string }, config: Config): Target {
+export function resolveTarget(options: { db?: string; server?: string }, config: Pick<Config, 'servers' | 'default_server'>): Target {
   if (options.db) {
     if (!/^postgres(ql)?:\/\//.test(options.db)) {
       throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--db "${redactUrl(options.db)}" is not a postgres:// or postgresql:// URL`);

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/core/config.ts';
 import { resolveTarget, redactUrl, targetForDatabase } from '../../src/core/db.ts';
 import { PgwardenError } from '../../src/core/errors.ts';
+import { NO_CONFIG_FILE } from '../../src/cli/monitor.ts';
 
 function configError(text: string): string {
   try {
@@ -16,6 +17,13 @@ function configError(text: string): string {
 }
 
 describe('pgwarden.yaml', () => {
+  it('gives `check` without a file the same settings as an empty file', () => {
+    // check skips loading the schema when there is no file (start-up time): its defaults must not drift.
+    const { servers, default_server, monitor } = parseConfig('');
+    const { timeout_ms, concurrency, checks, pgbouncer, custom_checks } = monitor;
+    assert.deepEqual(NO_CONFIG_FILE, { servers, default_server, monitor: { timeout_ms, concurrency, checks, pgbouncer, custom_checks } });
+  });
+
   it('has safe defaults when empty', () => {
     const config = parseConfig('');
     assert.equal(config.guard.on_error, 'open');
