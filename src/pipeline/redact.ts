@@ -4,6 +4,7 @@
 // kept exactly as written. Pure; a scanner that follows PostgreSQL's lexical rules
 // (https://www.postgresql.org/docs/current/sql-syntax-lexical.html), not a parser.
 import type { PgwardenEvent } from '../core/event.ts';
+import { redactSecrets } from '../core/secrets.ts';
 
 export interface RedactOptions {
   /** mask literals in audit statements, query text and DDL statements */
@@ -170,8 +171,8 @@ const STATEMENT_MESSAGE = /^((?:duration: [\d.]+ ms\s+)?(?:statement|(?:execute|
  * `parameters: $1 = '…'` detail. Error messages and details in prose are left as they are.
  */
 export function redactEvent(event: PgwardenEvent, options: RedactOptions): PgwardenEvent {
-  if (!options.literals && !options.parameters) return event;
-  const copy: PgwardenEvent = { ...event };
+  const copy = maskSecrets(event);
+  if (!options.literals && !options.parameters) return copy;
   if (options.literals) {
     if (copy.query !== null) copy.query = redactSql(copy.query);
     if (copy.ddl !== null && copy.ddl.statement !== null) copy.ddl = { ...copy.ddl, statement: redactSql(copy.ddl.statement) };
@@ -181,11 +182,26 @@ export function redactEvent(event: PgwardenEvent, options: RedactOptions): Pgwar
   if (options.parameters && copy.detail !== null && copy.detail.startsWith('parameters: ')) copy.detail = redactSql(copy.detail);
   if (copy.audit !== null) {
     const audit = { ...copy.audit };
+    // (maskSecrets already masked passwords in the statement)
     if (options.literals && audit.statement !== null) audit.statement = redactSql(audit.statement);
     if (options.parameters && audit.parameters !== null) audit.parameters = audit.parameters.map((p) => (p === null ? null : MASK));
     copy.audit = audit;
     // the raw AUDIT: line would give away what was masked
     if (copy.message !== null) copy.message = auditMessage(audit);
   }
+  return copy;
+}
+
+/**
+ * A copy with passwords masked whatever the options say (src/core/secrets.ts, the rules the DDL
+ * audit applies before it stores a statement): the query text, the DDL statement, the audit
+ * statement and the message that carries a statement.
+ */
+export function maskSecrets(event: PgwardenEvent): PgwardenEvent {
+  const copy: PgwardenEvent = { ...event };
+  if (copy.query !== null) copy.query = redactSecrets(copy.query);
+  if (copy.ddl !== null && copy.ddl.statement !== null) copy.ddl = { ...copy.ddl, statement: redactSecrets(copy.ddl.statement) };
+  if (copy.message !== null) copy.message = redactSecrets(copy.message);
+  if (copy.audit !== null && copy.audit.statement !== null) copy.audit = { ...copy.audit, statement: redactSecrets(copy.audit.statement) };
   return copy;
 }

@@ -17,8 +17,6 @@ export const RECORDER_APPLICATION = 'pgwarden-recorder';
 export const WATCHER_ROLE = 'pgwarden_watcher';
 /** Group role with exactly what `pgwarden alerts run` needs: read DDL events, keep delivery bookkeeping. */
 export const ALERTS_ROLE = 'pgwarden_alerts';
-/** Owner of the secure-monitoring functions (src/monitor); created by `pgwarden monitor install`. */
-const MONITOR_OWNER_ROLE = 'pgwarden_monitor_owner';
 
 export interface GuardSettingsInput {
   onError?: 'open' | 'closed';
@@ -333,7 +331,8 @@ async function restoreRoles(client: pg.Client): Promise<void> {
     const { rows } = await client.query<{ parname: string; grantee: string }>(
       `${SQL_TAG}SELECT p.parname, CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(a.grantee::regrole::text) END AS grantee
          FROM pg_catalog.pg_parameter_acl p, pg_catalog.aclexplode(p.paracl) a
-        WHERE pg_catalog.lower(p.parname) = ANY ($1::text[])`, [GUARDED_SETTINGS]);
+        WHERE pg_catalog.lower(p.parname) = ANY ($1::text[])
+          AND NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = a.grantee), false)`, [GUARDED_SETTINGS]);
     for (const row of rows) await client.query(`${SQL_TAG}REVOKE ALL ON PARAMETER ${row.parname} FROM ${row.grantee}`);
   }
 }

@@ -401,7 +401,8 @@ async function settingChecks(client: pg.ClientBase, version: number): Promise<St
     const { rows: acl } = await client.query<{ parameter: string; grantee: string; privilege: string }>(
       `${SQL_TAG}SELECT p.parname AS parameter, CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END AS grantee, a.privilege_type AS privilege
          FROM pg_catalog.pg_parameter_acl p, pg_catalog.aclexplode(p.paracl) a
-        WHERE pg_catalog.lower(p.parname) = ANY ($1::text[]) ORDER BY 1, 2, 3`, [GUARDED_SETTINGS]);
+        WHERE pg_catalog.lower(p.parname) = ANY ($1::text[])
+          AND NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = a.grantee), false) ORDER BY 1, 2, 3`, [GUARDED_SETTINGS]);
     for (const row of acl) {
       items.push({
         object: `privilege on parameter ${row.parameter}`, state: 'CHANGED',

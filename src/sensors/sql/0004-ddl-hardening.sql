@@ -106,12 +106,15 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
          ELSE COALESCE(d.now_name, d.base_name) END,
          pg_catalog.concat_ws('; ',
            CASE WHEN d.change = 'renamed' THEN 'was ' || d.base_name END,
-           CASE WHEN d.now_owner IS DISTINCT FROM d.base_owner AND d.kind <> 'role' THEN
-             'owner ' || COALESCE((SELECT r.rolname::text FROM pg_catalog.pg_roles r WHERE r.oid = d.base_owner), '-')
-             || ' -> ' || COALESCE((SELECT r.rolname::text FROM pg_catalog.pg_roles r WHERE r.oid = d.now_owner), '-') END,
-           CASE WHEN d.kind <> 'relation' AND d.change = 'created' THEN NULLIF(d.now_detail, '')
-                WHEN d.kind <> 'relation' AND d.change <> 'dropped' AND d.now_detail IS DISTINCT FROM d.base_detail THEN
-             'attributes ' || COALESCE(NULLIF(d.base_detail, ''), '-') || ' -> ' || COALESCE(NULLIF(d.now_detail, ''), '-') END)
+           CASE WHEN d.kind = 'role' THEN NULL
+                WHEN d.change = 'created' THEN 'owner ' || COALESCE((SELECT r.rolname::text FROM pg_catalog.pg_roles r WHERE r.oid = d.now_owner), '-')
+                WHEN d.change <> 'dropped' AND d.now_owner IS DISTINCT FROM d.base_owner THEN
+                  'owner ' || COALESCE((SELECT r.rolname::text FROM pg_catalog.pg_roles r WHERE r.oid = d.base_owner), '-')
+                  || ' -> ' || COALESCE((SELECT r.rolname::text FROM pg_catalog.pg_roles r WHERE r.oid = d.now_owner), '-') END,
+           CASE WHEN d.kind = 'relation' THEN NULL
+                WHEN d.change = 'created' THEN NULLIF(d.now_detail, '')
+                WHEN d.change <> 'dropped' AND d.now_detail IS DISTINCT FROM d.base_detail THEN
+                  'attributes ' || COALESCE(NULLIF(d.base_detail, ''), '-') || ' -> ' || COALESCE(NULLIF(d.now_detail, ''), '-') END)
     FROM diff d
   UNION ALL
   SELECT 'baseline', 'copied', pg_catalog.current_database()::text,
