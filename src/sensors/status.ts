@@ -226,8 +226,9 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
   items.push(...await definitionChecks(client));
   items.push(...await settingChecks(client, report.serverVersion));
   items.push(...await membershipChecks(client));
-  items.push(...await databaseChecks(client));
-  items.push(...await unrecordedChanges(client));
+  const databases = await databaseChecks(client);
+  items.push(...databases);
+  items.push(...await unrecordedChanges(client, new Set(databases.map((d) => d.object.slice('database '.length)))));
 
   report.drift = items.some((item) => isDrift(item.state));
   return report;
@@ -477,14 +478,16 @@ async function databaseChecks(client: pg.ClientBase): Promise<StatusItem[]> {
  * an event trigger (EXPLAIN ANALYZE CREATE TABLE AS …), owners changed by REASSIGN OWNED, roles and
  * databases (no event trigger fires for them). `pgwarden ddl baseline --accept` accepts them.
  */
-async function unrecordedChanges(client: pg.ClientBase): Promise<StatusItem[]> {
+async function unrecordedChanges(client: pg.ClientBase, unguarded: ReadonlySet<string>): Promise<StatusItem[]> {
   const { rows } = await client.query<{ kind: string; change: string; name: string; detail: string }>(
     `${SQL_TAG}SELECT kind, change, name, detail FROM pgwarden.ddl_unrecorded() ORDER BY kind, name, change`)
     .catch(() => ({ rows: [] as { kind: string; change: string; name: string; detail: string }[] }));
   return rows.map((row) => row.kind === 'baseline'
     ? { object: 'DDL baseline', state: 'WARN' as const, expected: 'taken in this database', actual: `${row.detail}; run \`pgwarden ddl baseline --accept\`` }
     : {
-      object: `unrecorded change: ${row.kind} ${row.name} ${row.change}`, state: 'CHANGED' as const,
+      object: `unrecorded change: ${row.kind} ${row.name} ${row.change}`,
+      // A new database that has pgwarden (from template1) guards and audits itself: listed, not drift.
+      state: row.kind === 'database' && row.change === 'created' && !unguarded.has(row.name) ? 'WARN' as const : 'CHANGED' as const,
       expected: 'every change in the DDL log (or accepted with `pgwarden ddl baseline --accept`)',
       actual: `${row.change} with no DDL record${row.detail ? ` (${row.detail})` : ''}`,
     });

@@ -98,9 +98,10 @@ for (const flavor of FLAVORS) {
       await admin.query('ALTER DATABASE sneaky_db RENAME TO sneaky_db2');
       const found = await status(cluster);
       assert.equal(found.code, 7);
-      const unrecorded = found.items.filter((i) => i.object.startsWith('unrecorded change: ')).map((i) => i.object.slice('unrecorded change: '.length)).sort();
+      assert.equal(found.items.find((i) => i.object === 'unrecorded change: database sneaky_db2 created')?.state, 'WARN', 'a new database with pgwarden: listed');
+      const unrecorded = found.items.filter((i) => i.object.startsWith('unrecorded change: ') && i.state === 'CHANGED').map((i) => i.object.slice('unrecorded change: '.length)).sort();
       assert.deepEqual(unrecorded, [
-        'database sneaky_db2 created', 'relation public.dev_owned owner changed', 'relation public.dev_owned_id_seq owner changed',
+        'relation public.dev_owned owner changed', 'relation public.dev_owned_id_seq owner changed',
         'relation public.escaped_ctas created', 'relation public.escaped_into created', 'relation public.escaped_mv created',
         'relation public.secrets_t owner changed', 'role sneaky created',
       ]);
@@ -131,6 +132,7 @@ for (const flavor of FLAVORS) {
     it('item 8: a database created TEMPLATE template0 shows in status of every other database', async () => {
       await admin.query('CREATE DATABASE bare_db TEMPLATE template0');
       const found = await status(cluster);
+      assert.equal(found.items.find((i) => i.object === 'unrecorded change: database bare_db created')?.state, 'CHANGED');
       const bare = found.items.find((i) => i.object === 'database bare_db');
       assert.equal(bare?.state, 'MISSING', JSON.stringify(found.items.filter((i) => i.state !== 'OK')));
       assert.match(bare!.actual, /pgwarden install --dbname bare_db/);

@@ -93,7 +93,7 @@ for (const flavor of ALL_FLAVORS) {
         await Promise.all(workers);
       }
       assert.equal(upgrade.code, 0, upgrade.stderr);
-      assert.match(upgrade.stdout, /postgres: version 2 -> 3/);
+      assert.match(upgrade.stdout, /postgres: version 2 -> 4/);
       assert.deepEqual({ deniedIn: tally.deniedIn, allowedOut: tally.allowedOut, superOut: tally.superOut, problems: tally.problems },
         { deniedIn: 0, allowedOut: 0, superOut: 0, problems: [] }, JSON.stringify(tally));
       assert.ok(tally.deniedOut >= 4, `logins ran during the upgrade: ${JSON.stringify(tally)}`);
