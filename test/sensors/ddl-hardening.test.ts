@@ -82,6 +82,18 @@ for (const flavor of FLAVORS) {
       const { rows: own } = await admin.query<{ own_by: string }>('SELECT DISTINCT own_by FROM pgwarden.ddl_own_events ORDER BY 1');
       assert.ok(own.some((r) => r.own_by === 'guard_compile'), JSON.stringify(own));
       await admin.query("DELETE FROM pgwarden.guard_rules WHERE roles = '{dev}'");
+      // `monitor install` (issue 13 measured 195 DDL commands in the ddl_changes check).
+      await cluster.createRole('mon_login', 'mon-pw');
+      const monitor = await runCli(['monitor', 'install', '--user', 'mon_login'], pgEnv(cluster));
+      assert.equal(monitor.code, 0, monitor.stderr);
+      const { rows: left } = await admin.query<{ command_tag: string; n: number }>(
+        'SELECT command_tag, count(*)::int AS n FROM pgwarden.ddl_events WHERE id > (SELECT COALESCE(max(id), 0) FROM pgwarden.ddl_events WHERE ts < $1) GROUP BY 1 ORDER BY 1',
+        [new Date(Date.now() - 60_000)]);
+      const { rows: [monitorAfter] } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pgwarden.ddl_events');
+      assert.equal(monitorAfter!.n, before!.n, `monitor install left in ddl_events: ${JSON.stringify(left)}`);
+      const { rows: [ownMonitor] } = await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pgwarden.ddl_own_events WHERE schema_name = 'pgwarden_monitor'");
+      assert.ok(ownMonitor!.n > 0, 'recorded as pgwarden\'s own');
+      await accept(cluster);
     });
 
     it('item 7: finds what no event trigger saw, and SET pgwarden.internal skips no policy outside pgwarden', async () => {
