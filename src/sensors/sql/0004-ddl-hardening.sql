@@ -125,5 +125,5 @@ $$;
 -- Statements stored before this release may carry passwords: masked by install once
 -- pgwarden.redact_secrets() exists (it is generated from the shared rules after the migrations).
 
-REVOKE ALL ON ALL ROUTINES IN SCHEMA pgwarden FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION pgwarden.guard_check() TO PUBLIC;
+-- No GRANT or REVOKE here: the event triggers of the release being upgraded would record them.
+-- Install revokes PUBLIC's default EXECUTE on the functions above in this same transaction.
