@@ -251,7 +251,7 @@ async function restoreGrants(client: pg.Client): Promise<void> {
     const columns = extra.column ? ` (${client.escapeIdentifier(extra.column)})` : '';
     await own(client, `REVOKE ${extra.privilege}${columns} ON ${extra.object} FROM ${grantee}`);
   }
-  for (const grant of expected) {
+  for (const grant of expected.filter((g) => !g.object.endsWith('*'))) {
     const grantee = grant.grantee === 'PUBLIC' ? 'PUBLIC' : client.escapeIdentifier(grant.grantee);
     const columns = grant.columns ? ` (${grant.columns.join(', ')})` : '';
     await own(client, `GRANT ${grant.privileges.join(', ')}${columns} ON ${grant.object} TO ${grantee}`);
@@ -285,7 +285,8 @@ export const PRIVILEGES_SQL = `
 
 /** Whether the manifest grants it (a column privilege also when the whole table's is expected). */
 export function expectedPrivilege(p: Privilege, roles: ReadonlySet<string>): boolean {
-  return EXPECTED_GRANTS.some((g) => g.object.replace(/\s+/g, ' ') === p.object && g.grantee === p.grantee.replace(/^"|"$/g, '')
+  const sameObject = (pattern: string) => (pattern.endsWith('*') ? p.object.startsWith(pattern.slice(0, -1)) : pattern === p.object);
+  return EXPECTED_GRANTS.some((g) => sameObject(g.object) && g.grantee === p.grantee.replace(/^"|"$/g, '')
     && (!g.ifRole || roles.has(g.ifRole)) && g.privileges.includes(p.privilege)
     && (p.column === null ? !g.columns : !g.columns || g.columns.includes(p.column)));
 }

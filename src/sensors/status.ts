@@ -122,8 +122,11 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
   }
 
   if (report.serverVersion < 170000) {
+    // session_preload_libraries is readable only with pg_read_all_settings: the alerts role's tamper
+    // check failed as a whole here on PostgreSQL 14-16.
     const { rows } = await client.query<{ preload: string | null; login: string | null }>(
-      `${SQL_TAG}SELECT pg_catalog.current_setting('session_preload_libraries', true) AS preload,
+      `${SQL_TAG}SELECT CASE WHEN pg_catalog.pg_has_role('pg_read_all_settings', 'USAGE')
+                          THEN pg_catalog.current_setting('session_preload_libraries', true) END AS preload,
                         pg_catalog.current_setting('session_exec.login_name', true) AS login`);
     const configured = (rows[0]?.preload ?? '').includes('session_exec') && rows[0]?.login === 'pgwarden.guard_check';
     items.push({

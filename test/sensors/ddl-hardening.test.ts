@@ -12,6 +12,9 @@ import { ddlRowToEvent } from '../../src/ddl/index.ts';
 import { installedCluster, pgEnv, runCli } from '../harness/cli.ts';
 import { ALL_FLAVORS, startCluster, type Cluster, type Flavor } from '../harness/postgres.ts';
 import { installSchema, newRecorderPassword } from '../../src/sensors/index.ts';
+import { DdlLogSource } from '../../src/pipeline/sources/ddl-log.ts';
+import type { Sink } from '../../src/pipeline/types.ts';
+import pino from 'pino';
 
 interface Case { name: string; input: string; expected: string }
 const CASES = JSON.parse(readFileSync(new URL('../fixtures/secret-redaction-cases.json', import.meta.url), 'utf8')) as Case[];
@@ -138,6 +141,32 @@ for (const flavor of FLAVORS) {
       await admin.query("DELETE FROM pgwarden.guard_rules WHERE roles = '{dev}'");
       await admin.query('DROP DATABASE sneaky_db2');
       await admin.query('DROP ROLE sneaky');
+      await accept(cluster);
+    });
+
+    it('item 7: the tamper check of alerts run / collect reports an unrecorded change at its next run', async () => {
+      // As the pipeline runs it: the DDL log source, logged in with nothing but pgwarden_alerts.
+      await cluster.createRole('alerter', 'alerter-pw');
+      await admin.query('GRANT pgwarden_alerts TO alerter');
+      await accept(cluster);
+      const source = new DdlLogSource({
+        input: 'ddl', server: 'test', database: 'postgres', tamperCheckSeconds: 0, pollSeconds: 1, log: pino({ level: 'silent' }),
+        target: { url: cluster.url('postgres', 'alerter', 'alerter-pw'), label: 'test' },
+      });
+      const sink: Sink = { name: 'capture', type: 'test', inputs: undefined, accepts: () => true, deliver: async () => undefined, close: async () => undefined };
+      const lane = source.lane(sink);
+      try {
+        await source.checkTamper(); // the first check: all is well, nothing to say
+        await admin.query('EXPLAIN ANALYZE CREATE TABLE tamper_ctas AS SELECT 1 AS a');
+        await source.checkTamper(); // `tamper_check_seconds` later (30 s by default, at most 60)
+        const pending = await lane.next(10);
+        const findings = pending?.events[0]?.tamper?.findings.map((f) => `${f.state} ${f.object}`) ?? [];
+        assert.ok(findings.includes('CHANGED unrecorded change: relation public.tamper_ctas created'), JSON.stringify(findings));
+      } finally {
+        await source.stop();
+      }
+      await admin.query('DROP TABLE tamper_ctas');
+      await admin.query('REVOKE pgwarden_alerts FROM alerter');
       await accept(cluster);
     });
 
