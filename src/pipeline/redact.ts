@@ -171,8 +171,9 @@ const STATEMENT_MESSAGE = /^((?:duration: [\d.]+ ms\s+)?(?:statement|(?:execute|
  * `parameters: $1 = '…'` detail. Error messages and details in prose are left as they are.
  */
 export function redactEvent(event: PgwardenEvent, options: RedactOptions): PgwardenEvent {
-  const copy = maskSecrets(event);
-  if (!options.literals && !options.parameters) return copy;
+  const masked = maskSecrets(event);
+  if (!options.literals && !options.parameters) return masked;
+  const copy: PgwardenEvent = masked === event ? { ...event } : masked;
   if (options.literals) {
     if (copy.query !== null) copy.query = redactSql(copy.query);
     if (copy.ddl !== null && copy.ddl.statement !== null) copy.ddl = { ...copy.ddl, statement: redactSql(copy.ddl.statement) };
@@ -198,10 +199,15 @@ export function redactEvent(event: PgwardenEvent, options: RedactOptions): Pgwar
  * statement and the message that carries a statement.
  */
 export function maskSecrets(event: PgwardenEvent): PgwardenEvent {
-  const copy: PgwardenEvent = { ...event };
-  if (copy.query !== null) copy.query = redactSecrets(copy.query);
-  if (copy.ddl !== null && copy.ddl.statement !== null) copy.ddl = { ...copy.ddl, statement: redactSecrets(copy.ddl.statement) };
-  if (copy.message !== null) copy.message = redactSecrets(copy.message);
-  if (copy.audit !== null && copy.audit.statement !== null) copy.audit = { ...copy.audit, statement: redactSecrets(copy.audit.statement) };
+  const mask = (text: string | null) => (text === null ? null : redactSecrets(text));
+  const query = mask(event.query);
+  const message = mask(event.message);
+  const ddl = event.ddl === null ? null : mask(event.ddl.statement);
+  const audit = event.audit === null ? null : mask(event.audit.statement);
+  // Nothing to mask (the usual case): the event itself, as redactEvent always returned it.
+  if (query === event.query && message === event.message && ddl === (event.ddl?.statement ?? null) && audit === (event.audit?.statement ?? null)) return event;
+  const copy: PgwardenEvent = { ...event, query, message };
+  if (copy.ddl !== null) copy.ddl = { ...copy.ddl, statement: ddl };
+  if (copy.audit !== null) copy.audit = { ...copy.audit, statement: audit };
   return copy;
 }
