@@ -271,15 +271,13 @@ export async function installMonitor(client: pg.Client, login: string, options: 
     await client.query(`${SQL_TAG}SET LOCAL pgaudit.log = 'none'`);
     await client.query(`${SQL_TAG}SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgwarden_monitor.install'))`);
     const plan = await planMonitorInstall(client, login, options);
-    // The DDL audit records this as pgwarden's own change (pgwarden.ddl_own_events), out of alerts
-    // and the ddl_changes check: objects in pgwarden_monitor by this setting, GRANT/REVOKE by
-    // running them through pgwarden.ddl_own_execute() where the sensors have it (docs/ddl-audit.md).
-    await client.query(`${SQL_TAG}SET LOCAL pgwarden.internal = 'on'`);
+    // Recorded by the DDL audit as pgwarden's own change (pgwarden.ddl_own_events, out of alerts and
+    // the ddl_changes check) where the sensors are installed: docs/ddl-audit.md.
     const { rows: [own] } = await client.query<{ present: boolean }>(
       `${SQL_TAG}SELECT pg_catalog.to_regprocedure('pgwarden.ddl_own_execute(text)') IS NOT NULL AS present`);
     for (const statement of plan.statements) {
       try {
-        if (own!.present && /^(GRANT|REVOKE)\s/.test(statement)) await client.query(`${SQL_TAG}SELECT pgwarden.ddl_own_execute($1)`, [statement]);
+        if (own!.present) await client.query(`${SQL_TAG}SELECT pgwarden.ddl_own_execute($1)`, [statement]);
         else await client.query(SQL_TAG + statement);
       } catch (error) {
         const classified = classifyError(error);

@@ -134,9 +134,19 @@ for (const flavor of FLAVORS) {
       await admin.query("SET LOCAL pgwarden.internal = 'on'");
       await assert.rejects(admin.query('CREATE TABLE public.under_freeze (id int)'), /schema changes are frozen/);
       await admin.query('ROLLBACK');
+      await admin.query('BEGIN');
+      await admin.query("SET LOCAL pgwarden.internal = 'on'");
+      await assert.rejects(admin.query('CREATE SCHEMA under_freeze'), /schema changes are frozen/, 'an object with no schema of its own');
+      await admin.query('ROLLBACK');
       // pgwarden's own regeneration still works under the freeze.
       assert.equal((await runCli(['guard', 'deny', '--role', 'dev', '--app', '%x%'], pgEnv(cluster))).code, 0);
       await admin.query("UPDATE pgwarden.ddl_policy SET enabled = false");
+      // Not refused (no policy), and still recorded as someone's change, not pgwarden's own.
+      await admin.query("BEGIN; SET LOCAL pgwarden.internal = 'on'; CREATE SCHEMA hidden_attempt; DO $$ BEGIN GRANT USAGE ON SCHEMA hidden_attempt TO PUBLIC; END $$; COMMIT");
+      const { rows: hidden } = await admin.query<{ command_tag: string }>(
+        "SELECT command_tag FROM pgwarden.ddl_events WHERE statement LIKE '%hidden_attempt%' ORDER BY id");
+      assert.deepEqual(hidden.map((r) => r.command_tag), ['CREATE SCHEMA', 'GRANT']);
+      await admin.query('DROP SCHEMA hidden_attempt');
       await admin.query("DELETE FROM pgwarden.ddl_windows");
       await admin.query("DELETE FROM pgwarden.guard_rules WHERE roles = '{dev}'");
       await admin.query('DROP DATABASE sneaky_db2');

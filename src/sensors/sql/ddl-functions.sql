@@ -33,11 +33,12 @@ $$;
 -- Whether one object of a DDL command is pgwarden's own (see ddl_own_context()).
 CREATE OR REPLACE FUNCTION pgwarden.ddl_is_own(p_context text, p_schema text, p_type text, p_identity text) RETURNS boolean
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT p_context IS NOT NULL AND (
+  -- Never NULL (a NULL would put a row in neither table and skip the policy): every test is COALESCEd.
+  SELECT p_context IS NOT NULL AND COALESCE(
        p_schema IN ('pgwarden', 'pgwarden_monitor')
     OR (p_type = 'schema' AND p_identity IN ('pgwarden', 'pgwarden_monitor'))
     OR (p_type = 'extension' AND p_identity = 'dblink' AND p_context <> 'guard_compile')
-    OR (p_identity IS NULL AND p_context IN ('guard_compile', 'install')))
+    OR (p_identity IS NULL AND p_context IN ('guard_compile', 'install')), false)
 $$;
 
 -- Kept for callers of the release before: true in a pgwarden context.
@@ -46,15 +47,14 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT pgwarden.ddl_own_context() IS NOT NULL
 $$;
 
--- Install's GRANT and REVOKE statements on pgwarden's objects, run here so that the DDL audit
--- knows them for pgwarden's own (they name no object an event trigger could check).
--- Superusers only (no PUBLIC execute), and nothing but GRANT or REVOKE.
+-- Runs one of pgwarden's own statements (install's GRANT/REVOKE, `monitor install`), so that the
+-- DDL audit knows it for pgwarden's own from the call stack. That makes only GRANT/REVOKE (which
+-- name no object an event trigger could check) and objects in pgwarden's schemas own: a CREATE
+-- TABLE public.x run through it is recorded and policy-checked like any other. Superusers only
+-- (no PUBLIC execute).
 CREATE OR REPLACE FUNCTION pgwarden.ddl_own_execute(p_sql text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  IF p_sql !~* '^\s*(GRANT|REVOKE)\s' THEN
-    RAISE EXCEPTION 'pgwarden.ddl_own_execute runs GRANT and REVOKE only' USING ERRCODE = '42501';
-  END IF;
   EXECUTE p_sql;
 END
 $$;
