@@ -18,15 +18,22 @@ export interface SecretRule {
   replacement: string;
 }
 
-/** A string literal: '…' with '' inside, E'…' with backslash escapes, or $$…$$ (no $ inside). */
-const LITERAL = String.raw`(?:[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|\$\$[^$]*\$\$|\$[A-Za-z_][A-Za-z0-9_]*\$[^$]*\$[A-Za-z_][A-Za-z0-9_]*\$)`;
+/**
+ * A string literal: the doubled-quote form a literal takes inside another one (EXECUTE 'ALTER ROLE
+ * x PASSWORD ''secret'''), E'…' with backslash escapes, '…' or U&'…' with '' inside — each may go
+ * on in a next literal on another line, as 'hun'<newline>'ter2' does — or $$…$$, $tag$…$tag$.
+ */
+const QUOTED = String.raw`(?:''(?:[^']|'''')+''|[Ee]'(?:[^'\\]|\\.|'')*'|(?:[Uu]&)?'(?:[^']|'')*')`;
+const LITERAL = String.raw`(?:${QUOTED}(?:\s*\n\s*${QUOTED})*|\$\$(?:[^$]|\$[^$])*\$\$|\$[A-Za-z_][A-Za-z0-9_]*\$(?:[^$]|\$[^$])*\$[A-Za-z_][A-Za-z0-9_]*\$)`;
+/** Between a keyword and its literal: spaces, newlines, comments, or nothing (PASSWORD'x'). */
+const GAP = String.raw`(?:\s|/\*[^*]*\*+(?:[^/*][^*]*\*+)*/|--[^\n]*\n)*`;
 
 export const SECRET_RULES: readonly SecretRule[] = [
   {
     // CREATE/ALTER ROLE|USER|GROUP … [ENCRYPTED] PASSWORD '…'; and option lists of foreign servers,
     // user mappings and foreign data wrappers: OPTIONS (password '…'), (ADD|SET "sslpassword" '…').
     name: 'password or secret literal',
-    pattern: String.raw`((?:password|passwd|secret|sslkey|token|api_key|access_key|secret_key)"?\s+)${LITERAL}`,
+    pattern: String.raw`((?:password|passwd|passphrase|secret|sslkey|private_key|token|api_key|access_key|secret_key)"?${GAP})${LITERAL}`,
     replacement: '{1}{R}',
   },
   {

@@ -196,17 +196,22 @@ export function redactEvent(event: PgwardenEvent, options: RedactOptions): Pgwar
 /**
  * A copy with passwords masked whatever the options say (src/core/secrets.ts, the rules the DDL
  * audit applies before it stores a statement): the query text, the DDL statement, the audit
- * statement and the message that carries a statement.
+ * statement, the message, and the detail, hint and context that may quote a statement.
  */
 export function maskSecrets(event: PgwardenEvent): PgwardenEvent {
   const mask = (text: string | null) => (text === null ? null : redactSecrets(text));
+  // detail, hint and context carry statements too (PL/pgSQL's `SQL statement "ALTER ROLE …"`).
   const query = mask(event.query);
   const message = mask(event.message);
+  const detail = mask(event.detail);
+  const hint = mask(event.hint);
+  const context = mask(event.context);
   const ddl = event.ddl === null ? null : mask(event.ddl.statement);
   const audit = event.audit === null ? null : mask(event.audit.statement);
   // Nothing to mask (the usual case): the event itself, as redactEvent always returned it.
-  if (query === event.query && message === event.message && ddl === (event.ddl?.statement ?? null) && audit === (event.audit?.statement ?? null)) return event;
-  const copy: PgwardenEvent = { ...event, query, message };
+  if (query === event.query && message === event.message && detail === event.detail && hint === event.hint && context === event.context
+    && ddl === (event.ddl?.statement ?? null) && audit === (event.audit?.statement ?? null)) return event;
+  const copy: PgwardenEvent = { ...event, query, message, detail, hint, context };
   if (copy.ddl !== null) copy.ddl = { ...copy.ddl, statement: ddl };
   if (copy.audit !== null) copy.audit = { ...copy.audit, statement: audit };
   return copy;
