@@ -97,8 +97,9 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
     const enabled = rows[0]?.enabled;
     items.push({
       object: `trigger ${trigger.name} on pgwarden.${trigger.table}`,
-      state: enabled === undefined ? 'MISSING' : enabled === 'D' ? 'DISABLED' : 'OK',
-      expected: 'enabled', actual: enabled === undefined ? 'absent' : enabled === 'D' ? 'disabled' : 'enabled',
+      // 'R' (ENABLE REPLICA TRIGGER) fires only under session_replication_role = replica: off in normal sessions.
+      state: enabled === undefined ? 'MISSING' : enabled === 'O' || enabled === 'A' ? 'OK' : 'DISABLED',
+      expected: 'enabled', actual: enabled === undefined ? 'absent' : enabled === 'D' ? 'disabled' : enabled === 'R' ? 'enabled for replicas only' : 'enabled',
     });
   }
 
@@ -227,6 +228,7 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
   if (dblinkRows.length > 0) items.push(await recorderCheck(client, dblinkRows[0]!.schema));
   items.push(...await ruleRoleChecks(client));
   items.push(...await definitionChecks(client));
+  items.push(...await tableRuleChecks(client));
   items.push(...await settingChecks(client, report.serverVersion));
   items.push(...await membershipChecks(client));
   const databases = await databaseChecks(client);
@@ -320,6 +322,35 @@ async function ruleRoleChecks(client: pg.ClientBase): Promise<StatusItem[]> {
  * privilege install did not grant, an owner other than the schema's, a generated function with
  * settings or strictness its generator did not give it, and a function install knows nothing of.
  */
+/**
+ * What changes the rows pgwarden's tables take or show without touching the tables' definition:
+ * a rule (ON INSERT DO INSTEAD NOTHING drops every record, its own creation included), a row
+ * security policy or row security itself (rows hidden from the readers), a trigger install did not
+ * make. pgwarden creates none of these, so each one is reported.
+ */
+async function tableRuleChecks(client: pg.ClientBase): Promise<StatusItem[]> {
+  const expected = EXPECTED_TRIGGERS.map((t) => `${t.table}.${t.name}`);
+  const { rows } = await client.query<{ object: string; actual: string }>(
+    `${SQL_TAG}SELECT 'rule ' || r.rulename || ' on pgwarden.' || c.relname AS object, pg_catalog.pg_get_ruledef(r.oid) AS actual
+       FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+      WHERE c.relnamespace = 'pgwarden'::regnamespace AND NOT (c.relkind = 'v' AND r.rulename = '_RETURN')
+     UNION ALL
+     SELECT 'policy ' || p.polname || ' on pgwarden.' || c.relname, 'row security policy'
+       FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
+      WHERE c.relnamespace = 'pgwarden'::regnamespace
+     UNION ALL
+     SELECT 'row security on pgwarden.' || c.relname, CASE WHEN c.relforcerowsecurity THEN 'enabled and forced' ELSE 'enabled' END
+       FROM pg_catalog.pg_class c
+      WHERE c.relnamespace = 'pgwarden'::regnamespace AND c.relrowsecurity
+     UNION ALL
+     SELECT 'trigger ' || t.tgname || ' on pgwarden.' || c.relname, pg_catalog.pg_get_triggerdef(t.oid)
+       FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+      WHERE c.relnamespace = 'pgwarden'::regnamespace AND NOT t.tgisinternal
+        AND NOT (c.relname || '.' || t.tgname = ANY ($1::text[]))
+      ORDER BY 1`, [expected]);
+  return rows.map((row) => ({ object: row.object, state: 'CHANGED' as const, expected: 'absent (install makes none)', actual: row.actual }));
+}
+
 async function definitionChecks(client: pg.ClientBase): Promise<StatusItem[]> {
   const items: StatusItem[] = [];
   for (const extra of await unexpectedPrivileges(client).catch(() => [])) {

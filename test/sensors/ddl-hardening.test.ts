@@ -229,6 +229,27 @@ for (const flavor of FLAVORS) {
       assert.deepEqual(problems((await status(cluster)).items), [], 'install put every one of them back');
     });
 
+    it('item 6: a rule, a policy, row security or a replica-only trigger on pgwarden\'s tables shows in status', async () => {
+      // A DO INSTEAD NOTHING rule swallows every DDL record, the CREATE RULE's own included.
+      await admin.query('CREATE RULE hide AS ON INSERT TO pgwarden.ddl_events DO INSTEAD NOTHING');
+      await admin.query('CREATE TABLE after_rule (id int)');
+      await admin.query('ALTER TABLE pgwarden.connection_attempts ENABLE ROW LEVEL SECURITY');
+      await admin.query('CREATE POLICY nothing ON pgwarden.connection_attempts USING (false)');
+      await admin.query('ALTER TABLE pgwarden.guard_rules ENABLE REPLICA TRIGGER guard_rules_recompile');
+      const objects = problems((await status(cluster)).items);
+      for (const e of ['CHANGED rule hide on pgwarden.ddl_events', 'CHANGED policy nothing on pgwarden.connection_attempts',
+        'CHANGED row security on pgwarden.connection_attempts', 'DISABLED trigger guard_rules_recompile on pgwarden.guard_rules']) {
+        assert.ok(objects.includes(e), `${e} in:\n${objects.join('\n')}`);
+      }
+      await admin.query('DROP RULE hide ON pgwarden.ddl_events');
+      await admin.query('DROP POLICY nothing ON pgwarden.connection_attempts');
+      await admin.query('ALTER TABLE pgwarden.connection_attempts DISABLE ROW LEVEL SECURITY');
+      await admin.query('ALTER TABLE pgwarden.guard_rules ENABLE TRIGGER guard_rules_recompile');
+      await admin.query('DROP TABLE after_rule');
+      await accept(cluster);
+      assert.deepEqual(problems((await status(cluster)).items), []);
+    });
+
     it('uninstall still removes everything 0004 added', async () => {
       const gone = await runCli(['uninstall', '--all-databases'], pgEnv(cluster));
       assert.equal(gone.code, 0, gone.stderr);
