@@ -1,5 +1,6 @@
-// pgwarden ddl policy show | set | freeze | window | remove-window
+// pgwarden ddl policy show | set | freeze | window | remove-window; pgwarden ddl baseline [--accept]
 import type { Command } from 'commander';
+import { SQL_TAG, inTransaction } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { addWindow, changePolicy, listWindows, readPolicy, removeWindow, type DdlPolicy, type DdlWindow, type PolicyChange } from '../ddl/index.ts';
 import { validateName } from '../guard/index.ts';
@@ -119,5 +120,28 @@ Then, in a session:  SET pgwarden.change_ticket = 'CHG-123';  ALTER TABLE ...`)
     .action(async (id: string, _options: object, command: Command) => {
       const removed = await withDatabase(command, (client) => removeWindow(client, parseInteger('id', id)));
       print(`removed ${removed.kind} ${removed.id}`);
+    });
+
+  withConnection(ddl.command('baseline'))
+    .description('list the changes no DDL record explains (relations, owners, roles, databases); --accept takes the baseline anew')
+    .option('--accept', 'accept them: take the baseline of relations, roles and databases anew (needs a superuser)')
+    .addOption(formatOption(['table', 'json']))
+    .action(async (options: { accept?: boolean; format: 'table' | 'json' }, command: Command) => {
+      await withDatabase(command, async (client) => {
+        type Row = { kind: string; change: string; name: string; detail: string };
+        const { rows } = await client.query<Row>(`${SQL_TAG}SELECT kind, change, name, detail FROM pgwarden.ddl_unrecorded() ORDER BY kind, name`);
+        if (options.format === 'json') print(JSON.stringify(rows, null, 2));
+        else if (rows.length === 0) print('no unrecorded changes since the baseline');
+        else print(render(rows, [
+          { header: 'kind', value: (r) => r.kind }, { header: 'name', value: (r) => r.name },
+          { header: 'change', value: (r) => r.change }, { header: 'detail', value: (r) => r.detail },
+        ], 'table'));
+        if (!options.accept) return;
+        const taken = await inTransaction(client, async () => {
+          const { rows: [row] } = await client.query<{ taken: string }>(`${SQL_TAG}SELECT pgwarden.ddl_baseline_take() AS taken`);
+          return row!.taken;
+        });
+        process.stderr.write(`baseline taken anew: ${taken} relations, roles and databases\n`);
+      });
     });
 }

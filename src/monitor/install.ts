@@ -271,9 +271,14 @@ export async function installMonitor(client: pg.Client, login: string, options: 
     await client.query(`${SQL_TAG}SET LOCAL pgaudit.log = 'none'`);
     await client.query(`${SQL_TAG}SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pgwarden_monitor.install'))`);
     const plan = await planMonitorInstall(client, login, options);
+    // Recorded by the DDL audit as pgwarden's own change (pgwarden.ddl_own_events, out of alerts and
+    // the ddl_changes check) where the sensors are installed: docs/ddl-audit.md.
+    const { rows: [own] } = await client.query<{ present: boolean }>(
+      `${SQL_TAG}SELECT pg_catalog.to_regprocedure('pgwarden.ddl_own_execute(text)') IS NOT NULL AS present`);
     for (const statement of plan.statements) {
       try {
-        await client.query(SQL_TAG + statement);
+        if (own!.present) await client.query(`${SQL_TAG}SELECT pgwarden.ddl_own_execute($1)`, [statement]);
+        else await client.query(SQL_TAG + statement);
       } catch (error) {
         const classified = classifyError(error);
         throw new PgwardenError(classified.code, `monitor install failed at "${statement.split('\n')[0]}": ${classified.message}`, { cause: error });

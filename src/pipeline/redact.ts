@@ -4,6 +4,7 @@
 // kept exactly as written. Pure; a scanner that follows PostgreSQL's lexical rules
 // (https://www.postgresql.org/docs/current/sql-syntax-lexical.html), not a parser.
 import type { PgwardenEvent } from '../core/event.ts';
+import { redactSecrets } from '../core/secrets.ts';
 
 export interface RedactOptions {
   /** mask literals in audit statements, query text and DDL statements */
@@ -170,8 +171,9 @@ const STATEMENT_MESSAGE = /^((?:duration: [\d.]+ ms\s+)?(?:statement|(?:execute|
  * `parameters: $1 = '…'` detail. Error messages and details in prose are left as they are.
  */
 export function redactEvent(event: PgwardenEvent, options: RedactOptions): PgwardenEvent {
-  if (!options.literals && !options.parameters) return event;
-  const copy: PgwardenEvent = { ...event };
+  const masked = maskSecrets(event);
+  if (!options.literals && !options.parameters) return masked;
+  const copy: PgwardenEvent = masked === event ? { ...event } : masked;
   if (options.literals) {
     if (copy.query !== null) copy.query = redactSql(copy.query);
     if (copy.ddl !== null && copy.ddl.statement !== null) copy.ddl = { ...copy.ddl, statement: redactSql(copy.ddl.statement) };
@@ -181,11 +183,36 @@ export function redactEvent(event: PgwardenEvent, options: RedactOptions): Pgwar
   if (options.parameters && copy.detail !== null && copy.detail.startsWith('parameters: ')) copy.detail = redactSql(copy.detail);
   if (copy.audit !== null) {
     const audit = { ...copy.audit };
+    // (maskSecrets already masked passwords in the statement)
     if (options.literals && audit.statement !== null) audit.statement = redactSql(audit.statement);
     if (options.parameters && audit.parameters !== null) audit.parameters = audit.parameters.map((p) => (p === null ? null : MASK));
     copy.audit = audit;
     // the raw AUDIT: line would give away what was masked
     if (copy.message !== null) copy.message = auditMessage(audit);
   }
+  return copy;
+}
+
+/**
+ * A copy with passwords masked whatever the options say (src/core/secrets.ts, the rules the DDL
+ * audit applies before it stores a statement): the query text, the DDL statement, the audit
+ * statement, the message, and the detail, hint and context that may quote a statement.
+ */
+export function maskSecrets(event: PgwardenEvent): PgwardenEvent {
+  const mask = (text: string | null) => (text === null ? null : redactSecrets(text));
+  // detail, hint and context carry statements too (PL/pgSQL's `SQL statement "ALTER ROLE …"`).
+  const query = mask(event.query);
+  const message = mask(event.message);
+  const detail = mask(event.detail);
+  const hint = mask(event.hint);
+  const context = mask(event.context);
+  const ddl = event.ddl === null ? null : mask(event.ddl.statement);
+  const audit = event.audit === null ? null : mask(event.audit.statement);
+  // Nothing to mask (the usual case): the event itself, as redactEvent always returned it.
+  if (query === event.query && message === event.message && detail === event.detail && hint === event.hint && context === event.context
+    && ddl === (event.ddl?.statement ?? null) && audit === (event.audit?.statement ?? null)) return event;
+  const copy: PgwardenEvent = { ...event, query, message, detail, hint, context };
+  if (copy.ddl !== null) copy.ddl = { ...copy.ddl, statement: ddl };
+  if (copy.audit !== null) copy.audit = { ...copy.audit, statement: audit };
   return copy;
 }

@@ -5,7 +5,10 @@ import { PGWARDEN_VERSION } from '../core/version.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
 import { BOOTSTRAP_SQL, DDL_FUNCTIONS_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.ts';
-import { EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_TRIGGERS, LOGIN_EVENT_TRIGGER } from './manifest.ts';
+import { redactSecretsFunctionSql } from '../core/secrets.ts';
+import {
+  EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_GRANTS, EXPECTED_TRIGGERS, GUARDED_SETTINGS, LOGIN_EVENT_TRIGGER, OWN_ROLES,
+} from './manifest.ts';
 
 export const RECORDER_ROLE = 'pgwarden_recorder';
 /** What the recorder's loopback connection calls itself; the login check exempts only that connection. */
@@ -14,8 +17,6 @@ export const RECORDER_APPLICATION = 'pgwarden-recorder';
 export const WATCHER_ROLE = 'pgwarden_watcher';
 /** Group role with exactly what `pgwarden alerts run` needs: read DDL events, keep delivery bookkeeping. */
 export const ALERTS_ROLE = 'pgwarden_alerts';
-/** Owner of the secure-monitoring functions (src/monitor); created by `pgwarden monitor install`. */
-const MONITOR_OWNER_ROLE = 'pgwarden_monitor_owner';
 
 export interface GuardSettingsInput {
   onError?: 'open' | 'closed';
@@ -141,43 +142,33 @@ export async function installSchema(
       applied.push(`${String(migration.version).padStart(4, '0')}-${migration.name}`);
     }
 
+    // The secret masking first: the event-trigger functions call it.
+    await client.query(SQL_TAG + redactSecretsFunctionSql());
     await client.query(DDL_FUNCTIONS_SQL);
+    if (fromVersion < 4 && fromVersion > 0) {
+      // Stored by a release that did not mask passwords.
+      for (const table of ['ddl_events']) {
+        await client.query(`${SQL_TAG}UPDATE pgwarden.${table} SET statement = pgwarden.redact_secrets(statement)
+          WHERE statement IS DISTINCT FROM pgwarden.redact_secrets(statement)`);
+      }
+    }
     const dblink = await ensureDblink(client);
     await client.query(`${SQL_TAG}INSERT INTO pgwarden.guard_recorder (host, password) VALUES (coalesce($1, '127.0.0.1'), $2)
       ON CONFLICT (singleton) DO UPDATE SET password = excluded.password, host = coalesce($1, pgwarden.guard_recorder.host)`,
     [settings.recorderHost ?? null, recorderPassword]);
-    await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${RECORDER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT EXECUTE ON PROCEDURE pgwarden.record_refusal(integer, bigint, text, text) TO ${RECORDER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${WATCHER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.guard_settings, pgwarden.guard_rules, pgwarden.guard_break_glass TO ${WATCHER_ROLE}`);
-    // Watch mode records only through guard_terminate(): no direct write, and no reading of other records.
-    await client.query(`${SQL_TAG}REVOKE ALL ON pgwarden.connection_attempts FROM ${WATCHER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden.guard_terminate(integer, timestamptz) TO ${WATCHER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden TO ${ALERTS_ROLE}`);
-    // The pipeline's guard source reads the records (docs/guard.md, "The record of attempts").
-    await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.connection_attempts TO ${ALERTS_ROLE}`);
-    // status (run by the alerts process for tamper alerts) reads the recorded hashes and version.
-    await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden.ddl_events, pgwarden.migrations, pgwarden.compiled_functions,
-      pgwarden.function_hashes, pgwarden.ddl_policy, pgwarden.ddl_windows TO ${ALERTS_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT SELECT, INSERT, UPDATE ON pgwarden.alert_sinks TO ${ALERTS_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT SELECT, INSERT ON pgwarden.alert_deliveries TO ${ALERTS_ROLE}`);
-    // The secure monitor's owner role (pgwarden monitor install) counts refusals and DDL changes:
-    // give it those columns when the monitor was installed first.
-    await client.query(`${SQL_TAG}DO $$ BEGIN
-      IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${MONITOR_OWNER_ROLE}') THEN
-        GRANT USAGE ON SCHEMA pgwarden TO ${MONITOR_OWNER_ROLE};
-        GRANT SELECT (ts, decision, user_name) ON pgwarden.connection_attempts TO ${MONITOR_OWNER_ROLE};
-        GRANT SELECT (ts, user_name, command_tag) ON pgwarden.ddl_events TO ${MONITOR_OWNER_ROLE};
-      END IF; END $$`);
+    await restoreRoles(client);
     if (fromVersion === 0) await applyGuardSettings(client, defaults);
     await applyGuardSettings(client, settings);
     // Regenerate the guard every time: dblink may have appeared since the last compile, or
     // the generated functions may have been tampered with. Then restore what status checks.
     await client.query(`${SQL_TAG}DELETE FROM pgwarden.compiled_functions`);
     await client.query(`${SQL_TAG}SELECT pgwarden.guard_compile()`);
-    await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden.guard_decide(text, text, inet, text), pgwarden.guard_rule_message(bigint) TO ${WATCHER_ROLE}`);
     await restoreManifest(client);
+    await restoreGrants(client);
     await recordFunctionHashes(client);
+    // The baseline of relations, roles and databases the reconciliation compares with: taken
+    // once; later only by `pgwarden ddl baseline --accept` (an install must not bless changes).
+    await client.query(`${SQL_TAG}SELECT pgwarden.ddl_baseline_take() WHERE NOT EXISTS (SELECT 1 FROM pgwarden.ddl_baseline_info)`);
 
     const { rows } = await client.query<{ database: string; trigger: boolean }>(
       `${SQL_TAG}SELECT pg_catalog.current_database() AS database,
@@ -198,9 +189,28 @@ async function restoreManifest(client: pg.Client): Promise<void> {
   for (const fn of EXPECTED_FUNCTIONS) {
     const { rows } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regprocedure($1) IS NOT NULL AS present`, [fn.signature]);
     if (!rows[0]!.present) continue; // regenerated below, or needs a reinstall (see docs/sensors.md)
-    await client.query(`${SQL_TAG}ALTER ${fn.kind} ${fn.signature} ${fn.securityDefiner ? 'SECURITY DEFINER' : 'SECURITY INVOKER'} SET search_path = pg_catalog, pg_temp`);
-    await client.query(`${SQL_TAG}${fn.publicExecute ? 'GRANT EXECUTE ON' : 'REVOKE ALL ON'} ${fn.kind} ${fn.signature} ${fn.publicExecute ? 'TO' : 'FROM'} PUBLIC`);
+    // RESET ALL first: a setting added beside the pinned search_path is as much a change.
+    await client.query(`${SQL_TAG}ALTER ${fn.kind} ${fn.signature} RESET ALL`);
+    const strictness = fn.kind === 'PROCEDURE' ? '' : fn.strict ? ' STRICT' : ' CALLED ON NULL INPUT';
+    await client.query(`${SQL_TAG}ALTER ${fn.kind} ${fn.signature}${strictness} ${fn.securityDefiner ? 'SECURITY DEFINER' : 'SECURITY INVOKER'} SET search_path = pg_catalog, pg_temp`);
   }
+  // Everything in the schema belongs to the schema's owner (install's superuser).
+  await client.query(`${SQL_TAG}DO $$
+    DECLARE
+      owner constant name := (SELECT n.nspowner::regrole::text FROM pg_catalog.pg_namespace n WHERE n.nspname = 'pgwarden');
+      o record;
+    BEGIN
+      FOR o IN SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END AS kind, c.oid::regclass::text AS name
+                 FROM pg_catalog.pg_class c
+                WHERE c.relnamespace = 'pgwarden'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'S') AND c.relowner::regrole::text <> owner
+                  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('i', 'a')) LOOP
+        EXECUTE pg_catalog.format('ALTER %s %s OWNER TO %I', o.kind, o.name, owner);
+      END LOOP;
+      FOR o IN SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END AS kind, p.oid::regprocedure::text AS name
+                 FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'pgwarden'::regnamespace AND p.proowner::regrole::text <> owner LOOP
+        EXECUTE pg_catalog.format('ALTER %s %s OWNER TO %I', o.kind, o.name, owner);
+      END LOOP;
+    END $$`);
   for (const trigger of EXPECTED_TRIGGERS) {
     await client.query(`${SQL_TAG}DO $$ BEGIN
       IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = 'pgwarden.${trigger.table}'::regclass AND tgname = '${trigger.name}') THEN
@@ -222,6 +232,109 @@ async function restoreManifest(client: pg.Client): Promise<void> {
     } else if (row.enabled !== 'O') {
       await client.query(`${SQL_TAG}ALTER EVENT TRIGGER ${trigger.name} ENABLE`);
     }
+  }
+}
+
+/** Runs a GRANT or REVOKE as pgwarden's own change (see pgwarden.ddl_own_execute()). */
+async function own(client: pg.Client, statement: string): Promise<void> {
+  await client.query(`${SQL_TAG}SELECT pgwarden.ddl_own_execute($1)`, [statement]);
+}
+
+/** The grants of the manifest, and only those: any other privilege on pgwarden's objects is revoked. */
+async function restoreGrants(client: pg.Client): Promise<void> {
+  const roles = new Set((await client.query<{ rolname: string }>(
+    `${SQL_TAG}SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY ($1)`,
+    [[...new Set(EXPECTED_GRANTS.map((g) => g.grantee))]])).rows.map((r) => r.rolname));
+  const expected = EXPECTED_GRANTS.filter((g) => (g.grantee === 'PUBLIC' || roles.has(g.grantee)) && (!g.ifRole || roles.has(g.ifRole)));
+  for (const extra of await unexpectedPrivileges(client)) {
+    const grantee = extra.grantee === 'PUBLIC' ? 'PUBLIC' : client.escapeIdentifier(extra.grantee);
+    const columns = extra.column ? ` (${client.escapeIdentifier(extra.column)})` : '';
+    await own(client, `REVOKE ${extra.privilege}${columns} ON ${extra.object} FROM ${grantee}`);
+  }
+  for (const grant of expected.filter((g) => !g.object.endsWith('*'))) {
+    const grantee = grant.grantee === 'PUBLIC' ? 'PUBLIC' : client.escapeIdentifier(grant.grantee);
+    const columns = grant.columns ? ` (${grant.columns.join(', ')})` : '';
+    await own(client, `GRANT ${grant.privileges.join(', ')}${columns} ON ${grant.object} TO ${grantee}`);
+  }
+}
+
+export interface Privilege { object: string; grantee: string; privilege: string; column: string | null }
+
+/** SQL: every privilege on the schema and the objects in it, except the owner's own, as GRANT names them. */
+export const PRIVILEGES_SQL = `
+  WITH owner AS (SELECT n.oid, n.nspowner FROM pg_catalog.pg_namespace n WHERE n.nspname = 'pgwarden'),
+  acl AS (
+    SELECT 'SCHEMA pgwarden' AS object, a.grantee, a.privilege_type, NULL::text AS col
+      FROM pg_catalog.pg_namespace n, owner, pg_catalog.aclexplode(n.nspacl) a WHERE n.oid = owner.oid
+    UNION ALL
+    SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE ' ELSE 'TABLE ' END || 'pgwarden.' || pg_catalog.quote_ident(c.relname), a.grantee, a.privilege_type, NULL
+      FROM pg_catalog.pg_class c, owner, pg_catalog.aclexplode(c.relacl) a WHERE c.relnamespace = owner.oid
+    UNION ALL
+    SELECT 'TABLE pgwarden.' || pg_catalog.quote_ident(c.relname), a.grantee, a.privilege_type, att.attname::text
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute att ON att.attrelid = c.oid, owner, pg_catalog.aclexplode(att.attacl) a
+     WHERE c.relnamespace = owner.oid AND att.attacl IS NOT NULL
+    UNION ALL
+    SELECT CASE p.prokind WHEN 'p' THEN 'PROCEDURE ' ELSE 'FUNCTION ' END || 'pgwarden.' || pg_catalog.quote_ident(p.proname)
+             || '(' || pg_catalog.replace(pg_catalog.oidvectortypes(p.proargtypes), ', ', ',') || ')', a.grantee, a.privilege_type, NULL
+      FROM pg_catalog.pg_proc p, owner,
+           pg_catalog.aclexplode(COALESCE(p.proacl, pg_catalog.acldefault('f', p.proowner))) a WHERE p.pronamespace = owner.oid)
+  SELECT acl.object, CASE acl.grantee WHEN 0 THEN 'PUBLIC' ELSE acl.grantee::regrole::text END AS grantee,
+         acl.privilege_type AS privilege, acl.col AS column
+    FROM acl, owner WHERE acl.grantee <> owner.nspowner
+   ORDER BY 1, 2, 3, 4`;
+
+/** Whether the manifest grants it (a column privilege also when the whole table's is expected). */
+export function expectedPrivilege(p: Privilege, roles: ReadonlySet<string>): boolean {
+  const sameObject = (pattern: string) => (pattern.endsWith('*') ? p.object.startsWith(pattern.slice(0, -1)) : pattern === p.object);
+  return EXPECTED_GRANTS.some((g) => sameObject(g.object) && g.grantee === p.grantee.replace(/^"|"$/g, '')
+    && (!g.ifRole || roles.has(g.ifRole)) && g.privileges.includes(p.privilege)
+    && (p.column === null ? !g.columns : !g.columns || g.columns.includes(p.column)));
+}
+
+export async function unexpectedPrivileges(client: pg.ClientBase): Promise<Privilege[]> {
+  const { rows } = await client.query<Privilege>(SQL_TAG + PRIVILEGES_SQL);
+  const { rows: roleRows } = await client.query<{ rolname: string }>(`${SQL_TAG}SELECT rolname FROM pg_catalog.pg_roles WHERE rolname LIKE 'pgwarden%'`);
+  const roles = new Set(roleRows.map((r) => r.rolname));
+  return rows.filter((p) => !expectedPrivilege(p, roles));
+}
+
+/**
+ * pgwarden's roles as install makes them, and no setting anywhere that switches a sensor off
+ * for a role or a database, nor a grant to set one (PostgreSQL 15+).
+ */
+async function restoreRoles(client: pg.Client): Promise<void> {
+  await client.query(`${SQL_TAG}ALTER ROLE ${RECORDER_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 20`);
+  for (const group of [WATCHER_ROLE, ALERTS_ROLE]) {
+    await client.query(`${SQL_TAG}ALTER ROLE ${group} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`);
+  }
+  await client.query(`${SQL_TAG}DO $$
+    DECLARE
+      s record;
+    BEGIN
+      FOR s IN SELECT r.rolname, d.datname, pg_catalog.split_part(c, '=', 1) AS name
+                 FROM pg_catalog.pg_db_role_setting x
+                 LEFT JOIN pg_catalog.pg_roles r ON r.oid = x.setrole
+                 LEFT JOIN pg_catalog.pg_database d ON d.oid = x.setdatabase,
+                 pg_catalog.unnest(x.setconfig) AS c
+                WHERE pg_catalog.lower(pg_catalog.split_part(c, '=', 1)) = ANY ($1)
+                   OR (pg_catalog.lower(pg_catalog.split_part(c, '=', 1)) = 'search_path' AND r.rolname = ANY ($2)) LOOP
+        IF s.rolname IS NOT NULL AND s.datname IS NOT NULL THEN
+          EXECUTE pg_catalog.format('ALTER ROLE %I IN DATABASE %I RESET %s', s.rolname, s.datname, s.name);
+        ELSIF s.rolname IS NOT NULL THEN
+          EXECUTE pg_catalog.format('ALTER ROLE %I RESET %s', s.rolname, s.name);
+        ELSIF s.datname IS NOT NULL THEN
+          EXECUTE pg_catalog.format('ALTER DATABASE %I RESET %s', s.datname, s.name);
+        END IF;
+      END LOOP;
+    END $$`.replace('$1', client.escapeLiteral(`{${GUARDED_SETTINGS.join(',')}}`)).replace('$2', client.escapeLiteral(`{${OWN_ROLES.join(',')}}`)));
+  const { rows: [server] } = await client.query<{ version: number }>(`${SQL_TAG}SELECT pg_catalog.current_setting('server_version_num')::int AS version`);
+  if (server!.version >= 150000) {
+    const { rows } = await client.query<{ parname: string; grantee: string }>(
+      `${SQL_TAG}SELECT p.parname, CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(a.grantee::regrole::text) END AS grantee
+         FROM pg_catalog.pg_parameter_acl p, pg_catalog.aclexplode(p.paracl) a
+        WHERE pg_catalog.lower(p.parname) = ANY ($1::text[])
+          AND NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = a.grantee), false)`, [GUARDED_SETTINGS]);
+    for (const row of rows) await client.query(`${SQL_TAG}REVOKE ALL ON PARAMETER ${row.parname} FROM ${row.grantee}`);
   }
 }
 

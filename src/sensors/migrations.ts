@@ -9,7 +9,7 @@ export interface Migration {
   sql: string;
 }
 
-const FILES = ['0001-connection-guard.sql', '0002-ddl-audit.sql', '0003-guard-hardening.sql'] as const;
+const FILES = ['0001-connection-guard.sql', '0002-ddl-audit.sql', '0003-guard-hardening.sql', '0004-ddl-hardening.sql'] as const;
 
 function load(file: string): Migration {
   const match = /^(\d{4})-(.+)\.sql$/.exec(file);
@@ -32,11 +32,18 @@ export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
 /** Creates the schema and the bookkeeping table; safe to run again. */
 export const BOOTSTRAP_SQL = `
-CREATE SCHEMA IF NOT EXISTS pgwarden;
-REVOKE ALL ON SCHEMA pgwarden FROM PUBLIC;
--- session_exec calls pgwarden.guard_check() as the connecting role, which needs USAGE;
--- every object inside keeps its own, narrower grants.
-GRANT USAGE ON SCHEMA pgwarden TO PUBLIC;
+-- Grants only when the schema is new: on an upgrade the event triggers of the installed release
+-- are still the old ones, which would record them as someone's change (install restores the
+-- schema's grants later, as pgwarden's own).
+DO $bootstrap$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden') THEN
+    CREATE SCHEMA pgwarden;
+    REVOKE ALL ON SCHEMA pgwarden FROM PUBLIC;
+    -- session_exec calls pgwarden.guard_check() as the connecting role, which needs USAGE;
+    -- every object inside keeps its own, narrower grants.
+    GRANT USAGE ON SCHEMA pgwarden TO PUBLIC;
+  END IF;
+END $bootstrap$;
 CREATE TABLE IF NOT EXISTS pgwarden.migrations (
   version integer PRIMARY KEY,
   name text NOT NULL,

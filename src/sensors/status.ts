@@ -4,8 +4,10 @@
 import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
 import { LATEST_SCHEMA_VERSION } from './migrations.ts';
-import { RECORDER_ROLE, WATCHER_ROLE, installedVersion } from './install.ts';
-import { EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, PINNED } from './manifest.ts';
+import { RECORDER_ROLE, WATCHER_ROLE, installedVersion, unexpectedPrivileges } from './install.ts';
+import {
+  EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, GUARDED_SETTINGS, OWN_ROLES, PINNED, UNPINNED_COMPILED,
+} from './manifest.ts';
 
 /** How long a change may wait for a sink that no process serves before status calls it FAILED. */
 const STALE_DELIVERY_MS = 5 * 60_000;
@@ -68,20 +70,23 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
   }
 
   for (const fn of EXPECTED_FUNCTIONS) {
-    const { rows } = await client.query<{ secdef: boolean; config: string[] | null; public_execute: boolean }>(
-      `${SQL_TAG}SELECT p.prosecdef AS secdef, p.proconfig AS config,
+    const { rows } = await client.query<{ secdef: boolean; config: string[] | null; public_execute: boolean; strict: boolean }>(
+      `${SQL_TAG}SELECT p.prosecdef AS secdef, p.proconfig AS config, p.proisstrict AS strict,
          EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a
                   WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE') AS public_execute
          FROM pg_catalog.pg_proc p WHERE p.oid = pg_catalog.to_regprocedure($1)`, [fn.signature]);
-    const expected = `${flag(fn.securityDefiner, 'definer', 'invoker')}, search_path pinned, ${flag(fn.publicExecute, 'PUBLIC execute', 'no PUBLIC execute')}`;
+    const strict = fn.kind === 'FUNCTION' ? `, ${flag(Boolean(fn.strict), 'strict', 'called on null input')}` : '';
+    const expected = `${flag(fn.securityDefiner, 'definer', 'invoker')}, search_path pinned, ${flag(fn.publicExecute, 'PUBLIC execute', 'no PUBLIC execute')}${strict}`;
     const row = rows[0];
     if (!row) {
       items.push({ object: `function ${fn.signature}`, state: 'MISSING', expected, actual: 'absent' });
       continue;
     }
-    const pinned = (row.config ?? []).includes(PINNED);
-    const actual = `${flag(row.secdef, 'definer', 'invoker')}, ${pinned ? 'search_path pinned' : `${row.config?.join(' ') || 'search_path not pinned'}`}, ${flag(row.public_execute, 'PUBLIC execute', 'no PUBLIC execute')}`;
-    const ok = row.secdef === fn.securityDefiner && pinned && row.public_execute === fn.publicExecute;
+    // Exactly the pinned search_path: any other setting beside it changes how the function runs.
+    const pinned = row.config?.length === 1 && row.config[0] === PINNED;
+    const actualStrict = fn.kind === 'FUNCTION' ? `, ${flag(row.strict, 'strict', 'called on null input')}` : '';
+    const actual = `${flag(row.secdef, 'definer', 'invoker')}, ${pinned ? 'search_path pinned' : `${row.config?.join(' ') || 'search_path not pinned'}`}, ${flag(row.public_execute, 'PUBLIC execute', 'no PUBLIC execute')}${actualStrict}`;
+    const ok = row.secdef === fn.securityDefiner && pinned && row.public_execute === fn.publicExecute && (fn.kind === 'PROCEDURE' || row.strict === Boolean(fn.strict));
     items.push({ object: `function ${fn.signature}`, state: ok ? 'OK' : 'CHANGED', expected, actual });
   }
 
@@ -92,8 +97,9 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
     const enabled = rows[0]?.enabled;
     items.push({
       object: `trigger ${trigger.name} on pgwarden.${trigger.table}`,
-      state: enabled === undefined ? 'MISSING' : enabled === 'D' ? 'DISABLED' : 'OK',
-      expected: 'enabled', actual: enabled === undefined ? 'absent' : enabled === 'D' ? 'disabled' : 'enabled',
+      // 'R' (ENABLE REPLICA TRIGGER) fires only under session_replication_role = replica: off in normal sessions.
+      state: enabled === undefined ? 'MISSING' : enabled === 'O' || enabled === 'A' ? 'OK' : 'DISABLED',
+      expected: 'enabled', actual: enabled === undefined ? 'absent' : enabled === 'D' ? 'disabled' : enabled === 'R' ? 'enabled for replicas only' : 'enabled',
     });
   }
 
@@ -117,8 +123,11 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
   }
 
   if (report.serverVersion < 170000) {
+    // session_preload_libraries is readable only with pg_read_all_settings: the alerts role's tamper
+    // check failed as a whole here on PostgreSQL 14-16.
     const { rows } = await client.query<{ preload: string | null; login: string | null }>(
-      `${SQL_TAG}SELECT pg_catalog.current_setting('session_preload_libraries', true) AS preload,
+      `${SQL_TAG}SELECT CASE WHEN pg_catalog.pg_has_role('pg_read_all_settings', 'USAGE')
+                          THEN pg_catalog.current_setting('session_preload_libraries', true) END AS preload,
                         pg_catalog.current_setting('session_exec.login_name', true) AS login`);
     const configured = (rows[0]?.preload ?? '').includes('session_exec') && rows[0]?.login === 'pgwarden.guard_check';
     items.push({
@@ -218,6 +227,13 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
   });
   if (dblinkRows.length > 0) items.push(await recorderCheck(client, dblinkRows[0]!.schema));
   items.push(...await ruleRoleChecks(client));
+  items.push(...await definitionChecks(client));
+  items.push(...await tableRuleChecks(client));
+  items.push(...await settingChecks(client, report.serverVersion));
+  items.push(...await membershipChecks(client));
+  const databases = await databaseChecks(client);
+  items.push(...databases);
+  items.push(...await unrecordedChanges(client, new Set(databases.map((d) => d.object.slice('database '.length)))));
 
   report.drift = items.some((item) => isDrift(item.state));
   return report;
@@ -299,4 +315,214 @@ async function ruleRoleChecks(client: pg.ClientBase): Promise<StatusItem[]> {
     });
   }
   return items;
+}
+
+/**
+ * Everything else about pgwarden's objects that changes what they do (issue 13, item 6): any
+ * privilege install did not grant, an owner other than the schema's, a generated function with
+ * settings or strictness its generator did not give it, and a function install knows nothing of.
+ */
+/**
+ * What changes the rows pgwarden's tables take or show without touching the tables' definition:
+ * a rule (ON INSERT DO INSTEAD NOTHING drops every record, its own creation included), a row
+ * security policy or row security itself (rows hidden from the readers), a trigger install did not
+ * make. pgwarden creates none of these, so each one is reported.
+ */
+async function tableRuleChecks(client: pg.ClientBase): Promise<StatusItem[]> {
+  const expected = EXPECTED_TRIGGERS.map((t) => `${t.table}.${t.name}`);
+  const { rows } = await client.query<{ object: string; actual: string }>(
+    `${SQL_TAG}SELECT 'rule ' || r.rulename || ' on pgwarden.' || c.relname AS object, pg_catalog.pg_get_ruledef(r.oid) AS actual
+       FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+      WHERE c.relnamespace = 'pgwarden'::regnamespace AND NOT (c.relkind = 'v' AND r.rulename = '_RETURN')
+     UNION ALL
+     SELECT 'policy ' || p.polname || ' on pgwarden.' || c.relname, 'row security policy'
+       FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
+      WHERE c.relnamespace = 'pgwarden'::regnamespace
+     UNION ALL
+     SELECT 'row security on pgwarden.' || c.relname, CASE WHEN c.relforcerowsecurity THEN 'enabled and forced' ELSE 'enabled' END
+       FROM pg_catalog.pg_class c
+      WHERE c.relnamespace = 'pgwarden'::regnamespace AND c.relrowsecurity
+     UNION ALL
+     SELECT 'trigger ' || t.tgname || ' on pgwarden.' || c.relname, pg_catalog.pg_get_triggerdef(t.oid)
+       FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+      WHERE c.relnamespace = 'pgwarden'::regnamespace AND NOT t.tgisinternal
+        AND NOT (c.relname || '.' || t.tgname = ANY ($1::text[]))
+      ORDER BY 1`, [expected]);
+  return rows.map((row) => ({ object: row.object, state: 'CHANGED' as const, expected: 'absent (install makes none)', actual: row.actual }));
+}
+
+async function definitionChecks(client: pg.ClientBase): Promise<StatusItem[]> {
+  const items: StatusItem[] = [];
+  for (const extra of await unexpectedPrivileges(client).catch(() => [])) {
+    items.push({
+      object: `privilege on ${extra.object}${extra.column ? ` (${extra.column})` : ''}`, state: 'CHANGED',
+      expected: 'only the grants install makes (docs/sensors.md)', actual: `${extra.privilege} granted to ${extra.grantee}`,
+    });
+  }
+  const { rows: owners } = await client.query<{ object: string; owner: string; schema_owner: string; schema_owner_super: boolean }>(
+    `${SQL_TAG}WITH s AS (SELECT n.oid, n.nspowner FROM pg_catalog.pg_namespace n WHERE n.nspname = 'pgwarden')
+     SELECT o.object, o.owner::regrole::text AS owner, s.nspowner::regrole::text AS schema_owner,
+            COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = s.nspowner), false) AS schema_owner_super
+       FROM s, LATERAL (
+         SELECT 'schema pgwarden' AS object, s.nspowner AS owner
+         UNION ALL SELECT 'relation pgwarden.' || c.relname, c.relowner FROM pg_catalog.pg_class c WHERE c.relnamespace = s.oid AND c.relkind IN ('r', 'p', 'v', 'S', 'm', 'f')
+         UNION ALL SELECT 'function ' || p.oid::regprocedure::text, p.proowner FROM pg_catalog.pg_proc p WHERE p.pronamespace = s.oid) o
+      WHERE o.owner <> s.nspowner OR (o.object = 'schema pgwarden' AND NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = s.nspowner), false))
+      ORDER BY 1`);
+  for (const row of owners) {
+    items.push({
+      object: `owner of ${row.object}`, state: 'CHANGED',
+      expected: row.object === 'schema pgwarden' ? 'a superuser' : `${row.schema_owner} (the schema's owner)`,
+      actual: row.object === 'schema pgwarden' ? `${row.owner}, not a superuser` : row.owner,
+    });
+  }
+  // Generated and unknown functions (those of the manifest are checked above).
+  const known = new Set(EXPECTED_FUNCTIONS.map((f) => f.signature));
+  const { rows: functions } = await client.query<{ signature: string; config: string[] | null; strict: boolean; secdef: boolean; compiled: boolean }>(
+    `${SQL_TAG}SELECT 'pgwarden.' || p.proname || '(' || pg_catalog.replace(pg_catalog.oidvectortypes(p.proargtypes), ', ', ',') || ')' AS signature,
+            p.proconfig AS config, p.proisstrict AS strict, p.prosecdef AS secdef,
+            EXISTS (SELECT 1 FROM pgwarden.compiled_functions c WHERE pg_catalog.to_regprocedure(c.name) = p.oid) AS compiled
+       FROM pg_catalog.pg_proc p
+      WHERE p.pronamespace = 'pgwarden'::pg_catalog.regnamespace
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid AND d.deptype = 'e')
+      ORDER BY 1`).catch(() => ({ rows: [] as never[] }));
+  for (const fn of functions.filter((f) => !known.has(f.signature))) {
+    if (!fn.compiled) {
+      items.push({ object: `function ${fn.signature}`, state: 'CHANGED', expected: 'only functions pgwarden makes in schema pgwarden', actual: 'not made by pgwarden' });
+      continue;
+    }
+    const unpinned = UNPINNED_COMPILED.test(fn.signature);
+    const configOk = unpinned ? fn.config === null : fn.config?.length === 1 && fn.config[0] === PINNED;
+    if (configOk && !fn.strict) continue;
+    items.push({
+      object: `settings of ${fn.signature}`, state: 'CHANGED',
+      expected: `${unpinned ? 'no SET clause (inlined into its pinned caller)' : 'search_path pinned, nothing else'}, called on null input`,
+      actual: `${fn.config?.join(' ') || 'no SET clause'}${fn.strict ? ', strict' : ''}`,
+    });
+  }
+  return items;
+}
+
+/**
+ * Settings that switch a sensor off for a role or a database (ALTER ROLE … SET event_triggers =
+ * off, session_replication_role = replica …), grants to set them (pg_parameter_acl, PostgreSQL
+ * 15+), and the server-wide values.
+ */
+async function settingChecks(client: pg.ClientBase, version: number): Promise<StatusItem[]> {
+  const items: StatusItem[] = [];
+  const { rows } = await client.query<{ role: string | null; database: string | null; setting: string }>(
+    `${SQL_TAG}SELECT r.rolname::text AS role, d.datname::text AS database, c AS setting
+       FROM pg_catalog.pg_db_role_setting x
+       LEFT JOIN pg_catalog.pg_roles r ON r.oid = x.setrole
+       LEFT JOIN pg_catalog.pg_database d ON d.oid = x.setdatabase,
+       pg_catalog.unnest(x.setconfig) AS c
+      WHERE pg_catalog.lower(pg_catalog.split_part(c, '=', 1)) = ANY ($1::text[])
+         OR (pg_catalog.lower(pg_catalog.split_part(c, '=', 1)) = 'search_path' AND r.rolname = ANY ($2::text[]))
+      ORDER BY 1, 2, 3`, [GUARDED_SETTINGS, OWN_ROLES]);
+  for (const row of rows) {
+    const scope = row.role && row.database ? `role ${row.role} in database ${row.database}` : row.role ? `role ${row.role}` : `database ${row.database ?? '?'}`;
+    items.push({
+      object: `setting ${row.setting.split('=')[0]} for ${scope}`, state: 'CHANGED',
+      expected: 'not set per role or database (it can switch a sensor off)', actual: row.setting,
+    });
+  }
+  const { rows: server } = await client.query<{ name: string; value: string; source: string }>(
+    `${SQL_TAG}SELECT name, reset_val AS value, source FROM pg_catalog.pg_settings WHERE name IN ('event_triggers', 'session_replication_role')`);
+  for (const row of server) {
+    const off = (row.name === 'event_triggers' && row.value === 'off') || (row.name === 'session_replication_role' && row.value === 'replica');
+    if (off) items.push({ object: `server setting ${row.name}`, state: 'DISABLED', expected: row.name === 'event_triggers' ? 'on' : 'origin', actual: `${row.value} (from ${row.source}): event triggers do not fire` });
+  }
+  if (version >= 150000) {
+    const { rows: acl } = await client.query<{ parameter: string; grantee: string; privilege: string }>(
+      `${SQL_TAG}SELECT p.parname AS parameter, CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END AS grantee, a.privilege_type AS privilege
+         FROM pg_catalog.pg_parameter_acl p, pg_catalog.aclexplode(p.paracl) a
+        WHERE pg_catalog.lower(p.parname) = ANY ($1::text[])
+          AND NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = a.grantee), false) ORDER BY 1, 2, 3`, [GUARDED_SETTINGS]);
+    for (const row of acl) {
+      items.push({
+        object: `privilege on parameter ${row.parameter}`, state: 'CHANGED',
+        expected: 'superusers only (GRANT … ON PARAMETER lets a role switch a sensor off)', actual: `${row.privilege} granted to ${row.grantee}`,
+      });
+    }
+  }
+  return items;
+}
+
+/**
+ * Members of pgwarden's own roles. Install grants none: each is listed (WARN), and one granted by a
+ * role that is not a superuser (a CREATEROLE role granting itself, on PostgreSQL 14 and 15) is
+ * CHANGED. Also the recorder role's attributes.
+ */
+async function membershipChecks(client: pg.ClientBase): Promise<StatusItem[]> {
+  const items: StatusItem[] = [];
+  const { rows } = await client.query<{ role: string; member: string; grantor: string; grantor_super: boolean }>(
+    `${SQL_TAG}SELECT g.rolname::text AS role, m.rolname::text AS member, COALESCE(gr.rolname::text, '?') AS grantor,
+            COALESCE(gr.rolsuper, false) AS grantor_super
+       FROM pg_catalog.pg_auth_members am
+       JOIN pg_catalog.pg_roles g ON g.oid = am.roleid
+       JOIN pg_catalog.pg_roles m ON m.oid = am.member
+       LEFT JOIN pg_catalog.pg_roles gr ON gr.oid = am.grantor
+      WHERE g.rolname = ANY ($1::text[]) ORDER BY 1, 2`, [OWN_ROLES]);
+  for (const row of rows) {
+    items.push({
+      object: `member ${row.member} of ${row.role}`, state: row.grantor_super ? 'WARN' : 'CHANGED',
+      expected: 'granted by a superuser, on purpose (install grants none)',
+      actual: `granted by ${row.grantor}${row.grantor_super ? '' : ', not a superuser'}`,
+    });
+  }
+  const { rows: [recorder] } = await client.query<{ bad: string | null }>(
+    `${SQL_TAG}SELECT NULLIF(pg_catalog.concat_ws(', ', CASE WHEN rolsuper THEN 'SUPERUSER' END, CASE WHEN rolcreaterole THEN 'CREATEROLE' END,
+        CASE WHEN rolcreatedb THEN 'CREATEDB' END, CASE WHEN rolinherit THEN 'INHERIT' END, CASE WHEN rolreplication THEN 'REPLICATION' END,
+        CASE WHEN rolbypassrls THEN 'BYPASSRLS' END, CASE WHEN rolconnlimit <> 20 THEN 'CONNECTION LIMIT ' || rolconnlimit END), '') AS bad
+       FROM pg_catalog.pg_roles WHERE rolname = $1`, [RECORDER_ROLE]);
+  if (recorder?.bad) {
+    items.push({ object: `attributes of role ${RECORDER_ROLE}`, state: 'CHANGED', expected: 'NOSUPERUSER NOCREATEROLE NOCREATEDB NOINHERIT NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 20', actual: recorder.bad });
+  }
+  return items;
+}
+
+/**
+ * Every connectable database, seen from this one (issue 13, item 8): one without pgwarden (created
+ * TEMPLATE template0, or from a template without it) has no guard and no DDL audit. Known without
+ * connecting: install's grants to pgwarden_recorder leave a shared dependency (pg_shdepend) in
+ * each database that has the schema.
+ */
+async function databaseChecks(client: pg.ClientBase): Promise<StatusItem[]> {
+  const { rows } = await client.query<{ database: string; template: boolean; guarded: boolean }>(
+    `${SQL_TAG}SELECT d.datname::text AS database, d.datistemplate AS template,
+        EXISTS (SELECT 1 FROM pg_catalog.pg_shdepend s
+                 WHERE s.dbid = d.oid AND s.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
+                   AND s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass
+                   AND s.refobjid = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $1)) AS guarded
+       FROM pg_catalog.pg_database d
+      WHERE d.datallowconn AND d.datname <> 'template0' AND d.datname <> pg_catalog.current_database()
+      ORDER BY 1`, [RECORDER_ROLE]);
+  return rows.filter((r) => !r.guarded).map((r) => ({
+    object: `database ${r.database}`,
+    state: r.template ? 'WARN' : 'MISSING',
+    expected: 'pgwarden installed (guard, DDL audit, tamper check)',
+    actual: r.template
+      ? `no pgwarden: databases created from this template get none; run \`pgwarden install --dbname ${r.database}\``
+      : `no pgwarden: logins are not guarded and DDL is not audited there; run \`pgwarden install --dbname ${r.database}\` (or --all-databases)`,
+  }));
+}
+
+/**
+ * What changed since the baseline with no DDL record (issue 13, item 7): relations created without
+ * an event trigger (EXPLAIN ANALYZE CREATE TABLE AS …), owners changed by REASSIGN OWNED, roles and
+ * databases (no event trigger fires for them). `pgwarden ddl baseline --accept` accepts them.
+ */
+async function unrecordedChanges(client: pg.ClientBase, unguarded: ReadonlySet<string>): Promise<StatusItem[]> {
+  const { rows } = await client.query<{ kind: string; change: string; name: string; detail: string }>(
+    `${SQL_TAG}SELECT kind, change, name, detail FROM pgwarden.ddl_unrecorded() ORDER BY kind, name, change`)
+    .catch(() => ({ rows: [] as { kind: string; change: string; name: string; detail: string }[] }));
+  return rows.map((row) => row.kind === 'baseline'
+    ? { object: 'DDL baseline', state: 'WARN' as const, expected: 'taken in this database', actual: `${row.detail}; run \`pgwarden ddl baseline --accept\`` }
+    : {
+      object: `unrecorded change: ${row.kind} ${row.name} ${row.change}`,
+      // A new database that has pgwarden (from template1) guards and audits itself: listed, not drift.
+      state: row.kind === 'database' && row.change === 'created' && !unguarded.has(row.name) ? 'WARN' as const : 'CHANGED' as const,
+      expected: 'every change in the DDL log (or accepted with `pgwarden ddl baseline --accept`)',
+      actual: `${row.change} with no DDL record${row.detail ? ` (${row.detail})` : ''}`,
+    });
 }

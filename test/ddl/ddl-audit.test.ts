@@ -256,6 +256,11 @@ for (const flavor of ['pg18', 'pg15'] as Flavor[]) {
       assert.equal(repaired.code, 0, repaired.stderr);
       assert.match(repaired.stdout, /repaired event trigger pgwarden_ddl_command_end/);
       assert.match(repaired.stdout, /repaired definition of pgwarden.ddl_policy_check\(\)/);
+      // What went unrecorded meanwhile, the reconciliation finds (and install does not bless it).
+      const found = await runCli(['status'], env);
+      assert.equal(found.code, 7, found.stdout);
+      assert.match(found.stdout, /CHANGED\s+unrecorded change: relation public\.unseen created/);
+      assert.equal((await runCli(['ddl', 'baseline', '--accept'], env)).code, 0);
       const after = await runCli(['status'], env);
       assert.equal(after.code, 0, after.stdout + after.stderr);
       // Install's own regeneration of its functions is not reported as DDL.

@@ -93,7 +93,7 @@ for (const flavor of ALL_FLAVORS) {
         await Promise.all(workers);
       }
       assert.equal(upgrade.code, 0, upgrade.stderr);
-      assert.match(upgrade.stdout, /postgres: version 2 -> 3/);
+      assert.match(upgrade.stdout, /postgres: version 2 -> 4/);
       assert.deepEqual({ deniedIn: tally.deniedIn, allowedOut: tally.allowedOut, superOut: tally.superOut, problems: tally.problems },
         { deniedIn: 0, allowedOut: 0, superOut: 0, problems: [] }, JSON.stringify(tally));
       assert.ok(tally.deniedOut >= 4, `logins ran during the upgrade: ${JSON.stringify(tally)}`);
@@ -122,7 +122,8 @@ for (const flavor of ALL_FLAVORS) {
       const status = await runCli(['status', '--format', 'json'], pgEnv(cluster));
       const [report] = JSON.parse(status.stdout) as { drift: boolean; items: { object: string; state: string; actual: string }[] }[];
       assert.equal(status.code, 0, JSON.stringify(report!.items.filter((i) => i.state !== 'OK')));
-      assert.deepEqual(report!.items.filter((i) => i.state !== 'OK' && !i.object.startsWith('login enforcement')), []);
+      // template1 was not installed here (WARN: databases created from it get no pgwarden).
+      assert.deepEqual(report!.items.filter((i) => i.state !== 'OK' && !i.object.startsWith('login enforcement') && i.object !== 'database template1'), []);
       await admin.end();
 
       const removed = await runCli(['uninstall'], pgEnv(cluster));

@@ -14,6 +14,8 @@ import { Waiters } from '../wake.ts';
 import type { Lane, Pending, Sink, Source, Wake } from '../types.ts';
 
 export const DDL_CHANNEL = 'pgwarden_ddl';
+/** How often a lane looks for new rows in pgwarden.ddl_events (one indexed query by id). */
+const DDL_POLL_MS = 1000;
 /**
  * One process delivers to a sink in a database at a time: it holds this advisory lock (two
  * int4 keys, database-scoped) on its LISTEN connection. A second process stands by and takes
@@ -131,7 +133,9 @@ export class DdlLogSource implements Source {
   }
 
   changed(ms: number, signal: AbortSignal): Promise<Wake> {
-    return this.waiters.wait(Math.min(ms, this.options.pollSeconds * 1000), signal, this.stopped);
+    // The sensors no longer NOTIFY (a full queue failed every DDL at commit): new rows are found
+    // by polling the table by id, at least every DDL_POLL_MS (LISTEN stays for older sensors).
+    return this.waiters.wait(Math.min(ms, this.options.pollSeconds * 1000, DDL_POLL_MS), signal, this.stopped);
   }
 
   /** Compares the installed sensors with the manifest; a new drift (or its end) becomes a tamper event. */

@@ -4,30 +4,103 @@
 -- by install. Every function is SECURITY DEFINER (the DDL's author may not write our tables)
 -- and pins search_path; every name is schema-qualified.
 
--- True while pgwarden itself regenerates its own functions: guard_compile() runs from a
--- trigger on guard_rules/guard_settings, and install sets pgwarden.internal. Only the owner
--- of schema pgwarden can create objects in it, and only a superuser's own changes are skipped,
--- so nobody else can hide DDL this way.
-CREATE OR REPLACE FUNCTION pgwarden.ddl_internal() RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-  -- Never NULL (an unset setting reads as NULL): callers write NOT (internal AND ...).
-  SELECT (pg_catalog.pg_trigger_depth() > 0 OR pg_catalog.current_setting('pgwarden.internal', true) IS NOT DISTINCT FROM 'on')
-     AND COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user), false)
+-- Whose change this is, when it is pgwarden's own: 'guard_compile' (the guard regenerating its
+-- functions, seen in the call stack), 'install' (install's GRANT/REVOKE, run through
+-- ddl_own_execute(), seen in the call stack) or 'internal' (a superuser session with
+-- SET pgwarden.internal = on, which install sets). NULL for everyone else. Only a superuser
+-- session's changes can be pgwarden's own, and only for what ddl_is_own() accepts: objects in
+-- pgwarden's schemas, and GRANT/REVOKE (which name no object here) only from the call stack.
+CREATE OR REPLACE FUNCTION pgwarden.ddl_own_context() RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  stack text;
+BEGIN
+  IF NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user), false) THEN
+    RETURN NULL;
+  END IF;
+  GET DIAGNOSTICS stack = PG_CONTEXT;
+  IF stack ~ E'\nPL/pgSQL function pgwarden\\.guard_compile\\(\\) line [0-9]+ at [A-Z]' THEN
+    RETURN 'guard_compile';
+  ELSIF stack ~ E'\nPL/pgSQL function pgwarden\\.ddl_own_execute\\(text\\) line [0-9]+ at [A-Z]' THEN
+    RETURN 'install';
+  ELSIF pg_catalog.current_setting('pgwarden.internal', true) IS NOT DISTINCT FROM 'on' THEN
+    RETURN 'internal';
+  END IF;
+  RETURN NULL;
+END
 $$;
 
--- The role a statement runs as, seen from inside a SECURITY DEFINER function (where
--- current_user is the function's owner): the SET ROLE role, else the session user.
+-- Whether one object of a DDL command is pgwarden's own (see ddl_own_context()).
+CREATE OR REPLACE FUNCTION pgwarden.ddl_is_own(p_context text, p_schema text, p_type text, p_identity text) RETURNS boolean
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  -- Never NULL (a NULL would put a row in neither table and skip the policy): every test is COALESCEd.
+  SELECT p_context IS NOT NULL AND COALESCE(
+       p_schema IN ('pgwarden', 'pgwarden_monitor')
+    OR (p_type = 'schema' AND p_identity IN ('pgwarden', 'pgwarden_monitor'))
+    OR (p_type = 'extension' AND p_identity = 'dblink' AND p_context <> 'guard_compile')
+    OR (p_identity IS NULL AND p_context IN ('guard_compile', 'install')), false)
+$$;
+
+-- Kept for callers of the release before: true in a pgwarden context.
+CREATE OR REPLACE FUNCTION pgwarden.ddl_internal() RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT pgwarden.ddl_own_context() IS NOT NULL
+$$;
+
+-- Runs one of pgwarden's own statements (install's GRANT/REVOKE, `monitor install`), so that the
+-- DDL audit knows it for pgwarden's own from the call stack. That makes only GRANT/REVOKE (which
+-- name no object an event trigger could check) and objects in pgwarden's schemas own: a CREATE
+-- TABLE public.x run through it is recorded and policy-checked like any other. Superusers only
+-- (no PUBLIC execute).
+CREATE OR REPLACE FUNCTION pgwarden.ddl_own_execute(p_sql text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  EXECUTE p_sql;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION pgwarden.ddl_acting_role() RETURNS text
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT CASE WHEN pg_catalog.current_setting('role') = 'none' THEN session_user::text
               ELSE pg_catalog.current_setting('role') END
 $$;
 
+-- The three recorders below write nothing that can fail at commit (no NOTIFY: the queue is
+-- cluster-wide and any login can fill it, which failed every DDL at commit). The pipeline polls
+-- pgwarden.ddl_events by id instead. Statements are stored with their secrets masked
+-- (pgwarden.redact_secrets(), generated from src/core/secrets.ts); pgwarden's own changes go
+-- to ddl_own_events. Each recorded change advances the baseline of relations (ddl_baseline),
+-- so that the reconciliation (ddl_unrecorded()) reports only what no event trigger saw.
 CREATE OR REPLACE FUNCTION pgwarden.ddl_command_end() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  internal constant boolean := pgwarden.ddl_internal();
+  own_context constant text := pgwarden.ddl_own_context();
+  v_statement constant text := pgwarden.redact_secrets(pg_catalog.current_query());
 BEGIN
+  -- In a pgwarden context the policy was skipped at ddl_command_start (the objects were not
+  -- known yet): anything that is not pgwarden's own is checked now, and refused like any DDL.
+  IF own_context IS NOT NULL AND EXISTS (
+      SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
+       WHERE c.schema_name IS DISTINCT FROM 'pg_temp'
+         AND NOT pgwarden.ddl_is_own(own_context, c.schema_name, c.object_type, c.object_identity)) THEN
+    PERFORM pgwarden.ddl_policy_enforce(tg_tag);
+  END IF;
+  WITH commands AS MATERIALIZED (
+    SELECT c.*, pgwarden.ddl_is_own(own_context, c.schema_name, c.object_type, c.object_identity) AS own
+      FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
+     -- temporary objects are session-private scratch space, not schema changes
+     WHERE c.schema_name IS DISTINCT FROM 'pg_temp'),
+  own_rows AS (
+    INSERT INTO pgwarden.ddl_own_events
+      (ts, txid, event, user_name, current_user_name, database, server_addr, server_port, client_addr, client_port,
+     application, backend_pid, command_tag, object_type, object_identity, schema_name, in_extension, statement, change_ticket, own_by)
+    SELECT pg_catalog.statement_timestamp(), pg_catalog.txid_current(), 'ddl_command_end', session_user,
+         pgwarden.ddl_acting_role(), pg_catalog.current_database(), pg_catalog.host(pg_catalog.inet_server_addr()),
+         pg_catalog.inet_server_port(), COALESCE(pg_catalog.host(pg_catalog.inet_client_addr()), '[local]'),
+         pg_catalog.inet_client_port(), pg_catalog.current_setting('application_name'), pg_catalog.pg_backend_pid(),
+           c.command_tag, c.object_type, c.object_identity, c.schema_name, c.in_extension, v_statement,
+           NULLIF(pg_catalog.current_setting('pgwarden.change_ticket', true), ''), own_context
+      FROM commands c WHERE c.own)
   INSERT INTO pgwarden.ddl_events
     (ts, txid, event, user_name, current_user_name, database, server_addr, server_port, client_addr, client_port,
      application, backend_pid, command_tag, object_type, object_identity, schema_name, in_extension, statement, change_ticket)
@@ -35,42 +108,66 @@ BEGIN
          pgwarden.ddl_acting_role(), pg_catalog.current_database(), pg_catalog.host(pg_catalog.inet_server_addr()),
          pg_catalog.inet_server_port(), COALESCE(pg_catalog.host(pg_catalog.inet_client_addr()), '[local]'),
          pg_catalog.inet_client_port(), pg_catalog.current_setting('application_name'), pg_catalog.pg_backend_pid(),
-         c.command_tag, c.object_type, c.object_identity, c.schema_name, c.in_extension, pg_catalog.current_query(),
+         c.command_tag, c.object_type, c.object_identity, c.schema_name, c.in_extension, v_statement,
          NULLIF(pg_catalog.current_setting('pgwarden.change_ticket', true), '')
-    FROM pg_catalog.pg_event_trigger_ddl_commands() AS c
-   -- temporary objects are session-private scratch space, not schema changes
-   WHERE c.schema_name IS DISTINCT FROM 'pg_temp'
-     -- objects without a schema (schemas, extensions, publications ...) have a NULL schema_name
-     AND NOT (internal AND c.schema_name IS NOT DISTINCT FROM 'pgwarden');
-  IF FOUND THEN
-    -- Delivered at commit only, so listeners never see a rolled-back change.
-    PERFORM pg_catalog.pg_notify('pgwarden_ddl', '');
-  END IF;
+    FROM commands c WHERE NOT c.own;
+  -- The baseline follows every recorded change of a relation (and of what belongs to it: the
+  -- sequences of its serial and identity columns change owner with it).
+  INSERT INTO pgwarden.ddl_baseline AS b (kind, id, namespace, name, owner, detail)
+  SELECT 'relation', r.oid, r.relnamespace, r.relname::text, r.relowner, r.relkind::text
+    FROM pg_catalog.pg_class r
+   WHERE r.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND r.relpersistence <> 't'
+     AND (r.oid IN (SELECT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass)
+          OR r.oid IN (SELECT d.objid FROM pg_catalog.pg_depend d
+                        WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                          AND d.refobjid IN (SELECT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c
+                                              WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass)))
+  ON CONFLICT (kind, id) DO UPDATE SET namespace = excluded.namespace, name = excluded.name, owner = excluded.owner, detail = excluded.detail
+   WHERE (b.namespace, b.name, b.owner, b.detail) IS DISTINCT FROM (excluded.namespace, excluded.name, excluded.owner, excluded.detail);
 END
 $$;
 
 CREATE OR REPLACE FUNCTION pgwarden.ddl_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  internal constant boolean := pgwarden.ddl_internal();
+  own_context constant text := pgwarden.ddl_own_context();
+  v_statement constant text := pgwarden.redact_secrets(pg_catalog.current_query());
 BEGIN
+  IF own_context IS NOT NULL AND EXISTS (
+      SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
+       WHERE (d.original OR d.normal) AND NOT d.is_temporary
+         AND NOT pgwarden.ddl_is_own(own_context, d.schema_name, d.object_type, d.object_identity)) THEN
+    PERFORM pgwarden.ddl_policy_enforce(tg_tag);
+  END IF;
+  WITH dropped AS MATERIALIZED (
+    SELECT d.*, pgwarden.ddl_is_own(own_context, d.schema_name, d.object_type, d.object_identity) AS own
+      FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
+     -- what the statement named, and what CASCADE took along; not a table's own row type or TOAST table
+     WHERE (d.original OR d.normal) AND NOT d.is_temporary),
+  own_rows AS (
+    INSERT INTO pgwarden.ddl_own_events
+      (ts, txid, event, user_name, current_user_name, database, server_addr, server_port, client_addr, client_port,
+     application, backend_pid, command_tag, object_type, object_identity, schema_name, in_extension, statement, change_ticket, own_by)
+    SELECT pg_catalog.statement_timestamp(), pg_catalog.txid_current(), 'sql_drop', session_user,
+         pgwarden.ddl_acting_role(), pg_catalog.current_database(), pg_catalog.host(pg_catalog.inet_server_addr()),
+         pg_catalog.inet_server_port(), COALESCE(pg_catalog.host(pg_catalog.inet_client_addr()), '[local]'),
+         pg_catalog.inet_client_port(), pg_catalog.current_setting('application_name'), pg_catalog.pg_backend_pid(),
+           tg_tag, d.object_type, d.object_identity, d.schema_name, false, v_statement,
+           NULLIF(pg_catalog.current_setting('pgwarden.change_ticket', true), ''), own_context
+      FROM dropped d WHERE d.own)
   INSERT INTO pgwarden.ddl_events
     (ts, txid, event, user_name, current_user_name, database, server_addr, server_port, client_addr, client_port,
-     application, backend_pid, command_tag, object_type, object_identity, schema_name, statement, change_ticket)
+     application, backend_pid, command_tag, object_type, object_identity, schema_name, in_extension, statement, change_ticket)
   SELECT pg_catalog.statement_timestamp(), pg_catalog.txid_current(), 'sql_drop', session_user,
          pgwarden.ddl_acting_role(), pg_catalog.current_database(), pg_catalog.host(pg_catalog.inet_server_addr()),
          pg_catalog.inet_server_port(), COALESCE(pg_catalog.host(pg_catalog.inet_client_addr()), '[local]'),
          pg_catalog.inet_client_port(), pg_catalog.current_setting('application_name'), pg_catalog.pg_backend_pid(),
-         tg_tag, d.object_type, d.object_identity, d.schema_name, pg_catalog.current_query(),
+         tg_tag, d.object_type, d.object_identity, d.schema_name, false, v_statement,
          NULLIF(pg_catalog.current_setting('pgwarden.change_ticket', true), '')
-    FROM pg_catalog.pg_event_trigger_dropped_objects() AS d
-   -- what the statement named, and what CASCADE took along; not a table's own row type or TOAST table
-   WHERE (d.original OR d.normal)
-     AND NOT d.is_temporary
-     AND NOT (internal AND d.schema_name IS NOT DISTINCT FROM 'pgwarden');
-  IF FOUND THEN
-    PERFORM pg_catalog.pg_notify('pgwarden_ddl', '');
-  END IF;
+    FROM dropped d WHERE NOT d.own;
+  DELETE FROM pgwarden.ddl_baseline b
+   WHERE b.kind = 'relation'
+     AND b.id IN (SELECT d.objid FROM pg_catalog.pg_event_trigger_dropped_objects() d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass);
 END
 $$;
 
@@ -78,34 +175,60 @@ CREATE OR REPLACE FUNCTION pgwarden.ddl_table_rewrite() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   rewritten constant oid := pg_catalog.pg_event_trigger_table_rewrite_oid();
+  own_context constant text := pgwarden.ddl_own_context();
+  o record;
+  why text;
 BEGIN
-  INSERT INTO pgwarden.ddl_events
-    (ts, txid, event, user_name, current_user_name, database, server_addr, server_port, client_addr, client_port,
-     application, backend_pid, command_tag, object_type, object_identity, schema_name, statement, change_ticket, detail)
-  SELECT pg_catalog.statement_timestamp(), pg_catalog.txid_current(), 'table_rewrite', session_user,
-         pgwarden.ddl_acting_role(), pg_catalog.current_database(), pg_catalog.host(pg_catalog.inet_server_addr()),
-         pg_catalog.inet_server_port(), COALESCE(pg_catalog.host(pg_catalog.inet_client_addr()), '[local]'),
-         pg_catalog.inet_client_port(), pg_catalog.current_setting('application_name'), pg_catalog.pg_backend_pid(),
-         tg_tag, o.type, o.identity, o.schema, pg_catalog.current_query(),
-         NULLIF(pg_catalog.current_setting('pgwarden.change_ticket', true), ''),
-         -- the reason is a bit mask (AT_REWRITE_* in PostgreSQL's event_trigger.h)
-         'table rewritten: ' || pg_catalog.array_to_string(ARRAY[
+  SELECT * INTO o FROM pg_catalog.pg_identify_object('pg_catalog.pg_class'::pg_catalog.regclass, rewritten, 0);
+  IF o.schema IS NOT DISTINCT FROM 'pg_temp' OR o.schema LIKE 'pg\_temp\_%' THEN
+    RETURN;
+  END IF;
+  -- the reason is a bit mask (AT_REWRITE_* in PostgreSQL's event_trigger.h)
+  SELECT 'table rewritten: ' || pg_catalog.array_to_string(ARRAY[
            CASE WHEN reason & 1 <> 0 THEN 'persistence changed' END,
            CASE WHEN reason & 2 <> 0 THEN 'column default needs a rewrite' END,
            CASE WHEN reason & 4 <> 0 THEN 'column type changed' END,
            CASE WHEN reason & 8 <> 0 THEN 'access method changed' END], ', ')
-    FROM pg_catalog.pg_identify_object('pg_catalog.pg_class'::pg_catalog.regclass, rewritten, 0) AS o,
-         pg_catalog.pg_event_trigger_table_rewrite_reason() AS reason
-   WHERE o.schema IS DISTINCT FROM 'pg_temp' AND o.schema NOT LIKE 'pg\_temp\_%';
-  IF FOUND THEN
-    PERFORM pg_catalog.pg_notify('pgwarden_ddl', '');
+    INTO why FROM pg_catalog.pg_event_trigger_table_rewrite_reason() AS reason;
+  IF pgwarden.ddl_is_own(own_context, o.schema, o.type, o.identity) THEN
+    INSERT INTO pgwarden.ddl_own_events
+      (ts, txid, event, user_name, current_user_name, database, server_addr, server_port, client_addr, client_port,
+     application, backend_pid, command_tag, object_type, object_identity, schema_name, in_extension, statement, change_ticket, detail, own_by)
+    VALUES (pg_catalog.statement_timestamp(), pg_catalog.txid_current(), 'table_rewrite', session_user,
+         pgwarden.ddl_acting_role(), pg_catalog.current_database(), pg_catalog.host(pg_catalog.inet_server_addr()),
+         pg_catalog.inet_server_port(), COALESCE(pg_catalog.host(pg_catalog.inet_client_addr()), '[local]'),
+         pg_catalog.inet_client_port(), pg_catalog.current_setting('application_name'), pg_catalog.pg_backend_pid(),
+            tg_tag, o.type, o.identity, o.schema, false, pgwarden.redact_secrets(pg_catalog.current_query()),
+            NULLIF(pg_catalog.current_setting('pgwarden.change_ticket', true), ''), why, own_context);
+  ELSE
+    INSERT INTO pgwarden.ddl_events
+      (ts, txid, event, user_name, current_user_name, database, server_addr, server_port, client_addr, client_port,
+     application, backend_pid, command_tag, object_type, object_identity, schema_name, in_extension, statement, change_ticket, detail)
+    VALUES (pg_catalog.statement_timestamp(), pg_catalog.txid_current(), 'table_rewrite', session_user,
+         pgwarden.ddl_acting_role(), pg_catalog.current_database(), pg_catalog.host(pg_catalog.inet_server_addr()),
+         pg_catalog.inet_server_port(), COALESCE(pg_catalog.host(pg_catalog.inet_client_addr()), '[local]'),
+         pg_catalog.inet_client_port(), pg_catalog.current_setting('application_name'), pg_catalog.pg_backend_pid(),
+            tg_tag, o.type, o.identity, o.schema, false, pgwarden.redact_secrets(pg_catalog.current_query()),
+            NULLIF(pg_catalog.current_setting('pgwarden.change_ticket', true), ''), why);
   END IF;
 END
 $$;
 
 -- The change policy, at ddl_command_start: who may change the schema, freezes and change
 -- windows, and a required change ticket. Returns at once while the policy is off.
+-- ddl_policy_enforce() raises when the policy refuses a command tagged p_tag; ddl_policy_check()
+-- runs it for every DDL except in a pgwarden context, where ddl_command_end and ddl_sql_drop run it
+-- for whatever is not pgwarden's own (SET pgwarden.internal = on skips nothing outside pgwarden).
 CREATE OR REPLACE FUNCTION pgwarden.ddl_policy_check() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF pgwarden.ddl_own_context() IS NULL THEN
+    PERFORM pgwarden.ddl_policy_enforce(tg_tag);
+  END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pgwarden.ddl_policy_enforce(tg_tag text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   policy pgwarden.ddl_policy;
@@ -115,7 +238,7 @@ DECLARE
   next_window timestamptz;
 BEGIN
   SELECT * INTO policy FROM pgwarden.ddl_policy;
-  IF NOT FOUND OR NOT policy.enabled OR pgwarden.ddl_internal() THEN
+  IF NOT FOUND OR NOT policy.enabled THEN
     RETURN;
   END IF;
   actor := pgwarden.ddl_acting_role();
