@@ -105,6 +105,8 @@ describe('pgwarden collect', () => {
     // a clean stop left nothing to send twice
     const before = readFileSync(out, 'utf8');
     const again = startCollect(config);
+    // (running first: a SIGTERM before collect listens for it ends the process by the signal)
+    await waitFor(async () => /"msg":"collecting"/.test(again.stderr()), 60_000, 'collect running');
     await new Promise((resolve) => setTimeout(resolve, 1500));
     assert.equal(await again.stop('SIGTERM'), 0);
     assert.equal(readFileSync(out, 'utf8'), before, 'after SIGTERM and restart nothing is sent again');
