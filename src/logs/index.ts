@@ -1,5 +1,7 @@
-// The log parsers: PostgreSQL server logs (stderr with any log_line_prefix, csvlog, jsonlog)
-// in, events of the event model (src/core/event.ts) out. Pure: bytes in, events out; no I/O.
+// The log parsers: PostgreSQL server logs (stderr with any log_line_prefix, csvlog, jsonlog),
+// the envelopes they travel in (syslog, journald, Cloud SQL, CloudNativePG, Heroku, Azure),
+// pgBouncer's log and pgauditlogtofile's files in, events of the event model
+// (src/core/event.ts) out. Pure: bytes in, events out; no I/O.
 //
 //   const parser = createParser({ format: 'auto', input: 'postgresql.log', server: 'db1' },
 //     { event: (e) => …, error: (e) => … });
@@ -10,7 +12,10 @@
 import type { PgwardenEvent, ParseError } from '../core/event.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { CsvlogParser } from './csvlog.ts';
+import { LOG_FORMATS, PREFIXED_FORMATS, type LogFormat } from './formats.ts';
 import { JsonlogParser } from './jsonlog.ts';
+import { looksLikeSyslog, syslogBodies, SyslogParser } from './syslog.ts';
+import { detectEnvelope, envelopeBodies, makeEnvelopeParser } from './envelopes.ts';
 import { PrefixMatcher } from './prefix.ts';
 import type { ParseSink } from './record.ts';
 import { StderrParser } from './stderr.ts';
@@ -21,13 +26,12 @@ export { parseAudit, splitCsv } from './pgaudit.ts';
 export { compilePrefix, PrefixMatcher, PREFIX_ESCAPES } from './prefix.ts';
 export { classify } from './messages.ts';
 
-export const LOG_FORMATS = ['stderr', 'csvlog', 'jsonlog'] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
+export { LOG_FORMATS, PREFIXED_FORMATS, type LogFormat } from './formats.ts';
 
 export interface ParserOptions {
   /** default `auto`: decided from the first line of the input. */
   format?: LogFormat | 'auto';
-  /** log_line_prefix of a stderr log; default: recognised from the first lines among COMMON_PREFIXES. */
+  /** log_line_prefix of a stderr log (and of the server lines in syslog, journald, cloudsql); default: recognised from the first lines among COMMON_PREFIXES. */
   prefix?: string;
   /** The `server` of every event. */
   server?: string | null;
@@ -44,7 +48,7 @@ export interface LogParser {
   end(): void;
   /** The format in use (null until auto-detection has seen enough of the input). */
   readonly format: LogFormat | null;
-  /** The log_line_prefix in use for stderr; null for csvlog and jsonlog, or while undecided. */
+  /** The log_line_prefix in use for stderr (and PREFIXED_FORMATS); null for the others, or while undecided. */
   readonly prefix: string | null;
 }
 
@@ -78,9 +82,12 @@ export const SAMPLE_BYTES = 256 * 1024;
 export function detectFormat(sample: string): LogFormat {
   const start = sample.search(/\S/);
   if (start < 0) return 'stderr';
+  const envelope = detectEnvelope(sample.slice(start));
+  if (envelope !== null) return envelope;
   if (sample[start] === '{') return 'jsonlog';
   // csvlog starts "TIME,"user","database",pid," — user and database quoted or empty.
   if (/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [^ ,\n]+,(?:"[^"\n]*(?:""[^"\n]*)*")?,(?:"[^"\n]*(?:""[^"\n]*)*")?,\d*,/.test(sample.slice(start, start + 1024))) return 'csvlog';
+  if (looksLikeSyslog(sample.slice(start))) return 'syslog';
   return 'stderr';
 }
 
@@ -105,10 +112,17 @@ export function detectPrefix(sample: string): string {
   return bestCount > 0 && bestCount >= lines.length * 0.9 ? best : OPAQUE_PREFIX;
 }
 
-/** The format (and for stderr the prefix) of a log, from what was asked and a sample of its start (SAMPLE_BYTES). */
+/** The server log lines of a sample of a log in `format`, for recognising their log_line_prefix. */
+function prefixSample(sample: string, format: LogFormat): string {
+  if (format === 'stderr') return sample;
+  if (format === 'syslog') return syslogBodies(sample);
+  return envelopeBodies(sample, format);
+}
+
+/** The format (and for stderr, syslog, journald and cloudsql the prefix) of a log, from what was asked and a sample of its start (SAMPLE_BYTES). */
 export function decideFormat(sample: string, requested: LogFormat | 'auto', prefix: string | undefined): { format: LogFormat; prefix: string | null } {
   const format = requested === 'auto' ? detectFormat(sample) : requested;
-  return { format, prefix: format === 'stderr' ? (prefix ?? detectPrefix(sample)) : null };
+  return { format, prefix: PREFIXED_FORMATS.has(format) ? (prefix ?? detectPrefix(prefixSample(sample, format))) : null };
 }
 
 function makeParser(format: LogFormat, prefix: string | undefined, options: ParserOptions, sink: ParseSink): TextInput {
@@ -118,6 +132,8 @@ function makeParser(format: LogFormat, prefix: string | undefined, options: Pars
     case 'stderr': return new StderrParser(prefix ?? OPAQUE_PREFIX, input, server, sink, options.start);
     case 'csvlog': return new CsvlogParser(input, server, sink, options.start);
     case 'jsonlog': return new JsonlogParser(input, server, sink, options.start);
+    case 'syslog': return new SyslogParser(prefix ?? OPAQUE_PREFIX, input, server, sink, options.start);
+    default: return makeEnvelopeParser(format, prefix ?? OPAQUE_PREFIX, input, server, sink, options.start);
   }
 }
 
@@ -129,7 +145,7 @@ export function createParser(options: ParserOptions, sink: ParseSink): LogParser
   if (options.prefix !== undefined) new PrefixMatcher(options.prefix); // reject a bad prefix before reading anything
   let parser: TextInput | null = null;
   let format: LogFormat | null = requested === 'auto' ? null : requested;
-  let prefix: string | null = format === 'stderr' ? (options.prefix ?? null) : null;
+  let prefix: string | null = format !== null && PREFIXED_FORMATS.has(format) ? (options.prefix ?? null) : null;
   const pending: (Uint8Array | string)[] = [];
   let pendingBytes = 0;
 
@@ -140,7 +156,7 @@ export function createParser(options: ParserOptions, sink: ParseSink): LogParser
     for (const chunk of pending) parser.write(chunk);
     pending.length = 0;
   };
-  if (format !== null && (format !== 'stderr' || prefix !== null)) parser = makeParser(format, prefix ?? undefined, options, sink);
+  if (format !== null && (!PREFIXED_FORMATS.has(format) || prefix !== null)) parser = makeParser(format, prefix ?? undefined, options, sink);
 
   return {
     write(chunk) {
@@ -150,6 +166,8 @@ export function createParser(options: ParserOptions, sink: ParseSink): LogParser
       if (pendingBytes >= SAMPLE_BYTES) decide();
     },
     flush() {
+      // Idle with the prefix still undecided (a quiet server): decide from what there is.
+      if (!parser && pendingBytes > 0) decide();
       parser?.flush();
     },
     end() {
@@ -157,7 +175,7 @@ export function createParser(options: ParserOptions, sink: ParseSink): LogParser
       parser!.end();
     },
     get format() { return format; },
-    get prefix() { return format === 'stderr' ? prefix : null; },
+    get prefix() { return format !== null && PREFIXED_FORMATS.has(format) ? prefix : null; },
   };
 }
 

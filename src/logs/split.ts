@@ -7,7 +7,8 @@
 // - stderr: a line that does not start with a TAB (a continuation) and reads as the prefix
 //   plus a severity, not a DETAIL/HINT/STATEMENT/… label (those belong to the record before);
 // - csvlog: where CsvlogParser's reading of rows from the start of the input puts one;
-// - jsonlog: any newline (JSON escapes newlines inside a record).
+// - jsonlog, cnpg, azure, pgbouncer: any newline (a record is one line);
+// - the other formats are not cut (see lastRecordStart).
 import type { LogFormat } from './index.ts';
 import { PrefixMatcher } from './prefix.ts';
 import type { TextStart } from './text-input.ts';
@@ -78,6 +79,11 @@ export class RecordSplitter {
       case 'jsonlog': return bytes.lastIndexOf(NL) + 1;
       case 'csvlog': return lastCsvRecordStart(bytes);
       case 'stderr': return this.lastStderrRecordStart(bytes);
+      // One record per line, each read on its own.
+      case 'cnpg': case 'azure': case 'pgbouncer': return bytes.lastIndexOf(NL) + 1;
+      // A record's parts may be far apart (syslog chunks of several processes, a Cloud SQL
+      // entry's DETAIL in the next entry): not cut, read as one piece.
+      default: return 0;
     }
   }
 

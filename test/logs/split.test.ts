@@ -23,7 +23,7 @@ const STATEMENTS = [
 ];
 
 /** The same records as each format writes them, with malformed lines here and there. */
-function generate(records: number): Record<LogFormat, string> {
+function generate(records: number): Record<'stderr' | 'csvlog' | 'jsonlog', string> {
   const out = { stderr: '', csvlog: '', jsonlog: '' };
   for (let i = 0; i < records; i++) {
     const ts = `2024-05-01 12:34:${String(10 + (i % 50)).padStart(2, '0')}.${String(i % 1000).padStart(3, '0')} UTC`;
