@@ -50,7 +50,7 @@ input(type="imuxsock" Socket="${socket}" CreatePath="on" RateLimit.Interval="0")
 ${Object.entries(FILES).map(([name, template]) => `action(type="omfile" file="${dir}/${name}.log" template="${template}")`).join('\n')}
 `);
     daemon = spawn(RSYSLOGD, ['-n', '-f', path.join(dir, 'rsyslog.conf'), '-i', path.join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    await waitFor(() => existsSync(socket), 10_000, 'rsyslogd to create its socket');
+    await waitFor(async () => existsSync(socket), 10_000, 'rsyslogd to create its socket');
 
     cluster = await startCluster({
       flavor: 'pg15', pgaudit: true, settings: {
@@ -94,7 +94,7 @@ ${Object.entries(FILES).map(([name, template]) => `action(type="omfile" file="${
     await cluster.query(`SELECT '${END_MARK}'`);
 
     const logDir = path.join(cluster.dataDir, 'log');
-    await waitFor(() => {
+    await waitFor(async () => {
       for (const layout of Object.keys(FILES) as Layout[]) {
         const file = path.join(dir, `${layout}.log`);
         text[layout] = existsSync(file) ? readFileSync(file, 'utf8') : '';
