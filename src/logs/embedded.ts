@@ -8,7 +8,7 @@ import type { PgwardenEvent, ParseError } from '../core/event.ts';
 import type { ParseSink } from './record.ts';
 import { StderrParser } from './stderr.ts';
 
-interface Envelope { server: string | null; position: number; line: number; ts: string | null }
+interface Envelope { server: string | null; position: number; line: number; ts: string | null; pid: number | null }
 
 export class EmbeddedRecords {
   private readonly parser: StderrParser;
@@ -26,11 +26,11 @@ export class EmbeddedRecords {
 
   /**
    * Adds text (one or more whole lines, without a final newline or with one). A record is sent
-   * when the next record starts or at flush(). `ts`: the envelope's time, for a record whose
+   * when the next record starts or at flush(). `ts`, `pid`: the envelope's, for a record whose
    * prefix has none.
    */
-  write(text: string, server: string | null, position: number, line: number, ts: string | null = null): void {
-    this.envelopes.set(this.innerLine, { server, position, line, ts });
+  write(text: string, server: string | null, position: number, line: number, ts: string | null = null, pid: number | null = null): void {
+    this.envelopes.set(this.innerLine, { server, position, line, ts, pid });
     const body = text.endsWith('\n') ? text : `${text}\n`;
     for (let i = body.indexOf('\n'); i >= 0; i = body.indexOf('\n', i + 1)) this.innerLine++;
     this.parser.write(body);
@@ -53,6 +53,7 @@ export class EmbeddedRecords {
       event.source.position = envelope.position;
       event.source.line = envelope.line;
       if (event.ts === null) event.ts = envelope.ts;
+      if (event.pid === null) event.pid = envelope.pid;
     }
     this.sink.event(event);
   }

@@ -54,13 +54,15 @@ export interface LogParser {
 
 /**
  * Prefixes tried, most specific first, when a stderr log comes without --prefix: Debian's and
- * pgwarden's test clusters', PostgreSQL's default, pgBadger's recommendation, Amazon RDS's, and
- * common variants. When none fits, the prefix is read as opaque text before the severity word.
+ * pgwarden's test clusters', PostgreSQL's default, pgBadger's recommendation, Google Cloud SQL's,
+ * Amazon RDS's, and common variants. When none fits, the prefix is read as opaque text before the severity word.
  */
 export const COMMON_PREFIXES = [
   '%m [%p] %q%u@%d ',
   '%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ',
   '%m [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ',
+  '%m [%p]: [%l-1] db=%d,user=%u ',
+  '%t [%p]: [%l-1] db=%d,user=%u ',
   '%t:%r:%u@%d:[%p]:',
   '%m:%r:%u@%d:[%p]:',
   '%m [%p] %q[user=%u,db=%d,app=%a] ',

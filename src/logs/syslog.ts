@@ -173,6 +173,7 @@ interface Pending {
   lastBytes: number;
   server: string | null;
   ts: string | null;
+  pid: number | null;
   position: number;
   line: number;
 }
@@ -202,11 +203,11 @@ export class SyslogAssembler {
   }
 
   /**
-   * One message. `key`: who sent it (host and pid); `server`, `ts`: what the events get
-   * (ts only when the prefix has no time). Returns false when the message is not PostgreSQL's
+   * One message. `key`: who sent it (host and pid); `server`, `ts`, `pid`: what the events get
+   * (ts and pid only when the prefix has none). Returns false when the message is not PostgreSQL's
    * (caller decides whether that is an error).
    */
-  add(key: string, body: string, server: string | null, ts: string | null, position: number, line: number): boolean {
+  add(key: string, body: string, server: string | null, ts: string | null, position: number, line: number, pid: number | null = null): boolean {
     const marker = readMarker(body);
     let text = marker ? body.slice(marker.length) : body;
     if (text.startsWith(ESCAPED_TAB)) text = `\t${text.slice(ESCAPED_TAB.length)}`;
@@ -231,7 +232,7 @@ export class SyslogAssembler {
       if (current) this.finish(current);
       // A whole record in one message has its new lines escaped; chunk 1 (or the record [1]) is left as written.
       if (marker === null || (marker.single !== null && marker.single !== 1)) text = unescapeNewlines(text);
-      const record: Pending = { key, text, seq: marker?.seq ?? null, lastBytes: byteLength(text), server, ts, position, line };
+      const record: Pending = { key, text, seq: marker?.seq ?? null, lastBytes: byteLength(text), server, ts, pid, position, line };
       this.pending.set(key, record);
       this.last = record;
       return true;
@@ -254,7 +255,7 @@ export class SyslogAssembler {
   private finish(record: Pending): void {
     this.pending.delete(record.key);
     if (this.last === record) this.last = null;
-    this.records.write(record.text, record.server, record.position, record.line, record.ts);
+    this.records.write(record.text, record.server, record.position, record.line, record.ts, record.pid);
     this.records.flush();
   }
 
@@ -301,7 +302,7 @@ export class SyslogParser extends LineInput {
     }
     const key = `${header.host ?? ''}\u0000${header.tag}\u0000${header.pid ?? ''}`;
     const server = this.defaultServer ?? header.host;
-    if (!this.assembler.add(key, header.body, server, header.ts, position, lineNo) && /postgres|postmaster/i.test(header.tag)) {
+    if (!this.assembler.add(key, header.body, server, header.ts, position, lineNo, header.pid) && /postgres|postmaster/i.test(header.tag)) {
       this.emitError(start, lineNo, `syslog message from ${header.tag} does not start with the log_line_prefix and a severity`, line);
     }
   }
