@@ -20,7 +20,7 @@ import { LineInput, type TextStart } from './text-input.ts';
 const LINE = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})?)(?: ([A-Za-z][A-Za-z0-9+-]*|[+-]\d\d(?::?\d\d)?))? (?:\[(\d+)\]|(\d+)) (LOG|WARNING|ERROR|FATAL|DEBUG|NOISE|INFO) /;
 const CLIENT = /^([CS])-0x[0-9a-f]+: /;
 /** "@ADDR:PORT " after a user name: IPv4, IPv6, or unix. */
-const ADDRESS = /@(\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*|unix):(\d{1,5}) /g;
+const ADDRESS = /@(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:]*:[0-9a-fA-F:.]*|unix):(\d{1,5}) /g;
 const LOGIN = 'login attempt: db=';
 const AGE = / \(age=(\d+)(s?)\)$/;
 
@@ -112,7 +112,8 @@ function candidates(body: string): Candidate[] {
     if (slash < 0) continue;
     const port = Number(m[2]);
     if (port > 65535) continue;
-    out.push({ db: desc.slice(0, slash), user: desc.slice(slash + 1), addr: m[1]!, port, descriptor: body.slice(0, m.index + m[0].length), end: m.index + m[0].length });
+    const addr = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
+    out.push({ db: desc.slice(0, slash), user: desc.slice(slash + 1), addr, port, descriptor: body.slice(0, m.index + m[0].length), end: m.index + m[0].length });
   }
   return out;
 }
