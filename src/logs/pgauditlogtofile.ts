@@ -14,8 +14,7 @@
 // administrator can create one). An audit record is read as pgAudit's fields by its quoting,
 // then the 8 columns it leaves empty, and the application name is all the rest of the line, so
 // an application name (the client's choice) with commas and quotes stays the application name.
-// Other lines: the application name is what follows the last run of the 8 separators of
-// empty columns, the message what comes before, a detail split off at its last ",Capital".
+// Other lines (the server's connection messages): see readOther().
 import type { PgwardenEvent } from '../core/event.ts';
 import { AUDIT_MARK } from './pgaudit.ts';
 import { newEvent, splitHostPort, type ParseSink } from './record.ts';
@@ -112,9 +111,25 @@ function readAudit(event: PgwardenEvent, rest: string): string | null {
   return null;
 }
 
-/** A connection message: message[,detail], 7 empty columns, the application name. */
+/**
+ * A connection message: MESSAGE,DETAIL then 7 empty columns then the application name. The
+ * separator is the first run of 8 commas (ending where a run ends) — the server's messages
+ * hold no client text before it — except in "connection authorized", whose message ends with
+ * the application name: there, the run after which the rest is the name the message gives.
+ */
 function readOther(event: PgwardenEvent, rest: string): void {
-  const run = rest.lastIndexOf(EMPTY_RUN);
+  const runs: number[] = [];
+  for (let i = rest.indexOf(EMPTY_RUN); i >= 0; i = rest.indexOf(EMPTY_RUN, i + 1)) {
+    if (rest.charCodeAt(i + EMPTY_RUN.length) !== 44) runs.push(i);
+  }
+  let run = runs[0] ?? -1;
+  if (rest.startsWith('connection authorized: ')) {
+    const consistent = runs.find((i) => {
+      const app = rest.slice(i + EMPTY_RUN.length);
+      return app === '' || rest.slice(0, i).includes(` application_name=${app}`);
+    });
+    if (consistent !== undefined) run = consistent;
+  }
   let body = rest;
   if (run >= 0) {
     event.application = rest.slice(run + EMPTY_RUN.length) || null;
