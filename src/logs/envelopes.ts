@@ -19,7 +19,7 @@ export function detectEnvelope(sample: string): LogFormat | null {
     const o = firstObject(sample);
     if (o === null) return null;
     if ('textPayload' in o || 'jsonPayload' in o || 'protoPayload' in o || ('logName' in o && 'resource' in o)) return 'cloudsql';
-    if ('logger' in o && ('record' in o || 'logging_pod' in o)) return 'cnpg';
+    if ('logging_pod' in o || ('logger' in o && 'record' in o) || ('level' in o && 'ts' in o && 'msg' in o)) return 'cnpg';
     if ('MESSAGE' in o || '__REALTIME_TIMESTAMP' in o || '__CURSOR' in o) return 'journald';
     if (Array.isArray(o.records) || ('category' in o && ('properties' in o || 'resourceId' in o))) return 'azure';
     return null;

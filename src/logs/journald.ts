@@ -105,8 +105,7 @@ export class JournaldParser extends TextInput {
   }
 
   private entry(entry: JsonObject, position: number, lineNo: number, raw: string): void {
-    const ident = str(entry.SYSLOG_IDENTIFIER) ?? str(entry._COMM) ?? '';
-    if (!/postgres|postmaster/i.test(ident)) return;
+    if (!isPostgres(entry)) return;
     const message = messageOf(entry.MESSAGE);
     if (message === null) {
       this.sink.error({ input: this.input, position, line: lineNo, reason: 'a journal entry of PostgreSQL without a MESSAGE', excerpt: raw.slice(0, 200) });
@@ -129,6 +128,10 @@ export class JournaldParser extends TextInput {
   }
 }
 
+function isPostgres(entry: JsonObject): boolean {
+  return /postgres|postmaster/i.test(str(entry.SYSLOG_IDENTIFIER) ?? str(entry._COMM) ?? '');
+}
+
 /** MESSAGE is a string, or an array of byte values when it is not valid UTF-8. */
 function messageOf(value: unknown): string | null {
   if (typeof value === 'string') return value;
@@ -142,7 +145,10 @@ export function journaldBodies(sample: string): string {
   for (const line of sample.split('\n', 4000)) {
     let message: string | null = null;
     if (line.startsWith('{')) {
-      try { message = messageOf(obj(JSON.parse(line))?.MESSAGE); } catch { /* cut short */ }
+      try {
+        const entry = obj(JSON.parse(line));
+        if (entry && isPostgres(entry)) message = messageOf(entry.MESSAGE);
+      } catch { /* cut short */ }
     } else if (line.startsWith('MESSAGE=')) message = line.slice(8);
     if (message === null) continue;
     const m = /^\[\d+(?:-(\d+))?\] /.exec(message);
