@@ -205,11 +205,8 @@ describe('syslog settings and daemons a single rsyslogd run does not show', () =
     ].join('\n');
     const { events, errors } = parseText(text, { format: 'syslog', prefix: '%m [%p] %q%u@%d ' });
     assert.deepEqual(errors, []);
-    assert.deepEqual(events.map((e) => [e.pid, e.message, e.detail, e.query, e.server]), [
-      [4243, 'statement: SELECT 1', null, null, 'db1'],
-      [4242, 'duplicate key value violates unique constraint "t_pkey"', 'Key (id)=(1) already exists.', null, 'db1'],
-      [4242, 'relation "nope" does not exist', null, 'SELECT *\nFROM nope', 'db1'],
-    ].sort((a, b) => (a[1]! < b[1]! ? -1 : 1)).sort(() => 0) && events.map((e) => [e.pid, e.message, e.detail, e.query, e.server]));
+    assert.equal(events.length, 3);
+    assert.ok(events.every((e) => e.server === 'db1' && e.ts === '2026-12-02T02:04:37.123+00:00'));
     const byMessage = new Map(events.map((e) => [e.message, e]));
     assert.equal(byMessage.get('duplicate key value violates unique constraint "t_pkey"')?.detail, 'Key (id)=(1) already exists.');
     assert.equal(byMessage.get('relation "nope" does not exist')?.query, 'SELECT *\nFROM nope');
