@@ -1,0 +1,231 @@
+// Reading the first line of a stderr record when client-chosen text sits in the log_line_prefix,
+// and sessions built from what the log proves.
+//
+// A prefix with %a (or %u, %d, %h …) before the severity word can be read more than one way: an
+// application name `a ERROR:  b` ends the prefix early, a role `alice@example.com` with `%u@%d`
+// splits at the wrong `@`. StderrReader reads each line the way the log itself supports:
+// - the user and database of a session are what its `connection authorized` record says (they
+//   never change in a backend), so lines of a known session are read with those values;
+// - where the line can still end its prefix in several places (client text holding a severity
+//   word with PostgreSQL's own `WORD:  ` spacing), every reading is looked at and the one that is
+//   a pgAudit record wins, then a disconnection of the session, then a record over an extra line
+//   (DETAIL, STATEMENT, …) — so client text can neither hide an audit record, nor turn it into an
+//   error, nor fold a record into the one before; such a line is counted (`ambiguous`).
+//
+// Sessions: per pid, from `connection received` (a new backend) to `disconnection`. Without %c in
+// the prefix, each session gets a synthetic id of %c's shape, hex(start second).hex(pid), from its
+// `connection received` record; events of the session get its application and client when their
+// own prefix did not carry them. The state at any point of a log depends only on the record lines
+// that contain "onnection" (received, authorized, disconnection), so RecordSplitter can hand it to
+// a piece parsed on its own (TextStart.sessions) and pieces give what one parse gives.
+import type { PgwardenEvent } from '../core/event.ts';
+import { parseAudit } from './pgaudit.ts';
+import { PrefixMatcher } from './prefix.ts';
+import { toInt } from './record.ts';
+
+/** A session as the log proved it so far. */
+export interface SessionSeed {
+  pid: number;
+  /** The synthetic session id (prefix without %c), or null. */
+  id: string | null;
+  user: string | null;
+  database: string | null;
+  application: string | null;
+  client_addr: string | null;
+  client_port: number | null;
+}
+
+/** Sessions remembered at most (oldest forgotten first): a log without disconnection records would grow without end. */
+export const MAX_SESSIONS = 10_000;
+/** Readings of one line looked at, at most. */
+const MAX_READINGS = 8;
+
+const RECEIVED = 'connection received: host=';
+const AUTHORIZED = 'connection authorized: user=';
+const DISCONNECTION = 'disconnection: session time: ';
+const AUDIT = 'AUDIT: ';
+
+/** The substring every record that changes the session state contains. */
+export const SESSION_MARK = 'onnection';
+
+/** %c's shape from a start time and a pid: hex seconds since 1970, a dot, hex pid. */
+export function syntheticSessionId(ts: string, pid: number): string | null {
+  const ms = Date.parse(ts);
+  if (!Number.isFinite(ms)) return null;
+  return `${Math.floor(ms / 1000).toString(16)}.${pid.toString(16)}`;
+}
+
+/** user and database of `connection authorized: user=U database=D[ application_name=A]…` (as messages.ts reads it). */
+function authorizedFacts(message: string): { user: string; database: string | null; application: string | null } {
+  let rest = message.slice(AUTHORIZED.length);
+  for (const suffix of [' SSL enabled (', ' GSS (', ' GSS encrypted (', ' GSS authenticated (']) {
+    const at = rest.lastIndexOf(suffix);
+    if (at >= 0 && rest.endsWith(')')) rest = rest.slice(0, at);
+  }
+  const appAt = rest.indexOf(' application_name=');
+  const application = appAt >= 0 ? rest.slice(appAt + 18) || null : null;
+  const head = appAt >= 0 ? rest.slice(0, appAt) : rest;
+  const dbAt = head.lastIndexOf(' database=');
+  return dbAt >= 0 ? { user: head.slice(0, dbAt), database: head.slice(dbAt + 10), application } : { user: head, database: null, application };
+}
+
+/** user and database of `disconnection: session time: T user=U database=D host=H…`, or null. */
+function disconnectionFacts(message: string): { user: string; database: string } | null {
+  const rest = message.slice(DISCONNECTION.length);
+  const userAt = rest.indexOf(' user=');
+  const hostAt = rest.lastIndexOf(' host=');
+  if (userAt < 0 || hostAt < userAt) return null;
+  const head = rest.slice(userAt + 6, hostAt);
+  const dbAt = head.lastIndexOf(' database=');
+  return dbAt < 0 ? null : { user: head.slice(0, dbAt), database: head.slice(dbAt + 10) };
+}
+
+export class StderrReader {
+  readonly matcher: PrefixMatcher;
+  /** Sessions by pid (insertion order: oldest first). */
+  private readonly sessions = new Map<number, SessionSeed>();
+  /** The prefix has %p: sessions can be followed. */
+  readonly tracks: boolean;
+  /** The prefix has %p but not %c: sessions get synthetic ids. */
+  readonly synthetic: boolean;
+  /** After read(): why the line stayed ambiguous (counted as a parse error by the parser), or null. */
+  ambiguous: string | null = null;
+
+  constructor(prefix: string, seeds: readonly SessionSeed[] = []) {
+    this.matcher = new PrefixMatcher(prefix);
+    this.tracks = this.matcher.has('p');
+    this.synthetic = this.tracks && !this.matcher.has('c');
+    for (const seed of seeds) this.sessions.set(seed.pid, { ...seed });
+  }
+
+  /** The sessions open now (copies), for a piece that starts here. */
+  snapshot(): SessionSeed[] {
+    return Array.from(this.sessions.values(), (s) => ({ ...s }));
+  }
+
+  /**
+   * Reads the first line of a record (not a continuation line). Returns false when the line
+   * does not start with the prefix and a severity; otherwise the matcher holds the reading.
+   */
+  read(line: string): boolean {
+    const m = this.matcher;
+    this.ambiguous = null;
+    if (!m.match(line)) return false;
+    if (!m.textBeforeLevel) return true;
+    let user: string | null = null;
+    let database: string | null = null;
+    if (this.tracks) {
+      const pid = m.pid();
+      const session = pid === null ? undefined : this.sessions.get(pid);
+      if (session !== undefined && session.user !== null) {
+        user = session.user;
+        database = session.database;
+        if (!m.agrees(user, database) && !m.matchWith(line, 0, user, database)) {
+          // Not the session's user: a new backend with the same pid whose records we missed.
+          user = database = null;
+          m.match(line);
+        }
+      }
+    }
+    if (line.indexOf(':  ', m.level.textStart) >= 0) this.choose(line, user, database);
+    if (user === null && m.splitAmbiguous() && !this.provenByMessage(line)) {
+      this.ambiguous = `ambiguous line: the user and database in the log_line_prefix ${JSON.stringify(m.prefix)} can be split more than one way, and no connection record of the session says which (read as the first)`;
+    }
+    return true;
+  }
+
+  /** A connection authorized or disconnection record names its user and database: read the prefix with them. */
+  private provenByMessage(line: string): boolean {
+    const m = this.matcher;
+    if (m.level.label) return false;
+    const at = m.level.textStart;
+    const levelAt = m.levelAt;
+    let facts: { user: string; database: string | null } | null = null;
+    if (line.startsWith(AUTHORIZED, at)) facts = authorizedFacts(line.slice(at));
+    else if (line.startsWith(DISCONNECTION, at)) facts = disconnectionFacts(line.slice(at));
+    if (facts === null) return false;
+    if (m.matchWith(line, levelAt, facts.user, facts.database) && m.levelAt === levelAt) return true;
+    m.matchWith(line, levelAt, null, null);
+    return false;
+  }
+
+  /** The line can end its prefix in several places: take the reading the log supports best. */
+  private choose(line: string, user: string | null, database: string | null): void {
+    const m = this.matcher;
+    let bestAt = m.levelAt;
+    let bestScore = this.score(line, user);
+    let readings = 1;
+    let at = m.levelAt;
+    while (readings < MAX_READINGS && m.matchWith(line, at + 1, user, database)) {
+      readings++;
+      at = m.levelAt;
+      const score = this.score(line, user);
+      if (score > bestScore) {
+        bestScore = score;
+        bestAt = at;
+      }
+    }
+    if (readings === 1) {
+      m.matchWith(line, bestAt, user, database);
+      return;
+    }
+    m.matchWith(line, bestAt, user, database);
+    this.ambiguous = `ambiguous line: client-chosen text in the log_line_prefix ${JSON.stringify(m.prefix)} (an application name, say) holds a severity word, so the prefix can end in ${readings} places; read as ${m.level.severity ?? m.level.label} at character ${bestAt + 1}${bestScore === 4 ? ' (the pgAudit record)' : ''}`;
+  }
+
+  /** 4 a pgAudit record, 3 a disconnection of the session, 2 another record, 1 an extra line of the record before. */
+  private score(line: string, user: string | null): number {
+    const m = this.matcher;
+    if (m.level.label) return 1;
+    const at = m.level.textStart;
+    if (line.startsWith(AUDIT, at) && typeof parseAudit(line.slice(at)) !== 'string') return 4;
+    if (line.startsWith(DISCONNECTION, at)) {
+      const facts = disconnectionFacts(line.slice(at));
+      if (facts !== null && (user === null || facts.user === user)) return 3;
+    }
+    return 2;
+  }
+
+  /**
+   * A new record was read (its prefix fields and message are in the event): fills in what its
+   * session knows, and follows the session's connection records.
+   */
+  note(event: PgwardenEvent): void {
+    if (!this.tracks) return;
+    const pid = event.pid;
+    if (pid === null) return;
+    const message = event.message ?? '';
+    const c0 = message.charCodeAt(0);
+    if (c0 === 99 /* c */ && message.startsWith(RECEIVED)) {
+      // A new backend: whatever this pid was before is over.
+      this.sessions.delete(pid);
+      const rest = message.slice(RECEIVED.length);
+      const portAt = rest.lastIndexOf(' port=');
+      const session: SessionSeed = {
+        pid, id: this.synthetic && event.ts !== null ? syntheticSessionId(event.ts, pid) : null, user: null, database: null, application: null,
+        client_addr: portAt >= 0 ? rest.slice(0, portAt) : rest, client_port: portAt >= 0 ? toInt(rest.slice(portAt + 6)) : null,
+      };
+      this.sessions.set(pid, session);
+      if (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
+    }
+    const session = this.sessions.get(pid);
+    if (session === undefined) return;
+    if (c0 === 99 && message.startsWith(AUTHORIZED)) {
+      const facts = authorizedFacts(message);
+      session.user = facts.user;
+      session.database = facts.database;
+      session.application = facts.application;
+    }
+    if (event.session_id === null) event.session_id = session.id;
+    if (event.user === null && event.database === null) {
+      event.user = session.user;
+      event.database = session.database;
+    }
+    if (event.application === null) event.application = session.application;
+    if (event.client_addr === null) {
+      event.client_addr = session.client_addr;
+      event.client_port = session.client_port;
+    }
+    if (c0 === 100 /* d */ && message.startsWith(DISCONNECTION)) this.sessions.delete(pid);
+  }
+}
