@@ -184,6 +184,34 @@ export function clientTextWarning(prefix: string | null): string | null {
     "log_destination = 'csvlog' (or 'jsonlog', PostgreSQL 15+) with logging_collector = on";
 }
 
+/**
+ * For a server's settings: clientTextWarning when log_destination includes stderr (what
+ * `pgaudit status` and collect say), else null.
+ */
+export function serverPrefixWarning(logDestination: string | null, logLinePrefix: string | null): string | null {
+  if (logDestination === null || logLinePrefix === null) return null;
+  if (!logDestination.split(',').some((d) => d.trim().toLowerCase() === 'stderr')) return null;
+  try {
+    return clientTextWarning(logLinePrefix);
+  } catch {
+    return null; // a prefix pgwarden cannot compile: --prefix says so when it is used
+  }
+}
+
+/**
+ * What collect says at start about a source's configured stderr prefix (a logfile source with
+ * `prefix:`, a cloudwatch source's prefix): sessionWarning and clientTextWarning. A prefix
+ * recognised from the file is named by the source when it reads the file.
+ */
+export function sourcePrefixWarnings(source: { type?: string; format?: string; prefix?: string }): string[] {
+  if (source.prefix === undefined || (source.format !== undefined && source.format !== 'stderr' && source.format !== 'auto')) return [];
+  try {
+    return [sessionWarning(source.prefix), clientTextWarning(source.prefix)].filter((w): w is string => w !== null);
+  } catch {
+    return []; // the source itself refuses a prefix that does not compile
+  }
+}
+
 /** The summary lines about a stderr log's prefix: which was recognised (and how surely), sessions, client text. */
 export function prefixNotes(decided: { format: LogFormat | null; prefix: string | null; unsure?: boolean }, given: boolean): string[] {
   if (decided.format !== 'stderr' || decided.prefix === null) return [];
