@@ -52,15 +52,19 @@ export class CsvlogParser extends TextInput {
         // The next record may start inside this row (the row was cut short and the next written after it).
         const lineNext = nextRecordStart(text, start);
         const limit = Math.min(end === MALFORMED ? lineNext : end, lineNext);
+        // Each record start in it that does not read as a whole record is another record lost (counted too).
+        const lost: number[] = [];
         let inside = embeddedRecordStart(text, start + 1, limit);
         while (inside >= 0) {
-          // Only where a whole record reads (a time inside a field is not a record start).
           const insideEnd = this.record(text, inside);
           if (insideEnd === INCOMPLETE || (insideEnd !== MALFORMED && this.rowProblem() === null)) break;
+          lost.push(inside);
           inside = embeddedRecordStart(text, inside + 1, limit);
         }
         const next = inside >= 0 ? inside : lineNext;
-        this.emitError(start, line, reason, text.slice(start, Math.min(next, start + 200)));
+        this.emitError(start, line, reason, text.slice(start, Math.min(lost[0] ?? next, start + 200)));
+        lost.forEach((at, i) => this.emitError(at, line + countNewlines(text, start, at), 'record cut short (the next record starts inside it)',
+          text.slice(at, Math.min(lost[i + 1] ?? next, at + 200))));
         line += countNewlines(text, start, next);
         start = next;
         continue;
@@ -83,9 +87,9 @@ export class CsvlogParser extends TextInput {
     if (!severity || severityOf(severity) === undefined) return `column 12 ${JSON.stringify((severity ?? '').slice(0, 40))} is not a severity (a row cut short?)`;
     if (count > 26) {
       // A future version's extra columns, or a row cut short with the next record after it.
-      for (let k = 20; k < Math.min(count, f.length); k++) {
+      for (let k = 1; k + 3 < Math.min(count, f.length); k++) {
         const value = f[k];
-        if (value && embeddedRecordStart(value + ',', 0, value.length) >= 0) return `${count} columns, the next record inside (a row cut short)`;
+        if (value && value.length >= 25 && LOG_TIME_END.test(value) && /^\d+$/.test(f[k + 3] ?? '')) return `${count} columns, the next record inside (a row cut short)`;
       }
     }
     return null;
@@ -192,6 +196,12 @@ function nextRecordStart(text: string, start: number): number {
   return text.length;
 }
 
+/** A field that ends in a log time (the start of the next record, after a row cut short). */
+const LOG_TIME_END = /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [A-Za-z0-9+-]+$/;
+
+/** What follows a csvlog row's log time: user and database (quoted or empty), then the pid. */
+const ROW_HEAD = /^,(?:"[^"\n]*(?:""[^"\n]*)*")?,(?:"[^"\n]*(?:""[^"\n]*)*")?,\d*,/;
+
 /** "YYYY-MM-DD HH:MM:SS.mmm ZONE" (csvlog's log time; a zone of letters, digits, + and -). */
 function isLogTime(value: string): boolean {
   if (value.length < 25 || !looksLikeRowStart(value, 0) || value.charCodeAt(19) !== 46 || value.charCodeAt(23) !== 32) return false;
@@ -217,7 +227,7 @@ function embeddedRecordStart(text: string, from: number, to: number): number {
     let z = s + 24;
     if (text.charCodeAt(s + 23) !== 32) continue;
     while (z < text.length && text.charCodeAt(z) !== 44 && text.charCodeAt(z) !== 32 && text.charCodeAt(z) !== 10) z++;
-    if (text.charCodeAt(z) === 44 && isLogTime(text.slice(s, z))) return s;
+    if (text.charCodeAt(z) === 44 && isLogTime(text.slice(s, z)) && ROW_HEAD.test(text.slice(z, z + 300))) return s;
   }
   return -1;
 }

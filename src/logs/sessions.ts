@@ -8,9 +8,11 @@
 //   never change in a backend), so lines of a known session are read with those values;
 // - where the line can still end its prefix in several places (client text holding a severity
 //   word with PostgreSQL's own `WORD:  ` spacing), every reading is looked at and the one that is
-//   a pgAudit record wins, then a disconnection of the session, then a record over an extra line
-//   (DETAIL, STATEMENT, …) — so client text can neither hide an audit record, nor turn it into an
-//   error, nor fold a record into the one before; such a line is counted (`ambiguous`).
+//   a session's first `connection authorized` record wins (while the session is not authorized
+//   and its own prefix names the user and database it says), then a disconnection of the
+//   session, then a pgAudit record, then any record over an extra line (DETAIL, STATEMENT, …) — so
+//   client text can neither hide an audit record, nor turn it into an error, nor fold a record
+//   into the one before; such a line is counted (`ambiguous`).
 //
 // Sessions: per pid, from `connection received` (a new backend) to `disconnection`. Without %c in
 // the prefix, each session gets a synthetic id of %c's shape, hex(start second).hex(pid), from its
@@ -43,6 +45,7 @@ const MAX_READINGS = 8;
 const RECEIVED = 'connection received: host=';
 const AUTHORIZED = 'connection authorized: user=';
 const DISCONNECTION = 'disconnection: session time: ';
+const AUTHENTICATED = 'connection authenticated: identity="';
 const AUDIT = 'AUDIT: ';
 
 /** The substring every record that changes the session state contains. */
@@ -114,9 +117,10 @@ export class StderrReader {
     if (!m.textBeforeLevel) return true;
     let user: string | null = null;
     let database: string | null = null;
+    let session: SessionSeed | undefined;
     if (this.tracks) {
       const pid = m.pid();
-      const session = pid === null ? undefined : this.sessions.get(pid);
+      session = pid === null ? undefined : this.sessions.get(pid);
       if (session !== undefined && session.user !== null) {
         user = session.user;
         database = session.database;
@@ -127,7 +131,7 @@ export class StderrReader {
         }
       }
     }
-    if (line.indexOf(':  ', m.level.textStart) >= 0) this.choose(line, user, database);
+    if (line.indexOf(':  ', m.level.textStart) >= 0) this.choose(line, user, database, session);
     if (user === null && m.splitAmbiguous() && !this.provenByMessage(line)) {
       this.ambiguous = `ambiguous line: the user and database in the log_line_prefix ${JSON.stringify(m.prefix)} can be split more than one way, and no connection record of the session says which (read as the first)`;
     }
@@ -143,6 +147,11 @@ export class StderrReader {
     let facts: { user: string; database: string | null } | null = null;
     if (line.startsWith(AUTHORIZED, at)) facts = authorizedFacts(line.slice(at));
     else if (line.startsWith(DISCONNECTION, at)) facts = disconnectionFacts(line.slice(at));
+    else if (line.startsWith(AUTHENTICATED, at)) {
+      // Before `connection authorized`: the identity is the role for password methods (for others it may not be: then no reading fits).
+      const end = line.indexOf('" method=', at + AUTHENTICATED.length);
+      if (end > 0) facts = { user: line.slice(at + AUTHENTICATED.length, end), database: null };
+    }
     if (facts === null) return false;
     if (m.matchWith(line, levelAt, facts.user, facts.database) && m.levelAt === levelAt) return true;
     m.matchWith(line, levelAt, null, null);
@@ -150,38 +159,51 @@ export class StderrReader {
   }
 
   /** The line can end its prefix in several places: take the reading the log supports best. */
-  private choose(line: string, user: string | null, database: string | null): void {
+  private choose(line: string, user: string | null, database: string | null, session: SessionSeed | undefined): void {
     const m = this.matcher;
-    let bestAt = m.levelAt;
-    let bestScore = this.score(line, user);
-    let readings = 1;
     let at = m.levelAt;
+    let bestAt = at;
+    let bestScore = this.score(line, user, session, at);
+    let readings = 1;
     while (readings < MAX_READINGS && m.matchWith(line, at + 1, user, database)) {
       readings++;
       at = m.levelAt;
-      const score = this.score(line, user);
+      const score = this.score(line, user, session, at);
       if (score > bestScore) {
         bestScore = score;
         bestAt = at;
       }
     }
-    if (readings === 1) {
-      m.matchWith(line, bestAt, user, database);
-      return;
-    }
     m.matchWith(line, bestAt, user, database);
+    if (readings === 1) return;
     this.ambiguous = `ambiguous line: client-chosen text in the log_line_prefix ${JSON.stringify(m.prefix)} (an application name, say) holds a severity word, so the prefix can end in ${readings} places; read as ${m.level.severity ?? m.level.label} at character ${bestAt + 1}${bestScore === 4 ? ' (the pgAudit record)' : ''}`;
   }
 
-  /** 4 a pgAudit record, 3 a disconnection of the session, 2 another record, 1 an extra line of the record before. */
-  private score(line: string, user: string | null): number {
+  /**
+   * 6 the `connection authorized` record of a session that is not authorized yet, naming the
+   * user and database of its own prefix; 5 a disconnection naming the session's user (or its
+   * own prefix's); 4 a pgAudit record; 2 another record; 1 an extra line of the record before.
+   * (The matcher holds the reading at `at`.) A line of a session whose application name holds a
+   * whole pgAudit record can still be read as that record when the rest of the line has no
+   * comma: it stays counted as ambiguous.
+   */
+  private score(line: string, user: string | null, session: SessionSeed | undefined, at: number): number {
     const m = this.matcher;
     if (m.level.label) return 1;
-    const at = m.level.textStart;
-    if (line.startsWith(AUDIT, at) && typeof parseAudit(line.slice(at)) !== 'string') return 4;
-    if (line.startsWith(DISCONNECTION, at)) {
-      const facts = disconnectionFacts(line.slice(at));
-      if (facts !== null && (user === null || facts.user === user)) return 3;
+    const textAt = m.level.textStart;
+    if (line.startsWith(DISCONNECTION, textAt)) {
+      const facts = disconnectionFacts(line.slice(textAt));
+      if (facts !== null && (user !== null ? facts.user === user : m.agrees(facts.user, facts.database))) return 5;
+    }
+    if (line.startsWith(AUDIT, textAt)) {
+      const message = line.slice(textAt);
+      if (typeof parseAudit(message) !== 'string') return 4;
+      // The first line of a record whose statement goes on over more lines: it parses once its quote is closed.
+      if (typeof parseAudit(`${message}"`) !== 'string' || typeof parseAudit(`${message}",<not logged>`) !== 'string') return 4;
+    }
+    if (session !== undefined && session.user === null && line.startsWith(AUTHORIZED, textAt)) {
+      const facts = authorizedFacts(line.slice(textAt));
+      if (m.matchWith(line, at, facts.user, facts.database) && m.levelAt === at) return 6;
     }
     return 2;
   }
