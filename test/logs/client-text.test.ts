@@ -99,7 +99,6 @@ describe('client-chosen text in the log_line_prefix, sessions without %c (real P
     // The first files go on for a moment after the reload with the new prefix: keep phase 1 only.
     const upTo = (text: string) => text.slice(0, text.indexOf('\n', text.indexOf(PHASE_MARK)) + 1);
     logs[0] = { stderr: upTo(logs[0]!.stderr), csvlog: upTo(logs[0]!.csvlog) };
-    if (process.env.I14_DUMP) for (let i = 0; i < 2; i++) { writeFileSync(`${process.env.I14_DUMP}/p${i}.log`, logs[i]!.stderr); writeFileSync(`${process.env.I14_DUMP}/p${i}.csv`, logs[i]!.csvlog); }
   });
   after(async () => {
     await cluster?.stop();
