@@ -204,17 +204,20 @@ const ROW_HEAD = /^,(?:"[^"\n]*(?:""[^"\n]*)*")?,(?:"[^"\n]*(?:""[^"\n]*)*")?,\d
 
 /** "YYYY-MM-DD HH:MM:SS.mmm ZONE" (csvlog's log time; a zone of letters, digits, + and -). */
 function isLogTime(value: string): boolean {
-  if (value.length < 25 || !looksLikeRowStart(value, 0) || value.charCodeAt(19) !== 46 || value.charCodeAt(23) !== 32) return false;
-  for (let i = 20; i < 23; i++) {
+  const n = value.length;
+  if (n < 25) return false;
+  for (let i = 0; i < 24; i++) {
     const c = value.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
+    const want = LOG_TIME_SHAPE.charCodeAt(i);
+    if (want === 100 /* d */ ? c < 48 || c > 57 : c !== want) return false;
   }
-  for (let i = 24; i < value.length; i++) {
+  for (let i = 24; i < n; i++) {
     const c = value.charCodeAt(i);
     if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 45)) return false;
   }
   return true;
 }
+const LOG_TIME_SHAPE = 'dddd-dd-dd dd:dd:dd.ddd ';
 
 /**
  * The first place in text[from, to) where a csvlog record starts in the middle of a line (after

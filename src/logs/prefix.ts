@@ -244,8 +244,13 @@ export class PrefixMatcher {
   /** The pid (%p) of the last matched line, or null. */
   pid(): number | null {
     const k = this.pidStep;
-    if (k < 0 || this.starts[k]! < 0) return null;
-    return toInt(this.line.slice(this.starts[k], this.ends[k]));
+    const start = k < 0 ? -1 : this.starts[k]!;
+    if (start < 0) return null;
+    const end = this.ends[k]!;
+    if (end - start > 15 || end === start) return null;
+    let pid = 0;
+    for (let i = start; i < end; i++) pid = pid * 10 + (this.line.charCodeAt(i) - 48);
+    return pid;
   }
 
   /**

@@ -93,6 +93,9 @@ export class StderrReader {
   readonly synthetic: boolean;
   /** After read(): why the line stayed ambiguous (counted as a parse error by the parser), or null. */
   ambiguous: string | null = null;
+  /** read()'s session lookup, for note() on the same line. */
+  private lastPid: number | null = null;
+  private lastSession: SessionSeed | undefined;
 
   constructor(prefix: string, seeds: readonly SessionSeed[] = []) {
     this.matcher = new PrefixMatcher(prefix);
@@ -113,6 +116,7 @@ export class StderrReader {
   read(line: string): boolean {
     const m = this.matcher;
     this.ambiguous = null;
+    this.lastPid = null;
     if (!m.match(line)) return false;
     if (!m.textBeforeLevel) return true;
     let user: string | null = null;
@@ -121,6 +125,8 @@ export class StderrReader {
     if (this.tracks) {
       const pid = m.pid();
       session = pid === null ? undefined : this.sessions.get(pid);
+      this.lastPid = pid;
+      this.lastSession = session;
       if (session !== undefined && session.user !== null) {
         user = session.user;
         database = session.database;
@@ -230,7 +236,7 @@ export class StderrReader {
       this.sessions.set(pid, session);
       if (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
     }
-    const session = this.sessions.get(pid);
+    const session = pid === this.lastPid && c0 !== 99 ? this.lastSession : this.sessions.get(pid);
     if (session === undefined) return;
     if (c0 === 99 && message.startsWith(AUTHORIZED)) {
       const facts = authorizedFacts(message);
