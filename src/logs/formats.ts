@@ -1,7 +1,9 @@
-// The names of the log formats pgwarden reads (`--format`, `format:` in a logfile source). Kept
+// The names of the log formats pgwarden reads (`--format`, `format:` in a logfile source):
+// PostgreSQL's three, `events` (pgwarden's event model as JSON lines, as `parse` writes it), and
+// issue 19's platforms. Kept
 // apart from the parsers so that configuration checking can name them without loading them.
 export const LOG_FORMATS = [
-  'stderr', 'csvlog', 'jsonlog',
+  'stderr', 'csvlog', 'jsonlog', 'events',
   'syslog', 'journald', 'cloudsql', 'cnpg', 'heroku', 'azure', 'pgbouncer', 'pgauditlogtofile',
 ] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];

@@ -105,7 +105,7 @@ ${Object.entries(FILES).map(([name, template]) => `action(type="omfile" file="${
       // the end mark's statement and audit lines, and the disconnection after them
       return Object.values(text).every((t) => t.split(END_MARK).length >= 3) && csvText.split(END_MARK).length >= 3
         && csv.filter((e) => e.kind === 'disconnection').length >= 3
-        && Object.values(text).every((t) => parseText(t, { format: 'syslog', prefix: PREFIX }).events.length === csv.length);
+        && Object.values(text).every((t) => t.split('disconnection: session time').length === csvText.split('disconnection: session time').length);
     }, 20_000, 'rsyslog files and the csvlog to hold the whole run');
   });
   after(async () => {
@@ -118,8 +118,10 @@ ${Object.entries(FILES).map(([name, template]) => `action(type="omfile" file="${
     for (const layout of Object.keys(FILES) as Layout[]) {
       const result = parseText(text[layout], { input: `${layout}.log`, prefix: PREFIX });
       assert.equal(result.format, 'syslog', layout);
-      // (but for the forged statement: see the todo test below)
-      assert.deepEqual(result.errors.filter((e) => !e.excerpt.includes("SELECT 'xxxx")), [], `${layout}: no parse errors`);
+      // but the stderr reader's report of the forged statement's line (a prefix and a severity
+      // inside client text: it is read at the first boundary, and counted as ambiguous)
+      assert.deepEqual(result.errors.filter((e) => !e.reason.startsWith('ambiguous line: ')), [], `${layout}: no other parse errors`);
+      assert.ok(result.errors.length <= 2, `${layout}: the forged statement and its audit record at most`);
     }
   });
 
@@ -132,18 +134,14 @@ ${Object.entries(FILES).map(([name, template]) => `action(type="omfile" file="${
     const last = csv.at(-1)!.ts!;
     for (const layout of Object.keys(FILES) as Layout[]) {
       const events = parseText(text[layout], { format: 'syslog', prefix: PREFIX }).events.filter((e) => e.ts! >= first && e.ts! <= last);
-      // (the forged statement is left to its own test below)
-      const unforged = (list: string[]) => list.filter((e) => !e.includes('mallory'));
-      assert.deepEqual(unforged(events.map(comparable).sort()), unforged(truth), layout);
-      continue;
       assert.deepEqual(events.map(comparable).sort(), truth, layout);
     }
   });
 
   // The syslog layer joins the chunk that starts with the forged prefix to the line before it
-  // (it follows a chunk of the full 900 bytes), but the stderr prefix matcher then reads the
-  // joined line as a DETAIL line, as it does in a stderr log (src/logs/prefix.ts, issue 14's).
-  it('text cut mid-word at 900 bytes that imitates the prefix and DETAIL never becomes a field', { todo: 'the stderr prefix matcher reads a forged "PREFIX DETAIL:" inside a line as a label line' }, () => {
+  // (it follows a chunk of the full 900 bytes); the stderr reader then reads the joined line at
+  // its first boundary.
+  it('text cut mid-word at 900 bytes that imitates the prefix and DETAIL never becomes a field', () => {
     for (const layout of Object.keys(FILES) as Layout[]) {
       const events = parseText(text[layout], { format: 'syslog', prefix: PREFIX, server: 'db1' }).events;
       const forged = events.find((e) => e.message === `statement: ${FORGED}`);
@@ -176,7 +174,7 @@ ${Object.entries(FILES).map(([name, template]) => `action(type="omfile" file="${
   it('takes the syslog host as the server when none is configured, and the header time when the prefix has none', () => {
     const host = hostname().split('.')[0];
     const withTime = parseText(text.rfc5424, { format: 'syslog', prefix: '%i' });
-    assert.deepEqual(withTime.errors, []);
+    assert.deepEqual(withTime.errors.filter((e) => !e.reason.startsWith('ambiguous line: ')), []);
     assert.ok(withTime.events.length > 20);
     assert.ok(withTime.events.every((e) => e.server === host && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$/.test(e.ts!)), 'RFC 5424 time, host');
     const traditional = parseText(text.traditional, { format: 'syslog', prefix: '%i' });
