@@ -230,14 +230,15 @@ export function sourcePrefixWarnings(source: { type?: string; format?: string; p
 
 /** The summary lines about a stderr log's prefix: which was recognised (and how surely), sessions, client text. */
 export function prefixNotes(decided: { format: LogFormat | null; prefix: string | null; unsure?: boolean }, given: boolean): string[] {
-  if (decided.format !== 'stderr' || decided.prefix === null) return [];
+  // (also for the formats that carry the server's lines: syslog, journald, cloudsql)
+  if (decided.format === null || !PREFIXED_FORMATS.has(decided.format) || decided.prefix === null) return [];
   const notes: string[] = [];
   if (decided.prefix === OPAQUE_PREFIX && !given) {
-    notes.push("stderr log with a log_line_prefix pgwarden does not recognise; prefix fields (time, pid, user, …) are null — pass --prefix with the server's log_line_prefix");
+    notes.push(`${decided.format} log with a log_line_prefix pgwarden does not recognise; prefix fields (time, pid, user, …) are null — pass --prefix with the server's log_line_prefix`);
     return notes;
   }
   if (!given) {
-    notes.push(`stderr log, log_line_prefix recognised as ${JSON.stringify(decided.prefix)}` +
+    notes.push(`${decided.format} log, log_line_prefix recognised as ${JSON.stringify(decided.prefix)}` +
       (decided.unsure ? " — not sure: it does not fit every line of the start of the log; pass --prefix with the server's log_line_prefix (SHOW log_line_prefix)" : ''));
   }
   const sessions = sessionWarning(decided.prefix);

@@ -22,6 +22,10 @@ import { LineInput, type TextStart } from './text-input.ts';
 
 /** PostgreSQL's PG_SYSLOG_LIMIT: a line is cut into chunks of at most this many bytes. */
 const CHUNK_LIMIT = 900;
+/** Complete records held back behind an incomplete one before it is sent as it is. */
+const MAX_HELD = 10_000;
+/** Lines after a record's last part when it is taken to be complete. */
+const STALE_LINES = 1000;
 
 export interface SyslogHeader {
   /** ISO-8601 (RFC 3339 and RFC 5424 times), or null (RFC 3164 times carry no year). */
@@ -176,6 +180,8 @@ interface Pending {
   pid: number | null;
   position: number;
   line: number;
+  /** The input line of its last part. */
+  lastLine: number;
 }
 
 /**
@@ -187,6 +193,10 @@ export class SyslogAssembler {
   private readonly matcher: PrefixMatcher;
   private readonly records: EmbeddedRecords;
   private readonly pending = new Map<string, Pending>();
+  /** The input line of the last message. */
+  private line = 0;
+  /** Records complete but held back behind one that began earlier and is not: events go out in input order. */
+  private readonly done: Pending[] = [];
   /** The record a line without a header continues (syslog_split_messages off, the daemon not escaping new lines). */
   private last: Pending | null = null;
 
@@ -208,6 +218,7 @@ export class SyslogAssembler {
    * (caller decides whether that is an error).
    */
   add(key: string, body: string, server: string | null, ts: string | null, position: number, line: number, pid: number | null = null): boolean {
+    this.line = line;
     const marker = readMarker(body);
     let text = marker ? body.slice(marker.length) : body;
     if (text.startsWith(ESCAPED_TAB)) text = `\t${text.slice(ESCAPED_TAB.length)}`;
@@ -232,12 +243,13 @@ export class SyslogAssembler {
       if (current) this.finish(current);
       // A whole record in one message has its new lines escaped; chunk 1 (or the record [1]) is left as written.
       if (marker === null || (marker.single !== null && marker.single !== 1)) text = unescapeNewlines(text);
-      const record: Pending = { key, text, seq: marker?.seq ?? null, lastBytes: byteLength(text), server, ts, pid, position, line };
+      const record: Pending = { key, text, seq: marker?.seq ?? null, lastBytes: byteLength(text), server, ts, pid, position, line, lastLine: line };
       this.pending.set(key, record);
       this.last = record;
       return true;
     }
     const record = current!;
+    record.lastLine = line;
     if (text.charCodeAt(0) === 9 || (record.lastBytes < CHUNK_LIMIT - 4 && this.startsLine(text, true))) record.text += `\n${text}`;
     else record.text += text;
     record.lastBytes = byteLength(text);
@@ -252,17 +264,60 @@ export class SyslogAssembler {
     return true;
   }
 
+  /**
+   * A record is complete (the same process began another). It is sent once every record that
+   * began before it is complete too, so that events come in the order of their first bytes —
+   * what collect's checkpoints (the offset of the next record to deliver) rely on. A record whose
+   * process sends nothing more is taken as complete STALE_LINES lines after its last part (or at
+   * flush(), or when MAX_HELD records wait behind it).
+   */
   private finish(record: Pending): void {
+    this.hold(record);
+    this.release();
+  }
+
+  /** Moves a record from pending to done (in position order). */
+  private hold(record: Pending): void {
     this.pending.delete(record.key);
     if (this.last === record) this.last = null;
+    const done = this.done;
+    let i = done.length;
+    while (i > 0 && done[i - 1]!.position > record.position) i--;
+    done.splice(i, 0, record);
+  }
+
+  private release(): void {
+    const done = this.done;
+    if (done.length === 0) return;
+    // PostgreSQL sends a record's parts one after the other: one without a new part for
+    // STALE_LINES lines is complete (its process is idle, or gone).
+    for (const p of [...this.pending.values()]) if (this.line - p.lastLine > STALE_LINES) this.hold(p);
+    let oldest: Pending | null;
+    for (;;) {
+      oldest = null;
+      for (const p of this.pending.values()) if (oldest === null || p.position < oldest.position) oldest = p;
+      if (oldest === null || done.length <= MAX_HELD) break;
+      this.hold(oldest);
+    }
+    const before = oldest === null ? Infinity : oldest.position;
+    let n = 0;
+    while (n < done.length && done[n]!.position < before) n++;
+    for (const record of done.splice(0, n)) this.send(record);
+  }
+
+  private send(record: Pending): void {
     this.records.write(record.text, record.server, record.position, record.line, record.ts, record.pid);
     this.records.flush();
   }
 
   flush(): void {
-    // In the order the records began, so events keep the order of the input where they can.
-    const records = [...this.pending.values()].sort((a, b) => a.position - b.position);
-    for (const record of records) this.finish(record);
+    for (const record of [...this.pending.values()]) {
+      this.pending.delete(record.key);
+      const i = this.done.findIndex((d) => d.position > record.position);
+      this.done.splice(i < 0 ? this.done.length : i, 0, record);
+    }
+    this.last = null;
+    for (const record of this.done.splice(0)) this.send(record);
   }
 }
 

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PgwardenEvent } from '../../src/core/event.ts';
-import { parseText, type LogFormat } from '../../src/logs/index.ts';
+import { createParser, parseText, type LogFormat } from '../../src/logs/index.ts';
 
 const j = (value: unknown) => JSON.stringify(value);
 const pick = (e: PgwardenEvent, keys: (keyof PgwardenEvent)[]) => Object.fromEntries(keys.map((k) => [k, e[k]]));
@@ -225,6 +225,32 @@ describe('syslog settings and daemons a single rsyslogd run does not show', () =
       ['connection_authorized', 'alice', 'shop', '2026-12-02T02:04:37.123+00:00'], ['log', 'alice', 'shop', '2026-12-02T02:04:37.123+00:00'],
     ]);
   });
+  it('events come in the order their records begin, whatever the processes\' parts interleave (collect\'s checkpoints rely on it)', () => {
+    const lines = [
+      `Dec  2 02:04:37 db1 postgres[1]: [1-1] ${P}LOG:  statement: SELECT 1`,
+      `Dec  2 02:04:37 db1 postgres[2]: [1-1] ${P}LOG:  statement: SELECT 2`,
+      `Dec  2 02:04:37 db1 postgres[2]: [2-1] ${P}LOG:  statement: SELECT 3`,
+      `Dec  2 02:04:37 db1 postgres[1]: [1-2] \tFROM t`,
+      `Dec  2 02:04:37 db1 postgres[2]: [3-1] ${P}LOG:  statement: SELECT 4`,
+      `Dec  2 02:04:37 db1 postgres[1]: [2-1] ${P}LOG:  statement: SELECT 5`,
+    ];
+    const events: PgwardenEvent[] = [];
+    const parser = createParser({ format: 'syslog', prefix: '%m [%p] %q%u@%d ' }, { event: (e) => events.push(e), error: (e) => assert.fail(e.reason) });
+    parser.write(lines.join('\n') + '\n');
+    assert.deepEqual(events.map((e) => e.message), ['statement: SELECT 1\nFROM t', 'statement: SELECT 2', 'statement: SELECT 3'], 'sent as soon as all before are complete');
+    parser.end();
+    const positions = events.map((e) => e.source.position);
+    assert.deepEqual(positions, [...positions].sort((a, b) => a - b));
+    assert.equal(events.length, 5);
+    // a process that never sends the rest: the records after it are not held back for ever
+    const idle = [`Dec  2 02:04:37 db1 postgres[9]: [1-1] ${P}LOG:  statement: SELECT 9`];
+    for (let i = 0; i < 1100; i++) idle.push(`Dec  2 02:04:37 db1 postgres[3]: [${i + 1}-1] ${P}LOG:  statement: SELECT ${i}`);
+    const held: PgwardenEvent[] = [];
+    const second = createParser({ format: 'syslog', prefix: '%m [%p] %q%u@%d ' }, { event: (e) => held.push(e), error: () => undefined });
+    second.write(idle.join('\n') + '\n');
+    assert.ok(held.length > 90 && held[0]!.message === 'statement: SELECT 9', `${held.length} sent before the end`);
+  });
+
   it('a continuation without its first part, a line without a header, NUL, and a line cut short', () => {
     const text = [
       `Dec  2 02:04:37 db1 postgres[4242]: [5-2] ${P}DETAIL:  orphan`,

@@ -42,6 +42,14 @@ describe('the new formats through the CLI and collect', () => {
     }
   });
 
+  it('parse says when the prefix inside syslog lines is not recognised (their fields would be null)', async () => {
+    const file = join(root, 'odd-prefix.syslog');
+    writeFileSync(file, 'Dec  2 02:04:37 db1 postgres[4242]: [7-1] <<4242>> LOG:  statement: SELECT 1\n');
+    const result = await runCli(['parse', file]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /syslog log with a log_line_prefix pgwarden does not recognise/);
+  });
+
   it('a logfile source takes each format; an unknown one is refused with the list', () => {
     for (const format of LOG_FORMATS) {
       const config = parseConfig(`pipeline:\n  sources:\n    pglog: { type: logfile, path: /var/log/x, server: db1, format: ${format} }\n  sinks:\n    out: { type: jsonl, path: '-' }\n`);
