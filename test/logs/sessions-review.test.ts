@@ -153,4 +153,16 @@ describe('sessions and client text, after review (issue 14 items 5-8)', () => {
     assert.equal(errors.length, 1);
     assert.match(errors[0]!.reason, /too many ways/);
   });
+
+  it('M6: NUL bytes of a zero-filled block glued before a record: one error, and the record is read', () => {
+    const { events, errors } = parse(DEBIAN, [
+      `${T} [100] alice@db LOG:  AUDIT: SESSION,1,1,READ,SELECT,,,select 1,<not logged>`,
+      `${'\0'.repeat(4096)}${T} [100] alice@db LOG:  ${DELETE}`,
+    ]);
+    assert.deepEqual(events.map((e) => e.audit?.command), ['SELECT', 'DELETE']);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]!.reason, /4096 NUL bytes/);
+    assert.ok(!errors[0]!.excerpt.includes('\0'), 'no NUL in the stored excerpt');
+    assert.equal(events[1]!.source.line, 2);
+  });
 });
