@@ -164,6 +164,10 @@ export class PrefixMatcher {
   stepsTaken = 0;
   /** True when the last match gave up after MATCH_STEP_LIMIT steps. */
   gaveUp = false;
+  /** True when the last match gave up on the plausible readings and took the first reading there is (a space in a user, database or host). */
+  relaxed = false;
+  /** True when the last match ended the prefix at %q (a non-session process: no user, database, application). */
+  cut = false;
   /** Detection mode: a name holding one of SEPARATORS is refused too. */
   detecting = false;
   /** True when a free-text field (%a %u %d %h %r %L %b %i) comes before the severity: a client may move the boundary. */
@@ -173,6 +177,7 @@ export class PrefixMatcher {
   private readonly pidStep: number;
   private readonly userStep: number;
   private readonly databaseStep: number;
+  private readonly applicationStep: number;
 
   constructor(prefix: string) {
     this.prefix = prefix;
@@ -187,6 +192,7 @@ export class PrefixMatcher {
     this.pidStep = this.steps.findIndex((s) => s.type === 'escape' && s.letter === 'p');
     this.userStep = this.steps.findIndex((s) => s.type === 'escape' && s.letter === 'u');
     this.databaseStep = this.steps.findIndex((s) => s.type === 'escape' && s.letter === 'd');
+    this.applicationStep = this.steps.findIndex((s) => s.type === 'escape' && s.letter === 'a' && !s.padded);
   }
 
   /** True when the prefix has the escape (letter without %). */
@@ -220,12 +226,18 @@ export class PrefixMatcher {
     this.line = line;
     this.stepsTaken = 0;
     this.gaveUp = false;
+    this.relaxed = false;
+    this.cut = false;
     this.clearStarts();
     this.strict = this.hasFreeText;
     if (this.matchFrom(0, 0) >= 0) return true;
-    if (!this.strict || this.gaveUp) return false;
-    // No reading without a space in user, database or host: take the first reading there is.
+    if (!this.strict) return false;
+    // No reading without a space in user, database or host (or too many ways to look for one):
+    // take the first reading there is.
+    this.relaxed = this.gaveUp;
     this.strict = false;
+    this.stepsTaken = 0;
+    this.gaveUp = false;
     this.clearStarts();
     return this.matchFrom(0, 0) >= 0;
   }
@@ -233,6 +245,16 @@ export class PrefixMatcher {
   /** True when the last match read exactly this user and database (where the prefix has them and they are not null). */
   agrees(user: string | null, database: string | null): boolean {
     return this.fieldIs(this.userStep, user) && this.fieldIs(this.databaseStep, database);
+  }
+
+  /** True when the last match read exactly this application (%a), where the prefix has it. */
+  applicationIs(application: string): boolean {
+    return this.applicationStep >= 0 && this.fieldIs(this.applicationStep, application);
+  }
+
+  /** True when the prefix has an unpadded %a. */
+  get hasApplication(): boolean {
+    return this.applicationStep >= 0;
   }
 
   private fieldIs(k: number, value: string | null): boolean {
@@ -307,6 +329,7 @@ export class PrefixMatcher {
         // A non-session process stops the prefix here.
         if (this.levelHere(pos)) {
           for (let j = k + 1; j < steps.length; j++) this.starts[j] = -1;
+          this.cut = true;
           return pos;
         }
         continue;
@@ -344,7 +367,10 @@ export class PrefixMatcher {
       }
       if (next.type === 'literal') {
         let end = line.indexOf(next.text, from);
-        while (end >= 0) {
+        // A user, database or host read strictly ends before its first space: later ends only hold more.
+        const limit = this.strict && !step.padded && (step.letter === 'u' || step.letter === 'd' || step.letter === 'h' || step.letter === 'r')
+          ? line.indexOf(' ', pos) : -1;
+        while (end >= 0 && (limit < 0 || end <= limit)) {
           this.ends[k] = end;
           const result = this.matchFrom(k + 1, end);
           if (result >= 0 || this.gaveUp) return result;

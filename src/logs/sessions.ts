@@ -22,7 +22,7 @@
 // a piece parsed on its own (TextStart.sessions) and pieces give what one parse gives.
 import type { PgwardenEvent } from '../core/event.ts';
 import { parseAudit } from './pgaudit.ts';
-import { PrefixMatcher } from './prefix.ts';
+import { MATCH_STEP_LIMIT, PrefixMatcher } from './prefix.ts';
 import { toInt } from './record.ts';
 
 /** A session as the log proved it so far. */
@@ -47,9 +47,14 @@ const AUTHORIZED = 'connection authorized: user=';
 const DISCONNECTION = 'disconnection: session time: ';
 const AUTHENTICATED = 'connection authenticated: identity="';
 const AUDIT = 'AUDIT: ';
+/** The server (re)started or a crash ended every backend: no session of before goes on. */
+const READY = 'database system is ready to accept ';
+const REINITIALIZING = 'all server processes terminated; reinitializing';
 
 /** The substring every record that changes the session state contains. */
 export const SESSION_MARK = 'onnection';
+/** …and the one record that does not (all server processes terminated; reinitializing). */
+export const RESTART_MARK = 'reinitializing';
 
 /** %c's shape from a start time and a pid: hex seconds since 1970, a dot, hex pid. */
 export function syntheticSessionId(ts: string, pid: number): string | null {
@@ -83,6 +88,31 @@ function disconnectionFacts(message: string): { user: string; database: string }
   return dbAt < 0 ? null : { user: head.slice(0, dbAt), database: head.slice(dbAt + 10) };
 }
 
+/**
+ * True when `message` is exactly the disconnection record of this session:
+ * `disconnection: session time: H:MM:SS.mmm user=U database=D host=H[ port=P]` with the
+ * session's user, database, host and port, to the end of the line. What an application name
+ * could put before a real record can then only be this record itself.
+ */
+function isDisconnectionOf(message: string, session: SessionSeed): boolean {
+  if (session.user === null || session.database === null || session.client_addr === null) return false;
+  let i = DISCONNECTION.length;
+  const digitsFrom = i;
+  while (isDigit(message.charCodeAt(i))) i++;
+  if (i === digitsFrom || message.charCodeAt(i) !== 58) return false;
+  for (const [offset, code] of [[1, -1], [2, -1], [3, 58], [4, -1], [5, -1], [6, 46], [7, -1], [8, -1], [9, -1]] as const) {
+    const c = message.charCodeAt(i + offset);
+    if (code === -1 ? !isDigit(c) : c !== code) return false;
+  }
+  const rest = `${message.slice(i + 10)}`;
+  const port = session.client_port === null ? '' : ` port=${session.client_port}`;
+  return rest === ` user=${session.user} database=${session.database} host=${session.client_addr}${port}`;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
 export class StderrReader {
   readonly matcher: PrefixMatcher;
   /** Sessions by pid (insertion order: oldest first). */
@@ -93,6 +123,14 @@ export class StderrReader {
   readonly synthetic: boolean;
   /** After read(): why the line stayed ambiguous (counted as a parse error by the parser), or null. */
   ambiguous: string | null = null;
+  /**
+   * After read(): false when the line could end its prefix in several places and the reading
+   * taken is not one proven by the session (then its boundary may lie inside client text: it
+   * must not open, authorize or end a session).
+   */
+  settled = true;
+  /** After read(): the line's own prefix names another user or database than its pid's session (a backend whose records were missed). */
+  private stale = false;
   /** read()'s session lookup, for note() on the same line. */
   private lastPid: number | null = null;
   private lastSession: SessionSeed | undefined;
@@ -117,7 +155,12 @@ export class StderrReader {
     const m = this.matcher;
     this.ambiguous = null;
     this.lastPid = null;
+    this.settled = true;
+    this.stale = false;
     if (!m.match(line)) return false;
+    if (m.relaxed) {
+      this.ambiguous = `ambiguous line: the log_line_prefix ${JSON.stringify(m.prefix)} can be matched against it in too many ways (more than ${MATCH_STEP_LIMIT} steps) to find a reading without a space in the user, database or host (read as the first reading there is)`;
+    }
     if (!m.textBeforeLevel) return true;
     let user: string | null = null;
     let database: string | null = null;
@@ -131,14 +174,16 @@ export class StderrReader {
         user = session.user;
         database = session.database;
         if (!m.agrees(user, database) && !m.matchWith(line, 0, user, database)) {
-          // Not the session's user: a new backend with the same pid whose records we missed.
+          // Not the session's user: a new backend with the same pid whose records we missed
+          // (pid reuse, log_connections off, a restart): nothing of that session is its.
           user = database = null;
+          this.stale = true;
           m.match(line);
         }
       }
     }
-    if (line.indexOf(':  ', m.level.textStart) >= 0) this.choose(line, user, database, session);
-    if (user === null && m.splitAmbiguous() && !this.provenByMessage(line)) {
+    if (line.indexOf(':  ', m.level.textStart) >= 0) this.choose(line, user, database, this.stale ? undefined : session);
+    if (this.ambiguous === null && user === null && m.splitAmbiguous() && !this.provenByMessage(line)) {
       this.ambiguous = `ambiguous line: the user and database in the log_line_prefix ${JSON.stringify(m.prefix)} can be split more than one way, and no connection record of the session says which (read as the first)`;
     }
     return true;
@@ -167,49 +212,57 @@ export class StderrReader {
   /** The line can end its prefix in several places: take the reading the log supports best. */
   private choose(line: string, user: string | null, database: string | null, session: SessionSeed | undefined): void {
     const m = this.matcher;
+    // The application name the session's connection authorized record proves (it can change: SET application_name).
+    const application = session !== undefined && m.hasApplication ? session.application : null;
     let at = m.levelAt;
     let bestAt = at;
     let bestScore = this.score(line, user, session, at);
+    let bestPinned = application !== null && m.applicationIs(application);
     let readings = 1;
     while (readings < MAX_READINGS && m.matchWith(line, at + 1, user, database)) {
       readings++;
       at = m.levelAt;
       const score = this.score(line, user, session, at);
-      if (score > bestScore) {
+      const pinned = application !== null && m.applicationIs(application);
+      // On a tie: the reading with the proven application name, else the later boundary (client
+      // text in the prefix comes before PostgreSQL's own severity word).
+      if (score > bestScore || (score === bestScore && (pinned || !bestPinned))) {
         bestScore = score;
         bestAt = at;
+        bestPinned = pinned;
       }
     }
     m.matchWith(line, bestAt, user, database);
     if (readings === 1) return;
-    this.ambiguous = `ambiguous line: client-chosen text in the log_line_prefix ${JSON.stringify(m.prefix)} (an application name, say) holds a severity word, so the prefix can end in ${readings} places; read as ${m.level.severity ?? m.level.label} at character ${bestAt + 1}${bestScore === 4 ? ' (the pgAudit record)' : ''}`;
+    if (bestScore < 5) this.settled = false;
+    this.ambiguous = `ambiguous line: client-chosen text in the log_line_prefix ${JSON.stringify(m.prefix)} (an application name, say) holds a severity word, so the prefix can end in ${readings} places; read as ${m.level.severity ?? m.level.label} at character ${bestAt + 1}${bestScore >= 3 && bestScore <= 4 ? ' (the pgAudit record)' : ''}`;
   }
 
   /**
    * 6 the `connection authorized` record of a session that is not authorized yet, naming the
-   * user and database of its own prefix; 5 a disconnection naming the session's user (or its
-   * own prefix's); 4 a pgAudit record; 2 another record; 1 an extra line of the record before.
-   * (The matcher holds the reading at `at`.) A line of a session whose application name holds a
-   * whole pgAudit record can still be read as that record when the rest of the line has no
-   * comma: it stays counted as ambiguous.
+   * user, database (and application name, with %a) of its own prefix; 5 exactly the
+   * disconnection record of the session (its user, database, host and port, to the end of the
+   * line); 4 a pgAudit record that parses; 3 the first line of a pgAudit record whose statement
+   * goes on over more lines; 2 another record; 1 an extra line of the record before. (The
+   * matcher holds the reading at `at`.) Only 5 and 6 may change the sessions (see settled): what
+   * else looks like a connection record is read as a plain record.
    */
   private score(line: string, user: string | null, session: SessionSeed | undefined, at: number): number {
     const m = this.matcher;
     if (m.level.label) return 1;
     const textAt = m.level.textStart;
-    if (line.startsWith(DISCONNECTION, textAt)) {
-      const facts = disconnectionFacts(line.slice(textAt));
-      if (facts !== null && (user !== null ? facts.user === user : m.agrees(facts.user, facts.database))) return 5;
-    }
+    if (session !== undefined && line.startsWith(DISCONNECTION, textAt) && isDisconnectionOf(line.slice(textAt), session)) return 5;
     if (line.startsWith(AUDIT, textAt)) {
       const message = line.slice(textAt);
       if (typeof parseAudit(message) !== 'string') return 4;
       // The first line of a record whose statement goes on over more lines: it parses once its quote is closed.
-      if (typeof parseAudit(`${message}"`) !== 'string' || typeof parseAudit(`${message}",<not logged>`) !== 'string') return 4;
+      if (typeof parseAudit(`${message}"`) !== 'string' || typeof parseAudit(`${message}",<not logged>`) !== 'string') return 3;
     }
     if (session !== undefined && session.user === null && line.startsWith(AUTHORIZED, textAt)) {
       const facts = authorizedFacts(line.slice(textAt));
-      if (m.matchWith(line, at, facts.user, facts.database) && m.levelAt === at) return 6;
+      if (m.matchWith(line, at, facts.user, facts.database) && m.levelAt === at
+        // PostgreSQL applies application_name after this record: its own %a is still [unknown] (or empty).
+        && (!m.hasApplication || m.applicationIs('[unknown]') || m.applicationIs('') || (facts.application !== null && m.applicationIs(facts.application)))) return 6;
     }
     return 2;
   }
@@ -220,11 +273,17 @@ export class StderrReader {
    */
   note(event: PgwardenEvent): void {
     if (!this.tracks) return;
-    const pid = event.pid;
-    if (pid === null) return;
     const message = event.message ?? '';
     const c0 = message.charCodeAt(0);
-    if (c0 === 99 /* c */ && message.startsWith(RECEIVED)) {
+    const settled = this.settled;
+    if (settled && ((c0 === 100 /* d */ && message.startsWith(READY)) || (c0 === 97 /* a */ && message.startsWith(REINITIALIZING)))) {
+      this.sessions.clear();
+      this.lastSession = undefined;
+      return;
+    }
+    const pid = event.pid;
+    if (pid === null) return;
+    if (settled && c0 === 99 /* c */ && message.startsWith(RECEIVED)) {
       // A new backend: whatever this pid was before is over.
       this.sessions.delete(pid);
       const rest = message.slice(RECEIVED.length);
@@ -236,9 +295,10 @@ export class StderrReader {
       this.sessions.set(pid, session);
       if (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
     }
+    else if (this.stale || this.matcher.cut) return; // another backend, or a process outside any session (%q): fill nothing
     const session = pid === this.lastPid && c0 !== 99 ? this.lastSession : this.sessions.get(pid);
     if (session === undefined) return;
-    if (c0 === 99 && message.startsWith(AUTHORIZED)) {
+    if (settled && c0 === 99 && message.startsWith(AUTHORIZED)) {
       const facts = authorizedFacts(message);
       session.user = facts.user;
       session.database = facts.database;
@@ -254,6 +314,6 @@ export class StderrReader {
       event.client_addr = session.client_addr;
       event.client_port = session.client_port;
     }
-    if (c0 === 100 /* d */ && message.startsWith(DISCONNECTION)) this.sessions.delete(pid);
+    if (settled && c0 === 100 /* d */ && message.startsWith(DISCONNECTION)) this.sessions.delete(pid);
   }
 }

@@ -16,7 +16,7 @@
 import type { LogFormat } from './index.ts';
 import { PrefixMatcher } from './prefix.ts';
 import { newEvent } from './record.ts';
-import { SESSION_MARK, StderrReader } from './sessions.ts';
+import { RESTART_MARK, SESSION_MARK, StderrReader } from './sessions.ts';
 import type { TextStart } from './text-input.ts';
 
 export interface Piece {
@@ -94,9 +94,15 @@ export class RecordSplitter {
     const tracker = this.tracker!;
     const mayStartWithSpace = tracker.matcher.mayStartWithSpace;
     let lineEnd = -1;
-    for (let hit = bytes.indexOf(SESSION_MARK); hit >= 0; hit = bytes.indexOf(SESSION_MARK, Math.max(hit + 1, lineEnd + 1))) {
+    let session = bytes.indexOf(SESSION_MARK);
+    let restart = bytes.indexOf(RESTART_MARK);
+    while (session >= 0 || restart >= 0) {
+      const hit = restart < 0 || (session >= 0 && session < restart) ? session : restart;
+      if (hit === session) session = bytes.indexOf(SESSION_MARK, hit + 1);
+      else restart = bytes.indexOf(RESTART_MARK, hit + 1);
       if (hit <= lineEnd) continue;
-      const lineStart = bytes.lastIndexOf(NL, hit) + 1;
+      let lineStart = bytes.lastIndexOf(NL, hit) + 1;
+      while (bytes[lineStart] === 0) lineStart++; // NUL bytes before a record (see StderrParser)
       lineEnd = bytes.indexOf(NL, hit);
       if (lineEnd < 0) lineEnd = bytes.length;
       const first = bytes[lineStart];

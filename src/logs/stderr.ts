@@ -57,7 +57,17 @@ export class StderrParser extends LineInput {
 
   private line(text: string, index: number, lineNo: number): void {
     if (text.length === 0) return;
-    const c0 = text.charCodeAt(0);
+    let c0 = text.charCodeAt(0);
+    if (c0 === 0) {
+      // A block of the file zero-filled (a crash, a full disk) glued to the record after it: one error, then the record.
+      let from = 1;
+      while (from < text.length && text.charCodeAt(from) === 0) from++;
+      this.emitError(index, lineNo, `${from} NUL byte${from === 1 ? '' : 's'} (a zero-filled block of the file) before the line; skipped, the line read after them`, text.slice(from, from + 200));
+      if (from === text.length) return;
+      text = text.slice(from);
+      index += from;
+      c0 = text.charCodeAt(0);
+    }
     if (c0 === 9) {
       this.continuation(text, 1, index, lineNo);
       return;
