@@ -156,6 +156,111 @@ export async function generate(dir: string, mb = targetMb, stderrOnly = false): 
   return files;
 }
 
+// The formats of issue 19, written from the same records: each wraps the server's lines as its
+// platform does (see src/logs/<format>.ts), so their MB/s can be set beside stderr's.
+export const MORE_FORMATS = ['syslog', 'journald', 'cloudsql', 'cnpg', 'heroku', 'azure', 'pgbouncer', 'pgauditlogtofile'] as const;
+type MoreFormat = (typeof MORE_FORMATS)[number];
+const CLOUDSQL_PREFIX = '%m [%p]: [%l-1] db=%d,user=%u ';
+const MORE_PREFIX: Partial<Record<MoreFormat, string>> = { syslog: PREFIX, journald: PREFIX, cloudsql: CLOUDSQL_PREFIX };
+
+/** PostgreSQL's syslog chunks of one record's text: a message per line, lines over 900 bytes cut at a space. */
+function chunks(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    let rest = line;
+    while (Buffer.byteLength(rest) > 900) {
+      let cut = 900;
+      while (cut > 0 && rest[cut] !== ' ') cut--;
+      if (cut === 0) cut = 900;
+      out.push(rest.slice(0, cut));
+      rest = rest.slice(cut);
+    }
+    out.push(rest);
+  }
+  return out;
+}
+
+const seqs = new Map<number, number>();
+function moreText(format: MoreFormat, r: Rec): string {
+  const s = r.s;
+  const pid = s?.pid ?? 9999;
+  const iso = `${r.ts.slice(0, 10)}T${r.ts.slice(11, 23)}Z`;
+  switch (format) {
+    case 'syslog': case 'journald': case 'heroku': {
+      const seq = (seqs.get(pid) ?? 0) + 1;
+      seqs.set(pid, seq);
+      let body = stderrText(r);
+      if (format === 'heroku') body = body.split('\n').map((l) => l.replace(/^.*? (?=(?:LOG|ERROR|DETAIL|STATEMENT): {2})/, `sql_error_code = ${r.state} `)).join('\n');
+      return chunks(body).map((chunk, i) => {
+        const message = `[${seq}-${i + 1}] ${chunk}`;
+        if (format === 'syslog') return `Nov 22 ${r.ts.slice(11, 19)} db1 postgres[${pid}]: ${message.replace('] \t', '] #011')}\n`;
+        if (format === 'heroku') return `${iso.slice(0, -1)}000+00:00 app[postgres.${pid}]: [DATABASE] ${message}\n`;
+        return JSON.stringify({ __REALTIME_TIMESTAMP: String(Date.parse(iso) * 1000), _HOSTNAME: 'db1', SYSLOG_IDENTIFIER: 'postgres', _PID: String(pid), PRIORITY: '6', MESSAGE: message }) + '\n';
+      }).join('');
+    }
+    case 'cloudsql': {
+      const head = `${r.ts} [${pid}]: [${s?.line ?? 1}-1] db=${s?.db ?? ''},user=${s?.user ?? ''} `;
+      const resource = { type: 'cloudsql_database', labels: { database_id: 'proj:db1', project_id: 'proj', region: 'europe-west1' } };
+      const entry = (textPayload: string) => JSON.stringify({ insertId: 'x', logName: 'projects/proj/logs/cloudsql.googleapis.com%2Fpostgres.log', resource, severity: 'INFO', textPayload, timestamp: iso }) + '\n';
+      let out = entry(`${head}${r.severity}:  ${r.message.replaceAll('\n', '\n\t')}`);
+      if (r.detail) out += entry(`${head}DETAIL:  ${r.detail}`);
+      if (r.query) out += entry(`${head}STATEMENT:  ${r.query.replaceAll('\n', '\n\t')}`);
+      return out;
+    }
+    case 'cnpg': {
+      const record: Record<string, string> = { log_time: r.ts, process_id: String(pid), session_id: s?.id ?? '6b0355a3.270f', session_line_num: String(s?.line ?? 1),
+        command_tag: r.tag, error_severity: r.severity, sql_state_code: r.state, message: r.message, backend_type: s ? 'client backend' : 'checkpointer' };
+      if (s) Object.assign(record, { user_name: s.user, database_name: s.db, connection_from: `${s.host}:${s.port}`, application_name: s.app });
+      if (r.detail) record.detail = r.detail;
+      if (r.query) record.query = r.query;
+      return JSON.stringify({ level: 'info', ts: iso, logger: 'postgres', msg: 'record', logging_pod: 'cluster-1', record }) + '\n';
+    }
+    case 'azure':
+      return JSON.stringify({ time: iso, resourceId: '/SUBSCRIPTIONS/0/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.DBFORPOSTGRESQL/FLEXIBLESERVERS/PG1', category: 'PostgreSQLLogs',
+        operationName: 'LogEvent', properties: { prefix: `${r.ts.slice(0, 19)} UTC-${s?.id ?? '6b0355a3.270f'}-`, message: r.message, detail: r.detail ?? '', errorLevel: r.severity,
+          domain: 'postgres-16', processId: pid, sqlerrcode: r.state }, LogicalServerName: 'pg1' }) + '\n';
+    case 'pgbouncer': {
+      if (!s) return `${r.ts} [812] LOG stats: 921 xacts/s, 1992 queries/s, in 249055 B/s, out 4230871 B/s, xact 13340 us, query 191 us, wait 0 us\n`;
+      const who = `C-0x55d1c0a2${s.pid.toString(16)}: ${s.db}/${s.user}@${s.host}:${s.port}`;
+      if (r.message.startsWith('connection received')) return `${r.ts} [812] LOG ${who} login attempt: db=${s.db} user=${s.user} tls=no replication=no\n`;
+      if (r.message.startsWith('disconnection')) return `${r.ts} [812] LOG ${who} closing because: client close request (age=${Math.floor(rand() * 100)}s)\n`;
+      if (r.severity === 'ERROR') return `${r.ts} [812] WARNING ${who} pooler error: query_wait_timeout\n`;
+      return '';
+    }
+    case 'pgauditlogtofile': {
+      if (!s) return '';
+      const head = [r.ts, s.user, s.db, s.pid, `${s.host}:${s.port}`, s.id, s.line, r.tag, s.start, '3/1', 0, r.state].join(',');
+      if (r.message.startsWith('AUDIT: ')) return `${head},${r.message.slice(7)},,,,,,,,,${s.app}\n`;
+      if (r.message.startsWith('connection') || r.message.startsWith('disconnection')) return `${head},${r.message},,,,,,,,,${s.app}\n`;
+      return '';
+    }
+  }
+}
+
+/** Writes ≥ `mb` MB of each of MORE_FORMATS into dir (the same records, from the start). */
+export async function generateMore(dir: string, mb: number): Promise<Record<MoreFormat, string>> {
+  seed = 42;
+  const files = Object.fromEntries(MORE_FORMATS.map((f) => [f, path.join(dir, `more.${f}`)])) as Record<MoreFormat, string>;
+  for (const format of MORE_FORMATS) {
+    const stream = createWriteStream(files[format]);
+    let written = 0;
+    let batch = '';
+    for (const r of records()) {
+      if (r.s) r.s.line++;
+      batch += moreText(format, r);
+      if (batch.length > 1 << 20) {
+        written += batch.length;
+        await write(stream, batch);
+        batch = '';
+        if (written >= mb * 1e6) break;
+      }
+    }
+    await new Promise((resolve) => stream.end(resolve));
+  }
+  return files;
+}
+
 function timed(command: string, argv: string[]): Promise<{ seconds: number; stderr: string; code: number | null }> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
@@ -207,6 +312,17 @@ export async function measureParsing(dir: string, files: Record<'stderr' | 'csvl
   }
   ours.count = await parseRun('stderr', ['--count']);
   ours.count1 = await parseRun('stderr', ['--count', '--jobs', '1']);
+  // The formats of issue 19 (a quarter of the size: most are read in one piece, on one thread).
+  const more = await generateMore(dir, Math.max(10, Math.round(targetMb / 4)));
+  for (const format of MORE_FORMATS) {
+    const mb = statSync(more[format]).size / 1e6;
+    const prefix = MORE_PREFIX[format];
+    const { best, times, stderr } = await fastest(process.execPath, [BIN, 'parse', more[format], '--format', format, ...(prefix ? ['--prefix', prefix] : []), '--count'], `pgwarden parse --format ${format}`);
+    const events = Number(/(\d+) events/.exec(stderr)?.[1] ?? 0);
+    const errors = Number(/(\d+) parse errors?/.exec(stderr)?.[1] ?? -1);
+    if (errors !== 0) throw new Error(`pgwarden parse reported ${errors} parse errors on the generated ${format} log: ${stderr}`);
+    console.log(`pgwarden parse ${format.padEnd(16)} --count ${mb.toFixed(0)} MB in ${best.toFixed(2)} s: ${rate(mb, best).toFixed(1)} MB/s (stderr --count: ${ours.count!.toFixed(1)} MB/s with ${jobs} threads, ${ours.count1!.toFixed(1)} with 1), ${Math.round(events / best)} events/s (runs ${seconds(times)})`);
+  }
   const hasPgbadger = spawnSync('pgbadger', ['--version']).status === 0;
   if (!hasPgbadger) {
     console.log('pgbadger is not installed (apt-get install pgbadger): no ratio');

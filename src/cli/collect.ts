@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { DEFAULT_CONFIG_FILE } from '../core/config.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
+import { sourcePrefixWarnings } from '../logs/index.ts';
 import { CollectStatus, collectProblem, createSink, createSources, readStatus, runGraph, statusFile, type CollectStatusFile, type Source } from '../pipeline/index.ts';
 import { config, formatOption, print } from './common.ts';
 import { render, type Format } from './output.ts';
@@ -59,6 +60,7 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
         throw error;
       });
       log.info({ sources: sources.map((s) => s.name), sinks: sinks.map((s) => s.name) }, 'collecting');
+      for (const [name, source] of sourceEntries) for (const warning of sourcePrefixWarnings(source as { prefix?: string })) log.warn({ source: name }, warning);
       const signal = await stopSignal;
       log.info({ signal }, 'stopping after the batch in flight');
       await running.stop();

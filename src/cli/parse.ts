@@ -1,7 +1,8 @@
 // pgwarden parse FILE... — server logs in, one JSON event per line out.
 import { Option, type Command } from 'commander';
 import type { EventKind, ParseError } from '../core/event.ts';
-import { LOG_FORMATS, OPAQUE_PREFIX, compilePrefix, type LogFormat } from '../logs/index.ts';
+import { PgwardenError } from '../core/errors.ts';
+import { LOG_FORMATS, compilePrefix, prefixNotes, type LogFormat } from '../logs/index.ts';
 // parallel-parse directly, not the pipeline's index: parse needs none of the sources and sinks.
 import { defaultJobs, parseInPieces, ParsePool, type Decided } from '../pipeline/parallel-parse.ts';
 import { checkReadable, parseErrorLine, parseJobs, readInput } from './input.ts';
@@ -13,7 +14,7 @@ const SHOWN_ERRORS = 20;
 
 export function registerParseCommand(program: Command): void {
   program.command('parse')
-    .description('read PostgreSQL server logs (stderr, csvlog, jsonlog; pgAudit records) and print one JSON event per line')
+    .description('read PostgreSQL server logs (stderr, csvlog, jsonlog; pgAudit records) or pgwarden events and print one JSON event per line')
     .argument('<file...>', 'log files; - reads standard input')
     .addOption(new Option('--format <format>', 'log format').choices(['auto', ...LOG_FORMATS]).default('auto'))
     .option('--prefix <log_line_prefix>', "the server's log_line_prefix, for stderr logs (default: recognised from the first lines)")
@@ -21,9 +22,11 @@ export function registerParseCommand(program: Command): void {
     .option('--count', 'print no events, only the summary (to check a log, or a --prefix, quickly)')
     .option('-j, --jobs <n>', `parsing threads (default: one per CPU, at most 4; 1 parses on the main thread)`, parseJobs, defaultJobs())
     .addHelpText('after', `
-Events follow docs/event-model.md. Lines that cannot be read are counted as parse errors (each
-named by file, line and byte offset on standard error) and never stop the run; a summary of
-events by kind and errors ends the run on standard error.
+Events follow docs/event-model.md; --format events reads such JSON lines back (the same events).
+Lines that cannot be read are counted as parse errors (each named by file, line and byte offset
+on standard error) and never stop the run; a summary of events by kind and errors ends the run
+on standard error. Exit codes: 0 done (parse errors are counted, not fatal); 2 bad input, or
+nothing could be read (no event, only parse errors: wrong --format or --prefix?), as ingest.
 
 Examples:
   pgwarden parse /var/log/postgresql/postgresql-15-main.log --prefix '%m [%p] %q%u@%d '
@@ -32,13 +35,16 @@ Examples:
     .action(async (files: string[], options: ParseOptions) => {
       if (options.prefix !== undefined) compilePrefix(options.prefix);
       for (const file of files) checkReadable(file);
-      const summary = await parseFiles(files, options);
+      const { summary, events, errors } = await parseFiles(files, options);
       process.stderr.write(summary);
+      if (events === 0 && errors > 0) {
+        throw new PgwardenError('PGW_ERR_INPUT', `no event could be read from ${files.join(', ')} (${errors} parse errors): is --format (or --prefix) right for these files?`);
+      }
     });
 }
 
 
-async function parseFiles(files: string[], options: ParseOptions): Promise<string> {
+async function parseFiles(files: string[], options: ParseOptions): Promise<{ summary: string; events: number; errors: number }> {
   const counts = new Map<EventKind, number>();
   let events = 0;
   let errors = 0;
@@ -67,11 +73,7 @@ async function parseFiles(files: string[], options: ParseOptions): Promise<strin
         if (piece.ndjson.length === 0) pool?.recycle(piece);
         else if (!process.stdout.write(piece.ndjson, () => pool?.recycle(piece))) await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
       }
-      if (decided.format === 'stderr' && options.prefix === undefined) {
-        notes.push(decided.prefix === OPAQUE_PREFIX
-          ? `${file}: stderr log with a log_line_prefix pgwarden does not recognise; prefix fields (time, pid, user, …) are null — pass --prefix with the server's log_line_prefix`
-          : `${file}: stderr log, log_line_prefix recognised as ${JSON.stringify(decided.prefix)}`);
-      }
+      for (const note of prefixNotes(decided, options.prefix !== undefined)) notes.push(`${file}: ${note}`);
     }
   } finally {
     await pool?.close();
@@ -85,5 +87,5 @@ async function parseFiles(files: string[], options: ParseOptions): Promise<strin
       `${events} event${events === 1 ? '' : 's'}${byKind ? ` (${byKind})` : ''}, ${errors} parse error${errors === 1 ? '' : 's'}` +
       (errors > SHOWN_ERRORS ? ` (the first ${SHOWN_ERRORS} shown above)` : ''),
   ];
-  return lines.join('\n') + '\n';
+  return { summary: lines.join('\n') + '\n', events, errors };
 }

@@ -5,7 +5,7 @@ import cliProgress from 'cli-progress';
 import { withClient as withAnyClient, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import type { EventKind, ParseError } from '../core/event.ts';
-import { OPAQUE_PREFIX, LOG_FORMATS, compilePrefix, type LogFormat } from '../logs/index.ts';
+import { OPAQUE_PREFIX, LOG_FORMATS, compilePrefix, prefixNotes, type LogFormat } from '../logs/index.ts';
 import { defaultJobs, parseInPieces, ParsePool, type Decided, type ParsedPiece } from '../pipeline/index.ts';
 import {
   RepositoryWriter, repositoryError, auditReport, failedLoginsReport, migrateRepository, parseDuration, prune, repositoryTarget,
@@ -226,6 +226,7 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 
       process.stderr.write(parseErrorLine(error));
     }
   };
+  const notes: string[] = []; // what the prefix of each stderr log lacks or risks (src/logs prefixNotes)
   try {
     for (const file of files) {
       const counted = readInput(file, (n) => { bytes += n; });
@@ -238,6 +239,7 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 
         if (piece.batch && piece.batch.count > 0) await send(piece, piece.batch);
       }
       refuseUnknownPrefix(decided, file, options.prefix);
+      for (const note of prefixNotes(decided, options.prefix !== undefined)) notes.push(`${file}: ${note}`);
     }
     for (const slot of slots) await slot;
   } finally {
@@ -255,6 +257,7 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 
   const byKind = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([kind, n]) => `${kind} ${n}`).join(', ');
   const migrated = writers.map((w) => w.migrated).find((m) => m !== null);
   return [
+    ...notes,
     ...(migrated ? [`note: ${migrated.fromVersion === 0 ? 'created the pgwarden repository' : 'upgraded the pgwarden repository'} in ${repository.label.replace(/^repository /, '')} ` +
       `(schema version ${migrated.toVersion}: ${migrated.applied.join(', ')}); \`pgwarden repo migrate --writer-login NAME\` sets up a writer login (docs/repository.md)`] : []),
     `ingested ${files.length} input${files.length === 1 ? '' : 's'}, ${(bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(2)} s ` +

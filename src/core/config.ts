@@ -8,6 +8,7 @@ import { DEFAULT_CONFIG_FILE } from './config-file.ts';
 export { DEFAULT_CONFIG_FILE, readSecret } from './config-file.ts';
 import { PgwardenError } from './errors.ts';
 import { EVENT_KINDS } from './event.ts';
+import { LOG_FORMATS } from '../logs/formats.ts';
 import { MONITOR_DEFAULTS } from './config-file.ts';
 
 const secretSource = z.strictObject({
@@ -138,7 +139,7 @@ const logfileSourceSchema = z.strictObject({
   path: z.string().min(1),
   /** file names to follow in it (`*` and `?` wildcards) */
   pattern: z.string().min(1).default('*.log'),
-  format: z.enum(['auto', 'stderr', 'csvlog', 'jsonlog']).default('auto'),
+  format: z.enum(['auto', ...LOG_FORMATS]).default('auto'),
   /** log_line_prefix of a stderr log (default: recognised from the file) */
   prefix: z.string().optional(),
   /** the `server` of every event */

@@ -1,6 +1,12 @@
 // The csvlog format: one record per CSV row (quote and escape are both "), fields may hold
 // newlines inside quotes. 23 columns up to PostgreSQL 12, 24 in 13 (backend_type), 26 from
 // 14 (leader_pid, query_id); more columns from a future version are accepted and ignored.
+//
+// A row is a record only when it reads as one: its first field a log time with milliseconds
+// ("2024-05-01 12:34:56.789 UTC"), its severity a severity word. A row cut short (a partial
+// write on a full disk) runs into the next record on the same line: that row is counted as a
+// parse error and reading goes on at the next record start, inside the line if the next record
+// begins there — so the record after it is read, and every record lost is counted.
 import type { PgwardenEvent } from '../core/event.ts';
 import { newEvent, splitHostPort, toInt, type ParseSink } from './record.ts';
 import { severityOf } from './severity.ts';
@@ -40,10 +46,25 @@ export class CsvlogParser extends TextInput {
         start = next;
         continue;
       }
-      if (end === MALFORMED || (this.count !== 23 && this.count !== 24 && this.count < 26)) {
-        const reason = end === MALFORMED ? this.problem : `${this.count} columns (csvlog has 23, 24 or 26)`;
-        const next = nextRecordStart(text, start);
-        this.emitError(start, line, reason, text.slice(start, Math.min(next, start + 200)));
+      const problem = end === MALFORMED ? this.problem : this.rowProblem();
+      if (problem !== null) {
+        const reason = problem;
+        // The next record may start inside this row (the row was cut short and the next written after it).
+        const lineNext = nextRecordStart(text, start);
+        const limit = Math.min(end === MALFORMED ? lineNext : end, lineNext);
+        // Each record start in it that does not read as a whole record is another record lost (counted too).
+        const lost: number[] = [];
+        let inside = embeddedRecordStart(text, start + 1, limit);
+        while (inside >= 0) {
+          const insideEnd = this.record(text, inside);
+          if (insideEnd === INCOMPLETE || (insideEnd !== MALFORMED && this.rowProblem() === null)) break;
+          lost.push(inside);
+          inside = embeddedRecordStart(text, inside + 1, limit);
+        }
+        const next = inside >= 0 ? inside : lineNext;
+        this.emitError(start, line, reason, text.slice(start, Math.min(lost[0] ?? next, start + 200)));
+        lost.forEach((at, i) => this.emitError(at, line + countNewlines(text, start, at), 'record cut short (the next record starts inside it)',
+          text.slice(at, Math.min(lost[i + 1] ?? next, at + 200))));
         line += countNewlines(text, start, next);
         start = next;
         continue;
@@ -54,6 +75,24 @@ export class CsvlogParser extends TextInput {
     }
     this.textLine = line;
     return start;
+  }
+
+  /** Why the row just read is not a csvlog record, or null. */
+  private rowProblem(): string | null {
+    const count = this.count;
+    const f = this.fields;
+    if (count !== 23 && count !== 24 && count < 26) return `${count} columns (csvlog has 23, 24 or 26)`;
+    if (!isLogTime(f[0] ?? '')) return `first column ${JSON.stringify((f[0] ?? '').slice(0, 40))} is not a log time (a row cut short?)`;
+    const severity = f[11];
+    if (!severity || severityOf(severity) === undefined) return `column 12 ${JSON.stringify((severity ?? '').slice(0, 40))} is not a severity (a row cut short?)`;
+    if (count > 26) {
+      // A future version's extra columns, or a row cut short with the next record after it.
+      for (let k = 1; k + 3 < Math.min(count, f.length); k++) {
+        const value = f[k];
+        if (value && value.length >= 25 && LOG_TIME_END.test(value) && /^\d+$/.test(f[k + 3] ?? '')) return `${count} columns, the next record inside (a row cut short)`;
+      }
+    }
+    return null;
   }
 
   /** Reads one row into this.fields; returns the index after its newline, INCOMPLETE or MALFORMED. */
@@ -155,6 +194,45 @@ function nextRecordStart(text: string, start: number): number {
     i = text.indexOf('\n', i + 1);
   }
   return text.length;
+}
+
+/** A field that ends in a log time (the start of the next record, after a row cut short). */
+const LOG_TIME_END = /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [A-Za-z0-9+-]+$/;
+
+/** What follows a csvlog row's log time: user and database (quoted or empty), then the pid. */
+const ROW_HEAD = /^,(?:"[^"\n]*(?:""[^"\n]*)*")?,(?:"[^"\n]*(?:""[^"\n]*)*")?,\d*,/;
+
+/** "YYYY-MM-DD HH:MM:SS.mmm ZONE" (csvlog's log time; a zone of letters, digits, + and -). */
+function isLogTime(value: string): boolean {
+  const n = value.length;
+  if (n < 25) return false;
+  for (let i = 0; i < 24; i++) {
+    const c = value.charCodeAt(i);
+    const want = LOG_TIME_SHAPE.charCodeAt(i);
+    if (want === 100 /* d */ ? c < 48 || c > 57 : c !== want) return false;
+  }
+  for (let i = 24; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 45)) return false;
+  }
+  return true;
+}
+const LOG_TIME_SHAPE = 'dddd-dd-dd dd:dd:dd.ddd ';
+
+/**
+ * The first place in text[from, to) where a csvlog record starts in the middle of a line (after
+ * a row cut short): a log time with milliseconds and its zone, then a comma. -1 if none.
+ */
+function embeddedRecordStart(text: string, from: number, to: number): number {
+  for (let i = text.indexOf('.', from + 19); i >= 0 && i - 19 < to; i = text.indexOf('.', i + 1)) {
+    const s = i - 19;
+    if (s < from || text.charCodeAt(s - 1) === 10 || !looksLikeRowStart(text, s)) continue;
+    let z = s + 24;
+    if (text.charCodeAt(s + 23) !== 32) continue;
+    while (z < text.length && text.charCodeAt(z) !== 44 && text.charCodeAt(z) !== 32 && text.charCodeAt(z) !== 10) z++;
+    if (text.charCodeAt(z) === 44 && isLogTime(text.slice(s, z)) && ROW_HEAD.test(text.slice(z, z + 300))) return s;
+  }
+  return -1;
 }
 
 function looksLikeRowStart(text: string, i: number): boolean {

@@ -135,6 +135,12 @@ function readShape(line: string, pos: number, shape: Shape): number {
   }
 }
 
+/** How many steps one match may take before giving up (a prefix with adjacent free-text fields backtracks). */
+export const MATCH_STEP_LIMIT = 20_000;
+
+/** Characters that, inside a user, database or host name, mean a recognised prefix is likely wrong (see detectPrefix). */
+const SEPARATORS: Record<string, string> = { u: '/[]()=,: ', d: '/@[]()=,: ', h: '/@[]()=, ', r: '/@[]=, ' };
+
 /** A compiled log_line_prefix that reads the prefix fields of a stderr line into an event. */
 export class PrefixMatcher {
   readonly prefix: string;
@@ -147,6 +153,31 @@ export class PrefixMatcher {
   private readonly hasFreeText: boolean;
   /** Set by a successful match: the severity or label word after the prefix. */
   readonly level = new LevelReader();
+  /** Where the severity word of the last match starts. */
+  levelAt = 0;
+  /** The severity word must start at or after this (to read the other ways a line can be read). */
+  private minLevel = 0;
+  /** Values the user (%u) and database (%d) must have, when the log itself proved them (null: any). */
+  private expectUser: string | null = null;
+  private expectDatabase: string | null = null;
+  /** Steps taken by the last match (bounded by MATCH_STEP_LIMIT). */
+  stepsTaken = 0;
+  /** True when the last match gave up after MATCH_STEP_LIMIT steps. */
+  gaveUp = false;
+  /** True when the last match gave up on the plausible readings and took the first reading there is (a space in a user, database or host). */
+  relaxed = false;
+  /** True when the last match ended the prefix at %q (a non-session process: no user, database, application). */
+  cut = false;
+  /** Detection mode: a name holding one of SEPARATORS is refused too. */
+  detecting = false;
+  /** True when a free-text field (%a %u %d %h %r %L %b %i) comes before the severity: a client may move the boundary. */
+  readonly textBeforeLevel: boolean;
+  /** True when a line of this prefix can start with a space (a padded first field, or a literal space). */
+  readonly mayStartWithSpace: boolean;
+  private readonly pidStep: number;
+  private readonly userStep: number;
+  private readonly databaseStep: number;
+  private readonly applicationStep: number;
 
   constructor(prefix: string) {
     this.prefix = prefix;
@@ -154,6 +185,19 @@ export class PrefixMatcher {
     this.starts = new Int32Array(this.steps.length);
     this.ends = new Int32Array(this.steps.length);
     this.hasFreeText = this.steps.some((s) => s.type === 'escape' && s.shape === 'text' && 'udhr'.includes(s.letter));
+    this.textBeforeLevel = this.steps.some((s) => s.type === 'escape' && s.shape === 'text');
+    const first = this.steps[0];
+    this.mayStartWithSpace = first === undefined || (first.type === 'literal' && first.text.charCodeAt(0) === 32)
+      || (first.type === 'escape' && (first.padded || first.shape === 'text'));
+    this.pidStep = this.steps.findIndex((s) => s.type === 'escape' && s.letter === 'p');
+    this.userStep = this.steps.findIndex((s) => s.type === 'escape' && s.letter === 'u');
+    this.databaseStep = this.steps.findIndex((s) => s.type === 'escape' && s.letter === 'd');
+    this.applicationStep = this.steps.findIndex((s) => s.type === 'escape' && s.letter === 'a' && !s.padded);
+  }
+
+  /** True when the prefix has the escape (letter without %). */
+  has(letter: string): boolean {
+    return this.steps.some((s) => s.type === 'escape' && s.letter === letter);
   }
 
   /**
@@ -161,15 +205,96 @@ export class PrefixMatcher {
    * message text starts, and assign() copies the prefix fields into an event.
    */
   match(line: string): boolean {
+    this.minLevel = 0;
+    this.expectUser = null;
+    this.expectDatabase = null;
+    return this.run(line);
+  }
+
+  /**
+   * Matches a line with the severity word at or after `minLevel`, and the user and database
+   * equal to the given values where not null (what the session's connection records proved).
+   */
+  matchWith(line: string, minLevel: number, user: string | null, database: string | null): boolean {
+    this.minLevel = minLevel;
+    this.expectUser = this.userStep >= 0 ? user : null;
+    this.expectDatabase = this.databaseStep >= 0 ? database : null;
+    return this.run(line);
+  }
+
+  private run(line: string): boolean {
     this.line = line;
+    this.stepsTaken = 0;
+    this.gaveUp = false;
+    this.relaxed = false;
+    this.cut = false;
     this.clearStarts();
     this.strict = this.hasFreeText;
     if (this.matchFrom(0, 0) >= 0) return true;
     if (!this.strict) return false;
-    // No reading without a space in user, database or host: take the first reading there is.
+    // No reading without a space in user, database or host (or too many ways to look for one):
+    // take the first reading there is.
+    this.relaxed = this.gaveUp;
     this.strict = false;
+    this.stepsTaken = 0;
+    this.gaveUp = false;
     this.clearStarts();
     return this.matchFrom(0, 0) >= 0;
+  }
+
+  /** True when the last match read exactly this user and database (where the prefix has them and they are not null). */
+  agrees(user: string | null, database: string | null): boolean {
+    return this.fieldIs(this.userStep, user) && this.fieldIs(this.databaseStep, database);
+  }
+
+  /** True when the last match read exactly this application (%a), where the prefix has it. */
+  applicationIs(application: string): boolean {
+    return this.applicationStep >= 0 && this.fieldIs(this.applicationStep, application);
+  }
+
+  /** True when the prefix has an unpadded %a. */
+  get hasApplication(): boolean {
+    return this.applicationStep >= 0;
+  }
+
+  private fieldIs(k: number, value: string | null): boolean {
+    if (k < 0 || value === null) return true;
+    const start = this.starts[k]!;
+    return start >= 0 && this.ends[k]! - start === value.length && this.line.startsWith(value, start);
+  }
+
+  /** The pid (%p) of the last matched line, or null. */
+  pid(): number | null {
+    const k = this.pidStep;
+    const start = k < 0 ? -1 : this.starts[k]!;
+    if (start < 0) return null;
+    const end = this.ends[k]!;
+    if (end - start > 15 || end === start) return null;
+    let pid = 0;
+    for (let i = start; i < end; i++) pid = pid * 10 + (this.line.charCodeAt(i) - 48);
+    return pid;
+  }
+
+  /**
+   * True when the last match's user and database could be split another way at the same
+   * boundary: the database (after %u@) holds the separator that ends the user, say
+   * `alice@example.com@postgres`. Only what the log proves (the session's connection record)
+   * tells the readings apart.
+   */
+  splitAmbiguous(): boolean {
+    const steps = this.steps;
+    for (let k = 0; k + 2 < steps.length; k++) {
+      const step = steps[k]!;
+      const literal = steps[k + 1]!;
+      const next = steps[k + 2]!;
+      if (step.type !== 'escape' || step.shape !== 'text' || literal.type !== 'literal' || next.type !== 'escape' || next.shape !== 'text') continue;
+      // A user or database after a separator that it holds: the field before could have ended at it
+      // (a name before an application, host or port is read shortest, which is right unless names hold separators).
+      if ((next.letter !== 'u' && next.letter !== 'd') || next.padded || this.starts[k + 2]! < 0) continue;
+      const at = this.line.indexOf(literal.text, this.starts[k + 2]);
+      if (at >= 0 && at + literal.text.length <= this.ends[k + 2]!) return true;
+    }
+    return false;
   }
 
   /** Forgets the fields of the last line (a loop: TypedArray.fill costs more per call for a few steps). */
@@ -178,10 +303,22 @@ export class PrefixMatcher {
     for (let k = 0; k < starts.length; k++) starts[k] = -1;
   }
 
+  /** The severity word at pos ends the prefix (and the reading is acceptable). */
+  private levelHere(pos: number): boolean {
+    if (pos < this.minLevel || !this.level.read(this.line, pos)) return false;
+    if (this.strict && !this.plausible()) return false;
+    this.levelAt = pos;
+    return true;
+  }
+
   private matchFrom(index: number, pos: number): number {
     const steps = this.steps;
     const line = this.line;
     for (let k = index; k < steps.length; k++) {
+      if (++this.stepsTaken > MATCH_STEP_LIMIT) {
+        this.gaveUp = true;
+        return -1;
+      }
       const step = steps[k]!;
       if (step.type === 'literal') {
         if (!line.startsWith(step.text, pos)) return -1;
@@ -190,9 +327,10 @@ export class PrefixMatcher {
       }
       if (step.type === 'q') {
         // A non-session process stops the prefix here.
-        if (this.level.read(line, pos)) {
+        if (this.levelHere(pos)) {
           for (let j = k + 1; j < steps.length; j++) this.starts[j] = -1;
-          if (!this.strict || this.plausible()) return pos;
+          this.cut = true;
+          return pos;
         }
         continue;
       }
@@ -204,23 +342,38 @@ export class PrefixMatcher {
         pos = end;
         continue;
       }
+      this.starts[k] = pos;
+      // A value the log proved: only that reading.
+      const expected = k === this.userStep ? this.expectUser : k === this.databaseStep ? this.expectDatabase : null;
+      if (expected !== null && !step.padded) {
+        if (!line.startsWith(expected, pos)) return -1;
+        this.ends[k] = pos + expected.length;
+        if (k + 1 === steps.length) return this.levelHere(pos + expected.length) ? pos + expected.length : -1;
+        return this.matchFrom(k + 1, pos + expected.length);
+      }
       // Free text: try each possible end, nearest first (a padded value is at least its width).
       const next = steps[k + 1];
-      this.starts[k] = pos;
       const from = Math.min(pos + step.width, line.length);
       if (next === undefined) {
-        for (let end = from; end < line.length; end++) {
+        for (let end = Math.max(from, this.minLevel); end < line.length; end++) {
+          if (++this.stepsTaken > MATCH_STEP_LIMIT) {
+            this.gaveUp = true;
+            return -1;
+          }
           this.ends[k] = end;
-          if (this.level.read(line, end) && (!this.strict || this.plausible())) return end;
+          if (this.levelHere(end)) return end;
         }
         return -1;
       }
       if (next.type === 'literal') {
         let end = line.indexOf(next.text, from);
-        while (end >= 0) {
+        // A user, database or host read strictly ends before its first space: later ends only hold more.
+        const limit = this.strict && !step.padded && (step.letter === 'u' || step.letter === 'd' || step.letter === 'h' || step.letter === 'r')
+          ? line.indexOf(' ', pos) : -1;
+        while (end >= 0 && (limit < 0 || end <= limit)) {
           this.ends[k] = end;
           const result = this.matchFrom(k + 1, end);
-          if (result >= 0) return result;
+          if (result >= 0 || this.gaveUp) return result;
           end = line.indexOf(next.text, end + 1);
         }
         return -1;
@@ -228,11 +381,11 @@ export class PrefixMatcher {
       for (let end = from; end <= line.length; end++) {
         this.ends[k] = end;
         const result = this.matchFrom(k + 1, end);
-        if (result >= 0) return result;
+        if (result >= 0 || this.gaveUp) return result;
       }
       return -1;
     }
-    return this.level.read(line, pos) && (!this.strict || this.plausible()) ? pos : -1;
+    return this.levelHere(pos) ? pos : -1;
   }
 
   /**
@@ -249,6 +402,13 @@ export class PrefixMatcher {
         const end = this.ends[k]!;
         const space = this.line.indexOf(' ', start);
         if (space >= 0 && space < end) return false;
+        if (this.detecting) {
+          const separators = SEPARATORS[step.letter]!;
+          for (let i = start; i < end; i++) {
+            const c = this.line[i]!;
+            if (separators.includes(c) && !(c === '[' || c === ']' ? this.line.startsWith('[local]', start) || UNKNOWN_WORDS.has(this.line.slice(start, end)) : false)) return false;
+          }
+        }
         if (step.letter === 'h' || step.letter === 'r') {
           // A host has no parentheses; %r may end in "(port)".
           const open = this.line.indexOf('(', start);

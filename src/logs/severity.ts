@@ -57,7 +57,8 @@ export function labelOf(word: string): Label | undefined {
 }
 
 /**
- * Reads `WORD:  ` (or the French `WORD :  `) at a position of a stderr line: a severity or the
+ * Reads `WORD:  ` (or the French `WORD :  `; always two spaces after the colon, as PostgreSQL
+ * writes it) at a position of a stderr line: a severity or the
  * label of an extra line (DETAIL, HINT, …). One reader is reused for every line (no allocation);
  * after a successful read(), `severity` or `label` is set and `textStart` is where the text begins.
  */
@@ -72,10 +73,11 @@ export class LevelReader {
     const first = line.charCodeAt(start);
     if (!(first >= 65 && first <= 90) && !(first > 127)) return false;
     // "LOG:  " is nearly every line of an audit log: read without a lookup.
-    if (first === 76 && line.charCodeAt(start + 3) === 58 && line.startsWith('LOG', start)) {
+    if (first === 76 && line.charCodeAt(start + 3) === 58 && line.charCodeAt(start + 4) === 32 && line.charCodeAt(start + 5) === 32
+      && line.charCodeAt(start + 1) === 79 && line.charCodeAt(start + 2) === 71) {
       this.severity = 'LOG';
       this.label = undefined;
-      this.textStart = textStartAfter(line, start + 3);
+      this.textStart = start + 6;
       return true;
     }
     // The longest word is 14 characters (ПРЕДУПРЕЖДЕНИЕ); look no further than that.
@@ -84,22 +86,15 @@ export class LevelReader {
     for (let i = start; i < limit; i++) {
       if (line.charCodeAt(i) === 58 /* : */) { colon = i; break; }
     }
-    if (colon <= start) return false;
+    // PostgreSQL writes "%s:  ": the word, a colon and two spaces (a client's "x LOG: y" is not one).
+    if (colon <= start || line.charCodeAt(colon + 1) !== 32 || line.charCodeAt(colon + 2) !== 32) return false;
     let end = colon;
     if (line.charCodeAt(end - 1) === 32) end--; // "ASTUCE :"
     const text = line.slice(start, end);
     this.severity = severityMap.get(text);
     this.label = this.severity ? undefined : labelMap.get(text);
     if (!this.severity && !this.label) return false;
-    this.textStart = textStartAfter(line, colon);
+    this.textStart = colon + 3;
     return true;
   }
-}
-
-/** Where the text starts after the colon at `colon`: past up to two spaces. */
-function textStartAfter(line: string, colon: number): number {
-  let textStart = colon + 1;
-  if (line.charCodeAt(textStart) === 32) textStart++;
-  if (line.charCodeAt(textStart) === 32) textStart++;
-  return textStart;
 }

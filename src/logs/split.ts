@@ -7,9 +7,16 @@
 // - stderr: a line that does not start with a TAB (a continuation) and reads as the prefix
 //   plus a severity, not a DETAIL/HINT/STATEMENT/… label (those belong to the record before);
 // - csvlog: where CsvlogParser's reading of rows from the start of the input puts one;
-// - jsonlog: any newline (JSON escapes newlines inside a record).
+// - jsonlog and events (pgwarden's own JSON lines): any newline (JSON escapes newlines inside a record);
+// - cnpg, azure, pgbouncer: any newline (a record is one line);
+// - the other formats are not cut (see lastRecordStart).
+//
+// A stderr piece also carries the sessions open where it starts (TextStart.sessions): the
+// splitter follows the record lines that change them (see sessions.ts) as the parser would.
 import type { LogFormat } from './index.ts';
 import { PrefixMatcher } from './prefix.ts';
+import { newEvent } from './record.ts';
+import { RESTART_MARK, SESSION_MARK, StderrReader } from './sessions.ts';
 import type { TextStart } from './text-input.ts';
 
 export interface Piece {
@@ -20,6 +27,7 @@ export interface Piece {
 const NL = 10;
 const TAB = 9;
 const QUOTE = 34;
+const SPACE = 32;
 
 function countNewlines(bytes: Buffer, from: number, to: number): number {
   let count = 0;
@@ -31,12 +39,16 @@ export class RecordSplitter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private readonly matcher: PrefixMatcher | null;
+  /** Follows the sessions (stderr with %p), for each piece's start. */
+  private readonly tracker: StderrReader | null;
   private position = 0;
   private line = 1;
 
   /** `pieceBytes`: how much to gather before cutting; a record longer than that makes a longer piece. */
   constructor(private readonly format: LogFormat, prefix: string | null, private readonly pieceBytes: number) {
     this.matcher = format === 'stderr' ? new PrefixMatcher(prefix ?? '') : null;
+    const tracker = format === 'stderr' ? new StderrReader(prefix ?? '') : null;
+    this.tracker = tracker?.tracks ? tracker : null;
   }
 
   /** Adds bytes; returns a piece when enough whole records have gathered, else null. */
@@ -66,18 +78,58 @@ export class RecordSplitter {
   }
 
   private take(bytes: Buffer): Piece {
-    const piece = { bytes, start: { position: this.position, line: this.line } };
+    const start: TextStart = { position: this.position, line: this.line };
+    if (this.tracker) {
+      start.sessions = this.tracker.snapshot();
+      this.follow(bytes);
+    }
+    const piece = { bytes, start };
     this.position += bytes.length;
     this.line += countNewlines(bytes, 0, bytes.length);
     return piece;
   }
 
+  /** Reads the record lines of a piece that may change the sessions, as StderrParser reads them. */
+  private follow(bytes: Buffer): void {
+    const tracker = this.tracker!;
+    const mayStartWithSpace = tracker.matcher.mayStartWithSpace;
+    let lineEnd = -1;
+    let session = bytes.indexOf(SESSION_MARK);
+    let restart = bytes.indexOf(RESTART_MARK);
+    while (session >= 0 || restart >= 0) {
+      const hit = restart < 0 || (session >= 0 && session < restart) ? session : restart;
+      if (hit === session) session = bytes.indexOf(SESSION_MARK, hit + 1);
+      else restart = bytes.indexOf(RESTART_MARK, hit + 1);
+      if (hit <= lineEnd) continue;
+      let lineStart = bytes.lastIndexOf(NL, hit) + 1;
+      while (bytes[lineStart] === 0) lineStart++; // NUL bytes before a record (see StderrParser)
+      lineEnd = bytes.indexOf(NL, hit);
+      if (lineEnd < 0) lineEnd = bytes.length;
+      const first = bytes[lineStart];
+      if (first === TAB || (first === SPACE && !mayStartWithSpace)) continue;
+      let end = lineEnd;
+      if (end > lineStart && bytes[end - 1] === CR) end--;
+      const text = bytes.toString('utf8', lineStart, end);
+      if (!tracker.read(text) || tracker.matcher.level.label) continue;
+      const event = newEvent(null, '', 0, 0);
+      tracker.matcher.assign(event);
+      event.message = text.slice(tracker.matcher.level.textStart);
+      tracker.note(event);
+    }
+  }
+
   /** The offset of the last place in `bytes` where a record starts (0 or -1: none but the first). */
   private lastRecordStart(bytes: Buffer): number {
     switch (this.format) {
-      case 'jsonlog': return bytes.lastIndexOf(NL) + 1;
+      case 'jsonlog':
+      case 'events': return bytes.lastIndexOf(NL) + 1;
       case 'csvlog': return lastCsvRecordStart(bytes);
       case 'stderr': return this.lastStderrRecordStart(bytes);
+      // One record per line, each read on its own.
+      case 'cnpg': case 'azure': case 'pgbouncer': return bytes.lastIndexOf(NL) + 1;
+      // A record's parts may be far apart (syslog chunks of several processes, a Cloud SQL
+      // entry's DETAIL in the next entry): not cut, read as one piece.
+      default: return 0;
     }
   }
 
@@ -89,7 +141,7 @@ export class RecordSplitter {
       const newline = bytes.lastIndexOf(NL, lineEnd - 1);
       const lineStart = newline + 1;
       if (lineStart === 0) return 0;
-      if (bytes[lineStart] !== TAB && matcher.match(bytes.toString('utf8', lineStart, lineEnd)) && !matcher.level.label) return lineStart;
+      if (bytes[lineStart] !== TAB && (bytes[lineStart] !== SPACE || matcher.mayStartWithSpace) && matcher.match(bytes.toString('utf8', lineStart, lineEnd)) && !matcher.level.label) return lineStart;
       lineEnd = newline;
     }
     return 0;

@@ -1,11 +1,14 @@
 // The stderr log format: one record is a prefixed line "PREFIX SEVERITY:  message", where
 // every newline inside the message is followed by a TAB, then optional prefixed lines
 // "PREFIX DETAIL:  …", HINT, CONTEXT, STATEMENT, QUERY, LOCATION (each continued with TABs too).
-// A record is complete when the next record starts (or at flush()/end()).
+// A record is complete when the next record starts (or at flush()/end()). A log whose TABs were
+// expanded to spaces (copied through an editor or `expand`) has continuation lines starting with
+// spaces: a line that starts with a space where no line of the prefix can is one of those.
+// How the first line of a record is read when client text sits in the prefix: sessions.ts.
 import type { PgwardenEvent } from '../core/event.ts';
 import type { Label } from './severity.ts';
-import { PrefixMatcher } from './prefix.ts';
 import { newEvent, type ParseSink } from './record.ts';
+import { StderrReader } from './sessions.ts';
 import { LineInput, type TextStart } from './text-input.ts';
 
 type Field = 'message' | 'detail' | 'hint' | 'context' | 'query' | null;
@@ -14,15 +17,18 @@ const LABEL_FIELDS: Record<Label, Field> = {
   DETAIL: 'detail', HINT: 'hint', CONTEXT: 'context', STATEMENT: 'query', QUERY: null, LOCATION: null,
 };
 
+/** Spaces a TAB at the start of a line became, at most (what is removed from a space-indented continuation line). */
+const TAB_SPACES = 8;
+
 export class StderrParser extends LineInput {
-  private readonly matcher: PrefixMatcher;
+  private readonly reader: StderrReader;
   private current: PgwardenEvent | null = null;
-  /** The field TAB continuation lines are appended to; null for an ignored extra line (QUERY, LOCATION). */
+  /** The field continuation lines are appended to; null for an ignored extra line (QUERY, LOCATION). */
   private field: Field = null;
 
   constructor(prefix: string, input: string, server: string | null, sink: ParseSink, start?: TextStart) {
     super(input, server, sink, start);
-    this.matcher = new PrefixMatcher(prefix);
+    this.reader = new StderrReader(prefix, start?.sessions);
   }
 
   protected readLine(text: string, start: number, end: number, lineNo: number): void {
@@ -39,25 +45,50 @@ export class StderrParser extends LineInput {
     }
   }
 
-  private line(text: string, index: number, lineNo: number): void {
-    if (text.length === 0) return;
-    if (text.charCodeAt(0) === 9) {
-      // A continuation of the current field.
-      const current = this.current;
-      if (!current) {
-        this.emitError(index, lineNo, 'continuation line (starting with a TAB) without a record before it', text);
-        return;
-      }
-      const field = this.field;
-      if (field !== null) current[field] = `${current[field] ?? ''}\n${text.slice(1)}`;
+  private continuation(text: string, from: number, index: number, lineNo: number): void {
+    const current = this.current;
+    if (!current) {
+      this.emitError(index, lineNo, 'continuation line (starting with a TAB) without a record before it', text);
       return;
     }
-    const matcher = this.matcher;
-    if (!matcher.match(text)) {
-      this.emitError(index, lineNo, `line does not start with the log_line_prefix ${JSON.stringify(matcher.prefix)} and a severity`, text);
+    const field = this.field;
+    if (field !== null) current[field] = `${current[field] ?? ''}\n${text.slice(from)}`;
+  }
+
+  private line(text: string, index: number, lineNo: number): void {
+    if (text.length === 0) return;
+    let c0 = text.charCodeAt(0);
+    if (c0 === 0) {
+      // A block of the file zero-filled (a crash, a full disk) glued to the record after it: one error, then the record.
+      let from = 1;
+      while (from < text.length && text.charCodeAt(from) === 0) from++;
+      this.emitError(index, lineNo, `${from} NUL byte${from === 1 ? '' : 's'} (a zero-filled block of the file) before the line; skipped, the line read after them`, text.slice(from, from + 200));
+      if (from === text.length) return;
+      text = text.slice(from);
+      index += from;
+      c0 = text.charCodeAt(0);
+    }
+    if (c0 === 9) {
+      this.continuation(text, 1, index, lineNo);
+      return;
+    }
+    const reader = this.reader;
+    const matcher = reader.matcher;
+    if (c0 === 32 && this.current !== null && (!matcher.mayStartWithSpace || !reader.read(text))) {
+      // A continuation line whose TAB was expanded to spaces.
+      let from = 1;
+      while (from < TAB_SPACES && text.charCodeAt(from) === 32) from++;
+      this.continuation(text, from, index, lineNo);
+      return;
+    }
+    if (!(c0 === 32 && this.current !== null) && !reader.read(text)) {
+      this.emitError(index, lineNo, matcher.gaveUp
+        ? `line not read: the log_line_prefix ${JSON.stringify(matcher.prefix)} can be matched against it in too many ways (more than ${matcher.stepsTaken - 1} steps; adjacent free-text escapes such as %a%u need a separator between them)`
+        : `line does not start with the log_line_prefix ${JSON.stringify(matcher.prefix)} and a severity`, text);
       return;
     }
     const level = matcher.level;
+    const ambiguous = reader.ambiguous;
     if (level.label) {
       const current = this.current;
       const field = LABEL_FIELDS[level.label];
@@ -65,6 +96,7 @@ export class StderrParser extends LineInput {
         this.emitError(index, lineNo, `${level.label} line without a record before it`, text);
         return;
       }
+      if (ambiguous !== null) this.emitError(index, lineNo, ambiguous, text);
       this.field = field;
       if (field !== null) current[field] = text.slice(level.textStart);
       return;
@@ -74,6 +106,8 @@ export class StderrParser extends LineInput {
     matcher.assign(event);
     event.severity = level.severity!;
     event.message = text.slice(level.textStart);
+    reader.note(event);
+    if (ambiguous !== null) this.emitError(index, lineNo, ambiguous, text);
     this.current = event;
     this.field = 'message';
   }

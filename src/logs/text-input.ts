@@ -7,6 +7,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { PgwardenEvent, ParseError } from '../core/event.ts';
 import { classify } from './messages.ts';
 import type { ParseSink } from './record.ts';
+import type { SessionSeed } from './sessions.ts';
 
 /** Longest record (bytes of text) a parser waits for before calling it malformed. */
 export const MAX_RECORD_CHARS = 64 * 1024 * 1024;
@@ -15,6 +16,8 @@ export const MAX_RECORD_CHARS = 64 * 1024 * 1024;
 export interface TextStart {
   position: number;
   line: number;
+  /** stderr: the sessions open where the text starts (see StderrReader), when it is a piece of a log. */
+  sessions?: SessionSeed[];
 }
 
 export abstract class TextInput {

@@ -3,6 +3,7 @@
 import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
+import { serverPrefixWarning } from '../logs/index.ts';
 import { PGAUDIT_SETTINGS, isPgauditLibrary, preloadList } from './classes.ts';
 
 export interface PreloadState {
@@ -203,6 +204,9 @@ export async function readStatus(client: pg.Client, options: StatusOptions = {})
   else await each(client);
 
   const advice = preloadAdvice(preload, versionRows[0]!.major);
+  // Client-chosen text before the severity in stderr logs (see src/logs/sessions.ts).
+  const prefixWarning = serverPrefixWarning(await readable(client, 'log_destination'), await readable(client, 'log_line_prefix'));
+  if (prefixWarning) advice.push(`stderr logs: ${prefixWarning}.`);
   if (preload.loaded) {
     const missing = extension.filter((e) => e.extension_version === null).map((e) => e.database);
     if (missing.length > 0) {
