@@ -283,12 +283,22 @@ export class PrefixMatcher {
   pid(): number | null {
     const k = this.pidStep;
     const start = k < 0 ? -1 : this.starts[k]!;
-    if (start < 0) return null;
-    const end = this.ends[k]!;
+    return start < 0 ? null : this.digitsAt(start, this.ends[k]!);
+  }
+
+  /** The number written in line[start, end) (padding spaces around it allowed), or null. */
+  private digitsAt(start: number, end: number): number | null {
+    const line = this.line;
+    while (start < end && line.charCodeAt(start) === 32) start++;
+    while (end > start && line.charCodeAt(end - 1) === 32) end--;
     if (end - start > 15 || end === start) return null;
-    let pid = 0;
-    for (let i = start; i < end; i++) pid = pid * 10 + (this.line.charCodeAt(i) - 48);
-    return pid;
+    let n = 0;
+    for (let i = start; i < end; i++) {
+      const c = line.charCodeAt(i);
+      if (!isDigit(c)) return null;
+      n = n * 10 + (c - 48);
+    }
+    return n;
   }
 
   /**
@@ -457,13 +467,16 @@ export class PrefixMatcher {
       if (step.type !== 'escape') continue;
       const start = this.starts[k]!;
       if (start < 0) continue;
+      if (step.letter === 'p') {
+        event.pid = this.digitsAt(start, this.ends[k]!);
+        continue;
+      }
       let value = line.slice(start, this.ends[k]);
       if (step.padded) value = value.trim();
       switch (step.letter) {
         case 'm': event.ts = isoTimestamp(value); break;
         case 't': seconds = value; break;
         case 'n': epoch = value; break;
-        case 'p': event.pid = toInt(value); break;
         case 'l': event.session_line = toInt(value); break;
         case 'c': event.session_id = value || null; break;
         case 'u': event.user = known(value); break;
