@@ -332,7 +332,7 @@ export class PrefixMatcher {
   /** The severity word at pos ends the prefix (and the reading is acceptable). */
   private levelHere(pos: number): boolean {
     if (pos < this.minLevel || !this.level.read(this.line, pos)) return false;
-    if (this.strict && !this.plausible()) return false;
+    if (this.strict && (this.detecting || this.plausibleSteps.length > 0) && !this.plausible()) return false;
     this.levelAt = pos;
     return true;
   }
