@@ -178,6 +178,10 @@ export class PrefixMatcher {
   private readonly userStep: number;
   private readonly databaseStep: number;
   private readonly applicationStep: number;
+  /** True when the only free text before the severity is an unpadded %u and %d: with both proven, a line has one reading. */
+  readonly onlyUserDatabase: boolean;
+  /** Steps plausible() must look at: the ones the strict reading does not already keep free of spaces. */
+  private readonly plausibleSteps: number[];
 
   constructor(prefix: string) {
     this.prefix = prefix;
@@ -193,6 +197,13 @@ export class PrefixMatcher {
     this.userStep = this.steps.findIndex((s) => s.type === 'escape' && s.letter === 'u');
     this.databaseStep = this.steps.findIndex((s) => s.type === 'escape' && s.letter === 'd');
     this.applicationStep = this.steps.findIndex((s) => s.type === 'escape' && s.letter === 'a' && !s.padded);
+    this.onlyUserDatabase = this.steps.every((s) => s.type !== 'escape' || s.shape !== 'text' || ((s.letter === 'u' || s.letter === 'd') && !s.padded));
+    this.plausibleSteps = [];
+    this.steps.forEach((s, k) => {
+      if (s.type !== 'escape' || s.padded || !'udhr'.includes(s.letter)) return;
+      if ((s.letter === 'u' || s.letter === 'd') && this.steps[k + 1]?.type === 'literal') return; // pruned at its first space in matchFrom
+      this.plausibleSteps.push(k);
+    });
   }
 
   /** True when the prefix has the escape (letter without %). */
@@ -260,19 +271,34 @@ export class PrefixMatcher {
   private fieldIs(k: number, value: string | null): boolean {
     if (k < 0 || value === null) return true;
     const start = this.starts[k]!;
-    return start >= 0 && this.ends[k]! - start === value.length && this.line.startsWith(value, start);
+    const length = value.length;
+    if (start < 0 || this.ends[k]! - start !== length) return false;
+    // By hand: names are short, and startsWith at a position costs more per call on a sliced line.
+    const line = this.line;
+    for (let i = 0; i < length; i++) if (line.charCodeAt(start + i) !== value.charCodeAt(i)) return false;
+    return true;
   }
 
   /** The pid (%p) of the last matched line, or null. */
   pid(): number | null {
     const k = this.pidStep;
     const start = k < 0 ? -1 : this.starts[k]!;
-    if (start < 0) return null;
-    const end = this.ends[k]!;
+    return start < 0 ? null : this.digitsAt(start, this.ends[k]!);
+  }
+
+  /** The number written in line[start, end) (padding spaces around it allowed), or null. */
+  private digitsAt(start: number, end: number): number | null {
+    const line = this.line;
+    while (start < end && line.charCodeAt(start) === 32) start++;
+    while (end > start && line.charCodeAt(end - 1) === 32) end--;
     if (end - start > 15 || end === start) return null;
-    let pid = 0;
-    for (let i = start; i < end; i++) pid = pid * 10 + (this.line.charCodeAt(i) - 48);
-    return pid;
+    let n = 0;
+    for (let i = start; i < end; i++) {
+      const c = line.charCodeAt(i);
+      if (!isDigit(c)) return null;
+      n = n * 10 + (c - 48);
+    }
+    return n;
   }
 
   /**
@@ -306,7 +332,7 @@ export class PrefixMatcher {
   /** The severity word at pos ends the prefix (and the reading is acceptable). */
   private levelHere(pos: number): boolean {
     if (pos < this.minLevel || !this.level.read(this.line, pos)) return false;
-    if (this.strict && !this.plausible()) return false;
+    if (this.strict && (this.detecting || this.plausibleSteps.length > 0) && !this.plausible()) return false;
     this.levelAt = pos;
     return true;
   }
@@ -368,8 +394,11 @@ export class PrefixMatcher {
       if (next.type === 'literal') {
         let end = line.indexOf(next.text, from);
         // A user, database or host read strictly ends before its first space: later ends only hold more.
-        const limit = this.strict && !step.padded && (step.letter === 'u' || step.letter === 'd' || step.letter === 'h' || step.letter === 'r')
-          ? line.indexOf(' ', pos) : -1;
+        let limit = -1;
+        if (this.strict && !step.padded && (step.letter === 'u' || step.letter === 'd' || step.letter === 'h' || step.letter === 'r')) {
+          limit = line.indexOf(' ', pos);
+          if (limit < 0) limit = line.length;
+        }
         while (end >= 0 && (limit < 0 || end <= limit)) {
           this.ends[k] = end;
           const result = this.matchFrom(k + 1, end);
@@ -394,7 +423,9 @@ export class PrefixMatcher {
    */
   plausible(): boolean {
     const steps = this.steps;
-    for (let k = 0; k < steps.length; k++) {
+    const count = this.detecting ? steps.length : this.plausibleSteps.length;
+    for (let j = 0; j < count; j++) {
+      const k = this.detecting ? j : this.plausibleSteps[j]!;
       const step = steps[k]!;
       if (step.type !== 'escape' || step.padded || this.starts[k]! < 0) continue;
       if (step.letter === 'u' || step.letter === 'd' || step.letter === 'h' || step.letter === 'r') {
@@ -436,13 +467,16 @@ export class PrefixMatcher {
       if (step.type !== 'escape') continue;
       const start = this.starts[k]!;
       if (start < 0) continue;
+      if (step.letter === 'p') {
+        event.pid = this.digitsAt(start, this.ends[k]!);
+        continue;
+      }
       let value = line.slice(start, this.ends[k]);
       if (step.padded) value = value.trim();
       switch (step.letter) {
         case 'm': event.ts = isoTimestamp(value); break;
         case 't': seconds = value; break;
         case 'n': epoch = value; break;
-        case 'p': event.pid = toInt(value); break;
         case 'l': event.session_line = toInt(value); break;
         case 'c': event.session_id = value || null; break;
         case 'u': event.user = known(value); break;

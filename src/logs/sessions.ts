@@ -173,7 +173,10 @@ export class StderrReader {
       if (session !== undefined && session.user !== null) {
         user = session.user;
         database = session.database;
-        if (!m.agrees(user, database) && !m.matchWith(line, 0, user, database)) {
+        if (m.agrees(user, database)) {
+          // The proven user and database leave this line one reading.
+          if (m.onlyUserDatabase) return true;
+        } else if (!m.matchWith(line, 0, user, database)) {
           // Not the session's user: a new backend with the same pid whose records we missed
           // (pid reuse, log_connections off, a restart): nothing of that session is its.
           user = database = null;

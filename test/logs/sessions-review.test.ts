@@ -165,4 +165,14 @@ describe('sessions and client text, after review (issue 14 items 5-8)', () => {
     assert.ok(!errors[0]!.excerpt.includes('\0'), 'no NUL in the stored excerpt');
     assert.equal(events[1]!.source.line, 2);
   });
+
+  it('a padded %p (%5p) still follows the session', () => {
+    const { events } = parse('%m [%5p] %q%u@%d ', [
+      `${T} [   42] @ LOG:  connection received: host=10.0.0.5 port=5555`,
+      `${T} [   42] alice@db LOG:  connection authorized: user=alice database=db`,
+      `${T} [   42] alice@db LOG:  ${DELETE}`,
+    ]);
+    assert.equal(events[2]!.pid, 42);
+    assert.equal(events[2]!.client_addr, '10.0.0.5');
+  });
 });
