@@ -292,11 +292,14 @@ export async function installMonitor(client: pg.Client, login: string, options: 
     // them. A role of that name that was there before is not taken (it stays reported if unrecorded).
     if (created.length > 0) {
       await client.query(`${SQL_TAG}DO $$ BEGIN
-        IF pg_catalog.to_regclass('pgwarden.ddl_baseline') IS NOT NULL AND EXISTS (SELECT 1 FROM pgwarden.ddl_baseline_info) THEN
-          INSERT INTO pgwarden.ddl_baseline (kind, id, namespace, name, owner, detail)
-          SELECT s.kind, s.id, s.namespace, s.name, s.owner, s.detail FROM pgwarden.ddl_snapshot() s
-           WHERE s.kind = 'role' AND s.name = ANY (${client.escapeLiteral(`{${created.join(',')}}`)}::text[])
-          ON CONFLICT (kind, id) DO NOTHING;
+        -- nested: the inner statements are planned only where the tables exist
+        IF pg_catalog.to_regclass('pgwarden.ddl_baseline_info') IS NOT NULL THEN
+          IF EXISTS (SELECT 1 FROM pgwarden.ddl_baseline_info) THEN
+            INSERT INTO pgwarden.ddl_baseline (kind, id, namespace, name, owner, detail)
+            SELECT s.kind, s.id, s.namespace, s.name, s.owner, s.detail FROM pgwarden.ddl_snapshot() s
+             WHERE s.kind = 'role' AND s.name = ANY (${client.escapeLiteral(`{${created.join(',')}}`)}::text[])
+            ON CONFLICT (kind, id) DO NOTHING;
+          END IF;
         END IF; END $$`);
     }
     return { database: plan.database, serverVersionNum: plan.serverVersionNum, checks: CHECKS.length + (options.customChecks?.length ?? 0), unsupported: plan.unsupported, login };
