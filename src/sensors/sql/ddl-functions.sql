@@ -113,8 +113,8 @@ BEGIN
     FROM commands c WHERE NOT c.own;
   -- The baseline follows the recorded changes of a relation that can change what it compares
   -- (and of what belongs to it: the sequences of its serial and identity columns change owner
-  -- and schema with it). Only a CREATE (or SELECT INTO) adds a row, and only an ALTER of a
-  -- relation moves one; any other recorded DDL on a relation (COMMENT, GRANT, SECURITY LABEL,
+  -- and schema with it). Only a CREATE (or SELECT INTO, IMPORT FOREIGN SCHEMA, ALTER EXTENSION
+  -- UPDATE) adds a row, and only an ALTER of a relation (or of its extension) moves one; any other recorded DDL on a relation (COMMENT, GRANT, SECURITY LABEL,
   -- CREATE INDEX …) leaves the baseline as it is, so that an earlier change no event trigger saw
   -- (an owner given away by REASSIGN OWNED, a table made by EXPLAIN ANALYZE CREATE TABLE AS) is
   -- not absorbed by it and the reconciliation keeps reporting it.
@@ -125,11 +125,13 @@ BEGIN
     SELECT cmd.objid, cmd.command_tag FROM cmd
     UNION ALL
     SELECT d.objid, cmd.command_tag FROM pg_catalog.pg_depend d JOIN cmd ON d.refobjid = cmd.objid
+      JOIN pg_catalog.pg_class q ON q.oid = d.objid AND q.relkind = 'S'
      WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass),
   moves AS (
     SELECT t.objid,
-           pg_catalog.bool_or(t.command_tag LIKE 'CREATE %' OR t.command_tag = 'SELECT INTO') AS creates,
-           pg_catalog.bool_or(t.command_tag IN ('ALTER TABLE', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW', 'ALTER SEQUENCE', 'ALTER FOREIGN TABLE')) AS alters
+           pg_catalog.bool_or(t.command_tag LIKE 'CREATE %' OR t.command_tag IN ('SELECT INTO', 'IMPORT FOREIGN SCHEMA', 'ALTER EXTENSION')) AS creates,
+           pg_catalog.bool_or(t.command_tag IN ('ALTER TABLE', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW', 'ALTER SEQUENCE', 'ALTER FOREIGN TABLE',
+                                                'ALTER EXTENSION')) AS alters
       FROM touched t GROUP BY t.objid),
   current AS MATERIALIZED (
     SELECT r.oid, r.relnamespace, r.relname::text AS relname, r.relowner, r.relkind::text AS relkind, m.creates, m.alters
