@@ -275,6 +275,9 @@ export async function installMonitor(client: pg.Client, login: string, options: 
     // the ddl_changes check) where the sensors are installed: docs/ddl-audit.md.
     const { rows: [own] } = await client.query<{ present: boolean }>(
       `${SQL_TAG}SELECT pg_catalog.to_regprocedure('pgwarden.ddl_own_execute(text)') IS NOT NULL AS present`);
+    const { rows: existing } = await client.query<{ rolname: string }>(
+      `${SQL_TAG}SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY ($1::text[])`, [[OWNER_ROLE, CALLER_ROLE]]);
+    const created = [OWNER_ROLE, CALLER_ROLE].filter((role) => !existing.some((r) => r.rolname === role));
     for (const statement of plan.statements) {
       try {
         if (own!.present) await client.query(`${SQL_TAG}SELECT pgwarden.ddl_own_execute($1)`, [statement]);
@@ -283,6 +286,21 @@ export async function installMonitor(client: pg.Client, login: string, options: 
         const classified = classifyError(error);
         throw new PgwardenError(classified.code, `monitor install failed at "${statement.split('\n')[0]}": ${classified.message}`, { cause: error });
       }
+    }
+    // The roles this run created are pgwarden's own change: the DDL baseline of this database
+    // (no event trigger fires for CREATE ROLE) takes them, so the reconciliation does not report
+    // them. A role of that name that was there before is not taken (it stays reported if unrecorded).
+    if (created.length > 0) {
+      await client.query(`${SQL_TAG}DO $$ BEGIN
+        -- nested: the inner statements are planned only where the tables exist
+        IF pg_catalog.to_regclass('pgwarden.ddl_baseline_info') IS NOT NULL THEN
+          IF EXISTS (SELECT 1 FROM pgwarden.ddl_baseline_info) THEN
+            INSERT INTO pgwarden.ddl_baseline (kind, id, namespace, name, owner, detail)
+            SELECT s.kind, s.id, s.namespace, s.name, s.owner, s.detail FROM pgwarden.ddl_snapshot() s
+             WHERE s.kind = 'role' AND s.name = ANY (${client.escapeLiteral(`{${created.join(',')}}`)}::text[])
+            ON CONFLICT (kind, id) DO NOTHING;
+          END IF;
+        END IF; END $$`);
     }
     return { database: plan.database, serverVersionNum: plan.serverVersionNum, checks: CHECKS.length + (options.customChecks?.length ?? 0), unsupported: plan.unsupported, login };
   });

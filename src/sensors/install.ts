@@ -7,7 +7,7 @@ import { SQL_TAG, inTransaction } from '../core/db.ts';
 import { BOOTSTRAP_SQL, DDL_FUNCTIONS_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.ts';
 import { redactSecretsFunctionSql } from '../core/secrets.ts';
 import {
-  EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_GRANTS, EXPECTED_TRIGGERS, GUARDED_SETTINGS, LOGIN_EVENT_TRIGGER, OWN_ROLES,
+  EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_GRANTS, EXPECTED_TRIGGERS, GUARDED_SETTINGS, LOGIN_EVENT_TRIGGER, OWN_ROLES, OWN_ROLE_SETTINGS, DATABASE_MARKER,
 } from './manifest.ts';
 
 export const RECORDER_ROLE = 'pgwarden_recorder';
@@ -152,6 +152,14 @@ export async function installSchema(
           WHERE statement IS DISTINCT FROM pgwarden.redact_secrets(statement)`);
       }
     }
+    // The mark by which status, in any other database, knows this one has pgwarden: a type owned
+    // by pgwarden_recorder leaves an owner entry in pg_shdepend that only a superuser or a member
+    // of pgwarden_recorder can make (a database owner can grant to the role, not own as it).
+    await client.query(`${SQL_TAG}DO $$ BEGIN
+      IF pg_catalog.to_regtype('${DATABASE_MARKER}') IS NULL THEN
+        CREATE TYPE ${DATABASE_MARKER} AS ENUM ('pgwarden');
+      END IF; END $$`);
+    await client.query(`${SQL_TAG}ALTER TYPE ${DATABASE_MARKER} OWNER TO ${RECORDER_ROLE}`);
     const dblink = await ensureDblink(client);
     await client.query(`${SQL_TAG}INSERT INTO pgwarden.guard_recorder (host, password) VALUES (coalesce($1, '127.0.0.1'), $2)
       ON CONFLICT (singleton) DO UPDATE SET password = excluded.password, host = coalesce($1, pgwarden.guard_recorder.host)`,
@@ -299,6 +307,28 @@ export async function unexpectedPrivileges(client: pg.ClientBase): Promise<Privi
 }
 
 /**
+ * The grants of the manifest that are not there (REVOKE EXECUTE ON FUNCTION
+ * pgwarden.ddl_unrecorded() FROM pgwarden_alerts blinds the tamper check): one row per
+ * privilege (and column), for grantees that exist. Wildcard entries are tolerated, not required.
+ */
+export async function missingPrivileges(client: pg.ClientBase): Promise<Privilege[]> {
+  const { rows } = await client.query<Privilege>(SQL_TAG + PRIVILEGES_SQL);
+  const { rows: roleRows } = await client.query<{ rolname: string }>(`${SQL_TAG}SELECT rolname FROM pg_catalog.pg_roles WHERE rolname LIKE 'pgwarden%'`);
+  const roles = new Set(roleRows.map((r) => r.rolname));
+  const have = new Set(rows.map((p) => `${p.object}|${p.grantee.replace(/^"|"$/g, '')}|${p.privilege}|${p.column ?? ''}`));
+  const missing: Privilege[] = [];
+  for (const g of EXPECTED_GRANTS) {
+    if (g.object.endsWith('*') || (g.grantee !== 'PUBLIC' && !roles.has(g.grantee)) || (g.ifRole && !roles.has(g.ifRole))) continue;
+    for (const privilege of g.privileges) {
+      for (const column of g.columns ?? [null]) {
+        if (!have.has(`${g.object}|${g.grantee}|${privilege}|${column ?? ''}`)) missing.push({ object: g.object, grantee: g.grantee, privilege, column });
+      }
+    }
+  }
+  return missing;
+}
+
+/**
  * pgwarden's roles as install makes them, and no setting anywhere that switches a sensor off
  * for a role or a database, nor a grant to set one (PostgreSQL 15+).
  */
@@ -317,7 +347,7 @@ async function restoreRoles(client: pg.Client): Promise<void> {
                  LEFT JOIN pg_catalog.pg_database d ON d.oid = x.setdatabase,
                  pg_catalog.unnest(x.setconfig) AS c
                 WHERE pg_catalog.lower(pg_catalog.split_part(c, '=', 1)) = ANY ($1)
-                   OR (pg_catalog.lower(pg_catalog.split_part(c, '=', 1)) = 'search_path' AND r.rolname = ANY ($2)) LOOP
+                   OR (r.rolname = ANY ($2) AND NOT (x.setdatabase = 0 AND c = ANY ($3))) LOOP
         IF s.rolname IS NOT NULL AND s.datname IS NOT NULL THEN
           EXECUTE pg_catalog.format('ALTER ROLE %I IN DATABASE %I RESET %s', s.rolname, s.datname, s.name);
         ELSIF s.rolname IS NOT NULL THEN
@@ -326,7 +356,8 @@ async function restoreRoles(client: pg.Client): Promise<void> {
           EXECUTE pg_catalog.format('ALTER DATABASE %I RESET %s', s.datname, s.name);
         END IF;
       END LOOP;
-    END $$`.replace('$1', client.escapeLiteral(`{${GUARDED_SETTINGS.join(',')}}`)).replace('$2', client.escapeLiteral(`{${OWN_ROLES.join(',')}}`)));
+    END $$`.replace('$1', client.escapeLiteral(`{${GUARDED_SETTINGS.join(',')}}`)).replace('$2', client.escapeLiteral(`{${OWN_ROLES.join(',')}}`))
+    .replace('$3', client.escapeLiteral(`{${OWN_ROLE_SETTINGS.map((v) => `"${v}"`).join(',')}}`)));
   const { rows: [server] } = await client.query<{ version: number }>(`${SQL_TAG}SELECT pg_catalog.current_setting('server_version_num')::int AS version`);
   if (server!.version >= 150000) {
     const { rows } = await client.query<{ parname: string; grantee: string }>(

@@ -98,6 +98,18 @@ export const EXPECTED_GRANTS: readonly ExpectedGrant[] = [
 export const OWN_ROLES: readonly string[] = [RECORDER, WATCHER, ALERTS];
 
 /**
+ * The per-role settings install gives pgwarden's own roles (as pg_db_role_setting spells them):
+ * any other setting on one of OWN_ROLES is CHANGED in status and reset by install.
+ */
+export const OWN_ROLE_SETTINGS: readonly string[] = ['statement_timeout=5s', 'idle_session_timeout=10s'];
+
+/**
+ * A type owned by pgwarden_recorder in every database that has pgwarden: its owner entry in
+ * pg_shdepend tells status in any other database that this one is installed.
+ */
+export const DATABASE_MARKER = 'pgwarden.database_marker';
+
+/**
  * Settings that switch a sensor off or around it when set for a role or a database
  * (pg_db_role_setting), granted by pg_parameter_acl (PostgreSQL 15+) or set server-wide.
  * search_path matters on pgwarden's own roles only (every pgwarden function pins its own).

@@ -4,9 +4,10 @@
 import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
 import { LATEST_SCHEMA_VERSION } from './migrations.ts';
-import { RECORDER_ROLE, WATCHER_ROLE, installedVersion, unexpectedPrivileges } from './install.ts';
+import { RECORDER_ROLE, WATCHER_ROLE, installedVersion, missingPrivileges, unexpectedPrivileges } from './install.ts';
 import {
-  EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, GUARDED_SETTINGS, OWN_ROLES, PINNED, UNPINNED_COMPILED,
+  DATABASE_MARKER, EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, GUARDED_SETTINGS, OWN_ROLES, OWN_ROLE_SETTINGS,
+  PINNED, UNPINNED_COMPILED,
 } from './manifest.ts';
 
 /** How long a change may wait for a sink that no process serves before status calls it FAILED. */
@@ -233,7 +234,7 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
   items.push(...await membershipChecks(client));
   const databases = await databaseChecks(client);
   items.push(...databases);
-  items.push(...await unrecordedChanges(client, new Set(databases.map((d) => d.object.slice('database '.length)))));
+  items.push(...await unrecordedChanges(client, new Set(databases.filter((d) => d.object.startsWith('database ')).map((d) => d.object.slice('database '.length)))));
 
   report.drift = items.some((item) => isDrift(item.state));
   return report;
@@ -351,13 +352,29 @@ async function tableRuleChecks(client: pg.ClientBase): Promise<StatusItem[]> {
   return rows.map((row) => ({ object: row.object, state: 'CHANGED' as const, expected: 'absent (install makes none)', actual: row.actual }));
 }
 
+/** A check that could not run: FAILED, naming the error (status must not pass what it could not see). */
+function failed(what: string, error: unknown): StatusItem {
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+  return { object: `check of ${what}`, state: 'FAILED', expected: 'the check runs', actual: `failed: ${message}` };
+}
+
 async function definitionChecks(client: pg.ClientBase): Promise<StatusItem[]> {
   const items: StatusItem[] = [];
-  for (const extra of await unexpectedPrivileges(client).catch(() => [])) {
-    items.push({
-      object: `privilege on ${extra.object}${extra.column ? ` (${extra.column})` : ''}`, state: 'CHANGED',
-      expected: 'only the grants install makes (docs/sensors.md)', actual: `${extra.privilege} granted to ${extra.grantee}`,
-    });
+  try {
+    for (const extra of await unexpectedPrivileges(client)) {
+      items.push({
+        object: `privilege on ${extra.object}${extra.column ? ` (${extra.column})` : ''}`, state: 'CHANGED',
+        expected: 'only the grants install makes (docs/sensors.md)', actual: `${extra.privilege} granted to ${extra.grantee}`,
+      });
+    }
+    for (const gone of await missingPrivileges(client)) {
+      items.push({
+        object: `privilege on ${gone.object}${gone.column ? ` (${gone.column})` : ''} for ${gone.grantee}`, state: 'MISSING',
+        expected: `${gone.privilege} granted to ${gone.grantee} (install grants it)`, actual: 'not granted: run `pgwarden install`',
+      });
+    }
+  } catch (error) {
+    items.push(failed('privileges on pgwarden\'s objects', error));
   }
   const { rows: owners } = await client.query<{ object: string; owner: string; schema_owner: string; schema_owner_super: boolean }>(
     `${SQL_TAG}WITH s AS (SELECT n.oid, n.nspowner FROM pg_catalog.pg_namespace n WHERE n.nspname = 'pgwarden')
@@ -385,7 +402,10 @@ async function definitionChecks(client: pg.ClientBase): Promise<StatusItem[]> {
        FROM pg_catalog.pg_proc p
       WHERE p.pronamespace = 'pgwarden'::pg_catalog.regnamespace
         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid AND d.deptype = 'e')
-      ORDER BY 1`).catch(() => ({ rows: [] as never[] }));
+      ORDER BY 1`).catch((error: unknown) => {
+    items.push(failed('functions in schema pgwarden', error));
+    return { rows: [] as never[] };
+  });
   for (const fn of functions.filter((f) => !known.has(f.signature))) {
     if (!fn.compiled) {
       items.push({ object: `function ${fn.signature}`, state: 'CHANGED', expected: 'only functions pgwarden makes in schema pgwarden', actual: 'not made by pgwarden' });
@@ -410,20 +430,36 @@ async function definitionChecks(client: pg.ClientBase): Promise<StatusItem[]> {
  */
 async function settingChecks(client: pg.ClientBase, version: number): Promise<StatusItem[]> {
   const items: StatusItem[] = [];
-  const { rows } = await client.query<{ role: string | null; database: string | null; setting: string }>(
-    `${SQL_TAG}SELECT r.rolname::text AS role, d.datname::text AS database, c AS setting
+  // Settings that switch a sensor off, for anyone; any setting on pgwarden's own roles but the
+  // ones install gives them (ALTER ROLE pgwarden_recorder SET default_transaction_read_only = on
+  // makes every refusal record fail); pgAudit's own settings for a role or a database.
+  const { rows } = await client.query<{ role: string | null; database: string | null; setting: string; own: boolean; guarded: boolean }>(
+    `${SQL_TAG}SELECT r.rolname::text AS role, d.datname::text AS database, c AS setting,
+            COALESCE(r.rolname = ANY ($2::text[]), false) AS own,
+            pg_catalog.lower(pg_catalog.split_part(c, '=', 1)) = ANY ($1::text[]) AS guarded
        FROM pg_catalog.pg_db_role_setting x
        LEFT JOIN pg_catalog.pg_roles r ON r.oid = x.setrole
        LEFT JOIN pg_catalog.pg_database d ON d.oid = x.setdatabase,
        pg_catalog.unnest(x.setconfig) AS c
       WHERE pg_catalog.lower(pg_catalog.split_part(c, '=', 1)) = ANY ($1::text[])
-         OR (pg_catalog.lower(pg_catalog.split_part(c, '=', 1)) = 'search_path' AND r.rolname = ANY ($2::text[]))
-      ORDER BY 1, 2, 3`, [GUARDED_SETTINGS, OWN_ROLES]);
+         OR (r.rolname = ANY ($2::text[]) AND NOT (x.setdatabase = 0 AND c = ANY ($3::text[])))
+         OR pg_catalog.lower(pg_catalog.split_part(c, '=', 1)) LIKE 'pgaudit.%'
+      ORDER BY 1, 2, 3`, [GUARDED_SETTINGS, OWN_ROLES, OWN_ROLE_SETTINGS]);
   for (const row of rows) {
     const scope = row.role && row.database ? `role ${row.role} in database ${row.database}` : row.role ? `role ${row.role}` : `database ${row.database ?? '?'}`;
+    const name = row.setting.split('=')[0]!;
+    if (!row.guarded && !row.own) {
+      items.push({
+        object: `setting ${name} for ${scope}`, state: 'WARN', expected: 'pgAudit as configured server-wide (pgwarden sets none per role or database)',
+        actual: `${row.setting}: pgAudit switched off or changed for ${scope}`,
+      });
+      continue;
+    }
     items.push({
-      object: `setting ${row.setting.split('=')[0]} for ${scope}`, state: 'CHANGED',
-      expected: 'not set per role or database (it can switch a sensor off)', actual: row.setting,
+      object: `setting ${name} for ${scope}`, state: 'CHANGED',
+      expected: row.guarded ? 'not set per role or database (it can switch a sensor off)'
+        : `only what install sets on pgwarden's roles (${OWN_ROLE_SETTINGS.join(', ')} for ${RECORDER_ROLE}); \`pgwarden install\` resets it`,
+      actual: row.setting,
     });
   }
   const { rows: server } = await client.query<{ name: string; value: string; source: string }>(
@@ -488,23 +524,35 @@ async function membershipChecks(client: pg.ClientBase): Promise<StatusItem[]> {
  * each database that has the schema.
  */
 async function databaseChecks(client: pg.ClientBase): Promise<StatusItem[]> {
+  // The mark is an owner entry (deptype 'o') of a type on pgwarden_recorder: a database owner can
+  // grant to the role (that left the 'a' entries the check once trusted) but cannot make an
+  // object owned by it without being a member of it (members are reported above).
   const { rows } = await client.query<{ database: string; template: boolean; guarded: boolean }>(
     `${SQL_TAG}SELECT d.datname::text AS database, d.datistemplate AS template,
         EXISTS (SELECT 1 FROM pg_catalog.pg_shdepend s
-                 WHERE s.dbid = d.oid AND s.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
+                 WHERE s.dbid = d.oid AND s.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND s.deptype = 'o'
                    AND s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass
                    AND s.refobjid = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = $1)) AS guarded
        FROM pg_catalog.pg_database d
       WHERE d.datallowconn AND d.datname <> 'template0' AND d.datname <> pg_catalog.current_database()
       ORDER BY 1`, [RECORDER_ROLE]);
-  return rows.filter((r) => !r.guarded).map((r) => ({
+  const items: StatusItem[] = rows.filter((r) => !r.guarded).map((r) => ({
     object: `database ${r.database}`,
     state: r.template ? 'WARN' : 'MISSING',
     expected: 'pgwarden installed (guard, DDL audit, tamper check)',
     actual: r.template
-      ? `no pgwarden: databases created from this template get none; run \`pgwarden install --dbname ${r.database}\``
-      : `no pgwarden: logins are not guarded and DDL is not audited there; run \`pgwarden install --dbname ${r.database}\` (or --all-databases)`,
+      ? `no pgwarden (or one older than this release): databases created from this template get none; run \`pgwarden install --dbname ${r.database}\``
+      : `no pgwarden (or one older than this release): logins are not guarded and DDL is not audited there; run \`pgwarden install --dbname ${r.database}\` (or --all-databases)`,
   }));
+  const { rows: [marker] } = await client.query<{ owner: string | null }>(
+    `${SQL_TAG}SELECT (SELECT t.typowner::regrole::text FROM pg_catalog.pg_type t WHERE t.oid = pg_catalog.to_regtype($1)) AS owner`, [DATABASE_MARKER]);
+  if (marker?.owner !== RECORDER_ROLE) {
+    items.push({
+      object: `type ${DATABASE_MARKER}`, state: marker?.owner ? 'CHANGED' : 'MISSING', expected: `owned by ${RECORDER_ROLE} (marks this database as installed)`,
+      actual: marker?.owner ? `owned by ${marker.owner}: other databases report this one as without pgwarden` : 'absent: other databases report this one as without pgwarden; run `pgwarden install`',
+    });
+  }
+  return items;
 }
 
 /**
@@ -513,9 +561,13 @@ async function databaseChecks(client: pg.ClientBase): Promise<StatusItem[]> {
  * databases (no event trigger fires for them). `pgwarden ddl baseline --accept` accepts them.
  */
 async function unrecordedChanges(client: pg.ClientBase, unguarded: ReadonlySet<string>): Promise<StatusItem[]> {
-  const { rows } = await client.query<{ kind: string; change: string; name: string; detail: string }>(
-    `${SQL_TAG}SELECT kind, change, name, detail FROM pgwarden.ddl_unrecorded() ORDER BY kind, name, change`)
-    .catch(() => ({ rows: [] as { kind: string; change: string; name: string; detail: string }[] }));
+  let rows: { kind: string; change: string; name: string; detail: string }[];
+  try {
+    ({ rows } = await client.query<{ kind: string; change: string; name: string; detail: string }>(
+      `${SQL_TAG}SELECT kind, change, name, detail FROM pgwarden.ddl_unrecorded() ORDER BY kind, name, change`));
+  } catch (error) {
+    return [failed('DDL baseline reconciliation (pgwarden.ddl_unrecorded())', error)];
+  }
   return rows.map((row) => row.kind === 'baseline'
     ? { object: 'DDL baseline', state: 'WARN' as const, expected: 'taken in this database', actual: `${row.detail}; run \`pgwarden ddl baseline --accept\`` }
     : {

@@ -96,6 +96,9 @@ for (const flavor of FLAVORS) {
       assert.equal(monitorAfter!.n, before!.n, `monitor install left in ddl_events: ${JSON.stringify(left)}`);
       const { rows: [ownMonitor] } = await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pgwarden.ddl_own_events WHERE schema_name = 'pgwarden_monitor'");
       assert.ok(ownMonitor!.n > 0, 'recorded as pgwarden\'s own');
+      // Review M6: the roles monitor install created are pgwarden's own change, not unrecorded drift.
+      const afterMonitor = (await status(cluster)).items.filter((i) => i.object.startsWith('unrecorded change: role pgwarden_monitor'));
+      assert.deepEqual(afterMonitor.map((i) => `${i.state} ${i.object}`), []);
       await accept(cluster);
     });
 
@@ -248,6 +251,107 @@ for (const flavor of FLAVORS) {
       await admin.query('DROP TABLE after_rule');
       await accept(cluster);
       assert.deepEqual(problems((await status(cluster)).items), []);
+    });
+
+    it('review H3: a database owner cannot make a database without pgwarden look installed', async () => {
+      await cluster.createRole('dbmaker', 'dbmaker-pw', 'CREATEDB');
+      const maker = new pg.Client({ connectionString: cluster.url('postgres', 'dbmaker', 'dbmaker-pw') });
+      await maker.connect();
+      await maker.query('CREATE DATABASE evil TEMPLATE template0');
+      await maker.end();
+      const inEvil = new pg.Client({ connectionString: cluster.url('evil', 'dbmaker', 'dbmaker-pw') });
+      await inEvil.connect();
+      try {
+        // What the owner of a database can do there: grants to pgwarden's roles, a look-alike schema and type.
+        await inEvil.query('CREATE SCHEMA x; GRANT USAGE ON SCHEMA x TO pgwarden_recorder');
+        await inEvil.query("CREATE SCHEMA pgwarden; CREATE TYPE pgwarden.database_marker AS ENUM ('pgwarden'); GRANT USAGE ON TYPE pgwarden.database_marker TO pgwarden_recorder");
+        await inEvil.query('GRANT USAGE ON SCHEMA pgwarden TO pgwarden_recorder');
+        await assert.rejects(inEvil.query('ALTER TYPE pgwarden.database_marker OWNER TO pgwarden_recorder'), /must be (able to SET ROLE|member of role)/);
+      } finally {
+        await inEvil.end();
+      }
+      const found = await status(cluster);
+      assert.equal(found.items.find((i) => i.object === 'database evil')?.state, 'MISSING', JSON.stringify(found.items.filter((i) => i.state !== 'OK')));
+      assert.equal(found.items.find((i) => i.object === 'unrecorded change: database evil created')?.state, 'CHANGED');
+      assert.ok(!found.items.some((i) => i.object === `type pgwarden.database_marker`), 'the marker of this database is in place');
+      await admin.query('DROP DATABASE evil');
+      await admin.query('DROP ROLE dbmaker');
+      await accept(cluster);
+    });
+
+    it('review H2: a recorded COMMENT, GRANT or CREATE INDEX does not absorb an earlier unrecorded change', async () => {
+      await cluster.createRole('lender', 'lender-pw');
+      await admin.query('GRANT CREATE ON SCHEMA public TO lender');
+      await accept(cluster);
+      const lender = new pg.Client({ connectionString: cluster.url('postgres', 'lender', 'lender-pw') });
+      await lender.connect();
+      await lender.query('CREATE TABLE laundered_owner (id int)');
+      await lender.end();
+      await admin.query('REASSIGN OWNED BY lender TO CURRENT_USER');
+      await admin.query("COMMENT ON TABLE laundered_owner IS 'nothing to see'");
+      await admin.query('GRANT SELECT ON laundered_owner TO PUBLIC');
+      await admin.query('EXPLAIN ANALYZE CREATE TABLE laundered_ctas AS SELECT 1 AS a');
+      await admin.query("COMMENT ON TABLE laundered_ctas IS 'nothing to see'");
+      await admin.query('CREATE INDEX ON laundered_ctas (a)');
+      // Recorded changes still move the baseline: serial and identity columns added, a view replaced.
+      await admin.query('CREATE TABLE moved_t (id int); ALTER TABLE moved_t ADD COLUMN s serial; ALTER TABLE moved_t ADD COLUMN i int GENERATED ALWAYS AS IDENTITY');
+      await admin.query('CREATE VIEW moved_v AS SELECT 1 AS a; CREATE OR REPLACE VIEW moved_v AS SELECT 1 AS a, 2 AS b; ALTER VIEW moved_v RENAME TO moved_v2');
+      await admin.query('ALTER TABLE moved_t OWNER TO dev');
+      const unrecorded = (await status(cluster)).items.filter((i) => i.object.startsWith('unrecorded change: ')).map((i) => `${i.state} ${i.object}`).sort();
+      assert.deepEqual(unrecorded, [
+        'CHANGED unrecorded change: relation public.laundered_ctas created',
+        'CHANGED unrecorded change: relation public.laundered_owner owner changed',
+      ]);
+      await admin.query('DROP TABLE laundered_owner, laundered_ctas, moved_t; DROP VIEW moved_v2');
+      await admin.query('REVOKE CREATE ON SCHEMA public FROM lender');
+      await admin.query('DROP ROLE lender');
+      await accept(cluster);
+      assert.deepEqual(problems((await status(cluster)).items), []);
+    });
+
+    it('review M3: a revoked expected grant is MISSING and a check that fails is FAILED, not passed', async () => {
+      await admin.query('REVOKE EXECUTE ON FUNCTION pgwarden.ddl_unrecorded() FROM pgwarden_alerts');
+      // ddl_unrecorded() calls ddl_snapshot() by name: renamed away, the reconciliation cannot run.
+      await admin.query('ALTER FUNCTION pgwarden.ddl_snapshot() RENAME TO ddl_snapshot_gone');
+      const found = await status(cluster);
+      assert.equal(found.code, 7);
+      const objects = problems(found.items);
+      for (const e of ['MISSING privilege on FUNCTION pgwarden.ddl_unrecorded() for pgwarden_alerts',
+        'FAILED check of DDL baseline reconciliation (pgwarden.ddl_unrecorded())']) {
+        assert.ok(objects.includes(e), `${e} in:\n${objects.join('\n')}`);
+      }
+      assert.match(found.items.find((i) => i.state === 'FAILED' && i.object.includes('reconciliation'))!.actual, /ddl_snapshot/);
+      await admin.query('ALTER FUNCTION pgwarden.ddl_snapshot_gone() RENAME TO ddl_snapshot');
+      const repaired = await runCli(['install'], pgEnv(cluster));
+      assert.equal(repaired.code, 0, repaired.stderr);
+      assert.deepEqual(problems((await status(cluster)).items), []);
+    });
+
+    it('review M4: any setting on pgwarden\'s own roles is CHANGED, a pgAudit setting per role or database is WARN', async () => {
+      await admin.query('ALTER ROLE pgwarden_recorder SET default_transaction_read_only = on');
+      await admin.query("ALTER ROLE pgwarden_alerts IN DATABASE postgres SET work_mem = '64kB'");
+      // pgAudit's settings are placeholders where the library is not loaded: a superuser may still set them.
+      const audit = await admin.query("ALTER ROLE dev SET pgaudit.log = 'none'").then(() => true, () => false);
+      const auditDb = await admin.query("ALTER DATABASE postgres SET pgaudit.log_level = 'debug5'").then(() => true, () => false);
+      const found = await status(cluster);
+      assert.equal(found.code, 7);
+      const objects = problems(found.items);
+      for (const e of ['CHANGED setting default_transaction_read_only for role pgwarden_recorder',
+        'CHANGED setting work_mem for role pgwarden_alerts in database postgres']) {
+        assert.ok(objects.includes(e), `${e} in:\n${objects.join('\n')}`);
+      }
+      assert.ok(!found.items.some((i) => /setting (statement|idle_session)_timeout/.test(i.object)), 'what install sets is not reported');
+      if (audit) {
+        const item = found.items.find((i) => i.object === 'setting pgaudit.log for role dev');
+        assert.equal(item?.state, 'WARN');
+        assert.match(item!.actual, /pgAudit switched off or changed for role dev/);
+      }
+      if (auditDb) assert.equal(found.items.find((i) => i.object === 'setting pgaudit.log_level for database postgres')?.state, 'WARN');
+      const repaired = await runCli(['install'], pgEnv(cluster));
+      assert.equal(repaired.code, 0, repaired.stderr);
+      assert.deepEqual(problems((await status(cluster)).items), [], 'install reset the settings on its own roles');
+      if (audit) await admin.query('ALTER ROLE dev RESET pgaudit.log');
+      if (auditDb) await admin.query('ALTER DATABASE postgres RESET pgaudit.log_level');
     });
 
     it('uninstall still removes everything 0004 added', async () => {

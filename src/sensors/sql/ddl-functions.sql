@@ -111,19 +111,41 @@ BEGIN
          c.command_tag, c.object_type, c.object_identity, c.schema_name, c.in_extension, v_statement,
          NULLIF(pg_catalog.current_setting('pgwarden.change_ticket', true), '')
     FROM commands c WHERE NOT c.own;
-  -- The baseline follows every recorded change of a relation (and of what belongs to it: the
-  -- sequences of its serial and identity columns change owner with it).
-  INSERT INTO pgwarden.ddl_baseline AS b (kind, id, namespace, name, owner, detail)
-  SELECT 'relation', r.oid, r.relnamespace, r.relname::text, r.relowner, r.relkind::text
-    FROM pg_catalog.pg_class r
-   WHERE r.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND r.relpersistence <> 't'
-     AND (r.oid IN (SELECT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass)
-          OR r.oid IN (SELECT d.objid FROM pg_catalog.pg_depend d
-                        WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                          AND d.refobjid IN (SELECT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c
-                                              WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass)))
-  ON CONFLICT (kind, id) DO UPDATE SET namespace = excluded.namespace, name = excluded.name, owner = excluded.owner, detail = excluded.detail
-   WHERE (b.namespace, b.name, b.owner, b.detail) IS DISTINCT FROM (excluded.namespace, excluded.name, excluded.owner, excluded.detail);
+  -- The baseline follows the recorded changes of a relation that can change what it compares
+  -- (and of what belongs to it: the sequences of its serial and identity columns change owner
+  -- and schema with it). Only a CREATE (or SELECT INTO, IMPORT FOREIGN SCHEMA, ALTER EXTENSION
+  -- UPDATE) adds a row, and only an ALTER of a relation (or of its extension) moves one; any other recorded DDL on a relation (COMMENT, GRANT, SECURITY LABEL,
+  -- CREATE INDEX …) leaves the baseline as it is, so that an earlier change no event trigger saw
+  -- (an owner given away by REASSIGN OWNED, a table made by EXPLAIN ANALYZE CREATE TABLE AS) is
+  -- not absorbed by it and the reconciliation keeps reporting it.
+  WITH cmd AS MATERIALIZED (
+    SELECT c.objid, c.command_tag FROM pg_catalog.pg_event_trigger_ddl_commands() c
+     WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass),
+  touched AS (
+    SELECT cmd.objid, cmd.command_tag FROM cmd
+    UNION ALL
+    SELECT d.objid, cmd.command_tag FROM pg_catalog.pg_depend d JOIN cmd ON d.refobjid = cmd.objid
+      JOIN pg_catalog.pg_class q ON q.oid = d.objid AND q.relkind = 'S'
+     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass),
+  moves AS (
+    SELECT t.objid,
+           pg_catalog.bool_or(t.command_tag LIKE 'CREATE %' OR t.command_tag IN ('SELECT INTO', 'IMPORT FOREIGN SCHEMA', 'ALTER EXTENSION')) AS creates,
+           pg_catalog.bool_or(t.command_tag IN ('ALTER TABLE', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW', 'ALTER SEQUENCE', 'ALTER FOREIGN TABLE',
+                                                'ALTER EXTENSION')) AS alters
+      FROM touched t GROUP BY t.objid),
+  current AS MATERIALIZED (
+    SELECT r.oid, r.relnamespace, r.relname::text AS relname, r.relowner, r.relkind::text AS relkind, m.creates, m.alters
+      FROM pg_catalog.pg_class r JOIN moves m ON m.objid = r.oid
+     WHERE r.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND r.relpersistence <> 't' AND (m.creates OR m.alters)),
+  moved AS (
+    UPDATE pgwarden.ddl_baseline b SET namespace = c.relnamespace, name = c.relname, owner = c.relowner, detail = c.relkind
+      FROM current c
+     WHERE c.alters AND b.kind = 'relation' AND b.id = c.oid
+       AND (b.namespace, b.name, b.owner, b.detail) IS DISTINCT FROM (c.relnamespace, c.relname, c.relowner, c.relkind))
+  INSERT INTO pgwarden.ddl_baseline (kind, id, namespace, name, owner, detail)
+  SELECT 'relation', c.oid, c.relnamespace, c.relname, c.relowner, c.relkind FROM current c WHERE c.creates
+  -- a CREATE on a relation there before (CREATE OR REPLACE VIEW) changes none of what is compared
+  ON CONFLICT (kind, id) DO NOTHING;
 END
 $$;
 
