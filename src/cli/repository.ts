@@ -1,5 +1,6 @@
 // pgwarden repo migrate|prune, pgwarden ingest, pgwarden report audit|sessions|failed-logins|top.
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
+import { sep } from 'node:path';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { withClient as withAnyClient, type Target } from '../core/db.ts';
@@ -76,16 +77,20 @@ export function registerRepositoryCommands(program: Command): void {
     .option('--server <name>', 'the server name to put in every event')
     .option('--writers <n>', 'connections writing batches in parallel', '2')
     .option('-j, --jobs <n>', 'parsing threads (default: one per CPU, at most 4)', parseJobs, defaultJobs())
+    .option('--relocated <old=new>', 'files now under directory NEW were ingested under OLD: store them under their old names (repeatable)', collect)
     .addHelpText('after', `
-Events are deduplicated on (time, file name, byte offset): ingesting the same file again, or a
-file that grew, inserts only what is new. Name files the same way each time (the path as given
-is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 2 bad input,
+Events are deduplicated on (time, server, file, byte offset): ingesting the same file again, or a
+file that grew, inserts only what is new. A file is named by its resolved absolute path (symbolic
+links and ./ resolved), however it is spelled; - (standard input) is named "-". A log directory
+moved since: --relocated /var/log/old=/srv/logs/new keeps the names its files were stored under.
+Exit codes: 0 done (parse errors are counted, not fatal), 2 bad input,
 3 cannot connect, 5 repository schema newer than this pgwarden, 8 server error.`)
     .action(async (files: string[], options: IngestOptions, command: Command) => {
       if (options.prefix !== undefined) compilePrefix(options.prefix);
       const writers = Math.min(parseInteger('--writers', options.writers), 16);
       for (const file of files) checkReadable(file);
-      const summary = await ingest(files, { ...options, writers }, target(command));
+      const relocations = (options.relocated ?? []).map(parseRelocation);
+      const summary = await ingest(files, { ...options, writers, relocations }, target(command));
       process.stderr.write(summary);
     });
 
@@ -171,11 +176,40 @@ function refuseUnknownPrefix(decided: Decided, file: string, prefix: string | un
 const AUDIT_CLASSES = ['READ', 'WRITE', 'FUNCTION', 'ROLE', 'DDL', 'MISC', 'MISC_SET'];
 
 interface ReportOptions { since?: string; user?: string[]; class?: string[]; limit: string; format: Format }
-interface IngestOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; writers: string; jobs: number }
+interface IngestOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; writers: string; jobs: number; relocated?: string[] }
+
+/** --relocated OLD=NEW: NEW resolved (it exists now), OLD kept as written (it may be gone, or a relative spelling of earlier rows). */
+interface Relocation { from: string; to: string }
+function parseRelocation(value: string): Relocation {
+  const at = value.indexOf('=');
+  if (at <= 0 || at === value.length - 1) {
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--relocated "${value}" is not OLD=NEW (the directory the files were ingested from, = where they are now)`);
+  }
+  const to = value.slice(at + 1);
+  try {
+    return { from: value.slice(0, at).replace(/\/+$/, ''), to: realpathSync(to) };
+  } catch (error) {
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--relocated "${value}": ${to}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * A file's source input: its resolved absolute path, so that p20.log, ./p20.log, big/../p20.log and a
+ * symbolic link to it are one input; under a relocated directory, the name it was stored under.
+ */
+export function canonicalInput(file: string, relocations: readonly Relocation[] = []): string {
+  if (file === '-') return file;
+  const resolved = realpathSync(file);
+  for (const { from, to } of relocations) {
+    if (resolved === to) return from;
+    if (resolved.startsWith(to.endsWith(sep) ? to : to + sep)) return from + sep + resolved.slice(to.length).replace(/^\/+/, '');
+  }
+  return resolved;
+}
 
 
 
-async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 'jobs'> & { writers: number; jobs: number }, repository: ReturnType<typeof repositoryTarget>): Promise<string> {
+async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 'jobs'> & { writers: number; jobs: number; relocations: Relocation[] }, repository: ReturnType<typeof repositoryTarget>): Promise<string> {
   // The log is cut into pieces that parsing threads turn into COPY rows; each piece is one
   // batch (one transaction), sent to `writers` connections in turn.
   const writers = Array.from({ length: options.writers }, () => new RepositoryWriter(repository, { applicationName: 'pgwarden ingest' }));
@@ -230,7 +264,8 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 
     for (const file of files) {
       const counted = readInput(file, (n) => { bytes += n; });
       const decided: Decided = { format: null, prefix: null };
-      for await (const piece of parseInPieces(counted, { format: options.format, prefix: options.prefix, server: options.server ?? null, input: file, output: 'copy' }, pool, decided)) {
+      const input = canonicalInput(file, options.relocations);
+      for await (const piece of parseInPieces(counted, { format: options.format, prefix: options.prefix, server: options.server ?? null, input, output: 'copy' }, pool, decided)) {
         // Decided before the first piece is parsed: nothing of this file has been sent yet.
         refuseUnknownPrefix(decided, file, options.prefix);
         for (const [kind, n] of Object.entries(piece.kinds) as [EventKind, number][]) counts.set(kind, (counts.get(kind) ?? 0) + n);

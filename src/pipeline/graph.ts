@@ -52,6 +52,7 @@ async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineC
   const redact = redactionOf(sink, config);
   let attempts = 0;
   let sourceErrors = 0;
+  let settleErrors = 0;
   const where = { source: source.name, sink: sink.name };
   while (!signal.aborted) {
     let pending;
@@ -103,11 +104,20 @@ async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineC
     attempts = 0;
     try {
       await lane.settle(pending);
+      settleErrors = 0;
       status?.delivered(delivered);
       log.info({ ...where, events: pending.events.length, message_id: pending.messageId }, 'delivered');
     } catch (error) {
-      // Delivered but not recorded: the batch goes again under the same id when the source is back.
-      log.warn({ ...where, message_id: pending.messageId, err: (error as Error).message }, 'delivered but could not record it; it will be sent again with the same id');
+      // Delivered but not recorded (a full disk under the checkpoints, the source's database away):
+      // the batch goes again under the same id, after a backoff, not at once in a loop.
+      settleErrors += 1;
+      const delay = backoff(settleErrors, config.retry);
+      status?.failed('recording', (error as Error).message);
+      if (settleErrors === 1 || settleErrors % 10 === 0) {
+        log.warn({ ...where, message_id: pending.messageId, attempts: settleErrors, retry_in_ms: delay, err: (error as Error).message },
+          'delivered but could not record it; it will be sent again with the same id');
+      }
+      await sleep(delay, signal);
     }
   }
 }

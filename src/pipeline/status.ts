@@ -35,7 +35,7 @@ export interface LaneStatus {
   /** age of the oldest event waiting (by its time; else how long it has waited), 0 when caught up */
   lag_seconds: number;
   failures: number;
-  last_error: { at: string; stage: 'receiving' | 'sending'; message: string } | null;
+  last_error: { at: string; stage: 'receiving' | 'sending' | 'recording'; message: string } | null;
   stuck: boolean;
 }
 
@@ -107,7 +107,7 @@ export class LaneRecorder {
     this.waitingSince = null;
     this.oldestTs = null;
   }
-  failed(stage: 'receiving' | 'sending', message: string): void {
+  failed(stage: 'receiving' | 'sending' | 'recording', message: string): void {
     this.state.failures += 1;
     this.state.last_error = { at: new Date(this.now()).toISOString(), stage, message: message.slice(0, 500) };
     // a source that cannot be read is waited on as much as a sink that refuses

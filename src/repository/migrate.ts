@@ -1,5 +1,6 @@
 // Applies the repository migrations and sets up its roles:
-//   pgwarden_repo_writer (NOLOGIN): INSERT into events, sessions kept up to date, partitions added
+//   pgwarden_repo_writer (NOLOGIN): INSERT into events, sessions kept up to date, partitions added,
+//     the duplicate check (batch_overlaps()), refused batches set aside; never UPDATE or DELETE of events
 //   pgwarden_repo_reader (NOLOGIN): SELECT on everything, for reports
 //   pgwarden_repo_server (NOLOGIN): the reader's rights, plus the dashboard's own tables (pgwarden serve)
 // With pgAudit loaded, the writer role and every login granted it get pgaudit.log = 'none', so
@@ -67,7 +68,11 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
       END $$`);
     }
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden_repo TO ${WRITER_ROLE}, ${READER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT INSERT ON pgwarden_repo.events, pgwarden_repo.undated_events TO ${WRITER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT INSERT ON pgwarden_repo.events, pgwarden_repo.undated_events, pgwarden_repo.rejected_batches TO ${WRITER_ROLE}`);
+    // The columns a deduplicating insert's RETURNING reads (to count what it inserted), and no other:
+    // the duplicate check itself is pgwarden_repo.batch_overlaps(), which answers yes or no.
+    await client.query(`${SQL_TAG}GRANT SELECT (ts, kind, server) ON pgwarden_repo.events TO ${WRITER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden_repo.batch_overlaps(timestamptz, timestamptz, text, text, bigint, bigint) TO ${WRITER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT, INSERT, UPDATE ON pgwarden_repo.sessions, pgwarden_repo.event_counts TO ${WRITER_ROLE}`);
     // migrations: the writer checks the version; undated_events: the shape of its staging table (LIKE).
     await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden_repo.migrations, pgwarden_repo.undated_events TO ${WRITER_ROLE}`);
