@@ -212,7 +212,7 @@ export function canonicalInput(file: string, relocations: readonly Relocation[] 
 async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 'jobs'> & { writers: number; jobs: number; relocations: Relocation[] }, repository: ReturnType<typeof repositoryTarget>): Promise<string> {
   // The log is cut into pieces that parsing threads turn into COPY rows; each piece is one
   // batch (one transaction), sent to `writers` connections in turn.
-  const writers = Array.from({ length: options.writers }, () => new RepositoryWriter(repository, { applicationName: 'pgwarden ingest' }));
+  const writers = Array.from({ length: options.writers }, () => new RepositoryWriter(repository, { applicationName: 'pgwarden/ingest' }));
   const slots: Promise<void>[] = writers.map(() => Promise.resolve());
   const pool = options.jobs > 1 ? new ParsePool(options.jobs) : null;
   let sent = 0;

@@ -76,7 +76,7 @@ async function waitFor(probe: () => Promise<boolean>, ms: number): Promise<boole
 
 /** Waits until the repository holds what the demo did and stops growing. */
 async function waitForRepository(cluster: Cluster, expect: { audit: boolean; tamper: boolean }): Promise<Record<string, number>> {
-  const client = new pg.Client({ connectionString: cluster.url('pgwarden'), application_name: 'pgwarden demo' });
+  const client = new pg.Client({ connectionString: cluster.url('pgwarden'), application_name: 'pgwarden/demo' });
   await client.connect();
   try {
     return await settled(client, expect);

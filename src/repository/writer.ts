@@ -98,11 +98,14 @@ export class RepositoryWriter {
 
   private async session(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const client = await connect(this.target, this.options.applicationName ?? 'pgwarden repository writer');
+    const client = await connect(this.target, this.options.applicationName ?? 'pgwarden/repository-writer');
     try {
       // Never audit our own inserts (pgaudit.log is superuser-only: a writer login that is not a
       // superuser gets it from `ALTER ROLE … SET`, which repo migrate --writer-login does).
-      await client.query(`${SQL_TAG}SET pgaudit.log = 'none'`).catch(() => undefined);
+      // Only where it can succeed (pgAudit loaded, a superuser): a failed SET per connection was one
+      // of pgwarden's own errors in the server's log and its rollback ratio.
+      await client.query(`${SQL_TAG}SELECT pg_catalog.set_config('pgaudit.log', 'none', false) FROM pg_catalog.pg_settings
+        WHERE name = 'pgaudit.log' AND (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)`);
       this.migrated ??= await requireRepository(client, this.options.migrate ?? true);
       await client.query(`${SQL_TAG}CREATE TEMPORARY TABLE IF NOT EXISTS pgwarden_staging
         (LIKE pgwarden_repo.undated_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`);

@@ -61,7 +61,7 @@ export class DdlLogSource implements Source {
   constructor(private readonly options: DdlLogOptions) {
     this.input = options.input;
     this.name = `${options.input}/${options.database}`;
-    this.pool = createPool(options.target, 'pgwarden alerts');
+    this.pool = createPool(options.target, 'pgwarden/alerts');
   }
 
   private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
@@ -89,7 +89,7 @@ export class DdlLogSource implements Source {
     if (this.client) return Promise.resolve(this.client);
     this.connecting ??= (async () => {
       try {
-        const client = await connect(this.options.target, 'pgwarden alerts');
+        const client = await connect(this.options.target, 'pgwarden/alerts');
         client.on('notification', () => this.wake('change'));
         client.on('error', () => this.dropConnection(client));
         client.on('end', () => this.dropConnection(client));
