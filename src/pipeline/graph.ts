@@ -130,16 +130,20 @@ export async function runGraph(graph: Graph, config: PipelineConfig, log: Logger
   const pairs = sinks.flatMap((sink) => graph.sources
     .filter((source) => !sink.inputs || sink.inputs.includes(source.input))
     .map((source) => ({ source, sink, lane: source.lane(sink) })));
-  try {
-    await Promise.all(graph.sinks.map((sink) => sink.start?.()));
-    // Lanes exist before the sources start, so that a first tamper finding reaches every sink.
-    await Promise.all(graph.sources.map((source) => source.start()));
-  } catch (error) {
+  // Every start is let finish before anything is stopped: a source still connecting when another
+  // failed would otherwise finish connecting after its stop() and keep the process alive (a
+  // missing log directory beside a ddl source left collect running, collecting nothing).
+  const failure = async (results: PromiseSettledResult<unknown>[]) => {
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (!failed) return;
     // a mistake found at start: what did start (connections, timers) must not keep the process alive
     await Promise.allSettled(graph.sources.map((source) => source.stop()));
     await Promise.allSettled(graph.sinks.map((sink) => sink.close()));
-    throw error;
-  }
+    throw failed.reason;
+  };
+  await failure(await Promise.allSettled(graph.sinks.map(async (sink) => sink.start?.())));
+  // Lanes exist before the sources start, so that a first tamper finding reaches every sink.
+  await failure(await Promise.allSettled(graph.sources.map((source) => source.start())));
   for (const { source, sink, lane } of pairs) lanes.push(runLane(source, sink, lane, config, controller.signal, log, status?.lane(source, sink)));
   const done = Promise.all(lanes).then(() => undefined);
   return {

@@ -76,6 +76,7 @@ export class DdlLogSource implements Source {
     await this.connection().catch((error: Error) => this.options.log.warn({ source: this.name, err: error.message }, 'cannot connect yet; retrying'));
     if (this.options.tamperCheckSeconds > 0) {
       const check = () => {
+        if (this.stopped) return;
         void this.checkTamper().finally(() => {
           if (!this.stopped) this.tamperTimer = setTimeout(check, this.options.tamperCheckSeconds * 1000);
         });
@@ -90,6 +91,11 @@ export class DdlLogSource implements Source {
     this.connecting ??= (async () => {
       try {
         const client = await connect(this.options.target, 'pgwarden/alerts');
+        if (this.stopped) {
+          // stopped while connecting: this connection must not outlive the source
+          await client.end().catch(() => undefined);
+          throw new Error('stopped');
+        }
         client.on('notification', () => this.wake('change'));
         client.on('error', () => this.dropConnection(client));
         client.on('end', () => this.dropConnection(client));
