@@ -3,7 +3,8 @@ import { realpathSync, statSync } from 'node:fs';
 import { sep } from 'node:path';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { withClient as withAnyClient, type Target } from '../core/db.ts';
+import { resolveTarget, withClient as withAnyClient, type Target } from '../core/db.ts';
+import { pgwardenMembers, recordOwnLogins } from '../repository/own.ts';
 import { PgwardenError } from '../core/errors.ts';
 import type { EventKind, ParseError } from '../core/event.ts';
 import { OPAQUE_PREFIX, LOG_FORMATS, compilePrefix, type LogFormat } from '../logs/index.ts';
@@ -54,6 +55,37 @@ export function registerRepositoryCommands(program: Command): void {
         : 'pgAudit is not loaded on the repository server: no pgaudit.log setting needed');
     });
 
+  repoOption(repo.command('own-roles'))
+    .description("pgwarden's own roles and logins, whose rows reports, the dashboard and alerts hide by default")
+    .option('--sync <server>', 'record the logins granted pgwarden roles on this server (a name under servers:); repeatable', collect)
+    .addHelpText('after', `
+The roles pgwarden creates hold on every server ('*'); repo migrate records the logins granted
+them on the repository's server ('*'). --sync NAME reads the members of pgwarden's roles on the
+audited server NAME (servers: in pgwarden.yaml) and records them under that server name, so
+that its events of those logins are hidden by default (--include-own / own=1 shows them).
+Decided by role, never by application_name. See docs/repository.md.`)
+    .action(async (options: { sync?: string[] }, command: Command) => {
+      const cfg = config(command);
+      const synced: { server: string; roles: string[] }[] = [];
+      for (const server of options.sync ?? []) {
+        if (!cfg.servers[server]) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--sync "${server}" is not one of servers (${Object.keys(cfg.servers).join(', ') || 'none defined'})`);
+        const members = await withAnyClient(resolveTarget({ server }, cfg), pgwardenMembers);
+        synced.push({ server, roles: members.map((m) => m.role) });
+      }
+      const rows = await withClient(target(command), async (client) => {
+        await requireRepository(client, false);
+        for (const { server, roles } of synced) {
+          await client.query('BEGIN');
+          await client.query(`DELETE FROM pgwarden_repo.own_roles WHERE server = $1`, [server]);
+          await recordOwnLogins(client, roles, server, 'repo own-roles --sync');
+          await client.query('COMMIT');
+        }
+        return (await client.query<{ server: string; role_name: string; via: string }>(
+          'SELECT server, role_name, via FROM pgwarden_repo.own_roles ORDER BY server, role_name')).rows;
+      });
+      process.stdout.write(render(rows, [{ header: 'server', value: (r) => r.server }, { header: 'role', value: (r) => r.role_name }, { header: 'via', value: (r) => r.via }], 'table'));
+    });
+
   repoOption(repo.command('prune'))
     .description('drop whole day partitions of events older than a duration')
     .requiredOption('--older-than <duration>', 'e.g. 90d, 12h, 2w')
@@ -100,6 +132,7 @@ Exit codes: 0 done (parse errors are counted, not fatal), 2 bad input,
       .option('--since <when>', 'a duration back from now (24h, 7d) or a timestamp (2026-01-31T00:00Z)')
       .option('--user <name>', 'only this user (repeatable)', collect)
       .option('--limit <n>', 'at most this many rows: the newest, listed oldest first', '1000')
+      .option('--include-own', "include pgwarden's own rows (its roles and their logins; `repo own-roles` lists them), hidden by default")
       .addOption(formatOption(['table', 'csv', 'json', 'ndjson']));
     if (classes) command.option('--class <class>', `only this pgAudit class: ${AUDIT_CLASSES.join(', ')} (repeatable)`, collect);
     return command;
@@ -113,6 +146,7 @@ Exit codes: 0 done (parse errors are counted, not fatal), 2 bad input,
     return {
       since: options.since === undefined ? undefined : parseSince(options.since),
       users: options.user, classes: options.class?.map((c) => c.toUpperCase()), limit: parseInteger('--limit', options.limit),
+      includeOwn: options.includeOwn ?? false,
     };
   };
   const run = <T>(query: (client: import('pg').Client, filter: ReportFilter) => Promise<T[]>, columns: Column<T>[]) =>
@@ -175,7 +209,7 @@ function refuseUnknownPrefix(decided: Decided, file: string, prefix: string | un
 /** pgAudit's statement classes, as it writes them in AUDIT: records. */
 const AUDIT_CLASSES = ['READ', 'WRITE', 'FUNCTION', 'ROLE', 'DDL', 'MISC', 'MISC_SET'];
 
-interface ReportOptions { since?: string; user?: string[]; class?: string[]; limit: string; format: Format }
+interface ReportOptions { since?: string; user?: string[]; class?: string[]; limit: string; format: Format; includeOwn?: boolean }
 interface IngestOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; writers: string; jobs: number; relocated?: string[] }
 
 /** --relocated OLD=NEW: NEW resolved (it exists now), OLD kept as written (it may be gone, or a relative spelling of earlier rows). */

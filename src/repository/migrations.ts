@@ -332,6 +332,21 @@ CREATE TABLE pgwarden_repo.rejected_batches (
   events bytea NOT NULL
 );
 CREATE INDEX rejected_batches_at ON pgwarden_repo.rejected_batches (rejected_at);
+
+-- pgwarden's own roles, whose rows reports, the dashboard and alerts hide by default: the roles
+-- pgwarden creates (on every server: '*'), and the logins granted them — the repository's, recorded
+-- by repo migrate ('*'), an audited server's by \`repo own-roles sync\` (under its server name).
+-- Decided by role, never by application_name (which any client sets).
+CREATE TABLE pgwarden_repo.own_roles (
+  server text NOT NULL,
+  role_name text NOT NULL,
+  via text NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  PRIMARY KEY (server, role_name)
+);
+INSERT INTO pgwarden_repo.own_roles (server, role_name, via)
+SELECT '*', r, 'created by pgwarden' FROM pg_catalog.unnest(ARRAY['pgwarden_recorder', 'pgwarden_watcher', 'pgwarden_alerts',
+  'pgwarden_monitor_owner', 'pgwarden_monitor', 'pgwarden_auditor', 'pgwarden_repo_writer', 'pgwarden_repo_reader', 'pgwarden_repo_server']) AS r;
 `;
 
 export const REPO_MIGRATIONS: readonly RepoMigration[] = [
