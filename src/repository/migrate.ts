@@ -73,6 +73,8 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
     // The columns a deduplicating insert's RETURNING reads (to count what it inserted), and no other:
     // the duplicate check itself is pgwarden_repo.batch_overlaps(), which answers yes or no.
     await client.query(`${SQL_TAG}GRANT SELECT (ts, kind, server) ON pgwarden_repo.events TO ${WRITER_ROLE}`);
+    // A set-aside batch's id (INSERT … RETURNING id, for the log line that names it); no other column.
+    await client.query(`${SQL_TAG}GRANT SELECT (id) ON pgwarden_repo.rejected_batches TO ${WRITER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden_repo.batch_overlaps(timestamptz, timestamptz, text, text, bigint, bigint) TO ${WRITER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT, INSERT, UPDATE ON pgwarden_repo.sessions, pgwarden_repo.event_counts TO ${WRITER_ROLE}`);
     // migrations: the writer checks the version; undated_events: the shape of its staging table (LIKE).

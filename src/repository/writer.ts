@@ -300,6 +300,8 @@ const WRITER_PRIVILEGES: [string, string][] = [
   [`pg_catalog.has_table_privilege('pgwarden_repo.sessions', 'INSERT, UPDATE, SELECT')`, 'INSERT, UPDATE, SELECT on pgwarden_repo.sessions'],
   [`pg_catalog.has_table_privilege('pgwarden_repo.event_counts', 'INSERT, UPDATE, SELECT')`, 'INSERT, UPDATE, SELECT on pgwarden_repo.event_counts'],
   [`pg_catalog.has_table_privilege('pgwarden_repo.rejected_batches', 'INSERT')`, 'INSERT on pgwarden_repo.rejected_batches'],
+  // setAside()'s RETURNING id: without it a refused batch could not be set aside and would stall its source
+  [`pg_catalog.has_column_privilege('pgwarden_repo.rejected_batches', 'id', 'SELECT')`, 'SELECT (id) on pgwarden_repo.rejected_batches'],
   [`pg_catalog.has_function_privilege('pgwarden_repo.ensure_partition(date)', 'EXECUTE')`, 'EXECUTE on pgwarden_repo.ensure_partition(date)'],
   [`pg_catalog.has_function_privilege('pgwarden_repo.batch_overlaps(timestamptz, timestamptz, text, text, bigint, bigint)', 'EXECUTE')`,
     'EXECUTE on pgwarden_repo.batch_overlaps(…)'],
