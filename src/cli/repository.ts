@@ -10,7 +10,7 @@ import type { EventKind, ParseError } from '../core/event.ts';
 import { OPAQUE_PREFIX, LOG_FORMATS, compilePrefix, type LogFormat } from '../logs/index.ts';
 import { defaultJobs, parseInPieces, ParsePool, type Decided, type ParsedPiece } from '../pipeline/index.ts';
 import {
-  RepositoryWriter, repositoryError, auditReport, failedLoginsReport, migrateRepository, parseDuration, prune, repositoryTarget,
+  RepositoryWriter, repositoryError, auditReport, ownHiddenCount, failedLoginsReport, migrateRepository, parseDuration, prune, repositoryTarget,
   requireRepository, sessionsReport, topReport, type EncodedBatch, type ReportFilter, type WriteResult,
 } from '../repository/index.ts';
 import { parseSince } from '../guard/index.ts';
@@ -59,11 +59,12 @@ export function registerRepositoryCommands(program: Command): void {
     .description("pgwarden's own roles and logins, whose rows reports, the dashboard and alerts hide by default")
     .option('--sync <server>', 'record the logins granted pgwarden roles on this server (a name under servers:); repeatable', collect)
     .addHelpText('after', `
-The roles pgwarden creates hold on every server ('*'); repo migrate records the logins granted
-them on the repository's server ('*'). --sync NAME reads the members of pgwarden's roles on the
-audited server NAME (servers: in pgwarden.yaml) and records them under that server name, so
-that its events of those logins are hidden by default (--include-own / own=1 shows them).
-Decided by role, never by application_name. See docs/repository.md.`)
+The roles pgwarden creates hold on every server ('*'), and so do the logins named to repo
+migrate --writer-login/--server-login. --sync NAME reads the logins that hold a pgwarden role's
+privileges on the audited server NAME (servers: in pgwarden.yaml; INHERIT or SET grants, not
+ADMIN alone, not pgwarden_repo_reader's members, no superuser or CREATEROLE login) and records
+them under that server name, so that its events of those logins are hidden by default
+(--include-own / own=1 shows them). Decided by role, never by application_name. See docs/repository.md.`)
     .action(async (options: { sync?: string[] }, command: Command) => {
       const cfg = config(command);
       const synced: { server: string; roles: string[] }[] = [];
@@ -149,14 +150,23 @@ Exit codes: 0 done (parse errors are counted, not fatal), 2 bad input,
       includeOwn: options.includeOwn ?? false,
     };
   };
-  const run = <T>(query: (client: import('pg').Client, filter: ReportFilter) => Promise<T[]>, columns: Column<T>[]) =>
+  /** own: which report's hidden own rows to count for the table's footer; oldest: the time of a shown row. */
+  const run = <T>(query: (client: import('pg').Client, filter: ReportFilter) => Promise<T[]>, columns: Column<T>[],
+    own?: { report: 'audit' | 'sessions' | 'top'; oldest?: (rows: T[]) => Date | null }) =>
     async (options: ReportOptions, command: Command) => {
       const filter = filterOf(options);
-      const rows = await withClient(target(command), async (client) => {
+      const { rows, hidden } = await withClient(target(command), async (client) => {
         await requireRepository(client, false);
-        return query(client, filter);
+        const found = await query(client, filter);
+        // the footer: only for a table, only when hiding, and only over the stretch the rows cover
+        // (or --since) — never a count of the whole repository on its own
+        if (!own || options.format !== 'table' || filter.includeOwn) return { rows: found, hidden: 0 };
+        const from = own.oldest ? (own.oldest(found) ?? filter.since) : filter.since;
+        if (own.oldest && from === undefined) return { rows: found, hidden: 0 };
+        return { rows: found, hidden: await ownHiddenCount(client, own.report, filter, from ?? undefined) };
       });
       process.stdout.write(render(rows, columns, options.format));
+      if (hidden > 0) process.stdout.write(`${hidden} of pgwarden's own rows hidden (--include-own)\n`);
       if (rows.length === filter.limit) process.stderr.write(`note: showing the newest ${filter.limit} rows; raise --limit or narrow --since for more\n`);
     };
 
@@ -171,7 +181,7 @@ Exit codes: 0 done (parse errors are counted, not fatal), 2 bad input,
       { header: 'object_type', value: (r) => r.object_type }, { header: 'object_name', value: (r) => r.object_name },
       { header: 'statement', value: (r) => r.statement, maxWidth: STATEMENT_WIDTH }, { header: 'parameters', value: (r) => r.parameters, text: (r) => (r.parameters === null ? '' : JSON.stringify(r.parameters)) },
       { header: 'rows', value: (r) => (r.rows === null ? null : Number(r.rows)) },
-    ]));
+    ], { report: 'audit', oldest: (rows) => rows[0]?.ts ?? null }));
   reportCommand('sessions', 'sessions (logins) from the repository with the number of audited statements', false)
     .action(run(sessionsReport, [
       { header: 'server', value: (r) => r.server }, { header: 'session_id', value: (r) => r.session_id },
@@ -179,7 +189,7 @@ Exit codes: 0 done (parse errors are counted, not fatal), 2 bad input,
       { header: 'application', value: (r) => r.application }, { header: 'client', value: (r) => r.client_addr },
       { header: 'started_at', value: (r) => r.started_at ?? r.authorized_at }, { header: 'ended_at', value: (r) => r.ended_at },
       { header: 'duration_ms', value: (r) => r.duration_ms }, { header: 'statements', value: (r) => Number(r.statements) },
-    ]));
+    ], { report: 'sessions', oldest: (rows) => (rows[0] ? rows[0].started_at ?? rows[0].authorized_at ?? rows[0].ended_at : null) }));
   reportCommand('failed-logins', 'authentication failures from the repository, by user, database and client', false)
     .action(run(failedLoginsReport, [
       { header: 'server', value: (r) => r.server }, { header: 'user', value: (r) => r.user_name },
@@ -192,7 +202,7 @@ Exit codes: 0 done (parse errors are counted, not fatal), 2 bad input,
       { header: 'user', value: (r) => r.user_name }, { header: 'class', value: (r) => r.class },
       { header: 'command', value: (r) => r.command }, { header: 'object_name', value: (r) => r.object_name },
       { header: 'statements', value: (r) => Number(r.statements) }, { header: 'last_at', value: (r) => r.last_at },
-    ]));
+    ], { report: 'top' }));
 }
 
 /**

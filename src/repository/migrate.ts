@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { PGWARDEN_VERSION } from '../core/version.ts';
-import { pgwardenMembers, recordOwnLogins } from './own.ts';
+import { recordOwnLogins } from './own.ts';
 import { READER_ROLE, REPO_BOOTSTRAP_SQL, REPO_LATEST_VERSION, REPO_MIGRATIONS, SERVER_ROLE, WRITER_ROLE } from './migrations.ts';
 
 export interface MigrateResult {
@@ -91,9 +91,13 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
     for (const login of logins) await client.query(`${SQL_TAG}GRANT ${WRITER_ROLE} TO ${client.escapeIdentifier(login)}`);
     const serverLogins = options.serverLogins ?? [];
     for (const login of serverLogins) await client.query(`${SQL_TAG}GRANT ${SERVER_ROLE} TO ${client.escapeIdentifier(login)}`);
-    // pgwarden's own logins on the repository's server: hidden by default in reports (own.ts)
-    const members = await pgwardenMembers(client);
-    await recordOwnLogins(client, members.map((m) => m.role), '*', 'repo migrate');
+    // pgwarden's own logins: only those named here (--writer-login, --server-login), hidden by default
+    // in reports on every server (own.ts). Not every member of pgwarden's roles on this cluster: a
+    // name such as postgres or a person's, recorded for every server, would hide them everywhere.
+    // Rows an earlier repo migrate recorded that way ('repo migrate') go.
+    await client.query(`${SQL_TAG}DELETE FROM pgwarden_repo.own_roles WHERE server = '*' AND via = 'repo migrate'`);
+    await recordOwnLogins(client, logins, '*', 'repo migrate --writer-login');
+    await recordOwnLogins(client, serverLogins, '*', 'repo migrate --server-login');
     const pgauditQuiet = await pgauditLoaded(client);
     if (pgauditQuiet) {
       // Role settings apply to the login that connects, so each writer and server login gets it too.

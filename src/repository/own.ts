@@ -36,10 +36,29 @@ export async function recordOwnLogins(repo: pg.ClientBase, members: string[], se
   [server, members, via]);
 }
 
-/** The logins of a cluster that are members (directly or not) of one of pgwarden's roles. */
+/**
+ * The roles whose members are pgwarden's own: all of PGWARDEN_ROLES but the reports role
+ * pgwarden_repo_reader, which is granted to people (an analyst's reports are not pgwarden's).
+ */
+export const OWN_MEMBER_ROLES: readonly string[] = PGWARDEN_ROLES.filter((r) => r !== 'pgwarden_repo_reader');
+
+/**
+ * The logins of a cluster that hold the privileges of one of pgwarden's roles (OWN_MEMBER_ROLES),
+ * directly or through other roles. Only memberships that give the role's privileges count: on
+ * PostgreSQL 16 and later a grant with INHERIT or SET — never one with ADMIN alone, which every
+ * CREATEROLE role gets of the roles it creates (the RDS, Cloud SQL and Azure master user that ran
+ * install) — and any grant on 15 and earlier. Superusers and role administrators (CREATEROLE) are
+ * never pgwarden's own: pgwarden's logins need neither, and hiding such a login would hide a person.
+ */
 export async function pgwardenMembers(client: pg.ClientBase): Promise<{ role: string; via: string }[]> {
-  const { rows } = await client.query<{ role: string; via: string }>(`${SQL_TAG}SELECT m.rolname AS role, pg_catalog.min(r.rolname) AS via
-      FROM pg_catalog.pg_roles r JOIN pg_catalog.pg_roles m ON m.oid <> r.oid AND pg_catalog.pg_has_role(m.oid, r.oid, 'MEMBER')
-     WHERE r.rolname = ANY($1::text[]) AND NOT m.rolsuper GROUP BY m.rolname ORDER BY 1`, [PGWARDEN_ROLES]);
+  const { rows: [version] } = await client.query<{ v: number }>(`${SQL_TAG}SELECT pg_catalog.current_setting('server_version_num')::int AS v`);
+  const gives = version!.v >= 160000 ? '(a.inherit_option OR a.set_option)' : 'true';
+  const { rows } = await client.query<{ role: string; via: string }>(`${SQL_TAG}WITH RECURSIVE granted (member, via) AS (
+      SELECT a.member, r.rolname::text FROM pg_catalog.pg_auth_members a JOIN pg_catalog.pg_roles r ON r.oid = a.roleid
+       WHERE r.rolname = ANY($1::text[]) AND ${gives}
+      UNION
+      SELECT a.member, g.via FROM pg_catalog.pg_auth_members a JOIN granted g ON a.roleid = g.member WHERE ${gives})
+    SELECT m.rolname AS role, pg_catalog.min(g.via) AS via FROM granted g JOIN pg_catalog.pg_roles m ON m.oid = g.member
+     WHERE NOT m.rolsuper AND NOT m.rolcreaterole GROUP BY m.rolname ORDER BY 1`, [OWN_MEMBER_ROLES]);
   return rows;
 }

@@ -15,6 +15,9 @@ import { sessionList } from '../../src/server/queries/sessions.ts';
 import { installedCluster, runCli } from '../harness/cli.ts';
 import type { Cluster } from '../harness/postgres.ts';
 
+/** Members of pgwarden's roles that are not pgwarden (see before()): never hidden. */
+const PEOPLE = ['db1:rds_master', 'db1:delegate', 'db2:analyst'];
+
 describe("pgwarden's own rows: hidden by role, shown on request", () => {
   let cluster: Cluster;
   let tmp: string;
@@ -42,6 +45,23 @@ describe("pgwarden's own rows: hidden by role, shown on request", () => {
     // granted after migrate: repo migrate records the members of pgwarden's roles of the repository's
     // cluster as pgwarden's on every server; this one stands for an audited server's login
     await cluster.query('GRANT pgwarden_alerts TO collector_login');
+    // Not pgwarden's: people and role administrators that are members of pgwarden's roles without
+    // being pgwarden. rds_master: the cloud master user (CREATEROLE, no superuser) that created
+    // pgwarden's roles — on 16+ it holds ADMIN of each, with neither INHERIT nor SET (the grant
+    // PostgreSQL gives a CREATEROLE creator); delegate: the same ADMIN-only grant, no CREATEROLE;
+    // analyst: a person granted the reports role.
+    await cluster.createRole('rds_master', 'm-pw', '');
+    await cluster.query('ALTER ROLE rds_master CREATEROLE');
+    await cluster.createRole('delegate', 'd-pw', '');
+    await cluster.createRole('analyst', 'a-pw', '');
+    for (const role of ['pgwarden_alerts', 'pgwarden_repo_writer']) {
+      await cluster.query(`GRANT ${role} TO rds_master WITH ADMIN TRUE, INHERIT FALSE, SET FALSE`);
+      await cluster.query(`GRANT ${role} TO delegate WITH ADMIN TRUE, INHERIT FALSE, SET FALSE`);
+    }
+    await cluster.query('GRANT pgwarden_repo_reader TO analyst');
+    // run again now that they are members: what repo migrate records must not hide them anywhere
+    const again = await runCli(['repo', 'migrate', '--repo', cluster.url('repo'), '--writer-login', 'pgwarden_ingest']);
+    assert.equal(again.code, 0, again.stderr);
     const writer = new RepositoryWriter({ url: cluster.url('repo'), label: 'own' });
     try {
       await writer.write([
@@ -53,6 +73,7 @@ describe("pgwarden's own rows: hidden by role, shown on request", () => {
         login('db1', 'collector_login', 'pgwarden/collect', 8), audit('db1', 'collector_login', 'pgwarden/collect', 9),
         // the same login name on a server where it was not synced is someone else's
         audit('db2', 'collector_login', 'x', 10),
+        audit('db1', 'rds_master', 'psql', 11), audit('db1', 'delegate', 'psql', 12), audit('db2', 'analyst', 'psql', 13),
       ]);
     } finally {
       await writer.close();
@@ -70,9 +91,13 @@ describe("pgwarden's own rows: hidden by role, shown on request", () => {
   };
 
   it('report audit hides the roles pgwarden creates and the logins repo migrate granted them, not a pgwarden/ application name', async () => {
-    assert.deepEqual(await reportUsers(), ['db1:alice', 'db1:mallory', 'db1:collector_login', 'db2:collector_login']);
+    // before: collector_login (a member of pgwarden_alerts on the repository's cluster when repo
+    // migrate ran), rds_master, delegate and analyst were recorded as pgwarden's on every server
+    assert.deepEqual(await reportUsers(), ['db1:alice', 'db1:mallory', 'db1:collector_login', 'db2:collector_login', ...PEOPLE]);
     assert.deepEqual(await reportUsers(['--include-own']),
-      ['db1:alice', 'db1:mallory', 'db1:pgwarden_ingest', 'db1:pgwarden_alerts', 'db1:collector_login', 'db2:collector_login']);
+      ['db1:alice', 'db1:mallory', 'db1:pgwarden_ingest', 'db1:pgwarden_alerts', 'db1:collector_login', 'db2:collector_login', ...PEOPLE]);
+    const table = await runCli(['report', 'audit', '--repo', cluster.url('repo')]);
+    assert.match(table.stdout, /^2 of pgwarden's own rows hidden \(--include-own\)$/m);
   });
 
   it('repo own-roles --sync records an audited server\'s logins granted pgwarden roles, for that server only', async () => {
@@ -81,8 +106,10 @@ describe("pgwarden's own rows: hidden by role, shown on request", () => {
     const sync = await runCli(['--config', config, 'repo', 'own-roles', '--repo', cluster.url('repo'), '--sync', 'db1']);
     assert.equal(sync.code, 0, sync.stderr);
     assert.match(sync.stdout, /db1\s+collector_login\s+repo own-roles --sync/);
-    assert.match(sync.stdout, /\*\s+pgwarden_ingest\s+repo migrate/);
-    assert.deepEqual(await reportUsers(), ['db1:alice', 'db1:mallory', 'db2:collector_login']);
+    assert.match(sync.stdout, /\*\s+pgwarden_ingest\s+repo migrate --writer-login/);
+    // an ADMIN-only membership (the CREATEROLE creator's) gives no privileges; the reports role is a person's
+    assert.doesNotMatch(sync.stdout, /rds_master|delegate|analyst/);
+    assert.deepEqual(await reportUsers(), ['db1:alice', 'db1:mallory', 'db2:collector_login', ...PEOPLE]);
   });
 
   it("the dashboard's audit search and sessions hide them unless own=1", async () => {
@@ -91,8 +118,8 @@ describe("pgwarden's own rows: hidden by role, shown on request", () => {
     try {
       const request = { range: { from: new Date(at - 1000), to: new Date(at + 60_000) }, cursor: null, limit: 50, budgetMs: 5000 };
       const users = (rows: { server: string | null; user_name: string | null }[]) => rows.map((r) => `${r.server}:${r.user_name}`).sort();
-      assert.deepEqual(users((await auditSearch(client, {}, request)).rows), ['db1:alice', 'db1:mallory', 'db2:collector_login']);
-      assert.equal((await auditSearch(client, { own: '1' }, request)).rows.length, 6);
+      assert.deepEqual(users((await auditSearch(client, {}, request)).rows), ['db1:alice', 'db1:delegate', 'db1:mallory', 'db1:rds_master', 'db2:analyst', 'db2:collector_login']);
+      assert.equal((await auditSearch(client, { own: '1' }, request)).rows.length, 9);
       assert.deepEqual(users((await sessionList(client, {}, request)).rows), ['db1:alice', 'db1:mallory']);
       assert.deepEqual(users((await sessionList(client, { own: '1' }, request)).rows), ['db1:alice', 'db1:collector_login', 'db1:mallory', 'db1:pgwarden_ingest']);
     } finally {
