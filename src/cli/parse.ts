@@ -1,6 +1,7 @@
 // pgwarden parse FILE... — server logs in, one JSON event per line out.
 import { Option, type Command } from 'commander';
 import type { EventKind, ParseError } from '../core/event.ts';
+import { canonicalInput } from '../core/input-identity.ts';
 import { LOG_FORMATS, OPAQUE_PREFIX, compilePrefix, type LogFormat } from '../logs/index.ts';
 // parallel-parse directly, not the pipeline's index: parse needs none of the sources and sinks.
 import { defaultJobs, parseInPieces, ParsePool, type Decided } from '../pipeline/parallel-parse.ts';
@@ -58,7 +59,7 @@ async function parseFiles(files: string[], options: ParseOptions): Promise<strin
     for (const file of files) {
       const counted = readInput(file, (n) => { bytes += n; });
       const decided: Decided = { format: null, prefix: null };
-      const pieces = parseInPieces(counted, { format: options.format, prefix: options.prefix, server: options.server ?? null, input: file, output: options.count ? 'count' : 'ndjson',
+      const pieces = parseInPieces(counted, { format: options.format, prefix: options.prefix, server: options.server ?? null, input: canonicalInput(file), output: options.count ? 'count' : 'ndjson',
         pieceBytes: file === '-' ? 1 : undefined }, pool, decided);
       for await (const piece of pieces) {
         events += piece.events;

@@ -1,10 +1,10 @@
 // pgwarden repo migrate|prune, pgwarden ingest, pgwarden report audit|sessions|failed-logins|top.
 import { realpathSync, statSync } from 'node:fs';
-import { sep } from 'node:path';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { resolveTarget, withClient as withAnyClient, type Target } from '../core/db.ts';
 import { pgwardenMembers, recordOwnLogins } from '../repository/own.ts';
+import { canonicalInput, type Relocation } from '../core/input-identity.ts';
 import { PgwardenError } from '../core/errors.ts';
 import type { EventKind, ParseError } from '../core/event.ts';
 import { OPAQUE_PREFIX, LOG_FORMATS, compilePrefix, type LogFormat } from '../logs/index.ts';
@@ -223,7 +223,6 @@ interface ReportOptions { since?: string; user?: string[]; class?: string[]; lim
 interface IngestOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; writers: string; jobs: number; relocated?: string[] }
 
 /** --relocated OLD=NEW: NEW resolved (it exists now), OLD kept as written (it may be gone, or a relative spelling of earlier rows). */
-interface Relocation { from: string; to: string }
 function parseRelocation(value: string): Relocation {
   const at = value.indexOf('=');
   if (at <= 0 || at === value.length - 1) {
@@ -237,19 +236,6 @@ function parseRelocation(value: string): Relocation {
   }
 }
 
-/**
- * A file's source input: its resolved absolute path, so that p20.log, ./p20.log, big/../p20.log and a
- * symbolic link to it are one input; under a relocated directory, the name it was stored under.
- */
-export function canonicalInput(file: string, relocations: readonly Relocation[] = []): string {
-  if (file === '-') return file;
-  const resolved = realpathSync(file);
-  for (const { from, to } of relocations) {
-    if (resolved === to) return from;
-    if (resolved.startsWith(to.endsWith(sep) ? to : to + sep)) return from + sep + resolved.slice(to.length).replace(/^\/+/, '');
-  }
-  return resolved;
-}
 
 
 

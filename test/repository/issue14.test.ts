@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { parseConfig } from '../../src/core/config.ts';
 import { newEvent, type PgwardenEvent } from '../../src/core/event.ts';
+import { LOG_FORMATS } from '../../src/logs/index.ts';
 import { eventKey } from '../../src/pipeline/nats.ts';
 import { createSink } from '../../src/pipeline/sinks/index.ts';
 import { RepositoryWriter } from '../../src/repository/index.ts';
@@ -177,6 +178,33 @@ describe('issue 14: repository keys, identity, privileges, refused batches', () 
       }
     } finally {
       await writer.end();
+    }
+  });
+
+  it('item 2: parse names a file as ingest does (relative, through a link): its events replayed are all duplicates', async () => {
+    const cwd = path.join(tmp, 'parse-work');
+    mkdirSync(path.join(cwd, 'big'), { recursive: true });
+    writeFileSync(path.join(cwd, 'big', 'p20.log'), lines(1, 25));
+    symlinkSync(path.join(cwd, 'big', 'p20.log'), path.join(cwd, 'p20-link.log'));
+    const ingested = await runCliIn(cwd, ['ingest', 'big/p20.log', '--repo', cluster.url('repo'), '--server', 'parse-test', '--prefix', PREFIX]);
+    assert.equal(ingested.code, 0, ingested.stderr);
+    const stored = await query('repo', `SELECT DISTINCT source_input FROM pgwarden_repo.events WHERE server = 'parse-test'`);
+    assert.deepEqual(stored, [{ source_input: path.join(await realpathOf(cwd), 'big', 'p20.log') }]);
+    for (const spelling of ['big/p20.log', './big/../big/p20.log', 'p20-link.log']) {
+      const parsed = await runCliIn(cwd, ['parse', spelling, '--server', 'parse-test', '--prefix', PREFIX]);
+      assert.equal(parsed.code, 0, parsed.stderr);
+      const events = parsed.stdout.trim().split('\n').map((line) => JSON.parse(line) as PgwardenEvent);
+      assert.equal(events.length, 25);
+      // before: 'big/p20.log' as typed, while ingest stored the resolved path: a replay stored it all again
+      assert.deepEqual([...new Set(events.map((e) => e.source.input))], [stored[0]!.source_input], spelling);
+      const file = path.join(cwd, 'events.jsonl');
+      writeFileSync(file, parsed.stdout);
+      // ingest reads parse's JSON lines back where the `events` format is known (issue 14, logs half)
+      if ((LOG_FORMATS as readonly string[]).includes('events')) {
+        const replay = await runCliIn(cwd, ['ingest', 'events.jsonl', '--repo', cluster.url('repo'), '--format', 'events']);
+        assert.equal(replay.code, 0, replay.stderr);
+        assert.match(replay.stderr, /inserted 0, duplicates 25/, spelling);
+      }
     }
   });
 

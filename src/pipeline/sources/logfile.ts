@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { LogfileSourceConfig } from '../../core/config.ts';
 import { PgwardenError } from '../../core/errors.ts';
+import { canonicalInput } from '../../core/input-identity.ts';
 import type { ParseError, PgwardenEvent } from '../../core/event.ts';
 import { OPAQUE_PREFIX, compilePrefix, createParser, detectFormat, detectPrefix, type LogFormat, type LogParser } from '../../logs/index.ts';
 import { Waiters } from '../wake.ts';
@@ -196,7 +197,15 @@ export class LogfileSource implements Source {
    * The source.input of a file's events: its path, unique for the life of the checkpoints, so that
    * (input, position) identifies a record even when rotation reuses a name or truncates a file.
    */
-  private newInput(path: string): string {
+  private newInput(found: string): string {
+    // the directory is resolved already; a file in it that is a symbolic link is named by its target,
+    // as `ingest` and `parse` name it (canonicalInput): one input whichever reads the file
+    let path = found;
+    try {
+      path = canonicalInput(found);
+    } catch {
+      // gone since it was listed: named as found (it will not be read)
+    }
     const n = (this.state.names[path] ?? 0) + 1;
     delete this.state.names[path];
     this.state.names[path] = n; // most recent last
