@@ -134,4 +134,54 @@ describe('guard source: pgwarden.connection_attempts into the repository', () =>
       await source.stop();
     }
   });
+  it('a reinstalled table or restarted ids start the checkpoint over: no new attempt is skipped', async () => {
+    const got: PgwardenEvent[] = [];
+    const sink: Sink = {
+      name: 'out', type: 'test', inputs: undefined, accepts: () => true,
+      deliver: async (p: Pending) => { got.push(...p.events); }, close: async () => undefined,
+    };
+    const stateDir = path.join(tmp, 'reinstall-state');
+    // a new source each time: collect restarted, from the checkpoint in state_dir
+    const run = async () => {
+      const source = new GuardLogSource({
+        input: 'g', server: 'db1', database: 'postgres', target: { url: cluster.url('postgres'), label: 'test' },
+        pollSeconds: 0.1, gapSeconds: 0, stateDir, log: createLogger('test'),
+      });
+      const lane = source.lane(sink);
+      await source.start();
+      try {
+        for (;;) {
+          const pending = await lane.next(100);
+          if (!pending) return;
+          await sink.deliver(pending);
+          await lane.settle(pending);
+        }
+      } finally {
+        await source.stop();
+      }
+    };
+    const insert = (user: string) => cluster.query(`INSERT INTO pgwarden.connection_attempts (ts, database, user_name, client_addr, application, decision, via)
+      VALUES (now(), 'postgres', $1, '10.0.0.9', 'x', 'deny', 'login')`, [user]);
+    const users = (prefix: string) => got.filter((e) => e.user?.startsWith(prefix)).map((e) => e.user);
+    await run();
+    const through = (await cluster.query<{ n: number }>('SELECT max(id)::int AS n FROM pgwarden.connection_attempts')).rows[0]!.n;
+    assert.ok(through > 0);
+    // a reinstall: another table whose ids start at 1 again, filled past the old checkpoint
+    await cluster.query('ALTER TABLE pgwarden.connection_attempts RENAME TO connection_attempts_old');
+    await cluster.query('CREATE TABLE pgwarden.connection_attempts (LIKE pgwarden.connection_attempts_old INCLUDING ALL)');
+    try {
+      for (let i = 1; i <= through + 2; i++) await insert(`new${i}`);
+      await run();
+      // before: ids up to the old checkpoint were never read (only the last 2 arrived)
+      assert.deepEqual(users('new'), Array.from({ length: through + 2 }, (_, i) => `new${i + 1}`), 'each once, in id order');
+      // ids restarted in the same table (a restore from before, TRUNCATE … RESTART IDENTITY)
+      await cluster.query('TRUNCATE pgwarden.connection_attempts RESTART IDENTITY');
+      await insert('again1');
+      await run();
+      assert.deepEqual(users('again'), ['again1']);
+    } finally {
+      await cluster.query('DROP TABLE pgwarden.connection_attempts');
+      await cluster.query('ALTER TABLE pgwarden.connection_attempts_old RENAME TO connection_attempts');
+    }
+  });
 });

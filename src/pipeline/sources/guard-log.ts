@@ -12,7 +12,9 @@
 // of the guard is a single INSERT, so its window is milliseconds.
 //
 // Checkpoints: a file per source and database in state_dir (the guard's tables are not written by
-// the collector, which needs only pgwarden_alerts' SELECT on them), replaced atomically.
+// the collector, which needs only pgwarden_alerts' SELECT on them), replaced atomically, with the
+// identity of the table they count in (its oid, the cluster's system identifier): a reinstall or
+// a restore that restarts the ids starts them over (checkTable).
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
@@ -42,7 +44,13 @@ interface AttemptRow {
 }
 
 interface SinkCheckpoint { through: number; seen: number[] }
-interface GuardState { version: 1; server: string; database: string; sinks: Record<string, SinkCheckpoint> }
+/**
+ * Which table the ids count in: the cluster's system identifier (null where the login may not read
+ * it) and the table's oid. A reinstall (a new table) or a restore into another cluster restarts the
+ * ids: the checkpoints of the old table would skip every new attempt up to `through`.
+ */
+interface TableIdentity { system: string | null; oid: string }
+interface GuardState { version: 1; server: string; database: string; table?: TableIdentity; sinks: Record<string, SinkCheckpoint> }
 
 const MAX_SEEN = 100_000;
 
@@ -79,6 +87,8 @@ export class GuardLogSource implements Source {
   private saving: Promise<void> = Promise.resolve();
   /** ids missing above a sink's `through`, and since when (in memory: a restart waits for them again) */
   private readonly gaps = new Map<string, Map<number, number>>();
+  /** counts checkpoint resets: a batch read before one settles nothing after it */
+  private epoch = 0;
 
   constructor(private readonly options: GuardLogOptions) {
     this.input = options.input;
@@ -150,6 +160,40 @@ export class GuardLogSource implements Source {
     tick();
   }
 
+  /**
+   * Starts the checkpoints over (every sink from the first attempt) when the ids are not the ones
+   * they count: another table (oid), another cluster (system identifier), or ids below what was
+   * read (a restore, or `TRUNCATE … RESTART IDENTITY`). What is read again and was stored before is
+   * a duplicate the repository drops (its key holds the attempt's time).
+   */
+  private async checkTable(): Promise<void> {
+    const { rows: [now] } = await this.query<{ oid: string; system: string | null; max: string | null }>(`${SQL_TAG}SELECT
+        'pgwarden.connection_attempts'::pg_catalog.regclass::pg_catalog.oid::text AS oid,
+        CASE WHEN pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
+          THEN (SELECT system_identifier::text FROM pg_catalog.pg_control_system()) END AS system,
+        (SELECT pg_catalog.max(id) FROM pgwarden.connection_attempts)::text AS max`);
+    const identity: TableIdentity = { system: now!.system, oid: now!.oid };
+    const known = this.state.table;
+    const highest = now!.max === null ? 0 : Number(now!.max);
+    const through = Math.max(0, ...Object.values(this.state.sinks).map((cp) => cp.through));
+    const otherTable = known !== undefined && (known.oid !== identity.oid || (known.system !== null && identity.system !== null && known.system !== identity.system));
+    if (otherTable || highest < through) {
+      this.options.log.warn({ source: this.name, checkpointed: known, now: identity, through, highest },
+        otherTable ? 'pgwarden.connection_attempts is another table than the one checkpointed (reinstalled or restored); reading it from its first attempt'
+          : 'pgwarden.connection_attempts ids restarted below the checkpoint (restored or truncated); reading it from its first attempt');
+      for (const cp of Object.values(this.state.sinks)) {
+        cp.through = 0;
+        cp.seen = [];
+      }
+      for (const gaps of this.gaps.values()) gaps.clear();
+      this.epoch++;
+    } else if (known !== undefined && known.oid === identity.oid && (known.system ?? identity.system) === identity.system) {
+      return;
+    }
+    this.state.table = { system: identity.system ?? known?.system ?? null, oid: identity.oid };
+    await this.save();
+  }
+
   changed(ms: number, signal: AbortSignal): Promise<Wake> {
     return this.waiters.wait(Math.min(ms, this.options.pollSeconds * 1000), signal, this.stopped);
   }
@@ -159,15 +203,18 @@ export class GuardLogSource implements Source {
     this.state.sinks[sink.name] ??= { through: 0, seen: [] };
     const gaps = new Map<number, number>();
     this.gaps.set(sink.name, gaps);
-    const inflight = new Map<string, number[]>();
+    const inflight = new Map<string, { ids: number[]; epoch: number }>();
     return {
       next: async (maxEvents: number): Promise<Pending | null> => {
+        await this.checkTable();
         const cp = this.state.sinks[sink.name]!;
         const seen = new Set(cp.seen);
         for (;;) {
-          const { rows } = await this.query<AttemptRow>(`${SQL_TAG}SELECT id::text, ts, database, user_name, client_addr, client_port, application,
-              decision, rule_id::text, message, via, backend_pid, server_addr, server_port
-            FROM pgwarden.connection_attempts WHERE id > $1 ORDER BY id LIMIT $2`, [cp.through, maxEvents + seen.size]);
+          // ORDER BY a.id, the number: `ORDER BY id` sorted by the output column id::text ('10' before
+          // '2'), so past id 9 a batch ended early and, beyond LIMIT, ids were taken for gaps
+          const { rows } = await this.query<AttemptRow>(`${SQL_TAG}SELECT a.id::text AS id, a.ts, a.database, a.user_name, a.client_addr,
+              a.client_port, a.application, a.decision, a.rule_id::text AS rule_id, a.message, a.via, a.backend_pid, a.server_addr, a.server_port
+            FROM pgwarden.connection_attempts a WHERE a.id > $1 ORDER BY a.id LIMIT $2`, [cp.through, maxEvents + seen.size]);
           const fresh = rows.filter((r) => !seen.has(Number(r.id)));
           const events = fresh.map((r) => attemptToEvent(r, this.options.server, this.options.database));
           const ids = events.map((e) => e.source.position);
@@ -183,19 +230,20 @@ export class GuardLogSource implements Source {
             continue;
           }
           const taken = wanted.slice(0, maxEvents);
-          const messageId = `guard.${this.options.database}.${sink.name}.${taken[0]!.source.position}-${taken[taken.length - 1]!.source.position}.${taken.length}`;
+          const messageId = `guard.${this.options.server}.${this.options.database}.${sink.name}.${taken[0]!.source.position}-${taken[taken.length - 1]!.source.position}.${taken.length}`;
           // the unwanted ones up to the last taken go with the batch
           const last = taken[taken.length - 1]!.source.position;
-          inflight.set(messageId, ids.filter((id) => id <= last));
+          inflight.set(messageId, { ids: ids.filter((id) => id <= last), epoch: this.epoch });
           return { events: taken, messageId };
         }
       },
       settle: async (pending: Pending): Promise<void> => {
-        const ids = inflight.get(pending.messageId);
+        const taken = inflight.get(pending.messageId);
         inflight.delete(pending.messageId);
-        if (!ids) return;
+        // read from the table before a reset: its ids are not the new table's
+        if (!taken || taken.epoch !== this.epoch) return;
         const cp = this.state.sinks[sink.name]!;
-        this.settleIds(cp, ids, gaps, []);
+        this.settleIds(cp, taken.ids, gaps, []);
         await this.save();
       },
       fail: async () => undefined,
