@@ -90,7 +90,8 @@ async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineC
     const delivered: Pending = shown.length === pending.events.length && !redact ? pending
       : { messageId: pending.messageId, events: redact ? shown.map((event) => redactEvent(event, redact)) : shown };
     try {
-      await sink.deliver(delivered);
+      const report = await sink.deliver(delivered);
+      if (report?.setAside) status?.setAside(report.setAside.events, report.setAside.ids);
     } catch (error) {
       attempts += 1;
       const delay = backoff(attempts, config.retry);

@@ -8,7 +8,7 @@ import type { PgwardenEvent } from '../../core/event.ts';
 import type { Logger } from 'pino';
 import { RepositoryWriter } from '../../repository/index.ts';
 import { compileMatch } from '../match.ts';
-import type { Pending, Sink } from '../types.ts';
+import type { DeliveryReport, Pending, Sink } from '../types.ts';
 
 /** The sink's database: its url, a server under servers:, or the top-level repository:. */
 export function repositorySinkTarget(name: string, config: RepositorySinkConfig, root?: Config): Target {
@@ -35,7 +35,7 @@ export function createRepositorySink(name: string, config: RepositorySinkConfig,
     type: 'repository',
     inputs: config.inputs,
     accepts: (event: PgwardenEvent) => accepts(event),
-    async deliver(pending: Pending): Promise<void> {
+    async deliver(pending: Pending): Promise<DeliveryReport> {
       // A batch refused for its data is set aside (pgwarden_repo.rejected_batches) and the rest
       // stored: the source goes on. Said at error level, with where to look.
       const result = await writer.writeOrSetAside(pending.events, pending.messageId);
@@ -43,6 +43,7 @@ export function createRepositorySink(name: string, config: RepositorySinkConfig,
         log?.error({ sink: name, message_id: pending.messageId, rejected_batch: r.id, sqlstate: r.sqlstate, events: r.events, positions: r.positions, err: r.error },
           `the repository refused ${r.events} event${r.events === 1 ? '' : 's'} for their data; set aside as pgwarden_repo.rejected_batches id ${r.id} (docs/repository.md)`);
       }
+      return result.rejections.length === 0 ? {} : { setAside: { events: result.rejected, ids: result.rejections.map((r) => r.id) } };
     },
     async start(): Promise<void> {
       try {
