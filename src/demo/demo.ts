@@ -189,6 +189,9 @@ serve:
     say('2. The repository and the collector: server logs and the DDL log, stored as they happen');
     await cluster.createDatabase('pgwarden');
     await command(['repo', 'migrate', '--repo', repoUrl, '--writer-login', COLLECTOR_LOGIN]);
+    // the monitoring login's tamper checks and the collector's DDL source on server demo are
+    // pgwarden's own there: recorded by role (repo migrate records only the logins it was named)
+    await command(['repo', 'own-roles', '--repo', repoUrl, '--sync', 'demo']);
     collector = startBackground(options.spawnArgs, ['collect'], 'collect');
     process.stdout.write(`\n$ pgwarden collect &      (in the background, with ${configFile}; its messages are marked [collect])\n`);
     // The DDL source follows changes made after it registered its sink: wait for that.
