@@ -76,8 +76,10 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
 Reads the status file that collect with the same config rewrites every 2 s (pipeline.status.file,
 default collect-status-<hash of the config file's path>.json in the first source's state_dir,
 or ~/.local/state/pgwarden). Exit codes: 0 every lane moves; 7 a lane is stuck (waiting
-longer than pipeline.status.stuck_seconds, default 300, without a delivery) or collect is not
-running (stopped, gone, or not updating); 6 collect never ran with this config.`)
+longer than pipeline.status.stuck_seconds, default 300, without a delivery), events were set
+aside since collect started (refused by the repository for their data: see
+pgwarden_repo.rejected_batches, docs/repository.md), or collect is not running (stopped, gone,
+or not updating); 6 collect never ran with this config.`)
     .action(async (options: { format: Format }, command: Command) => {
       const cfg = config(command);
       const file = statusFile(cfg.pipeline, configPath(command));
@@ -99,8 +101,9 @@ function statusTable(status: CollectStatusFile): string {
   const table = render(status.lanes, [
     { header: 'source', value: (l) => l.source },
     { header: 'sink', value: (l) => l.sink },
-    { header: 'state', value: (l) => (l.stuck ? 'STUCK' : l.waiting_since ? 'catching up' : 'ok') },
+    { header: 'state', value: (l) => (l.stuck ? 'STUCK' : (l.set_aside ?? 0) > 0 ? 'SET ASIDE' : l.waiting_since ? 'catching up' : 'ok') },
     { header: 'delivered', value: (l) => l.delivered },
+    { header: 'set_aside', value: (l) => l.set_aside ?? 0 },
     { header: 'events/s', value: (l) => l.events_per_second },
     { header: 'lag_s', value: (l) => l.lag_seconds },
     { header: 'position', value: (l) => (l.position ? `${l.position.input}@${l.position.position}` : '-') },

@@ -1,6 +1,7 @@
 // pgwarden parse FILE... — server logs in, one JSON event per line out.
 import { Option, type Command } from 'commander';
 import type { EventKind, ParseError } from '../core/event.ts';
+import { canonicalInput } from '../core/input-identity.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { LOG_FORMATS, compilePrefix, prefixNotes, type LogFormat } from '../logs/index.ts';
 // parallel-parse directly, not the pipeline's index: parse needs none of the sources and sinks.
@@ -64,7 +65,7 @@ async function parseFiles(files: string[], options: ParseOptions): Promise<{ sum
     for (const file of files) {
       const counted = readInput(file, (n) => { bytes += n; });
       const decided: Decided = { format: null, prefix: null };
-      const pieces = parseInPieces(counted, { format: options.format, prefix: options.prefix, server: options.server ?? null, input: file, output: options.count ? 'count' : 'ndjson',
+      const pieces = parseInPieces(counted, { format: options.format, prefix: options.prefix, server: options.server ?? null, input: canonicalInput(file), output: options.count ? 'count' : 'ndjson',
         pieceBytes: file === '-' ? 1 : undefined }, pool, decided);
       for await (const piece of pieces) {
         events += piece.events;

@@ -1,14 +1,16 @@
 // pgwarden repo migrate|prune, pgwarden ingest, pgwarden report audit|sessions|failed-logins|top.
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { withClient as withAnyClient, type Target } from '../core/db.ts';
+import { resolveTarget, withClient as withAnyClient, type Target } from '../core/db.ts';
+import { pgwardenMembers, recordOwnLogins } from '../repository/own.ts';
+import { canonicalInput, type Relocation } from '../core/input-identity.ts';
 import { PgwardenError } from '../core/errors.ts';
 import type { EventKind, ParseError } from '../core/event.ts';
 import { OPAQUE_PREFIX, LOG_FORMATS, compilePrefix, prefixNotes, type LogFormat } from '../logs/index.ts';
 import { defaultJobs, parseInPieces, ParsePool, type Decided, type ParsedPiece } from '../pipeline/index.ts';
 import {
-  RepositoryWriter, repositoryError, auditReport, failedLoginsReport, migrateRepository, parseDuration, prune, repositoryTarget,
+  RepositoryWriter, repositoryError, auditReport, ownHiddenCount, failedLoginsReport, migrateRepository, parseDuration, prune, repositoryTarget,
   requireRepository, sessionsReport, topReport, type EncodedBatch, type ReportFilter, type WriteResult,
 } from '../repository/index.ts';
 import { parseSince } from '../guard/index.ts';
@@ -53,6 +55,38 @@ export function registerRepositoryCommands(program: Command): void {
         : 'pgAudit is not loaded on the repository server: no pgaudit.log setting needed');
     });
 
+  repoOption(repo.command('own-roles'))
+    .description("pgwarden's own roles and logins, whose rows reports, the dashboard and alerts hide by default")
+    .option('--sync <server>', 'record the logins granted pgwarden roles on this server (a name under servers:); repeatable', collect)
+    .addHelpText('after', `
+The roles pgwarden creates hold on every server ('*'), and so do the logins named to repo
+migrate --writer-login/--server-login. --sync NAME reads the logins that hold a pgwarden role's
+privileges on the audited server NAME (servers: in pgwarden.yaml; INHERIT or SET grants, not
+ADMIN alone, not pgwarden_repo_reader's members, no superuser or CREATEROLE login) and records
+them under that server name, so that its events of those logins are hidden by default
+(--include-own / own=1 shows them). Decided by role, never by application_name. See docs/repository.md.`)
+    .action(async (options: { sync?: string[] }, command: Command) => {
+      const cfg = config(command);
+      const synced: { server: string; roles: string[] }[] = [];
+      for (const server of options.sync ?? []) {
+        if (!cfg.servers[server]) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--sync "${server}" is not one of servers (${Object.keys(cfg.servers).join(', ') || 'none defined'})`);
+        const members = await withAnyClient(resolveTarget({ server }, cfg), pgwardenMembers);
+        synced.push({ server, roles: members.map((m) => m.role) });
+      }
+      const rows = await withClient(target(command), async (client) => {
+        await requireRepository(client, false);
+        for (const { server, roles } of synced) {
+          await client.query('BEGIN');
+          await client.query(`DELETE FROM pgwarden_repo.own_roles WHERE server = $1`, [server]);
+          await recordOwnLogins(client, roles, server, 'repo own-roles --sync');
+          await client.query('COMMIT');
+        }
+        return (await client.query<{ server: string; role_name: string; via: string }>(
+          'SELECT server, role_name, via FROM pgwarden_repo.own_roles ORDER BY server, role_name')).rows;
+      });
+      process.stdout.write(render(rows, [{ header: 'server', value: (r) => r.server }, { header: 'role', value: (r) => r.role_name }, { header: 'via', value: (r) => r.via }], 'table'));
+    });
+
   repoOption(repo.command('prune'))
     .description('drop whole day partitions of events older than a duration')
     .requiredOption('--older-than <duration>', 'e.g. 90d, 12h, 2w')
@@ -76,16 +110,20 @@ export function registerRepositoryCommands(program: Command): void {
     .option('--server <name>', 'the server name to put in every event')
     .option('--writers <n>', 'connections writing batches in parallel', '2')
     .option('-j, --jobs <n>', 'parsing threads (default: one per CPU, at most 4)', parseJobs, defaultJobs())
+    .option('--relocated <old=new>', 'files now under directory NEW were ingested under OLD: store them under their old names (repeatable)', collect)
     .addHelpText('after', `
-Events are deduplicated on (time, file name, byte offset): ingesting the same file again, or a
-file that grew, inserts only what is new. Name files the same way each time (the path as given
-is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 2 bad input,
+Events are deduplicated on (time, server, file, byte offset): ingesting the same file again, or a
+file that grew, inserts only what is new. A file is named by its resolved absolute path (symbolic
+links and ./ resolved), however it is spelled; - (standard input) is named "-". A log directory
+moved since: --relocated /var/log/old=/srv/logs/new keeps the names its files were stored under.
+Exit codes: 0 done (parse errors are counted, not fatal), 2 bad input,
 3 cannot connect, 5 repository schema newer than this pgwarden, 8 server error.`)
     .action(async (files: string[], options: IngestOptions, command: Command) => {
       if (options.prefix !== undefined) compilePrefix(options.prefix);
       const writers = Math.min(parseInteger('--writers', options.writers), 16);
       for (const file of files) checkReadable(file);
-      const summary = await ingest(files, { ...options, writers }, target(command));
+      const relocations = (options.relocated ?? []).map(parseRelocation);
+      const summary = await ingest(files, { ...options, writers, relocations }, target(command));
       process.stderr.write(summary);
     });
 
@@ -95,6 +133,7 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
       .option('--since <when>', 'a duration back from now (24h, 7d) or a timestamp (2026-01-31T00:00Z)')
       .option('--user <name>', 'only this user (repeatable)', collect)
       .option('--limit <n>', 'at most this many rows: the newest, listed oldest first', '1000')
+      .option('--include-own', "include pgwarden's own rows (its roles and their logins; `repo own-roles` lists them), hidden by default")
       .addOption(formatOption(['table', 'csv', 'json', 'ndjson']));
     if (classes) command.option('--class <class>', `only this pgAudit class: ${AUDIT_CLASSES.join(', ')} (repeatable)`, collect);
     return command;
@@ -108,16 +147,26 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
     return {
       since: options.since === undefined ? undefined : parseSince(options.since),
       users: options.user, classes: options.class?.map((c) => c.toUpperCase()), limit: parseInteger('--limit', options.limit),
+      includeOwn: options.includeOwn ?? false,
     };
   };
-  const run = <T>(query: (client: import('pg').Client, filter: ReportFilter) => Promise<T[]>, columns: Column<T>[]) =>
+  /** own: which report's hidden own rows to count for the table's footer; oldest: the time of a shown row. */
+  const run = <T>(query: (client: import('pg').Client, filter: ReportFilter) => Promise<T[]>, columns: Column<T>[],
+    own?: { report: 'audit' | 'sessions' | 'top'; oldest?: (rows: T[]) => Date | null }) =>
     async (options: ReportOptions, command: Command) => {
       const filter = filterOf(options);
-      const rows = await withClient(target(command), async (client) => {
+      const { rows, hidden } = await withClient(target(command), async (client) => {
         await requireRepository(client, false);
-        return query(client, filter);
+        const found = await query(client, filter);
+        // the footer: only for a table, only when hiding, and only over the stretch the rows cover
+        // (or --since) — never a count of the whole repository on its own
+        if (!own || options.format !== 'table' || filter.includeOwn) return { rows: found, hidden: 0 };
+        const from = own.oldest ? (own.oldest(found) ?? filter.since) : filter.since;
+        if (own.oldest && from === undefined) return { rows: found, hidden: 0 };
+        return { rows: found, hidden: await ownHiddenCount(client, own.report, filter, from ?? undefined) };
       });
       process.stdout.write(render(rows, columns, options.format));
+      if (hidden > 0) process.stdout.write(`${hidden} of pgwarden's own rows hidden (--include-own)\n`);
       if (rows.length === filter.limit) process.stderr.write(`note: showing the newest ${filter.limit} rows; raise --limit or narrow --since for more\n`);
     };
 
@@ -132,7 +181,7 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
       { header: 'object_type', value: (r) => r.object_type }, { header: 'object_name', value: (r) => r.object_name },
       { header: 'statement', value: (r) => r.statement, maxWidth: STATEMENT_WIDTH }, { header: 'parameters', value: (r) => r.parameters, text: (r) => (r.parameters === null ? '' : JSON.stringify(r.parameters)) },
       { header: 'rows', value: (r) => (r.rows === null ? null : Number(r.rows)) },
-    ]));
+    ], { report: 'audit', oldest: (rows) => rows[0]?.ts ?? null }));
   reportCommand('sessions', 'sessions (logins) from the repository with the number of audited statements', false)
     .action(run(sessionsReport, [
       { header: 'server', value: (r) => r.server }, { header: 'session_id', value: (r) => r.session_id },
@@ -140,7 +189,7 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
       { header: 'application', value: (r) => r.application }, { header: 'client', value: (r) => r.client_addr },
       { header: 'started_at', value: (r) => r.started_at ?? r.authorized_at }, { header: 'ended_at', value: (r) => r.ended_at },
       { header: 'duration_ms', value: (r) => r.duration_ms }, { header: 'statements', value: (r) => Number(r.statements) },
-    ]));
+    ], { report: 'sessions', oldest: (rows) => (rows[0] ? rows[0].started_at ?? rows[0].authorized_at ?? rows[0].ended_at : null) }));
   reportCommand('failed-logins', 'authentication failures from the repository, by user, database and client', false)
     .action(run(failedLoginsReport, [
       { header: 'server', value: (r) => r.server }, { header: 'user', value: (r) => r.user_name },
@@ -153,7 +202,7 @@ is the source input). Exit codes: 0 done (parse errors are counted, not fatal), 
       { header: 'user', value: (r) => r.user_name }, { header: 'class', value: (r) => r.class },
       { header: 'command', value: (r) => r.command }, { header: 'object_name', value: (r) => r.object_name },
       { header: 'statements', value: (r) => Number(r.statements) }, { header: 'last_at', value: (r) => r.last_at },
-    ]));
+    ], { report: 'top' }));
 }
 
 /**
@@ -170,15 +219,30 @@ function refuseUnknownPrefix(decided: Decided, file: string, prefix: string | un
 /** pgAudit's statement classes, as it writes them in AUDIT: records. */
 const AUDIT_CLASSES = ['READ', 'WRITE', 'FUNCTION', 'ROLE', 'DDL', 'MISC', 'MISC_SET'];
 
-interface ReportOptions { since?: string; user?: string[]; class?: string[]; limit: string; format: Format }
-interface IngestOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; writers: string; jobs: number }
+interface ReportOptions { since?: string; user?: string[]; class?: string[]; limit: string; format: Format; includeOwn?: boolean }
+interface IngestOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; writers: string; jobs: number; relocated?: string[] }
+
+/** --relocated OLD=NEW: NEW resolved (it exists now), OLD kept as written (it may be gone, or a relative spelling of earlier rows). */
+function parseRelocation(value: string): Relocation {
+  const at = value.indexOf('=');
+  if (at <= 0 || at === value.length - 1) {
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--relocated "${value}" is not OLD=NEW (the directory the files were ingested from, = where they are now)`);
+  }
+  const to = value.slice(at + 1);
+  try {
+    return { from: value.slice(0, at).replace(/\/+$/, ''), to: realpathSync(to) };
+  } catch (error) {
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--relocated "${value}": ${to}: ${(error as Error).message}`);
+  }
+}
 
 
 
-async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 'jobs'> & { writers: number; jobs: number }, repository: ReturnType<typeof repositoryTarget>): Promise<string> {
+
+async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 'jobs'> & { writers: number; jobs: number; relocations: Relocation[] }, repository: ReturnType<typeof repositoryTarget>): Promise<string> {
   // The log is cut into pieces that parsing threads turn into COPY rows; each piece is one
   // batch (one transaction), sent to `writers` connections in turn.
-  const writers = Array.from({ length: options.writers }, () => new RepositoryWriter(repository, { applicationName: 'pgwarden ingest' }));
+  const writers = Array.from({ length: options.writers }, () => new RepositoryWriter(repository, { applicationName: 'pgwarden/ingest' }));
   const slots: Promise<void>[] = writers.map(() => Promise.resolve());
   const pool = options.jobs > 1 ? new ParsePool(options.jobs) : null;
   let sent = 0;
@@ -231,7 +295,8 @@ async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 
     for (const file of files) {
       const counted = readInput(file, (n) => { bytes += n; });
       const decided: Decided = { format: null, prefix: null };
-      for await (const piece of parseInPieces(counted, { format: options.format, prefix: options.prefix, server: options.server ?? null, input: file, output: 'copy' }, pool, decided)) {
+      const input = canonicalInput(file, options.relocations);
+      for await (const piece of parseInPieces(counted, { format: options.format, prefix: options.prefix, server: options.server ?? null, input, output: 'copy' }, pool, decided)) {
         // Decided before the first piece is parsed: nothing of this file has been sent yet.
         refuseUnknownPrefix(decided, file, options.prefix);
         for (const [kind, n] of Object.entries(piece.kinds) as [EventKind, number][]) counts.set(kind, (counts.get(kind) ?? 0) + n);

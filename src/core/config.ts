@@ -59,6 +59,20 @@ const ddlSourceSchema = z.strictObject({
   poll_seconds: z.number().positive().max(3600).default(30),
 });
 
+const guardSourceSchema = z.strictObject({
+  type: z.literal('guard'),
+  /** a name under servers: (default: default_server, else the PG* environment) */
+  server: z.string().min(1).optional(),
+  /** databases whose pgwarden.connection_attempts to read (default: the server's own); ['*']: every database with pgwarden */
+  databases: z.array(z.string().min(1)).min(1).optional(),
+  /** how often to look for new attempts (the guard records by INSERT, without a notification) */
+  poll_seconds: z.number().positive().max(3600).default(5),
+  /** how long an id missing below newer ones is waited for (an attempt still committing) before it is taken as rolled back */
+  gap_seconds: z.number().positive().max(3600).default(60),
+  /** where checkpoints are kept (default: ~/.local/state/pgwarden) */
+  state_dir: z.string().min(1).optional(),
+});
+
 /** Filter lists of a sink (src/pipeline/filter.ts): case-insensitive, `*` wildcards. */
 const filterListsSchema = z.strictObject({
   kinds: z.array(z.enum(EVENT_KINDS)).min(1).optional(),
@@ -287,8 +301,8 @@ const syslogSinkSchema = z.strictObject({
 });
 
 const pipelineSchema = z.strictObject({
-  sources: z.record(componentName, z.discriminatedUnion('type', [ddlSourceSchema, logfileSourceSchema, cloudwatchSourceSchema, sqsSourceSchema, natsSourceSchema],
-    { error: 'type must be ddl, logfile, cloudwatch, sqs or nats' })).default({}),
+  sources: z.record(componentName, z.discriminatedUnion('type', [ddlSourceSchema, guardSourceSchema, logfileSourceSchema, cloudwatchSourceSchema, sqsSourceSchema, natsSourceSchema],
+    { error: 'type must be ddl, guard, logfile, cloudwatch, sqs or nats' })).default({}),
   sinks: z.record(componentName, z.discriminatedUnion('type', [emailSinkSchema, webhookSinkSchema, repositorySinkSchema, jsonlSinkSchema, syslogSinkSchema, natsSinkSchema],
     { error: 'type must be email, webhook, repository, jsonl, syslog or nats' })).default({}),
   batch: z.strictObject({
@@ -425,6 +439,7 @@ export type GuardConfig = z.infer<typeof guardSchema>;
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 export type MatchConfig = z.infer<typeof matchSchema>;
 export type DdlSourceConfig = z.infer<typeof ddlSourceSchema>;
+export type GuardSourceConfig = z.infer<typeof guardSourceSchema>;
 export type EmailSinkConfig = z.infer<typeof emailSinkSchema>;
 export type WebhookSinkConfig = z.infer<typeof webhookSinkSchema>;
 export type LogfileSourceConfig = z.infer<typeof logfileSourceSchema>;
@@ -505,7 +520,7 @@ function checkPipelineReferences(config: Config, file: string, line: (path: Prop
   }
   const sources = Object.keys(config.pipeline.sources);
   for (const [name, source] of Object.entries(config.pipeline.sources)) {
-    if (source.type === 'ddl' && source.server && !config.servers[source.server]) {
+    if ((source.type === 'ddl' || source.type === 'guard') && source.server && !config.servers[source.server]) {
       fail(['pipeline', 'sources', name, 'server'], `"${source.server}" is not one of servers (${Object.keys(config.servers).join(', ') || 'none defined'})`);
     }
     if (source.type === 'nats') checkNatsAuth(source, ['pipeline', 'sources', name], fail);

@@ -76,7 +76,7 @@ async function waitFor(probe: () => Promise<boolean>, ms: number): Promise<boole
 
 /** Waits until the repository holds what the demo did and stops growing. */
 async function waitForRepository(cluster: Cluster, expect: { audit: boolean; tamper: boolean }): Promise<Record<string, number>> {
-  const client = new pg.Client({ connectionString: cluster.url('pgwarden'), application_name: 'pgwarden demo' });
+  const client = new pg.Client({ connectionString: cluster.url('pgwarden'), application_name: 'pgwarden/demo' });
   await client.connect();
   try {
     return await settled(client, expect);
@@ -101,6 +101,9 @@ async function settled(client: pg.Client, expect: { audit: boolean; tamper: bool
     await pause(250);
   }
 }
+
+/** The login collect uses in the demo: pgwarden_alerts on the server, pgwarden_repo_writer in the repository. */
+const COLLECTOR_LOGIN = 'pgwarden_collector';
 
 export async function runDemo(options: DemoOptions): Promise<number> {
   const command = async (args: string[]) => {
@@ -148,13 +151,15 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 servers:
   demo: { url: 'postgres://${cluster.superuser}@${cluster.host}:${cluster.port}/postgres', password_env: PGWARDEN_DEMO_PASSWORD }
   demo-checks: { url: 'postgres://${MONITOR_LOGIN}@${cluster.host}:${cluster.port}/postgres', password_env: PGWARDEN_DEMO_MONITOR_PASSWORD }
+  # the collector's own login (pgwarden_alerts, pgwarden_repo_writer): its sessions are pgwarden's own, hidden by default
+  demo-collector: { url: 'postgres://${COLLECTOR_LOGIN}@${cluster.host}:${cluster.port}/postgres', password_env: PGWARDEN_DEMO_COLLECTOR_PASSWORD }
 repository: { url: '${repoUrl}', password_env: PGWARDEN_DEMO_PASSWORD }
 pipeline:
   sources:
     pglog: { type: logfile, path: '${path.join(cluster.dataDir, 'log')}', pattern: '*.csv', format: csvlog, server: demo, state_dir: '${path.join(dir, 'state')}', idle_flush_ms: 200, poll_ms: 200 }
-    ddl: { type: ddl, server: demo, tamper_check_seconds: 2, poll_seconds: 1 }
+    ddl: { type: ddl, server: demo-collector, tamper_check_seconds: 2, poll_seconds: 1 }
   sinks:
-    repository: { type: repository }
+    repository: { type: repository, url: 'postgres://${COLLECTOR_LOGIN}@${cluster.host}:${cluster.port}/pgwarden', password_env: PGWARDEN_DEMO_COLLECTOR_PASSWORD }
   batch: { window_seconds: 0.2 }
 serve:
   listen: 127.0.0.1:${dashboardPort}
@@ -162,7 +167,11 @@ serve:
   alerts: { failed_logins: 5, window_minutes: 10 }
 `, { mode: 0o600 });
     // Every command of the demo reads this file (not a pgwarden.yaml of the current directory).
-    Object.assign(process.env, { PGWARDEN_CONFIG: configFile, PGWARDEN_DEMO_PASSWORD: cluster.superuserPassword, PGWARDEN_DEMO_MONITOR_PASSWORD: MONITOR_PASSWORD });
+    const collectorPassword = randomBytes(15).toString('base64url');
+    Object.assign(process.env, {
+      PGWARDEN_CONFIG: configFile, PGWARDEN_DEMO_PASSWORD: cluster.superuserPassword, PGWARDEN_DEMO_MONITOR_PASSWORD: MONITOR_PASSWORD,
+      PGWARDEN_DEMO_COLLECTOR_PASSWORD: collectorPassword,
+    });
     await createSchema(cluster);
     line(`created roles ${APP_ROLE} (the application), ${ANALYST_ROLE} (an analyst), ${MONITOR_LOGIN} (monitoring); tables public.orders and hr.salaries`);
 
@@ -173,10 +182,16 @@ serve:
     }
     await command(['monitor', 'install', '--user', MONITOR_LOGIN]);
     await command(['install']);
+    await cluster.createRole(COLLECTOR_LOGIN, collectorPassword);
+    // pg_read_all_settings: the tamper check reads session_preload_libraries, which pgwarden_alerts may not
+    await cluster.query(`GRANT pgwarden_alerts, pg_read_all_settings TO ${COLLECTOR_LOGIN}`);
 
     say('2. The repository and the collector: server logs and the DDL log, stored as they happen');
     await cluster.createDatabase('pgwarden');
-    await command(['repo', 'migrate', '--repo', repoUrl]);
+    await command(['repo', 'migrate', '--repo', repoUrl, '--writer-login', COLLECTOR_LOGIN]);
+    // the monitoring login's tamper checks and the collector's DDL source on server demo are
+    // pgwarden's own there: recorded by role (repo migrate records only the logins it was named)
+    await command(['repo', 'own-roles', '--repo', repoUrl, '--sync', 'demo']);
     collector = startBackground(options.spawnArgs, ['collect'], 'collect');
     process.stdout.write(`\n$ pgwarden collect &      (in the background, with ${configFile}; its messages are marked [collect])\n`);
     // The DDL source follows changes made after it registered its sink: wait for that.

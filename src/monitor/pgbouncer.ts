@@ -33,7 +33,7 @@ export function runPools(context: LocalContext, console: Target): Promise<Pgboun
 
 /** SHOW POOLS on the console; the console's own pool ("pgbouncer") is left out. */
 export async function showPools(target: Target, timeoutMs: number): Promise<PgbouncerPool[]> {
-  const client = await connect(target, 'pgwarden-monitor');
+  const client = await connect(target, 'pgwarden/monitor');
   try {
     // The console speaks the simple query protocol only: no parameters, no statement_timeout.
     const query = client.query<Record<string, string | number>>('SHOW POOLS');

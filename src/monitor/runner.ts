@@ -166,7 +166,7 @@ async function runOne(client: pg.Client, check: CheckDefinition, settings: Check
 }
 
 async function openConnection(target: Target, timeoutMs: number): Promise<pg.Client> {
-  const client = await connect(target, 'pgwarden-monitor');
+  const client = await connect(target, 'pgwarden/monitor');
   await client.query(`${SQL_TAG}SET statement_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
   return client;
 }

@@ -52,6 +52,7 @@ async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineC
   const redact = redactionOf(sink, config);
   let attempts = 0;
   let sourceErrors = 0;
+  let settleErrors = 0;
   const where = { source: source.name, sink: sink.name };
   while (!signal.aborted) {
     let pending;
@@ -89,7 +90,8 @@ async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineC
     const delivered: Pending = shown.length === pending.events.length && !redact ? pending
       : { messageId: pending.messageId, events: redact ? shown.map((event) => redactEvent(event, redact)) : shown };
     try {
-      await sink.deliver(delivered);
+      const report = await sink.deliver(delivered);
+      if (report?.setAside) status?.setAside(report.setAside.events, report.setAside.ids);
     } catch (error) {
       attempts += 1;
       const delay = backoff(attempts, config.retry);
@@ -103,11 +105,20 @@ async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineC
     attempts = 0;
     try {
       await lane.settle(pending);
+      settleErrors = 0;
       status?.delivered(delivered);
       log.info({ ...where, events: pending.events.length, message_id: pending.messageId }, 'delivered');
     } catch (error) {
-      // Delivered but not recorded: the batch goes again under the same id when the source is back.
-      log.warn({ ...where, message_id: pending.messageId, err: (error as Error).message }, 'delivered but could not record it; it will be sent again with the same id');
+      // Delivered but not recorded (a full disk under the checkpoints, the source's database away):
+      // the batch goes again under the same id, after a backoff, not at once in a loop.
+      settleErrors += 1;
+      const delay = backoff(settleErrors, config.retry);
+      status?.failed('recording', (error as Error).message);
+      if (settleErrors === 1 || settleErrors % 10 === 0) {
+        log.warn({ ...where, message_id: pending.messageId, attempts: settleErrors, retry_in_ms: delay, err: (error as Error).message },
+          'delivered but could not record it; it will be sent again with the same id');
+      }
+      await sleep(delay, signal);
     }
   }
 }
@@ -120,16 +131,20 @@ export async function runGraph(graph: Graph, config: PipelineConfig, log: Logger
   const pairs = sinks.flatMap((sink) => graph.sources
     .filter((source) => !sink.inputs || sink.inputs.includes(source.input))
     .map((source) => ({ source, sink, lane: source.lane(sink) })));
-  try {
-    await Promise.all(graph.sinks.map((sink) => sink.start?.()));
-    // Lanes exist before the sources start, so that a first tamper finding reaches every sink.
-    await Promise.all(graph.sources.map((source) => source.start()));
-  } catch (error) {
+  // Every start is let finish before anything is stopped: a source still connecting when another
+  // failed would otherwise finish connecting after its stop() and keep the process alive (a
+  // missing log directory beside a ddl source left collect running, collecting nothing).
+  const failure = async (results: PromiseSettledResult<unknown>[]) => {
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (!failed) return;
     // a mistake found at start: what did start (connections, timers) must not keep the process alive
     await Promise.allSettled(graph.sources.map((source) => source.stop()));
     await Promise.allSettled(graph.sinks.map((sink) => sink.close()));
-    throw error;
-  }
+    throw failed.reason;
+  };
+  await failure(await Promise.allSettled(graph.sinks.map(async (sink) => sink.start?.())));
+  // Lanes exist before the sources start, so that a first tamper finding reaches every sink.
+  await failure(await Promise.allSettled(graph.sources.map((source) => source.start())));
   for (const { source, sink, lane } of pairs) lanes.push(runLane(source, sink, lane, config, controller.signal, log, status?.lane(source, sink)));
   const done = Promise.all(lanes).then(() => undefined);
   return {

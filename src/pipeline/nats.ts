@@ -17,9 +17,13 @@ export function subjectFor(prefix: string, server: string | null): string {
   return `${prefix}.${token}`;
 }
 
-/** The repository's own key of an event (time, source input, source position), as text for a message id. */
+/**
+ * The repository's own key of an event (time, server, source input, source position), as text for
+ * a message id. The server is in it: two servers' logs share file names and offsets, and JetStream
+ * would drop the second server's message as a duplicate of the first's.
+ */
 export function eventKey(event: PgwardenEvent): string {
-  return `${event.ts ?? ''}|${event.source.position}|${event.source.input}`.replace(/[\r\n%]/g, encodeURIComponent);
+  return `${event.ts ?? ''}|${event.source.position}|${encodeURIComponent(event.server ?? '')}|${event.source.input}`.replace(/[\r\n%]/g, encodeURIComponent);
 }
 
 /** A NATS message of events: one server's, as JSON lines, with the id JetStream deduplicates on. */

@@ -35,9 +35,16 @@ export interface LaneStatus {
   /** age of the oldest event waiting (by its time; else how long it has waited), 0 when caught up */
   lag_seconds: number;
   failures: number;
-  last_error: { at: string; stage: 'receiving' | 'sending'; message: string } | null;
+  last_error: { at: string; stage: 'receiving' | 'sending' | 'recording'; message: string } | null;
   stuck: boolean;
+  /** events the sink set aside since collect started (the repository's pgwarden_repo.rejected_batches) */
+  set_aside: number;
+  /** their rows in pgwarden_repo.rejected_batches (the last MAX_SET_ASIDE_IDS) */
+  set_aside_ids: number[];
 }
+
+/** How many rejected_batches ids a lane's status lists. */
+export const MAX_SET_ASIDE_IDS = 20;
 
 export interface CollectStatusFile {
   version: number;
@@ -80,7 +87,7 @@ export class LaneRecorder {
   constructor(source: Source, sink: Sink, private readonly now: () => number, private readonly stuckMs: number) {
     this.state = {
       source: source.name, input: source.input, sink: sink.name, delivered: 0, events_per_second: 0, position: null, last_event_ts: null,
-      last_delivery_at: null, waiting_since: null, lag_seconds: 0, failures: 0, last_error: null, stuck: false,
+      last_delivery_at: null, waiting_since: null, lag_seconds: 0, failures: 0, last_error: null, stuck: false, set_aside: 0, set_aside_ids: [],
     };
   }
   /** The source gave a batch (or, null, had nothing: caught up). */
@@ -107,7 +114,12 @@ export class LaneRecorder {
     this.waitingSince = null;
     this.oldestTs = null;
   }
-  failed(stage: 'receiving' | 'sending', message: string): void {
+  /** The sink stored the batch but set `events` of it aside, as these rejected_batches rows. */
+  setAside(events: number, ids: number[]): void {
+    this.state.set_aside += events;
+    this.state.set_aside_ids = [...this.state.set_aside_ids, ...ids].slice(-MAX_SET_ASIDE_IDS);
+  }
+  failed(stage: 'receiving' | 'sending' | 'recording', message: string): void {
     this.state.failures += 1;
     this.state.last_error = { at: new Date(this.now()).toISOString(), stage, message: message.slice(0, 500) };
     // a source that cannot be read is waited on as much as a sink that refuses
@@ -199,7 +211,7 @@ export async function readStatus(file: string): Promise<CollectStatusFile> {
   }
 }
 
-/** What is wrong with a collect, if anything: not running any more, or stuck lanes. */
+/** What is wrong with a collect, if anything: not running any more, stuck lanes, or events set aside since it started. */
 export function collectProblem(status: CollectStatusFile, now = Date.now()): string | null {
   if (status.stopped_at) return `pgwarden collect (pid ${status.pid}) stopped at ${status.stopped_at}`;
   if (!processAlive(status.pid)) return `pgwarden collect (pid ${status.pid}) is not running; its last status is from ${status.updated_at}`;
@@ -208,6 +220,12 @@ export function collectProblem(status: CollectStatusFile, now = Date.now()): str
   if (stuck.length > 0) {
     return `${stuck.length} lane${stuck.length === 1 ? ' is' : 's are'} stuck (waiting over ${status.stuck_seconds} s): ` +
       stuck.map((l) => `${l.source} → ${l.sink}${l.last_error ? ` (${l.last_error.stage}: ${l.last_error.message})` : ''}`).join('; ');
+  }
+  // stored around them, but not stored: an operator must look (docs/repository.md#refused-batches-set-aside)
+  const aside = status.lanes.filter((l) => (l.set_aside ?? 0) > 0);
+  if (aside.length > 0) {
+    return `the repository refused events for their data since collect started; set aside in pgwarden_repo.rejected_batches: ` +
+      aside.map((l) => `${l.source} → ${l.sink}: ${l.set_aside} event${l.set_aside === 1 ? '' : 's'} (ids ${l.set_aside_ids.join(', ')})`).join('; ');
   }
   return null;
 }

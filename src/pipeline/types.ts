@@ -38,8 +38,11 @@ export interface Sink {
   readonly inputs: string[] | undefined;
   /** Whether this sink wants the event (its match and ignore rules). */
   accepts(event: PgwardenEvent): boolean;
-  /** Resolves once the receiver accepted the whole batch; rejects otherwise. */
-  deliver(pending: Pending): Promise<void>;
+  /**
+   * Resolves once the receiver accepted the whole batch; rejects otherwise. A sink that set part
+   * of it aside (the repository: events refused for their data) says so in a DeliveryReport.
+   */
+  deliver(pending: Pending): Promise<void | DeliveryReport>;
   /**
    * Optional check at start: rejects on a mistake that retrying cannot mend (a wrong password,
    * a missing privilege), so the command fails at once instead of retrying forever. A receiver
@@ -47,4 +50,9 @@ export interface Sink {
    */
   start?(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What a delivery set aside instead of storing (counted by `collect status`). */
+export interface DeliveryReport {
+  setAside?: { events: number; ids: number[] };
 }

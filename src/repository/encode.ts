@@ -145,7 +145,9 @@ function binaryJson(w: ByteWriter, value: object | null): void {
     binaryNull(w);
     return;
   }
-  const json = JSON.stringify(value);
+  let json = JSON.stringify(value);
+  // jsonb refuses the escape \u0000 (22P05): strings holding a NUL get U+FFFD, as text columns do
+  if (json.includes('\\u0000')) json = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? noNul(v) : v));
   const b = w.room(json.length * 3 + 5);
   const p = w.length;
   b[p + 4] = 1;
@@ -237,8 +239,8 @@ export interface LoginRow {
   client_port: number | null; duration_ms: number | null;
 }
 
-/** One input's stretch in a batch: byte positions and times (ms since the epoch). */
-export interface InputRange { input: string; min: number; max: number; first: number; last: number }
+/** One server's input's stretch in a batch: byte positions and times (ms since the epoch). */
+export interface InputRange { input: string; server: string | null; min: number; max: number; first: number; last: number }
 
 /** Dated events of one kind and server in one UTC hour: what the dashboard's event_counts adds up. */
 export interface HourCount { hour: string; kind: string; server: string; events: number }
@@ -251,7 +253,7 @@ export interface EncodedBatch {
   allDated: boolean;
   /** UTC days (YYYY-MM-DD) of the dated events, each once. */
   days: string[];
-  /** Per input, over the dated events. */
+  /** Per server and input, over the dated events. */
   ranges: InputRange[];
   logins: LoginRow[];
   /** The dated events counted by hour, kind and server (server '' for none). */
@@ -260,6 +262,11 @@ export interface EncodedBatch {
 
 // auth_failed: a refused login's session still says who tried.
 const SESSION_KINDS = new Set(['connection_received', 'connection_authorized', 'auth_failed', 'disconnection']);
+
+/** Text without NUL (PostgreSQL's text and jsonb cannot hold it): U+FFFD instead, as utf8At writes it. */
+export function noNul(value: string | null): string | null {
+  return value === null || value.indexOf('\0') < 0 ? value : value.replaceAll('\0', '\ufffd');
+}
 
 /** A time read from an event's ts (see TimeReader). */
 interface ReadTime { ms: number; micros: number; hour: number; day: string }
@@ -371,19 +378,24 @@ export class BatchEncoder {
       this.hourCountOf = { hour: time.hour, kind: e.kind, server };
     }
     const { input, position } = e.source;
-    let range = this.range !== null && this.range.input === input ? this.range : this.ranges.get(input);
-    if (!range) this.ranges.set(input, range = { input, min: position, max: position, first: time.ms, last: time.ms });
-    else {
-      if (position < range.min) range.min = position;
-      if (position > range.max) range.max = position;
-      if (time.ms < range.first) range.first = time.ms;
-      if (time.ms > range.last) range.last = time.ms;
+    let range = this.range !== null && this.range.input === input && this.range.server === e.server ? this.range : null;
+    if (range === null) {
+      // the server is part of the key: two servers' files may share a name, and offsets
+      const key = e.server === null ? input : `${input}\u0000${e.server}`;
+      range = this.ranges.get(key) ?? null;
+      if (range === null) this.ranges.set(key, range = { input, server: e.server, min: position, max: position, first: time.ms, last: time.ms });
     }
+    if (position < range.min) range.min = position;
+    if (position > range.max) range.max = position;
+    if (time.ms < range.first) range.first = time.ms;
+    if (time.ms > range.last) range.last = time.ms;
     this.range = range;
     if (e.session_id !== null && SESSION_KINDS.has(e.kind)) {
+      // jsonb refuses \u0000 (22P05): NUL becomes U+FFFD here as in the events' columns
       this.logins.push({
-        kind: e.kind, ts: e.ts, server: e.server, session_id: e.session_id, pid: e.pid, user_name: e.user, database_name: e.database,
-        application: e.application, client_addr: e.client_addr, client_port: e.client_port, duration_ms: e.duration_ms,
+        kind: e.kind, ts: e.ts, server: noNul(e.server), session_id: noNul(e.session_id), pid: e.pid, user_name: noNul(e.user),
+        database_name: noNul(e.database), application: noNul(e.application), client_addr: noNul(e.client_addr),
+        client_port: e.client_port, duration_ms: e.duration_ms,
       });
     }
   }

@@ -4,5 +4,5 @@ export { migrateRepository, repositoryVersion, requireRepository, pgauditLoaded,
 export { RepositoryWriter, type WriteResult, type WriterOptions } from './writer.ts';
 export { encodeBatch, EVENT_COLUMNS, type EncodedBatch } from './encode.ts';
 export { prune, parseDuration, type PruneResult } from './retention.ts';
-export { auditReport, sessionsReport, failedLoginsReport, topReport, type ReportFilter } from './reports.ts';
+export { auditReport, ownHiddenCount, sessionsReport, failedLoginsReport, topReport, type ReportFilter } from './reports.ts';
 export { repositoryTarget, repositoryError } from './target.ts';

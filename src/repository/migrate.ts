@@ -1,5 +1,6 @@
 // Applies the repository migrations and sets up its roles:
-//   pgwarden_repo_writer (NOLOGIN): INSERT into events, sessions kept up to date, partitions added
+//   pgwarden_repo_writer (NOLOGIN): INSERT into events, sessions kept up to date, partitions added,
+//     the duplicate check (batch_overlaps()), refused batches set aside; never UPDATE or DELETE of events
 //   pgwarden_repo_reader (NOLOGIN): SELECT on everything, for reports
 //   pgwarden_repo_server (NOLOGIN): the reader's rights, plus the dashboard's own tables (pgwarden serve)
 // With pgAudit loaded, the writer role and every login granted it get pgaudit.log = 'none', so
@@ -8,6 +9,7 @@ import type pg from 'pg';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { PGWARDEN_VERSION } from '../core/version.ts';
+import { recordOwnLogins } from './own.ts';
 import { READER_ROLE, REPO_BOOTSTRAP_SQL, REPO_LATEST_VERSION, REPO_MIGRATIONS, SERVER_ROLE, WRITER_ROLE } from './migrations.ts';
 
 export interface MigrateResult {
@@ -67,7 +69,13 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
       END $$`);
     }
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden_repo TO ${WRITER_ROLE}, ${READER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT INSERT ON pgwarden_repo.events, pgwarden_repo.undated_events TO ${WRITER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT INSERT ON pgwarden_repo.events, pgwarden_repo.undated_events, pgwarden_repo.rejected_batches TO ${WRITER_ROLE}`);
+    // The columns a deduplicating insert's RETURNING reads (to count what it inserted), and no other:
+    // the duplicate check itself is pgwarden_repo.batch_overlaps(), which answers yes or no.
+    await client.query(`${SQL_TAG}GRANT SELECT (ts, kind, server) ON pgwarden_repo.events TO ${WRITER_ROLE}`);
+    // A set-aside batch's id (INSERT … RETURNING id, for the log line that names it); no other column.
+    await client.query(`${SQL_TAG}GRANT SELECT (id) ON pgwarden_repo.rejected_batches TO ${WRITER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden_repo.batch_overlaps(timestamptz, timestamptz, text, text, bigint, bigint) TO ${WRITER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT, INSERT, UPDATE ON pgwarden_repo.sessions, pgwarden_repo.event_counts TO ${WRITER_ROLE}`);
     // migrations: the writer checks the version; undated_events: the shape of its staging table (LIKE).
     await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden_repo.migrations, pgwarden_repo.undated_events TO ${WRITER_ROLE}`);
@@ -83,6 +91,13 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
     for (const login of logins) await client.query(`${SQL_TAG}GRANT ${WRITER_ROLE} TO ${client.escapeIdentifier(login)}`);
     const serverLogins = options.serverLogins ?? [];
     for (const login of serverLogins) await client.query(`${SQL_TAG}GRANT ${SERVER_ROLE} TO ${client.escapeIdentifier(login)}`);
+    // pgwarden's own logins: only those named here (--writer-login, --server-login), hidden by default
+    // in reports on every server (own.ts). Not every member of pgwarden's roles on this cluster: a
+    // name such as postgres or a person's, recorded for every server, would hide them everywhere.
+    // Rows an earlier repo migrate recorded that way ('repo migrate') go.
+    await client.query(`${SQL_TAG}DELETE FROM pgwarden_repo.own_roles WHERE server = '*' AND via = 'repo migrate'`);
+    await recordOwnLogins(client, logins, '*', 'repo migrate --writer-login');
+    await recordOwnLogins(client, serverLogins, '*', 'repo migrate --server-login');
     const pgauditQuiet = await pgauditLoaded(client);
     if (pgauditQuiet) {
       // Role settings apply to the login that connects, so each writer and server login gets it too.

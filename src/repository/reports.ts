@@ -2,16 +2,20 @@
 // Every filter is a bind parameter.
 import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
+import { notOwnSql } from './own.ts';
 
 export interface ReportFilter {
   since?: Date;
   users?: string[];
   classes?: string[];
   limit: number;
+  /** show pgwarden's own rows (its roles and their logins: own.ts); hidden by default */
+  includeOwn?: boolean;
 }
 
-function where(filter: ReportFilter, params: unknown[], columns: { ts: string; user: string; class?: string }): string {
+function where(filter: ReportFilter, params: unknown[], columns: Columns): string {
   const clauses: string[] = [];
+  if (columns.own && !filter.includeOwn) clauses.push(columns.own);
   if (filter.since) {
     params.push(filter.since);
     clauses.push(`${columns.ts} >= $${params.length}`);
@@ -27,6 +31,36 @@ function where(filter: ReportFilter, params: unknown[], columns: { ts: string; u
   return clauses.length ? ' AND ' + clauses.join(' AND ') : '';
 }
 
+type Columns = { ts: string; user: string; class?: string; own?: string };
+// a session that never logged in (a failed login) only claims its user: never hidden
+const AUDIT_COLUMNS: Columns = { ts: 'e.ts', user: 'COALESCE(e.user_name, s.user_name)', class: 'e.class', own: notOwnSql('COALESCE(e.user_name, s.user_name)', 'e.server') };
+const SESSION_COLUMNS: Columns = { ts: 'COALESCE(s.started_at, s.authorized_at, s.ended_at)', user: 's.user_name',
+  own: `(s.authorized_at IS NULL OR ${notOwnSql('s.user_name', 's.server')})` };
+const TOP_COLUMNS: Columns = { ts: 'ts', user: 'user_name', class: 'class', own: notOwnSql('user_name', 'server') };
+
+/**
+ * How many of pgwarden's own rows a report hid: audit records (audit, top) or sessions matching
+ * its filters, from `from` on (the oldest row it shows, so the count reads the stretch the report
+ * covers through the time index rather than the whole repository). For a footer line.
+ */
+export async function ownHiddenCount(client: pg.ClientBase, report: 'audit' | 'sessions' | 'top', filter: ReportFilter, from?: Date): Promise<number> {
+  const columns = report === 'audit' ? AUDIT_COLUMNS : report === 'sessions' ? SESSION_COLUMNS : TOP_COLUMNS;
+  const params: unknown[] = [];
+  let filters = where({ ...filter, includeOwn: true }, params, columns) + ` AND NOT ${columns.own!}`;
+  if (from) {
+    params.push(from);
+    filters += ` AND ${columns.ts} >= $${params.length}`;
+  }
+  const sql = report === 'sessions'
+    ? `SELECT pg_catalog.count(*)::int AS n FROM pgwarden_repo.sessions s WHERE true${filters}`
+    : report === 'audit'
+      ? `SELECT pg_catalog.count(*)::int AS n FROM pgwarden_repo.events e
+          LEFT JOIN pgwarden_repo.sessions s ON s.server = COALESCE(e.server, '') AND s.session_id = e.session_id WHERE e.kind = 'audit'${filters}`
+      : `SELECT pg_catalog.count(*)::int AS n FROM pgwarden_repo.events WHERE kind = 'audit'${filters}`;
+  const { rows } = await client.query<{ n: number }>(SQL_TAG + sql, params);
+  return rows[0]!.n;
+}
+
 export interface AuditRow {
   ts: Date; server: string | null; session_id: string | null; user_name: string | null; database_name: string | null;
   application: string | null; client_addr: string | null; session_start: Date | null;
@@ -37,7 +71,7 @@ export interface AuditRow {
 /** Audit records, each with the login of its session (user, application, client, start). */
 export async function auditReport(client: pg.ClientBase, filter: ReportFilter): Promise<AuditRow[]> {
   const params: unknown[] = [];
-  const filters = where(filter, params, { ts: 'e.ts', user: 'COALESCE(e.user_name, s.user_name)', class: 'e.class' });
+  const filters = where(filter, params, AUDIT_COLUMNS);
   params.push(filter.limit);
   // The newest `limit` records, listed oldest first: a DBA checking the last hour sees the last hour.
   const { rows } = await client.query<AuditRow & { source_input: string; source_position: string }>(`${SQL_TAG}SELECT * FROM (SELECT e.ts, e.source_input, e.source_position, e.server, e.session_id,
@@ -61,7 +95,7 @@ export interface SessionRow {
 
 export async function sessionsReport(client: pg.ClientBase, filter: ReportFilter): Promise<SessionRow[]> {
   const params: unknown[] = [];
-  const filters = where(filter, params, { ts: 'COALESCE(s.started_at, s.authorized_at, s.ended_at)', user: 's.user_name' });
+  const filters = where(filter, params, SESSION_COLUMNS);
   params.push(filter.limit);
   const { rows } = await client.query<SessionRow>(`${SQL_TAG}SELECT * FROM (SELECT s.server, s.session_id, s.user_name, s.database_name,
       s.application, s.client_addr, s.started_at, s.authorized_at, s.ended_at, s.duration_ms,
@@ -100,7 +134,7 @@ export interface TopRow {
 /** The busiest (user, class, command, object) of the audit records. */
 export async function topReport(client: pg.ClientBase, filter: ReportFilter): Promise<TopRow[]> {
   const params: unknown[] = [];
-  const filters = where(filter, params, { ts: 'ts', user: 'user_name', class: 'class' });
+  const filters = where(filter, params, TOP_COLUMNS);
   params.push(filter.limit);
   const { rows } = await client.query<TopRow>(`${SQL_TAG}SELECT user_name, class, command, object_name,
       pg_catalog.count(*) AS statements, max(ts) AS last_at

@@ -7,9 +7,10 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { SQL_TAG, connect, type Target } from '../core/db.ts';
+import { PgwardenError } from '../core/errors.ts';
 import { repositoryError } from './target.ts';
 import type { PgwardenEvent } from '../core/event.ts';
-import { COLUMN_LIST, COPY_HEADER, COPY_TRAILER, encodeBatch, type EncodedBatch } from './encode.ts';
+import { COLUMN_LIST, COPY_HEADER, COPY_TRAILER, encodeBatch, noNul, type EncodedBatch } from './encode.ts';
 import { requireRepository, type MigrateResult } from './migrate.ts';
 
 export interface WriteResult {
@@ -97,14 +98,18 @@ export class RepositoryWriter {
 
   private async session(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const client = await connect(this.target, this.options.applicationName ?? 'pgwarden repository writer');
+    const client = await connect(this.target, this.options.applicationName ?? 'pgwarden/repository-writer');
     try {
       // Never audit our own inserts (pgaudit.log is superuser-only: a writer login that is not a
       // superuser gets it from `ALTER ROLE … SET`, which repo migrate --writer-login does).
-      await client.query(`${SQL_TAG}SET pgaudit.log = 'none'`).catch(() => undefined);
+      // Only where it can succeed (pgAudit loaded, a superuser): a failed SET per connection was one
+      // of pgwarden's own errors in the server's log and its rollback ratio.
+      await client.query(`${SQL_TAG}SELECT pg_catalog.set_config('pgaudit.log', 'none', false) FROM pg_catalog.pg_settings
+        WHERE name = 'pgaudit.log' AND (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)`);
       this.migrated ??= await requireRepository(client, this.options.migrate ?? true);
       await client.query(`${SQL_TAG}CREATE TEMPORARY TABLE IF NOT EXISTS pgwarden_staging
         (LIKE pgwarden_repo.undated_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS`);
+      await requireWriterPrivileges(client);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw repositoryError(error, this.target.label);
@@ -175,15 +180,78 @@ export class RepositoryWriter {
     }
   }
 
-  /** Whether any event of the batch may already be stored: same input, position range and time range. */
+  /**
+   * Whether any event of the batch may already be stored: same server, input, position range and
+   * time range. Asked of pgwarden_repo.batch_overlaps(), so the writer needs no SELECT on events.
+   */
   private async overlaps(client: pg.Client, batch: EncodedBatch): Promise<boolean> {
     for (const range of batch.ranges) {
-      const { rows } = await client.query(`${SQL_TAG}SELECT 1 FROM pgwarden_repo.events
-        WHERE ts >= $1 AND ts <= $2 AND source_input = $3 AND source_position >= $4 AND source_position <= $5 LIMIT 1`,
-      [new Date(range.first), new Date(range.last), range.input, range.min, range.max]);
-      if (rows.length > 0) return true;
+      const { rows } = await client.query<{ overlaps: boolean }>(`${SQL_TAG}SELECT pgwarden_repo.batch_overlaps($1, $2, $3, $4, $5, $6) AS overlaps`,
+        [new Date(range.first), new Date(range.last), range.input, range.server, range.min, range.max]);
+      if (rows[0]!.overlaps) return true;
     }
     return false;
+  }
+
+  /**
+   * write() for a pipeline sink, which must never stall on a batch the repository refuses for its
+   * data (a value it cannot store, a constraint): the batch is halved until the refused events are
+   * found, those are set aside in pgwarden_repo.rejected_batches (with where they were read), and
+   * the rest is stored. Connection errors and missing privileges are thrown as before (retried or fatal).
+   */
+  async writeOrSetAside(events: PgwardenEvent[], messageId: string): Promise<WriteResult & { rejected: number; rejections: Rejection[] }> {
+    const total = { received: 0, inserted: 0, duplicates: 0, undated: 0, rejected: 0, rejections: [] as Rejection[] };
+    const add = (r: WriteResult) => {
+      total.received += r.received;
+      total.inserted += r.inserted;
+      total.duplicates += r.duplicates;
+      total.undated += r.undated;
+    };
+    const attempt = async (part: PgwardenEvent[]): Promise<void> => {
+      try {
+        add(await this.write(part));
+      } catch (error) {
+        const sqlstate = dataErrorOf(error);
+        if (sqlstate === null) throw error;
+        if (part.length > 1) {
+          const half = Math.ceil(part.length / 2);
+          await attempt(part.slice(0, half));
+          await attempt(part.slice(half));
+          return;
+        }
+        const rejection = await this.setAside(part, messageId, sqlstate, (error as Error).message);
+        total.received += part.length;
+        total.rejected += part.length;
+        total.rejections.push(rejection);
+      }
+    };
+    await attempt(events);
+    return total;
+  }
+
+  /** Keeps refused events in pgwarden_repo.rejected_batches (one transaction); its row id is returned. */
+  private async setAside(events: PgwardenEvent[], messageId: string, sqlstate: string, error: string): Promise<Rejection> {
+    const positions = new Map<string, { server: string | null; input: string; first: number; last: number }>();
+    for (const e of events) {
+      const key = `${e.server ?? ''}\u0000${e.source.input}`;
+      const p = positions.get(key);
+      if (!p) positions.set(key, { server: noNul(e.server), input: noNul(e.source.input)!, first: e.source.position, last: e.source.position });
+      else {
+        p.first = Math.min(p.first, e.source.position);
+        p.last = Math.max(p.last, e.source.position);
+      }
+    }
+    const lines = Buffer.from(events.map((e) => `${JSON.stringify(e)}\n`).join(''), 'utf8');
+    const client = await this.session();
+    try {
+      const { rows } = await client.query<{ id: string }>(`${SQL_TAG}INSERT INTO pgwarden_repo.rejected_batches
+        (writer, message_id, sqlstate, error, event_count, positions, events) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) RETURNING id`,
+      [this.options.applicationName ?? null, noNul(messageId), sqlstate, noNul(error)!.slice(0, 2000), events.length, JSON.stringify([...positions.values()]), lines]);
+      return { id: Number(rows[0]!.id), sqlstate, error, events: events.length, positions: [...positions.values()] };
+    } catch (failure) {
+      await this.reset();
+      throw repositoryError(failure, this.target.label);
+    }
   }
 
   private async reset(): Promise<void> {
@@ -196,4 +264,54 @@ export class RepositoryWriter {
   async close(): Promise<void> {
     await this.reset();
   }
+}
+
+/** A batch set aside: its row in pgwarden_repo.rejected_batches, and why. */
+export interface Rejection {
+  id: number;
+  sqlstate: string;
+  error: string;
+  events: number;
+  positions: { server: string | null; input: string; first: number; last: number }[];
+}
+
+/**
+ * The SQLSTATE of an error the repository raised for the data of a batch — class 22 (data
+ * exception: a NUL, an invalid value), 23 (integrity constraint), 54 (a value too large to
+ * index) — or null for any other error (a lost connection, a missing privilege, a server going
+ * down), which must be retried or stop the writer, never set its batch aside.
+ */
+export function dataErrorOf(error: unknown): string | null {
+  let cause: unknown = error;
+  for (let depth = 0; depth < 4 && cause; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(code)) return code;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return null;
+}
+
+/** What the writer does, as privileges of the login: asked at connect, so a missing one stops a writer at start. */
+const WRITER_PRIVILEGES: [string, string][] = [
+  [`pg_catalog.has_table_privilege('pgwarden_repo.events', 'INSERT')`, 'INSERT on pgwarden_repo.events'],
+  [`pg_catalog.has_column_privilege('pgwarden_repo.events', 'ts', 'SELECT') AND pg_catalog.has_column_privilege('pgwarden_repo.events', 'kind', 'SELECT')
+     AND pg_catalog.has_column_privilege('pgwarden_repo.events', 'server', 'SELECT')`, 'SELECT (ts, kind, server) on pgwarden_repo.events'],
+  [`pg_catalog.has_table_privilege('pgwarden_repo.undated_events', 'INSERT')`, 'INSERT on pgwarden_repo.undated_events'],
+  [`pg_catalog.has_table_privilege('pgwarden_repo.sessions', 'INSERT, UPDATE, SELECT')`, 'INSERT, UPDATE, SELECT on pgwarden_repo.sessions'],
+  [`pg_catalog.has_table_privilege('pgwarden_repo.event_counts', 'INSERT, UPDATE, SELECT')`, 'INSERT, UPDATE, SELECT on pgwarden_repo.event_counts'],
+  [`pg_catalog.has_table_privilege('pgwarden_repo.rejected_batches', 'INSERT')`, 'INSERT on pgwarden_repo.rejected_batches'],
+  // setAside()'s RETURNING id: without it a refused batch could not be set aside and would stall its source
+  [`pg_catalog.has_column_privilege('pgwarden_repo.rejected_batches', 'id', 'SELECT')`, 'SELECT (id) on pgwarden_repo.rejected_batches'],
+  [`pg_catalog.has_function_privilege('pgwarden_repo.ensure_partition(date)', 'EXECUTE')`, 'EXECUTE on pgwarden_repo.ensure_partition(date)'],
+  [`pg_catalog.has_function_privilege('pgwarden_repo.batch_overlaps(timestamptz, timestamptz, text, text, bigint, bigint)', 'EXECUTE')`,
+    'EXECUTE on pgwarden_repo.batch_overlaps(…)'],
+];
+
+async function requireWriterPrivileges(client: pg.Client): Promise<void> {
+  const { rows } = await client.query<Record<string, boolean>>(`${SQL_TAG}SELECT ${WRITER_PRIVILEGES.map(([check], i) => `${check} AS p${i}`).join(', ')}`);
+  const missing = WRITER_PRIVILEGES.filter((_, i) => rows[0]![`p${i}`] !== true).map(([, what]) => what);
+  if (missing.length === 0) return;
+  const { rows: [who] } = await client.query<{ user: string }>(`${SQL_TAG}SELECT current_user AS user`);
+  throw new PgwardenError('PGW_ERR_PRIVILEGE', `login ${who!.user} may not write the repository: it lacks ${missing.join(', ')}`,
+    { hint: 'Grant it pgwarden_repo_writer: `pgwarden repo migrate --writer-login LOGIN` (docs/repository.md).' });
 }

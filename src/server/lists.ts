@@ -48,7 +48,7 @@ export const AUDIT_LIST: ListDefinition<AuditRow> = {
   path: '/audit',
   title: 'Audit records',
   role: 'viewer',
-  filters: ['server', 'user', 'database', 'class', 'command', 'object', 'text'],
+  filters: ['server', 'user', 'database', 'class', 'command', 'object', 'text', 'own'],
   fetch: (db, query, request) => auditSearch(db, validateAuditFilter(pick(query, AUDIT_LIST.filters)), request),
   columns: [
     col('ts', (r) => r.ts), col('server', (r) => r.server), col('session_id', (r) => r.session_id), col('user', (r) => r.user_name),
@@ -63,7 +63,7 @@ export const DDL_LIST: ListDefinition<DdlRow> = {
   path: '/ddl',
   title: 'Schema changes',
   role: 'viewer',
-  filters: ['server', 'user', 'database', 'command', 'object'],
+  filters: ['server', 'user', 'database', 'command', 'object', 'own'],
   fetch: (db, query, request) => ddlTimeline(db, pick(query, DDL_LIST.filters), request),
   columns: [
     col('ts', (r) => r.ts), col('server', (r) => r.server), col('database', (r) => r.database_name), col('user', (r) => r.user_name),
@@ -90,7 +90,7 @@ export const SESSION_LIST: ListDefinition<SessionRow> = {
   path: '/sessions',
   title: 'Sessions',
   role: 'viewer',
-  filters: ['server', 'user', 'database', 'application', 'client'],
+  filters: ['server', 'user', 'database', 'application', 'client', 'own'],
   fetch: (db, query, request) => sessionList(db, pick(query, SESSION_LIST.filters), request),
   columns: [
     col('server', (r) => r.server), col('session_id', (r) => r.session_id), col('user', (r) => r.user_name),

@@ -35,7 +35,7 @@ export function isLoopback(host: string): boolean {
  * repository are not audited into it. Other logins get that from `repo migrate --server-login`.
  */
 async function repositoryPool(target: Target, statementTimeoutMs: number): Promise<pg.Pool> {
-  const probe = createPool(target, 'pgwarden serve', 1);
+  const probe = createPool(target, 'pgwarden/serve', 1);
   let quiet = false;
   try {
     const { rows } = await probe.query<{ quiet: boolean }>(`${SQL_TAG}SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_settings WHERE name = 'pgaudit.log')
@@ -46,7 +46,7 @@ async function repositoryPool(target: Target, statementTimeoutMs: number): Promi
   } finally {
     await probe.end().catch(() => undefined);
   }
-  return createPool(target, 'pgwarden serve', 10, { statement_timeout: statementTimeoutMs, ...(quiet ? { options: '-c pgaudit.log=none' } : {}) });
+  return createPool(target, 'pgwarden/serve', 10, { statement_timeout: statementTimeoutMs, ...(quiet ? { options: '-c pgaudit.log=none' } : {}) });
 }
 
 export interface ServeOptions {

@@ -123,4 +123,47 @@ describe('pgwarden collect into the repository', () => {
     assert.match(result.stderr, /^Error: .*password authentication failed/m);
     assert.doesNotMatch(result.stderr, /not-the-password/);
   });
+  it('collect status counts the events set aside per source, and exits 7 once one was (as the least-privilege writer)', async () => {
+    await cluster.createDatabase('aside_repo');
+    await cluster.createRole('collector_w', 'w-pw', '');
+    const migrate = await runCli(['repo', 'migrate', '--repo', cluster.url('aside_repo'), '--writer-login', 'collector_w']);
+    assert.equal(migrate.code, 0, migrate.stderr);
+    // a rule of the repository's operator that one record breaks: refused for its data (23514)
+    await cluster.query('ALTER TABLE pgwarden_repo.events ADD CONSTRAINT no_seven CHECK (statement_id IS DISTINCT FROM 7) NOT VALID', [], 'aside_repo');
+    const logs = join(dir, 'logs-aside');
+    mkdirSync(logs, { recursive: true });
+    writeFileSync(join(logs, 'postgresql-1.log'), lines(1, 20));
+    const config = join(dir, 'pgwarden-aside.yaml');
+    const url = new URL(cluster.url('aside_repo', 'collector_w', 'x'));
+    url.password = '';
+    writeFileSync(config, `pipeline:
+  sources:
+    pglog: { type: logfile, path: ${logs}, pattern: 'postgresql-*.log', server: db1, state_dir: ${join(dir, 'state-aside')}, idle_flush_ms: 200, poll_ms: 100 }
+  sinks:
+    repo: { type: repository, url: '${url.toString()}', password_env: TEST_ASIDE_PASSWORD }
+  batch: { window_seconds: 0, max_events: 500 }
+  status: { file: ${join(dir, 'state-aside', 'status.json')} }
+`);
+    process.env.TEST_ASIDE_PASSWORD = 'w-pw';
+    const stored = async () => (await cluster.query<{ n: number }>('SELECT count(*)::int AS n FROM pgwarden_repo.events', [], 'aside_repo')).rows[0]!.n;
+    const daemon = startCollect(config);
+    try {
+      await waitFor(async () => (await stored()) >= 19, 60_000, `the 19 storable events (${daemon.stderr()})`);
+      // before: status said ok (exit 0); the refused record was only a log line
+      const status = await waitFor(async () => {
+        const r = await runCli(['collect', 'status', '--config', config, '--format', 'json']);
+        return r.code === 7 ? r : null;
+      }, 20_000, 'collect status to flag the set-aside event');
+      assert.match(status.stderr, /set aside in pgwarden_repo\.rejected_batches: pglog\S* → repo: 1 event \(ids 1\)/);
+      const lane = (JSON.parse(status.stdout) as { lanes: { sink: string; set_aside: number; set_aside_ids: number[] }[] }).lanes[0]!;
+      assert.deepEqual({ set_aside: lane.set_aside, ids: lane.set_aside_ids }, { set_aside: 1, ids: [1] });
+      const table = await runCli(['collect', 'status', '--config', config]);
+      assert.equal(table.code, 7);
+      assert.match(table.stdout, /SET ASIDE +20 +1 /);
+    } finally {
+      assert.equal(await daemon.stop('SIGTERM'), 0, daemon.stderr());
+    }
+    const [row] = (await cluster.query<{ event_count: number; rejected_by: string }>('SELECT event_count, rejected_by FROM pgwarden_repo.rejected_batches', [], 'aside_repo')).rows;
+    assert.deepEqual(row, { event_count: 1, rejected_by: 'collector_w' });
+  });
 });

@@ -66,9 +66,9 @@ describe('pgwarden collect status', () => {
       assert.ok(siem.lag_seconds > 86_400, `lag ${siem.lag_seconds}`);
       const table = await runCli(['collect', 'status', '--config', config]);
       assert.equal(table.code, 7);
-      assert.match(table.stdout, /^pgwarden collect pid \d+, started .*\nsource +sink +state +delivered +events\/s +lag_s +position/);
-      assert.match(table.stdout, /\npglog +archive +ok +250 +[\d.]+ +0 +.*postgresql\.log@\d+/);
-      assert.match(table.stdout, /\npglog +siem +STUCK +0 +0 +\d+(\.\d)? +- +- +\d+ s ago sending: syslog tcp:\/\/127\.0\.0\.1:\d+: connect ECONNREFUSED/);
+      assert.match(table.stdout, /^pgwarden collect pid \d+, started .*\nsource +sink +state +delivered +set_aside +events\/s +lag_s +position/);
+      assert.match(table.stdout, /\npglog +archive +ok +250 +0 +[\d.]+ +0 +.*postgresql\.log@\d+/);
+      assert.match(table.stdout, /\npglog +siem +STUCK +0 +0 +0 +\d+(\.\d)? +- +- +\d+ s ago sending: syslog tcp:\/\/127\.0\.0\.1:\d+: connect ECONNREFUSED/);
 
       // the receiver comes up: the lane catches up, and the status says so
       receiver = createServer((socket) => socket.on('data', () => undefined));

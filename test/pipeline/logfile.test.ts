@@ -114,6 +114,31 @@ describe('logfile source', () => {
   });
 });
 
+describe('logfile source input names', () => {
+  it('names a file that is a symbolic link by its target, as ingest and parse do', async () => {
+    const dir = join(root, 'linked');
+    const { mkdirSync, symlinkSync, realpathSync } = await import('node:fs');
+    mkdirSync(join(dir, 'logs'), { recursive: true });
+    mkdirSync(join(dir, 'real'), { recursive: true });
+    writeFileSync(join(dir, 'real', 'pg.log'), lines(1, 10));
+    symlinkSync(join(dir, 'real', 'pg.log'), join(dir, 'logs', 'postgresql-1.log'));
+    const src = source(dir);
+    const lane = src.lane(sink('out'));
+    await src.start();
+    const got: PgwardenEvent[] = [];
+    try {
+      await waitFor(async () => {
+        while (await drain(lane, 1000, got) > 0) { /* keep going */ }
+        return got.length >= 10;
+      }, 10_000, 'the linked file read');
+    } finally {
+      await src.stop();
+    }
+    // before: <logs>/postgresql-1.log, while `ingest` of the same file stored the target's path
+    assert.deepEqual([...new Set(got.map((e) => e.source.input))], [realpathSync(join(dir, 'real', 'pg.log'))]);
+  });
+});
+
 describe('logfile source parse errors', () => {
   it('counts unreadable lines, and goes on with the records around them', async () => {
     const dir = join(root, 'errors');

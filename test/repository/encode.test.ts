@@ -42,7 +42,8 @@ describe('encodeBatch', () => {
       const times = mine.map((e) => Date.parse(e.ts!));
       const positions = mine.map((e) => e.source.position);
       assert.deepEqual(batch.ranges.find((r) => r.input === input),
-        { input, min: Math.min(...positions), max: Math.max(...positions), first: Math.min(...times), last: Math.max(...times) });
+        // per server and input: f0's events have none, f1's are server a's
+        { input, server: input === 'f0' ? null : 'a', min: Math.min(...positions), max: Math.max(...positions), first: Math.min(...times), last: Math.max(...times) });
     }
     // One binary COPY row per event, each of every column, ts NULL (-1) only for the impossible date.
     const rows = Buffer.from(batch.rows);

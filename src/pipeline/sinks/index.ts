@@ -17,7 +17,7 @@ export function createSink(name: string, config: PipelineConfig['sinks'][string]
   switch (config.type) {
     case 'email': return createEmailSink(name, config);
     case 'webhook': return createWebhookSink(name, config);
-    case 'repository': return createRepositorySink(name, config, root);
+    case 'repository': return createRepositorySink(name, config, root, log ?? createLogger('pipeline'));
     case 'jsonl': return createJsonlSink(name, config);
     case 'syslog': return createSyslogSink(name, config);
     case 'nats': return createNatsSink(name, config, log ?? createLogger('pipeline'));

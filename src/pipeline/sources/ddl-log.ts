@@ -63,7 +63,7 @@ export class DdlLogSource implements Source {
   constructor(private readonly options: DdlLogOptions) {
     this.input = options.input;
     this.name = `${options.input}/${options.database}`;
-    this.pool = createPool(options.target, 'pgwarden alerts');
+    this.pool = createPool(options.target, 'pgwarden/alerts');
   }
 
   private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
@@ -78,6 +78,7 @@ export class DdlLogSource implements Source {
     await this.connection().catch((error: Error) => this.options.log.warn({ source: this.name, err: error.message }, 'cannot connect yet; retrying'));
     if (this.options.tamperCheckSeconds > 0) {
       const check = () => {
+        if (this.stopped) return;
         void this.checkTamper().finally(() => {
           if (!this.stopped) this.tamperTimer = setTimeout(check, this.options.tamperCheckSeconds * 1000);
         });
@@ -91,7 +92,12 @@ export class DdlLogSource implements Source {
     if (this.client) return Promise.resolve(this.client);
     this.connecting ??= (async () => {
       try {
-        const client = await connect(this.options.target, 'pgwarden alerts');
+        const client = await connect(this.options.target, 'pgwarden/alerts');
+        if (this.stopped) {
+          // stopped while connecting: this connection must not outlive the source
+          await client.end().catch(() => undefined);
+          throw new Error('stopped');
+        }
         client.on('notification', () => this.wake('change'));
         client.on('error', () => this.dropConnection(client));
         client.on('end', () => this.dropConnection(client));

@@ -8,12 +8,13 @@
 // Reading goes only as fast as the slowest sink settles: a file is read while fewer than
 // MAX_BUFFERED_EVENTS of its events wait in memory for some sink.
 import { mkdirSync, readdirSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
-import { open, readdir, rename, stat, type FileHandle } from 'node:fs/promises';
+import { open, readdir, realpath, rename, stat, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { LogfileSourceConfig } from '../../core/config.ts';
 import { PgwardenError } from '../../core/errors.ts';
+import { canonicalInput } from '../../core/input-identity.ts';
 import type { ParseError, PgwardenEvent } from '../../core/event.ts';
 import { OPAQUE_PREFIX, compilePrefix, createParser, detectFormat, detectPrefix, type LogFormat, type LogParser } from '../../logs/index.ts';
 import { Waiters } from '../wake.ts';
@@ -138,6 +139,8 @@ export class LogfileSource implements Source {
   private scanning: Promise<void> | null = null;
   private rescan = false;
   private saving: Promise<void> = Promise.resolve();
+  /** config.path resolved at start */
+  private dir = '';
   private order = 0;
   /** parse errors so far (each is also logged, at most one line per second) */
   parseErrors = 0;
@@ -194,7 +197,15 @@ export class LogfileSource implements Source {
    * The source.input of a file's events: its path, unique for the life of the checkpoints, so that
    * (input, position) identifies a record even when rotation reuses a name or truncates a file.
    */
-  private newInput(path: string): string {
+  private newInput(found: string): string {
+    // the directory is resolved already; a file in it that is a symbolic link is named by its target,
+    // as `ingest` and `parse` name it (canonicalInput): one input whichever reads the file
+    let path = found;
+    try {
+      path = canonicalInput(found);
+    } catch {
+      // gone since it was listed: named as found (it will not be read)
+    }
     const n = (this.state.names[path] ?? 0) + 1;
     delete this.state.names[path];
     this.state.names[path] = n; // most recent last
@@ -231,12 +242,15 @@ export class LogfileSource implements Source {
     try {
       const info = await stat(this.config.path);
       if (!info.isDirectory()) throw new Error('not a directory');
+      // new files are named by their resolved absolute path (source.input): the same file is one input
+      // however the directory is spelled (relative, through a symbolic link)
+      this.dir = await realpath(this.config.path);
     } catch (error) {
       throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sources.${this.input}.path: ${this.config.path}: ${(error as Error).message}`, { cause: error });
     }
     await this.scan();
     try {
-      this.watcher = watch(this.config.path, { persistent: false }, () => this.poke());
+      this.watcher = watch(this.dir, { persistent: false }, () => this.poke());
       this.watcher.on('error', () => undefined);
     } catch {
       // polling alone
@@ -281,10 +295,10 @@ export class LogfileSource implements Source {
   }
 
   private async scanOnce(): Promise<void> {
-    const names = (await readdir(this.config.path)).filter((n) => this.matcher.test(n));
+    const names = (await readdir(this.dir)).filter((n) => this.matcher.test(n));
     const found: { path: string; key: string; dev: number; ino: number; mtime: number }[] = [];
     for (const name of names) {
-      const path = join(this.config.path, name);
+      const path = join(this.dir, name);
       const info = await stat(path).catch(() => null);
       if (!info?.isFile()) continue;
       found.push({ path, key: `${info.dev}:${info.ino}`, dev: info.dev, ino: info.ino, mtime: info.mtimeMs });

@@ -4,6 +4,7 @@
 // dropped objects, server crashes (PANIC) and fatal errors other than logins; and every check
 // not OK right now.
 import { SQL_TAG } from '../../core/db.ts';
+import { notOwnSql } from '../../repository/own.ts';
 import type { Queryable } from '../users.ts';
 import type { TimeRange } from './range.ts';
 
@@ -59,12 +60,13 @@ export async function alerts(db: Queryable, range: TimeRange, options: { failedL
     (SELECT ts, 'warning', 'drop', server, user_name, client_addr,
             COALESCE(ddl->>'command_tag', 'DROP') || ' ' || COALESCE(ddl->>'object_identity', '') || ' by ' || COALESCE(user_name, '?')
               || COALESCE(' (ticket ' || (ddl->>'change_ticket') || ')', ''), 1
-       FROM pgwarden_repo.events WHERE kind = 'ddl' AND ts >= $1 AND ts < $2 AND ddl->>'event' = 'sql_drop' ORDER BY ts DESC LIMIT $5)
+       FROM pgwarden_repo.events WHERE kind = 'ddl' AND ts >= $1 AND ts < $2 AND ddl->>'event' = 'sql_drop'
+        AND ${notOwnSql('user_name', 'server')} ORDER BY ts DESC LIMIT $5)
     UNION ALL
     (SELECT ts, CASE WHEN severity = 'PANIC' THEN 'critical' ELSE 'warning' END, 'server_error', server, user_name, client_addr,
             severity || COALESCE(' ' || sqlstate, '') || ': ' || COALESCE(message, ''), 1
        FROM pgwarden_repo.events WHERE kind = 'error' AND ts >= $1 AND ts < $2 AND severity IN ('FATAL', 'PANIC')
-        AND COALESCE(sqlstate, '') NOT LIKE '28%' ORDER BY ts DESC LIMIT $5)
+        AND COALESCE(sqlstate, '') NOT LIKE '28%' AND ${notOwnSql('user_name', 'server')} ORDER BY ts DESC LIMIT $5)
     ORDER BY ts DESC LIMIT $5::int + 1`,
   [range.from, range.to, options.failedLogins, options.windowMinutes, options.limit]);
   const { rows: checks } = await db.query<FailingCheck>(`${SQL_TAG}SELECT server, check_name, level, summary, checked_at

@@ -2,6 +2,7 @@
 // Logins come from the sessions table (one row per session, far fewer than events); refusals
 // from the guard_deny and auth_failed events (a partial index on the rare kinds serves them).
 import { SQL_TAG } from '../../core/db.ts';
+import { notOwnSql } from '../../repository/own.ts';
 import type { Queryable } from '../users.ts';
 import { eventSeries, type SeriesPoint } from './overview.ts';
 import type { TimeRange } from './range.ts';
@@ -31,6 +32,7 @@ async function loginCombinations(db: Queryable, range: TimeRange): Promise<Combi
   const { rows } = await db.query<Combination>(`${SQL_TAG}SELECT user_name, application, client_addr, pg_catalog.count(*)::float8 AS n
       FROM pgwarden_repo.sessions
      WHERE COALESCE(started_at, authorized_at, ended_at) >= $1 AND COALESCE(started_at, authorized_at, ended_at) < $2 AND authorized_at IS NOT NULL
+       AND ${notOwnSql('user_name', 'server')}
      GROUP BY 1, 2, 3`, [range.from, range.to]);
   return rows;
 }

@@ -3,6 +3,7 @@
 // first, every filter a bind parameter.
 import { SQL_TAG } from '../../core/db.ts';
 import { PgwardenError } from '../../core/errors.ts';
+import { notOwnSql, showsOwn } from '../../repository/own.ts';
 import type { Queryable } from '../users.ts';
 import { cursorTime, scanBackwards, type Cursor, type Page, type ScanSpec } from './paging.ts';
 import type { TimeRange } from './range.ts';
@@ -19,6 +20,8 @@ export interface AuditFilter {
   object?: string;
   /** text anywhere in the statement, case-insensitive */
   text?: string;
+  /** '1': include pgwarden's own rows (hidden by default; decided by role: repository/own.ts) */
+  own?: string;
 }
 
 export interface PageRequest {
@@ -81,6 +84,7 @@ export function auditSearch(db: Queryable, filter: AuditFilter, request: PageReq
     else where.add((p) => `e.object_name = ${p}`, filter.object);
   }
   if (filter.text) where.add((p) => `e.statement ILIKE ${p}`, likePattern(filter.text, true));
+  if (!showsOwn(filter.own)) where.clauses.push(notOwnSql('e.user_name', 'e.server'));
   return page<AuditRow>(db, {
     select: `${SQL_TAG}SELECT e.ts, e.server, e.session_id, e.user_name, e.database_name,
         COALESCE(e.application, s.application) AS application, COALESCE(e.client_addr, s.client_addr) AS client_addr,
@@ -95,7 +99,7 @@ export function auditSearch(db: Queryable, filter: AuditFilter, request: PageReq
   }, request);
 }
 
-export interface DdlFilter { server?: string; user?: string; database?: string; command?: string; object?: string }
+export interface DdlFilter { server?: string; user?: string; database?: string; command?: string; object?: string; own?: string }
 
 export interface DdlRow {
   ts: Date; server: string | null; database_name: string | null; user_name: string | null; current_user: string | null;
@@ -111,6 +115,7 @@ export function ddlTimeline(db: Queryable, filter: DdlFilter, request: PageReque
   if (filter.database) where.add((p) => `e.database_name = ${p}`, filter.database);
   if (filter.command) where.add((p) => `e.ddl->>'command_tag' LIKE ${p}`, likePattern(filter.command.toUpperCase(), false));
   if (filter.object) where.add((p) => `e.ddl->>'object_identity' LIKE ${p}`, likePattern(filter.object, !filter.object.includes('*')));
+  if (!showsOwn(filter.own)) where.clauses.push(notOwnSql('e.user_name', 'e.server'));
   return page<DdlRow>(db, {
     select: `${SQL_TAG}SELECT e.ts, e.server, e.database_name, e.user_name, e.ddl->>'current_user' AS current_user, e.application,
         e.client_addr, e.ddl->>'command_tag' AS command_tag, e.ddl->>'object_type' AS object_type,

@@ -2,11 +2,12 @@
 // first); one session shows its login and every event of it, in order.
 import { SQL_TAG } from '../../core/db.ts';
 import { PgwardenError } from '../../core/errors.ts';
+import { notOwnSql, showsOwn } from '../../repository/own.ts';
 import type { Queryable } from '../users.ts';
 import { checkCursorKey, cursorTime, decodeCursor, encodeCursor, scanBackwards, type Page } from './paging.ts';
 import type { PageRequest } from './events.ts';
 
-export interface SessionFilter { server?: string; user?: string; database?: string; application?: string; client?: string }
+export interface SessionFilter { server?: string; user?: string; database?: string; application?: string; client?: string; own?: string }
 
 export interface SessionRow {
   server: string; session_id: string; user_name: string | null; database_name: string | null; application: string | null;
@@ -29,6 +30,9 @@ export function sessionList(db: Queryable, filter: SessionFilter, request: PageR
   add('s.database_name', filter.database);
   add('s.application', filter.application, 'ILIKE');
   add('s.client_addr', filter.client);
+  // pgwarden's own sessions (by role, never by application_name), unless asked for; a session that
+  // never logged in only claims its user, and stays
+  if (!showsOwn(filter.own)) clauses.push(`(s.authorized_at IS NULL OR ${notOwnSql('s.user_name', 's.server')})`);
   // The audited statements of each listed session: an index lookup per row of the page.
   return scanBackwards<SessionRow>(db, {
     select: `${SQL_TAG}SELECT s.server, s.session_id, s.user_name, s.database_name, s.application, s.client_addr, s.started_at,

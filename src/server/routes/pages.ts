@@ -47,6 +47,11 @@ function field(name: string, label: string, current: Query, placeholder = ''): H
   return html`<label>${label}<input name="${name}" value="${current[name] ?? ''}" placeholder="${placeholder}"></label>`;
 }
 
+/** Shows pgwarden's own rows (its roles and their logins), hidden by default. */
+function ownField(current: Query): Html {
+  return html`<label>pgwarden's own<select name="own"><option value="">hidden</option><option value="1"${current.own === '1' ? html` selected` : ''}>shown</option></select></label>`;
+}
+
 function levelCell(level: string): Html {
   return html`<td class="level-${level}">${level}</td>`;
 }
@@ -198,7 +203,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
       ${rangePicker('/ddl', current, pageReq.range)}
       <form class="filters" method="get" action="/ddl">
         ${rangeHidden(current)}${field('user', 'User', current)}${field('database', 'Database', current)}
-        ${field('command', 'Command', current, 'DROP *')}${field('object', 'Object contains', current)}
+        ${field('command', 'Command', current, 'DROP *')}${field('object', 'Object contains', current)}${ownField(current)}
         <button type="submit">Filter</button>
       </form>
       ${exportLinks(DDL_LIST, current)}
@@ -221,7 +226,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
         ${rangeHidden(current)}${field('user', 'User', current)}${field('database', 'Database', current)}
         <label>Class<select name="class"><option value="">any</option>${AUDIT_CLASSES.map((c) => html`<option${current.class?.toUpperCase() === c ? html` selected` : ''}>${c}</option>`)}</select></label>
         ${field('command', 'Command', current, 'SELECT')}${field('object', 'Object', current, 'hr.salaries or hr.*')}
-        ${field('text', 'Text in statement', current)}
+        ${field('text', 'Text in statement', current)}${ownField(current)}
         <button type="submit">Search</button>
       </form>
       ${exportLinks(AUDIT_LIST, current)}
@@ -245,7 +250,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
       ${rangePicker('/sessions', current, pageReq.range)}
       <form class="filters" method="get" action="/sessions">
         ${rangeHidden(current)}${field('user', 'User', current)}${field('database', 'Database', current)}
-        ${field('application', 'Application contains', current)}${field('client', 'Client address', current)}
+        ${field('application', 'Application contains', current)}${field('client', 'Client address', current)}${ownField(current)}
         <button type="submit">Filter</button>
       </form>
       ${exportLinks(SESSION_LIST, current)}
