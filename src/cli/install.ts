@@ -14,10 +14,13 @@ export function registerInstallCommands(program: Command): void {
   withConnection(program.command('install'))
     .description('install or upgrade the pgwarden sensors schema (needs a superuser; idempotent)')
     .option('--all-databases', 'install into every connectable database and template1 (so new databases get it)')
+    .option('--dbname <name>', 'install into this database of the server (e.g. one status lists as MISSING)')
     .addOption(new Option('--on-error <mode>', 'what a broken guard does to non-superusers').choices(['open', 'closed']))
     .option('--break-glass-role <role>', 'a role the guard never refuses (repeatable; replaces the list)', collect)
-    .action(async (options: { allDatabases?: boolean; onError?: 'open' | 'closed'; breakGlassRole?: string[] }, command: Command) => {
-      const target = targetOf(command);
+    .action(async (options: { allDatabases?: boolean; dbname?: string; onError?: 'open' | 'closed'; breakGlassRole?: string[] }, command: Command) => {
+      if (options.dbname === '') throw new PgwardenError('PGW_ERR_INVALID_VALUE', '--dbname "": names no database (a database name, e.g. --dbname reports)');
+      if (options.dbname !== undefined && options.allDatabases) throw new PgwardenError('PGW_ERR_INVALID_VALUE', '--dbname and --all-databases: give one of them');
+      const target = options.dbname === undefined ? targetOf(command) : targetForDatabase(targetOf(command), options.dbname);
       const guard = config(command).guard;
       const password = newRecorderPassword();
       // Options given now always apply; the config file's values only seed a new schema.

@@ -175,20 +175,22 @@ serve:
     await createSchema(cluster);
     line(`created roles ${APP_ROLE} (the application), ${ANALYST_ROLE} (an analyst), ${MONITOR_LOGIN} (monitoring); tables public.orders and hr.salaries`);
 
-    say('1. Install every sensor: ' + (pgaudit ? 'pgAudit, ' : '') + 'the monitoring functions, the guard and the DDL audit (last, so it records only what follows)');
+    say('1. The repository first (on this server for the demo; a server of its own in production), then every sensor: '
+      + (pgaudit ? 'pgAudit, ' : '') + 'the monitoring functions, the guard and the DDL audit (last: its baseline knows the repository, and it records only what follows)');
+    await cluster.createDatabase('pgwarden');
+    await cluster.createRole(COLLECTOR_LOGIN, collectorPassword);
+    await command(['repo', 'migrate', '--repo', repoUrl, '--writer-login', COLLECTOR_LOGIN]);
     if (pgaudit) {
       await command(['pgaudit', 'enable', '--log', 'write,ddl,role', '--log-rows', '--database', 'postgres']);
       await command(['pgaudit', 'object', '--table', 'hr.salaries', '--privileges', 'select,update']);
     }
     await command(['monitor', 'install', '--user', MONITOR_LOGIN]);
-    await command(['install']);
-    await cluster.createRole(COLLECTOR_LOGIN, collectorPassword);
+    // every database: the repository's is guarded and audited too, and template1 passes it on
+    await command(['install', '--all-databases']);
     // pg_read_all_settings: the tamper check reads session_preload_libraries, which pgwarden_alerts may not
     await cluster.query(`GRANT pgwarden_alerts, pg_read_all_settings TO ${COLLECTOR_LOGIN}`);
 
-    say('2. The repository and the collector: server logs and the DDL log, stored as they happen');
-    await cluster.createDatabase('pgwarden');
-    await command(['repo', 'migrate', '--repo', repoUrl, '--writer-login', COLLECTOR_LOGIN]);
+    say('2. The collector: server logs and the DDL log, stored as they happen');
     // the monitoring login's tamper checks and the collector's DDL source on server demo are
     // pgwarden's own there: recorded by role (repo migrate records only the logins it was named)
     await command(['repo', 'own-roles', '--repo', repoUrl, '--sync', 'demo']);

@@ -433,10 +433,16 @@ async function settingChecks(client: pg.ClientBase, version: number): Promise<St
   // Settings that switch a sensor off, for anyone; any setting on pgwarden's own roles but the
   // ones install gives them (ALTER ROLE pgwarden_recorder SET default_transaction_read_only = on
   // makes every refusal record fail); pgAudit's own settings for a role or a database.
-  const { rows } = await client.query<{ role: string | null; database: string | null; setting: string; own: boolean; guarded: boolean }>(
+  const { rows } = await client.query<{ role: string | null; database: string | null; setting: string; own: boolean; guarded: boolean; repository_quiet: boolean }>(
     `${SQL_TAG}SELECT r.rolname::text AS role, d.datname::text AS database, c AS setting,
             COALESCE(r.rolname = ANY ($2::text[]), false) AS own,
-            pg_catalog.lower(pg_catalog.split_part(c, '=', 1)) = ANY ($1::text[]) AS guarded
+            pg_catalog.lower(pg_catalog.split_part(c, '=', 1)) = ANY ($1::text[]) AS guarded,
+            -- repo migrate quiets pgAudit for the repository writer and its logins (their inserts
+            -- would audit themselves): pgwarden's own configuration (docs/repository.md)
+            (x.setdatabase = 0 AND c = 'pgaudit.log=none'
+             AND (r.rolname = 'pgwarden_repo_writer' OR EXISTS (
+                   SELECT 1 FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles w ON w.oid = m.roleid
+                    WHERE w.rolname = 'pgwarden_repo_writer' AND m.member = r.oid))) AS repository_quiet
        FROM pg_catalog.pg_db_role_setting x
        LEFT JOIN pg_catalog.pg_roles r ON r.oid = x.setrole
        LEFT JOIN pg_catalog.pg_database d ON d.oid = x.setdatabase,
@@ -446,12 +452,13 @@ async function settingChecks(client: pg.ClientBase, version: number): Promise<St
          OR pg_catalog.lower(pg_catalog.split_part(c, '=', 1)) LIKE 'pgaudit.%'
       ORDER BY 1, 2, 3`, [GUARDED_SETTINGS, OWN_ROLES, OWN_ROLE_SETTINGS]);
   for (const row of rows) {
+    if (row.repository_quiet && !row.guarded && !row.own) continue;
     const scope = row.role && row.database ? `role ${row.role} in database ${row.database}` : row.role ? `role ${row.role}` : `database ${row.database ?? '?'}`;
     const name = row.setting.split('=')[0]!;
     if (!row.guarded && !row.own) {
       items.push({
-        object: `setting ${name} for ${scope}`, state: 'WARN', expected: 'pgAudit as configured server-wide (pgwarden sets none per role or database)',
-        actual: `${row.setting}: pgAudit switched off or changed for ${scope}`,
+        object: `setting ${name} for ${scope}`, state: 'WARN', expected: 'pgAudit as configured server-wide',
+        actual: `${row.setting}: pgAudit set apart for ${scope} (as \`pgwarden pgaudit enable --database/--role\` does; unless someone meant it, it may switch auditing off)`,
       });
       continue;
     }
