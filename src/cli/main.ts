@@ -75,7 +75,11 @@ docs/config.md, docs/errors.md`);
  * A reader that stops reading (`pgwarden parse big.log | head -1`) ends the command quietly, with
  * exit 0: what was asked for was printed. Any other write error is still an error.
  */
+let endsQuietly = false;
 function endQuietlyOnClosedPipe(): void {
+  // once per process: the demo and the tests run main() many times in one process
+  if (endsQuietly) return;
+  endsQuietly = true;
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'EPIPE') process.exit(0);
