@@ -7,9 +7,14 @@ import { PgwardenError } from './errors.ts';
 
 export const DEFAULT_CONFIG_FILE = 'pgwarden.yaml';
 
-/** Whether a command will read a config file: --config, $PGWARDEN_CONFIG, or ./pgwarden.yaml. */
+/**
+ * Whether a command will read a config file, as loadConfig decides: --config, a non-empty
+ * $PGWARDEN_CONFIG (an empty one means none, as monitoring systems often pass it), else
+ * ./pgwarden.yaml when it exists.
+ */
 export function configFileGiven(file?: string): boolean {
-  return file !== undefined || process.env.PGWARDEN_CONFIG !== undefined || existsSync(DEFAULT_CONFIG_FILE);
+  const path = file ?? process.env.PGWARDEN_CONFIG ?? DEFAULT_CONFIG_FILE;
+  return Boolean(file) || Boolean(process.env.PGWARDEN_CONFIG) || (path !== '' && existsSync(path));
 }
 
 /** monitor: defaults (the schema's defaults are these). */

@@ -4,6 +4,7 @@ import { parseConfig } from '../../src/core/config.ts';
 import { resolveTarget, redactUrl, targetForDatabase } from '../../src/core/db.ts';
 import { PgwardenError } from '../../src/core/errors.ts';
 import { NO_CONFIG_FILE } from '../../src/cli/monitor.ts';
+import { configFileGiven } from '../../src/core/config-file.ts';
 
 function configError(text: string): string {
   try {
@@ -17,6 +18,19 @@ function configError(text: string): string {
 }
 
 describe('pgwarden.yaml', () => {
+  it('reads a config file exactly when loadConfig would: an empty PGWARDEN_CONFIG means none', () => {
+    const saved = process.env.PGWARDEN_CONFIG;
+    try {
+      process.env.PGWARDEN_CONFIG = '';
+      assert.equal(configFileGiven(), false);
+      assert.equal(configFileGiven('x.yaml'), true, '--config is read (and missing is an error)');
+      process.env.PGWARDEN_CONFIG = '/etc/pgwarden.yaml';
+      assert.equal(configFileGiven(), true);
+    } finally {
+      if (saved === undefined) delete process.env.PGWARDEN_CONFIG; else process.env.PGWARDEN_CONFIG = saved;
+    }
+  });
+
   it('gives `check` without a file the same settings as an empty file', () => {
     // check skips loading the schema when there is no file (start-up time): its defaults must not drift.
     const { servers, default_server, monitor } = parseConfig('');
