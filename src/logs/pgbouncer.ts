@@ -13,9 +13,9 @@
 // the description the login attempt gave (pgBouncer reuses the C-0x address for later clients,
 // and the next login attempt replaces it).
 import type { EventKind, PgwardenEvent } from '../core/event.ts';
-import { newEvent, type ParseSink } from './record.ts';
+import { newEvent } from './record.ts';
 import { isoTimestamp } from './timestamp.ts';
-import { LineInput, type TextStart } from './text-input.ts';
+import { LineInput } from './text-input.ts';
 
 const LINE = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{3})?)(?: ([A-Za-z][A-Za-z0-9+-]*|[+-]\d\d(?::?\d\d)?))? (?:\[(\d+)\]|(\d+)) (LOG|WARNING|ERROR|FATAL|DEBUG|NOISE|INFO) /;
 const CLIENT = /^([CS])-0x[0-9a-f]+: /;
@@ -29,10 +29,6 @@ interface Described { db: string; user: string; addr: string; port: number; desc
 export class PgbouncerParser extends LineInput {
   /** The description of each client (by its C-0x address) from its login attempt. */
   private readonly clients = new Map<string, Described>();
-
-  constructor(input: string, server: string | null, sink: ParseSink, start?: TextStart) {
-    super(input, server, sink, start);
-  }
 
   protected readLine(text: string, start: number, end: number, lineNo: number): void {
     if (end === start) return;

@@ -233,10 +233,7 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
             COALESCE(pg_catalog.has_table_privilege(pg_catalog.to_regclass('pgwarden.guard_rules'), 'SELECT'), false)
               AND COALESCE(pg_catalog.has_table_privilege(pg_catalog.to_regclass('pgwarden.guard_settings'), 'SELECT'), false)
               AND COALESCE(pg_catalog.has_table_privilege(pg_catalog.to_regclass('pgwarden.guard_break_glass'), 'SELECT'), false) AS rules`);
-  if (dblinkRows.length > 0) {
-    items.push(reads!.recorder ? await recorderCheck(client, dblinkRows[0]!.schema)
-      : { object: 'refusal recorder (dblink loopback login)', state: 'WARN', expected: `${RECORDER_ROLE} logs in and may CALL pgwarden.record_refusal`, actual: 'not tested: needs the owner of the pgwarden schema' });
-  }
+  if (dblinkRows.length > 0) items.push(await recorderCheck(client, dblinkRows[0]!.schema, reads!.recorder));
   if (reads!.rules) items.push(...await ruleRoleChecks(client));
   items.push(...await definitionChecks(client));
   items.push(...await tableRuleChecks(client));
@@ -260,9 +257,11 @@ function quoted(expression: string): string {
 }
 
 /** Logs in the way the guard does when it records a refusal, so a broken recorder shows before a refusal is lost. */
-async function recorderCheck(client: pg.ClientBase, dblinkSchema: string): Promise<StatusItem> {
+async function recorderCheck(client: pg.ClientBase, dblinkSchema: string, mayRead: boolean): Promise<StatusItem> {
   const object = 'refusal recorder (dblink loopback login)';
   const expected = `${RECORDER_ROLE} logs in and may CALL pgwarden.record_refusal`;
+  const notTested: StatusItem = { object, state: 'WARN', expected, actual: 'not tested: needs the owner of the pgwarden schema' };
+  if (!mayRead) return notTested;
   try {
     // The password is read and quoted inside the statement (no parameter carries it, for pgAudit or auto_explain to log).
     const { rows } = await client.query<{ ok: number; may_call: boolean; host: string }>(
@@ -281,7 +280,7 @@ async function recorderCheck(client: pg.ClientBase, dblinkSchema: string): Promi
       : { object, state: 'CHANGED', expected, actual: `logs in via ${row.host} but may not CALL pgwarden.record_refusal` };
   } catch (error) {
     const e = error as { code?: string; message: string; detail?: string };
-    if (e.code === '42501') return { object, state: 'WARN', expected, actual: 'not tested: needs the owner of the pgwarden schema' };
+    if (e.code === '42501') return notTested;
     const why = [e.message, e.detail].filter(Boolean).map((text) => text!.split('\n')[0]).join(': ');
     return { object, state: 'FAILED', expected, actual: `cannot log in: ${why} (refusals go to the server log only)` };
   }
