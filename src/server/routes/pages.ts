@@ -3,11 +3,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import type { ServeConfig } from '../../core/config.ts';
-import { pageContext } from '../app.ts';
+import { pageContext } from '../request.ts';
 import { ACCESS_LIST, AUDIT_LIST, DDL_LIST, REFUSAL_LIST, SESSION_LIST, type ListDefinition } from '../lists.ts';
 import { alerts } from '../queries/alerts.ts';
 import { connectionsSummary, type CountRow } from '../queries/connections.ts';
-import { AUDIT_CLASSES } from '../queries/events.ts';
+import { AUDIT_RECORD_CLASSES } from '../../pgaudit/classes.ts';
 import { checkHistory, historyStrips, monitoringStatus } from '../queries/monitoring.ts';
 import { overview } from '../queries/overview.ts';
 import type { Page } from '../queries/paging.ts';
@@ -224,7 +224,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
       ${rangePicker('/audit', current, pageReq.range)}
       <form class="filters" method="get" action="/audit" role="search">
         ${rangeHidden(current)}${field('user', 'User', current)}${field('database', 'Database', current)}
-        <label>Class<select name="class"><option value="">any</option>${AUDIT_CLASSES.map((c) => html`<option${current.class?.toUpperCase() === c ? html` selected` : ''}>${c}</option>`)}</select></label>
+        <label>Class<select name="class"><option value="">any</option>${AUDIT_RECORD_CLASSES.map((c) => html`<option${current.class?.toUpperCase() === c ? html` selected` : ''}>${c}</option>`)}</select></label>
         ${field('command', 'Command', current, 'SELECT')}${field('object', 'Object', current, 'hr.salaries or hr.*')}
         ${field('text', 'Text in statement', current)}${ownField(current)}
         <button type="submit">Search</button>
