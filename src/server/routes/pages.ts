@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import type { ServeConfig } from '../../core/config.ts';
 import { pageContext } from '../request.ts';
-import { ACCESS_LIST, AUDIT_LIST, DDL_LIST, REFUSAL_LIST, SESSION_LIST, type ListDefinition } from '../lists.ts';
+import { ACCESS_LIST, AUDIT_LIST, DDL_LIST, REFUSAL_LIST, SESSION_LIST, type ColumnType, type ListDefinition } from '../lists.ts';
 import { alerts } from '../queries/alerts.ts';
 import { connectionsSummary, type CountRow } from '../queries/connections.ts';
 import { AUDIT_RECORD_CLASSES } from '../../pgaudit/classes.ts';
@@ -43,6 +43,19 @@ function pager(path: string, current: Query, page: Page<unknown>): Html {
   return html`<div class="pager">${first}${page.next ? html`<a href="${path}${query({ ...current, cursor: page.next })}" rel="next">Older →</a>` : html`<span>End of the time range.</span>`}</div>`;
 }
 
+const TYPE_CLASS: Partial<Record<ColumnType, string>> = { time: 'time', number: 'num' };
+
+/** A list's table, its columns as its definition declares them (lists.ts), in the export's order. */
+function listTable<R>(list: ListDefinition<R>, rows: R[], empty: string): Html {
+  const shown = list.columns.filter((c) => c.page !== false).map((c) => {
+    const view = c.page || {};
+    return { label: view.label ?? c.name, className: view.className ?? TYPE_CLASS[c.type], cell: view.cell ?? c.value };
+  });
+  const cls = (className: string | undefined) => (className ? html` class="${className}"` : '');
+  return html`<table class="list"><thead><tr>${shown.map((c) => html`<th${cls(c.className === 'num' ? 'num' : undefined)}>${c.label}</th>`)}</tr></thead><tbody>
+      ${rows.length === 0 ? html`<tr><td colspan="${shown.length}" class="note">${empty}</td></tr>` : rows.map((r) => html`<tr>${shown.map((c) => html`<td${cls(c.className)}>${c.cell(r)}</td>`)}</tr>`)}</tbody></table>`;
+}
+
 function field(name: string, label: string, current: Query, placeholder = ''): Html {
   return html`<label>${label}<input name="${name}" value="${current[name] ?? ''}" placeholder="${placeholder}"></label>`;
 }
@@ -54,11 +67,6 @@ function ownField(current: Query): Html {
 
 function levelCell(level: string): Html {
   return html`<td class="level-${level}">${level}</td>`;
-}
-
-function sessionLink(server: string | null, sessionId: string | null, label?: string): Html | string {
-  if (!sessionId) return '';
-  return html`<a href="/session${query({ server: server ?? '', id: sessionId })}">${label ?? sessionId}</a>`;
 }
 
 function card(value: number, what: string, href: string, tone = ''): Html {
@@ -188,10 +196,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
         <button type="submit">Filter</button>
       </form>
       ${exportLinks(REFUSAL_LIST, current)}
-      <table class="list"><thead><tr><th>time</th><th>kind</th><th>server</th><th>user</th><th>database</th><th>application</th><th>client</th><th>why</th></tr></thead><tbody>
-      ${refused.rows.length === 0 ? html`<tr><td colspan="8" class="note">none</td></tr>` : refused.rows.map((r) => html`<tr>
-        <td class="time">${r.ts}</td><td>${r.kind}</td><td>${r.server}</td><td class="wrap">${r.user_name}</td><td class="wrap">${r.database_name}</td>
-        <td class="wrap">${r.application}</td><td class="wrap">${r.client_addr}</td><td class="wrap">${r.reason ?? r.message}</td></tr>`)}</tbody></table>
+      ${listTable(REFUSAL_LIST, refused.rows, 'none')}
       ${pager('/connections', current, refused)}`));
   });
 
@@ -207,12 +212,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
         <button type="submit">Filter</button>
       </form>
       ${exportLinks(DDL_LIST, current)}
-      <table class="list"><thead><tr><th>time</th><th>server / database</th><th>user</th><th>from</th><th>command</th><th>object</th><th>ticket</th><th>statement</th></tr></thead><tbody>
-      ${result.rows.length === 0 ? html`<tr><td colspan="8" class="note">no schema change in this range</td></tr>` : result.rows.map((r) => html`<tr>
-        <td class="time">${r.ts}</td><td>${r.server} / ${r.database_name}</td>
-        <td class="wrap">${r.user_name}${r.current_user && r.current_user !== r.user_name ? html` <span class="note">as ${r.current_user}</span>` : ''}</td>
-        <td class="wrap">${r.client_addr} <span class="note">${r.application}</span></td><td>${r.command_tag}</td><td class="wrap">${r.object_type} ${r.object_identity}</td>
-        <td>${r.change_ticket}</td><td class="statement">${statementText(r.statement)}</td></tr>`)}</tbody></table>
+      ${listTable(DDL_LIST, result.rows, 'no schema change in this range')}
       ${pager('/ddl', current, result)}`));
   });
 
@@ -231,14 +231,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
       </form>
       ${exportLinks(AUDIT_LIST, current)}
       <p class="note">Record: SESSION is the statement as the session ran it (pgaudit.log); OBJECT is an access to a table the audit role watches (pgaudit.role) — one statement may have both. The numbers are pgAudit's statement and substatement ids.</p>
-      <table class="list"><thead><tr><th>time</th><th>user</th><th>database</th><th>session</th><th>record</th><th>class</th><th>command</th><th>object</th><th>statement</th><th class="num">rows</th></tr></thead><tbody>
-      ${result.rows.length === 0 ? html`<tr><td colspan="10" class="note">no audit record matches${result.searchedTo ? ' yet' : ''}</td></tr>` : result.rows.map((r) => html`<tr>
-        <td class="time">${r.ts}</td><td class="wrap">${r.user_name}</td><td class="wrap">${r.database_name}</td>
-        <td class="wrap">${sessionLink(r.server, r.session_id)}<br><span class="note">${r.application} ${r.client_addr}</span></td>
-        <td class="record">${r.audit_type}<br><span class="note">${r.statement_id ?? '?'}.${r.substatement_id ?? '?'}</span></td>
-        <td>${r.class}</td><td>${r.command}</td><td>${r.object_name}</td>
-        <td class="statement">${statementText(r.statement)}${r.parameters?.length ? html`<br><span class="note">parameters: ${r.parameters.join(', ')}</span>` : ''}</td>
-        <td class="num">${r.rows}</td></tr>`)}</tbody></table>
+      ${listTable(AUDIT_LIST, result.rows, `no audit record matches${result.searchedTo ? ' yet' : ''}`)}
       ${pager('/audit', current, result)}`));
   });
 
@@ -254,11 +247,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
         <button type="submit">Filter</button>
       </form>
       ${exportLinks(SESSION_LIST, current)}
-      <table class="list"><thead><tr><th>started</th><th>session</th><th>server</th><th>user</th><th>database</th><th>application</th><th>client</th><th>ended</th><th class="num">audited statements</th></tr></thead><tbody>
-      ${result.rows.length === 0 ? html`<tr><td colspan="9" class="note">no session in this range</td></tr>` : result.rows.map((r) => html`<tr>
-        <td class="time">${r.started_at ?? r.authorized_at}</td><td>${sessionLink(r.server, r.session_id)}</td><td>${r.server}</td><td class="wrap">${r.user_name}</td>
-        <td class="wrap">${r.database_name}</td><td class="wrap">${r.application}</td><td class="wrap">${r.client_addr}</td><td class="time">${r.ended_at}</td>
-        <td class="num">${r.statements > 0 ? html`<a href="/session${query({ server: r.server, id: r.session_id })}">${r.statements}</a>` : 0}</td></tr>`)}</tbody></table>
+      ${listTable(SESSION_LIST, result.rows, 'no session in this range')}
       ${pager('/sessions', current, result)}`));
   });
 
@@ -366,9 +355,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
       ${rangePicker('/admin/access', current, pageReq.range)}
       <form class="filters" method="get" action="/admin/access">${rangeHidden(current)}${field('user', 'User', current)}${field('route', 'Route', current, '/api/audit')}<button type="submit">Filter</button></form>
       ${exportLinks(ACCESS_LIST, current)}
-      <table class="list"><thead><tr><th>time</th><th>user</th><th>how</th><th>from</th><th>request</th><th>parameters</th><th class="num">status</th><th class="num">rows</th></tr></thead><tbody>
-      ${result.rows.map((r) => html`<tr><td class="time">${r.ts}</td><td class="wrap">${r.user_name}</td><td>${r.auth}</td><td class="wrap">${r.client_addr}</td>
-        <td class="wrap">${r.method} ${r.route}</td><td class="wrap"><code>${JSON.stringify(r.params)}</code></td><td class="num">${r.status}</td><td class="num">${r.rows}</td></tr>`)}</tbody></table>
+      ${listTable(ACCESS_LIST, result.rows, 'no request in this range')}
       ${pager('/admin/access', current, result)}`));
   });
 
