@@ -132,6 +132,56 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
   };
   const at = (current: Query) => ({ from: current.from, to: current.to });
 
+  /** A list's page: the time range, its filters (a GET form), its exports, its table, the pager. */
+  const listPage = <R>(path: string, list: ListDefinition<R>, view: {
+    title: string; filters: (current: Query) => Html; search?: boolean; note?: Html; empty: (result: Page<R>) => string;
+  }) => app.get(path, { config: { access: list.role } }, async (request, reply) => {
+    const { current, pageReq } = listQuery(request);
+    const result = await list.fetch(pool, current, pageReq);
+    request.auditRows = result.rows.length;
+    return send(reply, page(request, view.title, html`
+      ${rangePicker(path, current, pageReq.range)}
+      <form class="filters" method="get" action="${path}"${view.search ? html` role="search"` : ''}>
+        ${rangeHidden(current)}${view.filters(current)}
+        <button type="submit">${view.search ? 'Search' : 'Filter'}</button>
+      </form>
+      ${exportLinks(list, current)}
+      ${view.note ?? ''}
+      ${listTable(list, result.rows, view.empty(result))}
+      ${pager(path, current, result)}`));
+  });
+
+  listPage('/ddl', DDL_LIST, {
+    title: 'DDL timeline',
+    filters: (current) => html`${field('user', 'User', current)}${field('database', 'Database', current)}
+        ${field('command', 'Command', current, 'DROP *')}${field('object', 'Object contains', current)}${ownField(current)}`,
+    empty: () => 'no schema change in this range',
+  });
+
+  listPage('/audit', AUDIT_LIST, {
+    title: 'Audit search',
+    search: true,
+    filters: (current) => html`${field('user', 'User', current)}${field('database', 'Database', current)}
+        <label>Class<select name="class"><option value="">any</option>${AUDIT_RECORD_CLASSES.map((c) => html`<option${current.class?.toUpperCase() === c ? html` selected` : ''}>${c}</option>`)}</select></label>
+        ${field('command', 'Command', current, 'SELECT')}${field('object', 'Object', current, 'hr.salaries or hr.*')}
+        ${field('text', 'Text in statement', current)}${ownField(current)}`,
+    note: html`<p class="note">Record: SESSION is the statement as the session ran it (pgaudit.log); OBJECT is an access to a table the audit role watches (pgaudit.role) — one statement may have both. The numbers are pgAudit's statement and substatement ids.</p>`,
+    empty: (result) => `no audit record matches${result.searchedTo ? ' yet' : ''}`,
+  });
+
+  listPage('/sessions', SESSION_LIST, {
+    title: 'Sessions',
+    filters: (current) => html`${field('user', 'User', current)}${field('database', 'Database', current)}
+        ${field('application', 'Application contains', current)}${field('client', 'Client address', current)}${ownField(current)}`,
+    empty: () => 'no session in this range',
+  });
+
+  listPage('/admin/access', ACCESS_LIST, {
+    title: 'Dashboard access log',
+    filters: (current) => html`${field('user', 'User', current)}${field('route', 'Route', current, '/api/audit')}`,
+    empty: () => 'no request in this range',
+  });
+
   app.get('/', async (request, reply) => {
     const current = request.query as Query;
     const pageReq = pageRequest(current, config);
@@ -198,57 +248,6 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
       ${exportLinks(REFUSAL_LIST, current)}
       ${listTable(REFUSAL_LIST, refused.rows, 'none')}
       ${pager('/connections', current, refused)}`));
-  });
-
-  app.get('/ddl', async (request, reply) => {
-    const { current, pageReq } = listQuery(request);
-    const result = await DDL_LIST.fetch(pool, current, pageReq);
-    request.auditRows = result.rows.length;
-    return send(reply, page(request, 'DDL timeline', html`
-      ${rangePicker('/ddl', current, pageReq.range)}
-      <form class="filters" method="get" action="/ddl">
-        ${rangeHidden(current)}${field('user', 'User', current)}${field('database', 'Database', current)}
-        ${field('command', 'Command', current, 'DROP *')}${field('object', 'Object contains', current)}${ownField(current)}
-        <button type="submit">Filter</button>
-      </form>
-      ${exportLinks(DDL_LIST, current)}
-      ${listTable(DDL_LIST, result.rows, 'no schema change in this range')}
-      ${pager('/ddl', current, result)}`));
-  });
-
-  app.get('/audit', async (request, reply) => {
-    const { current, pageReq } = listQuery(request);
-    const result = await AUDIT_LIST.fetch(pool, current, pageReq);
-    request.auditRows = result.rows.length;
-    return send(reply, page(request, 'Audit search', html`
-      ${rangePicker('/audit', current, pageReq.range)}
-      <form class="filters" method="get" action="/audit" role="search">
-        ${rangeHidden(current)}${field('user', 'User', current)}${field('database', 'Database', current)}
-        <label>Class<select name="class"><option value="">any</option>${AUDIT_RECORD_CLASSES.map((c) => html`<option${current.class?.toUpperCase() === c ? html` selected` : ''}>${c}</option>`)}</select></label>
-        ${field('command', 'Command', current, 'SELECT')}${field('object', 'Object', current, 'hr.salaries or hr.*')}
-        ${field('text', 'Text in statement', current)}${ownField(current)}
-        <button type="submit">Search</button>
-      </form>
-      ${exportLinks(AUDIT_LIST, current)}
-      <p class="note">Record: SESSION is the statement as the session ran it (pgaudit.log); OBJECT is an access to a table the audit role watches (pgaudit.role) — one statement may have both. The numbers are pgAudit's statement and substatement ids.</p>
-      ${listTable(AUDIT_LIST, result.rows, `no audit record matches${result.searchedTo ? ' yet' : ''}`)}
-      ${pager('/audit', current, result)}`));
-  });
-
-  app.get('/sessions', async (request, reply) => {
-    const { current, pageReq } = listQuery(request);
-    const result = await SESSION_LIST.fetch(pool, current, pageReq);
-    request.auditRows = result.rows.length;
-    return send(reply, page(request, 'Sessions', html`
-      ${rangePicker('/sessions', current, pageReq.range)}
-      <form class="filters" method="get" action="/sessions">
-        ${rangeHidden(current)}${field('user', 'User', current)}${field('database', 'Database', current)}
-        ${field('application', 'Application contains', current)}${field('client', 'Client address', current)}${ownField(current)}
-        <button type="submit">Filter</button>
-      </form>
-      ${exportLinks(SESSION_LIST, current)}
-      ${listTable(SESSION_LIST, result.rows, 'no session in this range')}
-      ${pager('/sessions', current, result)}`));
   });
 
   app.get('/session', {
@@ -345,18 +344,6 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
       <table class="list"><thead><tr><th>checked</th><th>level</th><th>summary</th><th class="num">value</th><th class="num">ms</th></tr></thead><tbody>
       ${history.runs.length === 0 ? html`<tr><td colspan="5" class="note">no run in this range</td></tr>` : history.runs.map((r) => html`<tr><td class="time">${r.checked_at}</td>${levelCell(r.level)}<td class="wrap">${r.summary}</td><td class="num">${r.value}</td><td class="num">${r.duration_ms === null ? '' : Math.round(r.duration_ms)}</td></tr>`)}</tbody></table>
       ${history.truncated ? html`<p class="note">The newest 500 runs are shown; narrow the range for the others.</p>` : ''}`));
-  });
-
-  app.get('/admin/access', { config: { access: 'admin' } }, async (request, reply) => {
-    const { current, pageReq } = listQuery(request);
-    const result = await ACCESS_LIST.fetch(pool, current, pageReq);
-    request.auditRows = result.rows.length;
-    return send(reply, page(request, 'Dashboard access log', html`
-      ${rangePicker('/admin/access', current, pageReq.range)}
-      <form class="filters" method="get" action="/admin/access">${rangeHidden(current)}${field('user', 'User', current)}${field('route', 'Route', current, '/api/audit')}<button type="submit">Filter</button></form>
-      ${exportLinks(ACCESS_LIST, current)}
-      ${listTable(ACCESS_LIST, result.rows, 'no request in this range')}
-      ${pager('/admin/access', current, result)}`));
   });
 
   app.get('/admin/users', { config: { access: 'admin' } }, async (request, reply) => {
