@@ -327,22 +327,5 @@ export function parseText(text: string | Uint8Array, options: ParserOptions = {}
   return { events, errors, format: parser.format, prefix: parser.prefix };
 }
 
-/** Parses a stream (a file, standard input), yielding what each chunk completed. */
-export async function* parseStream(stream: AsyncIterable<Uint8Array | string>, options: ParserOptions = {}):
-  AsyncGenerator<{ events: PgwardenEvent[]; errors: ParseError[] }> {
-  let events: PgwardenEvent[] = [];
-  let errors: ParseError[] = [];
-  const parser = createParser(options, { event: (e) => events.push(e), error: (e) => errors.push(e) });
-  for await (const chunk of stream) {
-    parser.write(chunk);
-    if (events.length > 0 || errors.length > 0) {
-      yield { events, errors };
-      events = [];
-      errors = [];
-    }
-  }
-  parser.end();
-  if (events.length > 0 || errors.length > 0) yield { events, errors };
-}
 export { RecordSplitter, type Piece } from './split.ts';
 export type { TextStart } from './text-input.ts';

@@ -13,7 +13,7 @@
 //
 // A stderr piece also carries the sessions open where it starts (TextStart.sessions): the
 // splitter follows the record lines that change them (see sessions.ts) as the parser would.
-import type { LogFormat } from './index.ts';
+import type { LogFormat } from './formats.ts';
 import { PrefixMatcher } from './prefix.ts';
 import { newEvent } from './record.ts';
 import { RESTART_MARK, SESSION_MARK, StderrReader } from './sessions.ts';
