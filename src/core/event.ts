@@ -232,8 +232,9 @@ function jsonObject(w: ByteWriter, value: object | null): void {
   else w.text(JSON.stringify(value));
 }
 
-const AUDIT_KEYS = ['{"type":', ',"statement_id":', ',"substatement_id":', ',"class":', ',"command":', ',"object_type":',
-  ',"object_name":', ',"statement":', ',"parameters":', ',"statement_logged":', ',"rows":'].map(K);
+// generated:begin event-json (scripts/generate.ts from src/core/event-fields.ts (npm run generate); do not edit by hand)
+const AUDIT_KEYS = ['{"type":', ',"statement_id":', ',"substatement_id":', ',"class":', ',"command":',
+  ',"object_type":', ',"object_name":', ',"statement":', ',"parameters":', ',"statement_logged":', ',"rows":'].map(K);
 const AUDIT_END = K('}');
 
 function jsonAudit(w: ByteWriter, a: AuditInfo | null): void {
@@ -256,10 +257,10 @@ function jsonAudit(w: ByteWriter, a: AuditInfo | null): void {
   w.constant(AUDIT_END);
 }
 
-const KEYS = ['{"ts":', ',"kind":', ',"server":', ',"pid":', ',"session_id":', ',"session_line":', ',"user":', ',"database":',
-  ',"application":', ',"client_addr":', ',"client_port":', ',"severity":', ',"sqlstate":', ',"message":', ',"detail":',
-  ',"hint":', ',"context":', ',"query":', ',"backend_type":', ',"duration_ms":', ',"audit":', ',"guard":', ',"ddl":',
-  ',"tamper":', ',"source":{"input":', ',"position":', ',"line":'].map(K);
+const KEYS = ['{"ts":', ',"kind":', ',"server":', ',"pid":', ',"session_id":', ',"session_line":', ',"user":',
+  ',"database":', ',"application":', ',"client_addr":', ',"client_port":', ',"severity":', ',"sqlstate":',
+  ',"message":', ',"detail":', ',"hint":', ',"context":', ',"query":', ',"backend_type":', ',"duration_ms":',
+  ',"audit":', ',"guard":', ',"ddl":', ',"tamper":', ',"source":{"input":', ',"position":', ',"line":'].map(K);
 const EVENT_END = K('}}');
 
 /** Appends the event as one line of JSON (no newline): the bytes of JSON.stringify(event) in UTF-8. */
@@ -294,6 +295,7 @@ export function writeEventJson(w: ByteWriter, e: PgwardenEvent): void {
   w.constant(k[26]!); jsonNumber(w, e.source.line);
   w.constant(EVENT_END);
 }
+// generated:end event-json
 
 /** Events as JSON lines (one per line, each ending in a newline), in UTF-8. */
 export function eventLines(events: readonly PgwardenEvent[]): Uint8Array {

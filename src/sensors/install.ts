@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { PGWARDEN_VERSION } from '../core/version.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
+import { applyMigrations } from '../core/migrations.ts';
 import { BOOTSTRAP_SQL, DDL_FUNCTIONS_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.ts';
 import { redactSecretsFunctionSql } from '../core/secrets.ts';
 import {
@@ -134,13 +135,7 @@ export async function installSchema(
     // To see other sessions' application_name and address, and to end them.
     await client.query(`${SQL_TAG}GRANT pg_read_all_stats, pg_signal_backend TO ${WATCHER_ROLE}`);
 
-    const applied: string[] = [];
-    for (const migration of MIGRATIONS.filter((m) => m.version > fromVersion)) {
-      await client.query(`${SQL_TAG}INSERT INTO pgwarden.migrations (version, name, pgwarden_version) VALUES ($1, $2, $3)`,
-        [migration.version, migration.name, PGWARDEN_VERSION]);
-      await client.query(migration.sql);
-      applied.push(`${String(migration.version).padStart(4, '0')}-${migration.name}`);
-    }
+    const applied = await applyMigrations(client, 'pgwarden.migrations', MIGRATIONS, fromVersion);
 
     // The secret masking first: the event-trigger functions call it.
     await client.query(SQL_TAG + redactSecretsFunctionSql());
