@@ -1,6 +1,7 @@
 // The event model: one JSON object per event, the same in every sink (JSON lines, repository
 // rows, NATS messages). Stable snake_case names; absent values are null, never guessed.
-// docs/event-model.md describes every field; keep the two in step.
+// The fields are declared once, in event-fields.ts: the JSON writer below, the repository's COPY
+// encoder and columns and the field tables of docs/event-model.md are generated from it.
 import { ByteWriter, isLoneSurrogate, utf8Char } from './byte-writer.ts';
 
 export const EVENT_KINDS = [
@@ -151,7 +152,8 @@ export interface ParseError {
 
 // The JSON writer for the event shape, used where events are written by the million (parse, JSON
 // lines): the same bytes as JSON.stringify(event) in UTF-8 (a test holds them equal), written
-// straight into a ByteWriter: constant keys, strings escaped as JSON.stringify escapes them.
+// straight into a ByteWriter: constant keys, strings escaped as JSON.stringify escapes them. The
+// helpers are written here; the writer itself (writeEventJson) is generated from the field table.
 const encoder = new TextEncoder();
 const K = (text: string) => encoder.encode(text);
 const HEX = K('0123456789abcdef');
