@@ -41,7 +41,7 @@ describe('event field table', () => {
   });
 
   it('a changed table shows in what is generated (the staleness check can fail)', async () => {
-    const table = EVENT_FIELDS as { doc: string }[];
+    const table = EVENT_FIELDS as unknown as { doc: string }[];
     const saved = table[2]!.doc;
     table[2]!.doc = 'changed';
     try {
