@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { DdlSourceConfig } from '../core/config.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
-import { createSink, createSources, runGraph, type Source } from '../pipeline/index.ts';
+import { createSink, createSources, runGraph, type Sink, type Source } from '../pipeline/index.ts';
 import { SQL_TAG } from '../core/db.ts';
 import { config, onEachDatabase, print, targetOf, withConnection } from './common.ts';
 
@@ -44,7 +44,8 @@ Example pgwarden.yaml:
       } else {
         for (const [name, source] of Object.entries(cfg.pipeline.sources)) sources.push(...await createSources(name, source, cfg, log));
       }
-      const sinks = sinkEntries.map(([name, sink]) => createSink(name, sink, cfg, log));
+      const sinks: Sink[] = [];
+      for (const [name, sink] of sinkEntries) sinks.push(await createSink(name, sink, cfg, log));
       const running = await runGraph({ sources, sinks }, cfg.pipeline, log);
       log.info({ sources: sources.map((s) => s.name), sinks: sinks.map((s) => s.name) }, 'delivering alerts');
       await new Promise<void>((resolve) => {

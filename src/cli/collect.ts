@@ -6,7 +6,7 @@ import { DEFAULT_CONFIG_FILE } from '../core/config.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
 import { sourcePrefixWarnings } from '../logs/index.ts';
-import { CollectStatus, collectProblem, createSink, createSources, readStatus, runGraph, statusFile, type CollectStatusFile, type Source } from '../pipeline/index.ts';
+import { CollectStatus, collectProblem, createSink, createSources, readStatus, runGraph, statusFile, type CollectStatusFile, type Sink, type Source } from '../pipeline/index.ts';
 import { config, formatOption, print } from './common.ts';
 import { render, type Format } from './output.ts';
 
@@ -50,7 +50,8 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
       }
       const status = new CollectStatus(statusFile(cfg.pipeline, configPath(command)), cfg.pipeline.status.stuck_seconds);
       await status.claim();
-      const sinks = sinkEntries.map(([name, sink]) => createSink(name, sink, cfg, log));
+      const sinks: Sink[] = [];
+      for (const [name, sink] of sinkEntries) sinks.push(await createSink(name, sink, cfg, log));
       const sources: Source[] = [];
       for (const [name, source] of sourceEntries) sources.push(...await createSources(name, source, cfg, log));
       const running = await runGraph({ sources, sinks }, cfg.pipeline, log, status);

@@ -10,6 +10,8 @@
 //            `?word` — at least one of the ?-words must occur; `-word` — must not occur;
 //            `word` or `+word` — must occur.
 import type { PgwardenEvent } from '../core/event.ts';
+import type { SinkCommonConfig } from './config-parts.ts';
+import { compileMatch } from './match.ts';
 
 export interface FilterLists {
   kinds?: string[];
@@ -107,4 +109,16 @@ export function compileFilter(config: FilterConfig | undefined): Test {
   return (e) => include.every((t) => t(e))
     && !(exclude.length > 0 && exclude.every((t) => t(e)))
     && (words === undefined || words(e));
+}
+
+/**
+ * Which events a sink entry receives: its `filter`, and the older `match`/`ignore` where a config
+ * still has them (their rules, unchanged, in match.ts; see configNotices for the warning).
+ */
+export function compileRouting(config: SinkCommonConfig | undefined): Test {
+  if (!config) return () => true;
+  const filter = config.filter ? compileFilter(config.filter) : undefined;
+  const match = config.match || config.ignore ? compileMatch(config.match, config.ignore) : undefined;
+  if (filter && match) return (e) => match(e) && filter(e);
+  return filter ?? match ?? (() => true);
 }

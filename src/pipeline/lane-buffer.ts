@@ -7,6 +7,12 @@ import type { PgwardenEvent } from '../core/event.ts';
 import type { Lane, Pending, Sink, Wake } from './types.ts';
 import { Waiters } from './wake.ts';
 
+/**
+ * Back-pressure, the same for every source: events held in memory for the slowest sink before
+ * a source stops reading (for logfile, per file) until the sinks catch up.
+ */
+export const MAX_BUFFERED_EVENTS = 20_000;
+
 export interface BufferEntry {
   /** possibly none: an entry that only moves a checkpoint or releases a message */
   events: PgwardenEvent[];
@@ -66,7 +72,6 @@ export class LaneBuffer<E extends BufferEntry> {
     return {
       next: (max) => this.next(lane, max),
       settle: (pending) => this.settle(lane, pending),
-      fail: async () => undefined,
     };
   }
 

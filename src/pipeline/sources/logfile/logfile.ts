@@ -7,21 +7,20 @@
 //
 // Reading goes only as fast as the slowest sink settles: a file is read while fewer than
 // MAX_BUFFERED_EVENTS of its events wait in memory for some sink.
-import { mkdirSync, readdirSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
-import { open, readdir, realpath, rename, stat, type FileHandle } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { watch, type FSWatcher } from 'node:fs';
+import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { LogfileSourceConfig } from '../../core/config.ts';
-import { PgwardenError } from '../../core/errors.ts';
-import { canonicalInput } from '../../core/input-identity.ts';
-import type { ParseError, PgwardenEvent } from '../../core/event.ts';
-import { OPAQUE_PREFIX, compilePrefix, createParser, detectFormat, detectPrefix, type LogFormat, type LogParser } from '../../logs/index.ts';
-import { Waiters } from '../wake.ts';
-import type { Lane, Pending, Sink, Source, Wake } from '../types.ts';
-
-/** Events of one file held in memory for the slowest sink before reading pauses. */
-export const MAX_BUFFERED_EVENTS = 20_000;
+import { PgwardenError } from '../../../core/errors.ts';
+import { canonicalInput } from '../../../core/input-identity.ts';
+import type { ParseError, PgwardenEvent } from '../../../core/event.ts';
+import { OPAQUE_PREFIX, compilePrefix, createParser, detectFormat, detectPrefix, type LogFormat, type LogParser } from '../../../logs/index.ts';
+import { CheckpointFile, versioned } from '../../checkpoint.ts';
+import type { SourceContext } from '../../component.ts';
+import { MAX_BUFFERED_EVENTS } from '../../lane-buffer.ts';
+import { Waiters } from '../../wake.ts';
+import type { Lane, Pending, Sink, Source, Wake } from '../../types.ts';
+import type { LogfileSourceConfig } from './config.ts';
 const READ_CHUNK = 1024 * 1024;
 /** How much of a file's beginning identifies it and decides its format. */
 const HEAD_BYTES = 128;
@@ -86,29 +85,6 @@ export function globRegex(pattern: string): RegExp {
   return new RegExp(`^${pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`, 's');
 }
 
-export function defaultStateDir(): string {
-  return join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'pgwarden');
-}
-
-/** Replaces a file atomically and durably: temporary file, fsync, rename, fsync of the directory. */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  const fh = await open(temp, 'w', 0o600);
-  try {
-    await fh.writeFile(text, 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(temp, path);
-  const dir = await open(join(path, '..'), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
-}
-
 interface LaneState {
   sink: Sink;
   /** per file: the sequence of the next event to look at */
@@ -127,7 +103,7 @@ export class LogfileSource implements Source {
   readonly input: string;
   private readonly config: LogfileSourceConfig;
   private readonly log: Logger;
-  private readonly statePath: string;
+  private readonly file: CheckpointFile<LogfileState>;
   private state: LogfileState;
   private readonly files = new Map<string, Tracked>();
   private readonly lanes = new Map<string, LaneState>();
@@ -138,7 +114,6 @@ export class LogfileSource implements Source {
   private stopped = false;
   private scanning: Promise<void> | null = null;
   private rescan = false;
-  private saving: Promise<void> = Promise.resolve();
   /** config.path resolved at start */
   private dir = '';
   private order = 0;
@@ -162,35 +137,15 @@ export class LogfileSource implements Source {
         throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sources.${options.input}.prefix: ${(error as Error).message}`, { cause: error });
       }
     }
-    const dir = options.config.state_dir ?? defaultStateDir();
-    this.statePath = join(dir, `logfile-${options.input}.json`);
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-    } catch (error) {
-      throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sources.${options.input}.state_dir: cannot create ${dir}: ${(error as Error).message}`, { cause: error });
-    }
-    this.state = this.loadState();
-    // a temporary file left by a crash in the middle of a save
-    const stem = `logfile-${options.input}.json.`;
-    for (const name of readdirSync(dir)) if (name.startsWith(stem) && name.endsWith('.tmp')) rmSync(join(dir, name), { force: true });
-  }
-
-  private loadState(): LogfileState {
-    let text: string;
-    try {
-      text = readFileSync(this.statePath, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: STATE_VERSION, source: this.input, files: {}, names: {} };
-      throw new PgwardenError('PGW_ERR_CONFIG', `cannot read the checkpoints in ${this.statePath}: ${(error as Error).message}`, { cause: error });
-    }
-    try {
-      const parsed = JSON.parse(text) as LogfileState;
-      if (parsed.version !== STATE_VERSION || typeof parsed.files !== 'object') throw new Error(`unknown version ${String(parsed.version)}`);
+    this.file = new CheckpointFile({
+      dir: options.config.state_dir, file: `logfile-${options.input}.json`, where: `pipeline.sources.${options.input}`, indent: 1,
+      startOver: 'to start over from the beginning of the logs',
+    });
+    this.state = this.file.load(() => ({ version: STATE_VERSION, source: this.input, files: {}, names: {} }), (parsed) => {
+      versioned<LogfileState>(STATE_VERSION, 'files')(parsed);
       parsed.names ??= {};
       return parsed;
-    } catch (error) {
-      throw new PgwardenError('PGW_ERR_CONFIG', `the checkpoints in ${this.statePath} are unreadable (${(error as Error).message}); move the file away to start over from the beginning of the logs`, { cause: error });
-    }
+    });
   }
 
   /**
@@ -234,7 +189,6 @@ export class LogfileSource implements Source {
     return {
       next: (max) => this.next(lane, max),
       settle: (pending) => this.settle(lane, pending),
-      fail: async () => undefined,
     };
   }
 
@@ -589,9 +543,7 @@ export class LogfileSource implements Source {
   }
 
   private save(): Promise<void> {
-    const text = `${JSON.stringify(this.state, null, 1)}\n`;
-    this.saving = this.saving.catch(() => undefined).then(() => writeFileAtomic(this.statePath, text));
-    return this.saving;
+    return this.file.save(this.state);
   }
 
   private wake(wake: Wake): void {
@@ -607,7 +559,7 @@ export class LogfileSource implements Source {
     clearTimeout(this.timer);
     this.watcher?.close();
     await this.scanning?.catch(() => undefined);
-    await this.saving.catch(() => undefined);
+    await this.file.idle();
     for (const tracked of this.files.values()) await tracked.handle.close().catch(() => undefined);
     this.files.clear();
     this.wake('stopped');
@@ -618,4 +570,8 @@ export class LogfileSource implements Source {
 function sameHead(a: Buffer, b: Buffer): boolean {
   const n = Math.min(a.length, b.length);
   return a.subarray(0, n).equals(b.subarray(0, n));
+}
+
+export async function createLogfileSource({ name, config, log }: SourceContext<LogfileSourceConfig>): Promise<Source[]> {
+  return [new LogfileSource({ input: name, config, log })];
 }
