@@ -122,3 +122,28 @@ export function compileRouting(config: SinkCommonConfig | undefined): Test {
   if (filter && match) return (e) => match(e) && filter(e);
   return filter ?? match ?? (() => true);
 }
+
+/**
+ * One warning per sink that still routes with `match`/`ignore`: the `filter` to write instead when
+ * it means the same (no `commands` list), else how the two differ. Logged by collect and alerts run.
+ */
+export function routingWarnings(sinks: Record<string, SinkCommonConfig>): string[] {
+  const warnings: string[] = [];
+  for (const [name, sink] of Object.entries(sinks)) {
+    if (!sink.match && !sink.ignore) continue;
+    const keys = [sink.match && 'match', sink.ignore && 'ignore'].filter(Boolean).join(' and ');
+    if (sink.match?.commands || sink.ignore?.commands) {
+      warnings.push(`pipeline.sinks.${name}: ${keys} still ${sink.match && sink.ignore ? 'work' : 'works'} but filter is the one to write (docs/pipeline.md#filters-and-redaction); `
+        + `a commands list in match lets events without a DDL command (tamper alerts) through and one in ignore never drops them, where filter's commands lists also look at pgAudit's command and never match an event without one, so this sink keeps ${keys}`);
+      continue;
+    }
+    if ((sink.match && sink.filter?.include) || (sink.ignore && sink.filter?.exclude)) {
+      // two include (or exclude) conditions: no single filter line says the same
+      warnings.push(`pipeline.sinks.${name}: ${keys} are the older spelling of filter (docs/pipeline.md#filters-and-redaction); this sink has both, which still work together`);
+      continue;
+    }
+    const filter = { ...sink.filter, ...(sink.match ? { include: sink.match } : {}), ...(sink.ignore ? { exclude: sink.ignore } : {}) };
+    warnings.push(`pipeline.sinks.${name}: ${keys} are the older spelling of filter (docs/pipeline.md#filters-and-redaction); the same in one place: filter: ${JSON.stringify(filter)}`);
+  }
+  return warnings;
+}

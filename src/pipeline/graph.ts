@@ -4,7 +4,7 @@
 // exponential backoff, keeping the batch (and its id) as it was.
 import type { Logger } from 'pino';
 import type { PipelineConfig, RedactConfig } from '../core/config.ts';
-import { compileRouting } from './filter.ts';
+import { compileRouting, routingWarnings } from './filter.ts';
 import { redactEvent } from './redact.ts';
 import { backoff } from './retry.ts';
 import type { PgwardenEvent } from '../core/event.ts';
@@ -126,6 +126,8 @@ export async function runGraph(graph: Graph, config: PipelineConfig, log: Logger
   const controller = new AbortController();
   const lanes: Promise<void>[] = [];
   const sinks = graph.sinks.map((sink) => routedSink(sink, config));
+  const configured = Object.fromEntries(Object.entries(config.sinks).filter(([name]) => sinks.some((sink) => sink.name === name)));
+  for (const warning of routingWarnings(configured)) log.warn(warning);
   const pairs = sinks.flatMap((sink) => graph.sources
     .filter((source) => !sink.inputs || sink.inputs.includes(source.input))
     .map((source) => ({ source, sink, lane: source.lane(sink) })));

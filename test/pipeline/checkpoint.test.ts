@@ -156,7 +156,7 @@ describe('checkpoint files', () => {
     assert.throws(() => file.load(fresh, check), { message: `the checkpoints in ${join(dir, 'x.json')} are unreadable (unknown version 9); move the file away to start over from the beginning of the logs` });
     writeFileSync(join(dir, 'x.json'), '{"version": 1, "sin');
     assert.throws(() => file.load(fresh, check), /are unreadable \(.*JSON.*\); move the file away/);
-    assert.deepEqual(new CheckpointFile({ dir, file: 'none.json', where: 'w', startOver: '' }).load(fresh, check), fresh(), 'no file: a fresh state');
+    assert.deepEqual(new CheckpointFile<{ version: number; sinks: object }>({ dir, file: 'none.json', where: 'w', startOver: '' }).load(fresh, check), fresh(), 'no file: a fresh state');
     await file.save({ version: 1, sinks: { a: 1 } });
     assert.equal(readFileSync(join(dir, 'x.json'), 'utf8'), '{"version":1,"sinks":{"a":1}}\n', 'compact unless an indentation is given');
     writeFileSync(join(dir, 'blocker'), '');

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { newEvent, type PgwardenEvent } from '../../src/core/event.ts';
-import { compileFilter, parseEventFilter } from '../../src/pipeline/filter.ts';
+import { compileFilter, compileRouting, parseEventFilter, routingWarnings } from '../../src/pipeline/filter.ts';
 
 function audit(command: string, cls: string, statement: string, user = 'alice', database = 'shop', application = 'psql'): PgwardenEvent {
   const e = newEvent('audit', 'db1', { input: 'x.log', position: 0, line: 1 });
@@ -62,5 +62,33 @@ describe('compileFilter', () => {
   it('combines include, exclude and event_filter', () => {
     const f = compileFilter({ include: { kinds: ['audit'] }, exclude: { users: ['etl'] }, event_filter: '?orders' });
     assert.deepEqual([del, ins, sel, con].map(f), [true, false, false, false]);
+  });
+});
+
+describe('routing: filter, and the older match/ignore', () => {
+  const tamper = newEvent('tamper', 'db1', { input: 'x', position: 0, line: null });
+  const drop = newEvent('ddl', 'db1', { input: 'x', position: 1, line: null });
+  drop.ddl = { command_tag: 'DROP TABLE', current_user: 'etl' } as NonNullable<PgwardenEvent['ddl']>;
+  const events = [del, ins, sel, con, tamper, drop];
+
+  it('match/ignore route exactly as before: a commands list lets events without a DDL command through', () => {
+    const route = compileRouting({ match: { commands: ['DROP *'] } });
+    assert.deepEqual(events.map(route), [true, true, true, true, true, true]);
+    const ignoreEtl = compileRouting({ ignore: { users: ['etl'], commands: ['DROP *'] } });
+    assert.deepEqual(events.map(ignoreEtl), [true, true, true, true, true, false], 'dropped only when every ignore list matches');
+    // and filter beside them narrows further
+    const both = compileRouting({ match: { kinds: ['ddl', 'tamper'] }, filter: { exclude: { kinds: ['tamper'] } } });
+    assert.deepEqual(events.map(both), [false, false, false, false, false, true]);
+  });
+
+  it('without a commands list, match/ignore mean what include/exclude mean, and the warning gives that filter', () => {
+    const spelled = { match: { kinds: ['ddl' as const], users: ['etl'] }, ignore: { databases: ['scratch'] } };
+    const [warning] = routingWarnings({ alerts: spelled });
+    assert.equal(warning, 'pipeline.sinks.alerts: match and ignore are the older spelling of filter (docs/pipeline.md#filters-and-redaction); '
+      + 'the same in one place: filter: {"include":{"kinds":["ddl"],"users":["etl"]},"exclude":{"databases":["scratch"]}}');
+    const written = compileRouting({ filter: JSON.parse(warning!.split('filter: ').at(-1)!) as object });
+    assert.deepEqual(events.map(written), events.map(compileRouting(spelled)));
+    assert.match(routingWarnings({ s: { match: { commands: ['DROP *'] } } })[0]!, /^pipeline\.sinks\.s: match still works but filter is the one to write .*so this sink keeps match$/);
+    assert.deepEqual(routingWarnings({ s: { filter: { include: { kinds: ['audit'] } } }, t: {} }), [], 'nothing to say about filter');
   });
 });
