@@ -5,7 +5,7 @@ import { PgwardenError } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
 import { createSink, createSources, runGraph, type Sink, type Source } from '../pipeline/index.ts';
 import { SQL_TAG } from '../core/db.ts';
-import { config, onEachDatabase, print, targetOf, withConnection } from './common.ts';
+import { loadCommandConfig, onEachDatabase, print, targetOf, withConnection } from './common.ts';
 
 export function registerAlertsCommands(program: Command): void {
   const alerts = program.command('alerts').description('real-time alerts: DDL changes and tampering, by email and webhook');
@@ -25,7 +25,7 @@ Example pgwarden.yaml:
                   from: pgwarden@example.com, to: [dba@example.com] }
       chatops:  { type: webhook, url: 'https://hooks.slack.com/services/...', match: { commands: ['DROP *'] } }`)
     .action(async (options: { allDatabases?: boolean; db?: string; server?: string }, command: Command) => {
-      const cfg = config(command);
+      const cfg = loadCommandConfig(command);
       const log = createLogger('alerts');
       const sinkEntries = Object.entries(cfg.pipeline.sinks);
       if (sinkEntries.length === 0) {

@@ -7,7 +7,7 @@ import { PgwardenError } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
 import { sourcePrefixWarnings } from '../logs/index.ts';
 import { CollectStatus, collectProblem, createSink, createSources, readStatus, runGraph, statusFile, type CollectStatusFile, type Sink, type Source } from '../pipeline/index.ts';
-import { config, formatOption, print } from './common.ts';
+import { formatOption, loadCommandConfig, print } from './common.ts';
 import { render, type Format } from './output.ts';
 
 export function registerCollectCommand(program: Command): void {
@@ -38,7 +38,7 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
       });
-      const cfg = config(command);
+      const cfg = loadCommandConfig(command);
       const log = createLogger('collect');
       const sourceEntries = Object.entries(cfg.pipeline.sources);
       const sinkEntries = Object.entries(cfg.pipeline.sinks);
@@ -82,7 +82,7 @@ aside since collect started (refused by the repository for their data: see
 pgwarden_repo.rejected_batches, docs/repository.md), or collect is not running (stopped, gone,
 or not updating); 6 collect never ran with this config.`)
     .action(async (options: { format: Format }, command: Command) => {
-      const cfg = config(command);
+      const cfg = loadCommandConfig(command);
       const file = statusFile(cfg.pipeline, configPath(command));
       const status = await readStatus(file);
       const problem = collectProblem(status);

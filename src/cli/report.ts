@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ddlEvents, type DdlRow } from '../ddl/index.ts';
 import { connectionAttempts, parseSince, type AttemptRow } from '../guard/index.ts';
-import { collect, formatOption, parseInteger, print, withConnection, withDatabase } from './common.ts';
+import { formatOption, parseInteger, print, repeatable, withConnection, withDatabase } from './common.ts';
 import { STATEMENT_WIDTH, render, type Column, type Format } from './output.ts';
 
 const ATTEMPT_COLUMNS: Column<AttemptRow>[] = [
@@ -44,7 +44,7 @@ export function registerReportCommands(program: Command): void {
     .description('connection attempts the guard allowed or refused, oldest first')
     .option('--since <when>', 'a duration back from now (90s, 15m, 1h, 2d, 1w) or an ISO-8601 time', '24h')
     .option('--denied', 'only refused attempts and terminated sessions')
-    .option('--user <role>', 'only this role (repeatable)', collect)
+    .option('--user <role>', 'only this role (repeatable)', repeatable)
     .option('--limit <n>', 'only the newest n rows (still listed oldest first)')
     .addOption(formatOption())
     .action(async (options: { since: string; denied?: boolean; user?: string[]; limit?: string; format: Format }, command: Command) => {
@@ -57,8 +57,8 @@ export function registerReportCommands(program: Command): void {
   withConnection(report.command('ddl'))
     .description('schema changes the DDL audit recorded (one row per object), oldest first')
     .option('--since <when>', 'a duration back from now (90s, 15m, 1h, 2d, 1w) or an ISO-8601 time', '24h')
-    .option('--user <role>', 'only changes by this role, as session or current user (repeatable)', collect)
-    .option('--command <tag>', "only this command tag, e.g. 'DROP TABLE' or 'DROP *' (repeatable)", collect)
+    .option('--user <role>', 'only changes by this role, as session or current user (repeatable)', repeatable)
+    .option('--command <tag>', "only this command tag, e.g. 'DROP TABLE' or 'DROP *' (repeatable)", repeatable)
     .option('--limit <n>', 'only the newest n rows (still listed oldest first)')
     .addOption(formatOption())
     .action(async (options: { since: string; user?: string[]; command?: string[]; limit?: string; format: Format }, command: Command) => {
