@@ -41,6 +41,8 @@ const filterListsSchema = z.strictObject({
 
 const filterSchema = z.strictObject({
   include: filterListsSchema.optional(),
+  /** alternatives: an event must match at least one of these (each as include: every list in it) */
+  include_any: z.array(filterListsSchema).min(1).optional(),
   exclude: filterListsSchema.optional(),
   /** Guardium-style words in the statement or message: '?delete ?insert' (any of), 'word' (must), '-word' (must not) */
   event_filter: z.string().optional(),
