@@ -5,8 +5,10 @@
 // byte offset of the next record to deliver. Checkpoints live in one JSON file per source in
 // state_dir, replaced atomically (write a temporary file, fsync, rename, fsync the directory).
 //
-// Reading goes only as fast as the slowest sink settles: a file is read while fewer than
-// MAX_BUFFERED_EVENTS of its events wait in memory for some sink.
+// Lanes and back-pressure are the shared LaneBuffer's (lane-buffer.ts): parsed events wait there,
+// in the order they were read, until every sink has settled them; a file is read while fewer than
+// MAX_BUFFERED_EVENTS of its events wait. After a restart, the checkpoints say which events a sink
+// already has (the buffer's skip hook passes over them).
 import { watch, type FSWatcher } from 'node:fs';
 import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,9 +19,8 @@ import type { ParseError, PgwardenEvent } from '../../../core/event.ts';
 import { OPAQUE_PREFIX, compilePrefix, createParser, detectFormat, detectPrefix, type LogFormat, type LogParser } from '../../../logs/index.ts';
 import { CheckpointFile, versioned } from '../../checkpoint.ts';
 import type { SourceContext } from '../../component.ts';
-import { MAX_BUFFERED_EVENTS } from '../../lane-buffer.ts';
-import { Waiters } from '../../wake.ts';
-import type { Lane, Pending, Sink, Source, Wake } from '../../types.ts';
+import { LaneBuffer, MAX_BUFFERED_EVENTS, type BufferEntry } from '../../lane-buffer.ts';
+import type { Lane, Sink, Source, Wake } from '../../types.ts';
 import type { LogfileSourceConfig } from './config.ts';
 const READ_CHUNK = 1024 * 1024;
 /** How much of a file's beginning identifies it and decides its format. */
@@ -68,9 +69,8 @@ interface Tracked {
   /** bytes of the file handed to the parser, and where the parser started */
   readOffset: number;
   base: { offset: number; line: number };
-  /** parsed events not yet settled by every sink: events[i] has sequence first + i */
-  events: PgwardenEvent[];
-  first: number;
+  /** entries of this file in the buffer, not yet released by every sink */
+  held: number;
   lastGrowth: number;
   flushed: boolean;
   /** no longer in the directory under a matching name: read to its end, then forget */
@@ -85,11 +85,10 @@ export function globRegex(pattern: string): RegExp {
   return new RegExp(`^${pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`, 's');
 }
 
-interface LaneState {
-  sink: Sink;
-  /** per file: the sequence of the next event to look at */
-  cursors: Map<string, number>;
-  inflight: { pending: Pending; ends: Map<string, { generation: number; next: number; last: PgwardenEvent }> } | null;
+/** One parsed event in the buffer, with the file (and its generation: a truncation starts a new one) it came from. */
+interface Entry extends BufferEntry {
+  key: string;
+  generation: number;
 }
 
 export interface LogfileSourceOptions {
@@ -106,8 +105,9 @@ export class LogfileSource implements Source {
   private readonly file: CheckpointFile<LogfileState>;
   private state: LogfileState;
   private readonly files = new Map<string, Tracked>();
-  private readonly lanes = new Map<string, LaneState>();
-  private readonly waiters = new Waiters();
+  /** the sinks that have a lane */
+  private readonly sinks = new Set<string>();
+  private readonly buffer: LaneBuffer<Entry>;
   private readonly matcher: RegExp;
   private timer: NodeJS.Timeout | undefined;
   private watcher: FSWatcher | undefined;
@@ -141,6 +141,11 @@ export class LogfileSource implements Source {
       dir: options.config.state_dir, file: `logfile-${options.input}.json`, where: `pipeline.sources.${options.input}`, indent: 1,
       startOver: 'to start over from the beginning of the logs',
     });
+    this.buffer = new LaneBuffer<Entry>(options.input, {
+      skip: (sink, entry) => this.skip(sink, entry),
+      settled: (sink, entries) => this.settled(sink, entries),
+      released: (entries) => this.released(entries),
+    });
     this.state = this.file.load(() => ({ version: STATE_VERSION, source: this.input, files: {}, names: {} }), (parsed) => {
       versioned<LogfileState>(STATE_VERSION, 'files')(parsed);
       parsed.names ??= {};
@@ -173,9 +178,7 @@ export class LogfileSource implements Source {
 
   /** Parsed events held in memory, waiting for some sink (back-pressure keeps it near MAX_BUFFERED_EVENTS). */
   get buffered(): number {
-    let n = 0;
-    for (const tracked of this.files.values()) n += tracked.events.length;
-    return n;
+    return this.buffer.buffered;
   }
 
   /** The checkpoints as stored (for tests and `status`). */
@@ -184,12 +187,8 @@ export class LogfileSource implements Source {
   }
 
   lane(sink: Sink): Lane {
-    const lane: LaneState = { sink, cursors: new Map(), inflight: null };
-    this.lanes.set(sink.name, lane);
-    return {
-      next: (max) => this.next(lane, max),
-      settle: (pending) => this.settle(lane, pending),
-    };
+    this.sinks.add(sink.name);
+    return this.buffer.lane(sink);
   }
 
   async start(): Promise<void> {
@@ -302,9 +301,8 @@ export class LogfileSource implements Source {
 
   /** A file read to its end after it went away, with every event settled by every sink. */
   private finished(tracked: Tracked): boolean {
-    if (!tracked.gone || !tracked.flushed || tracked.events.length > 0) return false;
-    for (const lane of this.lanes.values()) if (lane.inflight?.ends.has(tracked.key)) return false;
-    return true;
+    // a batch in flight still holds its entries
+    return tracked.gone && tracked.flushed && tracked.held === 0;
   }
 
   private async follow(path: string, key: string, dev: number, ino: number): Promise<void> {
@@ -328,17 +326,16 @@ export class LogfileSource implements Source {
     state ??= { input: this.newInput(path), path, dev, ino, head: head.toString('hex'), sinks: {} };
     state.path = path;
     this.state.files[key] = state;
-    for (const lane of this.lanes.values()) state.sinks[lane.sink.name] ??= { offset: 0, line: 1, delivered: false };
-    const start = Math.min(...[...this.lanes.values()].map((lane) => state.sinks[lane.sink.name]!.offset), Number.MAX_SAFE_INTEGER);
-    const from = [...this.lanes.values()].map((lane) => state.sinks[lane.sink.name]!).find((c) => c.offset === start) ?? { offset: 0, line: 1 };
+    for (const sink of this.sinks) state.sinks[sink] ??= { offset: 0, line: 1, delivered: false };
+    const start = Math.min(...[...this.sinks].map((sink) => state.sinks[sink]!.offset), Number.MAX_SAFE_INTEGER);
+    const from = [...this.sinks].map((sink) => state.sinks[sink]!).find((c) => c.offset === start) ?? { offset: 0, line: 1 };
     const tracked: Tracked = {
       key, state, handle, order: this.order++, generation: 0, parser: null, format: null, prefix: this.config.prefix,
-      readOffset: from.offset, base: { offset: from.offset, line: from.line }, events: [], first: 0,
+      readOffset: from.offset, base: { offset: from.offset, line: from.line }, held: 0,
       lastGrowth: Date.now(), flushed: true, gone: false, head, detectSize: -1,
     };
     if (this.config.format !== 'auto') tracked.format = this.config.format;
     this.files.set(key, tracked);
-    for (const lane of this.lanes.values()) lane.cursors.set(key, 0);
     this.log.info({ source: this.name, file: path, offset: from.offset }, 'following log file');
   }
 
@@ -366,16 +363,14 @@ export class LogfileSource implements Source {
     }
     if (!tracked.parser && !(await this.decideFormat(tracked, info.size))) return changed;
     let grew = false;
-    while (tracked.readOffset < info.size && tracked.events.length < MAX_BUFFERED_EVENTS && !this.stopped) {
+    while (tracked.readOffset < info.size && tracked.held < MAX_BUFFERED_EVENTS && !this.stopped) {
       const length = Math.min(READ_CHUNK, info.size - tracked.readOffset);
       const buffer = Buffer.allocUnsafe(length);
       const { bytesRead } = await tracked.handle.read(buffer, 0, length, tracked.readOffset);
       if (bytesRead === 0) break;
       tracked.readOffset += bytesRead;
-      const before = tracked.events.length;
       tracked.parser!.write(buffer.subarray(0, bytesRead));
       grew = true;
-      if (tracked.events.length > before) this.wake('change');
     }
     const now = Date.now();
     if (grew) {
@@ -383,11 +378,9 @@ export class LogfileSource implements Source {
       tracked.flushed = false;
     } else if (!tracked.flushed && (now - tracked.lastGrowth >= this.config.idle_flush_ms || tracked.gone) && tracked.readOffset >= info.size) {
       // a stderr record is complete only when the next begins: after a quiet while, it is
-      const before = tracked.events.length;
       if (tracked.gone) tracked.parser!.end();
       else tracked.parser!.flush();
       tracked.flushed = true;
-      if (tracked.events.length > before) this.wake('change');
     }
     return changed;
   }
@@ -432,7 +425,8 @@ export class LogfileSource implements Source {
           if (tracked.generation !== generation) return;
           event.source.position += base.offset;
           if (event.source.line !== null) event.source.line += base.line - 1;
-          tracked.events.push(event);
+          tracked.held++;
+          this.buffer.push({ events: [event], key: tracked.key, generation });
         },
         error: (error) => this.parseError(error, base),
       },
@@ -456,9 +450,8 @@ export class LogfileSource implements Source {
 
   private truncated(tracked: Tracked, head: Buffer): void {
     this.log.info({ source: this.name, file: tracked.state.path, at: tracked.readOffset }, 'log file truncated or rewritten; reading it from the start');
+    // what was read of the old content is passed over in the buffer (skip: another generation)
     tracked.generation++;
-    tracked.first += tracked.events.length;
-    tracked.events = [];
     tracked.readOffset = 0;
     tracked.base = { offset: 0, line: 1 };
     tracked.head = head;
@@ -467,91 +460,53 @@ export class LogfileSource implements Source {
     tracked.flushed = true;
     tracked.lastGrowth = Date.now();
     tracked.parser = null;
-    for (const lane of this.lanes.values()) {
-      tracked.state.sinks[lane.sink.name] = { offset: 0, line: 1, delivered: false };
-      lane.cursors.set(tracked.key, tracked.first);
-    }
+    for (const sink of this.sinks) tracked.state.sinks[sink] = { offset: 0, line: 1, delivered: false };
   }
 
-  /** Moves a lane's cursor past events its checkpoint says were delivered; returns it. */
-  private cursor(lane: LaneState, tracked: Tracked): number {
-    let cursor = Math.max(lane.cursors.get(tracked.key) ?? tracked.first, tracked.first);
-    const checkpoint = tracked.state.sinks[lane.sink.name];
-    if (checkpoint) {
-      while (cursor < tracked.first + tracked.events.length) {
-        const position = tracked.events[cursor - tracked.first]!.source.position;
-        if (position < checkpoint.offset || (checkpoint.delivered && position === checkpoint.offset)) cursor++;
-        else break;
-      }
-    }
-    lane.cursors.set(tracked.key, cursor);
-    return cursor;
+  /**
+   * An entry a lane passes over: of a file no longer followed or of its content before a
+   * truncation, or one the sink's checkpoint says it had before a restart.
+   */
+  private skip(sink: string, entry: Entry): boolean {
+    const tracked = this.files.get(entry.key);
+    if (!tracked || tracked.generation !== entry.generation) return true;
+    const checkpoint = tracked.state.sinks[sink];
+    if (!checkpoint) return false;
+    const position = entry.events[0]!.source.position;
+    return position < checkpoint.offset || (checkpoint.delivered && position === checkpoint.offset);
   }
 
-  private sortedFiles(): Tracked[] {
-    return [...this.files.values()].sort((a, b) => a.order - b.order);
+  /** A sink settled these entries: its checkpoint in each of their files is the last one, delivered. */
+  private settled(sink: string, entries: Entry[]): Promise<void> {
+    const last = new Map<string, PgwardenEvent>();
+    for (const entry of entries) {
+      const tracked = this.files.get(entry.key);
+      if (tracked && tracked.generation === entry.generation) last.set(entry.key, entry.events[0]!);
+    }
+    for (const [key, event] of last) {
+      this.files.get(key)!.state.sinks[sink] = { offset: event.source.position, line: event.source.line ?? 1, delivered: true };
+    }
+    return this.save();
   }
 
-  private async next(lane: LaneState, max: number): Promise<Pending | null> {
-    if (lane.inflight) return lane.inflight.pending;
-    const events: PgwardenEvent[] = [];
-    const ends = new Map<string, { generation: number; next: number; last: PgwardenEvent }>();
-    for (const tracked of this.sortedFiles()) {
-      if (events.length >= max) break;
-      const start = this.cursor(lane, tracked);
-      const available = tracked.first + tracked.events.length - start;
-      if (available <= 0) continue;
-      const take = Math.min(available, max - events.length);
-      const slice = tracked.events.slice(start - tracked.first, start - tracked.first + take);
-      events.push(...slice);
-      ends.set(tracked.key, { generation: tracked.generation, next: start + take, last: slice[slice.length - 1]! });
-    }
-    if (events.length === 0) return null;
-    const first = events[0]!.source;
-    const pending: Pending = { events, messageId: `${this.input}:${first.input}:${first.position}:${events.length}` };
-    lane.inflight = { pending, ends };
-    return pending;
-  }
-
-  private async settle(lane: LaneState, pending: Pending): Promise<void> {
-    const inflight = lane.inflight;
-    if (!inflight || inflight.pending !== pending) return;
-    for (const [key, end] of inflight.ends) {
-      const tracked = this.files.get(key);
-      if (!tracked || tracked.generation !== end.generation) continue;
-      lane.cursors.set(key, end.next);
-      const following = tracked.events[end.next - tracked.first];
-      tracked.state.sinks[lane.sink.name] = following
-        ? { offset: following.source.position, line: following.source.line ?? 1, delivered: false }
-        : { offset: end.last.source.position, line: end.last.source.line ?? 1, delivered: true };
-    }
-    await this.save();
-    lane.inflight = null;
-    // drop what every sink has settled, then read on if reading had paused
+  /** Every sink is past these entries: read on in files that had paused for them. */
+  private released(entries: Entry[]): void {
     let paused = false;
-    for (const key of inflight.ends.keys()) {
-      const tracked = this.files.get(key);
+    for (const entry of entries) {
+      const tracked = this.files.get(entry.key);
       if (!tracked) continue;
-      if (tracked.events.length >= MAX_BUFFERED_EVENTS) paused = true;
-      const low = Math.min(...[...this.lanes.values()].map((other) => other.cursors.get(key) ?? tracked.first));
-      if (low > tracked.first) {
-        tracked.events = tracked.events.slice(low - tracked.first);
-        tracked.first = low;
-      }
+      if (tracked.held >= MAX_BUFFERED_EVENTS) paused = true;
+      tracked.held--;
     }
-    if (paused) void this.scan();
+    if (paused && !this.stopped) void this.scan();
   }
 
   private save(): Promise<void> {
     return this.file.save(this.state);
   }
 
-  private wake(wake: Wake): void {
-    this.waiters.wake(wake);
-  }
-
   changed(ms: number, signal: AbortSignal): Promise<Wake> {
-    return this.waiters.wait(Math.min(ms, this.config.poll_ms), signal, this.stopped);
+    return this.buffer.changed(Math.min(ms, this.config.poll_ms), signal);
   }
 
   async stop(): Promise<void> {
@@ -562,7 +517,7 @@ export class LogfileSource implements Source {
     await this.file.idle();
     for (const tracked of this.files.values()) await tracked.handle.close().catch(() => undefined);
     this.files.clear();
-    this.wake('stopped');
+    this.buffer.stop();
   }
 }
 
