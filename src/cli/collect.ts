@@ -66,7 +66,7 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
       log.info({ signal }, 'stopping after the batch in flight');
       await running.stop();
       await status.stop();
-      const parseErrors = sources.reduce((n, s) => n + ((s as { parseErrors?: number }).parseErrors ?? 0), 0);
+      const parseErrors = sources.reduce((n, s) => n + (s.parseErrors ?? 0), 0);
       log.info({ parse_errors: parseErrors }, 'stopped');
     });
 

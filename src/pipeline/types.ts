@@ -33,6 +33,8 @@ export interface Source {
   /** Resolves when new events may be pending, after `ms`, or when stopped. */
   changed(ms: number, signal: AbortSignal): Promise<Wake>;
   stop(): Promise<void>;
+  /** records it could not read so far, for a source that parses text (logged by ParseErrorLog) */
+  readonly parseErrors?: number;
 }
 
 export interface Sink {

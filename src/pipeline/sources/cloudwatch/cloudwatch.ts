@@ -17,6 +17,7 @@ import { awsClientConfig, AWS_RETRY, awsErrorName, awsFatalError, isThrottling }
 import { CheckpointFile, versioned } from '../../checkpoint.ts';
 import { cloudwatchInput, LogTextReader } from '../../cloud-events.ts';
 import type { SourceContext } from '../../component.ts';
+import { ParseErrorLog } from '../../parse-errors.ts';
 import { LaneBuffer, MAX_BUFFERED_EVENTS, type BufferEntry } from '../../lane-buffer.ts';
 import { Retry } from '../../retry.ts';
 import type { Lane, Sink, Source, Wake } from '../../types.ts';
@@ -98,9 +99,7 @@ export class CloudwatchSource implements Source {
   private readonly controller = new AbortController();
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
-  /** parse errors so far (each logged, at most one line per second) */
-  parseErrors = 0;
-  private lastErrorLog = 0;
+  private readonly parseErrorLog: ParseErrorLog;
   /** FilterLogEvents calls, and those throttled (for tests and the log) */
   calls = 0;
   throttled = 0;
@@ -110,6 +109,7 @@ export class CloudwatchSource implements Source {
     this.name = options.input;
     this.config = options.config;
     this.log = options.log;
+    this.parseErrorLog = new ParseErrorLog(options.log, options.input);
     const where = `pipeline.sources.${options.input}`;
     if (Number.isNaN(startTime(options.config.start))) throw new PgwardenError('PGW_ERR_CONFIG', `${where}.start: "${options.config.start}" is not a time`);
     try {
@@ -282,12 +282,13 @@ export class CloudwatchSource implements Source {
     }
   }
 
+  /** parse errors so far (each logged, at most one line per second) */
+  get parseErrors(): number {
+    return this.parseErrorLog.count;
+  }
+
   private parseError(error: { input: string; reason: string; excerpt: string }): void {
-    this.parseErrors++;
-    const now = Date.now();
-    if (now - this.lastErrorLog < 1000) return;
-    this.lastErrorLog = now;
-    this.log.warn({ source: this.name, input: error.input, reason: error.reason, excerpt: error.excerpt, errors_total: this.parseErrors }, 'parse error');
+    this.parseErrorLog.record({ input: error.input, reason: error.reason, excerpt: error.excerpt });
   }
 
   changed(ms: number, signal: AbortSignal): Promise<Wake> {

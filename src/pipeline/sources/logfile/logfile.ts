@@ -19,6 +19,7 @@ import type { ParseError, PgwardenEvent } from '../../../core/event.ts';
 import { OPAQUE_PREFIX, compilePrefix, createParser, detectFormat, detectPrefix, type LogFormat, type LogParser } from '../../../logs/index.ts';
 import { CheckpointFile, versioned } from '../../checkpoint.ts';
 import type { SourceContext } from '../../component.ts';
+import { ParseErrorLog } from '../../parse-errors.ts';
 import { LaneBuffer, MAX_BUFFERED_EVENTS, type BufferEntry } from '../../lane-buffer.ts';
 import type { Lane, Sink, Source, Wake } from '../../types.ts';
 import type { LogfileSourceConfig } from './config.ts';
@@ -117,12 +118,9 @@ export class LogfileSource implements Source {
   /** config.path resolved at start */
   private dir = '';
   private order = 0;
-  /** parse errors so far (each is also logged, at most one line per second) */
-  parseErrors = 0;
-  private lastErrorLog = 0;
+  private readonly parseErrorLog: ParseErrorLog;
   private readonly unreadable = new Set<string>();
   private directoryProblem: string | null = null;
-  private unloggedErrors = 0;
 
   constructor(options: LogfileSourceOptions) {
     this.input = options.input;
@@ -130,6 +128,7 @@ export class LogfileSource implements Source {
     this.config = options.config;
     this.log = options.log;
     this.matcher = globRegex(options.config.pattern);
+    this.parseErrorLog = new ParseErrorLog(options.log, options.input);
     if (options.config.prefix !== undefined) {
       try {
         compilePrefix(options.config.prefix);
@@ -433,19 +432,15 @@ export class LogfileSource implements Source {
     );
   }
 
+  /** parse errors so far (each is also logged, at most one line per second) */
+  get parseErrors(): number {
+    return this.parseErrorLog.count;
+  }
+
   private parseError(error: ParseError, base: { offset: number; line: number }): void {
-    this.parseErrors++;
-    const now = Date.now();
-    if (now - this.lastErrorLog < 1000) {
-      this.unloggedErrors++;
-      return;
-    }
-    this.log.warn({
-      source: this.name, input: error.input, position: error.position + base.offset, line: error.line + base.line - 1,
-      reason: error.reason, excerpt: error.excerpt, errors_total: this.parseErrors, not_logged_since: this.unloggedErrors,
-    }, 'parse error');
-    this.lastErrorLog = now;
-    this.unloggedErrors = 0;
+    this.parseErrorLog.record({
+      input: error.input, position: error.position + base.offset, line: error.line + base.line - 1, reason: error.reason, excerpt: error.excerpt,
+    });
   }
 
   private truncated(tracked: Tracked, head: Buffer): void {
