@@ -6,7 +6,8 @@
 // state_dir, replaced atomically (write a temporary file, fsync, rename, fsync the directory).
 //
 // Lanes and back-pressure are the shared LaneBuffer's (lane-buffer.ts): parsed events wait there,
-// in the order they were read, until every sink has settled them; a file is read while fewer than
+// one partition per file in the order the files were found (oldest first), until every sink has
+// settled them; a file is read while fewer than
 // MAX_BUFFERED_EVENTS of its events wait. After a restart, the checkpoints say which events a sink
 // already has (the buffer's skip hook passes over them).
 import { watch, type FSWatcher } from 'node:fs';
@@ -292,6 +293,7 @@ export class LogfileSource implements Source {
     for (const tracked of [...this.files.values()]) if (this.finished(tracked)) {
       await tracked.handle.close().catch(() => undefined);
       this.files.delete(tracked.key);
+      this.buffer.drop(tracked.key);
       delete this.state.files[tracked.key];
       changed = true;
     }
@@ -335,6 +337,8 @@ export class LogfileSource implements Source {
     };
     if (this.config.format !== 'auto') tracked.format = this.config.format;
     this.files.set(key, tracked);
+    // its place in the order batches take files in (oldest first, as the scan found them)
+    this.buffer.addPartition(key);
     this.log.info({ source: this.name, file: path, offset: from.offset }, 'following log file');
   }
 
@@ -425,7 +429,7 @@ export class LogfileSource implements Source {
           event.source.position += base.offset;
           if (event.source.line !== null) event.source.line += base.line - 1;
           tracked.held++;
-          this.buffer.push({ events: [event], key: tracked.key, generation });
+          this.buffer.push({ events: [event], key: tracked.key, generation }, tracked.key);
         },
         error: (error) => this.parseError(error, base),
       },
