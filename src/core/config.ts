@@ -1,4 +1,6 @@
-// pgwarden.yaml: validated with zod, unknown keys rejected with the path of the key.
+// pgwarden.yaml: validated with zod, unknown keys rejected with the path of the key. This file
+// holds the top level; each pipeline source and sink type brings its own schema and checks
+// (src/pipeline/registry.ts lists them), and detect: its own (src/detect/config.ts).
 import { readFileSync, existsSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
