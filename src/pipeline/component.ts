@@ -1,26 +1,21 @@
 // What a pipeline component (a source or a sink type) declares, in one place: its `type:`, its
-// config schema (zod), where it is documented and tested, the checks that need the rest of the
-// config (names under servers:), and how it is built. Validation is apart from building (as in
-// vector's sources/<name>/): the schema is read by every command that loads pgwarden.yaml, so a
-// definition imports zod and nothing heavy; `create` loads the implementation (the AWS SDK, the
-// NATS client, nodemailer) only when a configured component is built.
+// config schema (zod), where it is documented and tested, and the checks that need the rest of the
+// config (names under servers:). Validation is apart from building (as in vector's
+// sources/<name>/): core/config.ts composes these definitions for every command that reads
+// pgwarden.yaml, so a definition imports zod and nothing else of pgwarden's; build.ts loads a
+// type's implementation (an SDK, a client library) only when a config has one.
 //
-// The registry (registry.ts) lists the definitions once; core/config.ts composes their schemas;
-// test/pipeline/registry.test.ts fails when one lacks its doc section or its test.
-import type { Logger } from 'pino';
+// The registry (registry.ts) lists the definitions once; test/pipeline/registry.test.ts fails when
+// one lacks its doc section, its test or its implementation.
 import type { z } from 'zod';
-import type { ServerConfig } from '../core/config.ts';
-import type { Target } from '../core/db.ts';
-import type { Sink, Source } from './types.ts';
 
 /**
- * What a component may read of the top level: names under servers:, the default server, the
- * top-level repository:. (Not the whole Config, whose type is made of these very schemas.)
+ * What a check may read of the top level: the names under servers: and the top-level repository:.
+ * (Structural, not core/config.ts's Config: that type is made of these very schemas.)
  */
-export interface RootConfig {
-  servers: Record<string, ServerConfig>;
-  default_server?: string;
-  repository?: ServerConfig;
+export interface CheckRoot {
+  servers: Record<string, unknown>;
+  repository?: { url?: string };
 }
 
 /** A mistake only the whole config shows (a server name that is not under servers:). `path` is below the entry. */
@@ -29,45 +24,21 @@ export interface ConfigProblem {
   message: string;
 }
 
-/** What a source's `create` gets: its configured name, its validated entry, the whole config, a logger. */
-export interface SourceContext<C> {
-  name: string;
-  config: C;
-  root: RootConfig;
-  log: Logger;
-  /** the database to read instead of the entry's server (`alerts run --db`) */
-  target?: Target;
-}
-
-/** What a sink's `create` gets. `root` names servers: and the top-level repository: (absent in some tests). */
-export interface SinkContext<C> {
-  name: string;
-  config: C;
-  root?: RootConfig;
-  log: Logger;
-}
-
 interface Definition<S extends z.ZodObject> {
-  /** the `type:` value, also the literal in `schema.shape.type` */
+  /** the `type:` value, also the literal in `schema.shape.type`; the folder's name and (with - for _) its implementation's */
   type: string;
-  /** a strict object whose first key is `type: z.literal(type)` */
+  /** a strict object with `type: z.literal(type)` */
   schema: S;
   /** the doc section users read: `page.md#anchor` under docs/ */
   doc: string;
   /** test files (from the repository root) that configure or build this type */
   tests: string[];
   /** checks that need the whole config (run after the schema, in config order) */
-  check?(config: z.infer<S>, root: RootConfig): ConfigProblem[];
+  check?(config: z.infer<S>, root: CheckRoot): ConfigProblem[];
 }
 
-export interface SourceDefinition<S extends z.ZodObject = z.ZodObject> extends Definition<S> {
-  /** One configured source may run as several (the DDL log of each database it follows). */
-  create(context: SourceContext<z.infer<S>>): Promise<Source[]>;
-}
-
-export interface SinkDefinition<S extends z.ZodObject = z.ZodObject> extends Definition<S> {
-  create(context: SinkContext<z.infer<S>>): Promise<Sink>;
-}
+export type SourceDefinition<S extends z.ZodObject = z.ZodObject> = Definition<S>;
+export type SinkDefinition<S extends z.ZodObject = z.ZodObject> = Definition<S>;
 
 /** Identity functions: they only check a definition's shape and keep its schema's type. */
 export function defineSource<S extends z.ZodObject>(definition: SourceDefinition<S>): SourceDefinition<S> {

@@ -2,13 +2,12 @@
 // (component.ts) that lives in the type's folder, sources/<type>/config.ts or sinks/<type>/config.ts,
 // beside its implementation. core/config.ts builds `pipeline.sources` and `pipeline.sinks` from
 // these lists; a `type:` not listed is refused with the list of valid ones, and
-// test/pipeline/registry.test.ts fails when a listed type has no doc section or no test.
+// test/pipeline/registry.test.ts fails when a listed type has no implementation (build.ts loads
+// sources/<type>/<type>.ts), no doc section or no test.
 //
 // The order is the order types are named in messages ("type must be ddl, guard, …").
 import { z } from 'zod';
-import type { Target } from '../core/db.ts';
-import type { Logger } from 'pino';
-import type { RootConfig, SinkDefinition, SourceDefinition } from './component.ts';
+import type { SinkDefinition, SourceDefinition } from './component.ts';
 import { emailSink } from './sinks/email/config.ts';
 import { jsonlSink } from './sinks/jsonl/config.ts';
 import { natsSink } from './sinks/nats/config.ts';
@@ -21,7 +20,6 @@ import { guardSource } from './sources/guard/config.ts';
 import { logfileSource } from './sources/logfile/config.ts';
 import { natsSource } from './sources/nats/config.ts';
 import { sqsSource } from './sources/sqs/config.ts';
-import type { Sink, Source } from './types.ts';
 
 export const SOURCES: [typeof ddlSource, typeof guardSource, typeof logfileSource, typeof cloudwatchSource, typeof sqsSource, typeof natsSource] = [ddlSource, guardSource, logfileSource, cloudwatchSource, sqsSource, natsSource];
 export const SINKS: [typeof emailSink, typeof webhookSink, typeof repositorySink, typeof jsonlSink, typeof syslogSink, typeof natsSink] = [emailSink, webhookSink, repositorySink, jsonlSink, syslogSink, natsSink];
@@ -58,14 +56,4 @@ export function sinkDefinition(type: string): SinkDefinition {
   const found = (SINKS as readonly SinkDefinition[]).find((definition) => definition.type === type);
   if (!found) throw new Error(`unknown sink type ${type} (registered: ${SINK_TYPES.join(', ')})`);
   return found;
-}
-
-/** The running sources of one configured source (a DDL source: one per database). `target` overrides its server. */
-export function createSources(name: string, config: SourceConfig, root: RootConfig, log: Logger, target?: Target): Promise<Source[]> {
-  return sourceDefinition(config.type).create({ name, config, root, log, target });
-}
-
-/** `root`: the whole config, for sinks that refer to servers: or the top-level repository:. */
-export async function createSink(name: string, config: SinkConfig, root?: RootConfig, log?: Logger): Promise<Sink> {
-  return sinkDefinition(config.type).create({ name, config, root, log: log ?? (await import('../core/logger.ts')).createLogger('pipeline') });
 }

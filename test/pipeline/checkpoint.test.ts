@@ -12,7 +12,7 @@ import type { PgwardenEvent } from '../../src/core/event.ts';
 import { CheckpointFile } from '../../src/pipeline/checkpoint.ts';
 import { CloudwatchSource } from '../../src/pipeline/sources/cloudwatch/cloudwatch.ts';
 import { cloudwatchSourceSchema } from '../../src/pipeline/sources/cloudwatch/config.ts';
-import { GuardLogSource } from '../../src/pipeline/sources/guard/guard-log.ts';
+import { GuardLogSource } from '../../src/pipeline/sources/guard/guard.ts';
 import { LogfileSource } from '../../src/pipeline/sources/logfile/logfile.ts';
 import { logfileSourceSchema } from '../../src/pipeline/sources/logfile/config.ts';
 import type { Sink } from '../../src/pipeline/types.ts';

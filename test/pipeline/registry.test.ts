@@ -1,5 +1,5 @@
 // Every pipeline component is one unit: a folder under src/pipeline/sources or sinks with its
-// definition (config.ts: type, schema, doc, tests) and implementation, one entry in the registry,
+// definition (config.ts: type, schema, doc, tests) and implementation (<type>.ts exporting build), one entry in the registry,
 // a doc section that shows its type, and a test that configures or builds it. A missing piece fails here.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { parseConfig } from '../../src/core/config.ts';
 import { PgwardenError } from '../../src/core/errors.ts';
+import { implementationOf } from '../../src/pipeline/build.ts';
 import type { SinkDefinition, SourceDefinition } from '../../src/pipeline/component.ts';
 import { SINK_TYPES, SINKS, SOURCE_TYPES, SOURCES } from '../../src/pipeline/registry.ts';
 
@@ -68,9 +69,11 @@ describe('pipeline component registry', () => {
         const folder = new URL(`src/pipeline/${kind}/${definition.type}/`, root);
         const module = await import(new URL('config.ts', folder).href) as Record<string, unknown>;
         assert.ok(Object.values(module).includes(definition), `src/pipeline/${kind}/${definition.type}/config.ts exports the registered definition`);
-        const implementation = readdirSync(folder).filter((f) => f.endsWith('.ts') && f !== 'config.ts');
-        assert.ok(implementation.length > 0, `src/pipeline/${kind}/${definition.type}/ holds its implementation`);
-        assert.equal(typeof definition.create, 'function');
+        // the implementation, by the name build.ts loads it under, with its one factory
+        const implementation = implementationOf(kind as 'sources' | 'sinks', definition.type);
+        assert.ok(existsSync(implementation), `${definition.type}: ${implementation.pathname} exists`);
+        const built = await import(implementation.href) as { build?: unknown };
+        assert.equal(typeof built.build, 'function', `${implementation.pathname} exports build(context)`);
       }
     });
 

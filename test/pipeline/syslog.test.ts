@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import type { SyslogSinkConfig } from '../../src/core/config.ts';
 import { parseText } from '../../src/logs/index.ts';
 import { createLogger } from '../../src/core/logger.ts';
-import { createSyslogSink, SD_ID } from '../../src/pipeline/sinks/syslog/syslog.ts';
+import { build as createSyslogSink, SD_ID } from '../../src/pipeline/sinks/syslog/syslog.ts';
 import { waitFor } from '../harness/cli.ts';
 
 const log = createLogger('test');

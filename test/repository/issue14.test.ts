@@ -12,7 +12,7 @@ import { parseConfig } from '../../src/core/config.ts';
 import { newEvent, type PgwardenEvent } from '../../src/core/event.ts';
 import { LOG_FORMATS } from '../../src/logs/index.ts';
 import { eventKey } from '../../src/pipeline/nats.ts';
-import { createSink } from '../../src/pipeline/registry.ts';
+import { createSink } from '../../src/pipeline/build.ts';
 import { RepositoryWriter } from '../../src/repository/index.ts';
 import { REPO_MIGRATIONS } from '../../src/repository/migrations.ts';
 import { runCli } from '../harness/cli.ts';

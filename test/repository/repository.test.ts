@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { parseConfig } from '../../src/core/config.ts';
 import { newEvent, type PgwardenEvent } from '../../src/core/event.ts';
-import { createSink } from '../../src/pipeline/registry.ts';
+import { createSink } from '../../src/pipeline/build.ts';
 import { RepositoryWriter } from '../../src/repository/index.ts';
 import { REPO_LATEST_VERSION, REPO_MIGRATIONS } from '../../src/repository/migrations.ts';
 import { runCli, waitFor } from '../harness/cli.ts';

@@ -28,6 +28,5 @@ export const emailSink: SinkDefinition<typeof emailSinkSchema> = defineSink({
   doc: 'alerts.md#configuration',
   tests: ['test/alerts/alerts.test.ts'],
   check: (config) => (config.password_env && config.password_file ? [{ path: ['password_file'], message: 'give password_env or password_file, not both' }] : []),
-  create: async (context) => (await import('./email.ts')).createEmailSink(context),
 });
 

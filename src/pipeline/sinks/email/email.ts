@@ -3,12 +3,12 @@
 // batch's stable id, so a batch sent again after a crash is recognisably the same message.
 import nodemailer from 'nodemailer';
 import { readSecret } from '../../../core/config-file.ts';
-import type { SinkContext } from '../../component.ts';
+import type { SinkContext } from '../../build.ts';
 import { body, subject } from '../../message.ts';
 import type { Pending, Sink } from '../../types.ts';
 import type { EmailSinkConfig } from './config.ts';
 
-export function createEmailSink({ name, config }: SinkContext<EmailSinkConfig>): Sink {
+export function build({ name, config }: SinkContext<EmailSinkConfig>): Sink {
   const password = readSecret(`pipeline.sinks.${name}`, config.password_env, config.password_file);
   const transport = nodemailer.createTransport({
     host: config.host,

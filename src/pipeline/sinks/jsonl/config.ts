@@ -19,6 +19,5 @@ export const jsonlSink: SinkDefinition<typeof jsonlSinkSchema> = defineSink({
   schema: jsonlSinkSchema,
   doc: 'pipeline.md#jsonl-sink',
   tests: ['test/pipeline/collect.test.ts'],
-  create: async (context) => (await import('./jsonl.ts')).createJsonlSink(context),
 });
 

@@ -5,7 +5,7 @@ import { closeSync, openSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { PgwardenError } from '../../../core/errors.ts';
 import { eventLines } from '../../../core/event.ts';
-import type { SinkContext } from '../../component.ts';
+import type { SinkContext } from '../../build.ts';
 import type { Pending, Sink } from '../../types.ts';
 import type { JsonlSinkConfig } from './config.ts';
 
@@ -33,7 +33,7 @@ async function cutTornLine(fh: FileHandle): Promise<void> {
   await fh.datasync();
 }
 
-export function createJsonlSink({ name, config }: SinkContext<JsonlSinkConfig>): Sink {
+export function build({ name, config }: SinkContext<JsonlSinkConfig>): Sink {
   if (config.path !== '-') {
     // fail at start, not at the first batch, when the file cannot be written
     try {

@@ -26,6 +26,5 @@ export const natsSink: SinkDefinition<typeof natsSinkSchema> = defineSink({
   doc: 'pipeline.md#nats-sink-and-source',
   tests: ['test/pipeline/nats.test.ts'],
   check: (config) => checkNatsAuth(config),
-  create: async (context) => (await import('./nats.ts')).createNatsSink(context),
 });
 

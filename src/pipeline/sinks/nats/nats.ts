@@ -10,12 +10,12 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { PgwardenError } from '../../../core/errors.ts';
-import type { SinkContext } from '../../component.ts';
+import type { SinkContext } from '../../build.ts';
 import { eventMessages, nanos, NatsLink, natsFatalError } from '../../nats.ts';
 import type { Pending, Sink } from '../../types.ts';
 import type { NatsSinkConfig } from './config.ts';
 
-export function createNatsSink({ name, config, log }: SinkContext<NatsSinkConfig>): Sink {
+export function build({ name, config, log }: SinkContext<NatsSinkConfig>): Sink {
   const where = `pipeline.sinks.${name}`;
   const link = new NatsLink(config, where, `pgwarden sink ${name}`, log);
   const timeout = config.timeout_seconds * 1000;

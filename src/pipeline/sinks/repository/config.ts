@@ -27,6 +27,5 @@ export const repositorySink: SinkDefinition<typeof repositorySinkSchema> = defin
     if (!config.url && !config.server && !root.repository?.url) return [{ path: [], message: 'a repository sink needs url, server, or a top-level repository: url' }];
     return [];
   },
-  create: async (context) => (await import('./repository.ts')).createRepositorySink(context),
 });
 

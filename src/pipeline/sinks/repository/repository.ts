@@ -5,12 +5,13 @@ import { readSecret } from '../../../core/config-file.ts';
 import { redactUrl, type Target } from '../../../core/db.ts';
 import { PgwardenError } from '../../../core/errors.ts';
 import { RepositoryWriter } from '../../../repository/index.ts';
-import type { RootConfig, SinkContext } from '../../component.ts';
+import type { Config } from '../../../core/config.ts';
+import type { SinkContext } from '../../build.ts';
 import type { DeliveryReport, Pending, Sink } from '../../types.ts';
 import type { RepositorySinkConfig } from './config.ts';
 
 /** The sink's database: its url, a server under servers:, or the top-level repository:. */
-export function repositorySinkTarget(name: string, config: RepositorySinkConfig, root?: RootConfig): Target {
+export function repositorySinkTarget(name: string, config: RepositorySinkConfig, root?: Config): Target {
   const where = `pipeline.sinks.${name}`;
   if (config.server && root?.servers[config.server]) {
     const server = root.servers[config.server]!;
@@ -26,7 +27,7 @@ export function repositorySinkTarget(name: string, config: RepositorySinkConfig,
   return { url, password, label: `repository ${url ? redactUrl(url) : '(PG* environment)'}` };
 }
 
-export function createRepositorySink({ name, config, root, log }: SinkContext<RepositorySinkConfig>): Sink {
+export function build({ name, config, root, log }: SinkContext<RepositorySinkConfig>): Sink {
   const writer = new RepositoryWriter(repositorySinkTarget(name, config, root), { applicationName: `pgwarden/collect` });
   return {
     name,

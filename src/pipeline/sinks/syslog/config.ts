@@ -32,6 +32,5 @@ export const syslogSink: SinkDefinition<typeof syslogSinkSchema> = defineSink({
   schema: syslogSinkSchema,
   doc: 'pipeline.md#syslog-sink',
   tests: ['test/pipeline/syslog.test.ts', 'test/pipeline/rsyslog.test.ts'],
-  create: async (context) => (await import('./syslog.ts')).createSyslogSink(context),
 });
 

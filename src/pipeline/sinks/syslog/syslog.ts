@@ -11,7 +11,7 @@ import { connect, isIP, type Socket } from 'node:net';
 import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import { PgwardenError } from '../../../core/errors.ts';
 import type { PgwardenEvent } from '../../../core/event.ts';
-import type { SinkContext } from '../../component.ts';
+import type { SinkContext } from '../../build.ts';
 import type { Pending, Sink } from '../../types.ts';
 import type { SyslogSinkConfig } from './config.ts';
 
@@ -149,7 +149,7 @@ function tlsOptionsOf(name: string, config: SyslogSinkConfig): ConnectionOptions
   return { ca: read('ca_file'), cert: read('cert_file'), key: read('key_file'), servername, rejectUnauthorized: true };
 }
 
-export function createSyslogSink({ name, config }: SinkContext<SyslogSinkConfig>): Sink {
+export function build({ name, config }: SinkContext<SyslogSinkConfig>): Sink {
   const options = { facility: FACILITIES[config.facility], hostname: config.hostname ?? osHostname(), appName: config.app_name };
   let udp: UdpSocket | null = null;
   let tcp: Socket | null = null;

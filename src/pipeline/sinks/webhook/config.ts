@@ -25,6 +25,5 @@ export const webhookSink: SinkDefinition<typeof webhookSinkSchema> = defineSink(
   doc: 'alerts.md#configuration',
   tests: ['test/alerts/alerts.test.ts'],
   check: (config) => (config.secret_env && config.secret_file ? [{ path: ['secret_file'], message: 'give secret_env or secret_file, not both' }] : []),
-  create: async (context) => (await import('./webhook.ts')).createWebhookSink(context),
 });
 

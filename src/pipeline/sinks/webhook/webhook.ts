@@ -4,7 +4,7 @@
 // X-Pgwarden-Timestamp the timestamp; X-Pgwarden-Delivery is the batch's stable id.
 import { createHmac } from 'node:crypto';
 import { readSecret } from '../../../core/config-file.ts';
-import type { SinkContext } from '../../component.ts';
+import type { SinkContext } from '../../build.ts';
 import { body, subject } from '../../message.ts';
 import type { Pending, Sink } from '../../types.ts';
 import type { WebhookSinkConfig } from './config.ts';
@@ -30,7 +30,7 @@ export function signature(secret: string, timestamp: string, text: string): stri
   return `v1=${createHmac('sha256', secret).update(`${timestamp}.${text}`).digest('hex')}`;
 }
 
-export function createWebhookSink({ name, config }: SinkContext<WebhookSinkConfig>): Sink {
+export function build({ name, config }: SinkContext<WebhookSinkConfig>): Sink {
   const secret = readSecret(`pipeline.sinks.${name}`, config.secret_env, config.secret_file, ['secret_env', 'secret_file']);
   return {
     name,

@@ -16,7 +16,7 @@ import { sleep } from '../../../core/sleep.ts';
 import { awsClientConfig, AWS_RETRY, awsErrorName, awsFatalError, isThrottling } from '../../aws.ts';
 import { CheckpointFile, versioned } from '../../checkpoint.ts';
 import { cloudwatchInput, LogTextReader } from '../../cloud-events.ts';
-import type { SourceContext } from '../../component.ts';
+import type { SourceContext } from '../../build.ts';
 import { ParseErrorLog } from '../../parse-errors.ts';
 import { LaneBuffer, MAX_BUFFERED_EVENTS, type BufferEntry } from '../../lane-buffer.ts';
 import { Retry } from '../../retry.ts';
@@ -306,6 +306,6 @@ export class CloudwatchSource implements Source {
   }
 }
 
-export async function createCloudwatchSource({ name, config, log }: SourceContext<CloudwatchSourceConfig>): Promise<Source[]> {
+export async function build({ name, config, log }: SourceContext<CloudwatchSourceConfig>): Promise<Source[]> {
   return [new CloudwatchSource({ input: name, config, log })];
 }

@@ -35,6 +35,5 @@ export const cloudwatchSource: SourceDefinition<typeof cloudwatchSourceSchema> =
   schema: cloudwatchSourceSchema,
   doc: 'pipeline.md#cloudwatch-source',
   tests: ['test/pipeline/cloudwatch.test.ts'],
-  create: async (context) => (await import('./cloudwatch.ts')).createCloudwatchSource(context),
 });
 

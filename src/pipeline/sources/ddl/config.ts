@@ -1,5 +1,5 @@
 // The ddl source's type and config (docs/alerts.md#configuration); the implementation is
-// ddl-log.ts, loaded when one is configured.
+// ddl.ts, loaded when one is configured.
 import { z } from 'zod';
 import { defineSource, type SourceDefinition } from '../../component.ts';
 import { unknownServer } from '../../config-parts.ts';
@@ -24,6 +24,5 @@ export const ddlSource: SourceDefinition<typeof ddlSourceSchema> = defineSource(
   doc: 'alerts.md#configuration',
   tests: ['test/alerts/alerts.test.ts'],
   check: (config, root) => (config.server && !root.servers[config.server] ? [{ path: ['server'], message: unknownServer(config.server, root.servers) }] : []),
-  create: async (context) => (await import('./ddl-log.ts')).createDdlSources(context),
 });
 

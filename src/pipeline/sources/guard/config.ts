@@ -1,5 +1,5 @@
 // The guard source's type and config (docs/pipeline.md#guard-source); the implementation is
-// guard-log.ts, loaded when one is configured.
+// guard.ts, loaded when one is configured.
 import { z } from 'zod';
 import { defineSource, type SourceDefinition } from '../../component.ts';
 import { unknownServer } from '../../config-parts.ts';
@@ -26,6 +26,5 @@ export const guardSource: SourceDefinition<typeof guardSourceSchema> = defineSou
   doc: 'pipeline.md#guard-source',
   tests: ['test/pipeline/guard-source.test.ts'],
   check: (config, root) => (config.server && !root.servers[config.server] ? [{ path: ['server'], message: unknownServer(config.server, root.servers) }] : []),
-  create: async (context) => (await import('./guard-log.ts')).createGuardSources(context),
 });
 

@@ -30,6 +30,5 @@ export const logfileSource: SourceDefinition<typeof logfileSourceSchema> = defin
   schema: logfileSourceSchema,
   doc: 'pipeline.md#the-logfile-source',
   tests: ['test/pipeline/logfile.test.ts', 'test/pipeline/collect.test.ts'],
-  create: async (context) => (await import('./logfile.ts')).createLogfileSource(context),
 });
 

@@ -19,7 +19,7 @@ import { canonicalInput } from '../../../core/input-identity.ts';
 import type { ParseError, PgwardenEvent } from '../../../core/event.ts';
 import { OPAQUE_PREFIX, compilePrefix, createParser, detectFormat, detectPrefix, type LogFormat, type LogParser } from '../../../logs/index.ts';
 import { CheckpointFile, versioned } from '../../checkpoint.ts';
-import type { SourceContext } from '../../component.ts';
+import type { SourceContext } from '../../build.ts';
 import { ParseErrorLog } from '../../parse-errors.ts';
 import { LaneBuffer, MAX_BUFFERED_EVENTS, type BufferEntry } from '../../lane-buffer.ts';
 import type { Lane, Sink, Source, Wake } from '../../types.ts';
@@ -526,6 +526,6 @@ function sameHead(a: Buffer, b: Buffer): boolean {
   return a.subarray(0, n).equals(b.subarray(0, n));
 }
 
-export async function createLogfileSource({ name, config, log }: SourceContext<LogfileSourceConfig>): Promise<Source[]> {
+export async function build({ name, config, log }: SourceContext<LogfileSourceConfig>): Promise<Source[]> {
   return [new LogfileSource({ input: name, config, log })];
 }

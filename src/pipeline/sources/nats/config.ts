@@ -23,6 +23,5 @@ export const natsSource: SourceDefinition<typeof natsSourceSchema> = defineSourc
   doc: 'pipeline.md#nats-sink-and-source',
   tests: ['test/pipeline/nats.test.ts'],
   check: (config) => checkNatsAuth(config),
-  create: async (context) => (await import('./nats.ts')).createNatsSource(context),
 });
 

@@ -11,7 +11,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { EVENT_KINDS, type PgwardenEvent } from '../../../core/event.ts';
 import { sleep } from '../../../core/sleep.ts';
-import type { SourceContext } from '../../component.ts';
+import type { SourceContext } from '../../build.ts';
 import { LaneBuffer, MAX_BUFFERED_EVENTS, type BufferEntry } from '../../lane-buffer.ts';
 import { nanos, NatsLink, natsFatalError } from '../../nats.ts';
 import { Retry } from '../../retry.ts';
@@ -239,6 +239,6 @@ export class NatsSource implements Source {
   }
 }
 
-export async function createNatsSource({ name, config, log }: SourceContext<NatsSourceConfig>): Promise<Source[]> {
+export async function build({ name, config, log }: SourceContext<NatsSourceConfig>): Promise<Source[]> {
   return [new NatsSource({ input: name, config, log })];
 }

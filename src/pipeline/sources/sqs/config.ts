@@ -27,6 +27,5 @@ export const sqsSource: SourceDefinition<typeof sqsSourceSchema> = defineSource(
   schema: sqsSourceSchema,
   doc: 'pipeline.md#sqs-source',
   tests: ['test/pipeline/sqs.test.ts'],
-  create: async (context) => (await import('./sqs.ts')).createSqsSource(context),
 });
 

@@ -18,7 +18,7 @@ import { PgwardenError } from '../../../core/errors.ts';
 import { sleep } from '../../../core/sleep.ts';
 import { awsClientConfig, AWS_RETRY, awsErrorName, awsFatalError, isThrottling } from '../../aws.ts';
 import { decodeMessageBody, LogTextReader, PoisonMessage, type CloudLogEvent, type ReadResult } from '../../cloud-events.ts';
-import type { SourceContext } from '../../component.ts';
+import type { SourceContext } from '../../build.ts';
 import { LaneBuffer, MAX_BUFFERED_EVENTS, type BufferEntry } from '../../lane-buffer.ts';
 import { backoff, Retry } from '../../retry.ts';
 import type { Lane, Sink, Source, Wake } from '../../types.ts';
@@ -268,6 +268,6 @@ export class SqsSource implements Source {
   }
 }
 
-export async function createSqsSource({ name, config, log }: SourceContext<SqsSourceConfig>): Promise<Source[]> {
+export async function build({ name, config, log }: SourceContext<SqsSourceConfig>): Promise<Source[]> {
   return [new SqsSource({ input: name, config, log })];
 }

@@ -11,7 +11,7 @@ import { newEvent, type PgwardenEvent } from '../../../core/event.ts';
 import { ddlEventsAfter, ddlRowToEvent } from '../../../ddl/index.ts';
 import { sensorsStatus } from '../../../sensors/index.ts';
 import { installedVersion } from '../../../sensors/index.ts';
-import type { SourceContext } from '../../component.ts';
+import type { SourceContext } from '../../build.ts';
 import { Waiters } from '../../wake.ts';
 import type { Lane, Pending, Sink, Source, Wake } from '../../types.ts';
 import { databasesOf, serverName } from '../databases.ts';
@@ -317,7 +317,7 @@ export class DdlLogSource implements Source {
 const DDL_AUDIT_SCHEMA_VERSION = 2;
 
 /** One running source per database the configured source follows; each must have the DDL audit installed. */
-export async function createDdlSources({ name, config: source, root, log, target: override }: SourceContext<DdlSourceConfig>): Promise<Source[]> {
+export async function build({ name, config: source, root, log, target: override }: SourceContext<DdlSourceConfig>): Promise<Source[]> {
   const target = override ?? resolveTarget({ server: source.server }, root);
   const server = serverName(source, target);
   const databases = await databasesOf(source, target);

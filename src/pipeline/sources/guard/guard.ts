@@ -21,7 +21,7 @@ import { SQL_TAG, createPool, resolveTarget, targetForDatabase, withClient, type
 import { PgwardenError, classifyError } from '../../../core/errors.ts';
 import { newEvent, type PgwardenEvent } from '../../../core/event.ts';
 import { installedVersion } from '../../../sensors/index.ts';
-import type { SourceContext } from '../../component.ts';
+import type { SourceContext } from '../../build.ts';
 import { Waiters } from '../../wake.ts';
 import type { Lane, Pending, Sink, Source, Wake } from '../../types.ts';
 import { databasesOf, serverName } from '../databases.ts';
@@ -280,7 +280,7 @@ export class GuardLogSource implements Source {
 }
 
 /** One running source per database the configured source reads; each must have the guard installed. */
-export async function createGuardSources({ name, config: source, root, log, target: override }: SourceContext<GuardSourceConfig>): Promise<Source[]> {
+export async function build({ name, config: source, root, log, target: override }: SourceContext<GuardSourceConfig>): Promise<Source[]> {
   const target = override ?? resolveTarget({ server: source.server }, root);
   const server = serverName(source, target);
   const databases = await databasesOf(source, target);
