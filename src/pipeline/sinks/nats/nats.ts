@@ -9,16 +9,13 @@
 // The NATS client is loaded when the sink starts, so that commands without NATS do not pay for it.
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Logger } from 'pino';
-import type { NatsSinkConfig } from '../../core/config.ts';
-import { PgwardenError } from '../../core/errors.ts';
-import type { PgwardenEvent } from '../../core/event.ts';
-import { compileMatch } from '../match.ts';
-import { eventMessages, nanos, NatsLink, natsFatalError } from '../nats.ts';
-import type { Pending, Sink } from '../types.ts';
+import { PgwardenError } from '../../../core/errors.ts';
+import type { SinkContext } from '../../build.ts';
+import { eventMessages, nanos, NatsLink, natsFatalError } from '../../nats.ts';
+import type { Pending, Sink } from '../../types.ts';
+import type { NatsSinkConfig } from './config.ts';
 
-export function createNatsSink(name: string, config: NatsSinkConfig, log: Logger): Sink {
-  const accepts = compileMatch(config.match, config.ignore);
+export function build({ name, config, log }: SinkContext<NatsSinkConfig>): Sink {
   const where = `pipeline.sinks.${name}`;
   const link = new NatsLink(config, where, `pgwarden sink ${name}`, log);
   const timeout = config.timeout_seconds * 1000;
@@ -58,7 +55,6 @@ export function createNatsSink(name: string, config: NatsSinkConfig, log: Logger
     name,
     type: 'nats',
     inputs: config.inputs,
-    accepts: (event: PgwardenEvent) => accepts(event),
     async start(): Promise<void> {
       await link.open();
       try {

@@ -5,13 +5,17 @@
 // emits a 'tamper' event when they drift (event triggers never see ALTER/DROP EVENT TRIGGER).
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { SQL_TAG, connect, createPool, type Target } from '../../core/db.ts';
-import { classifyError } from '../../core/errors.ts';
-import { newEvent, type PgwardenEvent } from '../../core/event.ts';
-import { ddlEventsAfter, ddlRowToEvent } from '../../ddl/index.ts';
-import { sensorsStatus } from '../../sensors/index.ts';
-import { Waiters } from '../wake.ts';
-import type { Lane, Pending, Sink, Source, Wake } from '../types.ts';
+import { SQL_TAG, connect, createPool, resolveTarget, targetForDatabase, withClient, type Target } from '../../../core/db.ts';
+import { PgwardenError, classifyError } from '../../../core/errors.ts';
+import { newEvent, type PgwardenEvent } from '../../../core/event.ts';
+import { ddlEventsAfter, ddlRowToEvent } from '../../../ddl/index.ts';
+import { sensorsStatus } from '../../../sensors/index.ts';
+import { installedVersion } from '../../../sensors/index.ts';
+import type { SourceContext } from '../../build.ts';
+import { Waiters } from '../../wake.ts';
+import type { Lane, Pending, Sink, Source, Wake } from '../../types.ts';
+import { databasesOf, serverName } from '../databases.ts';
+import type { DdlSourceConfig } from './config.ts';
 
 export const DDL_CHANNEL = 'pgwarden_ddl';
 /** How often a lane looks for new rows in pgwarden.ddl_events (one indexed query by id). */
@@ -175,7 +179,7 @@ export class DdlLogSource implements Source {
     };
     this.options.log.warn({ source: this.name, findings: findings.length }, resolved ? 'sensors intact again' : 'sensors changed: tamper alert');
     for (const [sinkName, sink] of this.lanesBySink) {
-      if (sink.accepts(event)) this.tamperQueues.set(sinkName, [...(this.tamperQueues.get(sinkName) ?? []), event]);
+      if (sink.accepts?.(event) ?? true) this.tamperQueues.set(sinkName, [...(this.tamperQueues.get(sinkName) ?? []), event]);
     }
     this.wake('change');
   }
@@ -240,7 +244,7 @@ export class DdlLogSource implements Source {
           if (state.inflight !== null && state.message_id !== null) {
             // Sent before a crash or a failure: the same events again, under the same id.
             const rows = await ddlEventsAfter(this.pool, state.delivered, 100_000, state.inflight);
-            const events = rows.map(toEvent).filter((e) => sink.accepts(e));
+            const events = rows.map(toEvent).filter((e) => sink.accepts?.(e) ?? true);
             if (events.length > 0) {
               inFlight.set(state.message_id, { kind: 'ddl', through: state.inflight, eventIds: events.map((e) => e.ddl!.id) });
               return { events, messageId: state.message_id };
@@ -251,7 +255,7 @@ export class DdlLogSource implements Source {
           const rows = await ddlEventsAfter(this.pool, state.delivered, maxEvents);
           if (rows.length === 0) return null;
           const through = rows[rows.length - 1]!.id;
-          const events = rows.map(toEvent).filter((e) => sink.accepts(e));
+          const events = rows.map(toEvent).filter((e) => sink.accepts?.(e) ?? true);
           if (events.length === 0) {
             await this.advance(sink.name, [], through, '');
             continue;
@@ -307,4 +311,26 @@ export class DdlLogSource implements Source {
     await client?.end().catch(() => undefined);
     await this.pool.end().catch(() => undefined);
   }
+}
+
+/** The migration that added pgwarden.ddl_events. */
+const DDL_AUDIT_SCHEMA_VERSION = 2;
+
+/** One running source per database the configured source follows; each must have the DDL audit installed. */
+export async function build({ name, config: source, root, log, target: override }: SourceContext<DdlSourceConfig>): Promise<Source[]> {
+  const target = override ?? resolveTarget({ server: source.server }, root);
+  const server = serverName(source, target);
+  const databases = await databasesOf(source, target);
+  // Fail at start on a misconfiguration rather than retrying forever: each database must be reachable
+  // and have the DDL audit (schema version 2 or later).
+  for (const database of databases) {
+    const version = await withClient(targetForDatabase(target, database), installedVersion);
+    if (version < DDL_AUDIT_SCHEMA_VERSION) {
+      throw new PgwardenError('PGW_ERR_NOT_INSTALLED', `database ${database} on ${target.label} has ${version === 0 ? 'no pgwarden' : `pgwarden schema version ${version}, without the DDL audit`}; run \`pgwarden install\` there`);
+    }
+  }
+  return databases.map((database) => new DdlLogSource({
+    input: name, server, database, target: targetForDatabase(target, database),
+    tamperCheckSeconds: source.tamper_check_seconds, pollSeconds: source.poll_seconds, log,
+  }));
 }

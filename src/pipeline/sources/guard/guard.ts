@@ -15,16 +15,18 @@
 // the collector, which needs only pgwarden_alerts' SELECT on them), replaced atomically, with the
 // identity of the table they count in (its oid, the cluster's system identifier): a reinstall or
 // a restore that restarts the ids starts them over (checkTable).
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { SQL_TAG, createPool, type Target } from '../../core/db.ts';
-import { PgwardenError, classifyError } from '../../core/errors.ts';
-import { newEvent, type PgwardenEvent } from '../../core/event.ts';
-import { Waiters } from '../wake.ts';
-import type { Lane, Pending, Sink, Source, Wake } from '../types.ts';
-import { defaultStateDir, writeFileAtomic } from './logfile.ts';
+import { SQL_TAG, createPool, resolveTarget, targetForDatabase, withClient, type Target } from '../../../core/db.ts';
+import { PgwardenError, classifyError } from '../../../core/errors.ts';
+import { newEvent, type PgwardenEvent } from '../../../core/event.ts';
+import { installedVersion } from '../../../sensors/index.ts';
+import type { SourceContext } from '../../build.ts';
+import { Waiters } from '../../wake.ts';
+import type { Lane, Pending, Sink, Source, Wake } from '../../types.ts';
+import { databasesOf, serverName } from '../databases.ts';
+import { CheckpointFile, versioned } from '../../checkpoint.ts';
+import type { GuardSourceConfig } from './config.ts';
 
 export interface GuardLogOptions {
   input: string;
@@ -82,9 +84,8 @@ export class GuardLogSource implements Source {
   private readonly waiters = new Waiters();
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
-  private readonly statePath: string;
+  private readonly file: CheckpointFile<GuardState>;
   private state: GuardState;
-  private saving: Promise<void> = Promise.resolve();
   /** ids missing above a sink's `through`, and since when (in memory: a restart waits for them again) */
   private readonly gaps = new Map<string, Map<number, number>>();
   /** counts checkpoint resets: a batch read before one settles nothing after it */
@@ -94,37 +95,15 @@ export class GuardLogSource implements Source {
     this.input = options.input;
     this.name = `${options.input}/${options.database}`;
     this.pool = createPool(options.target, 'pgwarden/collect');
-    const dir = options.stateDir ?? defaultStateDir();
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-    } catch (error) {
-      throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sources.${options.input}.state_dir: cannot create ${dir}: ${(error as Error).message}`, { cause: error });
-    }
-    this.statePath = join(dir, `guard-${options.input}-${encodeURIComponent(options.database)}.json`);
-    this.state = this.load();
-  }
-
-  private load(): GuardState {
-    let text: string;
-    try {
-      text = readFileSync(this.statePath, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, server: this.options.server, database: this.options.database, sinks: {} };
-      throw new PgwardenError('PGW_ERR_CONFIG', `cannot read the checkpoints in ${this.statePath}: ${(error as Error).message}`, { cause: error });
-    }
-    try {
-      const parsed = JSON.parse(text) as GuardState;
-      if (parsed.version !== 1 || typeof parsed.sinks !== 'object') throw new Error(`unknown version ${String(parsed.version)}`);
-      return parsed;
-    } catch (error) {
-      throw new PgwardenError('PGW_ERR_CONFIG', `the checkpoints in ${this.statePath} are unreadable (${(error as Error).message}); move the file away to start over from the first recorded attempt`, { cause: error });
-    }
+    this.file = new CheckpointFile({
+      dir: options.stateDir, file: `guard-${options.input}-${encodeURIComponent(options.database)}.json`, where: `pipeline.sources.${options.input}`,
+      startOver: 'to start over from the first recorded attempt',
+    });
+    this.state = this.file.load(() => ({ version: 1, server: options.server, database: options.database, sinks: {} }), versioned<GuardState>(1, 'sinks'));
   }
 
   private save(): Promise<void> {
-    const text = `${JSON.stringify(this.state)}\n`;
-    this.saving = this.saving.catch(() => undefined).then(() => writeFileAtomic(this.statePath, text));
-    return this.saving;
+    return this.file.save(this.state);
   }
 
   private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
@@ -219,7 +198,7 @@ export class GuardLogSource implements Source {
           const events = fresh.map((r) => attemptToEvent(r, this.options.server, this.options.database));
           const ids = events.map((e) => e.source.position);
           // what this sink does not want is settled on the way
-          const wanted = events.filter((e) => sink.accepts(e));
+          const wanted = events.filter((e) => sink.accepts?.(e) ?? true);
           if (wanted.length === 0) {
             if (ids.length === 0) {
               if (this.advance(cp, rows.map((r) => Number(r.id)), gaps)) await this.save();
@@ -246,7 +225,6 @@ export class GuardLogSource implements Source {
         this.settleIds(cp, taken.ids, gaps, []);
         await this.save();
       },
-      fail: async () => undefined,
     };
   }
 
@@ -296,7 +274,22 @@ export class GuardLogSource implements Source {
     this.stopped = true;
     clearTimeout(this.timer);
     this.waiters.wake('stopped');
-    await this.saving.catch(() => undefined);
+    await this.file.idle();
     await this.pool.end().catch(() => undefined);
   }
+}
+
+/** One running source per database the configured source reads; each must have the guard installed. */
+export async function build({ name, config: source, root, log, target: override }: SourceContext<GuardSourceConfig>): Promise<Source[]> {
+  const target = override ?? resolveTarget({ server: source.server }, root);
+  const server = serverName(source, target);
+  const databases = await databasesOf(source, target);
+  for (const database of databases) {
+    const version = await withClient(targetForDatabase(target, database), installedVersion);
+    if (version < 1) throw new PgwardenError('PGW_ERR_NOT_INSTALLED', `database ${database} on ${target.label} has no pgwarden guard; run \`pgwarden install\` there`);
+  }
+  return databases.map((database) => new GuardLogSource({
+    input: name, server, database, target: targetForDatabase(target, database),
+    pollSeconds: source.poll_seconds, gapSeconds: source.gap_seconds, stateDir: source.state_dir, log,
+  }));
 }

@@ -10,24 +10,20 @@
 // After a restart it resumes the query at that page (or, with an expired token, from the
 // boundary's time) and passes over what each sink had: no gap and no duplicate.
 import { CloudWatchLogsClient, FilterLogEventsCommand, type FilterLogEventsCommandOutput } from '@aws-sdk/client-cloudwatch-logs';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { CloudwatchSourceConfig } from '../../core/config.ts';
-import { PgwardenError } from '../../core/errors.ts';
-import { sleep } from '../../core/sleep.ts';
-import { awsClientConfig, awsErrorName, awsFatalError, isThrottling } from '../aws.ts';
-import { cloudwatchInput, LogTextReader } from '../cloud-events.ts';
-import { backoff } from '../graph.ts';
-import { LaneBuffer, type BufferEntry } from '../lane-buffer.ts';
-import type { Lane, Sink, Source, Wake } from '../types.ts';
-import { defaultStateDir, writeFileAtomic } from './logfile.ts';
+import { PgwardenError } from '../../../core/errors.ts';
+import { sleep } from '../../../core/sleep.ts';
+import { awsClientConfig, AWS_RETRY, awsErrorName, awsFatalError, isThrottling } from '../../aws.ts';
+import { CheckpointFile, versioned } from '../../checkpoint.ts';
+import { cloudwatchInput, LogTextReader } from '../../cloud-events.ts';
+import type { SourceContext } from '../../build.ts';
+import { ParseErrorLog } from '../../parse-errors.ts';
+import { LaneBuffer, MAX_BUFFERED_EVENTS, type BufferEntry } from '../../lane-buffer.ts';
+import { Retry } from '../../retry.ts';
+import type { Lane, Sink, Source, Wake } from '../../types.ts';
+import type { CloudwatchSourceConfig } from './config.ts';
 
-/** Events held in memory for the slowest sink before reading pauses. */
-export const MAX_BUFFERED_EVENTS = 20_000;
 const STATE_VERSION = 1;
-/** Backoff after throttling or an unreachable endpoint: 1 s doubling up to 60 s. */
-const RETRY = { initial_seconds: 1, max_seconds: 60 };
 
 interface Query {
   start: number;
@@ -95,18 +91,15 @@ export class CloudwatchSource implements Source {
   private readonly log: Logger;
   private readonly client: CloudWatchLogsClient;
   private readonly reader: LogTextReader;
-  private readonly statePath: string;
+  private readonly file: CheckpointFile<CloudwatchState>;
   private readonly state: CloudwatchState;
   private readonly buffer: LaneBuffer<Entry>;
   private readonly lanes = new Set<string>();
   private readonly skipSets = new Map<string, { checkpoint: CloudwatchCheckpoint; ids: Set<string> }>();
   private readonly controller = new AbortController();
   private running: Promise<void> = Promise.resolve();
-  private saving: Promise<void> = Promise.resolve();
   private stopped = false;
-  /** parse errors so far (each logged, at most one line per second) */
-  parseErrors = 0;
-  private lastErrorLog = 0;
+  private readonly parseErrorLog: ParseErrorLog;
   /** FilterLogEvents calls, and those throttled (for tests and the log) */
   calls = 0;
   throttled = 0;
@@ -116,6 +109,7 @@ export class CloudwatchSource implements Source {
     this.name = options.input;
     this.config = options.config;
     this.log = options.log;
+    this.parseErrorLog = new ParseErrorLog(options.log, options.input);
     const where = `pipeline.sources.${options.input}`;
     if (Number.isNaN(startTime(options.config.start))) throw new PgwardenError('PGW_ERR_CONFIG', `${where}.start: "${options.config.start}" is not a time`);
     try {
@@ -124,16 +118,11 @@ export class CloudwatchSource implements Source {
       throw new PgwardenError('PGW_ERR_CONFIG', `${where}.prefix: ${(error as Error).message}`, { cause: error });
     }
     this.client = new CloudWatchLogsClient(awsClientConfig({ region: options.config.region, endpoint: options.config.endpoint, requestTimeoutMs: 60_000 }));
-    const dir = options.config.state_dir ?? defaultStateDir();
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-    } catch (error) {
-      throw new PgwardenError('PGW_ERR_CONFIG', `${where}.state_dir: cannot create ${dir}: ${(error as Error).message}`, { cause: error });
-    }
-    this.statePath = join(dir, `cloudwatch-${options.input}.json`);
+    this.file = new CheckpointFile({
+      dir: options.config.state_dir, file: `cloudwatch-${options.input}.json`, where, indent: 1,
+      startOver: `to start over at ${where}.start`,
+    });
     this.state = this.loadState();
-    const stem = `cloudwatch-${options.input}.json.`;
-    for (const name of readdirSync(dir)) if (name.startsWith(stem) && name.endsWith('.tmp')) rmSync(join(dir, name), { force: true });
     this.buffer = new LaneBuffer<Entry>(options.input, {
       skip: (sink, entry) => this.already(sink, entry),
       settled: (sink, entries) => this.settled(sink, entries[entries.length - 1]!),
@@ -141,22 +130,12 @@ export class CloudwatchSource implements Source {
   }
 
   private loadState(): CloudwatchState {
-    let text: string;
-    try {
-      text = readFileSync(this.statePath, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: STATE_VERSION, source: this.input, log_group: this.config.log_group, sinks: {} };
-      throw new PgwardenError('PGW_ERR_CONFIG', `cannot read the checkpoints in ${this.statePath}: ${(error as Error).message}`, { cause: error });
-    }
-    let state: CloudwatchState;
-    try {
-      state = JSON.parse(text) as CloudwatchState;
-      if (state.version !== STATE_VERSION || typeof state.sinks !== 'object') throw new Error(`unknown version ${String(state.version)}`);
-    } catch (error) {
-      throw new PgwardenError('PGW_ERR_CONFIG', `the checkpoints in ${this.statePath} are unreadable (${(error as Error).message}); move the file away to start over at pipeline.sources.${this.input}.start`, { cause: error });
-    }
+    const state = this.file.load(
+      () => ({ version: STATE_VERSION, source: this.input, log_group: this.config.log_group, sinks: {} }),
+      versioned<CloudwatchState>(STATE_VERSION, 'sinks'),
+    );
     if (state.log_group !== this.config.log_group) {
-      throw new PgwardenError('PGW_ERR_CONFIG', `the checkpoints in ${this.statePath} are for log group ${state.log_group}, but pipeline.sources.${this.input}.log_group is ${this.config.log_group}; name the source differently, or move the file away to start over`);
+      throw new PgwardenError('PGW_ERR_CONFIG', `the checkpoints in ${this.file.path} are for log group ${state.log_group}, but pipeline.sources.${this.input}.log_group is ${this.config.log_group}; name the source differently, or move the file away to start over`);
     }
     return state;
   }
@@ -191,9 +170,7 @@ export class CloudwatchSource implements Source {
   }
 
   private save(): Promise<void> {
-    const text = `${JSON.stringify(this.state, null, 1)}\n`;
-    this.saving = this.saving.catch(() => undefined).then(() => writeFileAtomic(this.statePath, text));
-    return this.saving;
+    return this.file.save(this.state);
   }
 
   async start(): Promise<void> {
@@ -227,7 +204,7 @@ export class CloudwatchSource implements Source {
     let query: Query | null = resume.query && { ...resume.query };
     let next = resume.time;
     let boundary = newBoundary(resume.time, resume.ids);
-    let failures = 0;
+    const retry = new Retry(AWS_RETRY);
     this.log.info({ source: this.name, log_group: this.config.log_group, from: new Date(resume.time).toISOString(), resuming_query: query !== null }, 'reading CloudWatch Logs');
     while (!this.stopped) {
       await this.buffer.waitForRoom(MAX_BUFFERED_EVENTS, signal);
@@ -261,17 +238,16 @@ export class CloudwatchSource implements Source {
           query = { start: boundary.time, end: query.end, token: null };
           continue;
         }
-        failures++;
         if (isThrottling(error)) this.throttled++;
-        const delay = backoff(failures, RETRY);
-        if (failures === 1 || failures % 10 === 0) {
-          this.log.warn({ source: this.name, err: `${name}: ${(error as Error).message}`, attempts: failures, retry_in_ms: delay },
+        const { delay, log } = retry.failed();
+        if (log) {
+          this.log.warn({ source: this.name, err: `${name}: ${(error as Error).message}`, attempts: retry.attempts, retry_in_ms: delay },
             isThrottling(error) ? 'CloudWatch Logs is throttling; backing off' : 'cannot read CloudWatch Logs; will retry');
         }
         await sleep(delay, signal);
         continue;
       }
-      failures = 0;
+      retry.succeeded();
       const pageQuery = { ...query };
       for (const event of page.events ?? []) {
         if (event.timestamp === undefined || event.eventId === undefined) continue;
@@ -306,12 +282,13 @@ export class CloudwatchSource implements Source {
     }
   }
 
+  /** parse errors so far (each logged, at most one line per second) */
+  get parseErrors(): number {
+    return this.parseErrorLog.count;
+  }
+
   private parseError(error: { input: string; reason: string; excerpt: string }): void {
-    this.parseErrors++;
-    const now = Date.now();
-    if (now - this.lastErrorLog < 1000) return;
-    this.lastErrorLog = now;
-    this.log.warn({ source: this.name, input: error.input, reason: error.reason, excerpt: error.excerpt, errors_total: this.parseErrors }, 'parse error');
+    this.parseErrorLog.record({ input: error.input, reason: error.reason, excerpt: error.excerpt });
   }
 
   changed(ms: number, signal: AbortSignal): Promise<Wake> {
@@ -323,8 +300,12 @@ export class CloudwatchSource implements Source {
     this.controller.abort();
     this.buffer.stop();
     await this.running;
-    await this.saving.catch(() => undefined);
+    await this.file.idle();
     this.client.destroy();
     this.log.info({ source: this.name, calls: this.calls, throttled: this.throttled, parse_errors: this.parseErrors }, 'CloudWatch source stopped');
   }
+}
+
+export async function build({ name, config, log }: SourceContext<CloudwatchSourceConfig>): Promise<Source[]> {
+  return [new CloudwatchSource({ input: name, config, log })];
 }

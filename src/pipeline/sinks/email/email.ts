@@ -2,13 +2,13 @@
 // deliver() resolves when the server answered 250 to the message; the Message-ID is the
 // batch's stable id, so a batch sent again after a crash is recognisably the same message.
 import nodemailer from 'nodemailer';
-import { readSecret, type EmailSinkConfig } from '../../core/config.ts';
-import { compileMatch } from '../match.ts';
-import { body, subject } from '../message.ts';
-import type { Pending, Sink } from '../types.ts';
-import type { PgwardenEvent } from '../../core/event.ts';
+import { readSecret } from '../../../core/config-file.ts';
+import type { SinkContext } from '../../build.ts';
+import { body, subject } from '../../message.ts';
+import type { Pending, Sink } from '../../types.ts';
+import type { EmailSinkConfig } from './config.ts';
 
-export function createEmailSink(name: string, config: EmailSinkConfig): Sink {
+export function build({ name, config }: SinkContext<EmailSinkConfig>): Sink {
   const password = readSecret(`pipeline.sinks.${name}`, config.password_env, config.password_file);
   const transport = nodemailer.createTransport({
     host: config.host,
@@ -22,12 +22,10 @@ export function createEmailSink(name: string, config: EmailSinkConfig): Sink {
     greetingTimeout: config.timeout_seconds * 1000,
     socketTimeout: config.timeout_seconds * 1000,
   });
-  const accepts = compileMatch(config.match, config.ignore);
   return {
     name,
     type: 'email',
     inputs: config.inputs,
-    accepts: (event: PgwardenEvent) => accepts(event),
     async deliver(pending: Pending): Promise<void> {
       const info = await transport.sendMail({
         from: config.from,

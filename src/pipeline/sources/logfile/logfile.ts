@@ -5,23 +5,25 @@
 // byte offset of the next record to deliver. Checkpoints live in one JSON file per source in
 // state_dir, replaced atomically (write a temporary file, fsync, rename, fsync the directory).
 //
-// Reading goes only as fast as the slowest sink settles: a file is read while fewer than
-// MAX_BUFFERED_EVENTS of its events wait in memory for some sink.
-import { mkdirSync, readdirSync, readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
-import { open, readdir, realpath, rename, stat, type FileHandle } from 'node:fs/promises';
-import { homedir } from 'node:os';
+// Lanes and back-pressure are the shared LaneBuffer's (lane-buffer.ts): parsed events wait there,
+// one partition per file in the order the files were found (oldest first), until every sink has
+// settled them; a file is read while fewer than
+// MAX_BUFFERED_EVENTS of its events wait. After a restart, the checkpoints say which events a sink
+// already has (the buffer's skip hook passes over them).
+import { watch, type FSWatcher } from 'node:fs';
+import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { LogfileSourceConfig } from '../../core/config.ts';
-import { PgwardenError } from '../../core/errors.ts';
-import { canonicalInput } from '../../core/input-identity.ts';
-import type { ParseError, PgwardenEvent } from '../../core/event.ts';
-import { OPAQUE_PREFIX, compilePrefix, createParser, detectFormat, detectPrefix, type LogFormat, type LogParser } from '../../logs/index.ts';
-import { Waiters } from '../wake.ts';
-import type { Lane, Pending, Sink, Source, Wake } from '../types.ts';
-
-/** Events of one file held in memory for the slowest sink before reading pauses. */
-export const MAX_BUFFERED_EVENTS = 20_000;
+import { PgwardenError } from '../../../core/errors.ts';
+import { canonicalInput } from '../../../core/input-identity.ts';
+import type { ParseError, PgwardenEvent } from '../../../core/event.ts';
+import { OPAQUE_PREFIX, compilePrefix, createParser, detectFormat, detectPrefix, type LogFormat, type LogParser } from '../../../logs/index.ts';
+import { CheckpointFile, versioned } from '../../checkpoint.ts';
+import type { SourceContext } from '../../build.ts';
+import { ParseErrorLog } from '../../parse-errors.ts';
+import { LaneBuffer, MAX_BUFFERED_EVENTS, type BufferEntry } from '../../lane-buffer.ts';
+import type { Lane, Sink, Source, Wake } from '../../types.ts';
+import type { LogfileSourceConfig } from './config.ts';
 const READ_CHUNK = 1024 * 1024;
 /** How much of a file's beginning identifies it and decides its format. */
 const HEAD_BYTES = 128;
@@ -69,9 +71,8 @@ interface Tracked {
   /** bytes of the file handed to the parser, and where the parser started */
   readOffset: number;
   base: { offset: number; line: number };
-  /** parsed events not yet settled by every sink: events[i] has sequence first + i */
-  events: PgwardenEvent[];
-  first: number;
+  /** entries of this file in the buffer, not yet released by every sink */
+  held: number;
   lastGrowth: number;
   flushed: boolean;
   /** no longer in the directory under a matching name: read to its end, then forget */
@@ -86,34 +87,10 @@ export function globRegex(pattern: string): RegExp {
   return new RegExp(`^${pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`, 's');
 }
 
-export function defaultStateDir(): string {
-  return join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'pgwarden');
-}
-
-/** Replaces a file atomically and durably: temporary file, fsync, rename, fsync of the directory. */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  const fh = await open(temp, 'w', 0o600);
-  try {
-    await fh.writeFile(text, 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(temp, path);
-  const dir = await open(join(path, '..'), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
-}
-
-interface LaneState {
-  sink: Sink;
-  /** per file: the sequence of the next event to look at */
-  cursors: Map<string, number>;
-  inflight: { pending: Pending; ends: Map<string, { generation: number; next: number; last: PgwardenEvent }> } | null;
+/** One parsed event in the buffer, with the file (and its generation: a truncation starts a new one) it came from. */
+interface Entry extends BufferEntry {
+  key: string;
+  generation: number;
 }
 
 export interface LogfileSourceOptions {
@@ -127,27 +104,24 @@ export class LogfileSource implements Source {
   readonly input: string;
   private readonly config: LogfileSourceConfig;
   private readonly log: Logger;
-  private readonly statePath: string;
+  private readonly file: CheckpointFile<LogfileState>;
   private state: LogfileState;
   private readonly files = new Map<string, Tracked>();
-  private readonly lanes = new Map<string, LaneState>();
-  private readonly waiters = new Waiters();
+  /** the sinks that have a lane */
+  private readonly sinks = new Set<string>();
+  private readonly buffer: LaneBuffer<Entry>;
   private readonly matcher: RegExp;
   private timer: NodeJS.Timeout | undefined;
   private watcher: FSWatcher | undefined;
   private stopped = false;
   private scanning: Promise<void> | null = null;
   private rescan = false;
-  private saving: Promise<void> = Promise.resolve();
   /** config.path resolved at start */
   private dir = '';
   private order = 0;
-  /** parse errors so far (each is also logged, at most one line per second) */
-  parseErrors = 0;
-  private lastErrorLog = 0;
+  private readonly parseErrorLog: ParseErrorLog;
   private readonly unreadable = new Set<string>();
   private directoryProblem: string | null = null;
-  private unloggedErrors = 0;
 
   constructor(options: LogfileSourceOptions) {
     this.input = options.input;
@@ -155,6 +129,7 @@ export class LogfileSource implements Source {
     this.config = options.config;
     this.log = options.log;
     this.matcher = globRegex(options.config.pattern);
+    this.parseErrorLog = new ParseErrorLog(options.log, options.input);
     if (options.config.prefix !== undefined) {
       try {
         compilePrefix(options.config.prefix);
@@ -162,35 +137,20 @@ export class LogfileSource implements Source {
         throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sources.${options.input}.prefix: ${(error as Error).message}`, { cause: error });
       }
     }
-    const dir = options.config.state_dir ?? defaultStateDir();
-    this.statePath = join(dir, `logfile-${options.input}.json`);
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-    } catch (error) {
-      throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sources.${options.input}.state_dir: cannot create ${dir}: ${(error as Error).message}`, { cause: error });
-    }
-    this.state = this.loadState();
-    // a temporary file left by a crash in the middle of a save
-    const stem = `logfile-${options.input}.json.`;
-    for (const name of readdirSync(dir)) if (name.startsWith(stem) && name.endsWith('.tmp')) rmSync(join(dir, name), { force: true });
-  }
-
-  private loadState(): LogfileState {
-    let text: string;
-    try {
-      text = readFileSync(this.statePath, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: STATE_VERSION, source: this.input, files: {}, names: {} };
-      throw new PgwardenError('PGW_ERR_CONFIG', `cannot read the checkpoints in ${this.statePath}: ${(error as Error).message}`, { cause: error });
-    }
-    try {
-      const parsed = JSON.parse(text) as LogfileState;
-      if (parsed.version !== STATE_VERSION || typeof parsed.files !== 'object') throw new Error(`unknown version ${String(parsed.version)}`);
+    this.file = new CheckpointFile({
+      dir: options.config.state_dir, file: `logfile-${options.input}.json`, where: `pipeline.sources.${options.input}`, indent: 1,
+      startOver: 'to start over from the beginning of the logs',
+    });
+    this.buffer = new LaneBuffer<Entry>(options.input, {
+      skip: (sink, entry) => this.skip(sink, entry),
+      settled: (sink, entries) => this.settled(sink, entries),
+      released: (entries) => this.released(entries),
+    });
+    this.state = this.file.load(() => ({ version: STATE_VERSION, source: this.input, files: {}, names: {} }), (parsed) => {
+      versioned<LogfileState>(STATE_VERSION, 'files')(parsed);
       parsed.names ??= {};
       return parsed;
-    } catch (error) {
-      throw new PgwardenError('PGW_ERR_CONFIG', `the checkpoints in ${this.statePath} are unreadable (${(error as Error).message}); move the file away to start over from the beginning of the logs`, { cause: error });
-    }
+    });
   }
 
   /**
@@ -218,9 +178,7 @@ export class LogfileSource implements Source {
 
   /** Parsed events held in memory, waiting for some sink (back-pressure keeps it near MAX_BUFFERED_EVENTS). */
   get buffered(): number {
-    let n = 0;
-    for (const tracked of this.files.values()) n += tracked.events.length;
-    return n;
+    return this.buffer.buffered;
   }
 
   /** The checkpoints as stored (for tests and `status`). */
@@ -229,13 +187,8 @@ export class LogfileSource implements Source {
   }
 
   lane(sink: Sink): Lane {
-    const lane: LaneState = { sink, cursors: new Map(), inflight: null };
-    this.lanes.set(sink.name, lane);
-    return {
-      next: (max) => this.next(lane, max),
-      settle: (pending) => this.settle(lane, pending),
-      fail: async () => undefined,
-    };
+    this.sinks.add(sink.name);
+    return this.buffer.lane(sink);
   }
 
   async start(): Promise<void> {
@@ -340,6 +293,7 @@ export class LogfileSource implements Source {
     for (const tracked of [...this.files.values()]) if (this.finished(tracked)) {
       await tracked.handle.close().catch(() => undefined);
       this.files.delete(tracked.key);
+      this.buffer.drop(tracked.key);
       delete this.state.files[tracked.key];
       changed = true;
     }
@@ -348,9 +302,8 @@ export class LogfileSource implements Source {
 
   /** A file read to its end after it went away, with every event settled by every sink. */
   private finished(tracked: Tracked): boolean {
-    if (!tracked.gone || !tracked.flushed || tracked.events.length > 0) return false;
-    for (const lane of this.lanes.values()) if (lane.inflight?.ends.has(tracked.key)) return false;
-    return true;
+    // a batch in flight still holds its entries
+    return tracked.gone && tracked.flushed && tracked.held === 0;
   }
 
   private async follow(path: string, key: string, dev: number, ino: number): Promise<void> {
@@ -374,17 +327,18 @@ export class LogfileSource implements Source {
     state ??= { input: this.newInput(path), path, dev, ino, head: head.toString('hex'), sinks: {} };
     state.path = path;
     this.state.files[key] = state;
-    for (const lane of this.lanes.values()) state.sinks[lane.sink.name] ??= { offset: 0, line: 1, delivered: false };
-    const start = Math.min(...[...this.lanes.values()].map((lane) => state.sinks[lane.sink.name]!.offset), Number.MAX_SAFE_INTEGER);
-    const from = [...this.lanes.values()].map((lane) => state.sinks[lane.sink.name]!).find((c) => c.offset === start) ?? { offset: 0, line: 1 };
+    for (const sink of this.sinks) state.sinks[sink] ??= { offset: 0, line: 1, delivered: false };
+    const start = Math.min(...[...this.sinks].map((sink) => state.sinks[sink]!.offset), Number.MAX_SAFE_INTEGER);
+    const from = [...this.sinks].map((sink) => state.sinks[sink]!).find((c) => c.offset === start) ?? { offset: 0, line: 1 };
     const tracked: Tracked = {
       key, state, handle, order: this.order++, generation: 0, parser: null, format: null, prefix: this.config.prefix,
-      readOffset: from.offset, base: { offset: from.offset, line: from.line }, events: [], first: 0,
+      readOffset: from.offset, base: { offset: from.offset, line: from.line }, held: 0,
       lastGrowth: Date.now(), flushed: true, gone: false, head, detectSize: -1,
     };
     if (this.config.format !== 'auto') tracked.format = this.config.format;
     this.files.set(key, tracked);
-    for (const lane of this.lanes.values()) lane.cursors.set(key, 0);
+    // its place in the order batches take files in (oldest first, as the scan found them)
+    this.buffer.addPartition(key);
     this.log.info({ source: this.name, file: path, offset: from.offset }, 'following log file');
   }
 
@@ -412,16 +366,14 @@ export class LogfileSource implements Source {
     }
     if (!tracked.parser && !(await this.decideFormat(tracked, info.size))) return changed;
     let grew = false;
-    while (tracked.readOffset < info.size && tracked.events.length < MAX_BUFFERED_EVENTS && !this.stopped) {
+    while (tracked.readOffset < info.size && tracked.held < MAX_BUFFERED_EVENTS && !this.stopped) {
       const length = Math.min(READ_CHUNK, info.size - tracked.readOffset);
       const buffer = Buffer.allocUnsafe(length);
       const { bytesRead } = await tracked.handle.read(buffer, 0, length, tracked.readOffset);
       if (bytesRead === 0) break;
       tracked.readOffset += bytesRead;
-      const before = tracked.events.length;
       tracked.parser!.write(buffer.subarray(0, bytesRead));
       grew = true;
-      if (tracked.events.length > before) this.wake('change');
     }
     const now = Date.now();
     if (grew) {
@@ -429,11 +381,9 @@ export class LogfileSource implements Source {
       tracked.flushed = false;
     } else if (!tracked.flushed && (now - tracked.lastGrowth >= this.config.idle_flush_ms || tracked.gone) && tracked.readOffset >= info.size) {
       // a stderr record is complete only when the next begins: after a quiet while, it is
-      const before = tracked.events.length;
       if (tracked.gone) tracked.parser!.end();
       else tracked.parser!.flush();
       tracked.flushed = true;
-      if (tracked.events.length > before) this.wake('change');
     }
     return changed;
   }
@@ -478,33 +428,29 @@ export class LogfileSource implements Source {
           if (tracked.generation !== generation) return;
           event.source.position += base.offset;
           if (event.source.line !== null) event.source.line += base.line - 1;
-          tracked.events.push(event);
+          tracked.held++;
+          this.buffer.push({ events: [event], key: tracked.key, generation }, tracked.key);
         },
         error: (error) => this.parseError(error, base),
       },
     );
   }
 
+  /** parse errors so far (each is also logged, at most one line per second) */
+  get parseErrors(): number {
+    return this.parseErrorLog.count;
+  }
+
   private parseError(error: ParseError, base: { offset: number; line: number }): void {
-    this.parseErrors++;
-    const now = Date.now();
-    if (now - this.lastErrorLog < 1000) {
-      this.unloggedErrors++;
-      return;
-    }
-    this.log.warn({
-      source: this.name, input: error.input, position: error.position + base.offset, line: error.line + base.line - 1,
-      reason: error.reason, excerpt: error.excerpt, errors_total: this.parseErrors, not_logged_since: this.unloggedErrors,
-    }, 'parse error');
-    this.lastErrorLog = now;
-    this.unloggedErrors = 0;
+    this.parseErrorLog.record({
+      input: error.input, position: error.position + base.offset, line: error.line + base.line - 1, reason: error.reason, excerpt: error.excerpt,
+    });
   }
 
   private truncated(tracked: Tracked, head: Buffer): void {
     this.log.info({ source: this.name, file: tracked.state.path, at: tracked.readOffset }, 'log file truncated or rewritten; reading it from the start');
+    // what was read of the old content is passed over in the buffer (skip: another generation)
     tracked.generation++;
-    tracked.first += tracked.events.length;
-    tracked.events = [];
     tracked.readOffset = 0;
     tracked.base = { offset: 0, line: 1 };
     tracked.head = head;
@@ -513,93 +459,53 @@ export class LogfileSource implements Source {
     tracked.flushed = true;
     tracked.lastGrowth = Date.now();
     tracked.parser = null;
-    for (const lane of this.lanes.values()) {
-      tracked.state.sinks[lane.sink.name] = { offset: 0, line: 1, delivered: false };
-      lane.cursors.set(tracked.key, tracked.first);
-    }
+    for (const sink of this.sinks) tracked.state.sinks[sink] = { offset: 0, line: 1, delivered: false };
   }
 
-  /** Moves a lane's cursor past events its checkpoint says were delivered; returns it. */
-  private cursor(lane: LaneState, tracked: Tracked): number {
-    let cursor = Math.max(lane.cursors.get(tracked.key) ?? tracked.first, tracked.first);
-    const checkpoint = tracked.state.sinks[lane.sink.name];
-    if (checkpoint) {
-      while (cursor < tracked.first + tracked.events.length) {
-        const position = tracked.events[cursor - tracked.first]!.source.position;
-        if (position < checkpoint.offset || (checkpoint.delivered && position === checkpoint.offset)) cursor++;
-        else break;
-      }
-    }
-    lane.cursors.set(tracked.key, cursor);
-    return cursor;
+  /**
+   * An entry a lane passes over: of a file no longer followed or of its content before a
+   * truncation, or one the sink's checkpoint says it had before a restart.
+   */
+  private skip(sink: string, entry: Entry): boolean {
+    const tracked = this.files.get(entry.key);
+    if (!tracked || tracked.generation !== entry.generation) return true;
+    const checkpoint = tracked.state.sinks[sink];
+    if (!checkpoint) return false;
+    const position = entry.events[0]!.source.position;
+    return position < checkpoint.offset || (checkpoint.delivered && position === checkpoint.offset);
   }
 
-  private sortedFiles(): Tracked[] {
-    return [...this.files.values()].sort((a, b) => a.order - b.order);
+  /** A sink settled these entries: its checkpoint in each of their files is the last one, delivered. */
+  private settled(sink: string, entries: Entry[]): Promise<void> {
+    const last = new Map<string, PgwardenEvent>();
+    for (const entry of entries) {
+      const tracked = this.files.get(entry.key);
+      if (tracked && tracked.generation === entry.generation) last.set(entry.key, entry.events[0]!);
+    }
+    for (const [key, event] of last) {
+      this.files.get(key)!.state.sinks[sink] = { offset: event.source.position, line: event.source.line ?? 1, delivered: true };
+    }
+    return this.save();
   }
 
-  private async next(lane: LaneState, max: number): Promise<Pending | null> {
-    if (lane.inflight) return lane.inflight.pending;
-    const events: PgwardenEvent[] = [];
-    const ends = new Map<string, { generation: number; next: number; last: PgwardenEvent }>();
-    for (const tracked of this.sortedFiles()) {
-      if (events.length >= max) break;
-      const start = this.cursor(lane, tracked);
-      const available = tracked.first + tracked.events.length - start;
-      if (available <= 0) continue;
-      const take = Math.min(available, max - events.length);
-      const slice = tracked.events.slice(start - tracked.first, start - tracked.first + take);
-      events.push(...slice);
-      ends.set(tracked.key, { generation: tracked.generation, next: start + take, last: slice[slice.length - 1]! });
-    }
-    if (events.length === 0) return null;
-    const first = events[0]!.source;
-    const pending: Pending = { events, messageId: `${this.input}:${first.input}:${first.position}:${events.length}` };
-    lane.inflight = { pending, ends };
-    return pending;
-  }
-
-  private async settle(lane: LaneState, pending: Pending): Promise<void> {
-    const inflight = lane.inflight;
-    if (!inflight || inflight.pending !== pending) return;
-    for (const [key, end] of inflight.ends) {
-      const tracked = this.files.get(key);
-      if (!tracked || tracked.generation !== end.generation) continue;
-      lane.cursors.set(key, end.next);
-      const following = tracked.events[end.next - tracked.first];
-      tracked.state.sinks[lane.sink.name] = following
-        ? { offset: following.source.position, line: following.source.line ?? 1, delivered: false }
-        : { offset: end.last.source.position, line: end.last.source.line ?? 1, delivered: true };
-    }
-    await this.save();
-    lane.inflight = null;
-    // drop what every sink has settled, then read on if reading had paused
+  /** Every sink is past these entries: read on in files that had paused for them. */
+  private released(entries: Entry[]): void {
     let paused = false;
-    for (const key of inflight.ends.keys()) {
-      const tracked = this.files.get(key);
+    for (const entry of entries) {
+      const tracked = this.files.get(entry.key);
       if (!tracked) continue;
-      if (tracked.events.length >= MAX_BUFFERED_EVENTS) paused = true;
-      const low = Math.min(...[...this.lanes.values()].map((other) => other.cursors.get(key) ?? tracked.first));
-      if (low > tracked.first) {
-        tracked.events = tracked.events.slice(low - tracked.first);
-        tracked.first = low;
-      }
+      if (tracked.held >= MAX_BUFFERED_EVENTS) paused = true;
+      tracked.held--;
     }
-    if (paused) void this.scan();
+    if (paused && !this.stopped) void this.scan();
   }
 
   private save(): Promise<void> {
-    const text = `${JSON.stringify(this.state, null, 1)}\n`;
-    this.saving = this.saving.catch(() => undefined).then(() => writeFileAtomic(this.statePath, text));
-    return this.saving;
-  }
-
-  private wake(wake: Wake): void {
-    this.waiters.wake(wake);
+    return this.file.save(this.state);
   }
 
   changed(ms: number, signal: AbortSignal): Promise<Wake> {
-    return this.waiters.wait(Math.min(ms, this.config.poll_ms), signal, this.stopped);
+    return this.buffer.changed(Math.min(ms, this.config.poll_ms), signal);
   }
 
   async stop(): Promise<void> {
@@ -607,10 +513,10 @@ export class LogfileSource implements Source {
     clearTimeout(this.timer);
     this.watcher?.close();
     await this.scanning?.catch(() => undefined);
-    await this.saving.catch(() => undefined);
+    await this.file.idle();
     for (const tracked of this.files.values()) await tracked.handle.close().catch(() => undefined);
     this.files.clear();
-    this.wake('stopped');
+    this.buffer.stop();
   }
 }
 
@@ -618,4 +524,8 @@ export class LogfileSource implements Source {
 function sameHead(a: Buffer, b: Buffer): boolean {
   const n = Math.min(a.length, b.length);
   return a.subarray(0, n).equals(b.subarray(0, n));
+}
+
+export async function build({ name, config, log }: SourceContext<LogfileSourceConfig>): Promise<Source[]> {
+  return [new LogfileSource({ input: name, config, log })];
 }

@@ -3,11 +3,11 @@
 // fsync'ed; for standard output, once the stream has taken it.
 import { closeSync, openSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import type { JsonlSinkConfig } from '../../core/config.ts';
-import { PgwardenError } from '../../core/errors.ts';
-import { eventLines } from '../../core/event.ts';
-import { compileMatch } from '../match.ts';
-import type { Pending, Sink } from '../types.ts';
+import { PgwardenError } from '../../../core/errors.ts';
+import { eventLines } from '../../../core/event.ts';
+import type { SinkContext } from '../../build.ts';
+import type { Pending, Sink } from '../../types.ts';
+import type { JsonlSinkConfig } from './config.ts';
 
 function writeStdout(text: Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -33,8 +33,7 @@ async function cutTornLine(fh: FileHandle): Promise<void> {
   await fh.datasync();
 }
 
-export function createJsonlSink(name: string, config: JsonlSinkConfig): Sink {
-  const accepts = compileMatch(config.match, config.ignore);
+export function build({ name, config }: SinkContext<JsonlSinkConfig>): Sink {
   if (config.path !== '-') {
     // fail at start, not at the first batch, when the file cannot be written
     try {
@@ -60,7 +59,6 @@ export function createJsonlSink(name: string, config: JsonlSinkConfig): Sink {
     name,
     type: 'jsonl',
     inputs: config.inputs,
-    accepts: (event) => accepts(event),
     async deliver(pending: Pending): Promise<void> {
       const text = eventLines(pending.events);
       if (config.path === '-') return writeStdout(text);

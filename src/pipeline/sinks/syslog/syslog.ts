@@ -9,11 +9,11 @@ import { hostname as osHostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { connect, isIP, type Socket } from 'node:net';
 import { connect as connectTls, type ConnectionOptions } from 'node:tls';
-import { PgwardenError } from '../../core/errors.ts';
-import type { SyslogSinkConfig } from '../../core/config.ts';
-import type { PgwardenEvent } from '../../core/event.ts';
-import { compileMatch } from '../match.ts';
-import type { Pending, Sink } from '../types.ts';
+import { PgwardenError } from '../../../core/errors.ts';
+import type { PgwardenEvent } from '../../../core/event.ts';
+import type { SinkContext } from '../../build.ts';
+import type { Pending, Sink } from '../../types.ts';
+import type { SyslogSinkConfig } from './config.ts';
 
 export const SD_ID = 'pgwarden@32473';
 
@@ -149,8 +149,7 @@ function tlsOptionsOf(name: string, config: SyslogSinkConfig): ConnectionOptions
   return { ca: read('ca_file'), cert: read('cert_file'), key: read('key_file'), servername, rejectUnauthorized: true };
 }
 
-export function createSyslogSink(name: string, config: SyslogSinkConfig): Sink {
-  const accepts = compileMatch(config.match, config.ignore);
+export function build({ name, config }: SinkContext<SyslogSinkConfig>): Sink {
   const options = { facility: FACILITIES[config.facility], hostname: config.hostname ?? osHostname(), appName: config.app_name };
   let udp: UdpSocket | null = null;
   let tcp: Socket | null = null;
@@ -196,7 +195,6 @@ export function createSyslogSink(name: string, config: SyslogSinkConfig): Sink {
     name,
     type: 'syslog',
     inputs: config.inputs,
-    accepts: (event) => accepts(event),
     async deliver(pending: Pending): Promise<void> {
       if (config.protocol === 'udp') {
         if (!udp) {

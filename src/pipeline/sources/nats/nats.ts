@@ -9,19 +9,19 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { NatsSourceConfig } from '../../core/config.ts';
-import { EVENT_KINDS, type PgwardenEvent } from '../../core/event.ts';
-import { sleep } from '../../core/sleep.ts';
-import { backoff } from '../graph.ts';
-import { LaneBuffer, type BufferEntry } from '../lane-buffer.ts';
-import { nanos, NatsLink, natsFatalError } from '../nats.ts';
-import type { Lane, Sink, Source, Wake } from '../types.ts';
+import { EVENT_KINDS, type PgwardenEvent } from '../../../core/event.ts';
+import { sleep } from '../../../core/sleep.ts';
+import type { SourceContext } from '../../build.ts';
+import { LaneBuffer, MAX_BUFFERED_EVENTS, type BufferEntry } from '../../lane-buffer.ts';
+import { nanos, NatsLink, natsFatalError } from '../../nats.ts';
+import { Retry } from '../../retry.ts';
+import type { Lane, Sink, Source, Wake } from '../../types.ts';
+import type { NatsSourceConfig } from './config.ts';
 
-/** Events held in memory for the slowest sink before fetching pauses. */
-export const MAX_BUFFERED_EVENTS = 20_000;
 /** Bytes per fetch (the buffer may pass its limit by this much): more at once makes the server cut the connection as a slow consumer. */
 const FETCH_BYTES = 4 * 1024 * 1024;
-const RETRY = { initial_seconds: 0.5, max_seconds: 10 };
+/** Backoff after a failed fetch (the server away, the consumer gone): 0.5 s doubling up to 10 s, logged every 20th. */
+const NATS_RETRY = { initial_seconds: 0.5, max_seconds: 10 };
 
 interface Entry extends BufferEntry {
   /** the latest delivery of the stream message (a redelivery replaces it) */
@@ -146,7 +146,7 @@ export class NatsSource implements Source {
 
   private async run(): Promise<void> {
     const signal = this.controller.signal;
-    let failures = 0;
+    const retry = new Retry(NATS_RETRY, 20);
     while (!this.stopped) {
       await this.buffer.waitForRoom(MAX_BUFFERED_EVENTS, signal);
       if (this.stopped) break;
@@ -171,15 +171,14 @@ export class NatsSource implements Source {
           if (!(received > 0 && /exceeds maxbytes/i.test((error as Error).message))) throw error;
         }
         this.fetching = null;
-        failures = 0;
+        retry.succeeded();
       } catch (error) {
         if (this.stopped) break;
         this.consumerReady = false;
         this.consumer = null;
-        failures++;
-        const delay = backoff(failures, RETRY);
-        if (failures === 1 || failures % 20 === 0) {
-          this.log.warn({ source: this.name, err: (error as Error).message, attempts: failures, retry_in_ms: delay }, 'cannot fetch from NATS; will retry');
+        const { delay, log } = retry.failed();
+        if (log) {
+          this.log.warn({ source: this.name, err: (error as Error).message, attempts: retry.attempts, retry_in_ms: delay }, 'cannot fetch from NATS; will retry');
         }
         await sleep(delay, signal);
       }
@@ -238,4 +237,8 @@ export class NatsSource implements Source {
     await this.link.close();
     this.log.info({ source: this.name, acknowledged: this.acknowledged, poison: this.poison }, 'NATS source stopped');
   }
+}
+
+export async function build({ name, config, log }: SourceContext<NatsSourceConfig>): Promise<Source[]> {
+  return [new NatsSource({ input: name, config, log })];
 }

@@ -3,11 +3,11 @@
 // With a secret, X-Pgwarden-Signature is `v1=` + hex HMAC-SHA256 of `<timestamp>.<body>`,
 // X-Pgwarden-Timestamp the timestamp; X-Pgwarden-Delivery is the batch's stable id.
 import { createHmac } from 'node:crypto';
-import { readSecret, type WebhookSinkConfig } from '../../core/config.ts';
-import type { PgwardenEvent } from '../../core/event.ts';
-import { compileMatch } from '../match.ts';
-import { body, subject } from '../message.ts';
-import type { Pending, Sink } from '../types.ts';
+import { readSecret } from '../../../core/config-file.ts';
+import type { SinkContext } from '../../build.ts';
+import { body, subject } from '../../message.ts';
+import type { Pending, Sink } from '../../types.ts';
+import type { WebhookSinkConfig } from './config.ts';
 
 // Slack limits a section's text to 3000 characters.
 const SLACK_TEXT_LIMIT = 2900;
@@ -30,14 +30,12 @@ export function signature(secret: string, timestamp: string, text: string): stri
   return `v1=${createHmac('sha256', secret).update(`${timestamp}.${text}`).digest('hex')}`;
 }
 
-export function createWebhookSink(name: string, config: WebhookSinkConfig): Sink {
+export function build({ name, config }: SinkContext<WebhookSinkConfig>): Sink {
   const secret = readSecret(`pipeline.sinks.${name}`, config.secret_env, config.secret_file, ['secret_env', 'secret_file']);
-  const accepts = compileMatch(config.match, config.ignore);
   return {
     name,
     type: 'webhook',
     inputs: config.inputs,
-    accepts: (event: PgwardenEvent) => accepts(event),
     async deliver(pending: Pending): Promise<void> {
       const text = JSON.stringify(payload(config.format, pending));
       const headers: Record<string, string> = {

@@ -14,18 +14,16 @@ import {
   SQSClient, type Message,
 } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
-import type { SqsSourceConfig } from '../../core/config.ts';
-import { PgwardenError } from '../../core/errors.ts';
-import { sleep } from '../../core/sleep.ts';
-import { awsClientConfig, awsErrorName, awsFatalError, isThrottling } from '../aws.ts';
-import { decodeMessageBody, LogTextReader, PoisonMessage, type CloudLogEvent, type ReadResult } from '../cloud-events.ts';
-import { backoff } from '../graph.ts';
-import { LaneBuffer, type BufferEntry } from '../lane-buffer.ts';
-import type { Lane, Sink, Source, Wake } from '../types.ts';
+import { PgwardenError } from '../../../core/errors.ts';
+import { sleep } from '../../../core/sleep.ts';
+import { awsClientConfig, AWS_RETRY, awsErrorName, awsFatalError, isThrottling } from '../../aws.ts';
+import { decodeMessageBody, LogTextReader, PoisonMessage, type CloudLogEvent, type ReadResult } from '../../cloud-events.ts';
+import type { SourceContext } from '../../build.ts';
+import { LaneBuffer, MAX_BUFFERED_EVENTS, type BufferEntry } from '../../lane-buffer.ts';
+import { backoff, Retry } from '../../retry.ts';
+import type { Lane, Sink, Source, Wake } from '../../types.ts';
+import type { SqsSourceConfig } from './config.ts';
 
-/** Events held in memory for the slowest sink before receiving pauses. */
-export const MAX_BUFFERED_EVENTS = 20_000;
-const RETRY = { initial_seconds: 1, max_seconds: 60 };
 /** Message ids remembered so that a poison message coming back is counted once. */
 const MAX_POISON_IDS = 10_000;
 
@@ -117,7 +115,7 @@ export class SqsSource implements Source {
 
   private async run(): Promise<void> {
     const signal = this.controller.signal;
-    let failures = 0;
+    const retry = new Retry(AWS_RETRY);
     while (!this.stopped) {
       await this.buffer.waitForRoom(MAX_BUFFERED_EVENTS, signal);
       if (this.stopped) break;
@@ -133,16 +131,15 @@ export class SqsSource implements Source {
         messages = result.Messages ?? [];
       } catch (error) {
         if (this.stopped) break;
-        failures++;
-        const delay = backoff(failures, RETRY);
-        if (failures === 1 || failures % 10 === 0) {
-          this.log.warn({ source: this.name, err: `${awsErrorName(error)}: ${(error as Error).message}`, attempts: failures, retry_in_ms: delay },
+        const { delay, log } = retry.failed();
+        if (log) {
+          this.log.warn({ source: this.name, err: `${awsErrorName(error)}: ${(error as Error).message}`, attempts: retry.attempts, retry_in_ms: delay },
             isThrottling(error) ? 'SQS is throttling; backing off' : 'cannot receive from SQS; will retry');
         }
         await sleep(delay, signal);
         continue;
       }
-      failures = 0;
+      retry.succeeded();
       const now = Date.now();
       for (const message of messages) this.accept(message, now);
     }
@@ -221,7 +218,7 @@ export class SqsSource implements Source {
       } catch (error) {
         failures++;
         if (failures <= 5 && !this.stopped) {
-          await sleep(backoff(failures, RETRY), this.controller.signal);
+          await sleep(backoff(failures, AWS_RETRY), this.controller.signal);
           continue;
         }
         this.log.warn({ source: this.name, messages: batch.length, err: (error as Error).message },
@@ -269,4 +266,8 @@ export class SqsSource implements Source {
     this.client.destroy();
     this.log.info({ source: this.name, deleted: this.deleted, poison: this.poison, visibility_extensions: this.extended }, 'SQS source stopped');
   }
+}
+
+export async function build({ name, config, log }: SourceContext<SqsSourceConfig>): Promise<Source[]> {
+  return [new SqsSource({ input: name, config, log })];
 }
