@@ -7,7 +7,7 @@ import { SQL_TAG, inTransaction } from '../core/db.ts';
 import { BOOTSTRAP_SQL, DDL_FUNCTIONS_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.ts';
 import { redactSecretsFunctionSql } from '../core/secrets.ts';
 import {
-  EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_GRANTS, EXPECTED_TRIGGERS, GUARDED_SETTINGS, LOGIN_EVENT_TRIGGER, OWN_ROLES, OWN_ROLE_SETTINGS, DATABASE_MARKER,
+  EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_GRANTS, EXPECTED_TRIGGERS, GUARDED_SETTINGS, LOGIN_EVENT_TRIGGER, OWN_ROLES, OWN_ROLE_SETTINGS, DATABASE_MARKER, RESPONDER,
 } from './manifest.ts';
 
 export const RECORDER_ROLE = 'pgwarden_recorder';
@@ -448,6 +448,7 @@ export async function uninstallSchema(client: pg.Client): Promise<UninstallResul
          EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden') AS present`);
     for (const trigger of EXPECTED_EVENT_TRIGGERS) await client.query(`${SQL_TAG}DROP EVENT TRIGGER IF EXISTS ${trigger.name}`);
     // CASCADE takes dblink along only when install created it inside this schema.
+    await client.query(`${SQL_TAG}DROP SCHEMA IF EXISTS pgwarden_responder CASCADE`);
     await client.query(`${SQL_TAG}DROP SCHEMA IF EXISTS pgwarden CASCADE`);
     return { database: rows[0]!.database, removed: rows[0]!.present };
   });
@@ -455,7 +456,7 @@ export async function uninstallSchema(client: pg.Client): Promise<UninstallResul
 
 /** Drops the cluster-wide roles once no database uses them; says why when one cannot go. */
 export function dropClusterRoles(client: pg.Client): Promise<DroppedRole[]> {
-  return dropUnusedRoles(client, [RECORDER_ROLE, WATCHER_ROLE, ALERTS_ROLE]);
+  return dropUnusedRoles(client, [RECORDER_ROLE, WATCHER_ROLE, ALERTS_ROLE, RESPONDER]);
 }
 
 export interface DroppedRole { role: string; dropped: boolean; reason?: string }

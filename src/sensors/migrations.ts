@@ -9,7 +9,7 @@ export interface Migration {
   sql: string;
 }
 
-const FILES = ['0001-connection-guard.sql', '0002-ddl-audit.sql', '0003-guard-hardening.sql', '0004-ddl-hardening.sql'] as const;
+const FILES = ['0001-connection-guard.sql', '0002-ddl-audit.sql', '0003-guard-hardening.sql', '0004-ddl-hardening.sql', '0005-responses.sql'] as const;
 
 function load(file: string): Migration {
   const match = /^(\d{4})-(.+)\.sql$/.exec(file);
