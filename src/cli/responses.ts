@@ -114,6 +114,8 @@ dry run), 1 \`run\` was refused, 2 bad input, 3 connection, 4 privilege, 6 no su
     .action(async (options: { action: 'terminate' | 'lock_role' | 'block_client'; role?: string; pid?: string; sessionId?: string; network?: string;
       duration: string; id?: string; dryRun?: boolean; format: Format }, command: Command) => {
       const id = options.id ?? `manual:${randomUUID()}`;
+      // What expired first, as every responding process does (docs/detect.md, "Expiry while collect is down").
+      if (!options.dryRun) await run(command, (r) => r.ensureLifted());
       const duration = parseDuration(options.duration);
       let records: ResponseRecord[];
       switch (options.action) {

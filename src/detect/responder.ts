@@ -66,7 +66,19 @@ function interval(ms: number): string {
 }
 
 export class Responder {
+  /** Set once this process lifted what had expired (see ensureLifted). */
+  private lifted: Promise<ResponseRecord[]> | null = null;
+
   constructor(private readonly target: Target, private readonly options: ResponderOptions = {}) {}
+
+  /**
+   * Lifts what expired while no pgwarden process ran, once per process, before the first
+   * response or listing: a lock whose time came while collect was down ends now at the latest.
+   */
+  ensureLifted(): Promise<ResponseRecord[]> {
+    this.lifted ??= this.liftExpired();
+    return this.lifted;
+  }
 
   /**
    * Carries out the responses the planner described for an alert (the rule's actions, in the
@@ -74,6 +86,7 @@ export class Responder {
    * (a restarted collect that sends the alert again acts no more).
    */
   async respond(rule: RuleSpec, alert: Alert): Promise<ResponseRecord[]> {
+    if (!this.options.dryRun) await this.ensureLifted();
     const records: ResponseRecord[] = [];
     const client = await connect(this.target, 'pgwarden/respond');
     try {
@@ -215,6 +228,7 @@ export class Responder {
 
   /** Active locks (the target's database) and blocks (every guarded database). */
   async active(): Promise<ActiveResponse[]> {
+    await this.ensureLifted();
     const out: ActiveResponse[] = [];
     for (const database of await this.guardedDatabases()) {
       const client = await connect(targetForDatabase(this.target, database), 'pgwarden/respond');

@@ -107,22 +107,23 @@ for (const flavor of FLAVORS) {
 
     it('terminate ends the session named by pid and session id, once; a reused pid, a superuser\'s or pgwarden\'s own session never', async () => {
       const victim = await login(cluster, 'victim');
-      const { rows: [{ pid }] } = await victim.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-      const sid = await sessionId(admin, pid!);
-      const stale = await responder.terminateOne('t-stale', pid!, '1.1', 'victim');
+      const { rows: [victimRow] } = await victim.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const pid = victimRow!.pid;
+      const sid = await sessionId(admin, pid);
+      const stale = await responder.terminateOne('t-stale', pid, '1.1', 'victim');
       assert.equal(stale.outcome, 'noop', stale.reason);
       assert.match(stale.reason, /another session now/);
-      const wrongRole = await responder.terminateOne('t-role', pid!, sid, 'victim2');
+      const wrongRole = await responder.terminateOne('t-role', pid, sid, 'victim2');
       assert.equal(wrongRole.outcome, 'noop');
-      const dry = await new Responder(target, { dryRun: true }).terminateOne('t1', pid!, sid, 'victim');
+      const dry = await new Responder(target, { dryRun: true }).terminateOne('t1', pid, sid, 'victim');
       assert.equal(dry.outcome, 'dry_run');
       assert.match(dry.reason, /would end pid/);
       await victim.query('SELECT 1'); // a dry run ends nothing
-      const done = await responder.terminateOne('t1', pid!, sid, 'victim');
+      const done = await responder.terminateOne('t1', pid, sid, 'victim');
       assert.equal(done.outcome, 'done', done.reason);
       await assert.rejects(victim.query('SELECT 1'));
       await waitFor(async () => (await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount === 0, 10_000, 'the session to end');
-      const again = await responder.terminateOne('t1', pid!, sid, 'victim');
+      const again = await responder.terminateOne('t1', pid, sid, 'victim');
       assert.equal(again.id, done.id, 'the same response id acts once');
 
       for (const [user, why] of [['boss', /superuser/], ['breakglass', /break-glass/], ['alerts_login', /pgwarden's own roles or a member/]] as const) {
@@ -157,10 +158,6 @@ for (const flavor of FLAVORS) {
       assert.equal(again.id, locked.id, 'the same response id acts once');
       // A longer lock of another role, which lift-expired must leave alone.
       assert.equal((await responder.lockOne('l-long', 'victim2', 3_600_000)).outcome, 'done');
-      const listed = await runCli(['detect', 'responses', 'list', '--format', 'json'], pgEnv(cluster, 'postgres', 'pgw', PASSWORD));
-      assert.equal(listed.code, 0, listed.stderr);
-      const active = JSON.parse(listed.stdout) as { kind: string; role: string }[];
-      assert.deepEqual(active.filter((a) => a.kind === 'lock').map((a) => a.role).sort(), ['victim', 'victim2']);
       // Wait on the server's clock, then lift the way cron does: no collect, no Responder object.
       await waitFor(async () => (await admin.query("SELECT 1 FROM pgwarden.response_locks WHERE response_id = 'l1' AND until <= now()")).rowCount === 1, 10_000, 'the lock to expire');
       const lifted = await runCli(['detect', 'responses', 'lift-expired', '--format', 'json'], pgEnv(cluster, 'postgres', 'pgw', PASSWORD));
@@ -169,6 +166,10 @@ for (const flavor of FLAVORS) {
       assert.deepEqual(records.map((r) => [r.action, r.outcome, r.role]), [['unlock_role', 'done', 'victim']]);
       assert.equal((await canLogin(cluster, 'victim')).ok, true);
       assert.equal(await canLoginAttr(admin, 'victim2'), false, 'a lock not yet expired stays');
+      const listed = await runCli(['detect', 'responses', 'list', '--format', 'json'], pgEnv(cluster, 'postgres', 'pgw', PASSWORD));
+      assert.equal(listed.code, 0, listed.stderr);
+      const active = JSON.parse(listed.stdout) as { kind: string; role: string }[];
+      assert.deepEqual(active.filter((a) => a.kind === 'lock').map((a) => a.role), ['victim2']);
       const { rows: events } = await admin.query<{ action: string; outcome: string }>(
         "SELECT action, outcome FROM pgwarden.response_actions WHERE response_id IN ('l1', 'l1:unlock') ORDER BY id");
       assert.deepEqual(events.map((e) => `${e.action} ${e.outcome}`), ['lock_role done', 'unlock_role done']);
@@ -342,6 +343,21 @@ for (const flavor of FLAVORS) {
         assert.match(bad.stderr, message);
         assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
       }
+    });
+    it('install --responder through the CLI is idempotent, status stays clean, uninstall removes the responder', async () => {
+      const env = pgEnv(cluster);
+      const install = await runCli(['install', '--all-databases', '--responder'], env);
+      assert.equal(install.code, 0, install.stderr);
+      assert.match(install.stdout, /postgres: responder pgwarden_responder ready for lock_role/);
+      // The roles this test made after install are changes the DDL reconciliation would report.
+      for (const database of ['postgres', 'app', 'template1']) assert.equal((await runCli(['ddl', 'baseline', '--accept'], pgEnv(cluster, database))).code, 0);
+      const status = await runCli(['status', '--all-databases', '--problems'], env);
+      assert.equal(status.code, 0, status.stdout + status.stderr);
+      const uninstall = await runCli(['uninstall', '--all-databases'], env);
+      assert.equal(uninstall.code, 0, uninstall.stderr);
+      assert.match(uninstall.stdout, /role pgwarden_responder: dropped/);
+      const { rows } = await admin.query("SELECT 1 FROM pg_namespace WHERE nspname LIKE 'pgwarden%' UNION ALL SELECT 1 FROM pg_roles WHERE rolname = 'pgwarden_responder'");
+      assert.equal(rows.length, 0);
     });
   });
 }
