@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { Responder, type ResponseRecord } from '../../src/detect/index.ts';
+import { Responder, ResponsePlanner, alertOf, createEngine, detectSchema, type ResponseRecord } from '../../src/detect/index.ts';
+import { parseText } from '../../src/logs/index.ts';
 import { applyGuardSettings, installResponder, installSchema, newRecorderPassword } from '../../src/sensors/index.ts';
 import { pgEnv, runCli, waitFor } from '../harness/cli.ts';
 import { startCluster, type Cluster, type Flavor } from '../harness/postgres.ts';
@@ -361,3 +362,66 @@ for (const flavor of FLAVORS) {
     });
   });
 }
+
+// The API the engine calls: a real login, written by the server to its csvlog, through the
+// engine and a rule with all three actions, into respond(rule, alert) — and again, which does nothing.
+describe('respond(rule, alert): from the server\'s own log record to the session ended, the role locked, the client blocked (pg18)', () => {
+  let cluster: Cluster;
+  let admin: pg.Client;
+  before(async () => {
+    cluster = await startCluster({ flavor: 'pg18', settings: { log_destination: "'csvlog'", logging_collector: 'on', log_connections: 'on' } });
+    const hba = path.join(cluster.dataDir, 'pg_hba.conf');
+    writeFileSync(hba, `${readFileSync(hba, 'utf8')}\nhost all all 127.0.0.0/8 scram-sha-256\n`);
+    await cluster.query('SELECT pg_catalog.pg_reload_conf()');
+    admin = new pg.Client({ connectionString: cluster.url() });
+    await admin.connect();
+    await installSchema(admin, newRecorderPassword());
+    await admin.query(`CREATE ROLE victim LOGIN PASSWORD '${PASSWORD}'`);
+    await admin.query(`CREATE ROLE pgw LOGIN PASSWORD '${PASSWORD}' IN ROLE pgwarden_watcher`);
+    await installResponder(admin);
+  });
+  after(async () => {
+    await admin?.end();
+    await cluster?.stop();
+  });
+
+  it('acts once per incident and action, with what the server wrote, and records each response', async () => {
+    const victim = await login(cluster, 'victim', { address: '127.0.0.77' });
+    const { rows: [row] } = await victim.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const csv = () => {
+      const dir = path.join(cluster.dataDir, 'log');
+      return readdirSync(dir).filter((f) => f.endsWith('.csv')).map((f) => readFileSync(path.join(dir, f))).find((b) => b.includes(`connection authorized: user=victim`));
+    };
+    const log = await waitFor(async () => csv(), 10_000, 'the login in the csvlog');
+    const detect = detectSchema.parse({ custom_rules: { victim_login: {
+      type: 'match', description: 'victim logged in', match: { kinds: ['connection_authorized'], users: ['victim'] },
+      actions: [{ type: 'terminate' }, { type: 'lock_role', duration: '1h' }, { type: 'block_client', duration: '1h' }],
+    } } });
+    const engine = createEngine(detect);
+    const rule = engine.rules.find((r) => r.id === 'victim_login')!;
+    const planner = new ResponsePlanner({ facts: engine.facts, breakGlassRoles: [], protectedRoles: [], protectedNetworks: [] });
+    for (const event of parseText(log, { format: 'csvlog', input: 'postgresql.csv', server: 'pg18' }).events) engine.process(event);
+    const incidents = engine.openIncidents().filter((i) => i.rule === 'victim_login');
+    assert.equal(incidents.length, 1);
+    const alert = alertOf(rule, incidents[0]!, planner.describe(rule, incidents[0]!));
+    assert.equal(alert.sessions[0]!.pid, row!.pid);
+
+    const responder = new Responder({ url: cluster.url('postgres', 'pgw', PASSWORD), label: 'pgw' });
+    const records = await responder.respond(rule, alert);
+    assert.deepEqual(records.map((r) => [r.action, r.outcome, r.role ?? r.network]),
+      [['terminate', 'done', 'victim'], ['lock_role', 'done', 'victim'], ['block_client', 'done', '127.0.0.77/32']], JSON.stringify(records));
+    await assert.rejects(victim.query('SELECT 1'), 'the session was ended');
+    assert.equal((await admin.query<{ l: boolean }>("SELECT rolcanlogin AS l FROM pg_roles WHERE rolname = 'victim'")).rows[0]!.l, false);
+    const { rows: [decision] } = await admin.query<{ rule: string }>("SELECT pgwarden.guard_decide('someone', 'psql', '127.0.0.77', 'postgres')::text AS rule");
+    assert.ok(Number(decision!.rule) < 0, 'the client is refused');
+    assert.ok(records.every((r) => r.detail.rule === 'victim_login' && r.detail.incident === alert.id));
+
+    // collect restarted and the alert comes again: nothing more happens.
+    await admin.query("ALTER ROLE victim LOGIN");
+    const again = await responder.respond(rule, alert);
+    assert.deepEqual(again.map((r) => r.id), records.map((r) => r.id));
+    assert.equal((await admin.query<{ l: boolean }>("SELECT rolcanlogin AS l FROM pg_roles WHERE rolname = 'victim'")).rows[0]!.l, true);
+    const { rows: [count] } = await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pgwarden.response_actions WHERE detail ->> 'incident' = $1", [alert.id]);
+    assert.equal(count!.n, 3);
+  });
+});
