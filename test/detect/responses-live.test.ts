@@ -311,6 +311,9 @@ for (const flavor of FLAVORS) {
       assert.ok(own.every((r) => r.outcome === 'refused' && /pgwarden's own address/.test(r.reason)), JSON.stringify(own));
       // Lift one now, by hand.
       await responder.blockClient('b2', '127.0.0.79/32', 3_600_000);
+      const guardList = await runCli(['guard', 'list', '--format', 'json'], pgEnv(cluster));
+      const temporary = (JSON.parse(guardList.stdout) as { clients: string[]; expires_at: string | null; priority: number }[]).filter((r) => r.expires_at !== null);
+      assert.deepEqual(temporary.map((r) => [r.clients, r.priority]), [[['127.0.0.79/32'], -1000000]], 'guard list shows the temporary rule and its end');
       const listed = await responder.active();
       assert.deepEqual(listed.filter((a) => a.kind === 'block').map((a) => [a.id, a.network, a.database]), [['b2', '127.0.0.79/32', 'app'], ['b2', '127.0.0.79/32', 'postgres']]);
       const cli = await runCli(['detect', 'responses', 'lift', 'b2', '--format', 'csv'], pgEnv(cluster, 'postgres', 'pgw', PASSWORD));
