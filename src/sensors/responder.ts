@@ -29,14 +29,20 @@ export async function installResponder(client: pg.Client): Promise<ResponderResu
     if (!me!.rolsuper) throw new PgwardenError('PGW_ERR_PRIVILEGE', 'pgwarden install --responder needs a superuser');
     if (!me!.installed) throw new PgwardenError('PGW_ERR_NOT_INSTALLED', `database ${me!.database} has no pgwarden schema version 5: run pgwarden install first`);
     await client.query(`${SQL_TAG}SELECT pg_catalog.set_config('pgaudit.log', 'none', true), pg_catalog.set_config('log_statement', 'none', true)`);
+    // pgwarden's own objects, not a schema change to report (see pgwarden.ddl_own_context()).
+    await client.query(`${SQL_TAG}SET LOCAL pgwarden.internal = 'on'`);
     await client.query(RESPONDER_SQL);
     for (const grant of [
+      `REVOKE ALL ON SCHEMA pgwarden_responder FROM PUBLIC`,
+      `GRANT USAGE ON SCHEMA pgwarden_responder TO pgwarden_watcher, ${RESPONDER}`,
+      `REVOKE ALL ON ALL ROUTINES IN SCHEMA pgwarden_responder FROM PUBLIC`,
+      `GRANT EXECUTE ON ALL ROUTINES IN SCHEMA pgwarden_responder TO pgwarden_watcher`,
       `GRANT USAGE ON SCHEMA pgwarden TO ${RESPONDER}`,
       `GRANT SELECT, INSERT ON pgwarden.response_actions TO ${RESPONDER}`,
       `GRANT SELECT, INSERT, UPDATE ON pgwarden.response_locks TO ${RESPONDER}`,
       `GRANT SELECT ON pgwarden.guard_break_glass TO ${RESPONDER}`,
       `GRANT EXECUTE ON FUNCTION pgwarden.response_protection(oid), pgwarden.response_recorded(text,text) TO ${RESPONDER}`,
-    ]) await client.query(SQL_TAG + grant);
+    ]) await client.query(`${SQL_TAG}SELECT pgwarden.ddl_own_execute($1)`, [grant]);
     const adminGranted: string[] = [];
     if (me!.version >= 160000) {
       const { rows } = await client.query<{ name: string }>(

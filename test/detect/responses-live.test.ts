@@ -97,6 +97,8 @@ for (const flavor of FLAVORS) {
       await applyGuardSettings(client, { breakGlassRoles: ['breakglass'] });
       await installResponder(client);
       await client.end();
+      const { rows: ddl } = await admin.query("SELECT command_tag FROM pgwarden.ddl_events WHERE object_identity LIKE 'pgwarden_responder%' OR command_tag IN ('GRANT', 'REVOKE')");
+      assert.deepEqual(ddl, [], 'install --responder is pgwarden\'s own change, not a DDL alert');
       // The responder acts as pgwarden's own login, a member of pgwarden_watcher and nothing more.
       target = { url: cluster.url('postgres', 'pgw', PASSWORD), label: 'pgw' };
       responder = new Responder(target);

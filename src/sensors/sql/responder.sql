@@ -16,8 +16,6 @@ END $$;
 ALTER ROLE pgwarden_responder NOLOGIN NOSUPERUSER NOCREATEDB CREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS;
 
 CREATE SCHEMA IF NOT EXISTS pgwarden_responder;
-REVOKE ALL ON SCHEMA pgwarden_responder FROM PUBLIC;
-GRANT USAGE ON SCHEMA pgwarden_responder TO pgwarden_watcher, pgwarden_responder;
 
 -- Locks serialise on one advisory lock (1346852693, 0): lock, unlock and lift of a role never
 -- interleave, so "previous state" and "active lock" are read and written as one.
@@ -156,5 +154,5 @@ $$;
 ALTER FUNCTION pgwarden_responder.lock_role(text, text, interval, boolean, jsonb) OWNER TO pgwarden_responder;
 ALTER FUNCTION pgwarden_responder.unlock_role(bigint, text) OWNER TO pgwarden_responder;
 ALTER FUNCTION pgwarden_responder.lift_expired() OWNER TO pgwarden_responder;
-REVOKE ALL ON ALL ROUTINES IN SCHEMA pgwarden_responder FROM PUBLIC;
-GRANT EXECUTE ON ALL ROUTINES IN SCHEMA pgwarden_responder TO pgwarden_watcher;
+-- The grants follow from install (src/sensors/responder.ts), through pgwarden.ddl_own_execute(),
+-- so that the DDL audit knows them for pgwarden's own.
