@@ -428,5 +428,15 @@ describe('respond(rule, alert): from the server\'s own log record to the session
     assert.equal((await admin.query<{ l: boolean }>("SELECT rolcanlogin AS l FROM pg_roles WHERE rolname = 'victim'")).rows[0]!.l, true);
     const { rows: [count] } = await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pgwarden.response_actions WHERE detail ->> 'incident' = $1", [alert.id]);
     assert.equal(count!.n, 3);
+
+    // The same incident where the config protects the role and the network: refused by pgwarden
+    // before the server is asked, and recorded all the same.
+    const strict = new ResponsePlanner({ facts: engine.facts, breakGlassRoles: [], protectedRoles: ['vict*'], protectedNetworks: ['127.0.0.0/8'] });
+    const guarded = { ...alertOf(rule, incidents[0]!, strict.describe(rule, incidents[0]!)), id: `${alert.id}-protected` };
+    const refused = await responder.respond(rule, guarded);
+    assert.deepEqual(refused.map((r) => [r.action, r.outcome]), [['terminate', 'refused'], ['lock_role', 'refused'], ['block_client', 'refused']], JSON.stringify(refused));
+    assert.match(refused[1]!.reason, /protected \(detect\.responses\.protected_roles\)/);
+    assert.match(refused[2]!.reason, /protected_networks/);
+    assert.equal((await admin.query<{ l: boolean }>("SELECT rolcanlogin AS l FROM pg_roles WHERE rolname = 'victim'")).rows[0]!.l, true);
   });
 });
