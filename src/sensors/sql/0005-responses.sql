@@ -278,5 +278,6 @@ $$;
 -- Replaced above: install records its hash anew.
 DELETE FROM pgwarden.function_hashes WHERE signature = 'pgwarden.guard_rules_case(text)';
 
-REVOKE ALL ON ALL ROUTINES IN SCHEMA pgwarden FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION pgwarden.guard_check() TO PUBLIC;
+-- No GRANT or REVOKE here: the event triggers of the release being upgraded would record them.
+-- Install revokes PUBLIC's default EXECUTE on the functions above, and grants what the manifest
+-- says, in this same transaction.
