@@ -1,12 +1,12 @@
 // The responder role and its lock functions (lock_role), made only when asked:
 // `pgwarden install --responder`. See sql/responder.sql for what the role can do and why.
-import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { RESPONDER } from './manifest.ts';
+import { SQL_FILES } from './sql-files.ts';
 
-const RESPONDER_SQL = readFileSync(new URL('./sql/responder.sql', import.meta.url), 'utf8');
+const RESPONDER_SQL = SQL_FILES['responder.sql']!;
 
 export interface ResponderResult {
   database: string;
