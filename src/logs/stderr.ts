@@ -55,14 +55,16 @@ export class StderrParser extends LineInput {
    * A failed login names the login twice: in the prefix (%u, written as the client sent it) and
    * quoted in PostgreSQL's message. A name with a line break ends the physical line inside the
    * prefix, and what follows it can look like a whole record of another pid and user (a forged
-   * failed login of `postgres`, say). The quoted name, with the message's continuation lines
-   * joined, is the one PostgreSQL wrote: where the prefix says otherwise, the record is that
-   * login's failure, and the prefix's pid, session and client are not believed.
+   * failed login of `postgres`, say). Where the quoted name (the message's continuation lines
+   * joined) holds a line break and the prefix names someone else, the record is that name's
+   * failure, and the prefix's pid, session and client are not believed. Only then: a name
+   * without a line break that the prefix splits another way (`alice@example.com` with %u@%d) is
+   * the known ambiguity of such prefixes, counted where the line is read (sessions.ts).
    */
   private checkQuotedLogin(event: PgwardenEvent): void {
-    if (event.user === null || !this.reader.matcher.has('u')) return;
+    if (!this.reader.matcher.has('u')) return;
     const quoted = quotedLogin(event.message ?? '');
-    if (quoted === null || quoted === event.user) return;
+    if (quoted === null || !quoted.includes('\n') || quoted === event.user) return;
     this.sink.error({ input: this.input, position: event.source.position, line: event.source.line ?? 0, excerpt: (event.message ?? '').slice(0, 200), reason: `failed login whose log_line_prefix user ${JSON.stringify(event.user)} is not the name PostgreSQL quoted, ${JSON.stringify(quoted)}: client text in the prefix (a login name with a line break); read as that name's failure, without the prefix's pid, session and client` });
     event.user = quoted;
     event.database = null;
