@@ -1,5 +1,6 @@
 // pgwarden.yaml: validated with zod, unknown keys rejected with the path of the key.
 import { readFileSync, existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { detectReferenceProblems, detectSchema } from '../detect/config.ts';
@@ -300,9 +301,58 @@ const syslogSinkSchema = z.strictObject({
   timeout_seconds: z.number().positive().max(600).default(10),
 });
 
+// ---- syslog source (issue 19; docs/pipeline.md#syslog-source) ----
+const listenPort = z.number().int().min(1).max(65535);
+/** An IPv4 or IPv6 network: 10.0.0.0/8, 2001:db8::/32, or one address (a /32 or /128). */
+const cidr = z.string().refine((text) => {
+  const [address, bits, ...rest] = text.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}, 'an IP address or network in CIDR form, e.g. 10.0.0.0/8, 192.0.2.7 or 2001:db8::/32');
+
+const syslogSourceSchema = z.strictObject({
+  type: z.literal('syslog'),
+  /** the address to listen on (0.0.0.0 or :: for every interface) */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** TCP, octet-counted or LF-terminated frames (RFC 6587) */
+  tcp_port: listenPort.optional(),
+  /** UDP, one message per datagram (RFC 5426) */
+  udp_port: listenPort.optional(),
+  /** TLS, octet-counted frames (RFC 5425); needs tls */
+  tls_port: listenPort.optional(),
+  tls: z.strictObject({
+    cert_file: z.string().min(1),
+    key_file: z.string().min(1),
+    /** senders must show a certificate signed by this CA */
+    ca_file: z.string().min(1).optional(),
+  }).optional(),
+  /** senders accepted (by source address); anything else is closed, or its datagram dropped, and counted */
+  allow: z.array(cidr).min(1),
+  /** the server's log_line_prefix, as it comes after the syslog header */
+  prefix: z.string().default('%m [%p] %q%u@%d '),
+  /** the `server` of every event (default: the HOSTNAME of the syslog header) */
+  server: z.string().min(1).optional(),
+  /** a longer message is passed over and counted (PostgreSQL sends messages under 1 KiB with syslog_split_messages on) */
+  max_message_bytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+  /** TCP and TLS connections open at once; one more is closed at once and counted */
+  max_connections: z.number().int().min(1).max(100_000).default(1000),
+  /** a connection silent this long is closed (0: never) */
+  idle_timeout_seconds: z.number().min(0).max(86_400).default(3600),
+  /** a frame (or TLS handshake) begun and not finished this long after is a slow sender: closed */
+  frame_timeout_seconds: z.number().min(1).max(3600).default(30),
+  /** events held for the slowest sink before the TCP and TLS sockets stop being read (and UDP datagrams are dropped) */
+  max_buffered_events: z.number().int().min(100).max(1_000_000).default(20_000),
+  /** a record whose process sent nothing more for this long is complete */
+  idle_flush_ms: z.number().int().min(10).max(600_000).default(1000),
+}).refine((s) => s.tcp_port !== undefined || s.udp_port !== undefined || s.tls_port !== undefined,
+  { message: 'a syslog source needs tcp_port, udp_port or tls_port' })
+  .refine((s) => (s.tls_port === undefined) === (s.tls === undefined), { message: 'tls_port and tls go together: TLS needs cert_file and key_file, and tls is only for tls_port' });
+// ---- end of the syslog source ----
+
 const pipelineSchema = z.strictObject({
-  sources: z.record(componentName, z.discriminatedUnion('type', [ddlSourceSchema, guardSourceSchema, logfileSourceSchema, cloudwatchSourceSchema, sqsSourceSchema, natsSourceSchema],
-    { error: 'type must be ddl, guard, logfile, cloudwatch, sqs or nats' })).default({}),
+  sources: z.record(componentName, z.discriminatedUnion('type', [ddlSourceSchema, guardSourceSchema, logfileSourceSchema, cloudwatchSourceSchema, sqsSourceSchema, natsSourceSchema, syslogSourceSchema],
+    { error: 'type must be ddl, guard, logfile, cloudwatch, sqs, nats or syslog' })).default({}),
   sinks: z.record(componentName, z.discriminatedUnion('type', [emailSinkSchema, webhookSinkSchema, repositorySinkSchema, jsonlSinkSchema, syslogSinkSchema, natsSinkSchema],
     { error: 'type must be email, webhook, repository, jsonl, syslog or nats' })).default({}),
   batch: z.strictObject({
@@ -453,6 +503,7 @@ export type RepositorySinkConfig = z.infer<typeof repositorySinkSchema>;
 export type CloudwatchSourceConfig = z.infer<typeof cloudwatchSourceSchema>;
 export type SqsSourceConfig = z.infer<typeof sqsSourceSchema>;
 export type NatsSourceConfig = z.infer<typeof natsSourceSchema>;
+export type SyslogSourceConfig = z.infer<typeof syslogSourceSchema>;
 export type NatsSinkConfig = z.infer<typeof natsSinkSchema>;
 /** What a NATS source and sink share: servers, credentials, stream and subjects. */
 export type NatsConnectionConfig = NatsSourceConfig | NatsSinkConfig;

@@ -10,7 +10,7 @@ import { DdlLogSource } from './ddl-log.ts';
 import { GuardLogSource } from './guard-log.ts';
 import { LogfileSource } from './logfile.ts';
 
-export const SOURCE_TYPES = ['ddl', 'guard', 'logfile', 'cloudwatch', 'sqs', 'nats'] as const;
+export const SOURCE_TYPES = ['ddl', 'guard', 'logfile', 'cloudwatch', 'sqs', 'nats', 'syslog'] as const;
 
 /** The migration that added pgwarden.ddl_events. */
 const DDL_AUDIT_SCHEMA_VERSION = 2;
@@ -57,6 +57,7 @@ export async function createSources(name: string, source: PipelineConfig['source
     case 'cloudwatch': return [new (await import('./cloudwatch.ts')).CloudwatchSource({ input: name, config: source, log })];
     case 'sqs': return [new (await import('./sqs.ts')).SqsSource({ input: name, config: source, log })];
     case 'nats': return [new (await import('./nats.ts')).NatsSource({ input: name, config: source, log })];
+    case 'syslog': return [new (await import('./syslog/source.ts')).SyslogSource({ input: name, config: source, log })];
   }
 }
 
