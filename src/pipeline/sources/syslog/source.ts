@@ -466,6 +466,11 @@ export class SyslogSource implements Source {
     if (n === 1 || n % 100 === 0) this.log.warn({ source: this.name, ...fields, count: n }, message);
   }
 
+  /** Events waiting for the slowest sink. */
+  get buffered(): number {
+    return this.buffer.buffered;
+  }
+
   changed(ms: number, signal: AbortSignal): Promise<Wake> {
     return this.buffer.changed(ms, signal);
   }
@@ -487,9 +492,11 @@ export class SyslogSource implements Source {
     this.controller.abort();
     clearInterval(this.timer);
     if (this.udp) this.checkKernelDrops(Date.now());
-    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    // close() waits for every connection to end: they are ended first
+    const closing = this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
     for (const socket of this.sockets) socket.destroy();
     for (const reader of this.readers) reader.socket.destroy();
+    await Promise.all(closing);
     if (this.udp) await new Promise<void>((resolve) => this.udp!.close(() => resolve()));
     this.buffer.stop();
     this.log.info({ source: this.name, ...this.stats, buffered_lost: this.buffer.buffered }, 'syslog source stopped');
