@@ -7,14 +7,15 @@
 # the monitoring consumers the monitor tests feed: promtool (prometheus), Monitoring::Plugin
 # (libmonitoring-plugin-perl), pgbouncer (the pgbouncer checks), check_postgres (npm run
 # bench:monitor), a Zabbix server with zabbix_sender (zabbix-server-pgsql, zabbix-agent),
-# rsyslog (the syslog sink's test starts its own rsyslogd on free ports), and pgJDBC with a JDK
+# rsyslog (the syslog sink's test starts its own rsyslogd on free ports) with rsyslog-gnutls (the syslog
+# source's test has rsyslogd forward over TLS), and pgJDBC with a JDK
 # (the guard's tests and `npm run bench:guard-jdbc` run the real driver).
 # Installs as root, through sudo when not root.
 # Idempotent: it does nothing when everything is there already.
 set -euo pipefail
 
 packages=(postgresql-15 postgresql-15-pgaudit postgresql-client-15 postgresql-contrib openssl nats-server chromium
-  prometheus libmonitoring-plugin-perl pgbouncer check-postgres zabbix-server-pgsql zabbix-agent rsyslog
+  prometheus libmonitoring-plugin-perl pgbouncer check-postgres zabbix-server-pgsql zabbix-agent rsyslog rsyslog-gnutls
   libpostgresql-jdbc-java openjdk-17-jdk-headless)
 missing=()
 for package in "${packages[@]}"; do

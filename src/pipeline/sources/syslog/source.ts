@@ -23,7 +23,7 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { BlockList, createServer, isIPv4, isIPv6, type Server, type Socket } from 'node:net';
-import { createSecureContext, Server as TlsServer, type SecureContext, type TLSSocket } from 'node:tls';
+import { createSecureContext, Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { SyslogSourceConfig } from '../../../core/config.ts';
 import { PgwardenError } from '../../../core/errors.ts';
@@ -166,7 +166,7 @@ export class SyslogSource implements Source {
       return;
     }
     const { config } = this;
-    let context: SecureContext | null = null;
+    let credentials: { cert: Buffer; key: Buffer; ca: Buffer | undefined } | null = null;
     if (config.tls) {
       const read = (key: string, file: string) => {
         try {
@@ -175,23 +175,20 @@ export class SyslogSource implements Source {
           throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sources.${this.input}.tls.${key}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
         }
       };
+      credentials = { cert: read('cert_file', config.tls.cert_file), key: read('key_file', config.tls.key_file), ca: config.tls.ca_file ? read('ca_file', config.tls.ca_file) : undefined };
       try {
-        context = createSecureContext({
-          cert: read('cert_file', config.tls.cert_file), key: read('key_file', config.tls.key_file),
-          ca: config.tls.ca_file ? read('ca_file', config.tls.ca_file) : undefined, minVersion: 'TLSv1.2',
-        });
+        createSecureContext(credentials);
       } catch (error) {
-        if (error instanceof PgwardenError) throw error;
         throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sources.${this.input}.tls: the certificate and key cannot be used: ${(error as Error).message}`);
       }
     }
     try {
       if (config.tcp_port !== undefined) await this.listenStream('tcp', config.tcp_port);
-      if (config.tls_port !== undefined && context) {
+      if (config.tls_port !== undefined && credentials) {
         // Connections are taken (and checked against allow and max_connections) by a plain
         // server, then handed to a TLS server that never listens itself.
         const tlsServer = new TlsServer({
-          secureContext: context, requestCert: config.tls!.ca_file !== undefined, rejectUnauthorized: config.tls!.ca_file !== undefined,
+          ...credentials, minVersion: 'TLSv1.2', requestCert: config.tls!.ca_file !== undefined, rejectUnauthorized: config.tls!.ca_file !== undefined,
           handshakeTimeout: config.frame_timeout_seconds * 1000,
         });
         tlsServer.on('secureConnection', (socket: TLSSocket) => this.read(socket, false));
