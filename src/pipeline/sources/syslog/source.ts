@@ -410,7 +410,7 @@ export class SyslogSource implements Source {
   private pause(): void {
     this.stats.paused = true;
     this.stats.pauses++;
-    this.log.warn({ source: this.name, buffered: this.buffer.buffered }, 'the buffer is full (a sink is slow or down): TCP and TLS senders are held back, UDP datagrams dropped');
+    this.warn('paused', { buffered: this.buffer.buffered }, 'the buffer is full (a sink is slow or down): TCP and TLS senders are held back, UDP datagrams dropped');
     for (const reader of this.readers) {
       reader.socket.pause();
       reader.socket.setTimeout(0);
@@ -418,7 +418,7 @@ export class SyslogSource implements Source {
     void this.buffer.waitForRoom(Math.floor(this.config.max_buffered_events * RESUME_AT), this.controller.signal).then(() => {
       if (this.stopped) return;
       this.stats.paused = false;
-      this.log.info({ source: this.name, buffered: this.buffer.buffered }, 'the buffer has room again: reading on');
+      this.log.debug({ source: this.name, buffered: this.buffer.buffered }, 'the buffer has room again: reading on');
       const now = Date.now();
       for (const reader of this.readers) {
         if (reader.partialSince !== null) reader.partialSince = now;
