@@ -1,14 +1,14 @@
 // The syslog source fed by real software: a PostgreSQL 15 + pgAudit with log_destination =
 // 'syslog,csvlog' writes to /dev/log (in a private mount namespace where /dev/log is this
-// test's rsyslogd socket, as test/logs/syslog.test.ts does), and Debian's rsyslogd forwards
+// test's rsyslogd socket: test/harness/dev-log.ts), and Debian's rsyslogd forwards
 // every message with omfwd to pgwarden's listeners: TCP octet-counted (RFC 5424 format), TCP
 // with LF framing (rsyslog's forward format), UDP (the traditional RFC 3164 forward format) and
 // TLS with the gtls driver and client certificates (RFC 5425; certificates made here with
 // openssl). The independent reading is the same server's csvlog: the events from each
 // transport must equal its events, field by field.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -23,6 +23,7 @@ import { createSink } from '../../src/pipeline/sinks/index.ts';
 import { createSources } from '../../src/pipeline/sources/index.ts';
 import type { SyslogSource } from '../../src/pipeline/sources/syslog/source.ts';
 import { waitFor } from '../harness/cli.ts';
+import { restartWithDevLog } from '../harness/dev-log.ts';
 import { freePort, startCluster, type Cluster } from '../harness/postgres.ts';
 import { readEvents } from './collect-helpers.ts';
 
@@ -47,26 +48,6 @@ function makeCertificates(dir: string): void {
     writeFileSync(path.join(dir, `${name}.ext`), name === 'server' ? 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' : 'extendedKeyUsage=clientAuth\n');
     ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`);
   }
-}
-
-/** Restarts the cluster in a mount namespace of its own where /dev/log is `socket`. */
-function restartWithDevLog(cluster: Cluster, socket: string, dir: string): void {
-  const owner = statSync(cluster.socketDir);
-  const asOwner = `setpriv --reuid=${owner.uid} --regid=${owner.gid} --clear-groups`;
-  const stop = spawnSync('sh', ['-c', `${asOwner} ${cluster.binDir}/pg_ctl -D ${cluster.dataDir} -m fast -w stop`], { encoding: 'utf8' });
-  assert.equal(stop.status, 0, stop.stderr);
-  rmSync(path.join(cluster.dataDir, 'log'), { recursive: true, force: true });
-  const real = path.join(dir, 'realdev');
-  const script = [
-    'set -e', `mkdir -p ${real}`, `mount --rbind /dev ${real}`, 'mount -t tmpfs -o mode=755 tmpfs /dev',
-    `for f in ${real}/* ${real}/.[!.]*; do [ -e "$f" ] || [ -L "$f" ] || continue; n=$(basename "$f");`
-      + ' if [ -L "$f" ]; then cp -P "$f" /dev/$n; elif [ -d "$f" ]; then mkdir /dev/$n; mount --rbind "$f" /dev/$n;'
-      + ' else touch /dev/$n; mount --bind "$f" /dev/$n; fi; done',
-    'touch /dev/log', `mount --bind ${socket} /dev/log`,
-    `exec ${asOwner} ${cluster.binDir}/pg_ctl -D ${cluster.dataDir} -l ${cluster.logFile} -w start`,
-  ].join('\n');
-  const start = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8' });
-  assert.equal(start.status, 0, start.stderr + start.stdout);
 }
 
 describe('syslog source: a real rsyslogd forwarding a real PostgreSQL 15 over TCP, UDP and TLS', () => {
