@@ -20,7 +20,7 @@ import { migrateRepository } from '../../src/repository/index.ts';
 import { FrameDecoder, type FrameProblem } from '../../src/pipeline/sources/syslog/framing.ts';
 import { waitFor } from '../harness/cli.ts';
 import { freePort, startCluster, type Cluster } from '../harness/postgres.ts';
-import { readEvents } from './collect-helpers.ts';
+import { readEvents, startCollect } from './collect-helpers.ts';
 import { closed, dial, octets, record, runSyslog } from './syslog-helpers.ts';
 
 function decode(chunks: Buffer[], maxBytes: number, allowLf: boolean) {
@@ -366,6 +366,40 @@ describe('syslog source into the repository', () => {
       socket.destroy();
     } finally {
       await run.running.stop();
+    }
+  });
+});
+
+describe('pgwarden collect with a syslog source (the built CLI)', () => {
+  it('listens as configured, stores what a sender sends, and says what it counted when stopped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgwarden-syslog-cli-'));
+    try {
+      const tcp = await freePort();
+      const out = join(dir, 'out.jsonl');
+      const config = join(dir, 'pgwarden.yaml');
+      writeFileSync(config, `pipeline:
+  sources:
+    fleet: { type: syslog, tcp_port: ${tcp}, allow: [127.0.0.1/32], prefix: '%m [%p] %q%u@%d ' }
+  sinks:
+    out: { type: jsonl, path: ${out} }
+  batch: { window_seconds: 0 }
+`);
+      const daemon = startCollect(config);
+      await waitFor(async () => daemon.stderr().includes('syslog source listening'), 20_000, 'collect to listen');
+      const socket = await dial(tcp);
+      socket.write(Buffer.concat([1, 2, 3].map((n) => octets(record(n)))));
+      await waitFor(async () => readEvents(out).length === 3, 20_000, '3 events');
+      const outsider = await dial(tcp, '127.0.0.3');
+      await closed(outsider);
+      socket.destroy();
+      assert.equal(await daemon.stop('SIGTERM'), 0, daemon.stderr());
+      const stopped = daemon.stderr().split('\n').find((l) => l.includes('syslog source stopped'));
+      assert.ok(stopped, daemon.stderr());
+      const fields = JSON.parse(stopped) as { messages: number; events: number; refused_address: number };
+      assert.deepEqual([fields.messages, fields.events, fields.refused_address], [3, 3, 1]);
+      assert.deepEqual(readEvents(out).map((e) => e.source.input), ['syslog:db1', 'syslog:db1', 'syslog:db1']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
