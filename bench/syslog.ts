@@ -3,7 +3,7 @@
 // The syslog source's listener: one TCP connection sends pgAudit records as PostgreSQL 15 sends
 // them to syslog (RFC 5424, octet-counted, "[SEQ-1] " markers), as fast as the receiver takes
 // them. Measured from the connection to the last event written: pgwarden's syslog source into a
-// jsonl sink (the pipeline as collect runs it, in this process; fsync per batch), and as the
+// jsonl sink (the pipeline as collect runs it, in this process; with fsync per batch and without), and as the
 // peer Debian's rsyslogd (imtcp into omfile, no parsing beyond the syslog header) writing the
 // same messages to a file, in the same run. Prints events/s for each and the ratio.
 import { spawn } from 'node:child_process';
@@ -55,27 +55,31 @@ try {
   const mb = chunks.reduce((sum, c) => sum + c.length, 0) / 1e6;
   console.log(`stream: ${total} pgAudit records, ${mb.toFixed(1)} MB (RFC 5424, octet-counted, one TCP connection)`);
 
-  // pgwarden
-  const port = await freePort();
-  const out = path.join(dir, 'out.jsonl');
-  const config = parseConfig(JSON.stringify({
-    pipeline: {
-      sources: { in: { type: 'syslog', tcp_port: port, allow: ['127.0.0.1'], prefix: PREFIX, idle_flush_ms: 100 } },
-      sinks: { out: { type: 'jsonl', path: out } },
-      batch: { window_seconds: 0, max_events: 1000 },
-    },
-  }));
-  const log = pino({ level: 'warn' }, pino.destination(2));
-  const sources = await createSources('in', config.pipeline.sources.in!, config, log);
-  const source = sources[0] as SyslogSource;
-  const running = await runGraph({ sources, sinks: [createSink('out', config.pipeline.sinks.out!, config, log)] }, config.pipeline, log);
-  let start = performance.now();
-  await send(port, chunks);
-  while (!(source.stats.events >= total + 1 && source.buffered === 0 && tail(out).includes(END))) await new Promise((resolve) => setTimeout(resolve, 20));
-  const ours = (performance.now() - start) / 1000;
-  await running.stop();
-  console.log(`pgwarden syslog source -> jsonl (fsync): ${(total / ours).toFixed(0)} events/s, ${(mb / ours).toFixed(1)} MB/s, ${ours.toFixed(2)} s`
-    + ` (paused ${source.stats.pauses} times for the sink)`);
+  // pgwarden, with the sink's fsync per batch (as configured by default) and without
+  const ours: number[] = [];
+  for (const fsync of [true, false]) {
+    const port = await freePort();
+    const out = path.join(dir, `out-${fsync}.jsonl`);
+    const config = parseConfig(JSON.stringify({
+      pipeline: {
+        sources: { in: { type: 'syslog', tcp_port: port, allow: ['127.0.0.1'], prefix: PREFIX, idle_flush_ms: 100 } },
+        sinks: { out: { type: 'jsonl', path: out, fsync } },
+        batch: { window_seconds: 0, max_events: 1000 },
+      },
+    }));
+    const log = pino({ level: 'error' }, pino.destination(2));
+    const sources = await createSources('in', config.pipeline.sources.in!, config, log);
+    const source = sources[0] as SyslogSource;
+    const running = await runGraph({ sources, sinks: [createSink('out', config.pipeline.sinks.out!, config, log)] }, config.pipeline, log);
+    const start = performance.now();
+    await send(port, chunks);
+    while (!(source.stats.events >= total + 1 && source.buffered === 0 && tail(out).includes(END))) await new Promise((resolve) => setTimeout(resolve, 20));
+    const seconds = (performance.now() - start) / 1000;
+    ours.push(seconds);
+    await running.stop();
+    console.log(`pgwarden syslog source -> jsonl (fsync ${fsync ? 'per batch' : 'off'}): ${(total / seconds).toFixed(0)} events/s, ${(mb / seconds).toFixed(1)} MB/s, ${seconds.toFixed(2)} s`
+      + ` (reading paused ${source.stats.pauses} times for the sink)`);
+  }
 
   // rsyslogd, the peer
   const rsyslogPort = await freePort();
@@ -95,14 +99,14 @@ action(type="omfile" file="${file}" template="RSYSLOG_FileFormat")
     if (up) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  start = performance.now();
+  const start = performance.now();
   await send(rsyslogPort, chunks);
   while (!tail(file).includes(END)) await new Promise((resolve) => setTimeout(resolve, 20));
   const theirs = (performance.now() - start) / 1000;
   daemon.kill();
   await once(daemon, 'exit');
   console.log(`rsyslogd imtcp -> omfile (peer, no parsing): ${(total / theirs).toFixed(0)} events/s, ${(mb / theirs).toFixed(1)} MB/s, ${theirs.toFixed(2)} s`);
-  console.log(`ratio pgwarden / rsyslogd: ${(theirs / ours).toFixed(2)}`);
+  console.log(`ratio pgwarden / rsyslogd: ${(theirs / ours[0]!).toFixed(2)} (fsync per batch), ${(theirs / ours[1]!).toFixed(2)} (fsync off)`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
