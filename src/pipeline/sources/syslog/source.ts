@@ -367,6 +367,8 @@ export class SyslogSource implements Source {
       this.stats.not_read++;
       this.senders.delete(number);
       this.warn('not_postgres', { peer, tag: header.tag, excerpt: header.body.slice(0, 120) }, 'a message that does not start with the log_line_prefix and a severity; passed over');
+    } else if (marker?.chunk != null && marker.chunk > 1) {
+      this.senders.delete(number); // a later part: its record is named by its first
     }
   }
 
