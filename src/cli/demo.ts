@@ -5,7 +5,12 @@ import { runDemo } from '../demo/demo.ts';
 import { ALL_FLAVORS, type Flavor } from '../demo/disposable-postgres.ts';
 import { parseInteger } from './common.ts';
 
-export function registerDemoCommand(program: Command): void {
+/**
+ * main: the command line's own entry point, which the demo runs each of its steps through. Given
+ * by main.ts when it registers this group, rather than imported, so that neither module imports
+ * the other.
+ */
+export function registerDemoCommand(program: Command, main: (argv: string[]) => Promise<number>): void {
   program.command('demo')
     .description('all of pgwarden on a disposable local PostgreSQL that it starts and removes: sensors, real clients, collection, reports, the dashboard')
     .option('--no-serve', 'end after the reports instead of serving the dashboard')
@@ -19,7 +24,6 @@ everything and removes the server, the repository and the logs.`)
       if (!options.serve && options.serveFor !== undefined) throw new PgwardenError('PGW_ERR_INVALID_VALUE', 'give --no-serve or --serve-for, not both');
       const port = options.port === undefined ? undefined : parseInteger('--port', options.port);
       if (port !== undefined && port > 65_535) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--port ${port} is not a port number (1 to 65535)`);
-      const { main } = await import('./main.ts');
       // Re-entering main() runs each demo step exactly as the command line would.
       const code = await runDemo({
         run: (args) => main(['node', 'pgwarden', ...args]),

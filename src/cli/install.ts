@@ -9,6 +9,7 @@ import {
 } from '../sensors/index.ts';
 import { breakGlassRoles, collect, config, connectableDatabases, formatOption, onEachDatabase, print, targetOf, withConnection } from './common.ts';
 import { render } from './output.ts';
+import { uninstallCommand } from './uninstall.ts';
 
 export function registerInstallCommands(program: Command): void {
   withConnection(program.command('install'))
@@ -49,19 +50,7 @@ export function registerInstallCommands(program: Command): void {
       await propagateRecorderPassword(target, password, installed);
     });
 
-  withConnection(program.command('uninstall'))
-    .description('remove every object pgwarden installed (schema pgwarden, login trigger, recorder role when unused)')
-    .option('--all-databases', 'uninstall from every connectable database and template1')
-    .action(async (options: { allDatabases?: boolean }, command: Command) => {
-      const target = targetOf(command);
-      await onEachDatabase(target, Boolean(options.allDatabases), async (client) => {
-        const result = await uninstallSchema(client);
-        print(`${result.database}: ${result.removed ? 'removed' : 'nothing installed'}`);
-      });
-      for (const role of await withClient(target, dropClusterRoles)) {
-        print(`role ${role.role}: ${role.dropped ? 'dropped' : `kept, ${role.reason}`}`);
-      }
-    });
+  uninstallCommand(program, 'remove every object pgwarden installed (schema pgwarden, login trigger, recorder role when unused)', uninstallSchema, dropClusterRoles);
 
   withConnection(program.command('status'))
     .description('show what is installed and whether any object is missing, changed or disabled (exit 7 on drift)')

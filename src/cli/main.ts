@@ -12,7 +12,8 @@ type Register = (program: Command) => void;
 // fastify, nodemailer, …) took half a second of every run, `pgwarden parse` and `pgwarden check`
 // included. In the order of the help.
 const GROUPS: { commands: string[]; load: () => Promise<Register> }[] = [
-  { commands: ['demo'], load: async () => (await import('./demo.ts')).registerDemoCommand },
+  // the demo runs its steps through main() itself (the only group that needs it)
+  { commands: ['demo'], load: async () => { const { registerDemoCommand } = await import('./demo.ts'); return (program) => registerDemoCommand(program, main); } },
   { commands: ['install', 'uninstall', 'status'], load: async () => (await import('./install.ts')).registerInstallCommands },
   { commands: ['guard'], load: async () => (await import('./guard.ts')).registerGuardCommands },
   { commands: ['ddl'], load: async () => (await import('./ddl.ts')).registerDdlCommands },
@@ -23,7 +24,7 @@ const GROUPS: { commands: string[]; load: () => Promise<Register> }[] = [
   { commands: ['detect'], load: async () => (await import('./detect.ts')).registerDetectCommands },
   { commands: ['monitor', 'check'], load: async () => (await import('./monitor.ts')).registerMonitorCommands },
   { commands: ['pgaudit'], load: async () => (await import('./pgaudit.ts')).registerPgauditCommands },
-  { commands: ['repo', 'ingest', 'report'], load: async () => (await import('./repository.ts')).registerRepositoryCommands },
+  { commands: ['repo', 'ingest'], load: async () => (await import('./repository.ts')).registerRepositoryCommands },
   { commands: ['serve'], load: async () => (await import('./serve.ts')).registerServeCommands },
 ];
 

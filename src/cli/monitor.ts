@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { MONITOR_DEFAULTS } from '../core/config-file.ts';
 import type { Config } from '../core/config.ts';
-import { resolveTarget, withClient, type Target } from '../core/db.ts';
+import { resolveTarget, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import {
   CHECKS, CHECK_FORMATS, ERROR_EXIT_CODE, checkServers, customChecks, dropMonitorRoles, recordSettingsBaseline, exitCode, installMonitor, isCheckFormat, planMonitorInstall, renderError,
@@ -11,6 +11,7 @@ import {
 } from '../monitor/index.ts';
 import { config, configIfGiven, formatOption, onEachDatabase, parseInteger, print, targetOf, withConnection } from './common.ts';
 import { render } from './output.ts';
+import { uninstallCommand } from './uninstall.ts';
 
 export function registerMonitorCommands(program: Command): void {
   const monitor = program.command('monitor').description('secure monitoring: install the check functions an unprivileged login may call');
@@ -35,19 +36,7 @@ export function registerMonitorCommands(program: Command): void {
       });
     });
 
-  withConnection(monitor.command('uninstall'))
-    .description('remove schema pgwarden_monitor, its catalog grants, and its roles when no database uses them')
-    .option('--all-databases', 'uninstall from every connectable database and template1')
-    .action(async (options: { allDatabases?: boolean }, command: Command) => {
-      const target = targetOf(command);
-      await onEachDatabase(target, Boolean(options.allDatabases), async (client) => {
-        const result = await uninstallMonitor(client);
-        print(`${result.database}: ${result.removed ? 'removed' : 'nothing installed'}`);
-      });
-      for (const role of await withClient(target, dropMonitorRoles)) {
-        print(`role ${role.role}: ${role.dropped ? 'dropped' : `kept, ${role.reason}`}`);
-      }
-    });
+  uninstallCommand(monitor, 'remove schema pgwarden_monitor, its catalog grants, and its roles when no database uses them', uninstallMonitor, dropMonitorRoles);
 
   withConnection(monitor.command('baseline'))
     .description('record the current settings as the baseline settings_drift compares with (needs a superuser; after an intended change)')

@@ -1,4 +1,4 @@
-// pgwarden repo migrate|prune, pgwarden ingest, pgwarden report audit|sessions|failed-logins|top.
+// pgwarden repo migrate|own-roles|prune, pgwarden ingest (the repository's reports are in report.ts).
 import { realpathSync, statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -10,33 +10,14 @@ import type { EventKind, ParseError } from '../core/event.ts';
 import { OPAQUE_PREFIX, LOG_FORMATS, compilePrefix, prefixNotes, type LogFormat } from '../logs/index.ts';
 import { defaultJobs, parseInPieces, ParsePool, type Decided, type ParsedPiece } from '../pipeline/index.ts';
 import {
-  RepositoryWriter, repositoryError, auditReport, ownHiddenCount, failedLoginsReport, migrateRepository, parseDuration, prune, repositoryTarget,
-  requireRepository, sessionsReport, topReport, type EncodedBatch, type ReportFilter, type WriteResult,
+  RepositoryWriter, migrateRepository, parseDuration, prune, requireRepository, type EncodedBatch, type WriteResult,
 } from '../repository/index.ts';
-import { parseSince } from '../guard/index.ts';
-import { collect, config, formatOption, parseInteger, print } from './common.ts';
+import { collect, config, parseInteger, print } from './common.ts';
 import { checkReadable, parseErrorLine, parseJobs, readInput } from './input.ts';
-import { STATEMENT_WIDTH, render, type Column, type Format } from './output.ts';
+import { render } from './output.ts';
+import { repoOption, repoTarget, withRepository } from './repo-connection.ts';
 
-/** Connects to the repository; a missing privilege says which pgwarden_repo role is needed. */
-async function withClient<T>(target: Target, work: (client: import('pg').Client) => Promise<T>): Promise<T> {
-  try {
-    return await withAnyClient(target, work);
-  } catch (error) {
-    throw repositoryError(error, target.label);
-  }
-}
-
-const REPO_HELP = 'postgres:// URL of the repository database (default: $PGWARDEN_REPO, else repository: in pgwarden.yaml); password in PGPASSWORD or a pgpass file';
 const SHOWN_ERRORS = 20;
-
-function repoOption(command: Command): Command {
-  return command.option('--repo <url>', REPO_HELP);
-}
-
-function target(command: Command) {
-  return repositoryTarget((command.opts() as { repo?: string }).repo, config(command));
-}
 
 export function registerRepositoryCommands(program: Command): void {
   const repo = program.command('repo').description('the central event repository (docs/repository.md)');
@@ -46,7 +27,7 @@ export function registerRepositoryCommands(program: Command): void {
     .option('--writer-login <role>', 'grant pgwarden_repo_writer to this login (and set its pgaudit.log to none); repeatable', collect)
     .option('--server-login <role>', 'grant pgwarden_repo_server (what `pgwarden serve` needs) to this login; repeatable', collect)
     .action(async (options: { writerLogin?: string[]; serverLogin?: string[] }, command: Command) => {
-      const result = await withClient(target(command), (client) => migrateRepository(client, { writerLogins: options.writerLogin, serverLogins: options.serverLogin }));
+      const result = await withRepository(repoTarget(command), (client) => migrateRepository(client, { writerLogins: options.writerLogin, serverLogins: options.serverLogin }));
       print(result.applied.length > 0
         ? `repository schema ${result.fromVersion} -> ${result.toVersion}: applied ${result.applied.join(', ')}`
         : `repository schema is up to date (version ${result.toVersion})`);
@@ -73,7 +54,7 @@ them under that server name, so that its events of those logins are hidden by de
         const members = await withAnyClient(resolveTarget({ server }, cfg), pgwardenMembers);
         synced.push({ server, roles: members.map((m) => m.role) });
       }
-      const rows = await withClient(target(command), async (client) => {
+      const rows = await withRepository(repoTarget(command), async (client) => {
         await requireRepository(client, false);
         for (const { server, roles } of synced) {
           await client.query('BEGIN');
@@ -93,7 +74,7 @@ them under that server name, so that its events of those logins are hidden by de
     .option('--dry-run', 'print the partitions that would be dropped, drop nothing')
     .action(async (options: { olderThan: string; dryRun?: boolean }, command: Command) => {
       const cutoff = new Date(Date.now() - parseDuration('--older-than', options.olderThan));
-      const result = await withClient(target(command), async (client) => {
+      const result = await withRepository(repoTarget(command), async (client) => {
         await requireRepository(client, false);
         return prune(client, cutoff, options.dryRun ?? false);
       });
@@ -123,86 +104,9 @@ Exit codes: 0 done (parse errors are counted, not fatal), 2 bad input,
       const writers = Math.min(parseInteger('--writers', options.writers), 16);
       for (const file of files) checkReadable(file);
       const relocations = (options.relocated ?? []).map(parseRelocation);
-      const summary = await ingest(files, { ...options, writers, relocations }, target(command));
+      const summary = await ingest(files, { ...options, writers, relocations }, repoTarget(command));
       process.stderr.write(summary);
     });
-
-  const report = program.commands.find((c) => c.name() === 'report') ?? program.command('report');
-  const reportCommand = (name: string, description: string, classes: boolean) => {
-    const command = repoOption(report.command(name)).description(description)
-      .option('--since <when>', 'a duration back from now (24h, 7d) or a timestamp (2026-01-31T00:00Z)')
-      .option('--user <name>', 'only this user (repeatable)', collect)
-      .option('--limit <n>', 'at most this many rows: the newest, listed oldest first', '1000')
-      .option('--include-own', "include pgwarden's own rows (its roles and their logins; `repo own-roles` lists them), hidden by default")
-      .addOption(formatOption(['table', 'csv', 'json', 'ndjson']));
-    if (classes) command.option('--class <class>', `only this pgAudit class: ${AUDIT_CLASSES.join(', ')} (repeatable)`, collect);
-    return command;
-  };
-  const filterOf = (options: ReportOptions): ReportFilter => {
-    for (const klass of options.class ?? []) {
-      if (!AUDIT_CLASSES.includes(klass.toUpperCase())) {
-        throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--class "${klass}" is not a pgAudit class (${AUDIT_CLASSES.join(', ')})`);
-      }
-    }
-    return {
-      since: options.since === undefined ? undefined : parseSince(options.since),
-      users: options.user, classes: options.class?.map((c) => c.toUpperCase()), limit: parseInteger('--limit', options.limit),
-      includeOwn: options.includeOwn ?? false,
-    };
-  };
-  /** own: which report's hidden own rows to count for the table's footer; oldest: the time of a shown row. */
-  const run = <T>(query: (client: import('pg').Client, filter: ReportFilter) => Promise<T[]>, columns: Column<T>[],
-    own?: { report: 'audit' | 'sessions' | 'top'; oldest?: (rows: T[]) => Date | null }) =>
-    async (options: ReportOptions, command: Command) => {
-      const filter = filterOf(options);
-      const { rows, hidden } = await withClient(target(command), async (client) => {
-        await requireRepository(client, false);
-        const found = await query(client, filter);
-        // the footer: only for a table, only when hiding, and only over the stretch the rows cover
-        // (or --since) — never a count of the whole repository on its own
-        if (!own || options.format !== 'table' || filter.includeOwn) return { rows: found, hidden: 0 };
-        const from = own.oldest ? (own.oldest(found) ?? filter.since) : filter.since;
-        if (own.oldest && from === undefined) return { rows: found, hidden: 0 };
-        return { rows: found, hidden: await ownHiddenCount(client, own.report, filter, from ?? undefined) };
-      });
-      process.stdout.write(render(rows, columns, options.format));
-      if (hidden > 0) process.stdout.write(`${hidden} of pgwarden's own rows hidden (--include-own)\n`);
-      if (rows.length === filter.limit) process.stderr.write(`note: showing the newest ${filter.limit} rows; raise --limit or narrow --since for more\n`);
-    };
-
-  reportCommand('audit', 'pgAudit records from the repository, each with its session\'s login', true)
-    .action(run(auditReport, [
-      { header: 'ts', value: (r) => r.ts }, { header: 'server', value: (r) => r.server }, { header: 'user', value: (r) => r.user_name },
-      { header: 'database', value: (r) => r.database_name }, { header: 'application', value: (r) => r.application },
-      { header: 'client', value: (r) => r.client_addr }, { header: 'session_start', value: (r) => r.session_start },
-      { header: 'type', value: (r) => r.audit_type }, { header: 'statement_id', value: (r) => Number(r.statement_id) },
-      { header: 'substatement_id', value: (r) => Number(r.substatement_id) },
-      { header: 'class', value: (r) => r.class }, { header: 'command', value: (r) => r.command },
-      { header: 'object_type', value: (r) => r.object_type }, { header: 'object_name', value: (r) => r.object_name },
-      { header: 'statement', value: (r) => r.statement, maxWidth: STATEMENT_WIDTH }, { header: 'parameters', value: (r) => r.parameters, text: (r) => (r.parameters === null ? '' : JSON.stringify(r.parameters)) },
-      { header: 'rows', value: (r) => (r.rows === null ? null : Number(r.rows)) },
-    ], { report: 'audit', oldest: (rows) => rows[0]?.ts ?? null }));
-  reportCommand('sessions', 'sessions (logins) from the repository with the number of audited statements', false)
-    .action(run(sessionsReport, [
-      { header: 'server', value: (r) => r.server }, { header: 'session_id', value: (r) => r.session_id },
-      { header: 'user', value: (r) => r.user_name }, { header: 'database', value: (r) => r.database_name },
-      { header: 'application', value: (r) => r.application }, { header: 'client', value: (r) => r.client_addr },
-      { header: 'started_at', value: (r) => r.started_at ?? r.authorized_at }, { header: 'ended_at', value: (r) => r.ended_at },
-      { header: 'duration_ms', value: (r) => r.duration_ms }, { header: 'statements', value: (r) => Number(r.statements) },
-    ], { report: 'sessions', oldest: (rows) => (rows[0] ? rows[0].started_at ?? rows[0].authorized_at ?? rows[0].ended_at : null) }));
-  reportCommand('failed-logins', 'authentication failures from the repository, by user, database and client', false)
-    .action(run(failedLoginsReport, [
-      { header: 'server', value: (r) => r.server }, { header: 'user', value: (r) => r.user_name },
-      { header: 'database', value: (r) => r.database_name }, { header: 'client', value: (r) => r.client_addr },
-      { header: 'failures', value: (r) => Number(r.failures) }, { header: 'first_at', value: (r) => r.first_at },
-      { header: 'last_at', value: (r) => r.last_at }, { header: 'last_message', value: (r) => r.last_message },
-    ]));
-  reportCommand('top', 'the most audited (user, class, command, object) in the repository', true)
-    .action(run(topReport, [
-      { header: 'user', value: (r) => r.user_name }, { header: 'class', value: (r) => r.class },
-      { header: 'command', value: (r) => r.command }, { header: 'object_name', value: (r) => r.object_name },
-      { header: 'statements', value: (r) => Number(r.statements) }, { header: 'last_at', value: (r) => r.last_at },
-    ], { report: 'top' }));
 }
 
 /**
@@ -216,10 +120,6 @@ function refuseUnknownPrefix(decided: Decided, file: string, prefix: string | un
   }
 }
 
-/** pgAudit's statement classes, as it writes them in AUDIT: records. */
-const AUDIT_CLASSES = ['READ', 'WRITE', 'FUNCTION', 'ROLE', 'DDL', 'MISC', 'MISC_SET'];
-
-interface ReportOptions { since?: string; user?: string[]; class?: string[]; limit: string; format: Format; includeOwn?: boolean }
 interface IngestOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; writers: string; jobs: number; relocated?: string[] }
 
 /** --relocated OLD=NEW: NEW resolved (it exists now), OLD kept as written (it may be gone, or a relative spelling of earlier rows). */
@@ -239,7 +139,7 @@ function parseRelocation(value: string): Relocation {
 
 
 
-async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 'jobs'> & { writers: number; jobs: number; relocations: Relocation[] }, repository: ReturnType<typeof repositoryTarget>): Promise<string> {
+async function ingest(files: string[], options: Omit<IngestOptions, 'writers' | 'jobs'> & { writers: number; jobs: number; relocations: Relocation[] }, repository: Target): Promise<string> {
   // The log is cut into pieces that parsing threads turn into COPY rows; each piece is one
   // batch (one transaction), sent to `writers` connections in turn.
   const writers = Array.from({ length: options.writers }, () => new RepositoryWriter(repository, { applicationName: 'pgwarden/ingest' }));

@@ -14,8 +14,6 @@ export function line(text: string): void {
   process.stdout.write(`   ${text}\n`);
 }
 
-export const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** A login as `user`; null (and what the client saw, printed) when it was refused. */
 export async function connectAs(cluster: Cluster, user: string, password: string, application: string, quiet = false): Promise<pg.Client | null> {
   const client = new pg.Client({ connectionString: cluster.url('postgres', user, password), application_name: application });

@@ -12,9 +12,10 @@ import path from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/logger.ts';
+import { pollUntil, sleep } from '../core/sleep.ts';
 import { addUser, startServe, type RunningServe } from '../server/index.ts';
 import {
-  ANALYST_ROLE, APP_PASSWORD, APP_ROLE, MONITOR_LOGIN, MONITOR_PASSWORD, applicationWork, connectAs, createSchema, failedLogins, line, pause, sensitiveWork,
+  ANALYST_ROLE, APP_PASSWORD, APP_ROLE, MONITOR_LOGIN, MONITOR_PASSWORD, applicationWork, connectAs, createSchema, failedLogins, line, sensitiveWork,
 } from './activity.ts';
 import { startCluster, type Cluster, type Flavor } from './disposable-postgres.ts';
 
@@ -62,16 +63,7 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
-  await Promise.race([exited, pause(5000).then(() => child.kill('SIGKILL'))]);
-}
-
-async function waitFor(probe: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await probe().catch(() => false)) return true;
-    await pause(200);
-  }
-  return false;
+  await Promise.race([exited, sleep(5000).then(() => child.kill('SIGKILL'))]);
 }
 
 /** Waits until the repository holds what the demo did and stops growing. */
@@ -98,7 +90,7 @@ async function settled(client: pg.Client, expect: { audit: boolean; tamper: bool
       FROM pgwarden_repo.events WHERE kind IN ('audit', 'ddl')`, [ANALYST_ROLE, APP_ROLE]);
     const complete = mine!.ddl >= 3 && (counts.auth_failed ?? 0) >= 8 && (!expect.audit || mine!.audit >= 3) && (!expect.tamper || (counts.tamper ?? 0) >= 1);
     if (complete || Date.now() > deadline) return counts;
-    await pause(250);
+    await sleep(250);
   }
 }
 
@@ -197,7 +189,7 @@ serve:
     collector = startBackground(options.spawnArgs, ['collect'], 'collect');
     process.stdout.write(`\n$ pgwarden collect &      (in the background, with ${configFile}; its messages are marked [collect])\n`);
     // The DDL source follows changes made after it registered its sink: wait for that.
-    const ready = await waitFor(async () => (await cluster.query("SELECT 1 FROM pgwarden.alert_sinks WHERE sink = 'repository'")).rows.length > 0, 30_000);
+    const ready = await pollUntil(async () => (await cluster.query("SELECT 1 FROM pgwarden.alert_sinks WHERE sink = 'repository'")).rows.length > 0, 30_000);
     line(ready ? 'the collector follows the log directory and the DDL log' : 'the collector has not started following the DDL log yet; see its messages above');
 
     say('3. Application accounts may not use GUI tools; watch mode catches what a login check cannot see');
@@ -206,7 +198,7 @@ serve:
     const startWatch = async () => {
       watcher = startBackground(options.spawnArgs, ['guard', 'watch', '--interval', '0.5'], 'watch');
       process.stdout.write('\n$ pgwarden guard watch --interval 0.5 &      (in the background; its reports are marked [watch])\n');
-      await pause(1500);
+      await sleep(1500);
     };
     // With a login trigger (PostgreSQL 17+), watch starts after the GUI tool's login: running
     // already, it could end that session while the login check is still refusing it, and the
@@ -220,14 +212,14 @@ serve:
     if (gui) {
       line(`(PostgreSQL ${cluster.majorVersion} has no login trigger: watch mode ends the session within a second)`);
       const ended = new Promise<string>((resolve) => gui.on('error', (e: Error & { code?: string }) => resolve(`${e.message} (SQLSTATE ${e.code})`)));
-      line(`the GUI session sees: ${await Promise.race([ended, pause(5000).then(() => 'still connected after 5 s')])}`);
+      line(`the GUI session sees: ${await Promise.race([ended, sleep(5000).then(() => 'still connected after 5 s')])}`);
     } else {
       // A pgJDBC tool logs in as "PostgreSQL JDBC Driver" and names itself afterwards: the login check saw nothing wrong.
       const sneaky = await connectAs(cluster, APP_ROLE, APP_PASSWORD, 'PostgreSQL JDBC Driver');
       const ended = new Promise<string>((resolve) => sneaky?.on('error', (e: Error & { code?: string }) => resolve(`${e.message} (SQLSTATE ${e.code})`)));
       await sneaky?.query("SET application_name = 'DBeaver 24.1.0 - SQLEditor'");
       line("... then it ran SET application_name = 'DBeaver 24.1.0 - SQLEditor'");
-      line(`and sees: ${await Promise.race([ended, pause(5000).then(() => 'still connected after 5 s')])}`);
+      line(`and sees: ${await Promise.race([ended, sleep(5000).then(() => 'still connected after 5 s')])}`);
     }
     await failedLogins(cluster);
     await sensitiveWork(cluster);
@@ -254,7 +246,7 @@ serve:
     await cluster.query(`ALTER EVENT TRIGGER ${trigger} DISABLE`);
     const code = await command(['status', '--problems']);
     line(`(exit code ${code}; the collector's DDL source saw it too and stores a tamper event)`);
-    await pause(3000);
+    await sleep(3000);
     await command(['install']);
     await command(['status', '--problems']);
 

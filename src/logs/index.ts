@@ -20,6 +20,7 @@ import { looksLikeSyslog, syslogBodies, SyslogParser } from './syslog.ts';
 import { detectEnvelope, envelopeBodies, makeEnvelopeParser } from './envelopes.ts';
 import { PrefixMatcher } from './prefix.ts';
 import type { ParseSink } from './record.ts';
+import type { SessionSeed } from './sessions.ts';
 import { StderrParser } from './stderr.ts';
 import type { TextInput, TextStart } from './text-input.ts';
 
@@ -56,6 +57,11 @@ export interface LogParser {
   readonly format: LogFormat | null;
   /** The log_line_prefix in use for stderr (and PREFIXED_FORMATS); null for the others, or while undecided. */
   readonly prefix: string | null;
+  /**
+   * stderr: the sessions open after what was read so far, for the next piece of the same log
+   * parsed after this one (TextStart.sessions); undefined for the other formats.
+   */
+  sessions(): SessionSeed[] | undefined;
 }
 
 /**
@@ -302,6 +308,7 @@ export function createParser(options: ParserOptions, sink: ParseSink): LogParser
     },
     get format() { return format; },
     get prefix() { return format !== null && PREFIXED_FORMATS.has(format) ? prefix : null; },
+    sessions() { return parser instanceof StderrParser ? parser.sessions() : undefined; },
   };
 }
 
@@ -322,22 +329,5 @@ export function parseText(text: string | Uint8Array, options: ParserOptions = {}
   return { events, errors, format: parser.format, prefix: parser.prefix };
 }
 
-/** Parses a stream (a file, standard input), yielding what each chunk completed. */
-export async function* parseStream(stream: AsyncIterable<Uint8Array | string>, options: ParserOptions = {}):
-  AsyncGenerator<{ events: PgwardenEvent[]; errors: ParseError[] }> {
-  let events: PgwardenEvent[] = [];
-  let errors: ParseError[] = [];
-  const parser = createParser(options, { event: (e) => events.push(e), error: (e) => errors.push(e) });
-  for await (const chunk of stream) {
-    parser.write(chunk);
-    if (events.length > 0 || errors.length > 0) {
-      yield { events, errors };
-      events = [];
-      errors = [];
-    }
-  }
-  parser.end();
-  if (events.length > 0 || errors.length > 0) yield { events, errors };
-}
 export { RecordSplitter, type Piece } from './split.ts';
 export type { TextStart } from './text-input.ts';

@@ -141,6 +141,9 @@ export const MATCH_STEP_LIMIT = 20_000;
 /** Characters that, inside a user, database or host name, mean a recognised prefix is likely wrong (see detectPrefix). */
 const SEPARATORS: Record<string, string> = { u: '/[]()=,: ', d: '/@[]()=,: ', h: '/@[]()=, ', r: '/@[]=, ' };
 
+/** A session's user and database as its connection records proved them. */
+export interface ProvenNames { user: string | null; database: string | null }
+
 /** A compiled log_line_prefix that reads the prefix fields of a stderr line into an event. */
 export class PrefixMatcher {
   readonly prefix: string;
@@ -182,6 +185,10 @@ export class PrefixMatcher {
   readonly onlyUserDatabase: boolean;
   /** Steps plausible() must look at: the ones the strict reading does not already keep free of spaces. */
   private readonly plausibleSteps: number[];
+  /** matchProven(): what the log proved of the pid just read (its session's user and database), or null. */
+  private provenOf: ((pid: number) => ProvenNames | null) | null = null;
+  /** True when the %p step comes before %u and %d: matchProven() can know the names before it reads them. */
+  readonly pidFirst: boolean;
 
   constructor(prefix: string) {
     this.prefix = prefix;
@@ -197,6 +204,7 @@ export class PrefixMatcher {
     this.userStep = this.steps.findIndex((s) => s.type === 'escape' && s.letter === 'u');
     this.databaseStep = this.steps.findIndex((s) => s.type === 'escape' && s.letter === 'd');
     this.applicationStep = this.steps.findIndex((s) => s.type === 'escape' && s.letter === 'a' && !s.padded);
+    this.pidFirst = this.pidStep >= 0 && this.pidStep < this.userStep && this.pidStep < this.databaseStep;
     this.onlyUserDatabase = this.steps.every((s) => s.type !== 'escape' || s.shape !== 'text' || ((s.letter === 'u' || s.letter === 'd') && !s.padded));
     this.plausibleSteps = [];
     this.steps.forEach((s, k) => {
@@ -231,6 +239,24 @@ export class PrefixMatcher {
     this.expectUser = this.userStep >= 0 ? user : null;
     this.expectDatabase = this.databaseStep >= 0 ? database : null;
     return this.run(line);
+  }
+
+  /**
+   * Matches a line whose user and database the log may have proved for its pid: `provenOf` is
+   * asked once %p is read, and the names it gives are the only reading of %u and %d (as
+   * matchWith). False when the line does not match with them (or at all); then read it with
+   * match(). For prefixes with %p before %u and %d (pidFirst).
+   */
+  matchProven(line: string, provenOf: (pid: number) => ProvenNames | null): boolean {
+    this.minLevel = 0;
+    this.expectUser = null;
+    this.expectDatabase = null;
+    this.provenOf = provenOf;
+    try {
+      return this.run(line);
+    } finally {
+      this.provenOf = null;
+    }
   }
 
   private run(line: string): boolean {
@@ -365,6 +391,13 @@ export class PrefixMatcher {
         if (end < 0) return -1;
         this.starts[k] = pos;
         this.ends[k] = end;
+        if (k === this.pidStep && this.provenOf !== null) {
+          const pid = this.digitsAt(pos, end);
+          const proven = pid === null ? null : this.provenOf(pid);
+          if (proven === null) return -1;
+          this.expectUser = proven.user;
+          this.expectDatabase = proven.database;
+        }
         pos = end;
         continue;
       }

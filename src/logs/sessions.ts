@@ -53,8 +53,8 @@ const REINITIALIZING = 'all server processes terminated; reinitializing';
 
 /** The substring every record that changes the session state contains. */
 export const SESSION_MARK = 'onnection';
-/** …and the one record that does not (all server processes terminated; reinitializing). */
-export const RESTART_MARK = 'reinitializing';
+/** …and the one record that does not, whole (a long needle: the splitter scans every byte for it, and a longer one is found faster). */
+export const RESTART_MARK = REINITIALIZING;
 
 /** %c's shape from a start time and a pid: hex seconds since 1970, a dot, hex pid. */
 export function syntheticSessionId(ts: string, pid: number): string | null {
@@ -134,11 +134,21 @@ export class StderrReader {
   /** read()'s session lookup, for note() on the same line. */
   private lastPid: number | null = null;
   private lastSession: SessionSeed | undefined;
+  /** read() tries matchProven first: %p before %u and %d, and no other free text before the severity. */
+  private readonly fastProven: boolean;
+  /** For matchProven: the proven user and database of a pid's session (and remembers the lookup for note()). */
+  private readonly provenOf = (pid: number): SessionSeed | null => {
+    const session = this.sessions.get(pid);
+    this.lastPid = pid;
+    this.lastSession = session;
+    return session === undefined || session.user === null ? null : session;
+  };
 
   constructor(prefix: string, seeds: readonly SessionSeed[] = []) {
     this.matcher = new PrefixMatcher(prefix);
     this.tracks = this.matcher.has('p');
     this.synthetic = this.tracks && !this.matcher.has('c');
+    this.fastProven = this.tracks && this.matcher.textBeforeLevel && this.matcher.onlyUserDatabase && this.matcher.pidFirst;
     for (const seed of seeds) this.sessions.set(seed.pid, { ...seed });
   }
 
@@ -157,6 +167,12 @@ export class StderrReader {
     this.lastPid = null;
     this.settled = true;
     this.stale = false;
+    if (this.fastProven) {
+      // The usual line: its pid's session proved user and database, and they are the only
+      // free text before the severity — one reading, found without trying the others.
+      if (m.matchProven(line, this.provenOf) && !m.relaxed) return true;
+      this.lastPid = null;
+    }
     if (!m.match(line)) return false;
     if (m.relaxed) {
       this.ambiguous = `ambiguous line: the log_line_prefix ${JSON.stringify(m.prefix)} can be matched against it in too many ways (more than ${MATCH_STEP_LIMIT} steps) to find a reading without a space in the user, database or host (read as the first reading there is)`;

@@ -51,11 +51,6 @@ export function severityOf(word: string): Severity | undefined {
   return severityMap.get(word);
 }
 
-/** The English label (DETAIL, HINT, …) for a word as PostgreSQL wrote it, or undefined. */
-export function labelOf(word: string): Label | undefined {
-  return labelMap.get(word);
-}
-
 /**
  * Reads `WORD:  ` (or the French `WORD :  `; always two spaces after the colon, as PostgreSQL
  * writes it) at a position of a stderr line: a severity or the

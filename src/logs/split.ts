@@ -13,7 +13,7 @@
 //
 // A stderr piece also carries the sessions open where it starts (TextStart.sessions): the
 // splitter follows the record lines that change them (see sessions.ts) as the parser would.
-import type { LogFormat } from './index.ts';
+import type { LogFormat } from './formats.ts';
 import { PrefixMatcher } from './prefix.ts';
 import { newEvent } from './record.ts';
 import { RESTART_MARK, SESSION_MARK, StderrReader } from './sessions.ts';
@@ -44,10 +44,14 @@ export class RecordSplitter {
   private position = 0;
   private line = 1;
 
-  /** `pieceBytes`: how much to gather before cutting; a record longer than that makes a longer piece. */
-  constructor(private readonly format: LogFormat, prefix: string | null, private readonly pieceBytes: number) {
+  /**
+   * `pieceBytes`: how much to gather before cutting; a record longer than that makes a longer
+   * piece. `followSessions`: give each stderr piece the sessions open where it starts (pieces
+   * parsed side by side need it; pieces parsed in turn can hand them on, see LogParser.sessions).
+   */
+  constructor(private readonly format: LogFormat, prefix: string | null, private readonly pieceBytes: number, followSessions = true) {
     this.matcher = format === 'stderr' ? new PrefixMatcher(prefix ?? '') : null;
-    const tracker = format === 'stderr' ? new StderrReader(prefix ?? '') : null;
+    const tracker = format === 'stderr' && followSessions ? new StderrReader(prefix ?? '') : null;
     this.tracker = tracker?.tracks ? tracker : null;
   }
 

@@ -8,7 +8,7 @@
 import type { PgwardenEvent } from '../core/event.ts';
 import type { Label } from './severity.ts';
 import { newEvent, type ParseSink } from './record.ts';
-import { StderrReader } from './sessions.ts';
+import { StderrReader, type SessionSeed } from './sessions.ts';
 import { LineInput, type TextStart } from './text-input.ts';
 
 type Field = 'message' | 'detail' | 'hint' | 'context' | 'query' | null;
@@ -34,6 +34,11 @@ export class StderrParser extends LineInput {
   protected readLine(text: string, start: number, end: number, lineNo: number): void {
     const lineEnd = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
     this.line(text.slice(start, lineEnd), start, lineNo);
+  }
+
+  /** The sessions open now (see StderrReader.snapshot). */
+  sessions(): SessionSeed[] {
+    return this.reader.snapshot();
   }
 
   override flush(): void {

@@ -4,6 +4,9 @@ import { PgwardenError } from '../core/errors.ts';
 /** The classes pgaudit.log accepts (pgAudit 1.7+); each may be prefixed with '-' to exclude it. */
 export const LOG_CLASSES = ['read', 'write', 'function', 'role', 'ddl', 'misc', 'misc_set', 'all', 'none'] as const;
 
+/** The statement classes as pgAudit writes them in its AUDIT: records (the reports' and the dashboard's class filter). */
+export const AUDIT_RECORD_CLASSES = ['READ', 'WRITE', 'FUNCTION', 'ROLE', 'DDL', 'MISC', 'MISC_SET'] as const;
+
 /** Every pgAudit setting pgwarden reports, in pgAudit's documentation order. */
 export const PGAUDIT_SETTINGS = [
   'pgaudit.log', 'pgaudit.log_catalog', 'pgaudit.log_client', 'pgaudit.log_level', 'pgaudit.log_parameter',

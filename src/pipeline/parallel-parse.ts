@@ -4,7 +4,7 @@
 // An input smaller than one piece is parsed on the main thread without starting a worker.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { decideFormat, RecordSplitter, SAMPLE_BYTES, type LogFormat, type Piece } from '../logs/index.ts';
+import { decideFormat, RecordSplitter, SAMPLE_BYTES, type LogFormat, type Piece, type SessionSeed } from '../logs/index.ts';
 import { parsePiece, type ParsedPiece, type PieceJob, type PieceOutput, type WorkerMessage } from './parse-worker.ts';
 
 export type { ParsedPiece } from './parse-worker.ts';
@@ -147,16 +147,25 @@ export async function* parseInPieces(stream: AsyncIterable<Buffer>, options: Pie
     const sample = Buffer.concat(head, headBytes);
     head = [];
     Object.assign(decided, decideFormat(sample.toString('utf8', 0, SAMPLE_BYTES), options.format, options.prefix));
-    splitter = new RecordSplitter(decided.format!, decided.prefix, options.pieceBytes ?? PIECE_BYTES);
+    // Pieces parsed in turn on this thread hand their sessions on (below); only pieces parsed
+    // side by side need the splitter to follow the sessions for them.
+    splitter = new RecordSplitter(decided.format!, decided.prefix, options.pieceBytes ?? PIECE_BYTES, pool !== null && pool.jobs >= 2);
     pending = splitter.push(sample);
     return splitter;
   };
   let pending: Piece | null = null;
+  /** The sessions open where the last piece parsed on this thread ended. */
+  let sessions: SessionSeed[] | undefined;
   /** `last`: the final piece, parsed here when no thread was needed before it. */
   async function* dispatch(piece: Piece | null, last = false): AsyncGenerator<ParsedPiece> {
     if (piece === null) return;
     if (pool === null || pool.jobs < 2 || (last && !usedPool)) {
-      yield parsePiece(jobOf(piece, false));
+      const job = jobOf(piece, false);
+      if (sessions !== undefined) job.start = { ...job.start, sessions };
+      job.keepSessions = !last;
+      const parsed = parsePiece(job);
+      sessions = parsed.sessions;
+      yield parsed;
       return;
     }
     usedPool = true;

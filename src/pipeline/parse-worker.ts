@@ -4,7 +4,7 @@
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { ByteWriter } from '../core/byte-writer.ts';
 import { writeEventJson, type EventKind, type ParseError } from '../core/event.ts';
-import { createParser, type LogFormat, type TextStart } from '../logs/index.ts';
+import { createParser, type LogFormat, type SessionSeed, type TextStart } from '../logs/index.ts';
 import { BatchEncoder, type EncodedBatch } from '../repository/encode.ts';
 
 /** What a piece becomes: JSON lines, COPY rows for the repository, or only counts. */
@@ -18,6 +18,8 @@ export interface PieceJob {
   server: string | null;
   input: string;
   output: PieceOutput;
+  /** Return the sessions open at the piece's end (stderr), for the next piece parsed on the same thread. */
+  keepSessions?: boolean;
 }
 
 export interface ParsedPiece {
@@ -30,6 +32,8 @@ export interface ParsedPiece {
   errors: ParseError[];
   /** From a parsing thread: the piece's bytes, handed back (see ParsePool.inputMemory). */
   input?: Uint8Array;
+  /** With keepSessions: the sessions open at the piece's end (stderr). */
+  sessions?: SessionSeed[];
 }
 
 /** `spare`: output memory handed back by the main thread, taken instead of new memory when large enough. */
@@ -56,7 +60,7 @@ export function parsePiece(job: PieceJob, spare: ArrayBuffer[] = []): ParsedPiec
   parser.write(job.bytes);
   parser.end();
   const batch = encoder?.finish() ?? null;
-  return { ndjson: output.result(), batch, events, kinds, errors };
+  return { ndjson: output.result(), batch, events, kinds, errors, sessions: job.keepSessions ? parser.sessions() : undefined };
 }
 
 function takeSpare(spare: ArrayBuffer[], size: number): ArrayBuffer | undefined {

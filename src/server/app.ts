@@ -19,37 +19,11 @@ import { registerApiRoutes } from './routes/api.ts';
 import { registerAuthRoutes } from './routes/auth.ts';
 import { registerDocRoutes } from './routes/docs.ts';
 import { registerPageRoutes } from './routes/pages.ts';
+import { SESSION_COOKIE, pageContext, sameOrigin, wantsHtml } from './request.ts';
 import { csrfMatches, findSession } from './sessions.ts';
-import { errorPage, type PageContext } from './ui/html.ts';
+import { errorPage } from './ui/html.ts';
 import { STYLESHEET } from './ui/style.ts';
-import { verifyToken, type Role } from './users.ts';
-
-export type Access = 'public' | Role;
-
-export interface Identity {
-  user: string;
-  role: Role;
-  /** 'session' (browser) or 'token:<name>' */
-  auth: string;
-  /** the session's CSRF token; null for API tokens */
-  csrf: string | null;
-}
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** who may call the route (default viewer) */
-    access?: Access;
-    /** false: not recorded in the access log (static files, health, metrics scrapes) */
-    audit?: boolean;
-  }
-  interface FastifyRequest {
-    identity: Identity | null;
-    /** rows the handler returned, for the access log */
-    auditRows: number | null;
-    /** for the login route: the user name tried */
-    auditUser: string | null;
-  }
-}
+import { verifyToken } from './users.ts';
 
 export interface AppOptions {
   pool: pg.Pool;
@@ -65,19 +39,7 @@ export interface App {
   metrics: ServeMetrics;
 }
 
-/** The session cookie. __Host-: only this host, path /, Secure (browsers accept it on http://localhost too). */
-export const SESSION_COOKIE = '__Host-pgwarden-session';
-
 const ADMIN_MESSAGE = 'this page is for dashboard administrators (role admin)';
-
-export function pageContext(request: FastifyRequest): PageContext {
-  const identity = request.identity!;
-  return { user: identity.user, role: identity.role, csrf: identity.csrf, path: request.url.split('?')[0]! };
-}
-
-export function wantsHtml(request: FastifyRequest): boolean {
-  return !request.url.startsWith('/api/') && request.url !== '/metrics';
-}
 
 /** The status and message a user sees for an error; the details of an unexpected one only go to the log. */
 export function describeError(error: unknown): { status: number; message: string; code: string; hint?: string } {
@@ -103,14 +65,6 @@ function trustHops(proxies: number): (address: string, hop: number) => boolean {
 
 function clientAddr(request: FastifyRequest): string {
   return request.ip;
-}
-
-/** Same-origin check for state-changing browser requests: Origin (or, without it, Sec-Fetch-Site) must be this site. */
-export function sameOrigin(request: FastifyRequest): boolean {
-  const origin = request.headers.origin;
-  // Some browsers send "Origin: null" for privacy reasons; Sec-Fetch-Site still tells.
-  if (origin === undefined || origin === 'null') return request.headers['sec-fetch-site'] === undefined || request.headers['sec-fetch-site'] === 'same-origin' || request.headers['sec-fetch-site'] === 'none';
-  return origin === `${request.protocol}://${request.host}`;
 }
 
 /**

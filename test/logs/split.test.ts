@@ -81,6 +81,42 @@ describe('parsing in pieces', () => {
     });
   }
 
+  it('sessions without %c reach every piece: in turn on one thread, and side by side on several', async () => {
+    // Sessions open in one piece and go on in later ones: the application and client of their
+    // connection records, and the synthetic session id, must be on every record of the session.
+    let log = '';
+    const open = new Map<number, number>();
+    for (let i = 0; i < 3000; i++) {
+      const pid = 200 + (i % 13);
+      const ts = `2024-05-01 12:${String(10 + Math.floor(i / 60) % 50).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}.${String(i % 1000).padStart(3, '0')} UTC`;
+      if (!open.has(pid) || rand() < 0.01) {
+        if (open.has(pid)) log += `${ts} [${pid}] bob@shop LOG:  disconnection: session time: 0:00:01.000 user=bob database=shop host=10.0.0.${pid % 200} port=5${pid}\n`;
+        log += `${ts} [${pid}] [unknown]@[unknown] LOG:  connection received: host=10.0.0.${pid % 200} port=5${pid}\n`;
+        log += `${ts} [${pid}] bob@shop LOG:  connection authorized: user=bob database=shop application_name=app-${pid}\n`;
+        open.set(pid, i);
+      }
+      log += `${ts} [${pid}] bob@shop LOG:  AUDIT: SESSION,${i},1,READ,SELECT,,,SELECT ${i},<none>\n`;
+    }
+    const whole = parseText(log, { format: 'stderr', prefix: PREFIX, input: 'x.log', server: 'db1' });
+    assert.ok(whole.events.filter((e) => e.kind === 'audit').every((e) => e.session_id !== null && e.application === `app-${e.pid}`), 'the sample: every audit record in a session');
+    const expected = Buffer.from(eventLines(whole.events)).toString();
+    const run = async (pool: ParsePool | null) => {
+      let text = '';
+      const chunks = Readable.from([Buffer.from(log)]).iterator() as AsyncIterable<Buffer>;
+      for await (const piece of parseInPieces(chunks, { format: 'stderr', prefix: PREFIX, server: 'db1', input: 'x.log', pieceBytes: 4096 }, pool)) {
+        text += Buffer.from(piece.ndjson).toString('utf8');
+      }
+      return text;
+    };
+    assert.equal(await run(null), expected, 'pieces in turn on this thread');
+    const pool = new ParsePool(2);
+    try {
+      assert.equal(await run(pool), expected, 'pieces side by side on two threads');
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('on worker threads, in order, for an input of several pieces', async () => {
     const big = generate(30_000).stderr; // > 2 MiB: several pieces
     assert.ok(Buffer.byteLength(big) > 2 * 1024 * 1024 + 1);

@@ -11,6 +11,7 @@ import { createPool } from '../../src/core/db.ts';
 import { checkServers, installMonitor } from '../../src/monitor/index.ts';
 import { prune } from '../../src/repository/index.ts';
 import { SESSION_COOKIE, addToken, addUser, buildApp, revokeToken, setDisabled } from '../../src/server/index.ts';
+import { ACCESS_LIST, AUDIT_LIST, DDL_LIST, REFUSAL_LIST, SESSION_LIST, type ListColumn } from '../../src/server/lists.ts';
 import { monitorTargets, startMonitorLoop } from '../../src/server/monitoring.ts';
 import { storeResults } from '../../src/server/queries/monitoring.ts';
 import { runCli, waitFor } from '../harness/cli.ts';
@@ -286,6 +287,25 @@ describe('pgwarden serve: the HTTP API', () => {
     assert.match((await get('/api/connections?format=csv')).body, /^dimension,value,authorized,refused,failed\r\nuser,mallory,0,0,6\r\nuser,app_orders,2,1,0\r\n/);
     assert.equal((await get('/api/session?server=db1&id=6b0a0002.1002&format=csv')).body.trimEnd().split('\r\n').length, 8);
     assert.match((await get('/api/admin/users?format=csv')).body, /^name,role,disabled,created_at,password_changed_at,last_login_at\r\nadmin,admin,false,/);
+  });
+
+  it('shows each list on its page with the columns of its definition, in the order of its export', async () => {
+    for (const [url, list] of [['/audit', AUDIT_LIST], ['/ddl', DDL_LIST], ['/sessions', SESSION_LIST], ['/connections', REFUSAL_LIST], ['/admin/access', ACCESS_LIST]] as const) {
+      const page = await get(url);
+      assert.equal(page.statusCode, 200, url);
+      const table = /<table class="list"><thead><tr>(.*?)<\/tr><\/thead><tbody>([\s\S]*?)<\/tbody>/.exec(page.body);
+      assert.ok(table, `${url} has a list table`);
+      const headings = [...table[1]!.matchAll(/<th[^>]*>(.*?)<\/th>/g)].map((m) => m[1]);
+      const shown = (list.columns as ListColumn<unknown>[]).filter((c) => c.page !== false);
+      assert.deepEqual(headings, shown.map((c) => (c.page || {}).label ?? c.name), url);
+      // the export's order: each shown column after the one before it in the definition
+      const names = (list.columns as ListColumn<unknown>[]).map((c) => c.name);
+      assert.deepEqual(shown.map((c) => names.indexOf(c.name)), [...shown.map((c) => names.indexOf(c.name))].sort((a, b) => a - b));
+      const rows = [...table[2]!.matchAll(/<tr>([\s\S]*?)<\/tr>/g)];
+      for (const row of rows) assert.equal([...row[1]!.matchAll(/<td[\s>]/g)].length, row[1]!.includes('colspan=') ? 1 : shown.length, `${url}: ${row[1]}`);
+    }
+    // a list with nothing to show says so, as every list does
+    assert.match((await get('/admin/access?user=nobody-at-all')).body, /<td colspan="8" class="note">no request in this range<\/td>/);
   });
 
   it('records who looked at what: route, filters, rows, how they logged in', async () => {

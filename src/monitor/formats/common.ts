@@ -1,5 +1,5 @@
 // What the output formats share.
-import type { ServerResult, Unit } from '../types.ts';
+import type { ServerResult } from '../types.ts';
 
 /** A number as plain decimal text: no exponent (Nagios perfdata and Zabbix reject it). */
 export function plainNumber(value: number): string {
@@ -19,4 +19,3 @@ export function multiServer(results: readonly ServerResult[]): boolean {
   return results.length > 1;
 }
 
-export const PERCENT_UNITS: readonly Unit[] = ['percent'];

@@ -3,12 +3,11 @@
 // first, every filter a bind parameter.
 import { SQL_TAG } from '../../core/db.ts';
 import { PgwardenError } from '../../core/errors.ts';
+import { AUDIT_RECORD_CLASSES } from '../../pgaudit/classes.ts';
 import { notOwnSql, showsOwn } from '../../repository/own.ts';
 import type { Queryable } from '../users.ts';
 import { cursorTime, scanBackwards, type Cursor, type Page, type ScanSpec } from './paging.ts';
 import type { TimeRange } from './range.ts';
-
-export const AUDIT_CLASSES = ['READ', 'WRITE', 'FUNCTION', 'ROLE', 'DDL', 'MISC', 'MISC_SET'] as const;
 
 export interface AuditFilter {
   server?: string;
@@ -65,8 +64,8 @@ export interface AuditRow {
 
 export function validateAuditFilter(filter: AuditFilter): AuditFilter {
   const klass = filter.class?.toUpperCase();
-  if (klass && !(AUDIT_CLASSES as readonly string[]).includes(klass)) {
-    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `class "${filter.class}" is not a pgAudit class (${AUDIT_CLASSES.join(', ')})`);
+  if (klass && !(AUDIT_RECORD_CLASSES as readonly string[]).includes(klass)) {
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `class "${filter.class}" is not a pgAudit class (${AUDIT_RECORD_CLASSES.join(', ')})`);
   }
   return { ...filter, class: klass || undefined, command: filter.command?.toUpperCase() || undefined };
 }

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { ServeConfig } from '../../core/config.ts';
-import { SESSION_COOKIE, sameOrigin } from '../app.ts';
+import { SESSION_COOKIE, sameOrigin } from '../request.ts';
 import type { ServeMetrics } from '../metrics.ts';
 import { createSession, deleteSession } from '../sessions.ts';
 import { loginPage } from '../ui/html.ts';

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import MarkdownIt from 'markdown-it';
 import { PgwardenError } from '../../core/errors.ts';
-import { pageContext } from '../app.ts';
+import { pageContext } from '../request.ts';
 import { Html, layout } from '../ui/html.ts';
 
 /** src/server/routes and dist/server/routes are both three levels below the package. */

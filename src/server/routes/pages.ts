@@ -3,11 +3,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import type { ServeConfig } from '../../core/config.ts';
-import { pageContext } from '../app.ts';
-import { ACCESS_LIST, AUDIT_LIST, DDL_LIST, REFUSAL_LIST, SESSION_LIST, type ListDefinition } from '../lists.ts';
+import { pageContext } from '../request.ts';
+import { ACCESS_LIST, AUDIT_LIST, DDL_LIST, REFUSAL_LIST, SESSION_LIST, type ColumnType, type ListDefinition } from '../lists.ts';
 import { alerts } from '../queries/alerts.ts';
 import { connectionsSummary, type CountRow } from '../queries/connections.ts';
-import { AUDIT_CLASSES } from '../queries/events.ts';
+import { AUDIT_RECORD_CLASSES } from '../../pgaudit/classes.ts';
 import { checkHistory, historyStrips, monitoringStatus } from '../queries/monitoring.ts';
 import { overview } from '../queries/overview.ts';
 import type { Page } from '../queries/paging.ts';
@@ -43,6 +43,19 @@ function pager(path: string, current: Query, page: Page<unknown>): Html {
   return html`<div class="pager">${first}${page.next ? html`<a href="${path}${query({ ...current, cursor: page.next })}" rel="next">Older →</a>` : html`<span>End of the time range.</span>`}</div>`;
 }
 
+const TYPE_CLASS: Partial<Record<ColumnType, string>> = { time: 'time', number: 'num' };
+
+/** A list's table, its columns as its definition declares them (lists.ts), in the export's order. */
+function listTable<R>(list: ListDefinition<R>, rows: R[], empty: string): Html {
+  const shown = list.columns.filter((c) => c.page !== false).map((c) => {
+    const view = c.page || {};
+    return { label: view.label ?? c.name, className: view.className ?? TYPE_CLASS[c.type], cell: view.cell ?? c.value };
+  });
+  const cls = (className: string | undefined) => (className ? html` class="${className}"` : '');
+  return html`<table class="list"><thead><tr>${shown.map((c) => html`<th${cls(c.className === 'num' ? 'num' : undefined)}>${c.label}</th>`)}</tr></thead><tbody>
+      ${rows.length === 0 ? html`<tr><td colspan="${shown.length}" class="note">${empty}</td></tr>` : rows.map((r) => html`<tr>${shown.map((c) => html`<td${cls(c.className)}>${c.cell(r)}</td>`)}</tr>`)}</tbody></table>`;
+}
+
 function field(name: string, label: string, current: Query, placeholder = ''): Html {
   return html`<label>${label}<input name="${name}" value="${current[name] ?? ''}" placeholder="${placeholder}"></label>`;
 }
@@ -54,11 +67,6 @@ function ownField(current: Query): Html {
 
 function levelCell(level: string): Html {
   return html`<td class="level-${level}">${level}</td>`;
-}
-
-function sessionLink(server: string | null, sessionId: string | null, label?: string): Html | string {
-  if (!sessionId) return '';
-  return html`<a href="/session${query({ server: server ?? '', id: sessionId })}">${label ?? sessionId}</a>`;
 }
 
 function card(value: number, what: string, href: string, tone = ''): Html {
@@ -124,6 +132,56 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
   };
   const at = (current: Query) => ({ from: current.from, to: current.to });
 
+  /** A list's page: the time range, its filters (a GET form), its exports, its table, the pager. */
+  const listPage = <R>(path: string, list: ListDefinition<R>, view: {
+    title: string; filters: (current: Query) => Html; search?: boolean; note?: Html; empty: (result: Page<R>) => string;
+  }) => app.get(path, { config: { access: list.role } }, async (request, reply) => {
+    const { current, pageReq } = listQuery(request);
+    const result = await list.fetch(pool, current, pageReq);
+    request.auditRows = result.rows.length;
+    return send(reply, page(request, view.title, html`
+      ${rangePicker(path, current, pageReq.range)}
+      <form class="filters" method="get" action="${path}"${view.search ? html` role="search"` : ''}>
+        ${rangeHidden(current)}${view.filters(current)}
+        <button type="submit">${view.search ? 'Search' : 'Filter'}</button>
+      </form>
+      ${exportLinks(list, current)}
+      ${view.note ?? ''}
+      ${listTable(list, result.rows, view.empty(result))}
+      ${pager(path, current, result)}`));
+  });
+
+  listPage('/ddl', DDL_LIST, {
+    title: 'DDL timeline',
+    filters: (current) => html`${field('user', 'User', current)}${field('database', 'Database', current)}
+        ${field('command', 'Command', current, 'DROP *')}${field('object', 'Object contains', current)}${ownField(current)}`,
+    empty: () => 'no schema change in this range',
+  });
+
+  listPage('/audit', AUDIT_LIST, {
+    title: 'Audit search',
+    search: true,
+    filters: (current) => html`${field('user', 'User', current)}${field('database', 'Database', current)}
+        <label>Class<select name="class"><option value="">any</option>${AUDIT_RECORD_CLASSES.map((c) => html`<option${current.class?.toUpperCase() === c ? html` selected` : ''}>${c}</option>`)}</select></label>
+        ${field('command', 'Command', current, 'SELECT')}${field('object', 'Object', current, 'hr.salaries or hr.*')}
+        ${field('text', 'Text in statement', current)}${ownField(current)}`,
+    note: html`<p class="note">Record: SESSION is the statement as the session ran it (pgaudit.log); OBJECT is an access to a table the audit role watches (pgaudit.role) — one statement may have both. The numbers are pgAudit's statement and substatement ids.</p>`,
+    empty: (result) => `no audit record matches${result.searchedTo ? ' yet' : ''}`,
+  });
+
+  listPage('/sessions', SESSION_LIST, {
+    title: 'Sessions',
+    filters: (current) => html`${field('user', 'User', current)}${field('database', 'Database', current)}
+        ${field('application', 'Application contains', current)}${field('client', 'Client address', current)}${ownField(current)}`,
+    empty: () => 'no session in this range',
+  });
+
+  listPage('/admin/access', ACCESS_LIST, {
+    title: 'Dashboard access log',
+    filters: (current) => html`${field('user', 'User', current)}${field('route', 'Route', current, '/api/audit')}`,
+    empty: () => 'no request in this range',
+  });
+
   app.get('/', async (request, reply) => {
     const current = request.query as Query;
     const pageReq = pageRequest(current, config);
@@ -188,78 +246,8 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
         <button type="submit">Filter</button>
       </form>
       ${exportLinks(REFUSAL_LIST, current)}
-      <table class="list"><thead><tr><th>time</th><th>kind</th><th>server</th><th>user</th><th>database</th><th>application</th><th>client</th><th>why</th></tr></thead><tbody>
-      ${refused.rows.length === 0 ? html`<tr><td colspan="8" class="note">none</td></tr>` : refused.rows.map((r) => html`<tr>
-        <td class="time">${r.ts}</td><td>${r.kind}</td><td>${r.server}</td><td class="wrap">${r.user_name}</td><td class="wrap">${r.database_name}</td>
-        <td class="wrap">${r.application}</td><td class="wrap">${r.client_addr}</td><td class="wrap">${r.reason ?? r.message}</td></tr>`)}</tbody></table>
+      ${listTable(REFUSAL_LIST, refused.rows, 'none')}
       ${pager('/connections', current, refused)}`));
-  });
-
-  app.get('/ddl', async (request, reply) => {
-    const { current, pageReq } = listQuery(request);
-    const result = await DDL_LIST.fetch(pool, current, pageReq);
-    request.auditRows = result.rows.length;
-    return send(reply, page(request, 'DDL timeline', html`
-      ${rangePicker('/ddl', current, pageReq.range)}
-      <form class="filters" method="get" action="/ddl">
-        ${rangeHidden(current)}${field('user', 'User', current)}${field('database', 'Database', current)}
-        ${field('command', 'Command', current, 'DROP *')}${field('object', 'Object contains', current)}${ownField(current)}
-        <button type="submit">Filter</button>
-      </form>
-      ${exportLinks(DDL_LIST, current)}
-      <table class="list"><thead><tr><th>time</th><th>server / database</th><th>user</th><th>from</th><th>command</th><th>object</th><th>ticket</th><th>statement</th></tr></thead><tbody>
-      ${result.rows.length === 0 ? html`<tr><td colspan="8" class="note">no schema change in this range</td></tr>` : result.rows.map((r) => html`<tr>
-        <td class="time">${r.ts}</td><td>${r.server} / ${r.database_name}</td>
-        <td class="wrap">${r.user_name}${r.current_user && r.current_user !== r.user_name ? html` <span class="note">as ${r.current_user}</span>` : ''}</td>
-        <td class="wrap">${r.client_addr} <span class="note">${r.application}</span></td><td>${r.command_tag}</td><td class="wrap">${r.object_type} ${r.object_identity}</td>
-        <td>${r.change_ticket}</td><td class="statement">${statementText(r.statement)}</td></tr>`)}</tbody></table>
-      ${pager('/ddl', current, result)}`));
-  });
-
-  app.get('/audit', async (request, reply) => {
-    const { current, pageReq } = listQuery(request);
-    const result = await AUDIT_LIST.fetch(pool, current, pageReq);
-    request.auditRows = result.rows.length;
-    return send(reply, page(request, 'Audit search', html`
-      ${rangePicker('/audit', current, pageReq.range)}
-      <form class="filters" method="get" action="/audit" role="search">
-        ${rangeHidden(current)}${field('user', 'User', current)}${field('database', 'Database', current)}
-        <label>Class<select name="class"><option value="">any</option>${AUDIT_CLASSES.map((c) => html`<option${current.class?.toUpperCase() === c ? html` selected` : ''}>${c}</option>`)}</select></label>
-        ${field('command', 'Command', current, 'SELECT')}${field('object', 'Object', current, 'hr.salaries or hr.*')}
-        ${field('text', 'Text in statement', current)}${ownField(current)}
-        <button type="submit">Search</button>
-      </form>
-      ${exportLinks(AUDIT_LIST, current)}
-      <p class="note">Record: SESSION is the statement as the session ran it (pgaudit.log); OBJECT is an access to a table the audit role watches (pgaudit.role) — one statement may have both. The numbers are pgAudit's statement and substatement ids.</p>
-      <table class="list"><thead><tr><th>time</th><th>user</th><th>database</th><th>session</th><th>record</th><th>class</th><th>command</th><th>object</th><th>statement</th><th class="num">rows</th></tr></thead><tbody>
-      ${result.rows.length === 0 ? html`<tr><td colspan="10" class="note">no audit record matches${result.searchedTo ? ' yet' : ''}</td></tr>` : result.rows.map((r) => html`<tr>
-        <td class="time">${r.ts}</td><td class="wrap">${r.user_name}</td><td class="wrap">${r.database_name}</td>
-        <td class="wrap">${sessionLink(r.server, r.session_id)}<br><span class="note">${r.application} ${r.client_addr}</span></td>
-        <td class="record">${r.audit_type}<br><span class="note">${r.statement_id ?? '?'}.${r.substatement_id ?? '?'}</span></td>
-        <td>${r.class}</td><td>${r.command}</td><td>${r.object_name}</td>
-        <td class="statement">${statementText(r.statement)}${r.parameters?.length ? html`<br><span class="note">parameters: ${r.parameters.join(', ')}</span>` : ''}</td>
-        <td class="num">${r.rows}</td></tr>`)}</tbody></table>
-      ${pager('/audit', current, result)}`));
-  });
-
-  app.get('/sessions', async (request, reply) => {
-    const { current, pageReq } = listQuery(request);
-    const result = await SESSION_LIST.fetch(pool, current, pageReq);
-    request.auditRows = result.rows.length;
-    return send(reply, page(request, 'Sessions', html`
-      ${rangePicker('/sessions', current, pageReq.range)}
-      <form class="filters" method="get" action="/sessions">
-        ${rangeHidden(current)}${field('user', 'User', current)}${field('database', 'Database', current)}
-        ${field('application', 'Application contains', current)}${field('client', 'Client address', current)}${ownField(current)}
-        <button type="submit">Filter</button>
-      </form>
-      ${exportLinks(SESSION_LIST, current)}
-      <table class="list"><thead><tr><th>started</th><th>session</th><th>server</th><th>user</th><th>database</th><th>application</th><th>client</th><th>ended</th><th class="num">audited statements</th></tr></thead><tbody>
-      ${result.rows.length === 0 ? html`<tr><td colspan="9" class="note">no session in this range</td></tr>` : result.rows.map((r) => html`<tr>
-        <td class="time">${r.started_at ?? r.authorized_at}</td><td>${sessionLink(r.server, r.session_id)}</td><td>${r.server}</td><td class="wrap">${r.user_name}</td>
-        <td class="wrap">${r.database_name}</td><td class="wrap">${r.application}</td><td class="wrap">${r.client_addr}</td><td class="time">${r.ended_at}</td>
-        <td class="num">${r.statements > 0 ? html`<a href="/session${query({ server: r.server, id: r.session_id })}">${r.statements}</a>` : 0}</td></tr>`)}</tbody></table>
-      ${pager('/sessions', current, result)}`));
   });
 
   app.get('/session', {
@@ -356,20 +344,6 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
       <table class="list"><thead><tr><th>checked</th><th>level</th><th>summary</th><th class="num">value</th><th class="num">ms</th></tr></thead><tbody>
       ${history.runs.length === 0 ? html`<tr><td colspan="5" class="note">no run in this range</td></tr>` : history.runs.map((r) => html`<tr><td class="time">${r.checked_at}</td>${levelCell(r.level)}<td class="wrap">${r.summary}</td><td class="num">${r.value}</td><td class="num">${r.duration_ms === null ? '' : Math.round(r.duration_ms)}</td></tr>`)}</tbody></table>
       ${history.truncated ? html`<p class="note">The newest 500 runs are shown; narrow the range for the others.</p>` : ''}`));
-  });
-
-  app.get('/admin/access', { config: { access: 'admin' } }, async (request, reply) => {
-    const { current, pageReq } = listQuery(request);
-    const result = await ACCESS_LIST.fetch(pool, current, pageReq);
-    request.auditRows = result.rows.length;
-    return send(reply, page(request, 'Dashboard access log', html`
-      ${rangePicker('/admin/access', current, pageReq.range)}
-      <form class="filters" method="get" action="/admin/access">${rangeHidden(current)}${field('user', 'User', current)}${field('route', 'Route', current, '/api/audit')}<button type="submit">Filter</button></form>
-      ${exportLinks(ACCESS_LIST, current)}
-      <table class="list"><thead><tr><th>time</th><th>user</th><th>how</th><th>from</th><th>request</th><th>parameters</th><th class="num">status</th><th class="num">rows</th></tr></thead><tbody>
-      ${result.rows.map((r) => html`<tr><td class="time">${r.ts}</td><td class="wrap">${r.user_name}</td><td>${r.auth}</td><td class="wrap">${r.client_addr}</td>
-        <td class="wrap">${r.method} ${r.route}</td><td class="wrap"><code>${JSON.stringify(r.params)}</code></td><td class="num">${r.status}</td><td class="num">${r.rows}</td></tr>`)}</tbody></table>
-      ${pager('/admin/access', current, result)}`));
   });
 
   app.get('/admin/users', { config: { access: 'admin' } }, async (request, reply) => {

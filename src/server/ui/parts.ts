@@ -46,6 +46,12 @@ export function statementText(text: string | null | undefined): Html | string {
   return html`<details class="long"><summary><span class="start">${chars.slice(0, STATEMENT_SHOWN).join('').trimEnd()}…</span></summary><div class="whole">${text}</div></details>`;
 }
 
+/** A link to a session's page (its logins and everything it did). */
+export function sessionLink(server: string | null, sessionId: string | null, label?: string): Html | string {
+  if (!sessionId) return '';
+  return html`<a href="/session${query({ server: server ?? '', id: sessionId })}">${label ?? sessionId}</a>`;
+}
+
 /** A count that links to the events it counts (nothing to link when it is 0). */
 export function countLink(n: number, href: string, strong = false): Html | number {
   if (n === 0) return 0;
