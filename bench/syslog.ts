@@ -15,9 +15,8 @@ import path from 'node:path';
 import pino from 'pino';
 import { parseConfig } from '../src/core/config.ts';
 import { runGraph } from '../src/pipeline/graph.ts';
-import { createSink } from '../src/pipeline/sinks/index.ts';
-import { createSources } from '../src/pipeline/sources/index.ts';
-import type { SyslogSource } from '../src/pipeline/sources/syslog/source.ts';
+import { createSink, createSources } from '../src/pipeline/build.ts';
+import type { SyslogSource } from '../src/pipeline/sources/syslog/syslog.ts';
 import { freePort } from '../test/harness/postgres.ts';
 import { octets, PREFIX, record } from '../test/pipeline/syslog-helpers.ts';
 
@@ -70,7 +69,7 @@ try {
     const log = pino({ level: 'error' }, pino.destination(2));
     const sources = await createSources('in', config.pipeline.sources.in!, config, log);
     const source = sources[0] as SyslogSource;
-    const running = await runGraph({ sources, sinks: [createSink('out', config.pipeline.sinks.out!, config, log)] }, config.pipeline, log);
+    const running = await runGraph({ sources, sinks: [await createSink('out', config.pipeline.sinks.out!, config, log)] }, config.pipeline, log);
     const start = performance.now();
     await send(port, chunks);
     while (!(source.stats.events >= total + 1 && source.buffered === 0 && tail(out).includes(END))) await new Promise((resolve) => setTimeout(resolve, 20));

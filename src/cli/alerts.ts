@@ -3,9 +3,9 @@ import type { Command } from 'commander';
 import type { DdlSourceConfig } from '../core/config.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
-import { createSink, createSources, runGraph, type Source } from '../pipeline/index.ts';
+import { createSink, createSources, runGraph, type Sink, type Source } from '../pipeline/index.ts';
 import { SQL_TAG } from '../core/db.ts';
-import { config, onEachDatabase, print, targetOf, withConnection } from './common.ts';
+import { loadCommandConfig, onEachDatabase, print, targetOf, withConnection } from './common.ts';
 
 export function registerAlertsCommands(program: Command): void {
   const alerts = program.command('alerts').description('real-time alerts: DDL changes and tampering, by email and webhook');
@@ -25,7 +25,7 @@ Example pgwarden.yaml:
                   from: pgwarden@example.com, to: [dba@example.com] }
       chatops:  { type: webhook, url: 'https://hooks.slack.com/services/...', match: { commands: ['DROP *'] } }`)
     .action(async (options: { allDatabases?: boolean; db?: string; server?: string }, command: Command) => {
-      const cfg = config(command);
+      const cfg = loadCommandConfig(command);
       const log = createLogger('alerts');
       const sinkEntries = Object.entries(cfg.pipeline.sinks);
       if (sinkEntries.length === 0) {
@@ -44,7 +44,8 @@ Example pgwarden.yaml:
       } else {
         for (const [name, source] of Object.entries(cfg.pipeline.sources)) sources.push(...await createSources(name, source, cfg, log));
       }
-      const sinks = sinkEntries.map(([name, sink]) => createSink(name, sink, cfg, log));
+      const sinks: Sink[] = [];
+      for (const [name, sink] of sinkEntries) sinks.push(await createSink(name, sink, cfg, log));
       const running = await runGraph({ sources, sinks }, cfg.pipeline, log);
       log.info({ sources: sources.map((s) => s.name), sinks: sinks.map((s) => s.name) }, 'delivering alerts');
       await new Promise<void>((resolve) => {

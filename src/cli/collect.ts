@@ -6,8 +6,8 @@ import { DEFAULT_CONFIG_FILE } from '../core/config.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
 import { sourcePrefixWarnings } from '../logs/index.ts';
-import { CollectStatus, collectProblem, createSink, createSources, readStatus, runGraph, statusFile, type CollectStatusFile, type Source } from '../pipeline/index.ts';
-import { config, formatOption, print } from './common.ts';
+import { CollectStatus, collectProblem, createSink, createSources, readStatus, runGraph, statusFile, type CollectStatusFile, type Sink, type Source } from '../pipeline/index.ts';
+import { formatOption, loadCommandConfig, print } from './common.ts';
 import { render, type Format } from './output.ts';
 
 export function registerCollectCommand(program: Command): void {
@@ -38,7 +38,7 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
       });
-      const cfg = config(command);
+      const cfg = loadCommandConfig(command);
       const log = createLogger('collect');
       const sourceEntries = Object.entries(cfg.pipeline.sources);
       const sinkEntries = Object.entries(cfg.pipeline.sinks);
@@ -50,7 +50,8 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
       }
       const status = new CollectStatus(statusFile(cfg.pipeline, configPath(command)), cfg.pipeline.status.stuck_seconds);
       await status.claim();
-      const sinks = sinkEntries.map(([name, sink]) => createSink(name, sink, cfg, log));
+      const sinks: Sink[] = [];
+      for (const [name, sink] of sinkEntries) sinks.push(await createSink(name, sink, cfg, log));
       const sources: Source[] = [];
       for (const [name, source] of sourceEntries) sources.push(...await createSources(name, source, cfg, log));
       const running = await runGraph({ sources, sinks }, cfg.pipeline, log, status);
@@ -65,7 +66,7 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
       log.info({ signal }, 'stopping after the batch in flight');
       await running.stop();
       await status.stop();
-      const parseErrors = sources.reduce((n, s) => n + ((s as { parseErrors?: number }).parseErrors ?? 0), 0);
+      const parseErrors = sources.reduce((n, s) => n + (s.parseErrors ?? 0), 0);
       log.info({ parse_errors: parseErrors }, 'stopped');
     });
 
@@ -81,7 +82,7 @@ aside since collect started (refused by the repository for their data: see
 pgwarden_repo.rejected_batches, docs/repository.md), or collect is not running (stopped, gone,
 or not updating); 6 collect never ran with this config.`)
     .action(async (options: { format: Format }, command: Command) => {
-      const cfg = config(command);
+      const cfg = loadCommandConfig(command);
       const file = statusFile(cfg.pipeline, configPath(command));
       const status = await readStatus(file);
       const problem = collectProblem(status);

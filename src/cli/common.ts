@@ -24,7 +24,8 @@ export function formatOption(allowed: readonly Format[] = FORMATS, fallback: For
   return new Option('--format <format>', 'output format').choices(allowed as string[]).default(fallback);
 }
 
-export function collect(value: string, previous: string[] = []): string[] {
+/** Commander's reducer for a repeatable option: each --flag value is appended to the list. */
+export function repeatable(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
@@ -36,7 +37,8 @@ export async function loadConfigModule(): Promise<void> {
   configModule ??= await import('../core/config.ts');
 }
 
-export function config(command: Command): Config {
+/** Loads pgwarden.yaml for a command (its --config, $PGWARDEN_CONFIG or ./pgwarden.yaml). */
+export function loadCommandConfig(command: Command): Config {
   if (!configModule) throw new Error('the config module was not loaded before the command ran (loadConfigModule)');
   const root = command.optsWithGlobals() as { config?: string };
   return configModule.loadConfig(root.config);
@@ -46,12 +48,12 @@ export function config(command: Command): Config {
 export async function configIfGiven(command: Command): Promise<Config | null> {
   if (!configFileGiven((command.optsWithGlobals() as { config?: string }).config)) return null;
   await loadConfigModule();
-  return config(command);
+  return loadCommandConfig(command);
 }
 
 export function targetOf(command: Command): Target {
   const options = command.opts() as ConnectionOptions;
-  return resolveTarget(options, config(command));
+  return resolveTarget(options, loadCommandConfig(command));
 }
 
 /** Every database a connection can reach, plus template1 so new databases inherit the guard. */

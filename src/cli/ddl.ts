@@ -4,7 +4,7 @@ import { SQL_TAG, inTransaction } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { addWindow, changePolicy, listWindows, readPolicy, removeWindow, type DdlPolicy, type DdlWindow, type PolicyChange } from '../ddl/index.ts';
 import { validateName } from '../guard/index.ts';
-import { collect, formatOption, parseInteger, print, withConnection, withDatabase } from './common.ts';
+import { formatOption, parseInteger, print, repeatable, withConnection, withDatabase } from './common.ts';
 import { render, type Column } from './output.ts';
 
 const WINDOW_COLUMNS: Column<DdlWindow>[] = [
@@ -64,9 +64,9 @@ export function registerDdlCommands(program: Command): void {
     .description('change the policy; options not given keep their value')
     .option('--enable', 'enforce the policy')
     .option('--disable', 'stop enforcing it (settings are kept)')
-    .option('--allowed-role <role>', 'a role (or group role) that may change the schema (repeatable; replaces the list)', collect)
+    .option('--allowed-role <role>', 'a role (or group role) that may change the schema (repeatable; replaces the list)', repeatable)
     .option('--any-role', 'any role may change the schema')
-    .option('--exempt-role <role>', 'a role the policy never refuses (repeatable; replaces the list)', collect)
+    .option('--exempt-role <role>', 'a role the policy never refuses (repeatable; replaces the list)', repeatable)
     .option('--no-exempt', 'no exempt roles')
     .option('--require-ticket', 'require SET pgwarden.change_ticket in the session')
     .option('--no-require-ticket', 'do not require a change ticket')

@@ -9,7 +9,7 @@ import {
   type RuleAction, type StoredRule, type WatchedSession,
 } from '../guard/index.ts';
 import { applyGuardSettings } from '../sensors/index.ts';
-import { breakGlassRoles, collect, config, formatOption, onEachDatabase, parseInteger, print, targetOf, withConnection, withDatabase } from './common.ts';
+import { breakGlassRoles, formatOption, loadCommandConfig, onEachDatabase, parseInteger, print, repeatable, targetOf, withConnection, withDatabase } from './common.ts';
 import { render, type Column, type Format } from './output.ts';
 import { sleep } from '../core/sleep.ts';
 
@@ -36,10 +36,10 @@ interface RuleOptions {
 function ruleCommand(parent: Command, action: RuleAction): void {
   withConnection(parent.command(action))
     .description(`add a rule that ${action === 'deny' ? 'refuses' : 'admits'} matching connections (first match wins, by priority then id)`)
-    .option('--role <role>', "role name, '+group' for the members of a group role, or '*' for every role (repeatable; required)", collect)
-    .option('--app <pattern>', "application_name ILIKE pattern, e.g. '%dbeaver%' (repeatable; default any)", collect)
-    .option('--client <cidr>', 'client network such as 10.0.0.0/8, an address, or local for Unix sockets (repeatable; default any)', collect)
-    .option('--database <name>', 'database name, or replication for physical replication connections (repeatable; default any)', collect)
+    .option('--role <role>', "role name, '+group' for the members of a group role, or '*' for every role (repeatable; required)", repeatable)
+    .option('--app <pattern>', "application_name ILIKE pattern, e.g. '%dbeaver%' (repeatable; default any)", repeatable)
+    .option('--client <cidr>', 'client network such as 10.0.0.0/8, an address, or local for Unix sockets (repeatable; default any)', repeatable)
+    .option('--database <name>', 'database name, or replication for physical replication connections (repeatable; default any)', repeatable)
     .option('--message <text>', 'what a refused client is told')
     .option('--priority <n>', 'lower runs first (default 100)')
     .option('--all-databases', 'add the rule in every database that has pgwarden, template1 included')
@@ -121,7 +121,7 @@ export function registerGuardCommands(program: Command): void {
   withConnection(guard.command('settings'))
     .description('show or change how the guard fails and who is never refused')
     .addOption(new Option('--on-error <mode>', 'when the guard itself breaks: open (allow, default) or closed (refuse non-superusers)').choices(['open', 'closed']))
-    .option('--break-glass-role <role>', 'a role never refused (repeatable; replaces the list)', collect)
+    .option('--break-glass-role <role>', 'a role never refused (repeatable; replaces the list)', repeatable)
     .option('--no-break-glass', 'clear the break-glass role list')
     .option('--all-databases', 'change the settings in every database that has pgwarden, template1 included')
     .addOption(new Option('--record-allowed <on|off>', 'record allowed logins too, not only refusals (on by default; off makes each login cheaper)').choices(['on', 'off']))
@@ -150,7 +150,7 @@ export function registerGuardCommands(program: Command): void {
     .option('--dry-run', 'report what would be terminated, terminate nothing')
     .addOption(new Option('--format <format>', 'one line per terminated session: text, or json (JSON lines)').choices(['text', 'json']).default('text'))
     .action(async (options: { interval?: string; recheck?: string; once?: boolean; dryRun?: boolean; format: 'text' | 'json' }, command: Command) => {
-      const settings = config(command).guard.watch;
+      const settings = loadCommandConfig(command).guard.watch;
       const intervalMs = (options.interval === undefined ? settings.interval_seconds : parsePositiveNumber('--interval', options.interval)) * 1000;
       const recheckMs = options.recheck === undefined ? 5 : parseNonNegativeNumber('--recheck', options.recheck);
       const terminate = !options.dryRun && settings.terminate;

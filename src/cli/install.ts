@@ -7,7 +7,7 @@ import {
   dropClusterRoles, installSchema, newRecorderPassword, sensorsStatus, uninstallSchema,
   isDrift, updateRecorderPassword, type StatusReport,
 } from '../sensors/index.ts';
-import { breakGlassRoles, collect, config, connectableDatabases, formatOption, onEachDatabase, print, targetOf, withConnection } from './common.ts';
+import { breakGlassRoles, connectableDatabases, formatOption, loadCommandConfig, onEachDatabase, print, repeatable, targetOf, withConnection } from './common.ts';
 import { render } from './output.ts';
 import { uninstallCommand } from './uninstall.ts';
 
@@ -17,12 +17,12 @@ export function registerInstallCommands(program: Command): void {
     .option('--all-databases', 'install into every connectable database and template1 (so new databases get it)')
     .option('--dbname <name>', 'install into this database of the server (e.g. one status lists as MISSING)')
     .addOption(new Option('--on-error <mode>', 'what a broken guard does to non-superusers').choices(['open', 'closed']))
-    .option('--break-glass-role <role>', 'a role the guard never refuses (repeatable; replaces the list)', collect)
+    .option('--break-glass-role <role>', 'a role the guard never refuses (repeatable; replaces the list)', repeatable)
     .action(async (options: { allDatabases?: boolean; dbname?: string; onError?: 'open' | 'closed'; breakGlassRole?: string[] }, command: Command) => {
       if (options.dbname === '') throw new PgwardenError('PGW_ERR_INVALID_VALUE', '--dbname "": names no database (a database name, e.g. --dbname reports)');
       if (options.dbname !== undefined && options.allDatabases) throw new PgwardenError('PGW_ERR_INVALID_VALUE', '--dbname and --all-databases: give one of them');
       const target = options.dbname === undefined ? targetOf(command) : targetForDatabase(targetOf(command), options.dbname);
-      const guard = config(command).guard;
+      const guard = loadCommandConfig(command).guard;
       const password = newRecorderPassword();
       // Options given now always apply; the config file's values only seed a new schema.
       const settings = { onError: options.onError, breakGlassRoles: breakGlassRoles(options.breakGlassRole), recorderHost: guard.recorder_host };

@@ -29,7 +29,7 @@ const GROUPS: { commands: string[]; load: () => Promise<Register> }[] = [
 ];
 
 // The commands that read pgwarden.yaml get its module (zod, yaml, every schema) loaded before they
-// run (common.ts, config()); `parse` reads none, and `check`, run every minute by a monitoring
+// run (common.ts, loadCommandConfig()); `parse` reads none, and `check`, run every minute by a monitoring
 // system, loads it only when there is a file to read (configIfGiven).
 const WITHOUT_CONFIG_MODULE = new Set(['parse', 'check']);
 

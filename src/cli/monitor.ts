@@ -9,7 +9,7 @@ import {
   CHECKS, CHECK_FORMATS, ERROR_EXIT_CODE, checkServers, customChecks, dropMonitorRoles, recordSettingsBaseline, exitCode, installMonitor, isCheckFormat, planMonitorInstall, renderError,
   renderResults, uninstallMonitor, type CheckFormat, type ServerTarget,
 } from '../monitor/index.ts';
-import { config, configIfGiven, formatOption, onEachDatabase, parseInteger, print, targetOf, withConnection } from './common.ts';
+import { configIfGiven, formatOption, loadCommandConfig, onEachDatabase, parseInteger, print, targetOf, withConnection } from './common.ts';
 import { render } from './output.ts';
 import { uninstallCommand } from './uninstall.ts';
 
@@ -23,7 +23,7 @@ export function registerMonitorCommands(program: Command): void {
     .option('--dry-run', 'print the SQL install would run in each database, and change nothing')
     .option('--show-names', 'name roles, pg_hba.conf lines and client addresses in results (default: the security checks about them return counts)')
     .action(async (options: { user: string; allDatabases?: boolean; dryRun?: boolean; showNames?: boolean }, command: Command) => {
-      const installOptions = { customChecks: customChecks(config(command).monitor.custom_checks), showNames: Boolean(options.showNames) };
+      const installOptions = { customChecks: customChecks(loadCommandConfig(command).monitor.custom_checks), showNames: Boolean(options.showNames) };
       await onEachDatabase(targetOf(command), Boolean(options.allDatabases), async (client) => {
         if (options.dryRun) {
           const plan = await planMonitorInstall(client, options.user, installOptions);
@@ -52,7 +52,7 @@ export function registerMonitorCommands(program: Command): void {
     .description('list every check with its category, unit and default thresholds (no connection needed)')
     .addOption(formatOption(['table', 'json']))
     .action((options: { format: 'table' | 'json' }, command: Command) => {
-      const rows = [...CHECKS, ...customChecks(config(command).monitor.custom_checks)].map((c) => ({
+      const rows = [...CHECKS, ...customChecks(loadCommandConfig(command).monitor.custom_checks)].map((c) => ({
         name: c.name, category: c.category, scope: c.scope, unit: c.unit, direction: c.thresholds.direction,
         warning: c.thresholds.warning, critical: c.thresholds.critical, description: c.description,
       }));

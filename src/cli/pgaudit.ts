@@ -7,7 +7,7 @@ import {
   readStatus, type Level, type PgauditStatus, type Plan,
 } from '../pgaudit/index.ts';
 import { PgwardenError } from '../core/errors.ts';
-import { collect, formatOption, onEachDatabase, print, targetOf, withConnection, withDatabase } from './common.ts';
+import { formatOption, onEachDatabase, print, repeatable, targetOf, withConnection, withDatabase } from './common.ts';
 import { render } from './output.ts';
 
 interface LevelOptions { database?: string; role?: string; dryRun?: boolean }
@@ -73,7 +73,7 @@ Examples:
 
   withConnection(group.command('object'))
     .description('object auditing: grant (or --revoke) privileges on tables to the object-audit role (pgaudit.role), creating it when unset')
-    .option('--table <name>', 'a table or view, schema-qualified or on the search_path (repeatable)', collect)
+    .option('--table <name>', 'a table or view, schema-qualified or on the search_path (repeatable)', repeatable)
     .requiredOption('--privileges <list>', 'comma-separated: select, insert, update, delete')
     .option('--revoke', 'revoke instead of grant')
     .option('--dry-run', 'print the SQL and change nothing')

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import type pg from 'pg';
 import { withClient as withAnyClient, type Target } from '../core/db.ts';
 import { repositoryError, repositoryTarget } from '../repository/index.ts';
-import { config } from './common.ts';
+import { loadCommandConfig } from './common.ts';
 
 const REPO_HELP = 'postgres:// URL of the repository database (default: $PGWARDEN_REPO, else repository: in pgwarden.yaml); password in PGPASSWORD or a pgpass file';
 
@@ -15,7 +15,7 @@ export function repoOption(command: Command): Command {
 
 /** The repository a command names (its --repo option, the environment or the config file). */
 export function repoTarget(command: Command): Target {
-  return repositoryTarget((command.opts() as { repo?: string }).repo, config(command));
+  return repositoryTarget((command.opts() as { repo?: string }).repo, loadCommandConfig(command));
 }
 
 /** Connects to the repository; a missing privilege says which pgwarden_repo role is needed. */

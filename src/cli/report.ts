@@ -9,7 +9,7 @@ import { AUDIT_RECORD_CLASSES } from '../pgaudit/classes.ts';
 import {
   auditReport, failedLoginsReport, ownHiddenCount, requireRepository, sessionsReport, topReport, type ReportFilter,
 } from '../repository/index.ts';
-import { collect, formatOption, parseInteger, print, withConnection, withDatabase } from './common.ts';
+import { formatOption, parseInteger, print, repeatable, withConnection, withDatabase } from './common.ts';
 import { STATEMENT_WIDTH, render, type Column, type Format } from './output.ts';
 import { repoOption, repoTarget, withRepository } from './repo-connection.ts';
 
@@ -52,7 +52,7 @@ export function registerReportCommands(program: Command): void {
     .description('connection attempts the guard allowed or refused, oldest first')
     .option('--since <when>', 'a duration back from now (90s, 15m, 1h, 2d, 1w) or an ISO-8601 time', '24h')
     .option('--denied', 'only refused attempts and terminated sessions')
-    .option('--user <role>', 'only this role (repeatable)', collect)
+    .option('--user <role>', 'only this role (repeatable)', repeatable)
     .option('--limit <n>', 'only the newest n rows (still listed oldest first)')
     .addOption(formatOption())
     .action(async (options: { since: string; denied?: boolean; user?: string[]; limit?: string; format: Format }, command: Command) => {
@@ -65,8 +65,8 @@ export function registerReportCommands(program: Command): void {
   withConnection(report.command('ddl'))
     .description('schema changes the DDL audit recorded (one row per object), oldest first')
     .option('--since <when>', 'a duration back from now (90s, 15m, 1h, 2d, 1w) or an ISO-8601 time', '24h')
-    .option('--user <role>', 'only changes by this role, as session or current user (repeatable)', collect)
-    .option('--command <tag>', "only this command tag, e.g. 'DROP TABLE' or 'DROP *' (repeatable)", collect)
+    .option('--user <role>', 'only changes by this role, as session or current user (repeatable)', repeatable)
+    .option('--command <tag>', "only this command tag, e.g. 'DROP TABLE' or 'DROP *' (repeatable)", repeatable)
     .option('--limit <n>', 'only the newest n rows (still listed oldest first)')
     .addOption(formatOption())
     .action(async (options: { since: string; user?: string[]; command?: string[]; limit?: string; format: Format }, command: Command) => {
@@ -80,11 +80,11 @@ export function registerReportCommands(program: Command): void {
   const reportCommand = (name: string, description: string, classes: boolean) => {
     const command = repoOption(report.command(name)).description(description)
       .option('--since <when>', 'a duration back from now (24h, 7d) or a timestamp (2026-01-31T00:00Z)')
-      .option('--user <name>', 'only this user (repeatable)', collect)
+      .option('--user <name>', 'only this user (repeatable)', repeatable)
       .option('--limit <n>', 'at most this many rows: the newest, listed oldest first', '1000')
       .option('--include-own', "include pgwarden's own rows (its roles and their logins; `repo own-roles` lists them), hidden by default")
       .addOption(formatOption(['table', 'csv', 'json', 'ndjson']));
-    if (classes) command.option('--class <class>', `only this pgAudit class: ${AUDIT_RECORD_CLASSES.join(', ')} (repeatable)`, collect);
+    if (classes) command.option('--class <class>', `only this pgAudit class: ${AUDIT_RECORD_CLASSES.join(', ')} (repeatable)`, repeatable);
     return command;
   };
   const filterOf = (options: ReportOptions): ReportFilter => {

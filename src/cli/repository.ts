@@ -12,7 +12,7 @@ import { defaultJobs, parseInPieces, ParsePool, type Decided, type ParsedPiece }
 import {
   RepositoryWriter, migrateRepository, parseDuration, prune, requireRepository, type EncodedBatch, type WriteResult,
 } from '../repository/index.ts';
-import { collect, config, parseInteger, print } from './common.ts';
+import { loadCommandConfig, parseInteger, print, repeatable } from './common.ts';
 import { checkReadable, parseErrorLine, parseJobs, readInput } from './input.ts';
 import { render } from './output.ts';
 import { repoOption, repoTarget, withRepository } from './repo-connection.ts';
@@ -24,8 +24,8 @@ export function registerRepositoryCommands(program: Command): void {
 
   repoOption(repo.command('migrate'))
     .description('create or upgrade the repository schema (pgwarden_repo) and its roles pgwarden_repo_writer / pgwarden_repo_reader')
-    .option('--writer-login <role>', 'grant pgwarden_repo_writer to this login (and set its pgaudit.log to none); repeatable', collect)
-    .option('--server-login <role>', 'grant pgwarden_repo_server (what `pgwarden serve` needs) to this login; repeatable', collect)
+    .option('--writer-login <role>', 'grant pgwarden_repo_writer to this login (and set its pgaudit.log to none); repeatable', repeatable)
+    .option('--server-login <role>', 'grant pgwarden_repo_server (what `pgwarden serve` needs) to this login; repeatable', repeatable)
     .action(async (options: { writerLogin?: string[]; serverLogin?: string[] }, command: Command) => {
       const result = await withRepository(repoTarget(command), (client) => migrateRepository(client, { writerLogins: options.writerLogin, serverLogins: options.serverLogin }));
       print(result.applied.length > 0
@@ -38,7 +38,7 @@ export function registerRepositoryCommands(program: Command): void {
 
   repoOption(repo.command('own-roles'))
     .description("pgwarden's own roles and logins, whose rows reports, the dashboard and alerts hide by default")
-    .option('--sync <server>', 'record the logins granted pgwarden roles on this server (a name under servers:); repeatable', collect)
+    .option('--sync <server>', 'record the logins granted pgwarden roles on this server (a name under servers:); repeatable', repeatable)
     .addHelpText('after', `
 The roles pgwarden creates hold on every server ('*'), and so do the logins named to repo
 migrate --writer-login/--server-login. --sync NAME reads the logins that hold a pgwarden role's
@@ -47,7 +47,7 @@ ADMIN alone, not pgwarden_repo_reader's members, no superuser or CREATEROLE logi
 them under that server name, so that its events of those logins are hidden by default
 (--include-own / own=1 shows them). Decided by role, never by application_name. See docs/repository.md.`)
     .action(async (options: { sync?: string[] }, command: Command) => {
-      const cfg = config(command);
+      const cfg = loadCommandConfig(command);
       const synced: { server: string; roles: string[] }[] = [];
       for (const server of options.sync ?? []) {
         if (!cfg.servers[server]) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--sync "${server}" is not one of servers (${Object.keys(cfg.servers).join(', ') || 'none defined'})`);
@@ -91,7 +91,7 @@ them under that server name, so that its events of those logins are hidden by de
     .option('--server <name>', 'the server name to put in every event')
     .option('--writers <n>', 'connections writing batches in parallel', '2')
     .option('-j, --jobs <n>', 'parsing threads (default: one per CPU, at most 4)', parseJobs, defaultJobs())
-    .option('--relocated <old=new>', 'files now under directory NEW were ingested under OLD: store them under their old names (repeatable)', collect)
+    .option('--relocated <old=new>', 'files now under directory NEW were ingested under OLD: store them under their old names (repeatable)', repeatable)
     .addHelpText('after', `
 Events are deduplicated on (time, server, file, byte offset): ingesting the same file again, or a
 file that grew, inserts only what is new. A file is named by its resolved absolute path (symbolic

@@ -11,13 +11,13 @@ import {
   ROLES, addToken, addUser, listTokens, listUsers, removeUser, revokeToken, setDisabled, setPassword, setRole, startServe,
   validateRole, validatePassword, type Role,
 } from '../server/index.ts';
-import { config, formatOption, print } from './common.ts';
+import { formatOption, loadCommandConfig, print } from './common.ts';
 import { render, type Format } from './output.ts';
 
 const REPO_HELP = 'postgres:// URL of the repository (default: $PGWARDEN_REPO, else repository: in pgwarden.yaml); password in PGPASSWORD or a pgpass file';
 
 async function onRepository<T>(command: Command, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const target = repositoryTarget((command.optsWithGlobals() as { repo?: string }).repo, config(command));
+  const target = repositoryTarget((command.optsWithGlobals() as { repo?: string }).repo, loadCommandConfig(command));
   try {
     return await withClient(target, async (client) => {
       await requireRepository(client, false);
@@ -97,7 +97,7 @@ Users and API tokens (stored hashed in the repository):
 Configuration: the serve: section of pgwarden.yaml (listen, tls, trust_proxy, monitor.servers, ...).
 Stops cleanly on SIGINT or SIGTERM.`)
     .action(async (options: { listen?: string }, command: Command) => {
-      const cfg = config(command);
+      const cfg = loadCommandConfig(command);
       const log = createLogger('serve');
       const target = repositoryTarget((command.opts() as { repo?: string }).repo, cfg);
       const running = await startServe({ config: cfg, repository: target, log, listen: options.listen });

@@ -1,6 +1,7 @@
 // The event model: one JSON object per event, the same in every sink (JSON lines, repository
 // rows, NATS messages). Stable snake_case names; absent values are null, never guessed.
-// docs/event-model.md describes every field; keep the two in step.
+// The fields are declared once, in event-fields.ts: the JSON writer below, the repository's COPY
+// encoder and columns and the field tables of docs/event-model.md are generated from it.
 import { ByteWriter, isLoneSurrogate, utf8Char } from './byte-writer.ts';
 
 export const EVENT_KINDS = [
@@ -151,7 +152,8 @@ export interface ParseError {
 
 // The JSON writer for the event shape, used where events are written by the million (parse, JSON
 // lines): the same bytes as JSON.stringify(event) in UTF-8 (a test holds them equal), written
-// straight into a ByteWriter: constant keys, strings escaped as JSON.stringify escapes them.
+// straight into a ByteWriter: constant keys, strings escaped as JSON.stringify escapes them. The
+// helpers are written here; the writer itself (writeEventJson) is generated from the field table.
 const encoder = new TextEncoder();
 const K = (text: string) => encoder.encode(text);
 const HEX = K('0123456789abcdef');
@@ -232,8 +234,9 @@ function jsonObject(w: ByteWriter, value: object | null): void {
   else w.text(JSON.stringify(value));
 }
 
-const AUDIT_KEYS = ['{"type":', ',"statement_id":', ',"substatement_id":', ',"class":', ',"command":', ',"object_type":',
-  ',"object_name":', ',"statement":', ',"parameters":', ',"statement_logged":', ',"rows":'].map(K);
+// generated:begin event-json (scripts/generate.ts from src/core/event-fields.ts (npm run generate); do not edit by hand)
+const AUDIT_KEYS = ['{"type":', ',"statement_id":', ',"substatement_id":', ',"class":', ',"command":',
+  ',"object_type":', ',"object_name":', ',"statement":', ',"parameters":', ',"statement_logged":', ',"rows":'].map(K);
 const AUDIT_END = K('}');
 
 function jsonAudit(w: ByteWriter, a: AuditInfo | null): void {
@@ -256,10 +259,10 @@ function jsonAudit(w: ByteWriter, a: AuditInfo | null): void {
   w.constant(AUDIT_END);
 }
 
-const KEYS = ['{"ts":', ',"kind":', ',"server":', ',"pid":', ',"session_id":', ',"session_line":', ',"user":', ',"database":',
-  ',"application":', ',"client_addr":', ',"client_port":', ',"severity":', ',"sqlstate":', ',"message":', ',"detail":',
-  ',"hint":', ',"context":', ',"query":', ',"backend_type":', ',"duration_ms":', ',"audit":', ',"guard":', ',"ddl":',
-  ',"tamper":', ',"source":{"input":', ',"position":', ',"line":'].map(K);
+const KEYS = ['{"ts":', ',"kind":', ',"server":', ',"pid":', ',"session_id":', ',"session_line":', ',"user":',
+  ',"database":', ',"application":', ',"client_addr":', ',"client_port":', ',"severity":', ',"sqlstate":',
+  ',"message":', ',"detail":', ',"hint":', ',"context":', ',"query":', ',"backend_type":', ',"duration_ms":',
+  ',"audit":', ',"guard":', ',"ddl":', ',"tamper":', ',"source":{"input":', ',"position":', ',"line":'].map(K);
 const EVENT_END = K('}}');
 
 /** Appends the event as one line of JSON (no newline): the bytes of JSON.stringify(event) in UTF-8. */
@@ -294,6 +297,7 @@ export function writeEventJson(w: ByteWriter, e: PgwardenEvent): void {
   w.constant(k[26]!); jsonNumber(w, e.source.line);
   w.constant(EVENT_END);
 }
+// generated:end event-json
 
 /** Events as JSON lines (one per line, each ending in a newline), in UTF-8. */
 export function eventLines(events: readonly PgwardenEvent[]): Uint8Array {

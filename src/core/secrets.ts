@@ -8,6 +8,8 @@
 // \s, *, + and ?, no lookbehind, no back-references, no \b (ARE spells it \y). Case-insensitive,
 // every match. The replacement keeps the numbered groups given in `keep` and puts REDACTED
 // where the secret was, as pgAudit writes <REDACTED> for role passwords.
+import { PINNED_SET_CLAUSE } from './roles.ts';
+
 export const REDACTED = '<REDACTED>';
 
 export interface SecretRule {
@@ -84,7 +86,7 @@ export function redactSecretsFunctionSql(): string {
     body = `pg_catalog.regexp_replace(${body}, ${literal(rule.pattern)}, ${literal(sqlReplacement(rule))}, 'gi')`;
   }
   return `CREATE OR REPLACE FUNCTION pgwarden.redact_secrets(p_text text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $redact$
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE ${PINNED_SET_CLAUSE} AS $redact$
   -- Generated from src/core/secrets.ts (SECRET_RULES): edit the rules there, not here.
   SELECT ${body}
 $redact$`;

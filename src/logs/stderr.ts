@@ -44,10 +44,34 @@ export class StderrParser extends LineInput {
   override flush(): void {
     if (this.current) {
       finish(this.current);
+      if (this.current.severity === 'FATAL') this.checkQuotedLogin(this.current);
       this.emitEvent(this.current);
       this.current = null;
       this.field = null;
     }
+  }
+
+  /**
+   * A failed login names the login twice: in the prefix (%u, written as the client sent it) and
+   * quoted in PostgreSQL's message. A name with a line break ends the physical line inside the
+   * prefix, and what follows it can look like a whole record of another pid and user (a forged
+   * failed login of `postgres`, say). The quoted name, with the message's continuation lines
+   * joined, is the one PostgreSQL wrote: where the prefix says otherwise, the record is that
+   * login's failure, and the prefix's pid, session and client are not believed.
+   */
+  private checkQuotedLogin(event: PgwardenEvent): void {
+    if (event.user === null || !this.reader.matcher.has('u')) return;
+    const quoted = quotedLogin(event.message ?? '');
+    if (quoted === null || quoted === event.user) return;
+    this.sink.error({ input: this.input, position: event.source.position, line: event.source.line ?? 0, excerpt: (event.message ?? '').slice(0, 200), reason: `failed login whose log_line_prefix user ${JSON.stringify(event.user)} is not the name PostgreSQL quoted, ${JSON.stringify(quoted)}: client text in the prefix (a login name with a line break); read as that name's failure, without the prefix's pid, session and client` });
+    event.user = quoted;
+    event.database = null;
+    event.pid = null;
+    event.session_id = null;
+    event.session_line = null;
+    event.application = null;
+    event.client_addr = null;
+    event.client_port = null;
   }
 
   private continuation(text: string, from: number, index: number, lineNo: number): void {
@@ -116,6 +140,23 @@ export class StderrParser extends LineInput {
     this.current = event;
     this.field = 'message';
   }
+}
+
+/**
+ * The login name PostgreSQL quoted in a failed login's message (password/ident/peer/… authentication
+ * failed for user "X"; role "X" does not exist; no pg_hba.conf entry for host "H", user "X", …),
+ * or null. The name is not escaped: it is read up to the quote that ends the message's own text.
+ */
+export function quotedLogin(message: string): string | null {
+  const failed = message.indexOf(' authentication failed for user "');
+  if (failed >= 0 && message.endsWith('"')) return message.slice(failed + 33, -1);
+  if (message.startsWith('role "') && message.endsWith('" does not exist')) return message.slice(6, -16);
+  if (message.startsWith('no pg_hba.conf entry for ') || message.startsWith('pg_hba.conf rejects connection for ')) {
+    const at = message.indexOf(', user "');
+    const end = message.lastIndexOf('", database "');
+    if (at >= 0 && end > at) return message.slice(at + 8, end);
+  }
+  return null;
 }
 
 /** stderr appends " at character N" to a message with a cursor position; csvlog and jsonlog keep it apart. */

@@ -5,11 +5,12 @@
 import type pg from 'pg';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
 import { PgwardenError, classifyError } from '../core/errors.ts';
+import { PINNED_SET_CLAUSE } from '../core/roles.ts';
 import { PGWARDEN_VERSION } from '../core/version.ts';
 import { CHECKS } from './checks/index.ts';
 import { CALLER_ROLE, MONITOR_SCHEMA, OWNER_ROLE, functionName, functionSql, pickVariant } from './sql.ts';
 import type { CheckDefinition } from './types.ts';
-import { dropUnusedRoles, type DroppedRole } from '../sensors/index.ts';
+import { dropUnusedRoles, EXPECTED_GRANTS, type DroppedRole } from '../sensors/index.ts';
 
 export { CALLER_ROLE, MONITOR_SCHEMA, OWNER_ROLE, functionBody, functionName, functionSql, pickVariant } from './sql.ts';
 
@@ -26,11 +27,13 @@ function sequenceGrants(verb: 'GRANT' | 'REVOKE'): string {
   return `DO $$ DECLARE v_schema name; BEGIN
   FOR v_schema IN ${SEQUENCE_SCHEMAS} LOOP EXECUTE pg_catalog.format('${clause}', v_schema); END LOOP; END $$`;
 }
-/** Columns of pgwarden sensor tables the security checks count; never the recorder's password table. */
-const SENSOR_GRANTS: readonly { table: string; columns: string }[] = [
-  { table: 'pgwarden.connection_attempts', columns: 'ts, decision, user_name' },
-  { table: 'pgwarden.ddl_events', columns: 'ts, user_name, command_tag' },
-];
+/**
+ * Columns of pgwarden sensor tables the security checks count; never the recorder's password
+ * table. The sensors' manifest lists them (status holds them as expected), so they are read from it.
+ */
+const SENSOR_GRANTS: readonly { table: string; columns: string }[] = EXPECTED_GRANTS
+  .filter((g) => g.grantee === OWNER_ROLE && g.object.startsWith('TABLE ') && g.columns)
+  .map((g) => ({ table: g.object.slice('TABLE '.length), columns: g.columns!.join(', ') }));
 
 /** The checks that are SQL functions (all but the local ones). */
 export function functionChecks(): CheckDefinition[] {
@@ -95,7 +98,7 @@ ALTER TABLE ${MONITOR_SCHEMA}.settings_baseline OWNER TO ${OWNER_ROLE};
 -- the check functions, where session_user is the calling login; nobody else may execute it.
 CREATE OR REPLACE FUNCTION ${MONITOR_SCHEMA}.sample_delta(p_check text, p_item text, p_value double precision, p_counter boolean,
   OUT delta double precision, OUT seconds double precision)
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
+LANGUAGE plpgsql VOLATILE ${PINNED_SET_CLAUSE} AS $fn$
 DECLARE
   v_prev record;
   v_now timestamptz := pg_catalog.clock_timestamp();

@@ -1,14 +1,11 @@
 // The SQL of one check function: which variant fits a server version, its exact body, and
 // the CREATE FUNCTION statement. No registry here, so checks may use it too.
+import { PINNED_SET_CLAUSE } from '../core/roles.ts';
 import { CHECK_COLUMNS, type CheckDefinition, type SqlVariant } from './types.ts';
 
 export const MONITOR_SCHEMA = 'pgwarden_monitor';
 /** Owns the check functions; NOLOGIN; member of pg_monitor plus a few catalog grants. */
-export const OWNER_ROLE = 'pgwarden_monitor_owner';
-/** May EXECUTE the check functions, nothing else; the monitoring login is made a member. */
-export const CALLER_ROLE = 'pgwarden_monitor';
-/** The one setting every SECURITY DEFINER function of pgwarden carries. */
-export const PINNED_SEARCH_PATH = 'search_path=pg_catalog, pg_temp';
+export { MONITOR_OWNER_ROLE as OWNER_ROLE, MONITOR_CALLER_ROLE as CALLER_ROLE, PINNED_SEARCH_PATH } from '../core/roles.ts';
 
 export function functionName(check: CheckDefinition): string {
   if (!/^[a-z][a-z0-9_]*$/.test(check.name)) throw new Error(`check name ${check.name} is not snake_case`);
@@ -40,7 +37,7 @@ export function functionSql(check: CheckDefinition, serverVersionNum: number): s
   const { language, body } = functionBody(check, serverVersionNum);
   return `CREATE FUNCTION ${functionName(check)}(params jsonb DEFAULT '{}'::jsonb)
 RETURNS TABLE (${CHECK_COLUMNS})
-LANGUAGE ${language} VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+LANGUAGE ${language} VOLATILE SECURITY DEFINER ${PINNED_SET_CLAUSE}
 AS $pgw_body$${body}$pgw_body$`;
 }
 

@@ -5,6 +5,7 @@
 import type pg from 'pg';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
+import { AUDITOR_ROLE } from '../core/roles.ts';
 import type { ObjectPrivilege } from './classes.ts';
 import { notLoadedError, overridesOf, readPreload } from './status.ts';
 
@@ -15,7 +16,7 @@ export interface Step { sql: string; /** false: ALTER SYSTEM and pg_reload_conf(
 
 export interface Plan { steps: Step[]; notes: string[] }
 
-export const AUDITOR_ROLE = 'pgwarden_auditor';
+export { AUDITOR_ROLE };
 
 export function levelName(level: Level): string {
   if (level.role && level.database) return `role "${level.role}" in database "${level.database}"`;

@@ -7,6 +7,9 @@ import { PgwardenError } from '../core/errors.ts';
 // pgwarden pins a release that runs on 20, so the warning tells a pgwarden user nothing to do.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+/** Backoff of the cloudwatch and sqs sources after throttling or an unreachable endpoint: 1 s doubling up to 60 s. */
+export const AWS_RETRY = { initial_seconds: 1, max_seconds: 60 };
+
 export interface AwsClientSettings {
   region?: string;
   endpoint?: string;

@@ -4,12 +4,15 @@
 //
 //   include: an event must match every list given (any pattern of a list; `*` wildcards,
 //            case-insensitive); a field the event does not have never matches.
+//   include_any: alternatives, each like include; an event must match at least one of them.
 //   exclude: an event is dropped when it matches every list given.
 //   event_filter: space-separated words, case-insensitive, matched as whole words in the
 //            audit statement, the query text, the DDL statement and the message:
 //            `?word` — at least one of the ?-words must occur; `-word` — must not occur;
 //            `word` or `+word` — must occur.
-import type { PgwardenEvent } from '../core/event.ts';
+import { EVENT_KINDS, type PgwardenEvent } from '../core/event.ts';
+import type { MatchConfig, SinkCommonConfig } from './config-parts.ts';
+import { compileMatch } from './match.ts';
 
 export interface FilterLists {
   kinds?: string[];
@@ -22,6 +25,7 @@ export interface FilterLists {
 
 export interface FilterConfig {
   include?: FilterLists;
+  include_any?: FilterLists[];
   exclude?: FilterLists;
   event_filter?: string;
 }
@@ -102,9 +106,78 @@ function eventFilterTest(text: string | undefined): Test | undefined {
 export function compileFilter(config: FilterConfig | undefined): Test {
   if (!config) return () => true;
   const include = listTests(config.include);
+  const alternatives = config.include_any?.map(listTests);
   const exclude = listTests(config.exclude);
   const words = eventFilterTest(config.event_filter);
   return (e) => include.every((t) => t(e))
+    && (alternatives === undefined || alternatives.some((tests) => tests.every((t) => t(e))))
     && !(exclude.length > 0 && exclude.every((t) => t(e)))
     && (words === undefined || words(e));
+}
+
+/**
+ * Which events a sink entry receives: its `filter`, and the older `match`/`ignore` where a config
+ * still has them (their rules, unchanged, in match.ts; see configNotices for the warning).
+ */
+export function compileRouting(config: SinkCommonConfig | undefined): Test {
+  if (!config) return () => true;
+  const filter = config.filter ? compileFilter(config.filter) : undefined;
+  const match = config.match || config.ignore ? compileMatch(config.match, config.ignore) : undefined;
+  if (filter && match) return (e) => match(e) && filter(e);
+  return filter ?? match ?? (() => true);
+}
+
+/**
+ * The `filter` that routes as `match`/`ignore` do (match.ts), or null when it cannot be one
+ * filter beside what the entry's own filter already has. A commands list there tests only DDL
+ * events: in `match` the other kinds pass it (tamper alerts), in `ignore` they are never dropped by it.
+ */
+export function filterForMatch(config: SinkCommonConfig): FilterConfig | null {
+  const filter: FilterConfig = { ...config.filter };
+  const lists = (match: MatchConfig): FilterLists => {
+    const { commands: _commands, ...rest } = match;
+    return rest;
+  };
+  if (config.match) {
+    if (config.match.commands) {
+      if (filter.include_any) return null;
+      const kinds: string[] = config.match.kinds ?? [...EVENT_KINDS];
+      const ddl = kinds.filter((kind) => kind === 'ddl');
+      const others = kinds.filter((kind) => kind !== 'ddl');
+      filter.include_any = [
+        ...(ddl.length > 0 ? [{ ...lists(config.match), kinds: ddl, commands: config.match.commands }] : []),
+        ...(others.length > 0 ? [{ ...lists(config.match), kinds: others }] : []),
+      ];
+    } else {
+      if (filter.include) return null;
+      filter.include = lists(config.match);
+    }
+  }
+  if (config.ignore) {
+    if (filter.exclude) return null;
+    if (config.ignore.commands) {
+      const ddl = (config.ignore.kinds ?? ['ddl']).filter((kind) => kind === 'ddl');
+      // a commands list with only tamper in kinds drops nothing, as before
+      if (ddl.length > 0) filter.exclude = { ...lists(config.ignore), kinds: ddl, commands: config.ignore.commands };
+    } else {
+      filter.exclude = lists(config.ignore);
+    }
+  }
+  return filter;
+}
+
+/**
+ * One warning per sink that still routes with `match`/`ignore`, with the `filter` that means the
+ * same. Logged at start by the graph (collect, alerts run).
+ */
+export function routingWarnings(sinks: Record<string, SinkCommonConfig>): string[] {
+  const warnings: string[] = [];
+  for (const [name, sink] of Object.entries(sinks)) {
+    if (!sink.match && !sink.ignore) continue;
+    const keys = [sink.match && 'match', sink.ignore && 'ignore'].filter(Boolean).join(' and ');
+    const filter = filterForMatch(sink);
+    warnings.push(`pipeline.sinks.${name}: ${keys} ${sink.match && sink.ignore ? 'are' : 'is'} the older spelling of filter and will go (docs/pipeline.md#filters-and-redaction); `
+      + (filter ? `the same routing in one place: filter: ${JSON.stringify(filter)}` : `this sink also has filter ${sink.match ? 'include lists' : 'exclude lists'}: merge them by hand`));
+  }
+  return warnings;
 }

@@ -4,8 +4,10 @@
 // exponential backoff, keeping the batch (and its id) as it was.
 import type { Logger } from 'pino';
 import type { PipelineConfig, RedactConfig } from '../core/config.ts';
-import { compileFilter } from './filter.ts';
+import { compileRouting, routingWarnings } from './filter.ts';
 import { redactEvent } from './redact.ts';
+import { backoff } from './retry.ts';
+import type { PgwardenEvent } from '../core/event.ts';
 import type { Lane, Pending, Sink, Source } from './types.ts';
 import type { CollectStatus, LaneRecorder } from './status.ts';
 import { sleep } from '../core/sleep.ts';
@@ -21,23 +23,19 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-export function backoff(attempts: number, retry: PipelineConfig['retry'], random = Math.random): number {
-  const base = Math.min(retry.max_seconds, retry.initial_seconds * 2 ** Math.max(0, attempts - 1));
-  return Math.round(base * 1000 * (0.8 + 0.4 * random()));
+/** A sink as the graph runs it: with the routing of its config entry (sources that settle unwanted events on the way ask it too). */
+export interface RoutedSink extends Sink {
+  accepts(event: PgwardenEvent): boolean;
 }
 
-
-/**
- * The sink as the graph runs it: its `filter` from the config joins its own match/ignore rules
- * in accepts() (sources that settle unwanted events on the way ask it too).
- */
-export function filteredSink(sink: Sink, config: PipelineConfig): Sink {
+/** Adds the sink's routing from the config (`filter`, and the older `match`/`ignore`) to what the sink itself accepts. */
+export function routedSink(sink: Sink, config: PipelineConfig): RoutedSink {
   const sinkConfig = Object.hasOwn(config.sinks, sink.name) ? config.sinks[sink.name] : undefined;
-  if (!sinkConfig?.filter) return sink;
-  const filter = compileFilter(sinkConfig.filter);
+  const route = compileRouting(sinkConfig);
+  const own = sink.accepts?.bind(sink);
   return {
     name: sink.name, type: sink.type, inputs: sink.inputs,
-    accepts: (event) => sink.accepts(event) && filter(event),
+    accepts: own ? (event) => own(event) && route(event) : route,
     deliver: (pending) => sink.deliver(pending),
     close: () => sink.close(),
   };
@@ -48,7 +46,7 @@ function redactionOf(sink: Sink, config: PipelineConfig): RedactConfig | undefin
   return redact && (redact.literals || redact.parameters) ? redact : undefined;
 }
 
-async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineConfig, signal: AbortSignal, log: Logger, status?: LaneRecorder): Promise<void> {
+async function runLane(source: Source, sink: RoutedSink, lane: Lane, config: PipelineConfig, signal: AbortSignal, log: Logger, status?: LaneRecorder): Promise<void> {
   const redact = redactionOf(sink, config);
   let attempts = 0;
   let sourceErrors = 0;
@@ -98,7 +96,7 @@ async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineC
       const message = (error as Error).message;
       status?.failed('sending', message);
       log.warn({ ...where, attempts, retry_in_ms: delay, err: message }, 'delivery failed');
-      await lane.fail(pending, message, attempts, new Date(Date.now() + delay)).catch((e: Error) => log.warn({ ...where, err: e.message }, 'cannot record the failure'));
+      await lane.fail?.(pending, message, attempts, new Date(Date.now() + delay)).catch((e: Error) => log.warn({ ...where, err: e.message }, 'cannot record the failure'));
       await sleep(delay, signal);
       continue;
     }
@@ -127,7 +125,9 @@ async function runLane(source: Source, sink: Sink, lane: Lane, config: PipelineC
 export async function runGraph(graph: Graph, config: PipelineConfig, log: Logger, status?: CollectStatus): Promise<Running> {
   const controller = new AbortController();
   const lanes: Promise<void>[] = [];
-  const sinks = graph.sinks.map((sink) => filteredSink(sink, config));
+  const sinks = graph.sinks.map((sink) => routedSink(sink, config));
+  const configured = Object.fromEntries(Object.entries(config.sinks).filter(([name]) => sinks.some((sink) => sink.name === name)));
+  for (const warning of routingWarnings(configured)) log.warn(warning);
   const pairs = sinks.flatMap((sink) => graph.sources
     .filter((source) => !sink.inputs || sink.inputs.includes(source.input))
     .map((source) => ({ source, sink, lane: source.lane(sink) })));

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { PipelineConfig } from '../core/config.ts';
 import { PgwardenError } from '../core/errors.ts';
 import type { Pending, Sink, Source } from './types.ts';
-import { defaultStateDir } from './sources/logfile.ts';
+import { defaultStateDir } from './checkpoint.ts';
 
 export const STATUS_VERSION = 1;
 /** How often the file is rewritten while collect runs. */

@@ -15,8 +15,11 @@ export interface Lane {
   next(maxEvents: number): Promise<Pending | null>;
   /** The sink accepted the batch: record each event as delivered and move on, atomically. */
   settle(pending: Pending): Promise<void>;
-  /** The sink refused or was unreachable: keep the batch, remember why and when to try again. */
-  fail(pending: Pending, error: string, attempts: number, nextAttemptAt: Date): Promise<void>;
+  /**
+   * The sink refused or was unreachable: the batch is kept and retried by the graph. A source that
+   * records failures where others can see them (the ddl source, in pgwarden.alert_sinks) implements this.
+   */
+  fail?(pending: Pending, error: string, attempts: number, nextAttemptAt: Date): Promise<void>;
 }
 
 export type Wake = 'change' | 'timeout' | 'stopped';
@@ -30,14 +33,20 @@ export interface Source {
   /** Resolves when new events may be pending, after `ms`, or when stopped. */
   changed(ms: number, signal: AbortSignal): Promise<Wake>;
   stop(): Promise<void>;
+  /** records it could not read so far, for a source that parses text (logged by ParseErrorLog) */
+  readonly parseErrors?: number;
 }
 
 export interface Sink {
   readonly name: string;
   readonly type: string;
   readonly inputs: string[] | undefined;
-  /** Whether this sink wants the event (its match and ignore rules). */
-  accepts(event: PgwardenEvent): boolean;
+  /**
+   * Whether this sink wants the event (absent: every event). Routing from the config (filter, and
+   * the older match/ignore) is not the sink's business: the graph adds it (graph.ts routedSink), and
+   * sources that settle unwanted events on the way ask the routed sink.
+   */
+  accepts?(event: PgwardenEvent): boolean;
   /**
    * Resolves once the receiver accepted the whole batch; rejects otherwise. A sink that set part
    * of it aside (the repository: events refused for their data) says so in a DeliveryReport.

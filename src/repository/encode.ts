@@ -5,15 +5,10 @@
 // Pure: no I/O, so that it can run on a worker thread.
 import { ByteWriter } from '../core/byte-writer.ts';
 import type { PgwardenEvent } from '../core/event.ts';
+import { EVENT_FIELDS } from '../core/event-fields.ts';
 
-/** Column order of the staging table and of every COPY row. */
-export const EVENT_COLUMNS = [
-  'ts', 'kind', 'server', 'pid', 'session_id', 'session_line', 'user_name', 'database_name', 'application',
-  'client_addr', 'client_port', 'severity', 'sqlstate', 'message', 'detail', 'hint', 'context', 'query',
-  'backend_type', 'duration_ms', 'audit_type', 'statement_id', 'substatement_id', 'class', 'command',
-  'object_type', 'object_name', 'statement', 'parameters', 'statement_logged', 'rows', 'guard', 'ddl', 'tamper',
-  'source_input', 'source_position', 'source_line',
-] as const;
+/** Column order of the staging table and of every COPY row (the event field table's). */
+export const EVENT_COLUMNS: readonly string[] = EVENT_FIELDS.map((f) => f.column);
 export const COLUMN_LIST = EVENT_COLUMNS.join(', ');
 
 // COPY's binary format (https://www.postgresql.org/docs/current/sql-copy.html, "Binary Format"):
@@ -176,7 +171,8 @@ function binaryTextArray(w: ByteWriter, values: (string | null)[]): void {
   int32At(w.bytes, start, w.length - start - 4);
 }
 
-/** Eleven NULL columns: the audit fields of an event that is not pgAudit's. */
+// generated:begin copy-row (scripts/generate.ts from src/core/event-fields.ts (npm run generate); do not edit by hand)
+/** 11 NULL columns: the audit fields of an event without one. */
 const NO_AUDIT = Buffer.alloc(11 * 4, 0xff);
 
 /**
@@ -186,7 +182,7 @@ const NO_AUDIT = Buffer.alloc(11 * 4, 0xff);
 function writeCopyRow(w: ByteWriter, e: PgwardenEvent, time: ReadTime | null): void {
   const b = w.room(2);
   b[w.length] = 0;
-  b[w.length + 1] = EVENT_COLUMNS.length;
+  b[w.length + 1] = 37; // EVENT_COLUMNS.length
   w.length += 2;
   binaryTime(w, time);
   binaryText(w, e.kind);
@@ -231,6 +227,7 @@ function writeCopyRow(w: ByteWriter, e: PgwardenEvent, time: ReadTime | null): v
   binaryInt8(w, e.source.position);
   binaryInt8(w, e.source.line);
 }
+// generated:end copy-row
 
 /** What the sessions table learns from a connection event (see SESSIONS_SQL in writer.ts). */
 export interface LoginRow {

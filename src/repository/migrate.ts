@@ -7,6 +7,7 @@
 // the repository never audits its own inserts into a loop.
 import type pg from 'pg';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
+import { applyMigrations } from '../core/migrations.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { PGWARDEN_VERSION } from '../core/version.ts';
 import { recordOwnLogins } from './own.ts';
@@ -56,13 +57,7 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
     await client.query(SQL_TAG + REPO_BOOTSTRAP_SQL);
     const fromVersion = await repositoryVersion(client);
     if (fromVersion > REPO_LATEST_VERSION) throw tooNew(fromVersion);
-    const applied: string[] = [];
-    for (const migration of REPO_MIGRATIONS.filter((m) => m.version > fromVersion)) {
-      await client.query(`${SQL_TAG}INSERT INTO pgwarden_repo.migrations (version, name, pgwarden_version) VALUES ($1, $2, $3)`,
-        [migration.version, migration.name, PGWARDEN_VERSION]);
-      await client.query(migration.sql);
-      applied.push(`${String(migration.version).padStart(4, '0')}-${migration.name}`);
-    }
+    const applied = await applyMigrations(client, 'pgwarden_repo.migrations', REPO_MIGRATIONS, fromVersion);
     for (const role of [WRITER_ROLE, READER_ROLE, SERVER_ROLE]) {
       await client.query(`${SQL_TAG}DO $$ BEGIN
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} NOLOGIN; END IF;

@@ -5,12 +5,10 @@
 // client sets (PGAPPNAME=pgwarden/collect must not hide anyone).
 import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
+import { PGWARDEN_ROLES, REPO_READER_ROLE } from '../core/roles.ts';
 
 /** The roles pgwarden creates, on an audited server (install, monitor install, pgaudit) and on the repository (repo migrate). */
-export const PGWARDEN_ROLES = [
-  'pgwarden_recorder', 'pgwarden_watcher', 'pgwarden_alerts', 'pgwarden_monitor_owner', 'pgwarden_monitor', 'pgwarden_auditor',
-  'pgwarden_repo_writer', 'pgwarden_repo_reader', 'pgwarden_repo_server',
-] as const;
+export { PGWARDEN_ROLES };
 
 /**
  * SQL: true when the row's role is not pgwarden's own. `user` and `server` are SQL expressions
@@ -40,7 +38,7 @@ export async function recordOwnLogins(repo: pg.ClientBase, members: string[], se
  * The roles whose members are pgwarden's own: all of PGWARDEN_ROLES but the reports role
  * pgwarden_repo_reader, which is granted to people (an analyst's reports are not pgwarden's).
  */
-export const OWN_MEMBER_ROLES: readonly string[] = PGWARDEN_ROLES.filter((r) => r !== 'pgwarden_repo_reader');
+export const OWN_MEMBER_ROLES: readonly string[] = PGWARDEN_ROLES.filter((r) => r !== REPO_READER_ROLE);
 
 /**
  * The logins of a cluster that hold the privileges of one of pgwarden's roles (OWN_MEMBER_ROLES),

@@ -1,4 +1,5 @@
 export { MIGRATIONS, LATEST_SCHEMA_VERSION } from './migrations.ts';
+export { EXPECTED_GRANTS } from './manifest.ts';
 export {
   RECORDER_ROLE, RECORDER_APPLICATION, WATCHER_ROLE, installSchema, uninstallSchema, dropClusterRoles, dropUnusedRoles, type DroppedRole, updateRecorderPassword, newRecorderPassword,
   applyGuardSettings, installedVersion, type InstallResult, type GuardSettingsInput, type UninstallResult,

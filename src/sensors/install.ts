@@ -4,19 +4,18 @@ import type pg from 'pg';
 import { PGWARDEN_VERSION } from '../core/version.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
+import { applyMigrations } from '../core/migrations.ts';
+import { ALERTS_ROLE, PINNED_SET_CLAUSE, RECORDER_ROLE, WATCHER_ROLE } from '../core/roles.ts';
 import { BOOTSTRAP_SQL, DDL_FUNCTIONS_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.ts';
 import { redactSecretsFunctionSql } from '../core/secrets.ts';
 import {
-  EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_GRANTS, EXPECTED_TRIGGERS, GUARDED_SETTINGS, LOGIN_EVENT_TRIGGER, OWN_ROLES, OWN_ROLE_SETTINGS, DATABASE_MARKER,
+  EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_GRANTS, EXPECTED_MEMBERSHIPS, EXPECTED_TRIGGERS, GROUP_ROLE_ATTRIBUTES, GUARDED_SETTINGS,
+  LOGIN_EVENT_TRIGGER, OWN_ROLES, OWN_ROLE_SETTINGS, DATABASE_MARKER, RECORDER_ATTRIBUTES, RECORDER_SETTINGS,
 } from './manifest.ts';
 
-export const RECORDER_ROLE = 'pgwarden_recorder';
+export { RECORDER_ROLE, WATCHER_ROLE, ALERTS_ROLE };
 /** What the recorder's loopback connection calls itself; the login check exempts only that connection. */
 export const RECORDER_APPLICATION = 'pgwarden-recorder';
-/** Group role with exactly what `guard watch` needs; grant it to the login that runs the watcher. */
-export const WATCHER_ROLE = 'pgwarden_watcher';
-/** Group role with exactly what `pgwarden alerts run` needs: read DDL events, keep delivery bookkeeping. */
-export const ALERTS_ROLE = 'pgwarden_alerts';
 
 export interface GuardSettingsInput {
   onError?: 'open' | 'closed';
@@ -119,28 +118,22 @@ export async function installSchema(
     // The recorder role is cluster-wide; it exists before migrations grant to it.
     await client.query(`${SQL_TAG}DO $$ BEGIN
       IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${RECORDER_ROLE}') THEN
-        CREATE ROLE ${RECORDER_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION CONNECTION LIMIT 20;
+        CREATE ROLE ${RECORDER_ROLE} ${RECORDER_ATTRIBUTES};
       END IF; END $$`);
     await client.query(`${SQL_TAG}ALTER ROLE ${RECORDER_ROLE} PASSWORD ${client.escapeLiteral(scramVerifier(recorderPassword))}`);
-    // The recorder's sessions are short (one CALL); a session held open cannot keep its slots.
-    await client.query(`${SQL_TAG}ALTER ROLE ${RECORDER_ROLE} SET statement_timeout = '5s'`);
-    await client.query(`${SQL_TAG}ALTER ROLE ${RECORDER_ROLE} SET idle_session_timeout = '10s'`);
+    for (const setting of RECORDER_SETTINGS) {
+      const [name, value] = setting.split('=') as [string, string];
+      await client.query(`${SQL_TAG}ALTER ROLE ${RECORDER_ROLE} SET ${name} = ${client.escapeLiteral(value)}`);
+    }
     for (const group of [WATCHER_ROLE, ALERTS_ROLE]) {
       await client.query(`${SQL_TAG}DO $$ BEGIN
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${group}') THEN
           CREATE ROLE ${group} NOLOGIN;
         END IF; END $$`);
     }
-    // To see other sessions' application_name and address, and to end them.
-    await client.query(`${SQL_TAG}GRANT pg_read_all_stats, pg_signal_backend TO ${WATCHER_ROLE}`);
+    for (const m of EXPECTED_MEMBERSHIPS) await client.query(`${SQL_TAG}GRANT ${m.role} TO ${m.member}`);
 
-    const applied: string[] = [];
-    for (const migration of MIGRATIONS.filter((m) => m.version > fromVersion)) {
-      await client.query(`${SQL_TAG}INSERT INTO pgwarden.migrations (version, name, pgwarden_version) VALUES ($1, $2, $3)`,
-        [migration.version, migration.name, PGWARDEN_VERSION]);
-      await client.query(migration.sql);
-      applied.push(`${String(migration.version).padStart(4, '0')}-${migration.name}`);
-    }
+    const applied = await applyMigrations(client, 'pgwarden.migrations', MIGRATIONS, fromVersion);
 
     // The secret masking first: the event-trigger functions call it.
     await client.query(SQL_TAG + redactSecretsFunctionSql());
@@ -200,7 +193,7 @@ async function restoreManifest(client: pg.Client): Promise<void> {
     // RESET ALL first: a setting added beside the pinned search_path is as much a change.
     await client.query(`${SQL_TAG}ALTER ${fn.kind} ${fn.signature} RESET ALL`);
     const strictness = fn.kind === 'PROCEDURE' ? '' : fn.strict ? ' STRICT' : ' CALLED ON NULL INPUT';
-    await client.query(`${SQL_TAG}ALTER ${fn.kind} ${fn.signature}${strictness} ${fn.securityDefiner ? 'SECURITY DEFINER' : 'SECURITY INVOKER'} SET search_path = pg_catalog, pg_temp`);
+    await client.query(`${SQL_TAG}ALTER ${fn.kind} ${fn.signature}${strictness} ${fn.securityDefiner ? 'SECURITY DEFINER' : 'SECURITY INVOKER'} ${PINNED_SET_CLAUSE}`);
   }
   // Everything in the schema belongs to the schema's owner (install's superuser).
   await client.query(`${SQL_TAG}DO $$
@@ -333,10 +326,8 @@ export async function missingPrivileges(client: pg.ClientBase): Promise<Privileg
  * for a role or a database, nor a grant to set one (PostgreSQL 15+).
  */
 async function restoreRoles(client: pg.Client): Promise<void> {
-  await client.query(`${SQL_TAG}ALTER ROLE ${RECORDER_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 20`);
-  for (const group of [WATCHER_ROLE, ALERTS_ROLE]) {
-    await client.query(`${SQL_TAG}ALTER ROLE ${group} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`);
-  }
+  await client.query(`${SQL_TAG}ALTER ROLE ${RECORDER_ROLE} ${RECORDER_ATTRIBUTES}`);
+  for (const group of [WATCHER_ROLE, ALERTS_ROLE]) await client.query(`${SQL_TAG}ALTER ROLE ${group} ${GROUP_ROLE_ATTRIBUTES}`);
   await client.query(`${SQL_TAG}DO $$
     DECLARE
       s record;
@@ -392,9 +383,10 @@ async function ensureDblink(client: pg.Client): Promise<InstallResult['dblink']>
   if (!rows[0]!.available) return 'unavailable';
   // Inside our schema, so that uninstall removes exactly what install added.
   await client.query(`${SQL_TAG}CREATE EXTENSION dblink SCHEMA pgwarden`);
-  // dblink's functions are executable by PUBLIC by default; nobody but the guard needs them.
+  // dblink's functions are executable by PUBLIC by default; nobody but the guard needs them. The
+  // manifest's grants (guard_check() to PUBLIC among them) are given back by restoreGrants(), later
+  // in the same transaction, so no session sees the schema without them.
   await client.query(`${SQL_TAG}REVOKE ALL ON ALL ROUTINES IN SCHEMA pgwarden FROM PUBLIC`);
-  await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden.guard_check() TO PUBLIC`);
   return 'created';
 }
 

@@ -1,33 +1,18 @@
-// Numbered, immutable migrations. Each file runs once, in one transaction that records
-// itself first, so two installers racing on one database collide on the primary key
-// instead of both applying it. Never edit a released migration: add the next one.
-import { readFileSync } from 'node:fs';
+// The sensors' numbered, immutable migrations (schema pgwarden): the files of src/sensors/sql,
+// compiled into the build (sql-files.ts, written by `npm run generate`) and applied by
+// core/migrations.ts, as the repository's are. Never edit a released migration: add the next.
+import { numberedMigrations, type Migration } from '../core/migrations.ts';
+import { SQL_FILES } from './sql-files.ts';
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+export type { Migration };
 
-const FILES = ['0001-connection-guard.sql', '0002-ddl-audit.sql', '0003-guard-hardening.sql', '0004-ddl-hardening.sql'] as const;
-
-function load(file: string): Migration {
-  const match = /^(\d{4})-(.+)\.sql$/.exec(file);
-  if (!match) throw new Error(`migration file name ${file} must look like 0001-name.sql`);
-  return {
-    version: Number(match[1]),
-    name: match[2]!,
-    sql: readFileSync(new URL(`./sql/${file}`, import.meta.url), 'utf8'),
-  };
-}
-
-export const MIGRATIONS: readonly Migration[] = FILES.map(load);
+export const MIGRATIONS: readonly Migration[] = numberedMigrations(SQL_FILES, 'src/sensors/sql');
 
 /**
  * Applied by every install after the migrations (CREATE OR REPLACE): the DDL audit's
  * event-trigger functions, so that install puts back a replaced one.
  */
-export const DDL_FUNCTIONS_SQL = readFileSync(new URL('./sql/ddl-functions.sql', import.meta.url), 'utf8');
+export const DDL_FUNCTIONS_SQL = SQL_FILES['ddl-functions.sql']!;
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
 /** Creates the schema and the bookkeeping table; safe to run again. */

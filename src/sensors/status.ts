@@ -7,7 +7,7 @@ import { LATEST_SCHEMA_VERSION } from './migrations.ts';
 import { RECORDER_ROLE, WATCHER_ROLE, installedVersion, missingPrivileges, unexpectedPrivileges } from './install.ts';
 import {
   DATABASE_MARKER, EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, GUARDED_SETTINGS, OWN_ROLES, OWN_ROLE_SETTINGS,
-  PINNED, UNPINNED_COMPILED,
+  PINNED, RECORDER_CONNECTION_LIMIT, UNPINNED_COMPILED,
 } from './manifest.ts';
 
 /** How long a change may wait for a sink that no process serves before status calls it FAILED. */
@@ -525,10 +525,10 @@ async function membershipChecks(client: pg.ClientBase): Promise<StatusItem[]> {
   const { rows: [recorder] } = await client.query<{ bad: string | null }>(
     `${SQL_TAG}SELECT NULLIF(pg_catalog.concat_ws(', ', CASE WHEN rolsuper THEN 'SUPERUSER' END, CASE WHEN rolcreaterole THEN 'CREATEROLE' END,
         CASE WHEN rolcreatedb THEN 'CREATEDB' END, CASE WHEN rolinherit THEN 'INHERIT' END, CASE WHEN rolreplication THEN 'REPLICATION' END,
-        CASE WHEN rolbypassrls THEN 'BYPASSRLS' END, CASE WHEN rolconnlimit <> 20 THEN 'CONNECTION LIMIT ' || rolconnlimit END), '') AS bad
+        CASE WHEN rolbypassrls THEN 'BYPASSRLS' END, CASE WHEN rolconnlimit <> ${RECORDER_CONNECTION_LIMIT} THEN 'CONNECTION LIMIT ' || rolconnlimit END), '') AS bad
        FROM pg_catalog.pg_roles WHERE rolname = $1`, [RECORDER_ROLE]);
   if (recorder?.bad) {
-    items.push({ object: `attributes of role ${RECORDER_ROLE}`, state: 'CHANGED', expected: 'NOSUPERUSER NOCREATEROLE NOCREATEDB NOINHERIT NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 20', actual: recorder.bad });
+    items.push({ object: `attributes of role ${RECORDER_ROLE}`, state: 'CHANGED', expected: `NOSUPERUSER NOCREATEROLE NOCREATEDB NOINHERIT NOREPLICATION NOBYPASSRLS CONNECTION LIMIT ${RECORDER_CONNECTION_LIMIT}`, actual: recorder.bad });
   }
   return items;
 }

@@ -303,3 +303,34 @@ describe('client-chosen text in the log_line_prefix, sessions without %c (real P
     assert.match(parsed.stderr, /no event could be read from .*50 parse errors/);
   });
 });
+
+describe('a login name with a line break (stderr, %u in the prefix)', () => {
+  // The client's name ends the physical line inside the prefix; what follows can read as a whole
+  // record of another pid. PostgreSQL quotes the name in the failed login's message: that says
+  // whose failure it is, and that the prefix's pid, session and client were the client's text.
+  const name = 'a@b LOG:  z\n2026-01-01 00:00:01.000 UTC [77] victim';
+  const log = [
+    '2026-01-01 00:00:00.000 UTC [77] [unknown]@[unknown] LOG:  connection received: host=10.0.0.77 port=5077',
+    '2026-01-01 00:00:00.100 UTC [77] victim@postgres LOG:  connection authorized: user=victim database=postgres application_name=app',
+    '2026-01-01 00:00:02.000 UTC [4242] [unknown]@[unknown] LOG:  connection received: host=10.9.9.9 port=4242',
+    // As PostgreSQL 15 writes the failure of the name above: the prefix's %u holds the line break, the message's quote a TAB after it.
+    `2026-01-01 00:00:02.100 UTC [4242] ${name}@postgres FATAL:  password authentication failed for user "${name.replace('\n', '\n\t')}"`,
+    '',
+  ].join('\n');
+
+  it('is read as the failure of the whole name, with no pid, session or client of the prefix, and counted', () => {
+    const { events, errors } = parseText(log, { format: 'stderr', prefix: PREFIX_DEBIAN, input: 'x.log' });
+    const failures = events.filter((e) => e.kind === 'auth_failed');
+    assert.deepEqual(failures.map((e) => [e.user, e.pid, e.client_addr, e.session_id]), [[name, null, null, null]],
+      'one failed login, of the quoted name; nothing of pid 77 (victim, 10.0.0.77)');
+    assert.ok(!events.some((e) => e.kind === 'auth_failed' && e.user === 'victim'), 'no failed login of victim');
+    assert.ok(errors.some((e) => /is not the name PostgreSQL quoted/.test(e.reason)), 'counted');
+  });
+
+  it('a failed login whose prefix and quote agree is left as it is', () => {
+    const text = '2026-01-01 00:00:02.100 UTC [4242] bob@postgres FATAL:  password authentication failed for user "bob"\n';
+    const { events, errors } = parseText(text, { format: 'stderr', prefix: PREFIX_DEBIAN, input: 'x.log' });
+    assert.deepEqual(events.map((e) => [e.kind, e.user, e.pid]), [['auth_failed', 'bob', 4242]]);
+    assert.equal(errors.length, 0);
+  });
+});

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { newEvent, type PgwardenEvent } from '../../src/core/event.ts';
-import { compileFilter, parseEventFilter } from '../../src/pipeline/filter.ts';
+import type { MatchConfig } from '../../src/pipeline/config-parts.ts';
+import { compileFilter, compileRouting, filterForMatch, parseEventFilter, routingWarnings, type FilterConfig } from '../../src/pipeline/filter.ts';
 
 function audit(command: string, cls: string, statement: string, user = 'alice', database = 'shop', application = 'psql'): PgwardenEvent {
   const e = newEvent('audit', 'db1', { input: 'x.log', position: 0, line: 1 });
@@ -62,5 +63,60 @@ describe('compileFilter', () => {
   it('combines include, exclude and event_filter', () => {
     const f = compileFilter({ include: { kinds: ['audit'] }, exclude: { users: ['etl'] }, event_filter: '?orders' });
     assert.deepEqual([del, ins, sel, con].map(f), [true, false, false, false]);
+  });
+});
+
+describe('routing: filter, and the older match/ignore', () => {
+  const tamper = newEvent('tamper', 'db1', { input: 'x', position: 0, line: null });
+  const drop = newEvent('ddl', 'db1', { input: 'x', position: 1, line: null });
+  drop.ddl = { command_tag: 'DROP TABLE', current_user: 'etl' } as NonNullable<PgwardenEvent['ddl']>;
+  const events = [del, ins, sel, con, tamper, drop];
+
+  it('match/ignore route exactly as before: a commands list lets events without a DDL command through', () => {
+    const route = compileRouting({ match: { commands: ['DROP *'] } });
+    assert.deepEqual(events.map(route), [true, true, true, true, true, true]);
+    const ignoreEtl = compileRouting({ ignore: { users: ['etl'], commands: ['DROP *'] } });
+    assert.deepEqual(events.map(ignoreEtl), [true, true, true, true, true, false], 'dropped only when every ignore list matches');
+    // and filter beside them narrows further
+    const both = compileRouting({ match: { kinds: ['ddl', 'tamper'] }, filter: { exclude: { kinds: ['tamper'] } } });
+    assert.deepEqual(events.map(both), [false, false, false, false, false, true]);
+  });
+
+  it('every match/ignore has a filter that routes the same, and the warning gives it', () => {
+    const audits = events.filter((e) => e.kind === 'audit');
+    const other = newEvent('ddl', 'db2', { input: 'x', position: 2, line: null });
+    other.database = 'sales_eu';
+    other.user = 'app_web';
+    other.ddl = { command_tag: 'ALTER TABLE', current_user: 'app_web' } as NonNullable<PgwardenEvent['ddl']>;
+    const all = [...events, other, newEvent('auth_failed', 'db1', { input: 'x', position: 3, line: null })];
+    const lists: MatchConfig[] = [
+      {}, { kinds: ['ddl'] }, { kinds: ['tamper'] }, { kinds: ['ddl', 'tamper'] }, { commands: ['DROP *'] }, { commands: ['alter *', 'drop table'] },
+      { kinds: ['ddl'], commands: ['DROP *'] }, { kinds: ['tamper'], commands: ['DROP *'] }, { users: ['etl'] }, { users: ['app_*'], commands: ['ALTER *'] },
+      { databases: ['sales*'], users: ['app_*'], commands: ['DROP *', 'ALTER TABLE'] }, { databases: ['shop'] },
+    ];
+    let checked = 0;
+    for (const match of [undefined, ...lists]) {
+      for (const ignore of [undefined, ...lists]) {
+        if (!match && !ignore) continue;
+        const config = { ...(match ? { match } : {}), ...(ignore ? { ignore } : {}) };
+        const filter = filterForMatch(config);
+        assert.ok(filter, JSON.stringify(config));
+        assert.deepEqual(all.map(compileFilter(filter)), all.map(compileRouting(config)), `${JSON.stringify(config)} as ${JSON.stringify(filter)}`);
+        checked++;
+      }
+    }
+    assert.equal(checked, 13 * 13 - 1);
+    assert.ok(audits.length > 0);
+    const [warning] = routingWarnings({ chatops: { match: { commands: ['DROP *'] }, ignore: { users: ['etl'] } } });
+    assert.match(warning!, /^pipeline\.sinks\.chatops: match and ignore are the older spelling of filter and will go \(docs\/pipeline\.md#filters-and-redaction\); the same routing in one place: filter: \{"include_any":\[\{"kinds":\["ddl"\],"commands":\["DROP \*"\]\},\{"kinds":\["connection_received",.*"tamper".*\]\}\],"exclude":\{"users":\["etl"\]\}\}$/);
+    const written = JSON.parse(warning!.split('filter: ').at(-1)!) as FilterConfig;
+    assert.deepEqual(all.map(compileFilter(written)), all.map(compileRouting({ match: { commands: ['DROP *'] }, ignore: { users: ['etl'] } })));
+    assert.match(routingWarnings({ s: { match: { users: ['a'] }, filter: { include: { kinds: ['ddl'] } } } })[0]!, /this sink also has filter include lists: merge them by hand$/);
+    assert.deepEqual(routingWarnings({ s: { filter: { include: { kinds: ['audit'] } } }, t: {} }), [], 'nothing to say about filter');
+  });
+
+  it('include_any: an event must match at least one alternative (tamper alerts beside some DDL)', () => {
+    const f = compileFilter({ include_any: [{ kinds: ['ddl'], commands: ['DROP *'] }, { kinds: ['tamper'] }] });
+    assert.deepEqual(events.map(f), [false, false, false, false, true, true]);
   });
 });

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { createLogger } from '../../src/core/logger.ts';
 import type { PgwardenEvent } from '../../src/core/event.ts';
-import { GuardLogSource } from '../../src/pipeline/sources/guard-log.ts';
+import { GuardLogSource } from '../../src/pipeline/sources/guard/guard.ts';
 import type { Pending, Sink } from '../../src/pipeline/types.ts';
 import { connectionsSummary } from '../../src/server/queries/connections.ts';
 import { overview } from '../../src/server/queries/overview.ts';

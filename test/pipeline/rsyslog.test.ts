@@ -12,9 +12,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { SyslogSinkConfig } from '../../src/core/config.ts';
 import { parseText } from '../../src/logs/index.ts';
-import { createSyslogSink, SD_ID } from '../../src/pipeline/sinks/syslog.ts';
+import { createLogger } from '../../src/core/logger.ts';
+import { build as createSyslogSink, SD_ID } from '../../src/pipeline/sinks/syslog/syslog.ts';
 import { waitFor } from '../harness/cli.ts';
 import { freePort } from '../harness/postgres.ts';
+
+const log = createLogger('test');
 
 const RSYSLOGD = '/usr/sbin/rsyslogd';
 const LONG = `SELECT ${Array.from({ length: 1500 }, (_, i) => `c${i}`).join(', ')} FROM wide`;
@@ -121,7 +124,7 @@ input(type="imtcp" address="127.0.0.1" port="${tcpPort}" ruleset="pgwarden")
   }
 
   it('over TCP (octet counting): every field arrives, the long statement whole', async () => {
-    const sink = createSyslogSink('siem', config('tcp', tcpPort));
+    const sink = createSyslogSink({ name: 'siem', config: config('tcp', tcpPort), log });
     await sink.deliver({ events, messageId: 'tcp' });
     await sink.close();
     const messages = await waitFor(async () => { const m = received('tcp.jsonl'); return m.length >= 5 ? m : null; }, 15_000, 'five messages in rsyslog\'s file');
@@ -129,7 +132,7 @@ input(type="imtcp" address="127.0.0.1" port="${tcpPort}" ruleset="pgwarden")
   });
 
   it('over UDP (a datagram each)', async () => {
-    const sink = createSyslogSink('siem', config('udp', udpPort));
+    const sink = createSyslogSink({ name: 'siem', config: config('udp', udpPort), log });
     await sink.deliver({ events, messageId: 'udp' });
     await sink.close();
     const messages = await waitFor(async () => { const m = received('udp.jsonl'); return m.length >= 5 ? m : null; }, 15_000, 'five datagrams in rsyslog\'s file');
@@ -139,7 +142,7 @@ input(type="imtcp" address="127.0.0.1" port="${tcpPort}" ruleset="pgwarden")
   it('over UDP, a record bigger than a datagram arrives with its longest fields cut, never refused', async () => {
     const [error] = parseText(`2026-11-22 10:00:05.000 UTC [4247] fred@shop ERROR:  syntax error at end of input\n2026-11-22 10:00:05.000 UTC [4247] fred@shop STATEMENT:  ${'SELECT 1 + '.repeat(20_000)}\n`,
       { input: 'big.log', server: 'db1', prefix: '%m [%p] %q%u@%d ' }).events;
-    const sink = createSyslogSink('siem', config('udp', udpPort));
+    const sink = createSyslogSink({ name: 'siem', config: config('udp', udpPort), log });
     await sink.deliver({ events: [error!], messageId: 'big' });
     await sink.close();
     const big = await waitFor(async () => received('udp.jsonl').find((m) => m.sd.source_input === 'big.log'), 15_000, 'the big datagram');

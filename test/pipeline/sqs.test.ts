@@ -15,7 +15,7 @@ import { parseConfig } from '../../src/core/config.ts';
 import type { PgwardenEvent } from '../../src/core/event.ts';
 import { positionOf } from '../../src/pipeline/cloud-events.ts';
 import { runGraph } from '../../src/pipeline/graph.ts';
-import { SqsSource } from '../../src/pipeline/sources/sqs.ts';
+import { SqsSource } from '../../src/pipeline/sources/sqs/sqs.ts';
 import type { Pending, Sink } from '../../src/pipeline/types.ts';
 import { startAwsEndpoint, type AwsEndpoint } from '../harness/aws.ts';
 import { waitFor } from '../harness/cli.ts';

@@ -5,9 +5,8 @@ import { connect, type Socket } from 'node:net';
 import pino from 'pino';
 import { parseConfig } from '../../src/core/config.ts';
 import { runGraph, type Running } from '../../src/pipeline/graph.ts';
-import { createSink } from '../../src/pipeline/sinks/index.ts';
-import { createSources } from '../../src/pipeline/sources/index.ts';
-import type { SyslogSource } from '../../src/pipeline/sources/syslog/source.ts';
+import { createSink, createSources } from '../../src/pipeline/build.ts';
+import type { SyslogSource } from '../../src/pipeline/sources/syslog/syslog.ts';
 
 export const PREFIX = '%m [%p] %q%u@%d ';
 
@@ -56,7 +55,7 @@ export async function runSyslog(source: Record<string, unknown>, sinks: Record<s
   const logs: string[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => { logs.push(line); } });
   const sources = await createSources('in', config.pipeline.sources.in!, config, log);
-  const built = Object.entries(config.pipeline.sinks).map(([name, sink]) => createSink(name, sink, config, log));
+  const built = await Promise.all(Object.entries(config.pipeline.sinks).map(([name, sink]) => createSink(name, sink, config, log)));
   const running = await runGraph({ sources, sinks: built }, config.pipeline, log);
   return { source: sources[0] as SyslogSource, running, logs };
 }

@@ -19,9 +19,8 @@ import { parseConfig } from '../../src/core/config.ts';
 import type { PgwardenEvent } from '../../src/core/event.ts';
 import { parseText } from '../../src/logs/index.ts';
 import { runGraph, type Running } from '../../src/pipeline/graph.ts';
-import { createSink } from '../../src/pipeline/sinks/index.ts';
-import { createSources } from '../../src/pipeline/sources/index.ts';
-import type { SyslogSource } from '../../src/pipeline/sources/syslog/source.ts';
+import { createSink, createSources } from '../../src/pipeline/build.ts';
+import type { SyslogSource } from '../../src/pipeline/sources/syslog/syslog.ts';
 import { waitFor } from '../harness/cli.ts';
 import { restartWithDevLog } from '../harness/dev-log.ts';
 import { freePort, startCluster, type Cluster } from '../harness/postgres.ts';
@@ -85,7 +84,7 @@ describe('syslog source: a real rsyslogd forwarding a real PostgreSQL 15 over TC
     const log = pino({ level: 'warn' }, pino.destination(2));
     const built = await Promise.all(TRANSPORTS.map(async (t) => (await createSources(t, config.pipeline.sources[t]!, config, log))[0] as SyslogSource));
     sources = Object.fromEntries(TRANSPORTS.map((t, i) => [t, built[i]!])) as Record<Transport, SyslogSource>;
-    running = await runGraph({ sources: built, sinks: Object.entries(config.pipeline.sinks).map(([name, sink]) => createSink(name, sink, config, log)) }, config.pipeline, log);
+    running = await runGraph({ sources: built, sinks: await Promise.all(Object.entries(config.pipeline.sinks).map(([name, sink]) => createSink(name, sink, config, log))) }, config.pipeline, log);
 
     const socket = path.join(dir, 'log.sock');
     writeFileSync(path.join(dir, 'rsyslog.conf'), `

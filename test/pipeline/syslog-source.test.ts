@@ -17,6 +17,7 @@ import pg from 'pg';
 import { PgwardenError } from '../../src/core/errors.ts';
 import { parseConfig } from '../../src/core/config.ts';
 import { migrateRepository } from '../../src/repository/index.ts';
+import { MAX_BUFFERED_EVENTS } from '../../src/pipeline/lane-buffer.ts';
 import { FrameDecoder, type FrameProblem } from '../../src/pipeline/sources/syslog/framing.ts';
 import { waitFor } from '../harness/cli.ts';
 import { freePort, startCluster, type Cluster } from '../harness/postgres.ts';
@@ -86,6 +87,12 @@ describe('syslog source over real sockets', () => {
     assert.throws(parse({ tcp_port: 6601, tls: { cert_file: '/c', key_file: '/k' } }), /tls_port and tls go together/);
     assert.throws(parse({ tcp_port: 6601, allow: ['10.0.0.0/33'] }), /CIDR/);
     assert.throws(parse({ tcp_port: 6601, allow: [] }), /allow/);
+    // the source's own checks (config.ts) name the key and its line
+    assert.throws(() => parseConfig('pipeline:\n  sources:\n    in:\n      type: syslog\n      allow: [10.0.0.0/8]\n      tcp_port: 6601\n      tls: { cert_file: /c, key_file: /k }\n', 'pgwarden.yaml'),
+      (error: PgwardenError) => error.code === 'PGW_ERR_CONFIG' && error.message.startsWith('pgwarden.yaml:7: pipeline.sources.in.tls: tls_port and tls go together'));
+    // the default back-pressure limit is the one every other buffering source holds
+    const defaults = parseConfig(JSON.stringify({ pipeline: { sources: { in: { type: 'syslog', allow: ['10.0.0.0/8'], udp_port: 6601 } } } })).pipeline.sources.in;
+    assert.equal(defaults?.type === 'syslog' && defaults.max_buffered_events, MAX_BUFFERED_EVENTS);
   });
 
   it('says which port cannot be listened on', async () => {
@@ -175,6 +182,27 @@ describe('syslog source over real sockets', () => {
       assert.equal(run.source.stats.bad_frames, 1);
       assert.equal(socket.destroyed, false, 'the connection with the oversized frame stays open');
       socket.destroy();
+    } finally {
+      await run.running.stop();
+    }
+  });
+
+  it('counts a record it cannot trust as a parse error (the shared ParseErrorLog): a failed login whose prefix names another user', async () => {
+    const udp = await freePort();
+    const run = await runSyslog({ udp_port: udp, allow: ['127.0.0.1'] }, jsonl('parse-errors'));
+    try {
+      const client = createSocket('udp4');
+      const forged = '<134>1 2026-12-02T05:00:00.500Z db1 postgres 5151 - - [1-1] 2026-12-02 05:00:00.500 UTC [5151] postgres@shop FATAL:  password authentication failed for user "mallory"';
+      client.send(forged, udp, '127.0.0.1');
+      client.send(record(1, { pid: 5152 }), udp, '127.0.0.1');
+      await waitFor(async () => readEvents(join(dir, 'parse-errors.jsonl')).length >= 2, 10_000, 'both records read');
+      assert.equal(run.source.parseErrors, 1);
+      assert.equal(run.source.stats.parse_errors, 1);
+      const logged = run.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'parse error');
+      assert.equal(logged.length, 1);
+      assert.equal(logged[0]!.source, 'in');
+      assert.equal(logged[0]!.errors_total, 1);
+      client.close();
     } finally {
       await run.running.stop();
     }

@@ -13,8 +13,11 @@ import { createServer as createTlsServer } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import type { SyslogSinkConfig } from '../../src/core/config.ts';
 import { parseText } from '../../src/logs/index.ts';
-import { createSyslogSink, SD_ID } from '../../src/pipeline/sinks/syslog.ts';
+import { createLogger } from '../../src/core/logger.ts';
+import { build as createSyslogSink, SD_ID } from '../../src/pipeline/sinks/syslog/syslog.ts';
 import { waitFor } from '../harness/cli.ts';
+
+const log = createLogger('test');
 
 interface Syslog {
   pri: number;
@@ -171,7 +174,7 @@ describe('syslog sink', () => {
   }
 
   it('sends RFC 5424 over UDP', async () => {
-    const sink = createSyslogSink('siem', config('udp', (udp.address() as AddressInfo).port));
+    const sink = createSyslogSink({ name: 'siem', config: config('udp', (udp.address() as AddressInfo).port), log });
     await sink.deliver({ events, messageId: 'm1' });
     await waitFor(async () => udpReceived.length >= 3, 5000, 'three datagrams');
     check(udpReceived);
@@ -179,7 +182,7 @@ describe('syslog sink', () => {
   });
 
   it('sends RFC 5424 over TCP with octet counting, and fails (to retry) when nobody listens', async () => {
-    const sink = createSyslogSink('siem', config('tcp', (tcp.address() as AddressInfo).port));
+    const sink = createSyslogSink({ name: 'siem', config: config('tcp', (tcp.address() as AddressInfo).port), log });
     await sink.deliver({ events, messageId: 'm1' });
     await waitFor(async () => tcpReceived.length >= 3, 5000, 'three framed messages');
     check(tcpReceived);
@@ -190,24 +193,24 @@ describe('syslog sink', () => {
     const port = (closed.address() as AddressInfo).port;
     closed.close();
     await once(closed, 'close');
-    const down = createSyslogSink('down', config('tcp', port));
+    const down = createSyslogSink({ name: 'down', config: config('tcp', port), log });
     await assert.rejects(down.deliver({ events, messageId: 'm2' }), /syslog tcp:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
     await down.close();
   });
 
   it('sends over TLS (RFC 5425) to a receiver whose certificate it trusts, and refuses one it does not', async () => {
     const port = (tls.address() as AddressInfo).port;
-    const sink = createSyslogSink('siem', { ...config('tls', port), tls: { ca_file: certFile } });
+    const sink = createSyslogSink({ name: 'siem', config: { ...config('tls', port), tls: { ca_file: certFile } }, log });
     await sink.deliver({ events, messageId: 'm1' });
     await waitFor(async () => tlsReceived.length >= 3, 5000, 'three framed messages over TLS');
     check(tlsReceived);
     await sink.close();
-    const untrusting = createSyslogSink('siem', config('tls', port));
+    const untrusting = createSyslogSink({ name: 'siem', config: config('tls', port), log });
     await assert.rejects(untrusting.deliver({ events, messageId: 'm2' }), /syslog tls:\/\/127\.0\.0\.1:\d+: self-signed certificate/);
     await untrusting.close();
     assert.equal(tlsReceived.length, 3, 'nothing sent to an unverified receiver');
-    assert.throws(() => createSyslogSink('siem', { ...config('tls', port), tls: { ca_file: join(certDir, 'missing.pem') } }),
+    assert.throws(() => createSyslogSink({ name: 'siem', config: { ...config('tls', port), tls: { ca_file: join(certDir, 'missing.pem') } }, log }),
       /pipeline\.sinks\.siem\.tls\.ca_file: cannot read .*missing\.pem/);
-    assert.throws(() => createSyslogSink('siem', { ...config('tcp', port), tls: { ca_file: certFile } }), /tls: only with protocol: tls/);
+    assert.throws(() => createSyslogSink({ name: 'siem', config: { ...config('tcp', port), tls: { ca_file: certFile } }, log }), /tls: only with protocol: tls/);
   });
 });

@@ -12,7 +12,7 @@ import { parseConfig } from '../../src/core/config.ts';
 import { newEvent, type PgwardenEvent } from '../../src/core/event.ts';
 import { LOG_FORMATS } from '../../src/logs/index.ts';
 import { eventKey } from '../../src/pipeline/nats.ts';
-import { createSink } from '../../src/pipeline/sinks/index.ts';
+import { createSink } from '../../src/pipeline/build.ts';
 import { RepositoryWriter } from '../../src/repository/index.ts';
 import { REPO_MIGRATIONS } from '../../src/repository/migrations.ts';
 import { runCli } from '../harness/cli.ts';
@@ -251,7 +251,7 @@ describe('issue 14: repository keys, identity, privileges, refused batches', () 
     await query('repo', `ALTER TABLE pgwarden_repo.events ADD CONSTRAINT no_poison CHECK (message IS DISTINCT FROM 'poison') NOT VALID`);
     process.env.I14_SINK_PW = 'ingest-pw';
     const config = parseConfig(`repository:\n  url: ${loginUrl('repo', 'ingest_login')}\n  password_env: I14_SINK_PW\npipeline:\n  sinks:\n    repo: { type: repository }\n`);
-    const sink = createSink('repo', config.pipeline.sinks.repo!, config);
+    const sink = await createSink('repo', config.pipeline.sinks.repo!, config);
     const events = Array.from({ length: 64 }, (_, i) => auditEvent('poison-test', '/var/log/p.log', i));
     events[37] = { ...events[37]!, message: 'poison' };
     try {

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { parseConfig } from '../../src/core/config.ts';
 import { newEvent, type PgwardenEvent } from '../../src/core/event.ts';
-import { createSink } from '../../src/pipeline/sinks/index.ts';
+import { createSink } from '../../src/pipeline/build.ts';
 import { RepositoryWriter } from '../../src/repository/index.ts';
 import { REPO_LATEST_VERSION, REPO_MIGRATIONS } from '../../src/repository/migrations.ts';
 import { runCli, waitFor } from '../harness/cli.ts';
@@ -222,7 +222,7 @@ describe('repository: ingest, dedup, sessions, reports, prune', () => {
   it('the repository sink delivers a batch exactly once, and ingest keeps undated events apart', async () => {
     const config = parseConfig(`repository:\n  url: ${repoUrl}\n  password_env: PGW_TEST_REPO_PW\npipeline:\n  sinks:\n    repo: { type: repository }\n`);
     process.env.PGW_TEST_REPO_PW = 'ingest-pw';
-    const sink = createSink('repo', config.pipeline.sinks.repo!, config);
+    const sink = await createSink('repo', config.pipeline.sinks.repo!, config);
     const event = { ...newEvent('log', 'pg15', { input: 'sink-test', position: 42, line: 3 }), ts: new Date().toISOString(), message: 'hello' };
     const undated = { ...newEvent('log', 'pg15', { input: 'sink-test', position: 43, line: 4 }), message: 'no time' };
     try {

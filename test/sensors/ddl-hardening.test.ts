@@ -12,7 +12,7 @@ import { ddlRowToEvent } from '../../src/ddl/index.ts';
 import { installedCluster, pgEnv, runCli } from '../harness/cli.ts';
 import { ALL_FLAVORS, startCluster, type Cluster, type Flavor } from '../harness/postgres.ts';
 import { installSchema, newRecorderPassword } from '../../src/sensors/index.ts';
-import { DdlLogSource } from '../../src/pipeline/sources/ddl-log.ts';
+import { DdlLogSource } from '../../src/pipeline/sources/ddl/ddl.ts';
 import type { Sink } from '../../src/pipeline/types.ts';
 import pino from 'pino';
 

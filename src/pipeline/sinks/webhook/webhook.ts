@@ -1,0 +1,62 @@
+// Webhook sink: one HTTP POST per batch, Slack-compatible by default. Any 2xx answer is
+// delivery; anything else (or no answer within the timeout) is a failure to retry.
+// With a secret, X-Pgwarden-Signature is `v1=` + hex HMAC-SHA256 of `<timestamp>.<body>`,
+// X-Pgwarden-Timestamp the timestamp; X-Pgwarden-Delivery is the batch's stable id.
+import { createHmac } from 'node:crypto';
+import { readSecret } from '../../../core/config-file.ts';
+import type { SinkContext } from '../../build.ts';
+import { body, subject } from '../../message.ts';
+import type { Pending, Sink } from '../../types.ts';
+import type { WebhookSinkConfig } from './config.ts';
+
+// Slack limits a section's text to 3000 characters.
+const SLACK_TEXT_LIMIT = 2900;
+
+export function payload(format: WebhookSinkConfig['format'], pending: Pending): object {
+  const title = subject(pending.events);
+  if (format === 'json') return { text: title, delivery_id: pending.messageId, events: pending.events };
+  const text = body(pending.events);
+  const shown = text.length > SLACK_TEXT_LIMIT ? `${text.slice(0, SLACK_TEXT_LIMIT)}\n… (truncated)` : text;
+  return {
+    text: title,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: `*${title.replace(/[*_~`]/g, '')}*` } },
+      { type: 'section', text: { type: 'mrkdwn', text: '```' + shown.replaceAll('```', "'''") + '```' } },
+    ],
+  };
+}
+
+export function signature(secret: string, timestamp: string, text: string): string {
+  return `v1=${createHmac('sha256', secret).update(`${timestamp}.${text}`).digest('hex')}`;
+}
+
+export function build({ name, config }: SinkContext<WebhookSinkConfig>): Sink {
+  const secret = readSecret(`pipeline.sinks.${name}`, config.secret_env, config.secret_file, ['secret_env', 'secret_file']);
+  return {
+    name,
+    type: 'webhook',
+    inputs: config.inputs,
+    async deliver(pending: Pending): Promise<void> {
+      const text = JSON.stringify(payload(config.format, pending));
+      const headers: Record<string, string> = {
+        ...config.headers,
+        'content-type': 'application/json',
+        'user-agent': 'pgwarden',
+        'x-pgwarden-delivery': pending.messageId,
+      };
+      if (secret !== undefined) {
+        const timestamp = String(Math.floor(Date.now() / 1000));
+        headers['x-pgwarden-timestamp'] = timestamp;
+        headers['x-pgwarden-signature'] = signature(secret, timestamp, text);
+      }
+      const response = await fetch(config.url, {
+        method: 'POST', headers, body: text, signal: AbortSignal.timeout(config.timeout_seconds * 1000),
+      }).catch((error: Error) => {
+        throw new Error(`POST ${new URL(config.url).origin}: ${error.name === 'TimeoutError' ? `no answer within ${config.timeout_seconds} s` : (error.cause as Error | undefined)?.message ?? error.message}`);
+      });
+      const answer = await response.text().catch(() => '');
+      if (!response.ok) throw new Error(`POST ${new URL(config.url).origin} answered ${response.status} ${answer.slice(0, 200)}`.trim());
+    },
+    async close(): Promise<void> {},
+  };
+}

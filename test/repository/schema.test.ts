@@ -1,0 +1,140 @@
+// The repository's schema as its migrations make it, on a real PostgreSQL:
+//   - a repository at any earlier version, brought up to date by the old code (migrations as
+//     TypeScript strings, test/fixtures/repository-0007) and by today's (SQL files compiled into
+//     the build), ends with the same catalog: tables, columns, defaults, constraints, indexes,
+//     functions (source, security, settings), triggers, privileges and role memberships;
+//   - the event field table (core/event-fields.ts) is what the migrations create: the columns of
+//     events and undated_events, in order, with their types and NOT NULL — checked against the
+//     migrations, which are history and are never generated from the table.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { EVENT_FIELDS } from '../../src/core/event-fields.ts';
+import { migrateRepository } from '../../src/repository/migrate.ts';
+import { REPO_MIGRATIONS } from '../../src/repository/migrations.ts';
+import { migrateRepository as migrateOld } from '../fixtures/repository-0007/repository/migrate.ts';
+import { REPO_BOOTSTRAP_SQL as OLD_BOOTSTRAP, REPO_MIGRATIONS as OLD_MIGRATIONS } from '../fixtures/repository-0007/repository/migrations.ts';
+import { startCluster, type Cluster } from '../harness/postgres.ts';
+
+/** Everything about the repository's schemas that a migration or a grant decides, as sorted text lines. */
+const CATALOG_SQL = `
+WITH ns AS (SELECT oid, nspname FROM pg_catalog.pg_namespace WHERE nspname IN ('pgwarden_repo', 'pgwarden_web'))
+SELECT line FROM (
+  SELECT 'schema ' || ns.nspname || ' acl ' || COALESCE(n.nspacl::text, '-') AS line FROM ns JOIN pg_catalog.pg_namespace n ON n.oid = ns.oid
+  UNION ALL
+  SELECT 'relation ' || ns.nspname || '.' || c.relname || ' kind ' || c.relkind::text || ' acl ' || COALESCE(c.relacl::text, '-')
+         || ' partitioned ' || COALESCE(pg_catalog.pg_get_partkeydef(c.oid), '-')
+    FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'v', 'S')
+  UNION ALL
+  SELECT 'column ' || ns.nspname || '.' || c.relname || ' #' || a.attnum || ' ' || a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+         || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END || ' default ' || COALESCE(pg_catalog.pg_get_expr(d.adbin, d.adrelid), '-')
+         || ' identity ' || a.attidentity::text || ' acl ' || COALESCE(a.attacl::text, '-')
+    FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN ns ON ns.oid = c.relnamespace
+    LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+   WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p')
+  UNION ALL
+  SELECT 'index ' || pg_catalog.pg_get_indexdef(i.indexrelid) FROM pg_catalog.pg_index i
+    JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN ns ON ns.oid = c.relnamespace
+  UNION ALL
+  SELECT 'constraint ' || r.conrelid::regclass::text || ' ' || r.conname || ' ' || pg_catalog.pg_get_constraintdef(r.oid)
+    FROM pg_catalog.pg_constraint r JOIN ns ON ns.oid = r.connamespace
+  UNION ALL
+  SELECT 'function ' || p.oid::regprocedure::text || ' returns ' || pg_catalog.format_type(p.prorettype, NULL) || ' definer ' || p.prosecdef
+         || ' volatile ' || p.provolatile::text || ' config ' || COALESCE(p.proconfig::text, '-') || ' acl ' || COALESCE(p.proacl::text, '-')
+         || ' source ' || pg_catalog.md5(p.prosrc)
+    FROM pg_catalog.pg_proc p JOIN ns ON ns.oid = p.pronamespace
+  UNION ALL
+  SELECT 'trigger ' || t.tgrelid::regclass::text || ' ' || pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger t
+    JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid JOIN ns ON ns.oid = c.relnamespace WHERE NOT t.tgisinternal
+  UNION ALL
+  SELECT 'member ' || m.roleid::regrole::text || ' ' || m.member::regrole::text FROM pg_catalog.pg_auth_members m
+   WHERE m.roleid::regrole::text LIKE 'pgwarden_repo%'
+  UNION ALL
+  SELECT 'own_role ' || server || ' ' || role_name || ' ' || via FROM pgwarden_repo.own_roles
+  UNION ALL
+  SELECT 'migration ' || version || ' ' || name FROM pgwarden_repo.migrations
+) lines ORDER BY line`;
+
+describe('repository schema: today\'s migrations against the old code, and the event field table', () => {
+  let cluster: Cluster;
+  before(async () => {
+    cluster = await startCluster({ flavor: 'pg15' });
+    await cluster.createRole('ingest_login', 'ingest-pw');
+    await cluster.createRole('dashboard_login', 'dashboard-pw');
+  });
+  after(async () => cluster?.stop());
+
+  async function withClient<T>(database: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
+    const client = new pg.Client({ connectionString: cluster.url(database) });
+    await client.connect();
+    try {
+      return await run(client);
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** A repository as the old code left it at `version`: its bootstrap and its migrations up to there, applied as it applied them. */
+  async function oldRepository(database: string, version: number): Promise<void> {
+    await cluster.createDatabase(database);
+    if (version === 0) return;
+    await withClient(database, async (client) => {
+      await client.query(OLD_BOOTSTRAP);
+      for (const m of OLD_MIGRATIONS.filter((x) => x.version <= version)) {
+        await client.query('INSERT INTO pgwarden_repo.migrations (version, name, pgwarden_version) VALUES ($1, $2, $3)', [m.version, m.name, '0.1.0']);
+        await client.query(m.sql);
+      }
+    });
+  }
+
+  const catalog = (database: string) => withClient(database, async (client) => (await client.query<{ line: string }>(CATALOG_SQL)).rows.map((r) => r.line));
+
+  it('the SQL files are the old migrations, byte for byte, under the same numbers and names', () => {
+    assert.deepEqual(REPO_MIGRATIONS.map((m) => [m.version, m.name]), OLD_MIGRATIONS.map((m) => [m.version, m.name]));
+    for (const [i, m] of REPO_MIGRATIONS.entries()) assert.equal(m.sql, OLD_MIGRATIONS[i]!.sql, `migration ${m.version}`);
+  });
+
+  for (const version of [0, 1, 3, 6, 7]) {
+    it(`a repository at version ${version}, migrated by the old code and by today's, has the same schema`, async () => {
+      await oldRepository(`old_${version}`, version);
+      await oldRepository(`new_${version}`, version);
+      const options = { writerLogins: ['ingest_login'], serverLogins: ['dashboard_login'] };
+      const old = await withClient(`old_${version}`, (client) => migrateOld(client, options));
+      const now = await withClient(`new_${version}`, (client) => migrateRepository(client, options));
+      assert.deepEqual({ ...now, pgauditQuiet: undefined }, { ...old, pgauditQuiet: undefined });
+      const [oldCatalog, newCatalog] = [await catalog(`old_${version}`), await catalog(`new_${version}`)];
+      assert.ok(oldCatalog.some((l) => l.startsWith('function pgwarden_repo.batch_overlaps(')), 'the catalog query sees the functions');
+      assert.ok(oldCatalog.some((l) => l.startsWith('relation pgwarden_repo.events ') && l.includes('pgwarden_repo_writer')), 'and the grants');
+      assert.deepEqual(newCatalog, oldCatalog);
+    });
+  }
+
+  it('the catalog comparison tells a changed schema apart (so the test above can fail)', async () => {
+    await oldRepository('changed', 0);
+    await withClient('changed', (client) => migrateRepository(client));
+    const before = await catalog('changed');
+    await withClient('changed', (client) => client.query('GRANT SELECT (message) ON pgwarden_repo.events TO pgwarden_repo_writer'));
+    assert.notDeepEqual(await catalog('changed'), before);
+  });
+
+  it('the event field table is what the migrations create in events and undated_events', async () => {
+    await oldRepository('fields', 0);
+    await withClient('fields', async (client) => {
+      await migrateRepository(client);
+      for (const table of ['events', 'undated_events']) {
+        const { rows } = await client.query<{ name: string; type: string; not_null: boolean }>(
+          `SELECT a.attname AS name, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null
+             FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+          [`pgwarden_repo.${table}`]);
+        const expected = EVENT_FIELDS.map((f) => ({
+          name: f.column,
+          type: f.type === 'timestamptz' ? 'timestamp with time zone' : f.type,
+          // ts: NOT NULL where events are dated (the partition key), nullable among the undated
+          not_null: f.notNull === true || (f.path === 'ts' && table === 'events'),
+        }));
+        // ingested_at is the repository's, not the event's: the last column, after the event's
+        assert.deepEqual(rows, [...expected, { name: 'ingested_at', type: 'timestamp with time zone', not_null: true }], table);
+      }
+    });
+  });
+});
