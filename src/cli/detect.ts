@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../core/config.ts';
 import type { ParseError } from '../core/event.ts';
 import { LOG_FORMATS, compilePrefix } from '../logs/index.ts';
 import { createEngine, replay, ResponsePlanner, type Alert, type ReplayFormat, type RuleSpec } from '../detect/index.ts';
+import { registerResponseCommands } from './responses.ts';
 import { checkReadable, parseErrorLine } from './input.ts';
 import { render, type Column } from './output.ts';
 
@@ -18,7 +19,7 @@ function configOf(command: Command): Config {
 }
 
 export function registerDetectCommands(program: Command): void {
-  const detect = program.command('detect').description('detection rules over the events: replay logs through them, list them');
+  const detect = program.command('detect').description('detection rules over the events: replay logs through them, list them, operate their responses');
 
   detect.command('replay')
     .description('run logs through the detection rules in the records\' own time and print one JSON alert per line')
@@ -76,6 +77,8 @@ Examples:
       if (inactive.length > 0) lines.push(`inactive: ${inactive.map((r) => `${r.id} (${r.inactive})`).join(', ')}`);
       process.stderr.write(lines.join('\n') + '\n');
     });
+
+  registerResponseCommands(detect);
 
   detect.command('rules')
     .description('list the detection rules in force with their settings and tags')

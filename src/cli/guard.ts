@@ -22,6 +22,7 @@ const RULE_COLUMNS: Column<StoredRule>[] = [
   { header: 'clients', value: (r) => r.clients ?? '*' },
   { header: 'databases', value: (r) => r.databases ?? '*' },
   { header: 'message', value: (r) => r.message },
+  { header: 'expires', value: (r) => (r.expires_at === null ? '' : r.expires_at.toISOString()) },
 ];
 
 function ruleJson(rule: StoredRule): object {

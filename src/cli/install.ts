@@ -4,7 +4,7 @@ import { Option } from 'commander';
 import { withClient, targetForDatabase, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import {
-  dropClusterRoles, installSchema, newRecorderPassword, sensorsStatus, uninstallSchema,
+  dropClusterRoles, installResponder, installSchema, newRecorderPassword, sensorsStatus, uninstallSchema,
   isDrift, updateRecorderPassword, type StatusReport,
 } from '../sensors/index.ts';
 import { breakGlassRoles, connectableDatabases, formatOption, loadCommandConfig, onEachDatabase, print, repeatable, targetOf, withConnection } from './common.ts';
@@ -18,7 +18,8 @@ export function registerInstallCommands(program: Command): void {
     .option('--dbname <name>', 'install into this database of the server (e.g. one status lists as MISSING)')
     .addOption(new Option('--on-error <mode>', 'what a broken guard does to non-superusers').choices(['open', 'closed']))
     .option('--break-glass-role <role>', 'a role the guard never refuses (repeatable; replaces the list)', repeatable)
-    .action(async (options: { allDatabases?: boolean; dbname?: string; onError?: 'open' | 'closed'; breakGlassRole?: string[] }, command: Command) => {
+    .option('--responder', 'also make the responder role for the lock_role response (CREATEROLE; docs/detect.md, "The responder role")')
+    .action(async (options: { allDatabases?: boolean; dbname?: string; onError?: 'open' | 'closed'; breakGlassRole?: string[]; responder?: boolean }, command: Command) => {
       if (options.dbname === '') throw new PgwardenError('PGW_ERR_INVALID_VALUE', '--dbname "": names no database (a database name, e.g. --dbname reports)');
       if (options.dbname !== undefined && options.allDatabases) throw new PgwardenError('PGW_ERR_INVALID_VALUE', '--dbname and --all-databases: give one of them');
       const target = options.dbname === undefined ? targetOf(command) : targetForDatabase(targetOf(command), options.dbname);
@@ -36,6 +37,10 @@ export function registerInstallCommands(program: Command): void {
         installed.add(database);
         const change = result.fromVersion === result.toVersion ? `already at version ${result.toVersion}` : `version ${result.fromVersion} -> ${result.toVersion}`;
         print(`${database}: ${change}; login trigger: ${result.loginTrigger ? 'on' : 'none (PostgreSQL < 17: use session_exec or `pgwarden guard watch`)'}; refusal recorder: ${result.dblink === 'unavailable' ? 'server log only (dblink unavailable)' : 'dblink'}`);
+        if (options.responder) {
+          const responder = await installResponder(client);
+          print(`${database}: responder pgwarden_responder ready for lock_role` + (responder.adminGranted.length > 0 ? `; ADMIN OPTION given on ${responder.adminGranted.map((r) => JSON.stringify(r)).join(', ')}` : ''));
+        }
         if (before.installed) {
           const after = await sensorsStatus(client);
           // The recorder's password was rotated by this very run in the databases before this one.

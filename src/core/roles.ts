@@ -12,6 +12,8 @@ export const ALERTS_ROLE = 'pgwarden_alerts';
 export const MONITOR_OWNER_ROLE = 'pgwarden_monitor_owner';
 /** May EXECUTE the monitor's check functions, nothing else; the monitoring login is made a member. */
 export const MONITOR_CALLER_ROLE = 'pgwarden_monitor';
+/** Owns the lock_role functions (schema pgwarden_responder); NOLOGIN, CREATEROLE; made only by `install --responder`. */
+export const RESPONDER_ROLE = 'pgwarden_responder';
 /** pgAudit's object-audit role, when `pgaudit object` creates it. */
 export const AUDITOR_ROLE = 'pgwarden_auditor';
 /** The repository's writer (INSERT, never UPDATE or DELETE of events), reader and dashboard roles (repo migrate). */

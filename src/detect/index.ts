@@ -15,6 +15,7 @@ export { DetectEngine, type EngineLimits, type EngineOptions, type EngineSnapsho
 export { eventFromLine, looksLikeEventLines } from './event-lines.ts';
 export { ReplayFacts } from './facts.ts';
 export { replay, inputEvents, mergeByTime, type ReplayFormat, type ReplayOptions, type ReplayStats } from './replay.ts';
+export { Responder, type ActiveResponse, type ResponderOptions, type ResponseRecord } from './responder.ts';
 export { ResponsePlanner, type DescribedResponse, type ResponseContext } from './responses.ts';
 export { BUILTIN_RULES, type BuiltinRule } from './rules/index.ts';
 export { PGWARDEN_ROLES, isServerWritten } from './signals.ts';

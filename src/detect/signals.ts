@@ -18,7 +18,7 @@ import type { DetectFacts, RoleClass, Signal } from './types.ts';
 
 /** pgwarden's own roles (src/sensors, src/monitor, src/repository): never the target of a response. */
 export const PGWARDEN_ROLES: ReadonlySet<string> = new Set(['pgwarden_recorder', 'pgwarden_watcher', 'pgwarden_alerts', 'pgwarden_monitor',
-  'pgwarden_monitor_owner', 'pgwarden_repo_writer', 'pgwarden_repo_reader', 'pgwarden_repo_server', 'pgwarden_web']);
+  'pgwarden_monitor_owner', 'pgwarden_repo_writer', 'pgwarden_repo_reader', 'pgwarden_repo_server', 'pgwarden_web', 'pgwarden_responder']);
 
 export interface ViewContext {
   facts: DetectFacts;

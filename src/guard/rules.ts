@@ -14,13 +14,15 @@ export interface StoredRule {
   clients: string[] | null;
   databases: string[] | null;
   message: string | null;
+  /** a temporary rule (block_client response): it matches no login from this time on */
+  expires_at: Date | null;
   created_at: Date;
   created_by: string;
 }
 
 const RULE_COLUMNS = `id::int AS id, priority, action, roles, applications,
   NULLIF(CASE WHEN local_socket THEN ARRAY['local'] ELSE '{}'::text[] END || COALESCE(clients::text[], '{}'), '{}') AS clients,
-  databases, message, created_at, created_by`;
+  databases, message, expires_at, created_at, created_by`;
 
 export async function addRule(client: pg.Client, rule: NormalisedRule): Promise<StoredRule> {
   // One statement: the rule and the recompiled guard land together or not at all.

@@ -5,3 +5,4 @@ export {
   applyGuardSettings, installedVersion, type InstallResult, type GuardSettingsInput, type UninstallResult,
 } from './install.ts';
 export { sensorsStatus, isDrift, type StatusReport, type StatusItem, type CheckState } from './status.ts';
+export { installResponder, type ResponderResult } from './responder.ts';

@@ -10,7 +10,7 @@ import { BOOTSTRAP_SQL, DDL_FUNCTIONS_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } f
 import { redactSecretsFunctionSql } from '../core/secrets.ts';
 import {
   EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_GRANTS, EXPECTED_MEMBERSHIPS, EXPECTED_TRIGGERS, GROUP_ROLE_ATTRIBUTES, GUARDED_SETTINGS,
-  LOGIN_EVENT_TRIGGER, OWN_ROLES, OWN_ROLE_SETTINGS, DATABASE_MARKER, RECORDER_ATTRIBUTES, RECORDER_SETTINGS,
+  LOGIN_EVENT_TRIGGER, OWN_ROLES, OWN_ROLE_SETTINGS, DATABASE_MARKER, RECORDER_ATTRIBUTES, RECORDER_SETTINGS, RESPONDER,
 } from './manifest.ts';
 
 export { RECORDER_ROLE, WATCHER_ROLE, ALERTS_ROLE };
@@ -440,6 +440,7 @@ export async function uninstallSchema(client: pg.Client): Promise<UninstallResul
          EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden') AS present`);
     for (const trigger of EXPECTED_EVENT_TRIGGERS) await client.query(`${SQL_TAG}DROP EVENT TRIGGER IF EXISTS ${trigger.name}`);
     // CASCADE takes dblink along only when install created it inside this schema.
+    await client.query(`${SQL_TAG}DROP SCHEMA IF EXISTS pgwarden_responder CASCADE`);
     await client.query(`${SQL_TAG}DROP SCHEMA IF EXISTS pgwarden CASCADE`);
     return { database: rows[0]!.database, removed: rows[0]!.present };
   });
@@ -447,7 +448,7 @@ export async function uninstallSchema(client: pg.Client): Promise<UninstallResul
 
 /** Drops the cluster-wide roles once no database uses them; says why when one cannot go. */
 export function dropClusterRoles(client: pg.Client): Promise<DroppedRole[]> {
-  return dropUnusedRoles(client, [RECORDER_ROLE, WATCHER_ROLE, ALERTS_ROLE]);
+  return dropUnusedRoles(client, [RECORDER_ROLE, WATCHER_ROLE, ALERTS_ROLE, RESPONDER]);
 }
 
 export interface DroppedRole { role: string; dropped: boolean; reason?: string }

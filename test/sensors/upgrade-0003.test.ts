@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { installSchema as install0003, newRecorderPassword } from '../fixtures/schema-0003/sensors/install.ts';
+import { LATEST_SCHEMA_VERSION } from '../../src/sensors/index.ts';
 import { pgEnv, runCli, tryLogin } from '../harness/cli.ts';
 import { ALL_FLAVORS, startCluster, type Cluster, type Flavor } from '../harness/postgres.ts';
 
@@ -34,7 +35,7 @@ for (const flavor of FLAVORS) {
 
       const upgrade = await runCli(['install'], pgEnv(cluster));
       assert.equal(upgrade.code, 0, upgrade.stderr);
-      assert.match(upgrade.stdout, /postgres: version 3 -> 4/);
+      assert.match(upgrade.stdout, new RegExp(`postgres: version 3 -> ${LATEST_SCHEMA_VERSION};`));
       const { rows: [masked] } = await admin.query<{ statement: string }>("SELECT statement FROM pgwarden.ddl_events WHERE object_identity = 'public.before_upgrade'");
       assert.match(masked!.statement, /PASSWORD <REDACTED>/);
       const { rows: [{ n: kept }] } = await admin.query('SELECT count(*)::int AS n FROM pgwarden.ddl_events');

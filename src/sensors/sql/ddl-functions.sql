@@ -35,8 +35,8 @@ CREATE OR REPLACE FUNCTION pgwarden.ddl_is_own(p_context text, p_schema text, p_
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
   -- Never NULL (a NULL would put a row in neither table and skip the policy): every test is COALESCEd.
   SELECT p_context IS NOT NULL AND COALESCE(
-       p_schema IN ('pgwarden', 'pgwarden_monitor')
-    OR (p_type = 'schema' AND p_identity IN ('pgwarden', 'pgwarden_monitor'))
+       p_schema IN ('pgwarden', 'pgwarden_monitor', 'pgwarden_responder')
+    OR (p_type = 'schema' AND p_identity IN ('pgwarden', 'pgwarden_monitor', 'pgwarden_responder'))
     OR (p_type = 'extension' AND p_identity = 'dblink' AND p_context <> 'guard_compile')
     OR (p_identity IS NULL AND p_context IN ('guard_compile', 'install')), false)
 $$;
