@@ -7,15 +7,16 @@
 # the monitoring consumers the monitor tests feed: promtool (prometheus), Monitoring::Plugin
 # (libmonitoring-plugin-perl), pgbouncer (the pgbouncer checks), check_postgres (npm run
 # bench:monitor), a Zabbix server with zabbix_sender (zabbix-server-pgsql, zabbix-agent),
-# rsyslog (the syslog sink's test starts its own rsyslogd on free ports), pgJDBC with a JDK
-# (the guard's tests and `npm run bench:guard-jdbc` run the real driver), and pgauditlogtofile (the
-# pgauditlogtofile parser's test reads the audit file of a real server).
+# rsyslog (the syslog sink's test starts its own rsyslogd on free ports) with rsyslog-gnutls (the
+# syslog source's test has rsyslogd forward over TLS), pgJDBC with a JDK (the guard's tests and
+# `npm run bench:guard-jdbc` run the real driver), and pgauditlogtofile (the pgauditlogtofile
+# parser's test reads the audit file of a real server).
 # Installs as root, through sudo when not root.
 # Idempotent: it does nothing when everything is there already.
 set -euo pipefail
 
 packages=(postgresql-15 postgresql-15-pgaudit postgresql-client-15 postgresql-contrib openssl nats-server chromium
-  prometheus libmonitoring-plugin-perl pgbouncer check-postgres zabbix-server-pgsql zabbix-agent rsyslog
+  prometheus libmonitoring-plugin-perl pgbouncer check-postgres zabbix-server-pgsql zabbix-agent rsyslog rsyslog-gnutls
   libpostgresql-jdbc-java openjdk-17-jdk-headless postgresql-15-pgauditlogtofile)
 missing=()
 for package in "${packages[@]}"; do

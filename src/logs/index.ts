@@ -30,6 +30,8 @@ export { compilePrefix, PrefixMatcher, PREFIX_ESCAPES } from './prefix.ts';
 export { classify } from './messages.ts';
 export { MAX_SESSIONS, StderrReader, syntheticSessionId, type SessionSeed } from './sessions.ts';
 export { MATCH_STEP_LIMIT } from './prefix.ts';
+/** For the network syslog source (src/pipeline/sources/syslog): one message at a time. */
+export { parseSyslogHeader, readMarker as readSyslogMarker, SyslogAssembler } from './syslog.ts';
 
 export { LOG_FORMATS, PREFIXED_FORMATS, type LogFormat } from './formats.ts';
 

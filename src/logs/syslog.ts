@@ -149,9 +149,9 @@ function digits(text: string, from: number, to: number): number | null {
 }
 
 /** A chunk number: "[SEQ-CHUNK] " or "[N] " at the start of a message. */
-interface Marker { seq: number | null; chunk: number | null; single: number | null; length: number }
+export interface Marker { seq: number | null; chunk: number | null; single: number | null; length: number }
 
-function readMarker(body: string): Marker | null {
+export function readMarker(body: string): Marker | null {
   if (body.charCodeAt(0) !== 91) return null;
   const close = body.indexOf(']');
   if (close < 2 || close > 40 || body.charCodeAt(close + 1) !== 32) return null;
@@ -308,6 +308,16 @@ export class SyslogAssembler {
   private send(record: Pending): void {
     this.records.write(record.text, record.server, record.position, record.line, record.ts, record.pid);
     this.records.flush();
+  }
+
+  /**
+   * Takes every record whose last part came with message `line` or before as complete, and
+   * sends what can go: for a live stream (the network syslog source), where a quiet process
+   * sends no next record to end its last one.
+   */
+  expire(line: number): void {
+    for (const p of [...this.pending.values()]) if (p.lastLine <= line) this.hold(p);
+    this.release();
   }
 
   flush(): void {

@@ -1,13 +1,13 @@
 // The syslog format against what a real rsyslogd (Debian's) writes for a real PostgreSQL 15 +
 // pgAudit with log_destination = 'syslog,csvlog'. PostgreSQL writes to the fixed /dev/log, so
-// the server is restarted in a private mount namespace (unshare --mount) where /dev/log is this
+// the server is restarted in a private mount namespace (unshare --mount, test/harness/dev-log.ts) where /dev/log is this
 // test's rsyslog socket. The independent reading is the same server's csvlog of the same
 // records: every event read from each of rsyslog's three file formats (RFC 3164 with its
 // traditional time, with an RFC 3339 time, and RFC 5424) must equal the csvlog one, field by
 // field; some records are also checked against the values the test put in.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +15,7 @@ import pg from 'pg';
 import type { PgwardenEvent } from '../../src/core/event.ts';
 import { parseText } from '../../src/logs/index.ts';
 import { waitFor } from '../harness/cli.ts';
+import { restartWithDevLog } from '../harness/dev-log.ts';
 import { startCluster, type Cluster } from '../harness/postgres.ts';
 
 const RSYSLOGD = '/usr/sbin/rsyslogd';
@@ -59,22 +60,7 @@ ${Object.entries(FILES).map(([name, template]) => `action(type="omfile" file="${
       },
     });
     // Again, in a mount namespace of its own where /dev/log is rsyslogd's socket.
-    const owner = statSync(cluster.socketDir);
-    const asOwner = `setpriv --reuid=${owner.uid} --regid=${owner.gid} --clear-groups`;
-    const stop = spawnSync('sh', ['-c', `${asOwner} ${cluster.binDir}/pg_ctl -D ${cluster.dataDir} -m fast -w stop`], { encoding: 'utf8' });
-    assert.equal(stop.status, 0, stop.stderr);
-    rmSync(path.join(cluster.dataDir, 'log'), { recursive: true, force: true });
-    const real = path.join(dir, 'realdev');
-    const script = [
-      'set -e', `mkdir -p ${real}`, `mount --rbind /dev ${real}`, 'mount -t tmpfs -o mode=755 tmpfs /dev',
-      `for f in ${real}/* ${real}/.[!.]*; do [ -e "$f" ] || [ -L "$f" ] || continue; n=$(basename "$f");`
-        + ' if [ -L "$f" ]; then cp -P "$f" /dev/$n; elif [ -d "$f" ]; then mkdir /dev/$n; mount --rbind "$f" /dev/$n;'
-        + ' else touch /dev/$n; mount --bind "$f" /dev/$n; fi; done',
-      'touch /dev/log', `mount --bind ${socket} /dev/log`,
-      `exec ${asOwner} ${cluster.binDir}/pg_ctl -D ${cluster.dataDir} -l ${cluster.logFile} -w start`,
-    ].join('\n');
-    const start = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { encoding: 'utf8' });
-    assert.equal(start.status, 0, start.stderr + start.stdout);
+    restartWithDevLog(cluster, socket, dir);
 
     await cluster.query('CREATE TABLE t(id int PRIMARY KEY, note text)');
     await cluster.createRole('app user', 'pw1', '');

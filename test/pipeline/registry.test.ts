@@ -113,7 +113,7 @@ describe('pipeline component registry', () => {
     assert.match(configError('pipeline:\n  sinks:\n    a: { type: sms }\n'),
       new RegExp(`^pgwarden\\.yaml:3: pipeline\\.sinks\\.a\\.type: type must be ${list(SINK_TYPES)}$`));
     // what the messages said before the registry: the order of types is the registry's
-    assert.deepEqual(SOURCE_TYPES, ['ddl', 'guard', 'logfile', 'cloudwatch', 'sqs', 'nats']);
+    assert.deepEqual(SOURCE_TYPES, ['ddl', 'guard', 'logfile', 'cloudwatch', 'sqs', 'nats', 'syslog']);
     assert.deepEqual(SINK_TYPES, ['email', 'webhook', 'repository', 'jsonl', 'syslog', 'nats']);
   });
 
