@@ -11,7 +11,8 @@
 // Code, not closures built at start: the writers run for every event, and written out they are
 // the same straight-line code as before (no call per field through a table, no new Function).
 // The output is checked in (a fresh clone typechecks and tests without running this);
-// `--check` writes nothing and fails naming what is stale (test/core/event-fields.test.ts runs it).
+// `--check` writes nothing and fails naming what is stale: `npm run build` runs it before tsc (so
+// CI's npm ci and a fresh clone's), and test/core/event-fields.test.ts runs stale().
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EVENT_FIELDS, EVENT_GROUPS, type EventField } from '../src/core/event-fields.ts';
@@ -242,7 +243,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   if (process.argv.includes('--check')) {
     const files = stale();
     if (files.length > 0) {
-      console.error(`stale generated files (run npm run generate): ${files.join(', ')}`);
+      // one line, as npm run build prints it before tsc (a stale file would build the old code)
+      console.error(`stale generated ${files.length === 1 ? 'file' : 'files'} ${files.join(', ')} (not what scripts/generate.ts makes of the sources): run npm run generate and commit the result`);
       process.exit(1);
     }
   } else {

@@ -23,7 +23,8 @@ Example pgwarden.yaml:
     sinks:
       dba-mail: { type: email, host: smtp.example.com, user: pgwarden, password_env: SMTP_PASSWORD,
                   from: pgwarden@example.com, to: [dba@example.com] }
-      chatops:  { type: webhook, url: 'https://hooks.slack.com/services/...', match: { commands: ['DROP *'] } }`)
+      chatops:  { type: webhook, url: 'https://hooks.slack.com/services/...',
+                  filter: { include_any: [{ kinds: [ddl], commands: ['DROP *'] }, { kinds: [tamper] }] } }`)
     .action(async (options: { allDatabases?: boolean; db?: string; server?: string }, command: Command) => {
       const cfg = loadCommandConfig(command);
       const log = createLogger('alerts');

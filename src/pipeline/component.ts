@@ -2,8 +2,10 @@
 // config schema (zod), where it is documented and tested, and the checks that need the rest of the
 // config (names under servers:). Validation is apart from building (as in vector's
 // sources/<name>/): core/config.ts composes these definitions for every command that reads
-// pgwarden.yaml, so a definition imports zod and nothing else of pgwarden's; build.ts loads a
-// type's implementation (an SDK, a client library) only when a config has one.
+// pgwarden.yaml, so a definition imports only zod, this file, config-parts.ts, node: built-ins and
+// leaf modules (core/event.ts, logs/formats.ts) — never core/config.ts or an implementation, which
+// would make an import cycle; build.ts loads a type's implementation (an SDK, a client library)
+// only when a config has one.
 //
 // The registry (registry.ts) lists the definitions once; test/pipeline/registry.test.ts fails when
 // one lacks its doc section, its test or its implementation.

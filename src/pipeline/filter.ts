@@ -167,8 +167,27 @@ export function filterForMatch(config: SinkCommonConfig): FilterConfig | null {
 }
 
 /**
+ * Where the filterForMatch translation routes otherwise than match/ignore, for the warning (null:
+ * nowhere). A `*` in a filter pattern also matches a line break (its regex has the `s` flag, and
+ * filter keeps the routing it had); match.ts's stops at one, so a name holding a line break (a
+ * role "etl\nalice") can be routed otherwise. And a `commands` list without `kinds` becomes an
+ * alternative listing the other event kinds of this version: a kind added later passes match, not
+ * that filter.
+ */
+const sameBut = (differs: string | null) => (differs ? `the same routing in one place, except that ${differs}` : 'the same routing in one place');
+
+function translationDiffers(config: SinkCommonConfig): string | null {
+  const patterns = [config.match, config.ignore].flatMap((m) => (m ? [m.users, m.databases, m.commands] : [])).flat();
+  const places = [
+    ...(patterns.some((p) => p?.includes('*')) ? ['in this filter a * also matches a line break in a value, a role name holding one say (in match/ignore it stops at one)'] : []),
+    ...(config.match?.commands && !config.match.kinds ? ['its kinds list is this version\'s (a kind added later passes match, not this filter)'] : []),
+  ];
+  return places.length > 0 ? places.join(', and ') : null;
+}
+
+/**
  * One warning per sink that still routes with `match`/`ignore`, with the `filter` that means the
- * same. Logged at start by the graph (collect, alerts run).
+ * same, saying where it does not. Logged at start by the graph (collect, alerts run).
  */
 export function routingWarnings(sinks: Record<string, SinkCommonConfig>): string[] {
   const warnings: string[] = [];
@@ -177,7 +196,7 @@ export function routingWarnings(sinks: Record<string, SinkCommonConfig>): string
     const keys = [sink.match && 'match', sink.ignore && 'ignore'].filter(Boolean).join(' and ');
     const filter = filterForMatch(sink);
     warnings.push(`pipeline.sinks.${name}: ${keys} ${sink.match && sink.ignore ? 'are' : 'is'} the older spelling of filter and will go (docs/pipeline.md#filters-and-redaction); `
-      + (filter ? `the same routing in one place: filter: ${JSON.stringify(filter)}` : `this sink also has filter ${sink.match ? 'include lists' : 'exclude lists'}: merge them by hand`));
+      + (filter ? `${sameBut(translationDiffers(sink))}: filter: ${JSON.stringify(filter)}` : `this sink also has filter ${sink.match ? 'include lists' : 'exclude lists'}: merge them by hand`));
   }
   return warnings;
 }

@@ -108,11 +108,53 @@ describe('routing: filter, and the older match/ignore', () => {
     assert.equal(checked, 13 * 13 - 1);
     assert.ok(audits.length > 0);
     const [warning] = routingWarnings({ chatops: { match: { commands: ['DROP *'] }, ignore: { users: ['etl'] } } });
-    assert.match(warning!, /^pipeline\.sinks\.chatops: match and ignore are the older spelling of filter and will go \(docs\/pipeline\.md#filters-and-redaction\); the same routing in one place: filter: \{"include_any":\[\{"kinds":\["ddl"\],"commands":\["DROP \*"\]\},\{"kinds":\["connection_received",.*"tamper".*\]\}\],"exclude":\{"users":\["etl"\]\}\}$/);
+    assert.match(warning!, /^pipeline\.sinks\.chatops: match and ignore are the older spelling of filter and will go \(docs\/pipeline\.md#filters-and-redaction\); the same routing in one place, except that in this filter a \* also matches a line break in a value, a role name holding one say \(in match\/ignore it stops at one\), and its kinds list is this version's \(a kind added later passes match, not this filter\): filter: \{"include_any":\[\{"kinds":\["ddl"\],"commands":\["DROP \*"\]\},\{"kinds":\["connection_received",.*"tamper".*\]\}\],"exclude":\{"users":\["etl"\]\}\}$/);
     const written = JSON.parse(warning!.split('filter: ').at(-1)!) as FilterConfig;
     assert.deepEqual(all.map(compileFilter(written)), all.map(compileRouting({ match: { commands: ['DROP *'] }, ignore: { users: ['etl'] } })));
     assert.match(routingWarnings({ s: { match: { users: ['a'] }, filter: { include: { kinds: ['ddl'] } } } })[0]!, /this sink also has filter include lists: merge them by hand$/);
     assert.deepEqual(routingWarnings({ s: { filter: { include: { kinds: ['audit'] } } }, t: {} }), [], 'nothing to say about filter');
+  });
+
+  it('names with a line break: the translation differs only where the warning says, for a * pattern', () => {
+    // the review's cases (test/review/match-filter-equivalence.test.ts on review-i15)
+    const named = (kind: 'ddl' | 'tamper' | 'connection_authorized', user: string, database: string, tag?: string) => {
+      const e = newEvent(kind, 'db1', { input: 'x', position: 0, line: null });
+      Object.assign(e, { user, database, application: 'psql' });
+      if (tag) e.ddl = { command_tag: tag, current_user: user, statement: `${tag} x` } as NonNullable<PgwardenEvent['ddl']>;
+      return e;
+    };
+    const all = ['etl', 'alice', 'etl\nalice', 'ETL', 'etl\r\nx', 'etl\u2028x'].flatMap((u) => [
+      named('ddl', u, 'shop', 'DROP TABLE'), named('ddl', u, 'shop', 'CREATE INDEX'), named('ddl', u, 'other\ndb', 'ALTER TABLE'),
+      named('ddl', u, 'shop', 'DROP\nTABLE'), named('tamper', u, 'shop'), named('connection_authorized', u, 'shop'),
+    ]);
+    const lineBreak = (e: PgwardenEvent) => /[\n\r\u2028\u2029]/.test(`${e.user}${e.database}${e.ddl?.command_tag ?? ''}`);
+    const configs = [
+      { match: { commands: ['DROP *'] } }, { match: { commands: ['DROP *'], kinds: ['ddl'] } }, { match: { users: ['etl*'] } },
+      { ignore: { users: ['etl*'] } }, { ignore: { users: ['etl'], commands: ['CREATE INDEX'] } }, { match: { databases: ['other*'] } },
+      { match: { kinds: ['tamper'] }, ignore: { users: ['alice'] } }, { match: { users: ['etl'] }, ignore: { databases: ['other\ndb'] } },
+    ] as { match?: MatchConfig; ignore?: MatchConfig }[];
+    let differed = 0;
+    for (const config of configs) {
+      const old = compileRouting(config);
+      const suggested = compileFilter(filterForMatch(config)!);
+      const differ = all.filter((e) => old(e) !== suggested(e));
+      const warning = routingWarnings({ s: config })[0]!;
+      const star = [config.match, config.ignore].some((m) => m && [m.users, m.databases, m.commands].flat().some((p) => p?.includes('*')));
+      // without a * the same events, line breaks or not; with one, only events with a line break
+      // differ, and the warning says so
+      if (!star) assert.deepEqual(differ, [], JSON.stringify(config));
+      assert.ok(differ.every(lineBreak), JSON.stringify(config));
+      assert.equal(warning.includes('in this filter a * also matches a line break'), star, warning);
+      assert.deepEqual(all.filter((e) => !lineBreak(e)).map(old), all.filter((e) => !lineBreak(e)).map(suggested), JSON.stringify(config));
+      differed += differ.length;
+    }
+    assert.ok(differed > 0, 'the line-break names do route otherwise somewhere (the warning is not idle)');
+    // the difference itself: ignore {users: [etl*]} keeps a role "etl\nalice", the filter drops it
+    const crafted = named('ddl', 'etl\nalice', 'shop', 'DROP TABLE');
+    assert.equal(compileRouting({ ignore: { users: ['etl*'] } })(crafted), true);
+    assert.equal(compileFilter(filterForMatch({ ignore: { users: ['etl*'] } })!)(crafted), false);
+    assert.match(routingWarnings({ s: { match: { commands: ['DROP *'] } } })[0]!, /its kinds list is this version's/);
+    assert.doesNotMatch(routingWarnings({ s: { match: { kinds: ['ddl'], commands: ['DROP *'] } } })[0]!, /kinds list/);
   });
 
   it('include_any: an event must match at least one alternative (tamper alerts beside some DDL)', () => {
