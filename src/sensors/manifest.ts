@@ -60,6 +60,7 @@ export const EXPECTED_FUNCTIONS: readonly ExpectedFunction[] = [
   { signature: 'pgwarden.response_protection(oid)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.response_session_id(timestamp with time zone,integer)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.response_recorded(text,text)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
+  { signature: 'pgwarden.response_write_check()', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.response_role_version(oid)', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.response_network_too_wide(cidr)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.response_duration_refusal(interval)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },

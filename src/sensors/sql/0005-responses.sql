@@ -59,6 +59,28 @@ CREATE TABLE pgwarden.response_locks (
 );
 CREATE UNIQUE INDEX response_locks_active ON pgwarden.response_locks (role_oid) WHERE lifted_at IS NULL;
 
+-- Who may write the response tables: a superuser, or pgwarden_responder inside its own
+-- SECURITY DEFINER functions (current_user, with the session's role setting not it). On 14 and
+-- 15 a CREATEROLE login may grant itself pgwarden_responder: with SET ROLE (role setting) or
+-- inherited privileges (current_user is the login) it could forge "done" rows or re-point a lock
+-- at a role an admin disabled; here both are refused. Only the tables' owner (install's
+-- superuser) can drop or disable the trigger.
+CREATE FUNCTION pgwarden.response_write_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles u WHERE u.rolname = current_user AND u.rolsuper)
+     OR (current_user = 'pgwarden_responder' AND pg_catalog.current_setting('role') IS DISTINCT FROM 'pgwarden_responder') THEN
+    RETURN NULL;
+  END IF;
+  RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+    MESSAGE = pg_catalog.format('pgwarden: %s may be written only by pgwarden''s response functions', TG_TABLE_NAME);
+END
+$$;
+CREATE TRIGGER response_actions_write BEFORE INSERT OR UPDATE OR DELETE ON pgwarden.response_actions
+  FOR EACH STATEMENT EXECUTE FUNCTION pgwarden.response_write_check();
+CREATE TRIGGER response_locks_write BEFORE INSERT OR UPDATE OR DELETE ON pgwarden.response_locks
+  FOR EACH STATEMENT EXECUTE FUNCTION pgwarden.response_write_check();
+
 -- Why no response may touch a role, or NULL: a superuser; a break-glass role (by OID, as the
 -- guard resolved it); one of pgwarden's roles or a member of one, by role membership — never by
 -- application_name, which any client sets; a predefined pg_* role. The callers add the caller's
