@@ -175,6 +175,8 @@ export const EXPECTED_TRIGGERS: readonly { table: string; name: string }[] = [
   { table: 'guard_rules', name: 'guard_rules_recompile' },
   { table: 'guard_settings', name: 'guard_settings_recompile' },
   { table: 'guard_settings', name: 'guard_settings_break_glass' },
+  { table: 'response_actions', name: 'response_actions_write' },
+  { table: 'response_locks', name: 'response_locks_write' },
 ];
 
 export interface ExpectedEventTrigger {

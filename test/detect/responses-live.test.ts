@@ -178,14 +178,19 @@ for (const flavor of FLAVORS) {
       assert.deepEqual(events.map((e) => `${e.action} ${e.outcome}`), ['lock_role done', 'unlock_role done']);
     });
 
-    it('a role renamed while locked is unlocked under its new name; one dropped and created again is not touched', async () => {
+    // A rename is an ALTER ROLE like any other: the role's row changed since the lock, and
+    // pgwarden cannot tell a rename from a LOGIN-then-NOLOGIN by an admin, so it leaves the role
+    // NOLOGIN (an admin decides) and closes the lock, by OID, under the role's new name.
+    it('a role renamed (altered) while locked is left NOLOGIN; one dropped and created again is not touched', async () => {
       await admin.query('ALTER ROLE victim2 RENAME TO victim2_renamed');
       const { rows: [lock] } = await admin.query<{ id: string }>("SELECT id::text FROM pgwarden.response_locks WHERE response_id = 'l-long'");
       const [record] = await responder.lift(lock!.id);
-      assert.equal(record!.outcome, 'done', record!.reason);
-      assert.match(record!.reason, /ALTER ROLE victim2_renamed LOGIN.*locked as victim2, renamed since/);
-      assert.equal(await canLoginAttr(admin, 'victim2_renamed'), true);
+      assert.equal(record!.outcome, 'noop', record!.reason);
+      assert.match(record!.reason, /role victim2_renamed altered since the lock/);
+      assert.equal(await canLoginAttr(admin, 'victim2_renamed'), false);
+      assert.equal((await admin.query("SELECT 1 FROM pgwarden.response_locks WHERE response_id = 'l-long' AND lifted_at IS NOT NULL")).rowCount, 1);
       await admin.query('ALTER ROLE victim2_renamed RENAME TO victim2');
+      await admin.query('ALTER ROLE victim2 LOGIN');
 
       assert.equal((await responder.lockOne('l-temp', 'temp1', 3_600_000)).outcome, 'done');
       await admin.query('DROP ROLE temp1');

@@ -91,8 +91,7 @@ BEGIN
 END
 $$;
 
--- Lifts one lock now (by its id): LOGIN again for the role of that OID, under whatever name it
--- has now. A role dropped meanwhile, made LOGIN by someone else, or altered in any way since the
+-- Lifts one lock now (by its id): LOGIN again for the role of that OID. A role dropped meanwhile, made LOGIN by someone else, or altered in any way since the
 -- lock (its pg_authid row version changed: an admin may have lifted it by hand and disabled it
 -- for good since), only closes the lock: pgwarden never re-enables what it did not leave. A lift
 -- the server refuses leaves the lock open (the next lift tries again) and is recorded.
@@ -125,8 +124,8 @@ BEGIN
     BEGIN
       EXECUTE pg_catalog.format('ALTER ROLE %I LOGIN', r.name);
       v_outcome := 'done';
-      v_reason := pg_catalog.format('ALTER ROLE %I LOGIN (%s)', r.name, COALESCE(p_how, 'lifted'))
-        || CASE WHEN r.name <> v_lock.role_name THEN pg_catalog.format('; locked as %I, renamed since', v_lock.role_name) ELSE '' END;
+      -- (A rename changes the row's version too: the role has the name it was locked under.)
+      v_reason := pg_catalog.format('ALTER ROLE %I LOGIN (%s)', r.name, COALESCE(p_how, 'lifted'));
     EXCEPTION WHEN insufficient_privilege THEN
       INSERT INTO pgwarden.response_actions (response_id, action, outcome, role_name, role_oid, until, reason)
       VALUES (v_lock.response_id || ':unlock-refused:' || pg_catalog.clock_timestamp()::text, 'unlock_role', 'refused', r.name, r.oid, v_lock.until,
