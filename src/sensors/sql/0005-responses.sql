@@ -76,10 +76,8 @@ BEGIN
     MESSAGE = pg_catalog.format('pgwarden: %s may be written only by pgwarden''s response functions', TG_TABLE_NAME);
 END
 $$;
-CREATE TRIGGER response_actions_write BEFORE INSERT OR UPDATE OR DELETE ON pgwarden.response_actions
-  FOR EACH STATEMENT EXECUTE FUNCTION pgwarden.response_write_check();
-CREATE TRIGGER response_locks_write BEFORE INSERT OR UPDATE OR DELETE ON pgwarden.response_locks
-  FOR EACH STATEMENT EXECUTE FUNCTION pgwarden.response_write_check();
+-- The triggers themselves are made by install after the migrations (src/sensors/install.ts):
+-- the DDL audit of release 0.1.0, still active while an upgrade runs this, would record them.
 
 -- Why no response may touch a role, or NULL: a superuser; a break-glass role (by OID, as the
 -- guard resolved it); one of pgwarden's roles or a member of one, by role membership — never by

@@ -91,9 +91,11 @@ BEGIN
 END
 $$;
 
--- Lifts one lock now (by its id): LOGIN again for the role of that OID. A role dropped meanwhile, made LOGIN by someone else, or altered in any way since the
--- lock (its pg_authid row version changed: an admin may have lifted it by hand and disabled it
--- for good since), only closes the lock: pgwarden never re-enables what it did not leave. A lift
+-- Lifts one lock now (by its id): LOGIN again for the role of that OID. A role dropped
+-- meanwhile, made LOGIN by someone else, or altered in any way since the lock (its pg_authid row
+-- version changed: an admin may have lifted it by hand and disabled it for good since; a rename
+-- or a new password counts too) only closes the lock: pgwarden never re-enables what it did not
+-- leave. A lift
 -- the server refuses leaves the lock open (the next lift tries again) and is recorded.
 CREATE OR REPLACE FUNCTION pgwarden_responder.unlock_role(p_lock_id bigint, p_how text)
 RETURNS pgwarden.response_actions
