@@ -355,6 +355,33 @@ for (const flavor of FLAVORS) {
         assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
       }
     });
+    // With no cron entry and nothing running, an expired lock stays: status must say so; and the
+    // responder has no members by design (on 14/15 a CREATEROLE role may grant it to itself).
+    it('status reports a lock past its end that nothing lifted, and a member of pgwarden_responder', async () => {
+      await admin.query(`CREATE ROLE overdue1 LOGIN PASSWORD '${PASSWORD}'`);
+      await admin.query('CREATE ROLE responder_member NOLOGIN');
+      const client = new pg.Client({ connectionString: cluster.url() });
+      await client.connect();
+      await installResponder(client); // 16+: ADMIN OPTION on the new role
+      await client.end();
+      assert.equal((await responder.lockOne('overdue-lock', 'overdue1', 1000)).outcome, 'done');
+      await waitFor(async () => (await admin.query("SELECT 1 FROM pgwarden.response_locks WHERE response_id = 'overdue-lock' AND until <= now()")).rowCount === 1, 10_000, 'the lock to expire');
+      await admin.query('GRANT pgwarden_responder TO responder_member');
+      try {
+        const status = await runCli(['status', '--format', 'json'], pgEnv(cluster));
+        assert.match(status.stdout, /lock \d+ of role overdue1/);
+        assert.match(status.stdout, /member responder_member of pgwarden_responder/);
+        assert.notEqual(status.code, 0, 'a member of the responder is drift');
+      } finally {
+        await admin.query('REVOKE pgwarden_responder FROM responder_member');
+        await admin.query('DROP ROLE responder_member');
+        await responder.liftExpired();
+      }
+      assert.equal(await canLoginAttr(admin, 'overdue1'), true);
+      const after = await runCli(['status', '--format', 'json'], pgEnv(cluster));
+      assert.doesNotMatch(after.stdout, /lock \d+ of role overdue1|member responder_member of/);
+    });
+
     it('install --responder through the CLI is idempotent, status stays clean, uninstall removes the responder', async () => {
       const env = pgEnv(cluster);
       const install = await runCli(['install', '--all-databases', '--responder'], env);
