@@ -355,6 +355,24 @@ for (const flavor of FLAVORS) {
         assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
       }
     });
+    // Defence in depth: should a response's rule ever hold pgwarden's address, pgwarden's own
+    // roles and their members are still admitted by it (so pgwarden can lift it); others are not.
+    it('a response\'s guard rule never refuses pgwarden\'s own roles or their members', async () => {
+      await admin.query(`CREATE ROLE guarded_plain LOGIN PASSWORD '${PASSWORD}'`);
+      await admin.query("INSERT INTO pgwarden.guard_rules (action, roles, clients, priority, expires_at, response_id) VALUES ('deny', '{*}', '{127.0.0.0/8}', -1000000, now() + interval '1 hour', 'direct-wide')");
+      try {
+        const decide = async (role: string) => (await admin.query<{ rule: string }>(
+          "SELECT pgwarden.guard_decide($1, 'psql', '127.0.0.1'::inet, 'postgres')::text AS rule", [role])).rows[0]!.rule;
+        assert.equal(await decide('pgw'), '0', 'a member of pgwarden_watcher');
+        assert.equal(await decide('alerts_login'), '0', 'a member of pgwarden_alerts');
+        assert.equal(await decide('no such role'), await decide('guarded_plain'));
+        assert.notEqual(await decide('guarded_plain'), '0', 'anyone else is refused by the block');
+      } finally {
+        await admin.query("DELETE FROM pgwarden.guard_rules WHERE response_id = 'direct-wide'");
+        await admin.query('DROP ROLE guarded_plain');
+      }
+    });
+
     // With no cron entry and nothing running, an expired lock stays: status must say so; and the
     // responder has no members by design (on 14/15 a CREATEROLE role may grant it to itself).
     it('status reports a lock past its end that nothing lifted, and a member of pgwarden_responder', async () => {
