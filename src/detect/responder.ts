@@ -81,7 +81,8 @@ export class Responder {
 
   /**
    * Lifts what expired while no pgwarden process ran, once per process, before the first
-   * response (never before a listing, which changes nothing): a lock whose time came while collect was down ends now at the latest.
+   * response (never before a listing, which changes nothing): a lock whose time came while
+   * collect was down ends now at the latest.
    */
   ensureLifted(): Promise<ResponseRecord[]> {
     // Never stops the response it precedes: a lift that fails is told and tried again later.
