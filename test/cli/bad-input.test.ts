@@ -156,7 +156,7 @@ describe('rule management and the dry run, as users see them', () => {
     assert.deepEqual(rules[0]!.roles, ['alice', 'bob']);
 
     const csv = await runCli(['guard', 'list', '--format', 'csv'], env);
-    assert.match(csv.stdout, /^id,priority,action,roles,applications,clients,databases,message\r\n1,50,deny,"alice,bob","%dbeaver%,%pgadmin%","local,10.0.0.0\/8",sales,GUI tools are not allowed\r\n/);
+    assert.match(csv.stdout, /^id,priority,action,roles,applications,clients,databases,message,expires\r\n1,50,deny,"alice,bob","%dbeaver%,%pgadmin%","local,10.0.0.0\/8",sales,GUI tools are not allowed,\r\n/);
 
     const denied = await runCli(['guard', 'test', '--role', 'alice', '--app', 'DBeaver 24', '--client', '10.2.3.4', '--database', 'sales'], env);
     assert.equal(denied.code, 1, 'deny is exit 1');
