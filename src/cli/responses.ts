@@ -7,6 +7,7 @@ import ipaddr from 'ipaddr.js';
 import { classifyError } from '../core/errors.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { Responder, type ActiveResponse, type ResponseRecord } from '../detect/index.ts';
+import { MAX_RESPONSE_MS } from '../detect/responses.ts';
 import { durationMs } from '../detect/schema.ts';
 import { formatOption, loadConfigModule, parseInteger, print, targetOf, withConnection } from './common.ts';
 import { render, type Column, type Format } from './output.ts';
@@ -28,7 +29,7 @@ const ACTIVE_COLUMNS: Column<ActiveResponse>[] = [
   { header: 'target', value: (a) => a.role ?? a.network ?? '' },
   { header: 'database', value: (a) => a.database },
   { header: 'since', value: (a) => a.since },
-  { header: 'until', value: (a) => a.until },
+  { header: 'until', value: (a) => a.expired ? `${a.until} (expired, not lifted yet)` : a.until },
 ];
 
 const FORMATS: Format[] = ['table', 'csv', 'json'];
@@ -45,10 +46,27 @@ async function run<T>(command: Command, work: (responder: Responder) => Promise<
 }
 
 function parseDuration(text: string): number {
-  if (!/^\d+(s|m|h|d)$/.test(text) || durationMs(text) <= 0) {
-    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--duration "${text}" is not a duration such as 30s, 30m, 2h or 1d`);
+  if (!/^\d+(s|m|h|d)$/.test(text) || durationMs(text) <= 0 || durationMs(text) > MAX_RESPONSE_MS) {
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--duration "${text}" is not a duration from 1s to 30d such as 30s, 30m, 2h or 1d`);
   }
   return durationMs(text);
+}
+
+/** A backend pid: 1 to 2147483647 (PostgreSQL's integer). */
+function parsePid(text: string): number {
+  if (!/^\d{1,10}$/.test(text) || Number(text) < 1 || Number(text) > 2_147_483_647) {
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--pid "${text}" is not a process id from 1 to 2147483647`);
+  }
+  return Number(text);
+}
+
+function parseNetwork(text: string): string {
+  if (!ipaddr.isValidCIDR(text) && !ipaddr.isValid(text)) {
+    throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--network "${text}" is not an address or network such as 203.0.113.7 or 203.0.113.0/24`);
+  }
+  // A network too wide (networkTooWide) is not bad input but a refusal: the server refuses it
+  // in every guarded database and records it there, so the attempt is on record (exit 1).
+  return text;
 }
 
 export function registerResponseCommands(detect: Command): void {
@@ -114,33 +132,35 @@ dry run), 1 \`run\` was refused, 2 bad input, 3 connection, 4 privilege, 6 no su
     .action(async (options: { action: 'terminate' | 'lock_role' | 'block_client'; role?: string; pid?: string; sessionId?: string; network?: string;
       duration: string; id?: string; dryRun?: boolean; format: Format }, command: Command) => {
       const id = options.id ?? `manual:${randomUUID()}`;
-      // What expired first, as every responding process does (docs/detect.md, "Expiry while collect is down").
-      if (!options.dryRun) await run(command, (r) => r.ensureLifted());
+      // Every argument checked before anything connects or changes (exit 2 whatever the server).
       const duration = parseDuration(options.duration);
-      let records: ResponseRecord[];
+      let act: (r: Responder) => Promise<ResponseRecord[]>;
       switch (options.action) {
         case 'terminate': {
           if (options.pid === undefined) throw new PgwardenError('PGW_ERR_INVALID_VALUE', '--action terminate needs --pid');
-          const pid = parseInteger('--pid', options.pid);
+          const pid = parsePid(options.pid);
           if (options.sessionId !== undefined && !/^[0-9a-f]+\.[0-9a-f]+$/.test(options.sessionId)) {
             throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--session-id "${options.sessionId}" is not a session id such as 6b033c86.154e`);
           }
-          records = await run(command, async (r) => [await r.terminateOne(id, pid, options.sessionId ?? null, options.role ?? null)], options.dryRun);
+          act = async (r) => [await r.terminateOne(id, pid, options.sessionId ?? null, options.role ?? null)];
           break;
         }
-        case 'lock_role':
-          if (options.role === undefined || options.role === '') throw new PgwardenError('PGW_ERR_INVALID_VALUE', '--action lock_role needs --role NAME');
-          records = await run(command, async (r) => [await r.lockOne(id, options.role!, duration)], options.dryRun);
+        case 'lock_role': {
+          const role = options.role;
+          if (role === undefined || role === '') throw new PgwardenError('PGW_ERR_INVALID_VALUE', '--action lock_role needs --role NAME');
+          act = async (r) => [await r.lockOne(id, role, duration)];
           break;
+        }
         case 'block_client': {
-          const network = options.network ?? '';
-          if (!ipaddr.isValidCIDR(network) && !ipaddr.isValid(network)) {
-            throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--network "${network}" is not an address or network such as 203.0.113.7 or 203.0.113.0/24`);
-          }
-          records = await run(command, (r) => r.blockClient(id, network, duration), options.dryRun);
+          const network = parseNetwork(options.network ?? '');
+          act = (r) => r.blockClient(id, network, duration);
           break;
         }
       }
+      // What expired first, as every responding process does (docs/detect.md, "Expiry while
+      // collect is down"); a lift that fails is a warning and never stops this response.
+      if (!options.dryRun) await run(command, (r) => r.ensureLifted());
+      const records = await run(command, act, options.dryRun);
       process.stdout.write(render(records, RECORD_COLUMNS, options.format, (r) => r));
       if (records.some((r) => r.outcome === 'refused')) process.exitCode = 1;
       if (records.length === 0) print('no guarded database: nothing done');

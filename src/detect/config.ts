@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { EVENT_KINDS } from '../core/event.ts';
 import { BUILTIN_RULES } from './rules/index.ts';
 import { FAILED_LOGIN_ACTIONS_NOTE } from './rules/rule.ts';
-import { duration, globs, positiveDuration } from './schema.ts';
+import { DURATION, duration, durationMs, globs, positiveDuration } from './schema.ts';
 import { ACTIONS, FIELDS, ROLE_CLASSES, SEVERITIES, SIGNALS, type ActionType } from './types.ts';
 
 const regexes = z.array(z.string().min(1).refine((text) => {
@@ -82,15 +82,18 @@ export const matchSchema = z.strictObject({
   when: z.enum(['business_hours', 'off_hours']).optional(),
 });
 
+/** A lock or block: temporary, at most 30 days (the SQL functions refuse longer ones too). */
+const responseDuration = positiveDuration.refine((text) => !DURATION.test(text) || durationMs(text) <= 30 * 86_400_000, 'must be at most 30d');
+
 const terminateAction = z.strictObject({ type: z.literal('terminate') });
 const lockRoleAction = z.strictObject({
   type: z.literal('lock_role'),
   /** how long the role stays NOLOGIN before it is unlocked */
-  duration: positiveDuration.default('30m'),
+  duration: responseDuration.default('30m'),
 });
 const blockClientAction = z.strictObject({
   type: z.literal('block_client'),
-  duration: positiveDuration.default('1h'),
+  duration: responseDuration.default('1h'),
   /** block the client's network of this prefix length (default: the address alone) */
   ipv4_prefix: z.number().int().min(8).max(32).default(32),
   ipv6_prefix: z.number().int().min(16).max(128).default(128),

@@ -40,7 +40,15 @@ export interface ActiveResponse {
   network: string | null;
   since: string;
   until: string;
+  /** a lock whose time has come but that no lift has lifted yet (`list` changes nothing) */
+  expired: boolean;
   database: string;
+}
+
+/** The guarded databases, and those the responder could not reach (not known to be unguarded). */
+interface Databases {
+  guarded: string[];
+  unreachable: { database: string; reason: string }[];
 }
 
 export interface ResponderOptions {
@@ -73,10 +81,15 @@ export class Responder {
 
   /**
    * Lifts what expired while no pgwarden process ran, once per process, before the first
-   * response or listing: a lock whose time came while collect was down ends now at the latest.
+   * response (never before a listing, which changes nothing): a lock whose time came while
+   * collect was down ends now at the latest.
    */
   ensureLifted(): Promise<ResponseRecord[]> {
-    this.lifted ??= this.liftExpired();
+    // Never stops the response it precedes: a lift that fails is told and tried again later.
+    this.lifted ??= this.liftExpired().catch((error: Error) => {
+      process.stderr.write(`pgwarden: warning: expired locks not lifted before this response: ${oneLine(error)}\n`);
+      return [];
+    });
     return this.lifted;
   }
 
@@ -159,19 +172,36 @@ export class Responder {
     }
   }
 
-  /** A temporary deny rule in every database of the server that has the guard (one connection each). */
+  /**
+   * A temporary deny rule in every database of the server that has the guard (one connection
+   * each). Each database on its own: one that cannot be reached (no CONNECT, CONNECTION LIMIT 0,
+   * a failure) is a refused record for that database, and the others are still blocked.
+   */
   async blockClient(responseId: string, network: string, durationMs: number, detail = '{}'): Promise<ResponseRecord[]> {
     const records: ResponseRecord[] = [];
-    for (const database of await this.guardedDatabases()) {
-      const client = await connect(targetForDatabase(this.target, database), 'pgwarden/respond');
+    const { guarded, unreachable } = await this.guardedDatabases();
+    for (const database of guarded) {
       try {
-        records.push(await one(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden.response_block_client($1, $2::cidr, $3::interval, $4, $5::jsonb) a`,
-          [responseId, network, interval(durationMs), Boolean(this.options.dryRun), detail]));
-      } finally {
-        await client.end().catch(() => undefined);
+        records.push(await this.inDatabase(database, (client) => one(client,
+          `SELECT ${RECORD_COLUMNS} FROM pgwarden.response_block_client($1, $2::cidr, $3::interval, $4, $5::jsonb) a`,
+          [responseId, network, interval(durationMs), Boolean(this.options.dryRun), detail])));
+      } catch (error) {
+        unreachable.push({ database, reason: oneLine(error as Error) });
       }
     }
+    for (const { database, reason } of unreachable) {
+      records.push(unrecorded(responseId, 'block_client', network, database, `database ${database} not reached, so not blocked there if it is guarded: ${reason}`));
+    }
     return records;
+  }
+
+  private async inDatabase<T>(database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+    const client = await connect(targetForDatabase(this.target, database), 'pgwarden/respond');
+    try {
+      return await work(client);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   }
 
   private refusal(client: pg.ClientBase, responseId: string, action: ActionType, role: string | null, network: string | null,
@@ -180,91 +210,104 @@ export class Responder {
       [responseId, action, role === null ? null : textParameter(role), network, reason, detail]);
   }
 
-  /** The databases of the server with the guard's response functions (templates left out). */
-  async guardedDatabases(): Promise<string[]> {
-    const client = await connect(this.target, 'pgwarden/respond');
-    let databases: string[];
-    try {
-      const { rows } = await client.query<{ datname: string }>(
-        `${SQL_TAG}SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate
-           AND pg_catalog.has_database_privilege(datname, 'CONNECT') ORDER BY datname`);
-      databases = rows.map((r) => r.datname);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-    const guarded: string[] = [];
+  /**
+   * The databases of the server with the guard's response functions (templates left out), each
+   * looked at on its own. Every database that accepts connections is listed, with or without
+   * CONNECT for this login: one it cannot reach is reported, never silently left out.
+   */
+  async guardedDatabases(): Promise<Databases> {
+    const databases = await this.withMain(async (client) => (await client.query<{ datname: string }>(
+      `${SQL_TAG}SELECT datname FROM pg_catalog.pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname`)).rows.map((r) => r.datname));
+    const out: Databases = { guarded: [], unreachable: [] };
     for (const database of databases) {
-      const client = await connect(targetForDatabase(this.target, database), 'pgwarden/respond');
       try {
-        const { rows: [row] } = await client.query<{ present: boolean }>(
-          `${SQL_TAG}SELECT pg_catalog.to_regprocedure('pgwarden.response_block_client(text,cidr,interval,boolean,jsonb)') IS NOT NULL AS present`);
-        if (row!.present) guarded.push(database);
-      } finally {
-        await client.end().catch(() => undefined);
+        const present = await this.inDatabase(database, async (client) => (await client.query<{ present: boolean }>(
+          `${SQL_TAG}SELECT pg_catalog.to_regprocedure('pgwarden.response_block_client(text,cidr,interval,boolean,jsonb)') IS NOT NULL AS present`)).rows[0]!.present);
+        if (present) out.guarded.push(database);
+      } catch (error) {
+        out.unreachable.push({ database, reason: oneLine(error as Error) });
       }
     }
-    return guarded;
+    return out;
   }
 
   /**
-   * Lifts what has expired: the locks in the target's database (the responder's), and the
-   * temporary rules of every guarded database (tidying: an expired rule already admits).
+   * Lifts what has expired: the locks, which live in the target's database (the responder's)
+   * alone, and then, tidying only (an expired rule already admits), the temporary rules of the
+   * other guarded databases: one of those that cannot be reached is a warning, never a failure.
    * Run by every pgwarden process that responds when it starts, and by
    * `pgwarden detect responses lift-expired` from cron.
    */
   async liftExpired(): Promise<ResponseRecord[]> {
-    const records: ResponseRecord[] = [];
-    for (const database of await this.guardedDatabases()) {
-      const client = await connect(targetForDatabase(this.target, database), 'pgwarden/respond');
+    const records = await this.withMain(async (client) => [
+      ...(await hasResponder(client) ? await many(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden_responder.lift_expired() a`, []) : []),
+      ...(await isGuarded(client) ? await many(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden.response_unblock(NULL, NULL) a`, []) : []),
+    ]);
+    let others: Databases;
+    try {
+      others = await this.guardedDatabases();
+    } catch (error) {
+      warn(`expired blocks not tidied: ${oneLine(error as Error)}`);
+      return records;
+    }
+    const main = await this.withMain(async (client) => (await client.query<{ d: string }>(`${SQL_TAG}SELECT pg_catalog.current_database()::text AS d`)).rows[0]!.d);
+    for (const database of others.guarded.filter((d) => d !== main)) {
       try {
-        if (await hasResponder(client)) records.push(...await many(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden_responder.lift_expired() a`, []));
-        records.push(...await many(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden.response_unblock(NULL, NULL) a`, []));
-      } finally {
-        await client.end().catch(() => undefined);
+        records.push(...await this.inDatabase(database, (client) => many(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden.response_unblock(NULL, NULL) a`, [])));
+      } catch (error) {
+        warn(`expired blocks of database ${database} not tidied (they admit already): ${oneLine(error as Error)}`);
       }
     }
     return records;
   }
 
-  /** Active locks (the target's database) and blocks (every guarded database). */
+  /**
+   * Active locks (the target's database) and blocks (every guarded database). Read only: a
+   * lock whose time has come and that no lift has lifted yet is shown with expired true.
+   */
   async active(): Promise<ActiveResponse[]> {
-    await this.ensureLifted();
     const out: ActiveResponse[] = [];
-    for (const database of await this.guardedDatabases()) {
-      const client = await connect(targetForDatabase(this.target, database), 'pgwarden/respond');
+    const { guarded, unreachable } = await this.guardedDatabases();
+    for (const database of guarded) {
       try {
-        const { rows } = await client.query<ActiveResponse>(
+        out.push(...await this.inDatabase(database, async (client) => (await client.query<ActiveResponse>(
           `${SQL_TAG}SELECT 'lock' AS kind, l.id::text AS id, COALESCE(r.rolname::text, l.role_name) AS role, NULL::text AS network,
-                  ${ISO('l.locked_at')} AS since, ${ISO('l.until')} AS until, pg_catalog.current_database()::text AS database
+                  ${ISO('l.locked_at')} AS since, ${ISO('l.until')} AS until, l.until <= pg_catalog.now() AS expired,
+                  pg_catalog.current_database()::text AS database
              FROM pgwarden.response_locks l LEFT JOIN pg_catalog.pg_roles r ON r.oid = l.role_oid WHERE l.lifted_at IS NULL
            UNION ALL
            SELECT 'block', g.response_id, NULL, pg_catalog.array_to_string(g.clients, ','), ${ISO('g.created_at')}, ${ISO('g.expires_at')},
-                  pg_catalog.current_database()::text
+                  false, pg_catalog.current_database()::text
              FROM pgwarden.guard_rules g WHERE g.response_id IS NOT NULL AND g.expires_at > pg_catalog.now()
-           ORDER BY 5, 2`);
-        out.push(...rows);
-      } finally {
-        await client.end().catch(() => undefined);
+           ORDER BY 5, 2`)).rows));
+      } catch (error) {
+        unreachable.push({ database, reason: oneLine(error as Error) });
       }
     }
+    for (const { database, reason } of unreachable) warn(`database ${database} not reached, its blocks are not listed: ${reason}`);
     return out;
   }
 
   /** Lifts one lock (its id, a number) or block (its response id) now, wherever it is. */
   async lift(id: string): Promise<ResponseRecord[]> {
     const records: ResponseRecord[] = [];
-    for (const database of await this.guardedDatabases()) {
-      const client = await connect(targetForDatabase(this.target, database), 'pgwarden/respond');
+    const { guarded, unreachable } = await this.guardedDatabases();
+    for (const database of guarded) {
       try {
-        if (/^\d+$/.test(id) && await hasResponder(client)) {
-          const { rows } = await client.query<ResponseRecord>(`${SQL_TAG}SELECT ${RECORD_COLUMNS} FROM pgwarden_responder.unlock_role($1::bigint, 'lifted by hand') a WHERE a.id IS NOT NULL`, [id]);
-          records.push(...rows);
-        }
-        records.push(...await many(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden.response_unblock($1, 'lifted by hand') a`, [id]));
-      } finally {
-        await client.end().catch(() => undefined);
+        records.push(...await this.inDatabase(database, async (client) => {
+          const out: ResponseRecord[] = [];
+          if (/^\d+$/.test(id) && await hasResponder(client)) {
+            const { rows } = await client.query<ResponseRecord>(`${SQL_TAG}SELECT ${RECORD_COLUMNS} FROM pgwarden_responder.unlock_role($1::bigint, 'lifted by hand') a WHERE a.id IS NOT NULL`, [id]);
+            out.push(...rows);
+          }
+          out.push(...await many(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden.response_unblock($1, 'lifted by hand') a`, [id]));
+          return out;
+        }));
+      } catch (error) {
+        unreachable.push({ database, reason: oneLine(error as Error) });
       }
     }
+    for (const { database, reason } of unreachable) warn(`database ${database} not reached, nothing lifted there: ${reason}`);
     if (records.length === 0) throw new PgwardenError('PGW_ERR_NOT_FOUND', `no active lock or block "${id}" (pgwarden detect responses list shows them)`);
     return records;
   }
@@ -278,6 +321,28 @@ export class Responder {
       await client.end().catch(() => undefined);
     }
   }
+}
+
+async function isGuarded(client: pg.ClientBase): Promise<boolean> {
+  const { rows: [row] } = await client.query<{ present: boolean }>(
+    `${SQL_TAG}SELECT pg_catalog.to_regprocedure('pgwarden.response_unblock(text,text)') IS NOT NULL AS present`);
+  return row!.present;
+}
+
+function oneLine(error: Error): string {
+  return (error.message || String(error)).split('\n')[0]!;
+}
+
+function warn(text: string): void {
+  process.stderr.write(`pgwarden: warning: ${text}\n`);
+}
+
+/** A refusal no database could record (the database was not reached): reported, with id 0. */
+function unrecorded(responseId: string, action: ActionType, network: string | null, database: string, reason: string): ResponseRecord {
+  return {
+    id: 0, ts: new Date().toISOString(), response_id: responseId, action, outcome: 'refused', role: null, pid: null, session_id: null,
+    network, until: null, reason, detail: {}, requested_by: '', database,
+  };
 }
 
 async function hasResponder(client: pg.ClientBase): Promise<boolean> {

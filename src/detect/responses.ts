@@ -93,6 +93,8 @@ export class ResponsePlanner {
         if (!ipaddr.isValid(address)) return refuse('block_client', `${address} is not an IP address (log_hostname?)`, { client_addr: address });
         if (this.protectedNetwork(address)) return refuse('block_client', `${address} is in detect.responses.protected_networks`, { client_addr: address });
         const network = maskAddress(address, action.ipv4_prefix, action.ipv6_prefix)!;
+        const tooWide = networkTooWide(network);
+        if (tooWide !== null) return refuse('block_client', tooWide, { client_addr: address });
         const until = from === null ? null : isoTime(from + action.duration_ms);
         return {
           action: 'block_client', target: { server: incident.server, network },
@@ -102,6 +104,28 @@ export class ResponsePlanner {
       }
     }
   }
+}
+
+/** The longest lock or block (the SQL functions refuse longer ones too): a response is temporary. */
+export const MAX_RESPONSE_MS = 30 * 86_400_000;
+
+/**
+ * Why a network is too wide to block, or null: shorter than IPv4 /8 or IPv6 /16 (the bounds of
+ * ipv4_prefix and ipv6_prefix), or holding every IPv4-mapped or IPv4-compatible address
+ * (::ffff:0:0/96, ::/96), which would refuse IPv4 clients as well. The SQL function refuses the same.
+ */
+export function networkTooWide(network: string): string | null {
+  const [address, prefix] = ipaddr.isValidCIDR(network) ? ipaddr.parseCIDR(network) : [ipaddr.parse(network), null];
+  const bits = prefix ?? (address.kind() === 'ipv4' ? 32 : 128);
+  if (address.kind() === 'ipv4') return bits < 8 ? `${network} is wider than /8: it would block nearly everyone` : null;
+  if (bits < 16) return `${network} is wider than /16: it would block nearly everyone`;
+  if (bits <= 96) {
+    const v6 = address as ipaddr.IPv6;
+    for (const [base, len] of [[ipaddr.parse('::ffff:0:0'), 96], [ipaddr.parse('::'), 96]] as const) {
+      if ((base as ipaddr.IPv6).match(v6, bits)) return `${network} holds every IPv4-mapped or IPv4-compatible address (::ffff:0:0/${len}, ::/${len})`;
+    }
+  }
+  return null;
 }
 
 function refuse(action: ActionType, why: string, target: Record<string, unknown> | null = null): DescribedResponse {

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 
 /** 30s, 5m, 2h, 7d: the only duration syntax, everywhere in detect:. */
-const DURATION = /^(\d+)(s|m|h|d)$/;
+export const DURATION = /^(\d+)(s|m|h|d)$/;
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 export function durationMs(text: string): number {

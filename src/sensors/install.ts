@@ -138,6 +138,16 @@ export async function installSchema(
     // The secret masking first: the event-trigger functions call it.
     await client.query(SQL_TAG + redactSecretsFunctionSql());
     await client.query(DDL_FUNCTIONS_SQL);
+    // The response tables' write check (migration 5, pgwarden.response_write_check()): made here,
+    // after the DDL functions, because the DDL audit of release 0.1.0 (still active while an
+    // upgrade runs the migrations) would record a CREATE TRIGGER as a schema change.
+    for (const table of ['response_actions', 'response_locks']) {
+      await client.query(`${SQL_TAG}DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = 'pgwarden.${table}'::regclass AND tgname = '${table}_write') THEN
+          CREATE TRIGGER ${table}_write BEFORE INSERT OR UPDATE OR DELETE ON pgwarden.${table}
+            FOR EACH STATEMENT EXECUTE FUNCTION pgwarden.response_write_check();
+        END IF; END $$`);
+    }
     if (fromVersion < 4 && fromVersion > 0) {
       // Stored by a release that did not mask passwords.
       for (const table of ['ddl_events']) {

@@ -60,6 +60,10 @@ export const EXPECTED_FUNCTIONS: readonly ExpectedFunction[] = [
   { signature: 'pgwarden.response_protection(oid)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.response_session_id(timestamp with time zone,integer)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.response_recorded(text,text)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
+  { signature: 'pgwarden.response_write_check()', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
+  { signature: 'pgwarden.response_role_version(oid)', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
+  { signature: 'pgwarden.response_network_too_wide(cidr)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
+  { signature: 'pgwarden.response_duration_refusal(interval)', kind: 'FUNCTION', securityDefiner: false, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.response_terminate(text,integer,text,text,timestamp with time zone,boolean,jsonb)', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.response_block_client(text,cidr,interval,boolean,jsonb)', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
   { signature: 'pgwarden.response_unblock(text,text)', kind: 'FUNCTION', securityDefiner: true, publicExecute: false, hash: 'first' },
@@ -112,7 +116,7 @@ export const EXPECTED_GRANTS: readonly ExpectedGrant[] = [
   { object: 'TABLE pgwarden.response_actions', grantee: RESPONDER, privileges: ['SELECT', 'INSERT'], ifRole: RESPONDER },
   { object: 'TABLE pgwarden.response_locks', grantee: RESPONDER, privileges: ['SELECT', 'INSERT', 'UPDATE'], ifRole: RESPONDER },
   { object: 'TABLE pgwarden.guard_break_glass', grantee: RESPONDER, privileges: ['SELECT'], ifRole: RESPONDER },
-  ...['response_protection(oid)', 'response_recorded(text,text)']
+  ...['response_protection(oid)', 'response_recorded(text,text)', 'response_role_version(oid)', 'response_duration_refusal(interval)']
     .map((f) => ({ object: `FUNCTION pgwarden.${f}`, grantee: RESPONDER, privileges: ['EXECUTE'], ifRole: RESPONDER })),
   // Granted by `pgwarden monitor install` (its sequence checks read every sequence), not by install: tolerated.
   { object: 'SEQUENCE pgwarden.*', grantee: MONITOR_OWNER, privileges: ['SELECT'], ifRole: MONITOR_OWNER },
@@ -171,6 +175,8 @@ export const EXPECTED_TRIGGERS: readonly { table: string; name: string }[] = [
   { table: 'guard_rules', name: 'guard_rules_recompile' },
   { table: 'guard_settings', name: 'guard_settings_recompile' },
   { table: 'guard_settings', name: 'guard_settings_break_glass' },
+  { table: 'response_actions', name: 'response_actions_write' },
+  { table: 'response_locks', name: 'response_locks_write' },
 ];
 
 export interface ExpectedEventTrigger {

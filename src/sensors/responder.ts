@@ -41,7 +41,7 @@ export async function installResponder(client: pg.Client): Promise<ResponderResu
       `GRANT SELECT, INSERT ON pgwarden.response_actions TO ${RESPONDER}`,
       `GRANT SELECT, INSERT, UPDATE ON pgwarden.response_locks TO ${RESPONDER}`,
       `GRANT SELECT ON pgwarden.guard_break_glass TO ${RESPONDER}`,
-      `GRANT EXECUTE ON FUNCTION pgwarden.response_protection(oid), pgwarden.response_recorded(text,text) TO ${RESPONDER}`,
+      `GRANT EXECUTE ON FUNCTION pgwarden.response_protection(oid), pgwarden.response_recorded(text,text), pgwarden.response_role_version(oid), pgwarden.response_duration_refusal(interval) TO ${RESPONDER}`,
     ]) await client.query(`${SQL_TAG}SELECT pgwarden.ddl_own_execute($1)`, [grant]);
     const adminGranted: string[] = [];
     if (me!.version >= 160000) {

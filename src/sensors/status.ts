@@ -3,6 +3,7 @@
 // Prints expected beside actual; anything not OK is drift, which may be tampering.
 import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
+import { RESPONDER_ROLE } from '../core/roles.ts';
 import { LATEST_SCHEMA_VERSION } from './migrations.ts';
 import { RECORDER_ROLE, WATCHER_ROLE, installedVersion, missingPrivileges, unexpectedPrivileges } from './install.ts';
 import {
@@ -239,6 +240,7 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
   items.push(...await tableRuleChecks(client));
   items.push(...await settingChecks(client, report.serverVersion));
   items.push(...await membershipChecks(client));
+  items.push(...await responseChecks(client));
   const databases = await databaseChecks(client);
   items.push(...databases);
   items.push(...await unrecordedChanges(client, new Set(databases.filter((d) => d.object.startsWith('database ')).map((d) => d.object.slice('database '.length)))));
@@ -505,6 +507,38 @@ async function settingChecks(client: pg.ClientBase, version: number): Promise<St
  * role that is not a superuser (a CREATEROLE role granting itself, on PostgreSQL 14 and 15) is
  * CHANGED. Also the recorder role's attributes.
  */
+/**
+ * The responses (migration 5): a member of pgwarden_responder, which has none by design (on 14
+ * and 15 a CREATEROLE role may grant it to itself) is CHANGED; a lock whose time has come and
+ * that no lift lifted (no cron entry for `detect responses lift-expired`, nothing running) is WARN.
+ */
+async function responseChecks(client: pg.ClientBase): Promise<StatusItem[]> {
+  const items: StatusItem[] = [];
+  const { rows: members } = await client.query<{ member: string; grantor: string }>(
+    `${SQL_TAG}SELECT m.rolname::text AS member, COALESCE(gr.rolname::text, '?') AS grantor
+       FROM pg_catalog.pg_auth_members am
+       JOIN pg_catalog.pg_roles g ON g.oid = am.roleid
+       JOIN pg_catalog.pg_roles m ON m.oid = am.member
+       LEFT JOIN pg_catalog.pg_roles gr ON gr.oid = am.grantor
+      WHERE g.rolname = $1 ORDER BY 1`, [RESPONDER_ROLE]);
+  for (const row of members) {
+    items.push({ object: `member ${row.member} of ${RESPONDER_ROLE}`, state: 'CHANGED', expected: 'no members (nobody logs in as the responder or sets it)', actual: `granted by ${row.grantor}` });
+  }
+  const { rows: [readable] } = await client.query<{ ok: boolean }>(
+    `${SQL_TAG}SELECT COALESCE(pg_catalog.has_table_privilege(pg_catalog.to_regclass('pgwarden.response_locks'), 'SELECT'), false) AS ok`);
+  if (!readable!.ok) return items;
+  const { rows: overdue } = await client.query<{ id: string; role: string; until: string }>(
+    `${SQL_TAG}SELECT l.id::text AS id, l.role_name AS role, pg_catalog.to_char(l.until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS until
+       FROM pgwarden.response_locks l WHERE l.lifted_at IS NULL AND l.until <= pg_catalog.now() ORDER BY l.until, l.id`);
+  for (const row of overdue) {
+    items.push({
+      object: `lock ${row.id} of role ${row.role}`, state: 'WARN', expected: `lifted at ${row.until}`,
+      actual: 'still NOLOGIN: run `pgwarden detect responses lift-expired` from cron (docs/detect.md, "Expiry while collect is down")',
+    });
+  }
+  return items;
+}
+
 async function membershipChecks(client: pg.ClientBase): Promise<StatusItem[]> {
   const items: StatusItem[] = [];
   const { rows } = await client.query<{ role: string; member: string; grantor: string; grantor_super: boolean }>(

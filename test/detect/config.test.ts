@@ -71,6 +71,9 @@ detect:
     fails('detect:\n  custom_rules:\n    x: { type: match, description: y, match: { clients: [10.1.2.300/8] } }\n', /detect\.custom_rules\.x\.match\.clients\.0: a network such as 10\.0\.0\.0\/8/);
     fails('detect:\n  rules:\n    audit_tampering: { sinks: [pager] }\n', /^pgwarden\.yaml:3: detect\.rules\.audit_tampering\.sinks\.0: "pager" is not one of pipeline\.sinks \(none defined\)/);
     fails('detect:\n  responses:\n    protected_networks: [office]\n', /detect\.responses\.protected_networks\.0: "office" is not a network/);
+    // A lock or block is temporary: at most 30 days (the SQL functions refuse longer ones too).
+    fails('detect:\n  rules:\n    privilege_escalation: { actions: [{ type: lock_role, duration: 31d }] }\n', /detect\.rules\.privilege_escalation\.actions\.0\.duration: must be at most 30d/);
+    fails('detect:\n  rules:\n    brute_force: { actions: [{ type: block_client, duration: 999999999999999d }] }\n', /detect\.rules\.brute_force\.actions\.0\.duration: must be at most 30d/);
   });
 
   it('refuses actions that would let a client choose the target', () => {

@@ -178,14 +178,19 @@ for (const flavor of FLAVORS) {
       assert.deepEqual(events.map((e) => `${e.action} ${e.outcome}`), ['lock_role done', 'unlock_role done']);
     });
 
-    it('a role renamed while locked is unlocked under its new name; one dropped and created again is not touched', async () => {
+    // A rename is an ALTER ROLE like any other: the role's row changed since the lock, and
+    // pgwarden cannot tell a rename from a LOGIN-then-NOLOGIN by an admin, so it leaves the role
+    // NOLOGIN (an admin decides) and closes the lock, by OID, under the role's new name.
+    it('a role renamed (altered) while locked is left NOLOGIN; one dropped and created again is not touched', async () => {
       await admin.query('ALTER ROLE victim2 RENAME TO victim2_renamed');
       const { rows: [lock] } = await admin.query<{ id: string }>("SELECT id::text FROM pgwarden.response_locks WHERE response_id = 'l-long'");
       const [record] = await responder.lift(lock!.id);
-      assert.equal(record!.outcome, 'done', record!.reason);
-      assert.match(record!.reason, /ALTER ROLE victim2_renamed LOGIN.*locked as victim2, renamed since/);
-      assert.equal(await canLoginAttr(admin, 'victim2_renamed'), true);
+      assert.equal(record!.outcome, 'noop', record!.reason);
+      assert.match(record!.reason, /role victim2_renamed altered since the lock/);
+      assert.equal(await canLoginAttr(admin, 'victim2_renamed'), false);
+      assert.equal((await admin.query("SELECT 1 FROM pgwarden.response_locks WHERE response_id = 'l-long' AND lifted_at IS NOT NULL")).rowCount, 1);
       await admin.query('ALTER ROLE victim2_renamed RENAME TO victim2');
+      await admin.query('ALTER ROLE victim2 LOGIN');
 
       assert.equal((await responder.lockOne('l-temp', 'temp1', 3_600_000)).outcome, 'done');
       await admin.query('DROP ROLE temp1');
@@ -350,6 +355,51 @@ for (const flavor of FLAVORS) {
         assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
       }
     });
+    // Defence in depth: should a response's rule ever hold pgwarden's address, pgwarden's own
+    // roles and their members are still admitted by it (so pgwarden can lift it); others are not.
+    it('a response\'s guard rule never refuses pgwarden\'s own roles or their members', async () => {
+      await admin.query(`CREATE ROLE guarded_plain LOGIN PASSWORD '${PASSWORD}'`);
+      await admin.query("INSERT INTO pgwarden.guard_rules (action, roles, clients, priority, expires_at, response_id) VALUES ('deny', '{*}', '{127.0.0.0/8}', -1000000, now() + interval '1 hour', 'direct-wide')");
+      try {
+        const decide = async (role: string) => (await admin.query<{ rule: string }>(
+          "SELECT pgwarden.guard_decide($1, 'psql', '127.0.0.1'::inet, 'postgres')::text AS rule", [role])).rows[0]!.rule;
+        assert.equal(await decide('pgw'), '0', 'a member of pgwarden_watcher');
+        assert.equal(await decide('alerts_login'), '0', 'a member of pgwarden_alerts');
+        assert.equal(await decide('no such role'), await decide('guarded_plain'));
+        assert.notEqual(await decide('guarded_plain'), '0', 'anyone else is refused by the block');
+      } finally {
+        await admin.query("DELETE FROM pgwarden.guard_rules WHERE response_id = 'direct-wide'");
+        await admin.query('DROP ROLE guarded_plain');
+      }
+    });
+
+    // With no cron entry and nothing running, an expired lock stays: status must say so; and the
+    // responder has no members by design (on 14/15 a CREATEROLE role may grant it to itself).
+    it('status reports a lock past its end that nothing lifted, and a member of pgwarden_responder', async () => {
+      await admin.query(`CREATE ROLE overdue1 LOGIN PASSWORD '${PASSWORD}'`);
+      await admin.query('CREATE ROLE responder_member NOLOGIN');
+      const client = new pg.Client({ connectionString: cluster.url() });
+      await client.connect();
+      await installResponder(client); // 16+: ADMIN OPTION on the new role
+      await client.end();
+      assert.equal((await responder.lockOne('overdue-lock', 'overdue1', 1000)).outcome, 'done');
+      await waitFor(async () => (await admin.query("SELECT 1 FROM pgwarden.response_locks WHERE response_id = 'overdue-lock' AND until <= now()")).rowCount === 1, 10_000, 'the lock to expire');
+      await admin.query('GRANT pgwarden_responder TO responder_member');
+      try {
+        const status = await runCli(['status', '--format', 'json'], pgEnv(cluster));
+        assert.match(status.stdout, /lock \d+ of role overdue1/);
+        assert.match(status.stdout, /member responder_member of pgwarden_responder/);
+        assert.notEqual(status.code, 0, 'a member of the responder is drift');
+      } finally {
+        await admin.query('REVOKE pgwarden_responder FROM responder_member');
+        await admin.query('DROP ROLE responder_member');
+        await responder.liftExpired();
+      }
+      assert.equal(await canLoginAttr(admin, 'overdue1'), true);
+      const after = await runCli(['status', '--format', 'json'], pgEnv(cluster));
+      assert.doesNotMatch(after.stdout, /lock \d+ of role overdue1|member responder_member of/);
+    });
+
     it('install --responder through the CLI is idempotent, status stays clean, uninstall removes the responder', async () => {
       const env = pgEnv(cluster);
       const install = await runCli(['install', '--all-databases', '--responder'], env);

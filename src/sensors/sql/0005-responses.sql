@@ -51,9 +51,33 @@ CREATE TABLE pgwarden.response_locks (
   locked_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
   until timestamptz NOT NULL,
   lifted_at timestamptz,
-  lifted_how text
+  lifted_how text,
+  -- The role's pg_authid row version (xmin) right after the lock: the lift makes the role LOGIN
+  -- only while it is unchanged, so a role an admin altered since (LOGIN by hand, then NOLOGIN
+  -- for good) is never re-enabled by pgwarden.
+  role_version text
 );
 CREATE UNIQUE INDEX response_locks_active ON pgwarden.response_locks (role_oid) WHERE lifted_at IS NULL;
+
+-- Who may write the response tables: a superuser, or pgwarden_responder inside its own
+-- SECURITY DEFINER functions (current_user, with the session's role setting not it). On 14 and
+-- 15 a CREATEROLE login may grant itself pgwarden_responder: with SET ROLE (role setting) or
+-- inherited privileges (current_user is the login) it could forge "done" rows or re-point a lock
+-- at a role an admin disabled; here both are refused. Only the tables' owner (install's
+-- superuser) can drop or disable the trigger.
+CREATE FUNCTION pgwarden.response_write_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles u WHERE u.rolname = current_user AND u.rolsuper)
+     OR (current_user = 'pgwarden_responder' AND pg_catalog.current_setting('role') IS DISTINCT FROM 'pgwarden_responder') THEN
+    RETURN NULL;
+  END IF;
+  RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+    MESSAGE = pg_catalog.format('pgwarden: %s may be written only by pgwarden''s response functions', TG_TABLE_NAME);
+END
+$$;
+-- The triggers themselves are made by install after the migrations (src/sensors/install.ts):
+-- the DDL audit of release 0.1.0, still active while an upgrade runs this, would record them.
 
 -- Why no response may touch a role, or NULL: a superuser; a break-glass role (by OID, as the
 -- guard resolved it); one of pgwarden's roles or a member of one, by role membership — never by
@@ -81,6 +105,35 @@ $$;
 CREATE FUNCTION pgwarden.response_session_id(p_backend_start timestamptz, p_pid integer) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT pg_catalog.to_hex(pg_catalog.trunc(EXTRACT(epoch FROM p_backend_start))::bigint) || '.' || pg_catalog.to_hex(p_pid)
+$$;
+
+-- The version of a role's catalog row (pg_authid.xmin, which only a superuser may read): it
+-- changes with every ALTER ROLE. Owned by install's superuser, executed by the responder only.
+CREATE FUNCTION pgwarden.response_role_version(p_role oid) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT a.xmin::text FROM pg_catalog.pg_authid a WHERE a.oid = p_role
+$$;
+
+-- Why a network is too wide for block_client, or NULL: shorter than the config's floor (IPv4
+-- /8, IPv6 /16), or holding every IPv4-mapped or IPv4-compatible address (::ffff:0:0/96,
+-- ::/96), which would refuse everyone over IPv4 as well.
+CREATE FUNCTION pgwarden.response_network_too_wide(p_network cidr) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE
+    WHEN pg_catalog.family(p_network) = 4 AND pg_catalog.masklen(p_network) < 8 THEN pg_catalog.format('%s is wider than /8: it would block nearly everyone', p_network)
+    WHEN pg_catalog.family(p_network) = 6 AND pg_catalog.masklen(p_network) < 16 THEN pg_catalog.format('%s is wider than /16: it would block nearly everyone', p_network)
+    WHEN p_network >>= '::ffff:0:0/96'::cidr OR p_network >>= '::/96'::cidr THEN pg_catalog.format('%s holds every IPv4-mapped or IPv4-compatible address', p_network)
+  END
+$$;
+
+-- The longest lock or block: a response is temporary, never "for ever" (interval 'infinity', 1000 years).
+CREATE FUNCTION pgwarden.response_duration_refusal(p_duration interval) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE
+    WHEN p_duration IS NULL THEN 'no duration'
+    WHEN NOT pg_catalog.isfinite(p_duration) OR p_duration > interval '30 days' THEN pg_catalog.format('the duration %s is longer than 30 days', p_duration)
+    WHEN p_duration <= interval '0' THEN pg_catalog.format('the duration %s is not positive', p_duration)
+  END
 $$;
 
 -- The acting row already recorded for this response and action, if any (a retry acts once).
@@ -152,18 +205,23 @@ DECLARE
   v_row pgwarden.response_actions;
   v_outcome text;
   v_reason text;
-  -- From the server's clock, which the login check compares with.
-  v_until constant timestamptz := pg_catalog.now() + p_duration;
+  -- From the server's clock, which the login check compares with (set once the duration is checked).
+  v_until timestamptz;
 BEGIN
   PERFORM pg_catalog.pg_advisory_xact_lock(1346852692, pg_catalog.hashtext(p_response_id));
   v_row := pgwarden.response_recorded(p_response_id, 'block_client');
   IF v_row.id IS NOT NULL AND NOT p_dry_run THEN
     RETURN v_row;
   END IF;
-  IF p_network IS NULL OR v_until IS NULL THEN
-    v_outcome := 'refused'; v_reason := 'no network or no end time';
-  ELSIF v_until <= pg_catalog.now() THEN
-    v_outcome := 'refused'; v_reason := pg_catalog.format('the duration %s is not positive', p_duration);
+  IF pgwarden.response_duration_refusal(p_duration) IS NULL THEN
+    v_until := pg_catalog.now() + p_duration;
+  END IF;
+  IF p_network IS NULL THEN
+    v_outcome := 'refused'; v_reason := 'no network';
+  ELSIF pgwarden.response_duration_refusal(p_duration) IS NOT NULL THEN
+    v_outcome := 'refused'; v_reason := pgwarden.response_duration_refusal(p_duration);
+  ELSIF pgwarden.response_network_too_wide(p_network) IS NOT NULL THEN
+    v_outcome := 'refused'; v_reason := pgwarden.response_network_too_wide(p_network);
   ELSIF pg_catalog.inet_client_addr() IS NOT NULL AND pg_catalog.inet_client_addr() <<= p_network THEN
     v_outcome := 'refused'; v_reason := pg_catalog.format('%s holds pgwarden''s own address %s', p_network, pg_catalog.host(pg_catalog.inet_client_addr()));
   ELSIF p_dry_run THEN
@@ -204,13 +262,20 @@ END
 $$;
 
 -- A response the caller refused itself (a protected role or network in its config, a Unix
--- socket, no responder installed), recorded with the others. Only ever a 'refused' row.
+-- socket, no responder installed), recorded with the others. Only ever a 'refused' row, and
+-- only of an acting action: never an unlock or unblock row, whose ids the lifts write (a forged
+-- "<lock>:unlock" row made that lock's lift fail). Any other action records nothing (NULL).
 CREATE FUNCTION pgwarden.response_record_refusal(p_response_id text, p_action text, p_role text, p_network cidr, p_reason text, p_detail jsonb)
 RETURNS pgwarden.response_actions
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   v_row pgwarden.response_actions;
 BEGIN
+  IF p_action IS NULL OR p_action NOT IN ('terminate', 'lock_role', 'block_client') THEN
+    -- Nothing recorded, nothing returned: the caller's lifts stay theirs alone.
+    RAISE WARNING 'pgwarden: a refusal is recorded only for terminate, lock_role or block_client, not %', p_action;
+    RETURN NULL;
+  END IF;
   PERFORM pg_catalog.pg_advisory_xact_lock(1346852692, pg_catalog.hashtext(p_response_id));
   v_row := pgwarden.response_recorded(p_response_id, p_action);
   IF v_row.id IS NOT NULL THEN
@@ -233,6 +298,7 @@ DECLARE
   role_test text;
   conditions text[];
   client_tests text[];
+  response_test text;
   branches text := '';
 BEGIN
   FOR rule IN SELECT * FROM pgwarden.guard_rules ORDER BY priority, id LOOP
@@ -242,6 +308,14 @@ BEGIN
     IF rule.expires_at IS NOT NULL THEN
       conditions := conditions || pg_catalog.format('pg_catalog.now() < pg_catalog.to_timestamp(%s)', EXTRACT(epoch FROM rule.expires_at));
     END IF;
+    -- A response's rule never refuses pgwarden's own roles or their members (by membership, at
+    -- login): a block that held pgwarden's address (a Unix-socket caller cannot tell) must not
+    -- lock pgwarden out of lifting it. Added last, so only a login the rule matches pays for it.
+    response_test := CASE WHEN rule.response_id IS NOT NULL THEN
+      'NOT COALESCE((SELECT pg_catalog.bool_or(pg_catalog.pg_has_role(m.oid, o.oid, ''MEMBER'')) FROM pg_catalog.pg_roles o, '
+      || '(SELECT pg_catalog.to_regrole(pg_catalog.quote_ident(p_role)) AS oid) m WHERE m.oid IS NOT NULL AND o.rolname = ANY (ARRAY['
+      || '''pgwarden_recorder'', ''pgwarden_watcher'', ''pgwarden_alerts'', ''pgwarden_monitor_owner'', ''pgwarden_monitor'', ''pgwarden_auditor'', '
+      || '''pgwarden_repo_writer'', ''pgwarden_repo_server'', ''pgwarden_responder''])), false)' END;
     IF rule.applications IS NOT NULL THEN
       conditions := conditions || ('(' || (
         SELECT pg_catalog.string_agg(pg_catalog.format('p_application ILIKE %L', a), ' OR ')
@@ -262,6 +336,9 @@ BEGIN
       conditions := conditions || ('(' || (
         SELECT pg_catalog.string_agg(pg_catalog.format('p_database = %L', d), ' OR ')
           FROM pg_catalog.unnest(rule.databases) AS d) || ')');
+    END IF;
+    IF response_test IS NOT NULL THEN
+      conditions := conditions || response_test;
     END IF;
     branches := branches || pg_catalog.format(E'\n  WHEN %s THEN %s',
       CASE WHEN pg_catalog.cardinality(conditions) = 0 THEN 'true'

@@ -38,6 +38,9 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
        p_schema IN ('pgwarden', 'pgwarden_monitor', 'pgwarden_responder')
     OR (p_type = 'schema' AND p_identity IN ('pgwarden', 'pgwarden_monitor', 'pgwarden_responder'))
     OR (p_type = 'extension' AND p_identity = 'dblink' AND p_context <> 'guard_compile')
+    -- A trigger has no schema of its own: its identity ends with its table, quoted if need be
+    -- (so a quoted table name elsewhere cannot end like this).
+    OR (p_type = 'trigger' AND p_identity ~ ' on pgwarden\.[a-z_]+$')
     OR (p_identity IS NULL AND p_context IN ('guard_compile', 'install')), false)
 $$;
 

@@ -30,12 +30,16 @@ DECLARE
   v_outcome text;
   v_reason text;
   v_admin boolean;
-  v_until constant timestamptz := pg_catalog.now() + p_duration;
+  -- Set once the duration is checked (a bounded one: at most 30 days).
+  v_until timestamptz;
 BEGIN
   PERFORM pg_catalog.pg_advisory_xact_lock(1346852693, 0);
   v_row := pgwarden.response_recorded(p_response_id, 'lock_role');
   IF v_row.id IS NOT NULL AND NOT p_dry_run THEN
     RETURN v_row;
+  END IF;
+  IF pgwarden.response_duration_refusal(p_duration) IS NULL THEN
+    v_until := pg_catalog.now() + p_duration;
   END IF;
   -- By exact name: the name is data, compared, never parsed or quoted by hand.
   SELECT o.oid, o.rolname::text AS name, o.rolcanlogin INTO r FROM pg_catalog.pg_roles o WHERE o.rolname = p_role;
@@ -43,8 +47,8 @@ BEGIN
     v_outcome := 'refused'; v_reason := pg_catalog.format('no role named %I', p_role);
   ELSIF pgwarden.response_protection(r.oid) IS NOT NULL THEN
     v_outcome := 'refused'; v_reason := pgwarden.response_protection(r.oid);
-  ELSIF v_until IS NULL OR v_until <= pg_catalog.now() THEN
-    v_outcome := 'refused'; v_reason := pg_catalog.format('the duration %s is not positive', p_duration);
+  ELSIF pgwarden.response_duration_refusal(p_duration) IS NOT NULL THEN
+    v_outcome := 'refused'; v_reason := pgwarden.response_duration_refusal(p_duration);
   ELSE
     SELECT l.* INTO v_lock FROM pgwarden.response_locks l WHERE l.role_oid = r.oid AND l.lifted_at IS NULL FOR UPDATE;
     v_admin := pg_catalog.current_setting('server_version_num')::int < 160000
@@ -66,7 +70,9 @@ BEGIN
           EXECUTE pg_catalog.format('ALTER ROLE %I NOLOGIN', r.name);
         END IF;
         IF v_lock.id IS NULL THEN
-          INSERT INTO pgwarden.response_locks (response_id, role_oid, role_name, until) VALUES (p_response_id, r.oid, r.name, v_until);
+          -- The row version after our own ALTER ROLE: the lift compares it (see unlock_role).
+          INSERT INTO pgwarden.response_locks (response_id, role_oid, role_name, until, role_version)
+          VALUES (p_response_id, r.oid, r.name, v_until, pgwarden.response_role_version(r.oid));
           v_reason := pg_catalog.format('ALTER ROLE %I NOLOGIN until %s', r.name, v_until);
         ELSE
           UPDATE pgwarden.response_locks SET until = GREATEST(until, v_until) WHERE id = v_lock.id;
@@ -85,8 +91,11 @@ BEGIN
 END
 $$;
 
--- Lifts one lock now (by its id): LOGIN again for the role of that OID, under whatever name it
--- has now. A role dropped meanwhile, or made LOGIN by someone else, only closes the lock. A lift
+-- Lifts one lock now (by its id): LOGIN again for the role of that OID. A role dropped
+-- meanwhile, made LOGIN by someone else, or altered in any way since the lock (its pg_authid row
+-- version changed: an admin may have lifted it by hand and disabled it for good since; a rename
+-- or a new password counts too) only closes the lock: pgwarden never re-enables what it did not
+-- leave. A lift
 -- the server refuses leaves the lock open (the next lift tries again) and is recorded.
 CREATE OR REPLACE FUNCTION pgwarden_responder.unlock_role(p_lock_id bigint, p_how text)
 RETURNS pgwarden.response_actions
@@ -111,12 +120,14 @@ BEGIN
     v_outcome := 'noop'; v_reason := pg_catalog.format('role %I (OID %s) was dropped while locked', v_lock.role_name, v_lock.role_oid);
   ELSIF r.rolcanlogin THEN
     v_outcome := 'noop'; v_reason := pg_catalog.format('role %I is LOGIN already (someone else lifted it)', r.name);
+  ELSIF v_lock.role_version IS NULL OR pgwarden.response_role_version(r.oid) IS DISTINCT FROM v_lock.role_version THEN
+    v_outcome := 'noop'; v_reason := pg_catalog.format('role %I altered since the lock: left NOLOGIN (an admin decides)', r.name);
   ELSE
     BEGIN
       EXECUTE pg_catalog.format('ALTER ROLE %I LOGIN', r.name);
       v_outcome := 'done';
-      v_reason := pg_catalog.format('ALTER ROLE %I LOGIN (%s)', r.name, COALESCE(p_how, 'lifted'))
-        || CASE WHEN r.name <> v_lock.role_name THEN pg_catalog.format('; locked as %I, renamed since', v_lock.role_name) ELSE '' END;
+      -- (A rename changes the row's version too: the role has the name it was locked under.)
+      v_reason := pg_catalog.format('ALTER ROLE %I LOGIN (%s)', r.name, COALESCE(p_how, 'lifted'));
     EXCEPTION WHEN insufficient_privilege THEN
       INSERT INTO pgwarden.response_actions (response_id, action, outcome, role_name, role_oid, until, reason)
       VALUES (v_lock.response_id || ':unlock-refused:' || pg_catalog.clock_timestamp()::text, 'unlock_role', 'refused', r.name, r.oid, v_lock.until,
@@ -143,10 +154,16 @@ DECLARE
   v_row pgwarden.response_actions;
 BEGIN
   FOR v_id IN SELECT l.id FROM pgwarden.response_locks l WHERE l.lifted_at IS NULL AND l.until <= pg_catalog.now() ORDER BY l.until, l.id LOOP
-    v_row := pgwarden_responder.unlock_role(v_id, 'expired');
-    IF v_row.id IS NOT NULL THEN
-      RETURN NEXT v_row;
-    END IF;
+    -- Each lift in its own subtransaction: one that fails leaves its lock open (the next run
+    -- tries again) and never stops the others.
+    BEGIN
+      v_row := pgwarden_responder.unlock_role(v_id, 'expired');
+      IF v_row.id IS NOT NULL THEN
+        RETURN NEXT v_row;
+      END IF;
+    EXCEPTION WHEN OTHERS THEN
+      RAISE WARNING 'pgwarden: lock % was not lifted: % (SQLSTATE %); the next lift tries again', v_id, SQLERRM, SQLSTATE;
+    END;
   END LOOP;
 END
 $$;
