@@ -10,7 +10,7 @@ import type { Label } from './severity.ts';
 import { newEvent, type ParseSink } from './record.ts';
 import { quotedLogin, StderrReader, type SessionSeed } from './sessions.ts';
 import { LineInput, type TextStart } from './text-input.ts';
-import { isCutLine, readJoined, withinBudget } from './linebreak.ts';
+import { isCutLine, withinBudget } from './linebreak.ts';
 
 /** A physical line held back: it may be part of a record whose name holds a line break (linebreak.ts). */
 interface HeldLine { text: string; byte: number; lineNo: number }
