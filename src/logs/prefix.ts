@@ -135,6 +135,9 @@ function readShape(line: string, pos: number, shape: Shape): number {
   }
 }
 
+/** NAMEDATALEN - 1: the longest user or database name PostgreSQL keeps from a startup packet (see linebreak.ts). */
+export const NAME_BYTES = 63;
+
 /** How many steps one match may take before giving up (a prefix with adjacent free-text fields backtracks). */
 export const MATCH_STEP_LIMIT = 20_000;
 
@@ -206,6 +209,15 @@ export class PrefixMatcher {
     this.applicationStep = this.steps.findIndex((s) => s.type === 'escape' && s.letter === 'a' && !s.padded);
     this.pidFirst = this.pidStep >= 0 && this.pidStep < this.userStep && this.pidStep < this.databaseStep;
     this.onlyUserDatabase = this.steps.every((s) => s.type !== 'escape' || s.shape !== 'text' || ((s.letter === 'u' || s.letter === 'd') && !s.padded));
+    this.headSteps = this.steps.findIndex((s) => s.type === 'escape' && s.shape === 'text');
+    let budget = 0;
+    if (this.userStep >= 0 || this.databaseStep >= 0) {
+      for (let k = Math.max(this.headSteps, 0); k < this.steps.length; k++) {
+        const s = this.steps[k]!;
+        budget += s.type === 'literal' ? s.text.length : s.type === 'q' ? 0 : s.shape === 'text' ? Math.max(NAME_BYTES, s.width) : 40;
+      }
+    }
+    this.joinBudget = budget;
     this.plausibleSteps = [];
     this.steps.forEach((s, k) => {
       if (s.type !== 'escape' || s.padded || !'udhr'.includes(s.letter)) return;
@@ -214,9 +226,41 @@ export class PrefixMatcher {
     });
   }
 
+  /**
+   * Characters a line broken inside %u or %d (names a client sent, with line breaks; see
+   * linebreak.ts) can hold between the end of headEnd() and the start of the line that goes on
+   * with the prefix: each free-text field at most NAME_BYTES (wider when padded), the literals,
+   * and room for a fixed-shape field. 0 when the prefix has no %u or %d before the severity.
+   */
+  readonly joinBudget: number;
+  /** Index of the first free-text step (where headEnd() stops). */
+  private readonly headSteps: number;
+
   /** True when the prefix has the escape (letter without %). */
   has(letter: string): boolean {
     return this.steps.some((s) => s.type === 'escape' && s.letter === letter);
+  }
+
+  /**
+   * Where the first free-text field would start in `line`: the end of the fixed fields and
+   * literals before it (%m, [%p] …), or -1 when the line does not start with them.
+   */
+  headEnd(line: string): number {
+    if (this.headSteps < 0) return -1;
+    let pos = 0;
+    for (let k = 0; k < this.headSteps; k++) {
+      const step = this.steps[k]!;
+      if (step.type === 'q') continue;
+      if (step.type === 'literal') {
+        if (!line.startsWith(step.text, pos)) return -1;
+        pos += step.text.length;
+        continue;
+      }
+      const end = readShape(line, pos, step.shape);
+      if (end < 0) return -1;
+      pos = end;
+    }
+    return pos;
   }
 
   /**

@@ -21,6 +21,7 @@
 // that contain "onnection" (received, authorized, disconnection), so RecordSplitter can hand it to
 // a piece parsed on its own (TextStart.sessions) and pieces give what one parse gives.
 import type { PgwardenEvent } from '../core/event.ts';
+import { readJoined } from './linebreak.ts';
 import { parseAudit } from './pgaudit.ts';
 import { MATCH_STEP_LIMIT, PrefixMatcher } from './prefix.ts';
 import { toInt } from './record.ts';
@@ -75,6 +76,23 @@ function authorizedFacts(message: string): { user: string; database: string | nu
   const head = appAt >= 0 ? rest.slice(0, appAt) : rest;
   const dbAt = head.lastIndexOf(' database=');
   return dbAt >= 0 ? { user: head.slice(0, dbAt), database: head.slice(dbAt + 10), application } : { user: head, database: null, application };
+}
+
+/**
+ * The login name PostgreSQL quoted in a failed login's message (password/ident/peer/… authentication
+ * failed for user "X"; role "X" does not exist; no pg_hba.conf entry for host "H", user "X", …),
+ * or null. The name is not escaped: it is read up to the quote that ends the message's own text.
+ */
+export function quotedLogin(message: string): string | null {
+  const failed = message.indexOf(' authentication failed for user "');
+  if (failed >= 0 && message.endsWith('"')) return message.slice(failed + 33, -1);
+  if (message.startsWith('role "') && message.endsWith('" does not exist')) return message.slice(6, -16);
+  if (message.startsWith('no pg_hba.conf entry for ') || message.startsWith('pg_hba.conf rejects connection for ')) {
+    const at = message.indexOf(', user "');
+    const end = message.lastIndexOf('", database "');
+    if (at >= 0 && end > at) return message.slice(at + 8, end);
+  }
+  return null;
 }
 
 /** user and database of `disconnection: session time: T user=U database=D host=H…`, or null. */
@@ -208,6 +226,18 @@ export class StderrReader {
     return true;
   }
 
+  /**
+   * Reads a cut line joined with the lines after it (see linebreak.ts): true when it is one
+   * record with its severity word at or after `lastLine`. Such a record changes no session.
+   */
+  readJoined(joined: string, lastLine: number): boolean {
+    this.ambiguous = null;
+    this.lastPid = null;
+    this.settled = false;
+    this.stale = false;
+    return readJoined(this.matcher, joined, lastLine);
+  }
+
   /** A connection authorized or disconnection record names its user and database: read the prefix with them. */
   private provenByMessage(line: string): boolean {
     const m = this.matcher;
@@ -221,6 +251,11 @@ export class StderrReader {
       // Before `connection authorized`: the identity is the role for password methods (for others it may not be: then no reading fits).
       const end = line.indexOf('" method=', at + AUTHENTICATED.length);
       if (end > 0) facts = { user: line.slice(at + AUTHENTICATED.length, end), database: null };
+    }
+    else if (m.level.severity === 'FATAL') {
+      // A failed login quotes the name it failed for: the user, when it holds no line break (linebreak.ts).
+      const user = quotedLogin(line.slice(at));
+      if (user !== null && !user.includes('\n')) facts = { user, database: null };
     }
     if (facts === null) return false;
     if (m.matchWith(line, levelAt, facts.user, facts.database) && m.levelAt === levelAt) return true;

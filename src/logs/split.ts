@@ -14,6 +14,7 @@
 // A stderr piece also carries the sessions open where it starts (TextStart.sessions): the
 // splitter follows the record lines that change them (see sessions.ts) as the parser would.
 import type { LogFormat } from './formats.ts';
+import { isCutLine, readJoined, withinBudget } from './linebreak.ts';
 import { PrefixMatcher } from './prefix.ts';
 import { newEvent } from './record.ts';
 import { RESTART_MARK, SESSION_MARK, StderrReader } from './sessions.ts';
@@ -28,6 +29,17 @@ const NL = 10;
 const TAB = 9;
 const QUOTE = 34;
 const SPACE = 32;
+
+/** Where the line starting at `start` ends (its newline, or the end of the bytes). */
+function lineEndAt(bytes: Buffer, start: number): number {
+  const end = bytes.indexOf(NL, start);
+  return end < 0 ? bytes.length : end;
+}
+
+/** The line's text as StderrParser reads it (without a CR before the newline). */
+function lineText(bytes: Buffer, start: number, end: number): string {
+  return bytes.toString('utf8', start, end > start && bytes[end - 1] === 13 ? end - 1 : end);
+}
 
 function countNewlines(bytes: Buffer, from: number, to: number): number {
   let count = 0;
@@ -111,6 +123,7 @@ export class RecordSplitter {
       if (lineEnd < 0) lineEnd = bytes.length;
       const first = bytes[lineStart];
       if (first === TAB || (first === SPACE && !mayStartWithSpace)) continue;
+      if (this.swallowed(bytes, lineStart)) continue;
       let end = lineEnd;
       if (end > lineStart && bytes[end - 1] === CR) end--;
       const text = bytes.toString('utf8', lineStart, end);
@@ -120,6 +133,77 @@ export class RecordSplitter {
       event.message = text.slice(tracker.matcher.level.textStart);
       tracker.note(event);
     }
+  }
+
+  /**
+   * True when a piece may start at this line: it reads as a record (not an extra line) one way
+   * only — a line that client text lets read another way may be an extra line of the record
+   * before, which only the session's proven names (not known here) tell — and no cut line
+   * (linebreak.ts) lies within the names' budget before it, so no record joins over the cut.
+   */
+  private safeStart(bytes: Buffer, lineStart: number, lineEnd: number): boolean {
+    const matcher = this.matcher!;
+    const text = lineText(bytes, lineStart, lineEnd);
+    if (!matcher.match(text) || matcher.level.label) return false;
+    if (matcher.textBeforeLevel && matcher.matchWith(text, matcher.levelAt + 1, null, null)) return false;
+    return this.cutLinesBefore(bytes, lineStart).length === 0;
+  }
+
+  /** Bytes before a line within which a cut line may join over it (the budget in characters, at up to 3 bytes each, and the head). */
+  private joinWindow(): number {
+    return this.matcher!.joinBudget > 0 ? 3 * (this.matcher!.joinBudget + 256) : 0;
+  }
+
+  /** Starts of the cut lines (linebreak.ts) within joinWindow() before the line at `lineStart`, earliest first. */
+  private cutLinesBefore(bytes: Buffer, lineStart: number): number[] {
+    const window = this.joinWindow();
+    const found: number[] = [];
+    if (window === 0) return found;
+    const matcher = this.matcher!;
+    let end = lineStart - 1;
+    while (end > 0) {
+      const start = bytes.lastIndexOf(NL, end - 1) + 1;
+      if (lineStart - start > window) break;
+      const c = bytes[start];
+      if (c !== TAB && c !== SPACE) {
+        const text = lineText(bytes, start, end);
+        if (isCutLine(matcher, text) && !matcher.match(text)) found.unshift(start);
+      }
+      if (start === 0) break;
+      end = start - 1;
+    }
+    return found;
+  }
+
+  /**
+   * True when the line at `lineStart` lies inside a record that a cut line before it joins
+   * (as StderrParser joins them): then it is client text, not a record.
+   */
+  private swallowed(bytes: Buffer, lineStart: number): boolean {
+    const cuts = this.cutLinesBefore(bytes, lineStart);
+    if (cuts.length === 0) return false;
+    const matcher = this.matcher!;
+    let free = 0;
+    for (const cut of cuts) {
+      if (cut < free) continue;
+      const cutEnd = lineEndAt(bytes, cut);
+      const cutText = lineText(bytes, cut, cutEnd);
+      let joined = cutText;
+      let next = cutEnd + 1;
+      while (next < bytes.length) {
+        const lastLine = joined.length + 1;
+        if (!withinBudget(matcher, cutText, lastLine)) break;
+        const end = lineEndAt(bytes, next);
+        joined = `${joined}\n${lineText(bytes, next, end)}`;
+        if (readJoined(matcher, joined, lastLine)) {
+          if (lineStart <= next) return true;
+          free = end + 1;
+          break;
+        }
+        next = end + 1;
+      }
+    }
+    return false;
   }
 
   /** The offset of the last place in `bytes` where a record starts (0 or -1: none but the first). */
@@ -145,7 +229,7 @@ export class RecordSplitter {
       const newline = bytes.lastIndexOf(NL, lineEnd - 1);
       const lineStart = newline + 1;
       if (lineStart === 0) return 0;
-      if (bytes[lineStart] !== TAB && (bytes[lineStart] !== SPACE || matcher.mayStartWithSpace) && matcher.match(bytes.toString('utf8', lineStart, lineEnd)) && !matcher.level.label) return lineStart;
+      if (bytes[lineStart] !== TAB && (bytes[lineStart] !== SPACE || matcher.mayStartWithSpace) && this.safeStart(bytes, lineStart, lineEnd)) return lineStart;
       lineEnd = newline;
     }
     return 0;

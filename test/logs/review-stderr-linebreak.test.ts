@@ -13,9 +13,6 @@ import { alertOf, createEngine, detectSchema, ResponsePlanner } from '../../src/
 import { parseText, type ParseResult } from '../../src/logs/index.ts';
 import { waitFor } from '../harness/cli.ts';
 import { startCluster, type Cluster } from '../harness/postgres.ts';
-/** Found by review (issue 14): line breaks in client-chosen names forge records in stderr logs; not fixed yet. */
-const TODO_LINEBREAK = 'issue 14: stderr line-break forgery (review finding)';
-
 
 const PREFIXES = ['%m [%p] %q%u@%d ', '%m [%p] %q%u@%d/%a '];
 /** REVIEW_FLAVOR=pg18 runs the same on PostgreSQL 18 (it writes the names as raw). */
@@ -102,12 +99,12 @@ for (const PREFIX of PREFIXES) describe(`review: client text with line breaks in
     return e;
   };
 
-  it('(b) a never-authenticated client cannot write a pgAudit record into victim\'s session', { todo: TODO_LINEBREAK }, () => {
+  it('(b) a never-authenticated client cannot write a pgAudit record into victim\'s session', () => {
     const forged = parsed.events.filter((e) => e.kind === 'audit' && e.pid === victimPid);
     assert.deepEqual(forged.map((e) => [e.user, e.audit?.command, e.session_id]), [], 'victim never ran DROP TABLE');
   });
 
-  it('(b) no alert or response against victim from records a never-authenticated client wrote', { todo: TODO_LINEBREAK }, () => {
+  it('(b) no alert or response against victim from records a never-authenticated client wrote', () => {
     const detect = detectSchema.parse({ privileged_roles: ['postgres'], sensitive_objects: ['hr.*'],
       business_hours: { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], hours: ['00:00-24:00'] },
       rules: { sensitive_read: { actions: [{ type: 'terminate' }, { type: 'lock_role' }] }, brute_force: { actions: [{ type: 'block_client' }] } } });
@@ -122,21 +119,21 @@ for (const PREFIX of PREFIXES) describe(`review: client text with line breaks in
       'victim never read hr.pay; no client at 10.6.6.6 ever connected');
   });
 
-  it('(b) a never-authenticated client cannot re-address victim\'s session (forged connection received)', { todo: TODO_LINEBREAK }, () => {
+  it('(b) a never-authenticated client cannot re-address victim\'s session (forged connection received)', () => {
     const before = victimStatement('victim before');
     const later = victimStatement('victim after received');
     assert.equal(later.client_addr, '127.0.0.1', 'the client the server saw, not 10.6.6.6');
     assert.equal(later.session_id, before.session_id, 'still the same session');
   });
 
-  it('(b) real failed logins of postgres are not put on victim\'s pid and a client the attacker chose', { todo: TODO_LINEBREAK }, () => {
+  it('(b) real failed logins of postgres are not put on victim\'s pid and a client the attacker chose', () => {
     const failures = parsed.events.filter((e) => e.kind === 'auth_failed' && e.user === 'postgres');
     assert.equal(failures.length, 5);
     assert.deepEqual(failures.filter((e) => e.pid === victimPid || e.client_addr === '10.6.6.6').map((e) => [e.pid, e.client_addr]), [],
       'no failure on victim\'s pid or the forged address');
   });
 
-  it('(b) a never-authenticated client cannot make the reader forget every session (forged "ready to accept")', { todo: TODO_LINEBREAK }, () => {
+  it('(b) a never-authenticated client cannot make the reader forget every session (forged "ready to accept")', () => {
     const before = victimStatement('victim before');
     const later = victimStatement('victim after ready');
     assert.equal(later.session_id, before.session_id);
@@ -144,11 +141,11 @@ for (const PREFIX of PREFIXES) describe(`review: client text with line breaks in
     assert.deepEqual(parsed.events.filter((e) => e.pid === 1).map((e) => e.message), [], 'no record of pid 1 (the client wrote it)');
   });
 
-  it('(b) a never-authenticated client cannot write a successful login of postgres', { todo: TODO_LINEBREAK }, () => {
+  it('(b) a never-authenticated client cannot write a successful login of postgres', () => {
     assert.deepEqual(parsed.events.filter((e) => e.kind === 'connection_authorized' && e.pid === 99999).map((e) => [e.user, e.client_addr]), []);
   });
 
-  it('(a) a real role with "@" in its name keeps its failed login\'s pid and client', { todo: TODO_LINEBREAK }, () => {
+  it('(a) a real role with "@" in its name keeps its failed login\'s pid and client', () => {
     const failures = parsed.events.filter((e) => e.kind === 'auth_failed' && e.user === 'alice@example.com');
     assert.equal(failures.length, 1);
     assert.notEqual(failures[0]!.pid, null, 'pid kept');
@@ -156,7 +153,7 @@ for (const PREFIX of PREFIXES) describe(`review: client text with line breaks in
     assert.equal(failures[0]!.database, 'postgres');
   });
 
-  it('(a) a real role\'s failed login is not hidden by a line break in the database name', { todo: TODO_LINEBREAK }, () => {
+  it('(a) a real role\'s failed login is not hidden by a line break in the database name', () => {
     const failures = parsed.events.filter((e) => e.kind === 'auth_failed' && e.user === 'carol');
     assert.equal(failures.length, 1, 'carol\'s wrong password is one failed login');
   });
