@@ -41,9 +41,10 @@ describe('pgwarden collect into the repository', () => {
 `);
     process.env.TEST_REPO_PASSWORD = cluster.superuserPassword;
     const stored = async () => (await cluster.query<{ n: number }>('SELECT count(*)::int AS n FROM pgwarden_repo.events', [], 'repo')).rows[0]!.n;
-    const total = 20_000;
-    writeFileSync(join(logs, 'postgresql-1.log'), lines(1, 14_000));
-    let appended = 14_000;
+    // Far more than the last threshold: a kill must land mid-stream even when a loaded machine's polls are slow.
+    const total = 40_000;
+    writeFileSync(join(logs, 'postgresql-1.log'), lines(1, 34_000));
+    let appended = 34_000;
     const atKill: number[] = [];
     for (const threshold of [2000, 6000, 11_000]) {
       const daemon = startCollect(config);
@@ -66,7 +67,7 @@ describe('pgwarden collect into the repository', () => {
     assert.deepEqual(counts, { n: total, distinct_positions: total, distinct_ids: total, min: 1, max: total });
     const { rows } = await cluster.query<{ id: number }>('SELECT statement_id::int AS id FROM pgwarden_repo.events ORDER BY 1', [], 'repo');
     assert.deepEqual(rows.map((r) => r.id), range(1, total));
-    assert.ok(atKill.every((n, i) => n < 14_000 + i * 1000), `killed mid-stream (stored at each kill: ${atKill.join(', ')})`);
+    assert.ok(atKill.every((n, i) => n < 34_000 + i * 1000), `killed mid-stream (stored at each kill: ${atKill.join(', ')})`);
     process.stdout.write(`# kill -9 with ${atKill.join(', ')} of the events stored\n`);
   });
 
