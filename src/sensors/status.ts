@@ -78,16 +78,19 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
                   WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE') AS public_execute
          FROM pg_catalog.pg_proc p WHERE p.oid = pg_catalog.to_regprocedure($1)`, [fn.signature]);
     const strict = fn.kind === 'FUNCTION' ? `, ${flag(Boolean(fn.strict), 'strict', 'called on null input')}` : '';
-    const expected = `${flag(fn.securityDefiner, 'definer', 'invoker')}, search_path pinned, ${flag(fn.publicExecute, 'PUBLIC execute', 'no PUBLIC execute')}${strict}`;
+    // A compiled function meant to be inlined (UNPINNED_COMPILED) has no SET clause when guard_compile()
+    // regenerates it and the pinned one when install made it: either is pgwarden's own.
+    const inlinable = UNPINNED_COMPILED.test(fn.signature);
+    const expected = `${flag(fn.securityDefiner, 'definer', 'invoker')}, ${inlinable ? 'search_path pinned or no SET clause (inlined into its pinned caller)' : 'search_path pinned'}, ${flag(fn.publicExecute, 'PUBLIC execute', 'no PUBLIC execute')}${strict}`;
     const row = rows[0];
     if (!row) {
       items.push({ object: `function ${fn.signature}`, state: 'MISSING', expected, actual: 'absent' });
       continue;
     }
     // Exactly the pinned search_path: any other setting beside it changes how the function runs.
-    const pinned = row.config?.length === 1 && row.config[0] === PINNED;
+    const pinned = (row.config?.length === 1 && row.config[0] === PINNED) || (inlinable && row.config === null);
     const actualStrict = fn.kind === 'FUNCTION' ? `, ${flag(row.strict, 'strict', 'called on null input')}` : '';
-    const actual = `${flag(row.secdef, 'definer', 'invoker')}, ${pinned ? 'search_path pinned' : `${row.config?.join(' ') || 'search_path not pinned'}`}, ${flag(row.public_execute, 'PUBLIC execute', 'no PUBLIC execute')}${actualStrict}`;
+    const actual = `${flag(row.secdef, 'definer', 'invoker')}, ${pinned ? (row.config === null ? 'no SET clause' : 'search_path pinned') : `${row.config?.join(' ') || 'search_path not pinned'}`}, ${flag(row.public_execute, 'PUBLIC execute', 'no PUBLIC execute')}${actualStrict}`;
     const ok = row.secdef === fn.securityDefiner && pinned && row.public_execute === fn.publicExecute && (fn.kind === 'PROCEDURE' || row.strict === Boolean(fn.strict));
     items.push({ object: `function ${fn.signature}`, state: ok ? 'OK' : 'CHANGED', expected, actual });
   }
