@@ -11,10 +11,10 @@ import type { PgwardenEvent } from '../core/event.ts';
 import { AUDIT_MARK, parseAudit } from './pgaudit.ts';
 import { toInt } from './record.ts';
 
-const RECEIVED = 'connection received: host=';
-const AUTHORIZED = 'connection authorized: user=';
+export const RECEIVED = 'connection received: host=';
+export const AUTHORIZED = 'connection authorized: user=';
 const REPLICATION_AUTHORIZED = 'replication connection authorized: user=';
-const DISCONNECTION = 'disconnection: session time: ';
+export const DISCONNECTION = 'disconnection: session time: ';
 const GUARD_REFUSAL = 'pgwarden: connection refused for role "';
 const GUARD_LOG = 'pgwarden guard: ';
 
@@ -72,7 +72,7 @@ function received(event: PgwardenEvent, message: string): null {
 }
 
 // The suffixes PostgreSQL appends after application_name.
-const SUFFIXES = [' SSL enabled (', ' GSS (', ' GSS encrypted (', ' GSS authenticated ('];
+export const SUFFIXES = [' SSL enabled (', ' GSS (', ' GSS encrypted (', ' GSS authenticated ('];
 
 function authorized(event: PgwardenEvent, message: string, from: number, withDatabase: boolean): null {
   // connection authorized: user=U database=D[ application_name=A][ SSL enabled (…)][ GSS (…)]

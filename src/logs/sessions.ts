@@ -22,6 +22,7 @@
 // a piece parsed on its own (TextStart.sessions) and pieces give what one parse gives.
 import type { PgwardenEvent } from '../core/event.ts';
 import { readJoined } from './linebreak.ts';
+import { AUTHORIZED, DISCONNECTION, RECEIVED, SUFFIXES } from './messages.ts';
 import { parseAudit } from './pgaudit.ts';
 import { MATCH_STEP_LIMIT, PrefixMatcher } from './prefix.ts';
 import { toInt } from './record.ts';
@@ -43,9 +44,6 @@ export const MAX_SESSIONS = 10_000;
 /** Readings of one line looked at, at most. */
 const MAX_READINGS = 8;
 
-const RECEIVED = 'connection received: host=';
-const AUTHORIZED = 'connection authorized: user=';
-const DISCONNECTION = 'disconnection: session time: ';
 const AUTHENTICATED = 'connection authenticated: identity="';
 const AUDIT = 'AUDIT: ';
 /** The server (re)started or a crash ended every backend: no session of before goes on. */
@@ -67,7 +65,7 @@ export function syntheticSessionId(ts: string, pid: number): string | null {
 /** user and database of `connection authorized: user=U database=D[ application_name=A]…` (as messages.ts reads it). */
 function authorizedFacts(message: string): { user: string; database: string | null; application: string | null } {
   let rest = message.slice(AUTHORIZED.length);
-  for (const suffix of [' SSL enabled (', ' GSS (', ' GSS encrypted (', ' GSS authenticated (']) {
+  for (const suffix of SUFFIXES) {
     const at = rest.lastIndexOf(suffix);
     if (at >= 0 && rest.endsWith(')')) rest = rest.slice(0, at);
   }
