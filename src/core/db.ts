@@ -87,6 +87,15 @@ export function createPool(target: Target, applicationName: string, max = 3, ext
   return pool;
 }
 
+/** A query on a pool, its failure classified (PGW_ERR_CONNECT, PGW_ERR_PRIVILEGE, …) for the target named `label`. */
+export async function poolQuery<R extends pg.QueryResultRow>(pool: pg.Pool, label: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+  try {
+    return await pool.query<R>(text, values);
+  } catch (error) {
+    throw classifyError(error, label);
+  }
+}
+
 export async function connect(target: Target, applicationName = 'pgwarden'): Promise<pg.Client> {
   const plan = connectionPlan(target);
   for (;;) {

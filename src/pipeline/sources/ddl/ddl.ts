@@ -5,8 +5,8 @@
 // emits a 'tamper' event when they drift (event triggers never see ALTER/DROP EVENT TRIGGER).
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { SQL_TAG, connect, createPool, resolveTarget, targetForDatabase, withClient, type Target } from '../../../core/db.ts';
-import { PgwardenError, classifyError } from '../../../core/errors.ts';
+import { SQL_TAG, poolQuery, connect, createPool, resolveTarget, targetForDatabase, withClient, type Target } from '../../../core/db.ts';
+import { PgwardenError } from '../../../core/errors.ts';
 import { newEvent, type PgwardenEvent } from '../../../core/event.ts';
 import { ddlEventsAfter, ddlRowToEvent } from '../../../ddl/index.ts';
 import { sensorsStatus } from '../../../sensors/index.ts';
@@ -70,12 +70,8 @@ export class DdlLogSource implements Source {
     this.pool = createPool(options.target, 'pgwarden/alerts');
   }
 
-  private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
-    try {
-      return await this.pool.query<R>(text, values);
-    } catch (error) {
-      throw classifyError(error, this.options.target.label);
-    }
+  private query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return poolQuery<R>(this.pool, this.options.target.label, text, values);
   }
 
   async start(): Promise<void> {

@@ -17,7 +17,7 @@
 // a restore that restarts the ids starts them over (checkTable).
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { SQL_TAG, createPool, resolveTarget, targetForDatabase, withClient, type Target } from '../../../core/db.ts';
+import { SQL_TAG, poolQuery, createPool, resolveTarget, targetForDatabase, withClient, type Target } from '../../../core/db.ts';
 import { PgwardenError, classifyError } from '../../../core/errors.ts';
 import { newEvent, type PgwardenEvent } from '../../../core/event.ts';
 import { installedVersion } from '../../../sensors/index.ts';
@@ -106,12 +106,8 @@ export class GuardLogSource implements Source {
     return this.file.save(this.state);
   }
 
-  private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
-    try {
-      return await this.pool.query<R>(text, values);
-    } catch (error) {
-      throw classifyError(error, this.options.target.label);
-    }
+  private query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return poolQuery<R>(this.pool, this.options.target.label, text, values);
   }
 
   async start(): Promise<void> {
