@@ -7,6 +7,7 @@ import { LOG_FORMATS, compilePrefix } from '../logs/index.ts';
 import { createEngine, replay, ResponsePlanner, type Alert, type ReplayFormat, type RuleSpec } from '../detect/index.ts';
 import { registerResponseCommands } from './responses.ts';
 import { checkReadable, parseErrorLine } from './input.ts';
+import { outputClosed, writeOut } from './closed-pipe.ts';
 import { render, type Column } from './output.ts';
 
 /** How many parse errors are printed one by one; the rest are only counted. */
@@ -56,13 +57,16 @@ Examples:
       const pending: Promise<void>[] = [];
       const emit = (alert: Alert) => {
         byRule.set(alert.rule, (byRule.get(alert.rule) ?? 0) + 1);
-        if (!process.stdout.write(`${JSON.stringify(alert)}\n`)) pending.push(new Promise((resolve) => process.stdout.once('drain', resolve)));
+        const drained = writeOut(`${JSON.stringify(alert)}\n`);
+        if (drained) pending.push(drained);
       };
       const onError = (error: ParseError) => {
         if (++shown <= SHOWN_ERRORS) process.stderr.write(parseErrorLine(error));
       };
-      const stats = await replay(files, options, engine, planner, emit, onError);
+      const stats = await replay(files, { ...options, stop: outputClosed }, engine, planner, emit, onError);
       await Promise.all(pending);
+      // the reader has gone (| head -1): what it wanted was printed, and nothing more is said
+      if (outputClosed.aborted) return;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const engineStats = engine.stats();
       const lines = [

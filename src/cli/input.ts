@@ -24,16 +24,25 @@ export function parseJobs(value: string): number {
   return n;
 }
 
-/** A log file, or standard input for `-`, in chunks of 1 MiB; `read` hears of each chunk's size. Read errors say which file. */
-export async function* readInput(file: string, read: (bytes: number) => void): AsyncGenerator<Buffer> {
+/**
+ * A log file, or standard input for `-`, in chunks of 1 MiB; `read` hears of each chunk's size. Read
+ * errors say which file. When `stop` is aborted the input ends there, standard input too (`tail -f | parse -`).
+ */
+export async function* readInput(file: string, read: (bytes: number) => void, stop?: AbortSignal): AsyncGenerator<Buffer> {
   const stream = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1024 * 1024 });
+  const end = () => stream.destroy();
+  stop?.addEventListener('abort', end, { once: true });
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (stop?.aborted) return;
       read(chunk.length);
       yield chunk;
     }
   } catch (error) {
+    if (stop?.aborted) return;
     throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    stop?.removeEventListener('abort', end);
   }
 }
 

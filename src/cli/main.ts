@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { PgwardenError } from '../core/errors.ts';
 import { PGWARDEN_VERSION } from '../core/version.ts';
+import { endQuietlyOnClosedPipe } from './closed-pipe.ts';
 
 type Register = (program: Command) => void;
 
@@ -70,23 +71,6 @@ docs/config.md, docs/errors.md`);
   const all = (command: Command): Command[] => [command, ...command.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride().showHelpAfterError('(run with --help for usage)');
   return program;
-}
-
-/**
- * A reader that stops reading (`pgwarden parse big.log | head -1`) ends the command quietly, with
- * exit 0: what was asked for was printed. Any other write error is still an error.
- */
-let endsQuietly = false;
-function endQuietlyOnClosedPipe(): void {
-  // once per process: the demo and the tests run main() many times in one process
-  if (endsQuietly) return;
-  endsQuietly = true;
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EPIPE') process.exit(0);
-      throw error;
-    });
-  }
 }
 
 export async function main(argv: string[]): Promise<number> {

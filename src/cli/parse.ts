@@ -6,6 +6,7 @@ import { PgwardenError } from '../core/errors.ts';
 import { LOG_FORMATS, compilePrefix, prefixNotes, type LogFormat } from '../logs/index.ts';
 // parallel-parse directly, not the pipeline's index: parse needs none of the sources and sinks.
 import { defaultJobs, parseInPieces, ParsePool, type Decided } from '../pipeline/parallel-parse.ts';
+import { outputClosed, writeOut } from './closed-pipe.ts';
 import { checkReadable, parseErrorLine, parseJobs, readInput } from './input.ts';
 
 interface ParseOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; jobs: number; count?: boolean }
@@ -37,6 +38,8 @@ Examples:
       if (options.prefix !== undefined) compilePrefix(options.prefix);
       for (const file of files) checkReadable(file);
       const { summary, events, errors } = await parseFiles(files, options);
+      // the reader has gone (| head -1): what it wanted was printed, and nothing more is said
+      if (outputClosed.aborted) return;
       process.stderr.write(summary);
       if (events === 0 && errors > 0) {
         throw new PgwardenError('PGW_ERR_INPUT', `no event could be read from ${files.join(', ')} (${errors} parse errors): is --format (or --prefix) right for these files?`);
@@ -63,17 +66,19 @@ async function parseFiles(files: string[], options: ParseOptions): Promise<{ sum
 
   try {
     for (const file of files) {
-      const counted = readInput(file, (n) => { bytes += n; });
+      const counted = readInput(file, (n) => { bytes += n; }, outputClosed);
       const decided: Decided = { format: null, prefix: null };
       const pieces = parseInPieces(counted, { format: options.format, prefix: options.prefix, server: options.server ?? null, input: canonicalInput(file), output: options.count ? 'count' : 'ndjson',
         pieceBytes: file === '-' ? 1 : undefined }, pool, decided);
       for await (const piece of pieces) {
+        if (outputClosed.aborted) break;
         events += piece.events;
         for (const [kind, n] of Object.entries(piece.kinds) as [EventKind, number][]) counts.set(kind, (counts.get(kind) ?? 0) + n);
         piece.errors.forEach(reportError);
         if (piece.ndjson.length === 0) pool?.recycle(piece);
-        else if (!process.stdout.write(piece.ndjson, () => pool?.recycle(piece))) await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
+        else await writeOut(piece.ndjson, () => pool?.recycle(piece));
       }
+      if (outputClosed.aborted) break;
       for (const note of prefixNotes(decided, options.prefix !== undefined)) notes.push(`${file}: ${note}`);
     }
   } finally {

@@ -23,6 +23,8 @@ export interface ReplayOptions {
   prefix?: string;
   /** the server of every event (default: what JSON lines say, else none) */
   server?: string;
+  /** ends every input where it is when aborted (the reader of the alerts has gone) */
+  stop?: AbortSignal;
 }
 
 export interface ReplayStats {
@@ -33,19 +35,25 @@ export interface ReplayStats {
   alerts: number;
 }
 
-/** Bytes of an input (a file, `-` for standard input), gunzipped when it is gzip. */
-async function* inputBytes(file: string, read: (n: number) => void): AsyncGenerator<Buffer> {
+/** Bytes of an input (a file, `-` for standard input), gunzipped when it is gzip; no more once `stop` is aborted. */
+async function* inputBytes(file: string, read: (n: number) => void, stop?: AbortSignal): AsyncGenerator<Buffer> {
   const raw = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1024 * 1024 });
   let stream: AsyncIterable<Buffer> = raw as AsyncIterable<Buffer>;
   const gzip = file.endsWith('.gz');
   if (gzip) stream = (raw as NodeJS.ReadableStream).pipe(createGunzip()) as unknown as AsyncIterable<Buffer>;
+  const end = () => raw.destroy();
+  stop?.addEventListener('abort', end, { once: true });
   try {
     for await (const chunk of stream) {
+      if (stop?.aborted) return;
       read(chunk.length);
       yield chunk;
     }
   } catch (error) {
+    if (stop?.aborted) return;
     throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    stop?.removeEventListener('abort', end);
   }
 }
 
@@ -72,7 +80,7 @@ export async function* inputEvents(file: string, options: ReplayOptions, onError
     head.length = 0;
     return writer;
   };
-  for await (const chunk of inputBytes(file, read)) {
+  for await (const chunk of inputBytes(file, read, options.stop)) {
     if (writer === null) {
       head.push(chunk);
       headBytes += chunk.length;

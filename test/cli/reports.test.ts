@@ -4,7 +4,7 @@
 // ingest on a terminal (a pty from script(1)) shows its rate and ETA.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,9 +21,11 @@ function withClosedOutput(args: string[], env: NodeJS.ProcessEnv): Promise<{ cod
     const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, PGWARDEN_CONFIG: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.destroy();
     let stderr = '';
+    // a pgwarden that never ends fails the test instead of holding the run
+    const timer = setTimeout(() => { stderr += '[killed after 60 s]'; child.kill('SIGKILL'); }, 60_000);
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stderr }); });
   });
 }
 
@@ -71,7 +73,7 @@ describe('the CLI in a terminal and in a pipe', () => {
   it('parse big.log | head -1: the first event, then a quiet exit 0', async () => {
     for (const jobs of ['1', '2']) {
       const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const child = spawn('sh', ['-c', `"${process.execPath}" "${BIN}" parse -j ${jobs} "${log}" | head -1`], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn('sh', ['-c', `timeout -s KILL 60 "${process.execPath}" "${BIN}" parse -j ${jobs} "${log}" | head -1`], { stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -88,6 +90,36 @@ describe('the CLI in a terminal and in a pipe', () => {
     assert.deepEqual(direct, { code: 0, stderr: '' });
   });
 
+  it('tail -f | parse - | head -1: ends (exit 0, nothing said) once its reader has gone, though its input stays open', async () => {
+    const child = spawn(process.execPath, [BIN, 'parse', '-'], { env: { ...process.env, PGWARDEN_CONFIG: '' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdin.on('error', () => { /* pgwarden stopped reading: expected */ });
+    // the writer (tail -f) keeps standard input open and never ends it
+    child.stdin.write(readFileSync(log).subarray(0, 1 << 20));
+    const first = await new Promise<string>((resolve, reject) => {
+      setTimeout(() => reject(new Error(`no event on standard output after 20 s: ${stderr}`)), 20_000).unref();
+      let out = '';
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        if (!out.includes('\n')) return;
+        child.stdout.off('data', onData);
+        child.stdout.destroy();
+        resolve(out.slice(0, out.indexOf('\n')));
+      };
+      child.stdout.on('data', onData);
+    });
+    assert.equal((JSON.parse(first) as { audit: { statement: string } }).audit.statement, 'SELECT 0 FROM t');
+    // no more input comes for now (a quiet server under tail -f): what is left of the first MB is
+    // still parsed and written, and that write finds the reader gone
+    const code = await new Promise<number | null | 'still running'>((resolve) => {
+      const timer = setTimeout(() => { resolve('still running'); child.kill('SIGKILL'); }, 20_000);
+      child.on('close', (c) => { clearTimeout(timer); resolve(c); });
+    });
+    child.stdin.destroy();
+    assert.deepEqual({ code, stderr }, { code: 0, stderr: '' });
+  });
+
   it('report and guard list end quietly (exit 0) when the reader has gone', async () => {
     for (const args of [['report', 'ddl'], ['report', 'connections'], ['guard', 'list'], ['report', 'ddl', '--format', 'json']]) {
       const result = await withClosedOutput(args, pgEnv(cluster));
@@ -100,7 +132,7 @@ describe('the CLI in a terminal and in a pipe', () => {
     const command = [process.execPath, BIN, 'ingest', '--prefix', '%m [%p] %q%u@%d ', '--repo', cluster.url('repo'), log].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
     const result = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
       // script(1) runs the command on a pseudo-terminal, as a DBA's shell would
-      const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, PGWARDEN_CONFIG: '', TERM: 'xterm', COLUMNS: '160' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('script', ['-qfec', `timeout -s KILL 120 ${command}`, '/dev/null'], { env: { ...process.env, PGWARDEN_CONFIG: '', TERM: 'xterm', COLUMNS: '160' }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
       child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
