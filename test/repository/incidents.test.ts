@@ -53,7 +53,7 @@ describe('incidents: storeIncident', () => {
     // and an older alert arriving late changes nothing
     await storeIncident(pool, alert(3, 5));
     await pool.end();
-    const [row] = await rows('inc-1');
+    const row = (await rows('inc-1'))[0]!;
     assert.equal(row.count, '7');
     assert.equal(row.last_ts.toISOString(), '2026-12-01T10:00:09.000Z');
     assert.equal(row.summary, '7 failed logins for mallory');
@@ -72,13 +72,13 @@ describe('incidents: storeIncident', () => {
         storeIncident(p, alert(10 + i, 10 + i, { id: 'race' })),
       ]));
       assert.equal(results.filter((r) => r.inserted).length, 1, 'one store created it, the others updated it');
-      const [row] = await rows('race');
+      const row = (await rows('race'))[0]!;
       assert.equal(row.count, '17');
       assert.equal(row.last_ts.toISOString(), '2026-12-01T10:00:17.000Z');
       // position 100 shared by all, 110..117 one each
       assert.equal(row.events, 9);
       const all = await cluster.query("SELECT pg_catalog.count(*)::int AS n FROM pgwarden_repo.incidents WHERE id = 'race'", [], 'repo');
-      assert.equal(all.rows[0].n, 1);
+      assert.equal(all.rows[0]!.n, 1);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }
@@ -108,7 +108,7 @@ describe('incidents: storeIncident', () => {
     const pool = new pg.Pool({ connectionString: writerUrl() });
     await storeIncident(pool, alert(8, 12));
     await pool.end();
-    const [row] = await rows('inc-1');
+    const row = (await rows('inc-1'))[0]!;
     assert.equal(row.state, 'acknowledged');
     assert.equal(row.count, '8');
   });

@@ -30,9 +30,10 @@ CREATE TABLE pgwarden_repo.incidents (
   state_by text,
   state_at timestamptz
 );
--- The Alerts page: newest first within a time range, by state (the Overview counts the open ones).
-CREATE INDEX incidents_last_ts ON pgwarden_repo.incidents (last_ts);
-CREATE INDEX incidents_state ON pgwarden_repo.incidents (state, last_ts);
+-- The Incidents page: newest first within a time range, by the last event's time (an incident of
+-- untimed records: by when it was stored); the Overview counts the open ones.
+CREATE INDEX incidents_seen ON pgwarden_repo.incidents ((COALESCE(last_ts, stored_at)));
+CREATE INDEX incidents_open ON pgwarden_repo.incidents (rule) WHERE state = 'open';
 
 -- The records behind each incident (the alert's first and latest events), by the events' own key
 -- without the time: input, position and server (COALESCE: a server-less event, as the events'
