@@ -84,6 +84,17 @@ describe('incidents: storeIncident', () => {
     }
   });
 
+  it('a NUL byte in a client-chosen string (an application name, a group value) is stored as U+FFFD, not refused', async () => {
+    const pool = new pg.Pool({ connectionString: writerUrl() });
+    try {
+      await storeIncident(pool, alert(1, 1, { id: 'nul', application: 'psql\u0000evil', user: 'eve\u0000', group: { user: 'eve\u0000' }, summary: '1 failed login for eve\u0000' }));
+    } finally {
+      await pool.end();
+    }
+    const { rows } = await cluster.query("SELECT application, user_name, group_values, summary FROM pgwarden_repo.incidents WHERE id = 'nul'", [], 'repo');
+    assert.deepEqual(rows, [{ application: 'psql\uFFFDevil', user_name: 'eve\uFFFD', group_values: { user: 'eve\uFFFD' }, summary: '1 failed login for eve\uFFFD' }]);
+  });
+
   it('the writer cannot set an operator state, delete incidents or delete events; the dashboard role can set the state', async () => {
     const writer = new pg.Client({ connectionString: writerUrl() });
     await writer.connect();
