@@ -3,6 +3,7 @@
 // pgwarden detect rules — the rules in force with their settings and tags.
 import { Option, type Command } from 'commander';
 import { loadConfig, type Config } from '../core/config.ts';
+import { canonicalInput } from '../core/input-identity.ts';
 import type { ParseError } from '../core/event.ts';
 import { LOG_FORMATS, compilePrefix } from '../logs/index.ts';
 import { createEngine, replay, ResponsePlanner, type Alert, type ReplayFormat, type RuleSpec } from '../detect/index.ts';
@@ -53,9 +54,13 @@ Examples:
   pgwarden detect replay --server db1 postgresql-*.csv.gz | jq -r '.summary'
   pgwarden parse postgresql.log > events.ndjson && pgwarden detect replay events.ndjson
   pgwarden detect replay --server db1 --repo postgres://ingest@repo/pgwarden postgresql-*.csv`)
-    .action(async (files: string[], options: ReplayCliOptions, command: Command) => {
+    .action(async (given: string[], options: ReplayCliOptions, command: Command) => {
       if (options.prefix !== undefined) compilePrefix(options.prefix);
-      for (const file of files) checkReadable(file);
+      for (const file of given) checkReadable(file);
+      // Each input named as parse, ingest and collect name it (its resolved absolute path): the
+      // alerts' events then point at the records ingest stored, and the incident ids (which hash
+      // the first record's input) are the same however the file was spelled.
+      const files = given.map((file) => canonicalInput(file));
       const config = configOf(command);
       if (options.store === true || options.repo !== undefined) {
         const target = repoTarget(command);

@@ -80,9 +80,12 @@ describe('incidents: stored by detect replay --repo, shown and acted on in the d
     assert.equal(first.code, 0, first.stderr);
     assert.equal(first.stdout.trim().split('\n').length, 1, 'the alert is still printed');
     assert.match(first.stderr, /^stored 1 incident \(1 new\) in repository postgres:\/\/ingest_login:\*\*\*@/m);
-    const again = await runCli(['detect', 'replay', '--server', 'db1', '--prefix', PREFIX, '--repo', repo, log]);
+    // spelled another way (relative, through ..): the same input, so the same incident
+    const spelled = path.relative(process.cwd(), path.join(dir, '..', path.basename(dir), 'postgresql.log'));
+    const again = await runCli(['detect', 'replay', '--server', 'db1', '--prefix', PREFIX, '--repo', repo, spelled]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /^stored 1 incident \(0 new\)/m);
+    assert.equal(JSON.parse(again.stdout).events[0].input, log);
     const { rows } = await cluster.query('SELECT rule, count::int AS count, server, user_name FROM pgwarden_repo.incidents', [], 'repo');
     assert.deepEqual(rows, [{ rule: 'brute_force', count: 6, server: 'db1', user_name: 'eve' }]);
     // a repository that is not one: a one-line error with its code, no stack
