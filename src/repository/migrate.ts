@@ -89,7 +89,7 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
     await client.query(`${SQL_TAG}GRANT INSERT, UPDATE, DELETE ON pgwarden_repo.check_results TO ${SERVER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT INSERT, DELETE ON pgwarden_repo.check_history TO ${SERVER_ROLE}`);
     // An admin's acknowledge, resolve and comment on the dashboard: the state columns and the comments, nothing the engine wrote.
-    await client.query(`${SQL_TAG}GRANT UPDATE (state, state_by, state_at, updated_at) ON pgwarden_repo.incidents TO ${SERVER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT UPDATE (state, state_by, state_at, count_at_state, updated_at) ON pgwarden_repo.incidents TO ${SERVER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT INSERT ON pgwarden_repo.incident_comments TO ${SERVER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden_web TO ${SERVER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA pgwarden_web TO ${SERVER_ROLE}`);

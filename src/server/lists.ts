@@ -57,7 +57,7 @@ function pick(query: Record<string, string | undefined>, names: readonly string[
 const TYPES: Record<string, ColumnType> = {
   ts: 'time', started_at: 'time', ended_at: 'time', statement_id: 'number', substatement_id: 'number', rows: 'number',
   duration_ms: 'number', statements: 'number', status: 'number', parameters: 'list', params: 'object',
-  first_ts: 'time', last_ts: 'time', state_at: 'time', count: 'number', tags: 'list', responses: 'object',
+  first_ts: 'time', last_ts: 'time', state_at: 'time', count: 'number', since_state: 'number', tags: 'list', responses: 'object',
 };
 const col = <R>(name: string, value: (row: R) => unknown, page?: PageColumn<R> | false): ListColumn<R> => ({ name, type: TYPES[name] ?? 'text', value, page });
 const TIME = { label: 'time' } as const;
@@ -164,8 +164,8 @@ export const INCIDENT_LIST: ListDefinition<IncidentRow> = {
     col('id', (r) => r.id, FOLDED),
     col('rule', (r) => r.rule, { cell: (r) => html`<a href="/incident${query({ id: r.id })}">${r.rule}</a>` }),
     col('severity', (r) => r.severity, { cell: (r) => html`<span class="severity-${r.severity}">${r.severity}</span>` }),
-    col('state', (r) => r.state, { cell: (r) => html`<span class="state-${r.state}">${r.state}</span>${r.state_by ? html`<br><span class="note">${r.state_by}</span>` : ''}` }),
-    col('state_by', (r) => r.state_by, FOLDED), col('state_at', (r) => r.state_at, FOLDED),
+    col('state', (r) => r.state, { cell: (r) => html`<span class="state-${r.state}">${r.state}</span>${r.state_by ? html`<br><span class="note">${r.state_by}</span>` : ''}${r.since_state > 0 ? html`<br><span class="grew">+${r.since_state} since</span>` : ''}` }),
+    col('state_by', (r) => r.state_by, FOLDED), col('state_at', (r) => r.state_at, FOLDED), col('since_state', (r) => r.since_state, FOLDED),
     col('count', (r) => r.count), col('server', (r) => r.server),
     col('user', (r) => r.user_name, WRAP), col('database', (r) => r.database_name, FOLDED),
     col('client_addr', (r) => r.client_addr, { label: 'client', ...WRAP }), col('application', (r) => r.application, FOLDED),

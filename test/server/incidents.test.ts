@@ -4,7 +4,7 @@
 // the repository, an admin's acknowledge and comment (CSRF-checked; a viewer cannot), and the
 // Overview's count of open incidents.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -166,6 +166,18 @@ describe('incidents: stored by detect replay --repo, shown and acted on in the d
     // the writer storing the incident again keeps the admin's state
     const replay = await runCli(['detect', 'replay', '--server', 'db1', '--prefix', PREFIX, '--repo', cluster.url('repo', 'ingest_login', 'ingest-pw'), log]);
     assert.equal(replay.code, 0, replay.stderr);
-    assert.equal((await json<{ incident: { state: string } }>(`/api/incident?id=${id}`)).incident.state, 'resolved');
+    const kept = (await json<{ incident: { state: string; count: number; since_state: number } }>(`/api/incident?id=${id}`)).incident;
+    assert.deepEqual([kept.state, kept.count, kept.since_state], ['resolved', 6, 0]);
+    // the attack goes on after it was resolved: still resolved (the writer may not reopen it), but
+    // the list and the page say how many events came since — the writer cannot hide them
+    appendFileSync(log, [6, 7].map((s) => `2026-11-23 10:00:0${s}.000 UTC [${900 + s}] eve@shop FATAL:  password authentication failed for user "eve"\n`).join(''));
+    const more = await runCli(['detect', 'replay', '--server', 'db1', '--prefix', PREFIX, '--repo', cluster.url('repo', 'ingest_login', 'ingest-pw'), log]);
+    assert.match(more.stderr, /^stored 1 incident \(0 new\)/m);
+    const grown = (await json<{ incident: { state: string; count: number; since_state: number } }>(`/api/incident?id=${id}`)).incident;
+    assert.deepEqual([grown.state, grown.count, grown.since_state], ['resolved', 8, 2]);
+    const listed = await json<{ items: { since_state: number }[] }>('/api/incidents?from=3650d&state=resolved');
+    assert.equal(listed.items[0]!.since_state, 2);
+    const grownPage = await app.inject({ method: 'GET', url: `/incident?id=${id}`, cookies: { [SESSION_COOKIE]: admin } });
+    assert.match(grownPage.body, /<span class="grew">— 2 more events since<\/span>/);
   });
 });

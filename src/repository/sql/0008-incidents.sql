@@ -28,7 +28,11 @@ CREATE TABLE pgwarden_repo.incidents (
   stored_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
   updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
   state_by text,
-  state_at timestamptz
+  state_at timestamptz,
+  -- the count when an admin last set the state: an incident acknowledged or resolved that goes on
+  -- growing (the same attack, still going) shows how many events came since, and the writer,
+  -- which may not touch the state, cannot hide them
+  count_at_state bigint
 );
 -- The Incidents page: newest first within a time range, by the last event's time (an incident of
 -- untimed records: by when it was stored); the Overview counts the open ones.

@@ -16,6 +16,8 @@ export interface IncidentRow {
   first_ts: Date | null; last_ts: Date | null; count: number; server: string | null; user_name: string | null;
   database_name: string | null; client_addr: string | null; application: string | null; summary: string; tags: string[];
   responses: unknown[]; group_values: Record<string, unknown>; stored_at: Date; updated_at: Date; state_by: string | null; state_at: Date | null;
+  /** events counted since an admin last set the state (0 when none, or never set) */
+  since_state: number;
 }
 
 export interface IncidentFilter { rule?: string; severity?: string; state?: string; server?: string }
@@ -31,7 +33,8 @@ export function validateIncidentFilter(filter: IncidentFilter): IncidentFilter {
 }
 
 const COLUMNS = `i.id, i.rule, i.severity, i.state, i.detect_state, i.first_ts, i.last_ts, i.count::float8 AS count, i.server, i.user_name,
-  i.database_name, i.client_addr, i.application, i.summary, i.tags, i.responses, i.group_values, i.stored_at, i.updated_at, i.state_by, i.state_at`;
+  i.database_name, i.client_addr, i.application, i.summary, i.tags, i.responses, i.group_values, i.stored_at, i.updated_at, i.state_by, i.state_at,
+  GREATEST(i.count - COALESCE(i.count_at_state, i.count), 0)::float8 AS since_state`;
 /** The list's time: the last event's, or when it was stored for an incident of untimed records (indexed: incidents_seen). */
 const SEEN = 'COALESCE(i.last_ts, i.stored_at)';
 
@@ -111,7 +114,7 @@ function commentText(body: string | undefined): string {
 export async function setIncidentState(db: Queryable, id: string, state: string, user: string, body?: string): Promise<boolean> {
   const checked = oneOf('state', state, INCIDENT_STATES)!;
   const { rows } = await db.query(`${SQL_TAG}WITH u AS (
-      UPDATE pgwarden_repo.incidents SET state = $2, state_by = $3, state_at = pg_catalog.now(), updated_at = pg_catalog.now()
+      UPDATE pgwarden_repo.incidents SET state = $2, state_by = $3, state_at = pg_catalog.now(), count_at_state = count, updated_at = pg_catalog.now()
        WHERE id = $1 RETURNING id)
     INSERT INTO pgwarden_repo.incident_comments (incident_id, user_name, action, body) SELECT u.id, $3, $2, $4 FROM u RETURNING id`,
   [id, checked, user, commentText(body)]);

@@ -217,7 +217,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
     return send(reply, page(request, `${i.rule}: ${i.summary}`, html`
       <p><a href="/incidents">← all incidents</a></p>
       <dl class="facts">
-        <dt>state</dt><dd><span class="state-${i.state}">${i.state}</span>${i.state_by ? html` <span class="note">by ${i.state_by} at ${formatTime(i.state_at!)}</span>` : ''}</dd>
+        <dt>state</dt><dd><span class="state-${i.state}">${i.state}</span>${i.state_by ? html` <span class="note">by ${i.state_by} at ${formatTime(i.state_at!)}</span>` : ''}${i.since_state > 0 ? html` <span class="grew">— ${i.since_state} more event${i.since_state === 1 ? '' : 's'} since</span>` : ''}</dd>
         <dt>severity</dt><dd><span class="severity-${i.severity}">${i.severity}</span></dd>
         <dt>rule</dt><dd>${i.rule} <span class="note">(${i.detect_state === 'open' ? 'still going when last stored' : 'closed: quiet for the rule\'s close_after'})</span></dd>
         <dt>events</dt><dd>${i.count}</dd><dt>first</dt><dd>${i.first_ts}</dd><dt>last</dt><dd>${i.last_ts}</dd>
