@@ -1,7 +1,9 @@
 // pgwarden detect replay FILE... — logs through the detection rules, one JSON alert per line.
+// pgwarden detect replay --store [--repo URL] FILE... — and the alerts stored as incidents (issue 18).
 // pgwarden detect rules — the rules in force with their settings and tags.
 import { Option, type Command } from 'commander';
 import { loadConfig, type Config } from '../core/config.ts';
+import { canonicalInput } from '../core/input-identity.ts';
 import type { ParseError } from '../core/event.ts';
 import { LOG_FORMATS, compilePrefix } from '../logs/index.ts';
 import { createEngine, replay, ResponsePlanner, type Alert, type ReplayFormat, type RuleSpec } from '../detect/index.ts';
@@ -9,11 +11,13 @@ import { registerResponseCommands } from './responses.ts';
 import { checkReadable, parseErrorLine } from './input.ts';
 import { outputClosed, writeOut } from './closed-pipe.ts';
 import { render, type Column } from './output.ts';
+import { repoOption, repoTarget, withRepository } from './repo-connection.ts';
+import { requireRepository, storeIncident } from '../repository/index.ts';
 
 /** How many parse errors are printed one by one; the rest are only counted. */
 const SHOWN_ERRORS = 20;
 
-interface ReplayCliOptions { format: ReplayFormat; prefix?: string; server?: string }
+interface ReplayCliOptions { format: ReplayFormat; prefix?: string; server?: string; store?: boolean; repo?: string }
 
 function configOf(command: Command): Config {
   return loadConfig((command.optsWithGlobals() as { config?: string }).config);
@@ -22,7 +26,11 @@ function configOf(command: Command): Config {
 export function registerDetectCommands(program: Command): void {
   const detect = program.command('detect').description('detection rules over the events: replay logs through them, list them, operate their responses');
 
-  detect.command('replay')
+  const replayCommand = detect.command('replay');
+  repoOption(replayCommand
+    .option('--store', 'store every alert as an incident in the repository (the Alerts page of pgwarden serve); implied by --repo')
+  );
+  replayCommand
     .description('run logs through the detection rules in the records\' own time and print one JSON alert per line')
     .argument('<file...>', 'log files (stderr, csvlog, jsonlog; .gz too) or pgwarden\'s JSON lines (`pgwarden parse` output); - reads standard input')
     .addOption(new Option('--format <format>', 'input format (events: pgwarden\'s JSON lines)').choices(['auto', ...LOG_FORMATS, 'events']).default('auto'))
@@ -34,6 +42,9 @@ are merged by time, so their order does not matter; each alert is printed when i
 been quiet for the rule's close_after, and the incidents still open when the input ends are
 printed last (state "open"). Responses are described, never done. Exit 0 with or without alerts.
 
+--store (or --repo URL) also stores each alert as an incident in the repository (the login needs
+pgwarden_repo_writer): the same incident replayed again is the same row, updated (docs/detect.md).
+
 History-based rules know only the replayed records: first-seen rules learn for detect.learning
 from the first record, dormant_role_login needs an earlier login in the records, and privileged
 roles are detect.privileged_roles plus what the records' ROLE statements grant.
@@ -41,45 +52,44 @@ roles are detect.privileged_roles plus what the records' ROLE statements grant.
 Examples:
   pgwarden detect replay --config pgwarden.yaml /var/log/postgresql/postgresql-15-main.csv
   pgwarden detect replay --server db1 postgresql-*.csv.gz | jq -r '.summary'
-  pgwarden parse postgresql.log > events.ndjson && pgwarden detect replay events.ndjson`)
-    .action(async (files: string[], options: ReplayCliOptions, command: Command) => {
+  pgwarden parse postgresql.log > events.ndjson && pgwarden detect replay events.ndjson
+  pgwarden detect replay --server db1 --repo postgres://ingest@repo/pgwarden postgresql-*.csv`)
+    .action(async (given: string[], options: ReplayCliOptions, command: Command) => {
       if (options.prefix !== undefined) compilePrefix(options.prefix);
-      for (const file of files) checkReadable(file);
+      for (const file of given) checkReadable(file);
+      // Each input named as parse, ingest and collect name it (its resolved absolute path): the
+      // alerts' events then point at the records ingest stored, and the incident ids (which hash
+      // the first record's input) are the same however the file was spelled.
+      const files = given.map((file) => canonicalInput(file));
       const config = configOf(command);
-      const engine = createEngine(config.detect);
-      const planner = new ResponsePlanner({
-        facts: engine.facts, breakGlassRoles: config.guard.break_glass_roles,
-        protectedRoles: config.detect.responses.protected_roles, protectedNetworks: config.detect.responses.protected_networks,
-      });
-      const byRule = new Map<string, number>();
-      let shown = 0;
-      const started = process.hrtime.bigint();
-      const pending: Promise<void>[] = [];
-      const emit = (alert: Alert) => {
-        byRule.set(alert.rule, (byRule.get(alert.rule) ?? 0) + 1);
-        const drained = writeOut(`${JSON.stringify(alert)}\n`);
-        if (drained) pending.push(drained);
-      };
-      const onError = (error: ParseError) => {
-        if (++shown <= SHOWN_ERRORS) process.stderr.write(parseErrorLine(error));
-      };
-      const stats = await replay(files, { ...options, stop: outputClosed }, engine, planner, emit, onError);
-      await Promise.all(pending);
-      // the reader has gone (| head -1): what it wanted was printed, and nothing more is said
-      if (outputClosed.aborted) return;
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const engineStats = engine.stats();
-      const lines = [
-        `replayed ${stats.inputs} input${stats.inputs === 1 ? '' : 's'}, ${(stats.bytes / 1e6).toFixed(1)} MB, ${stats.events} events in ${seconds.toFixed(2)} s `
-          + `(${Math.round(stats.events / Math.max(seconds, 1e-9))} events/s): ${stats.alerts} alert${stats.alerts === 1 ? '' : 's'}`
-          + (byRule.size > 0 ? ` (${[...byRule].map(([rule, n]) => `${rule} ${n}`).join(', ')})` : ''),
-      ];
-      if (stats.parseErrors > 0) lines.push(`${stats.parseErrors} parse error${stats.parseErrors === 1 ? '' : 's'}${stats.parseErrors > SHOWN_ERRORS ? ` (the first ${SHOWN_ERRORS} shown above)` : ''}`);
-      if (engineStats.untrusted > 0) lines.push(`${engineStats.untrusted} record${engineStats.untrusted === 1 ? '' : 's'} a client could have written (RAISE …) not taken for the login, refusal or audit record ${engineStats.untrusted === 1 ? 'it claims' : 'they claim'} to be`);
-      if (engineStats.untimed > 0) lines.push(`${engineStats.untimed} record${engineStats.untimed === 1 ? '' : 's'} without a time (is %m or %t in the log_line_prefix?): only rules without windows saw them`);
-      const inactive = engine.rules.filter((r) => r.enabled && r.inactive !== null);
-      if (inactive.length > 0) lines.push(`inactive: ${inactive.map((r) => `${r.id} (${r.inactive})`).join(', ')}`);
-      process.stderr.write(lines.join('\n') + '\n');
+      if (options.store === true || options.repo !== undefined) {
+        const target = repoTarget(command);
+        await withRepository(target, async (client) => {
+          await requireRepository(client, false);
+          const stored = { incidents: 0, inserted: 0 };
+          // one store at a time, in the order the alerts come: the client runs one query at a time anyway
+          // (the first failure is kept and thrown once the replay is done; the later stores are skipped)
+          let chain: Promise<void> = Promise.resolve();
+          let failure: unknown = null;
+          await replayCommandRun(files, options, config, (alert) => {
+            chain = chain.then(async () => {
+              if (failure !== null) return;
+              try {
+                const result = await storeIncident(client, alert);
+                stored.incidents++;
+                if (result.inserted) stored.inserted++;
+              } catch (error) {
+                failure = error;
+              }
+            });
+          });
+          await chain;
+          if (failure !== null) throw failure;
+          if (!outputClosed.aborted) process.stderr.write(`stored ${stored.incidents} incident${stored.incidents === 1 ? '' : 's'} (${stored.inserted} new) in ${target.label}\n`);
+        });
+        return;
+      }
+      await replayCommandRun(files, options, config);
     });
 
   registerResponseCommands(detect);
@@ -92,6 +102,45 @@ Examples:
       const rules = createEngine(config.detect).rules;
       process.stdout.write(options.format === 'json' ? JSON.stringify(rules.map(ruleJson), null, 2) + '\n' : render([...rules], RULE_COLUMNS, 'table'));
     });
+}
+
+/** The replay itself: alerts printed as JSON lines (and handed to `onAlert`), the summary on standard error. */
+async function replayCommandRun(files: string[], options: ReplayCliOptions, config: Config, onAlert?: (alert: Alert) => void): Promise<void> {
+  const engine = createEngine(config.detect);
+  const planner = new ResponsePlanner({
+    facts: engine.facts, breakGlassRoles: config.guard.break_glass_roles,
+    protectedRoles: config.detect.responses.protected_roles, protectedNetworks: config.detect.responses.protected_networks,
+  });
+  const byRule = new Map<string, number>();
+  let shown = 0;
+  const started = process.hrtime.bigint();
+  const pending: Promise<void>[] = [];
+  const emit = (alert: Alert) => {
+    byRule.set(alert.rule, (byRule.get(alert.rule) ?? 0) + 1);
+    onAlert?.(alert);
+    const drained = writeOut(`${JSON.stringify(alert)}\n`);
+    if (drained) pending.push(drained);
+  };
+  const onError = (error: ParseError) => {
+    if (++shown <= SHOWN_ERRORS) process.stderr.write(parseErrorLine(error));
+  };
+  const stats = await replay(files, { ...options, stop: outputClosed }, engine, planner, emit, onError);
+  await Promise.all(pending);
+  // the reader has gone (| head -1): what it wanted was printed, and nothing more is said
+  if (outputClosed.aborted) return;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const engineStats = engine.stats();
+  const lines = [
+    `replayed ${stats.inputs} input${stats.inputs === 1 ? '' : 's'}, ${(stats.bytes / 1e6).toFixed(1)} MB, ${stats.events} events in ${seconds.toFixed(2)} s `
+      + `(${Math.round(stats.events / Math.max(seconds, 1e-9))} events/s): ${stats.alerts} alert${stats.alerts === 1 ? '' : 's'}`
+      + (byRule.size > 0 ? ` (${[...byRule].map(([rule, n]) => `${rule} ${n}`).join(', ')})` : ''),
+  ];
+  if (stats.parseErrors > 0) lines.push(`${stats.parseErrors} parse error${stats.parseErrors === 1 ? '' : 's'}${stats.parseErrors > SHOWN_ERRORS ? ` (the first ${SHOWN_ERRORS} shown above)` : ''}`);
+  if (engineStats.untrusted > 0) lines.push(`${engineStats.untrusted} record${engineStats.untrusted === 1 ? '' : 's'} a client could have written (RAISE …) not taken for the login, refusal or audit record ${engineStats.untrusted === 1 ? 'it claims' : 'they claim'} to be`);
+  if (engineStats.untimed > 0) lines.push(`${engineStats.untimed} record${engineStats.untimed === 1 ? '' : 's'} without a time (is %m or %t in the log_line_prefix?): only rules without windows saw them`);
+  const inactive = engine.rules.filter((r) => r.enabled && r.inactive !== null);
+  if (inactive.length > 0) lines.push(`inactive: ${inactive.map((r) => `${r.id} (${r.inactive})`).join(', ')}`);
+  process.stderr.write(lines.join('\n') + '\n');
 }
 
 function settingsText(rule: RuleSpec): string {

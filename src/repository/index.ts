@@ -6,3 +6,4 @@ export { encodeBatch, EVENT_COLUMNS, type EncodedBatch } from './encode.ts';
 export { prune, parseDuration, type PruneResult } from './retention.ts';
 export { auditReport, ownHiddenCount, sessionsReport, failedLoginsReport, topReport, type ReportFilter } from './reports.ts';
 export { repositoryTarget, repositoryError } from './target.ts';
+export { storeIncident, type IncidentDb, type StoredIncident } from './incidents.ts';

@@ -1,8 +1,10 @@
 // Applies the repository migrations and sets up its roles:
 //   pgwarden_repo_writer (NOLOGIN): INSERT into events, sessions kept up to date, partitions added,
-//     the duplicate check (batch_overlaps()), refused batches set aside; never UPDATE or DELETE of events
+//     the duplicate check (batch_overlaps()), refused batches set aside, incidents stored and updated
+//     (never their operator state); never UPDATE or DELETE of events
 //   pgwarden_repo_reader (NOLOGIN): SELECT on everything, for reports
 //   pgwarden_repo_server (NOLOGIN): the reader's rights, plus the dashboard's own tables (pgwarden serve)
+//     and an incident's state and comments
 // With pgAudit loaded, the writer role and every login granted it get pgaudit.log = 'none', so
 // the repository never audits its own inserts into a loop.
 import type pg from 'pg';
@@ -75,11 +77,20 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
     // migrations: the writer checks the version; undated_events: the shape of its staging table (LIKE).
     await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden_repo.migrations, pgwarden_repo.undated_events TO ${WRITER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden_repo.ensure_partition(date) TO ${WRITER_ROLE}`);
+    // Incidents (issue 18, incidents.ts): the writer stores and updates what the engine found, never the
+    // operators' state (the columns granted leave state, state_by, state_at out) and never deletes;
+    // it reads the incident tables for the upsert's ON CONFLICT, and no events beyond the columns above.
+    await client.query(`${SQL_TAG}GRANT SELECT, INSERT ON pgwarden_repo.incidents, pgwarden_repo.incident_events TO ${WRITER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT UPDATE (severity, detect_state, first_ts, last_ts, count, user_name, database_name, client_addr,
+      application, group_values, summary, tags, responses, updated_at) ON pgwarden_repo.incidents TO ${WRITER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT ON ALL TABLES IN SCHEMA pgwarden_repo TO ${READER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT ${READER_ROLE} TO ${SERVER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT INSERT ON pgwarden_repo.dashboard_access TO ${SERVER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT INSERT, UPDATE, DELETE ON pgwarden_repo.check_results TO ${SERVER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT INSERT, DELETE ON pgwarden_repo.check_history TO ${SERVER_ROLE}`);
+    // An admin's acknowledge, resolve and comment on the dashboard: the state columns and the comments, nothing the engine wrote.
+    await client.query(`${SQL_TAG}GRANT UPDATE (state, state_by, state_at, count_at_state, updated_at) ON pgwarden_repo.incidents TO ${SERVER_ROLE}`);
+    await client.query(`${SQL_TAG}GRANT INSERT ON pgwarden_repo.incident_comments TO ${SERVER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden_web TO ${SERVER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA pgwarden_web TO ${SERVER_ROLE}`);
     const logins = options.writerLogins ?? [];

@@ -3,6 +3,7 @@
 // columns in the same order as the export, each under its name unless `page` says otherwise.
 import { PgwardenError } from '../core/errors.ts';
 import { accessLog, type AccessRow } from './queries/access.ts';
+import { incidentList, validateIncidentFilter, type IncidentRow } from './queries/incidents.ts';
 import { auditSearch, ddlTimeline, refusals, validateAuditFilter, type AuditRow, type DdlRow, type PageRequest, type RefusalRow } from './queries/events.ts';
 import type { Page } from './queries/paging.ts';
 import { sessionList, type SessionRow } from './queries/sessions.ts';
@@ -56,6 +57,7 @@ function pick(query: Record<string, string | undefined>, names: readonly string[
 const TYPES: Record<string, ColumnType> = {
   ts: 'time', started_at: 'time', ended_at: 'time', statement_id: 'number', substatement_id: 'number', rows: 'number',
   duration_ms: 'number', statements: 'number', status: 'number', parameters: 'list', params: 'object',
+  first_ts: 'time', last_ts: 'time', state_at: 'time', count: 'number', since_state: 'number', tags: 'list', responses: 'object',
 };
 const col = <R>(name: string, value: (row: R) => unknown, page?: PageColumn<R> | false): ListColumn<R> => ({ name, type: TYPES[name] ?? 'text', value, page });
 const TIME = { label: 'time' } as const;
@@ -150,5 +152,26 @@ export const ACCESS_LIST: ListDefinition<AccessRow> = {
   ],
 };
 
+/** The detection engine's incidents (docs/detect.md), newest last event first. */
+export const INCIDENT_LIST: ListDefinition<IncidentRow> = {
+  path: '/incidents',
+  title: 'Incidents',
+  role: 'viewer',
+  filters: ['rule', 'severity', 'state', 'server'],
+  fetch: (db, query, request) => incidentList(db, validateIncidentFilter(pick(query, INCIDENT_LIST.filters)), request),
+  columns: [
+    col('last_ts', (r) => r.last_ts, { label: 'last' }), col('first_ts', (r) => r.first_ts, { label: 'first' }),
+    col('id', (r) => r.id, FOLDED),
+    col('rule', (r) => r.rule, { cell: (r) => html`<a href="/incident${query({ id: r.id })}">${r.rule}</a>` }),
+    col('severity', (r) => r.severity, { cell: (r) => html`<span class="severity-${r.severity}">${r.severity}</span>` }),
+    col('state', (r) => r.state, { cell: (r) => html`<span class="state-${r.state}">${r.state}</span>${r.state_by ? html`<br><span class="note">${r.state_by}</span>` : ''}${r.since_state > 0 ? html`<br><span class="grew">+${r.since_state} since</span>` : ''}` }),
+    col('state_by', (r) => r.state_by, FOLDED), col('state_at', (r) => r.state_at, FOLDED), col('since_state', (r) => r.since_state, FOLDED),
+    col('count', (r) => r.count), col('server', (r) => r.server),
+    col('user', (r) => r.user_name, WRAP), col('database', (r) => r.database_name, FOLDED),
+    col('client_addr', (r) => r.client_addr, { label: 'client', ...WRAP }), col('application', (r) => r.application, FOLDED),
+    col('summary', (r) => r.summary, WRAP), col('tags', (r) => r.tags, FOLDED), col('detect_state', (r) => r.detect_state, FOLDED),
+  ],
+};
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a heterogeneous registry; each entry is typed where it is defined
-export const LISTS: ListDefinition<any>[] = [AUDIT_LIST, DDL_LIST, REFUSAL_LIST, SESSION_LIST, ACCESS_LIST];
+export const LISTS: ListDefinition<any>[] = [AUDIT_LIST, DDL_LIST, REFUSAL_LIST, SESSION_LIST, ACCESS_LIST, INCIDENT_LIST];

@@ -8,7 +8,9 @@ import pino from 'pino';
 import { configSchema } from '../../src/core/config.ts';
 import { newEvent, type PgwardenEvent } from '../../src/core/event.ts';
 import { checkServers, installMonitor } from '../../src/monitor/index.ts';
-import { migrateRepository } from '../../src/repository/index.ts';
+import { migrateRepository, storeIncident } from '../../src/repository/index.ts';
+import type { Alert } from '../../src/detect/alert.ts';
+import { setIncidentState } from '../../src/server/queries/incidents.ts';
 import { addUser, startServe, type RunningServe } from '../../src/server/index.ts';
 import { storeResults } from '../../src/server/queries/monitoring.ts';
 import { startCluster, type Cluster } from '../harness/postgres.ts';
@@ -62,6 +64,21 @@ function strain(now: Date): PgwardenEvent[] {
   return events;
 }
 
+/** Two incidents of the detection rules over the strain's events: failed logins (open) and the salary UPDATE (acknowledged, with a comment). */
+async function storeIncidents(client: pg.Client, events: PgwardenEvent[]): Promise<void> {
+  const alert = (rule: string, severity: Alert['severity'], of: PgwardenEvent[], summary: string): Alert => ({
+    rule, severity, state: 'open', id: `fixture-${rule}`, server: 'db1', first_ts: of[0]!.ts, last_ts: of.at(-1)!.ts, count: of.length,
+    user: of[0]!.user, database: of[0]!.database, client_addr: of[0]!.client_addr, application: of[0]!.application, group: { user: of[0]!.user },
+    summary, tags: ['attack.t1110'], events: of.map((e) => ({ input: e.source.input, position: e.source.position })), sessions: [], notices: 1,
+    responses: [{ action: 'lock_role', target: { role: of[0]!.user }, would: `lock role ${of[0]!.user} for 15 min`, done: false, skipped: null } as unknown as Alert['responses'][number]],
+  });
+  const failed = events.filter((e) => e.kind === 'auth_failed');
+  await storeIncident(client, alert('brute_force', 'high', failed, `${failed.length} failed logins for service accounts from ${failed[0]!.client_addr}`));
+  const update = events.filter((e) => e.kind === 'audit' && e.audit?.command === 'UPDATE');
+  await storeIncident(client, alert('sensitive_write', 'critical', update, 'alice changed hr.salaries (42 rows) from psql, outside the change window'));
+  await setIncidentState(client, 'fixture-sensitive_write', 'acknowledged', 'admin', 'Payroll run, confirmed with HR (CHG-2045)');
+}
+
 export async function startDashboard(options: { listen?: string } = {}): Promise<Dashboard> {
   const cluster = await startCluster({ flavor: 'pg18' });
   try {
@@ -74,7 +91,12 @@ export async function startDashboard(options: { listen?: string } = {}): Promise
     await addUser(client, 'admin', 'admin', PASSWORD);
     await client.end();
     const now = new Date();
-    await store(cluster.url('repo'), [...morning(now).events, ...strain(now)]);
+    const strained = strain(now);
+    await store(cluster.url('repo'), [...morning(now).events, ...strained]);
+    const incidents = new pg.Client({ connectionString: cluster.url('repo') });
+    await incidents.connect();
+    await storeIncidents(incidents, strained);
+    await incidents.end();
     const postgres = new pg.Client({ connectionString: cluster.url('postgres') });
     await postgres.connect();
     await installMonitor(postgres, 'monitoring');

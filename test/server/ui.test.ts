@@ -16,7 +16,8 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/dashboard/', impor
 
 /** The pages an auditor goes through (paths below the server's URL). */
 const PAGES = ['', 'connections', 'ddl', 'audit', 'sessions', 'session?server=db1&id=6b0a0002.1002', 'alerts', 'monitoring',
-  'monitoring/check?server=db1&check=connections', 'docs/checks/pgaudit.md', 'admin/access', 'admin/users'];
+  'monitoring/check?server=db1&check=connections', 'docs/checks/pgaudit.md', 'admin/access', 'admin/users',
+  'incidents', 'incident?id=fixture-brute_force', 'incident?id=fixture-sensitive_write'];
 
 /**
  * What is wrong with the layout of the page: anything wider than the window, an element sticking
@@ -162,7 +163,7 @@ describe('the dashboard in chromium', () => {
   });
 
   it('a from/to picker on every page keeps the other filters, and the range holds', async () => {
-    for (const where of ['', 'connections', 'ddl', 'audit', 'sessions', 'alerts', 'monitoring', 'admin/access']) {
+    for (const where of ['', 'connections', 'ddl', 'audit', 'sessions', 'alerts', 'incidents', 'monitoring', 'admin/access']) {
       await go(where);
       assert.equal(await page.locator('form.range input[type=datetime-local][name=from]').count(), 1, `/${where} has a from field`);
       assert.equal(await page.locator('form.range input[type=datetime-local][name=to]').count(), 1, `/${where} has a to field`);
@@ -234,6 +235,33 @@ describe('the dashboard in chromium', () => {
     const runs = await rowsText(page.locator('main table.list').last());
     assert.deepEqual(runs.map((r) => /\b(ok|warning)\b/.exec(r)?.[1]), ['ok', 'ok', 'warning'], 'newest first; the oldest run had the stricter threshold');
     assert.equal(await page.locator('figure.chart > svg > rect').count(), 3, 'a bar per run');
+  });
+
+  it('incidents: filtered by state, opened to their events, acknowledged with a comment by an admin', async () => {
+    await go('');
+    assert.match(await page.locator('a.card', { hasText: 'open incidents' }).textContent() ?? '', /^\s*1\s*open incidents/);
+    await go('incidents');
+    assert.equal((await rowsText()).length, 2);
+    await page.selectOption('form.filters select[name=state]', 'open');
+    await page.click('form.filters button[type=submit]');
+    await page.waitForURL(/state=open/);
+    const open = await rowsText();
+    assert.equal(open.length, 1, open.join('\n'));
+    assert.match(open[0]!, /brute_force high open 4 db1/);
+    await page.locator('main table.list a', { hasText: 'brute_force' }).click();
+    await page.waitForURL(/\/incident\?id=fixture-brute_force/);
+    const events = await rowsText(page.locator('main table.list').last());
+    assert.equal(events.length, 4);
+    assert.ok(events.every((r) => /auth_failed FATAL service_account_for_reporting_\d/.test(r)), events.join('\n'));
+    await page.fill('form[action="/incident/state"] input[name=comment]', 'Rotating the service account passwords');
+    await page.click('form[action="/incident/state"] button[value=acknowledged]');
+    await page.waitForURL(/\/incident\?id=fixture-brute_force/);
+    assert.match(await page.locator('dl.facts').textContent() ?? '', /acknowledged\s*by admin/);
+    assert.match((await rowsText(page.locator('main table.comments'))).join('\n'), /admin acknowledged Rotating the service account passwords/);
+    assert.deepEqual(await layoutProblems(page), []);
+    await shot('incident-acknowledged');
+    await go('');
+    assert.match(await page.locator('a.card', { hasText: 'open incidents' }).textContent() ?? '', /^\s*0\s*open incidents/);
   });
 
   it('logs out for real, and nothing broke the Content-Security-Policy', async () => {

@@ -13,6 +13,8 @@ import { overview } from '../queries/overview.ts';
 import { decodeCursor, type Cursor } from '../queries/paging.ts';
 import { parseRange, type TimeRange } from '../queries/range.ts';
 import { sessionDetail } from '../queries/sessions.ts';
+import { INCIDENT_STATES, MAX_COMMENT, addIncidentComment, incidentDetail, openIncidentCount, setIncidentState } from '../queries/incidents.ts';
+import { PgwardenError } from '../../core/errors.ts';
 import { listUsers } from '../users.ts';
 
 interface Deps { pool: pg.Pool; config: ServeConfig }
@@ -143,6 +145,41 @@ export function registerApiRoutes(app: FastifyInstance, { pool, config }: Deps):
     });
   }
 
+  // One incident with its events and comments (the incident page's data).
+  app.get('/api/incident', {
+    schema: { querystring: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 200 } } } },
+  }, async (request) => {
+    const { id } = request.query as { id: string };
+    const detail = await incidentDetail(pool, id);
+    if (detail === null) throw new PgwardenError('PGW_ERR_NOT_FOUND', `no incident "${id}"`);
+    request.auditRows = detail.events.length;
+    return detail;
+  });
+
+  // An admin's acknowledge, resolve, reopen or comment: a form from the incident page (303 back to
+  // it; a browser session must send its CSRF token, app.ts) or JSON with an API token (200).
+  const changed = (request: FastifyRequest, reply: FastifyReply, id: string) => (request.identity!.auth === 'session'
+    ? reply.redirect(`/incident?id=${encodeURIComponent(id)}`, 303)
+    : reply.send({ id, ok: true }));
+  const ID = { type: 'string', minLength: 1, maxLength: 200 } as const;
+  const COMMENT = { type: 'string', maxLength: MAX_COMMENT + 100 } as const;
+  app.post('/incident/state', {
+    config: { access: 'admin' },
+    schema: { body: { type: 'object', required: ['id', 'state'], properties: { id: ID, state: { type: 'string', enum: INCIDENT_STATES }, comment: COMMENT, _csrf: { type: 'string' } } } },
+  }, async (request, reply) => {
+    const body = request.body as { id: string; state: string; comment?: string };
+    if (!await setIncidentState(pool, body.id, body.state, request.identity!.user, body.comment)) throw new PgwardenError('PGW_ERR_NOT_FOUND', `no incident "${body.id}"`);
+    return changed(request, reply, body.id);
+  });
+  app.post('/incident/comment', {
+    config: { access: 'admin' },
+    schema: { body: { type: 'object', required: ['id', 'comment'], properties: { id: ID, comment: COMMENT, _csrf: { type: 'string' } } } },
+  }, async (request, reply) => {
+    const body = request.body as { id: string; comment: string };
+    if (!await addIncidentComment(pool, body.id, request.identity!.user, body.comment)) throw new PgwardenError('PGW_ERR_NOT_FOUND', `no incident "${body.id}"`);
+    return changed(request, reply, body.id);
+  });
+
   app.get('/api/session', {
     schema: {
       querystring: {
@@ -165,7 +202,8 @@ export function registerApiRoutes(app: FastifyInstance, { pool, config }: Deps):
   });
 
   app.get('/api/overview', { schema: { querystring: { type: 'object', properties: RANGE_PROPERTIES } } }, async (request) => {
-    return overview(pool, parseRange(request.query as Query));
+    // open_incidents: every incident not yet acknowledged or resolved, whatever its time
+    return { ...await overview(pool, parseRange(request.query as Query)), open_incidents: await openIncidentCount(pool) };
   });
 
   app.get('/api/connections', { schema: { querystring: { type: 'object', properties: { ...RANGE_PROPERTIES, ...FORMAT_PROPERTY } } } }, async (request, reply) => {

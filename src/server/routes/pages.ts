@@ -4,12 +4,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import type { ServeConfig } from '../../core/config.ts';
 import { pageContext } from '../request.ts';
-import { ACCESS_LIST, AUDIT_LIST, DDL_LIST, REFUSAL_LIST, SESSION_LIST, type ColumnType, type ListDefinition } from '../lists.ts';
+import { ACCESS_LIST, AUDIT_LIST, DDL_LIST, INCIDENT_LIST, REFUSAL_LIST, SESSION_LIST, type ColumnType, type ListDefinition } from '../lists.ts';
 import { alerts } from '../queries/alerts.ts';
 import { connectionsSummary, type CountRow } from '../queries/connections.ts';
 import { AUDIT_RECORD_CLASSES } from '../../pgaudit/classes.ts';
 import { checkHistory, historyStrips, monitoringStatus } from '../queries/monitoring.ts';
 import { overview } from '../queries/overview.ts';
+import { INCIDENT_STATES, incidentDetail, openIncidentCount } from '../queries/incidents.ts';
+import { SEVERITIES } from '../../detect/types.ts';
+import { PgwardenError } from '../../core/errors.ts';
 import type { Page } from '../queries/paging.ts';
 import { sessionDetail } from '../queries/sessions.ts';
 import type { TimeRange } from '../queries/range.ts';
@@ -182,10 +185,65 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
     empty: () => 'no request in this range',
   });
 
+  /** A select of fixed values, "any" first. */
+  const choice = (name: string, label: string, values: readonly string[], current: Query) => html`<label>${label}<select name="${name}"><option value="">any</option>${values.map((v) => html`<option${current[name] === v ? html` selected` : ''}>${v}</option>`)}</select></label>`;
+
+  listPage('/incidents', INCIDENT_LIST, {
+    title: 'Incidents',
+    filters: (current) => html`${field('rule', 'Rule', current, 'brute_force')}${choice('severity', 'Severity', SEVERITIES, current)}
+        ${choice('state', 'State', INCIDENT_STATES, current)}${field('server', 'Server', current)}`,
+    note: html`<p class="note">What the detection rules found (docs/detect.md), by the time of its latest event. An admin acknowledges, resolves and comments on an incident's page.</p>`,
+    empty: () => 'no incident in this range',
+  });
+
+  app.get('/incident', {
+    schema: { querystring: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 200 } } } },
+  }, async (request, reply) => {
+    const { id } = request.query as { id: string };
+    const detail = await incidentDetail(pool, id);
+    if (detail === null) throw new PgwardenError('PGW_ERR_NOT_FOUND', `no incident "${id}"`);
+    request.auditRows = detail.events.length;
+    const { incident: i, events, comments } = detail;
+    const context = pageContext(request);
+    const csrf = html`<input type="hidden" name="_csrf" value="${context.csrf ?? ''}"><input type="hidden" name="id" value="${i.id}">`;
+    const admin = context.role === 'admin' ? html`<section class="incident-actions"><h2>Act on it</h2>
+      <form method="post" action="/incident/state" class="filters">${csrf}
+        <label>Comment (optional)<input name="comment" maxlength="4000"></label>
+        ${INCIDENT_STATES.filter((s) => s !== i.state).map((s) => html`<button type="submit" name="state" value="${s}">${s === 'open' ? 'Reopen' : s === 'acknowledged' ? 'Acknowledge' : 'Resolve'}</button>`)}
+      </form>
+      <form method="post" action="/incident/comment" class="filters">${csrf}
+        <label>Comment<input name="comment" maxlength="4000" required></label><button type="submit">Add comment</button>
+      </form></section>` : '';
+    return send(reply, page(request, `${i.rule}: ${i.summary}`, html`
+      <p><a href="/incidents">← all incidents</a></p>
+      <dl class="facts">
+        <dt>state</dt><dd><span class="state-${i.state}">${i.state}</span>${i.state_by ? html` <span class="note">by ${i.state_by} at ${formatTime(i.state_at!)}</span>` : ''}${i.since_state > 0 ? html` <span class="grew">— ${i.since_state} more event${i.since_state === 1 ? '' : 's'} since</span>` : ''}</dd>
+        <dt>severity</dt><dd><span class="severity-${i.severity}">${i.severity}</span></dd>
+        <dt>rule</dt><dd>${i.rule} <span class="note">(${i.detect_state === 'open' ? 'still going when last stored' : 'closed: quiet for the rule\'s close_after'})</span></dd>
+        <dt>events</dt><dd>${i.count}</dd><dt>first</dt><dd>${i.first_ts}</dd><dt>last</dt><dd>${i.last_ts}</dd>
+        <dt>server</dt><dd>${i.server}</dd><dt>user</dt><dd>${i.user_name}</dd><dt>database</dt><dd>${i.database_name}</dd>
+        <dt>client</dt><dd>${i.client_addr}</dd><dt>application</dt><dd>${i.application}</dd>
+        <dt>tags</dt><dd>${i.tags.join(', ')}</dd><dt>id</dt><dd><code>${i.id}</code></dd>
+      </dl>
+      ${i.responses.length > 0 ? html`<h2>Responses described</h2><ul>${(i.responses as { would?: string }[]).map((r) => html`<li>${r.would ?? JSON.stringify(r)}</li>`)}</ul>` : ''}
+      ${admin}
+      <h2>History</h2>
+      ${comments.length === 0 ? html`<p class="note">No comment or change of state yet.</p>` : html`<table class="list comments"><thead><tr><th>time</th><th>who</th><th>what</th><th>comment</th></tr></thead><tbody>
+        ${comments.map((c) => html`<tr><td class="time">${c.ts}</td><td>${c.user_name}</td><td>${c.action}</td><td class="wrap">${c.body}</td></tr>`)}</tbody></table>`}
+      <h2>Events behind it</h2>
+      <p class="note">The first and the latest records of the incident, as the repository holds them (a record not ingested into the repository, or pruned, shows only where it was read).</p>
+      <table class="list"><thead><tr><th>time</th><th>kind</th><th>user</th><th>client</th><th>statement or message</th><th>where read</th></tr></thead><tbody>
+      ${events.length === 0 ? html`<tr><td colspan="6" class="note">none linked</td></tr>` : events.map((e) => html`<tr><td class="time">${e.ts}</td><td>${e.kind ?? html`<span class="note">not in the repository</span>`}${e.severity && e.kind !== 'audit' ? html` <span class="note">${e.severity}</span>` : ''}</td>
+        <td class="wrap">${e.user_name}</td><td class="wrap">${e.client_addr}</td><td class="statement">${statementText(e.statement ?? e.message)}</td>
+        <td class="wrap"><span class="note">${e.source_input}:${e.source_position}</span>${e.session_id ? html`<br><a href="/session${query({ server: e.server ?? '', id: e.session_id })}">session</a>` : ''}</td></tr>`)}</tbody></table>
+      <p class="exports">This incident: <a href="/api/incident${query({ id: i.id })}">JSON</a></p>`));
+  });
+
   app.get('/', async (request, reply) => {
     const current = request.query as Query;
     const pageReq = pageRequest(current, config);
     const data = await overview(pool, pageReq.range);
+    const openIncidents = await openIncidentCount(pool);
     const total = Object.values(data.totals).reduce((a, b) => a + b, 0);
     const t = (kind: string) => data.totals[kind] ?? 0;
     const failing = data.checks.filter((c) => ['warning', 'critical', 'unknown'].includes(c.level)).reduce((a, c) => a + c.checks, 0);
@@ -200,6 +258,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
         ${card(t('ddl'), 'DDL changes', `/ddl${query(at(current))}`)}
         ${card(t('tamper'), 'tamper alerts', `/alerts${query(at(current))}`, 'bad')}
         ${card(failing, 'checks not OK', '/alerts', 'bad')}
+        ${card(openIncidents, 'open incidents (any time)', '/incidents?state=open&from=3650d', 'bad')}
       </div>
       ${stackedBars({ from: pageReq.range.from, to: pageReq.range.to, bucketMs: data.bucket_seconds * 1000, points: data.series, label: 'Events per kind' })}
       <div class="columns">
@@ -285,6 +344,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
       ${rangePicker('/alerts', current, range)}
       ${result.checks.length > 0 ? html`<h2>Checks not OK now</h2><table class="list"><thead><tr><th>server</th><th>check</th><th>level</th><th>summary</th><th>checked</th></tr></thead><tbody>
         ${result.checks.map((c) => html`<tr><td><a href="/monitoring${query({ server: c.server })}">${c.server}</a></td><td><a href="${checkHref(c.server, c.check_name, at(current))}">${c.check_name}</a></td>${levelCell(c.level)}<td class="wrap">${c.summary}</td><td class="time">${c.checked_at}</td></tr>`)}</tbody></table>` : ''}
+      <p class="note">What the detection rules found is on <a href="/incidents${query(at(current))}">Incidents</a>.</p>
       <h2>In this range</h2>
       <p class="exports">Export: <a href="/api/alerts${query({ ...at(current), format: 'csv' })}">CSV</a> · <a href="/api/alerts${query(at(current))}">JSON</a></p>
       <table class="list"><thead><tr><th>time</th><th>level</th><th>what</th><th>server</th><th>user</th><th>client</th><th>detail</th></tr></thead><tbody>

@@ -60,6 +60,7 @@ const MENU: { path: string; label: string; admin?: boolean }[] = [
   { path: '/audit', label: 'Audit search' },
   { path: '/sessions', label: 'Sessions' },
   { path: '/alerts', label: 'Alerts' },
+  { path: '/incidents', label: 'Incidents' },
   { path: '/monitoring', label: 'Monitoring' },
   { path: '/admin/access', label: 'Access log', admin: true },
   { path: '/admin/users', label: 'Users', admin: true },

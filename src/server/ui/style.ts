@@ -46,6 +46,8 @@ details.long[open] > summary::after { content: "show less"; }
 details.long .whole { margin-top: .2rem; }
 .level-ok { color: var(--ok); } .level-warning { color: var(--warn); font-weight: 600; } .level-critical { color: var(--bad); font-weight: 700; }
 .level-unknown { color: var(--bad); } .level-skipped { color: var(--muted); }
+.severity-critical, .severity-high { color: var(--bad); font-weight: 700; } .severity-medium { color: var(--warn); font-weight: 600; }
+.state-open, .grew { color: var(--bad); font-weight: 600; } .state-acknowledged { color: var(--warn); } .state-resolved { color: var(--ok); }
 form.filters { display: flex; flex-wrap: wrap; gap: .5rem .75rem; align-items: flex-end; background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: .75rem; margin-bottom: 1rem; }
 form.filters label { display: flex; flex-direction: column; font-size: 12px; color: var(--muted); }
 input, select { font: inherit; padding: .25rem .4rem; border: 1px solid #b7c0ca; border-radius: 4px; min-width: 9rem; }

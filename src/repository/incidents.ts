@@ -1,0 +1,69 @@
+// The detection engine's incidents in the repository (issue 18, migration 0008): storeIncident()
+// upserts an alert (detect/alert.ts) by its id, which the engine makes from the rule, the server,
+// the group and the first event, so the same incident stored again — collect after a restart,
+// `detect replay --repo` over the same logs, two writers at once — is the same row, holding the
+// highest count, the earliest first time and the latest last time either brought. The operators'
+// state (open, acknowledged, resolved: the dashboard's) is never touched here.
+import type pg from 'pg';
+import { SQL_TAG } from '../core/db.ts';
+import type { Alert } from '../detect/alert.ts';
+import { noNul } from './encode.ts';
+
+/** A client, a pool client or a pool: storeIncident sends one statement. */
+export type IncidentDb = Pick<pg.ClientBase, 'query'>;
+
+export interface StoredIncident {
+  id: string;
+  /** true when this call created the row, false when it updated one already there */
+  inserted: boolean;
+  /** the events behind it that this call added (those already linked are skipped) */
+  eventsAdded: number;
+}
+
+// One statement, so a pool needs no transaction and two writers cannot interleave between the
+// incident and its events: ON CONFLICT serialises them on the id. The engine's fields of a later
+// alert (count, summary, detect_state) win only when its count is at least the stored one, so an
+// older alert arriving late does not undo a newer one. The events are sorted so that two writers
+// linking the same events lock them in the same order (no deadlock).
+const UPSERT = `${SQL_TAG}WITH i AS (
+  INSERT INTO pgwarden_repo.incidents AS t (id, rule, severity, detect_state, first_ts, last_ts, count, server, user_name,
+    database_name, client_addr, application, group_values, summary, tags, responses)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+  ON CONFLICT (id) DO UPDATE SET
+    first_ts = LEAST(t.first_ts, excluded.first_ts),
+    last_ts = GREATEST(t.last_ts, excluded.last_ts),
+    count = GREATEST(t.count, excluded.count),
+    severity = CASE WHEN excluded.count >= t.count THEN excluded.severity ELSE t.severity END,
+    detect_state = CASE WHEN excluded.count >= t.count THEN excluded.detect_state ELSE t.detect_state END,
+    summary = CASE WHEN excluded.count >= t.count THEN excluded.summary ELSE t.summary END,
+    tags = CASE WHEN excluded.count >= t.count THEN excluded.tags ELSE t.tags END,
+    responses = CASE WHEN excluded.count >= t.count THEN excluded.responses ELSE t.responses END,
+    updated_at = pg_catalog.now()
+  RETURNING t.id, (t.xmax = 0) AS inserted
+), e AS (
+  INSERT INTO pgwarden_repo.incident_events (incident_id, server, source_input, source_position)
+  SELECT i.id, $8, x.input, x.position FROM i,
+    ROWS FROM (pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::bigint[])) AS x(input, position) ORDER BY x.input, x.position
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+)
+SELECT i.id, i.inserted, (SELECT pg_catalog.count(*) FROM e)::int AS events_added FROM i`;
+
+/**
+ * Stores one alert as an incident (idempotent: the same alert id is one row). For collect and
+ * `detect replay --repo`; `db` may be a pool. The login needs pgwarden_repo_writer (or more).
+ */
+export async function storeIncident(db: IncidentDb, alert: Alert): Promise<StoredIncident> {
+  const events = [...alert.events].sort((a, b) => (a.input < b.input ? -1 : a.input > b.input ? 1 : a.position - b.position));
+  // Client-chosen strings (an application name, a role name in the group or the summary) may hold
+  // a NUL, which neither text nor jsonb can: U+FFFD, as the events' writer stores them (encode.ts),
+  // so that the incident's server and inputs still match its events'.
+  const json = (value: unknown) => JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? noNul(v) : v));
+  const { rows } = await db.query<{ id: string; inserted: boolean; events_added: number }>(UPSERT, [
+    noNul(alert.id), noNul(alert.rule), alert.severity, alert.state, alert.first_ts, alert.last_ts, alert.count, noNul(alert.server),
+    noNul(alert.user), noNul(alert.database), noNul(alert.client_addr), noNul(alert.application), json(alert.group ?? {}), noNul(alert.summary),
+    alert.tags.map(noNul), json(alert.responses ?? []), events.map((e) => noNul(e.input)), events.map((e) => e.position),
+  ]);
+  const row = rows[0]!;
+  return { id: row.id, inserted: row.inserted, eventsAdded: row.events_added };
+}
