@@ -20,7 +20,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
-import pg from 'pg';
+import pg from './pg.ts';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import pgpass from 'pgpass';
 import { PgwardenError } from './errors.ts';
