@@ -1,7 +1,7 @@
 // What `pgwarden check` loads before its first connection, as a monitoring system starts it every
 // minute: on Node.js 20 the pg driver loaded undici (fetch) just to ask whether it runs in a
 // Cloudflare Worker (src/core/pg-runtime-hint.ts), and the pgpass reader is loaded only when a
-// password has to be looked up in a pgpass file. Checked on the built CLI module of the check
+// password has to be looked up in a pgpass file, the IP-address parser only by guard rules. Checked on the built CLI module of the check
 // command (what bin/pgwarden.js runs), in a fresh Node.js process; no timing is asserted.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -17,12 +17,12 @@ describe('check command start-up', () => {
       await import(${JSON.stringify(MONITOR_MODULE)});
       console.log(JSON.stringify({ before, after: typeof globalThis.navigator, client: typeof pg.Client,
         undici: process.moduleLoadList.filter((m) => m.includes('undici')),
-        pgpass: Object.keys(createRequire(import.meta.url).cache).filter((f) => f.includes('/node_modules/pgpass/')) }));`;
+        lazy: Object.keys(createRequire(import.meta.url).cache).filter((f) => /\\/node_modules\\/(pgpass|ipaddr\\.js)\\//.test(f)) }));`;
     const seen = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as
-      { before: string; after: string; client: string; undici: string[]; pgpass: string[] };
+      { before: string; after: string; client: string; undici: string[]; lazy: string[] };
     assert.deepEqual(seen.undici, [], 'undici was loaded');
     assert.equal(seen.after, seen.before, 'the global navigator changed');
     assert.equal(seen.client, 'function');
-    assert.deepEqual(seen.pgpass, [], 'pgpass was loaded before any password lookup');
+    assert.deepEqual(seen.lazy, [], 'pgpass (needed for a password lookup) or ipaddr.js (guard rules) was loaded');
   });
 });
