@@ -5,7 +5,7 @@ import { configFileGiven } from '../core/config-file.ts';
 import type { Config } from '../core/config.ts';
 import { SQL_TAG, resolveTarget, targetForDatabase, withClient, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
-import { validateName } from '../guard/rule-input.ts';
+import { validateName } from '../guard/names.ts';
 import { FORMATS, type Format } from './output.ts';
 
 export interface ConnectionOptions {

@@ -4,7 +4,7 @@
 // PGSSLMODE, ...), read as libpq reads them (libpq-options.ts: sslmode, the password lookup).
 // Passwords never come from argv in documented usage: put them in PGPASSWORD, a pgpass file, or
 // password_env/password_file.
-import pg from 'pg';
+import pg from './pg.ts';
 import { readSecret } from './config-file.ts';
 import type { Config } from './config.ts';
 import { PgwardenError, classifyError } from './errors.ts';

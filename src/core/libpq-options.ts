@@ -20,9 +20,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
-import pg from 'pg';
+import pg from './pg.ts';
 import { parse as parseConnectionString } from 'pg-connection-string';
-import pgpass from 'pgpass';
 import { PgwardenError } from './errors.ts';
 
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
@@ -196,6 +195,9 @@ export function passwordLookup(target: LibpqTarget): (params: { user?: string; h
   return async (params) => {
     const explicit = target.password ?? fromUrl ?? process.env.PGPASSWORD;
     if (explicit !== undefined) return explicit;
+    // Loaded here: most runs have their password already (PGPASSWORD, the URL, the config file),
+    // and `pgwarden check` starts every minute.
+    const { default: pgpass } = await import('pgpass');
     const found = await new Promise<string | undefined>((resolve) => {
       pgpass({ host: params.host, port: params.port, database: params.database, user: params.user }, resolve);
     });

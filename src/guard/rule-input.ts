@@ -2,6 +2,9 @@
 // one-line error that names it and nothing is written.
 import ipaddr from 'ipaddr.js';
 import { PgwardenError } from '../core/errors.ts';
+import { validateName } from './names.ts';
+
+export { validateName };
 
 export type RuleAction = 'allow' | 'deny';
 
@@ -29,8 +32,6 @@ export interface NormalisedRule {
 
 /** What a refused client is told when its rule has no message; guard_refuse() in the migration says the same. */
 export const DEFAULT_REFUSAL_MESSAGE = 'not allowed by the connection policy';
-
-const MAX_NAME = 63; // NAMEDATALEN - 1: PostgreSQL truncates longer role and database names
 
 function invalid(message: string): PgwardenError {
   return new PgwardenError('PGW_ERR_INVALID_VALUE', message);
@@ -62,13 +63,6 @@ export function normaliseClient(value: string): string {
     if (error instanceof PgwardenError) throw error;
     throw invalid(`--client "${value}" is not an IP address, a CIDR such as 10.0.0.0/8, or the word local`);
   }
-}
-
-/** Role and database names: what PostgreSQL would accept without truncating. */
-export function validateName(kind: string, value: string): void {
-  if (value.length === 0) throw invalid(`${kind} "" is empty`);
-  if (Buffer.byteLength(value) > MAX_NAME) throw invalid(`${kind} "${value}" is longer than ${MAX_NAME} bytes, which PostgreSQL would truncate`);
-  if (value.includes('\0')) throw invalid(`${kind} contains a NUL byte`);
 }
 
 export function normaliseRule(input: RuleInput): NormalisedRule {

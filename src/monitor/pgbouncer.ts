@@ -31,6 +31,11 @@ export function runPools(context: LocalContext, console: Target): Promise<Pgboun
   return pools;
 }
 
+/** Starts this run's SHOW POOLS early (CheckDefinition.warm); a failure is reported by the checks that await it. */
+export function warmPools(context: LocalContext): void {
+  if (context.pgbouncer) runPools(context, context.pgbouncer).catch(() => undefined);
+}
+
 /** SHOW POOLS on the console; the console's own pool ("pgbouncer") is left out. */
 export async function showPools(target: Target, timeoutMs: number): Promise<PgbouncerPool[]> {
   const client = await connect(target, 'pgwarden/monitor');

@@ -182,6 +182,7 @@ export async function checkServer(server: ServerTarget, options: RunOptions = {}
   const finish = (partial: Omit<ServerResult, 'duration_ms' | 'server'>): ServerResult =>
     ({ server: server.name, ...partial, duration_ms: Math.round(performance.now() - started) });
 
+  for (const check of checks) check.warm?.(context);
   const opened = await Promise.allSettled(Array.from({ length: concurrency }, () => openConnection(server.target, timeoutMs)));
   const clients = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
   if (clients.length === 0) {

@@ -49,6 +49,12 @@ export interface CheckDefinition {
    * and returns rows of the same contract.
    */
   local?: (client: LocalClient, context: LocalContext) => Promise<RawCheckRow[]>;
+  /**
+   * Called when the run starts, before the server connections are open: a local check that asks
+   * another endpoint (pgBouncer's console) starts asking here, so that its connection and login
+   * overlap the server's checks instead of waiting for a free connection at the end of the queue.
+   */
+  warm?: (context: LocalContext) => void;
   /** Defined in pgwarden.yaml (monitor.custom_checks), not by pgwarden. */
   custom?: boolean;
   /** Custom checks: tables the owner role is granted SELECT on by `monitor install`. */

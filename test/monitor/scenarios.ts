@@ -957,6 +957,16 @@ export const SCENARIOS: readonly Scenario[] = [
       assert.match(row(result, 'appdb/pgw_pool_app')!.detail!, /^the oldest of 1 waiting client\(s\) has waited \d/);
       const wrong = await checkServer({ ...ctx.target(), pgbouncer: { ...bouncer.console, password: 'wrong' } }, { checks: ['pgbouncer_max_wait'] });
       assert.equal(wrong.checks[0]!.level, 'unknown', 'a console that refuses the login is unknown, not ok');
+      // Both pgbouncer checks start the run's SHOW POOLS before the server connections (warm): a
+      // console that refuses reaches both as their own error, with no unhandled rejection.
+      const both = await checkServer({ ...ctx.target(), pgbouncer: { ...bouncer.console, password: 'wrong' } }, { checks: ['pgbouncer_max_wait', 'alive', 'pgbouncer_waiting'] });
+      assert.deepEqual(both.checks.map((c) => [c.name, c.level]), [['pgbouncer_max_wait', 'unknown'], ['alive', 'ok'], ['pgbouncer_waiting', 'unknown']]);
+      assert.equal(both.checks[0]!.error, both.checks[2]!.error);
+      assert.match(both.checks[0]!.error!, /password|SASL|auth/i);
+      // A server that cannot be reached: the warmed console answer is not awaited by anyone, the run still ends.
+      const down = await checkServer({ name: 'down', target: { url: 'postgres://nobody@127.0.0.1:1/postgres', label: 'down' }, pgbouncer: bouncer.console },
+        { checks: ['pgbouncer_max_wait', 'pgbouncer_waiting'] });
+      assert.deepEqual(down.checks.map((c) => c.summary), ['not checked: the server cannot be reached', 'not checked: the server cannot be reached']);
     },
   },
 ];

@@ -1,4 +1,4 @@
-import { NO_PGBOUNCER, poolMetadata, runPools, skippedRow } from '../pgbouncer.ts';
+import { NO_PGBOUNCER, poolMetadata, runPools, skippedRow, warmPools } from '../pgbouncer.ts';
 import type { CheckDefinition } from '../types.ts';
 
 // How long the oldest client queued in each pgBouncer pool has been waiting for a server
@@ -12,6 +12,7 @@ export const pgbouncerMaxWait: CheckDefinition = {
   thresholds: { warning: 5, critical: 30, direction: 'above' },
   emptyDetail: 'pgBouncer has no pool yet',
   sql: [],
+  warm: warmPools,
   async local(_client, context) {
     if (!context.pgbouncer) return [skippedRow(NO_PGBOUNCER)];
     return (await runPools(context, context.pgbouncer)).map((pool) => {

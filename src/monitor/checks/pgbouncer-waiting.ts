@@ -1,4 +1,4 @@
-import { NO_PGBOUNCER, poolMetadata, runPools, skippedRow } from '../pgbouncer.ts';
+import { NO_PGBOUNCER, poolMetadata, runPools, skippedRow, warmPools } from '../pgbouncer.ts';
 import type { CheckDefinition } from '../types.ts';
 
 // Clients queued in pgBouncer because every server connection of their pool is busy: the
@@ -12,6 +12,7 @@ export const pgbouncerWaiting: CheckDefinition = {
   thresholds: { warning: 10, critical: 50, direction: 'above' },
   emptyDetail: 'pgBouncer has no pool yet',
   sql: [],
+  warm: warmPools,
   async local(_client, context) {
     if (!context.pgbouncer) return [skippedRow(NO_PGBOUNCER)];
     return (await runPools(context, context.pgbouncer)).map((pool) => ({
