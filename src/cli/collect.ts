@@ -7,6 +7,7 @@ import { PgwardenError } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
 import { sourcePrefixWarnings } from '../logs/index.ts';
 import { CollectStatus, collectProblem, createSink, createSources, readStatus, runGraph, statusFile, type CollectStatusFile, type Sink, type Source } from '../pipeline/index.ts';
+import { DetectStage } from '../pipeline/detect-stage.ts';
 import { formatOption, loadCommandConfig, print } from './common.ts';
 import { render, type Format } from './output.ts';
 
@@ -54,7 +55,11 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
       for (const [name, sink] of sinkEntries) sinks.push(await createSink(name, sink, cfg, log));
       const sources: Source[] = [];
       for (const [name, source] of sourceEntries) sources.push(...await createSources(name, source, cfg, log));
-      const running = await runGraph({ sources, sinks }, cfg.pipeline, log, status);
+      // detect.in_collect: the rules as one more consumer of every source, and alerts out of the alert sinks
+      const detect = cfg.detect.in_collect ? new DetectStage({ config: cfg, sinks, log }) : null;
+      if (detect) log.info({ state: detect.path, alert_sinks: detect.sinkNames }, 'detection runs in collect');
+      const running = await runGraph({ sources, sinks: detect ? [...sinks, detect.sink()] : sinks }, cfg.pipeline, log, status);
+      detect?.start();
       // written once the lanes run: a collect that failed at start leaves no status behind
       await status.start().catch(async (error: unknown) => {
         await running.stop();
@@ -64,6 +69,8 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
       for (const [name, source] of sourceEntries) for (const warning of sourcePrefixWarnings(source as { prefix?: string })) log.warn({ source: name }, warning);
       const signal = await stopSignal;
       log.info({ signal }, 'stopping after the batch in flight');
+      // the alert loops first (they use the sinks running.stop() closes); lanes still in flight save on
+      await detect?.stop();
       await running.stop();
       await status.stop();
       const parseErrors = sources.reduce((n, s) => n + (s.parseErrors ?? 0), 0);

@@ -183,6 +183,10 @@ const BUILTIN_IDS = new Set(BUILTIN_RULES.map((rule) => rule.id));
 
 export const detectSchema = z.strictObject({
   enabled: z.boolean().default(true),
+  /** run the rules inside `pgwarden collect` too (opt-in: a collect that only archives sends no alerts) */
+  in_collect: z.boolean().default(false),
+  /** where collect keeps the engine's state and the alert outbox (default: the first source's state_dir, else ~/.local/state/pgwarden) */
+  state_dir: z.string().min(1).optional(),
   /** first-seen rules learn for this long (of the records' own time) before they alert */
   learning: duration.default('7d'),
   /** objects whose reads and writes by roles outside application_roles alert (hr.*, public.cards) */
