@@ -143,6 +143,7 @@ export class DetectStage {
     const seen = this.batches.get(key);
     // the same batch again (the source had not settled it when collect died): its first `events` are in the state
     const skip = seen && seen.position === first.source.position && seen.ts === first.ts ? Math.min(seen.events, events.length) : 0;
+    if (skip > 0) this.options.log.info({ input: key, position: first.source.position, records: skip }, 'a batch sent again after a crash: the records already in the detection state are passed over');
     for (let i = skip; i < events.length; i++) this.engine.process(events[i] as PgwardenEvent);
     this.batches.delete(key);
     this.batches.set(key, { position: first.source.position, ts: first.ts, events: Math.max(skip, events.length) });
