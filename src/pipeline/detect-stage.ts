@@ -61,6 +61,12 @@ export interface DetectStageOptions {
   sinks: Sink[];
   log: Logger;
   hooks?: DetectHooks;
+  /**
+   * Carries out a rule's actions for an opened incident (detect-responder.ts): one more consumer of
+   * the outbox with its own place in the checkpoint, so that a response is never skipped by a
+   * crash; the responder's response ids make a repeated call a no-op.
+   */
+  responder?: Sink;
 }
 
 export class DetectStage {
@@ -97,6 +103,7 @@ export class DetectStage {
       }
     }
     this.alertSinks = [...named].map((name) => byName.get(name)!);
+    if (options.responder) this.alertSinks.push(options.responder);
     const firstStateDir = Object.values(config.pipeline.sources).map((s) => (s as { state_dir?: string }).state_dir).find((d) => d !== undefined);
     this.file = new CheckpointFile<DetectCheckpoint>({
       dir: config.detect.state_dir ?? firstStateDir, file: 'detect.json', where: 'detect',
@@ -161,7 +168,9 @@ export class DetectStage {
       if (notice.kind === 'closed') continue;
       const rule = this.rules.get(notice.incident.rule)!;
       const alert = alertOf(rule, notice.incident, this.planner.describe(rule, notice.incident));
-      const entry = { seq: this.state.next_seq++, notice: { notice: notice.kind, id: notice.id, alert }, sinks: [...(rule.sinks ?? this.defaultSinks)] };
+      const sinks = [...(rule.sinks ?? this.defaultSinks)];
+      if (this.options.responder && notice.kind === 'opened' && rule.actions.length > 0) sinks.push(this.options.responder.name);
+      const entry = { seq: this.state.next_seq++, notice: { notice: notice.kind, id: notice.id, alert }, sinks };
       if (entry.sinks.length === 0) continue;
       this.state.outbox.push(entry);
       added.push(entry);
