@@ -28,7 +28,7 @@ import type { AlertNotice, Pending, Sink } from './types.ts';
 
 const CHECKPOINT_VERSION = 1;
 /** The sink types that get detection alerts unless a rule names its own sinks. */
-export const ALERT_SINK_TYPES = new Set(['email', 'webhook']);
+export const ALERT_SINK_TYPES = new Set(['email', 'webhook', 'syslog']);
 /** Batches remembered per first record's input (a rotated log is a new input): the oldest are forgotten. */
 const BATCHES_KEPT = 1000;
 
@@ -97,7 +97,7 @@ export class DetectStage {
       for (const name of rule.sinks ?? []) {
         const sink = byName.get(name);
         if (!sink?.deliverAlert) {
-          throw new PgwardenError('PGW_ERR_CONFIG', `detect rule ${rule.id}: sinks: "${name}" is a ${sink?.type ?? 'missing'} sink, which cannot send alerts (email, webhook or jsonl)`);
+          throw new PgwardenError('PGW_ERR_CONFIG', `detect rule ${rule.id}: sinks: "${name}" is a ${sink?.type ?? 'missing'} sink, which cannot send alerts (email, webhook, syslog or jsonl)`);
         }
         named.add(name);
       }
