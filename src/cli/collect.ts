@@ -7,8 +7,23 @@ import { PgwardenError } from '../core/errors.ts';
 import { createLogger } from '../core/logger.ts';
 import { sourcePrefixWarnings } from '../logs/index.ts';
 import { CollectStatus, collectProblem, createSink, createSources, readStatus, runGraph, statusFile, type CollectStatusFile, type Sink, type Source } from '../pipeline/index.ts';
+import type { Logger } from 'pino';
+import type { Config } from '../core/config.ts';
+import { compileRules } from '../detect/compile.ts';
+import { durationMs } from '../detect/schema.ts';
+import { CollectResponder } from '../pipeline/detect-responder.ts';
+import { DetectStage } from '../pipeline/detect-stage.ts';
 import { formatOption, loadCommandConfig, print } from './common.ts';
 import { render, type Format } from './output.ts';
+
+/** The detection stage, and the responder when a rule has actions (they act on the servers: the sources name). */
+function detectStage(cfg: Config, sinks: Sink[], log: Logger): { stage: DetectStage; responder: CollectResponder | null } {
+  const rules = new Map(compileRules(cfg.detect).map((r) => [r.id, r]));
+  const acting = [...rules.values()].some((r) => r.enabled && r.inactive === null && r.actions.length > 0);
+  const servers = [...new Set(Object.values(cfg.pipeline.sources).map((s) => (s as { server?: string }).server).filter((s): s is string => s !== undefined))];
+  const responder = acting ? new CollectResponder(cfg, servers, rules, log, durationMs(cfg.detect.responses.lift_interval)) : null;
+  return { stage: new DetectStage({ config: cfg, sinks, log, responder: responder?.sink() }), responder };
+}
 
 export function registerCollectCommand(program: Command): void {
   const collect = program.command('collect');
@@ -54,7 +69,12 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
       for (const [name, sink] of sinkEntries) sinks.push(await createSink(name, sink, cfg, log));
       const sources: Source[] = [];
       for (const [name, source] of sourceEntries) sources.push(...await createSources(name, source, cfg, log));
-      const running = await runGraph({ sources, sinks }, cfg.pipeline, log, status);
+      // detect.in_collect: the rules as one more consumer of every source, and alerts out of the alert sinks
+      const detect = cfg.detect.in_collect ? detectStage(cfg, sinks, log) : null;
+      if (detect) log.info({ state: detect.stage.path, alert_sinks: detect.stage.sinkNames }, 'detection runs in collect');
+      const running = await runGraph({ sources, sinks: detect ? [...sinks, detect.stage.sink()] : sinks }, cfg.pipeline, log, status);
+      detect?.stage.start();
+      detect?.responder?.start();
       // written once the lanes run: a collect that failed at start leaves no status behind
       await status.start().catch(async (error: unknown) => {
         await running.stop();
@@ -64,6 +84,9 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
       for (const [name, source] of sourceEntries) for (const warning of sourcePrefixWarnings(source as { prefix?: string })) log.warn({ source: name }, warning);
       const signal = await stopSignal;
       log.info({ signal }, 'stopping after the batch in flight');
+      // the alert loops first (they use the sinks running.stop() closes); lanes still in flight save on
+      await detect?.responder?.stop();
+      await detect?.stage.stop();
       await running.stop();
       await status.stop();
       const parseErrors = sources.reduce((n, s) => n + (s.parseErrors ?? 0), 0);

@@ -235,6 +235,9 @@ function a(type: string): string {
   return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
 }
 
+/** The input name of detection alerts in a sink's `inputs` (detect.in_collect): `inputs: [detect]` is a sink of alerts only. */
+export const DETECT_INPUT = 'detect';
+
 /** Names that point elsewhere in the file must exist: a sink's inputs, a source's server. */
 function checkPipelineReferences(config: Config, file: string, line: (path: PropertyKey[]) => number | undefined): void {
   const fail = (path: PropertyKey[], message: string): never => {
@@ -246,13 +249,16 @@ function checkPipelineReferences(config: Config, file: string, line: (path: Prop
     if (name !== '*' && !config.servers[name]) fail(['serve', 'monitor', 'servers', index], `"${name}" is not one of servers (${Object.keys(config.servers).join(', ') || 'none defined'})`);
   }
   const sources = Object.keys(config.pipeline.sources);
+  // `detect` is the input of detection alerts when collect runs the rules (detect.in_collect)
+  if (config.detect.in_collect && sources.includes(DETECT_INPUT)) fail(['pipeline', 'sources', DETECT_INPUT], `"${DETECT_INPUT}" names the detection alerts when detect.in_collect is true: give this source another name`);
+  const inputs = config.detect.in_collect ? [...sources, DETECT_INPUT] : sources;
   for (const [name, source] of Object.entries(config.pipeline.sources)) {
     const [problem] = sourceDefinition(source.type).check?.(source, config) ?? [];
     if (problem) fail(['pipeline', 'sources', name, ...problem.path], problem.message);
   }
   for (const [name, sink] of Object.entries(config.pipeline.sinks)) {
     for (const input of sink.inputs ?? []) {
-      if (!sources.includes(input)) fail(['pipeline', 'sinks', name, 'inputs'], `"${input}" is not one of pipeline.sources (${sources.join(', ') || 'none defined'})`);
+      if (!inputs.includes(input)) fail(['pipeline', 'sinks', name, 'inputs'], `"${input}" is not one of pipeline.sources (${inputs.join(', ') || 'none defined'})`);
     }
     const [problem] = sinkDefinition(sink.type).check?.(sink, config) ?? [];
     if (problem) fail(['pipeline', 'sinks', name, ...problem.path], problem.message);

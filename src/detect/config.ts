@@ -183,6 +183,10 @@ const BUILTIN_IDS = new Set(BUILTIN_RULES.map((rule) => rule.id));
 
 export const detectSchema = z.strictObject({
   enabled: z.boolean().default(true),
+  /** run the rules inside `pgwarden collect` too (opt-in: a collect that only archives sends no alerts) */
+  in_collect: z.boolean().default(false),
+  /** where collect keeps the engine's state and the alert outbox (default: the first source's state_dir, else ~/.local/state/pgwarden) */
+  state_dir: z.string().min(1).optional(),
   /** first-seen rules learn for this long (of the records' own time) before they alert */
   learning: duration.default('7d'),
   /** objects whose reads and writes by roles outside application_roles alert (hr.*, public.cards) */
@@ -209,6 +213,8 @@ export const detectSchema = z.strictObject({
     protected_roles: z.array(z.string().min(1)).default([]),
     /** never blocked: by default loopback, where poolers and local services connect from */
     protected_networks: z.array(z.string()).default(['127.0.0.0/8', '::1/128']),
+    /** how often collect (detect.in_collect) lifts the locks whose time has come */
+    lift_interval: positiveDuration.default('1m'),
   }).prefault({}),
   rules: builtinRulesSchema.prefault({}),
   custom_rules: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'custom rule names are snake_case'), customRuleSchema).default({})

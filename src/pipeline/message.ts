@@ -1,6 +1,7 @@
 // What an alert says: one subject line and a plain-text body listing every recorded field,
 // shared by the email and webhook sinks so that both tell the same story.
 import type { PgwardenEvent } from '../core/event.ts';
+import type { AlertNotice } from './types.ts';
 
 function where(event: PgwardenEvent): string {
   return `${event.server}/${event.database ?? '?'}`;
@@ -106,4 +107,26 @@ export function body(events: PgwardenEvent[]): string {
     if (statement) parts.push(`Statement:\n${statement.split('\n').map((l) => `    ${l}`).join('\n')}`);
   }
   return parts.join('\n\n' + '-'.repeat(60) + '\n\n') + '\n';
+}
+
+/** A detection alert's subject: severity, rule, and its summary (updates say so). */
+export function alertSubject(notice: AlertNotice, prefix = ''): string {
+  const lead = prefix ? `${prefix} ` : '';
+  const update = notice.notice === 'updated' ? 'UPDATE: ' : '';
+  return `${lead}${update}[${notice.alert.severity}] ${notice.alert.rule} on ${notice.alert.server ?? '?'}: ${notice.alert.summary}`;
+}
+
+/** A detection alert's body: the incident's fields, the records behind it, the responses planned. */
+export function alertBody(notice: AlertNotice): string {
+  const a = notice.alert;
+  const lines = [
+    line('Rule', a.rule), line('Severity', a.severity), line('Incident', a.id), line('Notice', notice.id),
+    line('Server', a.server), line('First', a.first_ts), line('Last', a.last_ts), line('Count', a.count),
+    line('User', a.user), line('Database', a.database), line('Client', a.client_addr), line('Application', a.application),
+    line('Tags', a.tags.join(' ')),
+    '', a.summary, '',
+    'Records:', ...a.events.map((e) => `    ${e.input} @ ${e.position}`),
+  ];
+  if (a.responses.length > 0) lines.push('', 'Responses:', ...a.responses.map((r) => `    ${JSON.stringify(r)}`));
+  return `${lines.join('\n')}\n`;
 }

@@ -37,6 +37,20 @@ export interface Source {
   readonly parseErrors?: number;
 }
 
+/** A detection notice on its way to an alert sink: the incident as an alert, opened or updated (a throttled update). */
+export interface AlertNotice {
+  notice: 'opened' | 'updated';
+  /** the notice's stable id (`<incident id>:<n>`): the delivery id */
+  id: string;
+  alert: import('../detect/alert.ts').Alert;
+}
+
+/** One notice per message; the message id is the notice's id, the same when it is sent again. */
+export interface PendingAlert {
+  notice: AlertNotice;
+  messageId: string;
+}
+
 export interface Sink {
   readonly name: string;
   readonly type: string;
@@ -52,6 +66,8 @@ export interface Sink {
    * of it aside (the repository: events refused for their data) says so in a DeliveryReport.
    */
   deliver(pending: Pending): Promise<void | DeliveryReport>;
+  /** Sends one detection alert (collect with detect.in_collect); resolves once the receiver accepted it. Alert sinks have it. */
+  deliverAlert?(pending: PendingAlert): Promise<void>;
   /**
    * Optional check at start: rejects on a mistake that retrying cannot mend (a wrong password,
    * a missing privilege), so the command fails at once instead of retrying forever. A receiver

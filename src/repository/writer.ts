@@ -12,6 +12,8 @@ import { repositoryError } from './target.ts';
 import type { PgwardenEvent } from '../core/event.ts';
 import { COLUMN_LIST, COPY_HEADER, COPY_TRAILER, encodeBatch, noNul, type EncodedBatch } from './encode.ts';
 import { requireRepository, type MigrateResult } from './migrate.ts';
+import { storeIncident, type StoredIncident } from './incidents.ts';
+import type { Alert } from '../detect/alert.ts';
 
 export interface WriteResult {
   /** events handed to write() */
@@ -121,6 +123,20 @@ export class RepositoryWriter {
   /** Connects and checks the repository now (otherwise the first write does). */
   async open(): Promise<void> {
     await this.session();
+  }
+
+  /**
+   * Stores a detection alert as an incident (storeIncident: idempotent, so a notice sent again
+   * after a crash updates the same row). Use a writer of its own for alerts: on a writer that is
+   * also writing batches, the statement could run inside a batch's transaction.
+   */
+  async storeIncident(alert: Alert): Promise<StoredIncident> {
+    try {
+      return await storeIncident(await this.session(), alert);
+    } catch (error) {
+      await this.reset();
+      throw repositoryError(error, this.target.label);
+    }
   }
 
   /** Writes one batch in one transaction; all of it lands (deduplicated), or none of it. */

@@ -93,4 +93,14 @@ detect:
       actions: [{ type: lock_role }]
 `);
   });
+
+  it('detect.in_collect: off by default; `detect` names the alerts in a sink\'s inputs only when it is on', () => {
+    assert.equal(parseConfig('').detect.in_collect, false, 'a collect that only archives sends no alerts');
+    assert.equal(parseConfig('').detect.responses.lift_interval, '1m');
+    const pipeline = (inputs: string, source = 'pg') => `pipeline:\n  sources:\n    ${source}: { type: logfile, path: /tmp, server: db1 }\n  sinks:\n    hook: { type: webhook, url: 'https://example.com/x', inputs: ${inputs} }\n`;
+    assert.deepEqual(parseConfig(`detect: { in_collect: true }\n${pipeline('[detect]')}`).pipeline.sinks.hook!.inputs, ['detect']);
+    fails(`detect: { in_collect: false }\n${pipeline('[detect]')}`, /pipeline\.sinks\.hook\.inputs: "detect" is not one of pipeline\.sources \(pg\)/);
+    fails(`detect: { in_collect: true }\n${pipeline('[pg]', 'detect')}`, /pipeline\.sources\.detect: "detect" names the detection alerts when detect\.in_collect is true/);
+    fails('detect:\n  responses: { lift_interval: soon }\n', /detect\.responses\.lift_interval: a duration/);
+  });
 });

@@ -181,6 +181,31 @@ describe('syslog sink', () => {
     await sink.close();
   });
 
+  it('sends a detection alert (detect.in_collect) as one message: MSGID alert, the incident as structured data, the summary as MSG', async () => {
+    const sink = createSyslogSink({ name: 'siem', config: config('tcp', (tcp.address() as AddressInfo).port), log });
+    const before = tcpReceived.length;
+    const alert = {
+      rule: 'brute_force', severity: 'high' as const, state: 'open' as const, id: 'abc123', server: 'db1', first_ts: '2026-11-22T10:00:00.000+00:00',
+      last_ts: '2026-11-22T10:00:05.000+00:00', count: 6, user: 'victim]"', database: 'postgres', client_addr: '203.0.113.9', application: null,
+      group: {}, summary: '6 failed logins for victim from 203.0.113.9', tags: ['attack:T1110.001', 'pci_dss:8.3.4'], events: [], sessions: [], notices: 1, responses: [],
+    };
+    await sink.deliverAlert!({ notice: { notice: 'opened', id: 'abc123:1', alert }, messageId: 'abc123:1' });
+    await waitFor(async () => tcpReceived.length > before, 5000, 'the alert');
+    const message = tcpReceived[before]!;
+    assert.equal(message.pri, 19 * 8 + 3, 'high is err');
+    assert.equal(message.msgId, 'alert');
+    assert.equal(message.timestamp, '2026-11-22T10:00:05.000+00:00');
+    const sd = message.sd.get(SD_ID)!;
+    assert.equal(sd.get('delivery_id'), 'abc123:1');
+    assert.equal(sd.get('rule'), 'brute_force');
+    assert.equal(sd.get('user'), 'victim]"', 'a client-chosen role name cannot break out of the structured data');
+    assert.equal(sd.get('count'), '6');
+    assert.equal(sd.get('application'), undefined);
+    assert.equal(message.msg, alert.summary);
+    tcpReceived.splice(before);
+    await sink.close();
+  });
+
   it('sends RFC 5424 over TCP with octet counting, and fails (to retry) when nobody listens', async () => {
     const sink = createSyslogSink({ name: 'siem', config: config('tcp', (tcp.address() as AddressInfo).port), log });
     await sink.deliver({ events, messageId: 'm1' });

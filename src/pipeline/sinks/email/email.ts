@@ -4,8 +4,8 @@
 import nodemailer from 'nodemailer';
 import { readSecret } from '../../../core/config-file.ts';
 import type { SinkContext } from '../../build.ts';
-import { body, subject } from '../../message.ts';
-import type { Pending, Sink } from '../../types.ts';
+import { alertBody, alertSubject, body, subject } from '../../message.ts';
+import type { Pending, PendingAlert, Sink } from '../../types.ts';
 import type { EmailSinkConfig } from './config.ts';
 
 export function build({ name, config }: SinkContext<EmailSinkConfig>): Sink {
@@ -26,21 +26,24 @@ export function build({ name, config }: SinkContext<EmailSinkConfig>): Sink {
     name,
     type: 'email',
     inputs: config.inputs,
-    async deliver(pending: Pending): Promise<void> {
-      const info = await transport.sendMail({
-        from: config.from,
-        to: config.to,
-        subject: subject(pending.events, config.subject_prefix),
-        text: body(pending.events),
-        messageId: `<${pending.messageId}@pgwarden>`,
-        headers: { 'X-Pgwarden-Delivery': pending.messageId },
-      });
-      // nodemailer rejects when no recipient was accepted; a partial refusal is delivered
-      // to the others and must not be sent to them again.
-      if (info.accepted.length === 0) throw new Error(`the SMTP server accepted no recipient: ${info.response}`);
-    },
+    deliver: (pending: Pending) => send(subject(pending.events, config.subject_prefix), body(pending.events), pending.messageId),
+    deliverAlert: (pending: PendingAlert) => send(alertSubject(pending.notice, config.subject_prefix), alertBody(pending.notice), pending.messageId),
     async close(): Promise<void> {
       transport.close();
     },
   };
+
+  async function send(subjectLine: string, text: string, messageId: string): Promise<void> {
+    const info = await transport.sendMail({
+      from: config.from,
+      to: config.to,
+      subject: subjectLine,
+      text,
+      messageId: `<${messageId}@pgwarden>`,
+      headers: { 'X-Pgwarden-Delivery': messageId },
+    });
+    // nodemailer rejects when no recipient was accepted; a partial refusal is delivered
+    // to the others and must not be sent to them again.
+    if (info.accepted.length === 0) throw new Error(`the SMTP server accepted no recipient: ${info.response}`);
+  }
 }

@@ -6,7 +6,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { PgwardenError } from '../../../core/errors.ts';
 import { eventLines } from '../../../core/event.ts';
 import type { SinkContext } from '../../build.ts';
-import type { Pending, Sink } from '../../types.ts';
+import type { Pending, PendingAlert, Sink } from '../../types.ts';
 import type { JsonlSinkConfig } from './config.ts';
 
 function writeStdout(text: Uint8Array): Promise<void> {
@@ -59,8 +59,17 @@ export function build({ name, config }: SinkContext<JsonlSinkConfig>): Sink {
     name,
     type: 'jsonl',
     inputs: config.inputs,
-    async deliver(pending: Pending): Promise<void> {
-      const text = eventLines(pending.events);
+    deliver: (pending: Pending) => append(eventLines(pending.events)),
+    // only when a rule names this sink in its sinks: (jsonl is not an alert sink by default)
+    deliverAlert: (pending: PendingAlert) => append(Buffer.from(`${JSON.stringify({ delivery_id: pending.messageId, notice: pending.notice.notice, alert: pending.notice.alert })}\n`)),
+    async close(): Promise<void> {
+      const fh = handle;
+      handle = null;
+      await fh?.close();
+    },
+  };
+
+  async function append(text: Uint8Array): Promise<void> {
       if (config.path === '-') return writeStdout(text);
       const fh = await file();
       try {
@@ -72,11 +81,5 @@ export function build({ name, config }: SinkContext<JsonlSinkConfig>): Sink {
         await fh.close().catch(() => undefined);
         throw error;
       }
-    },
-    async close(): Promise<void> {
-      const fh = handle;
-      handle = null;
-      await fh?.close();
-    },
-  };
+  }
 }

@@ -7,7 +7,7 @@ import { PgwardenError } from '../../../core/errors.ts';
 import { RepositoryWriter } from '../../../repository/index.ts';
 import type { Config } from '../../../core/config.ts';
 import type { SinkContext } from '../../build.ts';
-import type { DeliveryReport, Pending, Sink } from '../../types.ts';
+import type { DeliveryReport, Pending, PendingAlert, Sink } from '../../types.ts';
 import type { RepositorySinkConfig } from './config.ts';
 
 /** The sink's database: its url, a server under servers:, or the top-level repository:. */
@@ -28,7 +28,10 @@ export function repositorySinkTarget(name: string, config: RepositorySinkConfig,
 }
 
 export function build({ name, config, root, log }: SinkContext<RepositorySinkConfig>): Sink {
-  const writer = new RepositoryWriter(repositorySinkTarget(name, config, root), { applicationName: `pgwarden/collect` });
+  const target = repositorySinkTarget(name, config, root);
+  const writer = new RepositoryWriter(target, { applicationName: `pgwarden/collect` });
+  // Incidents (detect.in_collect) on a connection of their own, never inside a batch's transaction.
+  let alertWriter: RepositoryWriter | null = null;
   return {
     name,
     type: 'repository',
@@ -43,6 +46,11 @@ export function build({ name, config, root, log }: SinkContext<RepositorySinkCon
       }
       return result.rejections.length === 0 ? {} : { setAside: { events: result.rejected, ids: result.rejections.map((r) => r.id) } };
     },
+    // detect.in_collect: each notice of an incident stores (or updates) it in pgwarden_repo.incidents
+    async deliverAlert(pending: PendingAlert): Promise<void> {
+      alertWriter ??= new RepositoryWriter(target, { applicationName: `pgwarden/collect`, migrate: false });
+      await alertWriter.storeIncident(pending.notice.alert);
+    },
     async start(): Promise<void> {
       try {
         await writer.open();
@@ -51,6 +59,8 @@ export function build({ name, config, root, log }: SinkContext<RepositorySinkCon
         if (error instanceof PgwardenError && error.code !== 'PGW_ERR_CONNECT') throw error;
       }
     },
-    close: () => writer.close(),
+    close: async () => {
+      await Promise.all([writer.close(), alertWriter?.close()]);
+    },
   };
 }

@@ -12,7 +12,7 @@ import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import { PgwardenError } from '../../../core/errors.ts';
 import type { PgwardenEvent } from '../../../core/event.ts';
 import type { SinkContext } from '../../build.ts';
-import type { Pending, Sink } from '../../types.ts';
+import type { Pending, PendingAlert, Sink } from '../../types.ts';
 import type { SyslogSinkConfig } from './config.ts';
 
 export const SD_ID = 'pgwarden@32473';
@@ -126,6 +126,32 @@ export function formatSyslog(event: PgwardenEvent, options: { facility: number; 
   return text === '' ? headBytes : Buffer.concat([headBytes, Buffer.from(' '), bom, msg]);
 }
 
+/** syslog severities of alert severities: critical -> crit, high -> err, medium -> warning, low -> notice. */
+const ALERT_SEVERITY: Record<string, number> = { critical: 2, high: 3, medium: 4, low: 5 };
+
+/**
+ * One RFC 5424 message for a detection alert: MSGID `alert`, the incident's fields as structured
+ * data (delivery_id the notice id), the summary as the MSG (cut, never the header, when too long).
+ */
+export function formatAlertSyslog(pending: PendingAlert, options: { facility: number; hostname: string; appName: string; maxBytes?: number }): Buffer {
+  const { alert } = pending.notice;
+  const pri = options.facility * 8 + (ALERT_SEVERITY[alert.severity] ?? 4);
+  const params: [string, unknown][] = [
+    ['delivery_id', pending.messageId], ['notice', pending.notice.notice], ['rule', alert.rule], ['severity', alert.severity],
+    ['incident', alert.id], ['server', alert.server], ['first_ts', alert.first_ts], ['last_ts', alert.last_ts], ['count', alert.count],
+    ['user', alert.user], ['database', alert.database], ['client_addr', alert.client_addr], ['application', alert.application],
+    ['tags', alert.tags.join(' ')],
+  ];
+  const sd = params.filter(([, v]) => v !== null && v !== '').map(([k, v]) => ` ${k}="${sdValue(String(v))}"`).join('');
+  const head = Buffer.from(`<${pri}>1 ${timestamp(alert.last_ts)} ${header(options.hostname, 255)} ${header(options.appName, 48)} - alert [${SD_ID}${sd}] `, 'utf8');
+  const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+  let msg = Buffer.from(alert.summary, 'utf8');
+  if (options.maxBytes !== undefined && head.length + bom.length + msg.length > options.maxBytes) {
+    msg = Buffer.from(msg.subarray(0, Math.max(0, options.maxBytes - head.length - bom.length)).toString('utf8').replace(/\uFFFD$/, ''), 'utf8');
+  }
+  return Buffer.concat([head, bom, msg]);
+}
+
 /** The largest UDP payload sent; a longer message has its MSG part cut. */
 export const UDP_MAX_BYTES = 65_000;
 
@@ -191,37 +217,41 @@ export function build({ name, config }: SinkContext<SyslogSinkConfig>): Sink {
     socket.send(message, port, config.host, (error) => (error ? reject(new Error(`syslog ${where}: ${error.message}`)) : resolve()));
   });
 
+  /** Each message in order: a datagram each over UDP (cut to UDP_MAX_BYTES), one octet-counted write over TCP/TLS. */
+  const send = async (messages: ((udpMax: number | undefined) => Buffer)[]): Promise<void> => {
+    if (config.protocol === 'udp') {
+      if (!udp) {
+        udp = createSocket(config.host.includes(':') ? 'udp6' : 'udp4');
+        udp.on('error', () => undefined);
+        udp.unref();
+      }
+      for (const message of messages) await sendUdp(udp, message(UDP_MAX_BYTES));
+      return;
+    }
+    const socket = await tcpSocket();
+    const frames = messages.map((format) => {
+      const message = format(undefined);
+      return Buffer.concat([Buffer.from(`${message.length} `), message]);
+    });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error) => reject(new Error(`syslog ${where}: ${error.message}`));
+      socket.once('error', onError);
+      socket.write(Buffer.concat(frames), (error) => {
+        socket.off('error', onError);
+        if (error) {
+          socket.destroy();
+          reject(new Error(`syslog ${where}: ${error.message}`));
+        } else resolve();
+      });
+    });
+  };
+
   return {
     name,
     type: 'syslog',
     inputs: config.inputs,
-    async deliver(pending: Pending): Promise<void> {
-      if (config.protocol === 'udp') {
-        if (!udp) {
-          udp = createSocket(config.host.includes(':') ? 'udp6' : 'udp4');
-          udp.on('error', () => undefined);
-          udp.unref();
-        }
-        for (const event of pending.events) await sendUdp(udp, formatSyslog(event, { ...options, maxBytes: UDP_MAX_BYTES }));
-        return;
-      }
-      const socket = await tcpSocket();
-      const frames = pending.events.map((event) => {
-        const message = formatSyslog(event, options);
-        return Buffer.concat([Buffer.from(`${message.length} `), message]);
-      });
-      await new Promise<void>((resolve, reject) => {
-        const onError = (error: Error) => reject(new Error(`syslog ${where}: ${error.message}`));
-        socket.once('error', onError);
-        socket.write(Buffer.concat(frames), (error) => {
-          socket.off('error', onError);
-          if (error) {
-            socket.destroy();
-            reject(new Error(`syslog ${where}: ${error.message}`));
-          } else resolve();
-        });
-      });
-    },
+    deliver: (pending: Pending) => send(pending.events.map((event) => (udpMax) => formatSyslog(event, { ...options, maxBytes: udpMax }))),
+    deliverAlert: (pending: PendingAlert) => send([(udpMax) => formatAlertSyslog(pending, { ...options, maxBytes: udpMax })]),
     async close(): Promise<void> {
       udp?.close();
       udp = null;

@@ -5,8 +5,8 @@
 import { createHmac } from 'node:crypto';
 import { readSecret } from '../../../core/config-file.ts';
 import type { SinkContext } from '../../build.ts';
-import { body, subject } from '../../message.ts';
-import type { Pending, Sink } from '../../types.ts';
+import { alertBody, alertSubject, body, subject } from '../../message.ts';
+import type { Pending, PendingAlert, Sink } from '../../types.ts';
 import type { WebhookSinkConfig } from './config.ts';
 
 // Slack limits a section's text to 3000 characters.
@@ -16,6 +16,21 @@ export function payload(format: WebhookSinkConfig['format'], pending: Pending): 
   const title = subject(pending.events);
   if (format === 'json') return { text: title, delivery_id: pending.messageId, events: pending.events };
   const text = body(pending.events);
+  const shown = text.length > SLACK_TEXT_LIMIT ? `${text.slice(0, SLACK_TEXT_LIMIT)}\n… (truncated)` : text;
+  return {
+    text: title,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: `*${title.replace(/[*_~`]/g, '')}*` } },
+      { type: 'section', text: { type: 'mrkdwn', text: '```' + shown.replaceAll('```', "'''") + '```' } },
+    ],
+  };
+}
+
+/** A detection alert: `json` carries the alert object; Slack gets its subject and body. */
+export function alertPayload(format: WebhookSinkConfig['format'], pending: PendingAlert): object {
+  const title = alertSubject(pending.notice);
+  if (format === 'json') return { text: title, delivery_id: pending.messageId, notice: pending.notice.notice, alert: pending.notice.alert };
+  const text = alertBody(pending.notice);
   const shown = text.length > SLACK_TEXT_LIMIT ? `${text.slice(0, SLACK_TEXT_LIMIT)}\n… (truncated)` : text;
   return {
     text: title,
@@ -36,13 +51,17 @@ export function build({ name, config }: SinkContext<WebhookSinkConfig>): Sink {
     name,
     type: 'webhook',
     inputs: config.inputs,
-    async deliver(pending: Pending): Promise<void> {
-      const text = JSON.stringify(payload(config.format, pending));
+    deliver: (pending: Pending) => post(JSON.stringify(payload(config.format, pending)), pending.messageId),
+    deliverAlert: (pending: PendingAlert) => post(JSON.stringify(alertPayload(config.format, pending)), pending.messageId),
+    async close(): Promise<void> {},
+  };
+
+  async function post(text: string, messageId: string): Promise<void> {
       const headers: Record<string, string> = {
         ...config.headers,
         'content-type': 'application/json',
         'user-agent': 'pgwarden',
-        'x-pgwarden-delivery': pending.messageId,
+        'x-pgwarden-delivery': messageId,
       };
       if (secret !== undefined) {
         const timestamp = String(Math.floor(Date.now() / 1000));
@@ -56,7 +75,5 @@ export function build({ name, config }: SinkContext<WebhookSinkConfig>): Sink {
       });
       const answer = await response.text().catch(() => '');
       if (!response.ok) throw new Error(`POST ${new URL(config.url).origin} answered ${response.status} ${answer.slice(0, 200)}`.trim());
-    },
-    async close(): Promise<void> {},
-  };
+  }
 }

@@ -1,0 +1,244 @@
+// Detection inside collect (detect.in_collect): the engine as one more consumer of every source,
+// and a source of alerts for the alert sinks. Two halves around one checkpoint file:
+//
+// - In: a sink named `detect` with a lane from every source, like any sink. Its deliver() runs the
+//   batch through the engine in the records' own time (as `detect replay` does), puts the new
+//   notices in an outbox, and writes engine snapshot + outbox + "the batch of that source just
+//   processed" durably before it resolves; only then does the source settle the batch. A kill -9
+//   between the two makes the source send the same batch again (from the same first record):
+//   the checkpoint says how many of its records the state already holds, and those are passed
+//   over. So every record is counted once, whenever collect dies.
+// - Out: per alert sink, a loop that sends the outbox's notices in order, one message per notice
+//   with the notice's id (`<incident id>:<n>`) as the delivery id, and records in the same file
+//   how far each sink got. A kill -9 after a send and before that record sends the notice again
+//   under the same id (receivers drop it, as for DDL alerts); nothing is lost.
+import type { Logger } from 'pino';
+import { DETECT_INPUT, type Config } from '../core/config.ts';
+import { PgwardenError } from '../core/errors.ts';
+import type { PgwardenEvent } from '../core/event.ts';
+import { sleep } from '../core/sleep.ts';
+import { alertOf } from '../detect/alert.ts';
+import { createEngine } from '../detect/compile.ts';
+import type { DetectEngine, EngineSnapshot } from '../detect/engine.ts';
+import { ResponsePlanner } from '../detect/responses.ts';
+import type { RuleSpec } from '../detect/types.ts';
+import { CheckpointFile } from './checkpoint.ts';
+import { backoff } from './retry.ts';
+import type { AlertNotice, Pending, Sink } from './types.ts';
+
+const CHECKPOINT_VERSION = 1;
+/** The sink types that get detection alerts unless a rule names its own sinks. */
+export const ALERT_SINK_TYPES = new Set(['email', 'webhook', 'syslog', 'repository']);
+/** Batches remembered per first record's input (a rotated log is a new input): the oldest are forgotten. */
+const BATCHES_KEPT = 1000;
+
+interface OutboxEntry {
+  seq: number;
+  notice: AlertNotice;
+  sinks: string[];
+}
+
+interface DetectCheckpoint {
+  version: number;
+  engine: EngineSnapshot | null;
+  /** per input of a batch's first record: that record, and how many records of its batch the engine holds */
+  batches: [string, { position: number; ts: string | null; events: number }][];
+  outbox: OutboxEntry[];
+  next_seq: number;
+  /** per alert sink: the seq of the next notice to send */
+  sent: Record<string, number>;
+}
+
+export interface DetectStageOptions {
+  config: Config;
+  /** every sink of the pipeline, by name (the alert sinks among them) */
+  sinks: Sink[];
+  log: Logger;
+  /**
+   * Carries out a rule's actions for an opened incident (detect-responder.ts): one more consumer of
+   * the outbox with its own place in the checkpoint, so that a response is never skipped by a
+   * crash; the responder's response ids make a repeated call a no-op.
+   */
+  responder?: Sink;
+}
+
+export class DetectStage {
+  readonly engine: DetectEngine;
+  private readonly rules: Map<string, RuleSpec>;
+  private readonly planner: ResponsePlanner;
+  private readonly file: CheckpointFile<DetectCheckpoint>;
+  private state: DetectCheckpoint;
+  private readonly batches: Map<string, { position: number; ts: string | null; events: number }>;
+  private readonly alertSinks: Sink[];
+  private readonly defaultSinks: string[];
+  private readonly controller = new AbortController();
+  private wakers: (() => void)[] = [];
+  private loops: Promise<void>[] = [];
+
+  constructor(private readonly options: DetectStageOptions) {
+    const { config } = options;
+    this.engine = createEngine(config.detect);
+    this.rules = new Map(this.engine.rules.map((r) => [r.id, r]));
+    this.planner = new ResponsePlanner({
+      facts: this.engine.facts, breakGlassRoles: config.guard.break_glass_roles,
+      protectedRoles: config.detect.responses.protected_roles, protectedNetworks: config.detect.responses.protected_networks,
+    });
+    const byName = new Map(options.sinks.map((s) => [s.name, s]));
+    this.defaultSinks = options.sinks.filter((s) => ALERT_SINK_TYPES.has(s.type) && (!s.inputs || s.inputs.includes(DETECT_INPUT))).map((s) => s.name);
+    const named = new Set(this.defaultSinks);
+    for (const rule of this.engine.rules) {
+      for (const name of rule.sinks ?? []) {
+        const sink = byName.get(name);
+        if (!sink?.deliverAlert) {
+          throw new PgwardenError('PGW_ERR_CONFIG', `detect rule ${rule.id}: sinks: "${name}" is a ${sink?.type ?? 'missing'} sink, which cannot send alerts (email, webhook, syslog or jsonl)`);
+        }
+        named.add(name);
+      }
+    }
+    this.alertSinks = [...named].map((name) => byName.get(name)!);
+    if (options.responder) this.alertSinks.push(options.responder);
+    const firstStateDir = Object.values(config.pipeline.sources).map((s) => (s as { state_dir?: string }).state_dir).find((d) => d !== undefined);
+    this.file = new CheckpointFile<DetectCheckpoint>({
+      dir: config.detect.state_dir ?? firstStateDir, file: 'detect.json', where: 'detect',
+      startOver: 'to start detection afresh (open incidents and windows are forgotten; notices not yet sent are lost)',
+    });
+    this.state = this.file.load(
+      () => ({ version: CHECKPOINT_VERSION, engine: null, batches: [], outbox: [], next_seq: 0, sent: {} }),
+      (parsed) => {
+        if (parsed?.version !== CHECKPOINT_VERSION || !Array.isArray(parsed.outbox)) throw new Error(`unknown version ${String(parsed?.version)}`);
+        return parsed;
+      });
+    if (this.state.engine) {
+      const afresh = this.engine.restore(this.state.engine);
+      if (afresh.length > 0) options.log.warn({ rules: afresh }, 'detection rules changed since the checkpoint start afresh');
+    }
+    this.batches = new Map(this.state.batches);
+  }
+
+  get path(): string {
+    return this.file.path;
+  }
+
+  /** Alert sinks: the ones that get alerts. */
+  get sinkNames(): string[] {
+    return this.alertSinks.map((s) => s.name);
+  }
+
+  /** The sink every source's lane delivers to. */
+  sink(): Sink {
+    return {
+      name: DETECT_INPUT,
+      type: 'detect',
+      inputs: undefined,
+      deliver: (pending) => this.process(pending),
+      close: async () => undefined,
+    };
+  }
+
+  private async process(pending: Pending): Promise<void> {
+    const events = pending.events;
+    if (events.length === 0) return;
+    const first = events[0]!;
+    const key = first.source.input;
+    const seen = this.batches.get(key);
+    // the same batch again (the source had not settled it when collect died): its first `events` are in the state
+    const skip = seen && seen.position === first.source.position && seen.ts === first.ts ? Math.min(seen.events, events.length) : 0;
+    if (skip > 0) this.options.log.info({ input: key, position: first.source.position, records: skip }, 'a batch sent again after a crash: the records already in the detection state are passed over');
+    for (let i = skip; i < events.length; i++) this.engine.process(events[i] as PgwardenEvent);
+    this.batches.delete(key);
+    this.batches.set(key, { position: first.source.position, ts: first.ts, events: Math.max(skip, events.length) });
+    while (this.batches.size > BATCHES_KEPT) this.batches.delete(this.batches.keys().next().value!);
+    const added = this.takeNotices();
+    await this.save();
+    if (added.length > 0) this.wake();
+  }
+
+  /** New notices into the outbox: opened incidents and their throttled updates (a closed incident sends nothing more). */
+  private takeNotices(): OutboxEntry[] {
+    const added: OutboxEntry[] = [];
+    for (const notice of this.engine.drain()) {
+      if (notice.kind === 'closed') continue;
+      const rule = this.rules.get(notice.incident.rule)!;
+      const alert = alertOf(rule, notice.incident, this.planner.describe(rule, notice.incident));
+      const sinks = [...(rule.sinks ?? this.defaultSinks)];
+      if (this.options.responder && notice.kind === 'opened' && rule.actions.length > 0) sinks.push(this.options.responder.name);
+      const entry = { seq: this.state.next_seq++, notice: { notice: notice.kind, id: notice.id, alert }, sinks };
+      if (entry.sinks.length === 0) continue;
+      this.state.outbox.push(entry);
+      added.push(entry);
+    }
+    return added;
+  }
+
+  private save(): Promise<void> {
+    // what every sink has sent leaves the outbox
+    this.state.outbox = this.state.outbox.filter((e) => e.sinks.some((s) => (this.state.sent[s] ?? 0) <= e.seq));
+    this.state.engine = this.engine.snapshot();
+    this.state.batches = [...this.batches];
+    // save() writes the state as it is now (it serialises at once)
+    return this.file.save(this.state);
+  }
+
+  private wake(): void {
+    const wakers = this.wakers;
+    this.wakers = [];
+    for (const w of wakers) w();
+  }
+
+  private changed(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakers.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Starts the loops that send alerts. */
+  start(): void {
+    if (this.state.outbox.length > 0) this.options.log.info({ notices: this.state.outbox.length }, 'alerts from before the restart still to send');
+    for (const sink of this.alertSinks) this.loops.push(this.sendLoop(sink));
+  }
+
+  private async sendLoop(sink: Sink): Promise<void> {
+    const signal = this.controller.signal;
+    const { retry } = this.options.config.pipeline;
+    let attempts = 0;
+    while (!signal.aborted) {
+      const from = this.state.sent[sink.name] ?? 0;
+      const entry = this.state.outbox.find((e) => e.seq >= from && e.sinks.includes(sink.name));
+      if (!entry) {
+        this.state.sent[sink.name] = this.state.next_seq;
+        await this.changed(30_000);
+        continue;
+      }
+      try {
+        await sink.deliverAlert!({ notice: entry.notice, messageId: entry.notice.id });
+      } catch (error) {
+        attempts++;
+        const delay = backoff(attempts, retry);
+        if (attempts === 1 || attempts % 10 === 0) this.options.log.warn({ sink: sink.name, notice: entry.notice.id, attempts, retry_in_ms: delay, err: (error as Error).message }, 'alert delivery failed');
+        await sleep(delay, signal);
+        continue;
+      }
+      attempts = 0;
+      this.state.sent[sink.name] = entry.seq + 1;
+      this.options.log.info({ sink: sink.name, rule: entry.notice.alert.rule, notice: entry.notice.id }, 'alert delivered');
+      try {
+        await this.save();
+      } catch (error) {
+        // sent but not recorded: after a restart it goes again under the same id
+        this.options.log.warn({ sink: sink.name, err: (error as Error).message }, 'alert sent but could not record it');
+        await sleep(backoff(1, retry), signal);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.controller.abort();
+    this.wake();
+    await Promise.all(this.loops);
+    await this.file.idle();
+  }
+}
