@@ -128,6 +128,57 @@ describe('heroku: Heroku Postgres logplex lines', () => {
   });
 });
 
+describe('heroku: an HTTPS log drain\'s POST bodies (application/logplex-1, RFC 6587 octet counting)', () => {
+  // Built from Heroku's "Log Drains" article: logplex POSTs batches of RFC 5424 messages framed
+  // by octet counting, "<PRI>1 TIME HOSTNAME APP-NAME PROCID MSGID MSG" with HOSTNAME "host" (or
+  // the drain token), APP-NAME the source (app, heroku), PROCID the process, no STRUCTURED-DATA,
+  // each message ending with a LF that MSG-LEN counts. The same messages as `heroku logs` prints them:
+  const logs = [
+    '2026-12-02T02:04:37.123456+00:00 app[postgres.4242]: [DATABASE] [9-1] sql_error_code = 00000 LOG:  connection authorized: user=u1abc database=d2def',
+    '2026-12-02T02:04:37.200000+00:00 heroku[router]: at=info method=GET path="/" host=example.herokuapp.com status=200',
+    '2026-12-02T02:04:37.400000+00:00 app[postgres.4243]: [DATABASE] [3-1] sql_error_code = 23505 ERROR:  duplicate key value violates unique constraint "t_pkey"',
+    '2026-12-02T02:04:37.400000+00:00 app[postgres.4242]: [DATABASE] [10-1] sql_error_code = 00000 LOG:  statement: SELECT \'café ☕ 𝄞\' AS "15 <134>1 x"',
+    '2026-12-02T02:04:37.400000+00:00 app[postgres.4243]: [DATABASE] [3-2] sql_error_code = 23505 DETAIL:  Key (id)=(1) already exists.',
+    '2026-12-02T02:04:37.400000+00:00 app[postgres.4242]: [DATABASE] [10-2] \tFROM t',
+    '2026-12-02T02:04:37.400000+00:00 app[postgres.4243]: [DATABASE] [3-3] sql_error_code = 23505 STATEMENT:  INSERT INTO t VALUES (1)',
+  ];
+  // The drain's frame of a `heroku logs` line, with the length counted here in bytes.
+  const frame = (line: string, host = 'host') => {
+    const m = /^(\S+) (app|heroku)\[([^\]]+)\]: (.*)$/.exec(line)!;
+    const message = `<134>1 ${m[1]} ${host} ${m[2]} ${m[3]} - ${m[4]}\n`;
+    return `${Buffer.byteLength(message, 'utf8')} ${message}`;
+  };
+  const body = (from: number, to: number, host?: string) => logs.slice(from, to).map((l) => frame(l, host)).join('');
+  const fields = (events: PgwardenEvent[]) => events.map((e) => pick(e, KEYS));
+
+  it('reads the frames of two POST bodies as the same events as `heroku logs`, multi-byte text counted in bytes', () => {
+    const drained = body(0, 3) + body(3, 7, 'd.73ea7440-270a-435a-a0ea-adf50b4e5f5a');
+    const { events, errors } = read(drained, 'heroku');
+    assert.deepEqual(errors, []);
+    const expected = parseText(logs.join('\n'), { format: 'heroku', input: 'sample' });
+    assert.deepEqual(expected.errors, []);
+    assert.equal(events.length, 3);
+    assert.deepEqual(fields(events), fields(expected.events));
+    assert.ok(events.some((e) => e.message === 'statement: SELECT \'café ☕ 𝄞\' AS "15 <134>1 x"\nFROM t'), 'a frame\'s text that looks like a frame stays text');
+    // fed a byte at a time, a frame and its length cut anywhere
+    const bytes = Buffer.from(drained, 'utf8');
+    const got: PgwardenEvent[] = [];
+    const parser = createParser({ format: 'heroku', input: 'sample' }, { event: (e) => got.push(e), error: (e) => assert.fail(e.reason) });
+    for (let i = 0; i < bytes.length; i++) parser.write(bytes.subarray(i, i + 1));
+    parser.end();
+    assert.deepEqual(fields(got), fields(events));
+  });
+  it('a length that overruns the body, a frame that is not RFC 5424 and a body that is not framed are errors, and the frames after them are read', () => {
+    const bad = `${frame(logs[0]!)}12 not syslog!\ngarbage line\n${frame(logs[2]!)}${frame(logs[4]!)}${frame(logs[6]!)}`;
+    const { events, errors } = parseText(bad, { format: 'heroku' });
+    assert.deepEqual(errors.map((e) => e.reason.split(' ').slice(0, 4).join(' ')), ['a logplex frame without', 'not an octet-counted logplex']);
+    assert.equal(events.length, 2);
+    const cut = parseText(frame(logs[0]!).slice(0, -10), { format: 'heroku' });
+    assert.equal(cut.errors.length, 1);
+    assert.match(cut.errors[0]!.reason, /cut short/);
+  });
+});
+
 describe('azure: Azure Database for PostgreSQL flexible server diagnostic logs (built from Microsoft\'s documentation)', () => {
   const resourceId = '/SUBSCRIPTIONS/0000/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.DBFORPOSTGRESQL/FLEXIBLESERVERS/PG-FLEX-1';
   const record = (properties: object, time: string) => ({ time, resourceId, category: 'PostgreSQLLogs', operationName: 'LogEvent', properties, LogicalServerName: 'pg-flex-1' });
