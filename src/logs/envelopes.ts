@@ -15,7 +15,7 @@ import type { TextInput, TextStart } from './text-input.ts';
 
 /** The format of a sample (from its first non-blank character) when it is one of these; null otherwise (jsonlog, csvlog, syslog, stderr). */
 export function detectEnvelope(sample: string): LogFormat | null {
-  if (sample.startsWith('{')) {
+  if (sample.startsWith('{') || sample.startsWith('[')) {
     const o = firstObject(sample);
     if (o === null) return null;
     if ('textPayload' in o || 'jsonPayload' in o || 'protoPayload' in o || ('logName' in o && 'resource' in o)) return 'cloudsql';

@@ -1,14 +1,130 @@
 // A base for formats that are one JSON object per line (CloudNativePG, Cloud Logging exports,
-// Azure diagnostic logs, journalctl -o json): the parser gets each object; blank lines are
-// skipped, anything else that is not a JSON object is a parse error.
+// Azure diagnostic logs): the parser gets each object; blank lines are skipped, anything else
+// that is not a JSON object is a parse error. An input whose first non-blank character is "["
+// is a JSON array of such objects instead, pretty-printed over many lines or not (what
+// `gcloud logging read --format=json` and `az monitor … -o json` print; several arrays one
+// after another read too): each element is read as it completes, so memory stays one element.
 import type { ParseSink } from './record.ts';
-import { LineInput, type TextStart } from './text-input.ts';
+import { LineInput, MAX_RECORD_CHARS, type TextStart } from './text-input.ts';
+
+/** Where reading a JSON array stopped: kept between chunks so that no text is scanned twice. */
+interface ArrayScan {
+  /** Index (in this.text) scanning goes on from, and the line number there. */
+  at: number;
+  line: number;
+  /** Depth of [ and { at `at`: 0 outside any array, 1 between elements. */
+  depth: number;
+  inString: boolean;
+  escaped: boolean;
+  /** Index and line of the element being read, or -1 between elements. */
+  elementAt: number;
+  elementLine: number;
+}
 
 export type JsonObject = Record<string, unknown>;
 
 export abstract class JsonLineParser extends LineInput {
   constructor(input: string, server: string | null, sink: ParseSink, start?: TextStart) {
     super(input, server, sink, start);
+  }
+
+  /** null until the first non-blank character says lines or an array. */
+  private array: ArrayScan | null | false = null;
+
+  protected override drain(final: boolean): number {
+    if (this.array === null) {
+      const first = this.text.search(/\S/);
+      if (first < 0) return final ? this.text.length : 0;
+      this.array = this.text.charCodeAt(first) === 91 /* [ */
+        ? { at: 0, line: this.textLine, depth: 0, inString: false, escaped: false, elementAt: -1, elementLine: 0 }
+        : false;
+    }
+    return this.array === false ? super.drain(final) : this.drainArray(this.array, final);
+  }
+
+  private drainArray(scan: ArrayScan, final: boolean): number {
+    const text = this.text;
+    let consumed = 0;
+    let i = scan.at;
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 10) scan.line++;
+      if (scan.inString) {
+        if (scan.escaped) scan.escaped = false;
+        else if (c === 92 /* \\ */) scan.escaped = true;
+        else if (c === 34 /* " */) scan.inString = false;
+        continue;
+      }
+      if (c === 34) scan.inString = true;
+      else if (c === 91 /* [ */ || c === 123 /* { */) {
+        if (scan.depth === 1) {
+          scan.elementAt = i;
+          scan.elementLine = scan.line;
+        }
+        scan.depth++;
+      } else if (c === 93 /* ] */ || c === 125 /* } */) {
+        scan.depth--;
+        if (scan.depth === 1) {
+          this.element(text, scan.elementAt, i + 1, scan.elementLine);
+          scan.elementAt = -1;
+          consumed = i + 1;
+        } else if (scan.depth <= 0) {
+          scan.depth = 0; // the array's end (or a stray bracket: the next "[" starts another array)
+          consumed = i + 1;
+        }
+      } else if (scan.depth === 0 && c !== 32 && c !== 9 && c !== 10 && c !== 13) {
+        // Text outside any array: reported to the end of its line.
+        let end = text.indexOf('\n', i);
+        if (end < 0) {
+          if (!final) break;
+          end = text.length;
+        }
+        this.emitError(i, scan.line, 'not a JSON array of objects: text after the array', text.slice(i, end));
+        i = end - 1;
+        consumed = end;
+      } else if (scan.depth === 1 && c !== 44 /* , */ && c !== 32 && c !== 9 && c !== 10 && c !== 13) {
+        // A scalar element: skipped to the next comma or the array's end, reported.
+        let end = i;
+        while (end < text.length && text.charCodeAt(end) !== 44 && text.charCodeAt(end) !== 93 && text.charCodeAt(end) !== 10) end++;
+        if (end >= text.length && !final) break;
+        this.emitError(i, scan.line, 'not a JSON object: an array element that is not one', text.slice(i, end));
+        i = end - 1;
+        consumed = end;
+      }
+    }
+    if (i >= text.length && final && scan.depth > 0) {
+      const from = scan.elementAt >= 0 ? scan.elementAt : consumed;
+      this.emitError(from, scan.elementAt >= 0 ? scan.elementLine : scan.line, 'JSON array cut short: the input ends inside it', text.slice(from, from + 200));
+      consumed = text.length;
+      scan.depth = 0;
+    } else if (scan.elementAt >= 0 && i - scan.elementAt > MAX_RECORD_CHARS) {
+      this.emitError(scan.elementAt, scan.elementLine, 'JSON array element longer than 64 MiB', text.slice(scan.elementAt, scan.elementAt + 200));
+      consumed = i;
+      scan.elementAt = -1;
+      scan.depth = 1;
+      scan.inString = false;
+    }
+    // Scanning resumes where it stopped; what was consumed goes, so indexes move by that much.
+    scan.at = i - consumed;
+    if (scan.elementAt >= 0) scan.elementAt -= consumed;
+    this.textLine = scan.line;
+    return consumed;
+  }
+
+  private element(text: string, start: number, end: number, lineNo: number): void {
+    const source = text.slice(start, end);
+    let value: unknown;
+    try {
+      value = JSON.parse(source);
+    } catch (error) {
+      this.emitError(start, lineNo, `not a JSON object: ${(error as Error).message}`, source);
+      return;
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      this.emitError(start, lineNo, 'not a JSON object', source);
+      return;
+    }
+    this.object(value as JsonObject, start, lineNo, source);
   }
 
   protected readLine(text: string, start: number, end: number, lineNo: number): void {
@@ -48,8 +164,44 @@ export function obj(value: unknown): JsonObject | null {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? value as JsonObject : null;
 }
 
-/** The first line of a sample, parsed, when it is a JSON object. */
+/**
+ * The objects of a sample that is a JSON array (for recognising the format and the prefix); an
+ * element cut short by the sample's end is left out. [] when the sample is not an array.
+ */
+export function arrayObjects(sample: string, limit = 2000): JsonObject[] {
+  const out: JsonObject[] = [];
+  if (!/^\s*\[/.test(sample)) return out;
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let start = -1;
+  for (let i = 0; i < sample.length && out.length < limit; i++) {
+    const c = sample.charCodeAt(i);
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === 92) escaped = true;
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) {
+      if (depth === 1) start = i;
+      depth++;
+    } else if (c === 93 || c === 125) {
+      depth--;
+      if (depth === 1 && start >= 0) {
+        try {
+          const o = obj(JSON.parse(sample.slice(start, i + 1)));
+          if (o !== null) out.push(o);
+        } catch { /* not an object */ }
+        start = -1;
+      } else if (depth < 0) depth = 0;
+    }
+  }
+  return out;
+}
+
+/** The first line of a sample, parsed, when it is a JSON object; for an array, its first element. */
 export function firstObject(sample: string): JsonObject | null {
+  if (sample.startsWith('[')) return arrayObjects(sample, 1)[0] ?? null;
   const end = sample.indexOf('\n');
   try {
     return obj(JSON.parse(end < 0 ? sample : sample.slice(0, end)));

@@ -97,6 +97,41 @@ describe('cloudsql: Cloud SQL and AlloyDB Cloud Logging entries', () => {
     assert.deepEqual([events[0]!.user, events[0]!.kind], ['alice', 'log']);
     assert.equal(events[0]!.message, "statement: SELECT '\n2026-12-02 02:04:37.300 UTC [1]: [1-1] db=shop,user=mallory LOG:  connection authorized: user=mallory database=shop'");
   });
+  it('reads a JSON array of entries as `gcloud logging read --format=json` prints it (pretty, several lines an entry) as the same events', () => {
+    const entries = lines.map((l) => JSON.parse(l) as unknown);
+    // a payload that imitates the array's syntax: brackets, braces, commas and quotes inside strings
+    entries.push(JSON.parse(entry('2026-12-02 02:04:41.000 UTC [4242]: [6-1] db=shop,user=alice LOG:  statement: SELECT \'}], [{"textPayload": "x\\\\"}\'', cloudsql, '2026-12-02T02:04:41Z')));
+    const pretty = JSON.stringify(entries, null, 2) + '\n';
+    const perLine = parseText(entries.map((e) => j(e)).join('\n'), { format: 'cloudsql', input: 'sample' });
+    const { events, errors } = read(pretty, 'cloudsql');
+    assert.deepEqual(errors, []);
+    const fields = (es: PgwardenEvent[]) => es.map((e) => ({ ...pick(e, KEYS), audit: e.audit }));
+    assert.equal(events.length, 5);
+    assert.deepEqual(fields(events), fields(perLine.events));
+    assert.equal(events[4]!.message, 'statement: SELECT \'}], [{"textPayload": "x\\\\"}\'');
+    // each event names the line its entry starts on and that entry's byte offset
+    const starts = pretty.split('\n').flatMap((l, n) => (l === '  {' ? [n + 1] : []));
+    assert.equal(events[0]!.source.line, starts[0]);
+    assert.equal(events[3]!.source.line, starts[5], 'the pgAudit entry, the sixth');
+    assert.equal(pretty.slice(events[3]!.source.position, events[3]!.source.position + 3), '{\n ');
+    // fed a byte at a time; two arrays one after the other (two gcloud runs appended); an empty one
+    const got: PgwardenEvent[] = [];
+    const parser = createParser({ format: 'auto', input: 'sample' }, { event: (e) => got.push(e), error: (e) => assert.fail(e.reason) });
+    const twice = Buffer.from(`${pretty}[]\n${pretty}`);
+    for (let k = 0; k < twice.length; k++) parser.write(twice.subarray(k, k + 1));
+    parser.end();
+    assert.equal(parser.format, 'cloudsql');
+    assert.deepEqual(fields(got), [...fields(events), ...fields(events)]);
+  });
+  it('an array cut short, a scalar element and text after the array are errors; the entries before them are read', () => {
+    const pretty = JSON.stringify(lines.slice(0, 2).map((l) => JSON.parse(l) as unknown), null, 2);
+    const cut = parseText(pretty.slice(0, -40), { format: 'cloudsql' });
+    assert.equal(cut.events.length, 1);
+    assert.deepEqual(cut.errors.map((e) => e.reason), ['JSON array cut short: the input ends inside it']);
+    const odd = parseText(`[\n  42,\n${pretty.slice(1)}\ntrailing words\n`, { format: 'cloudsql' });
+    assert.equal(odd.events.length, 2);
+    assert.deepEqual(odd.errors.map((e) => [e.line, e.reason.slice(0, 20)]), [[2, 'not a JSON object: a'], [odd.errors[1]!.line, 'not a JSON array of ']]);
+  });
 });
 
 describe('heroku: Heroku Postgres logplex lines', () => {
