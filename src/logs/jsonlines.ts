@@ -4,8 +4,24 @@
 // is a JSON array of such objects instead, pretty-printed over many lines or not (what
 // `gcloud logging read --format=json` and `az monitor … -o json` print; several arrays one
 // after another read too): each element is read as it completes, so memory stays one element.
+// An input whose first line is a CRI container log line (what the kubelet writes under
+// /var/log/pods for a container's output, e.g. a CloudNativePG pod's)
+//   2026-11-01T08:00:00.123456789Z stdout F {"level":"info",…}
+// is read as such: each line's text after "TIME STREAM TAG ", the lines tagged P (a part: the
+// runtime cut a long line) joined per stream with the F line that ends them.
 import type { ParseSink } from './record.ts';
 import { LineInput, MAX_RECORD_CHARS, type TextStart } from './text-input.ts';
+
+/** A CRI log line's header: time (RFC 3339, nanoseconds), stream, tags (P or F, further ones after ":"). */
+const CRI = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (stdout|stderr) ([PF])(?::\S*)? /;
+
+/** The P parts of a line still waiting for its F part, per stream. */
+interface Partial {
+  position: number;
+  line: number;
+  parts: string[];
+  chars: number;
+}
 
 /** Where reading a JSON array stopped: kept between chunks so that no text is scanned twice. */
 interface ArrayScan {
@@ -30,6 +46,15 @@ export abstract class JsonLineParser extends LineInput {
 
   /** null until the first non-blank character says lines or an array. */
   private array: ArrayScan | null | false = null;
+  /** null until the first line says whether the lines are CRI container log lines. */
+  private cri: boolean | null = null;
+  private readonly partials = new Map<string, Partial>();
+  /** The byte offset of the record being read when it was joined from CRI parts read earlier (its text index is gone). */
+  private joinedAt: number | null = null;
+
+  protected override byteAt(index: number): number {
+    return this.joinedAt ?? super.byteAt(index);
+  }
 
   protected override drain(final: boolean): number {
     if (this.array === null) {
@@ -39,7 +64,26 @@ export abstract class JsonLineParser extends LineInput {
         ? { at: 0, line: this.textLine, depth: 0, inString: false, escaped: false, elementAt: -1, elementLine: 0 }
         : false;
     }
-    return this.array === false ? super.drain(final) : this.drainArray(this.array, final);
+    if (this.array !== false) return this.drainArray(this.array, final);
+    const consumed = super.drain(final);
+    if (final) {
+      // Parts whose F line never came (the container stopped mid-line): read as they are.
+      for (const [stream, p] of this.partials) {
+        this.partials.delete(stream);
+        this.joined(p, '');
+      }
+    }
+    return consumed;
+  }
+
+  private joined(p: Partial, last: string): void {
+    const text = p.parts.join('') + last;
+    this.joinedAt = p.position;
+    try {
+      this.readText(text, 0, text.length, p.line);
+    } finally {
+      this.joinedAt = null;
+    }
   }
 
   private drainArray(scan: ArrayScan, final: boolean): number {
@@ -129,6 +173,36 @@ export abstract class JsonLineParser extends LineInput {
 
   protected readLine(text: string, start: number, end: number, lineNo: number): void {
     if (end === start) return;
+    this.cri ??= CRI.test(text.slice(start, Math.min(end, start + 80)));
+    if (!this.cri) return this.readText(text, start, end, lineNo);
+    const m = CRI.exec(text.slice(start, Math.min(end, start + 80)));
+    if (!m) {
+      this.emitError(start, lineNo, 'not a CRI container log line (TIME stdout|stderr P|F TEXT)', text.slice(start, end));
+      return;
+    }
+    const from = start + m[0].length;
+    const stream = m[2]!;
+    const held = this.partials.get(stream);
+    if (m[3] === 'P') {
+      const p = held ?? { position: this.byteAt(start), line: lineNo, parts: [], chars: 0 };
+      p.parts.push(text.slice(from, end));
+      p.chars += end - from;
+      if (p.chars > MAX_RECORD_CHARS) {
+        this.emitError(start, lineNo, 'CRI partial lines longer than 64 MiB together', p.parts[0]!.slice(0, 200));
+        this.partials.delete(stream);
+        return;
+      }
+      this.partials.set(stream, p);
+      return;
+    }
+    if (held === undefined) return this.readText(text, from, end, lineNo);
+    this.partials.delete(stream);
+    this.joined(held, text.slice(from, end));
+  }
+
+  /** One record's text: text.slice(start, end), a JSON object. */
+  private readText(text: string, start: number, end: number, lineNo: number): void {
+    if (end === start) return;
     const line = text.slice(start, end);
     let value: unknown;
     try {
@@ -197,6 +271,18 @@ export function arrayObjects(sample: string, limit = 2000): JsonObject[] {
     }
   }
   return out;
+}
+
+/** The text of the first record of a sample of CRI container log lines (its P parts joined), or null when it is not one. */
+export function criFirstRecord(sample: string): string | null {
+  let text = '';
+  for (const line of sample.split('\n', 1000)) {
+    const m = CRI.exec(line);
+    if (!m) return null;
+    text += line.slice(m[0].length);
+    if (m[3] === 'F') return text;
+  }
+  return null;
 }
 
 /** The first line of a sample, parsed, when it is a JSON object; for an array, its first element. */

@@ -54,6 +54,40 @@ describe('cnpg: CloudNativePG JSON', () => {
     assert.equal(events[0]!.application, 'ps\u0000ql');
     assert.equal(errors.length, 2);
   });
+  it('reads the pod\'s log as the kubelet writes it (CRI: TIME STREAM P|F TEXT), P parts joined per stream, by --format auto', () => {
+    // The CRI logging format (kubernetes/cri-api, kubelet's /var/log/pods/…/0.log): a line the
+    // runtime cut (16 KiB in containerd) comes as P lines and its last part as an F line; stdout
+    // and stderr interleave.
+    const cri = (text: string, tag = 'F', stream = 'stdout', n = 0) => `2026-11-01T08:00:0${n}.123456789Z ${stream} ${tag} ${text}`;
+    const long = lines[2]!;
+    const cuts = [37, 120, 121, long.length - 5];
+    const parts = [0, ...cuts].map((from, k) => long.slice(from, cuts[k] ?? long.length));
+    const log = [
+      cri(lines[0]!), cri(lines[1]!),
+      cri(parts[0]!, 'P'), cri(parts[1]!, 'P'),
+      cri('{"level":"error","ts":"2026-12-02T02:04:37.250Z","msg":"instance manager on stderr between the parts","logging_pod":"cluster-example-1"}', 'F', 'stderr'),
+      cri(parts[2]!, 'P'), cri(parts[3]!, 'P'), cri(parts[4]!, 'F', 'stdout', 1),
+      cri(lines[3]!), cri(lines[4]!), '',
+    ].join('\n');
+    const { events, errors } = read(log, 'cnpg');
+    assert.deepEqual(errors, []);
+    const plain = parseText(lines.join('\n'), { format: 'cnpg', input: 'sample' });
+    const fields = (es: PgwardenEvent[]) => es.map((e) => ({ ...pick(e, KEYS), audit: e.audit }));
+    assert.deepEqual(fields(events), fields(plain.events));
+    assert.deepEqual(events.map((e) => e.source.line), [2, 3, 9, 10], 'a joined record names the line of its first part');
+    assert.equal(events[1]!.source.position, log.indexOf(cri(parts[0]!, 'P')));
+    const got: PgwardenEvent[] = [];
+    const parser = createParser({ input: 'sample' }, { event: (e) => got.push(e), error: (e) => assert.fail(e.reason) });
+    for (let k = 0; k < log.length; k += 7) parser.write(log.slice(k, k + 7));
+    parser.end();
+    assert.deepEqual(fields(got), fields(events));
+  });
+  it('a CRI line without its header is an error; parts whose F line never came are read at the end (here: cut JSON, an error)', () => {
+    const cri = (text: string, tag = 'F') => `2026-11-01T08:00:00.1Z stdout ${tag} ${text}`;
+    const { events, errors } = parseText([cri(lines[1]!), '{"msg":"no header"}', cri(lines[1]!.slice(0, 50), 'P')].join('\n'), { format: 'cnpg' });
+    assert.equal(events.length, 1);
+    assert.deepEqual(errors.map((e) => [e.line, e.reason.slice(0, 24)]), [[2, 'not a CRI container log '], [3, 'not a JSON object: Unter']]);
+  });
 });
 
 describe('cloudsql: Cloud SQL and AlloyDB Cloud Logging entries', () => {
