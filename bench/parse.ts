@@ -158,10 +158,16 @@ export async function generate(dir: string, mb = targetMb, stderrOnly = false): 
 
 // The formats of issue 19, written from the same records: each wraps the server's lines as its
 // platform does (see src/logs/<format>.ts), so their MB/s can be set beside stderr's.
-export const MORE_FORMATS = ['syslog', 'journald', 'cloudsql', 'cnpg', 'heroku', 'azure', 'pgbouncer', 'pgauditlogtofile'] as const;
+// The last three are other forms of a format, read under its name: a Heroku HTTPS drain's
+// octet-counted bodies, a `gcloud logging read --format=json` array, the kubelet's CRI files.
+export const MORE_FORMATS = ['syslog', 'journald', 'cloudsql', 'cnpg', 'heroku', 'azure', 'pgbouncer', 'pgauditlogtofile', 'heroku-drain', 'cloudsql-array', 'cnpg-cri'] as const;
 type MoreFormat = (typeof MORE_FORMATS)[number];
+type BaseFormat = Exclude<MoreFormat, 'heroku-drain' | 'cloudsql-array' | 'cnpg-cri'>;
+const FORM_OF: Partial<Record<MoreFormat, BaseFormat>> = { 'heroku-drain': 'heroku', 'cloudsql-array': 'cloudsql', 'cnpg-cri': 'cnpg' };
+/** The --format a generated file is parsed with. */
+const formatOf = (format: MoreFormat): BaseFormat => FORM_OF[format] ?? (format as BaseFormat);
 const CLOUDSQL_PREFIX = '%m [%p]: [%l-1] db=%d,user=%u ';
-const MORE_PREFIX: Partial<Record<MoreFormat, string>> = { syslog: PREFIX, journald: PREFIX, cloudsql: CLOUDSQL_PREFIX };
+const MORE_PREFIX: Partial<Record<MoreFormat, string>> = { syslog: PREFIX, journald: PREFIX, cloudsql: CLOUDSQL_PREFIX, 'cloudsql-array': CLOUDSQL_PREFIX };
 
 /** PostgreSQL's syslog chunks of one record's text: a message per line, lines over 900 bytes cut at a space. */
 function chunks(text: string): string[] {
@@ -182,7 +188,25 @@ function chunks(text: string): string[] {
 }
 
 const seqs = new Map<number, number>();
+/** The array being written for cloudsql-array has no element yet. */
+let arrayEmpty = true;
 function moreText(format: MoreFormat, r: Rec): string {
+  if (format === 'heroku-drain' || format === 'cloudsql-array' || format === 'cnpg-cri') {
+    const lines = moreText(formatOf(format), r).split('\n').filter((l) => l !== '');
+    if (format === 'heroku-drain') {
+      return lines.map((l) => {
+        const m = /^(\S+) app\[([^\]]+)\]: (.*)$/.exec(l)!;
+        const message = `<134>1 ${m[1]} host app ${m[2]} - ${m[3]}\n`;
+        return `${Buffer.byteLength(message)} ${message}`;
+      }).join('');
+    }
+    if (format === 'cnpg-cri') return lines.map((l) => `${r.ts.slice(0, 10)}T${r.ts.slice(11, 23)}000000Z stdout F ${l}\n`).join('');
+    return lines.map((l) => {
+      const entry = `${arrayEmpty ? '' : ',\n'}${JSON.stringify(JSON.parse(l), null, 2)}`;
+      arrayEmpty = false;
+      return entry;
+    }).join('');
+  }
   const s = r.s;
   const pid = s?.pid ?? 9999;
   const iso = `${r.ts.slice(0, 10)}T${r.ts.slice(11, 23)}Z`;
@@ -245,7 +269,8 @@ export async function generateMore(dir: string, mb: number): Promise<Record<More
   for (const format of MORE_FORMATS) {
     const stream = createWriteStream(files[format]);
     let written = 0;
-    let batch = '';
+    let batch = format === 'cloudsql-array' ? '[\n' : '';
+    arrayEmpty = true;
     for (const r of records()) {
       if (r.s) r.s.line++;
       batch += moreText(format, r);
@@ -256,6 +281,7 @@ export async function generateMore(dir: string, mb: number): Promise<Record<More
         if (written >= mb * 1e6) break;
       }
     }
+    if (format === 'cloudsql-array') await write(stream, '\n]\n');
     await new Promise((resolve) => stream.end(resolve));
   }
   return files;
@@ -317,7 +343,7 @@ export async function measureParsing(dir: string, files: Record<'stderr' | 'csvl
   for (const format of MORE_FORMATS) {
     const mb = statSync(more[format]).size / 1e6;
     const prefix = MORE_PREFIX[format];
-    const { best, times, stderr } = await fastest(process.execPath, [BIN, 'parse', more[format], '--format', format, ...(prefix ? ['--prefix', prefix] : []), '--count'], `pgwarden parse --format ${format}`);
+    const { best, times, stderr } = await fastest(process.execPath, [BIN, 'parse', more[format], '--format', formatOf(format), ...(prefix ? ['--prefix', prefix] : []), '--count'], `pgwarden parse --format ${format}`);
     const events = Number(/(\d+) events/.exec(stderr)?.[1] ?? 0);
     const errors = Number(/(\d+) parse errors?/.exec(stderr)?.[1] ?? -1);
     if (errors !== 0) throw new Error(`pgwarden parse reported ${errors} parse errors on the generated ${format} log: ${stderr}`);

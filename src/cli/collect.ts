@@ -134,5 +134,17 @@ function statusTable(status: CollectStatusFile): string {
     { header: 'last_delivery', value: (l) => age(l.last_delivery_at) },
     { header: 'last_error', value: (l) => (l.last_error ? `${age(l.last_error.at)} ${l.last_error.stage}: ${l.last_error.message}` : null), maxWidth: 80 },
   ], 'table');
-  return `pgwarden collect pid ${status.pid}, started ${status.started_at}, status of ${status.updated_at}${status.stopped_at ? `, stopped ${status.stopped_at}` : ''}\n${table}`;
+  return `pgwarden collect pid ${status.pid}, started ${status.started_at}, status of ${status.updated_at}${status.stopped_at ? `, stopped ${status.stopped_at}` : ''}\n${table}`
+    + (status.sources ?? []).map((s) => `\n${sourceLine(s.source, s.counters)}`).join('');
+}
+
+/** A source's counters, one line: the syslog source's as received, lost, UDP loss seen and connections first. */
+function sourceLine(name: string, counters: Record<string, number | boolean | null>): string {
+  const c = counters;
+  if ('messages' in c && 'lost_sender' in c) {
+    return `source ${name}: received ${String(c.messages)} messages (${String(c.events)} events), lost_sender ${String(c.lost_sender)}, ` +
+      `UDP loss seen ${String(c.udp_loss_seen)} (buffer full ${String(c.udp_dropped_full)}, sequence gaps ${String(c.sequence_missing)}, kernel ${c.udp_kernel_drops === null ? '-' : String(c.udp_kernel_drops)}), ` +
+      `connections ${String(c.connections)} (${String(c.connections_open)} open), refused ${String(Number(c.refused_address) + Number(c.refused_limit))}, buffered ${String(c.buffered)}${c.paused ? ', PAUSED (buffer full)' : ''}`;
+  }
+  return `source ${name}: ${Object.entries(c).map(([k, v]) => `${k} ${String(v)}`).join(', ')}`;
 }

@@ -143,6 +143,7 @@ export function registerReportCommands(program: Command): void {
     .action(run(failedLoginsReport, [
       { header: 'server', value: (r) => r.server }, { header: 'user', value: (r) => r.user_name },
       { header: 'database', value: (r) => r.database_name }, { header: 'client', value: (r) => r.client_addr },
+      { header: 'pooler', value: (r) => r.pooler },
       { header: 'failures', value: (r) => Number(r.failures) }, { header: 'first_at', value: (r) => r.first_at },
       { header: 'last_at', value: (r) => r.last_at }, { header: 'last_message', value: (r) => r.last_message },
     ]));

@@ -64,6 +64,7 @@ export const EVENT_FIELDS: readonly EventField[] = [
   { path: 'context', json: 'string', column: 'context', type: 'text', doc: '' },
   { path: 'query', json: 'string', column: 'query', type: 'text', doc: 'the statement PostgreSQL printed with the record (stderr `STATEMENT:` line, csvlog `query`, jsonlog `statement`)' },
   { path: 'backend_type', json: 'string', column: 'backend_type', type: 'text', doc: '`client backend`, `checkpointer`, … (csvlog from PostgreSQL 13, jsonlog, stderr `%b`)' },
+  { path: 'pooler', json: 'string', column: 'pooler', type: 'text', doc: 'the connection pooler the event came through: `pgbouncer` for the events read from pgBouncer\'s log (its logins, disconnections and errors), `null` for a record of the server itself' },
   { path: 'duration_ms', json: 'number', column: 'duration_ms', type: 'double precision', doc: 'for `disconnection`: the session\'s length' },
   { path: 'audit.type', json: 'string', column: 'audit_type', type: 'text', doc: '`SESSION` or `OBJECT`' },
   { path: 'audit.statement_id', json: 'number', column: 'statement_id', type: 'bigint', doc: 'pgAudit\'s ids, numbers' },

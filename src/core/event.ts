@@ -118,6 +118,11 @@ export interface PgwardenEvent {
   query: string | null;
   /** PostgreSQL's backend type (`client backend`, `checkpointer`, …) when the format carries it. */
   backend_type: string | null;
+  /**
+   * The connection pooler a connection event came through (`pgbouncer`, read from its log), so that
+   * "who connected from where" tells a login through the pooler from one straight to the server; null otherwise.
+   */
+  pooler: string | null;
   /** For kind `disconnection`: the session's duration. */
   duration_ms: number | null;
   audit: AuditInfo | null;
@@ -132,7 +137,7 @@ export function newEvent(kind: EventKind, server: string | null, source: EventSo
   return {
     ts: null, kind, server, pid: null, session_id: null, session_line: null, user: null, database: null,
     application: null, client_addr: null, client_port: null, severity: null, sqlstate: null, message: null,
-    detail: null, hint: null, context: null, query: null, backend_type: null, duration_ms: null,
+    detail: null, hint: null, context: null, query: null, backend_type: null, pooler: null, duration_ms: null,
     audit: null, guard: null, ddl: null, tamper: null, source,
   };
 }
@@ -261,8 +266,9 @@ function jsonAudit(w: ByteWriter, a: AuditInfo | null): void {
 
 const KEYS = ['{"ts":', ',"kind":', ',"server":', ',"pid":', ',"session_id":', ',"session_line":', ',"user":',
   ',"database":', ',"application":', ',"client_addr":', ',"client_port":', ',"severity":', ',"sqlstate":',
-  ',"message":', ',"detail":', ',"hint":', ',"context":', ',"query":', ',"backend_type":', ',"duration_ms":',
-  ',"audit":', ',"guard":', ',"ddl":', ',"tamper":', ',"source":{"input":', ',"position":', ',"line":'].map(K);
+  ',"message":', ',"detail":', ',"hint":', ',"context":', ',"query":', ',"backend_type":', ',"pooler":',
+  ',"duration_ms":', ',"audit":', ',"guard":', ',"ddl":', ',"tamper":', ',"source":{"input":', ',"position":',
+  ',"line":'].map(K);
 const EVENT_END = K('}}');
 
 /** Appends the event as one line of JSON (no newline): the bytes of JSON.stringify(event) in UTF-8. */
@@ -287,14 +293,15 @@ export function writeEventJson(w: ByteWriter, e: PgwardenEvent): void {
   w.constant(k[16]!); jsonString(w, e.context);
   w.constant(k[17]!); jsonString(w, e.query);
   w.constant(k[18]!); jsonString(w, e.backend_type);
-  w.constant(k[19]!); jsonNumber(w, e.duration_ms);
-  w.constant(k[20]!); jsonAudit(w, e.audit);
-  w.constant(k[21]!); jsonObject(w, e.guard);
-  w.constant(k[22]!); jsonObject(w, e.ddl);
-  w.constant(k[23]!); jsonObject(w, e.tamper);
-  w.constant(k[24]!); jsonString(w, e.source.input);
-  w.constant(k[25]!); jsonNumber(w, e.source.position);
-  w.constant(k[26]!); jsonNumber(w, e.source.line);
+  w.constant(k[19]!); jsonString(w, e.pooler);
+  w.constant(k[20]!); jsonNumber(w, e.duration_ms);
+  w.constant(k[21]!); jsonAudit(w, e.audit);
+  w.constant(k[22]!); jsonObject(w, e.guard);
+  w.constant(k[23]!); jsonObject(w, e.ddl);
+  w.constant(k[24]!); jsonObject(w, e.tamper);
+  w.constant(k[25]!); jsonString(w, e.source.input);
+  w.constant(k[26]!); jsonNumber(w, e.source.position);
+  w.constant(k[27]!); jsonNumber(w, e.source.line);
   w.constant(EVENT_END);
 }
 // generated:end event-json

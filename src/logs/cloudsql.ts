@@ -1,5 +1,6 @@
-// Google Cloud SQL for PostgreSQL and AlloyDB logs as Cloud Logging exports them (a log sink to
-// Cloud Storage, `gcloud logging read --format=json | jq -c '.[]'`): one LogEntry per line.
+// Google Cloud SQL for PostgreSQL and AlloyDB logs as Cloud Logging exports them: one LogEntry
+// per line (a log sink to Cloud Storage, `gcloud logging read --format=json | jq -c '.[]'`), or
+// a JSON array of them as `gcloud logging read --format=json` prints it (see jsonlines.ts).
 //   {"textPayload": "2026-12-02 02:04:37.123 UTC [4242]: [3-1] db=shop,user=alice LOG:  …",
 //    "resource": {"type": "cloudsql_database", "labels": {"database_id": "proj:inst", "project_id": "proj", …}},
 //    "timestamp": "…", "severity": "INFO", "logName": "projects/proj/logs/cloudsql.googleapis.com%2Fpostgres.log", …}
@@ -12,7 +13,7 @@
 // or the configured server when an entry has none.
 import type { PgwardenEvent } from '../core/event.ts';
 import { EmbeddedRecords } from './embedded.ts';
-import { int, JsonLineParser, obj, str, type JsonObject } from './jsonlines.ts';
+import { arrayObjects, int, JsonLineParser, obj, str, type JsonObject } from './jsonlines.ts';
 import { parseAudit } from './pgaudit.ts';
 import { newEvent, type ParseSink } from './record.ts';
 import { rfc3339 } from './syslog.ts';
@@ -100,6 +101,13 @@ export function serverOf(entry: JsonObject): string | null {
 /** The textPayloads of a sample, one a line (for recognising the log_line_prefix). */
 export function cloudSqlBodies(sample: string): string {
   const out: string[] = [];
+  if (sample.trimStart().startsWith('[')) {
+    for (const entry of arrayObjects(sample)) {
+      const text = str(entry.textPayload) ?? str(obj(entry.jsonPayload)?.message);
+      if (text !== null) out.push(text.split('\n', 1)[0]!);
+    }
+    return out.join('\n');
+  }
   for (const line of sample.split('\n', 2000)) {
     try {
       const entry = obj(JSON.parse(line));

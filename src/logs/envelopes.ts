@@ -7,7 +7,7 @@ import { CnpgParser } from './cnpg.ts';
 import type { LogFormat } from './formats.ts';
 import { HerokuParser, looksLikeHeroku } from './heroku.ts';
 import { journaldBodies, JournaldParser } from './journald.ts';
-import { firstObject } from './jsonlines.ts';
+import { criFirstRecord, firstObject } from './jsonlines.ts';
 import { looksLikePgauditLogToFile, PgauditLogToFileParser } from './pgauditlogtofile.ts';
 import { looksLikePgbouncer, PgbouncerParser } from './pgbouncer.ts';
 import type { ParseSink } from './record.ts';
@@ -15,7 +15,10 @@ import type { TextInput, TextStart } from './text-input.ts';
 
 /** The format of a sample (from its first non-blank character) when it is one of these; null otherwise (jsonlog, csvlog, syslog, stderr). */
 export function detectEnvelope(sample: string): LogFormat | null {
-  if (sample.startsWith('{')) {
+  // Container output as the kubelet writes it: what is inside the CRI lines decides.
+  const inner = criFirstRecord(sample);
+  if (inner !== null) return inner.startsWith('{') ? detectEnvelope(inner) : null;
+  if (sample.startsWith('{') || sample.startsWith('[')) {
     const o = firstObject(sample);
     if (o === null) return null;
     if ('textPayload' in o || 'jsonPayload' in o || 'protoPayload' in o || ('logName' in o && 'resource' in o)) return 'cloudsql';

@@ -8,7 +8,7 @@ import type { ParseSink } from './record.ts';
 import { LineInput, type TextStart } from './text-input.ts';
 
 const STRING_FIELDS = ['ts', 'server', 'session_id', 'user', 'database', 'application', 'client_addr', 'severity', 'sqlstate',
-  'message', 'detail', 'hint', 'context', 'query', 'backend_type'] as const;
+  'message', 'detail', 'hint', 'context', 'query', 'backend_type', 'pooler'] as const;
 const NUMBER_FIELDS = ['pid', 'session_line', 'client_port', 'duration_ms'] as const;
 const OBJECT_FIELDS = ['audit', 'guard', 'ddl', 'tamper'] as const;
 const KINDS = new Set<string>(EVENT_KINDS);

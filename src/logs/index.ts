@@ -228,7 +228,7 @@ export function serverPrefixWarning(logDestination: string | null, logLinePrefix
  * recognised from the file is named by the source when it reads the file.
  */
 export function sourcePrefixWarnings(source: { type?: string; format?: string; prefix?: string }): string[] {
-  if (source.prefix === undefined || (source.format !== undefined && source.format !== 'stderr' && source.format !== 'auto')) return [];
+  if (source.prefix === undefined || (source.format !== undefined && source.format !== 'auto' && !PREFIXED_FORMATS.has(source.format as LogFormat))) return [];
   try {
     return [sessionWarning(source.prefix), clientTextWarning(source.prefix)].filter((w): w is string => w !== null);
   } catch {

@@ -2,7 +2,7 @@
 //   2026-12-02 02:16:29.319 UTC [6970] LOG C-0x55fe94592720: appdb/app user@127.0.0.1:59666 login attempt: db=appdb user=app user tls=no
 // (1.21 adds " replication=no"; versions before 1.12 wrote the pid without brackets and no
 // zone). Client lines (C-0x…) become connection events marked as coming through the pooler
-// (backend_type `pgbouncer`): a login attempt is `connection_received` with the user and
+// (pooler `pgbouncer`, on every event of the log): a login attempt is `connection_received` with the user and
 // database asked for, a failed authentication or login `auth_failed`, "closing because"
 // `disconnection` with the client's age as duration_ms, a pooler error `error`. Server lines
 // (S-0x…, pgBouncer's own connections to PostgreSQL) and the rest are kind `log`.
@@ -43,7 +43,8 @@ export class PgbouncerParser extends LineInput {
     event.ts = m[2] ? isoTimestamp(`${m[1]} ${m[2]}`) : null;
     event.pid = Number(m[3] ?? m[4]);
     event.severity = m[5] === 'NOISE' ? 'DEBUG' : m[5] === 'INFO' ? 'INFO' : m[5]!;
-    event.backend_type = 'pgbouncer';
+    // pgBouncer is not a PostgreSQL backend: its lines are the pooler's (see PgwardenEvent.pooler).
+    event.pooler = 'pgbouncer';
     const rest = line.slice(m[0].length);
     const c = CLIENT.exec(rest);
     if (!c) {

@@ -46,7 +46,8 @@ function redactionOf(sink: Sink, config: PipelineConfig): RedactConfig | undefin
   return redact && (redact.literals || redact.parameters) ? redact : undefined;
 }
 
-async function runLane(source: Source, sink: RoutedSink, lane: Lane, config: PipelineConfig, signal: AbortSignal, log: Logger, status?: LaneRecorder): Promise<void> {
+/** `draining`: aborted when collect stops and sources drain; a batch window then no longer waits (what is held goes now). */
+async function runLane(source: Source, sink: RoutedSink, lane: Lane, config: PipelineConfig, signal: AbortSignal, draining: AbortSignal, log: Logger, status?: LaneRecorder): Promise<void> {
   const redact = redactionOf(sink, config);
   let attempts = 0;
   let sourceErrors = 0;
@@ -69,7 +70,7 @@ async function runLane(source: Source, sink: RoutedSink, lane: Lane, config: Pip
     if (!pending) {
       const wake = await source.changed(30_000, signal);
       // Let a burst of changes finish so that it goes out as one message.
-      if (wake === 'change' && config.batch.window_seconds > 0) await sleep(config.batch.window_seconds * 1000, signal);
+      if (wake === 'change' && config.batch.window_seconds > 0 && !draining.aborted) await sleep(config.batch.window_seconds * 1000, AbortSignal.any([signal, draining]));
       continue;
     }
     // The sink's filter and redaction: what it does not want is settled without delivery,
@@ -124,6 +125,7 @@ async function runLane(source: Source, sink: RoutedSink, lane: Lane, config: Pip
 /** `status`: the file `pgwarden collect status` reads, fed by every lane. */
 export async function runGraph(graph: Graph, config: PipelineConfig, log: Logger, status?: CollectStatus): Promise<Running> {
   const controller = new AbortController();
+  const draining = new AbortController();
   const lanes: Promise<void>[] = [];
   const sinks = graph.sinks.map((sink) => routedSink(sink, config));
   const configured = Object.fromEntries(Object.entries(config.sinks).filter(([name]) => sinks.some((sink) => sink.name === name)));
@@ -145,11 +147,15 @@ export async function runGraph(graph: Graph, config: PipelineConfig, log: Logger
   await failure(await Promise.allSettled(graph.sinks.map(async (sink) => sink.start?.())));
   // Lanes exist before the sources start, so that a first tamper finding reaches every sink.
   await failure(await Promise.allSettled(graph.sources.map((source) => source.start())));
-  for (const { source, sink, lane } of pairs) lanes.push(runLane(source, sink, lane, config, controller.signal, log, status?.lane(source, sink)));
+  for (const { source, sink, lane } of pairs) lanes.push(runLane(source, sink, lane, config, controller.signal, draining.signal, log, status?.lane(source, sink)));
+  for (const source of graph.sources) if (source.counters) status?.source(source);
   const done = Promise.all(lanes).then(() => undefined);
   return {
     done,
     async stop() {
+      // What a source cannot read again after a restart is delivered first, the lanes running.
+      draining.abort();
+      await Promise.all(graph.sources.map(async (source) => source.drain?.()));
       controller.abort();
       await done;
       await Promise.all(graph.sources.map((source) => source.stop()));

@@ -46,6 +46,13 @@ export interface LaneStatus {
 /** How many rejected_batches ids a lane's status lists. */
 export const MAX_SET_ASIDE_IDS = 20;
 
+/** A source's own counters (Source.counters: the syslog source's received, lost, connections …). */
+export interface SourceStatus {
+  source: string;
+  input: string;
+  counters: Record<string, number | boolean | null>;
+}
+
 export interface CollectStatusFile {
   version: number;
   pid: number;
@@ -54,6 +61,8 @@ export interface CollectStatusFile {
   stopped_at: string | null;
   stuck_seconds: number;
   lanes: LaneStatus[];
+  /** the sources that keep counters of their own (absent in a file of an older collect) */
+  sources?: SourceStatus[];
 }
 
 /**
@@ -143,6 +152,7 @@ export class LaneRecorder {
 /** The status file of one running collect. */
 export class CollectStatus {
   private readonly lanes: LaneRecorder[] = [];
+  private readonly sources: Source[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly startedAt: string;
   private writing: Promise<void> = Promise.resolve();
@@ -153,6 +163,10 @@ export class CollectStatus {
     const recorder = new LaneRecorder(source, sink, this.now, this.stuckSeconds * 1000);
     this.lanes.push(recorder);
     return recorder;
+  }
+  /** A source whose counters() the file shows. */
+  source(source: Source): void {
+    this.sources.push(source);
   }
   /** Refuses a file another running collect writes (two collects with one config would clobber each other's checkpoints too). */
   async claim(): Promise<void> {
@@ -183,6 +197,7 @@ export class CollectStatus {
     const status: CollectStatusFile = {
       version: STATUS_VERSION, pid: process.pid, started_at: this.startedAt, updated_at: new Date(this.now()).toISOString(),
       stopped_at: stoppedAt, stuck_seconds: this.stuckSeconds, lanes: this.lanes.map((l) => l.snapshot()),
+      sources: this.sources.map((s) => ({ source: s.name, input: s.input, counters: s.counters!() })),
     };
     // a reader never sees half a file: a temporary one, renamed over it
     const temp = `${this.file}.${process.pid}.tmp`;

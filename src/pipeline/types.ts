@@ -35,6 +35,15 @@ export interface Source {
   stop(): Promise<void>;
   /** records it could not read so far, for a source that parses text (logged by ParseErrorLog) */
   readonly parseErrors?: number;
+  /**
+   * For a source that cannot read again after a restart what it received (the syslog source: a
+   * stream has no offset): stops receiving, hands on what it holds, and resolves once its lanes
+   * settled all of it (or its own time limit passed). The graph calls it on stop, before the
+   * lanes end, and lets them deliver meanwhile.
+   */
+  drain?(): Promise<void>;
+  /** The source's own counters, for `pgwarden collect status` (absent: it has none to show). */
+  counters?(): Record<string, number | boolean | null>;
 }
 
 /** A detection notice on its way to an alert sink: the incident as an alert, opened or updated (a throttled update). */

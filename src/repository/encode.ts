@@ -182,7 +182,7 @@ const NO_AUDIT = Buffer.alloc(11 * 4, 0xff);
 function writeCopyRow(w: ByteWriter, e: PgwardenEvent, time: ReadTime | null): void {
   const b = w.room(2);
   b[w.length] = 0;
-  b[w.length + 1] = 37; // EVENT_COLUMNS.length
+  b[w.length + 1] = 38; // EVENT_COLUMNS.length
   w.length += 2;
   binaryTime(w, time);
   binaryText(w, e.kind);
@@ -203,6 +203,7 @@ function writeCopyRow(w: ByteWriter, e: PgwardenEvent, time: ReadTime | null): v
   binaryText(w, e.context);
   binaryText(w, e.query);
   binaryText(w, e.backend_type);
+  binaryText(w, e.pooler);
   binaryFloat8(w, e.duration_ms);
   const a = e.audit;
   if (a === null) w.constant(NO_AUDIT);

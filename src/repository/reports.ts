@@ -111,6 +111,8 @@ export async function sessionsReport(client: pg.ClientBase, filter: ReportFilter
 
 export interface FailedLoginRow {
   server: string | null; user_name: string | null; database_name: string | null; client_addr: string | null;
+  /** `pgbouncer` for failures pgBouncer refused itself: apart from the server's own, which name the pooler's address as the client. */
+  pooler: string | null;
   failures: string; first_at: Date; last_at: Date; last_message: string | null;
 }
 
@@ -118,11 +120,11 @@ export async function failedLoginsReport(client: pg.ClientBase, filter: ReportFi
   const params: unknown[] = [];
   const filters = where(filter, params, { ts: 'ts', user: 'user_name' });
   params.push(filter.limit);
-  const { rows } = await client.query<FailedLoginRow>(`${SQL_TAG}SELECT server, user_name, database_name, client_addr,
+  const { rows } = await client.query<FailedLoginRow>(`${SQL_TAG}SELECT server, user_name, database_name, client_addr, pooler,
       pg_catalog.count(*) AS failures, min(ts) AS first_at, max(ts) AS last_at,
       (pg_catalog.array_agg(message ORDER BY ts DESC))[1] AS last_message
     FROM pgwarden_repo.events WHERE kind = 'auth_failed'${filters}
-    GROUP BY server, user_name, database_name, client_addr
+    GROUP BY server, user_name, database_name, client_addr, pooler
     ORDER BY failures DESC, last_at DESC LIMIT $${params.length}`, params);
   return rows;
 }

@@ -54,6 +54,40 @@ describe('cnpg: CloudNativePG JSON', () => {
     assert.equal(events[0]!.application, 'ps\u0000ql');
     assert.equal(errors.length, 2);
   });
+  it('reads the pod\'s log as the kubelet writes it (CRI: TIME STREAM P|F TEXT), P parts joined per stream, by --format auto', () => {
+    // The CRI logging format (kubernetes/cri-api, kubelet's /var/log/pods/…/0.log): a line the
+    // runtime cut (16 KiB in containerd) comes as P lines and its last part as an F line; stdout
+    // and stderr interleave.
+    const cri = (text: string, tag = 'F', stream = 'stdout', n = 0) => `2026-11-01T08:00:0${n}.123456789Z ${stream} ${tag} ${text}`;
+    const long = lines[2]!;
+    const cuts = [37, 120, 121, long.length - 5];
+    const parts = [0, ...cuts].map((from, k) => long.slice(from, cuts[k] ?? long.length));
+    const log = [
+      cri(lines[0]!), cri(lines[1]!),
+      cri(parts[0]!, 'P'), cri(parts[1]!, 'P'),
+      cri('{"level":"error","ts":"2026-12-02T02:04:37.250Z","msg":"instance manager on stderr between the parts","logging_pod":"cluster-example-1"}', 'F', 'stderr'),
+      cri(parts[2]!, 'P'), cri(parts[3]!, 'P'), cri(parts[4]!, 'F', 'stdout', 1),
+      cri(lines[3]!), cri(lines[4]!), '',
+    ].join('\n');
+    const { events, errors } = read(log, 'cnpg');
+    assert.deepEqual(errors, []);
+    const plain = parseText(lines.join('\n'), { format: 'cnpg', input: 'sample' });
+    const fields = (es: PgwardenEvent[]) => es.map((e) => ({ ...pick(e, KEYS), audit: e.audit }));
+    assert.deepEqual(fields(events), fields(plain.events));
+    assert.deepEqual(events.map((e) => e.source.line), [2, 3, 9, 10], 'a joined record names the line of its first part');
+    assert.equal(events[1]!.source.position, log.indexOf(cri(parts[0]!, 'P')));
+    const got: PgwardenEvent[] = [];
+    const parser = createParser({ input: 'sample' }, { event: (e) => got.push(e), error: (e) => assert.fail(e.reason) });
+    for (let k = 0; k < log.length; k += 7) parser.write(log.slice(k, k + 7));
+    parser.end();
+    assert.deepEqual(fields(got), fields(events));
+  });
+  it('a CRI line without its header is an error; parts whose F line never came are read at the end (here: cut JSON, an error)', () => {
+    const cri = (text: string, tag = 'F') => `2026-11-01T08:00:00.1Z stdout ${tag} ${text}`;
+    const { events, errors } = parseText([cri(lines[1]!), '{"msg":"no header"}', cri(lines[1]!.slice(0, 50), 'P')].join('\n'), { format: 'cnpg' });
+    assert.equal(events.length, 1);
+    assert.deepEqual(errors.map((e) => [e.line, e.reason.slice(0, 24)]), [[2, 'not a CRI container log '], [3, 'not a JSON object: Unter']]);
+  });
 });
 
 describe('cloudsql: Cloud SQL and AlloyDB Cloud Logging entries', () => {
@@ -97,6 +131,41 @@ describe('cloudsql: Cloud SQL and AlloyDB Cloud Logging entries', () => {
     assert.deepEqual([events[0]!.user, events[0]!.kind], ['alice', 'log']);
     assert.equal(events[0]!.message, "statement: SELECT '\n2026-12-02 02:04:37.300 UTC [1]: [1-1] db=shop,user=mallory LOG:  connection authorized: user=mallory database=shop'");
   });
+  it('reads a JSON array of entries as `gcloud logging read --format=json` prints it (pretty, several lines an entry) as the same events', () => {
+    const entries = lines.map((l) => JSON.parse(l) as unknown);
+    // a payload that imitates the array's syntax: brackets, braces, commas and quotes inside strings
+    entries.push(JSON.parse(entry('2026-12-02 02:04:41.000 UTC [4242]: [6-1] db=shop,user=alice LOG:  statement: SELECT \'}], [{"textPayload": "x\\\\"}\'', cloudsql, '2026-12-02T02:04:41Z')));
+    const pretty = JSON.stringify(entries, null, 2) + '\n';
+    const perLine = parseText(entries.map((e) => j(e)).join('\n'), { format: 'cloudsql', input: 'sample' });
+    const { events, errors } = read(pretty, 'cloudsql');
+    assert.deepEqual(errors, []);
+    const fields = (es: PgwardenEvent[]) => es.map((e) => ({ ...pick(e, KEYS), audit: e.audit }));
+    assert.equal(events.length, 5);
+    assert.deepEqual(fields(events), fields(perLine.events));
+    assert.equal(events[4]!.message, 'statement: SELECT \'}], [{"textPayload": "x\\\\"}\'');
+    // each event names the line its entry starts on and that entry's byte offset
+    const starts = pretty.split('\n').flatMap((l, n) => (l === '  {' ? [n + 1] : []));
+    assert.equal(events[0]!.source.line, starts[0]);
+    assert.equal(events[3]!.source.line, starts[5], 'the pgAudit entry, the sixth');
+    assert.equal(pretty.slice(events[3]!.source.position, events[3]!.source.position + 3), '{\n ');
+    // fed a byte at a time; two arrays one after the other (two gcloud runs appended); an empty one
+    const got: PgwardenEvent[] = [];
+    const parser = createParser({ format: 'auto', input: 'sample' }, { event: (e) => got.push(e), error: (e) => assert.fail(e.reason) });
+    const twice = Buffer.from(`${pretty}[]\n${pretty}`);
+    for (let k = 0; k < twice.length; k++) parser.write(twice.subarray(k, k + 1));
+    parser.end();
+    assert.equal(parser.format, 'cloudsql');
+    assert.deepEqual(fields(got), [...fields(events), ...fields(events)]);
+  });
+  it('an array cut short, a scalar element and text after the array are errors; the entries before them are read', () => {
+    const pretty = JSON.stringify(lines.slice(0, 2).map((l) => JSON.parse(l) as unknown), null, 2);
+    const cut = parseText(pretty.slice(0, -40), { format: 'cloudsql' });
+    assert.equal(cut.events.length, 1);
+    assert.deepEqual(cut.errors.map((e) => e.reason), ['JSON array cut short: the input ends inside it']);
+    const odd = parseText(`[\n  42,\n${pretty.slice(1)}\ntrailing words\n`, { format: 'cloudsql' });
+    assert.equal(odd.events.length, 2);
+    assert.deepEqual(odd.errors.map((e) => [e.line, e.reason.slice(0, 20)]), [[2, 'not a JSON object: a'], [odd.errors[1]!.line, 'not a JSON array of ']]);
+  });
 });
 
 describe('heroku: Heroku Postgres logplex lines', () => {
@@ -125,6 +194,57 @@ describe('heroku: Heroku Postgres logplex lines', () => {
   it('a part without its first part and a line that is not Heroku\'s are errors', () => {
     const { errors } = parseText(['2026-12-02T02:04:37.4+00:00 app[postgres.9]: [DATABASE] [5-2] sql_error_code = 00000 DETAIL:  orphan', 'garbage'].join('\n'), { format: 'heroku' });
     assert.equal(errors.length, 2);
+  });
+});
+
+describe('heroku: an HTTPS log drain\'s POST bodies (application/logplex-1, RFC 6587 octet counting)', () => {
+  // Built from Heroku's "Log Drains" article: logplex POSTs batches of RFC 5424 messages framed
+  // by octet counting, "<PRI>1 TIME HOSTNAME APP-NAME PROCID MSGID MSG" with HOSTNAME "host" (or
+  // the drain token), APP-NAME the source (app, heroku), PROCID the process, no STRUCTURED-DATA,
+  // each message ending with a LF that MSG-LEN counts. The same messages as `heroku logs` prints them:
+  const logs = [
+    '2026-12-02T02:04:37.123456+00:00 app[postgres.4242]: [DATABASE] [9-1] sql_error_code = 00000 LOG:  connection authorized: user=u1abc database=d2def',
+    '2026-12-02T02:04:37.200000+00:00 heroku[router]: at=info method=GET path="/" host=example.herokuapp.com status=200',
+    '2026-12-02T02:04:37.400000+00:00 app[postgres.4243]: [DATABASE] [3-1] sql_error_code = 23505 ERROR:  duplicate key value violates unique constraint "t_pkey"',
+    '2026-12-02T02:04:37.400000+00:00 app[postgres.4242]: [DATABASE] [10-1] sql_error_code = 00000 LOG:  statement: SELECT \'café ☕ 𝄞\' AS "15 <134>1 x"',
+    '2026-12-02T02:04:37.400000+00:00 app[postgres.4243]: [DATABASE] [3-2] sql_error_code = 23505 DETAIL:  Key (id)=(1) already exists.',
+    '2026-12-02T02:04:37.400000+00:00 app[postgres.4242]: [DATABASE] [10-2] \tFROM t',
+    '2026-12-02T02:04:37.400000+00:00 app[postgres.4243]: [DATABASE] [3-3] sql_error_code = 23505 STATEMENT:  INSERT INTO t VALUES (1)',
+  ];
+  // The drain's frame of a `heroku logs` line, with the length counted here in bytes.
+  const frame = (line: string, host = 'host') => {
+    const m = /^(\S+) (app|heroku)\[([^\]]+)\]: (.*)$/.exec(line)!;
+    const message = `<134>1 ${m[1]} ${host} ${m[2]} ${m[3]} - ${m[4]}\n`;
+    return `${Buffer.byteLength(message, 'utf8')} ${message}`;
+  };
+  const body = (from: number, to: number, host?: string) => logs.slice(from, to).map((l) => frame(l, host)).join('');
+  const fields = (events: PgwardenEvent[]) => events.map((e) => pick(e, KEYS));
+
+  it('reads the frames of two POST bodies as the same events as `heroku logs`, multi-byte text counted in bytes', () => {
+    const drained = body(0, 3) + body(3, 7, 'd.73ea7440-270a-435a-a0ea-adf50b4e5f5a');
+    const { events, errors } = read(drained, 'heroku');
+    assert.deepEqual(errors, []);
+    const expected = parseText(logs.join('\n'), { format: 'heroku', input: 'sample' });
+    assert.deepEqual(expected.errors, []);
+    assert.equal(events.length, 3);
+    assert.deepEqual(fields(events), fields(expected.events));
+    assert.ok(events.some((e) => e.message === 'statement: SELECT \'café ☕ 𝄞\' AS "15 <134>1 x"\nFROM t'), 'a frame\'s text that looks like a frame stays text');
+    // fed a byte at a time, a frame and its length cut anywhere
+    const bytes = Buffer.from(drained, 'utf8');
+    const got: PgwardenEvent[] = [];
+    const parser = createParser({ format: 'heroku', input: 'sample' }, { event: (e) => got.push(e), error: (e) => assert.fail(e.reason) });
+    for (let i = 0; i < bytes.length; i++) parser.write(bytes.subarray(i, i + 1));
+    parser.end();
+    assert.deepEqual(fields(got), fields(events));
+  });
+  it('a length that overruns the body, a frame that is not RFC 5424 and a body that is not framed are errors, and the frames after them are read', () => {
+    const bad = `${frame(logs[0]!)}12 not syslog!\ngarbage line\n${frame(logs[2]!)}${frame(logs[4]!)}${frame(logs[6]!)}`;
+    const { events, errors } = parseText(bad, { format: 'heroku' });
+    assert.deepEqual(errors.map((e) => e.reason.split(' ').slice(0, 4).join(' ')), ['a logplex frame without', 'not an octet-counted logplex']);
+    assert.equal(events.length, 2);
+    const cut = parseText(frame(logs[0]!).slice(0, -10), { format: 'heroku' });
+    assert.equal(cut.errors.length, 1);
+    assert.match(cut.errors[0]!.reason, /cut short/);
   });
 });
 

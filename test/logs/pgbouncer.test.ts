@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { PgwardenEvent } from '../../src/core/event.ts';
 import { parseText } from '../../src/logs/index.ts';
-import { waitFor } from '../harness/cli.ts';
+import { runCli, waitFor } from '../harness/cli.ts';
 import { freePort, startCluster, type Cluster } from '../harness/postgres.ts';
 
 const PGBOUNCER = '/usr/sbin/pgbouncer';
@@ -80,7 +80,7 @@ describe('pgbouncer: a real pgBouncer 1.18 (Debian) in front of PostgreSQL 15', 
     const result = parseText(log, { input: 'pgbouncer.log' });
     assert.equal(result.format, 'pgbouncer');
     assert.deepEqual(result.errors, []);
-    assert.ok(result.events.every((e) => e.backend_type === 'pgbouncer' && e.pid !== null && e.ts !== null), 'marked as the pooler\'s, with pid and time');
+    assert.ok(result.events.every((e) => e.pooler === 'pgbouncer' && e.backend_type === null && e.pid !== null && e.ts !== null), 'marked as the pooler\'s, with pid and time');
   });
 
   it('gives each client\'s login attempt, failure and disconnection with its user, database, address and port', () => {
@@ -105,6 +105,34 @@ describe('pgbouncer: a real pgBouncer 1.18 (Debian) in front of PostgreSQL 15', 
     assert.ok(!events.some((e) => e.client_addr === '6.6.6.6'), 'the user name imitating a line never gives its address');
     const pooler = events.filter((e) => e.kind === 'error');
     assert.ok(pooler.some((e) => e.message === 'pooler error: no such database: nodb'));
+  });
+
+  it('ingest stores the pooler, and report failed-logins tells pgBouncer\'s refusals from the server\'s', async () => {
+    // pgBouncer refused the wrong password itself (auth_file): the server never saw it. The same
+    // user's failure straight at the server, as its jsonlog writes it, is the other row.
+    await cluster.createDatabase('repo');
+    const repo = cluster.url('repo');
+    const migrate = await runCli(['repo', 'migrate', '--repo', repo]);
+    assert.equal(migrate.code, 0, migrate.stderr);
+    const bouncerLog = path.join(dir, 'copy-pgbouncer.log');
+    writeFileSync(bouncerLog, log);
+    const serverLog = path.join(dir, 'server.json');
+    writeFileSync(serverLog, `${JSON.stringify({ timestamp: '2026-12-02 02:04:37.123 UTC', user: 'app user', dbname: 'postgres', pid: 4242, remote_host: '127.0.0.1', remote_port: 5555,
+      error_severity: 'FATAL', state_code: '28P01', message: 'password authentication failed for user "app user"', backend_type: 'client backend' })}\n`);
+    for (const [file, format] of [[bouncerLog, 'pgbouncer'], [serverLog, 'jsonlog']] as const) {
+      const ingest = await runCli(['ingest', file, '--format', format, '--repo', repo, '--server', 'db1']);
+      assert.equal(ingest.code, 0, ingest.stderr);
+    }
+    const stored = await cluster.query<{ pooler: string | null; n: number }>("SELECT pooler, count(*)::int AS n FROM pgwarden_repo.events WHERE kind = 'auth_failed' GROUP BY pooler ORDER BY pooler NULLS LAST", [], 'repo');
+    const refusals = parseText(log, { format: 'pgbouncer' }).events.filter((e) => e.kind === 'auth_failed').length;
+    assert.ok(refusals >= 1, 'pgBouncer logged the wrong password');
+    assert.deepEqual(stored.rows.map((r) => [r.pooler, r.n]), [['pgbouncer', refusals], [null, 1]]);
+    const report = await runCli(['report', 'failed-logins', '--repo', repo, '--format', 'json']);
+    assert.equal(report.code, 0, report.stderr);
+    const rows = JSON.parse(report.stdout) as Record<string, unknown>[];
+    const failures = (pooler: string | null) => rows.filter((r) => r.pooler === pooler).reduce((n, r) => n + Number(r.failures), 0);
+    assert.deepEqual([failures('pgbouncer'), failures(null), rows.length], [refusals, 1, rows.filter((r) => r.pooler === 'pgbouncer').length + 1], 'each row one pooler or none');
+    assert.ok(rows.every((r) => r.user === 'app user'));
   });
 
   it('reads pgBouncer 1.21\'s lines, lines before any login attempt, NUL and a line cut short', () => {

@@ -164,3 +164,43 @@ describe('logfile source parse errors', () => {
     assert.deepEqual(got.map((e) => e.source.line), [1, 3, 5], 'line numbers count the unreadable lines');
   });
 });
+
+describe('logfile source prefix: for every format that carries the server\'s lines', () => {
+  // A log_line_prefix none of COMMON_PREFIXES is: recognition cannot find it, so only the
+  // configured one reads user, database and pid.
+  const prefix = 'ts=%m pid=%p who=%u db=%d ';
+  const line = (n: number) => `ts=2026-12-02 02:04:3${n}.123 UTC pid=${4240 + n} who=alice${n} db=shop LOG:  statement: SELECT ${n}`;
+  const files: Record<string, string> = {
+    syslog: [1, 2, 3].map((n) => `Dec  2 02:04:3${n} db1 postgres[${4240 + n}]: [${n}-1] ${line(n)}\n`).join(''),
+    journald: [1, 2, 3].map((n) => `${JSON.stringify({ __CURSOR: `s=${n}`, __REALTIME_TIMESTAMP: String(Date.parse(`2026-12-02T02:04:3${n}Z`) * 1000), _HOSTNAME: 'db1', SYSLOG_IDENTIFIER: 'postgres', _PID: String(4240 + n), MESSAGE: `[${n}-1] ${line(n)}` })}\n`).join(''),
+    cloudsql: [1, 2, 3].map((n) => `${JSON.stringify({ logName: 'projects/p/logs/cloudsql.googleapis.com%2Fpostgres.log', resource: { type: 'cloudsql_database', labels: { database_id: 'p:db1' } }, timestamp: `2026-12-02T02:04:3${n}Z`, textPayload: line(n) })}\n`).join(''),
+  };
+  for (const [format, text] of Object.entries(files)) {
+    for (const configured of [format, 'auto'] as const) {
+      it(`${format} with format: ${configured} reads the configured prefix`, async () => {
+        const dir = join(root, `prefix-${format}-${configured}`);
+        const { mkdirSync } = await import('node:fs');
+        mkdirSync(join(dir, 'logs'), { recursive: true });
+        writeFileSync(join(dir, 'logs', 'postgresql-1.log'), text);
+        const config: LogfileSourceConfig = {
+          type: 'logfile', path: join(dir, 'logs'), pattern: 'postgresql-*.log', format: configured as LogfileSourceConfig['format'], prefix, server: 'db1',
+          state_dir: join(dir, 'state'), idle_flush_ms: 100, poll_ms: 50,
+        };
+        const src = new LogfileSource({ input: 'pglog', config, log });
+        const lane = src.lane(sink('out'));
+        await src.start();
+        const got: PgwardenEvent[] = [];
+        try {
+          await waitFor(async () => {
+            while (await drain(lane, 10, got) > 0) { /* keep going */ }
+            return got.length >= 3;
+          }, 10_000, 'three records');
+        } finally {
+          await src.stop();
+        }
+        assert.equal(src.parseErrors, 0);
+        assert.deepEqual(got.map((e) => [e.user, e.database, e.pid, e.message]), [1, 2, 3].map((n) => [`alice${n}`, 'shop', 4240 + n, `statement: SELECT ${n}`]));
+      });
+    }
+  }
+});

@@ -20,7 +20,8 @@ import { parseConfig } from '../../src/core/config.ts';
 import { migrateRepository } from '../../src/repository/index.ts';
 import { MAX_BUFFERED_EVENTS } from '../../src/pipeline/lane-buffer.ts';
 import { FrameDecoder, type FrameProblem } from '../../src/pipeline/sources/syslog/framing.ts';
-import { waitFor } from '../harness/cli.ts';
+import { runCli, waitFor } from '../harness/cli.ts';
+import type { CollectStatusFile } from '../../src/pipeline/index.ts';
 import { freePort, startCluster, type Cluster } from '../harness/postgres.ts';
 import { readEvents, startCollect } from './collect-helpers.ts';
 import { closed, dial, octets, record, runSyslog } from './syslog-helpers.ts';
@@ -428,6 +429,52 @@ describe('pgwarden collect with a syslog source (the built CLI)', () => {
       assert.deepEqual([fields.messages, fields.events, fields.refused_address], [3, 3, 1]);
       assert.deepEqual(readEvents(out).map((e) => e.source.input), ['syslog:db1', 'syslog:db1', 'syslog:db1']);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('collect status shows the source\'s counters; on a real SIGTERM what it received is delivered before collect exits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgwarden-syslog-drain-'));
+    let daemon: ReturnType<typeof startCollect> | undefined;
+    try {
+      const [tcp, udp] = [await freePort(), await freePort()];
+      const out = join(dir, 'out.jsonl');
+      const config = join(dir, 'pgwarden.yaml');
+      // A batch window of 600 s: what arrives waits in the source's buffer, undelivered, until
+      // collect stops; before, a stop dropped it (a stream has no offset to read it again from).
+      writeFileSync(config, `pipeline:
+  sources:
+    fleet: { type: syslog, tcp_port: ${tcp}, udp_port: ${udp}, allow: [127.0.0.1/32], prefix: '%m [%p] %q%u@%d ', drain_seconds: 20 }
+  sinks:
+    out: { type: jsonl, path: ${out} }
+  batch: { window_seconds: 600 }
+  status: { file: ${join(dir, 'status.json')} }
+`);
+      daemon = startCollect(config);
+      await waitFor(async () => daemon!.stderr().includes('syslog source listening'), 20_000, 'collect to listen');
+      const socket = await dial(tcp);
+      socket.write(Buffer.concat([1, 2, 3, 4].map((n) => octets(record(n)))));
+      const sender = createSocket('udp4');
+      // pid 77's sequence numbers 1, then 3: record 2 never came, a loss that can be seen
+      for (const n of [1, 3]) await new Promise<void>((resolve, reject) => sender.send(record(100 + n, { pid: 77, seq: n }), udp, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+      sender.close();
+      const shown = await waitFor(async () => {
+        const result = await runCli(['collect', 'status', '--config', config, '--format', 'json']);
+        const status = JSON.parse(result.stdout || 'null') as CollectStatusFile | null;
+        const counters = status?.sources?.find((s) => s.source === 'fleet')?.counters;
+        return counters && counters.messages === 6 && counters.events === 6 ? { counters, table: (await runCli(['collect', 'status', '--config', config])).stdout } : null;
+      }, 20_000, 'collect status to show 6 messages received');
+      assert.deepEqual([shown.counters.lost_sender, shown.counters.udp_loss_seen, shown.counters.sequence_missing, shown.counters.connections, shown.counters.connections_open, shown.counters.buffered],
+        [0, 1, 1, 1, 1, 6]);
+      assert.match(shown.table, /^source fleet: received 6 messages \(6 events\), lost_sender 0, UDP loss seen 1 \(buffer full 0, sequence gaps 1, kernel \S+\), connections 1 \(1 open\), refused 0, buffered 6$/m);
+      assert.equal(readEvents(out).length, 0, 'nothing delivered yet: the batch window holds it');
+      assert.equal(await daemon.stop('SIGTERM'), 0, daemon.stderr());
+      socket.destroy();
+      const events = readEvents(out);
+      assert.deepEqual(events.map((e) => e.audit?.statement).sort(), ['SELECT 1', 'SELECT 101', 'SELECT 103', 'SELECT 2', 'SELECT 3', 'SELECT 4'], daemon.stderr());
+      const stopped = JSON.parse(daemon.stderr().split('\n').find((l) => l.includes('syslog source stopped'))!) as { buffered_lost: number };
+      assert.equal(stopped.buffered_lost, 0);
+    } finally {
+      await daemon?.stop('SIGKILL'); // a failed assertion must not leave collect running
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -67,7 +67,7 @@ function header(value: string | null | undefined, max: number): string {
 /** The event's fields in the event model's order; the nested ones (audit, ddl, ...) as `audit_class`, `ddl_schema`, ... */
 const TOP_LEVEL = [
   'kind', 'ts', 'server', 'pid', 'session_id', 'session_line', 'user', 'database', 'application', 'client_addr', 'client_port',
-  'severity', 'sqlstate', 'message', 'detail', 'hint', 'context', 'query', 'backend_type', 'duration_ms',
+  'severity', 'sqlstate', 'message', 'detail', 'hint', 'context', 'query', 'backend_type', 'pooler', 'duration_ms',
 ] as const;
 const NESTED = ['audit', 'guard', 'ddl', 'tamper', 'source'] as const;
 

@@ -11,7 +11,7 @@ export const logfileSourceSchema = z.strictObject({
   /** file names to follow in it (`*` and `?` wildcards) */
   pattern: z.string().min(1).default('*.log'),
   format: z.enum(['auto', ...LOG_FORMATS]).default('auto'),
-  /** log_line_prefix of a stderr log (default: recognised from the file) */
+  /** the server's log_line_prefix, for stderr, syslog, journald and cloudsql logs (default: recognised from the file) */
   prefix: z.string().optional(),
   /** the `server` of every event */
   server: z.string().min(1),

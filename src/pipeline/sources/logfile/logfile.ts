@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import { PgwardenError } from '../../../core/errors.ts';
 import { canonicalInput } from '../../../core/input-identity.ts';
 import type { ParseError, PgwardenEvent } from '../../../core/event.ts';
-import { OPAQUE_PREFIX, compilePrefix, createParser, detectFormat, detectPrefix, type LogFormat, type LogParser } from '../../../logs/index.ts';
+import { OPAQUE_PREFIX, PREFIXED_FORMATS, compilePrefix, createParser, detectFormat, detectPrefix, type LogFormat, type LogParser } from '../../../logs/index.ts';
 import { CheckpointFile, versioned } from '../../checkpoint.ts';
 import type { SourceContext } from '../../build.ts';
 import { ParseErrorLog } from '../../parse-errors.ts';
@@ -422,7 +422,9 @@ export class LogfileSource implements Source {
     const base = tracked.base;
     const generation = tracked.generation;
     tracked.parser = createParser(
-      { format: tracked.format!, prefix: tracked.format === 'stderr' ? tracked.prefix : undefined, server: this.config.server, input: tracked.state.input },
+      // The prefix goes to every format that carries the server's lines (syslog, journald,
+      // cloudsql as well as stderr); without one configured, those recognise it from their bodies.
+      { format: tracked.format!, prefix: PREFIXED_FORMATS.has(tracked.format!) ? tracked.prefix : undefined, server: this.config.server, input: tracked.state.input },
       {
         event: (event) => {
           if (tracked.generation !== generation) return;

@@ -54,6 +54,12 @@ export const syslogSourceSchema = z.strictObject({
   max_buffered_events: z.number().int().min(100).max(1_000_000).default(20_000),
   /** a record whose process sent nothing more for this long is complete */
   idle_flush_ms: z.number().int().min(10).max(600_000).default(1000),
+  /**
+   * On SIGTERM/SIGINT, collect stops listening and delivers what this source received (records
+   * held for their next part included) for at most this long before it exits: a stream has no
+   * offset to read again from, so what is left undelivered then is lost (and logged as such).
+   */
+  drain_seconds: z.number().min(0).max(3600).default(10),
 });
 
 export type SyslogSourceConfig = z.infer<typeof syslogSourceSchema>;

@@ -152,6 +152,8 @@ export class SyslogSource implements Source {
   private lastDropsCheck = 0;
   private readonly warned = new Map<string, number>();
   private stopped = false;
+  /** drain() began: no new connection or datagram is taken */
+  private draining = false;
 
   constructor(options: SyslogSourceOptions) {
     this.input = options.input;
@@ -272,8 +274,8 @@ export class SyslogSource implements Source {
 
   private accept(socket: Socket, transport: 'tcp' | 'tls'): void {
     const peer = socket.remoteAddress;
-    if (this.stopped || !this.allowed(peer)) {
-      if (!this.stopped) {
+    if (this.stopped || this.draining || !this.allowed(peer)) {
+      if (!this.stopped && !this.draining) {
         this.stats.refused_address++;
         this.warn('address', { peer }, 'a sender outside allow connected; closed');
       }
@@ -340,7 +342,7 @@ export class SyslogSource implements Source {
   }
 
   private datagram(message: Buffer, peer: string): void {
-    if (this.stopped) return;
+    if (this.stopped || this.draining) return;
     if (!this.allowed(peer)) {
       this.stats.refused_address++;
       this.warn('address', { peer }, 'a datagram from outside allow; dropped');
@@ -514,6 +516,55 @@ export class SyslogSource implements Source {
     if (this.config.tls_port !== undefined) out.tls = ports[i++];
     if (this.udp) out.udp = this.udp.address().port;
     return out;
+  }
+
+  /**
+   * What `collect status` shows: messages and events received, events lost for want of their
+   * sender, the UDP loss that can be seen (datagrams dropped for a full buffer, records missing by
+   * PostgreSQL's sequence numbers, the kernel's drops), connections taken and open, and the rest of
+   * the stats.
+   */
+  counters(): Record<string, number | boolean | null> {
+    const s = this.stats;
+    const kernel = s.udp_kernel_drops ?? 0;
+    return {
+      ...s,
+      udp_loss_seen: s.udp_dropped_full + s.sequence_missing + kernel,
+      connections_open: this.sockets.size,
+      buffered: this.buffer.buffered,
+    };
+  }
+
+  /**
+   * On collect's stop: closes the listeners and connections (nothing new comes in), sends on the
+   * records held for their next part, and waits until every lane settled what was received, at
+   * most drain_seconds. What a sender had written but this process not yet read is not here to
+   * deliver (TCP and TLS have no acknowledgement); what the lanes did not settle in time is lost
+   * and logged by stop() as buffered_lost.
+   */
+  async drain(): Promise<void> {
+    if (this.stopped || this.draining) return;
+    this.draining = true;
+    clearInterval(this.timer);
+    if (this.udp) this.checkKernelDrops(Date.now());
+    const closing = this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+    // Complete frames were handed on as they came; a non-transparent one waiting for its LF ends here.
+    for (const reader of this.readers) reader.decoder.end();
+    for (const socket of this.sockets) socket.destroy();
+    for (const reader of this.readers) reader.socket.destroy();
+    await Promise.all(closing);
+    this.servers.length = 0;
+    if (this.udp) {
+      const udp = this.udp;
+      this.udp = null;
+      await new Promise<void>((resolve) => udp.close(() => resolve()));
+    }
+    this.assembler.flush();
+    this.afterMessages();
+    const held = this.buffer.buffered;
+    await this.buffer.waitForRoom(1, AbortSignal.timeout(this.config.drain_seconds * 1000));
+    this.log.info({ source: this.name, held, delivered: held - this.buffer.buffered, left: this.buffer.buffered, drain_seconds: this.config.drain_seconds },
+      'syslog source drained what it had received into the sinks before stopping');
   }
 
   async stop(): Promise<void> {
