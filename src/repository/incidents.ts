@@ -34,7 +34,9 @@ const UPSERT = `${SQL_TAG}WITH i AS (
     last_ts = GREATEST(t.last_ts, excluded.last_ts),
     count = GREATEST(t.count, excluded.count),
     severity = CASE WHEN excluded.count >= t.count THEN excluded.severity ELSE t.severity END,
-    detect_state = CASE WHEN excluded.count >= t.count THEN excluded.detect_state ELSE t.detect_state END,
+    -- closed is final (the engine makes a new incident, a new id, of what comes after the quiet): the
+    -- same events seen open again (a replay of the first logs only, a late notice) are older news
+    detect_state = CASE WHEN excluded.count > t.count OR (excluded.count = t.count AND t.detect_state <> 'closed') THEN excluded.detect_state ELSE t.detect_state END,
     summary = CASE WHEN excluded.count >= t.count THEN excluded.summary ELSE t.summary END,
     tags = CASE WHEN excluded.count >= t.count THEN excluded.tags ELSE t.tags END,
     responses = CASE WHEN excluded.count >= t.count THEN excluded.responses ELSE t.responses END,

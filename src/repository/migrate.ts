@@ -121,6 +121,11 @@ export async function requireRepository(client: pg.Client, migrate: boolean): Pr
   const version = await repositoryVersion(client);
   if (version > REPO_LATEST_VERSION) throw tooNew(version);
   if (version === REPO_LATEST_VERSION) return null;
+  // A repository left behind by an upgrade of pgwarden is not "no repository": say which version it has.
+  if (!migrate && version > 0) {
+    throw new PgwardenError('PGW_ERR_NOT_INSTALLED', `this repository has schema version ${version}; this pgwarden (${PGWARDEN_VERSION}) needs ${REPO_LATEST_VERSION}`,
+      { hint: 'Run `pgwarden repo migrate --repo URL` to upgrade it (docs/repository.md).' });
+  }
   if (!migrate) {
     throw new PgwardenError('PGW_ERR_NOT_INSTALLED', 'this database holds no pgwarden repository (schema pgwarden_repo)',
       { hint: 'Run `pgwarden repo migrate --repo URL` first (docs/repository.md).' });

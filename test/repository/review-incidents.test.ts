@@ -1,0 +1,135 @@
+// Review of the incidents feature (issue 18, migration 0008) from the outside: a repository at
+// version 7 holding data upgraded by `repo migrate` (and a second run a no-op); an old alert
+// arriving late (the replay of only the first of the logs) not undoing what a later one stored;
+// the writer and dashboard logins' real grants; `detect replay --repo` with a bad URL.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import type { Alert } from '../../src/detect/alert.ts';
+import { REPO_LATEST_VERSION, migrateRepository, storeIncident } from '../../src/repository/index.ts';
+import { setIncidentState } from '../../src/server/queries/incidents.ts';
+import { runCli } from '../harness/cli.ts';
+import { startCluster, type Cluster } from '../harness/postgres.ts';
+
+const PREFIX = '%m [%p] %q%u@%d ';
+
+function alert(extra: Partial<Alert> = {}): Alert {
+  return {
+    rule: 'brute_force', severity: 'high', state: 'open', id: 'late-1', server: 'db1',
+    first_ts: '2026-12-01T10:00:00.000Z', last_ts: '2026-12-01T10:00:05.000Z', count: 5,
+    user: 'mallory', database: 'shop', client_addr: '203.0.113.9', application: 'psql',
+    group: { user: 'mallory' }, summary: '5 failed logins for mallory', tags: ['attack.credential_access'],
+    events: [{ input: '/var/log/pg.log', position: 100 }, { input: '/var/log/pg.log', position: 105 }],
+    sessions: [], notices: 1, responses: [], ...extra,
+  };
+}
+
+describe('review: incidents in the repository', () => {
+  let cluster: Cluster;
+  let dir: string;
+  const writerUrl = () => cluster.url('repo', 'ingest_login', 'ingest-pw');
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'pgwarden-review-incidents-'));
+    cluster = await startCluster({ flavor: 'pg17' });
+    await cluster.createDatabase('repo');
+    await cluster.createDatabase('old');
+    await cluster.createRole('ingest_login', 'ingest-pw');
+    await cluster.createRole('dashboard_login', 'dashboard-pw');
+    const client = new pg.Client({ connectionString: cluster.url('repo') });
+    await client.connect();
+    await migrateRepository(client, { writerLogins: ['ingest_login'], serverLogins: ['dashboard_login'] });
+    await client.end();
+  });
+  after(async () => {
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('an alert replayed from only the first logs (open, the same count) arriving after the closed one does not reopen it', async () => {
+    const pool = new pg.Pool({ connectionString: writerUrl() });
+    try {
+      // the whole logs replayed: the incident went quiet, closed with 5 events
+      await storeIncident(pool, alert({ state: 'closed' }));
+      // then the first file alone (or collect's last open notice, late): the same 5 events, but the
+      // input ended before the quiet time, so the engine calls it open
+      await storeIncident(pool, alert({ state: 'open' }));
+    } finally {
+      await pool.end();
+    }
+    const { rows } = await cluster.query("SELECT detect_state FROM pgwarden_repo.incidents WHERE id = 'late-1'", [], 'repo');
+    assert.equal(rows[0]!.detect_state, 'closed', 'an incident once closed is over: the same events seen open again are older news');
+  });
+
+  it('the dashboard login (pgwarden_repo_server, not a superuser) acknowledges an incident with its grants alone', async () => {
+    const writer = new pg.Pool({ connectionString: writerUrl() });
+    await storeIncident(writer, alert({ id: 'grants-1' }));
+    await writer.end();
+    const dashboard = new pg.Pool({ connectionString: cluster.url('repo', 'dashboard_login', 'dashboard-pw') });
+    try {
+      assert.equal(await setIncidentState(dashboard, 'grants-1', 'acknowledged', 'alice', 'on it'), true);
+    } finally {
+      await dashboard.end();
+    }
+    const { rows } = await cluster.query("SELECT state, state_by, count_at_state::int AS c FROM pgwarden_repo.incidents WHERE id = 'grants-1'", [], 'repo');
+    assert.deepEqual(rows, [{ state: 'acknowledged', state_by: 'alice', c: 5 }]);
+    // and the writer reads neither the comments nor the dashboard's users
+    const w = new pg.Client({ connectionString: writerUrl() });
+    await w.connect();
+    try {
+      await assert.rejects(w.query('SELECT body FROM pgwarden_repo.incident_comments'), /permission denied/);
+      await assert.rejects(w.query('UPDATE pgwarden_repo.incidents SET count_at_state = 0'), /permission denied/);
+      await assert.rejects(w.query("UPDATE pgwarden_repo.incidents SET server = 'x'"), /permission denied/);
+    } finally {
+      await w.end();
+    }
+  });
+
+  it('repo migrate upgrades a repository at version 7 that holds events, then a second run applies nothing', async () => {
+    // A version-7 repository with data: migrated and ingested into, then 0008 taken back out
+    // (exactly what 0008 adds, so the rest is what version 7 had).
+    const log = path.join(dir, 'old.log');
+    writeFileSync(log, Array.from({ length: 6 }, (_, i) => `2026-11-23 10:00:0${i}.000 UTC [${900 + i}] eve@shop FATAL:  password authentication failed for user "eve"\n`).join(''));
+    assert.equal((await runCli(['repo', 'migrate', '--repo', cluster.url('old'), '--writer-login', 'ingest_login'])).code, 0);
+    const ingest = await runCli(['ingest', '--repo', cluster.url('old', 'ingest_login', 'ingest-pw'), '--server', 'db1', '--prefix', PREFIX, log]);
+    assert.equal(ingest.code, 0, ingest.stderr);
+    await cluster.query(`DROP TABLE pgwarden_repo.incident_comments, pgwarden_repo.incident_events, pgwarden_repo.incidents;
+      DELETE FROM pgwarden_repo.migrations WHERE version = 8`, [], 'old');
+    const v7 = await runCli(['detect', 'replay', '--server', 'db1', '--prefix', PREFIX, '--repo', cluster.url('old', 'ingest_login', 'ingest-pw'), log]);
+    assert.notEqual(v7.code, 0, v7.stderr);
+    // not "holds no pgwarden repository": it holds one, a version behind
+    assert.match(v7.stderr, /schema version 7; this pgwarden \([^)]+\) needs 8/);
+    assert.match(v7.stderr, /repo migrate/);
+    assert.match(v7.stderr, /PGW_ERR_NOT_INSTALLED/);
+
+    const up = await runCli(['repo', 'migrate', '--repo', cluster.url('old'), '--writer-login', 'ingest_login']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout + up.stderr, /0008/);
+    const { rows } = await cluster.query('SELECT pg_catalog.max(version)::int AS v, (SELECT pg_catalog.count(*)::int FROM pgwarden_repo.events) AS events FROM pgwarden_repo.migrations', [], 'old');
+    assert.deepEqual(rows, [{ v: REPO_LATEST_VERSION, events: 6 }]);
+    const replay = await runCli(['detect', 'replay', '--server', 'db1', '--prefix', PREFIX, '--repo', cluster.url('old', 'ingest_login', 'ingest-pw'), log]);
+    assert.equal(replay.code, 0, replay.stderr);
+    assert.match(replay.stderr, /stored 1 incident \(1 new\)/);
+    const again = await runCli(['repo', 'migrate', '--repo', cluster.url('old'), '--writer-login', 'ingest_login']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stdout + again.stderr, /0008/);
+    const n = await cluster.query('SELECT pg_catalog.count(*)::int AS n FROM pgwarden_repo.incidents', [], 'old');
+    assert.equal(n.rows[0]!.n, 1, 'the incident survived the second migrate');
+  });
+
+  it('detect replay --repo with a bad URL, or an unreachable repository, says so on one line with a PGW_ERR_ code', async () => {
+    const log = path.join(dir, 'one.log');
+    writeFileSync(log, '2026-11-23 10:00:00.000 UTC [900] eve@shop FATAL:  password authentication failed for user "eve"\n');
+    for (const url of ['not a url', 'postgres://nobody:wrong@127.0.0.1:1/repo', 'mysql://x@y/z']) {
+      const result = await runCli(['detect', 'replay', '--prefix', PREFIX, '--repo', url, log]);
+      assert.notEqual(result.code, 0, url);
+      // the house format: the message naming the value on one line, then the hint, with the code
+      const lines = result.stderr.trim().split('\n');
+      assert.ok(lines.length <= 2, `${url}: ${result.stderr}`);
+      assert.match(result.stderr, /PGW_ERR_[A-Z_]+/, url);
+      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    }
+  });
+});
