@@ -87,6 +87,27 @@ describe('review: incidents in the repository', () => {
     }
   });
 
+  it('the writer login cannot hide that an acknowledged incident went on growing (count, first and last time only move forward)', async () => {
+    const writer = new pg.Pool({ connectionString: writerUrl() });
+    await storeIncident(writer, alert({ id: 'hide-1', count: 5 }));
+    const dashboard = new pg.Pool({ connectionString: cluster.url('repo', 'dashboard_login', 'dashboard-pw') });
+    assert.equal(await setIncidentState(dashboard, 'hide-1', 'resolved', 'alice'), true);
+    await dashboard.end();
+    // the attack goes on: the engine stores 9
+    await storeIncident(writer, alert({ id: 'hide-1', count: 9, last_ts: '2026-12-01T10:00:09.000Z' }));
+    try {
+      // a writer login that wants the growth gone (stolen, or a buggy writer) goes straight to the table
+      await writer.query(`UPDATE pgwarden_repo.incidents SET count = 1, last_ts = '2026-12-01T10:00:01Z', first_ts = '2026-12-01T10:00:01Z' WHERE id = 'hide-1'`);
+    } finally {
+      await writer.end();
+    }
+    const { rows } = await cluster.query(`SELECT count::int AS count, GREATEST(count - COALESCE(count_at_state, count), 0)::int AS since,
+      last_ts, first_ts FROM pgwarden_repo.incidents WHERE id = 'hide-1'`, [], 'repo');
+    assert.deepEqual([rows[0]!.count, rows[0]!.since], [9, 4], 'the +4 since it was resolved is still shown');
+    assert.equal(rows[0]!.last_ts.toISOString(), '2026-12-01T10:00:09.000Z');
+    assert.equal(rows[0]!.first_ts.toISOString(), '2026-12-01T10:00:00.000Z');
+  });
+
   it('repo migrate upgrades a repository at version 7 that holds events, then a second run applies nothing', async () => {
     // A version-7 repository with data: migrated and ingested into, then 0008 taken back out
     // (exactly what 0008 adds, so the rest is what version 7 had).
