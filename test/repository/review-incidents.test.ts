@@ -108,6 +108,30 @@ describe('review: incidents in the repository', () => {
     assert.equal(rows[0]!.first_ts.toISOString(), '2026-12-01T10:00:00.000Z');
   });
 
+  it('a log file name reused after rotation (postgresql-%a.log, truncated weekly) gives next week\'s attack its own incident', async () => {
+    // log_filename = 'postgresql-%a.log' with log_truncate_on_rotation: every Monday the same path,
+    // the positions from 0 again. A brute force going on at the rotation puts its first record at
+    // offset 0 both weeks: the same rule, group, input and position.
+    const log = path.join(dir, 'postgresql-Mon.log');
+    const week = (day: string, n: number) => Array.from({ length: n }, (_, i) => `2026-11-${day} 10:00:${String(i).padStart(2, '0')}.000 UTC [${900 + i}] eve@shop FATAL:  password authentication failed for user "eve"\n`).join('');
+    const repo = writerUrl();
+    await cluster.query('CREATE DATABASE rotate', [], 'postgres');
+    const migrate = await runCli(['repo', 'migrate', '--repo', cluster.url('rotate'), '--writer-login', 'ingest_login']);
+    assert.equal(migrate.code, 0, migrate.stderr);
+    const rotateRepo = repo.replace(/\/repo$/, '/rotate');
+    writeFileSync(log, week('16', 8));
+    const first = await runCli(['detect', 'replay', '--server', 'db1', '--prefix', PREFIX, '--repo', rotateRepo, log]);
+    assert.equal(first.code, 0, first.stderr);
+    // an admin resolved last week's
+    await cluster.query("UPDATE pgwarden_repo.incidents SET state = 'resolved', state_by = 'alice', state_at = now(), count_at_state = count", [], 'rotate');
+    writeFileSync(log, week('23', 6));
+    const second = await runCli(['detect', 'replay', '--server', 'db1', '--prefix', PREFIX, '--repo', rotateRepo, log]);
+    assert.equal(second.code, 0, second.stderr);
+    const { rows } = await cluster.query(`SELECT state, count::int AS count, first_ts, last_ts FROM pgwarden_repo.incidents ORDER BY first_ts`, [], 'rotate');
+    assert.equal(rows.length, 2, `this week's attack is a new incident, not merged into last week's resolved one: ${JSON.stringify(rows)}`);
+    assert.deepEqual(rows.map((r) => [r.state, r.count]), [['resolved', 8], ['open', 6]]);
+  });
+
   it('repo migrate upgrades a repository at version 7 that holds events, then a second run applies nothing', async () => {
     // A version-7 repository with data: migrated and ingested into, then 0008 taken back out
     // (exactly what 0008 adds, so the rest is what version 7 had).
@@ -117,6 +141,7 @@ describe('review: incidents in the repository', () => {
     const ingest = await runCli(['ingest', '--repo', cluster.url('old', 'ingest_login', 'ingest-pw'), '--server', 'db1', '--prefix', PREFIX, log]);
     assert.equal(ingest.code, 0, ingest.stderr);
     await cluster.query(`DROP TABLE pgwarden_repo.incident_comments, pgwarden_repo.incident_events, pgwarden_repo.incidents;
+      DROP FUNCTION pgwarden_repo.incidents_forward();
       DELETE FROM pgwarden_repo.migrations WHERE version = 8`, [], 'old');
     const v7 = await runCli(['detect', 'replay', '--server', 'db1', '--prefix', PREFIX, '--repo', cluster.url('old', 'ingest_login', 'ingest-pw'), log]);
     assert.notEqual(v7.code, 0, v7.stderr);
