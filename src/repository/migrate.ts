@@ -78,9 +78,11 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
     await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden_repo.migrations, pgwarden_repo.undated_events TO ${WRITER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden_repo.ensure_partition(date) TO ${WRITER_ROLE}`);
     // Incidents (issue 18, incidents.ts): the writer stores and updates what the engine found, never the
-    // operators' state (the columns granted leave state, state_by, state_at out) and never deletes;
+    // operators' state (the columns granted leave state, state_by, state_at out) and never deletes an incident;
     // it reads the incident tables for the upsert's ON CONFLICT, and no events beyond the columns above.
     await client.query(`${SQL_TAG}GRANT SELECT, INSERT ON pgwarden_repo.incidents, pgwarden_repo.incident_events TO ${WRITER_ROLE}`);
+    // and drops the links a newer alert of the incident no longer carries (storeIncident): engine data, not the operators'
+    await client.query(`${SQL_TAG}GRANT DELETE ON pgwarden_repo.incident_events TO ${WRITER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT UPDATE (severity, detect_state, first_ts, last_ts, count, user_name, database_name, client_addr,
       application, group_values, summary, tags, responses, updated_at) ON pgwarden_repo.incidents TO ${WRITER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT ON ALL TABLES IN SCHEMA pgwarden_repo TO ${READER_ROLE}`);

@@ -132,6 +132,26 @@ describe('review: incidents in the repository', () => {
     assert.deepEqual(rows.map((r) => [r.state, r.count]), [['resolved', 8], ['open', 6]]);
   });
 
+  it('an incident stored again and again as it grows (detect replay --repo every few minutes over the current log) keeps the alert\'s events, not every store\'s', async () => {
+    // the engine keeps events_per_incident records per incident (the first half, a ring of the
+    // latest): 50 by default, whatever the count — 300,000 failed logins are one alert of 50
+    const head = Array.from({ length: 25 }, (_, i) => ({ input: '/var/log/pg.log', position: i }));
+    const pool = new pg.Pool({ connectionString: writerUrl() });
+    try {
+      for (let run = 1; run <= 40; run++) {
+        const tail = Array.from({ length: 25 }, (_, i) => ({ input: '/var/log/pg.log', position: run * 1000 + i }));
+        await storeIncident(pool, alert({ id: 'grow-1', count: run * 1000 + 25, events: [...head, ...tail] }));
+      }
+      // and an old alert arriving late does not bring its events back
+      await storeIncident(pool, alert({ id: 'grow-1', count: 1025, events: [...head, ...Array.from({ length: 25 }, (_, i) => ({ input: '/var/log/pg.log', position: 1000 + i }))] }));
+    } finally {
+      await pool.end();
+    }
+    const { rows } = await cluster.query(`SELECT pg_catalog.count(*)::int AS n, pg_catalog.max(source_position)::int AS latest, pg_catalog.min(source_position)::int AS first
+      FROM pgwarden_repo.incident_events WHERE incident_id = 'grow-1'`, [], 'repo');
+    assert.deepEqual(rows, [{ n: 50, latest: 40024, first: 0 }], 'the first 25 and the latest 25, not 25 more each time it was stored (1,025 after 40 runs)');
+  });
+
   it('repo migrate upgrades a repository at version 7 that holds events, then a second run applies nothing', async () => {
     // A version-7 repository with data: migrated and ingested into, then 0008 taken back out
     // (exactly what 0008 adds, so the rest is what version 7 had).
