@@ -11,6 +11,7 @@ import pg from 'pg';
 import type { Alert } from '../../src/detect/alert.ts';
 import { REPO_LATEST_VERSION, migrateRepository, storeIncident } from '../../src/repository/index.ts';
 import { setIncidentState } from '../../src/server/queries/incidents.ts';
+import { migrateRepository as migrateOld } from '../fixtures/repository-0007/repository/migrate.ts';
 import { runCli } from '../harness/cli.ts';
 import { startCluster, type Cluster } from '../harness/postgres.ts';
 
@@ -152,17 +153,40 @@ describe('review: incidents in the repository', () => {
     assert.deepEqual(rows, [{ n: 50, latest: 40024, first: 0 }], 'the first 25 and the latest 25, not 25 more each time it was stored (1,025 after 40 runs)');
   });
 
+  it('a brute force of 200,000 failed logins replayed --repo is one incident with 50 records linked', async () => {
+    const log = path.join(dir, 'brute.log');
+    const lines: string[] = [];
+    const start = Date.UTC(2026, 10, 24, 10, 0, 0);
+    for (let i = 0; i < 200_000; i++) {
+      const ts = new Date(start + i * 10).toISOString().replace('T', ' ').replace('Z', ' UTC');
+      lines.push(`${ts} [${1000 + (i % 30000)}] eve@shop FATAL:  password authentication failed for user "eve"\n`);
+    }
+    writeFileSync(log, lines.join(''));
+    const replay = await runCli(['detect', 'replay', '--server', 'brute', '--prefix', PREFIX, '--repo', writerUrl(), log], {}, { timeoutMs: 120_000 });
+    assert.equal(replay.code, 0, replay.stderr);
+    const { rows } = await cluster.query(`SELECT i.count::int AS count, (SELECT pg_catalog.count(*)::int FROM pgwarden_repo.incident_events e WHERE e.incident_id = i.id) AS linked
+      FROM pgwarden_repo.incidents i WHERE i.server = 'brute'`, [], 'repo');
+    assert.deepEqual(rows, [{ count: 200_000, linked: 50 }]);
+  });
+
   it('repo migrate upgrades a repository at version 7 that holds events, then a second run applies nothing', async () => {
-    // A version-7 repository with data: migrated and ingested into, then 0008 taken back out
-    // (exactly what 0008 adds, so the rest is what version 7 had).
+    // A version-7 repository, made by the version-7 code itself (the fixture schema.test.ts
+    // migrates with), holding events: ingested by a superuser login (the ingest of today would
+    // migrate it first), then the incident tables the upgrade adds are absent.
     const log = path.join(dir, 'old.log');
     writeFileSync(log, Array.from({ length: 6 }, (_, i) => `2026-11-23 10:00:0${i}.000 UTC [${900 + i}] eve@shop FATAL:  password authentication failed for user "eve"\n`).join(''));
-    assert.equal((await runCli(['repo', 'migrate', '--repo', cluster.url('old'), '--writer-login', 'ingest_login'])).code, 0);
-    const ingest = await runCli(['ingest', '--repo', cluster.url('old', 'ingest_login', 'ingest-pw'), '--server', 'db1', '--prefix', PREFIX, log]);
-    assert.equal(ingest.code, 0, ingest.stderr);
-    await cluster.query(`DROP TABLE pgwarden_repo.incident_comments, pgwarden_repo.incident_events, pgwarden_repo.incidents;
-      DROP FUNCTION pgwarden_repo.incidents_forward();
-      DELETE FROM pgwarden_repo.migrations WHERE version = 8`, [], 'old');
+    const old = new pg.Client({ connectionString: cluster.url('old') });
+    await old.connect();
+    try {
+      await migrateOld(old, { writerLogins: ['ingest_login'] });
+    } finally {
+      await old.end();
+    }
+    // the events a version-7 ingest stored (today's ingest would migrate the repository first)
+    await cluster.query(`SELECT pgwarden_repo.ensure_partition('2026-11-23');
+      INSERT INTO pgwarden_repo.events (ts, kind, server, source_input, source_position, user_name, severity, message)
+      SELECT '2026-11-23 10:00:00Z'::timestamptz + g * interval '1 second', 'auth_failed', 'db1', '/var/log/old.log', g * 100, 'eve', 'FATAL',
+        'password authentication failed for user "eve"' FROM generate_series(0, 5) g`, [], 'old');
     const v7 = await runCli(['detect', 'replay', '--server', 'db1', '--prefix', PREFIX, '--repo', cluster.url('old', 'ingest_login', 'ingest-pw'), log]);
     assert.notEqual(v7.code, 0, v7.stderr);
     // not "holds no pgwarden repository": it holds one, a version behind
@@ -197,5 +221,15 @@ describe('review: incidents in the repository', () => {
       assert.match(result.stderr, /PGW_ERR_[A-Z_]+/, url);
       assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
     }
+    // a login without pgwarden_repo_writer (a reader's): refused, said once, and nothing stored
+    await cluster.createRole('report_login', 'report-pw');
+    await cluster.query('GRANT pgwarden_repo_reader TO report_login', [], 'repo');
+    const many = path.join(dir, 'many.log');
+    writeFileSync(many, Array.from({ length: 6 }, (_, i) => `2026-11-23 11:00:0${i}.000 UTC [${900 + i}] eve@shop FATAL:  password authentication failed for user "eve"\n`).join(''));
+    const reader = await runCli(['detect', 'replay', '--server', 'db9', '--prefix', PREFIX, '--repo', cluster.url('repo', 'report_login', 'report-pw'), many]);
+    assert.notEqual(reader.code, 0, reader.stderr);
+    assert.match(reader.stderr, /permission denied[^\n]*incidents/);
+    assert.match(reader.stderr, /PGW_ERR_[A-Z_]+/);
+    assert.doesNotMatch(reader.stderr, /\n\s+at /, 'no stack trace');
   });
 });

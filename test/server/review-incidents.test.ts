@@ -93,7 +93,15 @@ describe('review: the incidents dashboard under attack', () => {
     const missing = await page(`/incident?id=${encodeURIComponent(X('missing'))}`);
     assert.equal(missing.statusCode, 404);
     noMarkup(missing.body, 'error page');
-    noMarkup((await page('/')).body, 'overview');
+    const overview = await page('/');
+    noMarkup(overview.body, 'overview');
+    // the Overview's card of open incidents leads to a list that has them (any time)
+    const card = /<a class="card[^"]*" href="([^"]*)"[^>]*>\s*<div class="n">2<\/div><div class="what">open incidents/.exec(overview.body)
+      ?? /href="(\/incidents\?state=open[^"]*)"/.exec(overview.body);
+    assert.ok(card, 'the card links to the open incidents');
+    const open = await page(card[1]!.replaceAll('&amp;', '&'));
+    assert.equal(open.statusCode, 200);
+    assert.equal((open.body.match(/href="\/incident\?id=/g) ?? []).length, 2, 'both open incidents are listed');
     // the JSON is served as JSON (a browser does not render it as a page)
     const api = await get(`/api/incident?id=${encodeURIComponent(X('id'))}`);
     assert.match(String(api.headers['content-type']), /^application\/json/);
