@@ -132,6 +132,18 @@ export async function requireRepository(client: pg.Client, migrate: boolean): Pr
     throw new PgwardenError('PGW_ERR_NOT_INSTALLED', 'this database holds no pgwarden repository (schema pgwarden_repo)',
       { hint: 'Run `pgwarden repo migrate --repo URL` first (docs/repository.md).' });
   }
-  const result = await migrateRepository(client, { onlyIfBehind: true });
+  let result: MigrateResult;
+  try {
+    result = await migrateRepository(client, { onlyIfBehind: true });
+  } catch (error) {
+    // A writer login on a repository an upgrade of pgwarden left behind: it may not migrate it
+    // (and should not), so say which version is there and who migrates, not the raw "permission
+    // denied for database" of the first CREATE.
+    if (version > 0 && (error as { code?: string }).code === '42501') {
+      // (the repository's connection gives PGW_ERR_PRIVILEGE its hint: migrate is the schema owner's)
+      throw new PgwardenError('PGW_ERR_PRIVILEGE', `this repository has schema version ${version}; this pgwarden (${PGWARDEN_VERSION}) needs ${REPO_LATEST_VERSION}, and this login may not migrate it`, { cause: error });
+    }
+    throw error;
+  }
   return result.applied.length > 0 ? result : null;
 }

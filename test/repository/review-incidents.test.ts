@@ -187,6 +187,11 @@ describe('review: incidents in the repository', () => {
       INSERT INTO pgwarden_repo.events (ts, kind, server, source_input, source_position, user_name, severity, message)
       SELECT '2026-11-23 10:00:00Z'::timestamptz + g * interval '1 second', 'auth_failed', 'db1', '/var/log/old.log', g * 100, 'eve', 'FATAL',
         'password authentication failed for user "eve"' FROM generate_series(0, 5) g`, [], 'old');
+    // today's ingest as the writer login: it may not migrate the repository, and says so
+    const writerIngest = await runCli(['ingest', '--repo', cluster.url('old', 'ingest_login', 'ingest-pw'), '--server', 'db1', '--prefix', PREFIX, log]);
+    assert.notEqual(writerIngest.code, 0);
+    assert.match(writerIngest.stderr, /schema version 7; this pgwarden \([^)]+\) needs 8, and this login may not migrate it/);
+    assert.match(writerIngest.stderr, /migrate and prune the schema owner[^\n]*\[PGW_ERR_PRIVILEGE\]/);
     const v7 = await runCli(['detect', 'replay', '--server', 'db1', '--prefix', PREFIX, '--repo', cluster.url('old', 'ingest_login', 'ingest-pw'), log]);
     assert.notEqual(v7.code, 0, v7.stderr);
     // not "holds no pgwarden repository": it holds one, a version behind
