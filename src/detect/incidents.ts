@@ -1,6 +1,6 @@
 // Incidents: one per rule and group while it lasts, with a count, first and last time, the events
 // behind it (the first and the latest), and throttled notices. Everything is in the records' own
-// time, and an incident's id is a hash of its rule, group and first event, so processing the same
+// time, and an incident's id is a hash of its rule, group and first event (where and when), so processing the same
 // records again gives the same incidents, notices and delivery ids.
 import { createHash } from 'node:crypto';
 import { isoTime } from './fields.ts';
@@ -49,14 +49,21 @@ export interface Occurrence {
 
 export interface Identity { user: string | null; database: string | null; client_addr: string | null; application: string | null }
 
-export function incidentId(rule: string, server: string | null, key: string, first: EventRef): string {
-  return createHash('sha256').update(`${rule}\u0000${server ?? ''}\u0000${key}\u0000${first.input}\u0000${first.position}`).digest('hex').slice(0, 24);
+/**
+ * The first record's time is part of it: a file name reused after rotation (postgresql-%a.log,
+ * truncated each week; standard input) restarts the positions, and the same attack going on at
+ * the rotation puts its first record at the same offset — without the time, next week's incident
+ * would have last week's id and be merged into it (stored under its state, resolved, say).
+ */
+export function incidentId(rule: string, server: string | null, key: string, first: EventRef, firstMs: number): string {
+  const time = Number.isNaN(firstMs) ? '' : String(firstMs);
+  return createHash('sha256').update(`${rule}\u0000${server ?? ''}\u0000${key}\u0000${first.input}\u0000${first.position}\u0000${time}`).digest('hex').slice(0, 24);
 }
 
 export function newIncident(rule: string, severity: Severity, server: string | null, key: string, group: Incident['group'],
   identity: Identity, occurrences: readonly Occurrence[], eventsCap: number): Incident {
   const incident: Incident = {
-    id: incidentId(rule, server, key, occurrences[0]!.ref), rule, severity, server, key, group,
+    id: incidentId(rule, server, key, occurrences[0]!.ref, occurrences[0]!.ms), rule, severity, server, key, group,
     firstMs: occurrences[0]!.ms, lastMs: occurrences[0]!.ms, count: 0, distinct: [],
     ...identity, head: [], tail: [], tailAt: 0, sessions: [], notices: 0, lastNoticeMs: NaN, countAtNotice: 0, lastStatement: null,
   };

@@ -23,8 +23,13 @@ export interface StoredIncident {
 // One statement, so a pool needs no transaction and two writers cannot interleave between the
 // incident and its events: ON CONFLICT serialises them on the id. The engine's fields of a later
 // alert (count, summary, detect_state) win only when its count is at least the stored one, so an
-// older alert arriving late does not undo a newer one. The events are sorted so that two writers
-// linking the same events lock them in the same order (no deadlock).
+// older alert arriving late does not undo a newer one. The events linked are the latest alert's
+// (its first and latest records, events_per_incident of them): the links an earlier store made
+// and this alert no longer carries go, so an incident stored at every run of a replay over a
+// growing log keeps 50 links, not 25 more per run; an older alert links nothing. (latest: the
+// count after the update is this alert's, so it was at least the stored one.) The events are
+// sorted so that two writers linking the same events lock them in the same order (no deadlock);
+// two racing on one incident each wait on its row, and at worst leave a link the next store drops.
 const UPSERT = `${SQL_TAG}WITH i AS (
   INSERT INTO pgwarden_repo.incidents AS t (id, rule, severity, detect_state, first_ts, last_ts, count, server, user_name,
     database_name, client_addr, application, group_values, summary, tags, responses)
@@ -34,16 +39,24 @@ const UPSERT = `${SQL_TAG}WITH i AS (
     last_ts = GREATEST(t.last_ts, excluded.last_ts),
     count = GREATEST(t.count, excluded.count),
     severity = CASE WHEN excluded.count >= t.count THEN excluded.severity ELSE t.severity END,
-    detect_state = CASE WHEN excluded.count >= t.count THEN excluded.detect_state ELSE t.detect_state END,
+    -- closed is final (the engine makes a new incident, a new id, of what comes after the quiet): the
+    -- same events seen open again (a replay of the first logs only, a late notice) are older news
+    detect_state = CASE WHEN excluded.count > t.count OR (excluded.count = t.count AND t.detect_state <> 'closed') THEN excluded.detect_state ELSE t.detect_state END,
     summary = CASE WHEN excluded.count >= t.count THEN excluded.summary ELSE t.summary END,
     tags = CASE WHEN excluded.count >= t.count THEN excluded.tags ELSE t.tags END,
     responses = CASE WHEN excluded.count >= t.count THEN excluded.responses ELSE t.responses END,
     updated_at = pg_catalog.now()
-  RETURNING t.id, (t.xmax = 0) AS inserted
+  RETURNING t.id, (t.xmax = 0) AS inserted, (t.count = $7) AS latest
+), d AS (
+  DELETE FROM pgwarden_repo.incident_events ie USING i
+   WHERE i.latest AND ie.incident_id = i.id AND NOT EXISTS (SELECT FROM
+     ROWS FROM (pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::bigint[])) AS x(input, position)
+     WHERE x.input = ie.source_input AND x.position = ie.source_position)
 ), e AS (
   INSERT INTO pgwarden_repo.incident_events (incident_id, server, source_input, source_position)
   SELECT i.id, $8, x.input, x.position FROM i,
-    ROWS FROM (pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::bigint[])) AS x(input, position) ORDER BY x.input, x.position
+    ROWS FROM (pg_catalog.unnest($17::text[]), pg_catalog.unnest($18::bigint[])) AS x(input, position)
+  WHERE i.latest ORDER BY x.input, x.position
   ON CONFLICT DO NOTHING
   RETURNING 1
 )

@@ -78,9 +78,11 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
     await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden_repo.migrations, pgwarden_repo.undated_events TO ${WRITER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden_repo.ensure_partition(date) TO ${WRITER_ROLE}`);
     // Incidents (issue 18, incidents.ts): the writer stores and updates what the engine found, never the
-    // operators' state (the columns granted leave state, state_by, state_at out) and never deletes;
+    // operators' state (the columns granted leave state, state_by, state_at out) and never deletes an incident;
     // it reads the incident tables for the upsert's ON CONFLICT, and no events beyond the columns above.
     await client.query(`${SQL_TAG}GRANT SELECT, INSERT ON pgwarden_repo.incidents, pgwarden_repo.incident_events TO ${WRITER_ROLE}`);
+    // and drops the links a newer alert of the incident no longer carries (storeIncident): engine data, not the operators'
+    await client.query(`${SQL_TAG}GRANT DELETE ON pgwarden_repo.incident_events TO ${WRITER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT UPDATE (severity, detect_state, first_ts, last_ts, count, user_name, database_name, client_addr,
       application, group_values, summary, tags, responses, updated_at) ON pgwarden_repo.incidents TO ${WRITER_ROLE}`);
     await client.query(`${SQL_TAG}GRANT SELECT ON ALL TABLES IN SCHEMA pgwarden_repo TO ${READER_ROLE}`);
@@ -121,10 +123,27 @@ export async function requireRepository(client: pg.Client, migrate: boolean): Pr
   const version = await repositoryVersion(client);
   if (version > REPO_LATEST_VERSION) throw tooNew(version);
   if (version === REPO_LATEST_VERSION) return null;
+  // A repository left behind by an upgrade of pgwarden is not "no repository": say which version it has.
+  if (!migrate && version > 0) {
+    throw new PgwardenError('PGW_ERR_NOT_INSTALLED', `this repository has schema version ${version}; this pgwarden (${PGWARDEN_VERSION}) needs ${REPO_LATEST_VERSION}`,
+      { hint: 'Run `pgwarden repo migrate --repo URL` to upgrade it (docs/repository.md).' });
+  }
   if (!migrate) {
     throw new PgwardenError('PGW_ERR_NOT_INSTALLED', 'this database holds no pgwarden repository (schema pgwarden_repo)',
       { hint: 'Run `pgwarden repo migrate --repo URL` first (docs/repository.md).' });
   }
-  const result = await migrateRepository(client, { onlyIfBehind: true });
+  let result: MigrateResult;
+  try {
+    result = await migrateRepository(client, { onlyIfBehind: true });
+  } catch (error) {
+    // A writer login on a repository an upgrade of pgwarden left behind: it may not migrate it
+    // (and should not), so say which version is there and who migrates, not the raw "permission
+    // denied for database" of the first CREATE.
+    if (version > 0 && (error as { code?: string }).code === '42501') {
+      // (the repository's connection gives PGW_ERR_PRIVILEGE its hint: migrate is the schema owner's)
+      throw new PgwardenError('PGW_ERR_PRIVILEGE', `this repository has schema version ${version}; this pgwarden (${PGWARDEN_VERSION}) needs ${REPO_LATEST_VERSION}, and this login may not migrate it`, { cause: error });
+    }
+    throw error;
+  }
   return result.applied.length > 0 ? result : null;
 }

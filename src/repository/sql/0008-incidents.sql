@@ -34,6 +34,21 @@ CREATE TABLE pgwarden_repo.incidents (
   -- which may not touch the state, cannot hide them
   count_at_state bigint
 );
+-- The engine's count and times only move forward, whoever updates the row: the upsert does so
+-- already (GREATEST, LEAST), and this holds it against a writer login going to the table itself,
+-- which could otherwise lower the count below count_at_state and hide what came after an admin
+-- acknowledged or resolved the incident (the writer may update these columns, for the upsert).
+CREATE FUNCTION pgwarden_repo.incidents_forward() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  NEW.count := GREATEST(OLD.count, NEW.count);
+  NEW.first_ts := LEAST(OLD.first_ts, NEW.first_ts);
+  NEW.last_ts := GREATEST(OLD.last_ts, NEW.last_ts);
+  RETURN NEW;
+END $fn$;
+REVOKE ALL ON FUNCTION pgwarden_repo.incidents_forward() FROM PUBLIC;
+CREATE TRIGGER incidents_forward BEFORE UPDATE ON pgwarden_repo.incidents
+  FOR EACH ROW EXECUTE FUNCTION pgwarden_repo.incidents_forward();
 -- The Incidents page: newest first within a time range, by the last event's time (an incident of
 -- untimed records: by when it was stored); the Overview counts the open ones.
 CREATE INDEX incidents_seen ON pgwarden_repo.incidents ((COALESCE(last_ts, stored_at)));
