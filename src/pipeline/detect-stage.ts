@@ -119,10 +119,19 @@ export class DetectStage {
       () => ({ version: CHECKPOINT_VERSION, engine: null, batches: [], outbox: [], next_seq: 0, sent: {} }),
       (parsed) => {
         if (parsed?.version !== CHECKPOINT_VERSION || !Array.isArray(parsed.outbox)) throw new Error(`unknown version ${String(parsed?.version)}`);
+        // a file cut or edited by hand: NaN sequence numbers or a missing sent would fail later, at the first alert
+        if (!Array.isArray(parsed.batches) || !Number.isSafeInteger(parsed.next_seq) || parsed.sent === null || typeof parsed.sent !== 'object') {
+          throw new Error('batches, next_seq or sent missing');
+        }
         return parsed;
       });
     if (this.state.engine) {
-      const afresh = this.engine.restore(this.state.engine);
+      let afresh: string[];
+      try {
+        afresh = this.engine.restore(this.state.engine);
+      } catch (error) {
+        throw new PgwardenError('PGW_ERR_CONFIG', `the checkpoints in ${this.file.path} are unreadable (${(error as Error).message}); move the file away to start detection afresh (open incidents and windows are forgotten; notices not yet sent are lost)`, { cause: error });
+      }
       if (afresh.length > 0) options.log.warn({ rules: afresh }, 'detection rules changed since the checkpoint start afresh');
     }
     this.batches = new Map(this.state.batches);

@@ -5,10 +5,9 @@
 // reported once it is longer than that and not kept.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { PgwardenEvent } from '../../src/core/event.ts';
+import type { ParseError, PgwardenEvent } from '../../src/core/event.ts';
 import { CloudSqlParser } from '../../src/logs/cloudsql.ts';
 import { MAX_RECORD_CHARS } from '../../src/logs/text-input.ts';
-import type { ParseError } from '../../src/logs/record.ts';
 
 const ELEMENT = JSON.stringify({
   textPayload: '2026-12-02 00:00:00.000 UTC [1]: [1-1] db=postgres,user=postgres LOG:  connection received: host=10.0.0.1 port=5432',

@@ -6,7 +6,7 @@
 // Now: at most OUTBOX_KEPT notices (the oldest dropped and counted), an unsent update replaced by
 // its incident's next one, and the progress written at most every second while a sink catches up.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -91,4 +91,29 @@ pipeline:
     const last = JSON.parse(readFileSync(stage.path, 'utf8')) as { outbox: unknown[]; sent: Record<string, number> };
     assert.equal(last.outbox.length, 0, 'stop records what was sent');
   });
+});
+
+describe('review: a detect.json that is not a whole checkpoint', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgwarden-review-state-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  // Before: a cut engine snapshot threw a plain Error (no code, no file); a file without next_seq
+  // or sent was taken, and the first alert got seq NaN or failed on sent[...] of undefined.
+  for (const [what, content] of [
+    ['cut short', '{"version":1,"outbox":[{"seq":0,'],
+    ['an engine snapshot of something else', '{"version":1,"outbox":[],"engine":{"format":"x"},"batches":[],"next_seq":0,"sent":{}}'],
+    ['without next_seq and sent', '{"version":1,"outbox":[]}'],
+  ] as const) {
+    it(`${what}: refused at start with PGW_ERR_CONFIG naming the file`, () => {
+      const config = join(dir, 'pgwarden.yaml');
+      writeFileSync(config, `detect:\n  in_collect: true\n  state_dir: ${join(dir, 'state')}\npipeline:\n  sources:\n    pg: { type: logfile, path: ${dir}, pattern: '*.csv', format: csvlog, server: db1 }\n  sinks:\n    out: { type: jsonl, path: ${join(dir, 'out.jsonl')} }\n`);
+      const cfg = loadConfig(config);
+      const silent = createLogger('test');
+      silent.level = 'silent';
+      mkdirSync(join(dir, 'state'), { recursive: true });
+      writeFileSync(join(dir, 'state', 'detect.json'), content);
+      assert.throws(() => new DetectStage({ config: cfg, sinks: [], log: silent }),
+        (error: Error & { code?: string }) => error.code === 'PGW_ERR_CONFIG' && error.message.includes(join(dir, 'state', 'detect.json')) && /move the file away/.test(error.message));
+    });
+  }
 });
