@@ -119,19 +119,23 @@ export abstract class JsonLineParser extends LineInput {
       } else if (scan.depth === 0 && c !== 32 && c !== 9 && c !== 10 && c !== 13) {
         // Text outside any array: reported to the end of its line.
         let end = text.indexOf('\n', i);
+        let why = 'not a JSON array of objects: text after the array';
         if (end < 0) {
-          if (!final) break;
+          // held until its LF, but not without bound (a file that never has one)
+          if (!final && text.length - i <= MAX_RECORD_CHARS) break;
+          if (!final) why += ', longer than 64 MiB without a line end';
           end = text.length;
         }
-        this.emitError(i, scan.line, 'not a JSON array of objects: text after the array', text.slice(i, end));
+        this.emitError(i, scan.line, why, text.slice(i, end));
         i = end - 1;
         consumed = end;
       } else if (scan.depth === 1 && c !== 44 /* , */ && c !== 32 && c !== 9 && c !== 10 && c !== 13) {
         // A scalar element: skipped to the next comma or the array's end, reported.
         let end = i;
         while (end < text.length && text.charCodeAt(end) !== 44 && text.charCodeAt(end) !== 93 && text.charCodeAt(end) !== 10) end++;
-        if (end >= text.length && !final) break;
-        this.emitError(i, scan.line, 'not a JSON object: an array element that is not one', text.slice(i, end));
+        const long = end >= text.length && end - i > MAX_RECORD_CHARS;
+        if (end >= text.length && !final && !long) break;
+        this.emitError(i, scan.line, `not a JSON object: an array element that is not one${long && !final ? ', longer than 64 MiB' : ''}`, text.slice(i, end));
         i = end - 1;
         consumed = end;
       }

@@ -31,6 +31,14 @@ const CHECKPOINT_VERSION = 1;
 export const ALERT_SINK_TYPES = new Set(['email', 'webhook', 'syslog', 'repository']);
 /** Batches remembered per first record's input (a rotated log is a new input): the oldest are forgotten. */
 const BATCHES_KEPT = 1000;
+/**
+ * Notices kept for sinks that have not sent them (a receiver down for long): the oldest are
+ * dropped past this, and counted. Each notice is bounded (detect.limits.events_per_incident), so
+ * this bounds detect.json, which is rewritten whole, and collect's memory (about 1.7 kB a notice).
+ */
+export const OUTBOX_KEPT = 5000;
+/** While a sink catches up, how often at most its progress is written (a kill -9 resends at most this much, under the same ids). */
+const SENT_SAVE_MS = 1000;
 
 interface OutboxEntry {
   seq: number;
@@ -47,6 +55,8 @@ interface DetectCheckpoint {
   next_seq: number;
   /** per alert sink: the seq of the next notice to send */
   sent: Record<string, number>;
+  /** notices dropped from a full outbox (OUTBOX_KEPT) before every sink had sent them */
+  dropped?: number;
 }
 
 export interface DetectStageOptions {
@@ -74,6 +84,9 @@ export class DetectStage {
   private readonly controller = new AbortController();
   private wakers: (() => void)[] = [];
   private loops: Promise<void>[] = [];
+  /** a sink's progress not yet written (sendLoop writes it at most every SENT_SAVE_MS) */
+  private unsaved = false;
+  private lastSave = 0;
 
   constructor(private readonly options: DetectStageOptions) {
     const { config } = options;
@@ -106,10 +119,19 @@ export class DetectStage {
       () => ({ version: CHECKPOINT_VERSION, engine: null, batches: [], outbox: [], next_seq: 0, sent: {} }),
       (parsed) => {
         if (parsed?.version !== CHECKPOINT_VERSION || !Array.isArray(parsed.outbox)) throw new Error(`unknown version ${String(parsed?.version)}`);
+        // a file cut or edited by hand: NaN sequence numbers or a missing sent would fail later, at the first alert
+        if (!Array.isArray(parsed.batches) || !Number.isSafeInteger(parsed.next_seq) || parsed.sent === null || typeof parsed.sent !== 'object') {
+          throw new Error('batches, next_seq or sent missing');
+        }
         return parsed;
       });
     if (this.state.engine) {
-      const afresh = this.engine.restore(this.state.engine);
+      let afresh: string[];
+      try {
+        afresh = this.engine.restore(this.state.engine);
+      } catch (error) {
+        throw new PgwardenError('PGW_ERR_CONFIG', `the checkpoints in ${this.file.path} are unreadable (${(error as Error).message}); move the file away to start detection afresh (open incidents and windows are forgotten; notices not yet sent are lost)`, { cause: error });
+      }
       if (afresh.length > 0) options.log.warn({ rules: afresh }, 'detection rules changed since the checkpoint start afresh');
     }
     this.batches = new Map(this.state.batches);
@@ -164,10 +186,23 @@ export class DetectStage {
       if (this.options.responder && notice.kind === 'opened' && rule.actions.length > 0) sinks.push(this.options.responder.name);
       const entry = { seq: this.state.next_seq++, notice: { notice: notice.kind, id: notice.id, alert }, sinks };
       if (entry.sinks.length === 0) continue;
+      // a later update of an incident carries all an earlier one did: one no sink has sent yet is replaced
+      if (notice.kind === 'updated') this.state.outbox = this.state.outbox.filter((e) => !(e.notice.notice === 'updated' && e.notice.alert.id === alert.id && this.unsent(e)));
       this.state.outbox.push(entry);
       added.push(entry);
     }
+    const over = this.state.outbox.length - OUTBOX_KEPT;
+    if (over > 0) {
+      this.state.outbox.splice(0, over);
+      this.state.dropped = (this.state.dropped ?? 0) + over;
+      this.options.log.warn({ dropped: over, dropped_total: this.state.dropped, kept: OUTBOX_KEPT }, 'alert sinks are behind: the oldest notices not yet sent were dropped');
+    }
     return added;
+  }
+
+  /** No sink of the entry has sent it. */
+  private unsent(entry: OutboxEntry): boolean {
+    return entry.sinks.every((s) => (this.state.sent[s] ?? 0) <= entry.seq);
   }
 
   private save(): Promise<void> {
@@ -176,6 +211,8 @@ export class DetectStage {
     this.state.engine = this.engine.snapshot();
     this.state.batches = [...this.batches];
     // save() writes the state as it is now (it serialises at once)
+    this.unsaved = false;
+    this.lastSave = Date.now();
     return this.file.save(this.state);
   }
 
@@ -210,6 +247,7 @@ export class DetectStage {
       const entry = this.state.outbox.find((e) => e.seq >= from && e.sinks.includes(sink.name));
       if (!entry) {
         this.state.sent[sink.name] = this.state.next_seq;
+        if (this.unsaved) await this.recordSent(sink);
         await this.changed(30_000);
         continue;
       }
@@ -225,13 +263,21 @@ export class DetectStage {
       attempts = 0;
       this.state.sent[sink.name] = entry.seq + 1;
       this.options.log.info({ sink: sink.name, rule: entry.notice.alert.rule, notice: entry.notice.id }, 'alert delivered');
-      try {
-        await this.save();
-      } catch (error) {
-        // sent but not recorded: after a restart it goes again under the same id
-        this.options.log.warn({ sink: sink.name, err: (error as Error).message }, 'alert sent but could not record it');
-        await sleep(backoff(1, retry), signal);
-      }
+      // Not a rewrite of the whole file per notice: a backlog of n notices would write n times
+      // the outbox (quadratic). At most every SENT_SAVE_MS, and when the sink has caught up.
+      this.unsaved = true;
+      if (Date.now() - this.lastSave >= SENT_SAVE_MS) await this.recordSent(sink);
+    }
+  }
+
+  private async recordSent(sink: Sink): Promise<void> {
+    try {
+      await this.save();
+    } catch (error) {
+      // sent but not recorded: after a restart it goes again under the same id
+      this.unsaved = true;
+      this.options.log.warn({ sink: sink.name, err: (error as Error).message }, 'alert sent but could not record it');
+      await sleep(backoff(1, this.options.config.pipeline.retry), this.controller.signal);
     }
   }
 
@@ -239,6 +285,7 @@ export class DetectStage {
     this.controller.abort();
     this.wake();
     await Promise.all(this.loops);
+    if (this.unsaved) await this.save().catch((error: unknown) => this.options.log.warn({ err: (error as Error).message }, 'alerts sent but could not record it'));
     await this.file.idle();
   }
 }
