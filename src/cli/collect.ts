@@ -84,10 +84,12 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
       for (const [name, source] of sourceEntries) for (const warning of sourcePrefixWarnings(source as { prefix?: string })) log.warn({ source: name }, warning);
       const signal = await stopSignal;
       log.info({ signal }, 'stopping after the batch in flight');
-      // the alert loops first (they use the sinks running.stop() closes); lanes still in flight save on
-      await detect?.responder?.stop();
-      await detect?.stage.stop();
-      await running.stop();
+      // The sources drain and the lanes finish first, the alert loops still sending (alerts of the
+      // records drained go out now, not at the next start); then the loops stop, then the sinks close.
+      await running.stop(async () => {
+        await detect?.responder?.stop();
+        await detect?.stage.stop();
+      });
       await status.stop();
       const parseErrors = sources.reduce((n, s) => n + (s.parseErrors ?? 0), 0);
       log.info({ parse_errors: parseErrors }, 'stopped');

@@ -20,7 +20,11 @@ export interface Graph {
 export interface Running {
   /** Resolves when every lane has stopped. */
   done: Promise<void>;
-  stop(): Promise<void>;
+  /**
+   * Drains the sources, stops the lanes and the sources, runs `beforeClose` (what still sends
+   * through the sinks: collect's alert loops), then closes the sinks.
+   */
+  stop(beforeClose?: () => Promise<void>): Promise<void>;
 }
 
 /** A sink as the graph runs it: with the routing of its config entry (sources that settle unwanted events on the way ask it too). */
@@ -152,13 +156,14 @@ export async function runGraph(graph: Graph, config: PipelineConfig, log: Logger
   const done = Promise.all(lanes).then(() => undefined);
   return {
     done,
-    async stop() {
+    async stop(beforeClose?: () => Promise<void>) {
       // What a source cannot read again after a restart is delivered first, the lanes running.
       draining.abort();
       await Promise.all(graph.sources.map(async (source) => source.drain?.()));
       controller.abort();
       await done;
       await Promise.all(graph.sources.map((source) => source.stop()));
+      await beforeClose?.();
       await Promise.all(graph.sinks.map((sink) => sink.close()));
     },
   };

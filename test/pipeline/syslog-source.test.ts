@@ -21,6 +21,7 @@ import { migrateRepository } from '../../src/repository/index.ts';
 import { MAX_BUFFERED_EVENTS } from '../../src/pipeline/lane-buffer.ts';
 import { FrameDecoder, type FrameProblem } from '../../src/pipeline/sources/syslog/framing.ts';
 import { runCli, waitFor } from '../harness/cli.ts';
+import { startHttpReceiver } from '../harness/receivers.ts';
 import type { CollectStatusFile } from '../../src/pipeline/index.ts';
 import { freePort, startCluster, type Cluster } from '../harness/postgres.ts';
 import { readEvents, startCollect } from './collect-helpers.ts';
@@ -432,6 +433,44 @@ describe('pgwarden collect with a syslog source (the built CLI)', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  it('detection in collect: the alert of a record drained at SIGTERM is sent before collect exits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgwarden-syslog-drain-alert-'));
+    const receiver = await startHttpReceiver();
+    let daemon: ReturnType<typeof startCollect> | undefined;
+    try {
+      const tcp = await freePort();
+      const config = join(dir, 'pgwarden.yaml');
+      // the 600 s batch window holds the record in the source until the stop drains it
+      writeFileSync(config, `detect:
+  in_collect: true
+  state_dir: ${join(dir, 'detect')}
+pipeline:
+  sources:
+    fleet: { type: syslog, tcp_port: ${tcp}, allow: [127.0.0.1/32], prefix: '%m [%p] %q%u@%d ', drain_seconds: 20 }
+  sinks:
+    hook: { type: webhook, url: ${receiver.url}/alerts, format: json, inputs: [detect] }
+  batch: { window_seconds: 600 }
+`);
+      daemon = startCollect(config);
+      await waitFor(async () => daemon!.stderr().includes('syslog source listening'), 20_000, 'collect to listen');
+      const socket = await dial(tcp);
+      const time = new Date(Date.UTC(2026, 11, 2, 5, 0, 0));
+      const stamp = time.toISOString().replace('T', ' ').replace('Z', ' UTC');
+      const escalation = `<134>1 ${time.toISOString()} db1 postgres 4242 - - [1-1] ${stamp} [4242] alice@shop LOG:  AUDIT: SESSION,1,1,ROLE,ALTER ROLE,,,"ALTER ROLE bob SUPERUSER",<none>`;
+      socket.write(octets(escalation));
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(receiver.requests.length, 0, 'no alert yet: the batch window holds the record');
+      assert.equal(await daemon.stop('SIGTERM'), 0, daemon.stderr());
+      socket.destroy();
+      const rules = receiver.requests.map((r) => (JSON.parse(r.body) as { alert: { rule: string } }).alert.rule);
+      assert.deepEqual(rules, ['privilege_escalation'], daemon.stderr());
+    } finally {
+      await daemon?.stop('SIGKILL');
+      await receiver.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('collect status shows the source\'s counters; on a real SIGTERM what it received is delivered before collect exits', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgwarden-syslog-drain-'));
     let daemon: ReturnType<typeof startCollect> | undefined;
