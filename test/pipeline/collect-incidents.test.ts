@@ -61,7 +61,9 @@ pipeline:
     // stored incident has the count of its last notice, as the engine gives them in process
     const lastCount = new Map<string, number>();
     const engine = createEngine(loadConfig(config).detect);
+    let records = 0;
     for await (const batch of inputEvents(log, { format: 'auto', server: 'fixture' }, (e) => assert.fail(e.reason), () => undefined)) {
+      records += batch.length;
       for (const event of batch) engine.process(event);
       for (const n of engine.drain()) if (n.kind !== 'closed') lastCount.set(n.incident.id, n.incident.count);
     }
@@ -78,7 +80,9 @@ pipeline:
 
     let daemon = startCollect(config);
     try {
-      await waitFor(async () => settled(await stored()), 60_000, `${expected.length} incidents with replay's counts`)
+      // the events and the alerts are separate lanes: wait for both to have everything
+      const storedEvents = async () => ((await cluster.query('SELECT count(*)::int AS n FROM pgwarden_repo.events', [], 'repo')).rows[0] as { n: number }).n;
+      await waitFor(async () => settled(await stored()) && await storedEvents() === records, 60_000, `${expected.length} incidents with replay's counts and ${records} events`)
         .catch(async (error: Error) => {
           const rows = await stored();
           throw new Error(`${error.message}: stored ${JSON.stringify(rows.map((r) => [r.rule, r.count]))}, expected ${JSON.stringify(expected.map((a) => [a.rule, a.count]))}\n${daemon.stderr().slice(-3000)}`);
