@@ -12,10 +12,8 @@ import type { WebhookSinkConfig } from './config.ts';
 // Slack limits a section's text to 3000 characters.
 const SLACK_TEXT_LIMIT = 2900;
 
-export function payload(format: WebhookSinkConfig['format'], pending: Pending): object {
-  const title = subject(pending.events);
-  if (format === 'json') return { text: title, delivery_id: pending.messageId, events: pending.events };
-  const text = body(pending.events);
+/** A Slack message: the title in bold, the text as a code block cut to Slack's limit. */
+function slackMessage(title: string, text: string): object {
   const shown = text.length > SLACK_TEXT_LIMIT ? `${text.slice(0, SLACK_TEXT_LIMIT)}\n… (truncated)` : text;
   return {
     text: title,
@@ -26,19 +24,17 @@ export function payload(format: WebhookSinkConfig['format'], pending: Pending): 
   };
 }
 
+export function payload(format: WebhookSinkConfig['format'], pending: Pending): object {
+  const title = subject(pending.events);
+  if (format === 'json') return { text: title, delivery_id: pending.messageId, events: pending.events };
+  return slackMessage(title, body(pending.events));
+}
+
 /** A detection alert: `json` carries the alert object; Slack gets its subject and body. */
 export function alertPayload(format: WebhookSinkConfig['format'], pending: PendingAlert): object {
   const title = alertSubject(pending.notice);
   if (format === 'json') return { text: title, delivery_id: pending.messageId, notice: pending.notice.notice, alert: pending.notice.alert };
-  const text = alertBody(pending.notice);
-  const shown = text.length > SLACK_TEXT_LIMIT ? `${text.slice(0, SLACK_TEXT_LIMIT)}\n… (truncated)` : text;
-  return {
-    text: title,
-    blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: `*${title.replace(/[*_~`]/g, '')}*` } },
-      { type: 'section', text: { type: 'mrkdwn', text: '```' + shown.replaceAll('```', "'''") + '```' } },
-    ],
-  };
+  return slackMessage(title, alertBody(pending.notice));
 }
 
 export function signature(secret: string, timestamp: string, text: string): string {
