@@ -12,14 +12,31 @@ import type { WebhookSinkConfig } from './config.ts';
 // Slack limits a section's text to 3000 characters.
 const SLACK_TEXT_LIMIT = 2900;
 
-/** A Slack message: the title in bold, the text as a code block cut to Slack's limit. */
+/**
+ * Text as Slack shows it literally. Slack reads `<…>` as a link or a mention (`<!channel>`,
+ * `<https://x|reset your password>`) and decodes only &amp; &lt; &gt;, so those three are escaped:
+ * role names, application names and statements are the client's own text, and an alert must not
+ * ping a channel or show a link its sender chose. Cut to `limit` characters after escaping,
+ * never inside an entity.
+ */
+export function slackText(text: string, limit = SLACK_TEXT_LIMIT): string {
+  const escaped = text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+  if (escaped.length <= limit) return escaped;
+  return `${escaped.slice(0, limit).replace(/&[a-z]{0,3}$|[\uD800-\uDBFF]$/, '')}\n… (truncated)`;
+}
+
+/**
+ * A Slack message: the title (also the notification's text) on one line and in bold, the text as
+ * a code block, each cut to Slack's limit. Stars and backticks would end the bold early; an
+ * underscore inside a word (`brute_force`) is no formatting to Slack.
+ */
 function slackMessage(title: string, text: string): object {
-  const shown = text.length > SLACK_TEXT_LIMIT ? `${text.slice(0, SLACK_TEXT_LIMIT)}\n… (truncated)` : text;
+  const heading = slackText(title.replace(/\s+/g, ' '));
   return {
-    text: title,
+    text: heading,
     blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: `*${title.replace(/[*_~`]/g, '')}*` } },
-      { type: 'section', text: { type: 'mrkdwn', text: '```' + shown.replaceAll('```', "'''") + '```' } },
+      { type: 'section', text: { type: 'mrkdwn', text: `*${heading.replace(/[*`]/g, '')}*` } },
+      { type: 'section', text: { type: 'mrkdwn', text: '```' + slackText(text.replaceAll('```', "'''")) + '```' } },
     ],
   };
 }
