@@ -6,10 +6,9 @@
 //
 // A response event reaches only detection rules that name kind `response` (detect/engine.ts):
 // otherwise a rule over every kind would alert on the response and respond to it again.
-import { resolveTarget, targetForDatabase, withClient } from '../../../core/db.ts';
+import { SQL_TAG, resolveTarget, targetForDatabase, withClient } from '../../../core/db.ts';
 import { PgwardenError } from '../../../core/errors.ts';
 import { newEvent, type PgwardenEvent, type ResponseInfo } from '../../../core/event.ts';
-import { installedVersion } from '../../../sensors/index.ts';
 import type { SourceContext } from '../../build.ts';
 import type { Source } from '../../types.ts';
 import { databasesOf, serverName } from '../databases.ts';
@@ -62,18 +61,20 @@ export class ResponsesSource extends IdTableSource<ResponseRow> {
   }
 }
 
-/** The sensors' migration that added pgwarden.response_actions. */
-const RESPONSES_SCHEMA_VERSION = 5;
-
-/** One running source per database the configured source reads; each must have the response tables installed. */
+/**
+ * One running source per database the configured source reads; each must have the response
+ * tables (sensors migration 5). Looked up by name, not in pgwarden.migrations: the logins that
+ * may read the table (pgwarden_alerts, pgwarden_watcher) need not read that one.
+ */
 export async function build({ name, config: source, root, log, target: override }: SourceContext<ResponsesSourceConfig>): Promise<Source[]> {
   const target = override ?? resolveTarget({ server: source.server }, root);
   const server = serverName(source, target);
   const databases = await databasesOf(source, target);
   for (const database of databases) {
-    const version = await withClient(targetForDatabase(target, database), installedVersion);
-    if (version < RESPONSES_SCHEMA_VERSION) {
-      throw new PgwardenError('PGW_ERR_NOT_INSTALLED', `database ${database} on ${target.label} has ${version === 0 ? 'no pgwarden' : `pgwarden schema version ${version}, without the response tables`}; run \`pgwarden install\` there`);
+    const present = await withClient(targetForDatabase(target, database), async (client) => (await client.query<{ present: boolean }>(
+      `${SQL_TAG}SELECT pg_catalog.to_regclass('pgwarden.response_actions') IS NOT NULL AS present`)).rows[0]!.present);
+    if (!present) {
+      throw new PgwardenError('PGW_ERR_NOT_INSTALLED', `database ${database} on ${target.label} has no pgwarden.response_actions (pgwarden before its responses, or not installed); run \`pgwarden install\` there`);
     }
   }
   return databases.map((database) => new ResponsesSource({
