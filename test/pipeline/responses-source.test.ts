@@ -45,6 +45,9 @@ describe('responses source: pgwarden.response_actions into the repository', () =
       network::text AS network, until, reason, detail FROM pgwarden.response_actions ORDER BY id`)).rows;
   const stored = () => inRepo<StoredResponse>(`SELECT ts, server, database_name, user_name, pid, session_id, source_input, source_position, response
       FROM pgwarden_repo.events WHERE kind = 'response' ORDER BY source_position`);
+  /** The incidents the repository sink stored (an alert sink), each with the inputs of its events. */
+  const incidents = () => inRepo<{ rule: string; inputs: string[] }>(`SELECT i.rule, pg_catalog.array_agg(e.source_input) AS inputs
+      FROM pgwarden_repo.incidents i JOIN pgwarden_repo.incident_events e ON e.incident_id = i.id GROUP BY i.id, i.rule`);
   const canLogin = async (role: string) => (await cluster.query<{ l: boolean }>('SELECT rolcanlogin AS l FROM pg_catalog.pg_roles WHERE rolname = $1', [role])).rows[0]!.l;
   /** A session held open as the role, and its pid and session id (%c) as the log prints them. */
   const hold = async (role: string) => {
@@ -190,7 +193,6 @@ pipeline:
     resp: { type: responses, server: db1, poll_seconds: 0.2, state_dir: ${path.join(tmp, 'dry-state')} }
   sinks:
     repo: { type: repository }
-    alerts: { type: jsonl, path: ${path.join(tmp, 'alerts.jsonl')}, inputs: [detect] }
 `);
     daemon = startCollect(config);
     try {
@@ -221,21 +223,20 @@ pipeline:
       assert.ok(rows.length > 0 && rows.every((r) => r.outcome === 'dry_run' || (r.action === 'terminate' && r.outcome === 'noop')),
         `only descriptions (and failed logins' ended sessions): ${JSON.stringify(rows)}`);
       // the response events reach detection: only the rule that names their kind alerts on them
-      await waitFor(async () => readFileSync(path.join(tmp, 'alerts.jsonl'), 'utf8').includes('"rule":"responses_named"'), 30_000, 'responses_named\'s alert');
+      await waitFor(async () => (await incidents()).some((i) => i.rule === 'responses_named'), 30_000, 'responses_named\'s incident');
       await new Promise((resolve) => setTimeout(resolve, 1000));
       await session.client.end();
     } finally {
       assert.equal(await daemon.stop('SIGTERM'), 0, daemon.stderr());
       daemon = undefined;
     }
-    const alerts = readFileSync(path.join(tmp, 'alerts.jsonl'), 'utf8').trim().split('\n').filter((l) => l !== '')
-      .map((l) => JSON.parse(l) as { alert: { rule: string; events: { input: string }[] } });
-    assert.deepEqual([...new Set(alerts.map((a) => a.alert.rule))].sort(), ['guessed_password', 'responses_named'],
-      `no built-in rule and not responses_unnamed: ${alerts.map((a) => a.alert.rule).join(', ')}`);
-    for (const { alert } of alerts) {
-      const fromResponses = alert.events.filter((e) => e.input.startsWith('responses:')).length;
-      if (alert.rule === 'responses_named') assert.ok(fromResponses > 0 && fromResponses === alert.events.length);
-      else assert.equal(fromResponses, 0, `${alert.rule} alerted on a response event: ${JSON.stringify(alert.events)}`);
+    const raised = await incidents();
+    assert.deepEqual([...new Set(raised.map((i) => i.rule))].sort(), ['guessed_password', 'responses_named'],
+      `no built-in rule and not responses_unnamed: ${raised.map((i) => i.rule).join(', ')}`);
+    for (const incident of raised) {
+      const fromResponses = incident.inputs.filter((input) => input.startsWith('responses:')).length;
+      if (incident.rule === 'responses_named') assert.ok(fromResponses > 0 && fromResponses === incident.inputs.length);
+      else assert.equal(fromResponses, 0, `${incident.rule} alerted on a response event: ${incident.inputs.join(', ')}`);
     }
     assert.equal(await canLogin('victim'), true);
   });
