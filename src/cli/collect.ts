@@ -71,7 +71,7 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
       for (const [name, source] of sourceEntries) sources.push(...await createSources(name, source, cfg, log));
       // detect.in_collect: the rules as one more consumer of every source, and alerts out of the alert sinks
       const detect = cfg.detect.in_collect ? detectStage(cfg, sinks, log) : null;
-      if (detect) log.info({ state: detect.stage.path, alert_sinks: detect.stage.sinkNames }, 'detection runs in collect');
+      if (detect) log.info({ state: detect.stage.path, alert_sinks: detect.stage.sinkNames, responses_dry_run: cfg.detect.responses.dry_run }, 'detection runs in collect');
       const running = await runGraph({ sources, sinks: detect ? [...sinks, detect.stage.sink()] : sinks }, cfg.pipeline, log, status);
       detect?.stage.start();
       detect?.responder?.start();

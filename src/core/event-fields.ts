@@ -40,13 +40,13 @@ export interface EventGroup {
 
 export const EVENT_GROUPS: readonly EventGroup[] = [
   { name: 'audit', nullable: true, doc: 'for `audit`, see below' },
-  { name: 'source', nullable: false, doc: '`{ "input", "position", "line" }`: the file (`-` for standard input), the byte offset of the record\'s first byte, and its 1-based line number — enough to find it again and to deduplicate. For a DDL event: `ddl:<server>/<database>`, the `pgwarden.ddl_events` id, `null`; for a tamper event: `tamper:<server>/<database>`, a sequence, `null`; for a record read from CloudWatch Logs (by the `cloudwatch` source, or from a subscription in SQS): `cloudwatch:<log group>:<log stream>`, a 53-bit hash of the CloudWatch event id and the record\'s index in it, `null`; for other SQS messages: `sqs:<queue name>`, a 53-bit hash of the message id (and indexes), `null`' },
+  { name: 'source', nullable: false, doc: '`{ "input", "position", "line" }`: the file (`-` for standard input), the byte offset of the record\'s first byte, and its 1-based line number — enough to find it again and to deduplicate. For a DDL event: `ddl:<server>/<database>`, the `pgwarden.ddl_events` id, `null`; for a tamper event: `tamper:<server>/<database>`, a sequence, `null`; for a response event: `responses:<server>/<database>`, the `pgwarden.response_actions` id, `null`; for a record read from CloudWatch Logs (by the `cloudwatch` source, or from a subscription in SQS): `cloudwatch:<log group>:<log stream>`, a 53-bit hash of the CloudWatch event id and the record\'s index in it, `null`; for other SQS messages: `sqs:<queue name>`, a 53-bit hash of the message id (and indexes), `null`' },
 ];
 
 /** Every field, in JSON order (which is also the column order of every COPY row). */
 export const EVENT_FIELDS: readonly EventField[] = [
   { path: 'ts', json: 'string', column: 'ts', type: 'timestamptz', doc: 'time of the record, ISO-8601 with milliseconds and the offset the server wrote: `2026-11-22T20:50:43.737+00:00`. `null` when the stderr prefix has no time (`%m`, `%t`, `%n`) or the zone abbreviation is unknown (see below)' },
-  { path: 'kind', json: 'string', column: 'kind', type: 'text', notNull: true, doc: '`connection_received`, `connection_authorized`, `auth_failed`, `disconnection`, `audit`, `guard_allow`, `guard_deny`, `ddl`, `tamper`, `error`, `log`' },
+  { path: 'kind', json: 'string', column: 'kind', type: 'text', notNull: true, doc: '`connection_received`, `connection_authorized`, `auth_failed`, `disconnection`, `audit`, `guard_allow`, `guard_deny`, `ddl`, `tamper`, `response`, `error`, `log`' },
   { path: 'server', json: 'string', column: 'server', type: 'text', doc: 'the server name given to the parser (`--server`)' },
   { path: 'pid', json: 'number', column: 'pid', type: 'integer', doc: 'backend process id' },
   { path: 'session_id', json: 'string', column: 'session_id', type: 'text', doc: 'as PostgreSQL prints it (`%c`), e.g. `6b0355a3.2048`. From a stderr log whose prefix has `%p` but no `%c`: a synthetic id of the same shape, built from the session\'s `connection received` record (see [Sessions without `%c`](#sessions-without-c))' },
@@ -80,6 +80,7 @@ export const EVENT_FIELDS: readonly EventField[] = [
   { path: 'guard', json: 'object', column: 'guard', type: 'jsonb', doc: 'for `guard_deny`, and for the guard\'s own log lines (kind `log`), see below' },
   { path: 'ddl', json: 'object', column: 'ddl', type: 'jsonb', doc: 'for `ddl`, see below' },
   { path: 'tamper', json: 'object', column: 'tamper', type: 'jsonb', doc: 'for `tamper`: `findings` (each `object`, `state`, `expected`, `actual`, as `pgwarden status` prints them) and `resolved` (true for the all-clear)' },
+  { path: 'response', json: 'object', column: 'response', type: 'jsonb', doc: 'for `response`: a response pgwarden did, refused, found nothing to do for, or only described (a row of `pgwarden.response_actions`), see below' },
   { path: 'source.input', json: 'string', column: 'source_input', type: 'text', notNull: true, doc: '' },
   { path: 'source.position', json: 'number', column: 'source_position', type: 'bigint', notNull: true, doc: '' },
   { path: 'source.line', json: 'number', column: 'source_line', type: 'bigint', doc: '' },

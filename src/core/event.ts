@@ -14,6 +14,7 @@ export const EVENT_KINDS = [
   'guard_deny',
   'ddl',
   'tamper',
+  'response',
   'error',
   'log',
 ] as const;
@@ -83,6 +84,31 @@ export interface TamperInfo {
   resolved: boolean;
 }
 
+/** For kind `response`: one row of pgwarden.response_actions, a response done, refused, with nothing to do, or only described. */
+export interface ResponseInfo {
+  /** pgwarden.response_actions.id in the database it acted in */
+  id: number;
+  /** the caller's id (`<incident>:<action>`): the same id twice acts once */
+  response_id: string;
+  action: 'terminate' | 'lock_role' | 'unlock_role' | 'block_client' | 'unblock_client';
+  /** done, refused, noop (nothing to do: already so), dry_run (what would have been done) */
+  outcome: 'done' | 'refused' | 'noop' | 'dry_run';
+  /** the role locked or unlocked, or whose session was ended */
+  role: string | null;
+  /** the network blocked or unblocked (CIDR) */
+  network: string | null;
+  /** when a lock or block ends */
+  until: string | null;
+  /** what was done, or why not */
+  reason: string;
+  /** from the row's detail: the rule and incident the response was for, and the incident's summary (null when run by hand) */
+  rule: string | null;
+  incident: string | null;
+  summary: string | null;
+  /** the login that called the response function */
+  requested_by: string;
+}
+
 /** Where an event was read: enough to find it again and to deduplicate. */
 export interface EventSource {
   /** The file name, `-` for standard input, or what the caller named the input (`ddl:server/db`, `tamper:server/db`, `cloudwatch:group:stream`, `sqs:queue`). */
@@ -129,6 +155,7 @@ export interface PgwardenEvent {
   guard: GuardInfo | null;
   ddl: DdlInfo | null;
   tamper: TamperInfo | null;
+  response: ResponseInfo | null;
   source: EventSource;
 }
 
@@ -138,7 +165,7 @@ export function newEvent(kind: EventKind, server: string | null, source: EventSo
     ts: null, kind, server, pid: null, session_id: null, session_line: null, user: null, database: null,
     application: null, client_addr: null, client_port: null, severity: null, sqlstate: null, message: null,
     detail: null, hint: null, context: null, query: null, backend_type: null, pooler: null, duration_ms: null,
-    audit: null, guard: null, ddl: null, tamper: null, source,
+    audit: null, guard: null, ddl: null, tamper: null, response: null, source,
   };
 }
 
@@ -233,7 +260,7 @@ function jsonParameters(w: ByteWriter, values: (string | null)[] | null): void {
   w.byte(93);
 }
 
-/** guard, ddl and tamper: rare, small, and of several shapes. */
+/** guard, ddl, tamper and response: rare, small, and of several shapes. */
 function jsonObject(w: ByteWriter, value: object | null): void {
   if (value === null) jsonNull(w);
   else w.text(JSON.stringify(value));
@@ -267,8 +294,8 @@ function jsonAudit(w: ByteWriter, a: AuditInfo | null): void {
 const KEYS = ['{"ts":', ',"kind":', ',"server":', ',"pid":', ',"session_id":', ',"session_line":', ',"user":',
   ',"database":', ',"application":', ',"client_addr":', ',"client_port":', ',"severity":', ',"sqlstate":',
   ',"message":', ',"detail":', ',"hint":', ',"context":', ',"query":', ',"backend_type":', ',"pooler":',
-  ',"duration_ms":', ',"audit":', ',"guard":', ',"ddl":', ',"tamper":', ',"source":{"input":', ',"position":',
-  ',"line":'].map(K);
+  ',"duration_ms":', ',"audit":', ',"guard":', ',"ddl":', ',"tamper":', ',"response":', ',"source":{"input":',
+  ',"position":', ',"line":'].map(K);
 const EVENT_END = K('}}');
 
 /** Appends the event as one line of JSON (no newline): the bytes of JSON.stringify(event) in UTF-8. */
@@ -299,9 +326,10 @@ export function writeEventJson(w: ByteWriter, e: PgwardenEvent): void {
   w.constant(k[22]!); jsonObject(w, e.guard);
   w.constant(k[23]!); jsonObject(w, e.ddl);
   w.constant(k[24]!); jsonObject(w, e.tamper);
-  w.constant(k[25]!); jsonString(w, e.source.input);
-  w.constant(k[26]!); jsonNumber(w, e.source.position);
-  w.constant(k[27]!); jsonNumber(w, e.source.line);
+  w.constant(k[25]!); jsonObject(w, e.response);
+  w.constant(k[26]!); jsonString(w, e.source.input);
+  w.constant(k[27]!); jsonNumber(w, e.source.position);
+  w.constant(k[28]!); jsonNumber(w, e.source.line);
   w.constant(EVENT_END);
 }
 // generated:end event-json

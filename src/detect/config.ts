@@ -215,6 +215,8 @@ export const detectSchema = z.strictObject({
     protected_networks: z.array(z.string()).default(['127.0.0.0/8', '::1/128']),
     /** how often collect (detect.in_collect) lifts the locks whose time has come */
     lift_interval: positiveDuration.default('1m'),
+    /** collect only describes what each rule's actions would do (rows with outcome dry_run), and changes nothing */
+    dry_run: z.boolean().default(false),
   }).prefault({}),
   rules: builtinRulesSchema.prefault({}),
   custom_rules: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'custom rule names are snake_case'), customRuleSchema).default({})

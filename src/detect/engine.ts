@@ -118,12 +118,18 @@ export class DetectEngine {
     this.networks = new NetworkOf(options.network.ipv4_prefix, options.network.ipv6_prefix);
     this.view = new EventView({ facts: options.facts, applicationRole: compileGlobs(options.applicationRoles) ?? (() => false), functionMention: functionMention(rules) });
     this.compiled = rules.filter((r) => r.enabled && r.inactive === null).map((r) => new CompiledRule(r, options.limits));
-    for (const kind of EVENT_KINDS) this.byKind.set(kind, this.compiled.filter((r) => r.kinds === null || r.kinds.has(kind)));
+    // A response event (pgwarden's own record of what it did) reaches only a rule that names kind
+    // `response`: a rule over every kind would otherwise alert on its own response and respond
+    // again (a response triggering a rule triggering a response).
+    for (const kind of EVENT_KINDS) this.byKind.set(kind, this.compiled.filter((r) => (r.kinds === null ? kind !== 'response' : r.kinds.has(kind))));
   }
 
   /** Runs one event through the rules. Notices wait in drain(). */
   process(event: PgwardenEvent): void {
     this.counts.events++;
+    // Nothing reads it: it moves no clock (its time is the responder's, not the logs' being
+    // caught up) and teaches the facts nothing.
+    if (event.kind === 'response' && this.byKind.get('response')!.length === 0) return;
     const server = event.server ?? '';
     let time = eventTime(event.ts);
     const clock = this.clocks.get(server);
@@ -144,7 +150,7 @@ export class DetectEngine {
     if (!view.trusted) this.counts.untrusted++;
     const rules = this.byKind.get(view.kind)!;
     for (let i = 0; i < rules.length; i++) this.evaluate(rules[i]!, view);
-    this.facts.observe(event, time, view.signal('login'), view.signal('unknown_role'), view.kind === 'audit' ? view.grants() : null);
+    if (view.kind !== 'response') this.facts.observe(event, time, view.signal('login'), view.signal('unknown_role'), view.kind === 'audit' ? view.grants() : null);
   }
 
   /** Notices since the last drain, in order. */

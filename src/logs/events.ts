@@ -10,7 +10,7 @@ import { LineInput, type TextStart } from './text-input.ts';
 const STRING_FIELDS = ['ts', 'server', 'session_id', 'user', 'database', 'application', 'client_addr', 'severity', 'sqlstate',
   'message', 'detail', 'hint', 'context', 'query', 'backend_type', 'pooler'] as const;
 const NUMBER_FIELDS = ['pid', 'session_line', 'client_port', 'duration_ms'] as const;
-const OBJECT_FIELDS = ['audit', 'guard', 'ddl', 'tamper'] as const;
+const OBJECT_FIELDS = ['audit', 'guard', 'ddl', 'tamper', 'response'] as const;
 const KINDS = new Set<string>(EVENT_KINDS);
 
 /** True when a line of JSON reads as one of pgwarden's events (for format detection). */

@@ -29,7 +29,8 @@ export class CollectResponder {
     if (server === null || !Object.hasOwn(this.config.servers, server)) return null;
     let responder = this.responders.get(server);
     if (!responder) {
-      responder = new Responder(resolveTarget({ server }, this.config));
+      // detect.responses.dry_run: every check the server makes, recorded as dry_run, nothing done
+      responder = new Responder(resolveTarget({ server }, this.config), { dryRun: this.config.detect.responses.dry_run });
       this.responders.set(server, responder);
     }
     return responder;

@@ -19,10 +19,11 @@ import { ddlSource } from './sources/ddl/config.ts';
 import { guardSource } from './sources/guard/config.ts';
 import { logfileSource } from './sources/logfile/config.ts';
 import { natsSource } from './sources/nats/config.ts';
+import { responsesSource } from './sources/responses/config.ts';
 import { sqsSource } from './sources/sqs/config.ts';
 import { syslogSource } from './sources/syslog/config.ts';
 
-export const SOURCES: [typeof ddlSource, typeof guardSource, typeof logfileSource, typeof cloudwatchSource, typeof sqsSource, typeof natsSource, typeof syslogSource] = [ddlSource, guardSource, logfileSource, cloudwatchSource, sqsSource, natsSource, syslogSource];
+export const SOURCES: [typeof ddlSource, typeof guardSource, typeof responsesSource, typeof logfileSource, typeof cloudwatchSource, typeof sqsSource, typeof natsSource, typeof syslogSource] = [ddlSource, guardSource, responsesSource, logfileSource, cloudwatchSource, sqsSource, natsSource, syslogSource];
 export const SINKS: [typeof emailSink, typeof webhookSink, typeof repositorySink, typeof jsonlSink, typeof syslogSink, typeof natsSink] = [emailSink, webhookSink, repositorySink, jsonlSink, syslogSink, natsSink];
 
 export const SOURCE_TYPES = SOURCES.map((definition) => definition.type);

@@ -182,7 +182,7 @@ const NO_AUDIT = Buffer.alloc(11 * 4, 0xff);
 function writeCopyRow(w: ByteWriter, e: PgwardenEvent, time: ReadTime | null): void {
   const b = w.room(2);
   b[w.length] = 0;
-  b[w.length + 1] = 38; // EVENT_COLUMNS.length
+  b[w.length + 1] = 39; // EVENT_COLUMNS.length
   w.length += 2;
   binaryTime(w, time);
   binaryText(w, e.kind);
@@ -224,6 +224,7 @@ function writeCopyRow(w: ByteWriter, e: PgwardenEvent, time: ReadTime | null): v
   binaryJson(w, e.guard);
   binaryJson(w, e.ddl);
   binaryJson(w, e.tamper);
+  binaryJson(w, e.response);
   binaryText(w, e.source.input);
   binaryInt8(w, e.source.position);
   binaryInt8(w, e.source.line);

@@ -216,6 +216,37 @@ describe('detection engine', () => {
     assert.deepEqual(same.restore(first.snapshot()), [], 'severity does not change what the rule counts');
     assert.equal(opened(run(same, [failed(3, 'k'), failed(4, 'k')]), 'brute_force').length, 1);
   });
+  it('lets response events (pgwarden\'s own actions) reach only a rule that names kind response: no response loops', () => {
+    const response = (s: number, user: string, action: 'lock_role' | 'terminate' = 'lock_role') => ev('response', s, {
+      user, database: 'shop', pid: 4242, session_id: '6b0f2a10.1092', message: `pgwarden response ${action} done: ALTER ROLE ${user} NOLOGIN`,
+      response: { id: position, response_id: `inc:${action}`, action, outcome: 'done', role: user, network: null, until: null, reason: `ALTER ROLE ${user} NOLOGIN`,
+        rule: 'brute_force', incident: 'inc', summary: 'x', requested_by: 'pgw' },
+    });
+    const every = config({
+      sensitive_objects: ['hr.*'],
+      custom_rules: {
+        about_alice: { description: 'every event of alice', type: 'match', match: { users: ['alice'] }, actions: [{ type: 'terminate' }] },
+        many_events: { description: 'any 3 events', type: 'threshold', match: { databases: ['shop'] }, threshold: 3, window: '5m' },
+        responses_seen: { description: 'what pgwarden did', type: 'match', match: { kinds: ['response'] } },
+      },
+    });
+    const engine = createEngine(every);
+    // at night, as a privileged role, over and over: no built-in or kind-less rule sees them
+    const notices = run(engine, Array.from({ length: 20 }, (_, i) => response(-36_000 + i, i % 2 === 0 ? 'alice' : 'postgres', i % 3 === 0 ? 'terminate' : 'lock_role')));
+    assert.deepEqual([...new Set(opened(notices).map((n) => n.incident.rule))], ['responses_seen']);
+    // the same rules still see the server's own records of alice
+    const later = run(engine, [0, 1, 2].map((s) => failed(s, 'alice', '10.0.0.5', { database: 'shop' })));
+    assert.deepEqual(opened(later).map((n) => n.incident.rule).sort(), ['about_alice', 'many_events']);
+  });
+
+  it('lets a response event move no clock when no rule reads it: a window of the logs being caught up stays open', () => {
+    const engine = createEngine(config());
+    const responseAt = (s: number) => ev('response', s, { user: 'alice', message: 'pgwarden response lock_role done' });
+    // four failures, then the responder's record of a later time (collect catching up on old logs), then the fifth
+    const notices = run(engine, [failed(0, 'alice'), failed(10, 'alice'), failed(20, 'alice'), failed(30, 'alice'), responseAt(7200), failed(40, 'alice')]);
+    assert.equal(opened(notices, 'brute_force').length, 1);
+    assert.equal(opened(notices, 'brute_force')[0]!.incident.count, 5);
+  });
 });
 
 function createEngineRun(events: PgwardenEvent[], detect: unknown = {}): Notice[] {

@@ -174,7 +174,7 @@ describe('cloudwatch source', () => {
     bad('{ type: cloudwatch, log_group: /g, region: Frankfurt }', /pipeline\.sources\.rds\.region: an AWS region such as eu-west-1/);
     bad('{ type: cloudwatch, log_group: /g, group: x }', /pipeline\.sources\.rds\.group: unknown key \(allowed here: type, region, endpoint, format, prefix, log_group/);
     bad('{ type: sqs, queue_url: sqs-queue }', /pipeline\.sources\.rds\.queue_url: must be the queue URL/);
-    bad('{ type: kinesis }', /pipeline\.sources\.rds\.type: type must be ddl, guard, logfile, cloudwatch, sqs, nats or syslog/);
+    bad('{ type: kinesis }', /pipeline\.sources\.rds\.type: type must be ddl, guard, responses, logfile, cloudwatch, sqs, nats or syslog/);
     // the prefix is compiled when collect starts
     const config = join(dir, 'bad.yaml');
     writeFileSync(config, 'pipeline:\n  sources:\n    rds: { type: cloudwatch, log_group: /g, prefix: "%" }\n  sinks:\n    archive: { type: jsonl, path: /dev/null }\n');

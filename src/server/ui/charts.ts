@@ -6,7 +6,7 @@ import { Html, html, formatTime } from './html.ts';
 /** A colour per event kind, the same on every page. */
 export const KIND_COLOURS: Record<string, string> = {
   audit: '#4e79a7', connection_received: '#a0cbe8', connection_authorized: '#59a14f', disconnection: '#8cd17d',
-  auth_failed: '#e15759', guard_deny: '#f28e2b', guard_allow: '#b6992d', ddl: '#b07aa1', tamper: '#9c1c1c',
+  auth_failed: '#e15759', guard_deny: '#f28e2b', guard_allow: '#b6992d', ddl: '#b07aa1', tamper: '#9c1c1c', response: '#76b7b2',
   error: '#ff9d9a', log: '#bab0ac',
 };
 

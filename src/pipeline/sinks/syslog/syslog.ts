@@ -69,7 +69,7 @@ const TOP_LEVEL = [
   'kind', 'ts', 'server', 'pid', 'session_id', 'session_line', 'user', 'database', 'application', 'client_addr', 'client_port',
   'severity', 'sqlstate', 'message', 'detail', 'hint', 'context', 'query', 'backend_type', 'pooler', 'duration_ms',
 ] as const;
-const NESTED = ['audit', 'guard', 'ddl', 'tamper', 'source'] as const;
+const NESTED = ['audit', 'guard', 'ddl', 'tamper', 'response', 'source'] as const;
 
 /** Which field is the MSG: the audit statement, the DDL statement, the message, else the query. */
 function msgField(event: PgwardenEvent): { name: string; text: string } {
