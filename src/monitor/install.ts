@@ -5,15 +5,16 @@
 import type pg from 'pg';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
 import { PgwardenError, classifyError } from '../core/errors.ts';
+import { MONITOR_CALLER_ROLE, MONITOR_OWNER_ROLE } from '../core/roles.ts';
 import { appliedVersion, migrationStatements, pendingLabels } from '../core/migrations.ts';
 import { PGWARDEN_VERSION } from '../core/version.ts';
 import { CHECKS } from './checks/index.ts';
 import { MONITOR_BOOTSTRAP_SQL, MONITOR_INSTALL_SQL, MONITOR_LATEST_VERSION, MONITOR_MIGRATIONS, MONITOR_MIGRATIONS_TABLE } from './migrations.ts';
-import { CALLER_ROLE, MONITOR_SCHEMA, OWNER_ROLE, functionName, functionSql, pickVariant } from './sql.ts';
+import { MONITOR_SCHEMA, functionName, functionSql, pickVariant } from './sql.ts';
 import type { CheckDefinition } from './types.ts';
 import { dropUnusedRoles, EXPECTED_GRANTS, type DroppedRole } from '../sensors/index.ts';
 
-export { CALLER_ROLE, MONITOR_SCHEMA, OWNER_ROLE, functionBody, functionName, functionSql, pickVariant } from './sql.ts';
+export { MONITOR_SCHEMA, functionBody, functionName, functionSql, pickVariant } from './sql.ts';
 
 /** pg_authid columns the password checks read (never returned to the caller). */
 const AUTHID_COLUMNS = 'rolname, rolsuper, rolcanlogin, rolpassword, rolvaliduntil';
@@ -24,7 +25,7 @@ const SEQUENCE_SCHEMAS = `SELECT n.nspname FROM pg_catalog.pg_namespace n
      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', '${MONITOR_SCHEMA}') AND n.nspname !~ '^pg_(toast|temp)'`;
 
 function sequenceGrants(verb: 'GRANT' | 'REVOKE'): string {
-  const clause = verb === 'GRANT' ? `GRANT SELECT ON ALL SEQUENCES IN SCHEMA %I TO ${OWNER_ROLE}` : `REVOKE SELECT ON ALL SEQUENCES IN SCHEMA %I FROM ${OWNER_ROLE}`;
+  const clause = verb === 'GRANT' ? `GRANT SELECT ON ALL SEQUENCES IN SCHEMA %I TO ${MONITOR_OWNER_ROLE}` : `REVOKE SELECT ON ALL SEQUENCES IN SCHEMA %I FROM ${MONITOR_OWNER_ROLE}`;
   return `DO $$ DECLARE v_schema name; BEGIN
   FOR v_schema IN ${SEQUENCE_SCHEMAS} LOOP EXECUTE pg_catalog.format('${clause}', v_schema); END LOOP; END $$`;
 }
@@ -33,7 +34,7 @@ function sequenceGrants(verb: 'GRANT' | 'REVOKE'): string {
  * table. The sensors' manifest lists them (status holds them as expected), so they are read from it.
  */
 const SENSOR_GRANTS: readonly { table: string; columns: string }[] = EXPECTED_GRANTS
-  .filter((g) => g.grantee === OWNER_ROLE && g.object.startsWith('TABLE ') && g.columns)
+  .filter((g) => g.grantee === MONITOR_OWNER_ROLE && g.object.startsWith('TABLE ') && g.columns)
   .map((g) => ({ table: g.object.slice('TABLE '.length), columns: g.columns!.join(', ') }));
 
 /** The checks that are SQL functions (all but the local ones). */
@@ -135,29 +136,29 @@ export async function planMonitorInstall(client: pg.Client, login: string, optio
        EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden') AS sensors`);
   const { database, version, sensors } = info[0]!;
   const statements: string[] = [];
-  for (const role of [OWNER_ROLE, CALLER_ROLE]) {
+  for (const role of [MONITOR_OWNER_ROLE, MONITOR_CALLER_ROLE]) {
     statements.push(`DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${role}') THEN
     CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
   END IF; END $$`);
   }
   // Read access to statistics, settings, pg_wal listings; nothing that writes.
-  statements.push(`GRANT pg_monitor TO ${OWNER_ROLE}`);
+  statements.push(`GRANT pg_monitor TO ${MONITOR_OWNER_ROLE}`);
   // The password checks read these columns; catalog ACLs are per database.
-  statements.push(`GRANT SELECT (${AUTHID_COLUMNS}) ON pg_catalog.pg_authid TO ${OWNER_ROLE}`);
-  statements.push(`GRANT SELECT ON pg_catalog.pg_hba_file_rules TO ${OWNER_ROLE}`);
-  statements.push(`GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO ${OWNER_ROLE}`);
-  statements.push(`GRANT SELECT (${STATISTIC_COLUMNS}) ON pg_catalog.pg_statistic TO ${OWNER_ROLE}`);
+  statements.push(`GRANT SELECT (${AUTHID_COLUMNS}) ON pg_catalog.pg_authid TO ${MONITOR_OWNER_ROLE}`);
+  statements.push(`GRANT SELECT ON pg_catalog.pg_hba_file_rules TO ${MONITOR_OWNER_ROLE}`);
+  statements.push(`GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO ${MONITOR_OWNER_ROLE}`);
+  statements.push(`GRANT SELECT (${STATISTIC_COLUMNS}) ON pg_catalog.pg_statistic TO ${MONITOR_OWNER_ROLE}`);
   statements.push(sequenceGrants('GRANT'));
   // What custom checks read: revoke what a previous install granted, grant what this one needs.
   for (const table of await previousReads(client)) {
-    statements.push(`DO $$ BEGIN IF pg_catalog.to_regclass(${client.escapeLiteral(table)}) IS NOT NULL THEN REVOKE SELECT ON ${table} FROM ${OWNER_ROLE}; END IF; END $$`);
+    statements.push(`DO $$ BEGIN IF pg_catalog.to_regclass(${client.escapeLiteral(table)}) IS NOT NULL THEN REVOKE SELECT ON ${table} FROM ${MONITOR_OWNER_ROLE}; END IF; END $$`);
   }
-  for (const table of reads) statements.push(`GRANT SELECT ON ${table} TO ${OWNER_ROLE}`);
-  if (sensors) statements.push(`GRANT USAGE ON SCHEMA pgwarden TO ${OWNER_ROLE}`);
+  for (const table of reads) statements.push(`GRANT SELECT ON ${table} TO ${MONITOR_OWNER_ROLE}`);
+  if (sensors) statements.push(`GRANT USAGE ON SCHEMA pgwarden TO ${MONITOR_OWNER_ROLE}`);
   for (const grant of SENSOR_GRANTS) {
     const { rows } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present`, [grant.table]);
-    if (rows[0]!.present) statements.push(`GRANT SELECT (${grant.columns}) ON ${grant.table} TO ${OWNER_ROLE}`);
+    if (rows[0]!.present) statements.push(`GRANT SELECT (${grant.columns}) ON ${grant.table} TO ${MONITOR_OWNER_ROLE}`);
   }
   // The schema: its migrations (those this database lacks), then what every install puts back.
   statements.push(statement(MONITOR_BOOTSTRAP_SQL));
@@ -178,9 +179,9 @@ export async function planMonitorInstall(client: pg.Client, login: string, optio
     if (!pickVariant(check, version)) unsupported.push(check.name);
     const name = functionName(check);
     statements.push(functionSql(check, version));
-    statements.push(`ALTER FUNCTION ${name}(jsonb) OWNER TO ${OWNER_ROLE}`);
+    statements.push(`ALTER FUNCTION ${name}(jsonb) OWNER TO ${MONITOR_OWNER_ROLE}`);
     statements.push(`REVOKE ALL ON FUNCTION ${name}(jsonb) FROM PUBLIC`);
-    statements.push(`GRANT EXECUTE ON FUNCTION ${name}(jsonb) TO ${CALLER_ROLE}`);
+    statements.push(`GRANT EXECUTE ON FUNCTION ${name}(jsonb) TO ${MONITOR_CALLER_ROLE}`);
   }
   const textArray = (values: readonly string[]) => `ARRAY[${values.map((v) => client.escapeLiteral(v)).join(', ')}]::text[]`;
   statements.push(`INSERT INTO ${MONITOR_SCHEMA}.installed (pgwarden_version, server_version_num, checks, show_names, custom_reads)
@@ -188,7 +189,7 @@ export async function planMonitorInstall(client: pg.Client, login: string, optio
   ON CONFLICT (singleton) DO UPDATE SET pgwarden_version = excluded.pgwarden_version, server_version_num = excluded.server_version_num,
     checks = excluded.checks, show_names = excluded.show_names, custom_reads = excluded.custom_reads,
     installed_at = pg_catalog.now(), installed_by = current_user`);
-  statements.push(`GRANT ${CALLER_ROLE} TO ${client.escapeIdentifier(login)}`);
+  statements.push(`GRANT ${MONITOR_CALLER_ROLE} TO ${client.escapeIdentifier(login)}`);
   return { database, serverVersionNum: version, unsupported, migrations: pendingLabels(MONITOR_MIGRATIONS, fromVersion), statements };
 }
 
@@ -206,8 +207,8 @@ export async function installMonitor(client: pg.Client, login: string, options: 
     const { rows: [own] } = await client.query<{ present: boolean }>(
       `${SQL_TAG}SELECT pg_catalog.to_regprocedure('pgwarden.ddl_own_execute(text)') IS NOT NULL AS present`);
     const { rows: existing } = await client.query<{ rolname: string }>(
-      `${SQL_TAG}SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY ($1::text[])`, [[OWNER_ROLE, CALLER_ROLE]]);
-    const created = [OWNER_ROLE, CALLER_ROLE].filter((role) => !existing.some((r) => r.rolname === role));
+      `${SQL_TAG}SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY ($1::text[])`, [[MONITOR_OWNER_ROLE, MONITOR_CALLER_ROLE]]);
+    const created = [MONITOR_OWNER_ROLE, MONITOR_CALLER_ROLE].filter((role) => !existing.some((r) => r.rolname === role));
     for (const statement of plan.statements) {
       try {
         if (own!.present) await client.query(`${SQL_TAG}SELECT pgwarden.ddl_own_execute($1)`, [statement]);
@@ -245,24 +246,24 @@ export async function uninstallMonitor(client: pg.Client): Promise<MonitorUninst
     const { rows } = await client.query<{ database: string; present: boolean; owner: boolean }>(
       `${SQL_TAG}SELECT pg_catalog.current_database() AS database,
          EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = '${MONITOR_SCHEMA}') AS present,
-         EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${OWNER_ROLE}') AS owner`);
+         EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${MONITOR_OWNER_ROLE}') AS owner`);
     const reads = await previousReads(client);
     await client.query(`${SQL_TAG}DROP SCHEMA IF EXISTS ${MONITOR_SCHEMA} CASCADE`);
     if (rows[0]!.owner) {
-      await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_authid FROM ${OWNER_ROLE}`);
-      await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_hba_file_rules FROM ${OWNER_ROLE}`);
-      await client.query(`${SQL_TAG}REVOKE ALL ON FUNCTION pg_catalog.pg_hba_file_rules() FROM ${OWNER_ROLE}`);
-      await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_statistic FROM ${OWNER_ROLE}`);
+      await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_authid FROM ${MONITOR_OWNER_ROLE}`);
+      await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_hba_file_rules FROM ${MONITOR_OWNER_ROLE}`);
+      await client.query(`${SQL_TAG}REVOKE ALL ON FUNCTION pg_catalog.pg_hba_file_rules() FROM ${MONITOR_OWNER_ROLE}`);
+      await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_statistic FROM ${MONITOR_OWNER_ROLE}`);
       await client.query(SQL_TAG + sequenceGrants('REVOKE'));
       for (const table of reads) {
         const { rows: present } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present`, [table]);
-        if (present[0]!.present) await client.query(`${SQL_TAG}REVOKE SELECT ON ${table} FROM ${OWNER_ROLE}`);
+        if (present[0]!.present) await client.query(`${SQL_TAG}REVOKE SELECT ON ${table} FROM ${MONITOR_OWNER_ROLE}`);
       }
       const { rows: sensors } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden'`);
-      if (sensors.length > 0) await client.query(`${SQL_TAG}REVOKE USAGE ON SCHEMA pgwarden FROM ${OWNER_ROLE}`);
+      if (sensors.length > 0) await client.query(`${SQL_TAG}REVOKE USAGE ON SCHEMA pgwarden FROM ${MONITOR_OWNER_ROLE}`);
       for (const grant of SENSOR_GRANTS) {
         const { rows: present } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present`, [grant.table]);
-        if (present[0]!.present) await client.query(`${SQL_TAG}REVOKE ALL ON ${grant.table} FROM ${OWNER_ROLE}`);
+        if (present[0]!.present) await client.query(`${SQL_TAG}REVOKE ALL ON ${grant.table} FROM ${MONITOR_OWNER_ROLE}`);
       }
     }
     return { database: rows[0]!.database, removed: rows[0]!.present };
@@ -286,5 +287,5 @@ export async function recordSettingsBaseline(client: pg.Client): Promise<{ datab
 
 /** Drops the two cluster-wide roles once no database uses them; says why when one cannot go. */
 export function dropMonitorRoles(client: pg.Client): Promise<DroppedRole[]> {
-  return dropUnusedRoles(client, [CALLER_ROLE, OWNER_ROLE]);
+  return dropUnusedRoles(client, [MONITOR_CALLER_ROLE, MONITOR_OWNER_ROLE]);
 }

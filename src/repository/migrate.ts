@@ -8,7 +8,8 @@ import { appliedVersion, applyMigrations } from '../core/migrations.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { PGWARDEN_VERSION } from '../core/version.ts';
 import { recordOwnLogins } from './own.ts';
-import { REPO_BOOTSTRAP_SQL, REPO_GRANTS_SQL, REPO_LATEST_VERSION, REPO_MIGRATIONS, REPO_SCHEMA, SERVER_ROLE, WRITER_ROLE } from './migrations.ts';
+import { REPO_BOOTSTRAP_SQL, REPO_GRANTS_SQL, REPO_LATEST_VERSION, REPO_MIGRATIONS, REPO_SCHEMA } from './migrations.ts';
+import { REPO_SERVER_ROLE, REPO_WRITER_ROLE } from '../core/roles.ts';
 
 export interface MigrateResult {
   fromVersion: number;
@@ -52,9 +53,9 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
     // The roles and their grants: declared once, in sql/grants.sql.
     await client.query(SQL_TAG + REPO_GRANTS_SQL);
     const logins = options.writerLogins ?? [];
-    for (const login of logins) await client.query(`${SQL_TAG}GRANT ${WRITER_ROLE} TO ${client.escapeIdentifier(login)}`);
+    for (const login of logins) await client.query(`${SQL_TAG}GRANT ${REPO_WRITER_ROLE} TO ${client.escapeIdentifier(login)}`);
     const serverLogins = options.serverLogins ?? [];
-    for (const login of serverLogins) await client.query(`${SQL_TAG}GRANT ${SERVER_ROLE} TO ${client.escapeIdentifier(login)}`);
+    for (const login of serverLogins) await client.query(`${SQL_TAG}GRANT ${REPO_SERVER_ROLE} TO ${client.escapeIdentifier(login)}`);
     // pgwarden's own logins: only those named here (--writer-login, --server-login), hidden by default
     // in reports on every server (own.ts). Not every member of pgwarden's roles on this cluster: a
     // name such as postgres or a person's, recorded for every server, would hide them everywhere.
@@ -65,7 +66,7 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
     const pgauditQuiet = await pgauditLoaded(client);
     if (pgauditQuiet) {
       // Role settings apply to the login that connects, so each writer and server login gets it too.
-      for (const role of [WRITER_ROLE, ...logins, ...serverLogins]) {
+      for (const role of [REPO_WRITER_ROLE, ...logins, ...serverLogins]) {
         await client.query(`${SQL_TAG}ALTER ROLE ${client.escapeIdentifier(role)} SET pgaudit.log = 'none'`);
       }
     }

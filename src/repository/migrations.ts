@@ -7,9 +7,6 @@ import { SQL_FILES } from './sql-files.ts';
 export type RepoMigration = Migration;
 
 export const REPO_SCHEMA = 'pgwarden_repo';
-export { REPO_WRITER_ROLE as WRITER_ROLE, REPO_READER_ROLE as READER_ROLE } from '../core/roles.ts';
-/** `pgwarden serve`: reads like the reader, keeps its users, tokens, sessions, access log and check results. */
-export { REPO_SERVER_ROLE as SERVER_ROLE } from '../core/roles.ts';
 /** The dashboard's users, API tokens and login sessions: a schema of their own, so no grant on pgwarden_repo reaches them. */
 export const WEB_SCHEMA = 'pgwarden_web';
 
