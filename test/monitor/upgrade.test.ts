@@ -10,7 +10,7 @@ import { MONITOR_MIGRATIONS } from '../../src/monitor/migrations.ts';
 import { migrationLabel } from '../../src/core/migrations.ts';
 import { installMonitor as installOld } from '../fixtures/monitor-0.1/monitor/install.ts';
 import { catalogSql } from '../harness/catalog.ts';
-import { startCluster, type Cluster } from '../harness/postgres.ts';
+import { startCluster, withClient as withClientAt, type Cluster } from '../harness/postgres.ts';
 
 const LOGIN = 'pgw_upgrade_login';
 const PASSWORD = 'upgrade-pw';
@@ -36,15 +36,7 @@ describe('monitor install over an installation made before the monitor had migra
   });
   after(async () => cluster?.stop());
 
-  async function withClient<T>(database: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
-    const client = new pg.Client({ connectionString: cluster.url(database) });
-    await client.connect();
-    try {
-      return await run(client);
-    } finally {
-      await client.end();
-    }
-  }
+  const withClient = <T>(database: string, run: (client: pg.Client) => Promise<T>) => withClientAt(cluster.url(database), run);
   const catalog = (database: string) => withClient(database, async (client) => (await client.query<{ line: string }>(CATALOG_SQL)).rows.map((r) => r.line));
   const check = (database: string, name: string) =>
     checkServer({ name: 'upgrade', target: { url: cluster.url(database, LOGIN, PASSWORD), label: 'upgrade' } }, { checks: [name] });

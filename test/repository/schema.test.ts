@@ -18,7 +18,7 @@ import { REPO_MIGRATIONS } from '../../src/repository/migrations.ts';
 import { migrateRepository as migrateOld } from '../fixtures/repository-0007/repository/migrate.ts';
 import { REPO_BOOTSTRAP_SQL as OLD_BOOTSTRAP, REPO_MIGRATIONS as OLD_MIGRATIONS } from '../fixtures/repository-0007/repository/migrations.ts';
 import { catalogSql } from '../harness/catalog.ts';
-import { startCluster, type Cluster } from '../harness/postgres.ts';
+import { startCluster, withClient as withClientAt, type Cluster } from '../harness/postgres.ts';
 
 /** Everything about the repository's schemas that a migration or a grant decides, as sorted text lines. */
 const CATALOG_SQL = catalogSql(['pgwarden_repo', 'pgwarden_web'], [
@@ -37,15 +37,7 @@ describe('repository schema: today\'s migrations against the old code, and the e
   });
   after(async () => cluster?.stop());
 
-  async function withClient<T>(database: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
-    const client = new pg.Client({ connectionString: cluster.url(database) });
-    await client.connect();
-    try {
-      return await run(client);
-    } finally {
-      await client.end();
-    }
-  }
+  const withClient = <T>(database: string, run: (client: pg.Client) => Promise<T>) => withClientAt(cluster.url(database), run);
 
   /** A repository as the old code left it at `version`: its bootstrap and its migrations up to there, applied as it applied them. */
   async function oldRepository(database: string, version: number): Promise<void> {
