@@ -5,7 +5,7 @@
 //     binary COPY row encoder in repository/encode.ts, the field tables of docs/event-model.md and
 //     the column table of docs/repository.md (each between `generated:begin NAME` and
 //     `generated:end NAME` markers);
-//   - from the numbered SQL files of src/sensors/sql and src/repository/sql: a module holding
+//   - from the SQL files of src/sensors/sql, src/repository/sql and src/monitor/sql: a module holding
 //     their text (sql-files.ts beside them), so that the SQL is compiled into the build — nothing
 //     reads a file or a hand-kept list at run time, and dist/ needs no copy of the SQL.
 // Code, not closures built at start: the writers run for every event, and written out they are
@@ -214,6 +214,7 @@ const REGIONS: Record<string, Record<string, () => string>> = {
 const MODULES: Record<string, () => string> = {
   'src/sensors/sql-files.ts': () => sqlModule('src/sensors/sql'),
   'src/repository/sql-files.ts': () => sqlModule('src/repository/sql'),
+  'src/monitor/sql-files.ts': () => sqlModule('src/monitor/sql'),
 };
 
 /** Every generated file as it should be: path → text. */

@@ -1,6 +1,7 @@
-// What parse and ingest share for reading logs named on the command line. Kept apart from
+// What parse and ingest share for reading logs named on the command line (the reading itself:
+// core/read-input.ts, which detect replay uses too). Kept apart from
 // common.ts, which loads the config and database modules that parse never needs.
-import { createReadStream, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { PgwardenError } from '../core/errors.ts';
 import type { ParseError } from '../core/event.ts';
 
@@ -22,28 +23,6 @@ export function parseJobs(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new PgwardenError('PGW_ERR_INVALID_VALUE', `--jobs "${value}" is not a whole number from 1 to 64`);
   return n;
-}
-
-/**
- * A log file, or standard input for `-`, in chunks of 1 MiB; `read` hears of each chunk's size. Read
- * errors say which file. When `stop` is aborted the input ends there, standard input too (`tail -f | parse -`).
- */
-export async function* readInput(file: string, read: (bytes: number) => void, stop?: AbortSignal): AsyncGenerator<Buffer> {
-  const stream = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1024 * 1024 });
-  const end = () => stream.destroy();
-  stop?.addEventListener('abort', end, { once: true });
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      if (stop?.aborted) return;
-      read(chunk.length);
-      yield chunk;
-    }
-  } catch (error) {
-    if (stop?.aborted) return;
-    throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
-  } finally {
-    stop?.removeEventListener('abort', end);
-  }
 }
 
 /** How parse and ingest show one parse error on standard error. */

@@ -7,7 +7,8 @@ import { LOG_FORMATS, compilePrefix, prefixNotes, type LogFormat } from '../logs
 // parallel-parse directly, not the pipeline's index: parse needs none of the sources and sinks.
 import { defaultJobs, parseInPieces, ParsePool, type Decided } from '../pipeline/parallel-parse.ts';
 import { outputClosed, writeOut } from './closed-pipe.ts';
-import { checkReadable, parseErrorLine, parseJobs, readInput } from './input.ts';
+import { readInput } from '../core/read-input.ts';
+import { checkReadable, parseErrorLine, parseJobs } from './input.ts';
 
 interface ParseOptions { format: LogFormat | 'auto'; prefix?: string; server?: string; jobs: number; count?: boolean }
 
@@ -66,7 +67,7 @@ async function parseFiles(files: string[], options: ParseOptions): Promise<{ sum
 
   try {
     for (const file of files) {
-      const counted = readInput(file, (n) => { bytes += n; }, outputClosed);
+      const counted = readInput(file, (n) => { bytes += n; }, { stop: outputClosed });
       const decided: Decided = { format: null, prefix: null };
       const pieces = parseInPieces(counted, { format: options.format, prefix: options.prefix, server: options.server ?? null, input: canonicalInput(file), output: options.count ? 'count' : 'ndjson',
         pieceBytes: file === '-' ? 1 : undefined }, pool, decided);

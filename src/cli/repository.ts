@@ -13,7 +13,8 @@ import {
   RepositoryWriter, migrateRepository, parseDuration, prune, requireRepository, type EncodedBatch, type WriteResult,
 } from '../repository/index.ts';
 import { loadCommandConfig, parseInteger, print, repeatable } from './common.ts';
-import { checkReadable, parseErrorLine, parseJobs, readInput } from './input.ts';
+import { readInput } from '../core/read-input.ts';
+import { checkReadable, parseErrorLine, parseJobs } from './input.ts';
 import { render } from './output.ts';
 import { repoOption, repoTarget, withRepository } from './repo-connection.ts';
 

@@ -43,16 +43,56 @@ export function migrationLabel(m: Migration): string {
 }
 
 /**
- * Applies the migrations after `fromVersion` in order, each first recorded in `table` (a
- * schema-qualified constant, never input). Runs in the caller's transaction; returns their labels.
+ * The bookkeeping table of a schema's migrations (`table`: schema-qualified, a constant): one row
+ * a migration, recorded as it is applied. The same for the sensors, the repository and the monitor.
  */
+export function migrationsTableSql(table: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${table} (
+  version integer PRIMARY KEY,
+  name text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  applied_by name NOT NULL DEFAULT current_user,
+  pgwarden_version text NOT NULL
+);`;
+}
+
+/** The highest migration applied in `schema` (its `migrations` table): 0 when there is none. */
+export async function appliedVersion(client: pg.ClientBase, schema: string): Promise<number> {
+  // Read pg_class with the statement's snapshot, not to_regclass(): after waiting on the
+  // migration's advisory lock the catalog cache may not yet show what the other migrator made.
+  const { rows } = await client.query<{ present: boolean }>(`${SQL_TAG}SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = 'migrations') AS present`, [schema]);
+  if (!rows[0]!.present) return 0;
+  const result = await client.query<{ version: number | null }>(`${SQL_TAG}SELECT pg_catalog.max(version) AS version FROM ${schema}.migrations`);
+  return result.rows[0]!.version ?? 0;
+}
+
+/** A text constant of the build (a migration's name, pgwarden's version) as an SQL literal. */
+function literal(value: string): string {
+  if (!/^[A-Za-z0-9.+-]+$/.test(value)) throw new Error(`not a build constant: ${JSON.stringify(value)}`);
+  return `'${value}'`;
+}
+
+/**
+ * The statements that apply the migrations after `fromVersion` in order, each recorded first in
+ * `table` (a schema-qualified constant, never input). Statements, not a function that runs them,
+ * so that an installer may print them (`monitor install --dry-run`) or run them its own way (the
+ * monitor's, through pgwarden.ddl_own_execute()); every value in them is the build's.
+ */
+export function migrationStatements(table: string, migrations: readonly Migration[], fromVersion: number): string[] {
+  return migrations.filter((m) => m.version > fromVersion).flatMap((m) => [
+    `INSERT INTO ${table} (version, name, pgwarden_version) VALUES (${m.version}, ${literal(m.name)}, ${literal(PGWARDEN_VERSION)})`,
+    m.sql,
+  ]);
+}
+
+/** Applies the migrations after `fromVersion` (migrationStatements()) in the caller's transaction; returns their labels. */
 export async function applyMigrations(client: pg.ClientBase, table: string, migrations: readonly Migration[], fromVersion: number): Promise<string[]> {
-  const applied: string[] = [];
-  for (const migration of migrations.filter((m) => m.version > fromVersion)) {
-    await client.query(`${SQL_TAG}INSERT INTO ${table} (version, name, pgwarden_version) VALUES ($1, $2, $3)`,
-      [migration.version, migration.name, PGWARDEN_VERSION]);
-    await client.query(migration.sql);
-    applied.push(migrationLabel(migration));
-  }
-  return applied;
+  for (const statement of migrationStatements(table, migrations, fromVersion)) await client.query(SQL_TAG + statement);
+  return pendingLabels(migrations, fromVersion);
+}
+
+/** The labels of the migrations after `fromVersion`. */
+export function pendingLabels(migrations: readonly Migration[], fromVersion: number): string[] {
+  return migrations.filter((m) => m.version > fromVersion).map(migrationLabel);
 }

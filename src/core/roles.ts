@@ -27,7 +27,9 @@ export const PGWARDEN_ROLES: readonly string[] = [
   REPO_WRITER_ROLE, REPO_READER_ROLE, REPO_SERVER_ROLE,
 ];
 
-/** The one setting every SECURITY DEFINER function of pgwarden carries, as pg_proc.proconfig spells it. */
-export const PINNED_SEARCH_PATH = 'search_path=pg_catalog, pg_temp';
+/** The search_path every SECURITY DEFINER function of pgwarden is pinned to. */
+const PINNED_PATH = 'pg_catalog, pg_temp';
+/** That setting as pg_proc.proconfig spells it (what status and monitor_integrity compare with). */
+export const PINNED_SEARCH_PATH = `search_path=${PINNED_PATH}`;
 /** The same, as CREATE FUNCTION and ALTER FUNCTION write it. */
-export const PINNED_SET_CLAUSE = 'SET search_path = pg_catalog, pg_temp';
+export const PINNED_SET_CLAUSE = `SET search_path = ${PINNED_PATH}`;

@@ -3,10 +3,8 @@
 // the files on the command line does not matter and a replay gives what `collect` gives. Alerts
 // come out as incidents close (quiet for their rule's close_after) and, at the end, the ones
 // still open. Responses are described, never done.
-import { createReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
 import type { ParseError, PgwardenEvent } from '../core/event.ts';
-import { PgwardenError } from '../core/errors.ts';
+import { readInput } from '../core/read-input.ts';
 import { createParser, type LogFormat } from '../logs/index.ts';
 import { alertOf, type Alert } from './alert.ts';
 import type { DetectEngine } from './engine.ts';
@@ -35,28 +33,6 @@ export interface ReplayStats {
   alerts: number;
 }
 
-/** Bytes of an input (a file, `-` for standard input), gunzipped when it is gzip; no more once `stop` is aborted. */
-async function* inputBytes(file: string, read: (n: number) => void, stop?: AbortSignal): AsyncGenerator<Buffer> {
-  const raw = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1024 * 1024 });
-  let stream: AsyncIterable<Buffer> = raw as AsyncIterable<Buffer>;
-  const gzip = file.endsWith('.gz');
-  if (gzip) stream = (raw as NodeJS.ReadableStream).pipe(createGunzip()) as unknown as AsyncIterable<Buffer>;
-  const end = () => raw.destroy();
-  stop?.addEventListener('abort', end, { once: true });
-  try {
-    for await (const chunk of stream) {
-      if (stop?.aborted) return;
-      read(chunk.length);
-      yield chunk;
-    }
-  } catch (error) {
-    if (stop?.aborted) return;
-    throw new PgwardenError('PGW_ERR_INPUT', `cannot read ${file}: ${(error as Error).message}`, { cause: error });
-  } finally {
-    stop?.removeEventListener('abort', end);
-  }
-}
-
 /** An input's events, a batch per chunk read. */
 export async function* inputEvents(file: string, options: ReplayOptions, onError: (error: ParseError) => void, read: (n: number) => void): AsyncGenerator<PgwardenEvent[]> {
   let batch: PgwardenEvent[] = [];
@@ -80,7 +56,8 @@ export async function* inputEvents(file: string, options: ReplayOptions, onError
     head.length = 0;
     return writer;
   };
-  for await (const chunk of inputBytes(file, read, options.stop)) {
+  // gunzipped when it is gzip; no more once `stop` is aborted
+  for await (const chunk of readInput(file, read, { stop: options.stop, gunzip: file.endsWith('.gz') })) {
     if (writer === null) {
       head.push(chunk);
       headBytes += chunk.length;

@@ -1,6 +1,6 @@
 // Secure monitoring: checks as SECURITY DEFINER functions an unprivileged login may call.
 export { CHECKS, CHECK_NAMES, findCheck } from './checks/index.ts';
-export { CALLER_ROLE, MONITOR_SCHEMA, OWNER_ROLE, functionName, functionSql, pickVariant } from './sql.ts';
+export { MONITOR_SCHEMA, functionName, functionSql, pickVariant } from './sql.ts';
 export type { MonitorInstallOptions, MonitorInstallPlan, MonitorInstallResult, MonitorUninstallResult } from './install.ts';
 import type * as Install from './install.ts';
 

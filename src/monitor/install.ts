@@ -5,14 +5,16 @@
 import type pg from 'pg';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
 import { PgwardenError, classifyError } from '../core/errors.ts';
-import { PINNED_SET_CLAUSE } from '../core/roles.ts';
+import { MONITOR_CALLER_ROLE, MONITOR_OWNER_ROLE } from '../core/roles.ts';
+import { appliedVersion, migrationStatements, pendingLabels } from '../core/migrations.ts';
 import { PGWARDEN_VERSION } from '../core/version.ts';
 import { CHECKS } from './checks/index.ts';
-import { CALLER_ROLE, MONITOR_SCHEMA, OWNER_ROLE, functionName, functionSql, pickVariant } from './sql.ts';
+import { MONITOR_BOOTSTRAP_SQL, MONITOR_INSTALL_SQL, MONITOR_LATEST_VERSION, MONITOR_MIGRATIONS, MONITOR_MIGRATIONS_TABLE } from './migrations.ts';
+import { MONITOR_SCHEMA, functionName, functionSql, pickVariant } from './sql.ts';
 import type { CheckDefinition } from './types.ts';
 import { dropUnusedRoles, EXPECTED_GRANTS, type DroppedRole } from '../sensors/index.ts';
 
-export { CALLER_ROLE, MONITOR_SCHEMA, OWNER_ROLE, functionBody, functionName, functionSql, pickVariant } from './sql.ts';
+export { MONITOR_SCHEMA, functionBody, functionName, functionSql, pickVariant } from './sql.ts';
 
 /** pg_authid columns the password checks read (never returned to the caller). */
 const AUTHID_COLUMNS = 'rolname, rolsuper, rolcanlogin, rolpassword, rolvaliduntil';
@@ -23,7 +25,7 @@ const SEQUENCE_SCHEMAS = `SELECT n.nspname FROM pg_catalog.pg_namespace n
      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', '${MONITOR_SCHEMA}') AND n.nspname !~ '^pg_(toast|temp)'`;
 
 function sequenceGrants(verb: 'GRANT' | 'REVOKE'): string {
-  const clause = verb === 'GRANT' ? `GRANT SELECT ON ALL SEQUENCES IN SCHEMA %I TO ${OWNER_ROLE}` : `REVOKE SELECT ON ALL SEQUENCES IN SCHEMA %I FROM ${OWNER_ROLE}`;
+  const clause = verb === 'GRANT' ? `GRANT SELECT ON ALL SEQUENCES IN SCHEMA %I TO ${MONITOR_OWNER_ROLE}` : `REVOKE SELECT ON ALL SEQUENCES IN SCHEMA %I FROM ${MONITOR_OWNER_ROLE}`;
   return `DO $$ DECLARE v_schema name; BEGIN
   FOR v_schema IN ${SEQUENCE_SCHEMAS} LOOP EXECUTE pg_catalog.format('${clause}', v_schema); END LOOP; END $$`;
 }
@@ -32,7 +34,7 @@ function sequenceGrants(verb: 'GRANT' | 'REVOKE'): string {
  * table. The sensors' manifest lists them (status holds them as expected), so they are read from it.
  */
 const SENSOR_GRANTS: readonly { table: string; columns: string }[] = EXPECTED_GRANTS
-  .filter((g) => g.grantee === OWNER_ROLE && g.object.startsWith('TABLE ') && g.columns)
+  .filter((g) => g.grantee === MONITOR_OWNER_ROLE && g.object.startsWith('TABLE ') && g.columns)
   .map((g) => ({ table: g.object.slice('TABLE '.length), columns: g.columns!.join(', ') }));
 
 /** The checks that are SQL functions (all but the local ones). */
@@ -40,93 +42,8 @@ export function functionChecks(): CheckDefinition[] {
   return CHECKS.filter((c) => !c.local);
 }
 
-const SCHEMA_SQL = `
-CREATE SCHEMA IF NOT EXISTS ${MONITOR_SCHEMA};
-REVOKE ALL ON SCHEMA ${MONITOR_SCHEMA} FROM PUBLIC;
-GRANT USAGE ON SCHEMA ${MONITOR_SCHEMA} TO ${CALLER_ROLE}, ${OWNER_ROLE};
-CREATE TABLE IF NOT EXISTS ${MONITOR_SCHEMA}.installed (
-  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-  pgwarden_version text NOT NULL,
-  server_version_num integer NOT NULL,
-  checks text[] NOT NULL,
-  installed_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-  installed_by name NOT NULL DEFAULT current_user
-);
--- Previous values of counters, for rates and changes since the last run, per caller (the login
--- that ran the check): another member of pgwarden_monitor calling a check in between does not
--- reset yours. Recreated by every install (rates start again with a first sample).
-DROP TABLE IF EXISTS ${MONITOR_SCHEMA}.samples;
-CREATE TABLE ${MONITOR_SCHEMA}.samples (
-  caller name NOT NULL,
-  check_name text NOT NULL,
-  item text NOT NULL,
-  ts timestamptz NOT NULL,
-  value double precision NOT NULL,
-  PRIMARY KEY (caller, check_name, item)
-);
-ALTER TABLE ${MONITOR_SCHEMA}.installed ADD COLUMN IF NOT EXISTS show_names boolean NOT NULL DEFAULT false;
-ALTER TABLE ${MONITOR_SCHEMA}.installed ADD COLUMN IF NOT EXISTS custom_reads text[] NOT NULL DEFAULT '{}';
--- The settings the settings_drift check compares with (recorded on its first run on the primary).
-CREATE TABLE IF NOT EXISTS ${MONITOR_SCHEMA}.settings_baseline (
-  name text PRIMARY KEY,
-  value text,
-  recorded_at timestamptz NOT NULL
-);
--- Superusers seen by the superusers check, to report additions and removals.
-CREATE TABLE IF NOT EXISTS ${MONITOR_SCHEMA}.superuser_changes (
-  role_name name PRIMARY KEY,
-  since timestamptz NOT NULL,
-  removed_at timestamptz,
-  baseline boolean NOT NULL
-);
--- The row the writable check updates.
-CREATE TABLE IF NOT EXISTS ${MONITOR_SCHEMA}.write_probe (
-  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-  written_at timestamptz NOT NULL DEFAULT pg_catalog.now()
-);
-INSERT INTO ${MONITOR_SCHEMA}.write_probe DEFAULT VALUES ON CONFLICT DO NOTHING;
-REVOKE ALL ON ALL TABLES IN SCHEMA ${MONITOR_SCHEMA} FROM PUBLIC, ${CALLER_ROLE};
-ALTER TABLE ${MONITOR_SCHEMA}.samples OWNER TO ${OWNER_ROLE};
-ALTER TABLE ${MONITOR_SCHEMA}.superuser_changes OWNER TO ${OWNER_ROLE};
-ALTER TABLE ${MONITOR_SCHEMA}.write_probe OWNER TO ${OWNER_ROLE};
-ALTER TABLE ${MONITOR_SCHEMA}.installed OWNER TO ${OWNER_ROLE};
-ALTER TABLE ${MONITOR_SCHEMA}.settings_baseline OWNER TO ${OWNER_ROLE};
-
--- Change of a sampled value since the same caller's previous call (NULL on the first call, for
--- a counter that went down: statistics were reset, and on a standby, which can store no sample
--- and whose counters are not the primary's). Not SECURITY DEFINER: it runs as the owner inside
--- the check functions, where session_user is the calling login; nobody else may execute it.
-CREATE OR REPLACE FUNCTION ${MONITOR_SCHEMA}.sample_delta(p_check text, p_item text, p_value double precision, p_counter boolean,
-  OUT delta double precision, OUT seconds double precision)
-LANGUAGE plpgsql VOLATILE ${PINNED_SET_CLAUSE} AS $fn$
-DECLARE
-  v_prev record;
-  v_now timestamptz := pg_catalog.clock_timestamp();
-BEGIN
-  IF pg_catalog.pg_is_in_recovery() THEN
-    RETURN;
-  END IF;
-  SELECT s.value, s.ts INTO v_prev FROM ${MONITOR_SCHEMA}.samples s
-   WHERE s.caller = session_user AND s.check_name = p_check AND s.item = p_item;
-  IF p_value IS NOT NULL THEN
-    BEGIN
-      INSERT INTO ${MONITOR_SCHEMA}.samples AS s (caller, check_name, item, ts, value) VALUES (session_user, p_check, p_item, v_now, p_value)
-        ON CONFLICT (caller, check_name, item) DO UPDATE SET ts = excluded.ts, value = excluded.value;
-      -- Items that disappeared (a dropped database) do not stay forever.
-      DELETE FROM ${MONITOR_SCHEMA}.samples s WHERE s.check_name = p_check AND s.ts < v_now - interval '7 days';
-    EXCEPTION WHEN read_only_sql_transaction THEN
-      NULL; -- a read-only session still gets the change since its last stored sample
-    END;
-  END IF;
-  IF v_prev.ts IS NOT NULL AND p_value IS NOT NULL AND (NOT p_counter OR p_value >= v_prev.value) THEN
-    delta := p_value - v_prev.value;
-    seconds := EXTRACT(epoch FROM v_now - v_prev.ts);
-  END IF;
-END $fn$;
-ALTER FUNCTION ${MONITOR_SCHEMA}.sample_delta(text, text, double precision, boolean) OWNER TO ${OWNER_ROLE};
-REVOKE ALL ON FUNCTION ${MONITOR_SCHEMA}.sample_delta(text, text, double precision, boolean) FROM PUBLIC;
-
-`;
+/** A statement of the plan as `--dry-run` prints it (each followed by one ";"). */
+const statement = (sql: string) => sql.trim().replace(/;$/, '');
 
 export interface MonitorInstallResult {
   database: string;
@@ -135,6 +52,8 @@ export interface MonitorInstallResult {
   /** Checks installed as "skipped" because the server is too old for them. */
   unsupported: string[];
   login: string;
+  /** The migrations this install applied (`0001-schema`), none when the schema was up to date. */
+  migrations: string[];
 }
 
 async function requireSuperuser(client: pg.Client, what: string): Promise<void> {
@@ -165,6 +84,7 @@ export interface MonitorInstallPlan {
   database: string;
   serverVersionNum: number;
   unsupported: string[];
+  migrations: string[];
   /** The statements install runs, in order, in one transaction. */
   statements: string[];
 }
@@ -216,31 +136,39 @@ export async function planMonitorInstall(client: pg.Client, login: string, optio
        EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden') AS sensors`);
   const { database, version, sensors } = info[0]!;
   const statements: string[] = [];
-  for (const role of [OWNER_ROLE, CALLER_ROLE]) {
+  for (const role of [MONITOR_OWNER_ROLE, MONITOR_CALLER_ROLE]) {
     statements.push(`DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${role}') THEN
     CREATE ROLE ${role} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
   END IF; END $$`);
   }
   // Read access to statistics, settings, pg_wal listings; nothing that writes.
-  statements.push(`GRANT pg_monitor TO ${OWNER_ROLE}`);
+  statements.push(`GRANT pg_monitor TO ${MONITOR_OWNER_ROLE}`);
   // The password checks read these columns; catalog ACLs are per database.
-  statements.push(`GRANT SELECT (${AUTHID_COLUMNS}) ON pg_catalog.pg_authid TO ${OWNER_ROLE}`);
-  statements.push(`GRANT SELECT ON pg_catalog.pg_hba_file_rules TO ${OWNER_ROLE}`);
-  statements.push(`GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO ${OWNER_ROLE}`);
-  statements.push(`GRANT SELECT (${STATISTIC_COLUMNS}) ON pg_catalog.pg_statistic TO ${OWNER_ROLE}`);
+  statements.push(`GRANT SELECT (${AUTHID_COLUMNS}) ON pg_catalog.pg_authid TO ${MONITOR_OWNER_ROLE}`);
+  statements.push(`GRANT SELECT ON pg_catalog.pg_hba_file_rules TO ${MONITOR_OWNER_ROLE}`);
+  statements.push(`GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO ${MONITOR_OWNER_ROLE}`);
+  statements.push(`GRANT SELECT (${STATISTIC_COLUMNS}) ON pg_catalog.pg_statistic TO ${MONITOR_OWNER_ROLE}`);
   statements.push(sequenceGrants('GRANT'));
   // What custom checks read: revoke what a previous install granted, grant what this one needs.
   for (const table of await previousReads(client)) {
-    statements.push(`DO $$ BEGIN IF pg_catalog.to_regclass(${client.escapeLiteral(table)}) IS NOT NULL THEN REVOKE SELECT ON ${table} FROM ${OWNER_ROLE}; END IF; END $$`);
+    statements.push(`DO $$ BEGIN IF pg_catalog.to_regclass(${client.escapeLiteral(table)}) IS NOT NULL THEN REVOKE SELECT ON ${table} FROM ${MONITOR_OWNER_ROLE}; END IF; END $$`);
   }
-  for (const table of reads) statements.push(`GRANT SELECT ON ${table} TO ${OWNER_ROLE}`);
-  if (sensors) statements.push(`GRANT USAGE ON SCHEMA pgwarden TO ${OWNER_ROLE}`);
+  for (const table of reads) statements.push(`GRANT SELECT ON ${table} TO ${MONITOR_OWNER_ROLE}`);
+  if (sensors) statements.push(`GRANT USAGE ON SCHEMA pgwarden TO ${MONITOR_OWNER_ROLE}`);
   for (const grant of SENSOR_GRANTS) {
     const { rows } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present`, [grant.table]);
-    if (rows[0]!.present) statements.push(`GRANT SELECT (${grant.columns}) ON ${grant.table} TO ${OWNER_ROLE}`);
+    if (rows[0]!.present) statements.push(`GRANT SELECT (${grant.columns}) ON ${grant.table} TO ${MONITOR_OWNER_ROLE}`);
   }
-  statements.push(SCHEMA_SQL.trim().replace(/;$/, ''));
+  // The schema: its migrations (those this database lacks), then what every install puts back.
+  statements.push(statement(MONITOR_BOOTSTRAP_SQL));
+  const fromVersion = await appliedVersion(client, MONITOR_SCHEMA);
+  if (fromVersion > MONITOR_LATEST_VERSION) {
+    throw new PgwardenError('PGW_ERR_SCHEMA_NEWER',
+      `database ${database} has monitor schema version ${fromVersion}; this pgwarden (${PGWARDEN_VERSION}) knows up to ${MONITOR_LATEST_VERSION}`);
+  }
+  statements.push(...migrationStatements(MONITOR_MIGRATIONS_TABLE, MONITOR_MIGRATIONS, fromVersion).map(statement));
+  statements.push(statement(MONITOR_INSTALL_SQL));
   // Replace every check function: drop what a previous version made, create the current set.
   const { rows: old } = await client.query<{ signature: string }>(
     `${SQL_TAG}SELECT p.oid::regprocedure::text AS signature FROM pg_catalog.pg_proc p
@@ -251,9 +179,9 @@ export async function planMonitorInstall(client: pg.Client, login: string, optio
     if (!pickVariant(check, version)) unsupported.push(check.name);
     const name = functionName(check);
     statements.push(functionSql(check, version));
-    statements.push(`ALTER FUNCTION ${name}(jsonb) OWNER TO ${OWNER_ROLE}`);
+    statements.push(`ALTER FUNCTION ${name}(jsonb) OWNER TO ${MONITOR_OWNER_ROLE}`);
     statements.push(`REVOKE ALL ON FUNCTION ${name}(jsonb) FROM PUBLIC`);
-    statements.push(`GRANT EXECUTE ON FUNCTION ${name}(jsonb) TO ${CALLER_ROLE}`);
+    statements.push(`GRANT EXECUTE ON FUNCTION ${name}(jsonb) TO ${MONITOR_CALLER_ROLE}`);
   }
   const textArray = (values: readonly string[]) => `ARRAY[${values.map((v) => client.escapeLiteral(v)).join(', ')}]::text[]`;
   statements.push(`INSERT INTO ${MONITOR_SCHEMA}.installed (pgwarden_version, server_version_num, checks, show_names, custom_reads)
@@ -261,8 +189,8 @@ export async function planMonitorInstall(client: pg.Client, login: string, optio
   ON CONFLICT (singleton) DO UPDATE SET pgwarden_version = excluded.pgwarden_version, server_version_num = excluded.server_version_num,
     checks = excluded.checks, show_names = excluded.show_names, custom_reads = excluded.custom_reads,
     installed_at = pg_catalog.now(), installed_by = current_user`);
-  statements.push(`GRANT ${CALLER_ROLE} TO ${client.escapeIdentifier(login)}`);
-  return { database, serverVersionNum: version, unsupported, statements };
+  statements.push(`GRANT ${MONITOR_CALLER_ROLE} TO ${client.escapeIdentifier(login)}`);
+  return { database, serverVersionNum: version, unsupported, migrations: pendingLabels(MONITOR_MIGRATIONS, fromVersion), statements };
 }
 
 /** Creates or refreshes the monitor in the connected database, in one transaction. */
@@ -279,8 +207,8 @@ export async function installMonitor(client: pg.Client, login: string, options: 
     const { rows: [own] } = await client.query<{ present: boolean }>(
       `${SQL_TAG}SELECT pg_catalog.to_regprocedure('pgwarden.ddl_own_execute(text)') IS NOT NULL AS present`);
     const { rows: existing } = await client.query<{ rolname: string }>(
-      `${SQL_TAG}SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY ($1::text[])`, [[OWNER_ROLE, CALLER_ROLE]]);
-    const created = [OWNER_ROLE, CALLER_ROLE].filter((role) => !existing.some((r) => r.rolname === role));
+      `${SQL_TAG}SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY ($1::text[])`, [[MONITOR_OWNER_ROLE, MONITOR_CALLER_ROLE]]);
+    const created = [MONITOR_OWNER_ROLE, MONITOR_CALLER_ROLE].filter((role) => !existing.some((r) => r.rolname === role));
     for (const statement of plan.statements) {
       try {
         if (own!.present) await client.query(`${SQL_TAG}SELECT pgwarden.ddl_own_execute($1)`, [statement]);
@@ -305,7 +233,7 @@ export async function installMonitor(client: pg.Client, login: string, options: 
           END IF;
         END IF; END $$`);
     }
-    return { database: plan.database, serverVersionNum: plan.serverVersionNum, checks: CHECKS.length + (options.customChecks?.length ?? 0), unsupported: plan.unsupported, login };
+    return { database: plan.database, serverVersionNum: plan.serverVersionNum, checks: CHECKS.length + (options.customChecks?.length ?? 0), unsupported: plan.unsupported, login, migrations: plan.migrations };
   });
 }
 
@@ -318,24 +246,24 @@ export async function uninstallMonitor(client: pg.Client): Promise<MonitorUninst
     const { rows } = await client.query<{ database: string; present: boolean; owner: boolean }>(
       `${SQL_TAG}SELECT pg_catalog.current_database() AS database,
          EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = '${MONITOR_SCHEMA}') AS present,
-         EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${OWNER_ROLE}') AS owner`);
+         EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${MONITOR_OWNER_ROLE}') AS owner`);
     const reads = await previousReads(client);
     await client.query(`${SQL_TAG}DROP SCHEMA IF EXISTS ${MONITOR_SCHEMA} CASCADE`);
     if (rows[0]!.owner) {
-      await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_authid FROM ${OWNER_ROLE}`);
-      await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_hba_file_rules FROM ${OWNER_ROLE}`);
-      await client.query(`${SQL_TAG}REVOKE ALL ON FUNCTION pg_catalog.pg_hba_file_rules() FROM ${OWNER_ROLE}`);
-      await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_statistic FROM ${OWNER_ROLE}`);
+      await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_authid FROM ${MONITOR_OWNER_ROLE}`);
+      await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_hba_file_rules FROM ${MONITOR_OWNER_ROLE}`);
+      await client.query(`${SQL_TAG}REVOKE ALL ON FUNCTION pg_catalog.pg_hba_file_rules() FROM ${MONITOR_OWNER_ROLE}`);
+      await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_statistic FROM ${MONITOR_OWNER_ROLE}`);
       await client.query(SQL_TAG + sequenceGrants('REVOKE'));
       for (const table of reads) {
         const { rows: present } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present`, [table]);
-        if (present[0]!.present) await client.query(`${SQL_TAG}REVOKE SELECT ON ${table} FROM ${OWNER_ROLE}`);
+        if (present[0]!.present) await client.query(`${SQL_TAG}REVOKE SELECT ON ${table} FROM ${MONITOR_OWNER_ROLE}`);
       }
       const { rows: sensors } = await client.query(`${SQL_TAG}SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgwarden'`);
-      if (sensors.length > 0) await client.query(`${SQL_TAG}REVOKE USAGE ON SCHEMA pgwarden FROM ${OWNER_ROLE}`);
+      if (sensors.length > 0) await client.query(`${SQL_TAG}REVOKE USAGE ON SCHEMA pgwarden FROM ${MONITOR_OWNER_ROLE}`);
       for (const grant of SENSOR_GRANTS) {
         const { rows: present } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present`, [grant.table]);
-        if (present[0]!.present) await client.query(`${SQL_TAG}REVOKE ALL ON ${grant.table} FROM ${OWNER_ROLE}`);
+        if (present[0]!.present) await client.query(`${SQL_TAG}REVOKE ALL ON ${grant.table} FROM ${MONITOR_OWNER_ROLE}`);
       }
     }
     return { database: rows[0]!.database, removed: rows[0]!.present };
@@ -359,5 +287,5 @@ export async function recordSettingsBaseline(client: pg.Client): Promise<{ datab
 
 /** Drops the two cluster-wide roles once no database uses them; says why when one cannot go. */
 export function dropMonitorRoles(client: pg.Client): Promise<DroppedRole[]> {
-  return dropUnusedRoles(client, [CALLER_ROLE, OWNER_ROLE]);
+  return dropUnusedRoles(client, [MONITOR_CALLER_ROLE, MONITOR_OWNER_ROLE]);
 }

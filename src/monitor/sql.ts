@@ -4,8 +4,6 @@ import { PINNED_SET_CLAUSE } from '../core/roles.ts';
 import { CHECK_COLUMNS, type CheckDefinition, type SqlVariant } from './types.ts';
 
 export const MONITOR_SCHEMA = 'pgwarden_monitor';
-/** Owns the check functions; NOLOGIN; member of pg_monitor plus a few catalog grants. */
-export { MONITOR_OWNER_ROLE as OWNER_ROLE, MONITOR_CALLER_ROLE as CALLER_ROLE, PINNED_SEARCH_PATH } from '../core/roles.ts';
 
 export function functionName(check: CheckDefinition): string {
   if (!/^[a-z][a-z0-9_]*$/.test(check.name)) throw new Error(`check name ${check.name} is not snake_case`);

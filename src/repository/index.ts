@@ -1,5 +1,5 @@
 // The central repository: migrations, the COPY writer, retention, report queries.
-export { REPO_SCHEMA, WRITER_ROLE, READER_ROLE, SERVER_ROLE, WEB_SCHEMA, REPO_LATEST_VERSION, REPO_MIGRATIONS } from './migrations.ts';
+export { REPO_SCHEMA, WEB_SCHEMA, REPO_LATEST_VERSION, REPO_MIGRATIONS } from './migrations.ts';
 export { migrateRepository, repositoryVersion, requireRepository, pgauditLoaded, type MigrateResult } from './migrate.ts';
 export { RepositoryWriter, type WriteResult, type WriterOptions } from './writer.ts';
 export { encodeBatch, EVENT_COLUMNS, type EncodedBatch } from './encode.ts';

@@ -1,19 +1,15 @@
-// Applies the repository migrations and sets up its roles:
-//   pgwarden_repo_writer (NOLOGIN): INSERT into events, sessions kept up to date, partitions added,
-//     the duplicate check (batch_overlaps()), refused batches set aside, incidents stored and updated
-//     (never their operator state); never UPDATE or DELETE of events
-//   pgwarden_repo_reader (NOLOGIN): SELECT on everything, for reports
-//   pgwarden_repo_server (NOLOGIN): the reader's rights, plus the dashboard's own tables (pgwarden serve)
-//     and an incident's state and comments
+// Applies the repository migrations and sets up its roles and their grants (sql/grants.sql says
+// which roles and why), then makes the named logins members.
 // With pgAudit loaded, the writer role and every login granted it get pgaudit.log = 'none', so
 // the repository never audits its own inserts into a loop.
 import type pg from 'pg';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
-import { applyMigrations } from '../core/migrations.ts';
+import { appliedVersion, applyMigrations } from '../core/migrations.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { PGWARDEN_VERSION } from '../core/version.ts';
 import { recordOwnLogins } from './own.ts';
-import { READER_ROLE, REPO_BOOTSTRAP_SQL, REPO_LATEST_VERSION, REPO_MIGRATIONS, SERVER_ROLE, WRITER_ROLE } from './migrations.ts';
+import { REPO_BOOTSTRAP_SQL, REPO_GRANTS_SQL, REPO_LATEST_VERSION, REPO_MIGRATIONS, REPO_SCHEMA } from './migrations.ts';
+import { REPO_SERVER_ROLE, REPO_WRITER_ROLE } from '../core/roles.ts';
 
 export interface MigrateResult {
   fromVersion: number;
@@ -26,14 +22,8 @@ export interface MigrateResult {
 }
 
 /** The repository schema version in this database: 0 when absent. */
-export async function repositoryVersion(client: pg.ClientBase): Promise<number> {
-  // Read pg_class with the statement's snapshot, not to_regclass(): after waiting on the
-  // migration's advisory lock the catalog cache may not yet show what the other migrator made.
-  const { rows } = await client.query<{ present: boolean }>(`${SQL_TAG}SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
-    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'pgwarden_repo' AND c.relname = 'migrations') AS present`);
-  if (!rows[0]!.present) return 0;
-  const result = await client.query<{ version: number | null }>(`${SQL_TAG}SELECT pg_catalog.max(version) AS version FROM pgwarden_repo.migrations`);
-  return result.rows[0]!.version ?? 0;
+export function repositoryVersion(client: pg.ClientBase): Promise<number> {
+  return appliedVersion(client, REPO_SCHEMA);
 }
 
 function tooNew(version: number): PgwardenError {
@@ -60,45 +50,12 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
     const fromVersion = await repositoryVersion(client);
     if (fromVersion > REPO_LATEST_VERSION) throw tooNew(fromVersion);
     const applied = await applyMigrations(client, 'pgwarden_repo.migrations', REPO_MIGRATIONS, fromVersion);
-    for (const role of [WRITER_ROLE, READER_ROLE, SERVER_ROLE]) {
-      await client.query(`${SQL_TAG}DO $$ BEGIN
-        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} NOLOGIN; END IF;
-      END $$`);
-    }
-    await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden_repo TO ${WRITER_ROLE}, ${READER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT INSERT ON pgwarden_repo.events, pgwarden_repo.undated_events, pgwarden_repo.rejected_batches TO ${WRITER_ROLE}`);
-    // The columns a deduplicating insert's RETURNING reads (to count what it inserted), and no other:
-    // the duplicate check itself is pgwarden_repo.batch_overlaps(), which answers yes or no.
-    await client.query(`${SQL_TAG}GRANT SELECT (ts, kind, server) ON pgwarden_repo.events TO ${WRITER_ROLE}`);
-    // A set-aside batch's id (INSERT … RETURNING id, for the log line that names it); no other column.
-    await client.query(`${SQL_TAG}GRANT SELECT (id) ON pgwarden_repo.rejected_batches TO ${WRITER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden_repo.batch_overlaps(timestamptz, timestamptz, text, text, bigint, bigint) TO ${WRITER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT SELECT, INSERT, UPDATE ON pgwarden_repo.sessions, pgwarden_repo.event_counts TO ${WRITER_ROLE}`);
-    // migrations: the writer checks the version; undated_events: the shape of its staging table (LIKE).
-    await client.query(`${SQL_TAG}GRANT SELECT ON pgwarden_repo.migrations, pgwarden_repo.undated_events TO ${WRITER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT EXECUTE ON FUNCTION pgwarden_repo.ensure_partition(date) TO ${WRITER_ROLE}`);
-    // Incidents (issue 18, incidents.ts): the writer stores and updates what the engine found, never the
-    // operators' state (the columns granted leave state, state_by, state_at out) and never deletes an incident;
-    // it reads the incident tables for the upsert's ON CONFLICT, and no events beyond the columns above.
-    await client.query(`${SQL_TAG}GRANT SELECT, INSERT ON pgwarden_repo.incidents, pgwarden_repo.incident_events TO ${WRITER_ROLE}`);
-    // and drops the links a newer alert of the incident no longer carries (storeIncident): engine data, not the operators'
-    await client.query(`${SQL_TAG}GRANT DELETE ON pgwarden_repo.incident_events TO ${WRITER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT UPDATE (severity, detect_state, first_ts, last_ts, count, user_name, database_name, client_addr,
-      application, group_values, summary, tags, responses, updated_at) ON pgwarden_repo.incidents TO ${WRITER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT SELECT ON ALL TABLES IN SCHEMA pgwarden_repo TO ${READER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT ${READER_ROLE} TO ${SERVER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT INSERT ON pgwarden_repo.dashboard_access TO ${SERVER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT INSERT, UPDATE, DELETE ON pgwarden_repo.check_results TO ${SERVER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT INSERT, DELETE ON pgwarden_repo.check_history TO ${SERVER_ROLE}`);
-    // An admin's acknowledge, resolve and comment on the dashboard: the state columns and the comments, nothing the engine wrote.
-    await client.query(`${SQL_TAG}GRANT UPDATE (state, state_by, state_at, count_at_state, updated_at) ON pgwarden_repo.incidents TO ${SERVER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT INSERT ON pgwarden_repo.incident_comments TO ${SERVER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT USAGE ON SCHEMA pgwarden_web TO ${SERVER_ROLE}`);
-    await client.query(`${SQL_TAG}GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA pgwarden_web TO ${SERVER_ROLE}`);
+    // The roles and their grants: declared once, in sql/grants.sql.
+    await client.query(SQL_TAG + REPO_GRANTS_SQL);
     const logins = options.writerLogins ?? [];
-    for (const login of logins) await client.query(`${SQL_TAG}GRANT ${WRITER_ROLE} TO ${client.escapeIdentifier(login)}`);
+    for (const login of logins) await client.query(`${SQL_TAG}GRANT ${REPO_WRITER_ROLE} TO ${client.escapeIdentifier(login)}`);
     const serverLogins = options.serverLogins ?? [];
-    for (const login of serverLogins) await client.query(`${SQL_TAG}GRANT ${SERVER_ROLE} TO ${client.escapeIdentifier(login)}`);
+    for (const login of serverLogins) await client.query(`${SQL_TAG}GRANT ${REPO_SERVER_ROLE} TO ${client.escapeIdentifier(login)}`);
     // pgwarden's own logins: only those named here (--writer-login, --server-login), hidden by default
     // in reports on every server (own.ts). Not every member of pgwarden's roles on this cluster: a
     // name such as postgres or a person's, recorded for every server, would hide them everywhere.
@@ -109,7 +66,7 @@ export async function migrateRepository(client: pg.Client, options: { writerLogi
     const pgauditQuiet = await pgauditLoaded(client);
     if (pgauditQuiet) {
       // Role settings apply to the login that connects, so each writer and server login gets it too.
-      for (const role of [WRITER_ROLE, ...logins, ...serverLogins]) {
+      for (const role of [REPO_WRITER_ROLE, ...logins, ...serverLogins]) {
         await client.query(`${SQL_TAG}ALTER ROLE ${client.escapeIdentifier(role)} SET pgaudit.log = 'none'`);
       }
     }

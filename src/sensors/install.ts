@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { PGWARDEN_VERSION } from '../core/version.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { SQL_TAG, inTransaction } from '../core/db.ts';
-import { applyMigrations } from '../core/migrations.ts';
+import { appliedVersion, applyMigrations } from '../core/migrations.ts';
 import { ALERTS_ROLE, PINNED_SET_CLAUSE, RECORDER_ROLE, WATCHER_ROLE } from '../core/roles.ts';
 import { BOOTSTRAP_SQL, DDL_FUNCTIONS_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.ts';
 import { redactSecretsFunctionSql } from '../core/secrets.ts';
@@ -65,13 +65,8 @@ async function requireSuperuser(client: pg.Client, what: string): Promise<void> 
   }
 }
 
-export async function installedVersion(client: pg.ClientBase): Promise<number> {
-  // Two statements: a query naming a missing table fails at parse time, whatever CASE says.
-  const { rows: [exists] } = await client.query<{ present: boolean }>(
-    `${SQL_TAG}SELECT pg_catalog.to_regclass('pgwarden.migrations') IS NOT NULL AS present`);
-  if (!exists?.present) return 0;
-  const { rows } = await client.query<{ version: number | null }>(`${SQL_TAG}SELECT pg_catalog.max(version) AS version FROM pgwarden.migrations`);
-  return rows[0]?.version ?? 0;
+export function installedVersion(client: pg.ClientBase): Promise<number> {
+  return appliedVersion(client, 'pgwarden');
 }
 
 /** A SCRAM-SHA-256 verifier, so the recorder's password itself never reaches the server as SQL text. */

@@ -2,11 +2,9 @@
 // restores it (tamper repair), so the two cannot disagree. It is part of the build, never read
 // from what is installed: what status holds the server against cannot be changed on the server.
 import {
-  ALERTS_ROLE as ALERTS, MONITOR_OWNER_ROLE as MONITOR_OWNER, PINNED_SEARCH_PATH, RECORDER_ROLE as RECORDER, RESPONDER_ROLE as RESPONDER, WATCHER_ROLE as WATCHER,
+  ALERTS_ROLE as ALERTS, MONITOR_OWNER_ROLE as MONITOR_OWNER, RECORDER_ROLE as RECORDER, RESPONDER_ROLE as RESPONDER, WATCHER_ROLE as WATCHER,
 } from '../core/roles.ts';
 
-/** pg_proc.proconfig of every pinned function. */
-export const PINNED = PINNED_SEARCH_PATH;
 
 export interface ExpectedFunction {
   signature: string;

@@ -1,7 +1,7 @@
 // The sensors' numbered, immutable migrations (schema pgwarden): the files of src/sensors/sql,
 // compiled into the build (sql-files.ts, written by `npm run generate`) and applied by
 // core/migrations.ts, as the repository's are. Never edit a released migration: add the next.
-import { numberedMigrations, type Migration } from '../core/migrations.ts';
+import { migrationsTableSql, numberedMigrations, type Migration } from '../core/migrations.ts';
 import { SQL_FILES } from './sql-files.ts';
 
 export type { Migration };
@@ -29,11 +29,5 @@ DO $bootstrap$ BEGIN
     GRANT USAGE ON SCHEMA pgwarden TO PUBLIC;
   END IF;
 END $bootstrap$;
-CREATE TABLE IF NOT EXISTS pgwarden.migrations (
-  version integer PRIMARY KEY,
-  name text NOT NULL,
-  applied_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-  applied_by name NOT NULL DEFAULT current_user,
-  pgwarden_version text NOT NULL
-);
+${migrationsTableSql('pgwarden.migrations')}
 `;

@@ -3,12 +3,12 @@
 // Prints expected beside actual; anything not OK is drift, which may be tampering.
 import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
-import { RESPONDER_ROLE } from '../core/roles.ts';
+import { PINNED_SEARCH_PATH, RESPONDER_ROLE } from '../core/roles.ts';
 import { LATEST_SCHEMA_VERSION } from './migrations.ts';
 import { RECORDER_ROLE, WATCHER_ROLE, installedVersion, missingPrivileges, unexpectedPrivileges } from './install.ts';
 import {
   DATABASE_MARKER, EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_TABLES, EXPECTED_TRIGGERS, GUARDED_SETTINGS, OWN_ROLES, OWN_ROLE_SETTINGS,
-  PINNED, RECORDER_CONNECTION_LIMIT, UNPINNED_COMPILED,
+  RECORDER_CONNECTION_LIMIT, UNPINNED_COMPILED,
 } from './manifest.ts';
 
 /** How long a change may wait for a sink that no process serves before status calls it FAILED. */
@@ -88,7 +88,7 @@ export async function sensorsStatus(client: pg.ClientBase): Promise<StatusReport
       continue;
     }
     // Exactly the pinned search_path: any other setting beside it changes how the function runs.
-    const pinned = (row.config?.length === 1 && row.config[0] === PINNED) || (inlinable && row.config === null);
+    const pinned = (row.config?.length === 1 && row.config[0] === PINNED_SEARCH_PATH) || (inlinable && row.config === null);
     const actualStrict = fn.kind === 'FUNCTION' ? `, ${flag(row.strict, 'strict', 'called on null input')}` : '';
     const actual = `${flag(row.secdef, 'definer', 'invoker')}, ${pinned ? (row.config === null ? 'no SET clause' : 'search_path pinned') : `${row.config?.join(' ') || 'search_path not pinned'}`}, ${flag(row.public_execute, 'PUBLIC execute', 'no PUBLIC execute')}${actualStrict}`;
     const ok = row.secdef === fn.securityDefiner && pinned && row.public_execute === fn.publicExecute && (fn.kind === 'PROCEDURE' || row.strict === Boolean(fn.strict));
@@ -426,7 +426,7 @@ async function definitionChecks(client: pg.ClientBase): Promise<StatusItem[]> {
       continue;
     }
     const unpinned = UNPINNED_COMPILED.test(fn.signature);
-    const configOk = unpinned ? fn.config === null : fn.config?.length === 1 && fn.config[0] === PINNED;
+    const configOk = unpinned ? fn.config === null : fn.config?.length === 1 && fn.config[0] === PINNED_SEARCH_PATH;
     if (configOk && !fn.strict) continue;
     items.push({
       object: `settings of ${fn.signature}`, state: 'CHANGED',

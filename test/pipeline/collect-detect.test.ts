@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/core/config.ts';
 import { createEngine, inputEvents } from '../../src/detect/index.ts';
@@ -15,11 +14,7 @@ import { createLogger } from '../../src/core/logger.ts';
 import { DetectStage } from '../../src/pipeline/detect-stage.ts';
 import { runCli, waitFor } from '../harness/cli.ts';
 import { startHttpReceiver, type HttpReceiver } from '../harness/receivers.ts';
-import { startCollect } from './collect-helpers.ts';
-
-const FIXTURES = new URL('../detect/fixtures/', import.meta.url);
-const FIXTURE_YAML = readFileSync(new URL('fixture.yaml', FIXTURES), 'utf8');
-const ATTACK = gunzipSync(readFileSync(new URL('attack-pg15.csv.gz', FIXTURES)));
+import { ATTACK, collectDetectConfig, startCollect } from './collect-helpers.ts';
 
 interface Received { delivery: string; notice: string; alert: { id: string; rule: string; count: number; server: string } }
 
@@ -48,15 +43,8 @@ describe('collect runs the detection rules (detect.in_collect)', () => {
     const logs = join(dir, 'logs');
     mkdirSync(logs, { recursive: true });
     const config = join(dir, 'pgwarden.yaml');
-    writeFileSync(config, `${FIXTURE_YAML.replace(/^detect:\n/m, 'detect:\n  in_collect: true\n')}
-pipeline:
-  batch: { window_seconds: 0, max_events: 5 }
-  retry: { initial_seconds: 0.1, max_seconds: 0.5 }
-  sources:
-    pg: { type: logfile, path: ${logs}, pattern: '*.csv', format: csvlog, server: fixture, state_dir: ${join(dir, 'state')}, poll_ms: 100 }
-  sinks:
-    hook: { type: webhook, url: ${receiver.url}/${name}, format: json, inputs: [detect] }
-`);
+    writeFileSync(config, collectDetectConfig({ logs, stateDir: join(dir, 'state'), maxEvents: 5,
+      sinks: `    hook: { type: webhook, url: ${receiver.url}/${name}, format: json, inputs: [detect] }` }));
     return { dir, logs, log: join(logs, 'postgresql-1.csv'), config };
   }
 

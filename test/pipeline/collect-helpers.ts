@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,4 +80,26 @@ export function ids(events: PgwardenEvent[]): number[] {
 
 export function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+const DETECT_FIXTURES = new URL('../detect/fixtures/', import.meta.url);
+/** The detection fixture's logs: an attack recorded on PostgreSQL 15 (test/detect/fixtures). */
+export const ATTACK = gunzipSync(readFileSync(new URL('attack-pg15.csv.gz', DETECT_FIXTURES)));
+
+/**
+ * A config for collect running the detection rules: the fixture's detect: (fixture.yaml) with
+ * in_collect, one csvlog logfile source of server `fixture` reading `logs`, and `sinks` (YAML lines
+ * under `sinks:`, indented four spaces).
+ */
+export function collectDetectConfig(options: { logs: string; stateDir: string; maxEvents: number; sinks: string }): string {
+  const fixture = readFileSync(new URL('fixture.yaml', DETECT_FIXTURES), 'utf8');
+  return `${fixture.replace(/^detect:\n/m, 'detect:\n  in_collect: true\n')}
+pipeline:
+  batch: { window_seconds: 0, max_events: ${options.maxEvents} }
+  retry: { initial_seconds: 0.1, max_seconds: 0.5 }
+  sources:
+    pg: { type: logfile, path: ${options.logs}, pattern: '*.csv', format: csvlog, server: fixture, state_dir: ${options.stateDir}, poll_ms: 100 }
+  sinks:
+${options.sinks}
+`;
 }

@@ -3,10 +3,9 @@
 // gives on the same file — each once, with its count, its events joined to the stored records —
 // and a restart of collect stores none twice.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { loadConfig } from '../../src/core/config.ts';
@@ -14,11 +13,8 @@ import { createEngine, inputEvents } from '../../src/detect/index.ts';
 import { migrateRepository } from '../../src/repository/index.ts';
 import { runCli, waitFor } from '../harness/cli.ts';
 import { startCluster, type Cluster } from '../harness/postgres.ts';
-import { startCollect } from './collect-helpers.ts';
+import { ATTACK, collectDetectConfig, startCollect } from './collect-helpers.ts';
 
-const FIXTURES = new URL('../detect/fixtures/', import.meta.url);
-const FIXTURE_YAML = readFileSync(new URL('fixture.yaml', FIXTURES), 'utf8');
-const ATTACK = gunzipSync(readFileSync(new URL('attack-pg15.csv.gz', FIXTURES)));
 
 describe('collect stores its incidents in the repository (detect.in_collect, repository sink)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pgwarden-collect-incidents-'));
@@ -44,15 +40,8 @@ describe('collect stores its incidents in the repository (detect.in_collect, rep
     writeFileSync(log, ATTACK);
     const config = join(dir, 'pgwarden.yaml');
     process.env.TEST_INGEST_PASSWORD = 'ingest-pw';
-    writeFileSync(config, `${FIXTURE_YAML.replace(/^detect:\n/m, 'detect:\n  in_collect: true\n')}
-pipeline:
-  batch: { window_seconds: 0, max_events: 50 }
-  retry: { initial_seconds: 0.1, max_seconds: 0.5 }
-  sources:
-    pg: { type: logfile, path: ${logs}, pattern: '*.csv', format: csvlog, server: fixture, state_dir: ${join(dir, 'state')}, poll_ms: 100 }
-  sinks:
-    repo: { type: repository, url: '${cluster.url('repo', 'ingest_login')}', password_env: TEST_INGEST_PASSWORD }
-`);
+    writeFileSync(config, collectDetectConfig({ logs, stateDir: join(dir, 'state'), maxEvents: 50,
+      sinks: `    repo: { type: repository, url: '${cluster.url('repo', 'ingest_login')}', password_env: TEST_INGEST_PASSWORD }` }));
     const replay = await runCli(['--config', config, 'detect', 'replay', '--server', 'fixture', log]);
     assert.equal(replay.code, 0, replay.stderr);
     const incidents = replay.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; rule: string });

@@ -7,32 +7,23 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { Alert } from '../../src/detect/alert.ts';
-import { migrateRepository, storeIncident } from '../../src/repository/index.ts';
-import { startCluster, type Cluster } from '../harness/postgres.ts';
+import { storeIncident } from '../../src/repository/index.ts';
+import type { Cluster } from '../harness/postgres.ts';
+import { bruteForceAlert, incidentRepository } from './incident-helpers.ts';
 
 function alert(count: number, lastSecond: number, extra: Partial<Alert> = {}): Alert {
-  return {
-    rule: 'brute_force', severity: 'high', state: 'open', id: 'inc-1', server: 'db1',
-    first_ts: '2026-12-01T10:00:00.000Z', last_ts: `2026-12-01T10:00:${String(lastSecond).padStart(2, '0')}.000Z`, count,
-    user: 'mallory', database: 'shop', client_addr: '203.0.113.9', application: "psql'; DROP TABLE x; --",
-    group: { user: 'mallory' }, summary: `${count} failed logins for mallory`, tags: ['attack.credential_access'],
-    events: [{ input: '/var/log/pg.log', position: 100 }, { input: '/var/log/pg.log', position: 100 + count }],
-    sessions: [], notices: 1, responses: [], ...extra,
-  };
+  return bruteForceAlert({
+    id: 'inc-1', last_ts: `2026-12-01T10:00:${String(lastSecond).padStart(2, '0')}.000Z`, count, application: "psql'; DROP TABLE x; --",
+    summary: `${count} failed logins for mallory`, events: [{ input: '/var/log/pg.log', position: 100 }, { input: '/var/log/pg.log', position: 100 + count }],
+    ...extra,
+  });
 }
 
 describe('incidents: storeIncident', () => {
   let cluster: Cluster;
   const writerUrl = () => cluster.url('repo', 'ingest_login', 'ingest-pw');
   before(async () => {
-    cluster = await startCluster({ flavor: 'pg17' });
-    await cluster.createDatabase('repo');
-    await cluster.createRole('ingest_login', 'ingest-pw');
-    await cluster.createRole('dashboard_login', 'dashboard-pw');
-    const client = new pg.Client({ connectionString: cluster.url('repo') });
-    await client.connect();
-    await migrateRepository(client, { writerLogins: ['ingest_login'], serverLogins: ['dashboard_login'] });
-    await client.end();
+    cluster = await incidentRepository();
   });
   after(async () => cluster?.stop());
 

@@ -8,25 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import type { Alert } from '../../src/detect/alert.ts';
-import { REPO_LATEST_VERSION, migrateRepository, storeIncident } from '../../src/repository/index.ts';
+import { REPO_LATEST_VERSION, storeIncident } from '../../src/repository/index.ts';
 import { setIncidentState } from '../../src/server/queries/incidents.ts';
 import { migrateRepository as migrateOld } from '../fixtures/repository-0007/repository/migrate.ts';
 import { runCli } from '../harness/cli.ts';
-import { startCluster, type Cluster } from '../harness/postgres.ts';
+import type { Cluster } from '../harness/postgres.ts';
+import { bruteForceAlert, incidentRepository } from './incident-helpers.ts';
 
 const PREFIX = '%m [%p] %q%u@%d ';
-
-function alert(extra: Partial<Alert> = {}): Alert {
-  return {
-    rule: 'brute_force', severity: 'high', state: 'open', id: 'late-1', server: 'db1',
-    first_ts: '2026-12-01T10:00:00.000Z', last_ts: '2026-12-01T10:00:05.000Z', count: 5,
-    user: 'mallory', database: 'shop', client_addr: '203.0.113.9', application: 'psql',
-    group: { user: 'mallory' }, summary: '5 failed logins for mallory', tags: ['attack.credential_access'],
-    events: [{ input: '/var/log/pg.log', position: 100 }, { input: '/var/log/pg.log', position: 105 }],
-    sessions: [], notices: 1, responses: [], ...extra,
-  };
-}
 
 describe('review: incidents in the repository', () => {
   let cluster: Cluster;
@@ -34,15 +23,7 @@ describe('review: incidents in the repository', () => {
   const writerUrl = () => cluster.url('repo', 'ingest_login', 'ingest-pw');
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'pgwarden-review-incidents-'));
-    cluster = await startCluster({ flavor: 'pg17' });
-    await cluster.createDatabase('repo');
-    await cluster.createDatabase('old');
-    await cluster.createRole('ingest_login', 'ingest-pw');
-    await cluster.createRole('dashboard_login', 'dashboard-pw');
-    const client = new pg.Client({ connectionString: cluster.url('repo') });
-    await client.connect();
-    await migrateRepository(client, { writerLogins: ['ingest_login'], serverLogins: ['dashboard_login'] });
-    await client.end();
+    cluster = await incidentRepository(['old']);
   });
   after(async () => {
     await cluster?.stop();
@@ -53,10 +34,10 @@ describe('review: incidents in the repository', () => {
     const pool = new pg.Pool({ connectionString: writerUrl() });
     try {
       // the whole logs replayed: the incident went quiet, closed with 5 events
-      await storeIncident(pool, alert({ state: 'closed' }));
+      await storeIncident(pool, bruteForceAlert({ state: 'closed' }));
       // then the first file alone (or collect's last open notice, late): the same 5 events, but the
       // input ended before the quiet time, so the engine calls it open
-      await storeIncident(pool, alert({ state: 'open' }));
+      await storeIncident(pool, bruteForceAlert({ state: 'open' }));
     } finally {
       await pool.end();
     }
@@ -66,7 +47,7 @@ describe('review: incidents in the repository', () => {
 
   it('the dashboard login (pgwarden_repo_server, not a superuser) acknowledges an incident with its grants alone', async () => {
     const writer = new pg.Pool({ connectionString: writerUrl() });
-    await storeIncident(writer, alert({ id: 'grants-1' }));
+    await storeIncident(writer, bruteForceAlert({ id: 'grants-1' }));
     await writer.end();
     const dashboard = new pg.Pool({ connectionString: cluster.url('repo', 'dashboard_login', 'dashboard-pw') });
     try {
@@ -90,12 +71,12 @@ describe('review: incidents in the repository', () => {
 
   it('the writer login cannot hide that an acknowledged incident went on growing (count, first and last time only move forward)', async () => {
     const writer = new pg.Pool({ connectionString: writerUrl() });
-    await storeIncident(writer, alert({ id: 'hide-1', count: 5 }));
+    await storeIncident(writer, bruteForceAlert({ id: 'hide-1', count: 5 }));
     const dashboard = new pg.Pool({ connectionString: cluster.url('repo', 'dashboard_login', 'dashboard-pw') });
     assert.equal(await setIncidentState(dashboard, 'hide-1', 'resolved', 'alice'), true);
     await dashboard.end();
     // the attack goes on: the engine stores 9
-    await storeIncident(writer, alert({ id: 'hide-1', count: 9, last_ts: '2026-12-01T10:00:09.000Z' }));
+    await storeIncident(writer, bruteForceAlert({ id: 'hide-1', count: 9, last_ts: '2026-12-01T10:00:09.000Z' }));
     try {
       // a writer login that wants the growth gone (stolen, or a buggy writer) goes straight to the table
       await writer.query(`UPDATE pgwarden_repo.incidents SET count = 1, last_ts = '2026-12-01T10:00:01Z', first_ts = '2026-12-01T10:00:01Z' WHERE id = 'hide-1'`);
@@ -141,10 +122,10 @@ describe('review: incidents in the repository', () => {
     try {
       for (let run = 1; run <= 40; run++) {
         const tail = Array.from({ length: 25 }, (_, i) => ({ input: '/var/log/pg.log', position: run * 1000 + i }));
-        await storeIncident(pool, alert({ id: 'grow-1', count: run * 1000 + 25, events: [...head, ...tail] }));
+        await storeIncident(pool, bruteForceAlert({ id: 'grow-1', count: run * 1000 + 25, events: [...head, ...tail] }));
       }
       // and an old alert arriving late does not bring its events back
-      await storeIncident(pool, alert({ id: 'grow-1', count: 1025, events: [...head, ...Array.from({ length: 25 }, (_, i) => ({ input: '/var/log/pg.log', position: 1000 + i }))] }));
+      await storeIncident(pool, bruteForceAlert({ id: 'grow-1', count: 1025, events: [...head, ...Array.from({ length: 25 }, (_, i) => ({ input: '/var/log/pg.log', position: 1000 + i }))] }));
     } finally {
       await pool.end();
     }

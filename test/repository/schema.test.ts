@@ -17,46 +17,16 @@ import { migrateRepository } from '../../src/repository/migrate.ts';
 import { REPO_MIGRATIONS } from '../../src/repository/migrations.ts';
 import { migrateRepository as migrateOld } from '../fixtures/repository-0007/repository/migrate.ts';
 import { REPO_BOOTSTRAP_SQL as OLD_BOOTSTRAP, REPO_MIGRATIONS as OLD_MIGRATIONS } from '../fixtures/repository-0007/repository/migrations.ts';
-import { startCluster, type Cluster } from '../harness/postgres.ts';
+import { catalogSql } from '../harness/catalog.ts';
+import { startCluster, withClient as withClientAt, type Cluster } from '../harness/postgres.ts';
 
 /** Everything about the repository's schemas that a migration or a grant decides, as sorted text lines. */
-const CATALOG_SQL = `
-WITH ns AS (SELECT oid, nspname FROM pg_catalog.pg_namespace WHERE nspname IN ('pgwarden_repo', 'pgwarden_web'))
-SELECT line FROM (
-  SELECT 'schema ' || ns.nspname || ' acl ' || COALESCE(n.nspacl::text, '-') AS line FROM ns JOIN pg_catalog.pg_namespace n ON n.oid = ns.oid
-  UNION ALL
-  SELECT 'relation ' || ns.nspname || '.' || c.relname || ' kind ' || c.relkind::text || ' acl ' || COALESCE(c.relacl::text, '-')
-         || ' partitioned ' || COALESCE(pg_catalog.pg_get_partkeydef(c.oid), '-')
-    FROM pg_catalog.pg_class c JOIN ns ON ns.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'v', 'S')
-  UNION ALL
-  SELECT 'column ' || ns.nspname || '.' || c.relname || ' #' || a.attnum || ' ' || a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
-         || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END || ' default ' || COALESCE(pg_catalog.pg_get_expr(d.adbin, d.adrelid), '-')
-         || ' identity ' || a.attidentity::text || ' acl ' || COALESCE(a.attacl::text, '-')
-    FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN ns ON ns.oid = c.relnamespace
-    LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-   WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p')
-  UNION ALL
-  SELECT 'index ' || pg_catalog.pg_get_indexdef(i.indexrelid) FROM pg_catalog.pg_index i
-    JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid JOIN ns ON ns.oid = c.relnamespace
-  UNION ALL
-  SELECT 'constraint ' || r.conrelid::regclass::text || ' ' || r.conname || ' ' || pg_catalog.pg_get_constraintdef(r.oid)
-    FROM pg_catalog.pg_constraint r JOIN ns ON ns.oid = r.connamespace
-  UNION ALL
-  SELECT 'function ' || p.oid::regprocedure::text || ' returns ' || pg_catalog.format_type(p.prorettype, NULL) || ' definer ' || p.prosecdef
-         || ' volatile ' || p.provolatile::text || ' config ' || COALESCE(p.proconfig::text, '-') || ' acl ' || COALESCE(p.proacl::text, '-')
-         || ' source ' || pg_catalog.md5(p.prosrc)
-    FROM pg_catalog.pg_proc p JOIN ns ON ns.oid = p.pronamespace
-  UNION ALL
-  SELECT 'trigger ' || t.tgrelid::regclass::text || ' ' || pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger t
-    JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid JOIN ns ON ns.oid = c.relnamespace WHERE NOT t.tgisinternal
-  UNION ALL
-  SELECT 'member ' || m.roleid::regrole::text || ' ' || m.member::regrole::text FROM pg_catalog.pg_auth_members m
-   WHERE m.roleid::regrole::text LIKE 'pgwarden_repo%'
-  UNION ALL
-  SELECT 'own_role ' || server || ' ' || role_name || ' ' || via FROM pgwarden_repo.own_roles
-  UNION ALL
-  SELECT 'migration ' || version || ' ' || name FROM pgwarden_repo.migrations
-) lines ORDER BY line`;
+const CATALOG_SQL = catalogSql(['pgwarden_repo', 'pgwarden_web'], [
+  `SELECT 'member ' || m.roleid::regrole::text || ' ' || m.member::regrole::text FROM pg_catalog.pg_auth_members m
+   WHERE m.roleid::regrole::text LIKE 'pgwarden_repo%'`,
+  "SELECT 'own_role ' || server || ' ' || role_name || ' ' || via FROM pgwarden_repo.own_roles",
+  "SELECT 'migration ' || version || ' ' || name FROM pgwarden_repo.migrations",
+]);
 
 describe('repository schema: today\'s migrations against the old code, and the event field table', () => {
   let cluster: Cluster;
@@ -67,15 +37,7 @@ describe('repository schema: today\'s migrations against the old code, and the e
   });
   after(async () => cluster?.stop());
 
-  async function withClient<T>(database: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
-    const client = new pg.Client({ connectionString: cluster.url(database) });
-    await client.connect();
-    try {
-      return await run(client);
-    } finally {
-      await client.end();
-    }
-  }
+  const withClient = <T>(database: string, run: (client: pg.Client) => Promise<T>) => withClientAt(cluster.url(database), run);
 
   /** A repository as the old code left it at `version`: its bootstrap and its migrations up to there, applied as it applied them. */
   async function oldRepository(database: string, version: number): Promise<void> {

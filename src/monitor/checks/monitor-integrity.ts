@@ -1,5 +1,6 @@
 import { SQL_TAG } from '../../core/db.ts';
-import { CALLER_ROLE, MONITOR_SCHEMA, OWNER_ROLE, PINNED_SEARCH_PATH, functionBody } from '../sql.ts';
+import { MONITOR_CALLER_ROLE as CALLER, MONITOR_OWNER_ROLE as OWNER, PINNED_SEARCH_PATH } from '../../core/roles.ts';
+import { MONITOR_SCHEMA, functionBody } from '../sql.ts';
 import type { CheckDefinition, RawCheckRow } from '../types.ts';
 
 interface ProcRow extends Record<string, unknown> {
@@ -16,7 +17,7 @@ interface ProcRow extends Record<string, unknown> {
 }
 
 const HELPERS: Record<string, { secdef: boolean; acl: string[] }> = {
-  'pgwarden_monitor.sample_delta(text,text,double precision,boolean)': { secdef: false, acl: [`${OWNER_ROLE}=X/${OWNER_ROLE}`] },
+  'pgwarden_monitor.sample_delta(text,text,double precision,boolean)': { secdef: false, acl: [`${OWNER}=X/${OWNER}`] },
 };
 
 // The monitor's own functions are what every other check trusts, so this one does not run
@@ -66,8 +67,8 @@ export const monitorIntegrity: CheckDefinition = {
       if (row.source !== expected.body || row.language !== expected.language) finding(signature, 'definition changed: the function body is not the one pgwarden installs');
       if (!row.secdef) finding(signature, 'no longer SECURITY DEFINER');
       if ((row.config ?? []).join(' ') !== PINNED_SEARCH_PATH) finding(signature, `settings changed: ${(row.config ?? []).join(' ') || 'no search_path'}`);
-      if (row.owner !== OWNER_ROLE) finding(signature, `owner changed to ${row.owner}`);
-      expectAcl(row, [`${CALLER_ROLE}=X/${OWNER_ROLE}`, `${OWNER_ROLE}=X/${OWNER_ROLE}`]);
+      if (row.owner !== OWNER) finding(signature, `owner changed to ${row.owner}`);
+      expectAcl(row, [`${CALLER}=X/${OWNER}`, `${OWNER}=X/${OWNER}`]);
     }
     for (const [signature, helper] of Object.entries(HELPERS)) {
       const row = found.get(signature);
@@ -78,7 +79,7 @@ export const monitorIntegrity: CheckDefinition = {
       }
       if (row.secdef !== helper.secdef) finding(signature, helper.secdef ? 'no longer SECURITY DEFINER' : 'made SECURITY DEFINER');
       if ((row.config ?? []).join(' ') !== PINNED_SEARCH_PATH) finding(signature, `settings changed: ${(row.config ?? []).join(' ') || 'no search_path'}`);
-      if (row.owner !== OWNER_ROLE) finding(signature, `owner changed to ${row.owner}`);
+      if (row.owner !== OWNER) finding(signature, `owner changed to ${row.owner}`);
       expectAcl(row, helper.acl);
     }
     for (const signature of found.keys()) finding(signature, 'not installed by pgwarden: an extra function in the monitor schema');

@@ -1,3 +1,4 @@
+import { MONITOR_CALLER_ROLE } from '../../core/roles.ts';
 import type { CheckDefinition } from '../types.ts';
 
 // The monitor's promise, checked on every run: the login calling the checks (session_user)
@@ -27,7 +28,7 @@ export const monitorLoginPrivileges: CheckDefinition = {
       CASE WHEN g.rolsuper OR g.rolname IN ('pg_read_all_data', 'pg_write_all_data', 'pg_read_server_files',
              'pg_write_server_files', 'pg_execute_server_program', 'pg_read_all_stats', 'pg_monitor') THEN 2 ELSE 1 END::float8,
       (session_user || ' is a member of ' || g.rolname)::text, NULL::text, '{}'::jsonb
-    FROM me JOIN pg_catalog.pg_roles g ON g.oid <> me.oid AND g.rolname <> 'pgwarden_monitor'
+    FROM me JOIN pg_catalog.pg_roles g ON g.oid <> me.oid AND g.rolname <> '${MONITOR_CALLER_ROLE}'
     WHERE pg_catalog.pg_has_role(me.oid, g.oid, 'MEMBER')
     UNION ALL
     SELECT ('table ' || c.oid::regclass::text)::text, 1::float8,

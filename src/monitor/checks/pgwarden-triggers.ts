@@ -1,3 +1,4 @@
+import { PINNED_SEARCH_PATH } from '../../core/roles.ts';
 import type { CheckDefinition } from '../types.ts';
 
 // Tamper detection for the pgwarden sensors, readable by the monitoring login: every
@@ -46,13 +47,13 @@ BEGIN
      WHERE n.nspname = 'pgwarden' AND NOT t.tgisinternal AND t.tgenabled = 'D'
     UNION ALL
     SELECT ('function ' || p.oid::regprocedure::text)::text, 1::float8,
-      ('SECURITY DEFINER without search_path=pg_catalog, pg_temp (has ' || COALESCE(pg_catalog.array_to_string(p.proconfig, ' '), 'no settings') || ')')::text,
+      ('SECURITY DEFINER without ${PINNED_SEARCH_PATH} (has ' || COALESCE(pg_catalog.array_to_string(p.proconfig, ' '), 'no settings') || ')')::text,
       NULL::text, '{}'::jsonb
       FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
      WHERE n.nspname = 'pgwarden' AND p.prosecdef
        -- dblink, when install put it in this schema, is the extension's code, not pgwarden's.
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
-       AND NOT COALESCE('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
+       AND NOT COALESCE('${PINNED_SEARCH_PATH}' = ANY (p.proconfig), false)
     ORDER BY 1;
 END`,
   }],
