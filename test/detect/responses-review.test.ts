@@ -34,7 +34,7 @@ for (const flavor of FLAVORS) {
       await cluster.query('SELECT pg_catalog.pg_reload_conf()');
       admin = new pg.Client({ connectionString: cluster.url() });
       await admin.connect();
-      for (const role of ['victim', 'leaver', 'leaver2', 'leaver3', 'plain', 'pgw', 'dbowner']) {
+      for (const role of ['victim', 'leaver', 'leaver2', 'leaver3', 'plain', 'pgw', 'dbowner', 'held']) {
         await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD '${PASSWORD}'`);
       }
       await admin.query('GRANT pgwarden_watcher TO pgw').catch(() => undefined);
@@ -194,6 +194,24 @@ for (const flavor of FLAVORS) {
         assert.equal(cron.code, 0, cron.stderr);
         assert.equal(await canLoginAttr(admin, 'victim'), true);
       });
+
+    // HIGH. Lock, unlock and lift serialised on an advisory lock, which any login may take: an
+    // unprivileged login holding pg_advisory_lock(1346852693, 0) made every lift wait for ever
+    // (cron's lift-expired hung, and no login lifted anything): a lock extended at will.
+    it('an unprivileged login cannot stop a lock from ending (the responder\'s lock is not an advisory lock)', async () => {
+      assert.equal((await responder.lockOne('held-lock', 'held', 1000)).outcome, 'done');
+      const plain = new pg.Client({ connectionString: cluster.url('postgres', 'plain', PASSWORD) });
+      await plain.connect();
+      try {
+        await plain.query('SELECT pg_catalog.pg_advisory_lock(1346852693, 0)');
+        await waitFor(async () => (await admin.query("SELECT 1 FROM pgwarden.response_locks WHERE response_id = 'held-lock' AND until <= now()")).rowCount === 1, 10_000, 'the lock to expire');
+        const cron = await runCli(['detect', 'responses', 'lift-expired'], pgEnv(cluster, 'postgres', 'pgw', PASSWORD), { timeoutMs: 20_000 });
+        assert.equal(cron.code, 0, `lift-expired: ${cron.code} ${cron.stderr}`);
+        assert.equal(await canLoginAttr(admin, 'held'), true, 'held is still NOLOGIN');
+      } finally {
+        await plain.end();
+      }
+    });
 
     // MEDIUM. response_record_refusal takes any response id and action from its caller (any
     // member of pgwarden_watcher). A refusal recorded ahead under "<lock>:unlock" / unlock_role

@@ -29,11 +29,13 @@ BEGIN
      OR pg_catalog.to_regprocedure('pgwarden_responder.unlock_role(bigint,text)') IS NULL THEN
     RETURN NULL;
   END IF;
-  -- The responder's serialisation lock, without waiting: whoever holds it (a lock, a lift) lifts
-  -- what is due, or the next login does.
-  IF NOT pg_catalog.pg_try_advisory_xact_lock(1346852693, 0) THEN
+  -- The responder's serialisation lock (responder.sql), without waiting: whoever holds it (a
+  -- lock, a lift) lifts what is due, or the next login does.
+  BEGIN
+    LOCK TABLE pgwarden.response_locks IN SHARE ROW EXCLUSIVE MODE NOWAIT;
+  EXCEPTION WHEN lock_not_available THEN
     RETURN NULL;
-  END IF;
+  END;
   v_lock_timeout := pg_catalog.current_setting('lock_timeout');
   PERFORM pg_catalog.set_config('lock_timeout', '250ms', true);
   FOR v_id IN SELECT l.id FROM pgwarden.response_locks l WHERE l.lifted_at IS NULL AND l.until <= pg_catalog.now() ORDER BY l.until, l.id LOOP
