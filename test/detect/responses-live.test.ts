@@ -386,13 +386,14 @@ for (const flavor of FLAVORS) {
       await client.connect();
       await installResponder(client); // 16+: ADMIN OPTION on the new role
       await client.end();
+      // connected before the lock ends (a login after it would lift it, on 17+)
+      const busy = new pg.Client({ connectionString: cluster.url() });
+      await busy.connect();
       assert.equal((await responder.lockOne('overdue-lock', 'overdue1', 1000)).outcome, 'done');
       await waitFor(async () => (await admin.query("SELECT 1 FROM pgwarden.response_locks WHERE response_id = 'overdue-lock' AND until <= now()")).rowCount === 1, 10_000, 'the lock to expire');
       await admin.query('GRANT pgwarden_responder TO responder_member');
       // 17+: status's own login would lift the lock (migration 6); a lock or lift in progress
       // elsewhere (holding the responder's lock) makes the login leave it, as here.
-      const busy = new pg.Client({ connectionString: cluster.url() });
-      await busy.connect();
       await busy.query('BEGIN');
       await busy.query('LOCK TABLE pgwarden.response_locks IN SHARE ROW EXCLUSIVE MODE');
       try {
