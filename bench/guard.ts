@@ -8,6 +8,9 @@
 //     in it can fail the login's commit);
 //   guard_norecord - the same without recording allowed logins (guard settings
 //     record_allowed = false), to show what recording costs;
+//   guard_nolift - the guard recording allowed logins, with the lock lift of migration 6
+//     (trigger connection_attempts_lift_locks: every recorded login lifts the lock_role locks
+//     whose time has come) disabled, to show what that trigger costs a login while nothing is due;
 //   guard_0_1 - the previous release (0.1.0, test/fixtures/release-0.1.0) with the same rules in
 //     a second database: it recorded allowed logins with NOTIFY, which any login could make fail
 //     (issue 13, item 1). Measured beside the others to show what the safety fix costs.
@@ -25,7 +28,7 @@ import { startCluster, type Cluster } from '../test/harness/postgres.ts';
 import { installSchema, newRecorderPassword } from '../src/sensors/index.ts';
 import { installSchema as installRelease } from '../test/fixtures/release-0.1.0/sensors/install.ts';
 
-const VARIANTS = ['none', 'empty', 'guard', 'guard_norecord', 'guard_0_1'] as const;
+const VARIANTS = ['none', 'empty', 'guard', 'guard_norecord', 'guard_nolift', 'guard_0_1'] as const;
 type Variant = (typeof VARIANTS)[number];
 
 const DATABASE = 'bench';
@@ -138,19 +141,20 @@ async function selectVariant(admins: Admins, variant: Variant): Promise<void> {
   const admin = admins.current;
   // Disable first, so two login triggers are never enabled at once.
   if (variant !== 'empty') await admin.query('ALTER EVENT TRIGGER bench_empty_login DISABLE');
-  const guard = variant === 'guard' || variant === 'guard_norecord';
+  const guard = variant === 'guard' || variant === 'guard_norecord' || variant === 'guard_nolift';
   if (!guard) await admin.query('ALTER EVENT TRIGGER pgwarden_guard_login DISABLE');
   await admins.old.query(`ALTER EVENT TRIGGER pgwarden_guard_login ${variant === 'guard_0_1' ? 'ENABLE' : 'DISABLE'}`);
   if (variant === 'empty') await admin.query('ALTER EVENT TRIGGER bench_empty_login ENABLE');
   if (guard) {
     // Changing the setting recompiles the guard with or without recording allowed logins.
-    await admin.query('UPDATE pgwarden.guard_settings SET record_allowed = $1 WHERE record_allowed <> $1', [variant === 'guard']);
+    await admin.query('UPDATE pgwarden.guard_settings SET record_allowed = $1 WHERE record_allowed <> $1', [variant !== 'guard_norecord']);
+    await admin.query(`ALTER TABLE pgwarden.connection_attempts ${variant === 'guard_nolift' ? 'DISABLE' : 'ENABLE'} TRIGGER connection_attempts_lift_locks`);
     await admin.query('ALTER EVENT TRIGGER pgwarden_guard_login ENABLE');
   }
   const { rows } = await admin.query<{ evtname: string }>(
     `SELECT evtname FROM pg_catalog.pg_event_trigger WHERE evtevent = 'login' AND evtenabled <> 'D' ORDER BY evtname`);
   const enabled = rows.map((r) => r.evtname).join(',');
-  const expected = { none: '', empty: 'bench_empty_login', guard: 'pgwarden_guard_login', guard_norecord: 'pgwarden_guard_login', guard_0_1: '' }[variant];
+  const expected = { none: '', empty: 'bench_empty_login', guard: 'pgwarden_guard_login', guard_norecord: 'pgwarden_guard_login', guard_nolift: 'pgwarden_guard_login', guard_0_1: '' }[variant];
   if (enabled !== expected) throw new Error(`variant ${variant}: enabled login triggers are [${enabled}], expected [${expected}]`);
 }
 
@@ -241,7 +245,7 @@ function orderForRound(round: number): Variant[] {
 }
 
 async function measurePass(admins: Admins, load: Load, transport: Transport, rounds: number, seconds: number): Promise<Samples> {
-  const samples: Samples = { none: [], empty: [], guard: [], guard_norecord: [], guard_0_1: [] };
+  const samples: Samples = { none: [], empty: [], guard: [], guard_norecord: [], guard_nolift: [], guard_0_1: [] };
   for (let round = 0; round < rounds; round++) {
     const line: string[] = [];
     for (const variant of orderForRound(round)) {
@@ -321,6 +325,9 @@ function report(title: string, samples: Samples): void {
   console.log(`without recording allowed logins: guard_norecord / empty = ${(quiet / summaries.empty.median).toFixed(3)},`
     + ` / none = ${(quiet / summaries.none.median).toFixed(3)}; recording (INSERT, the safe path) costs`
     + ` ${(summaries.guard.meanMs - summaries.guard_norecord.meanMs).toFixed(3)} ms per connection`);
+  console.log(`the lock lift at login (migration 6, nothing due): guard / guard_nolift = ${(summaries.guard.median / summaries.guard_nolift.median).toFixed(3)}`
+    + `   [median of per-round ratios ${pairedRatio(samples, 'guard', 'guard_nolift').toFixed(3)}], it costs`
+    + ` ${(summaries.guard.meanMs - summaries.guard_nolift.meanMs).toFixed(3)} ms per connection`);
   const old = summaries.guard_0_1.median;
   console.log(`previous release (NOTIFY recording): guard_0_1 / empty = ${(old / summaries.empty.median).toFixed(3)};`
     + ` guard / guard_0_1 = ${(summaries.guard.median / old).toFixed(3)}`

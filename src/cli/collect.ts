@@ -1,6 +1,7 @@
 // pgwarden collect: the collecting daemon. Runs the pipeline graph of pgwarden.yaml (log files
 // and other sources, each sink with its filter and redaction) until SIGINT or SIGTERM; on a
 // signal it lets the batch in flight finish and its checkpoint be written, then exits.
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG_FILE } from '../core/config.ts';
 import { PgwardenError } from '../core/errors.ts';
@@ -11,8 +12,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../core/config.ts';
 import { compileRules } from '../detect/compile.ts';
 import { durationMs } from '../detect/schema.ts';
+import { defaultStateDir } from '../pipeline/checkpoint.ts';
 import { CollectResponder } from '../pipeline/detect-responder.ts';
 import { DetectStage } from '../pipeline/detect-stage.ts';
+import { StateLocks } from '../pipeline/state-lock.ts';
 import { formatOption, loadCommandConfig, print } from './common.ts';
 import { render, type Format } from './output.ts';
 
@@ -63,6 +66,8 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
       if (sinkEntries.length === 0) {
         throw new PgwardenError('PGW_ERR_CONFIG', `pipeline.sinks: no sink is configured, so the events of ${sourceEntries.map(([n]) => n).join(', ')} would go nowhere (add a sink such as { type: jsonl, path: events.jsonl }; see docs/pipeline.md)`);
       }
+      // Before any source or sink is made: they read and write their checkpoints there.
+      const locks = new StateLocks(stateDirs(cfg));
       const status = new CollectStatus(statusFile(cfg.pipeline, configPath(command)), cfg.pipeline.status.stuck_seconds);
       await status.claim();
       const sinks: Sink[] = [];
@@ -91,6 +96,7 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
         await detect?.stage.stop();
       });
       await status.stop();
+      locks.release();
       const parseErrors = sources.reduce((n, s) => n + (s.parseErrors ?? 0), 0);
       log.info({ parse_errors: parseErrors }, 'stopped');
     });
@@ -116,6 +122,17 @@ or not updating); 6 collect never ran with this config.`)
       if (problem) throw new PgwardenError('PGW_ERR_STUCK', problem);
     });
 }
+
+/** Every directory this collect keeps state in: the checkpoints of the sources that have them, and detect.json. */
+function stateDirs(cfg: Config): string[] {
+  const sources = Object.values(cfg.pipeline.sources) as { type: string; state_dir?: string }[];
+  const dirs = sources.filter((s) => CHECKPOINTED.has(s.type)).map((s) => s.state_dir ?? defaultStateDir());
+  if (cfg.detect.in_collect) dirs.push(cfg.detect.state_dir ?? sources.map((s) => s.state_dir).find((d) => d !== undefined) ?? defaultStateDir());
+  return dirs.map((d) => resolve(d));
+}
+
+/** The source types that keep a checkpoint file in their state_dir. */
+const CHECKPOINTED = new Set(['logfile', 'cloudwatch', 'guard']);
 
 /** The config file the command reads, as loadConfig finds it (it names the default status file). */
 function configPath(command: Command): string {

@@ -143,6 +143,15 @@ export async function installSchema(
             FOR EACH STATEMENT EXECUTE FUNCTION pgwarden.response_write_check();
         END IF; END $$`);
     }
+    // Migration 6: every recorded login lifts the locks whose time has come (made here for the
+    // same reason as the write check). The WHEN clause is one catalog-cache lookup: a database
+    // without the responder (which holds no locks) never calls, nor compiles, the function.
+    await client.query(`${SQL_TAG}DO $$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = 'pgwarden.connection_attempts'::regclass AND tgname = 'connection_attempts_lift_locks') THEN
+        CREATE TRIGGER connection_attempts_lift_locks AFTER INSERT ON pgwarden.connection_attempts
+          FOR EACH STATEMENT WHEN (pg_catalog.to_regnamespace('pgwarden_responder') IS NOT NULL)
+          EXECUTE FUNCTION pgwarden.response_lift_at_login();
+      END IF; END $$`);
     if (fromVersion < 4 && fromVersion > 0) {
       // Stored by a release that did not mask passwords.
       for (const table of ['ddl_events']) {

@@ -513,7 +513,9 @@ async function settingChecks(client: pg.ClientBase, version: number): Promise<St
 /**
  * The responses (migration 5): a member of pgwarden_responder, which has none by design (on 14
  * and 15 a CREATEROLE role may grant it to itself) is CHANGED; a lock whose time has come and
- * that no lift lifted (no cron entry for `detect responses lift-expired`, nothing running) is WARN.
+ * that nothing lifted is WARN: no recorded login since its end (the login lift of migration 6
+ * needs a login check that runs and records: 17+, or session_exec on 14-16), no cron entry for
+ * `detect responses lift-expired`, no collect running.
  */
 async function responseChecks(client: pg.ClientBase): Promise<StatusItem[]> {
   const items: StatusItem[] = [];
@@ -536,7 +538,7 @@ async function responseChecks(client: pg.ClientBase): Promise<StatusItem[]> {
   for (const row of overdue) {
     items.push({
       object: `lock ${row.id} of role ${row.role}`, state: 'WARN', expected: `lifted at ${row.until}`,
-      actual: 'still NOLOGIN: run `pgwarden detect responses lift-expired` from cron (docs/detect.md, "Expiry while collect is down")',
+      actual: 'still NOLOGIN: no recorded login and no lift since its end; run `pgwarden detect responses lift-expired` from cron (docs/detect.md, "Expiry while collect is down")',
     });
   }
   return items;

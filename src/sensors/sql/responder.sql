@@ -17,8 +17,12 @@ ALTER ROLE pgwarden_responder NOLOGIN NOSUPERUSER NOCREATEDB CREATEROLE NOINHERI
 
 CREATE SCHEMA IF NOT EXISTS pgwarden_responder;
 
--- Locks serialise on one advisory lock (1346852693, 0): lock, unlock and lift of a role never
--- interleave, so "previous state" and "active lock" are read and written as one.
+-- Locks serialise on a lock of table pgwarden.response_locks (SHARE ROW EXCLUSIVE, which conflicts
+-- with itself): lock, unlock and lift of a role never interleave, so "previous state" and
+-- "active lock" are read and written as one. Not an advisory lock: any login may take one of
+-- those and hold it, which would stop every lock and lift; this table lock can be taken (or
+-- blocked) only by a role that may write the table, that is the responder and superusers.
+-- (Readers' ACCESS SHARE does not conflict with it.)
 CREATE OR REPLACE FUNCTION pgwarden_responder.lock_role(p_response_id text, p_role text, p_duration interval,
                                                          p_dry_run boolean, p_detail jsonb)
 RETURNS pgwarden.response_actions
@@ -33,7 +37,7 @@ DECLARE
   -- Set once the duration is checked (a bounded one: at most 30 days).
   v_until timestamptz;
 BEGIN
-  PERFORM pg_catalog.pg_advisory_xact_lock(1346852693, 0);
+  LOCK TABLE pgwarden.response_locks IN SHARE ROW EXCLUSIVE MODE;
   v_row := pgwarden.response_recorded(p_response_id, 'lock_role');
   IF v_row.id IS NOT NULL AND NOT p_dry_run THEN
     RETURN v_row;
@@ -107,7 +111,7 @@ DECLARE
   v_outcome text;
   v_reason text;
 BEGIN
-  PERFORM pg_catalog.pg_advisory_xact_lock(1346852693, 0);
+  LOCK TABLE pgwarden.response_locks IN SHARE ROW EXCLUSIVE MODE;
   SELECT l.* INTO v_lock FROM pgwarden.response_locks l WHERE l.id = p_lock_id FOR UPDATE;
   IF NOT FOUND THEN
     RETURN NULL;
