@@ -287,7 +287,7 @@ export async function runCollectPhases(args: string[]): Promise<void> {
       ['low latency (poll_ms 100, idle_flush_ms 100, batch window 0.2 s)', { batch: '  batch: { window_seconds: 0.2 }', source: ', poll_ms: 100, idle_flush_ms: 100' }],
     ];
     for (const [i, [name, tuning]] of tunings.entries()) await latencyPhase(cluster, root, name, tuning, samples, i * samples);
-    await throughputPhase(root, total);
+    if (!args.includes('--latency-only')) await throughputPhase(root, total);
   } finally {
     await cluster?.stop();
     rmSync(root, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-// npm run bench:detect [-- --mb 30] [--repeat 5] [--samples 200] [--events 200000] [--engine-only]
+// npm run bench:detect [-- --mb 30] [--repeat 5] [--samples 200] [--events 200000] [--engine-only | --latency-only]
 //
 // Phase A (in process). Events per second through all the built-in rules (and the fixture's custom rule) on one core,
 // on two corpora:

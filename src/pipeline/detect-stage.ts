@@ -252,6 +252,8 @@ export class DetectStage {
       name: DETECT_INPUT,
       type: 'detect',
       inputs: undefined,
+      // alerts go one message per notice: a batch window would only delay them
+      windowSeconds: 0,
       deliver: (pending) => this.process(pending),
       close: async () => undefined,
     };
