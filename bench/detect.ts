@@ -1,6 +1,6 @@
-// npm run bench:detect [-- --mb 30] [--repeat 5]
+// npm run bench:detect [-- --mb 30] [--repeat 5] [--samples 200] [--events 200000] [--engine-only | --latency-only]
 //
-// Events per second through all the built-in rules (and the fixture's custom rule) on one core,
+// Phase A (in process). Events per second through all the built-in rules (and the fixture's custom rule) on one core,
 // on two corpora:
 //   - the clean fixture (test/detect/fixtures/clean-pg15.csv.gz: pgbench and application sessions
 //     on PostgreSQL 15 + pgAudit, 112,802 events), with the fixture's config;
@@ -9,16 +9,22 @@
 // Events are parsed first (not timed); the detection figure is the fastest of --repeat runs of a
 // fresh engine over them. The peer, measured in the same run on the same events, is the parser on
 // one thread: detection must not be what limits `collect` (which ingests ~145,000 events/s here).
-// The goal is ≥ 300,000 events/s. Latency from a log write to a webhook is phase B's (collect).
+// The goal is ≥ 300,000 events/s. It also times what collect does per batch with the state, on a
+// big one: engine.snapshot() + JSON.stringify (detect.json).
+//
+// Phase B and C (bench/detect-collect.ts: the built CLI, a real PostgreSQL, a webhook receiver):
+// log write → webhook latency in `collect` (goal p99 ≤ 2 s), and collect's events/s with
+// detection on against off on the same file. --engine-only skips them.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parseConfig } from '../src/core/config.ts';
-import type { PgwardenEvent } from '../src/core/event.ts';
+import { newEvent, type PgwardenEvent } from '../src/core/event.ts';
 import { createEngine, detectSchema, type DetectConfig } from '../src/detect/index.ts';
 import { parseText, type LogFormat } from '../src/logs/index.ts';
 import { generate, PREFIX } from './parse.ts';
+import { runCollectPhases } from './detect-collect.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) || fallback : fallback);
@@ -85,4 +91,37 @@ try {
   report(`a log not tuned on (bench/parse.ts's generated pgAudit traffic, ${mb} MB stderr)`, generated.events, generated.perSecond, plain);
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+// What collect pays per batch for its checkpoint when the state is big: 100,000 roles that logged
+// in (facts.lastLogin, bounded at 100,000) and 10,000 brute-force groups in progress (groups_per_rule).
+{
+  const engine = createEngine(detectSchema.parse({}));
+  const t0 = Date.UTC(2026, 0, 5, 10);
+  for (let i = 0; i < 100_000; i++) {
+    engine.process(loginEvent('connection_authorized', i, t0 + i));
+  }
+  for (let i = 0; i < 10_000; i++) engine.process(loginEvent('auth_failed', i, t0 + 100_000 + i));
+  engine.drain();
+  let best = Infinity;
+  let bytes = 0;
+  for (let i = 0; i < repeat; i++) {
+    const started = process.hrtime.bigint();
+    bytes = JSON.stringify(engine.snapshot()).length;
+    best = Math.min(best, Number(process.hrtime.bigint() - started) / 1e6);
+  }
+  console.log(`big state (100,000 roles' last logins, 10,000 brute-force groups): snapshot + JSON.stringify ${best.toFixed(0)} ms for ${(bytes / 1e6).toFixed(1)} MB — what writing detect.json whole costs per batch`);
+}
+
+if (!args.includes('--engine-only')) await runCollectPhases(args);
+
+function loginEvent(kind: 'connection_authorized' | 'auth_failed', i: number, ms: number): PgwardenEvent {
+  const e = newEvent(kind, 'bench', { input: 'bench', position: i, line: null });
+  Object.assign(e, {
+    ts: new Date(ms).toISOString(), pid: 10_000 + i, session_id: `s${i}`, user: `u${i}`, database: 'app', application: 'psql',
+    client_addr: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, severity: kind === 'auth_failed' ? 'FATAL' : 'LOG',
+    sqlstate: kind === 'auth_failed' ? '28P01' : null,
+    message: kind === 'auth_failed' ? `password authentication failed for user "u${i}"` : `connection authorized: user=u${i} database=app`,
+  });
+  return e;
 }

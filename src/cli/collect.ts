@@ -16,16 +16,38 @@ import { defaultStateDir } from '../pipeline/checkpoint.ts';
 import { CollectResponder } from '../pipeline/detect-responder.ts';
 import { DetectStage } from '../pipeline/detect-stage.ts';
 import { StateLocks } from '../pipeline/state-lock.ts';
+import { historyQuery, type HistoryQuery } from '../detect/history.ts';
+import { withClient, type Target } from '../core/db.ts';
+import { repositorySinkTarget } from '../pipeline/sinks/repository/repository.ts';
+import type { RepositorySinkConfig } from '../pipeline/sinks/repository/config.ts';
+import { repositoryTarget } from '../repository/target.ts';
 import { formatOption, loadCommandConfig, print } from './common.ts';
 import { render, type Format } from './output.ts';
 
 /** The detection stage, and the responder when a rule has actions (they act on the servers: the sources name). */
 function detectStage(cfg: Config, sinks: Sink[], log: Logger): { stage: DetectStage; responder: CollectResponder | null } {
   const rules = new Map(compileRules(cfg.detect).map((r) => [r.id, r]));
-  const acting = [...rules.values()].some((r) => r.enabled && r.inactive === null && r.actions.length > 0);
+  const active = [...rules.values()].filter((r) => r.enabled && r.inactive === null);
+  const acting = active.some((r) => r.actions.length > 0);
   const servers = [...new Set(Object.values(cfg.pipeline.sources).map((s) => (s as { server?: string }).server).filter((s): s is string => s !== undefined))];
   const responder = acting ? new CollectResponder(cfg, servers, rules, log, durationMs(cfg.detect.responses.lift_interval)) : null;
-  return { stage: new DetectStage({ config: cfg, sinks, log, responder: responder?.sink() }), responder };
+  // the login history, for rules that ask about the past (dormant_role_login), from the repository collect writes to
+  const asksHistory = active.some((r) => [...r.match, ...r.steps.map((s) => s.match)].some((m) => m.idle_for_ms !== undefined));
+  const history = asksHistory ? historyTarget(cfg) : null;
+  if (history) log.info({ repository: history.label }, 'detection reads the login history from the repository');
+  return { stage: new DetectStage({ config: cfg, sinks, log, responder: responder?.sink(), history: history ? repositoryHistory(history) : undefined }), responder };
+}
+
+/** The repository of the first repository sink, else the top-level repository:, else none. */
+function historyTarget(cfg: Config): Target | null {
+  const sink = Object.entries(cfg.pipeline.sinks).find(([, s]) => s.type === 'repository');
+  if (sink) return repositorySinkTarget(sink[0], sink[1] as RepositorySinkConfig, cfg);
+  return cfg.repository?.url ? repositoryTarget(undefined, cfg) : null;
+}
+
+/** The history query on a connection of its own per read (reads are rare: a server's first records, then every 10 minutes). */
+function repositoryHistory(target: Target): HistoryQuery {
+  return (server, before, limit) => withClient(target, (client) => historyQuery((text, values) => client.query(text, values))(server, before, limit));
 }
 
 export function registerCollectCommand(program: Command): void {
@@ -77,6 +99,7 @@ of a fleet); sink nats publishes to NATS JetStream. See docs/pipeline.md and doc
       // detect.in_collect: the rules as one more consumer of every source, and alerts out of the alert sinks
       const detect = cfg.detect.in_collect ? detectStage(cfg, sinks, log) : null;
       if (detect) log.info({ state: detect.stage.path, alert_sinks: detect.stage.sinkNames, responses_dry_run: cfg.detect.responses.dry_run }, 'detection runs in collect');
+      await detect?.stage.ready();
       const running = await runGraph({ sources, sinks: detect ? [...sinks, detect.stage.sink()] : sinks }, cfg.pipeline, log, status);
       detect?.stage.start();
       detect?.responder?.start();

@@ -12,6 +12,9 @@ import { checkReadable, parseErrorLine } from './input.ts';
 import { outputClosed, writeOut } from './closed-pipe.ts';
 import { render, type Column } from './output.ts';
 import { repoOption, repoTarget, withRepository } from './repo-connection.ts';
+import { ReplayFacts } from '../detect/facts.ts';
+import { HistoryFacts, historyQuery } from '../detect/history.ts';
+import { repositoryError } from '../repository/index.ts';
 import { requireRepository, storeIncident } from '../repository/index.ts';
 
 /** How many parse errors are printed one by one; the rest are only counted. */
@@ -46,7 +49,8 @@ printed last (state "open"). Responses are described, never done. Exit 0 with or
 pgwarden_repo_writer): the same incident replayed again is the same row, updated (docs/detect.md).
 
 History-based rules know only the replayed records: first-seen rules learn for detect.learning
-from the first record, dormant_role_login needs an earlier login in the records, and privileged
+from the first record, dormant_role_login needs an earlier login in the records (with --repo or
+--store: or in the repository's sessions before the first record of the server), and privileged
 roles are detect.privileged_roles plus what the records' ROLE statements grant.
 
 Examples:
@@ -71,7 +75,11 @@ Examples:
           // (the first failure is kept and thrown once the replay is done; the later stores are skipped)
           let chain: Promise<void> = Promise.resolve();
           let failure: unknown = null;
-          await replayCommandRun(files, options, config, (alert) => {
+          // the login history of the repository (dormant_role_login), read before each server's first record
+          const history = new HistoryFacts(new ReplayFacts(config.detect.privileged_roles), historyQuery((text, values) => client.query(text, values)), (server, error) => {
+            throw repositoryError(error, `${target.label} (the login history of ${server})`);
+          });
+          await replayCommandRun(files, { ...options, history }, config, (alert) => {
             chain = chain.then(async () => {
               if (failure !== null) return;
               try {
@@ -105,8 +113,8 @@ Examples:
 }
 
 /** The replay itself: alerts printed as JSON lines (and handed to `onAlert`), the summary on standard error. */
-async function replayCommandRun(files: string[], options: ReplayCliOptions, config: Config, onAlert?: (alert: Alert) => void): Promise<void> {
-  const engine = createEngine(config.detect);
+async function replayCommandRun(files: string[], options: ReplayCliOptions & { history?: HistoryFacts }, config: Config, onAlert?: (alert: Alert) => void): Promise<void> {
+  const engine = createEngine(config.detect, options.history);
   const planner = new ResponsePlanner({
     facts: engine.facts, breakGlassRoles: config.guard.break_glass_roles,
     protectedRoles: config.detect.responses.protected_roles, protectedNetworks: config.detect.responses.protected_networks,

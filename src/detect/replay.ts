@@ -8,6 +8,7 @@ import { readInput } from '../core/read-input.ts';
 import { createParser, type LogFormat } from '../logs/index.ts';
 import { alertOf, type Alert } from './alert.ts';
 import type { DetectEngine } from './engine.ts';
+import type { HistoryFacts } from './history.ts';
 import { EventLineReader, looksLikeEventLines } from './event-lines.ts';
 import { eventTime } from './fields.ts';
 import type { ResponsePlanner } from './responses.ts';
@@ -23,6 +24,8 @@ export interface ReplayOptions {
   server?: string;
   /** ends every input where it is when aborted (the reader of the alerts has gone) */
   stop?: AbortSignal;
+  /** the engine's facts when they come from the repository's history: read for each server before its first record */
+  history?: HistoryFacts;
 }
 
 export interface ReplayStats {
@@ -128,6 +131,7 @@ export async function replay(files: string[], options: ReplayOptions, engine: De
   let sinceDrain = 0;
   for await (const event of mergeByTime(inputs)) {
     if (server !== undefined) event.server = server;
+    if (options.history?.needs([event])) await options.history.prepare([event]);
     engine.process(event);
     stats.events++;
     if (++sinceDrain >= 1024) {

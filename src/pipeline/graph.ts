@@ -38,7 +38,7 @@ export function routedSink(sink: Sink, config: PipelineConfig): RoutedSink {
   const route = compileRouting(sinkConfig);
   const own = sink.accepts?.bind(sink);
   return {
-    name: sink.name, type: sink.type, inputs: sink.inputs,
+    name: sink.name, type: sink.type, inputs: sink.inputs, windowSeconds: sink.windowSeconds,
     accepts: own ? (event) => own(event) && route(event) : route,
     deliver: (pending) => sink.deliver(pending),
     close: () => sink.close(),
@@ -53,6 +53,7 @@ function redactionOf(sink: Sink, config: PipelineConfig): RedactConfig | undefin
 /** `draining`: aborted when collect stops and sources drain; a batch window then no longer waits (what is held goes now). */
 async function runLane(source: Source, sink: RoutedSink, lane: Lane, config: PipelineConfig, signal: AbortSignal, draining: AbortSignal, log: Logger, status?: LaneRecorder): Promise<void> {
   const redact = redactionOf(sink, config);
+  const windowSeconds = sink.windowSeconds ?? config.batch.window_seconds;
   let attempts = 0;
   let sourceErrors = 0;
   let settleErrors = 0;
@@ -74,7 +75,7 @@ async function runLane(source: Source, sink: RoutedSink, lane: Lane, config: Pip
     if (!pending) {
       const wake = await source.changed(30_000, signal);
       // Let a burst of changes finish so that it goes out as one message.
-      if (wake === 'change' && config.batch.window_seconds > 0 && !draining.aborted) await sleep(config.batch.window_seconds * 1000, AbortSignal.any([signal, draining]));
+      if (wake === 'change' && windowSeconds > 0 && !draining.aborted) await sleep(windowSeconds * 1000, AbortSignal.any([signal, draining]));
       continue;
     }
     // The sink's filter and redaction: what it does not want is settled without delivery,

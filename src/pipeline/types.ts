@@ -75,6 +75,12 @@ export interface Sink {
    * of it aside (the repository: events refused for their data) says so in a DeliveryReport.
    */
   deliver(pending: Pending): Promise<void | DeliveryReport>;
+  /**
+   * How long a lane lets a burst of changes finish before it delivers (default
+   * pipeline.batch.window_seconds, which groups events into fewer messages). The detection sink
+   * says 0: it sends a message per alert, not per batch, so a window would only delay alerts.
+   */
+  readonly windowSeconds?: number;
   /** Sends one detection alert (collect with detect.in_collect); resolves once the receiver accepted it. Alert sinks have it. */
   deliverAlert?(pending: PendingAlert): Promise<void>;
   /**

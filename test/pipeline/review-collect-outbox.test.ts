@@ -1,5 +1,5 @@
 // Review (rev-collect): the detection outbox while an alert sink is down. Every notice not yet
-// sent by every sink waits in STATE_DIR/detect.json, which is rewritten whole. Before the fix,
+// sent by every sink waits in STATE_DIR/detect.json (rewritten whole at each snapshot). Before the fix,
 // with a webhook receiver answering 503 while 10,000 incidents opened, the file grew to 16.7 MB
 // (every notice kept, heap 200 MB), and once the receiver was up each notice sent rewrote the
 // whole file: n notices of backlog wrote n times the outbox (5,000 of them: about 40 GB).
@@ -66,6 +66,8 @@ pipeline:
       await stage.sink().deliver({ events: batch, messageId: String(n++) });
     }
     const heap = process.memoryUsage().heapUsed;
+    // detect.json is written whole only now and then (the journal has the batches): now
+    await stage.checkpoint();
     const size = statSync(stage.path).size;
     const state = JSON.parse(readFileSync(stage.path, 'utf8')) as { outbox: { notice: { id: string } }[]; dropped?: number };
     process.stdout.write(`# ${INCIDENTS} incidents, receiver down: detect.json ${(size / 1e6).toFixed(1)} MB, outbox ${state.outbox.length} notices, dropped ${state.dropped}, heap ${(heap / 1e6).toFixed(0)} MB\n`);

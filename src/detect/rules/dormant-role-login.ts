@@ -4,7 +4,7 @@ import { who, type BuiltinRule } from './rule.ts';
 
 export const dormantRoleLogin: BuiltinRule = {
   id: 'dormant_role_login',
-  title: 'a login of a role whose previous login was idle or longer ago (from the history; replay: the replayed records)',
+  title: 'a login of a role whose previous login was idle or longer ago (from the records and the repository\'s login history)',
   severity: 'medium',
   type: 'match',
   params: {

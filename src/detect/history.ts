@@ -1,0 +1,121 @@
+// Facts from the repository's history, for the rules that ask about the past (dormant_role_login:
+// the role's previous login). Without it the engine knows only the logins it has seen itself
+// (ReplayFacts), so a role dormant for 90 days would be noticed only after 90 days of records.
+// With it, the last login per (server, role) comes from pgwarden_repo.sessions (authorized_at,
+// index sessions_role_login of migration 0011), and a dormant role is seen as such right after a
+// start, in collect and in `detect replay --repo` alike.
+//
+// Which stored logins count: the engine asks, for a login at time t, for the role's previous
+// one. The repository may hold that very session already (the repository sink's lane may be
+// ahead of detection's; a replayed log may have been ingested), and later ones too. So the
+// history of a server is read when the engine first gets records of that server, and only the
+// logins before the first of them (the cutoff): from there on the engine sees the logins itself.
+// A refresh reads again, up to the newest record of the server the engine has seen, what other
+// writers stored meanwhile (another collect, `pgwarden ingest`); the larger time wins.
+// What the history holds is not in the engine's snapshot: a restarted collect reads it again.
+import type { PgwardenEvent } from '../core/event.ts';
+import { eventTime } from './fields.ts';
+import type { DetectFacts, RoleFacts } from './types.ts';
+
+/** Roles read per server at most (the most recent logins first), as ReplayFacts remembers at most. */
+export const HISTORY_ROLES = 100_000;
+
+/** The last login (ms) of each role of a server before a time, from the repository. */
+export type HistoryQuery = (server: string, before: Date, limit: number) => Promise<[role: string, ms: number][]>;
+
+/** The query against pgwarden_repo.sessions, for a pg client or pool. */
+export const LAST_LOGINS_SQL = `SELECT user_name, (extract(epoch FROM max(authorized_at)) * 1000)::float8 AS ms
+FROM pgwarden_repo.sessions
+WHERE server = $1 AND authorized_at < $2 AND user_name IS NOT NULL
+GROUP BY user_name ORDER BY ms DESC LIMIT $3`;
+
+export function historyQuery(run: (text: string, values: unknown[]) => Promise<{ rows: { user_name: string; ms: number }[] }>): HistoryQuery {
+  return async (server, before, limit) => (await run(LAST_LOGINS_SQL, [server, before, limit])).rows.map((r) => [r.user_name, Number(r.ms)]);
+}
+
+export class HistoryFacts implements DetectFacts {
+  private readonly logins = new Map<string, number>();
+  /** per server: the time the history was read up to (-Infinity: reading failed, a refresh tries again) */
+  private readonly cutoff = new Map<string, number>();
+  /** per server: the newest record time the engine has seen */
+  private readonly newest = new Map<string, number>();
+
+  constructor(private readonly inner: DetectFacts, private readonly query: HistoryQuery,
+    private readonly onError: (server: string, error: Error) => void = () => undefined) {}
+
+  role(server: string | null, name: string): RoleFacts | null {
+    return this.inner.role(server, name);
+  }
+
+  lastLogin(server: string | null, name: string): number | null {
+    const seen = this.inner.lastLogin(server, name);
+    const stored = server === null ? undefined : this.logins.get(`${server}\u0000${name}`);
+    if (stored === undefined) return seen;
+    return seen === null ? stored : Math.max(seen, stored);
+  }
+
+  knownSince(server: string | null): number | null {
+    return this.inner.knownSince(server);
+  }
+
+  observe(event: PgwardenEvent, timeMs: number, login: boolean, unknownRole: boolean, granted: readonly string[] | null): void {
+    this.inner.observe(event, timeMs, login, unknownRole, granted);
+    const server = event.server;
+    if (server !== null && !Number.isNaN(timeMs) && timeMs > (this.newest.get(server) ?? -Infinity)) this.newest.set(server, timeMs);
+    // a role that turns out not to exist has no history either
+    if (unknownRole && server !== null && event.user !== null) this.logins.delete(`${server}\u0000${event.user}`);
+  }
+
+  snapshot(): unknown {
+    return this.inner.snapshot();
+  }
+
+  restore(snapshot: unknown): void {
+    this.inner.restore(snapshot);
+  }
+
+  /** Whether the events name a server whose history has not been read yet (prepare() would query). */
+  needs(events: readonly PgwardenEvent[]): boolean {
+    for (let i = 0; i < events.length; i++) {
+      const server = events[i]!.server;
+      if (server !== null && !this.cutoff.has(server)) return true;
+    }
+    return false;
+  }
+
+  /** Before the engine gets the events: the history of each server among them not read yet, up to its first record. */
+  async prepare(events: readonly PgwardenEvent[]): Promise<void> {
+    const first = new Map<string, number>();
+    for (const e of events) {
+      if (e.server === null || this.cutoff.has(e.server)) continue;
+      const t = eventTime(e.ts);
+      if (Number.isNaN(t)) continue;
+      if (t < (first.get(e.server) ?? Infinity)) first.set(e.server, t);
+    }
+    for (const [server, t] of first) await this.load(server, t);
+  }
+
+  /** Reads again, per server, up to the newest record the engine has seen of it. */
+  async refresh(): Promise<void> {
+    for (const [server, cutoff] of this.cutoff) {
+      const upTo = this.newest.get(server);
+      if (upTo !== undefined && upTo > cutoff) await this.load(server, upTo);
+    }
+  }
+
+  private async load(server: string, before: number): Promise<void> {
+    let rows: [string, number][];
+    try {
+      rows = await this.query(server, new Date(before), HISTORY_ROLES);
+    } catch (error) {
+      if (!this.cutoff.has(server)) this.cutoff.set(server, -Infinity);
+      this.onError(server, error as Error);
+      return;
+    }
+    for (const [role, ms] of rows) {
+      const k = `${server}\u0000${role}`;
+      if (ms > (this.logins.get(k) ?? -Infinity)) this.logins.set(k, ms);
+    }
+    this.cutoff.set(server, Math.max(this.cutoff.get(server) ?? -Infinity, before));
+  }
+}
