@@ -64,6 +64,10 @@ docs/config.md, docs/errors.md`);
   const word = argv ? commandWord(argv) : null;
   const needed = GROUPS.filter((g) => word !== null && g.commands.includes(word));
   for (const group of needed.length > 0 ? needed : GROUPS) (await group.load())(program);
+  // A monitoring plugin answers every usage error in its consumer's shape, a wrong option before
+  // the word `check` (pgwarden --bogus check) too: the top level reports it as check does.
+  const check = word === 'check' ? program.commands.find((c) => c.name() === 'check') : undefined;
+  if (check) program.error = (message, errorOptions) => check.error(message, errorOptions);
   // Every subcommand reports usage errors the same way as the top level.
   if (word === null || !WITHOUT_CONFIG_MODULE.has(word)) {
     program.hook('preAction', async () => (await import('./common.ts')).loadConfigModule());

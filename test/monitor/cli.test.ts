@@ -162,6 +162,13 @@ describe('pgwarden monitor and pgwarden check (pg18)', () => {
       assert.equal(parseNagios(result.stdout, 3).state, 'UNKNOWN', args.join(' '));
       assert.equal(result.stderr, '');
     }
+    // A wrong option before the word check too (the top level parses it), in the format asked for.
+    const first = await runCli(['--bogus', 'check'], login);
+    assert.equal(first.code, 3, first.stdout + first.stderr);
+    assert.match(first.stdout, /^PGWARDEN UNKNOWN - unknown option '--bogus'\n$/);
+    assert.equal(first.stderr, '');
+    assert.deepEqual(parseCheckmk((await runCli(['--bogus', 'check', '--format', 'checkmk'], login)).stdout).map((s) => [s.state, s.service]), [[3, 'pgwarden']]);
+    assert.equal((await runCli(['--bogus', 'monitor', 'list'], login)).code, 2, 'other commands keep exit 2');
     const nosuch = await runCli(['check', '--checks', 'alive,nosuch'], login);
     assert.match(nosuch.stdout, /^PGWARDEN UNKNOWN - --checks: "nosuch" is not a check \(valid: alive, archive_backlog, .*\) \[PGW_ERR_INVALID_VALUE\]\n$/);
     assert.match((await runCli(['check', '--format', 'nagio'], login)).stdout, /^PGWARDEN UNKNOWN - option '--format <format>' argument 'nagio' is invalid\. Allowed choices are nagios, checkmk, zabbix, prometheus, json\.\n$/);
