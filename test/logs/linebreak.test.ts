@@ -31,10 +31,14 @@ const spaceForgery = (line: string) => `${T} [4343] ${SPACE_NAME}@[unknown] LOG:
 const twoInARow = spaceForgery(` FATAL:  password authentication failed for user "${SPACE_NAME.replace('\n', '\n\t')}"\n`)
   + spaceForgery(' DETAIL:  Role "x" does not exist.\n');
 
-async function inPieces(log: string, pool: ParsePool | null, pieceBytes: number): Promise<{ text: string; errors: unknown[] }> {
+/** Parses in pieces, the log read in chunks of `chunkBytes` (the splitter cuts at each chunk that fills a piece). */
+async function inPieces(log: string, pool: ParsePool | null, pieceBytes: number, chunkBytes = Infinity): Promise<{ text: string; errors: unknown[] }> {
   let text = '';
   const errors: unknown[] = [];
-  const chunks = Readable.from([Buffer.from(log)]).iterator() as AsyncIterable<Buffer>;
+  const bytes = Buffer.from(log);
+  const parts: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += Math.min(chunkBytes, bytes.length)) parts.push(bytes.subarray(i, i + chunkBytes));
+  const chunks = Readable.from(parts).iterator() as AsyncIterable<Buffer>;
   for await (const piece of parseInPieces(chunks, { ...options, pieceBytes }, pool)) {
     text += Buffer.from(piece.ndjson).toString('utf8');
     errors.push(...piece.errors);
@@ -148,12 +152,15 @@ describe('stderr: names with line breaks', () => {
     const pool = new ParsePool(2);
     try {
       for (const pieceBytes of [64, 200, 700, 2000]) {
-        const one = await inPieces(log, null, pieceBytes);
-        assert.equal(one.text, expected, `--jobs 1, pieces of ${pieceBytes} bytes`);
-        assert.deepEqual(one.errors, whole.errors, `--jobs 1 errors, pieces of ${pieceBytes} bytes`);
-        const two = await inPieces(log, pool, pieceBytes);
-        assert.equal(two.text, expected, `--jobs 2, pieces of ${pieceBytes} bytes`);
-        assert.deepEqual(two.errors, whole.errors, `--jobs 2 errors, pieces of ${pieceBytes} bytes`);
+        for (const chunkBytes of [Infinity, 1, 13, 64]) {
+          const what = `pieces of ${pieceBytes} bytes, read in chunks of ${chunkBytes}`;
+          const one = await inPieces(log, null, pieceBytes, chunkBytes);
+          assert.equal(one.text, expected, `--jobs 1, ${what}`);
+          assert.deepEqual(one.errors, whole.errors, `--jobs 1 errors, ${what}`);
+          const two = await inPieces(log, pool, pieceBytes, chunkBytes);
+          assert.equal(two.text, expected, `--jobs 2, ${what}`);
+          assert.deepEqual(two.errors, whole.errors, `--jobs 2 errors, ${what}`);
+        }
       }
     } finally {
       await pool.close();
