@@ -142,7 +142,7 @@ export class StderrParser extends LineInput {
    * the pid, session, user, database, application and client its client-written prefix gave it,
    * and is counted (a record client text may have hidden is never lost).
    */
-  private tail(text: string, byte: number, lineNo: number): boolean {
+  private tail(text: string): boolean {
     const recent = this.recent;
     if (recent.length === 0) return false;
     const reader = this.reader;
@@ -332,7 +332,7 @@ export class StderrParser extends LineInput {
     const matcher = reader.matcher;
     if (c0 === 32 && this.current !== null && (!matcher.mayStartWithSpace || !reader.read(text))) {
       // The tail of a record whose name ends in a line break (` FATAL:  …`), or a continuation line whose TAB was expanded to spaces.
-      if (original === text && this.tail(text, byte, lineNo)) return;
+      if (original === text && this.tail(text)) return;
       let from = 1;
       while (from < TAB_SPACES && text.charCodeAt(from) === 32) from++;
       this.continuation(text, from, byte, lineNo);
@@ -341,7 +341,7 @@ export class StderrParser extends LineInput {
     }
     if (!(c0 === 32 && this.current !== null) && !reader.read(text)) {
       const { gaveUp, stepsTaken } = matcher;
-      if (original === text && this.tail(text, byte, lineNo)) return;
+      if (original === text && this.tail(text)) return;
       if (c0 !== 32 && isCutLine(matcher, text)) {
         this.held.push({ text, byte, lineNo });
         this.joined = text;
