@@ -63,7 +63,10 @@ export class StderrParser extends LineInput {
   private recent: Seen[] = [];
   /** Characters of the recent lines, a newline each. */
   private recentChars = 0;
-  /** Outputs held back (events not yet finished), and how many were given out before out[0]. */
+  /**
+   * Outputs held back (events not yet finished), and how many were given out before out[0]; with
+   * no line kept and nothing held, an output goes straight out.
+   */
   private out: (PgwardenEvent | ParseError)[] = [];
   private outBase = 0;
   /** The start being read by record() (for an extra line to note what it overwrites). */
@@ -88,6 +91,10 @@ export class StderrParser extends LineInput {
    */
   private settle(): void {
     const recent = this.recent;
+    if (recent.length === 0 && this.out.length === 0) {
+      this.reader.forget(this.reader.undoMark);
+      return;
+    }
     const budget = this.reader.matcher.joinBudget;
     let drop = 0;
     let chars = this.recentChars;
@@ -204,7 +211,7 @@ export class StderrParser extends LineInput {
     if (current) {
       this.current = null;
       this.field = null;
-      if (this.rewinds) this.out.push(current);
+      if (this.rewinds && (this.recent.length > 0 || this.out.length > 0)) this.out.push(current);
       else this.deliver(current);
     }
   }
@@ -293,7 +300,7 @@ export class StderrParser extends LineInput {
   /** A parse error at a byte position (held lines outlive the text their indexes were in); held back with the events (see out). */
   private errorAt(byte: number, lineNo: number, reason: string, text: string): void {
     const error = { input: this.input, position: byte, line: lineNo, reason, excerpt: text.length > 200 ? text.slice(0, 200) : text };
-    if (this.rewinds) this.out.push(error);
+    if (this.rewinds && (this.recent.length > 0 || this.out.length > 0)) this.out.push(error);
     else this.sink.error(error);
   }
 
@@ -354,8 +361,10 @@ export class StderrParser extends LineInput {
       return;
     }
     if (!this.rewinds) this.record(text, byte, lineNo);
-    else if (original !== text) {
-      // Read after NUL bytes: not a line a record whose name holds a line break can start at (the splitter agrees).
+    else if (original !== text || (matcher.level.label === undefined && text.length - matcher.levelAt >= matcher.joinBudget)) {
+      // Read after NUL bytes (the splitter agrees), or a record whose text after its names is
+      // already beyond the budget (tailJoin would not join from it: most lines): no record whose
+      // name holds a line break starts here.
       this.record(text, byte, lineNo);
       this.remember(original);
     } else {
