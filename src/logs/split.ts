@@ -13,6 +13,7 @@
 //
 // A stderr piece also carries the sessions open where it starts (TextStart.sessions): the
 // splitter follows the record lines that change them (see sessions.ts) as the parser would.
+import { isAscii } from 'node:buffer';
 import type { LogFormat } from './formats.ts';
 import { isCutLine, mayBeTail, readJoined, tailJoin, withinBudget } from './linebreak.ts';
 import { PrefixMatcher } from './prefix.ts';
@@ -159,8 +160,11 @@ export class RecordSplitter {
   private tailJoinsOver(bytes: Buffer, lineStart: number, open: boolean): boolean {
     const matcher = this.matcher!;
     if (matcher.joinBudget === 0) return false;
-    const reach = lineEndAt(bytes, lineStart) + 1 + 3 * matcher.joinBudget;
-    for (let start = lineEndAt(bytes, lineStart) + 1; start <= reach; ) {
+    const after = lineEndAt(bytes, lineStart) + 1;
+    // The budget in characters: as many bytes where the text is ASCII, else up to 3 bytes each.
+    const wide = after + 3 * matcher.joinBudget;
+    const reach = isAscii(bytes.subarray(after, Math.min(wide, bytes.length))) ? after + matcher.joinBudget : wide;
+    for (let start = after; start <= reach; ) {
       if (start >= bytes.length) return open;
       const end = bytes.indexOf(NL, start);
       if (end < 0) return open;
