@@ -13,6 +13,14 @@
 // backend writes with names it has not authenticated. The lines joined are then never records
 // and never change a session. The decision depends only on the lines themselves (no state), so
 // RecordSplitter can make it the same way (split.ts).
+//
+// A name's first line can also read as a whole record of the client's own pid (`a@b LOG:  z`,
+// then the line break): nothing is cut, and the lines after it read as records until the
+// "tail" comes, the line that goes on with the real prefix after the name (`@postgres FATAL:  …`,
+// ` DETAIL:  …`): it starts with neither the prefix nor a TAB, so PostgreSQL wrote it only
+// after a line break inside a prefix. The tail proves afterwards that the lines before it (within
+// the names' budget) were one record: tailJoin() finds the earliest line they join from, and the
+// parser rewinds what those lines did (held back until no tail can reach them: StderrParser).
 import type { PrefixMatcher } from './prefix.ts';
 
 /**
@@ -29,11 +37,56 @@ export function isCutLine(matcher: PrefixMatcher, line: string): boolean {
  * join may make (FATAL, or an extra line of one); then the matcher holds it.
  */
 export function readJoined(matcher: PrefixMatcher, joined: string, lastLine: number): boolean {
-  if (!matcher.matchWith(joined, lastLine, null, null)) return false;
+  if (!matcher.matchJoined(joined, lastLine)) return false;
   return matcher.level.label !== undefined || matcher.level.severity === 'FATAL';
 }
 
 /** True when a line starting at `lastLine` of the joined text is still within the names' budget of a cut line. */
 export function withinBudget(matcher: PrefixMatcher, cutLine: string, lastLine: number): boolean {
   return lastLine - matcher.headEnd(cutLine) <= matcher.joinBudget;
+}
+
+/**
+ * True when `line` may be a tail: the rest of a prefix after a line break inside a name (not a
+ * continuation line, which starts with a TAB, nor a zero-filled block) with a severity word in it.
+ * Only called for lines that are not records (or that start with a space).
+ */
+export function mayBeTail(line: string): boolean {
+  const c0 = line.charCodeAt(0);
+  return line.length > 0 && c0 !== 9 && c0 !== 0 && line.includes(':  ');
+}
+
+/** A tail and the lines it joins (see tailJoin). */
+export interface TailJoin {
+  /** Index (in the lines given) of the line the record starts with. */
+  start: number;
+  joined: string;
+  /** Where the tail starts in `joined`. */
+  lastLine: number;
+}
+
+/**
+ * `tail` (see mayBeTail) after `lines` (the physical lines before it, oldest first): the
+ * earliest line `isStart` allows (one read as a record) from which the lines and the tail read
+ * as one record with the severity word in the tail, within the names' budget (`read`: readJoined,
+ * or the parser's own reader of joined lines, which then holds the reading); null if none. The
+ * earliest, because every line after the record's first one is client text: the latest could
+ * leave forged lines before it standing.
+ */
+export function tailJoin(matcher: PrefixMatcher, lines: readonly string[], isStart: (index: number) => boolean, tail: string,
+  read: (joined: string, lastLine: number) => boolean): TailJoin | null {
+  if (!mayBeTail(tail)) return null;
+  let first = 0;
+  while (first < lines.length && !isStart(first)) first++;
+  if (first === lines.length) return null;
+  const joined = `${lines.slice(first).join('\n')}\n${tail}`;
+  const lastLine = joined.length - tail.length;
+  let at = 0;
+  for (let i = first; i < lines.length; at += lines[i]!.length + 1, i++) {
+    const line = lines[i]!;
+    if (!isStart(i) || matcher.headEnd(line) < 0 || !withinBudget(matcher, line, lastLine - at)) continue;
+    const text = at === 0 ? joined : joined.slice(at);
+    if (read(text, lastLine - at)) return { start: i, joined: text, lastLine: lastLine - at };
+  }
+  return null;
 }

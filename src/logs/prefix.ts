@@ -156,6 +156,8 @@ export class PrefixMatcher {
   private line = '';
   /** While true, a reading with a space inside a user, database or host is refused (see plausible()). */
   private strict = false;
+  /** While true (matchJoined), a reading whose user or database is longer than PostgreSQL keeps a name is refused. */
+  private fitNames = false;
   private readonly hasFreeText: boolean;
   /** Set by a successful match: the severity or label word after the prefix. */
   readonly level = new LevelReader();
@@ -286,6 +288,30 @@ export class PrefixMatcher {
   }
 
   /**
+   * Matches lines joined over a line break inside %u or %d (linebreak.ts) with the severity word
+   * at or after `minLevel`: only readings whose user and database each fit the NAME_BYTES a
+   * startup packet's name is cut to (a longer one is not a name PostgreSQL wrote).
+   */
+  matchJoined(line: string, minLevel: number): boolean {
+    this.fitNames = true;
+    try {
+      return this.matchWith(line, minLevel, null, null);
+    } finally {
+      this.fitNames = false;
+    }
+  }
+
+  /** True when the last reading's user and database (where read) are no longer than a name can be. */
+  private namesFit(): boolean {
+    for (const k of [this.userStep, this.databaseStep]) {
+      if (k < 0 || this.starts[k]! < 0) continue;
+      const step = this.steps[k] as EscapeStep;
+      if (this.ends[k]! - this.starts[k]! > Math.max(NAME_BYTES, step.width)) return false;
+    }
+    return true;
+  }
+
+  /**
    * Matches a line whose user and database the log may have proved for its pid: `provenOf` is
    * asked once %p is read, and the names it gives are the only reading of %u and %d (as
    * matchWith). False when the line does not match with them (or at all); then read it with
@@ -402,6 +428,7 @@ export class PrefixMatcher {
   /** The severity word at pos ends the prefix (and the reading is acceptable). */
   private levelHere(pos: number): boolean {
     if (pos < this.minLevel || !this.level.read(this.line, pos)) return false;
+    if (this.fitNames && !this.namesFit()) return false;
     if (this.strict && (this.detecting || this.plausibleSteps.length > 0) && !this.plausible()) return false;
     this.levelAt = pos;
     return true;

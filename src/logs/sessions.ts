@@ -147,6 +147,13 @@ export class StderrReader {
   settled = true;
   /** After read(): the line's own prefix names another user or database than its pid's session (a backend whose records were missed). */
   private stale = false;
+  /**
+   * Undo steps of the session changes note() made, while the parser may still rewind them (a
+   * later tail line shows the lines were client text: linebreak.ts); null when nothing rewinds.
+   */
+  private undo: (() => void)[] | null = null;
+  /** How many undo steps were forgotten before undo[0]. */
+  private undoBase = 0;
   /** read()'s session lookup, for note() on the same line. */
   private lastPid: number | null = null;
   private lastSession: SessionSeed | undefined;
@@ -166,6 +173,32 @@ export class StderrReader {
     this.synthetic = this.tracks && !this.matcher.has('c');
     this.fastProven = this.tracks && this.matcher.textBeforeLevel && this.matcher.onlyUserDatabase && this.matcher.pidFirst;
     for (const seed of seeds) this.sessions.set(seed.pid, { ...seed });
+  }
+
+  /** Keeps undo steps of the session changes from now on (see rewind). */
+  keepUndo(): void {
+    this.undo ??= [];
+  }
+
+  /** A mark for rewind(): the session changes made so far. */
+  get undoMark(): number {
+    return this.undoBase + (this.undo?.length ?? 0);
+  }
+
+  /** The changes before `mark` will not be rewound. */
+  forget(mark: number): void {
+    const undo = this.undo;
+    if (undo === null || mark <= this.undoBase) return;
+    undo.splice(0, mark - this.undoBase);
+    this.undoBase = mark;
+  }
+
+  /** Undoes the session changes made since `mark` (latest first). */
+  rewind(mark: number): void {
+    const undo = this.undo;
+    if (undo !== null) while (this.undoBase + undo.length > mark) undo.pop()!();
+    this.lastPid = null;
+    this.lastSession = undefined;
   }
 
   /** The sessions open now (copies), for a piece that starts here. */
@@ -329,6 +362,13 @@ export class StderrReader {
     const c0 = message.charCodeAt(0);
     const settled = this.settled;
     if (settled && ((c0 === 100 /* d */ && message.startsWith(READY)) || (c0 === 97 /* a */ && message.startsWith(REINITIALIZING)))) {
+      if (this.undo !== null) {
+        const saved = [...this.sessions];
+        this.undo.push(() => {
+          this.sessions.clear();
+          for (const [pid, session] of saved) this.sessions.set(pid, session);
+        });
+      }
       this.sessions.clear();
       this.lastSession = undefined;
       return;
@@ -337,6 +377,7 @@ export class StderrReader {
     if (pid === null) return;
     if (settled && c0 === 99 /* c */ && message.startsWith(RECEIVED)) {
       // A new backend: whatever this pid was before is over.
+      const before = this.sessions.get(pid);
       this.sessions.delete(pid);
       const rest = message.slice(RECEIVED.length);
       const portAt = rest.lastIndexOf(' port=');
@@ -345,13 +386,27 @@ export class StderrReader {
         client_addr: portAt >= 0 ? rest.slice(0, portAt) : rest, client_port: portAt >= 0 ? toInt(rest.slice(portAt + 6)) : null,
       };
       this.sessions.set(pid, session);
-      if (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
+      let evicted: SessionSeed | undefined;
+      if (this.sessions.size > MAX_SESSIONS) {
+        evicted = this.sessions.values().next().value!;
+        this.sessions.delete(evicted.pid);
+      }
+      // Undone, a session comes back last in line to be forgotten (only matters beyond MAX_SESSIONS).
+      this.undo?.push(() => {
+        this.sessions.delete(pid);
+        if (evicted !== undefined) this.sessions.set(evicted.pid, evicted);
+        if (before !== undefined) this.sessions.set(pid, before);
+      });
     }
     else if (this.stale || this.matcher.cut) return; // another backend, or a process outside any session (%q): fill nothing
     const session = pid === this.lastPid && c0 !== 99 ? this.lastSession : this.sessions.get(pid);
     if (session === undefined) return;
     if (settled && c0 === 99 && message.startsWith(AUTHORIZED)) {
       const facts = authorizedFacts(message);
+      if (this.undo !== null) {
+        const { user, database, application } = session;
+        this.undo.push(() => Object.assign(session, { user, database, application }));
+      }
       session.user = facts.user;
       session.database = facts.database;
       session.application = facts.application;
@@ -366,6 +421,6 @@ export class StderrReader {
       event.client_addr = session.client_addr;
       event.client_port = session.client_port;
     }
-    if (settled && c0 === 100 /* d */ && message.startsWith(DISCONNECTION)) this.sessions.delete(pid);
+    if (settled && c0 === 100 /* d */ && message.startsWith(DISCONNECTION) && this.sessions.delete(pid)) this.undo?.push(() => this.sessions.set(pid, session));
   }
 }

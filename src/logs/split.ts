@@ -13,8 +13,9 @@
 //
 // A stderr piece also carries the sessions open where it starts (TextStart.sessions): the
 // splitter follows the record lines that change them (see sessions.ts) as the parser would.
+import { isAscii } from 'node:buffer';
 import type { LogFormat } from './formats.ts';
-import { isCutLine, readJoined, withinBudget } from './linebreak.ts';
+import { isCutLine, mayBeTail, readJoined, tailJoin, withinBudget } from './linebreak.ts';
 import { PrefixMatcher } from './prefix.ts';
 import { newEvent } from './record.ts';
 import { RESTART_MARK, SESSION_MARK, StderrReader } from './sessions.ts';
@@ -123,7 +124,7 @@ export class RecordSplitter {
       if (lineEnd < 0) lineEnd = bytes.length;
       const first = bytes[lineStart];
       if (first === TAB || (first === SPACE && !mayStartWithSpace)) continue;
-      if (this.swallowed(bytes, lineStart)) continue;
+      if (this.swallowed(bytes, lineStart) || this.tailJoinsOver(bytes, lineStart, false)) continue;
       let end = lineEnd;
       if (end > lineStart && bytes[end - 1] === CR) end--;
       const text = bytes.toString('utf8', lineStart, end);
@@ -146,7 +147,64 @@ export class RecordSplitter {
     const text = lineText(bytes, lineStart, lineEnd);
     if (!matcher.match(text) || matcher.level.label) return false;
     if (matcher.textBeforeLevel && matcher.matchWith(text, matcher.levelAt + 1, null, null)) return false;
-    return this.cutLinesBefore(bytes, lineStart).length === 0;
+    return this.cutLinesBefore(bytes, lineStart).length === 0 && !this.tailJoinsOver(bytes, lineStart, true);
+  }
+
+  /**
+   * True when a tail line after the line at `lineStart` (linebreak.ts) joins back over it: the
+   * parser then reads the lines from the record's first one to the tail as one record, and
+   * rewinds what they did. A tail lies within the names' budget after the line (at up to 3
+   * bytes a character); `open`: the bytes may go on after these (a piece may not start where a
+   * tail could still come), else they end at a cut (no join reaches over one).
+   */
+  private tailJoinsOver(bytes: Buffer, lineStart: number, open: boolean): boolean {
+    const matcher = this.matcher!;
+    if (matcher.joinBudget === 0) return false;
+    const after = lineEndAt(bytes, lineStart) + 1;
+    // The budget in characters: as many bytes where the text is ASCII, else up to 3 bytes each.
+    const wide = after + 3 * matcher.joinBudget;
+    const reach = isAscii(bytes.subarray(after, Math.min(wide, bytes.length))) ? after + matcher.joinBudget : wide;
+    for (let start = after; start <= reach; ) {
+      if (start >= bytes.length) return open;
+      const end = bytes.indexOf(NL, start);
+      if (end < 0) return open;
+      const c = bytes[start];
+      if (c !== TAB && c !== 0 && end > start) {
+        const text = lineText(bytes, start, end);
+        // As StderrParser: a line starting with a space is a tail or a continuation; any other is one if it is not a record.
+        if (mayBeTail(text) && ((c === SPACE && !matcher.mayStartWithSpace) || !matcher.match(text)) && !this.swallowed(bytes, start)) {
+          const found = this.joinBefore(bytes, start, text);
+          if (found !== null && found <= lineStart) return true;
+        }
+      }
+      start = end + 1;
+    }
+    return false;
+  }
+
+  /** Where the record a tail line (at `tailStart`) joins back to starts (as tailJoin finds it), or null. */
+  private joinBefore(bytes: Buffer, tailStart: number, tail: string): number | null {
+    const matcher = this.matcher!;
+    const window = this.joinWindow();
+    const starts: number[] = [];
+    const lines: string[] = [];
+    let end = tailStart - 1;
+    while (end > 0) {
+      const start = bytes.lastIndexOf(NL, end - 1) + 1;
+      if (tailStart - start > window) break;
+      starts.unshift(start);
+      lines.unshift(lineText(bytes, start, end));
+      if (start === 0) break;
+      end = start - 1;
+    }
+    // A record may start at a line read as one (as StderrParser reads it), not inside a cut line's join.
+    const isStart = (i: number): boolean => {
+      const c = bytes[starts[i]!];
+      const text = lines[i]!;
+      return text.length > 0 && c !== TAB && c !== 0 && (c !== SPACE || matcher.mayStartWithSpace) && matcher.match(text) && !this.swallowed(bytes, starts[i]!);
+    };
+    const found = tailJoin(matcher, lines, isStart, tail, (joined, lastLine) => readJoined(matcher, joined, lastLine));
+    return found === null ? null : starts[found.start]!;
   }
 
   /** Bytes before a line within which a cut line may join over it (the budget in characters, at up to 3 bytes each, and the head). */

@@ -16,10 +16,29 @@ const VICTIM = 24836;
 const T = '2026-12-02 06:15:24.538 UTC';
 const options = { format: 'stderr' as const, prefix: PREFIX, input: 'x.log', server: 'db1' };
 
-async function inPieces(log: string, pool: ParsePool | null, pieceBytes: number): Promise<{ text: string; errors: unknown[] }> {
+/** The victim's session (pid 77), as its connection records prove it. */
+const victimSession = `${T} [77] [unknown]@[unknown] LOG:  connection received: host=10.0.0.77 port=5077\n`
+  + `${T} [77] victim@postgres LOG:  connection authorized: user=victim database=postgres\n`;
+/** A user name whose first line reads as a record of the client's own pid (4242), its second as the start of one of the victim's. */
+const HARMLESS_NAME = `a@b LOG:  z\n${T} [77] victim`;
+/** The failed login of that name, its database `postgres LOG:  AUDIT: …,"\n@postgres` (62 bytes): the tail is `@postgres FATAL:  …`. */
+const harmlessFirst = `${victimSession}${T} [4242] ${HARMLESS_NAME}@postgres LOG:  AUDIT: SESSION,1,1,DDL,DROP TABLE,,,"\n`
+  + `@postgres FATAL:  password authentication failed for user "${HARMLESS_NAME.replace('\n', '\n\t')}"\n`
+  + `${T} [77] victim@postgres LOG:  statement: SELECT 1\n`;
+/** A name and a database that each end a forged line, as real PostgreSQL writes both lines of the failed login: the tails start with a space. */
+const SPACE_NAME = `x@y LOG:  z\n${T} [77] [unknown]`;
+const spaceForgery = (line: string) => `${T} [4343] ${SPACE_NAME}@[unknown] LOG:  connection received: host=10.6.6.6 port=6\n${line}`;
+const twoInARow = spaceForgery(` FATAL:  password authentication failed for user "${SPACE_NAME.replace('\n', '\n\t')}"\n`)
+  + spaceForgery(' DETAIL:  Role "x" does not exist.\n');
+
+/** Parses in pieces, the log read in chunks of `chunkBytes` (the splitter cuts at each chunk that fills a piece). */
+async function inPieces(log: string, pool: ParsePool | null, pieceBytes: number, chunkBytes = Infinity): Promise<{ text: string; errors: unknown[] }> {
   let text = '';
   const errors: unknown[] = [];
-  const chunks = Readable.from([Buffer.from(log)]).iterator() as AsyncIterable<Buffer>;
+  const bytes = Buffer.from(log);
+  const parts: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += Math.min(chunkBytes, bytes.length)) parts.push(bytes.subarray(i, i + chunkBytes));
+  const chunks = Readable.from(parts).iterator() as AsyncIterable<Buffer>;
   for await (const piece of parseInPieces(chunks, { ...options, pieceBytes }, pool)) {
     text += Buffer.from(piece.ndjson).toString('utf8');
     errors.push(...piece.errors);
@@ -91,15 +110,84 @@ describe('stderr: names with line breaks', () => {
     assert.deepEqual(failed.map((e) => [e.user, e.pid, e.client_addr, e.detail?.startsWith('Connection matched')]), [['carol', 42, '10.1.1.1', true]]);
   });
 
-  // What is not covered (docs/detect.md): a first line that reads as a harmless record of the
-  // client's own pid ("a@b LOG:  z"), so no line is cut; the forged line after it stands alone.
-  it('a name whose first line reads as a harmless record still forges the next line', { todo: 'issue 14: tail lines do not yet make the records before them untrusted' }, () => {
-    const name = `a@b LOG:  z\n${T} [77] victim`;
-    const text = `${T} [77] [unknown]@[unknown] LOG:  connection received: host=10.0.0.77 port=5077\n`
-      + `${T} [77] victim@postgres LOG:  connection authorized: user=victim database=postgres\n`
-      + `${T} [4242] ${name}@postgres LOG:  AUDIT: SESSION,1,1,DDL,DROP TABLE,,,"\n`
-      + `@postgres FATAL:  password authentication failed for user "${name.replace('\n', '\n\t')}"\n`;
-    const { events } = parseText(text, options);
+  // A first line that reads as a harmless record of the client's own pid ("a@b LOG:  z"), so no
+  // line is cut: the tail line after the forged one (it goes on with the prefix after the name)
+  // shows afterwards that the lines before it were one record.
+  it('a name whose first line reads as a harmless record does not forge the next line', () => {
+    const { events, errors } = parseText(harmlessFirst, options);
     assert.deepEqual(events.filter((e) => e.kind === 'audit' && e.pid === 77).map((e) => e.audit?.command), []);
+    // The failed login, read whole: its own pid, the name PostgreSQL quoted.
+    assert.deepEqual(events.filter((e) => e.kind === 'auth_failed').map((e) => [e.pid, e.user]), [[4242, HARMLESS_NAME]]);
+    assert.deepEqual(events.filter((e) => e.pid === 4242 && e.kind !== 'auth_failed').map((e) => e.message), [], 'no record "z" of pid 4242');
+    // The forged pgAudit line is kept as audit text without anyone's pid or user, and counted.
+    const kept = events.filter((e) => (e.message ?? '').startsWith('AUDIT: '));
+    assert.deepEqual(kept.map((e) => [e.pid, e.user, e.session_id, e.client_addr]), [[null, null, null, null]]);
+    assert.ok(errors.some((e) => e.reason.startsWith('pgAudit record inside a user or database name')));
+    assert.ok(errors.some((e) => e.reason.startsWith('record whose user or database name') && e.line === 3));
+    // The victim's session goes on as its connection records said.
+    const after = events.find((e) => e.message === 'statement: SELECT 1')!;
+    assert.deepEqual([after.pid, after.user, after.client_addr], [77, 'victim', '10.0.0.77']);
+  });
+
+  it('the forged line and its tail in another chunk or piece: the same as one parse', async () => {
+    const log = `${T} [5] bob@shop LOG:  statement: SELECT 0\n${harmlessFirst}${twoInARow}${T} [6] bob@shop LOG:  statement: SELECT 9\n`;
+    const whole = parseText(log, options);
+    assert.deepEqual(whole.events.filter((e) => e.pid === 77 && (e.kind === 'audit' || e.client_addr !== '10.0.0.77')).map((e) => e.message), []);
+    const bytes = Buffer.from(log);
+    // Cut right before each tail line, and in chunks of 1 and 7 bytes.
+    const cuts = [...log.matchAll(/\n[ @]/g)].map((m) => m.index + 1);
+    for (const split of [...cuts.map((at) => [at]), 1, 7]) {
+      const events: PgwardenEvent[] = [];
+      const errors: unknown[] = [];
+      const parser = createParser(options, { event: (e) => events.push(e), error: (e) => errors.push(e) });
+      if (Array.isArray(split)) {
+        parser.write(bytes.subarray(0, split[0]));
+        parser.write(bytes.subarray(split[0]));
+      } else for (let i = 0; i < bytes.length; i += split) parser.write(bytes.subarray(i, i + split));
+      parser.end();
+      assert.equal(eventLines(events).toString(), eventLines(whole.events).toString(), `written split at ${JSON.stringify(split)}`);
+      assert.deepEqual(errors, whole.errors, `errors, split at ${JSON.stringify(split)}`);
+    }
+    const expected = Buffer.from(eventLines(whole.events)).toString();
+    const pool = new ParsePool(2);
+    try {
+      for (const pieceBytes of [64, 200, 700, 2000]) {
+        for (const chunkBytes of [Infinity, 1, 13, 64]) {
+          const what = `pieces of ${pieceBytes} bytes, read in chunks of ${chunkBytes}`;
+          const one = await inPieces(log, null, pieceBytes, chunkBytes);
+          assert.equal(one.text, expected, `--jobs 1, ${what}`);
+          assert.deepEqual(one.errors, whole.errors, `--jobs 1 errors, ${what}`);
+          const two = await inPieces(log, pool, pieceBytes, chunkBytes);
+          assert.equal(two.text, expected, `--jobs 2, ${what}`);
+          assert.deepEqual(two.errors, whole.errors, `--jobs 2 errors, ${what}`);
+        }
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('two forgeries in a row (the failed login and its DETAIL, as PostgreSQL writes them): neither is believed, nor changes the session', () => {
+    const { events } = parseText(`${victimSession}${twoInARow}${T} [77] victim@postgres LOG:  statement: SELECT 2\n`, options);
+    assert.deepEqual(events.filter((e) => e.pid === 77 && (e.kind === 'audit' || e.kind === 'connection_received')).map((e) => e.message),
+      ['connection received: host=10.0.0.77 port=5077'], 'no forged audit, no second connection received of pid 77');
+    const failed = events.filter((e) => e.kind === 'auth_failed');
+    assert.deepEqual(failed.map((e) => [e.pid, e.user, e.detail]), [[4343, SPACE_NAME, 'Role "x" does not exist.']]);
+    const after = events.find((e) => e.message === 'statement: SELECT 2')!;
+    const before = events.find((e) => e.kind === 'connection_authorized')!;
+    assert.deepEqual([after.client_addr, after.session_id], ['10.0.0.77', before.session_id], 'the victim\'s session as its own records say');
+  });
+
+  it('legitimate records are read as before: multi-line statements (TAB continuation lines holding severity words), a short line before a FATAL of another pid', () => {
+    const text = `${T} [5] bob@shop LOG:  statement: SELECT 1,\n\t2 FATAL:  x\n\t@y DETAIL:  z\n`
+      + `${T} [6] a@b LOG:  z\n${T} [7] carol@shop FATAL:  terminating connection due to administrator command\n`
+      + `${T} [7] carol@shop DETAIL:  d\n`;
+    const { events, errors } = parseText(text, options);
+    assert.deepEqual(events.map((e) => [e.pid, e.severity, e.message, e.detail]), [
+      [5, 'LOG', 'statement: SELECT 1,\n2 FATAL:  x\n@y DETAIL:  z', null],
+      [6, 'LOG', 'z', null],
+      [7, 'FATAL', 'terminating connection due to administrator command', 'd'],
+    ]);
+    assert.deepEqual(errors, []);
   });
 });

@@ -60,6 +60,10 @@ for (const PREFIX of PREFIXES) describe(`review: client text with line breaks in
         : `postgres${app} LOG:  AUDIT: SESSION,1,1,DDL,DROP TABLE,,,x,"\n`);
       // 1b. (Debian's prefix) a read of a sensitive table in victim's session: sensitive_read's responses target victim.
       if (app === '') await failLogin(`,"\n${stamp()} [${victimPid}] victim`, 'postgres LOG:  AUDIT: OBJECT,1,1,READ,SELECT,TABLE,hr.pay,"\n');
+      // 1c. (Debian's prefix) the name's first line reads as a harmless record of the client's own pid
+      //     (user `,"`, database `b`), so no line is cut: only the tail (` FATAL:  …` after the database's
+      //     line break) shows the join. As in 1, the quoted name closes the statement field.
+      if (app === '') await failLogin(`,"@b LOG:  z\n${stamp()} [${victimPid}] victim`, 'postgres LOG:  AUDIT: SESSION,1,1,DDL,DROP TABLE,,,"\n');
       // 2. A `connection received` of victim's pid from an address the attacker chose.
       await failLogin(`x\n${stamp()} [${victimPid}] [unknown]`, `[unknown]${noApp} LOG:  connection received: host=10.6.6.6 port=6\n`);
       await victim.query(`SELECT 'victim after received'`);
