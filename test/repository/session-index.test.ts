@@ -70,7 +70,7 @@ describe('repository migration 0010: the session index', () => {
 
     // The sessions report's and page's count of a session's statements (COALESCE(server, '')):
     // an index condition on the session id, not a scan of every event in its time range.
-    const [{ id }] = await query<{ id: string }>('v9', `SELECT session_id AS id FROM pgwarden_repo.events WHERE server = 'db1' AND session_id IS NOT NULL LIMIT 1`);
+    const id = (await query<{ id: string }>('v9', `SELECT session_id AS id FROM pgwarden_repo.events WHERE server = 'db1' AND session_id IS NOT NULL LIMIT 1`))[0]!.id;
     const plan = (await query<{ 'QUERY PLAN': string }>('v9', `EXPLAIN (COSTS OFF) SELECT pg_catalog.count(*) FROM pgwarden_repo.events e
       WHERE e.kind = 'audit' AND e.session_id = $1 AND COALESCE(e.server, '') = 'db1' AND e.ts >= '-infinity' AND e.ts <= 'infinity'`, [id]))
       .map((r) => r['QUERY PLAN']).join('\n');
