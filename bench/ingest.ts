@@ -1,4 +1,5 @@
-// npm run bench:ingest [-- --mb 200] [--flavor pg18|pg15] [--rounds 3] [--repeat 3]
+// npm run bench:ingest [-- --mb 200] [--flavor pg18|pg15] [--rounds 3] [--repeat 3] [--ingest-only]
+// --ingest-only: the stderr file and the ingest rounds alone, without the parse and pgBadger figures.
 // BENCH_SETTINGS='{"max_wal_size":"\'4GB\'"}' passes server settings to the repository cluster.
 //
 // The issue's whole set of figures in one run: generates ≥ 200 MB of pgAudit traffic as
@@ -21,6 +22,7 @@ const args = process.argv.slice(2);
 const mb = Number(args[args.indexOf('--mb') + 1] ?? 200) || 200;
 const flavor = (args.includes('--flavor') ? args[args.indexOf('--flavor') + 1] : 'pg18') as Flavor;
 const rounds = Number(args.includes('--rounds') ? args[args.indexOf('--rounds') + 1] : 3) || 3;
+const ingestOnly = args.includes('--ingest-only');
 
 function timed(argv: string[], env: NodeJS.ProcessEnv): Promise<{ seconds: number; stderr: string; code: number | null }> {
   return new Promise((resolve, reject) => {
@@ -37,8 +39,8 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'pgwarden-bench-ingest-'));
 let cluster: Awaited<ReturnType<typeof startCluster>> | null = null;
 try {
   console.log(`generating ≥ ${mb} MB of pgAudit traffic per format in ${dir} …`);
-  const files = await generate(dir, mb);
-  await measureParsing(dir, files);
+  const files = await generate(dir, mb, ingestOnly);
+  if (!ingestOnly) await measureParsing(dir, files);
 
   cluster = await startCluster({ flavor, settings: process.env.BENCH_SETTINGS ? JSON.parse(process.env.BENCH_SETTINGS) as Record<string, string> : undefined });
   const file = files.stderr;
