@@ -141,16 +141,16 @@ export class Responder {
 
   async terminate(client: pg.ClientBase, responseId: string, pid: number, sessionId: string | null, role: string | null,
     startedBefore: string | null, detail = '{}'): Promise<ResponseRecord> {
-    return one(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden.response_terminate($1, $2, $3, $4, $5::timestamptz, $6, $7::jsonb) a`,
-      [responseId, pid, sessionId, role === null ? null : textParameter(role), startedBefore, Boolean(this.options.dryRun), detail]);
+    return this.once(client, responseId, 'terminate', () => one(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden.response_terminate($1, $2, $3, $4, $5::timestamptz, $6, $7::jsonb) a`,
+      [responseId, pid, sessionId, role === null ? null : textParameter(role), startedBefore, Boolean(this.options.dryRun), detail]));
   }
 
   async lockRole(client: pg.ClientBase, responseId: string, role: string, durationMs: number, detail = '{}'): Promise<ResponseRecord> {
     if (!await hasResponder(client)) {
       return this.refusal(client, responseId, 'lock_role', role, null, 'no responder in this database: lock_role needs `pgwarden install --responder`', detail);
     }
-    return one(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden_responder.lock_role($1, $2, $3::interval, $4, $5::jsonb) a`,
-      [responseId, textParameter(role), interval(durationMs), Boolean(this.options.dryRun), detail]);
+    return this.once(client, responseId, 'lock_role', () => one(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden_responder.lock_role($1, $2, $3::interval, $4, $5::jsonb) a`,
+      [responseId, textParameter(role), interval(durationMs), Boolean(this.options.dryRun), detail]));
   }
 
   /** terminate with a connection of its own (the CLI's `run`). */
@@ -182,9 +182,9 @@ export class Responder {
     const { guarded, unreachable } = await this.guardedDatabases();
     for (const database of guarded) {
       try {
-        records.push(await this.inDatabase(database, (client) => one(client,
+        records.push(await this.inDatabase(database, (client) => this.once(client, responseId, 'block_client', () => one(client,
           `SELECT ${RECORD_COLUMNS} FROM pgwarden.response_block_client($1, $2::cidr, $3::interval, $4, $5::jsonb) a`,
-          [responseId, network, interval(durationMs), Boolean(this.options.dryRun), detail])));
+          [responseId, network, interval(durationMs), Boolean(this.options.dryRun), detail]))));
       } catch (error) {
         unreachable.push({ database, reason: oneLine(error as Error) });
       }
@@ -201,6 +201,21 @@ export class Responder {
       return await work(client);
     } finally {
       await client.end().catch(() => undefined);
+    }
+  }
+
+  /**
+   * A dry run whose outcome is noop or refused is recorded with that outcome, not dry_run (sensors
+   * migration 5), so a second dry run of the response (an incident's alert sent again, a restarted
+   * collect) breaks response_actions_once: the first one's row is its answer, as for a real run.
+   */
+  private async once(client: pg.ClientBase, responseId: string, action: ActionType, run: () => Promise<ResponseRecord>): Promise<ResponseRecord> {
+    try {
+      return await run();
+    } catch (error) {
+      if (!this.options.dryRun || (error as { code?: string }).code !== '23505') throw error;
+      return one(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden.response_actions a
+        WHERE a.response_id = $1 AND a.action = $2 AND a.outcome <> 'dry_run'`, [responseId, action]);
     }
   }
 
