@@ -162,6 +162,12 @@ const customRuleSchema = z.discriminatedUnion('type', [
     within: positiveDuration,
   }),
 ], { error: 'type must be match, threshold, first_seen or sequence' }).superRefine((rule, ctx) => {
+  // A response event is pgwarden's own record of a response: a rule reading it that acted would
+  // answer its own response (a new incident, a new row, a new event, for ever).
+  const matches = rule.type === 'sequence' ? rule.steps.map((s) => s.match) : [rule.match, ...(rule.type === 'first_seen' && rule.alert_if ? [rule.alert_if] : [])];
+  if ((rule.actions ?? []).length > 0 && matches.some((m) => m.kinds?.includes('response'))) {
+    ctx.addIssue({ code: 'custom', path: ['actions'], message: 'a rule that reads response events takes no actions (it would respond to its own responses)' });
+  }
   // On a failed or refused login the role is the client's choice: only block_client may act on it.
   const last = rule.type === 'sequence' ? rule.steps[rule.steps.length - 1]!.match : rule.match;
   if (!onlyFailedLogins(last)) return;

@@ -141,16 +141,18 @@ export class Responder {
 
   async terminate(client: pg.ClientBase, responseId: string, pid: number, sessionId: string | null, role: string | null,
     startedBefore: string | null, detail = '{}'): Promise<ResponseRecord> {
-    return one(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden.response_terminate($1, $2, $3, $4, $5::timestamptz, $6, $7::jsonb) a`,
-      [responseId, pid, sessionId, role === null ? null : textParameter(role), startedBefore, Boolean(this.options.dryRun), detail]);
+    responseId = this.recordId(responseId);
+    return this.once(client, responseId, 'terminate', () => one(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden.response_terminate($1, $2, $3, $4, $5::timestamptz, $6, $7::jsonb) a`,
+      [responseId, pid, sessionId, role === null ? null : textParameter(role), startedBefore, Boolean(this.options.dryRun), detail]));
   }
 
   async lockRole(client: pg.ClientBase, responseId: string, role: string, durationMs: number, detail = '{}'): Promise<ResponseRecord> {
+    responseId = this.recordId(responseId);
     if (!await hasResponder(client)) {
       return this.refusal(client, responseId, 'lock_role', role, null, 'no responder in this database: lock_role needs `pgwarden install --responder`', detail);
     }
-    return one(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden_responder.lock_role($1, $2, $3::interval, $4, $5::jsonb) a`,
-      [responseId, textParameter(role), interval(durationMs), Boolean(this.options.dryRun), detail]);
+    return this.once(client, responseId, 'lock_role', () => one(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden_responder.lock_role($1, $2, $3::interval, $4, $5::jsonb) a`,
+      [responseId, textParameter(role), interval(durationMs), Boolean(this.options.dryRun), detail]));
   }
 
   /** terminate with a connection of its own (the CLI's `run`). */
@@ -178,13 +180,14 @@ export class Responder {
    * a failure) is a refused record for that database, and the others are still blocked.
    */
   async blockClient(responseId: string, network: string, durationMs: number, detail = '{}'): Promise<ResponseRecord[]> {
+    responseId = this.recordId(responseId);
     const records: ResponseRecord[] = [];
     const { guarded, unreachable } = await this.guardedDatabases();
     for (const database of guarded) {
       try {
-        records.push(await this.inDatabase(database, (client) => one(client,
+        records.push(await this.inDatabase(database, (client) => this.once(client, responseId, 'block_client', () => one(client,
           `SELECT ${RECORD_COLUMNS} FROM pgwarden.response_block_client($1, $2::cidr, $3::interval, $4, $5::jsonb) a`,
-          [responseId, network, interval(durationMs), Boolean(this.options.dryRun), detail])));
+          [responseId, network, interval(durationMs), Boolean(this.options.dryRun), detail]))));
       } catch (error) {
         unreachable.push({ database, reason: oneLine(error as Error) });
       }
@@ -204,8 +207,34 @@ export class Responder {
     }
   }
 
+  /**
+   * The id a response is recorded under. A dry run's own (`…:dry_run`): its noop and refused rows
+   * are recorded with that outcome (sensors migration 5), and under the real id they would answer
+   * the real run of the response later (dry_run turned off while the incident goes on) with what
+   * was so at the dry run, and nothing would be done.
+   */
+  private recordId(responseId: string): string {
+    return this.options.dryRun && !responseId.endsWith(':dry_run') ? `${responseId}:dry_run` : responseId;
+  }
+
+  /**
+   * A dry run whose outcome is noop or refused is recorded with that outcome, not dry_run (sensors
+   * migration 5), so a second dry run of the response (an incident's alert sent again, a restarted
+   * collect) breaks response_actions_once: the first one's row is its answer, as for a real run.
+   */
+  private async once(client: pg.ClientBase, responseId: string, action: ActionType, run: () => Promise<ResponseRecord>): Promise<ResponseRecord> {
+    try {
+      return await run();
+    } catch (error) {
+      if (!this.options.dryRun || (error as { code?: string }).code !== '23505') throw error;
+      return one(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden.response_actions a
+        WHERE a.response_id = $1 AND a.action = $2 AND a.outcome <> 'dry_run'`, [responseId, action]);
+    }
+  }
+
   private refusal(client: pg.ClientBase, responseId: string, action: ActionType, role: string | null, network: string | null,
     reason: string, detail: string): Promise<ResponseRecord> {
+    responseId = this.recordId(responseId);
     return one(client, `SELECT ${RECORD_COLUMNS} FROM pgwarden.response_record_refusal($1, $2, $3, $4::cidr, $5, $6::jsonb) a`,
       [responseId, action, role === null ? null : textParameter(role), network, reason, detail]);
   }

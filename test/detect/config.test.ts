@@ -82,6 +82,12 @@ detect:
     fails('detect:\n  rules:\n    guard_refusal_burst: { actions: [{ type: terminate }] }\n', /guard_refusal_burst\.actions\.0\.type: type must be block_client/);
     fails('detect:\n  custom_rules:\n    x: { type: threshold, description: y, match: { kinds: [auth_failed] }, threshold: 3, window: 1m, actions: [{ type: lock_role }] }\n',
       /detect\.custom_rules\.x\.actions\.0\.type: lock_role is not allowed on a rule that matches only failed or refused logins/);
+    // A rule that reads response events takes no actions: a response would answer a response
+    // (each new incident one more row, one more event, for ever).
+    fails('detect:\n  custom_rules:\n    x: { type: match, description: y, match: { kinds: [response] }, actions: [{ type: lock_role }] }\n',
+      /detect\.custom_rules\.x\.actions: a rule that reads response events takes no actions/);
+    fails('detect:\n  custom_rules:\n    x: { type: sequence, description: y, within: 1m, steps: [{ match: { kinds: [response] } }, { match: { kinds: [connection_authorized] } }], actions: [{ type: terminate }] }\n',
+      /detect\.custom_rules\.x\.actions: a rule that reads response events takes no actions/);
     // A sequence that ends in a successful login may act on the role that logged in.
     parseConfig(`detect:
   custom_rules:

@@ -6,9 +6,12 @@
 // took a later id may commit first. Reading `id > highest delivered` would skip the earlier one
 // for good. So each sink keeps `through` (every id up to it is settled) and the ids delivered
 // above it (`seen`); each poll reads every row above `through`, and `through` moves up only over
-// ids that are settled or that have stayed missing for `gap_seconds` (a rolled-back insert: its id
-// never comes). A row that commits later than that would be missed; each writing transaction of
-// these tables is a single statement, so its window is milliseconds.
+// ids that are settled or that have stayed missing for `gap_seconds` and whose writer can no longer
+// commit (a rolled-back insert: its id never comes). Time alone is not enough: a response function
+// run by hand in a transaction left open (psql with AUTOCOMMIT off) commits its row minutes later,
+// below newer ones, and would be skipped for good. So a gap remembers the server's snapshot xmax
+// when first seen (every transaction that could hold the id has an xid below it) and is given up
+// only once the oldest running transaction (the snapshot's xmin) is past that.
 //
 // Checkpoints: a file per source and database in state_dir (the tables are not written by the
 // collector, which needs only pgwarden_alerts' SELECT on them), replaced atomically, with the
@@ -60,6 +63,9 @@ interface TableState { version: 1; server: string; database: string; table?: Tab
 
 const MAX_SEEN = 100_000;
 
+interface Snapshot { xmin: bigint; xmax: bigint }
+interface Gap { since: number; xmax: bigint }
+
 export class IdTableSource<R extends { id: string }> implements Source {
   readonly name: string;
   readonly input: string;
@@ -69,8 +75,10 @@ export class IdTableSource<R extends { id: string }> implements Source {
   private timer: NodeJS.Timeout | undefined;
   private readonly file: CheckpointFile<TableState>;
   private state: TableState;
-  /** ids missing above a sink's `through`, and since when (in memory: a restart waits for them again) */
-  private readonly gaps = new Map<string, Map<number, number>>();
+  /** ids missing above a sink's `through`: since when, and the snapshot xmax then (in memory: a restart waits for them again) */
+  private readonly gaps = new Map<string, Map<number, Gap>>();
+  /** the server's transaction snapshot at the last read: which writers may still commit */
+  private snapshot: Snapshot = { xmin: 0n, xmax: 0n };
   /** counts checkpoint resets: a batch read before one settles nothing after it */
   private epoch = 0;
 
@@ -161,7 +169,7 @@ export class IdTableSource<R extends { id: string }> implements Source {
   lane(sink: Sink): Lane {
     // a new sink starts with the first recorded row: the table is the history
     this.state.sinks[sink.name] ??= { through: 0, seen: [] };
-    const gaps = new Map<number, number>();
+    const gaps = new Map<number, Gap>();
     this.gaps.set(sink.name, gaps);
     const inflight = new Map<string, { ids: number[]; epoch: number }>();
     return {
@@ -173,6 +181,8 @@ export class IdTableSource<R extends { id: string }> implements Source {
           // ORDER BY a.id, the number (in spec.select): `ORDER BY id` sorted by the output column
           // id::text ('10' before '2'), so past id 9 a batch ended early and, beyond LIMIT, ids were taken for gaps
           const { rows } = await this.query<R>(`${SQL_TAG}${this.spec.select}`, [cp.through, maxEvents + seen.size]);
+          // after the read: the writer of an id missing below one just read has its xid below this xmax
+          await this.readSnapshot();
           const fresh = rows.filter((r) => !seen.has(Number(r.id)));
           const events = fresh.map((r) => this.spec.toEvent(r, this.options.server, this.options.database));
           const ids = events.map((e) => e.source.position);
@@ -207,7 +217,13 @@ export class IdTableSource<R extends { id: string }> implements Source {
     };
   }
 
-  private settleIds(cp: SinkCheckpoint, ids: number[], gaps: Map<number, number>, visible: number[]): void {
+  private async readSnapshot(): Promise<void> {
+    const { rows: [s] } = await this.query<{ xmin: string; xmax: string }>(`${SQL_TAG}SELECT pg_catalog.txid_snapshot_xmin(s)::text AS xmin,
+        pg_catalog.txid_snapshot_xmax(s)::text AS xmax FROM pg_catalog.txid_current_snapshot() s`);
+    this.snapshot = { xmin: BigInt(s!.xmin), xmax: BigInt(s!.xmax) };
+  }
+
+  private settleIds(cp: SinkCheckpoint, ids: number[], gaps: Map<number, Gap>, visible: number[]): void {
     const seen = new Set(cp.seen);
     for (const id of ids) seen.add(id);
     cp.seen = [...seen].sort((a, b) => a - b);
@@ -218,7 +234,7 @@ export class IdTableSource<R extends { id: string }> implements Source {
    * Moves `through` up over settled ids and over ids missing for longer than gap_seconds.
    * `visible`: ids just read above `through` (missing ids below the highest seen are gaps).
    */
-  private advance(cp: SinkCheckpoint, visible: number[], gaps: Map<number, number>): boolean {
+  private advance(cp: SinkCheckpoint, visible: number[], gaps: Map<number, Gap>): boolean {
     const seen = new Set(cp.seen);
     let highest = cp.through;
     for (const id of cp.seen) if (id > highest) highest = id;
@@ -233,11 +249,14 @@ export class IdTableSource<R extends { id: string }> implements Source {
       }
       // visible and not yet settled: wait for it
       if (present.has(id)) break;
-      // not visible below a settled id: in flight (not yet committed) or rolled back (never comes)
-      const since = gaps.get(id) ?? now;
-      gaps.set(id, since);
-      if (now - since < this.options.gapSeconds * 1000 && cp.seen.length <= MAX_SEEN) break;
-      if (now - since < this.options.gapSeconds * 1000) {
+      // not visible below a settled id: in flight (not yet committed) or rolled back (never comes);
+      // rolled back (or committed and read next time) once every transaction running when it was
+      // first seen has ended
+      const gap = gaps.get(id) ?? { since: now, xmax: this.snapshot.xmax };
+      gaps.set(id, gap);
+      const waiting = now - gap.since < this.options.gapSeconds * 1000 || this.snapshot.xmin < gap.xmax;
+      if (waiting && cp.seen.length <= MAX_SEEN) break;
+      if (waiting) {
         this.options.log.warn({ source: this.name, id }, `too many ${this.spec.row}s past a missing id; no longer waiting for it`);
       }
       gaps.delete(id);
