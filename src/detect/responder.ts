@@ -116,7 +116,9 @@ export class Responder {
 
   private async one(client: pg.Client, rule: RuleSpec, alert: Alert, action: ActionSpec, planned: DescribedResponse): Promise<ResponseRecord[]> {
     const id = `${alert.id}:${action.type}`;
-    const detail = JSON.stringify({ rule: rule.id, incident: alert.id, summary: alert.summary, server: alert.server });
+    // jsonb refuses \u0000, and a summary holds what the log said (a damaged log's NUL byte)
+    const detail = JSON.stringify({ rule: rule.id, incident: alert.id, summary: alert.summary, server: alert.server },
+      (_key, value: unknown) => (typeof value === 'string' ? textParameter(value) : value));
     const target = planned.target ?? {};
     if (planned.refused !== null) {
       return [await this.refusal(client, id, action.type, typeof target.role === 'string' ? target.role : alert.user, typeof target.network === 'string' ? target.network : null, planned.refused, detail)];

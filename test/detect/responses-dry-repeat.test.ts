@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Responder } from '../../src/detect/index.ts';
+import type { Alert } from '../../src/detect/alert.ts';
+import type { RuleSpec } from '../../src/detect/types.ts';
 import { pgEnv, runCli } from '../harness/cli.ts';
 import { startCluster, type Cluster } from '../harness/postgres.ts';
 
@@ -51,5 +53,32 @@ describe('responder dry run, then the real run', () => {
     const real = await new Responder(target).lockOne('inc-2:lock_role', 'latecomer', 60_000);
     assert.equal(real.outcome, 'done', real.reason);
     assert.equal((await cluster.query<{ l: boolean }>("SELECT rolcanlogin AS l FROM pg_catalog.pg_roles WHERE rolname = 'latecomer'")).rows[0]!.l, false);
+  });
+});
+
+// An alert's summary carries what the log said (a user or application name from a damaged log can
+// hold a NUL byte): the response's detail went to the server as jsonb, which refuses \u0000, so
+// the response failed with a server error instead of being recorded.
+describe('responder: a NUL byte in an alert', () => {
+  let cluster: Cluster;
+  before(async () => {
+    cluster = await startCluster({ flavor: 'pg16' });
+    const install = await runCli(['install', '--responder'], pgEnv(cluster));
+    assert.equal(install.code, 0, install.stderr);
+  });
+  after(async () => { await cluster?.stop(); });
+
+  it('a dry-run block_client of an alert whose summary holds a NUL is recorded, the NUL shown as U+FFFD', async () => {
+    const rule = { id: 'brute_force', actions: [{ type: 'block_client', duration_ms: 60_000, ipv4_prefix: 32, ipv6_prefix: 128 }] } as unknown as RuleSpec;
+    const alert = {
+      id: 'inc-nul', rule: 'brute_force', server: 'pg16', user: 'ev\0il', last_ts: null,
+      summary: '6 failed logins as ev\0il from 203.0.113.9',
+      responses: [{ action: 'block_client', target: { network: '203.0.113.9/32' }, would: 'block', done: false, refused: null, until: null }],
+    } as unknown as Alert;
+    const records = await new Responder({ url: cluster.url('postgres'), label: 'pg16' }, { dryRun: true }).respond(rule, alert);
+    assert.ok(records.length > 0 && records.every((r) => r.outcome === 'dry_run'), JSON.stringify(records));
+    const stored = await cluster.query<{ summary: string }>("SELECT detail->>'summary' AS summary FROM pgwarden.response_actions WHERE detail->>'incident' = 'inc-nul'");
+    assert.ok(stored.rows.length > 0);
+    for (const row of stored.rows) assert.equal(row.summary, '6 failed logins as ev\uFFFDil from 203.0.113.9');
   });
 });
