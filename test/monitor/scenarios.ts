@@ -874,18 +874,31 @@ export const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
-    check: 'largest_relations', what: 'the largest table comes first, with its index and TOAST parts',
+    check: 'largest_relations', what: 'the largest table comes first, with its index and TOAST parts; indexes are ranked on their own too',
     async run(ctx) {
       const db = await ctx.newDatabase();
       await ctx.sql(`CREATE TABLE small (id int); CREATE TABLE big (id int PRIMARY KEY, pad text);
-        INSERT INTO big SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g`, [], db);
+        INSERT INTO big SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g;
+        CREATE TABLE wide_index (id int, pad text); INSERT INTO wide_index SELECT g, repeat('y', 200) FROM generate_series(1, 5000) g;
+        CREATE INDEX wide_index_pad ON wide_index (pad, id)`, [], db);
       const result = await ctx.run('largest_relations', { database: db, settings: { warning: 1_000_000 } });
       assert.equal(result.rows[0]!.item, 'public.big');
       assert.ok(result.rows[0]!.value! > 2_000_000);
       assert.ok((result.rows[0]!.metadata.index_bytes as number) > 0);
       assert.equal(result.rows[0]!.level, 'warning');
       assert.equal(row(result, 'public.small')!.level, 'ok');
-      assert.equal((await ctx.run('largest_relations', { database: db, settings: { params: { top: 1 } } })).rows.length, 1);
+      // Each index is an item of its own, valued at its own size.
+      const pad = row(result, 'public.wide_index_pad')!;
+      assert.equal(pad.metadata.kind, 'i');
+      assert.equal(pad.metadata.table, 'public.wide_index');
+      assert.match(pad.detail!, /^index on public\.wide_index: \d+ kB$/);
+      assert.equal(pad.value, Number((await ctx.sql<{ b: string }>("SELECT pg_relation_size('wide_index_pad') AS b", [], db)).rows[0]!.b));
+      assert.ok(row(result, 'public.big_pkey'));
+      const values = result.rows.map((r) => r.value!);
+      assert.deepEqual(values, [...values].sort((a, b) => b - a), 'the largest first');
+      // top applies to each ranking: one table and one index.
+      const top = await ctx.run('largest_relations', { database: db, settings: { params: { top: 1 } } });
+      assert.deepEqual(top.rows.map((r) => r.item), ['public.big', 'public.wide_index_pad'], 'the wide index outgrew the primary key of the larger table');
     },
   },
   {
