@@ -993,6 +993,28 @@ export const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
+    check: 'pgbouncer_pool_usage', what: 'the busy server connections of a pool against its pool_size (Debian pgbouncer)',
+    async run(ctx) {
+      assert.equal((await ctx.run('pgbouncer_pool_usage')).level, 'skipped');
+      const bouncer = await startPgbouncer(ctx);
+      const full = await waitFor(async () => {
+        const r = (await checkServer({ ...ctx.target(), pgbouncer: bouncer.console }, { checks: ['pgbouncer_pool_usage'] })).checks[0]!;
+        assert.equal(r.error, null, r.error ?? '');
+        return row(r, 'appdb/pgw_pool_app')?.metadata.cl_waiting === 1 ? r : undefined;
+      }, 10_000, 'the pool full, a client waiting');
+      const pool = row(full, 'appdb/pgw_pool_app')!;
+      assert.deepEqual([pool.value, pool.level, pool.metadata.pool_size], [100, 'critical', 1]);
+      assert.match(pool.detail!, /^1 of 1 server connection\(s\) busy \(100%\); 1 client\(s\) active, 1 waiting/);
+      // A second database entry with its own pool_size, one client in a transaction: 1 of 4 busy.
+      const quarter = await waitFor(async () => {
+        const r = (await checkServer({ ...ctx.target(), pgbouncer: bouncer.console }, { checks: ['pgbouncer_pool_usage'] })).checks[0]!;
+        return row(r, 'roomydb/pgw_pool_app')?.value === 25 ? r : undefined;
+      }, 10_000, 'the roomy pool in use');
+      assert.equal(row(quarter, 'roomydb/pgw_pool_app')!.level, 'ok');
+      assert.equal(row(quarter, 'roomydb/pgw_pool_app')!.metadata.pool_size, 4);
+    },
+  },
+  {
     check: 'pgbouncer_max_wait', what: 'the oldest queued client\'s wait is measured in seconds (Debian pgbouncer)',
     async run(ctx) {
       assert.equal((await ctx.run('pgbouncer_max_wait')).level, 'skipped');
@@ -1113,7 +1135,7 @@ export async function installInto(cluster: Cluster, database: string, options?: 
 
 /**
  * Debian's pgbouncer in front of the cluster: pool "appdb" of one server connection, a client
- * holding it (session pooling) and a second one queued behind it; the console login
+ * holding it (session pooling) and a second one queued behind it; pool "roomydb" of four, one held; the console login
  * pgw_bouncer_stats is in stats_users. Stopped when the scenario ends.
  */
 async function startPgbouncer(ctx: Ctx): Promise<{ console: Target }> {
@@ -1123,6 +1145,7 @@ async function startPgbouncer(ctx: Ctx): Promise<{ console: Target }> {
   writeFileSync(path.join(dir, 'userlist.txt'), '"pgw_pool_app" "app-pw"\n"pgw_bouncer_stats" "stats-pw"\n');
   writeFileSync(path.join(dir, 'pgbouncer.ini'), `[databases]
 appdb = host=127.0.0.1 port=${ctx.cluster.port} dbname=postgres pool_size=1
+roomydb = host=127.0.0.1 port=${ctx.cluster.port} dbname=postgres pool_size=4
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = ${port}
@@ -1159,7 +1182,12 @@ pidfile = ${path.join(dir, 'pgbouncer.pid')}
   const queued = new pg.Client({ connectionString: url('pgw_pool_app', 'app-pw', 'appdb') });
   queued.on('error', () => undefined);
   const waiting = queued.connect().then(() => queued.query('SELECT 1')).catch(() => undefined);
+  const roomy = new pg.Client({ connectionString: url('pgw_pool_app', 'app-pw', 'roomydb') });
+  roomy.on('error', () => undefined);
+  await roomy.connect();
+  await roomy.query('BEGIN');
   ctx.defer(async () => {
+    await roomy.end().catch(() => undefined);
     await holder.end().catch(() => undefined);
     await waiting;
     await queued.end().catch(() => undefined);
