@@ -80,11 +80,17 @@ BEGIN
       -- One index descent each (min/max over a unique btree); identifiers quoted by format().
       EXECUTE pg_catalog.format('SELECT pg_catalog.max(%1$I)::numeric, pg_catalog.min(%1$I)::numeric FROM %2$s', v_key.attname, v_key.rel::regclass)
         INTO v_max, v_min;
-      v_keys := v_keys || pg_catalog.jsonb_build_object('rel', v_key.rel::regclass::text, 'col', v_key.attname, 'type', v_key.atttypid::regtype::text,
-        'max', v_max, 'min', v_min);
-    EXCEPTION WHEN lock_not_available THEN
-      v_keys := v_keys || pg_catalog.jsonb_build_object('rel', v_key.rel::regclass::text, 'col', v_key.attname, 'type', v_key.atttypid::regtype::text,
-        'why', 'the table is locked by another session: not measured this run');
+      -- Roll the block back (its variables keep their values): that releases the table's lock at
+      -- once, so a database with thousands of keys never holds thousands of locks (the shared lock
+      -- table is sized max_locks_per_transaction per connection, and would run out).
+      RAISE EXCEPTION USING ERRCODE = 'PW001';
+    EXCEPTION
+      WHEN SQLSTATE 'PW001' THEN
+        v_keys := v_keys || pg_catalog.jsonb_build_object('rel', v_key.rel::regclass::text, 'col', v_key.attname, 'type', v_key.atttypid::regtype::text,
+          'max', v_max, 'min', v_min);
+      WHEN lock_not_available THEN
+        v_keys := v_keys || pg_catalog.jsonb_build_object('rel', v_key.rel::regclass::text, 'col', v_key.attname, 'type', v_key.atttypid::regtype::text,
+          'why', 'the table is locked by another session: not measured this run');
     END;
   END LOOP;
   PERFORM pg_catalog.set_config('lock_timeout', v_lock_timeout, true);
