@@ -62,6 +62,7 @@ const EQUIVALENTS: readonly { action: string; args: string[]; checks: string[]; 
   { action: 'settings_checksum', args: [], checks: ['settings_drift'] },
   { action: 'pgb_pool_cl_waiting', args: ['--warning=10'], checks: ['pgbouncer_waiting'], pgbouncer: true },
   { action: 'pgb_pool_maxwait', args: ['--warning=5'], checks: ['pgbouncer_max_wait'], pgbouncer: true },
+  { action: 'pgb_pool_sv_active', args: ['--warning=10'], checks: ['pgbouncer_pool_usage'], pgbouncer: true },
 ];
 // Not compared: check_postgres's new_version_pg asks the Internet for the newest release
 // (minor_version uses the release table this pgwarden ships), and it has no security checks.

@@ -44,6 +44,32 @@ function commandWord(argv: string[]): string | null {
   return null;
 }
 
+/**
+ * Whether --config took the word check as its file and no command follows (`pgwarden --config
+ * check ...`): what a plugin command line such as `pgwarden --config $ARG1$ check` becomes when
+ * the macro is empty. There is no command to run, so it is a usage error either way; it is
+ * answered as check answers its own (in the format's shape, exit 3), not with the help on stderr
+ * and exit 2, which a monitoring system shows as "(No output on stdout)". `--config=check` is a
+ * file named check, said explicitly: commander's usual answer.
+ */
+function configTookCheck(argv: string[]): boolean {
+  // The top level has no option with a value but --config: the first word that is no option and
+  // no --config value is the command; an option of check's (--db, --format) ends the top level.
+  let took = false;
+  for (let i = 2; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--config') {
+      took ||= argv[i + 1] === 'check';
+      i++;
+    } else if (!arg.startsWith('-')) {
+      return false;
+    } else if (took) {
+      return !['-h', '--help', '-V', '--version'].includes(arg);
+    }
+  }
+  return took;
+}
+
 /** The program with the command groups argv needs (all of them without argv). */
 export async function buildProgram(argv?: string[]): Promise<Command> {
   const program = new Command('pgwarden')
@@ -61,7 +87,7 @@ Exit codes: 0 ok, 1 guard test decided deny, 2 usage or bad value, 3 cannot conn
 
 Start with: pgwarden demo. Docs: docs/guard.md, docs/ddl-audit.md, docs/alerts.md, docs/sensors.md,
 docs/config.md, docs/errors.md`);
-  const word = argv ? commandWord(argv) : null;
+  const word = argv ? (configTookCheck(argv) ? 'check' : commandWord(argv)) : null;
   const needed = GROUPS.filter((g) => word !== null && g.commands.includes(word));
   for (const group of needed.length > 0 ? needed : GROUPS) (await group.load())(program);
   // A monitoring plugin answers every usage error in its consumer's shape, a wrong option before
@@ -81,6 +107,9 @@ export async function main(argv: string[]): Promise<number> {
   endQuietlyOnClosedPipe();
   try {
     const program = await buildProgram(argv);
+    if (configTookCheck(argv)) {
+      program.error('--config "check": the word check was taken as the config file and no command follows, so give the file first (pgwarden --config FILE check) [PGW_ERR_INVALID_VALUE]');
+    }
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {

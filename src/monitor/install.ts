@@ -9,6 +9,7 @@ import { MONITOR_CALLER_ROLE, MONITOR_OWNER_ROLE } from '../core/roles.ts';
 import { appliedVersion, migrationStatements, pendingLabels } from '../core/migrations.ts';
 import { PGWARDEN_VERSION } from '../core/version.ts';
 import { CHECKS } from './checks/index.ts';
+import { KEY_COLUMNS } from './checks/sequence-exhaustion.ts';
 import { MONITOR_BOOTSTRAP_SQL, MONITOR_INSTALL_SQL, MONITOR_LATEST_VERSION, MONITOR_MIGRATIONS, MONITOR_MIGRATIONS_TABLE } from './migrations.ts';
 import { MONITOR_SCHEMA, functionName, functionSql, pickVariant } from './sql.ts';
 import type { CheckDefinition } from './types.ts';
@@ -29,6 +30,23 @@ function sequenceGrants(verb: 'GRANT' | 'REVOKE'): string {
   return `DO $$ DECLARE v_schema name; BEGIN
   FOR v_schema IN ${SEQUENCE_SCHEMAS} LOOP EXECUTE pg_catalog.format('${clause}', v_schema); END LOOP; END $$`;
 }
+/**
+ * SELECT on the integer key columns sequence_exhaustion measures with max()/min() (the column
+ * only, never the table; not on a table with row-level security). Revoked column by column: every
+ * column grant the owner holds outside the catalogs, so keys dropped since install go too.
+ */
+const KEY_GRANTS = `DO $$ DECLARE v_key record; BEGIN
+  FOR v_key IN SELECT k.rel::pg_catalog.regclass AS rel, k.attname FROM (${KEY_COLUMNS}) k WHERE NOT k.rls LOOP
+    EXECUTE pg_catalog.format('GRANT SELECT (%I) ON %s TO ${MONITOR_OWNER_ROLE}', v_key.attname, v_key.rel);
+  END LOOP; END $$`;
+const KEY_REVOKES = `DO $$ DECLARE v_col record; BEGIN
+  FOR v_col IN SELECT a.attrelid::pg_catalog.regclass AS rel, a.attname
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace, pg_catalog.aclexplode(a.attacl) g
+     WHERE a.attacl IS NOT NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgwarden', '${MONITOR_SCHEMA}')
+       AND g.grantee = '${MONITOR_OWNER_ROLE}'::pg_catalog.regrole AND g.privilege_type = 'SELECT' LOOP
+    EXECUTE pg_catalog.format('REVOKE SELECT (%I) ON %s FROM ${MONITOR_OWNER_ROLE}', v_col.attname, v_col.rel);
+  END LOOP; END $$`;
 /**
  * Columns of pgwarden sensor tables the security checks count; never the recorder's password
  * table. The sensors' manifest lists them (status holds them as expected), so they are read from it.
@@ -155,6 +173,7 @@ export async function planMonitorInstall(client: pg.Client, login: string, optio
     statements.push(`DO $$ BEGIN IF pg_catalog.to_regclass(${client.escapeLiteral(table)}) IS NOT NULL THEN REVOKE SELECT ON ${table} FROM ${MONITOR_OWNER_ROLE}; END IF; END $$`);
   }
   for (const table of reads) statements.push(`GRANT SELECT ON ${table} TO ${MONITOR_OWNER_ROLE}`);
+  statements.push(KEY_REVOKES, KEY_GRANTS);
   if (sensors) statements.push(`GRANT USAGE ON SCHEMA pgwarden TO ${MONITOR_OWNER_ROLE}`);
   for (const grant of SENSOR_GRANTS) {
     const { rows } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present`, [grant.table]);
@@ -255,6 +274,7 @@ export async function uninstallMonitor(client: pg.Client): Promise<MonitorUninst
       await client.query(`${SQL_TAG}REVOKE ALL ON FUNCTION pg_catalog.pg_hba_file_rules() FROM ${MONITOR_OWNER_ROLE}`);
       await client.query(`${SQL_TAG}REVOKE ALL ON pg_catalog.pg_statistic FROM ${MONITOR_OWNER_ROLE}`);
       await client.query(SQL_TAG + sequenceGrants('REVOKE'));
+      await client.query(SQL_TAG + KEY_REVOKES);
       for (const table of reads) {
         const { rows: present } = await client.query(`${SQL_TAG}SELECT pg_catalog.to_regclass($1) IS NOT NULL AS present`, [table]);
         if (present[0]!.present) await client.query(`${SQL_TAG}REVOKE SELECT ON ${table} FROM ${MONITOR_OWNER_ROLE}`);

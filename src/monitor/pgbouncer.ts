@@ -14,11 +14,13 @@ export interface PgbouncerPool {
   maxwait: number;
   maxwait_us: number;
   pool_mode: string;
+  /** The database's pool_size from SHOW DATABASES (default_pool_size when it sets none); null when not listed. */
+  pool_size: number | null;
 }
 
 export const NO_PGBOUNCER = 'no pgBouncer admin console is configured for this server (monitor.pgbouncer in pgwarden.yaml, or --pgbouncer)';
 
-// One SHOW POOLS per run and console: both pgbouncer checks of a run read the same answer.
+// One SHOW POOLS (and SHOW DATABASES) per run and console: every pgbouncer check of a run reads the same answer.
 const perRun = new WeakMap<LocalContext, Promise<PgbouncerPool[]>>();
 
 /** The pools of this run's console (asked once per run). */
@@ -36,18 +38,23 @@ export function warmPools(context: LocalContext): void {
   if (context.pgbouncer) runPools(context, context.pgbouncer).catch(() => undefined);
 }
 
-/** SHOW POOLS on the console; the console's own pool ("pgbouncer") is left out. */
+/**
+ * SHOW POOLS on the console, each pool with its database's pool_size from SHOW DATABASES (a
+ * pool is named after its database entry); the console's own pool ("pgbouncer") is left out.
+ */
 export async function showPools(target: Target, timeoutMs: number): Promise<PgbouncerPool[]> {
   const client = await connect(target, 'pgwarden/monitor');
   try {
     // The console speaks the simple query protocol only: no parameters, no statement_timeout.
-    const query = client.query<Record<string, string | number>>('SHOW POOLS');
-    const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`pgBouncer did not answer SHOW POOLS within ${timeoutMs} ms`)), timeoutMs).unref());
-    const { rows } = await Promise.race([query, timer]);
+    type Row = Record<string, string | number | null>;
+    const query = (async () => [(await client.query<Row>('SHOW POOLS')).rows, (await client.query<Row>('SHOW DATABASES')).rows] as const)();
+    const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`pgBouncer did not answer SHOW POOLS and SHOW DATABASES within ${timeoutMs} ms`)), timeoutMs).unref());
+    const [rows, databases] = await Promise.race([query, timer]);
+    const poolSize = new Map(databases.map((d) => [String(d.name), d.pool_size === null || d.pool_size === undefined ? null : Number(d.pool_size)]));
     return rows.filter((r) => r.database !== 'pgbouncer').map((r) => ({
       database: String(r.database), user: String(r.user), cl_active: Number(r.cl_active), cl_waiting: Number(r.cl_waiting),
       sv_active: Number(r.sv_active), sv_idle: Number(r.sv_idle), maxwait: Number(r.maxwait), maxwait_us: Number(r.maxwait_us ?? 0),
-      pool_mode: String(r.pool_mode ?? ''),
+      pool_mode: String(r.pool_mode ?? ''), pool_size: poolSize.get(String(r.database)) ?? null,
     }));
   } finally {
     await client.end().catch(() => undefined);
@@ -56,7 +63,7 @@ export async function showPools(target: Target, timeoutMs: number): Promise<Pgbo
 
 /** The metadata every pgbouncer row carries. */
 export function poolMetadata(pool: PgbouncerPool): Record<string, unknown> {
-  return { cl_active: pool.cl_active, cl_waiting: pool.cl_waiting, sv_active: pool.sv_active, sv_idle: pool.sv_idle, pool_mode: pool.pool_mode };
+  return { cl_active: pool.cl_active, cl_waiting: pool.cl_waiting, sv_active: pool.sv_active, sv_idle: pool.sv_idle, pool_mode: pool.pool_mode, pool_size: pool.pool_size };
 }
 
 export function skippedRow(reason: string): RawCheckRow {

@@ -169,6 +169,17 @@ describe('pgwarden monitor and pgwarden check (pg18)', () => {
     assert.equal(first.stderr, '');
     assert.deepEqual(parseCheckmk((await runCli(['--bogus', 'check', '--format', 'checkmk'], login)).stdout).map((s) => [s.state, s.service]), [[3, 'pgwarden']]);
     assert.equal((await runCli(['--bogus', 'monitor', 'list'], login)).code, 2, 'other commands keep exit 2');
+    // --config without its file (an empty macro in `pgwarden --config $ARG1$ check`) takes the word check:
+    // no command is left, answered as check answers, in the format asked for.
+    for (const args of [['--config', 'check'], ['--config', 'check', '--db', 'postgres://nobody@127.0.0.1:1/postgres']]) {
+      const swallowed = await runCli(args, login);
+      assert.equal(swallowed.code, 3, args.join(' ') + swallowed.stdout + swallowed.stderr);
+      assert.match(swallowed.stdout, /^PGWARDEN UNKNOWN - --config "check": the word check was taken as the config file and no command follows, so give the file first \(pgwarden --config FILE check\) \[PGW_ERR_INVALID_VALUE\]\n$/);
+      assert.equal(swallowed.stderr, '');
+    }
+    assert.deepEqual(parseCheckmk((await runCli(['--config', 'check', '--format', 'checkmk'], login)).stdout).map((s) => [s.state, s.service]), [[3, 'pgwarden']]);
+    assert.equal((await runCli(['--config=check'], login)).code, 2, 'a file named check, said explicitly: the usual usage error');
+    assert.equal((await runCli(['--config', 'check', 'monitor', 'list'], login)).code, 2, 'a command follows: the file is check');
     const nosuch = await runCli(['check', '--checks', 'alive,nosuch'], login);
     assert.match(nosuch.stdout, /^PGWARDEN UNKNOWN - --checks: "nosuch" is not a check \(valid: alive, archive_backlog, .*\) \[PGW_ERR_INVALID_VALUE\]\n$/);
     assert.match((await runCli(['check', '--format', 'nagio'], login)).stdout, /^PGWARDEN UNKNOWN - option '--format <format>' argument 'nagio' is invalid\. Allowed choices are nagios, checkmk, zabbix, prometheus, json\.\n$/);

@@ -31,6 +31,7 @@ import { passwordExpiry } from './password-expiry.ts';
 import { passwordHashes } from './password-hashes.ts';
 import { pgaudit } from './pgaudit.ts';
 import { pgbouncerMaxWait } from './pgbouncer-max-wait.ts';
+import { pgbouncerPoolUsage } from './pgbouncer-pool-usage.ts';
 import { pgbouncerWaiting } from './pgbouncer-waiting.ts';
 import { pgwardenTriggers } from './pgwarden-triggers.ts';
 import { preparedTransactions } from './prepared-transactions.ts';
@@ -86,6 +87,7 @@ export const CHECKS: readonly CheckDefinition[] = [
   passwordHashes,
   pgaudit,
   pgbouncerMaxWait,
+  pgbouncerPoolUsage,
   pgbouncerWaiting,
   pgwardenTriggers,
   preparedTransactions,
