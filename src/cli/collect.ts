@@ -16,8 +16,8 @@ import { defaultStateDir } from '../pipeline/checkpoint.ts';
 import { CollectResponder } from '../pipeline/detect-responder.ts';
 import { DetectStage } from '../pipeline/detect-stage.ts';
 import { StateLocks } from '../pipeline/state-lock.ts';
-import { historyQuery, type HistoryQuery } from '../detect/history.ts';
-import { withClient, type Target } from '../core/db.ts';
+import { historyQuery, rolesQuery, type HistoryQuery, type RolesQuery } from '../detect/history.ts';
+import { resolveTarget, withClient, type Target } from '../core/db.ts';
 import { repositorySinkTarget } from '../pipeline/sinks/repository/repository.ts';
 import type { RepositorySinkConfig } from '../pipeline/sinks/repository/config.ts';
 import { repositoryTarget } from '../repository/target.ts';
@@ -35,7 +35,23 @@ function detectStage(cfg: Config, sinks: Sink[], log: Logger): { stage: DetectSt
   const asksHistory = active.some((r) => [...r.match, ...r.steps.map((s) => s.match)].some((m) => m.idle_for_ms !== undefined));
   const history = asksHistory ? historyTarget(cfg) : null;
   if (history) log.info({ repository: history.label }, 'detection reads the login history from the repository');
-  return { stage: new DetectStage({ config: cfg, sinks, log, responder: responder?.sink(), history: history ? repositoryHistory(history) : undefined }), responder };
+  // the privileged roles of each source's server that is under servers: (pg_roles, with the server's own login)
+  const known = servers.filter((s) => cfg.servers[s] !== undefined);
+  if (known.length > 0) log.info({ servers: known }, 'detection reads the privileged roles from the servers');
+  return {
+    stage: new DetectStage({
+      config: cfg, sinks, log, responder: responder?.sink(), history: history ? repositoryHistory(history) : undefined,
+      roles: known.length > 0 ? serverRoles(cfg, new Set(known)) : undefined,
+    }),
+    responder,
+  };
+}
+
+/** A server's privileged roles on a connection of its own per read (a server's first records, then every 10 minutes); none for a server not under servers:. */
+function serverRoles(cfg: Config, known: Set<string>): RolesQuery {
+  return async (server) => (known.has(server)
+    ? withClient(resolveTarget({ server }, cfg), (client) => rolesQuery((text, values) => client.query(text, values))())
+    : []);
 }
 
 /** The repository of the first repository sink, else the top-level repository:, else none. */

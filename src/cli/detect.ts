@@ -76,7 +76,7 @@ Examples:
           let chain: Promise<void> = Promise.resolve();
           let failure: unknown = null;
           // the login history of the repository (dormant_role_login), read before each server's first record
-          const history = new HistoryFacts(new ReplayFacts(config.detect.privileged_roles), historyQuery((text, values) => client.query(text, values)), (server, error) => {
+          const history = new HistoryFacts(new ReplayFacts(config.detect.privileged_roles), historyQuery((text, values) => client.query(text, values)), (server, _what, error) => {
             throw repositoryError(error, `${target.label} (the login history of ${server})`);
           });
           await replayCommandRun(files, { ...options, history }, config, (alert) => {

@@ -13,6 +13,13 @@
 // A refresh reads again, up to the newest record of the server the engine has seen, what other
 // writers stored meanwhile (another collect, `pgwarden ingest`); the larger time wins.
 // What the history holds is not in the engine's snapshot: a restarted collect reads it again.
+//
+// The server's privileged roles, likewise (collect, for a server under `servers:`): every role
+// with SUPERUSER, CREATEROLE, BYPASSRLS or REPLICATION from pg_roles, read with the history and
+// refreshed with it, so a superuser named nowhere in pgwarden.yaml is privileged to the rules
+// (off_hours_privileged_login, new_client_for_privileged_role) and to the response planner (never
+// locked) from the first record on. What the server says adds to what the records and
+// detect.privileged_roles say; it is what the server holds now, not at the record's time.
 import type { PgwardenEvent } from '../core/event.ts';
 import { eventTime } from './fields.ts';
 import type { DetectFacts, RoleFacts } from './types.ts';
@@ -29,6 +36,19 @@ FROM pgwarden_repo.sessions
 WHERE server = $1 AND authorized_at < $2 AND user_name IS NOT NULL
 GROUP BY user_name ORDER BY ms DESC LIMIT $3`;
 
+/** The privileged roles of a server, from pg_roles (readable by every login). */
+export type RolesQuery = (server: string) => Promise<[role: string, facts: RoleFacts][]>;
+
+export const PRIVILEGED_ROLES_SQL = `SELECT rolname::text AS name, rolsuper, rolcreaterole, rolbypassrls, rolreplication
+FROM pg_catalog.pg_roles
+WHERE rolsuper OR rolcreaterole OR rolbypassrls OR rolreplication
+ORDER BY rolname LIMIT $1`;
+
+export function rolesQuery(run: (text: string, values: unknown[]) => Promise<{ rows: { name: string; rolsuper: boolean; rolcreaterole: boolean; rolbypassrls: boolean; rolreplication: boolean }[] }>): () => Promise<[string, RoleFacts][]> {
+  return async () => (await run(PRIVILEGED_ROLES_SQL, [HISTORY_ROLES])).rows.map((r) => [r.name,
+    { superuser: r.rolsuper, createrole: r.rolcreaterole, bypassrls: r.rolbypassrls, replication: r.rolreplication }]);
+}
+
 export function historyQuery(run: (text: string, values: unknown[]) => Promise<{ rows: { user_name: string; ms: number }[] }>): HistoryQuery {
   return async (server, before, limit) => (await run(LAST_LOGINS_SQL, [server, before, limit])).rows.map((r) => [r.user_name, Number(r.ms)]);
 }
@@ -40,11 +60,22 @@ export class HistoryFacts implements DetectFacts {
   /** per server: the newest record time the engine has seen */
   private readonly newest = new Map<string, number>();
 
-  constructor(private readonly inner: DetectFacts, private readonly query: HistoryQuery,
-    private readonly onError: (server: string, error: Error) => void = () => undefined) {}
+  /** per server: its privileged roles, as the server last said */
+  private readonly serverRoles = new Map<string, Map<string, RoleFacts>>();
+
+  constructor(private readonly inner: DetectFacts, private readonly query: HistoryQuery | null,
+    private readonly onError: (server: string, what: string, error: Error) => void = () => undefined,
+    private readonly roles: RolesQuery | null = null) {}
 
   role(server: string | null, name: string): RoleFacts | null {
-    return this.inner.role(server, name);
+    const own = this.inner.role(server, name);
+    const held = server === null ? undefined : this.serverRoles.get(server)?.get(name);
+    if (held === undefined) return own;
+    if (own === null) return held;
+    return {
+      superuser: own.superuser || held.superuser, createrole: own.createrole || held.createrole,
+      bypassrls: own.bypassrls || held.bypassrls, replication: own.replication || held.replication,
+    };
   }
 
   lastLogin(server: string | null, name: string): number | null {
@@ -95,21 +126,27 @@ export class HistoryFacts implements DetectFacts {
     for (const [server, t] of first) await this.load(server, t);
   }
 
-  /** Reads again, per server, up to the newest record the engine has seen of it. */
+  /** Reads again, per server, up to the newest record the engine has seen of it; and its roles. */
   async refresh(): Promise<void> {
     for (const [server, cutoff] of this.cutoff) {
       const upTo = this.newest.get(server);
       if (upTo !== undefined && upTo > cutoff) await this.load(server, upTo);
+      else await this.loadRoles(server);
     }
   }
 
   private async load(server: string, before: number): Promise<void> {
+    await this.loadRoles(server);
+    if (this.query === null) {
+      this.cutoff.set(server, Math.max(this.cutoff.get(server) ?? -Infinity, before));
+      return;
+    }
     let rows: [string, number][];
     try {
       rows = await this.query(server, new Date(before), HISTORY_ROLES);
     } catch (error) {
       if (!this.cutoff.has(server)) this.cutoff.set(server, -Infinity);
-      this.onError(server, error as Error);
+      this.onError(server, 'the repository\'s login history', error as Error);
       return;
     }
     for (const [role, ms] of rows) {
@@ -117,5 +154,15 @@ export class HistoryFacts implements DetectFacts {
       if (ms > (this.logins.get(k) ?? -Infinity)) this.logins.set(k, ms);
     }
     this.cutoff.set(server, Math.max(this.cutoff.get(server) ?? -Infinity, before));
+  }
+
+  /** The server's privileged roles, replacing what it said before (a role that lost SUPERUSER is no longer one). */
+  private async loadRoles(server: string): Promise<void> {
+    if (this.roles === null) return;
+    try {
+      this.serverRoles.set(server, new Map(await this.roles(server)));
+    } catch (error) {
+      this.onError(server, 'the server\'s roles', error as Error);
+    }
   }
 }

@@ -30,7 +30,7 @@ import { sleep } from '../core/sleep.ts';
 import { alertOf } from '../detect/alert.ts';
 import { createEngine } from '../detect/compile.ts';
 import { ReplayFacts } from '../detect/facts.ts';
-import { HistoryFacts, type HistoryQuery } from '../detect/history.ts';
+import { HistoryFacts, type HistoryQuery, type RolesQuery } from '../detect/history.ts';
 import type { DetectEngine, EngineSnapshot } from '../detect/engine.ts';
 import { ResponsePlanner } from '../detect/responses.ts';
 import type { RuleSpec } from '../detect/types.ts';
@@ -97,6 +97,8 @@ export interface DetectStageOptions {
    * login per role, src/detect/history.ts): read per server at its first records, then refreshed.
    */
   history?: HistoryQuery;
+  /** The privileged roles of a source's server, from its pg_roles (history.ts): read and refreshed with the history. */
+  roles?: RolesQuery;
 }
 
 /** How often the repository's history is read again (what other writers stored meanwhile). */
@@ -129,9 +131,10 @@ export class DetectStage {
 
   constructor(private readonly options: DetectStageOptions) {
     const { config } = options;
-    this.history = options.history
-      ? new HistoryFacts(new ReplayFacts(config.detect.privileged_roles), options.history,
-        (server, error) => options.log.warn({ server, err: error.message }, 'the repository\'s login history could not be read: dormant_role_login knows only the logins collect sees until it can'))
+    this.history = options.history || options.roles
+      ? new HistoryFacts(new ReplayFacts(config.detect.privileged_roles), options.history ?? null,
+        (server, what, error) => options.log.warn({ server, err: error.message }, `${what} could not be read: detection knows only what the records say until it can`),
+        options.roles ?? null)
       : null;
     this.engine = this.history ? createEngine(config.detect, this.history) : createEngine(config.detect);
     this.rules = new Map(this.engine.rules.map((r) => [r.id, r]));

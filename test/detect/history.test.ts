@@ -5,7 +5,7 @@
 // rule asks about: the history counts only logins before the server's first record). Without
 // the history (an empty repository, or no repository) the same log gives none.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -114,5 +114,44 @@ pipeline:
     assert.match(daemon.stderr(), /detection reads the login history from the repository/);
     const alerts = receiver.requests.map((r) => (JSON.parse(r.body) as { alert: Alert }).alert);
     assert.deepEqual(alerts.map((a) => [a.rule, a.user, a.server]), [['dormant_role_login', 'olduser', 'db1']]);
+  });
+
+  // The server's privileged roles (pg_roles), for a source's server under servers:. nightowl is a
+  // superuser that pgwarden.yaml names nowhere (detect.privileged_roles is [postgres]) and no
+  // record makes one: only the server knows, and off_hours_privileged_login needs to.
+  async function offHoursAlerts(name: string, withServer: boolean): Promise<Alert[]> {
+    const root = join(dir, name);
+    mkdirSync(join(root, 'logs'), { recursive: true });
+    const saturday = Date.parse('2026-06-06T03:00:00Z');
+    writeFileSync(join(root, 'logs', 'postgresql-1.csv'), login('nightowl', saturday, 7) + login('regular', saturday + 1000, 8));
+    const config = join(root, 'pgwarden.yaml');
+    writeFileSync(config, `${withServer ? `servers:\n  db1: { url: '${cluster.url()}' }\n` : ''}detect:
+  in_collect: true
+pipeline:
+  batch: { window_seconds: 0, max_events: 2 }
+  sources:
+    pg: { type: logfile, path: ${join(root, 'logs')}, pattern: '*.csv', format: csvlog, server: db1, state_dir: ${join(root, 'state')}, poll_ms: 100 }
+  sinks:
+    hook: { type: webhook, url: ${receiver.url}/${name}, format: json, inputs: [detect] }
+    out: { type: jsonl, path: ${join(root, 'events.jsonl')}, inputs: [pg] }
+`);
+    const daemon = startCollect(config);
+    try {
+      await waitFor(async () => existsSync(join(root, 'events.jsonl')) && readFileSync(join(root, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).length >= 2, 30_000, 'both logins collected')
+        .catch((error: Error) => assert.fail(`${error.message}: ${daemon.stderr()}`));
+      if (withServer) await waitFor(async () => receiver.requests.some((r) => r.path === `/${name}`), 30_000, 'the alert').catch(() => undefined);
+      else await new Promise((resolve) => setTimeout(resolve, 1500));
+    } finally {
+      assert.equal(await daemon.stop('SIGTERM'), 0, daemon.stderr());
+    }
+    if (withServer) assert.match(daemon.stderr(), /detection reads the privileged roles from the servers/);
+    return receiver.requests.filter((r) => r.path === `/${name}`).map((r) => (JSON.parse(r.body) as { alert: Alert }).alert);
+  }
+
+  it('collect: a superuser only the server knows of logs in off hours: one alert, from the server\'s pg_roles; without servers: none', async () => {
+    await cluster.query('CREATE ROLE nightowl SUPERUSER LOGIN');
+    const alerts = await offHoursAlerts('roles_server', true);
+    assert.deepEqual(alerts.filter((a) => a.rule === 'off_hours_privileged_login').map((a) => [a.user, a.server]), [['nightowl', 'db1']]);
+    assert.deepEqual((await offHoursAlerts('roles_none', false)).filter((a) => a.rule === 'off_hours_privileged_login'), []);
   });
 });
