@@ -190,4 +190,29 @@ describe('stderr: names with line breaks', () => {
     ]);
     assert.deepEqual(errors, []);
   });
+
+  // Review (rev-c): the tail joins back to the earliest start it can, and a real record just
+  // before a failed login is a start too. A short real record (another session's `statement:
+  // COMMIT`) followed by a failed login whose name's first line reads as a record (`x@ LOG:  `,
+  // database ` LOG:  \n`) read as one record from the real one: the victim's record vanished
+  // and the failed login became pid 77's, in the victim's session. The message quotes the name
+  // PostgreSQL was sent: only a start whose reading names it begins the record.
+  it('a short real record before a failed login whose name reads as a record: kept, the failed login its own pid\'s (review)', async () => {
+    const log = victimSession.replace(/victim/g, 'b').replace(/postgres/g, 'd')
+      + `${T} [77] b@d LOG:  statement: COMMIT\n`
+      + `${T} [999] [unknown]@[unknown] LOG:  connection received: host=10.6.6.6 port=6\n`
+      + `${T} [77] b@d LOG:  statement: END\n`
+      + `${T} [999] x@ LOG:  \n FATAL:  password authentication failed for user "x"\n`
+      + `${T} [77] b@d LOG:  statement: END\n`
+      + `${T} [999] LOG:  \n@d FATAL:  password authentication failed for user "LOG:  \n\t"\n`;
+    const whole = parseText(log, options);
+    assert.deepEqual(whole.events.filter((e) => e.pid === 77 && e.message?.startsWith('statement:')).map((e) => [e.message, e.client_addr]),
+      [['statement: COMMIT', '10.0.0.77'], ['statement: END', '10.0.0.77'], ['statement: END', '10.0.0.77']]);
+    assert.deepEqual(whole.events.filter((e) => e.kind === 'auth_failed').map((e) => [e.pid, e.user, e.client_addr]),
+      [[999, 'x', '10.6.6.6'], [999, 'LOG:  \n', '10.6.6.6']]);
+    const expected = Buffer.from(eventLines(whole.events)).toString();
+    for (const pieceBytes of [64, 200]) {
+      for (const chunk of [Infinity, 7]) assert.equal((await inPieces(log, null, pieceBytes, chunk)).text, expected, `pieces of ${pieceBytes}, chunks of ${chunk}`);
+    }
+  });
 });
