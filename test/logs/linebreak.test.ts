@@ -204,10 +204,13 @@ describe('stderr: names with line breaks', () => {
       + `${T} [77] b@d LOG:  statement: END\n`
       + `${T} [999] x@ LOG:  \n FATAL:  password authentication failed for user "x"\n`
       + `${T} [77] b@d LOG:  statement: END\n`
-      + `${T} [999] LOG:  \n@d FATAL:  password authentication failed for user "LOG:  \n\t"\n`;
+      + `${T} [999] LOG:  \n@d FATAL:  password authentication failed for user "LOG:  \n\t"\n`
+      + `${T} [77] b@d LOG:  statement: END\n`
+      + `${T} [999] x@ LOG:  \n FATAL:  database " LOG:  \n\t" does not exist\n`;
     const whole = parseText(log, options);
+    assert.deepEqual(whole.events.filter((e) => e.severity === 'FATAL').map((e) => [e.pid, e.client_addr]), [[999, '10.6.6.6'], [999, '10.6.6.6'], [999, '10.6.6.6']]);
     assert.deepEqual(whole.events.filter((e) => e.pid === 77 && e.message?.startsWith('statement:')).map((e) => [e.message, e.client_addr]),
-      [['statement: COMMIT', '10.0.0.77'], ['statement: END', '10.0.0.77'], ['statement: END', '10.0.0.77']]);
+      [['statement: COMMIT', '10.0.0.77'], ['statement: END', '10.0.0.77'], ['statement: END', '10.0.0.77'], ['statement: END', '10.0.0.77']]);
     assert.deepEqual(whole.events.filter((e) => e.kind === 'auth_failed').map((e) => [e.pid, e.user, e.client_addr]),
       [[999, 'x', '10.6.6.6'], [999, 'LOG:  \n', '10.6.6.6']]);
     const expected = Buffer.from(eventLines(whole.events)).toString();
