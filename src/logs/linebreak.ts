@@ -71,7 +71,8 @@ export interface TailJoin {
  * as one record with the severity word in the tail, within the names' budget (`read`: readJoined,
  * or the parser's own reader of joined lines, which then holds the reading); null if none. The
  * earliest, because every line after the record's first one is client text: the latest could
- * leave forged lines before it standing.
+ * leave forged lines before it standing; but where the message quotes the login, the earliest
+ * whose reading names it (a real record just before a failed login is a start too: namesQuoted).
  */
 export function tailJoin(matcher: PrefixMatcher, lines: readonly string[], isStart: (index: number) => boolean, tail: string,
   read: (joined: string, lastLine: number) => boolean): TailJoin | null {
@@ -82,11 +83,49 @@ export function tailJoin(matcher: PrefixMatcher, lines: readonly string[], isSta
   const joined = `${lines.slice(first).join('\n')}\n${tail}`;
   const lastLine = joined.length - tail.length;
   let at = 0;
+  let earliest: TailJoin | null = null;
+  let readLater = false;
   for (let i = first; i < lines.length; at += lines[i]!.length + 1, i++) {
     const line = lines[i]!;
     if (!isStart(i) || matcher.headEnd(line) < 0 || !withinBudget(matcher, line, lastLine - at)) continue;
     const text = at === 0 ? joined : joined.slice(at);
-    if (read(text, lastLine - at)) return { start: i, joined: text, lastLine: lastLine - at };
+    if (!read(text, lastLine - at)) continue;
+    const found = { start: i, joined: text, lastLine: lastLine - at };
+    if (namesQuoted(matcher, text) !== false) return found;
+    if (earliest === null) earliest = found;
+    else readLater = true;
+  }
+  // No reading names the quoted login (a prefix splitting user@host another way): the earliest, read again.
+  if (earliest !== null && readLater) read(earliest.joined, earliest.lastLine);
+  return earliest;
+}
+
+/** Where a failed login's message quotes the name PostgreSQL was sent: the user (%u), or the database (%d). */
+const QUOTES: readonly [string, 'u' | 'd'][] = [[' authentication failed for user "', 'u'], ['role "', 'u'], [', user "', 'u'],
+  ['database "', 'd'], [' for database "', 'd']];
+
+/**
+ * Whether the reading the matcher holds (of `joined`) names the login its message quotes: true
+ * or false, or null when the message (its first line, in the tail) quotes none. A real record
+ * just before a failed login can read, joined with the login's lines, as one record too (its
+ * own text then inside the name), but its reading names another user than PostgreSQL quoted:
+ * the record starts where the quoted name does. The quoted name's first line is all the tail
+ * holds: a name with a line break goes on in the message's continuation line.
+ */
+function namesQuoted(matcher: PrefixMatcher, joined: string): boolean | null {
+  if (matcher.level.label !== undefined) return null;
+  const message = joined.slice(matcher.level.textStart);
+  for (const [quote, letter] of QUOTES) {
+    const at = message.indexOf(quote);
+    // `role "x" does not exist`, `database "x" does not exist` open the message; the others are inside it.
+    if (at < 0 || (quote.charCodeAt(0) !== 32 && quote.charCodeAt(0) !== 44 && at !== 0)) continue;
+    const name = letter === 'u' ? matcher.user() : matcher.database();
+    if (name === null) return null;
+    // A database is quoted once the user has authenticated: a role, whose name holds no line break (a reading from a record before puts that record's text in it).
+    if (letter === 'd' && (matcher.user() ?? '').includes('\n')) return false;
+    const rest = message.slice(at + quote.length);
+    const lineBreak = name.indexOf('\n');
+    return lineBreak < 0 ? rest.startsWith(`${name}"`) : rest === name.slice(0, lineBreak);
   }
   return null;
 }

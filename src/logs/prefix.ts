@@ -375,6 +375,21 @@ export class PrefixMatcher {
     return true;
   }
 
+  /** The user (%u) the last match read, or null where the prefix has none or the line cut it (%q). */
+  user(): string | null {
+    return this.field(this.userStep);
+  }
+
+  /** The database (%d) the last match read, or null (as user()). */
+  database(): string | null {
+    return this.field(this.databaseStep);
+  }
+
+  private field(k: number): string | null {
+    if (k < 0 || this.starts[k]! < 0) return null;
+    return this.line.slice(this.starts[k], this.ends[k]);
+  }
+
   /** The pid (%p) of the last matched line, or null. */
   pid(): number | null {
     const k = this.pidStep;

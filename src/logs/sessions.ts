@@ -378,6 +378,12 @@ export class StderrReader {
     if (settled && c0 === 99 /* c */ && message.startsWith(RECEIVED)) {
       // A new backend: whatever this pid was before is over.
       const before = this.sessions.get(pid);
+      // Where the pid stood in the order (rare: its disconnection was missed, or a forged line), for an undo.
+      let beforeAt = 0;
+      if (before !== undefined && this.undo !== null) for (const key of this.sessions.keys()) {
+        if (key === pid) break;
+        beforeAt++;
+      }
       this.sessions.delete(pid);
       const rest = message.slice(RECEIVED.length);
       const portAt = rest.lastIndexOf(' port=');
@@ -391,11 +397,17 @@ export class StderrReader {
         evicted = this.sessions.values().next().value!;
         this.sessions.delete(evicted.pid);
       }
-      // Undone, a session comes back last in line to be forgotten (only matters beyond MAX_SESSIONS).
+      // Undone, the sessions come back in their place in the order they are forgotten in (beyond
+      // MAX_SESSIONS the next eviction must forget the session it would have, as the splitter
+      // does, which never followed the line): the Map is rebuilt, only when one came back.
       this.undo?.push(() => {
         this.sessions.delete(pid);
-        if (evicted !== undefined) this.sessions.set(evicted.pid, evicted);
-        if (before !== undefined) this.sessions.set(pid, before);
+        if (evicted === undefined && before === undefined) return;
+        const rest = [...this.sessions.values()];
+        if (evicted !== undefined) rest.unshift(evicted);
+        if (before !== undefined) rest.splice(Math.min(beforeAt, rest.length), 0, before);
+        this.sessions.clear();
+        for (const session of rest) this.sessions.set(session.pid, session);
       });
     }
     else if (this.stale || this.matcher.cut) return; // another backend, or a process outside any session (%q): fill nothing

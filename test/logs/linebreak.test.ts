@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { eventLines, type PgwardenEvent } from '../../src/core/event.ts';
-import { createParser, parseText } from '../../src/logs/index.ts';
+import { createParser, MAX_SESSIONS, parseText } from '../../src/logs/index.ts';
 import { parseInPieces, ParsePool } from '../../src/pipeline/index.ts';
 
 const PREFIX = '%m [%p] %q%u@%d ';
@@ -189,5 +189,50 @@ describe('stderr: names with line breaks', () => {
       [7, 'FATAL', 'terminating connection due to administrator command', 'd'],
     ]);
     assert.deepEqual(errors, []);
+  });
+
+  // Review (rev-c): the tail joins back to the earliest start it can, and a real record just
+  // before a failed login is a start too. A short real record (another session's `statement:
+  // COMMIT`) followed by a failed login whose name's first line reads as a record (`x@ LOG:  `,
+  // database ` LOG:  \n`) read as one record from the real one: the victim's record vanished
+  // and the failed login became pid 77's, in the victim's session. The message quotes the name
+  // PostgreSQL was sent: only a start whose reading names it begins the record.
+  it('a short real record before a failed login whose name reads as a record: kept, the failed login its own pid\'s (review)', async () => {
+    const log = victimSession.replace(/victim/g, 'b').replace(/postgres/g, 'd')
+      + `${T} [77] b@d LOG:  statement: COMMIT\n`
+      + `${T} [999] [unknown]@[unknown] LOG:  connection received: host=10.6.6.6 port=6\n`
+      + `${T} [77] b@d LOG:  statement: END\n`
+      + `${T} [999] x@ LOG:  \n FATAL:  password authentication failed for user "x"\n`
+      + `${T} [77] b@d LOG:  statement: END\n`
+      + `${T} [999] LOG:  \n@d FATAL:  password authentication failed for user "LOG:  \n\t"\n`
+      + `${T} [77] b@d LOG:  statement: END\n`
+      + `${T} [999] x@ LOG:  \n FATAL:  database " LOG:  \n\t" does not exist\n`;
+    const whole = parseText(log, options);
+    assert.deepEqual(whole.events.filter((e) => e.severity === 'FATAL').map((e) => [e.pid, e.client_addr]), [[999, '10.6.6.6'], [999, '10.6.6.6'], [999, '10.6.6.6']]);
+    assert.deepEqual(whole.events.filter((e) => e.pid === 77 && e.message?.startsWith('statement:')).map((e) => [e.message, e.client_addr]),
+      [['statement: COMMIT', '10.0.0.77'], ['statement: END', '10.0.0.77'], ['statement: END', '10.0.0.77'], ['statement: END', '10.0.0.77']]);
+    assert.deepEqual(whole.events.filter((e) => e.kind === 'auth_failed').map((e) => [e.pid, e.user, e.client_addr]),
+      [[999, 'x', '10.6.6.6'], [999, 'LOG:  \n', '10.6.6.6']]);
+    const expected = Buffer.from(eventLines(whole.events)).toString();
+    for (const pieceBytes of [64, 200]) {
+      for (const chunk of [Infinity, 7]) assert.equal((await inPieces(log, null, pieceBytes, chunk)).text, expected, `pieces of ${pieceBytes}, chunks of ${chunk}`);
+    }
+  });
+
+  // Review (rev-c): undone, a forged `connection received` that made the reader forget its oldest
+  // session (beyond MAX_SESSIONS) put that session back last in line, and the session it replaced
+  // too, while the splitter (which never followed the forged line) kept them first: the next
+  // eviction forgot another session in one parse than in pieces.
+  it('a forged connection received beyond MAX_SESSIONS, undone: the sessions forgotten after it are the same in pieces (review)', async () => {
+    let log = '';
+    for (let pid = 1; pid <= MAX_SESSIONS; pid++) log += `${T} [${pid}] [unknown]@[unknown] LOG:  connection received: host=10.0.${pid >> 8}.${pid & 255} port=5\n`;
+    const name = `x@y LOG:  z\n${T} [30000] [unknown]`;
+    log += `${T} [4343] ${name}@[unknown] LOG:  connection received: host=10.6.6.6 port=6\n FATAL:  password authentication failed for user "${name.replace('\n', '\n\t')}"\n`;
+    log += `${T} [40000] [unknown]@[unknown] LOG:  connection received: host=10.9.9.9 port=9\n`;
+    for (const pid of [1, 2, 3]) log += `${T} [${pid}] u@d LOG:  statement: SELECT ${'x'.repeat(150)}\n`;
+    const whole = parseText(log, options);
+    assert.deepEqual(whole.events.filter((e) => e.message?.startsWith('statement:')).map((e) => [e.pid, e.client_addr]), [[1, null], [2, '10.0.0.2'], [3, '10.0.0.3']]);
+    const expected = Buffer.from(eventLines(whole.events)).toString();
+    assert.equal((await inPieces(log, null, 400_000, 65_536)).text, expected);
   });
 });
