@@ -24,7 +24,7 @@ for (const flavor of FLAVORS) {
     };
     const canLogin = async (role: string): Promise<boolean | undefined> =>
       (await admin.query<{ l: boolean }>('SELECT rolcanlogin AS l FROM pg_roles WHERE rolname = $1', [role])).rows[0]?.l;
-    const expire = (id: string): Promise<void> => waitFor(async () =>
+    const expire = (id: string): Promise<unknown> => waitFor(async () =>
       (await admin.query('SELECT 1 FROM pgwarden.response_locks WHERE response_id = $1 AND until <= now()', [id])).rowCount === 1, 10_000, `lock ${id} to expire`);
 
     before(async () => {
@@ -98,6 +98,24 @@ for (const flavor of FLAVORS) {
         await holder.end();
       }
       await responder.liftExpired();
+    });
+
+    // MEDIUM. A plain `pgwarden install` (an upgrade) did not run responder.sql: a server upgraded
+    // kept the responder functions of the release before (the advisory lock any login could hold)
+    // until someone thought of `install --responder`. Here: a responder function replaced by an
+    // older body is put back by a plain install.
+    it('a plain install refreshes the responder\'s functions', async () => {
+      const body = async (): Promise<string> =>
+        (await admin.query<{ src: string }>("SELECT prosrc AS src FROM pg_proc WHERE oid = 'pgwarden_responder.unlock_role(bigint,text)'::regprocedure")).rows[0]!.src;
+      const shipped = await body();
+      const old = shipped.replace('LOCK TABLE pgwarden.response_locks IN SHARE ROW EXCLUSIVE MODE;', 'PERFORM pg_catalog.pg_advisory_xact_lock(1346852693, 0);');
+      assert.notEqual(old, shipped);
+      await admin.query(`CREATE OR REPLACE FUNCTION pgwarden_responder.unlock_role(p_lock_id bigint, p_how text) RETURNS pgwarden.response_actions
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS ${admin.escapeLiteral(old)}`);
+      await installSchema(admin, newRecorderPassword());
+      assert.equal(await body(), shipped, 'install left the older responder function in place');
+      const { rows: [owner] } = await admin.query<{ o: string }>("SELECT proowner::regrole::text AS o FROM pg_proc WHERE oid = 'pgwarden_responder.unlock_role(bigint,text)'::regprocedure");
+      assert.equal(owner!.o, 'pgwarden_responder');
     });
 
     // The login's own check still lifts (17+: login event trigger), exactly once when two race.
