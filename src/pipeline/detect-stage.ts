@@ -123,6 +123,8 @@ export class DetectStage {
   private snapshotBytes = 0;
   /** journal appends and snapshots, one after the other in the order of the changes they record */
   private writing: Promise<void> = Promise.resolve();
+  /** journal lines an append that failed did not write: written before the next one */
+  private unwritten = '';
   private readonly history: HistoryFacts | null;
   /** the journal processed again (after the history of its servers was read) */
   private readonly recovered: Promise<void>;
@@ -305,10 +307,21 @@ export class DetectStage {
     const path = this.journalPath();
     this.journalBytes += Buffer.byteLength(line);
     const write = this.chain(async () => {
+      // with the lines an append that failed did not write: the state in memory holds them (a
+      // batch sent again passes its records over), so only the journal can keep them
+      const text = this.unwritten + line;
+      this.unwritten = text;
       const fh = await open(path, 'a', 0o600);
+      let size: number | undefined;
       try {
-        await fh.appendFile(line, 'utf8');
+        size = (await fh.stat()).size;
+        await fh.appendFile(text, 'utf8');
         await fh.sync();
+        this.unwritten = '';
+      } catch (error) {
+        // no half line left in the middle of the journal (ENOSPC cuts a write anywhere)
+        if (size !== undefined) await fh.truncate(size).catch(() => undefined);
+        throw error;
       } finally {
         await fh.close();
       }
@@ -372,6 +385,8 @@ export class DetectStage {
     const generation = this.state.generation;
     return this.chain(async () => {
       await saved;
+      // the snapshot holds what the failed appends did not write (kept while it may fail too)
+      this.unwritten = '';
       this.snapshotBytes = statSync(this.file.path).size;
       // the journals this snapshot holds: the last one, and those of snapshots that failed
       for (const name of readdirSync(this.dir)) {
