@@ -118,6 +118,24 @@ for (const flavor of FLAVORS) {
       assert.equal(owner!.o, 'pgwarden_responder');
     });
 
+    // MEDIUM. PostgreSQL 16+: with the responder's ADMIN OPTION on a locked role gone (a DBA's
+    // REVOKE), unlock_role's ALTER ROLE is refused and recorded as a new 'refused' row, and every
+    // login tried again: one response_actions row per login to the database, for as long as the
+    // lock stays due (a table filled by logins). The login's lift skips what it cannot lift.
+    it('a due lock the responder may no longer lift adds no row per login', { skip: !LOGIN_LIFTS && 'no login hook on < 17 without session_exec' }, async () => {
+      await admin.query("UPDATE pgwarden.response_locks SET until = now() WHERE lifted_at IS NULL").catch(() => undefined);
+      await responder.liftExpired();
+      assert.equal((await responder.lockOne('no-admin', 'next', 500)).outcome, 'done');
+      await admin.query('REVOKE next FROM pgwarden_responder');
+      await expire('no-admin');
+      for (let i = 0; i < 5; i++) await (await connect('plain')).end();
+      const { rows: [n] } = await admin.query<{ n: number }>("SELECT count(*)::int AS n FROM pgwarden.response_actions WHERE response_id LIKE 'no-admin:unlock-refused:%'");
+      assert.ok(n!.n <= 1, `${n!.n} refused rows for 5 logins`);
+      assert.equal(await canLogin('next'), false);
+      await admin.query('GRANT next TO pgwarden_responder WITH ADMIN TRUE, INHERIT FALSE, SET FALSE');
+      await responder.liftExpired();
+    });
+
     // The login's own check still lifts (17+: login event trigger), exactly once when two race.
     it('two racing logins lift a due lock once, recorded once', { skip: !LOGIN_LIFTS && 'no login hook on < 17 without session_exec' }, async () => {
       await responder.liftExpired();

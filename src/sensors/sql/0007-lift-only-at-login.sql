@@ -11,6 +11,9 @@
 --   * A locked role's own open session could hold its pg_authid row (BEGIN; ALTER ROLE itself
 --     PASSWORD ...; and wait), and every login's lift then waited 250 ms for it: the row is now
 --     taken NOWAIT first, so such a lock is skipped at once (cron's lift-expired waits as before).
+--   * PostgreSQL 16+: a lock whose role the responder lost its ADMIN OPTION on (a REVOKE) made
+--     every login record a 'refused' unlock row: one row per login. Such a lock is skipped at
+--     login (lift-expired still records the refusal, status WARNs about the lock).
 -- Runs inside one transaction as a superuser, after migrations 1-6.
 
 CREATE OR REPLACE FUNCTION pgwarden.response_lift_at_login() RETURNS trigger
@@ -38,8 +41,18 @@ BEGIN
   END;
   v_lock_timeout := pg_catalog.current_setting('lock_timeout');
   PERFORM pg_catalog.set_config('lock_timeout', '250ms', true);
-  FOR v_lock IN SELECT l.id, l.role_oid FROM pgwarden.response_locks l WHERE l.lifted_at IS NULL AND l.until <= pg_catalog.now() ORDER BY l.until, l.id LOOP
+  FOR v_lock IN SELECT l.id, l.role_oid, l.role_version FROM pgwarden.response_locks l WHERE l.lifted_at IS NULL AND l.until <= pg_catalog.now() ORDER BY l.until, l.id LOOP
     -- Each in its own subtransaction, as lift_expired() does: one that fails stays for the next.
+    -- 16+: a lift the server would refuse (the responder's ADMIN OPTION on the role revoked)
+    -- is left to cron's lift-expired and status's WARN: unlock_role records each refusal as a
+    -- new row, which at every login would fill response_actions.
+    IF pg_catalog.current_setting('server_version_num')::int >= 160000
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_authid a WHERE a.oid = v_lock.role_oid AND NOT a.rolcanlogin AND a.xmin::text = v_lock.role_version)
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
+                        WHERE m.roleid = v_lock.role_oid AND m.admin_option
+                          AND m.member = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = 'pgwarden_responder')) THEN
+      CONTINUE;
+    END IF;
     BEGIN
       -- A row lock changes no xmin (the role's version, see unlock_role): the ALTER ROLE after it
       -- then never waits.
