@@ -18,14 +18,16 @@
 // all variants evenly; medians over rounds are what the ratios use.
 // This is a measurement, not a test: it always exits 0 once it has measured.
 //
-// Environment: BENCH_ROUNDS (default 9), BENCH_SECONDS per run (default 2).
+// Environment: BENCH_ROUNDS (default 9), BENCH_SECONDS per run (default 2). BENCH_RESPONDER=1
+// installs the responder too (install --responder) with 20 open locks, none due: the lift's
+// function then runs at every recorded login (without it the trigger's WHEN clause skips it).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startCluster, type Cluster } from '../test/harness/postgres.ts';
-import { installSchema, newRecorderPassword } from '../src/sensors/index.ts';
+import { installResponder, installSchema, newRecorderPassword } from '../src/sensors/index.ts';
 import { installSchema as installRelease } from '../test/fixtures/release-0.1.0/sensors/install.ts';
 
 const VARIANTS = ['none', 'empty', 'guard', 'guard_norecord', 'guard_nolift', 'guard_0_1'] as const;
@@ -119,6 +121,18 @@ async function prepare(cluster: Cluster): Promise<Admins> {
   const install = await installSchema(admin, newRecorderPassword(), {});
   if (!install.loginTrigger) throw new Error('installSchema did not create the pgwarden_guard_login event trigger');
   await insertRules(admin, benchRules());
+  if (process.env.BENCH_RESPONDER === '1') {
+    await installResponder(admin);
+    // open locks, none due, as a response leaves them (roles of their own, locked for a day)
+    for (let i = 0; i < 20; i++) {
+      await admin.query(`CREATE ROLE bench_locked_${i} LOGIN`);
+      await admin.query(`GRANT bench_locked_${i} TO pgwarden_responder WITH ADMIN TRUE, INHERIT FALSE, SET FALSE`);
+      const { rows: [r] } = await admin.query<{ outcome: string }>(
+        `SELECT (pgwarden_responder.lock_role('bench-${i}', 'bench_locked_${i}', '1 day', false, '{}')).outcome`);
+      if (r!.outcome !== 'done') throw new Error(`lock ${i}: ${r!.outcome}`);
+    }
+    console.log('responder installed, 20 open locks (none due)');
+  }
   await admin.query(`CREATE FUNCTION public.bench_empty() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN END $$`);
   await admin.query(`CREATE EVENT TRIGGER bench_empty_login ON login EXECUTE FUNCTION public.bench_empty()`);
   await admin.query(`ALTER EVENT TRIGGER bench_empty_login DISABLE`);

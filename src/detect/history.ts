@@ -27,6 +27,9 @@ import type { DetectFacts, RoleFacts } from './types.ts';
 /** Roles read per server at most (the most recent logins first), as ReplayFacts remembers at most. */
 export const HISTORY_ROLES = 100_000;
 
+/** Stored last logins kept per role: the initial read's and the latest refreshes'. */
+const HISTORY_KEPT = 4;
+
 /** The last login (ms) of each role of a server before a time, from the repository. */
 export type HistoryQuery = (server: string, before: Date, limit: number) => Promise<[role: string, ms: number][]>;
 
@@ -54,7 +57,8 @@ export function historyQuery(run: (text: string, values: unknown[]) => Promise<{
 }
 
 export class HistoryFacts implements DetectFacts {
-  private readonly logins = new Map<string, number>();
+  /** per server and role: the last login each read found (ascending, at most HISTORY_KEPT) */
+  private readonly logins = new Map<string, number[]>();
   /** per server: the time the history was read up to (-Infinity: reading failed, a refresh tries again) */
   private readonly cutoff = new Map<string, number>();
   /** per server: the newest record time the engine has seen */
@@ -78,9 +82,16 @@ export class HistoryFacts implements DetectFacts {
     };
   }
 
-  lastLogin(server: string | null, name: string): number | null {
+  /**
+   * The latest of what the engine saw and what the repository holds before `before` (the login
+   * asked about): a refresh may have read a login of a source the engine is behind on, the
+   * login asked about itself included, which is no previous login of it.
+   */
+  lastLogin(server: string | null, name: string, before = Infinity): number | null {
     const seen = this.inner.lastLogin(server, name);
-    const stored = server === null ? undefined : this.logins.get(`${server}\u0000${name}`);
+    const times = server === null ? undefined : this.logins.get(`${server}\u0000${name}`);
+    let stored: number | undefined;
+    if (times) for (const ms of times) if (ms < before && ms > (stored ?? -Infinity)) stored = ms;
     if (stored === undefined) return seen;
     return seen === null ? stored : Math.max(seen, stored);
   }
@@ -151,7 +162,13 @@ export class HistoryFacts implements DetectFacts {
     }
     for (const [role, ms] of rows) {
       const k = `${server}\u0000${role}`;
-      if (ms > (this.logins.get(k) ?? -Infinity)) this.logins.set(k, ms);
+      // each read's last login, newest last: a few per role (a refresh adds one when it changed)
+      const times = this.logins.get(k);
+      if (!times) this.logins.set(k, [ms]);
+      else if (ms > times[times.length - 1]!) {
+        times.push(ms);
+        if (times.length > HISTORY_KEPT) times.shift();
+      }
     }
     this.cutoff.set(server, Math.max(this.cutoff.get(server) ?? -Infinity, before));
   }

@@ -197,7 +197,7 @@ export class EventView {
 
   lastLogin(): number | null {
     const user = this.event.user;
-    return user === null ? null : this.context.facts.lastLogin(this.event.server, user);
+    return user === null ? null : this.context.facts.lastLogin(this.event.server, user, Number.isNaN(this.time) ? Infinity : this.time);
   }
 }
 

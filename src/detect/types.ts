@@ -161,8 +161,8 @@ export interface RoleFacts {
 export interface DetectFacts {
   /** What is known about the role, or null when nothing is. */
   role(server: string | null, name: string): RoleFacts | null;
-  /** The time (ms) of the role's last login before now, or null when none is known. */
-  lastLogin(server: string | null, name: string): number | null;
+  /** The time (ms) of the role's last login before now (`before`, the login asked about), or null when none is known. */
+  lastLogin(server: string | null, name: string, before?: number): number | null;
   /** Since when (ms) the server's records are known: learning periods count from here. */
   knownSince(server: string | null): number | null;
   /**

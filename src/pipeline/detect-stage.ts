@@ -125,6 +125,8 @@ export class DetectStage {
   private snapshotBytes = 0;
   /** journal appends and snapshots, one after the other in the order of the changes they record */
   private writing: Promise<void> = Promise.resolve();
+  /** journal lines an append that failed did not write: written before the next one */
+  private unwritten = '';
   private readonly history: HistoryFacts | null;
   /** the journal processed again (after the history of its servers was read) */
   private readonly recovered: Promise<void>;
@@ -197,47 +199,56 @@ export class DetectStage {
   }
 
   /**
-   * The journal of the snapshot's generation, processed again; the journals of other generations
-   * go (an older one is in the snapshot already: collect died after writing the snapshot, before
-   * removing it). A last line cut by a crash is the write of a batch its source never settled: cut off.
+   * The journals from the snapshot's generation on, processed again in order; older ones go (in
+   * the snapshot already: collect died after writing the snapshot, before removing them). A later
+   * generation than the snapshot's is a snapshot that failed (disk full, EIO): the stage went on
+   * in the next journal, whose batches their sources have settled, so it is state too. A last
+   * line cut by a crash is the write of a batch its source never settled: cut off.
    */
   private async recover(): Promise<void> {
     const generation = this.state.generation ?? 0;
+    const found: number[] = [];
     for (const name of readdirSync(this.dir)) {
       const m = JOURNAL.exec(name);
-      if (m && Number(m[1]) !== generation) rmSync(join(this.dir, name), { force: true });
+      if (!m) continue;
+      if (Number(m[1]) < generation) rmSync(join(this.dir, name), { force: true });
+      else found.push(Number(m[1]));
     }
-    const path = this.journalPath();
-    if (!existsSync(path)) return;
-    const text = readFileSync(path, 'utf8');
-    let at = 0;
-    let entries = 0;
+    found.sort((a, b) => a - b);
     const lines: JournalEntry[] = [];
-    while (at < text.length) {
-      const end = text.indexOf('\n', at);
-      if (end < 0) {
-        this.options.log.warn({ journal: path, bytes: text.length - at }, 'the detection journal ends in a line cut by a crash: cut off (its batch comes again from its source)');
-        truncateSync(path, Buffer.byteLength(text.slice(0, at)));
-        break;
+    let bytes = 0;
+    for (const g of found) {
+      const path = this.journalPath(g);
+      const text = readFileSync(path, 'utf8');
+      let at = 0;
+      while (at < text.length) {
+        const end = text.indexOf('\n', at);
+        if (end < 0) {
+          this.options.log.warn({ journal: path, bytes: text.length - at }, 'the detection journal ends in a line cut by a crash: cut off (its batch comes again from its source)');
+          truncateSync(path, Buffer.byteLength(text.slice(0, at)));
+          break;
+        }
+        let entry: JournalEntry;
+        try {
+          entry = JSON.parse(text.slice(at, end)) as JournalEntry;
+        } catch (error) {
+          throw new PgwardenError('PGW_ERR_CONFIG', `the detection journal ${path} is unreadable at byte ${at} (${(error as Error).message}); move it and ${this.file.path} away to start detection afresh (open incidents and windows are forgotten; notices not yet sent are lost)`, { cause: error });
+        }
+        lines.push(entry);
+        at = end + 1;
       }
-      let entry: JournalEntry;
-      try {
-        entry = JSON.parse(text.slice(at, end)) as JournalEntry;
-      } catch (error) {
-        throw new PgwardenError('PGW_ERR_CONFIG', `the detection journal ${path} is unreadable at byte ${at} (${(error as Error).message}); move it and ${this.file.path} away to start detection afresh (open incidents and windows are forgotten; notices not yet sent are lost)`, { cause: error });
-      }
-      lines.push(entry);
-      at = end + 1;
+      bytes = Buffer.byteLength(text.slice(0, at));
     }
+    // appends go on in the latest journal (after what it holds); the next snapshot folds them all
+    if (found.length > 0) this.state.generation = found[found.length - 1]!;
     // the history as the batches had it live: read before their records (history.ts, the cutoff)
     if (this.history) for (const entry of lines) if ('b' in entry && this.history.needs(entry.e)) await this.history.prepare(entry.e);
     for (const entry of lines) {
       if ('b' in entry) this.apply(entry.b.key, entry.b.position, entry.b.ts, entry.b.events, entry.e);
       else this.state.sent[entry.s.sink] = Math.max(this.state.sent[entry.s.sink] ?? 0, entry.s.seq);
-      entries++;
     }
-    this.journalBytes = Buffer.byteLength(text.slice(0, at));
-    if (entries > 0) this.options.log.info({ journal: path, entries }, 'detection state: the journal since the last snapshot processed again');
+    this.journalBytes = bytes;
+    if (lines.length > 0) this.options.log.info({ journals: found.map((g) => this.journalPath(g)), entries: lines.length }, 'detection state: the journal since the last snapshot processed again');
   }
 
   get path(): string {
@@ -299,10 +310,21 @@ export class DetectStage {
     const path = this.journalPath();
     this.journalBytes += Buffer.byteLength(line);
     const write = this.chain(async () => {
+      // with the lines an append that failed did not write: the state in memory holds them (a
+      // batch sent again passes its records over), so only the journal can keep them
+      const text = this.unwritten + line;
+      this.unwritten = text;
       const fh = await open(path, 'a', 0o600);
+      let size: number | undefined;
       try {
-        await fh.appendFile(line, 'utf8');
+        size = (await fh.stat()).size;
+        await fh.appendFile(text, 'utf8');
         await fh.sync();
+        this.unwritten = '';
+      } catch (error) {
+        // no half line left in the middle of the journal (ENOSPC cuts a write anywhere)
+        if (size !== undefined) await fh.truncate(size).catch(() => undefined);
+        throw error;
       } finally {
         await fh.close();
       }
@@ -357,17 +379,23 @@ export class DetectStage {
     this.state.outbox = this.state.outbox.filter((e) => e.sinks.some((s) => (this.state.sent[s] ?? 0) <= e.seq));
     this.state.engine = this.engine.snapshot();
     this.state.batches = [...this.batches];
-    const old = this.journalPath();
     this.state.generation = (this.state.generation ?? 0) + 1;
     this.journalBytes = 0;
     this.unsaved = false;
     this.lastSave = Date.now();
     // file.save serialises the state at once: later changes go to the new generation's journal
     const saved = this.file.save(this.state);
+    const generation = this.state.generation;
     return this.chain(async () => {
       await saved;
+      // the snapshot holds what the failed appends did not write (kept while it may fail too)
+      this.unwritten = '';
       this.snapshotBytes = statSync(this.file.path).size;
-      rmSync(old, { force: true });
+      // the journals this snapshot holds: the last one, and those of snapshots that failed
+      for (const name of readdirSync(this.dir)) {
+        const m = JOURNAL.exec(name);
+        if (m && Number(m[1]) < generation) rmSync(join(this.dir, name), { force: true });
+      }
     });
   }
 

@@ -58,7 +58,12 @@ function read(path: string): LockContent | null {
 /** Makes `path` holding `content`, or returns false when it exists. */
 function create(path: string, content: LockContent): boolean {
   const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, `${JSON.stringify(content)}\n`, { mode: 0o600 });
+  // A name anyone can predict: whatever is there (a leftover of a previous life of this pid, or
+  // a symlink someone who may write the directory planted) is removed, not written through
+  // (unlink never follows a link), and the file is made exclusively ('wx': O_EXCL fails on any
+  // name that exists, a symlink included).
+  rmSync(temp, { force: true });
+  writeFileSync(temp, `${JSON.stringify(content)}\n`, { mode: 0o600, flag: 'wx' });
   try {
     linkSync(temp, path);
     return true;
@@ -84,13 +89,21 @@ function lockOne(dir: string): void {
   }
   const path = join(dir, LOCK_FILE);
   const mine: LockContent = { pid: process.pid, start: processStart(process.pid), at: new Date().toISOString() };
+  const made = (file: string): boolean => {
+    try {
+      return create(file, mine);
+    } catch (error) {
+      // read-only, full, or not ours: the host's or the config's, not a bug
+      throw new PgwardenError('PGW_ERR_CONFIG', `state_dir: cannot write the lock file ${file}: ${(error as Error).message}`, { cause: error });
+    }
+  };
   for (let attempt = 0; attempt < 3; attempt++) {
-    if (create(path, mine)) return;
+    if (made(path)) return;
     const holder = read(path);
     if (holder && alive(holder)) throw busy(dir, holder.pid);
     // Stale (or unreadable: not a lock of ours). Taken over by one process at a time.
     const guard = `${path}.takeover`;
-    if (!create(guard, mine)) {
+    if (!made(guard)) {
       const other = read(guard);
       if (other && alive(other)) throw busy(dir, other.pid);
       rmSync(guard, { force: true });

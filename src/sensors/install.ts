@@ -8,6 +8,7 @@ import { appliedVersion, applyMigrations } from '../core/migrations.ts';
 import { ALERTS_ROLE, PINNED_SET_CLAUSE, RECORDER_ROLE, WATCHER_ROLE } from '../core/roles.ts';
 import { BOOTSTRAP_SQL, DDL_FUNCTIONS_SQL, LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.ts';
 import { redactSecretsFunctionSql } from '../core/secrets.ts';
+import { refreshResponderFunctions } from './responder.ts';
 import {
   EXPECTED_EVENT_TRIGGERS, EXPECTED_FUNCTIONS, EXPECTED_GRANTS, EXPECTED_MEMBERSHIPS, EXPECTED_TRIGGERS, GROUP_ROLE_ATTRIBUTES, GUARDED_SETTINGS,
   LOGIN_EVENT_TRIGGER, OWN_ROLES, OWN_ROLE_SETTINGS, DATABASE_MARKER, RECORDER_ATTRIBUTES, RECORDER_SETTINGS, RESPONDER,
@@ -180,6 +181,10 @@ export async function installSchema(
     await client.query(`${SQL_TAG}SELECT pgwarden.guard_compile()`);
     await restoreManifest(client);
     await restoreGrants(client);
+    // The responder's functions of this release, where `install --responder` made them once.
+    const { rows: [responder] } = await client.query<{ installed: boolean }>(
+      `${SQL_TAG}SELECT pg_catalog.to_regnamespace('pgwarden_responder') IS NOT NULL AS installed`);
+    if (responder!.installed) await refreshResponderFunctions(client);
     await recordFunctionHashes(client);
     // The baseline of relations, roles and databases the reconciliation compares with: taken
     // once; later only by `pgwarden ddl baseline --accept` (an install must not bless changes).

@@ -15,6 +15,29 @@ export interface ResponderResult {
 }
 
 /**
+ * The responder's functions and grants as this release ships them (responder.sql is CREATE OR
+ * REPLACE): run by `install --responder`, and by every plain install of a database that has the
+ * responder, so that an upgrade replaces the functions of the release before (0.x's advisory
+ * lock, which any login could hold, stayed until `install --responder` was run again). Inside
+ * the caller's transaction, which has set pgwarden.internal. No ADMIN OPTION is given here: that
+ * is `--responder`'s alone.
+ */
+export async function refreshResponderFunctions(client: pg.ClientBase): Promise<void> {
+  await client.query(RESPONDER_SQL);
+  for (const grant of [
+    `REVOKE ALL ON SCHEMA pgwarden_responder FROM PUBLIC`,
+    `GRANT USAGE ON SCHEMA pgwarden_responder TO pgwarden_watcher, ${RESPONDER}`,
+    `REVOKE ALL ON ALL ROUTINES IN SCHEMA pgwarden_responder FROM PUBLIC`,
+    `GRANT EXECUTE ON ALL ROUTINES IN SCHEMA pgwarden_responder TO pgwarden_watcher`,
+    `GRANT USAGE ON SCHEMA pgwarden TO ${RESPONDER}`,
+    `GRANT SELECT, INSERT ON pgwarden.response_actions TO ${RESPONDER}`,
+    `GRANT SELECT, INSERT, UPDATE ON pgwarden.response_locks TO ${RESPONDER}`,
+    `GRANT SELECT ON pgwarden.guard_break_glass TO ${RESPONDER}`,
+    `GRANT EXECUTE ON FUNCTION pgwarden.response_protection(oid), pgwarden.response_recorded(text,text), pgwarden.response_role_version(oid), pgwarden.response_duration_refusal(interval) TO ${RESPONDER}`,
+  ]) await client.query(`${SQL_TAG}SELECT pgwarden.ddl_own_execute($1)`, [grant]);
+}
+
+/**
  * Installs the responder in the database the client is connected to (after installSchema), in
  * one transaction. On PostgreSQL 16 and later, CREATEROLE alters only the roles it holds ADMIN
  * OPTION on: the responder gets it (without INHERIT or SET: none of their privileges) on every
@@ -31,18 +54,7 @@ export async function installResponder(client: pg.Client): Promise<ResponderResu
     await client.query(`${SQL_TAG}SELECT pg_catalog.set_config('pgaudit.log', 'none', true), pg_catalog.set_config('log_statement', 'none', true)`);
     // pgwarden's own objects, not a schema change to report (see pgwarden.ddl_own_context()).
     await client.query(`${SQL_TAG}SET LOCAL pgwarden.internal = 'on'`);
-    await client.query(RESPONDER_SQL);
-    for (const grant of [
-      `REVOKE ALL ON SCHEMA pgwarden_responder FROM PUBLIC`,
-      `GRANT USAGE ON SCHEMA pgwarden_responder TO pgwarden_watcher, ${RESPONDER}`,
-      `REVOKE ALL ON ALL ROUTINES IN SCHEMA pgwarden_responder FROM PUBLIC`,
-      `GRANT EXECUTE ON ALL ROUTINES IN SCHEMA pgwarden_responder TO pgwarden_watcher`,
-      `GRANT USAGE ON SCHEMA pgwarden TO ${RESPONDER}`,
-      `GRANT SELECT, INSERT ON pgwarden.response_actions TO ${RESPONDER}`,
-      `GRANT SELECT, INSERT, UPDATE ON pgwarden.response_locks TO ${RESPONDER}`,
-      `GRANT SELECT ON pgwarden.guard_break_glass TO ${RESPONDER}`,
-      `GRANT EXECUTE ON FUNCTION pgwarden.response_protection(oid), pgwarden.response_recorded(text,text), pgwarden.response_role_version(oid), pgwarden.response_duration_refusal(interval) TO ${RESPONDER}`,
-    ]) await client.query(`${SQL_TAG}SELECT pgwarden.ddl_own_execute($1)`, [grant]);
+    await refreshResponderFunctions(client);
     const adminGranted: string[] = [];
     if (me!.version >= 160000) {
       const { rows } = await client.query<{ name: string }>(
