@@ -3,6 +3,7 @@
 // (temporary file, fsync, rename, fsync of the directory), so that a crash (kill -9, power loss)
 // leaves the old file or the new one, never a torn one. What a checkpoint holds is the source's
 // own business; its format is unchanged by this module (each source gives its own indentation).
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -15,8 +16,10 @@ export function defaultStateDir(): string {
 
 /** Replaces a file atomically and durably: temporary file, fsync, rename, fsync of the directory. */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  const fh = await open(temp, 'w', 0o600);
+  // A name nobody can guess, created exclusively: a state directory may be shared, and a
+  // symlink planted at a predictable name would have been written through (O_EXCL never follows one).
+  const temp = `${path}.${process.pid}.${randomBytes(8).toString('hex')}.tmp`;
+  const fh = await open(temp, 'wx', 0o600);
   try {
     await fh.writeFile(text, 'utf8');
     await fh.sync();

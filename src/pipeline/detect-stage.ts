@@ -19,7 +19,7 @@
 //   with the notice's id (`<incident id>:<n>`) as the delivery id, and records in the same file
 //   how far each sink got. A kill -9 after a send and before that record sends the notice again
 //   under the same id (receivers drop it, as for DDL alerts); nothing is lost.
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { constants, existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -314,7 +314,8 @@ export class DetectStage {
       // batch sent again passes its records over), so only the journal can keep them
       const text = this.unwritten + line;
       this.unwritten = text;
-      const fh = await open(path, 'a', 0o600);
+      // never through a symlink planted at the journal's (predictable) name
+      const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW, 0o600);
       let size: number | undefined;
       try {
         size = (await fh.stat()).size;

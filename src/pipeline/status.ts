@@ -5,7 +5,7 @@
 // stuck_seconds without a delivery). Fed by the lanes' own steps in graph.ts; nothing here reads a
 // source or a sink.
 import { readFile, rename, writeFile, mkdir } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import type { PipelineConfig } from '../core/config.ts';
 import { PgwardenError } from '../core/errors.ts';
@@ -200,8 +200,9 @@ export class CollectStatus {
       sources: this.sources.map((s) => ({ source: s.name, input: s.input, counters: s.counters!() })),
     };
     // a reader never sees half a file: a temporary one, renamed over it
-    const temp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(temp, JSON.stringify(status, null, 2) + '\n', { mode: 0o600 });
+    // (a name nobody can guess, created exclusively: never written through a planted symlink)
+    const temp = `${this.file}.${process.pid}.${randomBytes(8).toString('hex')}.tmp`;
+    await writeFile(temp, JSON.stringify(status, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
     await rename(temp, this.file);
   }
 }

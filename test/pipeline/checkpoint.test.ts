@@ -3,13 +3,13 @@
 // and guard sources, a logfile source resumes where such a file says, and what is written back
 // keeps the format. A torn temporary file from a crash is removed; an unreadable file is one line.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import type { PgwardenEvent } from '../../src/core/event.ts';
-import { CheckpointFile } from '../../src/pipeline/checkpoint.ts';
+import { CheckpointFile, writeFileAtomic } from '../../src/pipeline/checkpoint.ts';
 import { CloudwatchSource } from '../../src/pipeline/sources/cloudwatch/cloudwatch.ts';
 import { cloudwatchSourceSchema } from '../../src/pipeline/sources/cloudwatch/config.ts';
 import { GuardLogSource } from '../../src/pipeline/sources/guard/guard.ts';
@@ -28,6 +28,23 @@ function sink(name: string): Sink {
 }
 
 describe('checkpoint files', () => {
+  // A state directory may be shared; the temporary file had a predictable name
+  // (<file>.<pid>.tmp) and was opened without O_EXCL, so a symlink planted there made collect
+  // write its checkpoint into whatever file the link named.
+  it('a symlink planted where the temporary file used to be is never written through', async () => {
+    const dir = join(root, 'planted');
+    mkdirSync(dir);
+    const victim = join(root, 'victim.txt');
+    writeFileSync(victim, 'precious\n');
+    const path = join(dir, 'logfile-pg.json');
+    symlinkSync(victim, `${path}.${process.pid}.tmp`);
+    await writeFileAtomic(path, '{"version":1}\n');
+    await writeFileAtomic(path, '{"version":2}\n');
+    assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
+    assert.equal(readFileSync(path, 'utf8'), '{"version":2}\n');
+    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.tmp') && n !== `logfile-pg.json.${process.pid}.tmp`), [], 'no temporary file is left');
+  });
+
   it('a logfile checkpoint written before the checkpoint module is read: the source resumes at its offset, and writes the same format back', async () => {
     const dir = join(root, 'logfile');
     mkdirSync(join(dir, 'logs'), { recursive: true });

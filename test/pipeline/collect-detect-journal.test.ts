@@ -5,7 +5,7 @@
 // far less than fifty states; a stage abandoned without stop (kill -9) and a journal whose last
 // line a crash cut come back to the state, the outbox and the counts of one uninterrupted run.
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, rmdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -159,14 +159,17 @@ pipeline:
     const first = await stage(config);
     await deliver(first.stage, all, 0, 1000, 10);
     await first.stage.checkpoint();
-    // the next snapshot cannot be written: its temporary name is taken (a directory)
-    const blocker = join(dir, 'state', `detect.json.${process.pid}.tmp`);
-    mkdirSync(blocker);
+    // the next snapshot cannot be written: a directory stands where it is renamed to (the last
+    // snapshot kept aside, as the disk holds it)
+    const snapshot = join(dir, 'state', 'detect.json');
+    renameSync(snapshot, `${snapshot}.kept`);
+    mkdirSync(join(snapshot, 'blocker'), { recursive: true });
     await assert.rejects(first.stage.checkpoint());
     await deliver(first.stage, all, 1000, all.length, 10);
     assert.equal(first.stage.engine.stats().events, all.length);
     // "kill -9", and the disk has room again
-    rmdirSync(blocker);
+    rmSync(snapshot, { recursive: true });
+    renameSync(`${snapshot}.kept`, snapshot);
     const second = await stage(config);
     assert.equal(second.stage.engine.stats().events, all.length, 'records settled by their source after the failed snapshot were lost');
     await second.stage.stop();
@@ -187,7 +190,7 @@ pipeline:
     const blocker = join(dir, 'state', 'detect-journal-0.jsonl');
     mkdirSync(blocker, { recursive: true });
     await assert.rejects(first.stage.sink().deliver({ events: all.slice(0, 100), messageId: '0' }));
-    rmdirSync(blocker);
+    rmSync(blocker, { recursive: true });
     // the source sends the batch again, then the rest
     await deliver(first.stage, all, 0, all.length, 100);
     assert.equal(first.stage.engine.stats().events, all.length);
@@ -197,5 +200,21 @@ pipeline:
     await second.stage.stop();
     await first.close();
     await second.close();
+  });
+
+  // The journal's name is predictable and it was opened for append through any symlink: one
+  // planted there (a shared state directory) made collect append its records to the file it named.
+  it('a symlink planted at the journal\'s name is not written through', async () => {
+    const { dir, log, config } = setup('planted-journal', csv(100, 10));
+    const all = await events(log);
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'precious\n');
+    const first = await stage(config);
+    rmSync(join(dir, 'state', 'detect-journal-0.jsonl'), { force: true });
+    symlinkSync(victim, join(dir, 'state', 'detect-journal-0.jsonl'));
+    await assert.rejects(first.stage.sink().deliver({ events: all.slice(0, 50), messageId: '0' }));
+    assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
+    await first.stage.stop();
+    await first.close();
   });
 });
