@@ -16,11 +16,13 @@ import { isCutLine, tailJoin, withinBudget } from './linebreak.ts';
 interface HeldLine { text: string; byte: number; lineNo: number }
 
 /**
- * A line read lately (its text in recentText), kept while a tail line after it may still show
- * it to lie inside a name (linebreak.ts), that may begin the record (a `start`): one read as a
- * record or an extra line. What the parser was before it, to rewind to.
+ * A line read lately, kept while a tail line after it may still show it to lie inside a name
+ * (linebreak.ts). A line read as a record or an extra line (a `start`: the record may begin
+ * there) also keeps what the parser was before it, to rewind to.
  */
 interface Seen {
+  text: string;
+  start: boolean;
   byte: number;
   lineNo: number;
   /** Outputs (events and errors) given before the line, and the sessions' undo mark. */
@@ -58,9 +60,7 @@ export class StderrParser extends LineInput {
    * (`out`) and the lines kept (`recent`) until no tail can reach them any more.
    */
   private readonly rewinds: boolean;
-  /** The recent lines and, for each, its Seen where it is a start (null for the others: nothing allocated). */
-  private readonly recentText: string[] = [];
-  private readonly recentSeen: (Seen | null)[] = [];
+  private recent: Seen[] = [];
   /** Characters of the recent lines, a newline each. */
   private recentChars = 0;
   /**
@@ -90,8 +90,7 @@ export class StderrParser extends LineInput {
    * the names' budget; lines before the first start) and gives out what came before them.
    */
   private settle(): void {
-    const texts = this.recentText;
-    const recent = this.recentSeen;
+    const recent = this.recent;
     if (recent.length === 0 && this.out.length === 0) {
       this.reader.forget(this.reader.undoMark);
       return;
@@ -99,13 +98,11 @@ export class StderrParser extends LineInput {
     const budget = this.reader.matcher.joinBudget;
     let drop = 0;
     let chars = this.recentChars;
-    while (drop < recent.length && (recent[drop] === null || chars - texts[drop]!.length > budget)) {
-      chars -= texts[drop]!.length + 1;
+    while (drop < recent.length && (!recent[drop]!.start || chars - recent[drop]!.text.length > budget)) {
+      chars -= recent[drop]!.text.length + 1;
       drop++;
     }
-    if (drop === recent.length) this.forgetRecent();
-    else if (drop > 0) {
-      texts.splice(0, drop);
+    if (drop > 0) {
       recent.splice(0, drop);
       this.recentChars = chars;
     }
@@ -120,8 +117,7 @@ export class StderrParser extends LineInput {
    * parser flushes before the real parse starts).
    */
   private forgetRecent(): void {
-    this.recentText.length = 0;
-    this.recentSeen.length = 0;
+    this.recent.length = 0;
     this.recentChars = 0;
   }
 
@@ -142,18 +138,16 @@ export class StderrParser extends LineInput {
 
   /** Keeps a line read (not a start) while a start before it is kept. */
   private remember(text: string): void {
-    if (!this.rewinds || this.recentText.length === 0) return;
-    this.recentText.push(text);
-    this.recentSeen.push(null);
+    if (!this.rewinds || this.recent.length === 0) return;
+    this.recent.push({ text, start: false, byte: 0, lineNo: 0, out: 0, undo: 0, current: null, field: null, labelEvent: null, labelField: null, labelValue: null });
     this.recentChars += text.length + 1;
   }
 
   /** Keeps a line about to be read as a record or an extra line, with what the parser is before it. */
   private rememberStart(text: string, byte: number, lineNo: number): void {
-    const seen: Seen = { byte, lineNo, out: this.outBase + this.out.length, undo: this.reader.undoMark,
+    const seen: Seen = { text, start: true, byte, lineNo, out: this.outBase + this.out.length, undo: this.reader.undoMark,
       current: this.current, field: this.field, labelEvent: null, labelField: null, labelValue: null };
-    this.recentText.push(text);
-    this.recentSeen.push(seen);
+    this.recent.push(seen);
     this.recentChars += text.length + 1;
     this.reading = seen;
   }
@@ -167,15 +161,15 @@ export class StderrParser extends LineInput {
    * and is counted (a record client text may have hidden is never lost).
    */
   private tail(text: string): boolean {
-    const recent = this.recentSeen;
+    const recent = this.recent;
     if (recent.length === 0) return false;
     const reader = this.reader;
-    const found = tailJoin(reader.matcher, this.recentText, (i) => recent[i] !== null, text, (joined, lastLine) => reader.readJoined(joined, lastLine));
+    const found = tailJoin(reader.matcher, recent.map((s) => s.text), (i) => recent[i]!.start, text, (joined, lastLine) => reader.readJoined(joined, lastLine));
     if (found === null) return false;
     const first = recent[found.start]!;
     for (let i = recent.length - 1; i >= found.start; i--) {
-      const seen = recent[i] ?? null;
-      if (seen !== null && seen.labelEvent !== null && seen.labelField !== null) seen.labelEvent[seen.labelField] = seen.labelValue;
+      const seen = recent[i]!;
+      if (seen.labelEvent !== null && seen.labelField !== null) seen.labelEvent[seen.labelField] = seen.labelValue;
     }
     const dropped: PgwardenEvent[] = [];
     for (const item of this.out.slice(first.out - this.outBase)) if (!('reason' in item) && item !== first.current) dropped.push(item);
@@ -226,7 +220,7 @@ export class StderrParser extends LineInput {
     if (current) {
       this.current = null;
       this.field = null;
-      if (this.rewinds && (this.recentText.length > 0 || this.out.length > 0)) this.out.push(current);
+      if (this.rewinds && (this.recent.length > 0 || this.out.length > 0)) this.out.push(current);
       else this.deliver(current);
     }
   }
@@ -314,7 +308,7 @@ export class StderrParser extends LineInput {
   /** A parse error at a byte position (held lines outlive the text their indexes were in); held back with the events (see out). */
   private errorAt(byte: number, lineNo: number, reason: string, text: string): void {
     const error = { input: this.input, position: byte, line: lineNo, reason, excerpt: text.length > 200 ? text.slice(0, 200) : text };
-    if (this.rewinds && (this.recentText.length > 0 || this.out.length > 0)) this.out.push(error);
+    if (this.rewinds && (this.recent.length > 0 || this.out.length > 0)) this.out.push(error);
     else this.sink.error(error);
   }
 
@@ -375,12 +369,10 @@ export class StderrParser extends LineInput {
       return;
     }
     if (!this.rewinds) this.record(text, byte, lineNo);
-    else if (original !== text || (matcher.level.label === undefined
-      && (text.length - matcher.levelAt >= matcher.joinBudget || !withinBudget(matcher, text, text.length + 1)))) {
-      // Read after NUL bytes (the splitter agrees), or a record whose text after the head is
-      // already beyond the budget (tailJoin would not join from it, whatever follows: most
-      // lines): no record whose name holds a line break starts here. An extra line stays a
-      // start: it may overwrite a field of a record a rewind goes back to.
+    else if (original !== text || (matcher.level.label === undefined && text.length - matcher.levelAt >= matcher.joinBudget)) {
+      // Read after NUL bytes (the splitter agrees), or a record whose text after its names is
+      // already beyond the budget (tailJoin would not join from it: most lines): no record whose
+      // name holds a line break starts here.
       this.record(text, byte, lineNo);
       this.remember(original);
     } else {
