@@ -110,6 +110,17 @@ export class StderrParser extends LineInput {
     this.reader.forget(recent.length > 0 ? recent[0]!.undo : this.reader.undoMark);
   }
 
+  /**
+   * No tail can reach the recent lines. The array is emptied, never replaced: a field assigned
+   * after the constructor loses V8's constant-field tracking, and every function optimized
+   * against it (the per-line path) is thrown away and compiled again (the detection pass's
+   * parser flushes before the real parse starts).
+   */
+  private forgetRecent(): void {
+    this.recent.length = 0;
+    this.recentChars = 0;
+  }
+
   /** Sends the held-back outputs before `upTo` (a count of outputs) to the sink. */
   private giveOut(upTo: number): void {
     const count = upTo - this.outBase;
@@ -167,9 +178,8 @@ export class StderrParser extends LineInput {
     reader.rewind(first.undo);
     this.current = first.current;
     this.field = first.field;
-    this.recent = [];
-    this.recentChars = 0;
     const lines = recent.length - found.start + 1;
+    this.forgetRecent();
     this.record(found.joined, first.byte, first.lineNo);
     const level = reader.matcher.level;
     this.errorAt(first.byte, first.lineNo, `record whose user or database name (client text before authentication) holds a line break: ${lines} physical lines read as one ${level.severity ?? level.label} line (its last line, which goes on with the log_line_prefix after the name, shows it); the lines inside the name were read as records before it and are not`, found.joined);
@@ -200,8 +210,7 @@ export class StderrParser extends LineInput {
     this.emitCurrent();
     // Nor can a tail line come for the recent ones.
     if (this.rewinds) {
-      this.recent = [];
-      this.recentChars = 0;
+      this.forgetRecent();
       this.settle();
     }
   }
@@ -280,8 +289,7 @@ export class StderrParser extends LineInput {
     this.held = [];
     this.joined = '';
     // The lines before the cut line are not part of the record: no tail joins over it.
-    this.recent = [];
-    this.recentChars = 0;
+    this.forgetRecent();
     this.record(joined, first.byte, first.lineNo);
     this.errorAt(first.byte, first.lineNo, `record whose user or database name (client text before authentication) holds a line break: ${held.length} physical lines read as one ${matcher.level.severity ?? matcher.level.label} line; the lines inside the name are not records`, joined);
   }
