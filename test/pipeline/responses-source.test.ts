@@ -168,6 +168,8 @@ repository:
 detect:
   in_collect: true
   responses: { dry_run: true }
+  # the harness's superuser (postgres) logs in at the wall clock's time: no off-hours alert for it, whatever the hour CI runs
+  business_hours: { days: [mon, tue, wed, thu, fri, sat, sun], hours: ['00:00-24:00'] }
   custom_rules:
     guessed_password:
       description: failed logins, then a successful one, for one role from one client
