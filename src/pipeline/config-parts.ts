@@ -127,3 +127,27 @@ export function checkNatsAuth(config: NatsConnectionConfig): { path: PropertyKey
 export function unknownServer(name: string, servers: Record<string, unknown>): string {
   return `"${name}" is not one of servers (${Object.keys(servers).join(', ') || 'none defined'})`;
 }
+
+/** The check of a component whose `server:` must name an entry of servers:. */
+export function checkServerKnown(config: { server?: string | undefined }, root: { servers: Record<string, unknown> }): { path: PropertyKey[]; message: string }[] {
+  return config.server && !root.servers[config.server] ? [{ path: ['server'], message: unknownServer(config.server, root.servers) }] : [];
+}
+
+/**
+ * A source that reads one of pgwarden's tables by id in each database (guard: connection_attempts,
+ * responses: response_actions; src/pipeline/sources/id-table.ts). Both are written by INSERT
+ * without a notification, so they are polled; an id missing below newer ones is a row still
+ * committing until gap_seconds, then taken as rolled back.
+ */
+export const idTableCommon = {
+  /** a name under servers: (default: default_server, else the PG* environment) */
+  server: z.string().min(1).optional(),
+  /** databases whose table to read (default: the server's own); ['*']: every database with pgwarden */
+  databases: z.array(z.string().min(1)).min(1).optional(),
+  /** how often to look for new rows */
+  poll_seconds: z.number().positive().max(3600).default(5),
+  /** how long an id missing below newer ones is waited for before it is taken as rolled back */
+  gap_seconds: z.number().positive().max(3600).default(60),
+  /** where checkpoints are kept (default: ~/.local/state/pgwarden) */
+  state_dir: z.string().min(1).optional(),
+};

@@ -2,7 +2,7 @@
 // ddl.ts, loaded when one is configured.
 import { z } from 'zod';
 import { defineSource, type SourceDefinition } from '../../component.ts';
-import { unknownServer } from '../../config-parts.ts';
+import { checkServerKnown } from '../../config-parts.ts';
 
 export const ddlSourceSchema = z.strictObject({
   type: z.literal('ddl'),
@@ -23,6 +23,6 @@ export const ddlSource: SourceDefinition<typeof ddlSourceSchema> = defineSource(
   schema: ddlSourceSchema,
   doc: 'alerts.md#configuration',
   tests: ['test/alerts/alerts.test.ts'],
-  check: (config, root) => (config.server && !root.servers[config.server] ? [{ path: ['server'], message: unknownServer(config.server, root.servers) }] : []),
+  check: checkServerKnown,
 });
 
