@@ -27,10 +27,15 @@ const mb = Number(args[args.indexOf('--mb') + 1] ?? 200) || 200;
 const flavor = (args.includes('--flavor') ? args[args.indexOf('--flavor') + 1] : 'pg18') as Flavor;
 const rounds = Number(args.includes('--rounds') ? args[args.indexOf('--rounds') + 1] : 3) || 3;
 const ingestOnly = args.includes('--ingest-only');
-const peerDir = args.includes('--peer') ? path.resolve(args[args.indexOf('--peer') + 1] ?? '') : null;
+const peerArg = args.includes('--peer') ? args[args.indexOf('--peer') + 1] : undefined;
+if (args.includes('--peer') && (peerArg === undefined || peerArg.startsWith('--'))) {
+  console.error('--peer: expected the folder of a built pgwarden checkout');
+  process.exit(2);
+}
+const peerDir = peerArg === undefined ? null : path.resolve(peerArg);
 const PEER_BIN = peerDir === null ? null : path.join(peerDir, 'bin', 'pgwarden.js');
-if (PEER_BIN !== null && !existsSync(PEER_BIN)) {
-  console.error(`--peer ${peerDir}: no bin/pgwarden.js there (expected a built pgwarden checkout)`);
+if (PEER_BIN !== null && (!existsSync(PEER_BIN) || PEER_BIN === BIN)) {
+  console.error(`--peer ${peerDir}: no other pgwarden checkout there (expected a built one with bin/pgwarden.js, not this one)`);
   process.exit(2);
 }
 
