@@ -39,6 +39,8 @@ if (PEER_BIN !== null && (!existsSync(PEER_BIN) || PEER_BIN === BIN)) {
   process.exit(2);
 }
 
+const medianOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
 function timed(argv: string[], env: NodeJS.ProcessEnv, bin = BIN): Promise<{ seconds: number; stderr: string; code: number | null }> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
@@ -82,22 +84,19 @@ try {
     return { db, ingestArgs, events, seconds: run.seconds };
   };
   const peerRates: number[] = [];
+  const peerRound = async (peerBin: string, round: number) => {
+    const peer = await ingestOnce(peerBin, 'peer');
+    console.log(line(`peer ingest, round ${round} (new)`, peer.events, peer.seconds));
+    peerRates.push(peer.events / peer.seconds);
+  };
   for (let round = 1; round <= rounds; round++) {
-    // Alternating, so a slow spell of the machine falls on both alike.
-    if (PEER_BIN !== null && round % 2 === 0) {
-      const peer = await ingestOnce(PEER_BIN, 'peer');
-      console.log(line(`peer ingest, round ${round} (new)`, peer.events, peer.seconds));
-      peerRates.push(peer.events / peer.seconds);
-    }
+    // Alternating which goes first, so a slow spell of the machine falls on both alike.
+    if (PEER_BIN !== null && round % 2 === 0) await peerRound(PEER_BIN, round);
     const run = await ingestOnce(BIN, 'this');
     console.log(line(`pgwarden ingest, round ${round} (new)`, run.events, run.seconds));
     rates.push(run.events / run.seconds);
     last = { url: run.db, args: run.ingestArgs, events: run.events };
-    if (PEER_BIN !== null && round % 2 === 1) {
-      const peer = await ingestOnce(PEER_BIN, 'peer');
-      console.log(line(`peer ingest, round ${round} (new)`, peer.events, peer.seconds));
-      peerRates.push(peer.events / peer.seconds);
-    }
+    if (PEER_BIN !== null && round % 2 === 1) await peerRound(PEER_BIN, round);
   }
   const again = await timed(last.args, env);
   const duplicates = Number(/duplicates (\d+)/.exec(again.stderr)?.[1] ?? -1);
@@ -106,10 +105,10 @@ try {
     `SELECT (SELECT count(*) FROM pgwarden_repo.events) AS rows,
        (SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = 'pgwarden_repo.events'::regclass) AS bytes`, [], last.url)).rows[0]!;
   console.log(`rows in pgwarden_repo.events: ${rows}; partitions with indexes: ${(Number(bytes) / 1e6).toFixed(0)} MB`);
-  const median = [...rates].sort((a, b) => a - b)[Math.floor(rates.length / 2)]!;
+  const median = medianOf(rates);
   console.log(`ingest, median of ${rounds} rounds: ${Math.round(median)} events/s (rounds: ${rates.map((r) => Math.round(r)).join(', ')}); target ≥ 100,000 events/s: ${median >= 100_000 ? 'met' : 'NOT met'}`);
   if (peerRates.length > 0) {
-    const peerMedian = [...peerRates].sort((a, b) => a - b)[Math.floor(peerRates.length / 2)]!;
+    const peerMedian = medianOf(peerRates);
     console.log(`peer (${peerDir}), median of ${rounds} rounds: ${Math.round(peerMedian)} events/s (rounds: ${peerRates.map((r) => Math.round(r)).join(', ')}); `
       + `this/peer: ${(median / peerMedian).toFixed(2)}× (1.00 or more: no slower)`);
   }
