@@ -21,6 +21,7 @@
 // that contain "onnection" (received, authorized, disconnection), so RecordSplitter can hand it to
 // a piece parsed on its own (TextStart.sessions) and pieces give what one parse gives.
 import type { PgwardenEvent } from '../core/event.ts';
+import { objectArray } from '../core/object-array.ts';
 import { readJoined } from './linebreak.ts';
 import { AUTHORIZED, DISCONNECTION, RECEIVED, SUFFIXES } from './messages.ts';
 import { parseAudit } from './pgaudit.ts';
@@ -37,6 +38,16 @@ export interface SessionSeed {
   application: string | null;
   client_addr: string | null;
   client_port: number | null;
+}
+
+/**
+ * Every session object made here, so all have one shape (hidden class): sessions handed over
+ * from another thread (structured clones) or spread copies have others, and each new shape seen
+ * in note() or read() threw their optimized code away, to be compiled again (on every thread).
+ */
+function newSession(pid: number, id: string | null, client_addr: string | null, client_port: number | null,
+  user: string | null, database: string | null, application: string | null): SessionSeed {
+  return { pid, id, user, database, application, client_addr, client_port };
 }
 
 /** Sessions remembered at most (oldest forgotten first): a log without disconnection records would grow without end. */
@@ -151,7 +162,9 @@ export class StderrReader {
    * Undo steps of the session changes note() made, while the parser may still rewind them (a
    * later tail line shows the lines were client text: linebreak.ts); null when nothing rewinds.
    */
-  private undo: (() => void)[] | null = null;
+  private readonly undo: (() => void)[] = objectArray();
+  /** keepUndo() was called: note() records undo steps. */
+  private keepsUndo = false;
   /** How many undo steps were forgotten before undo[0]. */
   private undoBase = 0;
   /** read()'s session lookup, for note() on the same line. */
@@ -172,23 +185,23 @@ export class StderrReader {
     this.tracks = this.matcher.has('p');
     this.synthetic = this.tracks && !this.matcher.has('c');
     this.fastProven = this.tracks && this.matcher.textBeforeLevel && this.matcher.onlyUserDatabase && this.matcher.pidFirst;
-    for (const seed of seeds) this.sessions.set(seed.pid, { ...seed });
+    for (const seed of seeds) this.sessions.set(seed.pid, newSession(seed.pid, seed.id, seed.client_addr, seed.client_port, seed.user, seed.database, seed.application));
   }
 
   /** Keeps undo steps of the session changes from now on (see rewind). */
   keepUndo(): void {
-    this.undo ??= [];
+    this.keepsUndo = true;
   }
 
   /** A mark for rewind(): the session changes made so far. */
   get undoMark(): number {
-    return this.undoBase + (this.undo?.length ?? 0);
+    return this.undoBase + this.undo.length;
   }
 
   /** The changes before `mark` will not be rewound. */
   forget(mark: number): void {
     const undo = this.undo;
-    if (undo === null || mark <= this.undoBase) return;
+    if (!this.keepsUndo || mark <= this.undoBase) return;
     undo.splice(0, mark - this.undoBase);
     this.undoBase = mark;
   }
@@ -196,7 +209,7 @@ export class StderrReader {
   /** Undoes the session changes made since `mark` (latest first). */
   rewind(mark: number): void {
     const undo = this.undo;
-    if (undo !== null) while (this.undoBase + undo.length > mark) undo.pop()!();
+    while (this.undoBase + undo.length > mark) undo.pop()!();
     this.lastPid = null;
     this.lastSession = undefined;
   }
@@ -362,7 +375,7 @@ export class StderrReader {
     const c0 = message.charCodeAt(0);
     const settled = this.settled;
     if (settled && ((c0 === 100 /* d */ && message.startsWith(READY)) || (c0 === 97 /* a */ && message.startsWith(REINITIALIZING)))) {
-      if (this.undo !== null) {
+      if (this.keepsUndo) {
         const saved = [...this.sessions];
         this.undo.push(() => {
           this.sessions.clear();
@@ -380,17 +393,15 @@ export class StderrReader {
       const before = this.sessions.get(pid);
       // Where the pid stood in the order (rare: its disconnection was missed, or a forged line), for an undo.
       let beforeAt = 0;
-      if (before !== undefined && this.undo !== null) for (const key of this.sessions.keys()) {
+      if (before !== undefined && this.keepsUndo) for (const key of this.sessions.keys()) {
         if (key === pid) break;
         beforeAt++;
       }
       this.sessions.delete(pid);
       const rest = message.slice(RECEIVED.length);
       const portAt = rest.lastIndexOf(' port=');
-      const session: SessionSeed = {
-        pid, id: this.synthetic && event.ts !== null ? syntheticSessionId(event.ts, pid) : null, user: null, database: null, application: null,
-        client_addr: portAt >= 0 ? rest.slice(0, portAt) : rest, client_port: portAt >= 0 ? toInt(rest.slice(portAt + 6)) : null,
-      };
+      const session = newSession(pid, this.synthetic && event.ts !== null ? syntheticSessionId(event.ts, pid) : null,
+        portAt >= 0 ? rest.slice(0, portAt) : rest, portAt >= 0 ? toInt(rest.slice(portAt + 6)) : null, null, null, null);
       this.sessions.set(pid, session);
       let evicted: SessionSeed | undefined;
       if (this.sessions.size > MAX_SESSIONS) {
@@ -400,7 +411,7 @@ export class StderrReader {
       // Undone, the sessions come back in their place in the order they are forgotten in (beyond
       // MAX_SESSIONS the next eviction must forget the session it would have, as the splitter
       // does, which never followed the line): the Map is rebuilt, only when one came back.
-      this.undo?.push(() => {
+      if (this.keepsUndo) this.undo.push(() => {
         this.sessions.delete(pid);
         if (evicted === undefined && before === undefined) return;
         const rest = [...this.sessions.values()];
@@ -415,7 +426,7 @@ export class StderrReader {
     if (session === undefined) return;
     if (settled && c0 === 99 && message.startsWith(AUTHORIZED)) {
       const facts = authorizedFacts(message);
-      if (this.undo !== null) {
+      if (this.keepsUndo) {
         const { user, database, application } = session;
         this.undo.push(() => Object.assign(session, { user, database, application }));
       }
@@ -433,6 +444,6 @@ export class StderrReader {
       event.client_addr = session.client_addr;
       event.client_port = session.client_port;
     }
-    if (settled && c0 === 100 /* d */ && message.startsWith(DISCONNECTION) && this.sessions.delete(pid)) this.undo?.push(() => this.sessions.set(pid, session));
+    if (settled && c0 === 100 /* d */ && message.startsWith(DISCONNECTION) && this.sessions.delete(pid) && this.keepsUndo) this.undo.push(() => this.sessions.set(pid, session));
   }
 }

@@ -8,6 +8,7 @@
 import type { ParseError, PgwardenEvent } from '../core/event.ts';
 import type { Label } from './severity.ts';
 import { newEvent, type ParseSink } from './record.ts';
+import { objectArray } from '../core/object-array.ts';
 import { quotedLogin, StderrReader, type SessionSeed } from './sessions.ts';
 import { LineInput, type TextStart } from './text-input.ts';
 import { isCutLine, tailJoin, withinBudget } from './linebreak.ts';
@@ -60,14 +61,14 @@ export class StderrParser extends LineInput {
    * (`out`) and the lines kept (`recent`) until no tail can reach them any more.
    */
   private readonly rewinds: boolean;
-  private recent: Seen[] = [];
+  private recent: Seen[] = objectArray();
   /** Characters of the recent lines, a newline each. */
   private recentChars = 0;
   /**
    * Outputs held back (events not yet finished), and how many were given out before out[0]; with
    * no line kept and nothing held, an output goes straight out.
    */
-  private out: (PgwardenEvent | ParseError)[] = [];
+  private out: (PgwardenEvent | ParseError)[] = objectArray();
   private outBase = 0;
   /** The start being read by record() (for an extra line to note what it overwrites). */
   private reading: Seen | null = null;

@@ -3,8 +3,8 @@
 // thread for an input too small to be worth a thread.
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { ByteWriter } from '../core/byte-writer.ts';
-import { writeEventJson, type EventKind, type ParseError } from '../core/event.ts';
-import { createParser, type LogFormat, type SessionSeed, type TextStart } from '../logs/index.ts';
+import { writeEventJson, type EventKind, type ParseError, type PgwardenEvent } from '../core/event.ts';
+import { createParser, type LogFormat, type ParseSink, type SessionSeed, type TextStart } from '../logs/index.ts';
 import { BatchEncoder, type EncodedBatch } from '../repository/encode.ts';
 
 /** What a piece becomes: JSON lines, COPY rows for the repository, or only counts. */
@@ -36,31 +36,44 @@ export interface ParsedPiece {
   sessions?: SessionSeed[];
 }
 
+/**
+ * Where a piece's events go. A class, not an object literal made per piece: a literal's methods
+ * are new functions for every piece, and the parser's call of sink.event(), optimized for the
+ * first piece's, was thrown away at the second piece's (and compiled again) on every thread.
+ */
+class PieceSink implements ParseSink {
+  events = 0;
+  readonly kinds: Partial<Record<EventKind, number>> = {};
+  readonly errors: ParseError[] = [];
+  constructor(private readonly output: PieceOutput, private readonly json: ByteWriter, private readonly encoder: BatchEncoder | null) {}
+
+  event(event: PgwardenEvent): void {
+    this.events++;
+    this.kinds[event.kind] = (this.kinds[event.kind] ?? 0) + 1;
+    if (this.output === 'ndjson') {
+      writeEventJson(this.json, event);
+      this.json.byte(10);
+    } else this.encoder?.add(event);
+  }
+
+  error(error: ParseError): void {
+    this.errors.push(error);
+  }
+}
+
 /** `spare`: output memory handed back by the main thread, taken instead of new memory when large enough. */
 export function parsePiece(job: PieceJob, spare: ArrayBuffer[] = []): ParsedPiece {
-  const kinds: Partial<Record<EventKind, number>> = {};
-  const errors: ParseError[] = [];
   const size = job.output === 'ndjson' ? job.bytes.length * 5 : job.output === 'copy' ? job.bytes.length * 3 : 0;
   const reuse = takeSpare(spare, size);
   const output = new ByteWriter(job.output === 'ndjson' ? size : 0, job.output === 'ndjson' ? reuse : undefined);
   const encoder = job.output === 'copy' ? new BatchEncoder(size, reuse) : null;
-  let events = 0;
-  const parser = createParser({ format: job.format, prefix: job.prefix ?? undefined, server: job.server, input: job.input, start: job.start }, {
-    event(event) {
-      events++;
-      kinds[event.kind] = (kinds[event.kind] ?? 0) + 1;
-      if (job.output === 'ndjson') {
-        writeEventJson(output, event);
-        output.byte(10);
-      }
-      else encoder?.add(event);
-    },
-    error: (error) => errors.push(error),
-  });
+  const sink = new PieceSink(job.output, output, encoder);
+  const parser = createParser({ format: job.format, prefix: job.prefix ?? undefined, server: job.server, input: job.input, start: job.start }, sink);
   parser.write(job.bytes);
   parser.end();
   const batch = encoder?.finish() ?? null;
-  return { ndjson: output.result(), batch, events, kinds, errors, sessions: job.keepSessions ? parser.sessions() : undefined };
+  return { ndjson: output.result(), batch, events: sink.events, kinds: sink.kinds, errors: sink.errors,
+    sessions: job.keepSessions ? parser.sessions() : undefined };
 }
 
 function takeSpare(spare: ArrayBuffer[], size: number): ArrayBuffer | undefined {

@@ -3,6 +3,7 @@
 // the days they fall on (partitions), each input's position and time range (to tell a new
 // stretch of a log from one that may already be stored), and the sessions they open or close.
 // Pure: no I/O, so that it can run on a worker thread.
+import { objectArray } from '../core/object-array.ts';
 import { ByteWriter } from '../core/byte-writer.ts';
 import type { PgwardenEvent } from '../core/event.ts';
 import { EVENT_FIELDS } from '../core/event-fields.ts';
@@ -343,7 +344,7 @@ export class BatchEncoder {
   private allDated = true;
   private readonly days = new Set<string>();
   private readonly ranges = new Map<string, InputRange>();
-  private readonly logins: LoginRow[] = [];
+  private readonly logins: LoginRow[] = objectArray();
   private readonly counts = new Map<string, HourCount>();
   // The last range and count touched: the next event is most often of the same input and hour.
   private range: InputRange | null = null;
