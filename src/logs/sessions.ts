@@ -160,7 +160,7 @@ export class StderrReader {
   private stale = false;
   /**
    * Undo steps of the session changes note() made, while the parser may still rewind them (a
-   * later tail line shows the lines were client text: linebreak.ts); null when nothing rewinds.
+   * later tail line shows the lines were client text: linebreak.ts); empty unless keepUndo() was called.
    */
   private readonly undo: (() => void)[] = objectArray();
   /** keepUndo() was called: note() records undo steps. */
