@@ -45,9 +45,14 @@ export interface SessionSeed {
  * from another thread (structured clones) or spread copies have others, and each new shape seen
  * in note() or read() threw their optimized code away, to be compiled again (on every thread).
  */
-function newSession(pid: number, id: string | null, client_addr: string | null, client_port: number | null,
-  user: string | null, database: string | null, application: string | null): SessionSeed {
+function newSession(pid: number, id: string | null, user: string | null, database: string | null, application: string | null,
+  client_addr: string | null, client_port: number | null): SessionSeed {
   return { pid, id, user, database, application, client_addr, client_port };
+}
+
+/** A copy of a session (a piece's seed, a snapshot), made by newSession. */
+function copySession(s: SessionSeed): SessionSeed {
+  return newSession(s.pid, s.id, s.user, s.database, s.application, s.client_addr, s.client_port);
 }
 
 /** Sessions remembered at most (oldest forgotten first): a log without disconnection records would grow without end. */
@@ -185,7 +190,7 @@ export class StderrReader {
     this.tracks = this.matcher.has('p');
     this.synthetic = this.tracks && !this.matcher.has('c');
     this.fastProven = this.tracks && this.matcher.textBeforeLevel && this.matcher.onlyUserDatabase && this.matcher.pidFirst;
-    for (const seed of seeds) this.sessions.set(seed.pid, newSession(seed.pid, seed.id, seed.client_addr, seed.client_port, seed.user, seed.database, seed.application));
+    for (const seed of seeds) this.sessions.set(seed.pid, copySession(seed));
   }
 
   /** Keeps undo steps of the session changes from now on (see rewind). */
@@ -216,7 +221,7 @@ export class StderrReader {
 
   /** The sessions open now (copies), for a piece that starts here. */
   snapshot(): SessionSeed[] {
-    return Array.from(this.sessions.values(), (s) => ({ ...s }));
+    return Array.from(this.sessions.values(), copySession);
   }
 
   /**
@@ -400,8 +405,8 @@ export class StderrReader {
       this.sessions.delete(pid);
       const rest = message.slice(RECEIVED.length);
       const portAt = rest.lastIndexOf(' port=');
-      const session = newSession(pid, this.synthetic && event.ts !== null ? syntheticSessionId(event.ts, pid) : null,
-        portAt >= 0 ? rest.slice(0, portAt) : rest, portAt >= 0 ? toInt(rest.slice(portAt + 6)) : null, null, null, null);
+      const session = newSession(pid, this.synthetic && event.ts !== null ? syntheticSessionId(event.ts, pid) : null, null, null, null,
+        portAt >= 0 ? rest.slice(0, portAt) : rest, portAt >= 0 ? toInt(rest.slice(portAt + 6)) : null);
       this.sessions.set(pid, session);
       let evicted: SessionSeed | undefined;
       if (this.sessions.size > MAX_SESSIONS) {
