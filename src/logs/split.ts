@@ -212,8 +212,13 @@ export class RecordSplitter {
     return this.matcher!.joinBudget > 0 ? 3 * (this.matcher!.joinBudget + 256) : 0;
   }
 
-  /** Starts of the cut lines (linebreak.ts) within joinWindow() before the line at `lineStart`, earliest first. */
-  private cutLinesBefore(bytes: Buffer, lineStart: number): number[] {
+  /**
+   * Starts of the cut lines (linebreak.ts) within joinWindow() before the line at `lineStart`,
+   * earliest first. `joining`: only those that can join a line after them, whose own text after
+   * the head is within the names' budget (withinBudget of the next line): the others are skipped
+   * before the dear part, matching the line as a record, which most lines are.
+   */
+  private cutLinesBefore(bytes: Buffer, lineStart: number, joining = false): number[] {
     const window = this.joinWindow();
     const found: number[] = [];
     if (window === 0) return found;
@@ -225,7 +230,7 @@ export class RecordSplitter {
       const c = bytes[start];
       if (c !== TAB && c !== SPACE) {
         const text = lineText(bytes, start, end);
-        if (isCutLine(matcher, text) && !matcher.match(text)) found.unshift(start);
+        if (isCutLine(matcher, text) && (!joining || withinBudget(matcher, text, text.length + 1)) && !matcher.match(text)) found.unshift(start);
       }
       if (start === 0) break;
       end = start - 1;
@@ -238,7 +243,7 @@ export class RecordSplitter {
    * (as StderrParser joins them): then it is client text, not a record.
    */
   private swallowed(bytes: Buffer, lineStart: number): boolean {
-    const cuts = this.cutLinesBefore(bytes, lineStart);
+    const cuts = this.cutLinesBefore(bytes, lineStart, true);
     if (cuts.length === 0) return false;
     const matcher = this.matcher!;
     let free = 0;

@@ -232,11 +232,37 @@ function writeCopyRow(w: ByteWriter, e: PgwardenEvent, time: ReadTime | null): v
 }
 // generated:end copy-row
 
-/** What the sessions table learns from a connection event (see SESSIONS_SQL in writer.ts). */
+/**
+ * What a batch's connection events say of one session, each field as SESSIONS_SQL (writer.ts)
+ * aggregates it: the user and database from any but `connection received` (which holds what the
+ * client sent, before it authenticated), the application from `connection authorized`, the times
+ * from their own records. A batch's events of a session are merged into one row (a session's
+ * three records made three rows before, the upsert's largest cost after the COPY); a second row
+ * of the session only where two events disagree on a field, which the upsert's max() and min()
+ * then decide as for single events.
+ */
 export interface LoginRow {
-  kind: string; ts: string | null; server: string | null; session_id: string | null; pid: number | null;
-  user_name: string | null; database_name: string | null; application: string | null; client_addr: string | null;
-  client_port: number | null; duration_ms: number | null;
+  server: string | null; session_id: string; pid: number | null; user_name: string | null; database_name: string | null;
+  application: string | null; client_addr: string | null; client_port: number | null;
+  started_at: string | null; authorized_at: string | null; ended_at: string | null; duration_ms: number | null;
+}
+
+const MERGED_FIELDS = ['pid', 'user_name', 'database_name', 'application', 'client_addr', 'client_port',
+  'started_at', 'authorized_at', 'ended_at', 'duration_ms'] as const satisfies readonly (keyof LoginRow)[];
+
+function fill<K extends keyof LoginRow>(row: LoginRow, facts: LoginRow, field: K): void {
+  if (row[field] === null) row[field] = facts[field];
+}
+
+/** Adds `facts` to `row` (the same session's) unless a field of both holds different values. */
+function mergeLogin(row: LoginRow, facts: LoginRow): boolean {
+  for (const field of MERGED_FIELDS) {
+    const a = row[field];
+    const b = facts[field];
+    if (a !== null && b !== null && a !== b) return false;
+  }
+  for (const field of MERGED_FIELDS) fill(row, facts, field);
+  return true;
 }
 
 /** One server's input's stretch in a batch: byte positions and times (ms since the epoch). */
@@ -345,6 +371,8 @@ export class BatchEncoder {
   private readonly days = new Set<string>();
   private readonly ranges = new Map<string, InputRange>();
   private readonly logins: LoginRow[] = objectArray();
+  /** The last row of each session in logins, by server and session id. */
+  private readonly loginOf = new Map<string, LoginRow>();
   private readonly counts = new Map<string, HourCount>();
   // The last range and count touched: the next event is most often of the same input and hour.
   private range: InputRange | null = null;
@@ -390,14 +418,28 @@ export class BatchEncoder {
     if (time.ms < range.first) range.first = time.ms;
     if (time.ms > range.last) range.last = time.ms;
     this.range = range;
-    if (e.session_id !== null && SESSION_KINDS.has(e.kind)) {
-      // jsonb refuses \u0000 (22P05): NUL becomes U+FFFD here as in the events' columns
-      this.logins.push({
-        kind: e.kind, ts: e.ts, server: noNul(e.server), session_id: noNul(e.session_id), pid: e.pid, user_name: noNul(e.user),
-        database_name: noNul(e.database), application: noNul(e.application), client_addr: noNul(e.client_addr),
-        client_port: e.client_port, duration_ms: e.duration_ms,
-      });
-    }
+    if (e.session_id !== null && SESSION_KINDS.has(e.kind)) this.login(e, e.session_id);
+  }
+
+  /** A connection event's facts into its session's row (see LoginRow). */
+  private login(e: PgwardenEvent, sessionId: string): void {
+    const kind = e.kind;
+    const authenticated = kind !== 'connection_received';
+    const authorized = kind === 'connection_authorized';
+    const ended = kind === 'disconnection';
+    // jsonb refuses \u0000 (22P05): NUL becomes U+FFFD here as in the events' columns
+    const facts: LoginRow = {
+      server: noNul(e.server), session_id: noNul(sessionId)!, pid: e.pid,
+      user_name: authenticated ? noNul(e.user) : null, database_name: authenticated ? noNul(e.database) : null,
+      application: authorized ? noNul(e.application) : null, client_addr: noNul(e.client_addr), client_port: e.client_port,
+      started_at: authenticated ? null : e.ts, authorized_at: authorized ? e.ts : null,
+      ended_at: ended ? e.ts : null, duration_ms: ended ? e.duration_ms : null,
+    };
+    const key = `${e.server ?? ''}\u0000${sessionId}`;
+    const row = this.loginOf.get(key);
+    if (row !== undefined && mergeLogin(row, facts)) return;
+    this.logins.push(facts);
+    this.loginOf.set(key, facts);
   }
 
   finish(): EncodedBatch {

@@ -29,17 +29,11 @@ export interface WriteResult {
 const SESSIONS_SQL = `${SQL_TAG}
 INSERT INTO pgwarden_repo.sessions AS s (server, session_id, pid, user_name, database_name, application,
   client_addr, client_port, started_at, authorized_at, ended_at, duration_ms)
-SELECT COALESCE(server, ''), session_id, max(pid),
-  max(user_name) FILTER (WHERE kind <> 'connection_received'),
-  max(database_name) FILTER (WHERE kind <> 'connection_received'),
-  max(application) FILTER (WHERE kind = 'connection_authorized'),
-  max(client_addr), max(client_port),
-  min(ts) FILTER (WHERE kind = 'connection_received'),
-  min(ts) FILTER (WHERE kind = 'connection_authorized'),
-  max(ts) FILTER (WHERE kind = 'disconnection'),
-  max(duration_ms) FILTER (WHERE kind = 'disconnection')
-FROM pg_catalog.jsonb_to_recordset($1::jsonb) AS x(kind text, ts timestamptz, server text, session_id text, pid integer,
-  user_name text, database_name text, application text, client_addr text, client_port integer, duration_ms double precision)
+SELECT COALESCE(server, ''), session_id, max(pid), max(user_name), max(database_name), max(application),
+  max(client_addr), max(client_port), min(started_at), min(authorized_at), max(ended_at), max(duration_ms)
+FROM pg_catalog.jsonb_to_recordset($1::jsonb) AS x(server text, session_id text, pid integer, user_name text,
+  database_name text, application text, client_addr text, client_port integer, started_at timestamptz,
+  authorized_at timestamptz, ended_at timestamptz, duration_ms double precision)
 GROUP BY 1, 2
 ON CONFLICT (server, session_id) DO UPDATE SET
   pid = COALESCE(s.pid, excluded.pid),
