@@ -268,6 +268,13 @@ function mergeLogin(row: LoginRow, facts: LoginRow): boolean {
 /** One server's input's stretch in a batch: byte positions and times (ms since the epoch). */
 export interface InputRange { input: string; server: string | null; min: number; max: number; first: number; last: number }
 
+/**
+ * A session's dated events in a batch, what pgwarden_repo.session_activity adds up: how many, how
+ * many audited statements, and the first and last event's time (ms since the epoch, the
+ * microseconds dropped: readers allow a millisecond after the last).
+ */
+export interface SessionActivity { server: string; session_id: string; events: number; statements: number; first: number; last: number }
+
 /** Dated events of one kind and server in one UTC hour: what the dashboard's event_counts adds up. */
 export interface HourCount { hour: string; kind: string; server: string; events: number }
 
@@ -282,6 +289,8 @@ export interface EncodedBatch {
   /** Per server and input, over the dated events. */
   ranges: InputRange[];
   logins: LoginRow[];
+  /** Per session (server '' for none), over the dated events with a session id. */
+  activity: SessionActivity[];
   /** The dated events counted by hour, kind and server (server '' for none). */
   counts: HourCount[];
 }
@@ -374,6 +383,9 @@ export class BatchEncoder {
   /** The last row of each session in logins, by server and session id. */
   private readonly loginOf = new Map<string, LoginRow>();
   private readonly counts = new Map<string, HourCount>();
+  private readonly activity = new Map<string, SessionActivity>();
+  // The last session touched: the next event is most often of the same.
+  private session: SessionActivity | null = null;
   // The last range and count touched: the next event is most often of the same input and hour.
   private range: InputRange | null = null;
   private hourCount: HourCount | null = null;
@@ -418,7 +430,27 @@ export class BatchEncoder {
     if (time.ms < range.first) range.first = time.ms;
     if (time.ms > range.last) range.last = time.ms;
     this.range = range;
-    if (e.session_id !== null && SESSION_KINDS.has(e.kind)) this.login(e, e.session_id);
+    if (e.session_id === null) return;
+    this.active(e, e.session_id, time.ms);
+    if (SESSION_KINDS.has(e.kind)) this.login(e, e.session_id);
+  }
+
+  /** A dated event of a session into the session's activity. */
+  private active(e: PgwardenEvent, sessionId: string, ms: number): void {
+    let session = this.session;
+    if (session === null || session.session_id !== sessionId || session.server !== (e.server ?? '')) {
+      // NUL as the COPY rows write it (U+FFFD), so the key is the one the events are stored under
+      const server = noNul(e.server) ?? '';
+      const id = noNul(sessionId)!;
+      const key = `${server}\u0000${id}`;
+      session = this.activity.get(key) ?? null;
+      if (session === null) this.activity.set(key, session = { server, session_id: id, events: 0, statements: 0, first: ms, last: ms });
+      this.session = session;
+    }
+    session.events++;
+    if (e.kind === 'audit') session.statements++;
+    if (ms < session.first) session.first = ms;
+    if (ms > session.last) session.last = ms;
   }
 
   /** A connection event's facts into its session's row (see LoginRow). */
@@ -444,7 +476,7 @@ export class BatchEncoder {
 
   finish(): EncodedBatch {
     return { rows: this.rows.result(), count: this.count, allDated: this.allDated, days: [...this.days].sort(), ranges: [...this.ranges.values()],
-      logins: this.logins, counts: [...this.counts.values()] };
+      logins: this.logins, activity: [...this.activity.values()], counts: [...this.counts.values()] };
   }
 }
 

@@ -99,10 +99,7 @@ export async function sessionsReport(client: pg.ClientBase, filter: ReportFilter
   params.push(filter.limit);
   const { rows } = await client.query<SessionRow>(`${SQL_TAG}SELECT * FROM (SELECT s.server, s.session_id, s.user_name, s.database_name,
       s.application, s.client_addr, s.started_at, s.authorized_at, s.ended_at, s.duration_ms,
-      (SELECT pg_catalog.count(*) FROM pgwarden_repo.events e WHERE e.kind = 'audit' AND e.session_id = s.session_id
-          AND COALESCE(e.server, '') = s.server
-          AND e.ts >= COALESCE(s.started_at, s.authorized_at, '-infinity')
-          AND e.ts <= COALESCE(s.ended_at, 'infinity')) AS statements
+      COALESCE((SELECT a.statements FROM pgwarden_repo.session_activity a WHERE a.server = s.server AND a.session_id = s.session_id), 0) AS statements
     FROM pgwarden_repo.sessions s WHERE true${filters}
     ORDER BY COALESCE(s.started_at, s.authorized_at, s.ended_at) DESC, s.session_id DESC LIMIT $${params.length}) newest
     ORDER BY COALESCE(started_at, authorized_at, ended_at), session_id`, params);

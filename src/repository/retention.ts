@@ -40,6 +40,8 @@ export async function prune(client: pg.Client, cutoff: Date, dryRun = false): Pr
     for (const name of partitions) await client.query(`${SQL_TAG}DROP TABLE pgwarden_repo.${client.escapeIdentifier(name)}`);
     // The hourly counts of the dashboard go with the days they counted (those wholly before the cutoff).
     await client.query(`${SQL_TAG}DELETE FROM pgwarden_repo.event_counts WHERE hour < pg_catalog.date_trunc('day', $1::timestamptz, 'UTC')`, [cutoff]);
+    // A session's activity goes with its last event (all its events were in the partitions dropped).
+    await client.query(`${SQL_TAG}DELETE FROM pgwarden_repo.session_activity WHERE last_ts < pg_catalog.date_trunc('day', $1::timestamptz, 'UTC')`, [cutoff]);
     const sessions = await client.query(`${SQL_TAG}DELETE FROM pgwarden_repo.sessions
       WHERE COALESCE(ended_at, authorized_at, started_at) < $1`, [cutoff]);
     const undated = await client.query(`${SQL_TAG}DELETE FROM pgwarden_repo.undated_events WHERE ingested_at < $1`, [cutoff]);

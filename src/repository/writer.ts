@@ -54,15 +54,29 @@ const COUNTS_SQL = `${SQL_TAG}INSERT INTO pgwarden_repo.event_counts AS c (hour,
 SELECT * FROM ROWS FROM (pg_catalog.unnest($1::timestamptz[]), pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]),
   pg_catalog.unnest($4::bigint[])) ORDER BY 1, 2, 3
 ${UPSERT_COUNTS}`;
+// What each session did (pgwarden_repo.session_activity), added to in the batch's transaction;
+// in key order, as the counts.
+const UPSERT_ACTIVITY = `ON CONFLICT (server, session_id) DO UPDATE SET events = a.events + excluded.events,
+  statements = a.statements + excluded.statements, first_ts = LEAST(a.first_ts, excluded.first_ts),
+  last_ts = GREATEST(a.last_ts, excluded.last_ts)`;
+const ACTIVITY_SQL = `${SQL_TAG}INSERT INTO pgwarden_repo.session_activity AS a (server, session_id, events, statements, first_ts, last_ts)
+SELECT * FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::bigint[]),
+  pg_catalog.unnest($4::bigint[]), pg_catalog.unnest($5::timestamptz[]), pg_catalog.unnest($6::timestamptz[])) ORDER BY 1, 2
+${UPSERT_ACTIVITY}`;
 // A deduplicating insert counts what it inserted, from its RETURNING.
 const INSERT_NEW_SQL = `${SQL_TAG}WITH inserted AS (
   INSERT INTO pgwarden_repo.events (${COLUMN_LIST})
   SELECT ${COLUMN_LIST} FROM pg_temp.pgwarden_staging WHERE ts IS NOT NULL ON CONFLICT DO NOTHING
-  RETURNING ts, kind, server
+  RETURNING ts, kind, server, session_id
 ), counted AS (
   INSERT INTO pgwarden_repo.event_counts AS c (hour, kind, server, events)
   SELECT pg_catalog.date_trunc('hour', ts, 'UTC'), kind, COALESCE(server, ''), pg_catalog.count(*) FROM inserted GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
   ${UPSERT_COUNTS}
+), active AS (
+  INSERT INTO pgwarden_repo.session_activity AS a (server, session_id, events, statements, first_ts, last_ts)
+  SELECT COALESCE(server, ''), session_id, pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE kind = 'audit'), min(ts), max(ts)
+    FROM inserted WHERE session_id IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2
+  ${UPSERT_ACTIVITY}
 )
 SELECT pg_catalog.count(*)::int AS inserted FROM inserted`;
 
@@ -170,6 +184,11 @@ export class RepositoryWriter {
         inserted = batch.count;
         const c = batch.counts;
         await client.query(COUNTS_SQL, [c.map((x) => x.hour), c.map((x) => x.kind), c.map((x) => x.server), c.map((x) => x.events)]);
+        const a = batch.activity;
+        if (a.length > 0) {
+          await client.query(ACTIVITY_SQL, [a.map((x) => x.server), a.map((x) => x.session_id), a.map((x) => x.events), a.map((x) => x.statements),
+            a.map((x) => new Date(x.first)), a.map((x) => new Date(x.last))]);
+        }
       } else {
         await copyIn(client, `${SQL_TAG}COPY pg_temp.pgwarden_staging (${COLUMN_LIST}) FROM STDIN (FORMAT binary)`, batch.rows);
         const datedResult = await client.query<{ inserted: number }>(INSERT_NEW_SQL);
@@ -305,10 +324,12 @@ export function dataErrorOf(error: unknown): string | null {
 const WRITER_PRIVILEGES: [string, string][] = [
   [`pg_catalog.has_table_privilege('pgwarden_repo.events', 'INSERT')`, 'INSERT on pgwarden_repo.events'],
   [`pg_catalog.has_column_privilege('pgwarden_repo.events', 'ts', 'SELECT') AND pg_catalog.has_column_privilege('pgwarden_repo.events', 'kind', 'SELECT')
-     AND pg_catalog.has_column_privilege('pgwarden_repo.events', 'server', 'SELECT')`, 'SELECT (ts, kind, server) on pgwarden_repo.events'],
+     AND pg_catalog.has_column_privilege('pgwarden_repo.events', 'server', 'SELECT')
+     AND pg_catalog.has_column_privilege('pgwarden_repo.events', 'session_id', 'SELECT')`, 'SELECT (ts, kind, server, session_id) on pgwarden_repo.events'],
   [`pg_catalog.has_table_privilege('pgwarden_repo.undated_events', 'INSERT')`, 'INSERT on pgwarden_repo.undated_events'],
   [`pg_catalog.has_table_privilege('pgwarden_repo.sessions', 'INSERT, UPDATE, SELECT')`, 'INSERT, UPDATE, SELECT on pgwarden_repo.sessions'],
   [`pg_catalog.has_table_privilege('pgwarden_repo.event_counts', 'INSERT, UPDATE, SELECT')`, 'INSERT, UPDATE, SELECT on pgwarden_repo.event_counts'],
+  [`pg_catalog.has_table_privilege('pgwarden_repo.session_activity', 'INSERT, UPDATE, SELECT')`, 'INSERT, UPDATE, SELECT on pgwarden_repo.session_activity'],
   [`pg_catalog.has_table_privilege('pgwarden_repo.rejected_batches', 'INSERT')`, 'INSERT on pgwarden_repo.rejected_batches'],
   // setAside()'s RETURNING id: without it a refused batch could not be set aside and would stall its source
   [`pg_catalog.has_column_privilege('pgwarden_repo.rejected_batches', 'id', 'SELECT')`, 'SELECT (id) on pgwarden_repo.rejected_batches'],

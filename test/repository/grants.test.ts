@@ -1,6 +1,6 @@
 // The repository's grants (declared once, in src/repository/sql/grants.sql, applied by every
 // `repo migrate`) as the server holds them: the writer's privileges, table by table and column by
-// column, are exactly these — INSERT and three readable columns of events, never UPDATE, DELETE
+// column, are exactly these — INSERT and four readable columns of events, never UPDATE, DELETE
 // or TRUNCATE of an event — and a grant taken away by hand is put back by the next migrate (one added
 // by hand stays: migrate grants, it does not revoke).
 import assert from 'node:assert/strict';
@@ -28,11 +28,12 @@ const INCIDENT_ENGINE_COLUMNS = ['severity', 'detect_state', 'first_ts', 'last_t
 /** What the writer may do, and nothing more. */
 const WRITER = [
   'event_counts INSERT', 'event_counts SELECT', 'event_counts UPDATE',
-  'events INSERT', 'events.kind SELECT', 'events.server SELECT', 'events.ts SELECT',
+  'events INSERT', 'events.kind SELECT', 'events.server SELECT', 'events.session_id SELECT', 'events.ts SELECT',
   'incident_events DELETE', 'incident_events INSERT', 'incident_events SELECT',
   'incidents INSERT', 'incidents SELECT', ...INCIDENT_ENGINE_COLUMNS.map((c) => `incidents.${c} UPDATE`),
   'migrations SELECT',
   'rejected_batches INSERT', 'rejected_batches.id SELECT',
+  'session_activity INSERT', 'session_activity SELECT', 'session_activity UPDATE',
   'sessions INSERT', 'sessions SELECT', 'sessions UPDATE',
   'undated_events INSERT', 'undated_events SELECT',
 ].sort();
@@ -53,7 +54,7 @@ describe('repository grants: declared once, held by the server', () => {
 
   const privileges = async (role: string) => (await client.query<{ line: string }>(PRIVILEGES_SQL, [role])).rows.map((r) => r.line);
 
-  it('the writer has exactly INSERT and three readable columns of events, and never UPDATE, DELETE or TRUNCATE of an event', async () => {
+  it('the writer has exactly INSERT and four readable columns of events, and never UPDATE, DELETE or TRUNCATE of an event', async () => {
     const writer = await privileges('pgwarden_repo_writer');
     assert.deepEqual(writer, WRITER);
     for (const table of ['events', 'undated_events']) {

@@ -3,7 +3,7 @@
 -- place they are declared: test/repository/grants.test.ts holds the server to what this file
 -- grants, and migrate.ts adds only the logins named on its command line. The role names are
 -- src/core/roles.ts's (REPO_WRITER_ROLE, REPO_READER_ROLE, REPO_SERVER_ROLE).
---   pgwarden_repo_writer (NOLOGIN): INSERT into events, sessions kept up to date, partitions added,
+--   pgwarden_repo_writer (NOLOGIN): INSERT into events, sessions and their activity kept up to date, partitions added,
 --     the duplicate check (batch_overlaps()), refused batches set aside, incidents stored and updated
 --     (never their operator state); never UPDATE or DELETE of events
 --   pgwarden_repo_reader (NOLOGIN): SELECT on everything, for reports
@@ -20,13 +20,14 @@ DO $$ BEGIN
 END $$;
 GRANT USAGE ON SCHEMA pgwarden_repo TO pgwarden_repo_writer, pgwarden_repo_reader;
 GRANT INSERT ON pgwarden_repo.events, pgwarden_repo.undated_events, pgwarden_repo.rejected_batches TO pgwarden_repo_writer;
--- The columns a deduplicating insert's RETURNING reads (to count what it inserted), and no other:
--- the duplicate check itself is pgwarden_repo.batch_overlaps(), which answers yes or no.
-GRANT SELECT (ts, kind, server) ON pgwarden_repo.events TO pgwarden_repo_writer;
+-- The columns a deduplicating insert's RETURNING reads (to count what it inserted, by hour and by
+-- session), and no other: the duplicate check itself is pgwarden_repo.batch_overlaps(), which
+-- answers yes or no.
+GRANT SELECT (ts, kind, server, session_id) ON pgwarden_repo.events TO pgwarden_repo_writer;
 -- A set-aside batch's id (INSERT … RETURNING id, for the log line that names it); no other column.
 GRANT SELECT (id) ON pgwarden_repo.rejected_batches TO pgwarden_repo_writer;
 GRANT EXECUTE ON FUNCTION pgwarden_repo.batch_overlaps(timestamptz, timestamptz, text, text, bigint, bigint) TO pgwarden_repo_writer;
-GRANT SELECT, INSERT, UPDATE ON pgwarden_repo.sessions, pgwarden_repo.event_counts TO pgwarden_repo_writer;
+GRANT SELECT, INSERT, UPDATE ON pgwarden_repo.sessions, pgwarden_repo.event_counts, pgwarden_repo.session_activity TO pgwarden_repo_writer;
 -- migrations: the writer checks the version; undated_events: the shape of its staging table (LIKE).
 GRANT SELECT ON pgwarden_repo.migrations, pgwarden_repo.undated_events TO pgwarden_repo_writer;
 GRANT EXECUTE ON FUNCTION pgwarden_repo.ensure_partition(date) TO pgwarden_repo_writer;

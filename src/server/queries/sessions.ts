@@ -33,13 +33,12 @@ export function sessionList(db: Queryable, filter: SessionFilter, request: PageR
   // pgwarden's own sessions (by role, never by application_name), unless asked for; a session that
   // never logged in only claims its user, and stays
   if (!showsOwn(filter.own)) clauses.push(`(s.authorized_at IS NULL OR ${notOwnSql('s.user_name', 's.server')})`);
-  // The audited statements of each listed session: an index lookup per row of the page.
+  // The audited statements of each listed session, as the writer counted them (session_activity).
   return scanBackwards<SessionRow>(db, {
     select: `${SQL_TAG}SELECT s.server, s.session_id, s.user_name, s.database_name, s.application, s.client_addr, s.started_at,
         s.authorized_at, s.ended_at, s.duration_ms,
-        (SELECT pg_catalog.count(*) FROM pgwarden_repo.events e
-          WHERE e.kind = 'audit' AND e.session_id = s.session_id AND COALESCE(e.server, '') = s.server
-            AND e.ts >= ${BEGIN} AND e.ts <= COALESCE(s.ended_at, 'infinity'))::float8 AS statements,
+        COALESCE((SELECT a.statements FROM pgwarden_repo.session_activity a
+          WHERE a.server = s.server AND a.session_id = s.session_id), 0)::float8 AS statements,
         ${cursorTime(BEGIN)} AS _ts, s.server AS _k0, s.session_id AS _k1
       FROM pgwarden_repo.sessions s WHERE ${BEGIN} IS NOT NULL${clauses.map((c) => ` AND ${c}`).join('')}`,
     params,
@@ -59,33 +58,75 @@ export interface SessionDetail {
   events: SessionEventRow[];
   /** cursor of the next (later) events, null at the end */
   next: string | null;
+  /** set when the budget ran out before the page filled: how far the search got (the next page goes on from there) */
+  searchedTo: string | null;
 }
 
-/** A session and its events, oldest first, `limit` at a time. */
-export async function sessionDetail(db: Queryable, server: string, sessionId: string, cursorText: string | undefined, limit: number): Promise<SessionDetail> {
+/**
+ * A session and its events, oldest first, `limit` at a time. The events have no index by session
+ * (the writer's dearest, dropped in 0013): they are read by time, through the dedup key's index,
+ * between the session's first and last event (session_activity), in windows that widen while they
+ * come back empty; a long session among many others can take more than `budgetMs` to page
+ * through, and then the page returns what it found with a cursor that goes on from where the
+ * search got (`budgetMs`: serve.search_budget_ms, as the searches).
+ */
+export async function sessionDetail(db: Queryable, server: string, sessionId: string, cursorText: string | undefined, limit: number,
+  budgetMs: number): Promise<SessionDetail> {
+  const started = performance.now();
   const cursor = decodeCursor(cursorText);
   if (cursor?.key) checkCursorKey(cursor.key, ['text', 'bigint']);
-  const { rows: [session] } = await db.query<Omit<SessionRow, 'statements'>>(`${SQL_TAG}SELECT server, session_id, user_name, database_name,
-      application, client_addr, started_at, authorized_at, ended_at, duration_ms
-    FROM pgwarden_repo.sessions WHERE server = $1 AND session_id = $2`, [server, sessionId]);
-  if (!session) throw new PgwardenError('PGW_ERR_NOT_FOUND', `no session ${sessionId} on server "${server}" in the repository`, { hint: 'Sessions come from connection and disconnection log lines (log_connections, log_disconnections).' });
-  const params: unknown[] = [sessionId, session.started_at ?? session.authorized_at, session.ended_at];
-  // events.server is NULL where sessions.server is '' (a log read without --server).
-  let sql = `${SQL_TAG}SELECT e.ts, e.kind, e.user_name, e.database_name, e.severity, e.sqlstate, e.message, e.class, e.command,
-      e.object_name, e.statement, e.parameters, e.rows::float8 AS rows, e.duration_ms,
-      ${cursorTime('e.ts')} AS _ts, e.source_input AS _k0, e.source_position::text AS _k1
-    FROM pgwarden_repo.events e
-   WHERE e.session_id = $1 AND e.ts >= COALESCE($2::timestamptz, '-infinity') AND e.ts <= COALESCE($3::timestamptz, 'infinity')
-     AND ${server === '' ? 'e.server IS NULL' : `e.server = $${params.push(server)}`}`;
-  if (cursor?.key) {
-    sql += ` AND (e.ts, e.source_input, e.source_position) > ($${params.push(cursor.ts)}::timestamptz, $${params.push(cursor.key[0] ?? '')}::text, $${params.push(cursor.key[1] ?? '0')}::bigint)`;
+  const { rows: [found] } = await db.query<Omit<SessionRow, 'statements'> & { first_ts: Date | null; last_ts: Date | null }>(`${SQL_TAG}SELECT
+      s.server, s.session_id, s.user_name, s.database_name, s.application, s.client_addr, s.started_at, s.authorized_at, s.ended_at,
+      s.duration_ms, a.first_ts, a.last_ts
+    FROM pgwarden_repo.sessions s LEFT JOIN pgwarden_repo.session_activity a ON a.server = s.server AND a.session_id = s.session_id
+   WHERE s.server = $1 AND s.session_id = $2`, [server, sessionId]);
+  if (!found) throw new PgwardenError('PGW_ERR_NOT_FOUND', `no session ${sessionId} on server "${server}" in the repository`, { hint: 'Sessions come from connection and disconnection log lines (log_connections, log_disconnections).' });
+  const { first_ts: first, last_ts: last, ...session } = found;
+  const rows: (SessionEventRow & { _ts: string; _k0: string; _k1: string })[] = [];
+  // [lower, upper): the session's first event to a millisecond after its last (session_activity drops microseconds)
+  const lower = first?.getTime() ?? Infinity;
+  const upper = last === null ? -Infinity : last.getTime() + 1;
+  let from = cursor ? Math.max(lower, Date.parse(cursor.ts)) : lower;
+  let rowKey = cursor?.key ? cursor : null;
+  let window = cursor?.w ?? 60_000;
+  while (from < upper) {
+    const to = Math.min(upper, from + window);
+    const params: unknown[] = [sessionId, session.started_at ?? session.authorized_at, session.ended_at, new Date(from), new Date(to)];
+    // events.server is NULL where sessions.server is '' (a log read without --server).
+    let sql = `${SQL_TAG}SELECT e.ts, e.kind, e.user_name, e.database_name, e.severity, e.sqlstate, e.message, e.class, e.command,
+        e.object_name, e.statement, e.parameters, e.rows::float8 AS rows, e.duration_ms,
+        ${cursorTime('e.ts')} AS _ts, e.source_input AS _k0, e.source_position::text AS _k1
+      FROM pgwarden_repo.events e
+     WHERE e.session_id = $1 AND e.ts >= COALESCE($2::timestamptz, '-infinity') AND e.ts <= COALESCE($3::timestamptz, 'infinity')
+       AND e.ts >= $4 AND e.ts < $5 AND ${server === '' ? 'e.server IS NULL' : `e.server = $${params.push(server)}`}`;
+    if (rowKey) {
+      sql += ` AND (e.ts, e.source_input, e.source_position) > ($${params.push(rowKey.ts)}::timestamptz, $${params.push(rowKey.key![0] ?? '')}::text, $${params.push(rowKey.key![1] ?? '0')}::bigint)`;
+    }
+    sql += ` ORDER BY e.ts, e.source_input, e.source_position LIMIT $${params.push(limit + 1 - rows.length)}`;
+    const windowStarted = performance.now();
+    rows.push(...(await db.query<SessionEventRow & { _ts: string; _k0: string; _k1: string }>(sql, params)).rows);
+    if (rows.length > limit) break;
+    // Wider while it is cheap, as scanBackwards (paging.ts): the next window what the budget has left affords at this one's speed.
+    const speed = (to - from) / Math.max(performance.now() - windowStarted, 0.1);
+    from = to;
+    rowKey = null;
+    const left = budgetMs - (performance.now() - started);
+    if (left <= 0) {
+      // Out of time: the next page, with a whole budget, goes on as wide as that affords.
+      window = Math.round(Math.max(60_000, Math.min(window * 4, budgetMs * speed * 0.8)));
+      break;
+    }
+    window = Math.max(60_000, Math.round(Math.min(window * 4, left * speed * 0.8)));
   }
-  sql += ` ORDER BY e.ts, e.source_input, e.source_position LIMIT $${params.push(limit + 1)}`;
-  const { rows } = await db.query<SessionEventRow & { _ts: string; _k0: string; _k1: string }>(sql, params);
-  const last = rows.length > limit ? rows[limit - 1]! : null;
-  return {
-    session,
-    events: rows.slice(0, limit).map(({ _ts, _k0, _k1, ...row }) => row),
-    next: last ? encodeCursor({ ts: last._ts, key: [last._k0, last._k1] }) : null,
-  };
+  const page = rows.slice(0, limit);
+  let next: string | null = null;
+  let searchedTo: string | null = null;
+  if (rows.length > limit) {
+    const last = page[page.length - 1]!;
+    next = encodeCursor({ ts: last._ts, key: [last._k0, last._k1] });
+  } else if (from < upper) {
+    searchedTo = new Date(from).toISOString();
+    next = encodeCursor({ ts: searchedTo, w: window });
+  }
+  return { session, events: page.map(({ _ts, _k0, _k1, ...row }) => row), next, searchedTo };
 }

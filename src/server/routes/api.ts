@@ -192,7 +192,7 @@ export function registerApiRoutes(app: FastifyInstance, { pool, config }: Deps):
     },
   }, async (request, reply) => {
     const query = request.query as { server: string; id: string; cursor?: string; limit: number; format: 'json' | 'csv' };
-    const detail = await sessionDetail(pool, query.server, query.id, query.cursor, query.limit);
+    const detail = await sessionDetail(pool, query.server, query.id, query.cursor, query.limit, config.search_budget_ms);
     request.auditRows = detail.events.length;
     if (query.format === 'csv') {
       return sendCsv(reply, `session-${query.id}`, detail.events as unknown as Record<string, unknown>[],

@@ -313,7 +313,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
     schema: { querystring: { type: 'object', required: ['id'], properties: { server: { type: 'string', maxLength: 200, default: '' }, id: { type: 'string', maxLength: 200 }, cursor: { type: 'string', maxLength: 2000 } } } },
   }, async (request, reply) => {
     const current = request.query as { server: string; id: string; cursor?: string };
-    const detail = await sessionDetail(pool, current.server, current.id, current.cursor, 200);
+    const detail = await sessionDetail(pool, current.server, current.id, current.cursor, 200, config.search_budget_ms);
     request.auditRows = detail.events.length;
     const s = detail.session;
     return send(reply, page(request, `Session ${s.session_id}`, html`
@@ -330,6 +330,7 @@ export function registerPageRoutes(app: FastifyInstance, { pool, config }: Deps)
         <td class="statement">${statementText(e.statement ?? e.message)}${e.parameters?.length ? html`<br><span class="note">parameters: ${e.parameters.join(', ')}</span>` : ''}</td>
         <td class="num">${e.rows}</td></tr>`)}</tbody></table>
       <div class="pager">${current.cursor ? html`<a href="/session${query({ server: current.server, id: current.id })}">⇤ From the start</a>` : ''}
+        ${detail.searchedTo ? html`<span class="note">Searched its events up to ${detail.searchedTo} in the time a page may take (a long session among many others).</span>` : ''}
         ${detail.next ? html`<a href="/session${query({ server: current.server, id: current.id, cursor: detail.next })}" rel="next">Later →</a>` : html`<span>End of the session's events.</span>`}</div>
       <p class="exports">This session's first 1000 events: <a href="/api/session${query({ server: current.server, id: current.id, limit: 1000, format: 'csv' })}">CSV</a> ·
         <a href="/api/session${query({ server: current.server, id: current.id, limit: 1000 })}">JSON</a></p>`));
