@@ -143,7 +143,7 @@ function binaryJson(w: ByteWriter, value: object | null): void {
   }
   let json = JSON.stringify(value);
   // jsonb refuses the escape \u0000 (22P05): strings holding a NUL get U+FFFD, as text columns do
-  if (json.includes('\\u0000')) json = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? noNul(v) : v));
+  if (json.includes('\\u0000')) json = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? pgText(v) : v));
   const b = w.room(json.length * 3 + 5);
   const p = w.length;
   b[p + 4] = 1;
@@ -298,10 +298,15 @@ export interface EncodedBatch {
 // auth_failed: a refused login's session still says who tried.
 const SESSION_KINDS = new Set(['connection_received', 'connection_authorized', 'auth_failed', 'disconnection']);
 
-/** Text without NUL (PostgreSQL's text and jsonb cannot hold it): U+FFFD instead, as utf8At writes it. */
-export function noNul(value: string | null): string | null {
-  return value === null || value.indexOf('\0') < 0 ? value : value.replaceAll('\0', '\ufffd');
+/**
+ * Text as PostgreSQL's text and jsonb can hold it, and as utf8At writes it into the COPY rows: NUL
+ * and lone surrogates (which UTF-8 cannot encode) as U+FFFD. Keys built from it match the rows'.
+ */
+export function pgText(value: string | null): string | null {
+  if (value === null || !UNSTORABLE.test(value)) return value;
+  return Buffer.from(value.replaceAll('\0', '\ufffd'), 'utf8').toString('utf8');
 }
+const UNSTORABLE = /[\0\uD800-\uDFFF]/;
 
 /** A time read from an event's ts (see TimeReader). */
 interface ReadTime { ms: number; micros: number; hour: number; day: string }
@@ -439,9 +444,9 @@ export class BatchEncoder {
   private active(e: PgwardenEvent, sessionId: string, ms: number): void {
     let session = this.session;
     if (session === null || session.session_id !== sessionId || session.server !== (e.server ?? '')) {
-      // NUL as the COPY rows write it (U+FFFD), so the key is the one the events are stored under
-      const server = noNul(e.server) ?? '';
-      const id = noNul(sessionId)!;
+      // as the COPY rows write it (pgText), so the key is the one the events are stored under
+      const server = pgText(e.server) ?? '';
+      const id = pgText(sessionId)!;
       const key = `${server}\u0000${id}`;
       session = this.activity.get(key) ?? null;
       if (session === null) this.activity.set(key, session = { server, session_id: id, events: 0, statements: 0, first: ms, last: ms });
@@ -459,15 +464,16 @@ export class BatchEncoder {
     const authenticated = kind !== 'connection_received';
     const authorized = kind === 'connection_authorized';
     const ended = kind === 'disconnection';
-    // jsonb refuses \u0000 (22P05): NUL becomes U+FFFD here as in the events' columns
+    // jsonb refuses \u0000 (22P05) and lone surrogates: U+FFFD here as in the events' columns
     const facts: LoginRow = {
-      server: noNul(e.server), session_id: noNul(sessionId)!, pid: e.pid,
-      user_name: authenticated ? noNul(e.user) : null, database_name: authenticated ? noNul(e.database) : null,
-      application: authorized ? noNul(e.application) : null, client_addr: noNul(e.client_addr), client_port: e.client_port,
+      server: pgText(e.server), session_id: pgText(sessionId)!, pid: e.pid,
+      user_name: authenticated ? pgText(e.user) : null, database_name: authenticated ? pgText(e.database) : null,
+      application: authorized ? pgText(e.application) : null, client_addr: pgText(e.client_addr), client_port: e.client_port,
       started_at: authenticated ? null : e.ts, authorized_at: authorized ? e.ts : null,
       ended_at: ended ? e.ts : null, duration_ms: ended ? e.duration_ms : null,
     };
-    const key = `${e.server ?? ''}\u0000${sessionId}`;
+    // by the values stored (a NUL in a name must not make two sessions one)
+    const key = `${facts.server ?? ''}\u0000${facts.session_id}`;
     const row = this.loginOf.get(key);
     if (row !== undefined && mergeLogin(row, facts)) return;
     this.logins.push(facts);

@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { SQL_TAG } from '../core/db.ts';
 import type { Alert } from '../detect/alert.ts';
-import { noNul } from './encode.ts';
+import { pgText } from './encode.ts';
 
 /** A client, a pool client or a pool: storeIncident sends one statement. */
 export type IncidentDb = Pick<pg.ClientBase, 'query'>;
@@ -71,11 +71,11 @@ export async function storeIncident(db: IncidentDb, alert: Alert): Promise<Store
   // Client-chosen strings (an application name, a role name in the group or the summary) may hold
   // a NUL, which neither text nor jsonb can: U+FFFD, as the events' writer stores them (encode.ts),
   // so that the incident's server and inputs still match its events'.
-  const json = (value: unknown) => JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? noNul(v) : v));
+  const json = (value: unknown) => JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? pgText(v) : v));
   const { rows } = await db.query<{ id: string; inserted: boolean; events_added: number }>(UPSERT, [
-    noNul(alert.id), noNul(alert.rule), alert.severity, alert.state, alert.first_ts, alert.last_ts, alert.count, noNul(alert.server),
-    noNul(alert.user), noNul(alert.database), noNul(alert.client_addr), noNul(alert.application), json(alert.group ?? {}), noNul(alert.summary),
-    alert.tags.map(noNul), json(alert.responses ?? []), events.map((e) => noNul(e.input)), events.map((e) => e.position),
+    pgText(alert.id), pgText(alert.rule), alert.severity, alert.state, alert.first_ts, alert.last_ts, alert.count, pgText(alert.server),
+    pgText(alert.user), pgText(alert.database), pgText(alert.client_addr), pgText(alert.application), json(alert.group ?? {}), pgText(alert.summary),
+    alert.tags.map(pgText), json(alert.responses ?? []), events.map((e) => pgText(e.input)), events.map((e) => e.position),
   ]);
   const row = rows[0]!;
   return { id: row.id, inserted: row.inserted, eventsAdded: row.events_added };

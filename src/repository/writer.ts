@@ -10,7 +10,7 @@ import { SQL_TAG, connect, type Target } from '../core/db.ts';
 import { PgwardenError } from '../core/errors.ts';
 import { repositoryError } from './target.ts';
 import type { PgwardenEvent } from '../core/event.ts';
-import { COLUMN_LIST, COPY_HEADER, COPY_TRAILER, encodeBatch, noNul, type EncodedBatch } from './encode.ts';
+import { COLUMN_LIST, COPY_HEADER, COPY_TRAILER, encodeBatch, pgText, type EncodedBatch } from './encode.ts';
 import { requireRepository, type MigrateResult } from './migrate.ts';
 import { storeIncident, type StoredIncident } from './incidents.ts';
 import type { Alert } from '../detect/alert.ts';
@@ -34,7 +34,7 @@ SELECT COALESCE(server, ''), session_id, max(pid), max(user_name), max(database_
 FROM pg_catalog.jsonb_to_recordset($1::jsonb) AS x(server text, session_id text, pid integer, user_name text,
   database_name text, application text, client_addr text, client_port integer, started_at timestamptz,
   authorized_at timestamptz, ended_at timestamptz, duration_ms double precision)
-GROUP BY 1, 2
+GROUP BY 1, 2 ORDER BY 1, 2
 ON CONFLICT (server, session_id) DO UPDATE SET
   pid = COALESCE(s.pid, excluded.pid),
   user_name = COALESCE(s.user_name, excluded.user_name),
@@ -156,11 +156,17 @@ export class RepositoryWriter {
   /** write() for a batch already encoded (by encodeBatch, perhaps on a parsing thread). */
   async writeEncoded(batch: EncodedBatch): Promise<WriteResult> {
     if (batch.count === 0) return { received: 0, inserted: 0, duplicates: 0, undated: 0 };
-    try {
-      return await this.writeOnce(batch);
-    } catch (error) {
-      await this.reset();
-      throw repositoryError(error, this.target.label);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.writeOnce(batch);
+      } catch (error) {
+        // Two writers' upserts of the same counts and sessions can deadlock: PostgreSQL rolls one
+        // transaction back whole, which is then simply written again.
+        const code = (error as { code?: string }).code;
+        if ((code === '40P01' || code === '40001') && attempt < 3) continue;
+        await this.reset();
+        throw repositoryError(error, this.target.label);
+      }
     }
   }
 
@@ -182,13 +188,16 @@ export class RepositoryWriter {
       if (fresh) {
         await copyIn(client, `${SQL_TAG}COPY pgwarden_repo.events (${COLUMN_LIST}) FROM STDIN (FORMAT binary)`, batch.rows);
         inserted = batch.count;
-        const c = batch.counts;
-        await client.query(COUNTS_SQL, [c.map((x) => x.hour), c.map((x) => x.kind), c.map((x) => x.server), c.map((x) => x.events)]);
+        // the activity before the counts, as PostgreSQL runs INSERT_NEW_SQL's (the later of two
+        // unread CTEs first): two writers then take their locks in one order (a deadlock that
+        // happens anyway is retried, see writeEncoded)
         const a = batch.activity;
         if (a.length > 0) {
           await client.query(ACTIVITY_SQL, [a.map((x) => x.server), a.map((x) => x.session_id), a.map((x) => x.events), a.map((x) => x.statements),
             a.map((x) => new Date(x.first)), a.map((x) => new Date(x.last))]);
         }
+        const c = batch.counts;
+        await client.query(COUNTS_SQL, [c.map((x) => x.hour), c.map((x) => x.kind), c.map((x) => x.server), c.map((x) => x.events)]);
       } else {
         await copyIn(client, `${SQL_TAG}COPY pg_temp.pgwarden_staging (${COLUMN_LIST}) FROM STDIN (FORMAT binary)`, batch.rows);
         const datedResult = await client.query<{ inserted: number }>(INSERT_NEW_SQL);
@@ -264,7 +273,7 @@ export class RepositoryWriter {
     for (const e of events) {
       const key = `${e.server ?? ''}\u0000${e.source.input}`;
       const p = positions.get(key);
-      if (!p) positions.set(key, { server: noNul(e.server), input: noNul(e.source.input)!, first: e.source.position, last: e.source.position });
+      if (!p) positions.set(key, { server: pgText(e.server), input: pgText(e.source.input)!, first: e.source.position, last: e.source.position });
       else {
         p.first = Math.min(p.first, e.source.position);
         p.last = Math.max(p.last, e.source.position);
@@ -275,7 +284,7 @@ export class RepositoryWriter {
     try {
       const { rows } = await client.query<{ id: string }>(`${SQL_TAG}INSERT INTO pgwarden_repo.rejected_batches
         (writer, message_id, sqlstate, error, event_count, positions, events) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) RETURNING id`,
-      [this.options.applicationName ?? null, noNul(messageId), sqlstate, noNul(error)!.slice(0, 2000), events.length, JSON.stringify([...positions.values()]), lines]);
+      [this.options.applicationName ?? null, pgText(messageId), sqlstate, pgText(error)!.slice(0, 2000), events.length, JSON.stringify([...positions.values()]), lines]);
       return { id: Number(rows[0]!.id), sqlstate, error, events: events.length, positions: [...positions.values()] };
     } catch (failure) {
       await this.reset();

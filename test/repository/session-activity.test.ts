@@ -85,6 +85,20 @@ describe('session activity: kept by the writer, and a session\'s events read by 
     assert.equal(Number(rows.find((r) => r.session_id === stored[0]!.session_id)?.statements), stored[0]!.statements);
   });
 
+  it('keys a session as its events are stored: ids that differ only by a NUL or a lone surrogate are one session, as in the rows', async () => {
+    // PostgreSQL stores all three as x\ufffd (so do the COPY rows): one key, or the upsert fails (21000) and the batch with it
+    const ids = ['x\ud800', 'x\udfff', 'x\ufffd', 'x\u0000'];
+    const events = ids.map((id, i) => ({ ...busy(100_000 + i, 'db9'), kind: 'audit' as const, session_id: id }));
+    const writer = new RepositoryWriter({ url: repo, label: 'odd' });
+    try {
+      assert.equal((await writer.write(events)).inserted, 4);
+    } finally {
+      await writer.close();
+    }
+    assert.deepEqual((await client.query(`SELECT session_id, events::int, statements::int FROM pgwarden_repo.session_activity WHERE server = 'db9'`)).rows,
+      [{ session_id: 'x\ufffd', events: 4, statements: 4 }]);
+  });
+
   it('pages a long session among many others: every event once, in order, whether pages stop at a row or at the budget', async () => {
     // one session of 30 events over two hours, among 40,000 events of other sessions over the same hours
     const id = '6931a000.abcd';

@@ -83,22 +83,26 @@ export async function sessionDetail(db: Queryable, server: string, sessionId: st
   if (!found) throw new PgwardenError('PGW_ERR_NOT_FOUND', `no session ${sessionId} on server "${server}" in the repository`, { hint: 'Sessions come from connection and disconnection log lines (log_connections, log_disconnections).' });
   const { first_ts: first, last_ts: last, ...session } = found;
   const rows: (SessionEventRow & { _ts: string; _k0: string; _k1: string })[] = [];
-  // [lower, upper): the session's first event to a millisecond after its last (session_activity drops microseconds)
-  const lower = first?.getTime() ?? Infinity;
-  const upper = last === null ? -Infinity : last.getTime() + 1;
+  // [lower, upper): the session's first event to a millisecond after its last (session_activity
+  // drops microseconds), and as far as its own login and end where those reach further (events a
+  // writer of an older release stored while the repository was migrated are not in its activity)
+  const begin = session.started_at ?? session.authorized_at;
+  const lower = Math.min(first?.getTime() ?? Infinity, begin?.getTime() ?? Infinity);
+  const upper = Math.max(last === null ? -Infinity : last.getTime() + 1, session.ended_at === null ? -Infinity : session.ended_at.getTime() + 1);
   let from = cursor ? Math.max(lower, Date.parse(cursor.ts)) : lower;
   let rowKey = cursor?.key ? cursor : null;
-  let window = cursor?.w ?? 60_000;
+  // a cursor's width is one this server handed out, but not trusted beyond a day
+  let window = Math.min(cursor?.w ?? 60_000, 86_400_000);
   while (from < upper) {
     const to = Math.min(upper, from + window);
-    const params: unknown[] = [sessionId, session.started_at ?? session.authorized_at, session.ended_at, new Date(from), new Date(to)];
-    // events.server is NULL where sessions.server is '' (a log read without --server).
+    const params: unknown[] = [sessionId, begin, session.ended_at, new Date(from), new Date(to)];
+    // events.server is NULL (or '') where sessions.server is '' (a log read without --server).
     let sql = `${SQL_TAG}SELECT e.ts, e.kind, e.user_name, e.database_name, e.severity, e.sqlstate, e.message, e.class, e.command,
         e.object_name, e.statement, e.parameters, e.rows::float8 AS rows, e.duration_ms,
         ${cursorTime('e.ts')} AS _ts, e.source_input AS _k0, e.source_position::text AS _k1
       FROM pgwarden_repo.events e
      WHERE e.session_id = $1 AND e.ts >= COALESCE($2::timestamptz, '-infinity') AND e.ts <= COALESCE($3::timestamptz, 'infinity')
-       AND e.ts >= $4 AND e.ts < $5 AND ${server === '' ? 'e.server IS NULL' : `e.server = $${params.push(server)}`}`;
+       AND e.ts >= $4 AND e.ts < $5 AND ${server === '' ? "(e.server IS NULL OR e.server = '')" : `e.server = $${params.push(server)}`}`;
     if (rowKey) {
       sql += ` AND (e.ts, e.source_input, e.source_position) > ($${params.push(rowKey.ts)}::timestamptz, $${params.push(rowKey.key![0] ?? '')}::text, $${params.push(rowKey.key![1] ?? '0')}::bigint)`;
     }

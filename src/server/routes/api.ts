@@ -192,13 +192,16 @@ export function registerApiRoutes(app: FastifyInstance, { pool, config }: Deps):
     },
   }, async (request, reply) => {
     const query = request.query as { server: string; id: string; cursor?: string; limit: number; format: 'json' | 'csv' };
-    const detail = await sessionDetail(pool, query.server, query.id, query.cursor, query.limit, config.search_budget_ms);
+    // An export (CSV) has no cursor to go on with: it may search 10 s, and says where it stopped if it had to.
+    const detail = await sessionDetail(pool, query.server, query.id, query.cursor, query.limit,
+      query.format === 'csv' ? Math.max(config.search_budget_ms, 10_000) : config.search_budget_ms);
     request.auditRows = detail.events.length;
     if (query.format === 'csv') {
+      if (detail.searchedTo !== null) void reply.header('x-pgwarden-searched-to', detail.searchedTo);
       return sendCsv(reply, `session-${query.id}`, detail.events as unknown as Record<string, unknown>[],
         ['ts', 'kind', 'user_name', 'database_name', 'severity', 'sqlstate', 'message', 'class', 'command', 'object_name', 'statement', 'parameters', 'rows', 'duration_ms']);
     }
-    return detail;
+    return { session: detail.session, events: detail.events, next: detail.next, searched_to: detail.searchedTo };
   });
 
   app.get('/api/overview', { schema: { querystring: { type: 'object', properties: RANGE_PROPERTIES } } }, async (request) => {
