@@ -142,8 +142,9 @@ function binaryJson(w: ByteWriter, value: object | null): void {
     return;
   }
   let json = JSON.stringify(value);
-  // jsonb refuses the escape \u0000 (22P05): strings holding a NUL get U+FFFD, as text columns do
-  if (json.includes('\\u0000')) json = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? pgText(v) : v));
+  // jsonb refuses the escape \u0000 (22P05) and a lone surrogate's (\ud800 to \udfff, the only
+  // escapes JSON.stringify writes with a d): such strings get U+FFFD, as text columns do
+  if (json.includes('\\u0000') || json.includes('\\ud')) json = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? pgText(v) : v));
   const b = w.room(json.length * 3 + 5);
   const p = w.length;
   b[p + 4] = 1;

@@ -99,6 +99,20 @@ describe('session activity: kept by the writer, and a session\'s events read by 
       [{ session_id: 'x\ufffd', events: 4, statements: 4 }]);
   });
 
+  it('stores a lone surrogate anywhere in an event as U+FFFD (text, session, JSON column), not refused and set aside', async () => {
+    const event: PgwardenEvent = { ...busy(200_000, 'db8'), kind: 'ddl', session_id: 's\udc00', message: 'm\ud800',
+      ddl: { command_tag: 'DROP TABLE', object_identity: 'public.t\udbff', note: 'C:\\udir' } as unknown as PgwardenEvent['ddl'] };
+    const writer = new RepositoryWriter({ url: repo, label: 'surrogate' });
+    try {
+      const result = await writer.writeOrSetAside([event], 'm1');
+      assert.deepEqual([result.inserted, result.rejected], [1, 0]);
+    } finally {
+      await writer.close();
+    }
+    assert.deepEqual((await client.query(`SELECT message, session_id, ddl->>'object_identity' AS object, ddl->>'note' AS note
+      FROM pgwarden_repo.events WHERE server = 'db8'`)).rows, [{ message: 'm\ufffd', session_id: 's\ufffd', object: 'public.t\ufffd', note: 'C:\\udir' }]);
+  });
+
   it('pages a long session among many others: every event once, in order, whether pages stop at a row or at the budget', async () => {
     // one session of 30 events over two hours, among 40,000 events of other sessions over the same hours
     const id = '6931a000.abcd';
