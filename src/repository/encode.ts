@@ -276,6 +276,9 @@ export interface InputRange { input: string; server: string | null; min: number;
  */
 export interface SessionActivity { server: string; session_id: string; events: number; statements: number; first: number; last: number }
 
+/** A session of the batch being encoded: its activity, and its last row in the batch's logins (merged into, see LoginRow). */
+interface TrackedSession { activity: SessionActivity; login: LoginRow | null }
+
 /** Dated events of one kind and server in one UTC hour: what the dashboard's event_counts adds up. */
 export interface HourCount { hour: string; kind: string; server: string; events: number }
 
@@ -386,12 +389,11 @@ export class BatchEncoder {
   private readonly days = new Set<string>();
   private readonly ranges = new Map<string, InputRange>();
   private readonly logins: LoginRow[] = objectArray();
-  /** The last row of each session in logins, by server and session id. */
-  private readonly loginOf = new Map<string, LoginRow>();
   private readonly counts = new Map<string, HourCount>();
-  private readonly activity = new Map<string, SessionActivity>();
+  /** Each session of the batch by server and session id (as stored): its activity and its last row in logins. */
+  private readonly sessions = new Map<string, TrackedSession>();
   // The last session touched: the next event is most often of the same.
-  private session: SessionActivity | null = null;
+  private session: TrackedSession | null = null;
   // The last range and count touched: the next event is most often of the same input and hour.
   private range: InputRange | null = null;
   private hourCount: HourCount | null = null;
@@ -437,53 +439,53 @@ export class BatchEncoder {
     if (time.ms > range.last) range.last = time.ms;
     this.range = range;
     if (e.session_id === null) return;
-    this.active(e, e.session_id, time.ms);
-    if (SESSION_KINDS.has(e.kind)) this.login(e, e.session_id);
+    const session = this.active(e, e.session_id, time.ms);
+    if (SESSION_KINDS.has(e.kind)) this.login(e, session);
   }
 
-  /** A dated event of a session into the session's activity. */
-  private active(e: PgwardenEvent, sessionId: string, ms: number): void {
-    let session = this.session;
-    if (session === null || session.session_id !== sessionId || session.server !== (e.server ?? '')) {
+  /** A dated event of a session into the session's activity; the session. */
+  private active(e: PgwardenEvent, sessionId: string, ms: number): TrackedSession {
+    let tracked = this.session;
+    if (tracked === null || tracked.activity.session_id !== sessionId || tracked.activity.server !== (e.server ?? '')) {
       // as the COPY rows write it (pgText), so the key is the one the events are stored under
+      // (a NUL in a name must not make two sessions one, nor a lone surrogate two of one)
       const server = pgText(e.server) ?? '';
       const id = pgText(sessionId)!;
       const key = `${server}\u0000${id}`;
-      session = this.activity.get(key) ?? null;
-      if (session === null) this.activity.set(key, session = { server, session_id: id, events: 0, statements: 0, first: ms, last: ms });
-      this.session = session;
+      tracked = this.sessions.get(key) ?? null;
+      if (tracked === null) this.sessions.set(key, tracked = { activity: { server, session_id: id, events: 0, statements: 0, first: ms, last: ms }, login: null });
+      this.session = tracked;
     }
+    const session = tracked.activity;
     session.events++;
     if (e.kind === 'audit') session.statements++;
     if (ms < session.first) session.first = ms;
     if (ms > session.last) session.last = ms;
+    return tracked;
   }
 
   /** A connection event's facts into its session's row (see LoginRow). */
-  private login(e: PgwardenEvent, sessionId: string): void {
+  private login(e: PgwardenEvent, session: TrackedSession): void {
     const kind = e.kind;
     const authenticated = kind !== 'connection_received';
     const authorized = kind === 'connection_authorized';
     const ended = kind === 'disconnection';
     // jsonb refuses \u0000 (22P05) and lone surrogates: U+FFFD here as in the events' columns
     const facts: LoginRow = {
-      server: pgText(e.server), session_id: pgText(sessionId)!, pid: e.pid,
+      server: pgText(e.server), session_id: session.activity.session_id, pid: e.pid,
       user_name: authenticated ? pgText(e.user) : null, database_name: authenticated ? pgText(e.database) : null,
       application: authorized ? pgText(e.application) : null, client_addr: pgText(e.client_addr), client_port: e.client_port,
       started_at: authenticated ? null : e.ts, authorized_at: authorized ? e.ts : null,
       ended_at: ended ? e.ts : null, duration_ms: ended ? e.duration_ms : null,
     };
-    // by the values stored (a NUL in a name must not make two sessions one)
-    const key = `${facts.server ?? ''}\u0000${facts.session_id}`;
-    const row = this.loginOf.get(key);
-    if (row !== undefined && mergeLogin(row, facts)) return;
+    if (session.login !== null && mergeLogin(session.login, facts)) return;
     this.logins.push(facts);
-    this.loginOf.set(key, facts);
+    session.login = facts;
   }
 
   finish(): EncodedBatch {
     return { rows: this.rows.result(), count: this.count, allDated: this.allDated, days: [...this.days].sort(), ranges: [...this.ranges.values()],
-      logins: this.logins, activity: [...this.activity.values()], counts: [...this.counts.values()] };
+      logins: this.logins, activity: [...this.sessions.values()].map((tracked) => tracked.activity), counts: [...this.counts.values()] };
   }
 }
 

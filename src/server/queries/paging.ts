@@ -85,6 +85,22 @@ export interface ScanOptions {
   firstWindowMs?: number;
 }
 
+/**
+ * The width of a time scan's next window, after one of `scannedMs` that took `chunkMs`. Wider
+ * while it is cheap: a sparse filter reaches days in a few steps (and a continuation, whose
+ * cursor carries the width, goes on from there). The next window is sized to what the budget has
+ * left at the speed of this one, so a page never overshoots its budget by much; `outOfTime` when
+ * that affords less than a minute, and then the width is what the next request, with a whole
+ * budget, may go on with.
+ */
+export function nextWindow(window: number, scannedMs: number, chunkMs: number, budgetMs: number, elapsedMs: number): { window: number; outOfTime: boolean } {
+  const speed = scannedMs / Math.max(chunkMs, 0.1);
+  const left = budgetMs - elapsedMs;
+  const affordable = left * speed * 0.8;
+  if (left <= 0 || affordable < 60_000) return { window: Math.round(Math.max(60_000, Math.min(window * 4, budgetMs * speed * 0.8))), outOfTime: true };
+  return { window: Math.round(Math.min(window * 4, affordable)), outOfTime: false };
+}
+
 /** R: the row as the caller sees it; the query adds `_ts` and `_k<n>`, which are taken off again. */
 export async function scanBackwards<R>(db: Queryable, spec: ScanSpec, options: ScanOptions): Promise<Page<R>> {
   const started = performance.now();
@@ -127,19 +143,9 @@ export async function scanBackwards<R>(db: Queryable, spec: ScanSpec, options: S
     const scanned = upper - lower;
     upper = lower;
     rowKey = null;
-    // Wider while it is cheap: a sparse filter reaches back days in a few steps (and a
-    // continuation, whose cursor carries the width, goes on from there). The next window is
-    // sized to what the budget has left at the speed of this one, so a page never overshoots
-    // its budget by much.
-    const speed = scanned / Math.max(chunkMs, 0.1);
-    const left = options.budgetMs - (performance.now() - started);
-    const affordable = left * speed * 0.8;
-    if (left <= 0 || affordable < 60_000) {
-      // Out of time: the next request, with a whole budget, goes on as wide as that affords.
-      window = Math.round(Math.max(60_000, Math.min(window * 4, options.budgetMs * speed * 0.8)));
-      break;
-    }
-    window = Math.round(Math.min(window * 4, affordable));
+    const widened = nextWindow(window, scanned, chunkMs, options.budgetMs, performance.now() - started);
+    window = widened.window;
+    if (widened.outOfTime) break;
   }
   const page = rows.slice(0, options.limit);
   let next: Cursor | null = null;

@@ -4,7 +4,7 @@ import { SQL_TAG } from '../../core/db.ts';
 import { PgwardenError } from '../../core/errors.ts';
 import { notOwnSql, showsOwn } from '../../repository/own.ts';
 import type { Queryable } from '../users.ts';
-import { checkCursorKey, cursorTime, decodeCursor, encodeCursor, scanBackwards, type Page } from './paging.ts';
+import { checkCursorKey, cursorTime, decodeCursor, encodeCursor, nextWindow, scanBackwards, type Page } from './paging.ts';
 import type { PageRequest } from './events.ts';
 
 export interface SessionFilter { server?: string; user?: string; database?: string; application?: string; client?: string; own?: string }
@@ -65,8 +65,8 @@ export interface SessionDetail {
 /**
  * A session and its events, oldest first, `limit` at a time. The events have no index by session
  * (the writer's dearest, dropped in 0013): they are read by time, through the dedup key's index,
- * between the session's first and last event (session_activity), in windows that widen while they
- * come back empty; a long session among many others can take more than `budgetMs` to page
+ * between the session's first and last event (session_activity), in windows that widen while the
+ * page is not full (nextWindow, as the searches); a long session among many others can take more than `budgetMs` to page
  * through, and then the page returns what it found with a cursor that goes on from where the
  * search got (`budgetMs`: serve.search_budget_ms, as the searches).
  */
@@ -110,17 +110,11 @@ export async function sessionDetail(db: Queryable, server: string, sessionId: st
     const windowStarted = performance.now();
     rows.push(...(await db.query<SessionEventRow & { _ts: string; _k0: string; _k1: string }>(sql, params)).rows);
     if (rows.length > limit) break;
-    // Wider while it is cheap, as scanBackwards (paging.ts): the next window what the budget has left affords at this one's speed.
-    const speed = (to - from) / Math.max(performance.now() - windowStarted, 0.1);
+    const widened = nextWindow(window, to - from, performance.now() - windowStarted, budgetMs, performance.now() - started);
     from = to;
     rowKey = null;
-    const left = budgetMs - (performance.now() - started);
-    if (left <= 0) {
-      // Out of time: the next page, with a whole budget, goes on as wide as that affords.
-      window = Math.round(Math.max(60_000, Math.min(window * 4, budgetMs * speed * 0.8)));
-      break;
-    }
-    window = Math.max(60_000, Math.round(Math.min(window * 4, left * speed * 0.8)));
+    window = widened.window;
+    if (widened.outOfTime) break;
   }
   const page = rows.slice(0, limit);
   let next: string | null = null;
